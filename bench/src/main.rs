@@ -1,1 +1,69 @@
-fn main() {}
+//! `tobira-bench`: the project's benchmark command. It prints figures; it asserts nothing (speed goals are
+//! read by people from these figures, never enforced by timed tests).
+//!
+//! Run in release: `cargo run --release -p tobira-bench -- all`.
+
+mod audit;
+mod door;
+mod matching;
+mod policy;
+mod stats;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "tobira-bench", about = "tobira benchmarks: print figures for the README's performance section")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Policy decision time (median, p99).
+    Policy {
+        #[arg(long, default_value_t = 200_000)]
+        decisions: usize,
+    },
+    /// Durable audit appends per second: one writer committing each event, and concurrent writers grouped.
+    Audit {
+        #[arg(long, default_value_t = 3_000)]
+        single: usize,
+        #[arg(long, default_value_t = 100_000)]
+        grouped: usize,
+        #[arg(long, default_value_t = 256)]
+        concurrency: usize,
+    },
+    /// Matcher figures on synthetic identities: 1:1 compare time, 1:N identification over a gallery.
+    Match {
+        #[arg(long, default_value_t = 10_000)]
+        gallery: usize,
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+    },
+    /// Door decision latency (sample captured → unlock issued, audit commit included) with N enrolled,
+    /// and the daemon's resident memory.
+    Door {
+        #[arg(long, default_value_t = 10_000)]
+        enrolled: usize,
+        #[arg(long, default_value_t = 200)]
+        presentations: usize,
+    },
+    /// Everything, with the defaults.
+    All,
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Policy { decisions } => policy::run(decisions),
+        Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
+        Cmd::Match { gallery, probes } => matching::run(gallery, probes),
+        Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
+        Cmd::All => {
+            policy::run(200_000)?;
+            audit::run(3_000, 100_000, 256)?;
+            matching::run(10_000, 200)?;
+            door::run(10_000, 200)
+        }
+    }
+}

@@ -1,1 +1,21 @@
-//! placeholder
+//! Image → template → score, and 1:N search. No I/O, no runtime.
+//!
+//! - [`fingerprint`]: minutiae templates, the ISO/IEC 19794-2:2005 record, the matcher.
+//! - [`gallery`]: 1:N identification with a fast index first pass and the matcher on the best candidates.
+//! - [`score`]: scores and thresholds calibrated to a false-match rate.
+//! - [`synthetic`]: synthetic fingers and their impressions, for the simulator, the demo and scale tests.
+//! - [`sample`]: what a reader delivers, and extraction from it.
+
+pub mod bench;
+pub mod fingerprint;
+pub mod gallery;
+pub mod sample;
+pub mod score;
+pub mod synthetic;
+
+pub use fingerprint::iso19794_2;
+pub use fingerprint::matcher::{Prepared, compare};
+pub use fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};
+pub use gallery::Gallery;
+pub use sample::{ExtractError, Sample, extract};
+pub use score::{Score, Threshold};

@@ -1,1 +1,21 @@
-//! placeholder
+//! tobira's pure domain core: the regulations as policy.
+//!
+//! - [`ids`], [`model`]: people, roles, grants, approvals, visits, and the [`model::Registry`] snapshot.
+//! - [`site`]: the site layout file, checked with file/line/field errors.
+//! - [`calendar`]: office hours and Japanese holidays (002 §5-2).
+//! - [`policy`]: `decide(request, context) -> Decision` — every rule of DESIGN.md "Rules".
+//! - [`lockout`]: throttling of biometric failures (NIST SP 800-63B).
+//! - [`occupancy`]: who is inside which zone; recent authentications for escorts.
+//! - [`door`]: the door state machine.
+//!
+//! Nothing here reads a clock, a file or a socket, and the crate links no runtime: the daemon passes the
+//! time in, so every rule is tested with plain values.
+
+pub mod calendar;
+pub mod door;
+pub mod ids;
+pub mod lockout;
+pub mod model;
+pub mod occupancy;
+pub mod policy;
+pub mod site;

@@ -1,1 +1,26 @@
-//! placeholder
+//! tobira: the daemon `tobirad` and the CLI `tobira`.
+//!
+//! The pure rules live in `tobira-core`, matching in `tobira-biometrics`, devices in `tobira-drivers`, the
+//! audit chain in `tobira-audit`. This crate is the edge: it wires them to the stores, the sockets and the
+//! clock, in the order every flow must keep — decide, record durably, only then act.
+
+pub mod audit_cmd;
+pub mod cli;
+pub mod client;
+pub mod clock;
+pub mod commands;
+pub mod control;
+pub mod crypto;
+pub mod daemon;
+pub mod demo;
+pub mod doors;
+pub mod enroll;
+pub mod identify;
+pub mod keys;
+pub mod ledger;
+pub mod login;
+pub mod options;
+pub mod run;
+pub mod sim;
+pub mod store;
+pub mod table;

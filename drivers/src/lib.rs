@@ -1,1 +1,67 @@
-//! placeholder
+//! Device drivers for tobira: the two traits the daemon drives ([`Reader`], [`DoorController`]) and the
+//! simulated devices behind them ([`sim`]). Real protocols (R30x UART, OSDP through libosdp, U.are.U USB,
+//! the palm-reader bridge) slot in behind the same traits: each is a pure codec plus a transport plus a
+//! driver implementing one trait.
+
+mod error;
+pub mod sim;
+
+pub use error::{DeviceError, Misbehaviour};
+pub use tobira_biometrics::Sample;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Boxed future so the traits stay dyn-compatible (`Arc<dyn Reader>`).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modality {
+    Finger,
+    Palm,
+}
+
+/// What a reader or door shows the person (LEDs, buzzer, display).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feedback {
+    Idle,
+    /// A prompt such as "Place your right index finger".
+    Prompt(String),
+    Granted,
+    Denied,
+    Alarm,
+    LockedOut,
+}
+
+pub trait Reader: Send + Sync {
+    fn id(&self) -> &str;
+    fn modality(&self) -> Modality;
+    /// Waits for the next presentation. Cancel-safe: dropping the future loses no sample.
+    fn next_sample(&self) -> BoxFuture<'_, Result<Sample, DeviceError>>;
+    fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>>;
+}
+
+/// Inputs a door controller reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoorInput {
+    ContactOpened,
+    ContactClosed,
+    /// Request-to-exit button.
+    Rex,
+    Tamper,
+    PowerLost,
+    Offline,
+    Online,
+}
+
+pub trait DoorController: Send + Sync {
+    fn id(&self) -> &str;
+    /// Energises the strike for `pulse`; the device times the pulse itself, so a daemon crash never leaves
+    /// a door open.
+    fn pulse(&self, pulse: Duration) -> BoxFuture<'_, Result<(), DeviceError>>;
+    fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>>;
+    fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>>;
+    /// Next input event. Cancel-safe.
+    fn next_input(&self) -> BoxFuture<'_, Result<DoorInput, DeviceError>>;
+}

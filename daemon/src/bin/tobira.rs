@@ -1,1 +1,75 @@
-fn main() {}
+//! `tobira`: the administration CLI, the simulator's remote control, the offline audit verifier and the demo.
+
+use clap::Parser;
+use tobira::cli::{AuditCmd, Cli, Cmd, client, exit_code, ledger_rows, print_value, request_for};
+
+fn main() {
+    let cli = Cli::parse();
+    std::process::exit(run(cli));
+}
+
+fn run(cli: Cli) -> i32 {
+    let json = cli.json;
+    match cli.cmd {
+        Cmd::Demo(args) => match tobira::demo::run(args) {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("demo failed: {e:#}");
+                1
+            }
+        },
+        Cmd::Audit(AuditCmd::Verify { data_dir }) => {
+            tobira::audit_cmd::verify_offline(&data_dir, json)
+        }
+        Cmd::Ledger { ref csv, .. } => {
+            let csv = csv.clone();
+            let c = client(&cli);
+            let Some(req) = request_for(cli.cmd) else {
+                return 2;
+            };
+            match c.call(req) {
+                Ok(v) => {
+                    let (cols, rows) = ledger_rows(&v);
+                    let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
+                    if json {
+                        println!("{v}");
+                    } else {
+                        println!("入退室管理簿 (entry/exit ledger, 000 Form 1)");
+                        print!("{}", tobira::table::render(&hs, &rows));
+                    }
+                    if let Some(path) = csv {
+                        if let Err(e) =
+                            std::fs::write(&path, tobira::table::csv_with_bom(&hs, &rows))
+                        {
+                            eprintln!("cannot write {}: {e}", path.display());
+                            return 1;
+                        }
+                        eprintln!("wrote {} rows to {}", rows.len(), path.display());
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit_code(&e)
+                }
+            }
+        }
+        _ => {
+            let c = client(&cli);
+            let Some(req) = request_for(cli.cmd) else {
+                return 2;
+            };
+            match c.call(req) {
+                Ok(v) => {
+                    let denied = v.get("granted").and_then(|g| g.as_bool()) == Some(false);
+                    print_value(&v, json);
+                    if denied { 1 } else { 0 }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit_code(&e)
+                }
+            }
+        }
+    }
+}

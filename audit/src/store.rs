@@ -1,0 +1,336 @@
+//! Opening and querying the store.
+
+use crate::error::AuditError;
+use crate::event::{Outcome, StoredEvent};
+use crate::signing::Signer;
+use crate::writer::AuditWriter;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{ConnectOptions, Row};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// `PRAGMA application_id` of a tobira audit store ("toba").
+pub const APPLICATION_ID: i64 = 1_953_456_737;
+
+/// Checkpoints are signed every this many events unless configured otherwise.
+pub const DEFAULT_CHECKPOINT_EVERY: u64 = 1000;
+
+pub struct AuditStore {
+    path: PathBuf,
+    pool: SqlitePool,
+    node: String,
+    public_key: Vec<u8>,
+    writer: AuditWriter,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Actor or subject.
+    pub person: Option<String>,
+    pub place: Option<String>,
+    /// Kind or kind prefix ("door." matches "door.enter").
+    pub kind: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub after_seq: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+pub(crate) fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, AuditError> {
+    Ok(
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(std::time::Duration::from_secs(5)),
+    )
+}
+
+/// A connection that changes nothing: no journal-mode switch, no file creation.
+pub(crate) fn read_only(path: &Path) -> Result<SqliteConnectOptions, AuditError> {
+    Ok(
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .read_only(true)
+            .busy_timeout(std::time::Duration::from_secs(5)),
+    )
+}
+
+pub(crate) fn head_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".head");
+    PathBuf::from(s)
+}
+
+fn pub_path(key: &Path) -> PathBuf {
+    key.with_extension("pub")
+}
+
+/// The public key a store was created with: from `audit-signing.pub` beside the database if present (the
+/// copy an auditor should keep elsewhere), else from the store's own metadata.
+pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
+    let beside = db.with_file_name("audit-signing.pub");
+    if let Ok(text) = std::fs::read_to_string(&beside) {
+        if let Ok(k) = hex::decode(text.trim()) {
+            return Ok(k);
+        }
+    }
+    if !db.exists() {
+        return Err(AuditError::Missing { path: db.into() });
+    }
+    let mut c = read_only(db)?
+        .connect()
+        .await
+        .map_err(|e| AuditError::Corrupt {
+            path: db.into(),
+            detail: e.to_string(),
+        })?;
+    let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'public_key'")
+        .fetch_optional(&mut c)
+        .await
+        .map_err(|_| AuditError::ForeignDatabase { path: db.into() })?;
+    v.and_then(|h| hex::decode(h).ok())
+        .ok_or_else(|| AuditError::ForeignDatabase { path: db.into() })
+}
+
+pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
+    let time_text: String = r.try_get("time")?;
+    let details_text: String = r.try_get("details")?;
+    let outcome: String = r.try_get("outcome")?;
+    let hash32 = |name: &str| -> Result<[u8; 32], sqlx::Error> {
+        let v: Vec<u8> = r.try_get(name)?;
+        let mut out = [0u8; 32];
+        if v.len() == 32 {
+            out.copy_from_slice(&v);
+        }
+        Ok(out)
+    };
+    Ok(StoredEvent {
+        node: r.try_get("node")?,
+        seq: r.try_get("seq")?,
+        time: DateTime::parse_from_rfc3339(&time_text)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+        time_text,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        subject: r.try_get("subject")?,
+        place: r.try_get("place")?,
+        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Info),
+        reason: r.try_get("reason")?,
+        article: r.try_get("article")?,
+        score: r.try_get("score")?,
+        details: serde_json::from_str(&details_text).unwrap_or(serde_json::Value::Null),
+        details_text,
+        prev_hash: hash32("prev_hash")?,
+        hash: hash32("hash")?,
+    })
+}
+
+impl AuditStore {
+    /// Creates a new store (and its signing key if absent). Refuses if the database already exists.
+    pub async fn create(
+        path: &Path,
+        node: &str,
+        signing_key: &Path,
+    ) -> Result<AuditStore, AuditError> {
+        Self::create_with(path, node, signing_key, DEFAULT_CHECKPOINT_EVERY).await
+    }
+
+    pub async fn create_with(
+        path: &Path,
+        node: &str,
+        signing_key: &Path,
+        checkpoint_every: u64,
+    ) -> Result<AuditStore, AuditError> {
+        if path.exists() {
+            return Err(AuditError::Write(format!(
+                "{} already exists; refusing to create over it",
+                path.display()
+            )));
+        }
+        if !signing_key.exists() {
+            Signer::create(signing_key)?;
+        }
+        let signer = Signer::load(signing_key)?;
+        let pk = hex::encode(signer.public_key());
+        std::fs::write(pub_path(signing_key), format!("{pk}\n")).map_err(|source| {
+            AuditError::Io {
+                path: pub_path(signing_key),
+                source,
+            }
+        })?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options(path, true)?)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        sqlx::query(
+            "INSERT INTO meta(key, value) VALUES ('format', '1'), ('node', ?), ('public_key', ?)",
+        )
+        .bind(node)
+        .bind(&pk)
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+        Self::open_with(path, signing_key, checkpoint_every).await
+    }
+
+    /// Opens an existing store. A missing file is an error (never recreated silently); a file that is not a
+    /// tobira audit store is refused untouched.
+    pub async fn open(path: &Path, signing_key: &Path) -> Result<AuditStore, AuditError> {
+        Self::open_with(path, signing_key, DEFAULT_CHECKPOINT_EVERY).await
+    }
+
+    pub async fn open_with(
+        path: &Path,
+        signing_key: &Path,
+        checkpoint_every: u64,
+    ) -> Result<AuditStore, AuditError> {
+        if !path.exists() {
+            return Err(AuditError::Missing { path: path.into() });
+        }
+        let corrupt = |e: sqlx::Error| AuditError::Corrupt {
+            path: path.into(),
+            detail: e.to_string(),
+        };
+        // Look before writing anything: a foreign file must stay byte-for-byte as it was.
+        {
+            let mut c = read_only(path)?.connect().await.map_err(corrupt)?;
+            let app: i64 = sqlx::query_scalar("PRAGMA application_id")
+                .fetch_one(&mut c)
+                .await
+                .map_err(corrupt)?;
+            if app != APPLICATION_ID {
+                return Err(AuditError::ForeignDatabase { path: path.into() });
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options(path, false)?)
+            .await
+            .map_err(corrupt)?;
+        MIGRATOR.run(&pool).await?;
+        let node: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'node'")
+            .fetch_one(&pool)
+            .await
+            .map_err(|_| AuditError::ForeignDatabase { path: path.into() })?;
+        let stored_pk: String =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'public_key'")
+                .fetch_one(&pool)
+                .await
+                .map_err(|_| AuditError::ForeignDatabase { path: path.into() })?;
+        let signer = Signer::load(signing_key)?;
+        if hex::encode(signer.public_key()) != stored_pk {
+            return Err(AuditError::Key {
+                path: signing_key.into(),
+                detail: "is not the key this audit store was created with".into(),
+            });
+        }
+        let writer =
+            AuditWriter::start(path, node.clone(), Arc::new(signer), checkpoint_every).await?;
+        Ok(AuditStore {
+            path: path.into(),
+            pool,
+            node,
+            public_key: hex::decode(stored_pk).unwrap_or_default(),
+            writer,
+        })
+    }
+
+    pub fn writer(&self) -> AuditWriter {
+        self.writer.clone()
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn public_key(&self) -> Vec<u8> {
+        self.public_key.clone()
+    }
+
+    /// Writes the final checkpoint and stops the writer.
+    pub async fn close(&self) {
+        self.writer.shutdown().await;
+        self.pool.close().await;
+    }
+
+    pub async fn query(&self, f: &Filter) -> Result<Vec<StoredEvent>, AuditError> {
+        let mut sql = String::from("SELECT * FROM events WHERE 1=1");
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(p) = &f.person {
+            sql.push_str(" AND (actor = ? OR subject = ?)");
+            binds.push(p.clone());
+            binds.push(p.clone());
+        }
+        if let Some(p) = &f.place {
+            sql.push_str(" AND place = ?");
+            binds.push(p.clone());
+        }
+        if let Some(k) = &f.kind {
+            // Prefix match without LIKE's wildcards: kind >= k AND kind < k + U+FFFF.
+            sql.push_str(" AND kind >= ? AND kind < ?");
+            binds.push(k.clone());
+            binds.push(format!("{k}\u{ffff}"));
+        }
+        if let Some(t) = f.from {
+            sql.push_str(" AND time >= ?");
+            binds.push(crate::event::time_text(t));
+        }
+        if let Some(t) = f.until {
+            sql.push_str(" AND time < ?");
+            binds.push(crate::event::time_text(t));
+        }
+        if let Some(s) = f.after_seq {
+            sql.push_str(" AND seq > ?");
+            binds.push(s.to_string());
+        }
+        sql.push_str(" ORDER BY seq");
+        if let Some(l) = f.limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        // Built only from fixed fragments above; every value is a bind parameter (LIMIT is a u32).
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| row_to_event(r).map_err(AuditError::Db))
+            .collect()
+    }
+
+    /// Deletes events older than `cutoff`. Refused for anything younger than 7 years (000 §9(3), 003 §17).
+    /// Purging older events is not implemented yet: it would need a signed anchor for the first kept event.
+    pub async fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, AuditError> {
+        let limit = now
+            .checked_sub_months(chrono::Months::new(12 * crate::RETENTION_YEARS as u32))
+            .unwrap_or(now);
+        if cutoff > limit {
+            return Err(AuditError::RetentionViolation);
+        }
+        Err(AuditError::Write(
+            "purging events older than 7 years is not implemented yet; nothing was deleted".into(),
+        ))
+    }
+}

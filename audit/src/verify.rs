@@ -1,0 +1,150 @@
+//! Verification of a store on disk: the chain, the signed checkpoints and the sidecar head.
+
+use crate::error::AuditError;
+use crate::signing::{checkpoint_message, verify_signature};
+use crate::store::{head_path, read_only, row_to_event};
+use sqlx::{ConnectOptions, Row};
+use std::path::Path;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub events: i64,
+    pub checkpoints: i64,
+    pub head: [u8; 32],
+}
+
+/// The first problem found, naming the event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyFailure {
+    #[error("event {seq} was altered: its hash does not match its contents")]
+    Altered { seq: i64 },
+    #[error("events missing after {after_seq}: expected {expected} next")]
+    Missing { after_seq: i64, expected: i64 },
+    #[error("event {seq} is out of order: it does not follow the event before it in the chain")]
+    Reordered { seq: i64 },
+    #[error(
+        "the store was truncated: it ends at event {have}, but a signed head covers event {checkpoint_seq}"
+    )]
+    Truncated { have: i64, checkpoint_seq: i64 },
+    #[error("the checkpoint at event {seq} has a bad signature")]
+    BadCheckpointSignature { seq: i64 },
+    #[error("the checkpoint at event {seq} does not match the chain")]
+    CheckpointMismatch { seq: i64 },
+    #[error("the store cannot be read: {0}")]
+    Unreadable(String),
+}
+
+fn unreadable(e: impl std::fmt::Display) -> VerifyFailure {
+    VerifyFailure::Unreadable(e.to_string())
+}
+
+/// Walks the store at `db` against `public_key` (the node's Ed25519 key, from a copy kept apart from the
+/// store) and reports the first problem, or what was verified.
+pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, VerifyFailure> {
+    if !db.exists() {
+        return Err(unreadable(AuditError::Missing { path: db.into() }));
+    }
+    let mut c = read_only(db)
+        .map_err(unreadable)?
+        .connect()
+        .await
+        .map_err(unreadable)?;
+    let rows = sqlx::query("SELECT * FROM events ORDER BY seq")
+        .fetch_all(&mut c)
+        .await
+        .map_err(unreadable)?;
+    let mut prev_seq = 0i64;
+    let mut prev_hash = [0u8; 32];
+    let mut hashes = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let e = row_to_event(r).map_err(unreadable)?;
+        if e.seq != prev_seq + 1 {
+            return Err(VerifyFailure::Missing {
+                after_seq: prev_seq,
+                expected: prev_seq + 1,
+            });
+        }
+        let self_consistent = e.recompute() == e.hash;
+        // Order is what the links say; clocks may step back (NTP, a replaced battery) without tampering.
+        if e.prev_hash != prev_hash {
+            // A self-consistent event in the wrong place was moved; otherwise it was edited.
+            return Err(if self_consistent {
+                VerifyFailure::Reordered { seq: e.seq }
+            } else {
+                VerifyFailure::Altered { seq: e.seq }
+            });
+        }
+        if !self_consistent {
+            return Err(VerifyFailure::Altered { seq: e.seq });
+        }
+        hashes.insert(e.seq, e.hash);
+        prev_seq = e.seq;
+        prev_hash = e.hash;
+    }
+    let node: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'node'")
+        .fetch_one(&mut c)
+        .await
+        .map_err(unreadable)?;
+    let cps = sqlx::query("SELECT seq, head, time, signature FROM checkpoints ORDER BY seq")
+        .fetch_all(&mut c)
+        .await
+        .map_err(unreadable)?;
+    let mut max_cp = 0i64;
+    for r in &cps {
+        let seq: i64 = r.get("seq");
+        let head: Vec<u8> = r.get("head");
+        let time: String = r.get("time");
+        let sig: Vec<u8> = r.get("signature");
+        let mut h = [0u8; 32];
+        if head.len() == 32 {
+            h.copy_from_slice(&head);
+        }
+        if !verify_signature(public_key, &checkpoint_message(&node, seq, &h, &time), &sig) {
+            return Err(VerifyFailure::BadCheckpointSignature { seq });
+        }
+        if seq > prev_seq {
+            return Err(VerifyFailure::Truncated {
+                have: prev_seq,
+                checkpoint_seq: seq,
+            });
+        }
+        if hashes.get(&seq) != Some(&h) {
+            return Err(VerifyFailure::CheckpointMismatch { seq });
+        }
+        max_cp = max_cp.max(seq);
+    }
+    // The sidecar head survives deletion of the checkpoint rows themselves.
+    if let Ok(text) = std::fs::read_to_string(head_path(db)) {
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|_| VerifyFailure::CheckpointMismatch { seq: 0 })?;
+        let seq = v["seq"].as_i64().unwrap_or(0);
+        let time = v["time"].as_str().unwrap_or("");
+        let head = hex::decode(v["head"].as_str().unwrap_or("")).unwrap_or_default();
+        let sig = hex::decode(v["signature"].as_str().unwrap_or("")).unwrap_or_default();
+        let mut h = [0u8; 32];
+        if head.len() == 32 {
+            h.copy_from_slice(&head);
+        }
+        if !verify_signature(public_key, &checkpoint_message(&node, seq, &h, time), &sig) {
+            return Err(VerifyFailure::BadCheckpointSignature { seq });
+        }
+        if seq > prev_seq {
+            return Err(VerifyFailure::Truncated {
+                have: prev_seq,
+                checkpoint_seq: seq,
+            });
+        }
+        if hashes.get(&seq) != Some(&h) {
+            return Err(VerifyFailure::CheckpointMismatch { seq });
+        }
+    }
+    Ok(VerifyReport {
+        events: prev_seq,
+        checkpoints: cps.len() as i64,
+        head: prev_hash,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,327 @@
+//! Tamper tests on real store files: each attack an administrator with root could make, and the exact
+//! failure `verify` must report.
+
+use super::*;
+use crate::{AuditStore, NewEvent, Outcome};
+use sqlx::Connection;
+
+fn ev(i: usize) -> NewEvent {
+    NewEvent {
+        time: chrono::Utc::now(),
+        kind: if i % 2 == 0 {
+            "door.enter".into()
+        } else {
+            "login.success".into()
+        },
+        actor: Some(format!("p{i}")),
+        subject: Some(format!("p{i}")),
+        place: Some("server-door".into()),
+        outcome: Outcome::Granted,
+        reason: "GRANT_VALID".into(),
+        article: Some("003 §13".into()),
+        score: Some(0.5),
+        details: serde_json::json!({"i": i}),
+    }
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    key: std::path::PathBuf,
+    pk: Vec<u8>,
+}
+
+/// A store with `n` events, a checkpoint every `every` events, closed (final checkpoint written).
+async fn fixture(n: usize, every: u64) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let key = dir.path().join("audit-signing.key");
+    let s = AuditStore::create_with(&db, "node-1", &key, every)
+        .await
+        .unwrap();
+    let w = s.writer();
+    for i in 0..n {
+        let r = w.append(ev(i)).await.unwrap();
+        assert_eq!(r.seq, i as i64 + 1);
+    }
+    let pk = s.public_key();
+    s.close().await;
+    Fixture {
+        _dir: dir,
+        db,
+        key,
+        pk,
+    }
+}
+
+/// A raw connection, as an attacker with root would open it, with the guard triggers dropped.
+async fn attacker(db: &Path) -> sqlx::SqliteConnection {
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    for t in [
+        "events_no_update",
+        "events_keep_seven_years",
+        "checkpoints_no_update",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}")))
+            .execute(&mut c)
+            .await
+            .unwrap();
+    }
+    c
+}
+
+#[tokio::test]
+async fn intact_store_verifies() {
+    let f = fixture(25, 10).await;
+    let r = verify(&f.db, &f.pk).await.unwrap();
+    assert_eq!(r.events, 25);
+    assert_eq!(r.checkpoints, 3, "at 10, 20 and the final one at 25");
+}
+
+#[tokio::test]
+async fn triggers_refuse_edits_and_young_deletes() {
+    let f = fixture(3, 10).await;
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", f.db.display()))
+        .await
+        .unwrap();
+    assert!(
+        sqlx::query("UPDATE events SET actor = 'x' WHERE seq = 1")
+            .execute(&mut c)
+            .await
+            .is_err()
+    );
+    assert!(
+        sqlx::query("DELETE FROM events WHERE seq = 1")
+            .execute(&mut c)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn altered_field_is_named() {
+    let f = fixture(10, 100).await;
+    let mut c = attacker(&f.db).await;
+    sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 4")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::Altered { seq: 4 })
+    );
+}
+
+#[tokio::test]
+async fn deleted_middle_event_is_missing() {
+    let f = fixture(10, 100).await;
+    let mut c = attacker(&f.db).await;
+    sqlx::query("DELETE FROM events WHERE seq = 6")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::Missing {
+            after_seq: 5,
+            expected: 6
+        })
+    );
+}
+
+#[tokio::test]
+async fn swapped_events_are_reordered() {
+    let f = fixture(10, 100).await;
+    let mut c = attacker(&f.db).await;
+    sqlx::query("UPDATE events SET seq = -1 WHERE seq = 3")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET seq = 3 WHERE seq = 4")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET seq = 4 WHERE seq = -1")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::Reordered { seq: 3 })
+    );
+}
+
+#[tokio::test]
+async fn deleted_tail_is_truncation() {
+    let f = fixture(10, 100).await;
+    let mut c = attacker(&f.db).await;
+    sqlx::query("DELETE FROM events WHERE seq > 7")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::Truncated {
+            have: 7,
+            checkpoint_seq: 10
+        })
+    );
+}
+
+#[tokio::test]
+async fn deleted_tail_and_checkpoints_caught_by_the_sidecar() {
+    let f = fixture(10, 100).await;
+    let mut c = attacker(&f.db).await;
+    sqlx::query("DELETE FROM events WHERE seq > 7")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM checkpoints")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::Truncated {
+            have: 7,
+            checkpoint_seq: 10
+        })
+    );
+}
+
+#[tokio::test]
+async fn forged_checkpoint_is_refused() {
+    let f = fixture(10, 100).await;
+    let mut c = attacker(&f.db).await;
+    sqlx::query("UPDATE checkpoints SET signature = zeroblob(64)")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::BadCheckpointSignature { seq: 10 })
+    );
+}
+
+#[tokio::test]
+async fn rewritten_history_with_recomputed_hashes_fails_the_signature() {
+    // The attacker recomputes the whole chain after an edit but cannot re-sign without the key.
+    let f = fixture(5, 100).await;
+    let mut c = attacker(&f.db).await;
+    let rows = sqlx::query("SELECT * FROM events ORDER BY seq")
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+    let mut prev = [0u8; 32];
+    for r in &rows {
+        let mut e = crate::store::row_to_event(r).unwrap();
+        if e.seq == 2 {
+            e.subject = Some("forged".into());
+        }
+        e.prev_hash = prev;
+        let h = e.recompute();
+        sqlx::query("UPDATE events SET subject = ?, prev_hash = ?, hash = ? WHERE seq = ?")
+            .bind(&e.subject)
+            .bind(&prev[..])
+            .bind(&h[..])
+            .bind(e.seq)
+            .execute(&mut c)
+            .await
+            .unwrap();
+        prev = h;
+    }
+    assert_eq!(
+        verify(&f.db, &f.pk).await,
+        Err(VerifyFailure::CheckpointMismatch { seq: 5 })
+    );
+}
+
+#[tokio::test]
+async fn unwritable_store_refuses_appends_stores_nothing_then_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.db");
+    let s = AuditStore::create(&db, "n", &dir.path().join("k"))
+        .await
+        .unwrap();
+    let w = s.writer();
+    w.append(ev(0)).await.unwrap();
+    w.set_unwritable(true).await.unwrap();
+    assert!(
+        w.append(ev(1)).await.is_err(),
+        "append must fail while unwritable"
+    );
+    assert_eq!(
+        s.query(&crate::Filter::default()).await.unwrap().len(),
+        1,
+        "nothing partial stored"
+    );
+    w.set_unwritable(false).await.unwrap();
+    assert_eq!(
+        w.append(ev(2)).await.unwrap().seq,
+        2,
+        "the chain continues without a gap"
+    );
+    let pk = s.public_key();
+    s.close().await;
+    assert_eq!(verify(&db, &pk).await.unwrap().events, 2);
+}
+
+#[tokio::test]
+async fn reopen_continues_the_chain_and_foreign_files_are_refused() {
+    let f = fixture(3, 100).await;
+    let s = AuditStore::open(&f.db, &f.key).await.unwrap();
+    assert_eq!(s.writer().append(ev(9)).await.unwrap().seq, 4);
+    s.close().await;
+    assert_eq!(verify(&f.db, &f.pk).await.unwrap().events, 4);
+
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.db");
+    std::fs::write(&junk, b"not a database at all, just text".repeat(50)).unwrap();
+    let before = std::fs::read(&junk).unwrap();
+    assert!(AuditStore::open(&junk, &f.key).await.is_err());
+    assert_eq!(
+        std::fs::read(&junk).unwrap(),
+        before,
+        "a foreign file is left untouched"
+    );
+    assert!(matches!(
+        AuditStore::open(&dir.path().join("none.db"), &f.key).await,
+        Err(crate::AuditError::Missing { .. })
+    ));
+}
+
+#[tokio::test]
+async fn group_readable_key_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture(1, 100).await;
+    std::fs::set_permissions(&f.key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = AuditStore::open(&f.db, &f.key).await.err().unwrap();
+    assert!(e.to_string().contains("chmod 600"), "{e}");
+}
+
+#[tokio::test]
+async fn query_filters_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = AuditStore::create(&dir.path().join("a.db"), "n", &dir.path().join("k"))
+        .await
+        .unwrap();
+    for i in 0..6 {
+        s.writer().append(ev(i)).await.unwrap();
+    }
+    let f = |person: Option<&str>, kind: Option<&str>| crate::Filter {
+        person: person.map(Into::into),
+        kind: kind.map(Into::into),
+        ..Default::default()
+    };
+    assert_eq!(s.query(&f(Some("p2"), None)).await.unwrap().len(), 1);
+    assert_eq!(s.query(&f(None, Some("door."))).await.unwrap().len(), 3);
+    assert_eq!(s.query(&f(None, Some("login"))).await.unwrap().len(), 3);
+    let now = chrono::Utc::now();
+    assert!(matches!(
+        s.purge_before(now - chrono::Duration::days(365), now).await,
+        Err(crate::AuditError::RetentionViolation)
+    ));
+    s.close().await;
+}

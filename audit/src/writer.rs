@@ -1,0 +1,289 @@
+//! The single writer: owns the chain head, groups queued appends into one transaction (group commit), and
+//! answers each caller only after the commit is durable.
+
+use crate::error::AuditError;
+use crate::event::{NewEvent, canonical_hash, details_text, time_text};
+use crate::signing::{Signer, checkpoint_message};
+use crate::store::{head_path, options};
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Appends committed in one transaction at most.
+const BATCH: usize = 4096;
+
+/// Proof that an event is on disk: its sequence number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: i64,
+    pub hash: [u8; 32],
+}
+
+enum Msg {
+    Append(Box<NewEvent>, oneshot::Sender<Result<Receipt, AuditError>>),
+    Unwritable(bool, oneshot::Sender<Result<(), AuditError>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// A handle to the writer task. Cheap to clone; every clone appends to the same chain.
+#[derive(Clone)]
+pub struct AuditWriter {
+    tx: mpsc::Sender<Msg>,
+}
+
+struct Task {
+    conn: SqliteConnection,
+    db: PathBuf,
+    node: String,
+    signer: Arc<Signer>,
+    every: u64,
+    head_seq: i64,
+    head_hash: [u8; 32],
+    checkpoint_seq: i64,
+}
+
+impl AuditWriter {
+    pub(crate) async fn start(
+        db: &Path,
+        node: String,
+        signer: Arc<Signer>,
+        every: u64,
+    ) -> Result<AuditWriter, AuditError> {
+        let mut conn = options(db, false)?.connect().await?;
+        let head: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut conn)
+                .await?;
+        let cp: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM checkpoints")
+            .fetch_one(&mut conn)
+            .await?;
+        let (head_seq, head_hash) = match head {
+            Some((s, h)) if h.len() == 32 => {
+                let mut a = [0u8; 32];
+                a.copy_from_slice(&h);
+                (s, a)
+            }
+            Some(_) => {
+                return Err(AuditError::Corrupt {
+                    path: db.into(),
+                    detail: "chain head has a malformed hash".into(),
+                });
+            }
+            None => (0, [0u8; 32]),
+        };
+        let task = Task {
+            conn,
+            db: db.into(),
+            node,
+            signer,
+            every: every.max(1),
+            head_seq,
+            head_hash,
+            checkpoint_seq: cp.unwrap_or(0),
+        };
+        let (tx, rx) = mpsc::channel(65_536);
+        tokio::spawn(task.run(rx));
+        Ok(AuditWriter { tx })
+    }
+
+    /// Appends one event; returns once it is durable. An error means it was not recorded: deny.
+    pub async fn append(&self, ev: NewEvent) -> Result<Receipt, AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Append(Box::new(ev), tx))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        rx.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Makes the store refuse writes at the SQLite level (`PRAGMA query_only`), exactly as a filesystem
+    /// remounted read-only after I/O errors would: the simulator uses it to show that the door then stays
+    /// locked. Not reachable from production commands.
+    pub async fn set_unwritable(&self, on: bool) -> Result<(), AuditError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Msg::Unwritable(on, tx))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        rx.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Writes a final checkpoint and stops the writer; later appends fail with `Closed`.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Shutdown(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl Task {
+    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
+        let mut pending: Option<Msg> = None;
+        loop {
+            let first = match pending.take() {
+                Some(m) => m,
+                None => match rx.recv().await {
+                    Some(m) => m,
+                    None => {
+                        self.checkpoint().await;
+                        return;
+                    }
+                },
+            };
+            match first {
+                Msg::Append(ev, reply) => {
+                    let mut batch = vec![(ev, reply)];
+                    while batch.len() < BATCH {
+                        match rx.try_recv() {
+                            Ok(Msg::Append(ev, reply)) => batch.push((ev, reply)),
+                            Ok(other) => {
+                                pending = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.commit(batch).await;
+                }
+                Msg::Unwritable(on, reply) => {
+                    let r = sqlx::query(if on {
+                        "PRAGMA query_only = ON"
+                    } else {
+                        "PRAGMA query_only = OFF"
+                    })
+                    .execute(&mut self.conn)
+                    .await
+                    .map(|_| ())
+                    .map_err(AuditError::Db);
+                    let _ = reply.send(r);
+                }
+                Msg::Shutdown(reply) => {
+                    self.checkpoint().await;
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn commit(
+        &mut self,
+        batch: Vec<(Box<NewEvent>, oneshot::Sender<Result<Receipt, AuditError>>)>,
+    ) {
+        let mut receipts = Vec::with_capacity(batch.len());
+        let result: Result<(), sqlx::Error> = async {
+            let mut tx = self.conn.begin().await?;
+            let (mut seq, mut prev) = (self.head_seq, self.head_hash);
+            for (ev, _) in &batch {
+                seq += 1;
+                let time = time_text(ev.time);
+                let details = details_text(&ev.details);
+                let hash = canonical_hash(
+                    &self.node,
+                    &time,
+                    &ev.kind,
+                    ev.actor.as_deref(),
+                    ev.subject.as_deref(),
+                    ev.place.as_deref(),
+                    ev.outcome.as_str(),
+                    &ev.reason,
+                    ev.article.as_deref(),
+                    ev.score,
+                    &details,
+                    &prev,
+                );
+                sqlx::query("INSERT INTO events(seq, node, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)")
+                    .bind(seq)
+                    .bind(&self.node)
+                    .bind(&time)
+                    .bind(&ev.kind)
+                    .bind(&ev.actor)
+                    .bind(&ev.subject)
+                    .bind(&ev.place)
+                    .bind(ev.outcome.as_str())
+                    .bind(&ev.reason)
+                    .bind(&ev.article)
+                    .bind(ev.score)
+                    .bind(&details)
+                    .bind(&prev[..])
+                    .bind(&hash[..])
+                    .execute(&mut *tx)
+                    .await?;
+                receipts.push(Receipt { seq, hash });
+                prev = hash;
+            }
+            tx.commit().await
+        }
+        .await;
+        match result {
+            Ok(()) => {
+                if let Some(last) = receipts.last() {
+                    self.head_seq = last.seq;
+                    self.head_hash = last.hash;
+                }
+                for ((_, reply), r) in batch.into_iter().zip(receipts) {
+                    let _ = reply.send(Ok(r));
+                }
+                if (self.head_seq - self.checkpoint_seq) as u64 >= self.every {
+                    self.checkpoint().await;
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch is stored and the head is unchanged: every caller denies.
+                tracing::error!(error = %e, events = batch.len(), "audit commit failed");
+                let msg = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(AuditError::Write(msg.clone())));
+                }
+            }
+        }
+    }
+
+    /// Signs the chain head, stores the checkpoint and the sidecar head file. Failure is logged, not fatal:
+    /// the chain itself is already durable.
+    async fn checkpoint(&mut self) {
+        if self.head_seq <= self.checkpoint_seq {
+            return;
+        }
+        let time = time_text(chrono::Utc::now());
+        let sig = self.signer.sign(&checkpoint_message(
+            &self.node,
+            self.head_seq,
+            &self.head_hash,
+            &time,
+        ));
+        let r = sqlx::query("INSERT INTO checkpoints(seq, head, time, signature) VALUES (?,?,?,?)")
+            .bind(self.head_seq)
+            .bind(&self.head_hash[..])
+            .bind(&time)
+            .bind(&sig)
+            .execute(&mut self.conn)
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "audit checkpoint failed");
+            return;
+        }
+        self.checkpoint_seq = self.head_seq;
+        let head = serde_json::json!({"node": self.node, "seq": self.head_seq, "head": hex::encode(self.head_hash), "time": time, "signature": hex::encode(&sig)});
+        if let Err(e) = write_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
+            tracing::error!(error = %e, "audit head file not written");
+        }
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("head.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Fingerprint minutiae: the template, its ISO record, and the matcher.
+
+pub mod iso19794_2;
+pub mod matcher;
+pub mod template;

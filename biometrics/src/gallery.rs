@@ -1,0 +1,324 @@
+//! 1:N identification over a gallery held in memory.
+//!
+//! First pass: an inverted index of minutia-pair invariants (distance between two nearby minutiae and each
+//! one's direction relative to the segment joining them — unchanged by rotation and translation), quantised
+//! into keys; a probe's pairs vote for the templates that share them. Second pass: the matcher on the best
+//! few dozen candidates. When the allowed set is small (identification only among the people allowed at a
+//! door, THREATS.md), the matcher simply runs on all of them.
+
+use crate::fingerprint::matcher::{Prepared, compare};
+use crate::fingerprint::template::{Minutia, MinutiaeTemplate};
+use crate::score::{Score, Threshold};
+use std::collections::HashMap;
+use std::f32::consts::{PI, TAU};
+use std::hash::Hash;
+
+/// Candidates the matcher examines after the index vote.
+const SHORTLIST: usize = 48;
+const NEIGHBOURS: usize = 4;
+const D_BIN: f32 = 9.0;
+const A_BINS: f32 = 20.0;
+
+struct Entry<K> {
+    key: K,
+    resolution_dpi: u16,
+    minutiae: Vec<Minutia>,
+    pair_keys: Vec<u32>,
+}
+
+pub struct Gallery<K> {
+    slots: Vec<Option<Entry<K>>>,
+    by_key: HashMap<K, usize>,
+    index: HashMap<u32, Vec<u32>>,
+    free: Vec<usize>,
+}
+
+impl<K> Default for Gallery<K> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            by_key: HashMap::new(),
+            index: HashMap::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+fn wrap(a: f32) -> f32 {
+    let a = a.rem_euclid(TAU);
+    if a >= PI { a - TAU } else { a }
+}
+
+/// Quantised pair invariants; with `soft`, also the neighbouring bins a value lies close to, so noise that
+/// pushes a value across a bin edge still votes.
+fn pair_keys(t: &MinutiaeTemplate, soft: bool) -> Vec<u32> {
+    let s = if t.resolution_dpi == 0 {
+        1.0
+    } else {
+        500.0 / f32::from(t.resolution_dpi)
+    };
+    let pts: Vec<(f32, f32, f32)> = t
+        .minutiae
+        .iter()
+        .map(|m| (f32::from(m.x) * s, f32::from(m.y) * s, m.radians()))
+        .collect();
+    let mut keys = Vec::with_capacity(pts.len() * NEIGHBOURS * if soft { 3 } else { 1 });
+    let mut near: Vec<(f32, usize)> = Vec::with_capacity(pts.len());
+    for (i, p) in pts.iter().enumerate() {
+        near.clear();
+        near.extend(
+            pts.iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(j, q)| (((q.0 - p.0).powi(2) + (q.1 - p.1).powi(2)).sqrt(), j))
+                .filter(|(d, _)| *d > 12.0 && *d < 170.0),
+        );
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for &(d, j) in near.iter().take(NEIGHBOURS) {
+            let q = pts[j];
+            let dir = (q.1 - p.1).atan2(q.0 - p.0);
+            let a1 = (wrap(dir - p.2) + PI) / TAU * A_BINS;
+            let a2 = (wrap(dir - q.2) + PI) / TAU * A_BINS;
+            let db = d / D_BIN;
+            let bins = |v: f32, n: f32, wraps: bool| -> Vec<u32> {
+                let b = v.floor();
+                let mut out = vec![b];
+                if soft {
+                    let f = v - b;
+                    if f < 0.3 {
+                        out.push(b - 1.0);
+                    } else if f > 0.7 {
+                        out.push(b + 1.0);
+                    }
+                }
+                out.into_iter()
+                    .filter_map(|x| {
+                        if wraps {
+                            Some(x.rem_euclid(n) as u32)
+                        } else if x >= 0.0 {
+                            Some(x as u32)
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            };
+            for dbin in bins(db, 0.0, false) {
+                for b1 in bins(a1, A_BINS, true) {
+                    for b2 in bins(a2, A_BINS, true) {
+                        keys.push((dbin << 16) | (b1 << 8) | b2);
+                    }
+                }
+            }
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
+}
+
+impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Adds (or replaces) a template under `key`.
+    pub fn insert(&mut self, key: K, t: &MinutiaeTemplate) {
+        self.remove(&key);
+        let keys = pair_keys(t, false);
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        for k in &keys {
+            self.index.entry(*k).or_default().push(slot as u32);
+        }
+        let e = Entry {
+            key,
+            resolution_dpi: t.resolution_dpi,
+            minutiae: t.minutiae.clone(),
+            pair_keys: keys,
+        };
+        if slot == self.slots.len() {
+            self.slots.push(Some(e));
+        } else {
+            self.slots[slot] = Some(e);
+        }
+        self.by_key.insert(key, slot);
+    }
+
+    pub fn remove(&mut self, key: &K) {
+        let Some(slot) = self.by_key.remove(key) else {
+            return;
+        };
+        if let Some(e) = self.slots[slot].take() {
+            for k in &e.pair_keys {
+                if let Some(list) = self.index.get_mut(k) {
+                    list.retain(|s| *s as usize != slot);
+                }
+            }
+        }
+        self.free.push(slot);
+    }
+
+    fn template(e: &Entry<K>) -> MinutiaeTemplate {
+        MinutiaeTemplate {
+            width: 0x3fff,
+            height: 0x3fff,
+            resolution_dpi: e.resolution_dpi,
+            minutiae: e.minutiae.clone(),
+        }
+    }
+
+    /// The best `n` candidates with their scores, best first.
+    pub fn identify_top(
+        &self,
+        probe: &MinutiaeTemplate,
+        allowed: Option<&dyn Fn(&K) -> bool>,
+        n: usize,
+    ) -> Vec<(K, Score)> {
+        let p = Prepared::new(probe);
+        let ok: Vec<bool> = self
+            .slots
+            .iter()
+            .map(|s| {
+                s.as_ref()
+                    .is_some_and(|e| allowed.is_none_or(|f| f(&e.key)))
+            })
+            .collect();
+        let allowed_count = ok.iter().filter(|b| **b).count();
+        let candidates: Vec<usize> = if allowed_count <= SHORTLIST {
+            (0..self.slots.len()).filter(|&i| ok[i]).collect()
+        } else {
+            let mut votes = vec![0u16; self.slots.len()];
+            for k in pair_keys(probe, true) {
+                if let Some(list) = self.index.get(&k) {
+                    for &s in list {
+                        votes[s as usize] = votes[s as usize].saturating_add(1);
+                    }
+                }
+            }
+            let mut ranked: Vec<(f32, usize)> = votes
+                .iter()
+                .enumerate()
+                .filter(|(i, v)| **v > 0 && ok[*i])
+                .map(|(i, v)| {
+                    let len = self.slots[i]
+                        .as_ref()
+                        .map(|e| e.pair_keys.len())
+                        .unwrap_or(1)
+                        .max(1) as f32;
+                    (f32::from(*v) / len.sqrt(), i)
+                })
+                .collect();
+            let k = SHORTLIST.min(ranked.len());
+            if k > 0 {
+                ranked.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
+            }
+            ranked.truncate(k);
+            ranked.into_iter().map(|(_, i)| i).collect()
+        };
+        let mut scored: Vec<(K, Score)> = candidates
+            .into_iter()
+            .filter_map(|i| self.slots[i].as_ref())
+            .map(|e| (e.key, compare(&p, &Prepared::new(&Self::template(e)))))
+            .collect();
+        scored.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
+        scored.truncate(n);
+        scored
+    }
+
+    /// The best candidate at or above `threshold`, if any.
+    pub fn identify(
+        &self,
+        probe: &MinutiaeTemplate,
+        allowed: Option<&dyn Fn(&K) -> bool>,
+        threshold: &Threshold,
+    ) -> Option<(K, Score)> {
+        self.identify_top(probe, allowed, 1)
+            .into_iter()
+            .next()
+            .filter(|(_, s)| threshold.accepts(*s))
+    }
+
+    /// Memory held per template: minutiae, index entries and their back-references.
+    pub fn bytes_per_template(&self) -> usize {
+        if self.by_key.is_empty() {
+            return 0;
+        }
+        let mut total = 0usize;
+        for e in self.slots.iter().flatten() {
+            total += std::mem::size_of::<Entry<K>>()
+                + e.minutiae.len() * std::mem::size_of::<Minutia>()
+                + e.pair_keys.len() * (4 + 4);
+        }
+        total / self.by_key.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{ImpressionNoise, SyntheticFinger};
+
+    fn gallery(n: u64) -> Gallery<u64> {
+        let mut g = Gallery::new();
+        for f in 0..n {
+            g.insert(
+                f,
+                &SyntheticFinger::new(f).impression(0, &ImpressionNoise::default()),
+            );
+        }
+        g
+    }
+
+    #[test]
+    fn finds_the_right_finger_among_a_thousand() {
+        let g = gallery(1000);
+        let t = Threshold::default();
+        let mut hits = 0;
+        let mut unknown_rejected = 0;
+        for f in 0..100u64 {
+            let probe = SyntheticFinger::new(f * 7).impression(99, &ImpressionNoise::default());
+            if g.identify(&probe, None, &t).map(|(k, _)| k) == Some(f * 7) {
+                hits += 1;
+            }
+            let stranger =
+                SyntheticFinger::new(1_000_000 + f).impression(5, &ImpressionNoise::default());
+            if g.identify(&stranger, None, &t).is_none() {
+                unknown_rejected += 1;
+            }
+        }
+        println!("rank-1 {hits}/100, unenrolled rejected {unknown_rejected}/100");
+        assert!(hits >= 95, "rank-1 {hits}/100");
+        assert!(
+            unknown_rejected >= 99,
+            "unenrolled rejected {unknown_rejected}/100"
+        );
+    }
+
+    #[test]
+    fn allowed_filter_excludes_people_and_remove_forgets() {
+        let mut g = gallery(200);
+        let probe = SyntheticFinger::new(42).impression(3, &ImpressionNoise::default());
+        let t = Threshold::default();
+        assert_eq!(g.identify(&probe, None, &t).map(|x| x.0), Some(42));
+        let not_42 = |k: &u64| *k != 42;
+        assert_eq!(g.identify(&probe, Some(&not_42), &t), None);
+        let only = |k: &u64| *k == 42 || *k == 7;
+        assert_eq!(g.identify(&probe, Some(&only), &t).map(|x| x.0), Some(42));
+        g.remove(&42);
+        assert_eq!(g.len(), 199);
+        assert_eq!(g.identify(&probe, None, &t), None);
+        assert!(
+            g.bytes_per_template() < 4096,
+            "{} bytes",
+            g.bytes_per_template()
+        );
+    }
+}

@@ -1,0 +1,266 @@
+//! The domain model: people, roles, grants, approvals, visits, and the registry snapshot policy reads.
+
+use crate::ids::*;
+use crate::site::Site;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+/// Roles of the regulations (seeds/README.md "Words used in the code").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// 統括責任者: permits Level 3 (003 §13(1)).
+    SecurityDirector,
+    /// 本人確認情報管理責任者: designates Level 2 (003 §13(2)).
+    DataManager,
+    /// システム管理者 / 電算管理者: permits Level 1, approves (003 §13(3), §7).
+    SystemAdministrator,
+    /// セキュリティ管理者: receives incidents (003 §20).
+    SecurityManager,
+    /// 拠点管理者: manages matching data, two per site (003 §5(4)).
+    SiteAdministrator,
+    /// 操作者.
+    Operator,
+    /// 保守業者.
+    Vendor,
+    /// 閲覧者 (004 §11).
+    Viewer,
+}
+
+impl Role {
+    pub const ALL: [Role; 8] = [
+        Role::SecurityDirector,
+        Role::DataManager,
+        Role::SystemAdministrator,
+        Role::SecurityManager,
+        Role::SiteAdministrator,
+        Role::Operator,
+        Role::Vendor,
+        Role::Viewer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SecurityDirector => "security-director",
+            Role::DataManager => "data-manager",
+            Role::SystemAdministrator => "system-administrator",
+            Role::SecurityManager => "security-manager",
+            Role::SiteAdministrator => "site-administrator",
+            Role::Operator => "operator",
+            Role::Vendor => "vendor",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    pub fn japanese(self) -> &'static str {
+        match self {
+            Role::SecurityDirector => "統括責任者",
+            Role::DataManager => "本人確認情報管理責任者",
+            Role::SystemAdministrator => "システム管理者",
+            Role::SecurityManager => "セキュリティ管理者",
+            Role::SiteAdministrator => "拠点管理者",
+            Role::Operator => "操作者",
+            Role::Vendor => "保守業者",
+            Role::Viewer => "閲覧者",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_string()))
+    }
+}
+
+/// Security levels of 003 §13.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Level {
+    L1,
+    L2,
+    L3,
+}
+
+impl Level {
+    pub fn from_number(n: i64) -> Option<Level> {
+        match n {
+            1 => Some(Level::L1),
+            2 => Some(Level::L2),
+            3 => Some(Level::L3),
+            _ => None,
+        }
+    }
+
+    pub fn number(self) -> u8 {
+        match self {
+            Level::L1 => 1,
+            Level::L2 => 2,
+            Level::L3 => 3,
+        }
+    }
+
+    /// The role whose holder must issue a grant at this level for it to count (003 §13(1)–(3)).
+    pub fn required_issuer(self) -> Role {
+        match self {
+            Level::L1 => Role::SystemAdministrator,
+            Level::L2 => Role::DataManager,
+            Level::L3 => Role::SecurityDirector,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    pub id: PersonId,
+    pub match_id: MatchId,
+    pub name: String,
+    pub affiliation: String,
+    pub roles: Vec<Role>,
+    /// 004 §7: the authority of a fixed-term employee ends with the appointment term.
+    pub appointment_end: Option<NaiveDate>,
+    pub active: bool,
+}
+
+impl Person {
+    pub fn has_role(&self, r: Role) -> bool {
+        self.roles.contains(&r)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Place {
+    Zone(ZoneId),
+    Terminal(TerminalId),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Schedule {
+    Always,
+    OfficeHours,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    pub id: GrantId,
+    pub holder: PersonId,
+    pub place: Place,
+    pub issued_by: PersonId,
+    /// The role the issuer acted in; it must be the one the place's level requires (003 §13).
+    pub issuer_role: Role,
+    pub valid_from: DateTime<Utc>,
+    /// 004 §7: every grant has an end date.
+    pub valid_until: DateTime<Utc>,
+    pub schedule: Schedule,
+}
+
+impl Grant {
+    pub fn valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_from <= now && now < self.valid_until
+    }
+}
+
+/// 002 §5-2: prior agreement for terminal use outside office hours or on holidays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OffHoursApproval {
+    pub id: ApprovalId,
+    pub person: PersonId,
+    pub terminal: TerminalId,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub approved_by: PersonId,
+}
+
+/// 003 §13(4), 002 §5-4, 000 §7(2): a registered maintenance visit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorVisit {
+    pub id: VisitId,
+    pub vendor: PersonId,
+    pub company: String,
+    pub purpose: String,
+    pub name_tag: String,
+    pub doors: Vec<DoorId>,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub escorts: Vec<PersonId>,
+    pub approved_by: PersonId,
+    /// Communication devices or storage media the visit is approved to bring in (000 §7(2)).
+    pub media_allowed: Vec<String>,
+}
+
+impl VendorVisit {
+    pub fn covers(&self, door: &DoorId, now: DateTime<Utc>) -> bool {
+        self.doors.contains(door) && self.from <= now && now < self.until
+    }
+}
+
+/// The snapshot every decision reads. Built by the daemon from its stores; plain data here.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    pub site: Site,
+    pub people: BTreeMap<PersonId, Person>,
+    pub grants: Vec<Grant>,
+    pub off_hours: Vec<OffHoursApproval>,
+    pub visits: Vec<VendorVisit>,
+}
+
+impl Registry {
+    pub fn person(&self, id: &PersonId) -> Option<&Person> {
+        self.people.get(id)
+    }
+
+    pub fn grants_for<'a>(&'a self, id: &'a PersonId) -> impl Iterator<Item = &'a Grant> + 'a {
+        self.grants.iter().filter(move |g| &g.holder == id)
+    }
+
+    pub fn door(&self, id: &DoorId) -> Option<&crate::site::DoorConfig> {
+        self.site.door(id)
+    }
+
+    /// Whether a grant counts: issued in the role the level requires, by someone who holds it now (003 §13).
+    pub fn issuer_valid(&self, g: &Grant, level: Level) -> bool {
+        g.issuer_role == level.required_issuer()
+            && self
+                .person(&g.issued_by)
+                .is_some_and(|p| p.active && p.has_role(g.issuer_role))
+    }
+
+    /// The people a door's reader should identify among (THREATS: identification only among people allowed
+    /// in that zone): holders of a grant for the door's zone valid now, vendors with a visit for the door now,
+    /// and those visits' escorts.
+    pub fn people_allowed_at_door(&self, door: &DoorId, now: DateTime<Utc>) -> BTreeSet<PersonId> {
+        let mut out = BTreeSet::new();
+        let Some(d) = self.site.door(door) else {
+            return out;
+        };
+        let zone = Place::Zone(d.zone.clone());
+        for g in &self.grants {
+            if g.place == zone && g.valid_at(now) {
+                out.insert(g.holder.clone());
+            }
+        }
+        for v in &self.visits {
+            if v.covers(door, now) {
+                out.insert(v.vendor.clone());
+                out.extend(v.escorts.iter().cloned());
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,744 @@
+//! The site layout: zones, doors, terminals, readers, controllers, office hours, timeouts (a TOML file).
+//!
+//! Loading is two steps (STYLE §11): [`RawSite`] mirrors the file and only checks its shape; [`Site::resolve`]
+//! checks the meaning (references, levels, times). Every error names the file, line, column and field, so an
+//! administrator can fix the file without reading code.
+
+use crate::ids::*;
+use crate::model::Level;
+use chrono::{FixedOffset, NaiveDate, NaiveTime, Weekday};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::ops::Range;
+use toml::Spanned;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// The field the error is about (`door "server-door".zone`), when known.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for SiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if let Some(field) = &self.field {
+            write!(f, "field `{field}`: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SiteError {}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map(|i| offset - i).unwrap_or(offset + 1);
+    (line, col)
+}
+
+/// The key named on the line where a span starts (`level = 7` → `level`), for shape errors.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let end = text[start..]
+        .find('\n')
+        .map(|i| start + i)
+        .unwrap_or(text.len());
+    let line = text[start..end].trim();
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim().trim_matches('"');
+    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+}
+
+struct Ctx<'a> {
+    file: &'a str,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn err(
+        &self,
+        span: Range<usize>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> SiteError {
+        let (line, column) = line_col(self.text, span.start);
+        SiteError {
+            file: self.file.into(),
+            line,
+            column,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+}
+
+// ---- the file's shape ----
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub site: RawSiteInfo,
+    pub office_hours: RawOfficeHours,
+    #[serde(default)]
+    pub timeouts: RawTimeouts,
+    #[serde(default)]
+    pub lockout: RawLockout,
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<RawZone>,
+    #[serde(default, rename = "reader")]
+    pub readers: Vec<RawReader>,
+    #[serde(default, rename = "controller")]
+    pub controllers: Vec<RawController>,
+    #[serde(default, rename = "door")]
+    pub doors: Vec<RawDoor>,
+    #[serde(default, rename = "terminal")]
+    pub terminals: Vec<RawTerminal>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSiteInfo {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub utc_offset: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOfficeHours {
+    pub days: Spanned<Vec<String>>,
+    pub open: Spanned<String>,
+    pub close: Spanned<String>,
+    #[serde(default = "empty_list")]
+    pub closures: Spanned<Vec<String>>,
+    #[serde(default = "empty_list")]
+    pub extra_holidays: Spanned<Vec<String>>,
+}
+
+fn empty_list() -> Spanned<Vec<String>> {
+    Spanned::new(0..0, Vec::new())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTimeouts {
+    pub unlock_pulse_ms: Spanned<u32>,
+    pub held_open_s: Spanned<u32>,
+    pub escort_window_s: Spanned<u32>,
+    pub capture_timeout_s: Spanned<u32>,
+    pub rex_grace_s: Spanned<u32>,
+}
+
+impl Default for RawTimeouts {
+    fn default() -> Self {
+        Self {
+            unlock_pulse_ms: Spanned::new(0..0, 3000),
+            held_open_s: Spanned::new(0..0, 30),
+            escort_window_s: Spanned::new(0..0, 120),
+            capture_timeout_s: Spanned::new(0..0, 15),
+            rex_grace_s: Spanned::new(0..0, 10),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLockout {
+    pub max_failures: Spanned<u32>,
+    pub base_delay_s: Spanned<u32>,
+    pub max_delay_s: Spanned<u32>,
+}
+
+impl Default for RawLockout {
+    fn default() -> Self {
+        Self {
+            max_failures: Spanned::new(0..0, 5),
+            base_delay_s: Spanned::new(0..0, 60),
+            max_delay_s: Spanned::new(0..0, 3600),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawZone {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub level: Spanned<i64>,
+    pub parent: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawReader {
+    pub id: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub port: Option<String>,
+    pub modality: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawController {
+    pub id: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub port: Option<String>,
+    pub address: Option<u8>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDoor {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub zone: Spanned<String>,
+    pub controller: Spanned<String>,
+    pub entry_reader: Spanned<String>,
+    pub exit_reader: Option<Spanned<String>>,
+    #[serde(default)]
+    pub rex: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTerminal {
+    pub id: Spanned<String>,
+    pub name: String,
+    pub zone: Spanned<String>,
+    pub reader: Spanned<String>,
+}
+
+// ---- the checked model ----
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficeHours {
+    pub days: Vec<Weekday>,
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+    /// (month, day) closed every year: the customary year-end closure 12/29–1/3.
+    pub closures: Vec<(u32, u32)>,
+    pub extra_holidays: Vec<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub unlock_pulse_ms: u32,
+    pub held_open_s: u32,
+    /// 003 §13(4): how long an escort's authentication at a door lets their vendor in.
+    pub escort_window_s: u32,
+    pub capture_timeout_s: u32,
+    /// A contact opening this soon after a REX press is an exit, not a forced door.
+    pub rex_grace_s: u32,
+}
+
+/// NIST SP 800-63B §5.2.2 throttling: at most `max_failures` consecutive failures, then a growing delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub base_delay_s: u32,
+    pub max_delay_s: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneConfig {
+    pub id: ZoneId,
+    pub name: String,
+    pub level: Level,
+    pub parent: Option<ZoneId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderConfig {
+    pub id: ReaderId,
+    pub kind: String,
+    pub port: Option<String>,
+    pub modality: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControllerConfig {
+    pub id: ControllerId,
+    pub kind: String,
+    pub port: Option<String>,
+    pub address: Option<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorConfig {
+    pub id: DoorId,
+    pub name: String,
+    pub zone: ZoneId,
+    pub controller: ControllerId,
+    pub entry_reader: ReaderId,
+    pub exit_reader: Option<ReaderId>,
+    pub rex: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminalConfig {
+    pub id: TerminalId,
+    pub name: String,
+    pub zone: ZoneId,
+    pub reader: ReaderId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+    pub utc_offset: FixedOffset,
+    pub office_hours: OfficeHours,
+    pub timeouts: Timeouts,
+    pub lockout: LockoutPolicy,
+    pub zones: Vec<ZoneConfig>,
+    pub readers: Vec<ReaderConfig>,
+    pub controllers: Vec<ControllerConfig>,
+    pub doors: Vec<DoorConfig>,
+    pub terminals: Vec<TerminalConfig>,
+}
+
+/// Reader kinds this version knows; a typo is caught at load, not when the first person arrives.
+pub const READER_KINDS: [&str; 5] = ["sim-finger", "sim-palm", "r30x", "uru4000", "palm-bridge"];
+pub const CONTROLLER_KINDS: [&str; 2] = ["sim", "osdp"];
+
+/// Parses and checks a site file. `file` is used only in error messages.
+pub fn parse_site(file: &str, text: &str) -> Result<Site, SiteError> {
+    let raw: RawSite = toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let (line, column) = line_col(text, span.start);
+        SiteError {
+            file: file.into(),
+            line,
+            column,
+            field: key_at(text, span.start),
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    Site::resolve(raw, &Ctx { file, text })
+}
+
+fn parse_offset(s: &str) -> Option<FixedOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 || h < 0 || m < 0 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+}
+
+fn parse_day(s: &str) -> Option<Weekday> {
+    Some(match s {
+        "mon" => Weekday::Mon,
+        "tue" => Weekday::Tue,
+        "wed" => Weekday::Wed,
+        "thu" => Weekday::Thu,
+        "fri" => Weekday::Fri,
+        "sat" => Weekday::Sat,
+        "sun" => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn unique<'a>(
+    cx: &Ctx,
+    what: &str,
+    ids: impl Iterator<Item = &'a Spanned<String>>,
+) -> Result<(), SiteError> {
+    let mut seen = BTreeSet::new();
+    for id in ids {
+        if id.get_ref().is_empty() {
+            return Err(cx.err(id.span(), format!("{what}.id"), "must not be empty"));
+        }
+        if !seen.insert(id.get_ref().clone()) {
+            return Err(cx.err(
+                id.span(),
+                format!("{what} \"{}\".id", id.get_ref()),
+                "duplicate id",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn known(
+    cx: &Ctx,
+    owner: &str,
+    field: &str,
+    r: &Spanned<String>,
+    what: &str,
+    set: &BTreeSet<String>,
+) -> Result<(), SiteError> {
+    if set.contains(r.get_ref()) {
+        return Ok(());
+    }
+    let list: Vec<&str> = set.iter().map(String::as_str).collect();
+    Err(cx.err(
+        r.span(),
+        format!("{owner}.{field}"),
+        format!(
+            "unknown {what} \"{}\" (known: {})",
+            r.get_ref(),
+            list.join(", ")
+        ),
+    ))
+}
+
+impl Site {
+    fn resolve(raw: RawSite, cx: &Ctx) -> Result<Site, SiteError> {
+        let utc_offset = parse_offset(raw.site.utc_offset.get_ref()).ok_or_else(|| {
+            cx.err(
+                raw.site.utc_offset.span(),
+                "site.utc_offset",
+                "expected an offset like \"+09:00\"",
+            )
+        })?;
+
+        let oh = &raw.office_hours;
+        let mut days = Vec::new();
+        for d in oh.days.get_ref() {
+            days.push(parse_day(d).ok_or_else(|| {
+                cx.err(
+                    oh.days.span(),
+                    "office_hours.days",
+                    format!("unknown day {d:?}; use mon, tue, wed, thu, fri, sat, sun"),
+                )
+            })?);
+        }
+        let time = |s: &Spanned<String>, f: &str| {
+            NaiveTime::parse_from_str(s.get_ref(), "%H:%M").map_err(|_| {
+                cx.err(
+                    s.span(),
+                    format!("office_hours.{f}"),
+                    format!("{:?} is not a time like \"08:30\"", s.get_ref()),
+                )
+            })
+        };
+        let open = time(&oh.open, "open")?;
+        let close = time(&oh.close, "close")?;
+        if close <= open {
+            return Err(cx.err(
+                oh.close.span(),
+                "office_hours.close",
+                "closing time must be after opening time",
+            ));
+        }
+        let mut closures = Vec::new();
+        for c in oh.closures.get_ref() {
+            let md = c
+                .split_once('-')
+                .and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)));
+            match md {
+                Some((m, d)) if NaiveDate::from_ymd_opt(2024, m, d).is_some() => {
+                    closures.push((m, d))
+                }
+                _ => {
+                    return Err(cx.err(
+                        oh.closures.span(),
+                        "office_hours.closures",
+                        format!("{c:?} is not a month-day like \"12-29\""),
+                    ));
+                }
+            }
+        }
+        let mut extra_holidays = Vec::new();
+        for h in oh.extra_holidays.get_ref() {
+            extra_holidays.push(NaiveDate::parse_from_str(h, "%Y-%m-%d").map_err(|_| {
+                cx.err(
+                    oh.extra_holidays.span(),
+                    "office_hours.extra_holidays",
+                    format!("{h:?} is not a date like \"2026-08-14\""),
+                )
+            })?);
+        }
+
+        let t = &raw.timeouts;
+        for (v, f) in [
+            (&t.unlock_pulse_ms, "unlock_pulse_ms"),
+            (&t.held_open_s, "held_open_s"),
+            (&t.capture_timeout_s, "capture_timeout_s"),
+        ] {
+            if *v.get_ref() == 0 {
+                return Err(cx.err(v.span(), format!("timeouts.{f}"), "must be greater than 0"));
+            }
+        }
+        if *t.unlock_pulse_ms.get_ref() > 60_000 {
+            return Err(cx.err(
+                t.unlock_pulse_ms.span(),
+                "timeouts.unlock_pulse_ms",
+                "at most 60000 ms: a strike must not stay open for minutes",
+            ));
+        }
+        let l = &raw.lockout;
+        if !(1..=5).contains(l.max_failures.get_ref()) {
+            return Err(cx.err(
+                l.max_failures.span(),
+                "lockout.max_failures",
+                "must be 1 to 5 (DESIGN: at most 5 consecutive failures; NIST SP 800-63B)",
+            ));
+        }
+        if *l.base_delay_s.get_ref() == 0 || l.max_delay_s.get_ref() < l.base_delay_s.get_ref() {
+            return Err(cx.err(
+                l.max_delay_s.span(),
+                "lockout.max_delay_s",
+                "base_delay_s must be > 0 and max_delay_s ≥ base_delay_s",
+            ));
+        }
+
+        unique(cx, "zone", raw.zones.iter().map(|z| &z.id))?;
+        unique(cx, "reader", raw.readers.iter().map(|z| &z.id))?;
+        unique(cx, "controller", raw.controllers.iter().map(|z| &z.id))?;
+        unique(cx, "door", raw.doors.iter().map(|z| &z.id))?;
+        unique(cx, "terminal", raw.terminals.iter().map(|z| &z.id))?;
+        let zone_ids: BTreeSet<String> = raw.zones.iter().map(|z| z.id.get_ref().clone()).collect();
+        let reader_ids: BTreeSet<String> =
+            raw.readers.iter().map(|z| z.id.get_ref().clone()).collect();
+        let ctl_ids: BTreeSet<String> = raw
+            .controllers
+            .iter()
+            .map(|z| z.id.get_ref().clone())
+            .collect();
+
+        let mut zones = Vec::new();
+        for z in &raw.zones {
+            let owner = format!("zone \"{}\"", z.id.get_ref());
+            let level = Level::from_number(*z.level.get_ref()).ok_or_else(|| {
+                cx.err(
+                    z.level.span(),
+                    format!("{owner}.level"),
+                    format!(
+                        "{} is not a security level; 003 §13 defines 1, 2 and 3",
+                        z.level.get_ref()
+                    ),
+                )
+            })?;
+            if let Some(p) = &z.parent {
+                known(cx, &owner, "parent", p, "zone", &zone_ids)?;
+                if p.get_ref() == z.id.get_ref() {
+                    return Err(cx.err(
+                        p.span(),
+                        format!("{owner}.parent"),
+                        "a zone cannot be its own parent",
+                    ));
+                }
+            }
+            zones.push(ZoneConfig {
+                id: ZoneId::new(z.id.get_ref()),
+                name: z.name.clone(),
+                level,
+                parent: z.parent.as_ref().map(|p| ZoneId::new(p.get_ref())),
+            });
+        }
+        // Parent chains must end: a cycle would make "inside the parent" unanswerable.
+        for z in &raw.zones {
+            let mut cur = z.parent.as_ref().map(|p| p.get_ref().clone());
+            let mut steps = 0;
+            while let Some(c) = cur {
+                steps += 1;
+                if steps > zones.len() {
+                    let span = z.parent.as_ref().map(|p| p.span()).unwrap_or(0..0);
+                    return Err(cx.err(
+                        span,
+                        format!("zone \"{}\".parent", z.id.get_ref()),
+                        "zone parents form a cycle",
+                    ));
+                }
+                cur = zones
+                    .iter()
+                    .find(|x| x.id.as_str() == c)
+                    .and_then(|x| x.parent.as_ref().map(|p| p.to_string()));
+            }
+        }
+
+        let mut readers = Vec::new();
+        for r in &raw.readers {
+            let owner = format!("reader \"{}\"", r.id.get_ref());
+            if !READER_KINDS.contains(&r.kind.get_ref().as_str()) {
+                return Err(cx.err(
+                    r.kind.span(),
+                    format!("{owner}.kind"),
+                    format!(
+                        "unknown reader kind \"{}\" (known: {})",
+                        r.kind.get_ref(),
+                        READER_KINDS.join(", ")
+                    ),
+                ));
+            }
+            let modality = match &r.modality {
+                Some(m) if m.get_ref() == "finger" || m.get_ref() == "palm" => m.get_ref().clone(),
+                Some(m) => {
+                    return Err(cx.err(
+                        m.span(),
+                        format!("{owner}.modality"),
+                        "must be \"finger\" or \"palm\"",
+                    ));
+                }
+                None => {
+                    if r.kind.get_ref().contains("palm") {
+                        "palm".into()
+                    } else {
+                        "finger".into()
+                    }
+                }
+            };
+            readers.push(ReaderConfig {
+                id: ReaderId::new(r.id.get_ref()),
+                kind: r.kind.get_ref().clone(),
+                port: r.port.clone(),
+                modality,
+            });
+        }
+        let mut controllers = Vec::new();
+        for c in &raw.controllers {
+            if !CONTROLLER_KINDS.contains(&c.kind.get_ref().as_str()) {
+                return Err(cx.err(
+                    c.kind.span(),
+                    format!("controller \"{}\".kind", c.id.get_ref()),
+                    format!(
+                        "unknown controller kind \"{}\" (known: {})",
+                        c.kind.get_ref(),
+                        CONTROLLER_KINDS.join(", ")
+                    ),
+                ));
+            }
+            controllers.push(ControllerConfig {
+                id: ControllerId::new(c.id.get_ref()),
+                kind: c.kind.get_ref().clone(),
+                port: c.port.clone(),
+                address: c.address,
+            });
+        }
+        let mut used_readers: BTreeSet<String> = BTreeSet::new();
+        let mut claim = |r: &Spanned<String>, owner: &str, field: &str| -> Result<(), SiteError> {
+            known(cx, owner, field, r, "reader", &reader_ids)?;
+            if !used_readers.insert(r.get_ref().clone()) {
+                return Err(cx.err(
+                    r.span(),
+                    format!("{owner}.{field}"),
+                    format!(
+                        "reader \"{}\" is already used by another door or terminal",
+                        r.get_ref()
+                    ),
+                ));
+            }
+            Ok(())
+        };
+        let mut doors = Vec::new();
+        for d in &raw.doors {
+            let owner = format!("door \"{}\"", d.id.get_ref());
+            known(cx, &owner, "zone", &d.zone, "zone", &zone_ids)?;
+            known(
+                cx,
+                &owner,
+                "controller",
+                &d.controller,
+                "controller",
+                &ctl_ids,
+            )?;
+            claim(&d.entry_reader, &owner, "entry_reader")?;
+            if let Some(x) = &d.exit_reader {
+                claim(x, &owner, "exit_reader")?;
+            }
+            doors.push(DoorConfig {
+                id: DoorId::new(d.id.get_ref()),
+                name: d.name.clone(),
+                zone: ZoneId::new(d.zone.get_ref()),
+                controller: ControllerId::new(d.controller.get_ref()),
+                entry_reader: ReaderId::new(d.entry_reader.get_ref()),
+                exit_reader: d.exit_reader.as_ref().map(|x| ReaderId::new(x.get_ref())),
+                rex: d.rex,
+            });
+        }
+        let mut terminals = Vec::new();
+        for t in &raw.terminals {
+            let owner = format!("terminal \"{}\"", t.id.get_ref());
+            known(cx, &owner, "zone", &t.zone, "zone", &zone_ids)?;
+            claim(&t.reader, &owner, "reader")?;
+            terminals.push(TerminalConfig {
+                id: TerminalId::new(t.id.get_ref()),
+                name: t.name.clone(),
+                zone: ZoneId::new(t.zone.get_ref()),
+                reader: ReaderId::new(t.reader.get_ref()),
+            });
+        }
+        Ok(Site {
+            id: SiteId::new(raw.site.id.get_ref()),
+            name: raw.site.name,
+            utc_offset,
+            office_hours: OfficeHours {
+                days,
+                open,
+                close,
+                closures,
+                extra_holidays,
+            },
+            timeouts: Timeouts {
+                unlock_pulse_ms: *t.unlock_pulse_ms.get_ref(),
+                held_open_s: *t.held_open_s.get_ref(),
+                escort_window_s: *t.escort_window_s.get_ref(),
+                capture_timeout_s: *t.capture_timeout_s.get_ref(),
+                rex_grace_s: *t.rex_grace_s.get_ref(),
+            },
+            lockout: LockoutPolicy {
+                max_failures: *l.max_failures.get_ref(),
+                base_delay_s: *l.base_delay_s.get_ref(),
+                max_delay_s: *l.max_delay_s.get_ref(),
+            },
+            zones,
+            readers,
+            controllers,
+            doors,
+            terminals,
+        })
+    }
+
+    pub fn zone(&self, id: &ZoneId) -> Option<&ZoneConfig> {
+        self.zones.iter().find(|z| &z.id == id)
+    }
+    pub fn door(&self, id: &DoorId) -> Option<&DoorConfig> {
+        self.doors.iter().find(|d| &d.id == id)
+    }
+    pub fn terminal(&self, id: &TerminalId) -> Option<&TerminalConfig> {
+        self.terminals.iter().find(|t| &t.id == id)
+    }
+    pub fn reader(&self, id: &ReaderId) -> Option<&ReaderConfig> {
+        self.readers.iter().find(|r| &r.id == id)
+    }
+
+    /// The zone's ancestors, nearest first.
+    pub fn zone_chain(&self, id: &ZoneId) -> Vec<ZoneId> {
+        let mut out = Vec::new();
+        let mut cur = self.zone(id).and_then(|z| z.parent.clone());
+        while let Some(p) = cur {
+            if out.contains(&p) {
+                break;
+            }
+            cur = self.zone(&p).and_then(|z| z.parent.clone());
+            out.push(p);
+        }
+        out
+    }
+
+    pub fn door_params(&self) -> crate::door::DoorParams {
+        crate::door::DoorParams {
+            held_open: chrono::Duration::seconds(i64::from(self.timeouts.held_open_s)),
+            rex_grace: chrono::Duration::seconds(i64::from(self.timeouts.rex_grace_s)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,128 @@
+//! Site file: the demo parses; every kind of mistake is refused with file, line and field.
+
+use super::*;
+
+const DEMO: &str = include_str!("../../../config/demo.toml");
+
+fn err_of(text: &str) -> SiteError {
+    parse_site("site.toml", text).unwrap_err()
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn demo_site_parses() {
+    let s = parse_site("demo.toml", DEMO).unwrap();
+    assert_eq!(s.zones.len(), 3);
+    assert_eq!(s.zone(&ZoneId::new("media-room")).unwrap().level, Level::L3);
+    assert_eq!(
+        s.zone_chain(&ZoneId::new("media-room")),
+        vec![ZoneId::new("server-room")]
+    );
+    assert_eq!(s.office_hours.closures.len(), 6);
+    assert_eq!(s.utc_offset.local_minus_utc(), 9 * 3600);
+    assert_eq!(s.lockout.max_failures, 5);
+}
+
+#[test]
+fn level_out_of_range_names_line_and_field() {
+    let bad = DEMO.replacen("level = 2", "level = 7", 1);
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "level = 7"));
+    assert_eq!(e.field.as_deref(), Some("zone \"server-room\".level"));
+    assert!(
+        e.to_string().starts_with(&format!("site.toml:{}:", e.line)),
+        "{e}"
+    );
+    assert!(e.message.contains("003 §13"));
+}
+
+#[test]
+fn unknown_reference_lists_the_known_ones() {
+    let bad = DEMO.replacen(
+        "zone = \"server-room\"              # the zone this door leads into",
+        "zone = \"srv\"",
+        1,
+    );
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "zone = \"srv\""));
+    assert_eq!(e.field.as_deref(), Some("door \"server-door\".zone"));
+    assert!(
+        e.message.contains("known: media-room, office, server-room"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_key_is_refused_with_its_line() {
+    let bad = DEMO.replacen("rex = true", "rex = true\nrex_delay = 3", 1);
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "rex_delay"));
+    assert!(e.message.contains("rex_delay"), "{e}");
+}
+
+#[test]
+fn wrong_type_names_the_key() {
+    let bad = DEMO.replacen("held_open_s = 30", "held_open_s = \"thirty\"", 1);
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "held_open_s"));
+    assert_eq!(e.field.as_deref(), Some("held_open_s"));
+}
+
+#[test]
+fn semantic_mistakes_are_refused() {
+    for (from, to, field) in [
+        (
+            "id = \"media-room\"",
+            "id = \"server-room\"",
+            "zone \"server-room\".id",
+        ),
+        (
+            "parent = \"server-room\"",
+            "parent = \"media-room\"",
+            "zone \"media-room\".parent",
+        ),
+        (
+            "close = \"17:15\"",
+            "close = \"07:15\"",
+            "office_hours.close",
+        ),
+        ("open = \"08:30\"", "open = \"8h30\"", "office_hours.open"),
+        (
+            "max_failures = 5",
+            "max_failures = 9",
+            "lockout.max_failures",
+        ),
+        (
+            "utc_offset = \"+09:00\"",
+            "utc_offset = \"JST\"",
+            "site.utc_offset",
+        ),
+        ("\"12-29\"", "\"13-29\"", "office_hours.closures"),
+        (
+            "kind = \"sim\"                      # sim | osdp (port = \"/dev/ttyUSB0\", address = 1)",
+            "kind = \"modbus\"",
+            "controller \"server-ctl\".kind",
+        ),
+        (
+            "reader = \"t02-reader\"",
+            "reader = \"t01-reader\"",
+            "terminal \"t-02\".reader",
+        ),
+    ] {
+        assert!(DEMO.contains(from), "{from}");
+        let bad = DEMO.replacen(from, to, 1);
+        let e = err_of(&bad);
+        assert_eq!(e.field.as_deref(), Some(field), "{from} → {to}: {e}");
+        assert!(e.line > 0);
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    for text in ["", "[[[", "site = 3", "\u{0}\u{1}", "[site]\nid = 1"] {
+        let _ = parse_site("x.toml", text);
+    }
+}

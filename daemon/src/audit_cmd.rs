@@ -1,0 +1,118 @@
+//! `tobira audit show|verify` on the daemon side. Looking at the records is itself recorded (002 §7(11)).
+
+use crate::commands::{Refusal, parse_time};
+use crate::daemon::Daemon;
+use tobira_audit::{Filter, NewEvent, Outcome, StoredEvent};
+use tobira_proto::{AuditFilter, ErrorCode};
+
+pub fn event_json(e: &StoredEvent) -> serde_json::Value {
+    serde_json::json!({
+        "node": e.node, "seq": e.seq, "time": e.time, "kind": e.kind, "actor": e.actor, "subject": e.subject,
+        "place": e.place, "outcome": e.outcome.as_str(), "reason": e.reason, "article": e.article, "score": e.score,
+        "details": e.details, "hash": hex::encode(e.hash),
+    })
+}
+
+pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refusal> {
+    let from = f
+        .from
+        .as_deref()
+        .map(|s| parse_time(d, "from", s))
+        .transpose()?;
+    let until = f
+        .until
+        .as_deref()
+        .map(|s| parse_time(d, "until", s))
+        .transpose()?;
+    let filter = Filter {
+        person: f.person.clone(),
+        place: f.place.clone(),
+        kind: f.kind.clone(),
+        from,
+        until,
+        limit: Some(f.limit.unwrap_or(1000).min(100_000)),
+        ..Default::default()
+    };
+    let events = d.audit_store.query(&filter).await.map_err(|e| Refusal {
+        code: ErrorCode::Internal,
+        message: e.to_string(),
+    })?;
+    d.record(NewEvent {
+        time: d.now(),
+        kind: "audit.view".into(),
+        actor: None,
+        subject: f.person.clone(),
+        place: f.place.clone(),
+        outcome: Outcome::Info,
+        reason: "RECORDS_VIEWED".into(),
+        article: Some("002 §7(11)".into()),
+        score: None,
+        details: serde_json::json!({"kind": f.kind, "from": from, "until": until, "returned": events.len()}),
+    })
+    .await
+    .map_err(|e| Refusal { code: ErrorCode::Unavailable, message: format!("viewing is refused while it cannot be recorded: {e}") })?;
+    Ok(serde_json::Value::Array(
+        events.iter().map(event_json).collect(),
+    ))
+}
+
+pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
+    match tobira_audit::verify(&d.opts.audit_path(), &d.audit_store.public_key()).await {
+        Ok(rep) => Ok(
+            serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints}),
+        ),
+        Err(f) => Ok(serde_json::json!({"ok": false, "failure": f.to_string()})),
+    }
+}
+
+/// `tobira audit verify --data-dir D`: reads the store files directly, so it works with the daemon stopped
+/// and does not trust a running daemon's word. Exit 0 intact, 4 with the first bad event named.
+pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
+    let db = data_dir.join("audit.db");
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let res = rt.block_on(async {
+        let pk = tobira_audit::read_public_key(&db).await?;
+        Ok::<_, tobira_audit::AuditError>(tobira_audit::verify(&db, &pk).await)
+    });
+    match res {
+        Ok(Ok(rep)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints})
+                );
+            } else {
+                println!(
+                    "audit store {} is intact: {} events, {} signed checkpoints",
+                    db.display(),
+                    rep.events,
+                    rep.checkpoints
+                );
+            }
+            0
+        }
+        Ok(Err(f)) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"ok": false, "failure": f.to_string()})
+                );
+            }
+            eprintln!("AUDIT VERIFICATION FAILED for {}: {f}", db.display());
+            4
+        }
+        Err(e) => {
+            eprintln!("error: cannot read audit store {}: {e}", db.display());
+            1
+        }
+    }
+}

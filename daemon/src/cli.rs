@@ -1,0 +1,444 @@
+//! The `tobira` command line: thin glue from arguments to control requests and back to tables.
+
+use crate::client::{Client, ClientError};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use tobira_proto::{AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
+
+#[derive(Parser)]
+#[command(
+    name = "tobira",
+    version,
+    about = "tobira: biometric access control — administration, audit, simulator and demo"
+)]
+pub struct Cli {
+    /// tobirad's control socket.
+    #[arg(
+        long,
+        global = true,
+        env = "TOBIRA_SOCKET",
+        default_value = "/var/lib/tobira/control.sock"
+    )]
+    pub socket: PathBuf,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run the demo site on simulated devices in a temporary directory (no setup needed).
+    Demo(crate::demo::DemoArgs),
+    /// What the daemon is running.
+    Status,
+    #[command(subcommand)]
+    Person(PersonCmd),
+    /// Enroll a finger of a person from several captures at a reader.
+    Enroll {
+        person: String,
+        #[arg(long)]
+        reader: String,
+        /// ISO finger position (1 = right thumb … 10 = left little).
+        #[arg(long, default_value_t = 2)]
+        finger: u8,
+        #[arg(long, default_value_t = 3)]
+        samples: u8,
+    },
+    #[command(subcommand)]
+    Grant(GrantCmd),
+    /// Record a prior approval for terminal use outside office hours (002 §5-2).
+    OffHours(OffHoursArgs),
+    /// Register a vendor visit (003 §13(4)).
+    Visit(VisitArgs),
+    /// Log in at a terminal as the PAM module will (ID + biometric, 004 §2(9)).
+    Login {
+        terminal: String,
+        user: String,
+        #[arg(long)]
+        remote: bool,
+    },
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// The entry/exit ledger (入退室管理簿, 000 Form 1).
+    Ledger {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        /// Also write it as CSV (UTF-8 with BOM, for Excel) to this file.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+    /// Drive the simulated devices (daemon started with --simulation).
+    #[command(subcommand)]
+    Sim(SimCmd),
+}
+
+#[derive(Subcommand)]
+pub enum PersonCmd {
+    /// Register a person (操作者 etc.).
+    Add {
+        id: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        affiliation: String,
+        /// Comma-separated roles: security-director, data-manager, system-administrator, security-manager,
+        /// site-administrator, operator, vendor, viewer.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// End of the appointment term, YYYY-MM-DD (004 §7).
+        #[arg(long)]
+        appointment_end: Option<String>,
+        /// Who records this.
+        #[arg(long)]
+        actor: String,
+    },
+    List,
+    Show {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum GrantCmd {
+    /// Grant access to a zone or a terminal.
+    Add {
+        holder: String,
+        /// zone:ID or terminal:ID
+        #[arg(long)]
+        place: String,
+        #[arg(long)]
+        issued_by: String,
+        /// The role the issuer acts in (L1: system-administrator, L2: data-manager, L3: security-director).
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        /// always | office-hours
+        #[arg(long)]
+        schedule: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        holder: Option<String>,
+    },
+    Revoke {
+        id: String,
+        #[arg(long)]
+        actor: String,
+    },
+}
+
+#[derive(Args)]
+pub struct OffHoursArgs {
+    pub person: String,
+    #[arg(long)]
+    pub terminal: String,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub until: String,
+    #[arg(long)]
+    pub reason: String,
+    #[arg(long)]
+    pub approved_by: String,
+}
+
+#[derive(Args)]
+pub struct VisitArgs {
+    pub vendor: String,
+    #[arg(long)]
+    pub company: String,
+    #[arg(long)]
+    pub purpose: String,
+    #[arg(long)]
+    pub name_tag: String,
+    #[arg(long, value_delimiter = ',')]
+    pub doors: Vec<String>,
+    #[arg(long)]
+    pub from: String,
+    #[arg(long)]
+    pub until: String,
+    #[arg(long, value_delimiter = ',')]
+    pub escorts: Vec<String>,
+    #[arg(long)]
+    pub approved_by: String,
+    #[arg(long, value_delimiter = ',')]
+    pub media: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AuditCmd {
+    /// Show audit events (viewing is itself recorded, 002 §7(11)).
+    Show {
+        #[arg(long)]
+        person: Option<String>,
+        #[arg(long)]
+        place: Option<String>,
+        /// Event kind or prefix, e.g. door. or login.failure
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Verify the hash chain and signed checkpoints of a store on disk (works with the daemon stopped).
+    Verify {
+        #[arg(long, default_value = "/var/lib/tobira")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SimCmd {
+    /// A simulated person places a finger on a reader.
+    Present {
+        reader: String,
+        body: String,
+        #[arg(long, default_value_t = 2)]
+        finger: u8,
+    },
+    Walk {
+        door: String,
+        #[arg(long, default_value_t = 2000)]
+        hold_ms: u64,
+    },
+    Open {
+        door: String,
+    },
+    Close {
+        door: String,
+    },
+    Force {
+        door: String,
+    },
+    Rex {
+        door: String,
+    },
+    Unplug {
+        device: String,
+    },
+    Replug {
+        device: String,
+    },
+    Garble {
+        reader: String,
+    },
+    /// Make the audit store refuse writes (`--on false` to restore).
+    AuditUnwritable {
+        #[arg(long, action = clap::ArgAction::Set, default_value_t = true)]
+        on: bool,
+    },
+    /// Set the daemon's clock (RFC 3339), or `real`.
+    Clock {
+        at: String,
+    },
+    Door {
+        door: String,
+    },
+}
+
+pub fn request_for(cmd: Cmd) -> Option<Request> {
+    Some(match cmd {
+        Cmd::Status => Request::Status,
+        Cmd::Person(PersonCmd::Add {
+            id,
+            name,
+            affiliation,
+            roles,
+            appointment_end,
+            actor,
+        }) => Request::PersonAdd(PersonAdd {
+            id,
+            name,
+            affiliation,
+            roles,
+            appointment_end,
+            actor,
+        }),
+        Cmd::Person(PersonCmd::List) => Request::PersonList,
+        Cmd::Person(PersonCmd::Show { id }) => Request::PersonShow { id },
+        Cmd::Enroll {
+            person,
+            reader,
+            finger,
+            samples,
+        } => Request::Enroll {
+            person,
+            reader,
+            finger,
+            samples,
+        },
+        Cmd::Grant(GrantCmd::Add {
+            holder,
+            place,
+            issued_by,
+            role,
+            from,
+            until,
+            schedule,
+        }) => Request::GrantAdd(GrantAdd {
+            holder,
+            place,
+            issued_by,
+            issuer_role: role,
+            from,
+            until,
+            schedule,
+        }),
+        Cmd::Grant(GrantCmd::List { holder }) => Request::GrantList { holder },
+        Cmd::Grant(GrantCmd::Revoke { id, actor }) => Request::GrantRevoke { id, actor },
+        Cmd::OffHours(a) => Request::OffHoursAdd(OffHoursAdd {
+            person: a.person,
+            terminal: a.terminal,
+            from: a.from,
+            until: a.until,
+            reason: a.reason,
+            approved_by: a.approved_by,
+        }),
+        Cmd::Visit(v) => Request::VisitAdd(VisitAdd {
+            vendor: v.vendor,
+            company: v.company,
+            purpose: v.purpose,
+            name_tag: v.name_tag,
+            doors: v.doors,
+            from: v.from,
+            until: v.until,
+            escorts: v.escorts,
+            approved_by: v.approved_by,
+            media_allowed: v.media,
+        }),
+        Cmd::Login {
+            terminal,
+            user,
+            remote,
+        } => Request::Login {
+            terminal,
+            user,
+            remote,
+        },
+        Cmd::Audit(AuditCmd::Show {
+            person,
+            place,
+            kind,
+            from,
+            until,
+            limit,
+        }) => Request::AuditShow(AuditFilter {
+            person,
+            place,
+            kind,
+            from,
+            until,
+            limit,
+        }),
+        Cmd::Ledger { from, until, .. } => Request::Ledger { from, until },
+        Cmd::Sim(s) => Request::Sim(match s {
+            SimCmd::Present {
+                reader,
+                body,
+                finger,
+            } => SimCommand::Present {
+                reader,
+                body,
+                finger,
+            },
+            SimCmd::Walk { door, hold_ms } => SimCommand::Walk { door, hold_ms },
+            SimCmd::Open { door } => SimCommand::Open { door },
+            SimCmd::Close { door } => SimCommand::Close { door },
+            SimCmd::Force { door } => SimCommand::Force { door },
+            SimCmd::Rex { door } => SimCommand::Rex { door },
+            SimCmd::Unplug { device } => SimCommand::Unplug { device },
+            SimCmd::Replug { device } => SimCommand::Replug { device },
+            SimCmd::Garble { reader } => SimCommand::Garble { reader },
+            SimCmd::AuditUnwritable { on } => SimCommand::AuditUnwritable { on },
+            SimCmd::Clock { at } => SimCommand::Clock {
+                at: (at != "real").then_some(at),
+            },
+            SimCmd::Door { door } => SimCommand::Door { door },
+        }),
+        Cmd::Demo(_) | Cmd::Audit(AuditCmd::Verify { .. }) => return None,
+    })
+}
+
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Prints an answer: arrays of objects as a table, objects as key/value lines.
+pub fn print_value(v: &serde_json::Value, json: bool) {
+    if json {
+        match v {
+            serde_json::Value::Array(a) => a.iter().for_each(|x| println!("{x}")),
+            other => println!("{other}"),
+        }
+        return;
+    }
+    match v {
+        serde_json::Value::Array(a) if a.iter().all(|x| x.is_object()) && !a.is_empty() => {
+            let headers: Vec<String> = a[0]
+                .as_object()
+                .map(|o| o.keys().cloned().collect())
+                .unwrap_or_default();
+            let rows: Vec<Vec<String>> = a
+                .iter()
+                .map(|x| headers.iter().map(|h| cell(&x[h])).collect())
+                .collect();
+            let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
+            print!("{}", crate::table::render(&hs, &rows));
+        }
+        serde_json::Value::Array(a) if a.is_empty() => println!("(none)"),
+        serde_json::Value::Object(o) => {
+            for (k, x) in o {
+                println!("{k}: {}", cell(x));
+            }
+        }
+        other => println!("{}", cell(other)),
+    }
+}
+
+/// Rows of the entry/exit ledger answer, in the ledger's column order.
+pub fn ledger_rows(v: &serde_json::Value) -> (Vec<String>, Vec<Vec<String>>) {
+    let cols: Vec<String> = v["columns"]
+        .as_array()
+        .map(|a| a.iter().map(cell).collect())
+        .unwrap_or_default();
+    let rows = v["rows"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|r| cols.iter().map(|c| cell(&r[c])).collect())
+                .collect()
+        })
+        .unwrap_or_default();
+    (cols, rows)
+}
+
+/// Exit codes: 0 ok, 1 refused by policy or not found, 2 usage or bad input, 3 daemon unreachable, 4 audit
+/// verification failed.
+pub fn exit_code(e: &ClientError) -> i32 {
+    match e {
+        ClientError::Connect { .. } | ClientError::NoAnswer => 3,
+        ClientError::Refused {
+            code: tobira_proto::ErrorCode::BadRequest,
+            ..
+        } => 2,
+        _ => 1,
+    }
+}
+
+pub fn client(cli: &Cli) -> Client {
+    Client::new(&cli.socket)
+}

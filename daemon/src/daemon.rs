@@ -1,0 +1,188 @@
+//! The running daemon's shared state and the steps every flow shares: audit first, then act.
+
+use crate::clock::Clock;
+use crate::options::Options;
+use crate::store::RegistryStore;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use tobira_audit::{AuditWriter, NewEvent, Outcome, Receipt};
+use tobira_biometrics::{Gallery, MinutiaeTemplate, Prepared, Threshold};
+use tobira_core::ids::{DoorId, PersonId, ReaderId};
+use tobira_core::lockout::LockoutBook;
+use tobira_core::model::Registry;
+use tobira_core::occupancy::{EscortLog, Occupancy};
+use tobira_core::policy::{Decision, Reason};
+use tobira_core::site::Site;
+use tobira_drivers::{DoorController, Reader};
+use tobira_proto::DecisionReport;
+use tokio::sync::broadcast;
+use zeroize::Zeroizing;
+
+/// Gallery key: one per loaded template.
+pub type MatchKey = u64;
+
+/// Who owns a template in the matcher's memory.
+#[derive(Clone)]
+pub struct TemplateOwner {
+    pub person: PersonId,
+    pub template_id: String,
+}
+
+/// The matcher's in-memory state: the only place plain templates live (DESIGN "Templates").
+#[derive(Default)]
+pub struct Matching {
+    pub gallery: Gallery<MatchKey>,
+    pub owners: HashMap<MatchKey, TemplateOwner>,
+    pub by_person: BTreeMap<PersonId, Vec<(MatchKey, Prepared)>>,
+    pub next_key: MatchKey,
+}
+
+impl Matching {
+    pub fn insert(
+        &mut self,
+        person: PersonId,
+        template_id: String,
+        t: MinutiaeTemplate,
+    ) -> MatchKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.gallery.insert(key, &t);
+        self.owners.insert(
+            key,
+            TemplateOwner {
+                person: person.clone(),
+                template_id,
+            },
+        );
+        self.by_person
+            .entry(person)
+            .or_default()
+            .push((key, Prepared::new(&t)));
+        key
+    }
+}
+
+/// The live, in-memory view the flows decide with; the stores are the durable truth behind it.
+pub struct Shared {
+    pub registry: Arc<Registry>,
+    pub occupancy: Occupancy,
+    pub escorts: EscortLog,
+    pub lockout: LockoutBook,
+}
+
+pub struct DoorRuntime {
+    pub id: DoorId,
+    pub controller: Arc<dyn DoorController>,
+}
+
+pub struct Daemon {
+    pub opts: Options,
+    pub site: Site,
+    pub clock: Clock,
+    pub store: RegistryStore,
+    pub audit_store: tobira_audit::AuditStore,
+    pub audit: AuditWriter,
+    pub template_key: Zeroizing<Vec<u8>>,
+    pub shared: Mutex<Shared>,
+    pub matching: RwLock<Matching>,
+    pub threshold: Threshold,
+    pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
+    pub doors: HashMap<DoorId, DoorRuntime>,
+    pub sim: Option<crate::sim::SimDevices>,
+    /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
+    pub decisions: broadcast::Sender<DecisionReport>,
+}
+
+impl Daemon {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.shared().registry.clone()
+    }
+
+    /// Appends an audit event and waits until it is durable. Every flow calls this *before* it opens a door
+    /// or answers a login: an error here means deny and keep the door locked (DESIGN "Fail secure").
+    pub async fn record(&self, ev: NewEvent) -> Result<Receipt, tobira_audit::AuditError> {
+        let kind = ev.kind.clone();
+        let r = self.audit.append(ev).await;
+        if let Err(e) = &r {
+            tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked");
+        }
+        r
+    }
+
+    /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
+    pub fn publish(&self, report: DecisionReport) {
+        let _ = self.decisions.send(report);
+    }
+
+    /// Reloads the registry snapshot after an audited change.
+    pub async fn reload_registry(&self) -> Result<(), crate::store::StoreError> {
+        let reg = self.store.load_registry(self.site.clone()).await?;
+        self.shared().registry = Arc::new(reg);
+        Ok(())
+    }
+
+    pub fn default_threshold() -> Threshold {
+        Threshold::default()
+    }
+}
+
+/// Builds an audit event for a decision.
+pub fn decision_event(
+    kind: &str,
+    now: DateTime<Utc>,
+    actor: Option<&PersonId>,
+    place: &str,
+    decision: &Decision,
+    score: Option<f32>,
+    details: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        time: now,
+        kind: kind.to_string(),
+        actor: actor.map(|p| p.as_str().to_string()),
+        subject: actor.map(|p| p.as_str().to_string()),
+        place: Some(place.to_string()),
+        outcome: if decision.is_granted() {
+            Outcome::Granted
+        } else {
+            Outcome::Denied
+        },
+        reason: decision.reason.code().to_string(),
+        article: Some(decision.article.to_string()),
+        score: score.map(f64::from),
+        details,
+    }
+}
+
+pub fn report(
+    person: Option<&PersonId>,
+    place: &str,
+    decision: &Decision,
+    score: Option<f32>,
+    seq: Option<i64>,
+) -> DecisionReport {
+    DecisionReport {
+        granted: decision.is_granted(),
+        person: person.map(|p| p.as_str().to_string()),
+        place: place.to_string(),
+        reason: decision.reason.code().to_string(),
+        message: decision.reason.to_string(),
+        article: decision.article.to_string(),
+        score: score.map(f64::from),
+        audit_seq: seq,
+    }
+}
+
+/// A denial because the audit store could not take the event: the door stays locked (fail secure).
+pub fn audit_unavailable() -> Decision {
+    Decision::deny(Reason::AuditUnavailable)
+}

@@ -1,0 +1,608 @@
+//! `tobira demo`: the demo site on simulated devices, no setup. It starts the real `tobirad` on the embedded
+//! demo configuration in a temporary data directory, enrolls a small staff, plays the regulation scenarios
+//! through the simulator, prints every decision with its reason and article, then the entry/exit ledger and
+//! the result of `audit verify`.
+
+use crate::client::Client;
+use anyhow::{Context as _, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tobira_proto::{
+    DecisionReport, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd,
+};
+
+/// The demo site, embedded so the demo needs no files (DESIGN: "the demo site is the embedded default").
+pub const DEMO_SITE: &str = include_str!("../../config/demo.toml");
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    /// Keep the temporary data directory (print its path) instead of deleting it.
+    #[arg(long)]
+    pub keep: bool,
+    /// tobirad binary to start (default: next to this tobira binary).
+    #[arg(long)]
+    pub tobirad: Option<PathBuf>,
+}
+
+struct Daemon {
+    child: Child,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Daemon {
+    /// SIGTERM and wait: the daemon finishes in-flight events and writes its final checkpoint.
+    fn stop(mut self) -> anyhow::Result<()> {
+        // SAFETY: kill(2) on our own child's pid with a valid signal number.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait()? {
+                if !st.success() {
+                    bail!("tobirad exited with {st}");
+                }
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        bail!("tobirad did not stop within 15 s")
+    }
+}
+
+struct Demo {
+    c: Client,
+    step: usize,
+    failures: Vec<String>,
+}
+
+const JST: &str = "+09:00";
+
+impl Demo {
+    fn call(&self, r: Request) -> anyhow::Result<serde_json::Value> {
+        Ok(self.c.call(r)?)
+    }
+
+    fn sim(&self, s: SimCommand) -> anyhow::Result<serde_json::Value> {
+        self.call(Request::Sim(s))
+    }
+
+    fn clock(&self, local: &str) -> anyhow::Result<()> {
+        self.sim(SimCommand::Clock {
+            at: Some(format!("{local}{JST}")),
+        })?;
+        println!("\n    clock → {local} JST");
+        Ok(())
+    }
+
+    fn heading(&mut self, title: &str) {
+        self.step += 1;
+        println!("\n{:>2}. {title}", self.step);
+    }
+
+    fn show(&mut self, r: &DecisionReport, want_granted: bool, want_reason: &str) {
+        let verdict = if r.granted { "GRANTED" } else { "DENIED " };
+        let ok = r.granted == want_granted && r.reason == want_reason;
+        println!(
+            "    {verdict} {:<13} {:<12} {:<22} [{}]{}",
+            r.place,
+            r.person.as_deref().unwrap_or("(unknown)"),
+            r.reason,
+            r.article,
+            r.score
+                .map(|s| format!(" score {s:.2}"))
+                .unwrap_or_default()
+        );
+        println!("            {}", r.message);
+        if !ok {
+            let msg = format!(
+                "step {}: expected {} {want_reason}, got {} {}",
+                self.step,
+                if want_granted { "GRANTED" } else { "DENIED" },
+                verdict.trim(),
+                r.reason
+            );
+            println!("    !! {msg}");
+            self.failures.push(msg);
+        }
+    }
+
+    fn present_at_door(
+        &mut self,
+        reader: &str,
+        body: &str,
+        want_granted: bool,
+        want_reason: &str,
+    ) -> anyhow::Result<()> {
+        let v = self.sim(SimCommand::Present {
+            reader: reader.into(),
+            body: body.into(),
+            finger: 2,
+        })?;
+        let r: DecisionReport = serde_json::from_value(v).context("decision report")?;
+        self.show(&r, want_granted, want_reason);
+        Ok(())
+    }
+
+    fn login(
+        &mut self,
+        terminal: &str,
+        user: &str,
+        body: Option<&str>,
+        want_granted: bool,
+        want_reason: &str,
+    ) -> anyhow::Result<()> {
+        if let Some(b) = body {
+            let reader = format!("{}-reader", terminal.replace('-', ""));
+            self.sim(SimCommand::Present {
+                reader,
+                body: b.into(),
+                finger: 2,
+            })?;
+        }
+        let v = self.call(Request::Login {
+            terminal: terminal.into(),
+            user: user.into(),
+            remote: false,
+        })?;
+        let r: DecisionReport = serde_json::from_value(v).context("decision report")?;
+        self.show(&r, want_granted, want_reason);
+        Ok(())
+    }
+
+    /// A person walks through and, for short holds, the door has closed again when this returns.
+    fn walk(&mut self, door: &str, hold_ms: u64) -> anyhow::Result<bool> {
+        let v = self.sim(SimCommand::Walk {
+            door: door.into(),
+            hold_ms,
+        })?;
+        let walked = v["walked_through"].as_bool().unwrap_or(false);
+        if hold_ms < 5_000 {
+            std::thread::sleep(Duration::from_millis(hold_ms + 300));
+            println!(
+                "    {door}: {}",
+                if walked {
+                    "person walks through, the door closes and relocks"
+                } else {
+                    "door is locked: nobody can walk through"
+                }
+            );
+        } else {
+            println!(
+                "    {door}: {}",
+                if walked {
+                    "person walks through and props the door open"
+                } else {
+                    "door is locked: nobody can walk through"
+                }
+            );
+        }
+        if !walked {
+            self.failures.push(format!(
+                "step {}: {door} did not open after a grant",
+                self.step
+            ));
+        }
+        Ok(walked)
+    }
+
+    /// Waits for an audit event of `kind` after `after_seq` (alarms are raised by the door task).
+    fn wait_alarm(&mut self, kind: &str, want: bool) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let v = self.call(Request::AuditShow(tobira_proto::AuditFilter {
+                kind: Some(kind.into()),
+                limit: Some(1000),
+                ..Default::default()
+            }))?;
+            let n = v.as_array().map(|a| a.len()).unwrap_or(0);
+            if n > 0 || Instant::now() > deadline {
+                if let Some(e) = v.as_array().and_then(|a| a.last()) {
+                    println!(
+                        "    ALARM   {:<13} {:<12} {:<22} [{}]",
+                        e["place"].as_str().unwrap_or(""),
+                        "",
+                        e["reason"].as_str().unwrap_or(""),
+                        e["article"].as_str().unwrap_or("")
+                    );
+                }
+                if (n > 0) != want {
+                    let msg = format!("step {}: expected an audited {kind} alarm", self.step);
+                    println!("    !! {msg}");
+                    self.failures.push(msg);
+                }
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn person(id: &str, name: &str, aff: &str, roles: &[&str]) -> Request {
+    Request::PersonAdd(PersonAdd {
+        id: id.into(),
+        name: name.into(),
+        affiliation: aff.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+        appointment_end: Some("2027-03-31".into()),
+        actor: "takahashi".into(),
+    })
+}
+
+fn grant(
+    holder: &str,
+    place: &str,
+    by: &str,
+    role: &str,
+    from: Option<&str>,
+    until: Option<&str>,
+) -> Request {
+    Request::GrantAdd(GrantAdd {
+        holder: holder.into(),
+        place: place.into(),
+        issued_by: by.into(),
+        issuer_role: role.into(),
+        from: from.map(Into::into),
+        until: until.map(Into::into),
+        schedule: None,
+    })
+}
+
+fn find_tobirad(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    let me = std::env::current_exe().context("locating the tobira binary")?;
+    let p = me.with_file_name("tobirad");
+    if !p.exists() {
+        bail!(
+            "tobirad not found next to {} — build both binaries: cargo build --release -p tobira --bins",
+            me.display()
+        );
+    }
+    Ok(p)
+}
+
+fn start_daemon(bin: &Path, dir: &Path) -> anyhow::Result<(Daemon, Client)> {
+    let site = dir.join("site.toml");
+    std::fs::write(&site, DEMO_SITE)?;
+    let data = dir.join("data");
+    let log = std::fs::File::create(dir.join("tobirad.log"))?;
+    let child = Command::new(bin)
+        .arg("--config")
+        .arg(&site)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--init")
+        .arg("--simulation")
+        .env("TOBIRA_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let mut d = Daemon { child };
+    let sock = data.join("control.sock");
+    let client = Client::new(&sock);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if sock.exists() && client.call(Request::Status).is_ok() {
+            return Ok((d, client));
+        }
+        if let Some(st) = d.child.try_wait()? {
+            let log = std::fs::read_to_string(dir.join("tobirad.log")).unwrap_or_default();
+            bail!("tobirad exited at start-up ({st}):\n{log}");
+        }
+        if Instant::now() > deadline {
+            bail!("tobirad did not open its control socket within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
+    let bin = find_tobirad(args.tobirad)?;
+    let tmp = tempfile::Builder::new().prefix("tobira-demo-").tempdir()?;
+    let dir = tmp.path().to_path_buf();
+    println!("tobira demo — the demo site (config/demo.toml) on simulated devices");
+    println!(
+        "data directory: {}  (daemon log: tobirad.log)",
+        dir.display()
+    );
+    let (daemon, c) = start_daemon(&bin, &dir)?;
+    let mut demo = Demo {
+        c,
+        step: 0,
+        failures: Vec::new(),
+    };
+    let played = play(&mut demo);
+    let data = dir.join("data");
+    let ledger = demo.call(Request::Ledger {
+        from: None,
+        until: None,
+    });
+    daemon.stop()?;
+    if let Err(e) = played {
+        println!("\nthe demo stopped early: {e:#}");
+        demo.failures.push(format!("{e:#}"));
+    }
+    if let Ok(v) = ledger {
+        let (cols, rows) = crate::cli::ledger_rows(&v);
+        let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
+        println!("\n入退室管理簿 (entry/exit ledger, 000 Form 1)");
+        print!("{}", crate::table::render(&hs, &rows));
+    }
+    println!("\n$ tobira audit verify --data-dir {}", data.display());
+    let code = crate::audit_cmd::verify_offline(&data, false);
+    if code != 0 {
+        demo.failures.push("audit verify failed".into());
+    }
+    if args.keep {
+        let kept = tmp.keep();
+        println!("\nkept {}", kept.display());
+    }
+    if demo.failures.is_empty() {
+        println!("\ndemo finished: every scenario decided as the regulations require.");
+        Ok(0)
+    } else {
+        println!(
+            "\ndemo finished with {} unexpected outcome(s):",
+            demo.failures.len()
+        );
+        for f in &demo.failures {
+            println!("  - {f}");
+        }
+        Ok(1)
+    }
+}
+
+fn play(d: &mut Demo) -> anyhow::Result<()> {
+    d.clock("2026-11-20T09:00:00")?;
+    d.heading("Staff (役割) registered by the system administrator");
+    let staff: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "takahashi",
+            "高橋 一郎",
+            "情報政策課",
+            &["system-administrator"],
+        ),
+        ("kato", "加藤 誠", "総務局", &["security-director"]),
+        ("suzuki", "鈴木 花子", "市民課", &["data-manager"]),
+        ("yamamoto", "山本 健", "情報政策課", &["security-manager"]),
+        (
+            "ito",
+            "伊藤 真理",
+            "市民課",
+            &["site-administrator", "operator"],
+        ),
+        (
+            "watanabe",
+            "渡辺 翔",
+            "市民課",
+            &["site-administrator", "operator"],
+        ),
+        ("tanaka", "田中 太郎", "市民課", &["operator"]),
+        ("sato", "佐藤 美咲", "市民課", &["operator"]),
+        ("kobayashi", "小林 誠一", "市民課", &["operator"]),
+        ("nakamura", "中村 陽子", "市民課", &["operator"]),
+        ("yoshida", "吉田 修", "市民課", &["operator"]),
+        ("abe", "阿部 浩二", "東北システム保守株式会社", &["vendor"]),
+    ];
+    for (id, name, aff, roles) in staff {
+        d.call(person(id, name, aff, roles))?;
+        println!("    {id:<10} {name}  {}", roles.join(", "));
+    }
+
+    d.heading(
+        "Enrollment: three captures each at t01-reader, duplicate search over everyone enrolled",
+    );
+    for (id, ..) in staff
+        .iter()
+        .filter(|s| !["kato", "suzuki", "yamamoto"].contains(&s.0))
+    {
+        for _ in 0..3 {
+            d.sim(SimCommand::Present {
+                reader: "t01-reader".into(),
+                body: (*id).into(),
+                finger: 2,
+            })?;
+        }
+        let v = d.call(Request::Enroll {
+            person: (*id).into(),
+            reader: "t01-reader".into(),
+            finger: 2,
+            samples: 3,
+        })?;
+        println!(
+            "    {id:<10} enrolled: template with {} minutiae",
+            v["minutiae"]
+        );
+    }
+
+    d.heading("Grants, each issued by the role its level requires (003 §13)");
+    for r in [
+        grant(
+            "tanaka",
+            "terminal:t-01",
+            "takahashi",
+            "system-administrator",
+            None,
+            None,
+        ),
+        grant(
+            "sato",
+            "terminal:t-01",
+            "takahashi",
+            "system-administrator",
+            None,
+            None,
+        ),
+        grant(
+            "kobayashi",
+            "terminal:t-01",
+            "takahashi",
+            "system-administrator",
+            Some("2026-04-01"),
+            Some("2026-10-31"),
+        ),
+        grant(
+            "tanaka",
+            "zone:server-room",
+            "suzuki",
+            "data-manager",
+            None,
+            None,
+        ),
+        grant(
+            "tanaka",
+            "zone:media-room",
+            "kato",
+            "security-director",
+            None,
+            None,
+        ),
+        grant(
+            "nakamura",
+            "zone:server-room",
+            "takahashi",
+            "system-administrator",
+            None,
+            None,
+        ),
+        grant(
+            "yoshida",
+            "zone:media-room",
+            "kato",
+            "security-director",
+            None,
+            None,
+        ),
+    ] {
+        if let Request::GrantAdd(g) = &r {
+            println!(
+                "    {:<10} {:<18} issued by {} as {}",
+                g.holder, g.place, g.issued_by, g.issuer_role
+            );
+        }
+        d.call(r)?;
+    }
+    d.call(Request::VisitAdd(VisitAdd {
+        vendor: "abe".into(),
+        company: "東北システム保守株式会社".into(),
+        purpose: "サーバ定期保守".into(),
+        name_tag: "V-017".into(),
+        doors: vec!["server-door".into()],
+        from: "2026-11-24T09:00:00+09:00".into(),
+        until: "2026-11-24T17:00:00+09:00".into(),
+        escorts: vec!["tanaka".into()],
+        approved_by: "takahashi".into(),
+        media_allowed: vec![],
+    }))?;
+    println!(
+        "    vendor visit: abe (東北システム保守株式会社, name tag V-017), server-door, 09:00–17:00, escort tanaka"
+    );
+
+    d.clock("2026-11-24T10:00:00")?;
+    d.heading("Operator login at a terminal: user ID + fingerprint (004 §2(9))");
+    d.login("t-01", "tanaka", Some("tanaka"), true, "GRANT_VALID")?;
+    d.heading("Operator without a grant for this terminal: refused before any capture");
+    d.login("t-02", "sato", None, false, "NO_GRANT")?;
+    d.heading("Someone else's finger under tanaka's ID: 1:1 against tanaka's own templates only");
+    d.login("t-01", "tanaka", Some("sato"), false, "NOT_IDENTIFIED")?;
+
+    d.clock("2026-11-23T10:00:00")?;
+    d.heading("Login on a public holiday (勤労感謝の日) without prior approval (002 §5-2)");
+    d.login("t-01", "sato", None, false, "HOLIDAY")?;
+    d.call(Request::OffHoursAdd(OffHoursAdd {
+        person: "sato".into(),
+        terminal: "t-01".into(),
+        from: "2026-11-23T09:30:00+09:00".into(),
+        until: "2026-11-23T12:00:00+09:00".into(),
+        reason: "転入届の繁忙対応".into(),
+        approved_by: "takahashi".into(),
+    }))?;
+    println!("    takahashi approves sato at t-01, 2026-11-23 09:30–12:00 (転入届の繁忙対応)");
+    d.login("t-01", "sato", Some("sato"), true, "OFF_HOURS_APPROVED")?;
+    d.clock("2026-11-24T19:30:00")?;
+    d.heading("Login after office hours without approval");
+    d.login("t-01", "tanaka", None, false, "OUTSIDE_OFFICE_HOURS")?;
+
+    d.clock("2026-11-24T10:10:00")?;
+    d.heading("Expired grant (004 §7)");
+    d.login("t-01", "kobayashi", None, false, "GRANT_EXPIRED")?;
+
+    d.heading("Vendor alone at the server room (003 §13(4)): no escort has authenticated");
+    d.present_at_door("server-in", "abe", false, "VENDOR_NO_ESCORT")?;
+    d.heading("Server room (L2) opened by a person the data manager designated");
+    d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
+    d.walk("server-door", 300)?;
+    d.heading("Vendor with the escort who just authenticated, inside the visit window");
+    d.present_at_door("server-in", "abe", true, "VENDOR_ESCORTED")?;
+    d.walk("server-door", 300)?;
+    d.heading("An L1-only operator at the L2 door");
+    d.present_at_door("server-in", "sato", false, "NO_GRANT")?;
+    d.heading("An L2 grant issued by the system administrator instead of the data manager");
+    d.present_at_door("server-in", "nakamura", false, "WRONG_ISSUER_ROLE")?;
+    d.heading(
+        "Media room (L3) opened by a director-permitted person who is inside the server room",
+    );
+    d.present_at_door("media-in", "tanaka", true, "GRANT_VALID")?;
+    d.walk("media-door", 300)?;
+    d.heading("L3 refused to someone not recorded inside the server room (nesting)");
+    d.present_at_door("media-in", "yoshida", false, "NOT_INSIDE_PARENT")?;
+    d.heading("Exits are recorded (exit readers), so the ledger has both times");
+    d.present_at_door("media-out", "tanaka", true, "EXIT_RECORDED")?;
+    d.walk("media-door", 300)?;
+    d.present_at_door("server-out", "abe", true, "EXIT_RECORDED")?;
+    d.walk("server-door", 300)?;
+    d.present_at_door("server-out", "tanaka", true, "EXIT_RECORDED")?;
+    d.walk("server-door", 300)?;
+
+    d.heading("A door forced open (no grant, no REX) raises an alarm");
+    d.sim(SimCommand::Force {
+        door: "server-door".into(),
+    })?;
+    d.wait_alarm("door.alarm.forced", true)?;
+    d.sim(SimCommand::Close {
+        door: "server-door".into(),
+    })?;
+
+    d.heading("A door held open past its limit raises an alarm");
+    d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
+    d.walk("server-door", 600_000)?;
+    d.clock("2026-11-24T10:15:00")?;
+    d.sim(SimCommand::Tick)?;
+    d.wait_alarm("door.alarm.held", true)?;
+    d.sim(SimCommand::Close {
+        door: "server-door".into(),
+    })?;
+
+    d.heading(
+        "Five failed biometric attempts lock the person out of that reader (NIST SP 800-63B)",
+    );
+    for _ in 0..5 {
+        d.login("t-01", "sato", Some("stranger"), false, "NOT_IDENTIFIED")?;
+    }
+    d.login("t-01", "sato", None, false, "LOCKED_OUT")?;
+
+    d.heading("The audit store cannot take events (disk remounted read-only): access denied, the door stays locked");
+    d.sim(SimCommand::AuditUnwritable { on: true })?;
+    d.present_at_door("server-in", "tanaka", false, "AUDIT_UNAVAILABLE")?;
+    let door = d.sim(SimCommand::Door {
+        door: "server-door".into(),
+    })?;
+    let energised = door["relay_energised"].as_bool().unwrap_or(true);
+    println!("    server-door strike energised: {energised}");
+    if energised {
+        d.failures
+            .push("door unlocked while the audit store was unwritable".into());
+    }
+    d.sim(SimCommand::AuditUnwritable { on: false })?;
+    println!("    audit store writable again");
+    Ok(())
+}

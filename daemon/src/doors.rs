@@ -1,0 +1,380 @@
+//! One task per door: readers, the controller's inputs and a tick drive the door's pure state machine, and
+//! the door flow keeps its order — identify, decide, record durably, only then unlock (DESIGN "Door").
+
+use crate::daemon::{Daemon, audit_unavailable, decision_event, report};
+use crate::identify::Identified;
+use std::sync::Arc;
+use std::time::Duration;
+use tobira_audit::{NewEvent, Outcome};
+use tobira_biometrics::Sample;
+use tobira_core::door::{Alarm, DoorInput, DoorMachine, DoorOutput};
+use tobira_core::ids::{DoorId, PersonId, ReaderId};
+use tobira_core::policy::{Context, Decision, Reason, Request, decide};
+use tobira_core::site::DoorConfig;
+use tobira_drivers::{DeviceError, DoorInput as HwInput, Feedback, Reader};
+use tokio::sync::watch;
+
+const TICK: Duration = Duration::from_millis(250);
+
+enum Side {
+    Entry,
+    Exit,
+}
+
+/// Waits for a sample from an optional reader; pends forever when the door has none on that side.
+async fn next_sample(r: &Option<Arc<dyn Reader>>) -> Result<Sample, DeviceError> {
+    match r {
+        Some(r) => r.next_sample().await,
+        None => std::future::pending().await,
+    }
+}
+
+struct DoorTask {
+    d: Arc<Daemon>,
+    cfg: DoorConfig,
+    sm: DoorMachine,
+    /// Device faults are audited once per outage, not once per retry (no audit storm).
+    faulted: std::collections::BTreeSet<String>,
+}
+
+pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<bool>) {
+    let Some(cfg) = d.site.door(&id).cloned() else {
+        return;
+    };
+    let Some(rt) = d.doors.get(&id) else { return };
+    let controller = rt.controller.clone();
+    let entry = d.readers.get(&cfg.entry_reader).cloned();
+    let exit = cfg
+        .exit_reader
+        .as_ref()
+        .and_then(|r| d.readers.get(r).cloned());
+    let sm = DoorMachine::new(d.site.door_params());
+    let mut t = DoorTask {
+        d: d.clone(),
+        cfg,
+        sm,
+        faulted: Default::default(),
+    };
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        // Each branch runs to completion before the next event is taken: a stop request is honoured
+        // between events, so the event in flight is always finished and recorded.
+        tokio::select! {
+            biased;
+            _ = stop.changed() => break,
+            s = next_sample(&entry) => t.on_sample(Side::Entry, entry.as_ref().map(|r| r.id().to_string()), s).await,
+            s = next_sample(&exit) => t.on_sample(Side::Exit, exit.as_ref().map(|r| r.id().to_string()), s).await,
+            i = controller.next_input() => t.on_input(i).await,
+            _ = tick.tick() => { let now = t.d.now(); let outs = t.sm.handle(DoorInput::Tick, now); t.apply(outs).await; }
+        }
+    }
+    let _ = controller.relock().await;
+}
+
+impl DoorTask {
+    async fn fault_once(&mut self, device: &str, e: &DeviceError) {
+        if !self.faulted.insert(device.to_string()) {
+            return;
+        }
+        tracing::warn!(door = %self.cfg.id, device, error = %e, "device fault; door stays locked");
+        let _ = self
+            .d
+            .record(NewEvent {
+                time: self.d.now(),
+                kind: "device.fault".into(),
+                actor: None,
+                subject: None,
+                place: Some(self.cfg.id.to_string()),
+                outcome: Outcome::Alarm,
+                reason: "DEVICE_FAULT".into(),
+                article: Some("003 §20".into()),
+                score: None,
+                details: serde_json::json!({"device": device, "error": e.to_string()}),
+            })
+            .await;
+        // Don't spin on a dead device.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    async fn on_sample(
+        &mut self,
+        side: Side,
+        reader: Option<String>,
+        s: Result<Sample, DeviceError>,
+    ) {
+        let reader = reader.unwrap_or_default();
+        let sample = match s {
+            Ok(s) => {
+                self.faulted.remove(&reader);
+                s
+            }
+            Err(e) => return self.fault_once(&reader, &e).await,
+        };
+        let now = self.d.now();
+        let registry = self.d.registry();
+        let zone = self.cfg.zone.clone();
+        let (person, score, identified_as_allowed) = match side {
+            Side::Entry => {
+                let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
+                match self.d.identify(&sample, &allowed) {
+                    Identified::Allowed { person, score } => (Some(person), Some(score), true),
+                    Identified::Attributed { person, score } => (Some(person), Some(score), false),
+                    Identified::NotIdentified | Identified::Unusable(_) => (None, None, false),
+                }
+            }
+            Side::Exit => {
+                // Exit: identify among the people recorded inside this zone (or anyone, if nobody is).
+                let inside: std::collections::BTreeSet<PersonId> = {
+                    let sh = self.d.shared();
+                    registry
+                        .people
+                        .keys()
+                        .filter(|p| sh.occupancy.is_inside(p, &zone))
+                        .cloned()
+                        .collect()
+                };
+                match self.d.identify(&sample, &inside) {
+                    Identified::Allowed { person, score } => (Some(person), Some(score), true),
+                    _ => (None, None, false),
+                }
+            }
+        };
+        let decision = match (&side, &person) {
+            (_, None) => Decision::deny(Reason::NotIdentified),
+            (Side::Entry, Some(p)) => {
+                let req = Request::Enter {
+                    door: self.cfg.id.clone(),
+                    person: p.clone(),
+                    reader: ReaderId::new(&reader),
+                };
+                let sh = self.d.shared();
+                let dec = decide(
+                    &req,
+                    &Context {
+                        registry: &registry,
+                        occupancy: &sh.occupancy,
+                        escorts: &sh.escorts,
+                        lockout: &sh.lockout,
+                        now,
+                    },
+                );
+                // Attribution names who tried; it never admits (identification only among those allowed here).
+                if identified_as_allowed || !dec.is_granted() {
+                    dec
+                } else {
+                    Decision::deny(Reason::NotIdentified)
+                }
+            }
+            (Side::Exit, Some(p)) => {
+                let req = Request::Exit {
+                    door: self.cfg.id.clone(),
+                    person: p.clone(),
+                };
+                let sh = self.d.shared();
+                decide(
+                    &req,
+                    &Context {
+                        registry: &registry,
+                        occupancy: &sh.occupancy,
+                        escorts: &sh.escorts,
+                        lockout: &sh.lockout,
+                        now,
+                    },
+                )
+            }
+        };
+        let kind = match side {
+            Side::Entry => "door.enter",
+            Side::Exit => "door.exit",
+        };
+        let mut details = serde_json::json!({"door": self.cfg.id.as_str(), "zone": zone.as_str(), "reader": reader});
+        if let Some(p) = &person {
+            self.ledger_details(&mut details, p, now);
+        }
+        let ev = decision_event(
+            kind,
+            now,
+            person.as_ref(),
+            self.cfg.id.as_str(),
+            &decision,
+            score,
+            details,
+        );
+        let (decision, seq) = match self.d.record(ev).await {
+            Ok(r) => (decision, Some(r.seq)),
+            Err(_) => (audit_unavailable(), None),
+        };
+        // Only now, with the event durable, may the door open.
+        if let Some(granted) = decision.granted() {
+            let until = now
+                + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
+            let outs = self.sm.unlock(granted, now, until);
+            self.apply(outs).await;
+            if let Some(p) = &person {
+                let mut sh = self.d.shared();
+                match side {
+                    Side::Entry => {
+                        sh.occupancy.enter(p.clone(), zone.clone());
+                        sh.escorts.record(self.cfg.id.clone(), p.clone(), now);
+                    }
+                    Side::Exit => sh.occupancy.exit(p, &zone),
+                }
+            }
+            if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
+                let _ = r.feedback(Feedback::Granted).await;
+            }
+        } else if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
+            let _ = r.feedback(Feedback::Denied).await;
+        }
+        self.d.publish(report(
+            person.as_ref(),
+            self.cfg.id.as_str(),
+            &decision,
+            score,
+            seq,
+        ));
+    }
+
+    /// What the entry/exit ledger needs beside the event: purpose, escort and approver (000 Form 1).
+    fn ledger_details(
+        &self,
+        details: &mut serde_json::Value,
+        p: &PersonId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let reg = self.d.registry();
+        if let Some(v) = reg.visits.iter().find(|v| {
+            &v.vendor == p && v.doors.contains(&self.cfg.id) && v.from <= now && now < v.until
+        }) {
+            let escort = {
+                let sh = self.d.shared();
+                v.escorts
+                    .iter()
+                    .find(|e| {
+                        sh.escorts.recent(
+                            &self.cfg.id,
+                            e,
+                            now,
+                            self.d.site.timeouts.escort_window_s,
+                        )
+                    })
+                    .map(|e| e.to_string())
+            };
+            details["purpose"] = v.purpose.clone().into();
+            details["visit"] = v.id.as_str().into();
+            details["name_tag"] = v.name_tag.clone().into();
+            details["company"] = v.company.clone().into();
+            details["escort"] = escort.unwrap_or_default().into();
+            details["approver"] = v.approved_by.as_str().into();
+        } else if let Some(g) = reg.grants.iter().find(|g| {
+            &g.holder == p && g.place == tobira_core::model::Place::Zone(self.cfg.zone.clone())
+        }) {
+            details["purpose"] = "業務".into();
+            details["approver"] = g.issued_by.as_str().into();
+            details["grant"] = g.id.as_str().into();
+        }
+    }
+
+    async fn on_input(&mut self, i: Result<HwInput, DeviceError>) {
+        let now = self.d.now();
+        let input = match i {
+            Ok(HwInput::ContactOpened) => DoorInput::ContactOpen,
+            Ok(HwInput::ContactClosed) => DoorInput::ContactClosed,
+            Ok(HwInput::Rex) => DoorInput::Rex,
+            Ok(other) => return self.device_state(other).await,
+            Err(e) => {
+                let dev = self.cfg.controller.to_string();
+                return self.fault_once(&dev, &e).await;
+            }
+        };
+        let outs = self.sm.handle(input, now);
+        self.apply(outs).await;
+    }
+
+    async fn device_state(&mut self, i: HwInput) {
+        let (kind, reason, outcome) = match i {
+            HwInput::Tamper => ("device.tamper", "TAMPER", Outcome::Alarm),
+            HwInput::PowerLost => ("device.power", "POWER_LOST", Outcome::Alarm),
+            HwInput::Offline => ("device.offline", "DEVICE_OFFLINE", Outcome::Alarm),
+            HwInput::Online => ("device.online", "DEVICE_ONLINE", Outcome::Info),
+            _ => return,
+        };
+        let _ = self
+            .d
+            .record(NewEvent {
+                time: self.d.now(),
+                kind: kind.into(),
+                actor: None,
+                subject: None,
+                place: Some(self.cfg.id.to_string()),
+                outcome,
+                reason: reason.into(),
+                article: Some("003 §20".into()),
+                score: None,
+                details: serde_json::json!({"controller": self.cfg.controller.as_str()}),
+            })
+            .await;
+    }
+
+    /// Carries out the state machine's outputs: hardware commands and audit events.
+    async fn apply(&mut self, outs: Vec<DoorOutput>) {
+        let ctl = match self.d.doors.get(&self.cfg.id) {
+            Some(rt) => rt.controller.clone(),
+            None => return,
+        };
+        for o in outs {
+            match o {
+                DoorOutput::Energise { until } => {
+                    let ms = (until - self.d.now()).num_milliseconds().clamp(100, 60_000) as u64;
+                    if let Err(e) = ctl.pulse(Duration::from_millis(ms)).await {
+                        let dev = self.cfg.controller.to_string();
+                        self.fault_once(&dev, &e).await;
+                    }
+                }
+                DoorOutput::Relock => {
+                    let _ = ctl.relock().await;
+                }
+                DoorOutput::Alarm(a) => {
+                    let (kind, reason) = match a {
+                        Alarm::ForcedOpen => ("door.alarm.forced", "FORCED_OPEN"),
+                        Alarm::HeldOpen => ("door.alarm.held", "HELD_OPEN"),
+                    };
+                    let _ = ctl.feedback(Feedback::Alarm).await;
+                    let _ = self
+                        .d
+                        .record(NewEvent {
+                            time: self.d.now(),
+                            kind: kind.into(),
+                            actor: None,
+                            subject: None,
+                            place: Some(self.cfg.id.to_string()),
+                            outcome: Outcome::Alarm,
+                            reason: reason.into(),
+                            article: Some("003 §20, 003 §13".into()),
+                            score: None,
+                            details: serde_json::json!({"zone": self.cfg.zone.as_str()}),
+                        })
+                        .await;
+                }
+                DoorOutput::Event(ev) => {
+                    let _ = self
+                        .d
+                        .record(NewEvent {
+                            time: self.d.now(),
+                            kind: "door.state".into(),
+                            actor: None,
+                            subject: None,
+                            place: Some(self.cfg.id.to_string()),
+                            outcome: Outcome::Info,
+                            reason: format!("{ev:?}"),
+                            article: None,
+                            score: None,
+                            details: serde_json::json!({"zone": self.cfg.zone.as_str()}),
+                        })
+                        .await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! tobirad's command-line options and the paths derived from them (STYLE §11: resolve touches the system).
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "tobirad",
+    version,
+    about = "tobira daemon: biometric access control for doors and terminals"
+)]
+pub struct Options {
+    /// Site layout (zones, doors, terminals, readers, office hours, timeouts).
+    #[arg(long, default_value = "/etc/tobira/site.toml")]
+    pub config: PathBuf,
+    /// Where the registry, the audit store and the key files live (0700).
+    #[arg(long, default_value = "/var/lib/tobira")]
+    pub data_dir: PathBuf,
+    /// Control socket path (default: DATA_DIR/control.sock).
+    #[arg(long)]
+    pub socket: Option<PathBuf>,
+    /// Create a new site's stores and keys in an empty data directory. Without it a missing store is an
+    /// error, so a wrong path never starts an empty site.
+    #[arg(long)]
+    pub init: bool,
+    /// Accept the simulator's commands (present a sample, open a door, set the clock). Never in production.
+    #[arg(long)]
+    pub simulation: bool,
+    /// Log as JSON lines (for journald / log shipping) instead of human-readable text.
+    #[arg(long)]
+    pub log_json: bool,
+    /// Sign an audit checkpoint every this many events.
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: u64,
+}
+
+impl Options {
+    pub fn socket_path(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("control.sock"))
+    }
+    pub fn registry_path(&self) -> PathBuf {
+        self.data_dir.join("registry.db")
+    }
+    pub fn audit_path(&self) -> PathBuf {
+        self.data_dir.join("audit.db")
+    }
+    /// Ed25519 key that signs audit checkpoints.
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.data_dir.join("audit-signing.key")
+    }
+    /// AES-256 key that wraps the templates' data keys.
+    pub fn template_key_path(&self) -> PathBuf {
+        self.data_dir.join("template.key")
+    }
+}

@@ -1,0 +1,293 @@
+//! Start-up, the tasks, and a clean stop. The library never installs signal handlers (STYLE §6): the binary
+//! passes a shutdown future.
+
+use crate::clock::Clock;
+use crate::daemon::{Daemon, DoorRuntime, Matching, Shared};
+use crate::keys::{KEK_LEN, create_key, load_key};
+use crate::options::Options;
+use crate::store::RegistryStore;
+use std::collections::HashMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use tobira_audit::{AuditStore, NewEvent, Outcome};
+use tobira_core::lockout::LockoutBook;
+use tobira_core::occupancy::{EscortLog, Occupancy};
+use tobira_core::site::Site;
+use tobira_drivers::{DoorController, Reader};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("cannot read the site configuration {path}: {source}")]
+    ConfigRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(#[from] tobira_core::site::SiteError),
+    #[error("data directory {path}: {detail}")]
+    DataDir { path: PathBuf, detail: String },
+    #[error("{0}")]
+    Key(#[from] crate::keys::KeyError),
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("audit store: {0}")]
+    Audit(#[from] tobira_audit::AuditError),
+    #[error("device {device}: {detail}")]
+    Device { device: String, detail: String },
+    #[error(
+        "template {id} of {person} does not open with this node's template key: wrong key file or altered data"
+    )]
+    Template { id: String, person: String },
+    #[error("control socket {path}: {source}")]
+    Socket {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
+    let text = std::fs::read_to_string(path).map_err(|source| StartError::ConfigRead {
+        path: path.into(),
+        source,
+    })?;
+    Ok(tobira_core::site::parse_site(
+        &path.display().to_string(),
+        &text,
+    )?)
+}
+
+fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
+    let dir = &opts.data_dir;
+    let err = |detail: String| StartError::DataDir {
+        path: dir.clone(),
+        detail,
+    };
+    let have_reg = opts.registry_path().exists();
+    let have_audit = opts.audit_path().exists();
+    if have_reg != have_audit {
+        return Err(err(format!(
+            "holds {} but not {}: refusing to start half a site — restore the missing file from backup",
+            if have_reg { "registry.db" } else { "audit.db" },
+            if have_reg { "audit.db" } else { "registry.db" }
+        )));
+    }
+    if have_reg {
+        return Ok(false);
+    }
+    if !opts.init {
+        return Err(err(
+            "holds no tobira stores: run `tobirad --init` once to create a new site here".into(),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| err(e.to_string()))?;
+    Ok(true)
+}
+
+fn build_devices(
+    site: &Site,
+    opts: &Options,
+) -> Result<
+    (
+        HashMap<tobira_core::ids::ReaderId, Arc<dyn Reader>>,
+        HashMap<tobira_core::ids::DoorId, DoorRuntime>,
+        Option<crate::sim::SimDevices>,
+    ),
+    StartError,
+> {
+    let mut sim = crate::sim::SimDevices::default();
+    let mut readers: HashMap<_, Arc<dyn Reader>> = HashMap::new();
+    for r in &site.readers {
+        match r.kind.as_str() {
+            "sim-finger" | "sim-palm" => {
+                if !opts.simulation {
+                    return Err(StartError::Device { device: r.id.to_string(), detail: "is a simulated reader; start with --simulation, or name a real reader kind".into() });
+                }
+                readers.insert(r.id.clone(), sim.add_reader(r));
+            }
+            other => {
+                return Err(StartError::Device {
+                    device: r.id.to_string(),
+                    detail: format!("reader kind {other:?} has no driver in this build"),
+                });
+            }
+        }
+    }
+    let mut controllers: HashMap<_, Arc<dyn DoorController>> = HashMap::new();
+    for c in &site.controllers {
+        match c.kind.as_str() {
+            "sim" => {
+                if !opts.simulation {
+                    return Err(StartError::Device {
+                        device: c.id.to_string(),
+                        detail: "is a simulated controller; start with --simulation".into(),
+                    });
+                }
+                controllers.insert(c.id.clone(), sim.add_controller(c));
+            }
+            other => {
+                return Err(StartError::Device {
+                    device: c.id.to_string(),
+                    detail: format!("controller kind {other:?} has no driver in this build"),
+                });
+            }
+        }
+    }
+    let mut doors = HashMap::new();
+    for d in &site.doors {
+        let Some(ctl) = controllers.get(&d.controller).cloned() else {
+            return Err(StartError::Device {
+                device: d.id.to_string(),
+                detail: format!("controller {} missing", d.controller),
+            });
+        };
+        sim.map_door(&d.id, &d.controller);
+        doors.insert(
+            d.id.clone(),
+            DoorRuntime {
+                id: d.id.clone(),
+                controller: ctl,
+            },
+        );
+    }
+    Ok((readers, doors, opts.simulation.then_some(sim)))
+}
+
+/// Opens everything, runs until `shutdown` resolves, then stops cleanly: the control socket closes, each
+/// door task finishes the event in flight, a final event and checkpoint are written.
+pub async fn run(
+    opts: Options,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), StartError> {
+    let site = load_site(&opts.config)?;
+    let fresh = prepare_data_dir(&opts)?;
+    if fresh {
+        create_key(&opts.template_key_path(), KEK_LEN)?;
+    }
+    let template_key = load_key(&opts.template_key_path(), KEK_LEN)?;
+    let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
+    let audit_store = if fresh {
+        AuditStore::create(
+            &opts.audit_path(),
+            site.id.as_str(),
+            &opts.signing_key_path(),
+        )
+        .await?
+    } else {
+        AuditStore::open(&opts.audit_path(), &opts.signing_key_path()).await?
+    };
+    let audit = audit_store.writer();
+    let (readers, doors, sim) = build_devices(&site, &opts)?;
+    let registry = store.load_registry(site.clone()).await?;
+
+    let mut matching = Matching::default();
+    for row in store.live_templates().await? {
+        let sealed = crate::crypto::Sealed {
+            wrapped_key: row.wrapped_key,
+            ciphertext: row.ciphertext,
+        };
+        let plain =
+            crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
+                .map_err(|_| StartError::Template {
+                    id: row.id.clone(),
+                    person: row.person.to_string(),
+                })?;
+        let t =
+            tobira_biometrics::iso19794_2::decode(&plain).map_err(|_| StartError::Template {
+                id: row.id.clone(),
+                person: row.person.to_string(),
+            })?;
+        matching.insert(row.person, row.id, t);
+    }
+
+    let (decisions, _) = tokio::sync::broadcast::channel(256);
+    let daemon = Arc::new(Daemon {
+        site: site.clone(),
+        clock: Clock::new(),
+        store,
+        audit_store,
+        audit,
+        template_key,
+        shared: Mutex::new(Shared {
+            registry: Arc::new(registry),
+            occupancy: Occupancy::default(),
+            escorts: EscortLog::default(),
+            lockout: LockoutBook::default(),
+        }),
+        matching: RwLock::new(matching),
+        threshold: Daemon::default_threshold(),
+        readers,
+        doors,
+        sim,
+        decisions,
+        opts: opts.clone(),
+    });
+
+    let socket_path = opts.socket_path();
+    let listener = crate::control::bind(&socket_path).map_err(|source| StartError::Socket {
+        path: socket_path.clone(),
+        source,
+    })?;
+    let socket_gid = std::fs::metadata(&socket_path)
+        .map(|m| m.gid())
+        .unwrap_or(0);
+
+    let _ = daemon
+        .record(NewEvent {
+            time: daemon.now(),
+            kind: "daemon.start".into(),
+            actor: None,
+            subject: None,
+            place: Some(site.id.to_string()),
+            outcome: Outcome::Info,
+            reason: "STARTED".into(),
+            article: None,
+            score: None,
+            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0)}),
+        })
+        .await;
+    tracing::info!(site = %site.id, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    for door in site.doors.iter() {
+        tasks.spawn(crate::doors::door_task(
+            daemon.clone(),
+            door.id.clone(),
+            stop_rx.clone(),
+        ));
+    }
+    tasks.spawn(crate::control::serve(
+        daemon.clone(),
+        listener,
+        socket_gid,
+        stop_rx.clone(),
+    ));
+
+    shutdown.await;
+    tracing::info!("shutting down: finishing events in flight");
+    let _ = stop_tx.send(true);
+    while tasks.join_next().await.is_some() {}
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = daemon
+        .record(NewEvent {
+            time: daemon.now(),
+            kind: "daemon.stop".into(),
+            actor: None,
+            subject: None,
+            place: Some(site.id.to_string()),
+            outcome: Outcome::Info,
+            reason: "STOPPED".into(),
+            article: None,
+            score: None,
+            details: serde_json::json!({}),
+        })
+        .await;
+    daemon.audit.shutdown().await;
+    daemon.store.close().await;
+    tracing::info!("tobirad stopped");
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! The simulator's side of the daemon: which simulated device is which, and the `tobira sim …` commands.
+//! Refused entirely unless the daemon was started with `--simulation`.
+
+use crate::commands::{Refusal, parse_time};
+use crate::daemon::Daemon;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tobira_core::ids::{ControllerId, DoorId, ReaderId};
+use tobira_core::site::{ControllerConfig, ReaderConfig};
+use tobira_drivers::sim::{
+    SimDoor, SimDoorHandle, SimReader, SimReaderHandle, population::SimPopulation,
+};
+use tobira_drivers::{DoorController, Modality, Reader};
+use tobira_proto::{ErrorCode, SimCommand};
+
+#[derive(Default)]
+pub struct SimDevices {
+    pub readers: HashMap<ReaderId, SimReaderHandle>,
+    pub controllers: HashMap<ControllerId, SimDoorHandle>,
+    pub door_controller: HashMap<DoorId, ControllerId>,
+    pub population: SimPopulation,
+    /// Each presentation is a fresh impression: the attempt number seeds its noise.
+    pub attempts: AtomicU64,
+}
+
+impl SimDevices {
+    pub fn add_reader(&mut self, r: &ReaderConfig) -> Arc<dyn Reader> {
+        let modality = if r.kind == "sim-palm" {
+            Modality::Palm
+        } else {
+            Modality::Finger
+        };
+        let (dev, handle) = SimReader::new(r.id.as_str(), modality);
+        self.readers.insert(r.id.clone(), handle);
+        dev
+    }
+
+    pub fn add_controller(&mut self, c: &ControllerConfig) -> Arc<dyn DoorController> {
+        let (dev, handle) = SimDoor::new(c.id.as_str());
+        self.controllers.insert(c.id.clone(), handle);
+        dev
+    }
+
+    pub fn map_door(&mut self, door: &DoorId, controller: &ControllerId) {
+        self.door_controller
+            .insert(door.clone(), controller.clone());
+    }
+
+    fn door(&self, door: &str) -> Result<&SimDoorHandle, Refusal> {
+        self.door_controller
+            .get(&DoorId::new(door))
+            .and_then(|c| self.controllers.get(c))
+            .ok_or_else(|| Refusal::not_found(format!("no simulated door {door:?}")))
+    }
+
+    fn reader(&self, reader: &str) -> Result<&SimReaderHandle, Refusal> {
+        self.readers
+            .get(&ReaderId::new(reader))
+            .ok_or_else(|| Refusal::not_found(format!("no simulated reader {reader:?}")))
+    }
+}
+
+/// Waits for the decision a door reader's presentation produced.
+async fn await_decision(
+    rx: &mut tokio::sync::broadcast::Receiver<tobira_proto::DecisionReport>,
+    place: &str,
+) -> Option<tobira_proto::DecisionReport> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(r)) if r.place == place => return Some(r),
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, Refusal> {
+    let Some(sim) = d.sim.as_ref() else {
+        return Err(Refusal {
+            code: ErrorCode::Denied,
+            message: "simulator commands need a daemon started with --simulation".into(),
+        });
+    };
+    match cmd {
+        SimCommand::Present {
+            reader,
+            body,
+            finger,
+        } => {
+            let h = sim.reader(&reader)?;
+            let attempt = sim.attempts.fetch_add(1, Ordering::Relaxed);
+            let sample = sim.population.impression(&body, finger, attempt);
+            // A door reader answers through its door task; wait for that decision so the caller sees it.
+            let door = d.site.doors.iter().find(|x| {
+                x.entry_reader.as_str() == reader
+                    || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
+            });
+            match door {
+                Some(door) => {
+                    let mut rx = d.decisions.subscribe();
+                    h.present(sample);
+                    match await_decision(&mut rx, door.id.as_str()).await {
+                        Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
+                        None => Err(Refusal {
+                            code: ErrorCode::Unavailable,
+                            message: format!("door {} gave no decision within 10 s", door.id),
+                        }),
+                    }
+                }
+                None => {
+                    h.present(sample);
+                    Ok(serde_json::json!({"presented": reader}))
+                }
+            }
+        }
+        SimCommand::Walk { door, hold_ms } => {
+            let walked = sim
+                .door(&door)?
+                .walk_through(Duration::from_millis(hold_ms));
+            Ok(serde_json::json!({"walked_through": walked}))
+        }
+        SimCommand::Open { door } => {
+            sim.door(&door)?.open();
+            Ok(serde_json::json!({"open": door}))
+        }
+        SimCommand::Close { door } => {
+            sim.door(&door)?.close();
+            Ok(serde_json::json!({"closed": door}))
+        }
+        SimCommand::Force { door } => {
+            sim.door(&door)?.force_open();
+            Ok(serde_json::json!({"forced": door}))
+        }
+        SimCommand::Rex { door } => {
+            sim.door(&door)?.press_rex();
+            Ok(serde_json::json!({"rex": door}))
+        }
+        SimCommand::Unplug { device } => {
+            if let Ok(h) = sim.reader(&device) {
+                h.unplug();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&device))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {device:?}")))?
+                    .unplug();
+            }
+            Ok(serde_json::json!({"unplugged": device}))
+        }
+        SimCommand::Replug { device } => {
+            if let Ok(h) = sim.reader(&device) {
+                h.replug();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&device))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {device:?}")))?
+                    .replug();
+            }
+            Ok(serde_json::json!({"replugged": device}))
+        }
+        SimCommand::Garble { reader } => {
+            sim.reader(&reader)?.garble_next();
+            Ok(serde_json::json!({"garbled": reader}))
+        }
+        SimCommand::AuditUnwritable { on } => {
+            d.audit.set_unwritable(on).await.map_err(|e| Refusal {
+                code: ErrorCode::Internal,
+                message: e.to_string(),
+            })?;
+            Ok(serde_json::json!({"audit_unwritable": on}))
+        }
+        SimCommand::Clock { at } => {
+            let t = at.as_deref().map(|s| parse_time(d, "at", s)).transpose()?;
+            d.clock.set(t);
+            Ok(serde_json::json!({"now": d.now()}))
+        }
+        SimCommand::Tick => {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Ok(serde_json::json!({"now": d.now()}))
+        }
+        SimCommand::Door { door } => {
+            let h = sim.door(&door)?;
+            Ok(
+                serde_json::json!({"door": door, "relay_energised": h.relay_energised(), "pulses": h.pulses(), "feedback": format!("{:?}", h.feedback_log().last())}),
+            )
+        }
+        _ => Err(Refusal::bad("unknown simulator command")),
+    }
+}

@@ -1,0 +1,143 @@
+//! The registry store: people, roles, templates, grants, approvals and visits in SQLite.
+//!
+//! It changes only through the daemon's audited commands. Opening refuses a file that is not a tobira
+//! registry rather than recreating it: a wrong path or a damaged disk must never look like an empty site.
+
+mod rows;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, migrate::Migrator};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+pub use rows::TemplateRow;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// `PRAGMA application_id` of a tobira registry ("tobr").
+pub const APPLICATION_ID: i64 = 1_953_456_754;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error(
+        "{path} is not a tobira registry (application id {found}); refusing to touch it — check --data-dir"
+    )]
+    Foreign { path: PathBuf, found: i64 },
+    #[error(
+        "{path} is not a readable SQLite database ({detail}); refusing to start — restore it from backup"
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("registry {path} does not exist; run `tobirad --init` to create a new site")]
+    Missing { path: PathBuf },
+    #[error("{what} already exists")]
+    Conflict { what: String },
+    #[error("{what} not found")]
+    NotFound { what: String },
+    #[error("registry migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("registry database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("registry holds a malformed value in {field}: {value}")]
+    Malformed { field: &'static str, value: String },
+}
+
+pub struct RegistryStore {
+    pool: SqlitePool,
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation())
+}
+
+impl RegistryStore {
+    /// Opens the registry at `path`; creates it only when `create` is set and no file exists.
+    pub async fn open(path: &Path, create: bool) -> Result<Self, StoreError> {
+        let exists = path.exists();
+        if !exists && !create {
+            return Err(StoreError::Missing { path: path.into() });
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(create && !exists)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let corrupt = |e: sqlx::Error| StoreError::Corrupt {
+            path: path.into(),
+            detail: e.to_string(),
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(corrupt)?;
+        let app_id: i64 = sqlx::query_scalar("PRAGMA application_id")
+            .fetch_one(&pool)
+            .await
+            .map_err(corrupt)?;
+        if exists {
+            let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master")
+                .fetch_one(&pool)
+                .await
+                .map_err(corrupt)?;
+            if app_id != APPLICATION_ID && !(app_id == 0 && tables == 0) {
+                return Err(StoreError::Foreign {
+                    path: path.into(),
+                    found: app_id,
+                });
+            }
+        }
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn conflict_or(e: sqlx::Error, what: impl Into<String>) -> StoreError {
+        if is_unique_violation(&e) {
+            StoreError::Conflict { what: what.into() }
+        } else {
+            StoreError::Db(e)
+        }
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query("SELECT value FROM meta WHERE key = ?")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.get(0)))
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(field: &'static str, s: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| StoreError::Malformed {
+            field,
+            value: s.to_string(),
+        })
+}

@@ -1,0 +1,114 @@
+//! Plain-text tables and CSV for the CLI. Widths count East Asian wide characters as two columns, so the
+//! ledgers' Japanese columns line up in a terminal.
+
+/// Display width of a string in a terminal (CJK and full-width forms take two columns).
+pub fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let u = c as u32;
+            let wide = (0x1100..=0x115F).contains(&u)
+                || (0x2E80..=0xA4CF).contains(&u)
+                || (0xAC00..=0xD7A3).contains(&u)
+                || (0xF900..=0xFAFF).contains(&u)
+                || (0xFE30..=0xFE4F).contains(&u)
+                || (0xFF00..=0xFF60).contains(&u)
+                || (0xFFE0..=0xFFE6).contains(&u);
+            if wide { 2 } else { 1 }
+        })
+        .sum()
+}
+
+pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut w: Vec<usize> = headers.iter().map(|h| width(h)).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            if i < w.len() {
+                w[i] = w[i].max(width(c));
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            s.push_str(c);
+            if i + 1 < cells.len() {
+                s.push_str(&" ".repeat(w[i] - width(c) + 2));
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let mut out = line(headers.to_vec());
+    out.push('\n');
+    out.push_str(&line(
+        w.iter()
+            .map(|n| "-".repeat(*n))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(String::as_str)
+            .collect(),
+    ));
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// CSV in UTF-8 with a byte-order mark, so Excel in Japan opens the Japanese headers correctly.
+pub fn csv_with_bom(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
+    let mut s = String::from("\u{feff}");
+    s.push_str(
+        &headers
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    s.push_str("\r\n");
+    for r in rows {
+        s.push_str(&r.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+        s.push_str("\r\n");
+    }
+    s.into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn japanese_columns_align() {
+        let t = render(
+            &["氏名", "id"],
+            &[
+                vec!["田中".into(), "tanaka".into()],
+                vec!["Bob".into(), "b".into()],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(
+            width(lines[0].split("id").next().unwrap()),
+            width(lines[2].split("tanaka").next().unwrap())
+        );
+    }
+
+    #[test]
+    fn csv_has_bom_and_quotes() {
+        let c = String::from_utf8(csv_with_bom(
+            &["日付", "用務"],
+            &[vec!["2026-11-24".into(), "保守, \"点検\"".into()]],
+        ))
+        .unwrap();
+        assert!(c.starts_with('\u{feff}'));
+        assert!(c.contains("\"保守, \"\"点検\"\"\""));
+    }
+}

@@ -1,0 +1,361 @@
+//! End-to-end: the real `tobirad` and `tobira` binaries, simulated devices, real stores on disk.
+//! (They live in this package because only a binary's own package gets `CARGO_BIN_EXE_*`.)
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TOBIRAD: &str = env!("CARGO_BIN_EXE_tobirad");
+const TOBIRA: &str = env!("CARGO_BIN_EXE_tobira");
+
+fn demo_site() -> &'static str {
+    tobira::demo::DEMO_SITE
+}
+
+struct Running {
+    child: Child,
+    sock: PathBuf,
+    data: PathBuf,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(dir: &Path) -> Running {
+        let site = dir.join("site.toml");
+        std::fs::write(&site, demo_site()).unwrap();
+        let data = dir.join("data");
+        let child = Command::new(TOBIRAD)
+            .args([
+                "--config",
+                site.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--init",
+                "--simulation",
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let sock = data.join("control.sock");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(sock.exists() && cli(&sock, &["status"]).status.success()) {
+            assert!(Instant::now() < deadline, "daemon did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Running { child, sock, data }
+    }
+
+    fn tobira(&self, args: &[&str]) -> Output {
+        cli(&self.sock, args)
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn cli(sock: &Path, args: &[&str]) -> Output {
+    Command::new(TOBIRA)
+        .arg("--socket")
+        .arg(sock)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn demo_plays_every_scenario_and_the_audit_verifies() {
+    let out = Command::new(TOBIRA)
+        .args(["demo", "--tobirad", TOBIRAD])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    println!("{t}");
+    assert!(out.status.success(), "demo reported unexpected outcomes");
+    for want in [
+        "入退室管理簿",
+        "VENDOR_ESCORTED",
+        "NOT_INSIDE_PARENT",
+        "LOCKED_OUT",
+        "AUDIT_UNAVAILABLE",
+        "door.alarm".split('.').next().unwrap(),
+        "is intact",
+    ] {
+        assert!(t.contains(want), "demo output lacks {want}");
+    }
+}
+
+#[test]
+fn malformed_config_is_refused_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = demo_site().replacen("level = 2", "level = 7", 1);
+    let line = bad.lines().position(|l| l.contains("level = 7")).unwrap() + 1;
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, bad).unwrap();
+    let out = Command::new(TOBIRAD)
+        .args([
+            "--config",
+            path.to_str().unwrap(),
+            "--data-dir",
+            dir.path().join("d").to_str().unwrap(),
+            "--init",
+            "--simulation",
+        ])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{t}");
+    assert!(
+        t.contains(&format!("bad.toml:{line}")),
+        "no file:line in {t}"
+    );
+    assert!(t.contains("level"), "no field in {t}");
+    assert!(
+        !dir.path().join("d").exists(),
+        "a refused start must create nothing"
+    );
+}
+
+#[test]
+fn foreign_or_missing_store_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, demo_site()).unwrap();
+    let data = dir.path().join("data");
+    // Missing stores without --init: refused, nothing created.
+    let out = Command::new(TOBIRAD)
+        .args([
+            "--config",
+            site.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--simulation",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--init"), "{}", text(&out));
+    assert!(!data.join("registry.db").exists());
+    // A foreign file where the registry should be: refused, never recreated.
+    std::fs::create_dir_all(&data).unwrap();
+    let junk = b"this is not a database, it is someone's spreadsheet".repeat(100);
+    std::fs::write(data.join("registry.db"), &junk).unwrap();
+    std::fs::write(data.join("audit.db"), &junk).unwrap();
+    let out = Command::new(TOBIRAD)
+        .args([
+            "--config",
+            site.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--simulation",
+            "--init",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("registry.db") || text(&out).contains("audit.db"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(data.join("registry.db")).unwrap(), junk);
+    assert_eq!(std::fs::read(data.join("audit.db")).unwrap(), junk);
+}
+
+#[test]
+fn bad_cli_input_is_refused_clearly_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    let ok = d.tobira(&[
+        "person",
+        "add",
+        "takahashi",
+        "--name",
+        "高橋",
+        "--roles",
+        "system-administrator",
+        "--appointment-end",
+        "2027-03-31",
+        "--actor",
+        "setup",
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let ok = d.tobira(&[
+        "person",
+        "add",
+        "tanaka",
+        "--name",
+        "田中",
+        "--roles",
+        "operator",
+        "--appointment-end",
+        "2027-03-31",
+        "--actor",
+        "takahashi",
+    ]);
+    assert!(ok.status.success(), "{}", text(&ok));
+
+    let ghost = d.tobira(&[
+        "grant",
+        "add",
+        "ghost",
+        "--place",
+        "terminal:t-01",
+        "--issued-by",
+        "takahashi",
+        "--role",
+        "system-administrator",
+    ]);
+    assert!(!ghost.status.success());
+    assert!(text(&ghost).contains("ghost"), "{}", text(&ghost));
+
+    let first = d.tobira(&[
+        "grant",
+        "add",
+        "tanaka",
+        "--place",
+        "terminal:t-01",
+        "--issued-by",
+        "takahashi",
+        "--role",
+        "system-administrator",
+    ]);
+    assert!(first.status.success(), "{}", text(&first));
+    let dup = d.tobira(&[
+        "grant",
+        "add",
+        "tanaka",
+        "--place",
+        "terminal:t-01",
+        "--issued-by",
+        "takahashi",
+        "--role",
+        "system-administrator",
+    ]);
+    assert!(!dup.status.success());
+    assert!(text(&dup).contains("already"), "{}", text(&dup));
+
+    let bad_place = d.tobira(&[
+        "grant",
+        "add",
+        "tanaka",
+        "--place",
+        "zone:moon",
+        "--issued-by",
+        "takahashi",
+        "--role",
+        "system-administrator",
+    ]);
+    assert!(!bad_place.status.success());
+    assert!(text(&bad_place).contains("moon"));
+    let bad_role = d.tobira(&[
+        "person",
+        "add",
+        "x1",
+        "--name",
+        "X",
+        "--roles",
+        "king",
+        "--actor",
+        "takahashi",
+    ]);
+    assert!(!bad_role.status.success());
+    assert!(text(&bad_role).contains("king"));
+    let bad_door = d.tobira(&["sim", "force", "no-such-door"]);
+    assert!(!bad_door.status.success());
+    assert!(text(&bad_door).contains("no-such-door"));
+
+    let list = d.tobira(&["--json", "grant", "list"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout).lines().count(),
+        1,
+        "exactly one grant after the refusals"
+    );
+    let people = d.tobira(&["--json", "person", "list"]);
+    assert_eq!(String::from_utf8_lossy(&people.stdout).lines().count(), 2);
+
+    let data = d.data.clone();
+    let st = d.stop();
+    assert!(st.success(), "daemon exit status {st}");
+    let v = Command::new(TOBIRA)
+        .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(v.status.success(), "{}", text(&v));
+    assert!(text(&v).contains("intact"));
+}
+
+#[test]
+fn tampered_store_fails_verification_naming_the_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    for i in 0..5 {
+        let id = format!("p{i}");
+        let o = d.tobira(&[
+            "person", "add", &id, "--name", "N", "--roles", "operator", "--actor", "setup",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let data = d.data.clone();
+    assert!(d.stop().success());
+    let db = data.join("audit.db");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        // An attacker with root drops the guard triggers, then edits history.
+        let triggers: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+                .fetch_all(&mut c)
+                .await
+                .unwrap();
+        for t in triggers {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER \"{t}\"")))
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 3")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    let v = Command::new(TOBIRA)
+        .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(4), "{}", text(&v));
+    assert!(
+        text(&v).contains('3'),
+        "the failure names the altered event: {}",
+        text(&v)
+    );
+}

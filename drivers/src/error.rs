@@ -1,0 +1,30 @@
+//! Device errors, precise enough to name the fault (STYLE §5, after rustls's `PeerMisbehaved`).
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Misbehaviour {
+    BadChecksum,
+    BadLength,
+    UnexpectedFrame,
+    Garbled,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeviceError {
+    #[error("device {device} is offline: check its cable and power; its door stays locked")]
+    Offline { device: String },
+    #[error("device {device} did not answer in time")]
+    Timeout { device: String },
+    #[error("device {device} is busy")]
+    Busy { device: String },
+    #[error("device {device} sent a bad frame ({fault:?}); counted and ignored")]
+    DeviceMisbehaved { device: String, fault: Misbehaviour },
+    #[error("I/O error on device {device}: {source}")]
+    Io {
+        device: String,
+        source: std::io::Error,
+    },
+    #[error("the device driver has stopped")]
+    Closed,
+}

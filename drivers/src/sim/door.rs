@@ -1,0 +1,271 @@
+//! A simulated door controller: a strike relay that times its own pulse, a door contact, a REX button and a
+//! tamper switch. Like a real locked door, it only opens to a person walking through while the strike is
+//! energised (or after REX); a crowbar (`force_open`) opens it anyway.
+
+use crate::{BoxFuture, DeviceError, DoorController, DoorInput, Feedback};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+#[derive(Default)]
+struct State {
+    energised_until: Option<Instant>,
+    pulses: u64,
+    open: bool,
+    rex_at: Option<Instant>,
+    unplugged: bool,
+    feedback: Vec<Feedback>,
+}
+
+struct Inner {
+    id: String,
+    state: Mutex<State>,
+    tx: mpsc::UnboundedSender<DoorInput>,
+}
+
+pub struct SimDoor {
+    inner: Arc<Inner>,
+    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<DoorInput>>,
+}
+
+#[derive(Clone)]
+pub struct SimDoorHandle {
+    inner: Arc<Inner>,
+}
+
+fn lock(i: &Inner) -> std::sync::MutexGuard<'_, State> {
+    i.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A REX press lets the door open from inside for this long.
+const REX_RELEASE: Duration = Duration::from_secs(5);
+
+impl SimDoor {
+    pub fn new(id: &str) -> (Arc<SimDoor>, SimDoorHandle) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            id: id.into(),
+            state: Mutex::new(State::default()),
+            tx,
+        });
+        (
+            Arc::new(SimDoor {
+                inner: inner.clone(),
+                rx: tokio::sync::Mutex::new(rx),
+            }),
+            SimDoorHandle { inner },
+        )
+    }
+}
+
+impl Inner {
+    fn emit(&self, i: DoorInput) {
+        let _ = self.tx.send(i);
+    }
+}
+
+impl SimDoorHandle {
+    pub fn relay_energised(&self) -> bool {
+        lock(&self.inner)
+            .energised_until
+            .is_some_and(|t| Instant::now() < t)
+    }
+
+    pub fn pulses(&self) -> u64 {
+        lock(&self.inner).pulses
+    }
+
+    pub fn is_open(&self) -> bool {
+        lock(&self.inner).open
+    }
+
+    /// A person walks through: the contact opens only if the strike is energised or REX was just pressed,
+    /// then closes after `hold`. Returns whether the door opened.
+    pub fn walk_through(&self, hold: Duration) -> bool {
+        {
+            let mut st = lock(&self.inner);
+            let now = Instant::now();
+            let released = st.energised_until.is_some_and(|t| now < t)
+                || st.rex_at.is_some_and(|t| now - t < REX_RELEASE);
+            if st.unplugged || st.open || !released {
+                return false;
+            }
+            st.open = true;
+        }
+        self.inner.emit(DoorInput::ContactOpened);
+        let inner = self.inner.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            let was_open = std::mem::replace(&mut lock(&inner).open, false);
+            if was_open {
+                inner.emit(DoorInput::ContactClosed);
+            }
+        });
+        true
+    }
+
+    /// The contact opens while the strike is off: what a crowbar does.
+    pub fn force_open(&self) {
+        let mut st = lock(&self.inner);
+        if st.open {
+            return;
+        }
+        st.open = true;
+        drop(st);
+        self.inner.emit(DoorInput::ContactOpened);
+    }
+
+    /// Opens the contact unconditionally (a test of the sensor, or propping a door).
+    pub fn open(&self) {
+        self.force_open();
+    }
+
+    pub fn close(&self) {
+        let was_open = std::mem::replace(&mut lock(&self.inner).open, false);
+        if was_open {
+            self.inner.emit(DoorInput::ContactClosed);
+        }
+    }
+
+    pub fn press_rex(&self) {
+        lock(&self.inner).rex_at = Some(Instant::now());
+        self.inner.emit(DoorInput::Rex);
+    }
+
+    pub fn tamper(&self) {
+        self.inner.emit(DoorInput::Tamper);
+    }
+
+    pub fn unplug(&self) {
+        lock(&self.inner).unplugged = true;
+        self.inner.emit(DoorInput::Offline);
+    }
+
+    pub fn replug(&self) {
+        lock(&self.inner).unplugged = false;
+        self.inner.emit(DoorInput::Online);
+    }
+
+    pub fn feedback_log(&self) -> Vec<Feedback> {
+        lock(&self.inner).feedback.clone()
+    }
+}
+
+impl DoorController for SimDoor {
+    fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    fn pulse(&self, pulse: Duration) -> BoxFuture<'_, Result<(), DeviceError>> {
+        Box::pin(async move {
+            let mut st = lock(&self.inner);
+            if st.unplugged {
+                return Err(DeviceError::Offline {
+                    device: self.inner.id.clone(),
+                });
+            }
+            st.energised_until = Some(Instant::now() + pulse);
+            st.pulses += 1;
+            Ok(())
+        })
+    }
+
+    fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>> {
+        Box::pin(async move {
+            let mut st = lock(&self.inner);
+            if st.unplugged {
+                return Err(DeviceError::Offline {
+                    device: self.inner.id.clone(),
+                });
+            }
+            st.energised_until = None;
+            Ok(())
+        })
+    }
+
+    fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>> {
+        Box::pin(async move {
+            let mut st = lock(&self.inner);
+            st.feedback.push(fb);
+            if st.feedback.len() > 256 {
+                st.feedback.drain(..128);
+            }
+            Ok(())
+        })
+    }
+
+    fn next_input(&self) -> BoxFuture<'_, Result<DoorInput, DeviceError>> {
+        Box::pin(async move {
+            let mut rx = self.rx.lock().await;
+            rx.recv().await.ok_or(DeviceError::Closed)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn pulse_energises_then_relocks_by_itself() {
+        let (d, h) = SimDoor::new("d");
+        d.pulse(Duration::from_secs(3)).await.unwrap();
+        assert!(h.relay_energised());
+        assert_eq!(h.pulses(), 1);
+        tokio::time::advance(Duration::from_millis(3001)).await;
+        assert!(!h.relay_energised());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn walking_through_a_locked_door_fails_silently() {
+        let (d, h) = SimDoor::new("d");
+        assert!(!h.walk_through(Duration::from_secs(1)));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), d.next_input())
+                .await
+                .is_err(),
+            "no event"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn walk_after_pulse_opens_and_closes() {
+        let (d, h) = SimDoor::new("d");
+        d.pulse(Duration::from_secs(3)).await.unwrap();
+        assert!(h.walk_through(Duration::from_secs(2)));
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::ContactOpened);
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::ContactClosed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn force_open_while_locked_and_rex() {
+        let (d, h) = SimDoor::new("d");
+        h.force_open();
+        assert!(!h.relay_energised());
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::ContactOpened);
+        h.close();
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::ContactClosed);
+        h.press_rex();
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::Rex);
+        assert!(
+            h.walk_through(Duration::from_secs(1)),
+            "REX releases the door from inside"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unplugged_controller_refuses_pulses() {
+        let (d, h) = SimDoor::new("d");
+        h.unplug();
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::Offline);
+        assert!(matches!(
+            d.pulse(Duration::from_secs(1)).await,
+            Err(DeviceError::Offline { .. })
+        ));
+        assert!(!h.relay_energised());
+        h.replug();
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::Online);
+        assert!(d.pulse(Duration::from_secs(1)).await.is_ok());
+    }
+}

@@ -1,0 +1,240 @@
+//! The control socket: the `tobira` CLI (and the demo) ask, the daemon answers. One request, one response.
+//!
+//! Identifiers and times travel as strings; the daemon parses and validates them, so a wrong one is refused
+//! with a message naming the field rather than failing to decode.
+
+use serde::{Deserialize, Serialize};
+
+/// Protocol version; a client and daemon of different versions refuse each other clearly.
+pub const CONTROL_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub version: u32,
+    pub body: T,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Request {
+    Status,
+    PersonAdd(PersonAdd),
+    PersonList,
+    PersonShow {
+        id: String,
+    },
+    /// Captures `samples` presentations at `reader` and stores the resulting template for `person`.
+    Enroll {
+        person: String,
+        reader: String,
+        finger: u8,
+        samples: u8,
+    },
+    GrantAdd(GrantAdd),
+    GrantList {
+        holder: Option<String>,
+    },
+    GrantRevoke {
+        id: String,
+        actor: String,
+    },
+    OffHoursAdd(OffHoursAdd),
+    VisitAdd(VisitAdd),
+    /// Terminal login as the PAM module will ask it: policy first, then a capture and a 1:1 verification.
+    Login {
+        terminal: String,
+        user: String,
+        remote: bool,
+    },
+    AuditShow(AuditFilter),
+    AuditVerify,
+    Ledger {
+        from: Option<String>,
+        until: Option<String>,
+    },
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PersonAdd {
+    pub id: String,
+    pub name: String,
+    pub affiliation: String,
+    pub roles: Vec<String>,
+    /// YYYY-MM-DD: end of the appointment term (004 §7); grants end with it by default.
+    pub appointment_end: Option<String>,
+    /// Who is recording this (audited as the actor).
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantAdd {
+    pub holder: String,
+    /// `zone:ID` or `terminal:ID`.
+    pub place: String,
+    pub issued_by: String,
+    pub issuer_role: String,
+    /// RFC 3339; default now.
+    pub from: Option<String>,
+    /// RFC 3339 or YYYY-MM-DD; default the end of the holder's appointment (004 §7).
+    pub until: Option<String>,
+    /// `always` or `office-hours`.
+    pub schedule: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OffHoursAdd {
+    pub person: String,
+    pub terminal: String,
+    pub from: String,
+    pub until: String,
+    pub reason: String,
+    pub approved_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VisitAdd {
+    pub vendor: String,
+    pub company: String,
+    pub purpose: String,
+    pub name_tag: String,
+    pub doors: Vec<String>,
+    pub from: String,
+    pub until: String,
+    pub escorts: Vec<String>,
+    pub approved_by: String,
+    pub media_allowed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AuditFilter {
+    pub person: Option<String>,
+    pub place: Option<String>,
+    pub kind: Option<String>,
+    pub from: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// Commands for the simulated devices; refused unless the daemon runs with `--simulation`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "sim", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SimCommand {
+    /// A simulated person places a finger on a reader: the reader produces a fresh synthetic impression of
+    /// that body's finger. The daemon's matcher never learns whose body it was.
+    Present {
+        reader: String,
+        body: String,
+        finger: u8,
+    },
+    /// Walk through a door (opens only if the strike is energised), closing after `hold_ms`.
+    Walk {
+        door: String,
+        hold_ms: u64,
+    },
+    Open {
+        door: String,
+    },
+    Close {
+        door: String,
+    },
+    Force {
+        door: String,
+    },
+    Rex {
+        door: String,
+    },
+    Unplug {
+        device: String,
+    },
+    Replug {
+        device: String,
+    },
+    Garble {
+        reader: String,
+    },
+    /// Make the audit store refuse writes (as a filesystem remounted read-only after disk errors does), or
+    /// writable again.
+    AuditUnwritable {
+        on: bool,
+    },
+    /// Set the daemon's clock (RFC 3339) or return to the real clock (`None`).
+    Clock {
+        at: Option<String>,
+    },
+    /// Advance time-driven checks (held-open alarms) now.
+    Tick,
+    Door {
+        door: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Response {
+    Ok { data: serde_json::Value },
+    Error { code: ErrorCode, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    BadRequest,
+    NotFound,
+    Conflict,
+    Denied,
+    Unavailable,
+    Internal,
+    VersionMismatch,
+}
+
+/// The outcome of an access decision as the CLI and demo print it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DecisionReport {
+    pub granted: bool,
+    pub person: Option<String>,
+    pub place: String,
+    pub reason: String,
+    pub message: String,
+    pub article: String,
+    pub score: Option<f64>,
+    pub audit_seq: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_wire_shape_is_stable() {
+        let r = Request::Sim(SimCommand::Present {
+            reader: "t01-reader".into(),
+            body: "tanaka".into(),
+            finger: 2,
+        });
+        let j = serde_json::to_string(&Envelope {
+            version: CONTROL_VERSION,
+            body: r,
+        })
+        .unwrap();
+        assert_eq!(
+            j,
+            r#"{"version":1,"body":{"op":"sim","sim":"present","reader":"t01-reader","body":"tanaka","finger":2}}"#
+        );
+        let back: Envelope<Request> = serde_json::from_str(&j).unwrap();
+        assert!(matches!(
+            back.body,
+            Request::Sim(SimCommand::Present { finger: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_op_is_a_decode_error() {
+        let r: Result<Envelope<Request>, _> =
+            serde_json::from_str(r#"{"version":1,"body":{"op":"format-disk"}}"#);
+        assert!(r.is_err());
+    }
+}
