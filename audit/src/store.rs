@@ -77,10 +77,10 @@ fn pub_path(key: &Path) -> PathBuf {
 /// copy an auditor should keep elsewhere), else from the store's own metadata.
 pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
     let beside = db.with_file_name("audit-signing.pub");
-    if let Ok(text) = std::fs::read_to_string(&beside) {
-        if let Ok(k) = hex::decode(text.trim()) {
-            return Ok(k);
-        }
+    if let Ok(text) = std::fs::read_to_string(&beside)
+        && let Ok(k) = hex::decode(text.trim())
+    {
+        return Ok(k);
     }
     if !db.exists() {
         return Err(AuditError::Missing { path: db.into() });

@@ -20,8 +20,10 @@ pub struct Receipt {
     pub hash: [u8; 32],
 }
 
+type Reply = oneshot::Sender<Result<Receipt, AuditError>>;
+
 enum Msg {
-    Append(Box<NewEvent>, oneshot::Sender<Result<Receipt, AuditError>>),
+    Append(Box<NewEvent>, Reply),
     Unwritable(bool, oneshot::Sender<Result<(), AuditError>>),
     Shutdown(oneshot::Sender<()>),
 }
@@ -168,10 +170,7 @@ impl Task {
         }
     }
 
-    async fn commit(
-        &mut self,
-        batch: Vec<(Box<NewEvent>, oneshot::Sender<Result<Receipt, AuditError>>)>,
-    ) {
+    async fn commit(&mut self, batch: Vec<(Box<NewEvent>, Reply)>) {
         let mut receipts = Vec::with_capacity(batch.len());
         let result: Result<(), sqlx::Error> = async {
             let mut tx = self.conn.begin().await?;
@@ -280,10 +279,10 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     Ok(())
 }

@@ -15,17 +15,36 @@ pub fn registry(n: usize, now: DateTime<Utc>) -> anyhow::Result<Registry> {
     let mut grants = Vec::new();
     let admin = PersonId::new("takahashi");
     let dm = PersonId::new("suzuki");
-    for (id, role) in [(&admin, Role::SystemAdministrator), (&dm, Role::DataManager)] {
+    for (id, role) in [
+        (&admin, Role::SystemAdministrator),
+        (&dm, Role::DataManager),
+    ] {
         people.insert(
             id.clone(),
-            Person { id: id.clone(), match_id: MatchId::new(format!("m-{id}")), name: id.to_string(), affiliation: String::new(), roles: vec![role], appointment_end: None, active: true },
+            Person {
+                id: id.clone(),
+                match_id: MatchId::new(format!("m-{id}")),
+                name: id.to_string(),
+                affiliation: String::new(),
+                roles: vec![role],
+                appointment_end: None,
+                active: true,
+            },
         );
     }
     for i in 0..n {
         let id = PersonId::new(format!("op{i:05}"));
         people.insert(
             id.clone(),
-            Person { id: id.clone(), match_id: MatchId::new(format!("m{i}")), name: format!("op {i}"), affiliation: String::new(), roles: vec![Role::Operator], appointment_end: None, active: true },
+            Person {
+                id: id.clone(),
+                match_id: MatchId::new(format!("m{i}")),
+                name: format!("op {i}"),
+                affiliation: String::new(),
+                roles: vec![Role::Operator],
+                appointment_end: None,
+                active: true,
+            },
         );
         grants.push(Grant {
             id: GrantId::new(format!("gt{i}")),
@@ -37,7 +56,7 @@ pub fn registry(n: usize, now: DateTime<Utc>) -> anyhow::Result<Registry> {
             valid_until: now + CDuration::days(300),
             schedule: Schedule::Always,
         });
-        if i % 10 == 0 {
+        if i.is_multiple_of(10) {
             grants.push(Grant {
                 id: GrantId::new(format!("gz{i}")),
                 holder: id.clone(),
@@ -50,7 +69,13 @@ pub fn registry(n: usize, now: DateTime<Utc>) -> anyhow::Result<Registry> {
             });
         }
     }
-    Ok(Registry { site, people, grants, off_hours: vec![], visits: vec![] })
+    Ok(Registry {
+        site,
+        people,
+        grants,
+        off_hours: vec![],
+        visits: vec![],
+    })
 }
 
 pub fn run(decisions: usize) -> anyhow::Result<()> {
@@ -59,15 +84,29 @@ pub fn run(decisions: usize) -> anyhow::Result<()> {
     let occ = Occupancy::default();
     let esc = EscortLog::default();
     let lock = LockoutBook::default();
-    let ctx = Context { registry: &reg, occupancy: &occ, escorts: &esc, lockout: &lock, now };
+    let ctx = Context {
+        registry: &reg,
+        occupancy: &occ,
+        escorts: &esc,
+        lockout: &lock,
+        now,
+    };
     let mut times = Vec::with_capacity(decisions);
     let mut granted = 0usize;
     for i in 0..decisions {
         let p = PersonId::new(format!("op{:05}", i % 10_000));
-        let req = if i % 2 == 0 {
-            Request::Login { terminal: TerminalId::new("t-01"), person: p, remote: false }
+        let req = if i.is_multiple_of(2) {
+            Request::Login {
+                terminal: TerminalId::new("t-01"),
+                person: p,
+                remote: false,
+            }
         } else {
-            Request::Enter { door: DoorId::new("server-door"), person: p, reader: ReaderId::new("server-in") }
+            Request::Enter {
+                door: DoorId::new("server-door"),
+                person: p,
+                reader: ReaderId::new("server-in"),
+            }
         };
         let t = Instant::now();
         let d = decide(&req, &ctx);
@@ -75,6 +114,12 @@ pub fn run(decisions: usize) -> anyhow::Result<()> {
         granted += usize::from(d.is_granted());
     }
     let s = summarize(times);
-    println!("policy: {} decisions over 10,000 people: median {}, p99 {}, max {} ({granted} granted)", s.n, fmt(s.p50), fmt(s.p99), fmt(s.max));
+    println!(
+        "policy: {} decisions over 10,000 people: median {}, p99 {}, max {} ({granted} granted)",
+        s.n,
+        fmt(s.p50),
+        fmt(s.p99),
+        fmt(s.max)
+    );
     Ok(())
 }

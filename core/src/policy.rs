@@ -222,15 +222,14 @@ fn check_person(person: &PersonId, ctx: &Context) -> Result<(), Reason> {
     if !p.active {
         return Err(Reason::PersonInactive);
     }
-    if let Some(end) = p.appointment_end {
-        if ctx
+    if let Some(end) = p.appointment_end
+        && ctx
             .now
             .with_timezone(&ctx.registry.site.utc_offset)
             .date_naive()
             > end
-        {
-            return Err(Reason::AppointmentEnded);
-        }
+    {
+        return Err(Reason::AppointmentEnded);
     }
     Ok(())
 }
@@ -305,10 +304,10 @@ fn enter(door: &DoorId, person: &PersonId, reader: &ReaderId, ctx: &Context) -> 
         return Decision::deny(r);
     }
     // 003 §13: zones nest; a child zone is entered only by someone recorded inside its parent.
-    if let Some(parent) = &zone.parent {
-        if !ctx.occupancy.is_inside(person, parent) {
-            return Decision::deny(Reason::NotInsideParent);
-        }
+    if let Some(parent) = &zone.parent
+        && !ctx.occupancy.is_inside(person, parent)
+    {
+        return Decision::deny(Reason::NotInsideParent);
     }
     let is_vendor = ctx
         .registry

@@ -179,6 +179,7 @@ pub fn report(
         article: decision.article.to_string(),
         score: score.map(f64::from),
         audit_seq: seq,
+        latency_us: None,
     }
 }
 

@@ -41,21 +41,20 @@ impl Daemon {
         if let Some((key, score)) = m
             .gallery
             .identify(&probe, Some(&is_allowed), &self.threshold)
+            && let Some(o) = owners.get(&key)
         {
-            if let Some(o) = owners.get(&key) {
-                return Identified::Allowed {
-                    person: o.person.clone(),
-                    score: score.0,
-                };
-            }
+            return Identified::Allowed {
+                person: o.person.clone(),
+                score: score.0,
+            };
         }
-        if let Some((key, score)) = m.gallery.identify(&probe, None, &attribution_threshold()) {
-            if let Some(o) = owners.get(&key) {
-                return Identified::Attributed {
-                    person: o.person.clone(),
-                    score: score.0,
-                };
-            }
+        if let Some((key, score)) = m.gallery.identify(&probe, None, &attribution_threshold())
+            && let Some(o) = owners.get(&key)
+        {
+            return Identified::Attributed {
+                person: o.person.clone(),
+                score: score.0,
+            };
         }
         Identified::NotIdentified
     }

@@ -87,17 +87,14 @@ fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
     Ok(true)
 }
 
-fn build_devices(
-    site: &Site,
-    opts: &Options,
-) -> Result<
-    (
-        HashMap<tobira_core::ids::ReaderId, Arc<dyn Reader>>,
-        HashMap<tobira_core::ids::DoorId, DoorRuntime>,
-        Option<crate::sim::SimDevices>,
-    ),
-    StartError,
-> {
+/// The devices a site names, built from their drivers.
+struct Devices {
+    readers: HashMap<tobira_core::ids::ReaderId, Arc<dyn Reader>>,
+    doors: HashMap<tobira_core::ids::DoorId, DoorRuntime>,
+    sim: Option<crate::sim::SimDevices>,
+}
+
+fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
     let mut sim = crate::sim::SimDevices::default();
     let mut readers: HashMap<_, Arc<dyn Reader>> = HashMap::new();
     for r in &site.readers {
@@ -153,7 +150,11 @@ fn build_devices(
             },
         );
     }
-    Ok((readers, doors, opts.simulation.then_some(sim)))
+    Ok(Devices {
+        readers,
+        doors,
+        sim: opts.simulation.then_some(sim),
+    })
 }
 
 /// Opens everything, runs until `shutdown` resolves, then stops cleanly: the control socket closes, each
@@ -180,7 +181,11 @@ pub async fn run(
         AuditStore::open(&opts.audit_path(), &opts.signing_key_path()).await?
     };
     let audit = audit_store.writer();
-    let (readers, doors, sim) = build_devices(&site, &opts)?;
+    let Devices {
+        readers,
+        doors,
+        sim,
+    } = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
 
     let mut matching = Matching::default();

@@ -202,6 +202,10 @@ pub struct DecisionReport {
     pub article: String,
     pub score: Option<f64>,
     pub audit_seq: Option<i64>,
+    /// Microseconds from the sample reaching the daemon to the unlock command (or the refusal) being issued,
+    /// audit commit included.
+    #[serde(default)]
+    pub latency_us: Option<u64>,
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use sqlx::Connection;
 fn ev(i: usize) -> NewEvent {
     NewEvent {
         time: chrono::Utc::now(),
-        kind: if i % 2 == 0 {
+        kind: if i.is_multiple_of(2) {
             "door.enter".into()
         } else {
             "login.success".into()

@@ -82,7 +82,7 @@ fn ppcm_to_dpi(ppcm: u16) -> u16 {
 pub fn encode(t: &MinutiaeTemplate) -> Vec<u8> {
     let mut ms: Vec<&Minutia> = t.minutiae.iter().collect();
     if ms.len() > 255 {
-        ms.sort_by(|a, b| b.quality.cmp(&a.quality));
+        ms.sort_by_key(|m| std::cmp::Reverse(m.quality));
         ms.truncate(255);
     }
     let len = HEADER + VIEW_HEADER + MINUTIA * ms.len() + 2;
