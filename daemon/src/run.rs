@@ -165,21 +165,28 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
     let fresh = prepare_data_dir(&opts)?;
+    // Stores first: a foreign or damaged file is named before anything else is said or created.
+    let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
+    let audit_store = if fresh {
+        AuditStore::create_with(
+            &opts.audit_path(),
+            site.id.as_str(),
+            &opts.signing_key_path(),
+            opts.checkpoint_every,
+        )
+        .await?
+    } else {
+        AuditStore::open_with(
+            &opts.audit_path(),
+            &opts.signing_key_path(),
+            opts.checkpoint_every,
+        )
+        .await?
+    };
     if fresh {
         create_key(&opts.template_key_path(), KEK_LEN)?;
     }
     let template_key = load_key(&opts.template_key_path(), KEK_LEN)?;
-    let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
-    let audit_store = if fresh {
-        AuditStore::create(
-            &opts.audit_path(),
-            site.id.as_str(),
-            &opts.signing_key_path(),
-        )
-        .await?
-    } else {
-        AuditStore::open(&opts.audit_path(), &opts.signing_key_path()).await?
-    };
     let audit = audit_store.writer();
     let Devices {
         readers,

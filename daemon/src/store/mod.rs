@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, migrate::Migrator};
+use sqlx::{ConnectOptions, Row, migrate::Migrator};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -60,37 +60,40 @@ impl RegistryStore {
         if !exists && !create {
             return Err(StoreError::Missing { path: path.into() });
         }
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(create && !exists)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(5));
         let corrupt = |e: sqlx::Error| StoreError::Corrupt {
             path: path.into(),
             detail: e.to_string(),
         };
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(corrupt)?;
-        let app_id: i64 = sqlx::query_scalar("PRAGMA application_id")
-            .fetch_one(&pool)
-            .await
-            .map_err(corrupt)?;
+        let url = format!("sqlite://{}", path.display());
         if exists {
-            let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM sqlite_master")
-                .fetch_one(&pool)
+            // Look read-only before anything writes: a foreign file must stay exactly as it was.
+            let mut c = SqliteConnectOptions::from_str(&url)?
+                .read_only(true)
+                .connect()
                 .await
                 .map_err(corrupt)?;
-            if app_id != APPLICATION_ID && !(app_id == 0 && tables == 0) {
+            let app_id: i64 = sqlx::query_scalar("PRAGMA application_id")
+                .fetch_one(&mut c)
+                .await
+                .map_err(corrupt)?;
+            if app_id != APPLICATION_ID {
                 return Err(StoreError::Foreign {
                     path: path.into(),
                     found: app_id,
                 });
             }
         }
+        let opts = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(create && !exists)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(corrupt)?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
