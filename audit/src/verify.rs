@@ -35,6 +35,49 @@ pub enum VerifyFailure {
     Unreadable(String),
 }
 
+/// What a signed head is checked against.
+struct Chain<'a> {
+    node: &'a str,
+    public_key: &'a [u8],
+    /// The last event's seq.
+    end: i64,
+    hashes: &'a std::collections::HashMap<i64, [u8; 32]>,
+}
+
+impl Chain<'_> {
+    /// A signed head (a checkpoint row or the sidecar file) must carry a valid signature, lie within the
+    /// chain, and name the hash the chain has at that seq.
+    fn check_head(
+        &self,
+        seq: i64,
+        head: &[u8],
+        time: &str,
+        sig: &[u8],
+    ) -> Result<(), VerifyFailure> {
+        let mut h = [0u8; 32];
+        if head.len() == 32 {
+            h.copy_from_slice(head);
+        }
+        if !verify_signature(
+            self.public_key,
+            &checkpoint_message(self.node, seq, &h, time),
+            sig,
+        ) {
+            return Err(VerifyFailure::BadCheckpointSignature { seq });
+        }
+        if seq > self.end {
+            return Err(VerifyFailure::Truncated {
+                have: self.end,
+                checkpoint_seq: seq,
+            });
+        }
+        if self.hashes.get(&seq) != Some(&h) {
+            return Err(VerifyFailure::CheckpointMismatch { seq });
+        }
+        Ok(())
+    }
+}
+
 fn unreadable(e: impl std::fmt::Display) -> VerifyFailure {
     VerifyFailure::Unreadable(e.to_string())
 }
@@ -90,54 +133,29 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
         .fetch_all(&mut c)
         .await
         .map_err(unreadable)?;
-    let mut max_cp = 0i64;
+    let chain = Chain {
+        node: &node,
+        public_key,
+        end: prev_seq,
+        hashes: &hashes,
+    };
     for r in &cps {
-        let seq: i64 = r.get("seq");
         let head: Vec<u8> = r.get("head");
         let time: String = r.get("time");
         let sig: Vec<u8> = r.get("signature");
-        let mut h = [0u8; 32];
-        if head.len() == 32 {
-            h.copy_from_slice(&head);
-        }
-        if !verify_signature(public_key, &checkpoint_message(&node, seq, &h, &time), &sig) {
-            return Err(VerifyFailure::BadCheckpointSignature { seq });
-        }
-        if seq > prev_seq {
-            return Err(VerifyFailure::Truncated {
-                have: prev_seq,
-                checkpoint_seq: seq,
-            });
-        }
-        if hashes.get(&seq) != Some(&h) {
-            return Err(VerifyFailure::CheckpointMismatch { seq });
-        }
-        max_cp = max_cp.max(seq);
+        chain.check_head(r.get("seq"), &head, &time, &sig)?;
     }
     // The sidecar head survives deletion of the checkpoint rows themselves.
     if let Ok(text) = std::fs::read_to_string(head_path(db)) {
         let v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|_| VerifyFailure::CheckpointMismatch { seq: 0 })?;
-        let seq = v["seq"].as_i64().unwrap_or(0);
-        let time = v["time"].as_str().unwrap_or("");
-        let head = hex::decode(v["head"].as_str().unwrap_or("")).unwrap_or_default();
-        let sig = hex::decode(v["signature"].as_str().unwrap_or("")).unwrap_or_default();
-        let mut h = [0u8; 32];
-        if head.len() == 32 {
-            h.copy_from_slice(&head);
-        }
-        if !verify_signature(public_key, &checkpoint_message(&node, seq, &h, time), &sig) {
-            return Err(VerifyFailure::BadCheckpointSignature { seq });
-        }
-        if seq > prev_seq {
-            return Err(VerifyFailure::Truncated {
-                have: prev_seq,
-                checkpoint_seq: seq,
-            });
-        }
-        if hashes.get(&seq) != Some(&h) {
-            return Err(VerifyFailure::CheckpointMismatch { seq });
-        }
+        let hexfield = |k: &str| hex::decode(v[k].as_str().unwrap_or("")).unwrap_or_default();
+        chain.check_head(
+            v["seq"].as_i64().unwrap_or(0),
+            &hexfield("head"),
+            v["time"].as_str().unwrap_or(""),
+            &hexfield("signature"),
+        )?;
     }
     Ok(VerifyReport {
         events: prev_seq,

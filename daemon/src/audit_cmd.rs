@@ -37,23 +37,45 @@ pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refus
         code: ErrorCode::Internal,
         message: e.to_string(),
     })?;
+    record_viewing(
+        d,
+        "audit.view",
+        f.person.clone(),
+        f.place.clone(),
+        serde_json::json!({"kind": f.kind, "from": from, "until": until, "returned": events.len()}),
+    )
+    .await?;
+    Ok(serde_json::Value::Array(
+        events.iter().map(event_json).collect(),
+    ))
+}
+
+/// Looking at the records is itself recorded (002 §7(11)); if it cannot be recorded, nothing is shown.
+pub async fn record_viewing(
+    d: &Daemon,
+    kind: &str,
+    subject: Option<String>,
+    place: Option<String>,
+    details: serde_json::Value,
+) -> Result<(), Refusal> {
     d.record(NewEvent {
         time: d.now(),
-        kind: "audit.view".into(),
+        kind: kind.into(),
         actor: None,
-        subject: f.person.clone(),
-        place: f.place.clone(),
+        subject,
+        place,
         outcome: Outcome::Info,
         reason: "RECORDS_VIEWED".into(),
         article: Some("002 §7(11)".into()),
         score: None,
-        details: serde_json::json!({"kind": f.kind, "from": from, "until": until, "returned": events.len()}),
+        details,
     })
     .await
-    .map_err(|e| Refusal { code: ErrorCode::Unavailable, message: format!("viewing is refused while it cannot be recorded: {e}") })?;
-    Ok(serde_json::Value::Array(
-        events.iter().map(event_json).collect(),
-    ))
+    .map(|_| ())
+    .map_err(|e| Refusal {
+        code: ErrorCode::Unavailable,
+        message: format!("records are not shown while viewing them cannot be recorded: {e}"),
+    })
 }
 
 pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {

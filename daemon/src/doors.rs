@@ -73,26 +73,43 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
 }
 
 impl DoorTask {
+    /// Records an event about this door itself (no person): device states, alarms, transitions.
+    async fn note(
+        &self,
+        kind: &str,
+        outcome: Outcome,
+        reason: &str,
+        article: Option<&str>,
+        details: serde_json::Value,
+    ) {
+        let ev = NewEvent {
+            time: self.d.now(),
+            kind: kind.into(),
+            actor: None,
+            subject: None,
+            place: Some(self.cfg.id.to_string()),
+            outcome,
+            reason: reason.into(),
+            article: article.map(Into::into),
+            score: None,
+            details,
+        };
+        let _ = self.d.record(ev).await;
+    }
+
     async fn fault_once(&mut self, device: &str, e: &DeviceError) {
         if !self.faulted.insert(device.to_string()) {
             return;
         }
         tracing::warn!(door = %self.cfg.id, device, error = %e, "device fault; door stays locked");
-        let _ = self
-            .d
-            .record(NewEvent {
-                time: self.d.now(),
-                kind: "device.fault".into(),
-                actor: None,
-                subject: None,
-                place: Some(self.cfg.id.to_string()),
-                outcome: Outcome::Alarm,
-                reason: "DEVICE_FAULT".into(),
-                article: Some("003 §20".into()),
-                score: None,
-                details: serde_json::json!({"device": device, "error": e.to_string()}),
-            })
-            .await;
+        self.note(
+            "device.fault",
+            Outcome::Alarm,
+            "DEVICE_FAULT",
+            Some("003 §20"),
+            serde_json::json!({"device": device, "error": e.to_string()}),
+        )
+        .await;
         // Don't spin on a dead device.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -300,21 +317,14 @@ impl DoorTask {
             HwInput::Online => ("device.online", "DEVICE_ONLINE", Outcome::Info),
             _ => return,
         };
-        let _ = self
-            .d
-            .record(NewEvent {
-                time: self.d.now(),
-                kind: kind.into(),
-                actor: None,
-                subject: None,
-                place: Some(self.cfg.id.to_string()),
-                outcome,
-                reason: reason.into(),
-                article: Some("003 §20".into()),
-                score: None,
-                details: serde_json::json!({"controller": self.cfg.controller.as_str()}),
-            })
-            .await;
+        self.note(
+            kind,
+            outcome,
+            reason,
+            Some("003 §20"),
+            serde_json::json!({"controller": self.cfg.controller.as_str()}),
+        )
+        .await;
     }
 
     /// Carries out the state machine's outputs: hardware commands and audit events.
@@ -341,38 +351,24 @@ impl DoorTask {
                         Alarm::HeldOpen => ("door.alarm.held", "HELD_OPEN"),
                     };
                     let _ = ctl.feedback(Feedback::Alarm).await;
-                    let _ = self
-                        .d
-                        .record(NewEvent {
-                            time: self.d.now(),
-                            kind: kind.into(),
-                            actor: None,
-                            subject: None,
-                            place: Some(self.cfg.id.to_string()),
-                            outcome: Outcome::Alarm,
-                            reason: reason.into(),
-                            article: Some("003 §20, 003 §13".into()),
-                            score: None,
-                            details: serde_json::json!({"zone": self.cfg.zone.as_str()}),
-                        })
-                        .await;
+                    self.note(
+                        kind,
+                        Outcome::Alarm,
+                        reason,
+                        Some("003 §20, 003 §13"),
+                        serde_json::json!({"zone": self.cfg.zone.as_str()}),
+                    )
+                    .await;
                 }
                 DoorOutput::Event(ev) => {
-                    let _ = self
-                        .d
-                        .record(NewEvent {
-                            time: self.d.now(),
-                            kind: "door.state".into(),
-                            actor: None,
-                            subject: None,
-                            place: Some(self.cfg.id.to_string()),
-                            outcome: Outcome::Info,
-                            reason: format!("{ev:?}"),
-                            article: None,
-                            score: None,
-                            details: serde_json::json!({"zone": self.cfg.zone.as_str()}),
-                        })
-                        .await;
+                    self.note(
+                        "door.state",
+                        Outcome::Info,
+                        &format!("{ev:?}"),
+                        None,
+                        serde_json::json!({"zone": self.cfg.zone.as_str()}),
+                    )
+                    .await;
                 }
             }
         }

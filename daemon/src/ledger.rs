@@ -3,7 +3,7 @@
 
 use crate::commands::{Refusal, parse_time};
 use crate::daemon::Daemon;
-use tobira_audit::{Filter, NewEvent, Outcome, StoredEvent};
+use tobira_audit::{Filter, Outcome, StoredEvent};
 use tobira_proto::ErrorCode;
 
 /// Column names of 000 Form 1, in order.
@@ -79,22 +79,13 @@ pub async fn entry_exit(
         code: ErrorCode::Internal,
         message: e.to_string(),
     })?;
-    d.record(NewEvent {
-        time: d.now(),
-        kind: "audit.ledger".into(),
-        actor: None,
-        subject: None,
-        place: None,
-        outcome: Outcome::Info,
-        reason: "LEDGER_EXPORTED".into(),
-        article: Some("002 §7(11), 000 §7".into()),
-        score: None,
-        details: serde_json::json!({"ledger": "入退室管理簿", "from": from, "until": until}),
-    })
-    .await
-    .map_err(|e| Refusal {
-        code: ErrorCode::Unavailable,
-        message: format!("the ledger is not shown while viewing cannot be recorded: {e}"),
-    })?;
+    crate::audit_cmd::record_viewing(
+        d,
+        "audit.ledger",
+        None,
+        None,
+        serde_json::json!({"ledger": "入退室管理簿", "from": from, "until": until}),
+    )
+    .await?;
     Ok(serde_json::json!({"columns": ENTRY_EXIT_COLUMNS, "rows": entry_exit_rows(&events, d)}))
 }
