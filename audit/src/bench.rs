@@ -22,12 +22,7 @@ fn event(i: usize) -> NewEvent {
 }
 
 async fn store(dir: &Path) -> Result<AuditStore, AuditError> {
-    AuditStore::create(
-        &dir.join("audit.db"),
-        "bench",
-        &dir.join("audit-signing.key"),
-    )
-    .await
+    AuditStore::create(&dir.join("audit.db"), "bench", &dir.join("audit-signing.key")).await
 }
 
 /// One writer awaiting each durable commit before the next append.
@@ -44,11 +39,7 @@ pub async fn appends_per_second_single(dir: &Path, n: usize) -> Result<f64, Audi
 }
 
 /// `concurrency` appenders at once; the writer groups what is queued into one commit.
-pub async fn appends_per_second_grouped(
-    dir: &Path,
-    n: usize,
-    concurrency: usize,
-) -> Result<f64, AuditError> {
+pub async fn appends_per_second_grouped(dir: &Path, n: usize, concurrency: usize) -> Result<f64, AuditError> {
     let s = store(dir).await?;
     let w = s.writer();
     let t = Instant::now();

@@ -22,8 +22,5 @@ pub enum AuditError {
     #[error("audit migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("I/O error on {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }

@@ -7,8 +7,7 @@ use crate::writer::AuditWriter;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Row};
 use std::path::{Path, PathBuf};
@@ -45,22 +44,18 @@ pub struct Filter {
 }
 
 pub(crate) fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, AuditError> {
-    Ok(
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(create)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(std::time::Duration::from_secs(5)),
-    )
+    Ok(SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(std::time::Duration::from_secs(5)))
 }
 
 /// A connection that changes nothing: no journal-mode switch, no file creation.
 pub(crate) fn read_only(path: &Path) -> Result<SqliteConnectOptions, AuditError> {
-    Ok(
-        SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .read_only(true)
-            .busy_timeout(std::time::Duration::from_secs(5)),
-    )
+    Ok(SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .read_only(true)
+        .busy_timeout(std::time::Duration::from_secs(5)))
 }
 
 pub(crate) fn head_path(db: &Path) -> PathBuf {
@@ -85,19 +80,13 @@ pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
     if !db.exists() {
         return Err(AuditError::Missing { path: db.into() });
     }
-    let mut c = read_only(db)?
-        .connect()
-        .await
-        .map_err(|e| AuditError::Corrupt {
-            path: db.into(),
-            detail: e.to_string(),
-        })?;
+    let mut c =
+        read_only(db)?.connect().await.map_err(|e| AuditError::Corrupt { path: db.into(), detail: e.to_string() })?;
     let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'public_key'")
         .fetch_optional(&mut c)
         .await
         .map_err(|_| AuditError::ForeignDatabase { path: db.into() })?;
-    v.and_then(|h| hex::decode(h).ok())
-        .ok_or_else(|| AuditError::ForeignDatabase { path: db.into() })
+    v.and_then(|h| hex::decode(h).ok()).ok_or_else(|| AuditError::ForeignDatabase { path: db.into() })
 }
 
 pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
@@ -115,9 +104,7 @@ pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
     Ok(StoredEvent {
         node: r.try_get("node")?,
         seq: r.try_get("seq")?,
-        time: DateTime::parse_from_rfc3339(&time_text)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default(),
+        time: DateTime::parse_from_rfc3339(&time_text).map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
         time_text,
         kind: r.try_get("kind")?,
         actor: r.try_get("actor")?,
@@ -136,11 +123,7 @@ pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
 
 impl AuditStore {
     /// Creates a new store (and its signing key if absent). Refuses if the database already exists.
-    pub async fn create(
-        path: &Path,
-        node: &str,
-        signing_key: &Path,
-    ) -> Result<AuditStore, AuditError> {
+    pub async fn create(path: &Path, node: &str, signing_key: &Path) -> Result<AuditStore, AuditError> {
         Self::create_with(path, node, signing_key, DEFAULT_CHECKPOINT_EVERY).await
     }
 
@@ -151,34 +134,22 @@ impl AuditStore {
         checkpoint_every: u64,
     ) -> Result<AuditStore, AuditError> {
         if path.exists() {
-            return Err(AuditError::Write(format!(
-                "{} already exists; refusing to create over it",
-                path.display()
-            )));
+            return Err(AuditError::Write(format!("{} already exists; refusing to create over it", path.display())));
         }
         if !signing_key.exists() {
             Signer::create(signing_key)?;
         }
         let signer = Signer::load(signing_key)?;
         let pk = hex::encode(signer.public_key());
-        std::fs::write(pub_path(signing_key), format!("{pk}\n")).map_err(|source| {
-            AuditError::Io {
-                path: pub_path(signing_key),
-                source,
-            }
-        })?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options(path, true)?)
-            .await?;
+        std::fs::write(pub_path(signing_key), format!("{pk}\n"))
+            .map_err(|source| AuditError::Io { path: pub_path(signing_key), source })?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options(path, true)?).await?;
         MIGRATOR.run(&pool).await?;
-        sqlx::query(
-            "INSERT INTO meta(key, value) VALUES ('format', '1'), ('node', ?), ('public_key', ?)",
-        )
-        .bind(node)
-        .bind(&pk)
-        .execute(&pool)
-        .await?;
+        sqlx::query("INSERT INTO meta(key, value) VALUES ('format', '1'), ('node', ?), ('public_key', ?)")
+            .bind(node)
+            .bind(&pk)
+            .execute(&pool)
+            .await?;
         pool.close().await;
         Self::open_with(path, signing_key, checkpoint_every).await
     }
@@ -189,44 +160,30 @@ impl AuditStore {
         Self::open_with(path, signing_key, DEFAULT_CHECKPOINT_EVERY).await
     }
 
-    pub async fn open_with(
-        path: &Path,
-        signing_key: &Path,
-        checkpoint_every: u64,
-    ) -> Result<AuditStore, AuditError> {
+    pub async fn open_with(path: &Path, signing_key: &Path, checkpoint_every: u64) -> Result<AuditStore, AuditError> {
         if !path.exists() {
             return Err(AuditError::Missing { path: path.into() });
         }
-        let corrupt = |e: sqlx::Error| AuditError::Corrupt {
-            path: path.into(),
-            detail: e.to_string(),
-        };
+        let corrupt = |e: sqlx::Error| AuditError::Corrupt { path: path.into(), detail: e.to_string() };
         // Look before writing anything: a foreign file must stay byte-for-byte as it was.
         {
             let mut c = read_only(path)?.connect().await.map_err(corrupt)?;
-            let app: i64 = sqlx::query_scalar("PRAGMA application_id")
-                .fetch_one(&mut c)
-                .await
-                .map_err(corrupt)?;
+            let app: i64 = sqlx::query_scalar("PRAGMA application_id").fetch_one(&mut c).await.map_err(corrupt)?;
             if app != APPLICATION_ID {
                 return Err(AuditError::ForeignDatabase { path: path.into() });
             }
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options(path, false)?)
-            .await
-            .map_err(corrupt)?;
+        let pool =
+            SqlitePoolOptions::new().max_connections(4).connect_with(options(path, false)?).await.map_err(corrupt)?;
         MIGRATOR.run(&pool).await?;
         let node: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'node'")
             .fetch_one(&pool)
             .await
             .map_err(|_| AuditError::ForeignDatabase { path: path.into() })?;
-        let stored_pk: String =
-            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'public_key'")
-                .fetch_one(&pool)
-                .await
-                .map_err(|_| AuditError::ForeignDatabase { path: path.into() })?;
+        let stored_pk: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'public_key'")
+            .fetch_one(&pool)
+            .await
+            .map_err(|_| AuditError::ForeignDatabase { path: path.into() })?;
         let signer = Signer::load(signing_key)?;
         if hex::encode(signer.public_key()) != stored_pk {
             return Err(AuditError::Key {
@@ -234,15 +191,8 @@ impl AuditStore {
                 detail: "is not the key this audit store was created with".into(),
             });
         }
-        let writer =
-            AuditWriter::start(path, node.clone(), Arc::new(signer), checkpoint_every).await?;
-        Ok(AuditStore {
-            path: path.into(),
-            pool,
-            node,
-            public_key: hex::decode(stored_pk).unwrap_or_default(),
-            writer,
-        })
+        let writer = AuditWriter::start(path, node.clone(), Arc::new(signer), checkpoint_every).await?;
+        Ok(AuditStore { path: path.into(), pool, node, public_key: hex::decode(stored_pk).unwrap_or_default(), writer })
     }
 
     pub fn writer(&self) -> AuditWriter {
@@ -311,26 +261,16 @@ impl AuditStore {
             q = q.bind(b);
         }
         let rows = q.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|r| row_to_event(r).map_err(AuditError::Db))
-            .collect()
+        rows.iter().map(|r| row_to_event(r).map_err(AuditError::Db)).collect()
     }
 
     /// Deletes events older than `cutoff`. Refused for anything younger than 7 years (000 §9(3), 003 §17).
     /// Purging older events is not implemented yet: it would need a signed anchor for the first kept event.
-    pub async fn purge_before(
-        &self,
-        cutoff: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<u64, AuditError> {
-        let limit = now
-            .checked_sub_months(chrono::Months::new(12 * crate::RETENTION_YEARS as u32))
-            .unwrap_or(now);
+    pub async fn purge_before(&self, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<u64, AuditError> {
+        let limit = now.checked_sub_months(chrono::Months::new(12 * crate::RETENTION_YEARS as u32)).unwrap_or(now);
         if cutoff > limit {
             return Err(AuditError::RetentionViolation);
         }
-        Err(AuditError::Write(
-            "purging events older than 7 years is not implemented yet; nothing was deleted".into(),
-        ))
+        Err(AuditError::Write("purging events older than 7 years is not implemented yet; nothing was deleted".into()))
     }
 }

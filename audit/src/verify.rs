@@ -23,9 +23,7 @@ pub enum VerifyFailure {
     Missing { after_seq: i64, expected: i64 },
     #[error("event {seq} is out of order: it does not follow the event before it in the chain")]
     Reordered { seq: i64 },
-    #[error(
-        "the store was truncated: it ends at event {have}, but a signed head covers event {checkpoint_seq}"
-    )]
+    #[error("the store was truncated: it ends at event {have}, but a signed head covers event {checkpoint_seq}")]
     Truncated { have: i64, checkpoint_seq: i64 },
     #[error("the checkpoint at event {seq} has a bad signature")]
     BadCheckpointSignature { seq: i64 },
@@ -47,29 +45,16 @@ struct Chain<'a> {
 impl Chain<'_> {
     /// A signed head (a checkpoint row or the sidecar file) must carry a valid signature, lie within the
     /// chain, and name the hash the chain has at that seq.
-    fn check_head(
-        &self,
-        seq: i64,
-        head: &[u8],
-        time: &str,
-        sig: &[u8],
-    ) -> Result<(), VerifyFailure> {
+    fn check_head(&self, seq: i64, head: &[u8], time: &str, sig: &[u8]) -> Result<(), VerifyFailure> {
         let mut h = [0u8; 32];
         if head.len() == 32 {
             h.copy_from_slice(head);
         }
-        if !verify_signature(
-            self.public_key,
-            &checkpoint_message(self.node, seq, &h, time),
-            sig,
-        ) {
+        if !verify_signature(self.public_key, &checkpoint_message(self.node, seq, &h, time), sig) {
             return Err(VerifyFailure::BadCheckpointSignature { seq });
         }
         if seq > self.end {
-            return Err(VerifyFailure::Truncated {
-                have: self.end,
-                checkpoint_seq: seq,
-            });
+            return Err(VerifyFailure::Truncated { have: self.end, checkpoint_seq: seq });
         }
         if self.hashes.get(&seq) != Some(&h) {
             return Err(VerifyFailure::CheckpointMismatch { seq });
@@ -88,25 +73,15 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
     if !db.exists() {
         return Err(unreadable(AuditError::Missing { path: db.into() }));
     }
-    let mut c = read_only(db)
-        .map_err(unreadable)?
-        .connect()
-        .await
-        .map_err(unreadable)?;
-    let rows = sqlx::query("SELECT * FROM events ORDER BY seq")
-        .fetch_all(&mut c)
-        .await
-        .map_err(unreadable)?;
+    let mut c = read_only(db).map_err(unreadable)?.connect().await.map_err(unreadable)?;
+    let rows = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(unreadable)?;
     let mut prev_seq = 0i64;
     let mut prev_hash = [0u8; 32];
     let mut hashes = std::collections::HashMap::with_capacity(rows.len());
     for r in &rows {
         let e = row_to_event(r).map_err(unreadable)?;
         if e.seq != prev_seq + 1 {
-            return Err(VerifyFailure::Missing {
-                after_seq: prev_seq,
-                expected: prev_seq + 1,
-            });
+            return Err(VerifyFailure::Missing { after_seq: prev_seq, expected: prev_seq + 1 });
         }
         let self_consistent = e.recompute() == e.hash;
         // Order is what the links say; clocks may step back (NTP, a replaced battery) without tampering.
@@ -125,20 +100,13 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
         prev_seq = e.seq;
         prev_hash = e.hash;
     }
-    let node: String = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'node'")
-        .fetch_one(&mut c)
-        .await
-        .map_err(unreadable)?;
+    let node: String =
+        sqlx::query_scalar("SELECT value FROM meta WHERE key = 'node'").fetch_one(&mut c).await.map_err(unreadable)?;
     let cps = sqlx::query("SELECT seq, head, time, signature FROM checkpoints ORDER BY seq")
         .fetch_all(&mut c)
         .await
         .map_err(unreadable)?;
-    let chain = Chain {
-        node: &node,
-        public_key,
-        end: prev_seq,
-        hashes: &hashes,
-    };
+    let chain = Chain { node: &node, public_key, end: prev_seq, hashes: &hashes };
     for r in &cps {
         let head: Vec<u8> = r.get("head");
         let time: String = r.get("time");
@@ -147,8 +115,8 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
     }
     // The sidecar head survives deletion of the checkpoint rows themselves.
     if let Ok(text) = std::fs::read_to_string(head_path(db)) {
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|_| VerifyFailure::CheckpointMismatch { seq: 0 })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|_| VerifyFailure::CheckpointMismatch { seq: 0 })?;
         let hexfield = |k: &str| hex::decode(v[k].as_str().unwrap_or("")).unwrap_or_default();
         chain.check_head(
             v["seq"].as_i64().unwrap_or(0),
@@ -157,11 +125,7 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
             &hexfield("signature"),
         )?;
     }
-    Ok(VerifyReport {
-        events: prev_seq,
-        checkpoints: cps.len() as i64,
-        head: prev_hash,
-    })
+    Ok(VerifyReport { events: prev_seq, checkpoints: cps.len() as i64, head: prev_hash })
 }
 
 #[cfg(test)]

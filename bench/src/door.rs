@@ -67,24 +67,10 @@ async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
                 now,
             )
             .await?;
-        let t = pop
-            .finger(&body(i), 2)
-            .impression(7, &ImpressionNoise::default());
+        let t = pop.finger(&body(i), 2).impression(7, &ImpressionNoise::default());
         let tid = format!("tpl-{i}");
-        let sealed =
-            tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
-        store
-            .add_template(
-                &tid,
-                &id,
-                &p.match_id,
-                "finger",
-                2,
-                t.minutiae.len() as i64,
-                &sealed,
-                now,
-            )
-            .await?;
+        let sealed = tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
+        store.add_template(&tid, &id, &p.match_id, "finger", 2, t.minutiae.len() as i64, &sealed, now).await?;
         if last.elapsed() > Duration::from_secs(2) {
             eprint!("\r  enrolling synthetic people: {}/{n}", i + 1);
             last = Instant::now();
@@ -92,41 +78,27 @@ async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
     }
     eprintln!("\r  enrolled {n} synthetic people                ");
     store.close().await;
-    tobira_audit::AuditStore::create(
-        &data.join("audit.db"),
-        "bench",
-        &data.join("audit-signing.key"),
-    )
-    .await?
-    .close()
-    .await;
+    tobira_audit::AuditStore::create(&data.join("audit.db"), "bench", &data.join("audit-signing.key"))
+        .await?
+        .close()
+        .await;
     Ok(())
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
 pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(populate(dir.path(), enrolled))?;
     let site = dir.path().join("site.toml");
     std::fs::write(&site, tobira::demo::DEMO_SITE)?;
     let bin = std::env::current_exe()?.with_file_name("tobirad");
     if !bin.exists() {
-        bail!(
-            "{} not found: build it first (cargo build --release -p tobira --bins)",
-            bin.display()
-        );
+        bail!("{} not found: build it first (cargo build --release -p tobira --bins)", bin.display());
     }
     let data = dir.path().join("data");
     let started = Instant::now();

@@ -12,10 +12,7 @@ mod stats;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "tobira-bench",
-    about = "tobira benchmarks: print figures for the README's performance section"
-)]
+#[command(name = "tobira-bench", about = "tobira benchmarks: print figures for the README's performance section")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -59,16 +56,9 @@ enum Cmd {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Policy { decisions } => policy::run(decisions),
-        Cmd::Audit {
-            single,
-            grouped,
-            concurrency,
-        } => audit::run(single, grouped, concurrency),
+        Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
-        Cmd::Door {
-            enrolled,
-            presentations,
-        } => door::run(enrolled, presentations),
+        Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
         Cmd::All => {
             policy::run(200_000)?;
             audit::run(3_000, 100_000, 256)?;

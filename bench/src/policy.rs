@@ -15,10 +15,7 @@ pub fn registry(n: usize, now: DateTime<Utc>) -> anyhow::Result<Registry> {
     let mut grants = Vec::new();
     let admin = PersonId::new("takahashi");
     let dm = PersonId::new("suzuki");
-    for (id, role) in [
-        (&admin, Role::SystemAdministrator),
-        (&dm, Role::DataManager),
-    ] {
+    for (id, role) in [(&admin, Role::SystemAdministrator), (&dm, Role::DataManager)] {
         people.insert(
             id.clone(),
             Person {
@@ -69,13 +66,7 @@ pub fn registry(n: usize, now: DateTime<Utc>) -> anyhow::Result<Registry> {
             });
         }
     }
-    Ok(Registry {
-        site,
-        people,
-        grants,
-        off_hours: vec![],
-        visits: vec![],
-    })
+    Ok(Registry { site, people, grants, off_hours: vec![], visits: vec![] })
 }
 
 pub fn run(decisions: usize) -> anyhow::Result<()> {
@@ -84,29 +75,15 @@ pub fn run(decisions: usize) -> anyhow::Result<()> {
     let occ = Occupancy::default();
     let esc = EscortLog::default();
     let lock = LockoutBook::default();
-    let ctx = Context {
-        registry: &reg,
-        occupancy: &occ,
-        escorts: &esc,
-        lockout: &lock,
-        now,
-    };
+    let ctx = Context { registry: &reg, occupancy: &occ, escorts: &esc, lockout: &lock, now };
     let mut times = Vec::with_capacity(decisions);
     let mut granted = 0usize;
     for i in 0..decisions {
         let p = PersonId::new(format!("op{:05}", i % 10_000));
         let req = if i.is_multiple_of(2) {
-            Request::Login {
-                terminal: TerminalId::new("t-01"),
-                person: p,
-                remote: false,
-            }
+            Request::Login { terminal: TerminalId::new("t-01"), person: p, remote: false }
         } else {
-            Request::Enter {
-                door: DoorId::new("server-door"),
-                person: p,
-                reader: ReaderId::new("server-in"),
-            }
+            Request::Enter { door: DoorId::new("server-door"), person: p, reader: ReaderId::new("server-in") }
         };
         let t = Instant::now();
         let d = decide(&req, &ctx);

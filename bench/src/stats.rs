@@ -13,18 +13,9 @@ pub fn summarize(mut v: Vec<Duration>) -> Summary {
     v.sort_unstable();
     let n = v.len();
     let at = |q: f64| {
-        if n == 0 {
-            Duration::ZERO
-        } else {
-            v[((n as f64 - 1.0) * q).round() as usize]
-        }
+        if n == 0 { Duration::ZERO } else { v[((n as f64 - 1.0) * q).round() as usize] }
     };
-    Summary {
-        n,
-        p50: at(0.5),
-        p99: at(0.99),
-        max: at(1.0),
-    }
+    Summary { n, p50: at(0.5), p99: at(0.99), max: at(1.0) }
 }
 
 pub fn fmt(d: Duration) -> String {

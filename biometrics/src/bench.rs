@@ -21,11 +21,7 @@ pub struct IdentifyFigures {
 
 fn pct(v: &mut [Duration], q: f64) -> Duration {
     v.sort_unstable();
-    if v.is_empty() {
-        Duration::ZERO
-    } else {
-        v[((v.len() as f64 - 1.0) * q).round() as usize]
-    }
+    if v.is_empty() { Duration::ZERO } else { v[((v.len() as f64 - 1.0) * q).round() as usize] }
 }
 
 pub fn measure_compare(pairs: usize) -> CompareFigures {

@@ -10,12 +10,7 @@ pub enum Sample {
     /// A reader or simulator that delivers minutiae.
     Minutiae(MinutiaeTemplate),
     /// An 8-bit greyscale image (R30x upload, U.are.U).
-    Gray8 {
-        width: u32,
-        height: u32,
-        dpi: u16,
-        pixels: Vec<u8>,
-    },
+    Gray8 { width: u32, height: u32, dpi: u16, pixels: Vec<u8> },
 }
 
 /// Never prints biometric content.
@@ -23,9 +18,7 @@ impl fmt::Debug for Sample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Sample::Minutiae(t) => write!(f, "Sample::Minutiae({t:?})"),
-            Sample::Gray8 {
-                width, height, dpi, ..
-            } => write!(f, "Sample::Gray8({width}x{height} @{dpi} dpi)"),
+            Sample::Gray8 { width, height, dpi, .. } => write!(f, "Sample::Gray8({width}x{height} @{dpi} dpi)"),
         }
     }
 }
@@ -46,25 +39,16 @@ pub fn extract(sample: &Sample) -> Result<MinutiaeTemplate, ExtractError> {
     match sample {
         Sample::Minutiae(t) => {
             if t.width == 0 || t.height == 0 {
-                return Err(ExtractError::Invalid(format!(
-                    "{}x{} image",
-                    t.width, t.height
-                )));
+                return Err(ExtractError::Invalid(format!("{}x{} image", t.width, t.height)));
             }
-            if let Some(m) = t
-                .minutiae
-                .iter()
-                .find(|m| m.x >= t.width || m.y >= t.height)
-            {
+            if let Some(m) = t.minutiae.iter().find(|m| m.x >= t.width || m.y >= t.height) {
                 return Err(ExtractError::Invalid(format!(
                     "minutia at ({},{}) outside {}x{}",
                     m.x, m.y, t.width, t.height
                 )));
             }
             if t.minutiae.len() < MIN_MINUTIAE {
-                return Err(ExtractError::LowQuality {
-                    minutiae: t.minutiae.len(),
-                });
+                return Err(ExtractError::LowQuality { minutiae: t.minutiae.len() });
             }
             Ok(t.clone())
         }

@@ -13,14 +13,8 @@ pub struct Score(pub f32);
 /// Measured on 489,300 impostor pairs of 700 synthetic fingers: 1e-2 → 0.099, 1e-3 → 0.146, 1e-4 → 0.186,
 /// 1e-5 → 0.229 (4 scores above). The two strictest points are beyond what that sample can show and are
 /// extrapolated on the same slope; genuine pairs of the same set scored 0.40 at their 1st percentile.
-pub(crate) const CALIBRATION: [(f64, f32); 6] = [
-    (1e-2, 0.100),
-    (1e-3, 0.147),
-    (1e-4, 0.187),
-    (1e-5, 0.230),
-    (1e-6, 0.270),
-    (1e-7, 0.310),
-];
+pub(crate) const CALIBRATION: [(f64, f32); 6] =
+    [(1e-2, 0.100), (1e-3, 0.147), (1e-4, 0.187), (1e-5, 0.230), (1e-6, 0.270), (1e-7, 0.310)];
 
 /// A decision threshold: a score at or above it is a match.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -33,11 +27,7 @@ impl Threshold {
     /// The threshold for a target false-match rate, interpolated in log(FMR) between calibrated points and
     /// clamped to the table's ends (a stricter rate than measured gets the strictest measured threshold).
     pub fn for_fmr(fmr: f64) -> Threshold {
-        let fmr = if fmr.is_finite() && fmr > 0.0 {
-            fmr
-        } else {
-            CALIBRATION[CALIBRATION.len() - 1].0
-        };
+        let fmr = if fmr.is_finite() && fmr > 0.0 { fmr } else { CALIBRATION[CALIBRATION.len() - 1].0 };
         let first = CALIBRATION[0];
         let last = CALIBRATION[CALIBRATION.len() - 1];
         let value = if fmr >= first.0 {
@@ -91,10 +81,7 @@ mod tests {
             assert!(t >= last, "{f}: {t} < {last}");
             last = t;
         }
-        assert_eq!(
-            Threshold::default().value(),
-            Threshold::for_fmr(1e-4).value()
-        );
+        assert_eq!(Threshold::default().value(), Threshold::for_fmr(1e-4).value());
         assert!(Threshold::for_fmr(f64::NAN).value() >= Threshold::for_fmr(1e-7).value());
     }
 }

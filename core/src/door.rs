@@ -56,12 +56,7 @@ pub enum DoorState {
     /// Strike energised, door still closed.
     Unlocked { until: DateTime<Utc> },
     /// Contact open.
-    Open {
-        since: DateTime<Utc>,
-        authorised: bool,
-        held_alarm: bool,
-        forced: bool,
-    },
+    Open { since: DateTime<Utc>, authorised: bool, held_alarm: bool, forced: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -73,11 +68,7 @@ pub struct DoorMachine {
 
 impl DoorMachine {
     pub fn new(params: DoorParams) -> Self {
-        Self {
-            params,
-            state: DoorState::Locked,
-            rex_until: None,
-        }
+        Self { params, state: DoorState::Locked, rex_until: None }
     }
 
     pub fn state(&self) -> DoorState {
@@ -85,34 +76,16 @@ impl DoorMachine {
     }
 
     /// Unlocking needs the policy's proof token: no code path opens a door without a grant (STYLE §3).
-    pub fn unlock(
-        &mut self,
-        _proof: &Granted,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Vec<DoorOutput> {
+    pub fn unlock(&mut self, _proof: &Granted, now: DateTime<Utc>, until: DateTime<Utc>) -> Vec<DoorOutput> {
         match self.state {
             DoorState::Locked | DoorState::Unlocked { .. } => {
                 self.state = DoorState::Unlocked { until };
-                vec![
-                    DoorOutput::Energise { until },
-                    DoorOutput::Event(DoorEvent::Unlocked),
-                ]
+                vec![DoorOutput::Energise { until }, DoorOutput::Event(DoorEvent::Unlocked)]
             }
             // Already open: the person walks through the open door; nothing to energise.
-            DoorState::Open {
-                since,
-                held_alarm,
-                forced,
-                ..
-            } => {
+            DoorState::Open { since, held_alarm, forced, .. } => {
                 let _ = now;
-                self.state = DoorState::Open {
-                    since,
-                    authorised: true,
-                    held_alarm,
-                    forced,
-                };
+                self.state = DoorState::Open { since, authorised: true, held_alarm, forced };
                 vec![]
             }
         }
@@ -124,12 +97,7 @@ impl DoorMachine {
             (DoorState::Locked, DoorInput::ContactOpen) => {
                 let rex = self.rex_until.is_some_and(|t| now <= t);
                 self.rex_until = None;
-                self.state = DoorState::Open {
-                    since: now,
-                    authorised: rex,
-                    held_alarm: false,
-                    forced: !rex,
-                };
+                self.state = DoorState::Open { since: now, authorised: rex, held_alarm: false, forced: !rex };
                 if rex {
                     out.push(DoorOutput::Event(DoorEvent::RexExit));
                     out.push(DoorOutput::Event(DoorEvent::Opened { authorised: true }));
@@ -139,20 +107,10 @@ impl DoorMachine {
                 }
             }
             (DoorState::Unlocked { .. }, DoorInput::ContactOpen) => {
-                self.state = DoorState::Open {
-                    since: now,
-                    authorised: true,
-                    held_alarm: false,
-                    forced: false,
-                };
+                self.state = DoorState::Open { since: now, authorised: true, held_alarm: false, forced: false };
                 out.push(DoorOutput::Event(DoorEvent::Opened { authorised: true }));
             }
-            (
-                DoorState::Open {
-                    held_alarm, forced, ..
-                },
-                DoorInput::ContactClosed,
-            ) => {
+            (DoorState::Open { held_alarm, forced, .. }, DoorInput::ContactClosed) => {
                 self.state = DoorState::Locked;
                 out.push(DoorOutput::Event(DoorEvent::Closed));
                 // Relock at once on close: the pulse is for one passage, not for the rest of its time.
@@ -162,9 +120,7 @@ impl DoorMachine {
                     out.push(DoorOutput::Event(DoorEvent::AlarmCleared(Alarm::HeldOpen)));
                 }
                 if forced {
-                    out.push(DoorOutput::Event(DoorEvent::AlarmCleared(
-                        Alarm::ForcedOpen,
-                    )));
+                    out.push(DoorOutput::Event(DoorEvent::AlarmCleared(Alarm::ForcedOpen)));
                 }
             }
             (DoorState::Unlocked { until }, DoorInput::Tick) if now >= until => {
@@ -172,21 +128,10 @@ impl DoorMachine {
                 out.push(DoorOutput::Relock);
                 out.push(DoorOutput::Event(DoorEvent::Relocked));
             }
-            (
-                DoorState::Open {
-                    since,
-                    authorised,
-                    held_alarm: false,
-                    forced,
-                },
-                DoorInput::Tick,
-            ) if now - since > self.params.held_open => {
-                self.state = DoorState::Open {
-                    since,
-                    authorised,
-                    held_alarm: true,
-                    forced,
-                };
+            (DoorState::Open { since, authorised, held_alarm: false, forced }, DoorInput::Tick)
+                if now - since > self.params.held_open =>
+            {
+                self.state = DoorState::Open { since, authorised, held_alarm: true, forced };
                 out.push(DoorOutput::Alarm(Alarm::HeldOpen));
             }
             (_, DoorInput::Rex) => {
@@ -206,23 +151,16 @@ mod tests {
     use crate::model::{Grant, Person, Place, Registry, Role, Schedule};
 
     fn t(s: i64) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-24T01:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc)
-            + Duration::seconds(s)
+        DateTime::parse_from_rfc3339("2026-11-24T01:00:00Z").unwrap().with_timezone(&Utc) + Duration::seconds(s)
     }
 
     fn params() -> DoorParams {
-        DoorParams {
-            held_open: Duration::seconds(30),
-            rex_grace: Duration::seconds(10),
-        }
+        DoorParams { held_open: Duration::seconds(30), rex_grace: Duration::seconds(10) }
     }
 
     /// A real grant from policy: the only way to get the proof token.
     fn granted() -> crate::policy::Decision {
-        let site =
-            crate::site::parse_site("demo.toml", include_str!("../../config/demo.toml")).unwrap();
+        let site = crate::site::parse_site("demo.toml", include_str!("../../config/demo.toml")).unwrap();
         let mut people = std::collections::BTreeMap::new();
         for (id, role) in [("tanaka", Role::Operator), ("suzuki", Role::DataManager)] {
             people.insert(
@@ -248,13 +186,7 @@ mod tests {
             valid_until: t(100_000),
             schedule: Schedule::Always,
         }];
-        let reg = Registry {
-            site,
-            people,
-            grants,
-            off_hours: vec![],
-            visits: vec![],
-        };
+        let reg = Registry { site, people, grants, off_hours: vec![], visits: vec![] };
         let d = crate::policy::decide(
             &crate::policy::Request::Enter {
                 door: DoorId::new("server-door"),
@@ -278,13 +210,7 @@ mod tests {
         let mut m = DoorMachine::new(params());
         let d = granted();
         let out = m.unlock(d.granted().unwrap(), t(0), t(3));
-        assert_eq!(
-            out,
-            vec![
-                DoorOutput::Energise { until: t(3) },
-                DoorOutput::Event(DoorEvent::Unlocked)
-            ]
-        );
+        assert_eq!(out, vec![DoorOutput::Energise { until: t(3) }, DoorOutput::Event(DoorEvent::Unlocked)]);
         assert_eq!(
             m.handle(DoorInput::ContactOpen, t(1)),
             vec![DoorOutput::Event(DoorEvent::Opened { authorised: true })]
@@ -301,10 +227,7 @@ mod tests {
         let d = granted();
         m.unlock(d.granted().unwrap(), t(0), t(3));
         assert!(m.handle(DoorInput::Tick, t(2)).is_empty());
-        assert_eq!(
-            m.handle(DoorInput::Tick, t(3)),
-            vec![DoorOutput::Relock, DoorOutput::Event(DoorEvent::Relocked)]
-        );
+        assert_eq!(m.handle(DoorInput::Tick, t(3)), vec![DoorOutput::Relock, DoorOutput::Event(DoorEvent::Relocked)]);
         assert_eq!(m.state(), DoorState::Locked);
     }
 
@@ -314,9 +237,7 @@ mod tests {
         let out = m.handle(DoorInput::ContactOpen, t(0));
         assert!(out.contains(&DoorOutput::Alarm(Alarm::ForcedOpen)));
         let out = m.handle(DoorInput::ContactClosed, t(5));
-        assert!(out.contains(&DoorOutput::Event(DoorEvent::AlarmCleared(
-            Alarm::ForcedOpen
-        ))));
+        assert!(out.contains(&DoorOutput::Event(DoorEvent::AlarmCleared(Alarm::ForcedOpen))));
     }
 
     #[test]
@@ -329,10 +250,7 @@ mod tests {
         m.handle(DoorInput::ContactClosed, t(4));
         m.handle(DoorInput::Rex, t(10));
         let out = m.handle(DoorInput::ContactOpen, t(21));
-        assert!(
-            out.contains(&DoorOutput::Alarm(Alarm::ForcedOpen)),
-            "REX grace of 10 s has passed"
-        );
+        assert!(out.contains(&DoorOutput::Alarm(Alarm::ForcedOpen)), "REX grace of 10 s has passed");
     }
 
     #[test]
@@ -342,14 +260,8 @@ mod tests {
         m.unlock(d.granted().unwrap(), t(0), t(3));
         m.handle(DoorInput::ContactOpen, t(1));
         assert!(m.handle(DoorInput::Tick, t(30)).is_empty());
-        assert_eq!(
-            m.handle(DoorInput::Tick, t(32)),
-            vec![DoorOutput::Alarm(Alarm::HeldOpen)]
-        );
-        assert!(
-            m.handle(DoorInput::Tick, t(60)).is_empty(),
-            "raised once, not a storm"
-        );
+        assert_eq!(m.handle(DoorInput::Tick, t(32)), vec![DoorOutput::Alarm(Alarm::HeldOpen)]);
+        assert!(m.handle(DoorInput::Tick, t(60)).is_empty(), "raised once, not a storm");
         let out = m.handle(DoorInput::ContactClosed, t(70));
         assert!(out.contains(&DoorOutput::Event(DoorEvent::AlarmCleared(Alarm::HeldOpen))));
         assert_eq!(m.state(), DoorState::Locked);

@@ -40,44 +40,27 @@ pub struct LockoutBook {
 impl LockoutBook {
     pub fn check(&self, key: &LockKey, now: DateTime<Utc>) -> Result<(), Locked> {
         match self.entries.get(key) {
-            Some(LockEntry {
-                locked_until: Some(until),
-                failures,
-                ..
-            }) if now < *until => Err(Locked {
-                until: *until,
-                failures: *failures,
-            }),
+            Some(LockEntry { locked_until: Some(until), failures, .. }) if now < *until => {
+                Err(Locked { until: *until, failures: *failures })
+            }
             _ => Ok(()),
         }
     }
 
-    pub fn record_failure(
-        &mut self,
-        key: LockKey,
-        now: DateTime<Utc>,
-        policy: &LockoutPolicy,
-    ) -> FailureOutcome {
+    pub fn record_failure(&mut self, key: LockKey, now: DateTime<Utc>, policy: &LockoutPolicy) -> FailureOutcome {
         let e = self.entries.entry(key).or_default();
         e.failures += 1;
         let max = policy.max_failures.max(1);
         // The first lock comes after `max` failures; once locked, every further failure locks again, longer.
         if e.failures >= max {
             let factor = 1i64 << e.locks.min(20);
-            let delay =
-                (i64::from(policy.base_delay_s) * factor).min(i64::from(policy.max_delay_s));
+            let delay = (i64::from(policy.base_delay_s) * factor).min(i64::from(policy.max_delay_s));
             e.locks += 1;
             let until = now + Duration::seconds(delay);
             e.locked_until = Some(until);
-            FailureOutcome {
-                remaining_tries: 0,
-                locked_until: Some(until),
-            }
+            FailureOutcome { remaining_tries: 0, locked_until: Some(until) }
         } else {
-            FailureOutcome {
-                remaining_tries: max - e.failures,
-                locked_until: None,
-            }
+            FailureOutcome { remaining_tries: max - e.failures, locked_until: None }
         }
     }
 
@@ -106,17 +89,11 @@ mod tests {
     fn key() -> LockKey {
         (PersonId::new("sato"), ReaderId::new("t01-reader"))
     }
-    const P: LockoutPolicy = LockoutPolicy {
-        max_failures: 5,
-        base_delay_s: 60,
-        max_delay_s: 3600,
-    };
+    const P: LockoutPolicy = LockoutPolicy { max_failures: 5, base_delay_s: 60, max_delay_s: 3600 };
 
     #[test]
     fn five_failures_lock_and_the_delay_grows() {
-        let t0 = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);
         let mut b = LockoutBook::default();
         for i in 1..5 {
             let o = b.record_failure(key(), t0, &P);
@@ -129,21 +106,13 @@ mod tests {
         assert!(b.check(&key(), t0 + Duration::seconds(60)).is_ok());
         let t1 = t0 + Duration::seconds(61);
         let o = b.record_failure(key(), t1, &P);
-        assert_eq!(
-            o.locked_until,
-            Some(t1 + Duration::seconds(120)),
-            "second lock doubles"
-        );
+        assert_eq!(o.locked_until, Some(t1 + Duration::seconds(120)), "second lock doubles");
         let o = b.record_failure(key(), t1, &P);
         assert_eq!(o.locked_until, Some(t1 + Duration::seconds(240)));
         for _ in 0..20 {
             b.record_failure(key(), t1, &P);
         }
-        assert_eq!(
-            b.entry(&key()).locked_until,
-            Some(t1 + Duration::seconds(3600)),
-            "capped"
-        );
+        assert_eq!(b.entry(&key()).locked_until, Some(t1 + Duration::seconds(3600)), "capped");
         b.record_success(&key());
         assert!(b.check(&key(), t1).is_ok());
         assert_eq!(b.entry(&key()).failures, 0);
@@ -151,21 +120,13 @@ mod tests {
 
     #[test]
     fn other_readers_and_people_are_unaffected() {
-        let t0 = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t0 = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);
         let mut b = LockoutBook::default();
         for _ in 0..5 {
             b.record_failure(key(), t0, &P);
         }
         assert!(b.check(&key(), t0).is_err());
-        assert!(
-            b.check(&(PersonId::new("sato"), ReaderId::new("t02-reader")), t0)
-                .is_ok()
-        );
-        assert!(
-            b.check(&(PersonId::new("tanaka"), ReaderId::new("t01-reader")), t0)
-                .is_ok()
-        );
+        assert!(b.check(&(PersonId::new("sato"), ReaderId::new("t02-reader")), t0).is_ok());
+        assert!(b.check(&(PersonId::new("tanaka"), ReaderId::new("t01-reader")), t0).is_ok());
     }
 }

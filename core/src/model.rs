@@ -82,10 +82,7 @@ pub struct UnknownRole(pub String);
 impl FromStr for Role {
     type Err = UnknownRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| UnknownRole(s.to_string()))
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownRole(s.to_string()))
     }
 }
 
@@ -236,9 +233,7 @@ impl Registry {
     /// Whether a grant counts: issued in the role the level requires, by someone who holds it now (003 §13).
     pub fn issuer_valid(&self, g: &Grant, level: Level) -> bool {
         g.issuer_role == level.required_issuer()
-            && self
-                .person(&g.issued_by)
-                .is_some_and(|p| p.active && p.has_role(g.issuer_role))
+            && self.person(&g.issued_by).is_some_and(|p| p.active && p.has_role(g.issuer_role))
     }
 
     /// The people a door's reader should identify among (THREATS: identification only among people allowed

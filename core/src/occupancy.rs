@@ -58,29 +58,13 @@ impl EscortLog {
     }
 
     /// Whether `person` authenticated at `door` within `window_s` before `now` (not after it).
-    pub fn recent(
-        &self,
-        door: &DoorId,
-        person: &PersonId,
-        now: DateTime<Utc>,
-        window_s: u32,
-    ) -> bool {
+    pub fn recent(&self, door: &DoorId, person: &PersonId, now: DateTime<Utc>, window_s: u32) -> bool {
         let w = Duration::seconds(i64::from(window_s));
-        self.recent
-            .iter()
-            .any(|(d, p, t)| d == door && p == person && *t <= now && now - *t <= w)
+        self.recent.iter().any(|(d, p, t)| d == door && p == person && *t <= now && now - *t <= w)
     }
 
-    pub fn recent_at(
-        &self,
-        door: &DoorId,
-        now: DateTime<Utc>,
-        window_s: u32,
-    ) -> impl Iterator<Item = &PersonId> {
+    pub fn recent_at(&self, door: &DoorId, now: DateTime<Utc>, window_s: u32) -> impl Iterator<Item = &PersonId> {
         let w = Duration::seconds(i64::from(window_s));
-        self.recent
-            .iter()
-            .filter(move |(d, _, t)| d == door && *t <= now && now - *t <= w)
-            .map(|(_, p, _)| p)
+        self.recent.iter().filter(move |(d, _, t)| d == door && *t <= now && now - *t <= w).map(|(_, p, _)| p)
     }
 }

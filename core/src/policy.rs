@@ -11,20 +11,9 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
-    Enter {
-        door: DoorId,
-        person: PersonId,
-        reader: ReaderId,
-    },
-    Exit {
-        door: DoorId,
-        person: PersonId,
-    },
-    Login {
-        terminal: TerminalId,
-        person: PersonId,
-        remote: bool,
-    },
+    Enter { door: DoorId, person: PersonId, reader: ReaderId },
+    Exit { door: DoorId, person: PersonId },
+    Login { terminal: TerminalId, person: PersonId, remote: bool },
 }
 
 pub struct Context<'a> {
@@ -111,17 +100,13 @@ impl Reason {
     /// The article (or standard) this reason enforces, for the audit event and the README's table.
     pub fn article(self) -> &'static str {
         match self {
-            Reason::GrantValid
-            | Reason::NoGrant
-            | Reason::IssuerLacksRole
-            | Reason::WrongIssuerRole => "003 §13",
+            Reason::GrantValid | Reason::NoGrant | Reason::IssuerLacksRole | Reason::WrongIssuerRole => "003 §13",
             Reason::NotInsideParent => "003 §13",
             Reason::GrantExpired | Reason::GrantNotYetValid | Reason::AppointmentEnded => "004 §7",
             Reason::OutsideOfficeHours | Reason::Holiday | Reason::OffHoursApproved => "002 §5-2",
-            Reason::VendorNoVisit
-            | Reason::VendorOutsideWindow
-            | Reason::VendorNoEscort
-            | Reason::VendorEscorted => "003 §13(4), 002 §5-4",
+            Reason::VendorNoVisit | Reason::VendorOutsideWindow | Reason::VendorNoEscort | Reason::VendorEscorted => {
+                "003 §13(4), 002 §5-4"
+            }
             Reason::ExitRecorded => "000 §7, 003 §13",
             Reason::LockedOut | Reason::NotIdentified => "NIST SP 800-63B §5.2.2",
             Reason::RemoteLoginRefused => "004 §2(9)",
@@ -173,19 +158,11 @@ pub struct Decision {
 impl Decision {
     /// Anyone may build a denial; only [`decide`] builds a grant.
     pub fn deny(reason: Reason) -> Decision {
-        Decision {
-            verdict: Verdict::Deny,
-            reason,
-            article: reason.article(),
-        }
+        Decision { verdict: Verdict::Deny, reason, article: reason.article() }
     }
 
     fn grant(reason: Reason) -> Decision {
-        Decision {
-            verdict: Verdict::Grant(Granted { _proof: () }),
-            reason,
-            article: reason.article(),
-        }
+        Decision { verdict: Verdict::Grant(Granted { _proof: () }), reason, article: reason.article() }
     }
 
     pub fn is_granted(&self) -> bool {
@@ -202,17 +179,9 @@ impl Decision {
 
 pub fn decide(req: &Request, ctx: &Context) -> Decision {
     match req {
-        Request::Enter {
-            door,
-            person,
-            reader,
-        } => enter(door, person, reader, ctx),
+        Request::Enter { door, person, reader } => enter(door, person, reader, ctx),
         Request::Exit { door, person } => exit(door, person, ctx),
-        Request::Login {
-            terminal,
-            person,
-            remote,
-        } => login(terminal, person, *remote, ctx),
+        Request::Login { terminal, person, remote } => login(terminal, person, *remote, ctx),
     }
 }
 
@@ -223,11 +192,7 @@ fn check_person(person: &PersonId, ctx: &Context) -> Result<(), Reason> {
         return Err(Reason::PersonInactive);
     }
     if let Some(end) = p.appointment_end
-        && ctx
-            .now
-            .with_timezone(&ctx.registry.site.utc_offset)
-            .date_naive()
-            > end
+        && ctx.now.with_timezone(&ctx.registry.site.utc_offset).date_naive() > end
     {
         return Err(Reason::AppointmentEnded);
     }
@@ -236,12 +201,7 @@ fn check_person(person: &PersonId, ctx: &Context) -> Result<(), Reason> {
 
 /// The best grant for a place: a valid one if any, else the most telling refusal (expired before wrong
 /// issuer before none) so the person hears the reason that applies to them.
-fn grant_for(
-    person: &PersonId,
-    place: &Place,
-    level: Level,
-    ctx: &Context,
-) -> Result<Schedule, Reason> {
+fn grant_for(person: &PersonId, place: &Place, level: Level, ctx: &Context) -> Result<Schedule, Reason> {
     let mut best = Reason::NoGrant;
     let rank = |r: Reason| match r {
         Reason::NoGrant => 0,
@@ -251,11 +211,7 @@ fn grant_for(
         Reason::WrongIssuerRole => 4,
         _ => 5,
     };
-    for g in ctx
-        .registry
-        .grants_for(person)
-        .filter(|g| &g.place == place)
-    {
+    for g in ctx.registry.grants_for(person).filter(|g| &g.place == place) {
         // 003 §13(1)-(3): the grant counts only if issued in the role the level requires…
         let r = if g.issuer_role != level.required_issuer() {
             Reason::WrongIssuerRole
@@ -278,20 +234,12 @@ fn grant_for(
 }
 
 fn office_reason(v: &OfficeHoursVerdict) -> Reason {
-    if v.is_closed_day() {
-        Reason::Holiday
-    } else {
-        Reason::OutsideOfficeHours
-    }
+    if v.is_closed_day() { Reason::Holiday } else { Reason::OutsideOfficeHours }
 }
 
 fn enter(door: &DoorId, person: &PersonId, reader: &ReaderId, ctx: &Context) -> Decision {
     // NIST SP 800-63B: a locked (person, reader) is refused before anything else.
-    if ctx
-        .lockout
-        .check(&(person.clone(), reader.clone()), ctx.now)
-        .is_err()
-    {
+    if ctx.lockout.check(&(person.clone(), reader.clone()), ctx.now).is_err() {
         return Decision::deny(Reason::LockedOut);
     }
     let Some(d) = ctx.registry.site.door(door) else {
@@ -309,10 +257,7 @@ fn enter(door: &DoorId, person: &PersonId, reader: &ReaderId, ctx: &Context) -> 
     {
         return Decision::deny(Reason::NotInsideParent);
     }
-    let is_vendor = ctx
-        .registry
-        .person(person)
-        .is_some_and(|p| p.has_role(Role::Vendor));
+    let is_vendor = ctx.registry.person(person).is_some_and(|p| p.has_role(Role::Vendor));
     if is_vendor {
         return vendor(door, person, ctx);
     }
@@ -320,11 +265,7 @@ fn enter(door: &DoorId, person: &PersonId, reader: &ReaderId, ctx: &Context) -> 
         Ok(Schedule::Always) => Decision::grant(Reason::GrantValid),
         Ok(Schedule::OfficeHours) => {
             let v = is_office_hours(&ctx.registry.site, ctx.now);
-            if v.is_open() {
-                Decision::grant(Reason::GrantValid)
-            } else {
-                Decision::deny(office_reason(&v))
-            }
+            if v.is_open() { Decision::grant(Reason::GrantValid) } else { Decision::deny(office_reason(&v)) }
         }
         Err(r) => Decision::deny(r),
     }
@@ -333,31 +274,16 @@ fn enter(door: &DoorId, person: &PersonId, reader: &ReaderId, ctx: &Context) -> 
 /// 003 §13(4), 002 §5-4: a vendor enters only on a registered visit for this door and time, right after an
 /// escort authenticated at the same door.
 fn vendor(door: &DoorId, person: &PersonId, ctx: &Context) -> Decision {
-    let visits: Vec<_> = ctx
-        .registry
-        .visits
-        .iter()
-        .filter(|v| &v.vendor == person && v.doors.contains(door))
-        .collect();
+    let visits: Vec<_> = ctx.registry.visits.iter().filter(|v| &v.vendor == person && v.doors.contains(door)).collect();
     if visits.is_empty() {
         return Decision::deny(Reason::VendorNoVisit);
     }
-    let Some(visit) = visits
-        .iter()
-        .find(|v| v.from <= ctx.now && ctx.now < v.until)
-    else {
+    let Some(visit) = visits.iter().find(|v| v.from <= ctx.now && ctx.now < v.until) else {
         return Decision::deny(Reason::VendorOutsideWindow);
     };
     let window = ctx.registry.site.timeouts.escort_window_s;
-    let escorted = visit
-        .escorts
-        .iter()
-        .any(|e| e != person && ctx.escorts.recent(door, e, ctx.now, window));
-    if escorted {
-        Decision::grant(Reason::VendorEscorted)
-    } else {
-        Decision::deny(Reason::VendorNoEscort)
-    }
+    let escorted = visit.escorts.iter().any(|e| e != person && ctx.escorts.recent(door, e, ctx.now, window));
+    if escorted { Decision::grant(Reason::VendorEscorted) } else { Decision::deny(Reason::VendorNoEscort) }
 }
 
 /// Egress is never blocked (a locked-in person is a safety hazard); the exit is recorded for the ledger.
@@ -379,11 +305,7 @@ fn login(terminal: &TerminalId, person: &PersonId, remote: bool, ctx: &Context) 
     if let Err(r) = check_person(person, ctx) {
         return Decision::deny(r);
     }
-    if ctx
-        .lockout
-        .check(&(person.clone(), t.reader.clone()), ctx.now)
-        .is_err()
-    {
+    if ctx.lockout.check(&(person.clone(), t.reader.clone()), ctx.now).is_err() {
         return Decision::deny(Reason::LockedOut);
     }
     // 003 §13(3): terminals are Level 1, permitted by the system administrator.
@@ -400,16 +322,9 @@ fn login(terminal: &TerminalId, person: &PersonId, remote: bool, ctx: &Context) 
             && &a.terminal == terminal
             && a.from <= ctx.now
             && ctx.now < a.until
-            && ctx
-                .registry
-                .person(&a.approved_by)
-                .is_some_and(|p| p.has_role(Role::SystemAdministrator))
+            && ctx.registry.person(&a.approved_by).is_some_and(|p| p.has_role(Role::SystemAdministrator))
     });
-    if approved {
-        Decision::grant(Reason::OffHoursApproved)
-    } else {
-        Decision::deny(office_reason(&v))
-    }
+    if approved { Decision::grant(Reason::OffHoursApproved) } else { Decision::deny(office_reason(&v)) }
 }
 
 #[cfg(test)]

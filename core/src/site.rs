@@ -48,10 +48,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 fn key_at(text: &str, offset: usize) -> Option<String> {
     let offset = offset.min(text.len());
     let start = text[..offset].rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let end = text[start..]
-        .find('\n')
-        .map(|i| start + i)
-        .unwrap_or(text.len());
+    let end = text[start..].find('\n').map(|i| start + i).unwrap_or(text.len());
     let line = text[start..end].trim();
     let (k, _) = line.split_once('=')?;
     let k = k.trim().trim_matches('"');
@@ -64,20 +61,9 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn err(
-        &self,
-        span: Range<usize>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> SiteError {
+    fn err(&self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) -> SiteError {
         let (line, column) = line_col(self.text, span.start);
-        SiteError {
-            file: self.file.into(),
-            line,
-            column,
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        SiteError { file: self.file.into(), line, column, field: Some(field.into()), message: message.into() }
     }
 }
 
@@ -353,22 +339,14 @@ fn parse_day(s: &str) -> Option<Weekday> {
     })
 }
 
-fn unique<'a>(
-    cx: &Ctx,
-    what: &str,
-    ids: impl Iterator<Item = &'a Spanned<String>>,
-) -> Result<(), SiteError> {
+fn unique<'a>(cx: &Ctx, what: &str, ids: impl Iterator<Item = &'a Spanned<String>>) -> Result<(), SiteError> {
     let mut seen = BTreeSet::new();
     for id in ids {
         if id.get_ref().is_empty() {
             return Err(cx.err(id.span(), format!("{what}.id"), "must not be empty"));
         }
         if !seen.insert(id.get_ref().clone()) {
-            return Err(cx.err(
-                id.span(),
-                format!("{what} \"{}\".id", id.get_ref()),
-                "duplicate id",
-            ));
+            return Err(cx.err(id.span(), format!("{what} \"{}\".id", id.get_ref()), "duplicate id"));
         }
     }
     Ok(())
@@ -389,22 +367,14 @@ fn known(
     Err(cx.err(
         r.span(),
         format!("{owner}.{field}"),
-        format!(
-            "unknown {what} \"{}\" (known: {})",
-            r.get_ref(),
-            list.join(", ")
-        ),
+        format!("unknown {what} \"{}\" (known: {})", r.get_ref(), list.join(", ")),
     ))
 }
 
 impl Site {
     fn resolve(raw: RawSite, cx: &Ctx) -> Result<Site, SiteError> {
         let utc_offset = parse_offset(raw.site.utc_offset.get_ref()).ok_or_else(|| {
-            cx.err(
-                raw.site.utc_offset.span(),
-                "site.utc_offset",
-                "expected an offset like \"+09:00\"",
-            )
+            cx.err(raw.site.utc_offset.span(), "site.utc_offset", "expected an offset like \"+09:00\"")
         })?;
 
         let oh = &raw.office_hours;
@@ -420,31 +390,19 @@ impl Site {
         }
         let time = |s: &Spanned<String>, f: &str| {
             NaiveTime::parse_from_str(s.get_ref(), "%H:%M").map_err(|_| {
-                cx.err(
-                    s.span(),
-                    format!("office_hours.{f}"),
-                    format!("{:?} is not a time like \"08:30\"", s.get_ref()),
-                )
+                cx.err(s.span(), format!("office_hours.{f}"), format!("{:?} is not a time like \"08:30\"", s.get_ref()))
             })
         };
         let open = time(&oh.open, "open")?;
         let close = time(&oh.close, "close")?;
         if close <= open {
-            return Err(cx.err(
-                oh.close.span(),
-                "office_hours.close",
-                "closing time must be after opening time",
-            ));
+            return Err(cx.err(oh.close.span(), "office_hours.close", "closing time must be after opening time"));
         }
         let mut closures = Vec::new();
         for c in oh.closures.get_ref() {
-            let md = c
-                .split_once('-')
-                .and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)));
+            let md = c.split_once('-').and_then(|(m, d)| Some((m.parse::<u32>().ok()?, d.parse::<u32>().ok()?)));
             match md {
-                Some((m, d)) if NaiveDate::from_ymd_opt(2024, m, d).is_some() => {
-                    closures.push((m, d))
-                }
+                Some((m, d)) if NaiveDate::from_ymd_opt(2024, m, d).is_some() => closures.push((m, d)),
                 _ => {
                     return Err(cx.err(
                         oh.closures.span(),
@@ -504,13 +462,8 @@ impl Site {
         unique(cx, "door", raw.doors.iter().map(|z| &z.id))?;
         unique(cx, "terminal", raw.terminals.iter().map(|z| &z.id))?;
         let zone_ids: BTreeSet<String> = raw.zones.iter().map(|z| z.id.get_ref().clone()).collect();
-        let reader_ids: BTreeSet<String> =
-            raw.readers.iter().map(|z| z.id.get_ref().clone()).collect();
-        let ctl_ids: BTreeSet<String> = raw
-            .controllers
-            .iter()
-            .map(|z| z.id.get_ref().clone())
-            .collect();
+        let reader_ids: BTreeSet<String> = raw.readers.iter().map(|z| z.id.get_ref().clone()).collect();
+        let ctl_ids: BTreeSet<String> = raw.controllers.iter().map(|z| z.id.get_ref().clone()).collect();
 
         let mut zones = Vec::new();
         for z in &raw.zones {
@@ -519,20 +472,13 @@ impl Site {
                 cx.err(
                     z.level.span(),
                     format!("{owner}.level"),
-                    format!(
-                        "{} is not a security level; 003 §13 defines 1, 2 and 3",
-                        z.level.get_ref()
-                    ),
+                    format!("{} is not a security level; 003 §13 defines 1, 2 and 3", z.level.get_ref()),
                 )
             })?;
             if let Some(p) = &z.parent {
                 known(cx, &owner, "parent", p, "zone", &zone_ids)?;
                 if p.get_ref() == z.id.get_ref() {
-                    return Err(cx.err(
-                        p.span(),
-                        format!("{owner}.parent"),
-                        "a zone cannot be its own parent",
-                    ));
+                    return Err(cx.err(p.span(), format!("{owner}.parent"), "a zone cannot be its own parent"));
                 }
             }
             zones.push(ZoneConfig {
@@ -556,10 +502,7 @@ impl Site {
                         "zone parents form a cycle",
                     ));
                 }
-                cur = zones
-                    .iter()
-                    .find(|x| x.id.as_str() == c)
-                    .and_then(|x| x.parent.as_ref().map(|p| p.to_string()));
+                cur = zones.iter().find(|x| x.id.as_str() == c).and_then(|x| x.parent.as_ref().map(|p| p.to_string()));
             }
         }
 
@@ -570,21 +513,13 @@ impl Site {
                 return Err(cx.err(
                     r.kind.span(),
                     format!("{owner}.kind"),
-                    format!(
-                        "unknown reader kind \"{}\" (known: {})",
-                        r.kind.get_ref(),
-                        READER_KINDS.join(", ")
-                    ),
+                    format!("unknown reader kind \"{}\" (known: {})", r.kind.get_ref(), READER_KINDS.join(", ")),
                 ));
             }
             let modality = match &r.modality {
                 Some(m) if m.get_ref() == "finger" || m.get_ref() == "palm" => m.get_ref().clone(),
                 Some(m) => {
-                    return Err(cx.err(
-                        m.span(),
-                        format!("{owner}.modality"),
-                        "must be \"finger\" or \"palm\"",
-                    ));
+                    return Err(cx.err(m.span(), format!("{owner}.modality"), "must be \"finger\" or \"palm\""));
                 }
                 None => {
                     if r.kind.get_ref().contains("palm") {
@@ -628,10 +563,7 @@ impl Site {
                 return Err(cx.err(
                     r.span(),
                     format!("{owner}.{field}"),
-                    format!(
-                        "reader \"{}\" is already used by another door or terminal",
-                        r.get_ref()
-                    ),
+                    format!("reader \"{}\" is already used by another door or terminal", r.get_ref()),
                 ));
             }
             Ok(())
@@ -640,14 +572,7 @@ impl Site {
         for d in &raw.doors {
             let owner = format!("door \"{}\"", d.id.get_ref());
             known(cx, &owner, "zone", &d.zone, "zone", &zone_ids)?;
-            known(
-                cx,
-                &owner,
-                "controller",
-                &d.controller,
-                "controller",
-                &ctl_ids,
-            )?;
+            known(cx, &owner, "controller", &d.controller, "controller", &ctl_ids)?;
             claim(&d.entry_reader, &owner, "entry_reader")?;
             if let Some(x) = &d.exit_reader {
                 claim(x, &owner, "exit_reader")?;
@@ -678,13 +603,7 @@ impl Site {
             id: SiteId::new(raw.site.id.get_ref()),
             name: raw.site.name,
             utc_offset,
-            office_hours: OfficeHours {
-                days,
-                open,
-                close,
-                closures,
-                extra_holidays,
-            },
+            office_hours: OfficeHours { days, open, close, closures, extra_holidays },
             timeouts: Timeouts {
                 unlock_pulse_ms: *t.unlock_pulse_ms.get_ref(),
                 held_open_s: *t.held_open_s.get_ref(),

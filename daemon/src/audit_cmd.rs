@@ -14,16 +14,8 @@ pub fn event_json(e: &StoredEvent) -> serde_json::Value {
 }
 
 pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refusal> {
-    let from = f
-        .from
-        .as_deref()
-        .map(|s| parse_time(d, "from", s))
-        .transpose()?;
-    let until = f
-        .until
-        .as_deref()
-        .map(|s| parse_time(d, "until", s))
-        .transpose()?;
+    let from = f.from.as_deref().map(|s| parse_time(d, "from", s)).transpose()?;
+    let until = f.until.as_deref().map(|s| parse_time(d, "until", s)).transpose()?;
     let filter = Filter {
         person: f.person.clone(),
         place: f.place.clone(),
@@ -33,10 +25,11 @@ pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refus
         limit: Some(f.limit.unwrap_or(1000).min(100_000)),
         ..Default::default()
     };
-    let events = d.audit_store.query(&filter).await.map_err(|e| Refusal {
-        code: ErrorCode::Internal,
-        message: e.to_string(),
-    })?;
+    let events = d
+        .audit_store
+        .query(&filter)
+        .await
+        .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
     record_viewing(
         d,
         "audit.view",
@@ -45,9 +38,7 @@ pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refus
         serde_json::json!({"kind": f.kind, "from": from, "until": until, "returned": events.len()}),
     )
     .await?;
-    Ok(serde_json::Value::Array(
-        events.iter().map(event_json).collect(),
-    ))
+    Ok(serde_json::Value::Array(events.iter().map(event_json).collect()))
 }
 
 /// Looking at the records is itself recorded (002 §7(11)); if it cannot be recorded, nothing is shown.
@@ -80,9 +71,7 @@ pub async fn record_viewing(
 
 pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
     match tobira_audit::verify(&d.opts.audit_path(), &d.audit_store.public_key()).await {
-        Ok(rep) => Ok(
-            serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints}),
-        ),
+        Ok(rep) => Ok(serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints})),
         Err(f) => Ok(serde_json::json!({"ok": false, "failure": f.to_string()})),
     }
 }
@@ -91,10 +80,7 @@ pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
 /// and does not trust a running daemon's word. Exit 0 intact, 4 with the first bad event named.
 pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
     let db = data_dir.join("audit.db");
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -108,10 +94,7 @@ pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
     match res {
         Ok(Ok(rep)) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints})
-                );
+                println!("{}", serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints}));
             } else {
                 println!(
                     "audit store {} is intact: {} events, {} signed checkpoints",
@@ -124,10 +107,7 @@ pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
         }
         Ok(Err(f)) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"ok": false, "failure": f.to_string()})
-                );
+                println!("{}", serde_json::json!({"ok": false, "failure": f.to_string()}));
             }
             eprintln!("AUDIT VERIFICATION FAILED for {}: {f}", db.display());
             4

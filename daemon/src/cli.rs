@@ -13,12 +13,7 @@ use tobira_proto::{AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCo
 )]
 pub struct Cli {
     /// tobirad's control socket.
-    #[arg(
-        long,
-        global = true,
-        env = "TOBIRA_SOCKET",
-        default_value = "/var/lib/tobira/control.sock"
-    )]
+    #[arg(long, global = true, env = "TOBIRA_SOCKET", default_value = "/var/lib/tobira/control.sock")]
     pub socket: PathBuf,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -249,51 +244,15 @@ pub enum SimCmd {
 pub fn request_for(cmd: Cmd) -> Option<Request> {
     Some(match cmd {
         Cmd::Status => Request::Status,
-        Cmd::Person(PersonCmd::Add {
-            id,
-            name,
-            affiliation,
-            roles,
-            appointment_end,
-            actor,
-        }) => Request::PersonAdd(PersonAdd {
-            id,
-            name,
-            affiliation,
-            roles,
-            appointment_end,
-            actor,
-        }),
+        Cmd::Person(PersonCmd::Add { id, name, affiliation, roles, appointment_end, actor }) => {
+            Request::PersonAdd(PersonAdd { id, name, affiliation, roles, appointment_end, actor })
+        }
         Cmd::Person(PersonCmd::List) => Request::PersonList,
         Cmd::Person(PersonCmd::Show { id }) => Request::PersonShow { id },
-        Cmd::Enroll {
-            person,
-            reader,
-            finger,
-            samples,
-        } => Request::Enroll {
-            person,
-            reader,
-            finger,
-            samples,
-        },
-        Cmd::Grant(GrantCmd::Add {
-            holder,
-            place,
-            issued_by,
-            role,
-            from,
-            until,
-            schedule,
-        }) => Request::GrantAdd(GrantAdd {
-            holder,
-            place,
-            issued_by,
-            issuer_role: role,
-            from,
-            until,
-            schedule,
-        }),
+        Cmd::Enroll { person, reader, finger, samples } => Request::Enroll { person, reader, finger, samples },
+        Cmd::Grant(GrantCmd::Add { holder, place, issued_by, role, from, until, schedule }) => {
+            Request::GrantAdd(GrantAdd { holder, place, issued_by, issuer_role: role, from, until, schedule })
+        }
         Cmd::Grant(GrantCmd::List { holder }) => Request::GrantList { holder },
         Cmd::Grant(GrantCmd::Revoke { id, actor }) => Request::GrantRevoke { id, actor },
         Cmd::OffHours(a) => Request::OffHoursAdd(OffHoursAdd {
@@ -316,41 +275,13 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             approved_by: v.approved_by,
             media_allowed: v.media,
         }),
-        Cmd::Login {
-            terminal,
-            user,
-            remote,
-        } => Request::Login {
-            terminal,
-            user,
-            remote,
-        },
-        Cmd::Audit(AuditCmd::Show {
-            person,
-            place,
-            kind,
-            from,
-            until,
-            limit,
-        }) => Request::AuditShow(AuditFilter {
-            person,
-            place,
-            kind,
-            from,
-            until,
-            limit,
-        }),
+        Cmd::Login { terminal, user, remote } => Request::Login { terminal, user, remote },
+        Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit }) => {
+            Request::AuditShow(AuditFilter { person, place, kind, from, until, limit })
+        }
         Cmd::Ledger { from, until, .. } => Request::Ledger { from, until },
         Cmd::Sim(s) => Request::Sim(match s {
-            SimCmd::Present {
-                reader,
-                body,
-                finger,
-            } => SimCommand::Present {
-                reader,
-                body,
-                finger,
-            },
+            SimCmd::Present { reader, body, finger } => SimCommand::Present { reader, body, finger },
             SimCmd::Walk { door, hold_ms } => SimCommand::Walk { door, hold_ms },
             SimCmd::Open { door } => SimCommand::Open { door },
             SimCmd::Close { door } => SimCommand::Close { door },
@@ -360,9 +291,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Replug { device } => SimCommand::Replug { device },
             SimCmd::Garble { reader } => SimCommand::Garble { reader },
             SimCmd::AuditUnwritable { on } => SimCommand::AuditUnwritable { on },
-            SimCmd::Clock { at } => SimCommand::Clock {
-                at: (at != "real").then_some(at),
-            },
+            SimCmd::Clock { at } => SimCommand::Clock { at: (at != "real").then_some(at) },
             SimCmd::Door { door } => SimCommand::Door { door },
         }),
         Cmd::Demo(_) | Cmd::Audit(AuditCmd::Verify { .. }) => return None,
@@ -388,14 +317,8 @@ pub fn print_value(v: &serde_json::Value, json: bool) {
     }
     match v {
         serde_json::Value::Array(a) if a.iter().all(|x| x.is_object()) && !a.is_empty() => {
-            let headers: Vec<String> = a[0]
-                .as_object()
-                .map(|o| o.keys().cloned().collect())
-                .unwrap_or_default();
-            let rows: Vec<Vec<String>> = a
-                .iter()
-                .map(|x| headers.iter().map(|h| cell(&x[h])).collect())
-                .collect();
+            let headers: Vec<String> = a[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            let rows: Vec<Vec<String>> = a.iter().map(|x| headers.iter().map(|h| cell(&x[h])).collect()).collect();
             let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
             print!("{}", crate::table::render(&hs, &rows));
         }
@@ -411,17 +334,10 @@ pub fn print_value(v: &serde_json::Value, json: bool) {
 
 /// Rows of the entry/exit ledger answer, in the ledger's column order.
 pub fn ledger_rows(v: &serde_json::Value) -> (Vec<String>, Vec<Vec<String>>) {
-    let cols: Vec<String> = v["columns"]
-        .as_array()
-        .map(|a| a.iter().map(cell).collect())
-        .unwrap_or_default();
+    let cols: Vec<String> = v["columns"].as_array().map(|a| a.iter().map(cell).collect()).unwrap_or_default();
     let rows = v["rows"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|r| cols.iter().map(|c| cell(&r[c])).collect())
-                .collect()
-        })
+        .map(|a| a.iter().map(|r| cols.iter().map(|c| cell(&r[c])).collect()).collect())
         .unwrap_or_default();
     (cols, rows)
 }
@@ -431,10 +347,7 @@ pub fn ledger_rows(v: &serde_json::Value) -> (Vec<String>, Vec<Vec<String>>) {
 pub fn exit_code(e: &ClientError) -> i32 {
     match e {
         ClientError::Connect { .. } | ClientError::NoAnswer => 3,
-        ClientError::Refused {
-            code: tobira_proto::ErrorCode::BadRequest,
-            ..
-        } => 2,
+        ClientError::Refused { code: tobira_proto::ErrorCode::BadRequest, .. } => 2,
         _ => 1,
     }
 }

@@ -3,20 +3,13 @@
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use tobira_proto::{
-    CONTROL_VERSION, Envelope, ErrorCode, Request, Response, read_frame, write_frame,
-};
+use tobira_proto::{CONTROL_VERSION, Envelope, ErrorCode, Request, Response, read_frame, write_frame};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
-    #[error(
-        "cannot reach tobirad at {path}: {source} — is the daemon running? (systemctl status tobirad)"
-    )]
-    Connect {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot reach tobirad at {path}: {source} — is the daemon running? (systemctl status tobirad)")]
+    Connect { path: PathBuf, source: std::io::Error },
     #[error("talking to tobirad failed: {0}")]
     Frame(#[from] tobira_proto::FrameError),
     #[error("tobirad closed the connection without answering")]
@@ -32,10 +25,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            timeout: Duration::from_secs(60),
-        }
+        Self { path: path.into(), timeout: Duration::from_secs(60) }
     }
 
     pub fn path(&self) -> &Path {
@@ -44,23 +34,12 @@ impl Client {
 
     /// Sends one request on a fresh connection and returns the daemon's data, or its refusal.
     pub fn call(&self, body: Request) -> Result<serde_json::Value, ClientError> {
-        let mut s = UnixStream::connect(&self.path).map_err(|source| ClientError::Connect {
-            path: self.path.clone(),
-            source,
-        })?;
-        let to = |source| ClientError::Connect {
-            path: self.path.clone(),
-            source,
-        };
+        let mut s = UnixStream::connect(&self.path)
+            .map_err(|source| ClientError::Connect { path: self.path.clone(), source })?;
+        let to = |source| ClientError::Connect { path: self.path.clone(), source };
         s.set_read_timeout(Some(self.timeout)).map_err(to)?;
         s.set_write_timeout(Some(self.timeout)).map_err(to)?;
-        write_frame(
-            &mut s,
-            &Envelope {
-                version: CONTROL_VERSION,
-                body,
-            },
-        )?;
+        write_frame(&mut s, &Envelope { version: CONTROL_VERSION, body })?;
         match read_frame::<_, Response>(&mut s)? {
             Some(Response::Ok { data }) => Ok(data),
             Some(Response::Error { code, message }) => Err(ClientError::Refused { code, message }),

@@ -21,17 +21,13 @@ impl Default for Clock {
 
 impl Clock {
     pub fn new() -> Self {
-        Self {
-            fixed: Mutex::new(None),
-        }
+        Self { fixed: Mutex::new(None) }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         let fixed = *self.fixed.lock().unwrap_or_else(|p| p.into_inner());
         match fixed {
-            Some((at, since)) => {
-                at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default()
-            }
+            Some((at, since)) => at + chrono::Duration::from_std(since.elapsed()).unwrap_or_default(),
             None => Utc::now(),
         }
     }
@@ -48,9 +44,7 @@ mod tests {
     #[test]
     fn set_time_runs_on_and_can_be_cleared() {
         let c = Clock::new();
-        let t = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+09:00")
-            .unwrap()
-            .with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-23T10:00:00+09:00").unwrap().with_timezone(&Utc);
         c.set(Some(t));
         let n = c.now();
         assert!(n >= t && n < t + chrono::Duration::seconds(5));

@@ -17,16 +17,10 @@ pub struct Refusal {
 
 impl Refusal {
     pub fn bad(msg: impl Into<String>) -> Self {
-        Self {
-            code: ErrorCode::BadRequest,
-            message: msg.into(),
-        }
+        Self { code: ErrorCode::BadRequest, message: msg.into() }
     }
     pub fn not_found(msg: impl Into<String>) -> Self {
-        Self {
-            code: ErrorCode::NotFound,
-            message: msg.into(),
-        }
+        Self { code: ErrorCode::NotFound, message: msg.into() }
     }
 }
 
@@ -37,10 +31,7 @@ impl From<StoreError> for Refusal {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
             _ => ErrorCode::Internal,
         };
-        Self {
-            code,
-            message: e.to_string(),
-        }
+        Self { code, message: e.to_string() }
     }
 }
 
@@ -52,37 +43,23 @@ pub async fn dispatch(d: &Daemon, req: Request) -> Response {
         Request::PersonAdd(p) => person_add(d, p).await,
         Request::PersonList => person_list(d),
         Request::PersonShow { id } => person_show(d, &id),
-        Request::Enroll {
-            person,
-            reader,
-            finger,
-            samples,
-        } => d
+        Request::Enroll { person, reader, finger, samples } => d
             .enroll(&person, &reader, finger, samples)
             .await
-            .map_err(|e| Refusal {
-                code: ErrorCode::Denied,
-                message: e.to_string(),
-            }),
+            .map_err(|e| Refusal { code: ErrorCode::Denied, message: e.to_string() }),
         Request::GrantAdd(g) => grant_add(d, g).await,
         Request::GrantList { holder } => grant_list(d, holder.as_deref()),
         Request::GrantRevoke { id, actor } => grant_revoke(d, &id, &actor).await,
         Request::OffHoursAdd(a) => off_hours_add(d, a).await,
         Request::VisitAdd(v) => visit_add(d, v).await,
-        Request::Login {
-            terminal,
-            user,
-            remote,
-        } => Ok(serde_json::to_value(d.login(&terminal, &user, remote).await).unwrap_or_default()),
+        Request::Login { terminal, user, remote } => {
+            Ok(serde_json::to_value(d.login(&terminal, &user, remote).await).unwrap_or_default())
+        }
         Request::AuditShow(f) => crate::audit_cmd::show(d, f).await,
         Request::AuditVerify => crate::audit_cmd::verify(d).await,
-        Request::Ledger { from, until } => {
-            crate::ledger::entry_exit(d, from.as_deref(), until.as_deref()).await
-        }
+        Request::Ledger { from, until } => crate::ledger::entry_exit(d, from.as_deref(), until.as_deref()).await,
         Request::Sim(cmd) => crate::sim::command(d, cmd).await,
-        _ => Err(Refusal::bad(
-            "this request is not supported by this daemon version",
-        )),
+        _ => Err(Refusal::bad("this request is not supported by this daemon version")),
     };
     match r {
         Ok(data) => Response::Ok { data },
@@ -102,9 +79,7 @@ pub fn parse_time(d: &Daemon, field: &str, s: &str) -> Result<DateTime<Utc>, Ref
             .map(|t| t.with_timezone(&Utc))
             .ok_or_else(|| Refusal::bad(format!("{field}: {s} is not a valid date")));
     }
-    Err(Refusal::bad(format!(
-        "{field}: {s:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)"
-    )))
+    Err(Refusal::bad(format!("{field}: {s:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)")))
 }
 
 fn parse_role(field: &str, s: &str) -> Result<Role, Refusal> {
@@ -119,11 +94,7 @@ fn need_person(d: &Daemon, field: &str, id: &str) -> Result<Person, Refusal> {
     d.registry()
         .person(&PersonId::new(id))
         .cloned()
-        .ok_or_else(|| {
-            Refusal::not_found(format!(
-                "{field}: no person {id:?}; see `tobira person list`"
-            ))
-        })
+        .ok_or_else(|| Refusal::not_found(format!("{field}: no person {id:?}; see `tobira person list`")))
 }
 
 async fn audited_admin(
@@ -170,23 +141,10 @@ async fn status(d: &Daemon) -> Answer {
 }
 
 async fn person_add(d: &Daemon, p: tobira_proto::PersonAdd) -> Answer {
-    if p.id.is_empty()
-        || p.id.len() > 64
-        || !p
-            .id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(Refusal::bad(format!(
-            "id: {:?} must be 1–64 ASCII letters, digits, '-', '_' or '.'",
-            p.id
-        )));
+    if p.id.is_empty() || p.id.len() > 64 || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(Refusal::bad(format!("id: {:?} must be 1–64 ASCII letters, digits, '-', '_' or '.'", p.id)));
     }
-    let roles = p
-        .roles
-        .iter()
-        .map(|r| parse_role("roles", r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let roles = p.roles.iter().map(|r| parse_role("roles", r)).collect::<Result<Vec<_>, _>>()?;
     let appointment_end = match &p.appointment_end {
         Some(s) => Some(
             NaiveDate::parse_from_str(s, "%Y-%m-%d")
@@ -195,10 +153,7 @@ async fn person_add(d: &Daemon, p: tobira_proto::PersonAdd) -> Answer {
         None => None,
     };
     if d.registry().person(&PersonId::new(&p.id)).is_some() {
-        return Err(Refusal {
-            code: ErrorCode::Conflict,
-            message: format!("person {} already exists", p.id),
-        });
+        return Err(Refusal { code: ErrorCode::Conflict, message: format!("person {} already exists", p.id) });
     }
     // The matching identity is random, not derived from the user ID, so authority and biometrics stay apart.
     let mut rnd = [0u8; 8];
@@ -230,9 +185,7 @@ fn person_json(p: &Person) -> serde_json::Value {
 
 fn person_list(d: &Daemon) -> Answer {
     let reg = d.registry();
-    Ok(serde_json::Value::Array(
-        reg.people.values().map(person_json).collect(),
-    ))
+    Ok(serde_json::Value::Array(reg.people.values().map(person_json).collect()))
 }
 
 fn person_show(d: &Daemon, id: &str) -> Answer {
@@ -245,20 +198,13 @@ fn person_show(d: &Daemon, id: &str) -> Answer {
 }
 
 fn parse_place(d: &Daemon, s: &str) -> Result<Place, Refusal> {
-    let (kind, id) = s
-        .split_once(':')
-        .ok_or_else(|| Refusal::bad(format!("place: {s:?} must be zone:ID or terminal:ID")))?;
+    let (kind, id) =
+        s.split_once(':').ok_or_else(|| Refusal::bad(format!("place: {s:?} must be zone:ID or terminal:ID")))?;
     match kind {
         "zone" if d.site.zone(&ZoneId::new(id)).is_some() => Ok(Place::Zone(ZoneId::new(id))),
-        "terminal" if d.site.terminal(&TerminalId::new(id)).is_some() => {
-            Ok(Place::Terminal(TerminalId::new(id)))
-        }
-        "zone" | "terminal" => Err(Refusal::not_found(format!(
-            "place: no {kind} {id:?} in the site configuration"
-        ))),
-        _ => Err(Refusal::bad(format!(
-            "place: {s:?} must be zone:ID or terminal:ID"
-        ))),
+        "terminal" if d.site.terminal(&TerminalId::new(id)).is_some() => Ok(Place::Terminal(TerminalId::new(id))),
+        "zone" | "terminal" => Err(Refusal::not_found(format!("place: no {kind} {id:?} in the site configuration"))),
+        _ => Err(Refusal::bad(format!("place: {s:?} must be zone:ID or terminal:ID"))),
     }
 }
 
@@ -289,23 +235,14 @@ async fn grant_add(d: &Daemon, g: tobira_proto::GrantAdd) -> Answer {
         None | Some("always") => Schedule::Always,
         Some("office-hours") => Schedule::OfficeHours,
         Some(s) => {
-            return Err(Refusal::bad(format!(
-                "schedule: {s:?} must be always or office-hours"
-            )));
+            return Err(Refusal::bad(format!("schedule: {s:?} must be always or office-hours")));
         }
     };
     let reg = d.registry();
-    if reg
-        .grants
-        .iter()
-        .any(|x| x.holder == holder.id && x.place == place)
-    {
+    if reg.grants.iter().any(|x| x.holder == holder.id && x.place == place) {
         return Err(Refusal {
             code: ErrorCode::Conflict,
-            message: format!(
-                "{} already holds a live grant for {}; revoke it first",
-                g.holder, g.place
-            ),
+            message: format!("{} already holds a live grant for {}; revoke it first", g.holder, g.place),
         });
     }
     let id = GrantId::new(format!("g-{}", now.timestamp_micros()));
@@ -354,9 +291,7 @@ fn grant_list(d: &Daemon, holder: Option<&str>) -> Answer {
 async fn grant_revoke(d: &Daemon, id: &str, actor: &str) -> Answer {
     let reg = d.registry();
     let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id) else {
-        return Err(Refusal::not_found(format!(
-            "no live grant {id:?}; see `tobira grant list`"
-        )));
+        return Err(Refusal::not_found(format!("no live grant {id:?}; see `tobira grant list`")));
     };
     let seq = audited_admin(
         d,
@@ -385,10 +320,7 @@ async fn off_hours_add(d: &Daemon, a: tobira_proto::OffHoursAdd) -> Answer {
         });
     }
     if d.site.terminal(&TerminalId::new(&a.terminal)).is_none() {
-        return Err(Refusal::not_found(format!(
-            "terminal: no terminal {:?}",
-            a.terminal
-        )));
+        return Err(Refusal::not_found(format!("terminal: no terminal {:?}", a.terminal)));
     }
     let from = parse_time(d, "from", &a.from)?;
     let until = parse_time(d, "until", &a.until)?;
@@ -415,19 +347,13 @@ async fn off_hours_add(d: &Daemon, a: tobira_proto::OffHoursAdd) -> Answer {
 async fn visit_add(d: &Daemon, v: tobira_proto::VisitAdd) -> Answer {
     let vendor = need_person(d, "vendor", &v.vendor)?;
     if !vendor.has_role(Role::Vendor) {
-        return Err(Refusal::bad(format!(
-            "vendor: {} is not registered as a vendor (保守業者)",
-            v.vendor
-        )));
+        return Err(Refusal::bad(format!("vendor: {} is not registered as a vendor (保守業者)", v.vendor)));
     }
     let approver = need_person(d, "approved_by", &v.approved_by)?;
     if !approver.has_role(Role::SystemAdministrator) {
         return Err(Refusal {
             code: ErrorCode::Denied,
-            message: format!(
-                "approved_by: {} is not the system administrator (003 §13(4))",
-                v.approved_by
-            ),
+            message: format!("approved_by: {} is not the system administrator (003 §13(4))", v.approved_by),
         });
     }
     for e in &v.escorts {
@@ -439,9 +365,7 @@ async fn visit_add(d: &Daemon, v: tobira_proto::VisitAdd) -> Answer {
         }
     }
     if v.escorts.is_empty() {
-        return Err(Refusal::bad(
-            "escorts: a vendor visit needs at least one escorting operator (003 §13(4))",
-        ));
+        return Err(Refusal::bad("escorts: a vendor visit needs at least one escorting operator (003 §13(4))"));
     }
     let from = parse_time(d, "from", &v.from)?;
     let until = parse_time(d, "until", &v.until)?;

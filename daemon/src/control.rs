@@ -73,8 +73,7 @@ pub async fn serve(
                     stream,
                     Response::Error {
                         code: ErrorCode::Denied,
-                        message: "not permitted: run as root or a member of the tobira group"
-                            .into(),
+                        message: "not permitted: run as root or a member of the tobira group".into(),
                     },
                 )
                 .await;
@@ -87,11 +86,7 @@ pub async fn serve(
 
 async fn respond(mut stream: UnixStream, r: Response) -> std::io::Result<()> {
     let bytes = encode(&r).unwrap_or_else(|_| {
-        encode(&Response::Error {
-            code: ErrorCode::Internal,
-            message: "response too large".into(),
-        })
-        .unwrap_or_default()
+        encode(&Response::Error { code: ErrorCode::Internal, message: "response too large".into() }).unwrap_or_default()
     });
     stream.write_all(&bytes).await?;
     stream.shutdown().await
@@ -121,10 +116,7 @@ async fn handle(daemon: Arc<Daemon>, mut stream: UnixStream) {
             tracing::warn!(error = %e, "malformed control request");
             let _ = respond(
                 stream,
-                Response::Error {
-                    code: ErrorCode::BadRequest,
-                    message: format!("malformed request: {e}"),
-                },
+                Response::Error { code: ErrorCode::BadRequest, message: format!("malformed request: {e}") },
             )
             .await;
             return;
@@ -139,14 +131,7 @@ async fn handle(daemon: Arc<Daemon>, mut stream: UnixStream) {
             "client speaks control protocol {}, daemon speaks {CONTROL_VERSION}: use the matching tobira CLI",
             req.version
         );
-        let _ = respond(
-            stream,
-            Response::Error {
-                code: ErrorCode::VersionMismatch,
-                message: msg,
-            },
-        )
-        .await;
+        let _ = respond(stream, Response::Error { code: ErrorCode::VersionMismatch, message: msg }).await;
         return;
     }
     let resp = crate::commands::dispatch(&daemon, req.body).await;

@@ -28,46 +28,28 @@ pub struct Sealed {
 }
 
 fn aead_key(bytes: &[u8]) -> Result<LessSafeKey, SealError> {
-    UnboundKey::new(&AES_256_GCM, bytes)
-        .map(LessSafeKey::new)
-        .map_err(|_| SealError::KeyLength)
+    UnboundKey::new(&AES_256_GCM, bytes).map(LessSafeKey::new).map_err(|_| SealError::KeyLength)
 }
 
-fn seal_with(
-    key: &LessSafeKey,
-    aad: &[u8],
-    plain: &[u8],
-    rng: &SystemRandom,
-) -> Result<Vec<u8>, SealError> {
+fn seal_with(key: &LessSafeKey, aad: &[u8], plain: &[u8], rng: &SystemRandom) -> Result<Vec<u8>, SealError> {
     let mut nonce = [0u8; NONCE_LEN];
     rng.fill(&mut nonce).map_err(|_| SealError::Random)?;
     let mut buf = plain.to_vec();
-    key.seal_in_place_append_tag(
-        Nonce::assume_unique_for_key(nonce),
-        Aad::from(aad),
-        &mut buf,
-    )
-    .map_err(|_| SealError::Random)?;
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+        .map_err(|_| SealError::Random)?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&buf);
     Ok(out)
 }
 
-fn open_with(
-    key: &LessSafeKey,
-    aad: &[u8],
-    sealed: &[u8],
-) -> Result<Zeroizing<Vec<u8>>, SealError> {
+fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
     if sealed.len() < NONCE_LEN {
         return Err(SealError::Open);
     }
     let (nonce, body) = sealed.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
     let mut buf = Zeroizing::new(body.to_vec());
-    let plain_len = key
-        .open_in_place(nonce, Aad::from(aad), &mut buf)
-        .map_err(|_| SealError::Open)?
-        .len();
+    let plain_len = key.open_in_place(nonce, Aad::from(aad), &mut buf).map_err(|_| SealError::Open)?.len();
     buf.truncate(plain_len);
     Ok(buf)
 }
@@ -81,22 +63,14 @@ fn aad(person: &str, template_id: &str) -> Vec<u8> {
 }
 
 /// Seals `plain` for (person, template id) under a fresh data key wrapped by `kek`.
-pub fn seal_template(
-    kek: &[u8],
-    person: &str,
-    template_id: &str,
-    plain: &[u8],
-) -> Result<Sealed, SealError> {
+pub fn seal_template(kek: &[u8], person: &str, template_id: &str, plain: &[u8]) -> Result<Sealed, SealError> {
     let rng = SystemRandom::new();
     let mut dek = Zeroizing::new([0u8; 32]);
     rng.fill(dek.as_mut()).map_err(|_| SealError::Random)?;
     let ad = aad(person, template_id);
     let ciphertext = seal_with(&aead_key(dek.as_ref())?, &ad, plain, &rng)?;
     let wrapped_key = seal_with(&aead_key(kek)?, &ad, dek.as_ref(), &rng)?;
-    Ok(Sealed {
-        wrapped_key,
-        ciphertext,
-    })
+    Ok(Sealed { wrapped_key, ciphertext })
 }
 
 /// Opens a sealed template; fails for the wrong key, owner, id, or any altered byte.
@@ -121,44 +95,26 @@ mod tests {
     fn seals_and_opens() {
         let s = seal_template(&KEK, "tanaka", "t1", b"minutiae").unwrap();
         assert_ne!(s.ciphertext[NONCE_LEN..NONCE_LEN + 8], b"minutiae"[..]);
-        assert_eq!(
-            &open_template(&KEK, "tanaka", "t1", &s).unwrap()[..],
-            b"minutiae"
-        );
+        assert_eq!(&open_template(&KEK, "tanaka", "t1", &s).unwrap()[..], b"minutiae");
     }
 
     #[test]
     fn bound_to_owner_id_and_key() {
         let s = seal_template(&KEK, "tanaka", "t1", b"minutiae").unwrap();
         assert_eq!(open_template(&KEK, "sato", "t1", &s), Err(SealError::Open));
-        assert_eq!(
-            open_template(&KEK, "tanaka", "t2", &s),
-            Err(SealError::Open)
-        );
-        assert_eq!(
-            open_template(&[8; 32], "tanaka", "t1", &s),
-            Err(SealError::Open)
-        );
+        assert_eq!(open_template(&KEK, "tanaka", "t2", &s), Err(SealError::Open));
+        assert_eq!(open_template(&[8; 32], "tanaka", "t1", &s), Err(SealError::Open));
         let mut bad = s.clone();
         let last = bad.ciphertext.len() - 1;
         bad.ciphertext[last] ^= 1;
-        assert_eq!(
-            open_template(&KEK, "tanaka", "t1", &bad),
-            Err(SealError::Open)
-        );
+        assert_eq!(open_template(&KEK, "tanaka", "t1", &bad), Err(SealError::Open));
     }
 
     #[test]
     fn destroyed_data_key_cannot_be_recovered_from_the_ciphertext() {
         let s = seal_template(&KEK, "tanaka", "t1", b"minutiae").unwrap();
         // Crypto-erase: the row keeps its ciphertext (as an old backup would) but the wrapped key is gone.
-        let erased = Sealed {
-            wrapped_key: vec![0; s.wrapped_key.len()],
-            ciphertext: s.ciphertext.clone(),
-        };
-        assert_eq!(
-            open_template(&KEK, "tanaka", "t1", &erased),
-            Err(SealError::Open)
-        );
+        let erased = Sealed { wrapped_key: vec![0; s.wrapped_key.len()], ciphertext: s.ciphertext.clone() };
+        assert_eq!(open_template(&KEK, "tanaka", "t1", &erased), Err(SealError::Open));
     }
 }

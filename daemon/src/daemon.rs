@@ -39,26 +39,12 @@ pub struct Matching {
 }
 
 impl Matching {
-    pub fn insert(
-        &mut self,
-        person: PersonId,
-        template_id: String,
-        t: MinutiaeTemplate,
-    ) -> MatchKey {
+    pub fn insert(&mut self, person: PersonId, template_id: String, t: MinutiaeTemplate) -> MatchKey {
         let key = self.next_key;
         self.next_key += 1;
         self.gallery.insert(key, &t);
-        self.owners.insert(
-            key,
-            TemplateOwner {
-                person: person.clone(),
-                template_id,
-            },
-        );
-        self.by_person
-            .entry(person)
-            .or_default()
-            .push((key, Prepared::new(&t)));
+        self.owners.insert(key, TemplateOwner { person: person.clone(), template_id });
+        self.by_person.entry(person).or_default().push((key, Prepared::new(&t)));
         key
     }
 }
@@ -151,11 +137,7 @@ pub fn decision_event(
         actor: actor.map(|p| p.as_str().to_string()),
         subject: actor.map(|p| p.as_str().to_string()),
         place: Some(place.to_string()),
-        outcome: if decision.is_granted() {
-            Outcome::Granted
-        } else {
-            Outcome::Denied
-        },
+        outcome: if decision.is_granted() { Outcome::Granted } else { Outcome::Denied },
         reason: decision.reason.code().to_string(),
         article: Some(decision.article.to_string()),
         score: score.map(f64::from),

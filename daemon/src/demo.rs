@@ -8,9 +8,7 @@ use anyhow::{Context as _, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tobira_proto::{
-    DecisionReport, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd,
-};
+use tobira_proto::{DecisionReport, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
 
 /// The demo site, embedded so the demo needs no files (DESIGN: "the demo site is the embedded default").
 pub const DEMO_SITE: &str = include_str!("../../config/demo.toml");
@@ -73,9 +71,7 @@ impl Demo {
     }
 
     fn clock(&self, local: &str) -> anyhow::Result<()> {
-        self.sim(SimCommand::Clock {
-            at: Some(format!("{local}{JST}")),
-        })?;
+        self.sim(SimCommand::Clock { at: Some(format!("{local}{JST}")) })?;
         println!("\n    clock → {local} JST");
         Ok(())
     }
@@ -94,9 +90,7 @@ impl Demo {
             r.person.as_deref().unwrap_or("(unknown)"),
             r.reason,
             r.article,
-            r.score
-                .map(|s| format!(" score {s:.2}"))
-                .unwrap_or_default()
+            r.score.map(|s| format!(" score {s:.2}")).unwrap_or_default()
         );
         println!("            {}", r.message);
         if !ok {
@@ -119,11 +113,7 @@ impl Demo {
         want_granted: bool,
         want_reason: &str,
     ) -> anyhow::Result<()> {
-        let v = self.sim(SimCommand::Present {
-            reader: reader.into(),
-            body: body.into(),
-            finger: 2,
-        })?;
+        let v = self.sim(SimCommand::Present { reader: reader.into(), body: body.into(), finger: 2 })?;
         let r: DecisionReport = serde_json::from_value(v).context("decision report")?;
         self.show(&r, want_granted, want_reason);
         Ok(())
@@ -139,17 +129,9 @@ impl Demo {
     ) -> anyhow::Result<()> {
         if let Some(b) = body {
             let reader = format!("{}-reader", terminal.replace('-', ""));
-            self.sim(SimCommand::Present {
-                reader,
-                body: b.into(),
-                finger: 2,
-            })?;
+            self.sim(SimCommand::Present { reader, body: b.into(), finger: 2 })?;
         }
-        let v = self.call(Request::Login {
-            terminal: terminal.into(),
-            user: user.into(),
-            remote: false,
-        })?;
+        let v = self.call(Request::Login { terminal: terminal.into(), user: user.into(), remote: false })?;
         let r: DecisionReport = serde_json::from_value(v).context("decision report")?;
         self.show(&r, want_granted, want_reason);
         Ok(())
@@ -157,10 +139,7 @@ impl Demo {
 
     /// A person walks through and, for short holds, the door has closed again when this returns.
     fn walk(&mut self, door: &str, hold_ms: u64) -> anyhow::Result<bool> {
-        let v = self.sim(SimCommand::Walk {
-            door: door.into(),
-            hold_ms,
-        })?;
+        let v = self.sim(SimCommand::Walk { door: door.into(), hold_ms })?;
         let walked = v["walked_through"].as_bool().unwrap_or(false);
         if hold_ms < 5_000 {
             std::thread::sleep(Duration::from_millis(hold_ms + 300));
@@ -183,10 +162,7 @@ impl Demo {
             );
         }
         if !walked {
-            self.failures.push(format!(
-                "step {}: {door} did not open after a grant",
-                self.step
-            ));
+            self.failures.push(format!("step {}: {door} did not open after a grant", self.step));
         }
         Ok(walked)
     }
@@ -234,14 +210,7 @@ fn person(id: &str, name: &str, aff: &str, roles: &[&str]) -> Request {
     })
 }
 
-fn grant(
-    holder: &str,
-    place: &str,
-    by: &str,
-    role: &str,
-    from: Option<&str>,
-    until: Option<&str>,
-) -> Request {
+fn grant(holder: &str, place: &str, by: &str, role: &str, from: Option<&str>, until: Option<&str>) -> Request {
     Request::GrantAdd(GrantAdd {
         holder: holder.into(),
         place: place.into(),
@@ -310,22 +279,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let tmp = tempfile::Builder::new().prefix("tobira-demo-").tempdir()?;
     let dir = tmp.path().to_path_buf();
     println!("tobira demo — the demo site (config/demo.toml) on simulated devices");
-    println!(
-        "data directory: {}  (daemon log: tobirad.log)",
-        dir.display()
-    );
+    println!("data directory: {}  (daemon log: tobirad.log)", dir.display());
     let (daemon, c) = start_daemon(&bin, &dir)?;
-    let mut demo = Demo {
-        c,
-        step: 0,
-        failures: Vec::new(),
-    };
+    let mut demo = Demo { c, step: 0, failures: Vec::new() };
     let played = play(&mut demo);
     let data = dir.join("data");
-    let ledger = demo.call(Request::Ledger {
-        from: None,
-        until: None,
-    });
+    let ledger = demo.call(Request::Ledger { from: None, until: None });
     daemon.stop()?;
     if let Err(e) = played {
         println!("\nthe demo stopped early: {e:#}");
@@ -350,10 +309,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         println!("\ndemo finished: every scenario decided as the regulations require.");
         Ok(0)
     } else {
-        println!(
-            "\ndemo finished with {} unexpected outcome(s):",
-            demo.failures.len()
-        );
+        println!("\ndemo finished with {} unexpected outcome(s):", demo.failures.len());
         for f in &demo.failures {
             println!("  - {f}");
         }
@@ -365,27 +321,12 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.clock("2026-11-20T09:00:00")?;
     d.heading("Staff (役割) registered by the system administrator");
     let staff: &[(&str, &str, &str, &[&str])] = &[
-        (
-            "takahashi",
-            "高橋 一郎",
-            "情報政策課",
-            &["system-administrator"],
-        ),
+        ("takahashi", "高橋 一郎", "情報政策課", &["system-administrator"]),
         ("kato", "加藤 誠", "総務局", &["security-director"]),
         ("suzuki", "鈴木 花子", "市民課", &["data-manager"]),
         ("yamamoto", "山本 健", "情報政策課", &["security-manager"]),
-        (
-            "ito",
-            "伊藤 真理",
-            "市民課",
-            &["site-administrator", "operator"],
-        ),
-        (
-            "watanabe",
-            "渡辺 翔",
-            "市民課",
-            &["site-administrator", "operator"],
-        ),
+        ("ito", "伊藤 真理", "市民課", &["site-administrator", "operator"]),
+        ("watanabe", "渡辺 翔", "市民課", &["site-administrator", "operator"]),
         ("tanaka", "田中 太郎", "市民課", &["operator"]),
         ("sato", "佐藤 美咲", "市民課", &["operator"]),
         ("kobayashi", "小林 誠一", "市民課", &["operator"]),
@@ -398,50 +339,19 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
         println!("    {id:<10} {name}  {}", roles.join(", "));
     }
 
-    d.heading(
-        "Enrollment: three captures each at t01-reader, duplicate search over everyone enrolled",
-    );
-    for (id, ..) in staff
-        .iter()
-        .filter(|s| !["kato", "suzuki", "yamamoto"].contains(&s.0))
-    {
+    d.heading("Enrollment: three captures each at t01-reader, duplicate search over everyone enrolled");
+    for (id, ..) in staff.iter().filter(|s| !["kato", "suzuki", "yamamoto"].contains(&s.0)) {
         for _ in 0..3 {
-            d.sim(SimCommand::Present {
-                reader: "t01-reader".into(),
-                body: (*id).into(),
-                finger: 2,
-            })?;
+            d.sim(SimCommand::Present { reader: "t01-reader".into(), body: (*id).into(), finger: 2 })?;
         }
-        let v = d.call(Request::Enroll {
-            person: (*id).into(),
-            reader: "t01-reader".into(),
-            finger: 2,
-            samples: 3,
-        })?;
-        println!(
-            "    {id:<10} enrolled: template with {} minutiae",
-            v["minutiae"]
-        );
+        let v = d.call(Request::Enroll { person: (*id).into(), reader: "t01-reader".into(), finger: 2, samples: 3 })?;
+        println!("    {id:<10} enrolled: template with {} minutiae", v["minutiae"]);
     }
 
     d.heading("Grants, each issued by the role its level requires (003 §13)");
     for r in [
-        grant(
-            "tanaka",
-            "terminal:t-01",
-            "takahashi",
-            "system-administrator",
-            None,
-            None,
-        ),
-        grant(
-            "sato",
-            "terminal:t-01",
-            "takahashi",
-            "system-administrator",
-            None,
-            None,
-        ),
+        grant("tanaka", "terminal:t-01", "takahashi", "system-administrator", None, None),
+        grant("sato", "terminal:t-01", "takahashi", "system-administrator", None, None),
         grant(
             "kobayashi",
             "terminal:t-01",
@@ -450,44 +360,13 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
             Some("2026-04-01"),
             Some("2026-10-31"),
         ),
-        grant(
-            "tanaka",
-            "zone:server-room",
-            "suzuki",
-            "data-manager",
-            None,
-            None,
-        ),
-        grant(
-            "tanaka",
-            "zone:media-room",
-            "kato",
-            "security-director",
-            None,
-            None,
-        ),
-        grant(
-            "nakamura",
-            "zone:server-room",
-            "takahashi",
-            "system-administrator",
-            None,
-            None,
-        ),
-        grant(
-            "yoshida",
-            "zone:media-room",
-            "kato",
-            "security-director",
-            None,
-            None,
-        ),
+        grant("tanaka", "zone:server-room", "suzuki", "data-manager", None, None),
+        grant("tanaka", "zone:media-room", "kato", "security-director", None, None),
+        grant("nakamura", "zone:server-room", "takahashi", "system-administrator", None, None),
+        grant("yoshida", "zone:media-room", "kato", "security-director", None, None),
     ] {
         if let Request::GrantAdd(g) = &r {
-            println!(
-                "    {:<10} {:<18} issued by {} as {}",
-                g.holder, g.place, g.issued_by, g.issuer_role
-            );
+            println!("    {:<10} {:<18} issued by {} as {}", g.holder, g.place, g.issued_by, g.issuer_role);
         }
         d.call(r)?;
     }
@@ -548,9 +427,7 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.present_at_door("server-in", "sato", false, "NO_GRANT")?;
     d.heading("An L2 grant issued by the system administrator instead of the data manager");
     d.present_at_door("server-in", "nakamura", false, "WRONG_ISSUER_ROLE")?;
-    d.heading(
-        "Media room (L3) opened by a director-permitted person who is inside the server room",
-    );
+    d.heading("Media room (L3) opened by a director-permitted person who is inside the server room");
     d.present_at_door("media-in", "tanaka", true, "GRANT_VALID")?;
     d.walk("media-door", 300)?;
     d.heading("L3 refused to someone not recorded inside the server room (nesting)");
@@ -564,13 +441,9 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.walk("server-door", 300)?;
 
     d.heading("A door forced open (no grant, no REX) raises an alarm");
-    d.sim(SimCommand::Force {
-        door: "server-door".into(),
-    })?;
+    d.sim(SimCommand::Force { door: "server-door".into() })?;
     d.wait_alarm("door.alarm.forced", true)?;
-    d.sim(SimCommand::Close {
-        door: "server-door".into(),
-    })?;
+    d.sim(SimCommand::Close { door: "server-door".into() })?;
 
     d.heading("A door held open past its limit raises an alarm");
     d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
@@ -578,13 +451,9 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.clock("2026-11-24T10:15:00")?;
     d.sim(SimCommand::Tick)?;
     d.wait_alarm("door.alarm.held", true)?;
-    d.sim(SimCommand::Close {
-        door: "server-door".into(),
-    })?;
+    d.sim(SimCommand::Close { door: "server-door".into() })?;
 
-    d.heading(
-        "Five failed biometric attempts lock the person out of that reader (NIST SP 800-63B)",
-    );
+    d.heading("Five failed biometric attempts lock the person out of that reader (NIST SP 800-63B)");
     for _ in 0..5 {
         d.login("t-01", "sato", Some("stranger"), false, "NOT_IDENTIFIED")?;
     }
@@ -593,14 +462,11 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.heading("The audit store cannot take events (disk remounted read-only): access denied, the door stays locked");
     d.sim(SimCommand::AuditUnwritable { on: true })?;
     d.present_at_door("server-in", "tanaka", false, "AUDIT_UNAVAILABLE")?;
-    let door = d.sim(SimCommand::Door {
-        door: "server-door".into(),
-    })?;
+    let door = d.sim(SimCommand::Door { door: "server-door".into() })?;
     let energised = door["relay_energised"].as_bool().unwrap_or(true);
     println!("    server-door strike energised: {energised}");
     if energised {
-        d.failures
-            .push("door unlocked while the audit store was unwritable".into());
+        d.failures.push("door unlocked while the audit store was unwritable".into());
     }
     d.sim(SimCommand::AuditUnwritable { on: false })?;
     println!("    audit store writable again");

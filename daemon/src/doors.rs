@@ -44,17 +44,9 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
     let Some(rt) = d.doors.get(&id) else { return };
     let controller = rt.controller.clone();
     let entry = d.readers.get(&cfg.entry_reader).cloned();
-    let exit = cfg
-        .exit_reader
-        .as_ref()
-        .and_then(|r| d.readers.get(r).cloned());
+    let exit = cfg.exit_reader.as_ref().and_then(|r| d.readers.get(r).cloned());
     let sm = DoorMachine::new(d.site.door_params());
-    let mut t = DoorTask {
-        d: d.clone(),
-        cfg,
-        sm,
-        faulted: Default::default(),
-    };
+    let mut t = DoorTask { d: d.clone(), cfg, sm, faulted: Default::default() };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -114,12 +106,7 @@ impl DoorTask {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    async fn on_sample(
-        &mut self,
-        side: Side,
-        reader: Option<String>,
-        s: Result<Sample, DeviceError>,
-    ) {
+    async fn on_sample(&mut self, side: Side, reader: Option<String>, s: Result<Sample, DeviceError>) {
         let reader = reader.unwrap_or_default();
         let sample = match s {
             Ok(s) => {
@@ -144,12 +131,7 @@ impl DoorTask {
                 // Exit: identify among the people recorded inside this zone (or anyone, if nobody is).
                 let inside: std::collections::BTreeSet<PersonId> = {
                     let sh = self.d.shared();
-                    registry
-                        .people
-                        .keys()
-                        .filter(|p| sh.occupancy.is_inside(p, &zone))
-                        .cloned()
-                        .collect()
+                    registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
                 };
                 match self.d.identify(&sample, &inside) {
                     Identified::Allowed { person, score } => (Some(person), Some(score), true),
@@ -160,11 +142,8 @@ impl DoorTask {
         let decision = match (&side, &person) {
             (_, None) => Decision::deny(Reason::NotIdentified),
             (Side::Entry, Some(p)) => {
-                let req = Request::Enter {
-                    door: self.cfg.id.clone(),
-                    person: p.clone(),
-                    reader: ReaderId::new(&reader),
-                };
+                let req =
+                    Request::Enter { door: self.cfg.id.clone(), person: p.clone(), reader: ReaderId::new(&reader) };
                 let sh = self.d.shared();
                 let dec = decide(
                     &req,
@@ -177,17 +156,10 @@ impl DoorTask {
                     },
                 );
                 // Attribution names who tried; it never admits (identification only among those allowed here).
-                if identified_as_allowed || !dec.is_granted() {
-                    dec
-                } else {
-                    Decision::deny(Reason::NotIdentified)
-                }
+                if identified_as_allowed || !dec.is_granted() { dec } else { Decision::deny(Reason::NotIdentified) }
             }
             (Side::Exit, Some(p)) => {
-                let req = Request::Exit {
-                    door: self.cfg.id.clone(),
-                    person: p.clone(),
-                };
+                let req = Request::Exit { door: self.cfg.id.clone(), person: p.clone() };
                 let sh = self.d.shared();
                 decide(
                     &req,
@@ -209,23 +181,14 @@ impl DoorTask {
         if let Some(p) = &person {
             self.ledger_details(&mut details, p, now);
         }
-        let ev = decision_event(
-            kind,
-            now,
-            person.as_ref(),
-            self.cfg.id.as_str(),
-            &decision,
-            score,
-            details,
-        );
+        let ev = decision_event(kind, now, person.as_ref(), self.cfg.id.as_str(), &decision, score, details);
         let (decision, seq) = match self.d.record(ev).await {
             Ok(r) => (decision, Some(r.seq)),
             Err(_) => (audit_unavailable(), None),
         };
         // Only now, with the event durable, may the door open.
         if let Some(granted) = decision.granted() {
-            let until = now
-                + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
+            let until = now + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
             let outs = self.sm.unlock(granted, now, until);
             self.apply(outs).await;
             if let Some(p) = &person {
@@ -244,38 +207,22 @@ impl DoorTask {
         } else if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
             let _ = r.feedback(Feedback::Denied).await;
         }
-        self.d.publish(report(
-            person.as_ref(),
-            self.cfg.id.as_str(),
-            &decision,
-            score,
-            seq,
-        ));
+        self.d.publish(report(person.as_ref(), self.cfg.id.as_str(), &decision, score, seq));
     }
 
     /// What the entry/exit ledger needs beside the event: purpose, escort and approver (000 Form 1).
-    fn ledger_details(
-        &self,
-        details: &mut serde_json::Value,
-        p: &PersonId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) {
+    fn ledger_details(&self, details: &mut serde_json::Value, p: &PersonId, now: chrono::DateTime<chrono::Utc>) {
         let reg = self.d.registry();
-        if let Some(v) = reg.visits.iter().find(|v| {
-            &v.vendor == p && v.doors.contains(&self.cfg.id) && v.from <= now && now < v.until
-        }) {
+        if let Some(v) = reg
+            .visits
+            .iter()
+            .find(|v| &v.vendor == p && v.doors.contains(&self.cfg.id) && v.from <= now && now < v.until)
+        {
             let escort = {
                 let sh = self.d.shared();
                 v.escorts
                     .iter()
-                    .find(|e| {
-                        sh.escorts.recent(
-                            &self.cfg.id,
-                            e,
-                            now,
-                            self.d.site.timeouts.escort_window_s,
-                        )
-                    })
+                    .find(|e| sh.escorts.recent(&self.cfg.id, e, now, self.d.site.timeouts.escort_window_s))
                     .map(|e| e.to_string())
             };
             details["purpose"] = v.purpose.clone().into();
@@ -284,9 +231,11 @@ impl DoorTask {
             details["company"] = v.company.clone().into();
             details["escort"] = escort.unwrap_or_default().into();
             details["approver"] = v.approved_by.as_str().into();
-        } else if let Some(g) = reg.grants.iter().find(|g| {
-            &g.holder == p && g.place == tobira_core::model::Place::Zone(self.cfg.zone.clone())
-        }) {
+        } else if let Some(g) = reg
+            .grants
+            .iter()
+            .find(|g| &g.holder == p && g.place == tobira_core::model::Place::Zone(self.cfg.zone.clone()))
+        {
             details["purpose"] = "業務".into();
             details["approver"] = g.issued_by.as_str().into();
             details["grant"] = g.id.as_str().into();

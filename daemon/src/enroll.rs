@@ -58,40 +58,25 @@ impl Daemon {
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let mut got: Vec<MinutiaeTemplate> = Vec::new();
         for n in 1..=usize::from(samples) {
-            let _ = dev
-                .feedback(Feedback::Prompt(format!(
-                    "Sample {n} of {samples}: place the finger"
-                )))
-                .await;
+            let _ = dev.feedback(Feedback::Prompt(format!("Sample {n} of {samples}: place the finger"))).await;
             let sample = match tokio::time::timeout(timeout, dev.next_sample()).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    return Err(EnrollError::Sample {
-                        n,
-                        reason: e.to_string(),
-                    });
+                    return Err(EnrollError::Sample { n, reason: e.to_string() });
                 }
                 Err(_) => {
-                    return Err(EnrollError::Sample {
-                        n,
-                        reason: format!("no finger within {} s", timeout.as_secs()),
-                    });
+                    return Err(EnrollError::Sample { n, reason: format!("no finger within {} s", timeout.as_secs()) });
                 }
             };
-            let t = extract(&sample).map_err(|e| EnrollError::Sample {
-                n,
-                reason: e.to_string(),
-            })?;
+            let t = extract(&sample).map_err(|e| EnrollError::Sample { n, reason: e.to_string() })?;
             got.push(t);
         }
         // Mutual consistency: choose the sample that agrees best with the others; all must agree with it.
         let prepared: Vec<Prepared> = got.iter().map(Prepared::new).collect();
         let mut best = (0usize, f32::MIN);
         for i in 0..prepared.len() {
-            let total: f32 = (0..prepared.len())
-                .filter(|&j| j != i)
-                .map(|j| compare(&prepared[i], &prepared[j]).0)
-                .sum();
+            let total: f32 =
+                (0..prepared.len()).filter(|&j| j != i).map(|j| compare(&prepared[i], &prepared[j]).0).sum();
             if total > best.1 {
                 best = (i, total);
             }
@@ -130,9 +115,7 @@ impl Daemon {
                     details: serde_json::json!({"matches": other.as_str()}),
                 })
                 .await;
-            return Err(EnrollError::Duplicate {
-                other: other.as_str().into(),
-            });
+            return Err(EnrollError::Duplicate { other: other.as_str().into() });
         }
         let template_id = format!("tpl-{}-{}-{}", pid.as_str(), finger, now.timestamp_micros());
         let iso = iso19794_2::encode(&got[chosen]);
@@ -155,25 +138,15 @@ impl Daemon {
         .await
         .map_err(|_| EnrollError::AuditUnavailable)?;
         self.store
-            .add_template(
-                &template_id,
-                &pid,
-                &p.match_id,
-                "finger",
-                i64::from(finger),
-                quality,
-                &sealed,
-                now,
-            )
+            .add_template(&template_id, &pid, &p.match_id, "finger", i64::from(finger), quality, &sealed, now)
             .await
             .map_err(|e| EnrollError::Store(e.to_string()))?;
-        self.matching
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(pid.clone(), template_id.clone(), got.swap_remove(chosen));
+        self.matching.write().unwrap_or_else(|p| p.into_inner()).insert(
+            pid.clone(),
+            template_id.clone(),
+            got.swap_remove(chosen),
+        );
         let _ = dev.feedback(Feedback::Granted).await;
-        Ok(
-            serde_json::json!({"person": pid.as_str(), "template": template_id, "minutiae": quality}),
-        )
+        Ok(serde_json::json!({"person": pid.as_str(), "template": template_id, "minutiae": quality}))
     }
 }

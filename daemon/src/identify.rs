@@ -2,9 +2,7 @@
 
 use crate::daemon::Daemon;
 use std::collections::BTreeSet;
-use tobira_biometrics::{
-    ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, compare, extract,
-};
+use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, compare, extract};
 use tobira_core::ids::PersonId;
 
 pub enum Identified {
@@ -38,23 +36,15 @@ impl Daemon {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
         let owners = &m.owners;
         let is_allowed = |k: &u64| owners.get(k).is_some_and(|o| allowed.contains(&o.person));
-        if let Some((key, score)) = m
-            .gallery
-            .identify(&probe, Some(&is_allowed), &self.threshold)
+        if let Some((key, score)) = m.gallery.identify(&probe, Some(&is_allowed), &self.threshold)
             && let Some(o) = owners.get(&key)
         {
-            return Identified::Allowed {
-                person: o.person.clone(),
-                score: score.0,
-            };
+            return Identified::Allowed { person: o.person.clone(), score: score.0 };
         }
         if let Some((key, score)) = m.gallery.identify(&probe, None, &attribution_threshold())
             && let Some(o) = owners.get(&key)
         {
-            return Identified::Attributed {
-                person: o.person.clone(),
-                score: score.0,
-            };
+            return Identified::Attributed { person: o.person.clone(), score: score.0 };
         }
         Identified::NotIdentified
     }
@@ -69,9 +59,6 @@ impl Daemon {
     pub fn best_score(&self, probe: &MinutiaeTemplate, person: &PersonId) -> f32 {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
         let p = Prepared::new(probe);
-        m.by_person
-            .get(person)
-            .map(|ts| ts.iter().map(|(_, t)| compare(&p, t).0).fold(0.0, f32::max))
-            .unwrap_or(0.0)
+        m.by_person.get(person).map(|ts| ts.iter().map(|(_, t)| compare(&p, t).0).fold(0.0, f32::max)).unwrap_or(0.0)
     }
 }

@@ -14,37 +14,25 @@ pub const KEK_LEN: usize = 32;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    #[error(
-        "key file {path} is readable by group or others (mode {mode:o}): run `chmod 600 {path}`"
-    )]
+    #[error("key file {path} is readable by group or others (mode {mode:o}): run `chmod 600 {path}`")]
     Permissions { path: PathBuf, mode: u32 },
     #[error(
         "key file {path} has {len} bytes, expected {expected}: it is not a tobira key; restore it from your key backup"
     )]
-    WrongSize {
-        path: PathBuf,
-        len: usize,
-        expected: usize,
-    },
+    WrongSize { path: PathBuf, len: usize, expected: usize },
     #[error(
         "key file {path} is missing: restore it from your key backup (without it the enrolled templates cannot be opened)"
     )]
     Missing { path: PathBuf },
     #[error("cannot read or write key file {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("the system random generator failed")]
     Random,
 }
 
 /// Reads a key file of exactly `len` bytes, refusing group/world-accessible files.
 pub fn load_key(path: &Path, len: usize) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| KeyError::Io { path: path.to_path_buf(), source };
     let meta = match fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -54,37 +42,21 @@ pub fn load_key(path: &Path, len: usize) -> Result<Zeroizing<Vec<u8>>, KeyError>
     };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyError::Permissions {
-            path: path.into(),
-            mode,
-        });
+        return Err(KeyError::Permissions { path: path.into(), mode });
     }
     let bytes = Zeroizing::new(fs::read(path).map_err(io)?);
     if bytes.len() != len {
-        return Err(KeyError::WrongSize {
-            path: path.into(),
-            len: bytes.len(),
-            expected: len,
-        });
+        return Err(KeyError::WrongSize { path: path.into(), len: bytes.len(), expected: len });
     }
     Ok(bytes)
 }
 
 /// Creates a fresh random key file with mode 0600; never overwrites an existing one.
 pub fn create_key(path: &Path, len: usize) -> Result<(), KeyError> {
-    let io = |source| KeyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| KeyError::Io { path: path.to_path_buf(), source };
     let mut key = Zeroizing::new(vec![0u8; len]);
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
-        .map_err(|_| KeyError::Random)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io)?;
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key).map_err(|_| KeyError::Random)?;
+    let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
     f.write_all(&key).map_err(io)?;
     f.sync_all().map_err(io)?;
     Ok(())
@@ -99,10 +71,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("node.key");
         create_key(&p, KEK_LEN).unwrap();
-        assert_eq!(
-            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(load_key(&p, KEK_LEN).unwrap().len(), KEK_LEN);
         assert!(create_key(&p, KEK_LEN).is_err(), "never overwrites a key");
     }
@@ -124,13 +93,7 @@ mod tests {
         let p = dir.path().join("node.key");
         fs::write(&p, b"short").unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
-        assert!(matches!(
-            load_key(&p, KEK_LEN),
-            Err(KeyError::WrongSize { len: 5, .. })
-        ));
-        assert!(matches!(
-            load_key(&dir.path().join("nope"), KEK_LEN),
-            Err(KeyError::Missing { .. })
-        ));
+        assert!(matches!(load_key(&p, KEK_LEN), Err(KeyError::WrongSize { len: 5, .. })));
+        assert!(matches!(load_key(&dir.path().join("nope"), KEK_LEN), Err(KeyError::Missing { .. })));
     }
 }

@@ -7,17 +7,8 @@ use tobira_audit::{Filter, Outcome, StoredEvent};
 use tobira_proto::ErrorCode;
 
 /// Column names of 000 Form 1, in order.
-pub const ENTRY_EXIT_COLUMNS: [&str; 9] = [
-    "日付",
-    "氏名",
-    "所属",
-    "用務",
-    "入室場所",
-    "入室時刻",
-    "退室時刻",
-    "立会者",
-    "承認者",
-];
+pub const ENTRY_EXIT_COLUMNS: [&str; 9] =
+    ["日付", "氏名", "所属", "用務", "入室場所", "入室時刻", "退室時刻", "立会者", "承認者"];
 
 fn s(v: &serde_json::Value, k: &str) -> String {
     v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
@@ -38,11 +29,7 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
         let zone = s(&e.details, "zone");
         let exit = events[i + 1..]
             .iter()
-            .find(|x| {
-                x.kind == "door.exit"
-                    && x.subject.as_deref() == Some(&who)
-                    && s(&x.details, "zone") == zone
-            })
+            .find(|x| x.kind == "door.exit" && x.subject.as_deref() == Some(&who) && s(&x.details, "zone") == zone)
             .map(|x| x.time.with_timezone(&off).format("%H:%M:%S").to_string())
             .unwrap_or_default();
         let person = reg.person(&tobira_core::ids::PersonId::new(&who));
@@ -62,23 +49,15 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
     rows
 }
 
-pub async fn entry_exit(
-    d: &Daemon,
-    from: Option<&str>,
-    until: Option<&str>,
-) -> Result<serde_json::Value, Refusal> {
+pub async fn entry_exit(d: &Daemon, from: Option<&str>, until: Option<&str>) -> Result<serde_json::Value, Refusal> {
     let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
     let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
-    let filter = Filter {
-        kind: Some("door.".into()),
-        from,
-        until,
-        ..Default::default()
-    };
-    let events = d.audit_store.query(&filter).await.map_err(|e| Refusal {
-        code: ErrorCode::Internal,
-        message: e.to_string(),
-    })?;
+    let filter = Filter { kind: Some("door.".into()), from, until, ..Default::default() };
+    let events = d
+        .audit_store
+        .query(&filter)
+        .await
+        .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
     crate::audit_cmd::record_viewing(
         d,
         "audit.ledger",

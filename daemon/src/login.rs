@@ -19,15 +19,9 @@ impl Daemon {
         let pid = PersonId::new(user);
         let Some(term) = self.site.terminal(&tid).cloned() else {
             let d = Decision::deny(Reason::UnknownTerminal);
-            return self
-                .finish_login(&pid, terminal, d, None, serde_json::json!({}))
-                .await;
+            return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
         };
-        let req = Request::Login {
-            terminal: tid.clone(),
-            person: pid.clone(),
-            remote,
-        };
+        let req = Request::Login { terminal: tid.clone(), person: pid.clone(), remote };
         // Policy first: no capture for someone who may not log in here anyway (grant, hours, lockout).
         let pre = {
             let sh = self.shared();
@@ -43,50 +37,26 @@ impl Daemon {
             )
         };
         if !pre.is_granted() {
-            return self
-                .finish_login(
-                    &pid,
-                    terminal,
-                    pre,
-                    None,
-                    serde_json::json!({"stage": "before-capture"}),
-                )
-                .await;
+            return self.finish_login(&pid, terminal, pre, None, serde_json::json!({"stage": "before-capture"})).await;
         }
         let Some(reader) = self.readers.get(&term.reader).cloned() else {
             let d = Decision::deny(Reason::UnknownTerminal);
-            return self
-                .finish_login(&pid, terminal, d, None, serde_json::json!({}))
-                .await;
+            return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
         };
-        let _ = reader
-            .feedback(Feedback::Prompt("Place your finger on the reader".into()))
-            .await;
+        let _ = reader.feedback(Feedback::Prompt("Place your finger on the reader".into())).await;
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
                 let d = Decision::deny(Reason::NotIdentified);
                 return self
-                    .finish_login(
-                        &pid,
-                        terminal,
-                        d,
-                        None,
-                        serde_json::json!({"device_error": e.to_string()}),
-                    )
+                    .finish_login(&pid, terminal, d, None, serde_json::json!({"device_error": e.to_string()}))
                     .await;
             }
             Err(_) => {
                 let d = Decision::deny(Reason::NotIdentified);
                 return self
-                    .finish_login(
-                        &pid,
-                        terminal,
-                        d,
-                        None,
-                        serde_json::json!({"timeout_s": timeout.as_secs()}),
-                    )
+                    .finish_login(&pid, terminal, d, None, serde_json::json!({"timeout_s": timeout.as_secs()}))
                     .await;
             }
         };
@@ -94,27 +64,19 @@ impl Daemon {
             Ok(v) => v,
             Err(e) => {
                 let d = Decision::deny(Reason::NotIdentified);
-                return self
-                    .finish_login(
-                        &pid,
-                        terminal,
-                        d,
-                        None,
-                        serde_json::json!({"sample": e.to_string()}),
-                    )
-                    .await;
+                return self.finish_login(&pid, terminal, d, None, serde_json::json!({"sample": e.to_string()})).await;
             }
         };
         let key = (pid.clone(), term.reader.clone());
         if !matched {
             let outcome = {
                 let mut sh = self.shared();
-                sh.lockout
-                    .record_failure(key.clone(), now, &self.site.lockout)
+                sh.lockout.record_failure(key.clone(), now, &self.site.lockout)
             };
             self.persist_lockout(&key).await;
             let d = Decision::deny(Reason::NotIdentified);
-            let details = serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until});
+            let details =
+                serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until});
             if let Some(until) = outcome.locked_until {
                 // Repeated biometric failures are an incident for the security manager (003 §20).
                 let _ = self
@@ -132,9 +94,7 @@ impl Daemon {
                     })
                     .await;
             }
-            return self
-                .finish_login(&pid, terminal, d, Some(score), details)
-                .await;
+            return self.finish_login(&pid, terminal, d, Some(score), details).await;
         }
         {
             let mut sh = self.shared();
@@ -155,14 +115,7 @@ impl Daemon {
                 },
             )
         };
-        self.finish_login(
-            &pid,
-            terminal,
-            final_decision,
-            Some(score),
-            serde_json::json!({}),
-        )
-        .await
+        self.finish_login(&pid, terminal, final_decision, Some(score), serde_json::json!({})).await
     }
 
     async fn finish_login(
@@ -173,11 +126,7 @@ impl Daemon {
         score: Option<f32>,
         details: serde_json::Value,
     ) -> DecisionReport {
-        let kind = if d.is_granted() {
-            "login.success"
-        } else {
-            "login.failure"
-        };
+        let kind = if d.is_granted() { "login.success" } else { "login.failure" };
         let ev = decision_event(kind, self.now(), Some(pid), terminal, &d, score, details);
         let (d, seq) = match self.record(ev).await {
             Ok(r) => (d, Some(r.seq)),
@@ -194,11 +143,7 @@ impl Daemon {
             let sh = self.shared();
             serde_json::to_string(&sh.lockout.entry(key)).unwrap_or_default()
         };
-        if let Err(e) = self
-            .store
-            .save_lockout(key.0.as_str(), key.1.as_str(), &json)
-            .await
-        {
+        if let Err(e) = self.store.save_lockout(key.0.as_str(), key.1.as_str(), &json).await {
             tracing::warn!(error = %e, "could not persist lockout state");
         }
     }

@@ -3,11 +3,7 @@
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "tobirad",
-    version,
-    about = "tobira daemon: biometric access control for doors and terminals"
-)]
+#[command(name = "tobirad", version, about = "tobira daemon: biometric access control for doors and terminals")]
 pub struct Options {
     /// Site layout (zones, doors, terminals, readers, office hours, timeouts).
     #[arg(long, default_value = "/etc/tobira/site.toml")]
@@ -35,9 +31,7 @@ pub struct Options {
 
 impl Options {
     pub fn socket_path(&self) -> PathBuf {
-        self.socket
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("control.sock"))
+        self.socket.clone().unwrap_or_else(|| self.data_dir.join("control.sock"))
     }
     pub fn registry_path(&self) -> PathBuf {
         self.data_dir.join("registry.db")

@@ -20,10 +20,7 @@ use tobira_drivers::{DoorController, Reader};
 #[non_exhaustive]
 pub enum StartError {
     #[error("cannot read the site configuration {path}: {source}")]
-    ConfigRead {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    ConfigRead { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Config(#[from] tobira_core::site::SiteError),
     #[error("data directory {path}: {detail}")]
@@ -36,34 +33,20 @@ pub enum StartError {
     Audit(#[from] tobira_audit::AuditError),
     #[error("device {device}: {detail}")]
     Device { device: String, detail: String },
-    #[error(
-        "template {id} of {person} does not open with this node's template key: wrong key file or altered data"
-    )]
+    #[error("template {id} of {person} does not open with this node's template key: wrong key file or altered data")]
     Template { id: String, person: String },
     #[error("control socket {path}: {source}")]
-    Socket {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Socket { path: PathBuf, source: std::io::Error },
 }
 
 pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
-    let text = std::fs::read_to_string(path).map_err(|source| StartError::ConfigRead {
-        path: path.into(),
-        source,
-    })?;
-    Ok(tobira_core::site::parse_site(
-        &path.display().to_string(),
-        &text,
-    )?)
+    let text = std::fs::read_to_string(path).map_err(|source| StartError::ConfigRead { path: path.into(), source })?;
+    Ok(tobira_core::site::parse_site(&path.display().to_string(), &text)?)
 }
 
 fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
     let dir = &opts.data_dir;
-    let err = |detail: String| StartError::DataDir {
-        path: dir.clone(),
-        detail,
-    };
+    let err = |detail: String| StartError::DataDir { path: dir.clone(), detail };
     let have_reg = opts.registry_path().exists();
     let have_audit = opts.audit_path().exists();
     if have_reg != have_audit {
@@ -77,13 +60,10 @@ fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
         return Ok(false);
     }
     if !opts.init {
-        return Err(err(
-            "holds no tobira stores: run `tobirad --init` once to create a new site here".into(),
-        ));
+        return Err(err("holds no tobira stores: run `tobirad --init` once to create a new site here".into()));
     }
     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| err(e.to_string()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(e.to_string()))?;
     Ok(true)
 }
 
@@ -101,7 +81,10 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
         match r.kind.as_str() {
             "sim-finger" | "sim-palm" => {
                 if !opts.simulation {
-                    return Err(StartError::Device { device: r.id.to_string(), detail: "is a simulated reader; start with --simulation, or name a real reader kind".into() });
+                    return Err(StartError::Device {
+                        device: r.id.to_string(),
+                        detail: "is a simulated reader; start with --simulation, or name a real reader kind".into(),
+                    });
                 }
                 readers.insert(r.id.clone(), sim.add_reader(r));
             }
@@ -142,76 +125,39 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
             });
         };
         sim.map_door(&d.id, &d.controller);
-        doors.insert(
-            d.id.clone(),
-            DoorRuntime {
-                id: d.id.clone(),
-                controller: ctl,
-            },
-        );
+        doors.insert(d.id.clone(), DoorRuntime { id: d.id.clone(), controller: ctl });
     }
-    Ok(Devices {
-        readers,
-        doors,
-        sim: opts.simulation.then_some(sim),
-    })
+    Ok(Devices { readers, doors, sim: opts.simulation.then_some(sim) })
 }
 
 /// Opens everything, runs until `shutdown` resolves, then stops cleanly: the control socket closes, each
 /// door task finishes the event in flight, a final event and checkpoint are written.
-pub async fn run(
-    opts: Options,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), StartError> {
+pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
     let fresh = prepare_data_dir(&opts)?;
     // Stores first: a foreign or damaged file is named before anything else is said or created.
     let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
     let audit_store = if fresh {
-        AuditStore::create_with(
-            &opts.audit_path(),
-            site.id.as_str(),
-            &opts.signing_key_path(),
-            opts.checkpoint_every,
-        )
-        .await?
+        AuditStore::create_with(&opts.audit_path(), site.id.as_str(), &opts.signing_key_path(), opts.checkpoint_every)
+            .await?
     } else {
-        AuditStore::open_with(
-            &opts.audit_path(),
-            &opts.signing_key_path(),
-            opts.checkpoint_every,
-        )
-        .await?
+        AuditStore::open_with(&opts.audit_path(), &opts.signing_key_path(), opts.checkpoint_every).await?
     };
     if fresh {
         create_key(&opts.template_key_path(), KEK_LEN)?;
     }
     let template_key = load_key(&opts.template_key_path(), KEK_LEN)?;
     let audit = audit_store.writer();
-    let Devices {
-        readers,
-        doors,
-        sim,
-    } = build_devices(&site, &opts)?;
+    let Devices { readers, doors, sim } = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
 
     let mut matching = Matching::default();
     for row in store.live_templates().await? {
-        let sealed = crate::crypto::Sealed {
-            wrapped_key: row.wrapped_key,
-            ciphertext: row.ciphertext,
-        };
-        let plain =
-            crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
-                .map_err(|_| StartError::Template {
-                    id: row.id.clone(),
-                    person: row.person.to_string(),
-                })?;
-        let t =
-            tobira_biometrics::iso19794_2::decode(&plain).map_err(|_| StartError::Template {
-                id: row.id.clone(),
-                person: row.person.to_string(),
-            })?;
+        let sealed = crate::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
+        let plain = crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
+            .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
+        let t = tobira_biometrics::iso19794_2::decode(&plain)
+            .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
         matching.insert(row.person, row.id, t);
     }
 
@@ -239,13 +185,9 @@ pub async fn run(
     });
 
     let socket_path = opts.socket_path();
-    let listener = crate::control::bind(&socket_path).map_err(|source| StartError::Socket {
-        path: socket_path.clone(),
-        source,
-    })?;
-    let socket_gid = std::fs::metadata(&socket_path)
-        .map(|m| m.gid())
-        .unwrap_or(0);
+    let listener = crate::control::bind(&socket_path)
+        .map_err(|source| StartError::Socket { path: socket_path.clone(), source })?;
+    let socket_gid = std::fs::metadata(&socket_path).map(|m| m.gid()).unwrap_or(0);
 
     let _ = daemon
         .record(NewEvent {
@@ -266,18 +208,9 @@ pub async fn run(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for door in site.doors.iter() {
-        tasks.spawn(crate::doors::door_task(
-            daemon.clone(),
-            door.id.clone(),
-            stop_rx.clone(),
-        ));
+        tasks.spawn(crate::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
     }
-    tasks.spawn(crate::control::serve(
-        daemon.clone(),
-        listener,
-        socket_gid,
-        stop_rx.clone(),
-    ));
+    tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
 
     shutdown.await;
     tracing::info!("shutting down: finishing events in flight");

@@ -9,9 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tobira_core::ids::{ControllerId, DoorId, ReaderId};
 use tobira_core::site::{ControllerConfig, ReaderConfig};
-use tobira_drivers::sim::{
-    SimDoor, SimDoorHandle, SimReader, SimReaderHandle, population::SimPopulation,
-};
+use tobira_drivers::sim::{SimDoor, SimDoorHandle, SimReader, SimReaderHandle, population::SimPopulation};
 use tobira_drivers::{DoorController, Modality, Reader};
 use tobira_proto::{ErrorCode, SimCommand};
 
@@ -27,11 +25,7 @@ pub struct SimDevices {
 
 impl SimDevices {
     pub fn add_reader(&mut self, r: &ReaderConfig) -> Arc<dyn Reader> {
-        let modality = if r.kind == "sim-palm" {
-            Modality::Palm
-        } else {
-            Modality::Finger
-        };
+        let modality = if r.kind == "sim-palm" { Modality::Palm } else { Modality::Finger };
         let (dev, handle) = SimReader::new(r.id.as_str(), modality);
         self.readers.insert(r.id.clone(), handle);
         dev
@@ -44,8 +38,7 @@ impl SimDevices {
     }
 
     pub fn map_door(&mut self, door: &DoorId, controller: &ControllerId) {
-        self.door_controller
-            .insert(door.clone(), controller.clone());
+        self.door_controller.insert(door.clone(), controller.clone());
     }
 
     fn door(&self, door: &str) -> Result<&SimDoorHandle, Refusal> {
@@ -85,18 +78,13 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
         });
     };
     match cmd {
-        SimCommand::Present {
-            reader,
-            body,
-            finger,
-        } => {
+        SimCommand::Present { reader, body, finger } => {
             let h = sim.reader(&reader)?;
             let attempt = sim.attempts.fetch_add(1, Ordering::Relaxed);
             let sample = sim.population.impression(&body, finger, attempt);
             // A door reader answers through its door task; wait for that decision so the caller sees it.
             let door = d.site.doors.iter().find(|x| {
-                x.entry_reader.as_str() == reader
-                    || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
+                x.entry_reader.as_str() == reader || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
             });
             match door {
                 Some(door) => {
@@ -117,9 +105,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             }
         }
         SimCommand::Walk { door, hold_ms } => {
-            let walked = sim
-                .door(&door)?
-                .walk_through(Duration::from_millis(hold_ms));
+            let walked = sim.door(&door)?.walk_through(Duration::from_millis(hold_ms));
             Ok(serde_json::json!({"walked_through": walked}))
         }
         SimCommand::Open { door } => {
@@ -165,10 +151,10 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             Ok(serde_json::json!({"garbled": reader}))
         }
         SimCommand::AuditUnwritable { on } => {
-            d.audit.set_unwritable(on).await.map_err(|e| Refusal {
-                code: ErrorCode::Internal,
-                message: e.to_string(),
-            })?;
+            d.audit
+                .set_unwritable(on)
+                .await
+                .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
             Ok(serde_json::json!({"audit_unwritable": on}))
         }
         SimCommand::Clock { at } => {

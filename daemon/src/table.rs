@@ -39,14 +39,7 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     };
     let mut out = line(headers.to_vec());
     out.push('\n');
-    out.push_str(&line(
-        w.iter()
-            .map(|n| "-".repeat(*n))
-            .collect::<Vec<_>>()
-            .iter()
-            .map(String::as_str)
-            .collect(),
-    ));
+    out.push_str(&line(w.iter().map(|n| "-".repeat(*n)).collect::<Vec<_>>().iter().map(String::as_str).collect()));
     out.push('\n');
     for r in rows {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
@@ -56,23 +49,13 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
 }
 
 /// CSV in UTF-8 with a byte-order mark, so Excel in Japan opens the Japanese headers correctly.
 pub fn csv_with_bom(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     let mut s = String::from("\u{feff}");
-    s.push_str(
-        &headers
-            .iter()
-            .map(|h| csv_field(h))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    s.push_str(&headers.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
     s.push_str("\r\n");
     for r in rows {
         s.push_str(&r.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
@@ -87,27 +70,16 @@ mod tests {
 
     #[test]
     fn japanese_columns_align() {
-        let t = render(
-            &["氏名", "id"],
-            &[
-                vec!["田中".into(), "tanaka".into()],
-                vec!["Bob".into(), "b".into()],
-            ],
-        );
+        let t = render(&["氏名", "id"], &[vec!["田中".into(), "tanaka".into()], vec!["Bob".into(), "b".into()]]);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(
-            width(lines[0].split("id").next().unwrap()),
-            width(lines[2].split("tanaka").next().unwrap())
-        );
+        assert_eq!(width(lines[0].split("id").next().unwrap()), width(lines[2].split("tanaka").next().unwrap()));
     }
 
     #[test]
     fn csv_has_bom_and_quotes() {
-        let c = String::from_utf8(csv_with_bom(
-            &["日付", "用務"],
-            &[vec!["2026-11-24".into(), "保守, \"点検\"".into()]],
-        ))
-        .unwrap();
+        let c =
+            String::from_utf8(csv_with_bom(&["日付", "用務"], &[vec!["2026-11-24".into(), "保守, \"点検\"".into()]]))
+                .unwrap();
         assert!(c.starts_with('\u{feff}'));
         assert!(c.contains("\"保守, \"\"点検\"\"\""));
     }

@@ -31,14 +31,7 @@ impl Running {
         std::fs::write(&site, demo_site()).unwrap();
         let data = dir.join("data");
         let child = Command::new(TOBIRAD)
-            .args([
-                "--config",
-                site.to_str().unwrap(),
-                "--data-dir",
-                data.to_str().unwrap(),
-                "--init",
-                "--simulation",
-            ])
+            .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -70,28 +63,16 @@ impl Running {
 }
 
 fn cli(sock: &Path, args: &[&str]) -> Output {
-    Command::new(TOBIRA)
-        .arg("--socket")
-        .arg(sock)
-        .args(args)
-        .output()
-        .unwrap()
+    Command::new(TOBIRA).arg("--socket").arg(sock).args(args).output().unwrap()
 }
 
 fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
 #[test]
 fn demo_plays_every_scenario_and_the_audit_verifies() {
-    let out = Command::new(TOBIRA)
-        .args(["demo", "--tobirad", TOBIRAD])
-        .output()
-        .unwrap();
+    let out = Command::new(TOBIRA).args(["demo", "--tobirad", TOBIRAD]).output().unwrap();
     let t = text(&out);
     println!("{t}");
     assert!(out.status.success(), "demo reported unexpected outcomes");
@@ -128,15 +109,9 @@ fn malformed_config_is_refused_with_file_line_and_field() {
         .unwrap();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(78), "{t}");
-    assert!(
-        t.contains(&format!("bad.toml:{line}")),
-        "no file:line in {t}"
-    );
+    assert!(t.contains(&format!("bad.toml:{line}")), "no file:line in {t}");
     assert!(t.contains("level"), "no field in {t}");
-    assert!(
-        !dir.path().join("d").exists(),
-        "a refused start must create nothing"
-    );
+    assert!(!dir.path().join("d").exists(), "a refused start must create nothing");
 }
 
 #[test]
@@ -147,13 +122,7 @@ fn foreign_or_missing_store_is_refused_and_left_untouched() {
     let data = dir.path().join("data");
     // Missing stores without --init: refused, nothing created.
     let out = Command::new(TOBIRAD)
-        .args([
-            "--config",
-            site.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--simulation",
-        ])
+        .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -165,22 +134,11 @@ fn foreign_or_missing_store_is_refused_and_left_untouched() {
     std::fs::write(data.join("registry.db"), &junk).unwrap();
     std::fs::write(data.join("audit.db"), &junk).unwrap();
     let out = Command::new(TOBIRAD)
-        .args([
-            "--config",
-            site.to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--simulation",
-            "--init",
-        ])
+        .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation", "--init"])
         .output()
         .unwrap();
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("registry.db") || text(&out).contains("audit.db"),
-        "{}",
-        text(&out)
-    );
+    assert!(text(&out).contains("registry.db") || text(&out).contains("audit.db"), "{}", text(&out));
     assert_eq!(std::fs::read(data.join("registry.db")).unwrap(), junk);
     assert_eq!(std::fs::read(data.join("audit.db")).unwrap(), junk);
 }
@@ -271,17 +229,7 @@ fn bad_cli_input_is_refused_clearly_and_changes_nothing() {
     ]);
     assert!(!bad_place.status.success());
     assert!(text(&bad_place).contains("moon"));
-    let bad_role = d.tobira(&[
-        "person",
-        "add",
-        "x1",
-        "--name",
-        "X",
-        "--roles",
-        "king",
-        "--actor",
-        "takahashi",
-    ]);
+    let bad_role = d.tobira(&["person", "add", "x1", "--name", "X", "--roles", "king", "--actor", "takahashi"]);
     assert!(!bad_role.status.success());
     assert!(text(&bad_role).contains("king"));
     let bad_door = d.tobira(&["sim", "force", "no-such-door"]);
@@ -289,21 +237,14 @@ fn bad_cli_input_is_refused_clearly_and_changes_nothing() {
     assert!(text(&bad_door).contains("no-such-door"));
 
     let list = d.tobira(&["--json", "grant", "list"]);
-    assert_eq!(
-        String::from_utf8_lossy(&list.stdout).lines().count(),
-        1,
-        "exactly one grant after the refusals"
-    );
+    assert_eq!(String::from_utf8_lossy(&list.stdout).lines().count(), 1, "exactly one grant after the refusals");
     let people = d.tobira(&["--json", "person", "list"]);
     assert_eq!(String::from_utf8_lossy(&people.stdout).lines().count(), 2);
 
     let data = d.data.clone();
     let st = d.stop();
     assert!(st.success(), "daemon exit status {st}");
-    let v = Command::new(TOBIRA)
-        .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert!(v.status.success(), "{}", text(&v));
     assert!(text(&v).contains("intact"));
 }
@@ -314,48 +255,27 @@ fn tampered_store_fails_verification_naming_the_event() {
     let d = Running::start(dir.path());
     for i in 0..5 {
         let id = format!("p{i}");
-        let o = d.tobira(&[
-            "person", "add", &id, "--name", "N", "--roles", "operator", "--actor", "setup",
-        ]);
+        let o = d.tobira(&["person", "add", &id, "--name", "N", "--roles", "operator", "--actor", "setup"]);
         assert!(o.status.success(), "{}", text(&o));
     }
     let data = d.data.clone();
     assert!(d.stop().success());
     let db = data.join("audit.db");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
         // An attacker with root drops the guard triggers, then edits history.
-        let triggers: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
-                .fetch_all(&mut c)
-                .await
-                .unwrap();
-        for t in triggers {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER \"{t}\"")))
-                .execute(&mut c)
-                .await
-                .unwrap();
-        }
-        sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 3")
-            .execute(&mut c)
+        let triggers: Vec<String> = sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+            .fetch_all(&mut c)
             .await
             .unwrap();
+        for t in triggers {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER \"{t}\""))).execute(&mut c).await.unwrap();
+        }
+        sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 3").execute(&mut c).await.unwrap();
     });
-    let v = Command::new(TOBIRA)
-        .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert_eq!(v.status.code(), Some(4), "{}", text(&v));
-    assert!(
-        text(&v).contains('3'),
-        "the failure names the altered event: {}",
-        text(&v)
-    );
+    assert!(text(&v).contains('3'), "the failure names the altered event: {}", text(&v));
 }

@@ -21,10 +21,7 @@ pub enum DeviceError {
     #[error("device {device} sent a bad frame ({fault:?}); counted and ignored")]
     DeviceMisbehaved { device: String, fault: Misbehaviour },
     #[error("I/O error on device {device}: {source}")]
-    Io {
-        device: String,
-        source: std::io::Error,
-    },
+    Io { device: String, source: std::io::Error },
     #[error("the device driver has stopped")]
     Closed,
 }

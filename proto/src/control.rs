@@ -214,31 +214,19 @@ mod tests {
 
     #[test]
     fn request_wire_shape_is_stable() {
-        let r = Request::Sim(SimCommand::Present {
-            reader: "t01-reader".into(),
-            body: "tanaka".into(),
-            finger: 2,
-        });
-        let j = serde_json::to_string(&Envelope {
-            version: CONTROL_VERSION,
-            body: r,
-        })
-        .unwrap();
+        let r = Request::Sim(SimCommand::Present { reader: "t01-reader".into(), body: "tanaka".into(), finger: 2 });
+        let j = serde_json::to_string(&Envelope { version: CONTROL_VERSION, body: r }).unwrap();
         assert_eq!(
             j,
             r#"{"version":1,"body":{"op":"sim","sim":"present","reader":"t01-reader","body":"tanaka","finger":2}}"#
         );
         let back: Envelope<Request> = serde_json::from_str(&j).unwrap();
-        assert!(matches!(
-            back.body,
-            Request::Sim(SimCommand::Present { finger: 2, .. })
-        ));
+        assert!(matches!(back.body, Request::Sim(SimCommand::Present { finger: 2, .. })));
     }
 
     #[test]
     fn unknown_op_is_a_decode_error() {
-        let r: Result<Envelope<Request>, _> =
-            serde_json::from_str(r#"{"version":1,"body":{"op":"format-disk"}}"#);
+        let r: Result<Envelope<Request>, _> = serde_json::from_str(r#"{"version":1,"body":{"op":"format-disk"}}"#);
         assert!(r.is_err());
     }
 }

@@ -85,11 +85,7 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>, 
     while got < 4 {
         let n = r.read(&mut len[got..])?;
         if n == 0 {
-            return if got == 0 {
-                Ok(None)
-            } else {
-                Err(FrameError::Truncated)
-            };
+            return if got == 0 { Ok(None) } else { Err(FrameError::Truncated) };
         }
         got += n;
     }
@@ -99,11 +95,7 @@ pub fn read_frame<R: Read, T: DeserializeOwned>(r: &mut R) -> Result<Option<T>, 
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            FrameError::Truncated
-        } else {
-            FrameError::Io(e)
-        }
+        if e.kind() == std::io::ErrorKind::UnexpectedEof { FrameError::Truncated } else { FrameError::Io(e) }
     })?;
     Ok(Some(serde_json::from_slice(&body)?))
 }
@@ -139,35 +131,23 @@ mod tests {
     fn lying_length_is_refused_before_buffering() {
         let mut d = FrameDecoder::new();
         d.handle_input(&u32::MAX.to_be_bytes());
-        assert!(matches!(
-            d.poll_frame::<String>(),
-            Err(FrameError::TooLarge { .. })
-        ));
+        assert!(matches!(d.poll_frame::<String>(), Err(FrameError::TooLarge { .. })));
     }
 
     #[test]
     fn garbage_body_is_malformed_not_panic() {
         let mut d = FrameDecoder::new();
         d.handle_input(&[0, 0, 0, 3, b'{', 0xff, b'}']);
-        assert!(matches!(
-            d.poll_frame::<String>(),
-            Err(FrameError::Malformed(_))
-        ));
+        assert!(matches!(d.poll_frame::<String>(), Err(FrameError::Malformed(_))));
     }
 
     #[test]
     fn blocking_helpers_detect_truncation() {
         let bytes = encode(&"hello".to_string()).unwrap();
         let mut r = &bytes[..bytes.len() - 1];
-        assert!(matches!(
-            read_frame::<_, String>(&mut r),
-            Err(FrameError::Truncated)
-        ));
+        assert!(matches!(read_frame::<_, String>(&mut r), Err(FrameError::Truncated)));
         let mut r = &bytes[..];
-        assert_eq!(
-            read_frame::<_, String>(&mut r).unwrap().as_deref(),
-            Some("hello")
-        );
+        assert_eq!(read_frame::<_, String>(&mut r).unwrap().as_deref(), Some("hello"));
         let mut empty: &[u8] = &[];
         assert!(read_frame::<_, String>(&mut empty).unwrap().is_none());
     }

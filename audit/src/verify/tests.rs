@@ -8,11 +8,7 @@ use sqlx::Connection;
 fn ev(i: usize) -> NewEvent {
     NewEvent {
         time: chrono::Utc::now(),
-        kind: if i.is_multiple_of(2) {
-            "door.enter".into()
-        } else {
-            "login.success".into()
-        },
+        kind: if i.is_multiple_of(2) { "door.enter".into() } else { "login.success".into() },
         actor: Some(format!("p{i}")),
         subject: Some(format!("p{i}")),
         place: Some("server-door".into()),
@@ -36,9 +32,7 @@ async fn fixture(n: usize, every: u64) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("audit.db");
     let key = dir.path().join("audit-signing.key");
-    let s = AuditStore::create_with(&db, "node-1", &key, every)
-        .await
-        .unwrap();
+    let s = AuditStore::create_with(&db, "node-1", &key, every).await.unwrap();
     let w = s.writer();
     for i in 0..n {
         let r = w.append(ev(i)).await.unwrap();
@@ -46,28 +40,14 @@ async fn fixture(n: usize, every: u64) -> Fixture {
     }
     let pk = s.public_key();
     s.close().await;
-    Fixture {
-        _dir: dir,
-        db,
-        key,
-        pk,
-    }
+    Fixture { _dir: dir, db, key, pk }
 }
 
 /// A raw connection, as an attacker with root would open it, with the guard triggers dropped.
 async fn attacker(db: &Path) -> sqlx::SqliteConnection {
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
-    for t in [
-        "events_no_update",
-        "events_keep_seven_years",
-        "checkpoints_no_update",
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}")))
-            .execute(&mut c)
-            .await
-            .unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    for t in ["events_no_update", "events_keep_seven_years", "checkpoints_no_update"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER {t}"))).execute(&mut c).await.unwrap();
     }
     c
 }
@@ -83,126 +63,60 @@ async fn intact_store_verifies() {
 #[tokio::test]
 async fn triggers_refuse_edits_and_young_deletes() {
     let f = fixture(3, 10).await;
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", f.db.display()))
-        .await
-        .unwrap();
-    assert!(
-        sqlx::query("UPDATE events SET actor = 'x' WHERE seq = 1")
-            .execute(&mut c)
-            .await
-            .is_err()
-    );
-    assert!(
-        sqlx::query("DELETE FROM events WHERE seq = 1")
-            .execute(&mut c)
-            .await
-            .is_err()
-    );
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", f.db.display())).await.unwrap();
+    assert!(sqlx::query("UPDATE events SET actor = 'x' WHERE seq = 1").execute(&mut c).await.is_err());
+    assert!(sqlx::query("DELETE FROM events WHERE seq = 1").execute(&mut c).await.is_err());
 }
 
 #[tokio::test]
 async fn altered_field_is_named() {
     let f = fixture(10, 100).await;
     let mut c = attacker(&f.db).await;
-    sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 4")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::Altered { seq: 4 })
-    );
+    sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 4").execute(&mut c).await.unwrap();
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::Altered { seq: 4 }));
 }
 
 #[tokio::test]
 async fn deleted_middle_event_is_missing() {
     let f = fixture(10, 100).await;
     let mut c = attacker(&f.db).await;
-    sqlx::query("DELETE FROM events WHERE seq = 6")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::Missing {
-            after_seq: 5,
-            expected: 6
-        })
-    );
+    sqlx::query("DELETE FROM events WHERE seq = 6").execute(&mut c).await.unwrap();
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::Missing { after_seq: 5, expected: 6 }));
 }
 
 #[tokio::test]
 async fn swapped_events_are_reordered() {
     let f = fixture(10, 100).await;
     let mut c = attacker(&f.db).await;
-    sqlx::query("UPDATE events SET seq = -1 WHERE seq = 3")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE events SET seq = 3 WHERE seq = 4")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    sqlx::query("UPDATE events SET seq = 4 WHERE seq = -1")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::Reordered { seq: 3 })
-    );
+    sqlx::query("UPDATE events SET seq = -1 WHERE seq = 3").execute(&mut c).await.unwrap();
+    sqlx::query("UPDATE events SET seq = 3 WHERE seq = 4").execute(&mut c).await.unwrap();
+    sqlx::query("UPDATE events SET seq = 4 WHERE seq = -1").execute(&mut c).await.unwrap();
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::Reordered { seq: 3 }));
 }
 
 #[tokio::test]
 async fn deleted_tail_is_truncation() {
     let f = fixture(10, 100).await;
     let mut c = attacker(&f.db).await;
-    sqlx::query("DELETE FROM events WHERE seq > 7")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::Truncated {
-            have: 7,
-            checkpoint_seq: 10
-        })
-    );
+    sqlx::query("DELETE FROM events WHERE seq > 7").execute(&mut c).await.unwrap();
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::Truncated { have: 7, checkpoint_seq: 10 }));
 }
 
 #[tokio::test]
 async fn deleted_tail_and_checkpoints_caught_by_the_sidecar() {
     let f = fixture(10, 100).await;
     let mut c = attacker(&f.db).await;
-    sqlx::query("DELETE FROM events WHERE seq > 7")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM checkpoints")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::Truncated {
-            have: 7,
-            checkpoint_seq: 10
-        })
-    );
+    sqlx::query("DELETE FROM events WHERE seq > 7").execute(&mut c).await.unwrap();
+    sqlx::query("DELETE FROM checkpoints").execute(&mut c).await.unwrap();
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::Truncated { have: 7, checkpoint_seq: 10 }));
 }
 
 #[tokio::test]
 async fn forged_checkpoint_is_refused() {
     let f = fixture(10, 100).await;
     let mut c = attacker(&f.db).await;
-    sqlx::query("UPDATE checkpoints SET signature = zeroblob(64)")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::BadCheckpointSignature { seq: 10 })
-    );
+    sqlx::query("UPDATE checkpoints SET signature = zeroblob(64)").execute(&mut c).await.unwrap();
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::BadCheckpointSignature { seq: 10 }));
 }
 
 #[tokio::test]
@@ -210,10 +124,7 @@ async fn rewritten_history_with_recomputed_hashes_fails_the_signature() {
     // The attacker recomputes the whole chain after an edit but cannot re-sign without the key.
     let f = fixture(5, 100).await;
     let mut c = attacker(&f.db).await;
-    let rows = sqlx::query("SELECT * FROM events ORDER BY seq")
-        .fetch_all(&mut c)
-        .await
-        .unwrap();
+    let rows = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.unwrap();
     let mut prev = [0u8; 32];
     for r in &rows {
         let mut e = crate::store::row_to_event(r).unwrap();
@@ -232,37 +143,21 @@ async fn rewritten_history_with_recomputed_hashes_fails_the_signature() {
             .unwrap();
         prev = h;
     }
-    assert_eq!(
-        verify(&f.db, &f.pk).await,
-        Err(VerifyFailure::CheckpointMismatch { seq: 5 })
-    );
+    assert_eq!(verify(&f.db, &f.pk).await, Err(VerifyFailure::CheckpointMismatch { seq: 5 }));
 }
 
 #[tokio::test]
 async fn unwritable_store_refuses_appends_stores_nothing_then_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("audit.db");
-    let s = AuditStore::create(&db, "n", &dir.path().join("k"))
-        .await
-        .unwrap();
+    let s = AuditStore::create(&db, "n", &dir.path().join("k")).await.unwrap();
     let w = s.writer();
     w.append(ev(0)).await.unwrap();
     w.set_unwritable(true).await.unwrap();
-    assert!(
-        w.append(ev(1)).await.is_err(),
-        "append must fail while unwritable"
-    );
-    assert_eq!(
-        s.query(&crate::Filter::default()).await.unwrap().len(),
-        1,
-        "nothing partial stored"
-    );
+    assert!(w.append(ev(1)).await.is_err(), "append must fail while unwritable");
+    assert_eq!(s.query(&crate::Filter::default()).await.unwrap().len(), 1, "nothing partial stored");
     w.set_unwritable(false).await.unwrap();
-    assert_eq!(
-        w.append(ev(2)).await.unwrap().seq,
-        2,
-        "the chain continues without a gap"
-    );
+    assert_eq!(w.append(ev(2)).await.unwrap().seq, 2, "the chain continues without a gap");
     let pk = s.public_key();
     s.close().await;
     assert_eq!(verify(&db, &pk).await.unwrap().events, 2);
@@ -281,11 +176,7 @@ async fn reopen_continues_the_chain_and_foreign_files_are_refused() {
     std::fs::write(&junk, b"not a database at all, just text".repeat(50)).unwrap();
     let before = std::fs::read(&junk).unwrap();
     assert!(AuditStore::open(&junk, &f.key).await.is_err());
-    assert_eq!(
-        std::fs::read(&junk).unwrap(),
-        before,
-        "a foreign file is left untouched"
-    );
+    assert_eq!(std::fs::read(&junk).unwrap(), before, "a foreign file is left untouched");
     assert!(matches!(
         AuditStore::open(&dir.path().join("none.db"), &f.key).await,
         Err(crate::AuditError::Missing { .. })
@@ -304,9 +195,7 @@ async fn group_readable_key_is_refused() {
 #[tokio::test]
 async fn query_filters_and_retention() {
     let dir = tempfile::tempdir().unwrap();
-    let s = AuditStore::create(&dir.path().join("a.db"), "n", &dir.path().join("k"))
-        .await
-        .unwrap();
+    let s = AuditStore::create(&dir.path().join("a.db"), "n", &dir.path().join("k")).await.unwrap();
     for i in 0..6 {
         s.writer().append(ev(i)).await.unwrap();
     }

@@ -52,13 +52,7 @@ pub enum IsoError {
     #[error("resolution of {0} pixels per cm is invalid")]
     Resolution(u16),
     #[error("minutia {index} at ({x},{y}) lies outside the {width}x{height} image")]
-    OutOfRange {
-        index: usize,
-        x: u16,
-        y: u16,
-        width: u16,
-        height: u16,
-    },
+    OutOfRange { index: usize, x: u16, y: u16, width: u16, height: u16 },
     #[error("minutia {index} has quality {quality} above 100")]
     Quality { index: usize, quality: u8 },
     #[error("minutia {index} has the reserved type bits 11")]
@@ -124,10 +118,7 @@ fn be16(b: &[u8], at: usize) -> u16 {
 pub fn decode(b: &[u8]) -> Result<MinutiaeTemplate, IsoError> {
     let need = HEADER + VIEW_HEADER + 2;
     if b.len() < need {
-        return Err(IsoError::Truncated {
-            have: b.len(),
-            need,
-        });
+        return Err(IsoError::Truncated { have: b.len(), need });
     }
     if &b[0..4] != MAGIC {
         return Err(IsoError::BadMagic);
@@ -137,10 +128,7 @@ pub fn decode(b: &[u8]) -> Result<MinutiaeTemplate, IsoError> {
     }
     let claimed = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
     if claimed as usize != b.len() {
-        return Err(IsoError::LengthMismatch {
-            claimed,
-            actual: b.len(),
-        });
+        return Err(IsoError::LengthMismatch { claimed, actual: b.len() });
     }
     let width = be16(b, 14);
     let height = be16(b, 16);
@@ -158,15 +146,9 @@ pub fn decode(b: &[u8]) -> Result<MinutiaeTemplate, IsoError> {
     let need = HEADER + VIEW_HEADER + MINUTIA * n + 2;
     if b.len() != need {
         return Err(if b.len() < need {
-            IsoError::Truncated {
-                have: b.len(),
-                need,
-            }
+            IsoError::Truncated { have: b.len(), need }
         } else {
-            IsoError::LengthMismatch {
-                claimed,
-                actual: need,
-            }
+            IsoError::LengthMismatch { claimed, actual: need }
         });
     }
     let mut minutiae = Vec::with_capacity(n);
@@ -182,36 +164,19 @@ pub fn decode(b: &[u8]) -> Result<MinutiaeTemplate, IsoError> {
         let x = tx & 0x3fff;
         let y = be16(b, at + 2) & 0x3fff;
         if x >= width || y >= height {
-            return Err(IsoError::OutOfRange {
-                index,
-                x,
-                y,
-                width,
-                height,
-            });
+            return Err(IsoError::OutOfRange { index, x, y, width, height });
         }
         let quality = b[at + 5];
         if quality > 100 {
             return Err(IsoError::Quality { index, quality });
         }
-        minutiae.push(Minutia {
-            x,
-            y,
-            angle: b[at + 4],
-            kind,
-            quality,
-        });
+        minutiae.push(Minutia { x, y, angle: b[at + 4], kind, quality });
     }
     let ext = be16(b, need - 2);
     if ext != 0 {
         return Err(IsoError::ExtendedData(ext));
     }
-    Ok(MinutiaeTemplate {
-        width,
-        height,
-        resolution_dpi: ppcm_to_dpi(xres),
-        minutiae,
-    })
+    Ok(MinutiaeTemplate { width, height, resolution_dpi: ppcm_to_dpi(xres), minutiae })
 }
 
 #[cfg(test)]
@@ -229,10 +194,7 @@ mod tests {
         let t = sample();
         let b = encode(&t);
         assert_eq!(&b[..8], b"FMR\0 20\0");
-        assert_eq!(
-            u32::from_be_bytes([b[8], b[9], b[10], b[11]]) as usize,
-            b.len()
-        );
+        assert_eq!(u32::from_be_bytes([b[8], b[9], b[10], b[11]]) as usize, b.len());
         assert_eq!(be16(&b, 18), 197, "500 dpi is 197 pixels per cm");
         let back = decode(&b).unwrap();
         assert_eq!(back.minutiae, t.minutiae);
@@ -243,10 +205,7 @@ mod tests {
     #[test]
     fn every_error_path() {
         let good = encode(&sample());
-        assert!(matches!(
-            decode(&good[..10]),
-            Err(IsoError::Truncated { .. })
-        ));
+        assert!(matches!(decode(&good[..10]), Err(IsoError::Truncated { .. })));
         let mut b = good.clone();
         b[0] = b'X';
         assert_eq!(decode(&b), Err(IsoError::BadMagic));
@@ -271,22 +230,13 @@ mod tests {
         let at = HEADER + VIEW_HEADER;
         b[at] = 0x3f;
         b[at + 1] = 0xff; // x = 16383, type 00
-        assert!(matches!(
-            decode(&b),
-            Err(IsoError::OutOfRange { index: 0, .. })
-        ));
+        assert!(matches!(decode(&b), Err(IsoError::OutOfRange { index: 0, .. })));
         let mut b = good.clone();
         b[at] |= 0xc0;
         assert_eq!(decode(&b), Err(IsoError::ReservedType { index: 0 }));
         let mut b = good.clone();
         b[at + 5] = 101;
-        assert_eq!(
-            decode(&b),
-            Err(IsoError::Quality {
-                index: 0,
-                quality: 101
-            })
-        );
+        assert_eq!(decode(&b), Err(IsoError::Quality { index: 0, quality: 101 }));
         let mut b = good.clone();
         let n = b.len();
         b[n - 1] = 4;

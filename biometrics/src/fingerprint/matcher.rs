@@ -78,20 +78,9 @@ fn wrap(a: f32) -> f32 {
 impl Prepared {
     pub fn new(t: &MinutiaeTemplate) -> Prepared {
         // Normalise to 500 dpi so 500 and 512 dpi sensors compare alike.
-        let s = if t.resolution_dpi == 0 {
-            1.0
-        } else {
-            500.0 / f32::from(t.resolution_dpi)
-        };
-        let pts: Vec<Pt> = t
-            .minutiae
-            .iter()
-            .map(|m| Pt {
-                x: f32::from(m.x) * s,
-                y: f32::from(m.y) * s,
-                t: m.radians(),
-            })
-            .collect();
+        let s = if t.resolution_dpi == 0 { 1.0 } else { 500.0 / f32::from(t.resolution_dpi) };
+        let pts: Vec<Pt> =
+            t.minutiae.iter().map(|m| Pt { x: f32::from(m.x) * s, y: f32::from(m.y) * s, t: m.radians() }).collect();
         let mut nbrs = Vec::with_capacity(pts.len());
         let mut cand: Vec<(f32, usize)> = Vec::with_capacity(pts.len());
         for (i, p) in pts.iter().enumerate() {
@@ -110,11 +99,7 @@ impl Prepared {
             for &(d, j) in cand.iter().take(K) {
                 let q = pts[j];
                 let dir = (q.y - p.y).atan2(q.x - p.x);
-                arr[usize::from(n)] = Nbr {
-                    d: (d * 4.0) as i16,
-                    phi: turn(dir - p.t),
-                    dth: turn(q.t - p.t),
-                };
+                arr[usize::from(n)] = Nbr { d: (d * 4.0) as i16, phi: turn(dir - p.t), dth: turn(q.t - p.t) };
                 n += 1;
             }
             nbrs.push((arr, n));
@@ -155,9 +140,7 @@ fn local_similarity(a: &([Nbr; K], u8), b: &([Nbr; K], u8)) -> f32 {
             if dp > A_TOL || dt > A_TOL {
                 continue;
             }
-            let e = full
-                - (i32::from(dd) * i32::from(A_TOL)
-                    + (i32::from(dp) + i32::from(dt)) * i32::from(D_TOL));
+            let e = full - (i32::from(dd) * i32::from(A_TOL) + (i32::from(dp) + i32::from(dt)) * i32::from(D_TOL));
             if best.is_none_or(|(_, be)| e > be) {
                 best = Some((k, e));
             }
@@ -232,11 +215,7 @@ pub fn compare(p: &Prepared, r: &Prepared) -> Score {
         }
     }
     let mut used = Vec::new();
-    let best = top
-        .iter()
-        .map(|&(_, i, j)| pair_count(p, r, i, j, &mut used))
-        .max()
-        .unwrap_or(0);
+    let best = top.iter().map(|&(_, i, j)| pair_count(p, r, i, j, &mut used)).max().unwrap_or(0);
     if best < 3 {
         return Score(0.0);
     }
@@ -293,20 +272,9 @@ mod tests {
 
     #[test]
     fn degenerate_templates_never_match() {
-        let empty = MinutiaeTemplate {
-            width: 10,
-            height: 10,
-            resolution_dpi: 500,
-            minutiae: vec![],
-        };
+        let empty = MinutiaeTemplate { width: 10, height: 10, resolution_dpi: 500, minutiae: vec![] };
         let one = MinutiaeTemplate {
-            minutiae: vec![Minutia {
-                x: 1,
-                y: 1,
-                angle: 0,
-                kind: MinutiaKind::Ending,
-                quality: 50,
-            }],
+            minutiae: vec![Minutia { x: 1, y: 1, angle: 0, kind: MinutiaKind::Ending, quality: 50 }],
             ..empty.clone()
         };
         let real = imp(1, 1);

@@ -53,12 +53,7 @@ impl fmt::Debug for MinutiaeTemplate {
 impl MinutiaeTemplate {
     /// Mean reported quality, or a count-based estimate when the capture reported none.
     pub fn quality(&self) -> u8 {
-        let reported: Vec<u32> = self
-            .minutiae
-            .iter()
-            .filter(|m| m.quality > 0)
-            .map(|m| u32::from(m.quality))
-            .collect();
+        let reported: Vec<u32> = self.minutiae.iter().filter(|m| m.quality > 0).map(|m| u32::from(m.quality)).collect();
         if reported.is_empty() {
             (self.minutiae.len().min(50) * 2) as u8
         } else {

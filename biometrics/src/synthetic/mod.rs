@@ -89,22 +89,10 @@ fn inside(x: f32, y: f32, cx: f32, cy: f32, rx: f32, ry: f32) -> bool {
 impl SyntheticFinger {
     pub fn new(seed: u64) -> SyntheticFinger {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let (cx, cy) = (
-            W / 2.0 + rng.random_range(-15.0..15.0),
-            H / 2.0 + rng.random_range(-15.0..15.0),
-        );
-        let (rx, ry) = (
-            rng.random_range(120.0..145.0),
-            rng.random_range(165.0..190.0),
-        );
-        let core = (
-            cx + rng.random_range(-40.0..40.0),
-            cy - rng.random_range(10.0..70.0),
-        );
-        let delta = (
-            cx + rng.random_range(-90.0..90.0),
-            cy + rng.random_range(60.0..140.0),
-        );
+        let (cx, cy) = (W / 2.0 + rng.random_range(-15.0..15.0), H / 2.0 + rng.random_range(-15.0..15.0));
+        let (rx, ry) = (rng.random_range(120.0..145.0), rng.random_range(165.0..190.0));
+        let core = (cx + rng.random_range(-40.0..40.0), cy - rng.random_range(10.0..70.0));
+        let delta = (cx + rng.random_range(-90.0..90.0), cy + rng.random_range(60.0..140.0));
         let base = rng.random_range(-0.3..0.3);
         let target = rng.random_range(38..62);
         let min_d: f32 = rng.random_range(17.0..22.0);
@@ -115,23 +103,15 @@ impl SyntheticFinger {
             let x = rng.random_range(cx - rx..cx + rx);
             let y = rng.random_range(cy - ry..cy + ry);
             if !inside(x, y, cx, cy, rx * 0.95, ry * 0.95)
-                || minutiae
-                    .iter()
-                    .any(|m| (m.x - x).powi(2) + (m.y - y).powi(2) < min_d * min_d)
+                || minutiae.iter().any(|m| (m.x - x).powi(2) + (m.y - y).powi(2) < min_d * min_d)
             {
                 continue;
             }
             // Minutiae follow the ridge flow; an ending points one way or the other along it.
             let flow = orientation(x, y, core, delta, base);
-            let t = (flow
-                + if rng.random_bool(0.5) { 0.0 } else { PI }
-                + rng.random_range(-0.12..0.12))
-            .rem_euclid(TAU);
-            let kind = if rng.random_bool(0.58) {
-                MinutiaKind::Ending
-            } else {
-                MinutiaKind::Bifurcation
-            };
+            let t =
+                (flow + if rng.random_bool(0.5) { 0.0 } else { PI } + rng.random_range(-0.12..0.12)).rem_euclid(TAU);
+            let kind = if rng.random_bool(0.58) { MinutiaKind::Ending } else { MinutiaKind::Bifurcation };
             minutiae.push(Master { x, y, t, kind });
         }
         SyntheticFinger { minutiae }
@@ -144,17 +124,10 @@ impl SyntheticFinger {
     pub fn impression(&self, seed: u64, n: &ImpressionNoise) -> MinutiaeTemplate {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_1234_abcd_0001);
         let sym = |rng: &mut ChaCha8Rng, a: f32| {
-            if a > 0.0 {
-                rng.random_range(-a..a)
-            } else {
-                0.0
-            }
+            if a > 0.0 { rng.random_range(-a..a) } else { 0.0 }
         };
         let rot = sym(&mut rng, n.rotation_deg).to_radians();
-        let (tx, ty) = (
-            sym(&mut rng, n.translation_px),
-            sym(&mut rng, n.translation_px),
-        );
+        let (tx, ty) = (sym(&mut rng, n.translation_px), sym(&mut rng, n.translation_px));
         // Elastic distortion: a few smooth Gaussian displacement bumps.
         let bumps: Vec<(f32, f32, f32, f32)> = (0..3)
             .map(|_| {
@@ -167,23 +140,14 @@ impl SyntheticFinger {
             })
             .collect();
         // Partial contact: an ellipse of the print that touched the sensor.
-        let (ccx, ccy) = (
-            W / 2.0 + sym(&mut rng, n.crop * W * 0.5),
-            H / 2.0 + sym(&mut rng, n.crop * H * 0.5),
-        );
+        let (ccx, ccy) = (W / 2.0 + sym(&mut rng, n.crop * W * 0.5), H / 2.0 + sym(&mut rng, n.crop * H * 0.5));
         let (crx, cry) = (W * (0.5 - n.crop * 0.15), H * (0.5 - n.crop * 0.15));
         let (sn, cs) = rot.sin_cos();
         let mut out = Vec::with_capacity(self.minutiae.len() + 8);
         let push = |x: f32, y: f32, t: f32, kind: MinutiaKind, q: u8, out: &mut Vec<Minutia>| {
             if (0.0..W).contains(&x) && (0.0..H).contains(&y) {
                 let angle = ((t.rem_euclid(TAU) / TAU) * 256.0).round() as u32 % 256;
-                out.push(Minutia {
-                    x: x as u16,
-                    y: y as u16,
-                    angle: angle as u8,
-                    kind,
-                    quality: q,
-                });
+                out.push(Minutia { x: x as u16, y: y as u16, angle: angle as u8, kind, quality: q });
             }
         };
         for m in &self.minutiae {
@@ -205,11 +169,7 @@ impl SyntheticFinger {
             let t = m.t + rot + sym(&mut rng, n.angle_jitter_deg).to_radians();
             // Endings and bifurcations are confused now and then, as real extractors do.
             let kind = if rng.random_bool(0.1) {
-                if m.kind == MinutiaKind::Ending {
-                    MinutiaKind::Bifurcation
-                } else {
-                    MinutiaKind::Ending
-                }
+                if m.kind == MinutiaKind::Ending { MinutiaKind::Bifurcation } else { MinutiaKind::Ending }
             } else {
                 m.kind
             };
@@ -217,25 +177,10 @@ impl SyntheticFinger {
         }
         let spurious = (self.minutiae.len() as f32 * n.spurious_rate).round() as usize;
         for _ in 0..spurious {
-            let (x, y) = (
-                rng.random_range(ccx - crx..ccx + crx),
-                rng.random_range(ccy - cry..ccy + cry),
-            );
-            push(
-                x,
-                y,
-                rng.random_range(0.0..TAU),
-                MinutiaKind::Ending,
-                rng.random_range(10..50),
-                &mut out,
-            );
+            let (x, y) = (rng.random_range(ccx - crx..ccx + crx), rng.random_range(ccy - cry..ccy + cry));
+            push(x, y, rng.random_range(0.0..TAU), MinutiaKind::Ending, rng.random_range(10..50), &mut out);
         }
-        MinutiaeTemplate {
-            width: W as u16,
-            height: H as u16,
-            resolution_dpi: 500,
-            minutiae: out,
-        }
+        MinutiaeTemplate { width: W as u16, height: H as u16, resolution_dpi: 500, minutiae: out }
     }
 }
 

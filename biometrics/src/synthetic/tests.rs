@@ -12,17 +12,9 @@ fn prepared(finger: u64, seed: u64) -> Prepared {
 fn masters_are_plausible() {
     for s in 0..50 {
         let f = SyntheticFinger::new(s);
-        assert!(
-            (30..=62).contains(&f.master_count()),
-            "{}",
-            f.master_count()
-        );
+        assert!((30..=62).contains(&f.master_count()), "{}", f.master_count());
         let t = f.impression(1, &ImpressionNoise::default());
-        assert!(
-            t.minutiae.len() >= 15,
-            "impression with {} minutiae",
-            t.minutiae.len()
-        );
+        assert!(t.minutiae.len() >= 15, "impression with {} minutiae", t.minutiae.len());
         assert!(t.minutiae.iter().all(|m| m.x < t.width && m.y < t.height));
     }
 }
@@ -80,15 +72,9 @@ fn calibrate() {
     println!("{} impostor scores", scores.len());
     for (fmr, _) in CALIBRATION {
         let k = (fmr * scores.len() as f64) as usize;
-        println!(
-            "FMR {fmr:e}: score > {:.4} ({} above)",
-            scores.get(k).copied().unwrap_or(0.0),
-            k
-        );
+        println!("FMR {fmr:e}: score > {:.4} ({} above)", scores.get(k).copied().unwrap_or(0.0), k);
     }
-    let mut genuine: Vec<f32> = (0..fingers)
-        .map(|f| compare(&prepared(f, 2), &refs[f as usize]).0)
-        .collect();
+    let mut genuine: Vec<f32> = (0..fingers).map(|f| compare(&prepared(f, 2), &refs[f as usize]).0).collect();
     genuine.sort_by(|a, b| a.total_cmp(b));
     println!(
         "genuine scores: p1 {:.3} p5 {:.3} p50 {:.3}",

@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 const DEMO: &str = include_str!("../../../config/demo.toml");
 
 fn jst(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(&format!("{s}+09:00"))
-        .unwrap()
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(&format!("{s}+09:00")).unwrap().with_timezone(&Utc)
 }
 
 /// Tuesday 2026-11-24, 10:00 JST: an ordinary working morning.
@@ -76,12 +74,7 @@ impl World {
             people.insert(p.id.clone(), p);
         }
         let grants = vec![
-            grant(
-                "tanaka",
-                term("t-01"),
-                "takahashi",
-                Role::SystemAdministrator,
-            ),
+            grant("tanaka", term("t-01"), "takahashi", Role::SystemAdministrator),
             grant("tanaka", zone("server-room"), "suzuki", Role::DataManager),
             grant("tanaka", zone("media-room"), "kato", Role::SecurityDirector),
             grant("sato", term("t-01"), "takahashi", Role::SystemAdministrator),
@@ -100,13 +93,7 @@ impl World {
             media_allowed: vec![],
         }];
         World {
-            reg: Registry {
-                site,
-                people,
-                grants,
-                off_hours: vec![],
-                visits,
-            },
+            reg: Registry { site, people, grants, off_hours: vec![], visits },
             occ: Occupancy::default(),
             esc: EscortLog::default(),
             lock: LockoutBook::default(),
@@ -116,13 +103,7 @@ impl World {
     fn decide(&self, req: &Request, now: DateTime<Utc>) -> Decision {
         decide(
             req,
-            &Context {
-                registry: &self.reg,
-                occupancy: &self.occ,
-                escorts: &self.esc,
-                lockout: &self.lock,
-                now,
-            },
+            &Context { registry: &self.reg, occupancy: &self.occ, escorts: &self.esc, lockout: &self.lock, now },
         )
     }
 
@@ -133,25 +114,11 @@ impl World {
             .door(&DoorId::new(door))
             .map(|d| d.entry_reader.clone())
             .unwrap_or_else(|| ReaderId::new("x"));
-        self.decide(
-            &Request::Enter {
-                door: DoorId::new(door),
-                person: PersonId::new(who),
-                reader,
-            },
-            now,
-        )
+        self.decide(&Request::Enter { door: DoorId::new(door), person: PersonId::new(who), reader }, now)
     }
 
     fn login(&self, who: &str, t: &str, now: DateTime<Utc>) -> Decision {
-        self.decide(
-            &Request::Login {
-                terminal: TerminalId::new(t),
-                person: PersonId::new(who),
-                remote: false,
-            },
-            now,
-        )
+        self.decide(&Request::Login { terminal: TerminalId::new(t), person: PersonId::new(who), remote: false }, now)
     }
 }
 
@@ -169,71 +136,32 @@ fn art_003_13_levels_and_issuers() {
     // L1-only operator at L2.
     assert_eq!(code(&w.enter("sato", "server-door", t0())), "NO_GRANT");
     // L2 grant issued by the system administrator instead of the data manager.
-    w.reg.grants.push(grant(
-        "sato",
-        zone("server-room"),
-        "takahashi",
-        Role::SystemAdministrator,
-    ));
-    assert_eq!(
-        code(&w.enter("sato", "server-door", t0())),
-        "WRONG_ISSUER_ROLE"
-    );
+    w.reg.grants.push(grant("sato", zone("server-room"), "takahashi", Role::SystemAdministrator));
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "WRONG_ISSUER_ROLE");
     // Right role on paper, but the issuer does not hold it.
-    w.reg
-        .grants
-        .retain(|g| g.holder.as_str() != "sato" || g.place != zone("server-room"));
-    w.reg.grants.push(grant(
-        "sato",
-        zone("server-room"),
-        "takahashi",
-        Role::DataManager,
-    ));
-    assert_eq!(
-        code(&w.enter("sato", "server-door", t0())),
-        "ISSUER_LACKS_ROLE"
-    );
+    w.reg.grants.retain(|g| g.holder.as_str() != "sato" || g.place != zone("server-room"));
+    w.reg.grants.push(grant("sato", zone("server-room"), "takahashi", Role::DataManager));
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "ISSUER_LACKS_ROLE");
     // The issuer loses the role later: the grant stops counting.
-    w.reg
-        .people
-        .get_mut(&PersonId::new("suzuki"))
-        .unwrap()
-        .roles
-        .clear();
-    assert_eq!(
-        code(&w.enter("tanaka", "server-door", t0())),
-        "ISSUER_LACKS_ROLE"
-    );
+    w.reg.people.get_mut(&PersonId::new("suzuki")).unwrap().roles.clear();
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "ISSUER_LACKS_ROLE");
     // Terminals are L1: an operator grant issued by the data manager does not count.
     let mut w = World::new();
-    w.reg
-        .grants
-        .retain(|g| g.place != term("t-01") || g.holder.as_str() != "sato");
-    w.reg
-        .grants
-        .push(grant("sato", term("t-01"), "suzuki", Role::DataManager));
+    w.reg.grants.retain(|g| g.place != term("t-01") || g.holder.as_str() != "sato");
+    w.reg.grants.push(grant("sato", term("t-01"), "suzuki", Role::DataManager));
     assert_eq!(code(&w.login("sato", "t-01", t0())), "WRONG_ISSUER_ROLE");
 }
 
 #[test]
 fn art_003_13_nesting() {
     let mut w = World::new();
-    assert_eq!(
-        code(&w.enter("tanaka", "media-door", t0())),
-        "NOT_INSIDE_PARENT"
-    );
-    w.occ
-        .enter(PersonId::new("tanaka"), ZoneId::new("server-room"));
+    assert_eq!(code(&w.enter("tanaka", "media-door", t0())), "NOT_INSIDE_PARENT");
+    w.occ.enter(PersonId::new("tanaka"), ZoneId::new("server-room"));
     assert_eq!(code(&w.enter("tanaka", "media-door", t0())), "GRANT_VALID");
-    w.occ
-        .exit(&PersonId::new("tanaka"), &ZoneId::new("server-room"));
-    assert_eq!(
-        code(&w.enter("tanaka", "media-door", t0())),
-        "NOT_INSIDE_PARENT"
-    );
+    w.occ.exit(&PersonId::new("tanaka"), &ZoneId::new("server-room"));
+    assert_eq!(code(&w.enter("tanaka", "media-door", t0())), "NOT_INSIDE_PARENT");
     // Inside the parent but no L3 grant.
-    w.occ
-        .enter(PersonId::new("sato"), ZoneId::new("server-room"));
+    w.occ.enter(PersonId::new("sato"), ZoneId::new("server-room"));
     assert_eq!(code(&w.enter("sato", "media-door", t0())), "NO_GRANT");
 }
 
@@ -242,60 +170,27 @@ fn art_003_13_nesting() {
 #[test]
 fn art_003_13_4_vendor_escort_window() {
     let mut w = World::new();
-    assert_eq!(
-        code(&w.enter("abe", "server-door", t0())),
-        "VENDOR_NO_ESCORT"
-    );
+    assert_eq!(code(&w.enter("abe", "server-door", t0())), "VENDOR_NO_ESCORT");
     // An escort authenticated at another door does not count.
-    w.esc
-        .record(DoorId::new("media-door"), PersonId::new("tanaka"), t0());
-    assert_eq!(
-        code(&w.enter("abe", "server-door", t0())),
-        "VENDOR_NO_ESCORT"
-    );
+    w.esc.record(DoorId::new("media-door"), PersonId::new("tanaka"), t0());
+    assert_eq!(code(&w.enter("abe", "server-door", t0())), "VENDOR_NO_ESCORT");
     // A non-listed person at the same door is no escort either.
-    w.esc
-        .record(DoorId::new("server-door"), PersonId::new("sato"), t0());
-    assert_eq!(
-        code(&w.enter("abe", "server-door", t0())),
-        "VENDOR_NO_ESCORT"
-    );
+    w.esc.record(DoorId::new("server-door"), PersonId::new("sato"), t0());
+    assert_eq!(code(&w.enter("abe", "server-door", t0())), "VENDOR_NO_ESCORT");
     // The listed escort, too long ago.
-    w.esc.record(
-        DoorId::new("server-door"),
-        PersonId::new("tanaka"),
-        t0() - Duration::seconds(121),
-    );
-    assert_eq!(
-        code(&w.enter("abe", "server-door", t0())),
-        "VENDOR_NO_ESCORT"
-    );
+    w.esc.record(DoorId::new("server-door"), PersonId::new("tanaka"), t0() - Duration::seconds(121));
+    assert_eq!(code(&w.enter("abe", "server-door", t0())), "VENDOR_NO_ESCORT");
     // Within the window: admitted.
-    w.esc.record(
-        DoorId::new("server-door"),
-        PersonId::new("tanaka"),
-        t0() - Duration::seconds(30),
-    );
-    assert_eq!(
-        code(&w.enter("abe", "server-door", t0())),
-        "VENDOR_ESCORTED"
-    );
+    w.esc.record(DoorId::new("server-door"), PersonId::new("tanaka"), t0() - Duration::seconds(30));
+    assert_eq!(code(&w.enter("abe", "server-door", t0())), "VENDOR_ESCORTED");
     // Outside the visit's time window.
     let late = jst("2026-11-24T17:30:00");
     let mut w2 = World::new();
-    w2.esc
-        .record(DoorId::new("server-door"), PersonId::new("tanaka"), late);
-    assert_eq!(
-        code(&w2.enter("abe", "server-door", late)),
-        "VENDOR_OUTSIDE_WINDOW"
-    );
+    w2.esc.record(DoorId::new("server-door"), PersonId::new("tanaka"), late);
+    assert_eq!(code(&w2.enter("abe", "server-door", late)), "VENDOR_OUTSIDE_WINDOW");
     // No visit for this door.
-    assert_eq!(
-        code(&w.enter("abe", "media-door", t0())),
-        "NOT_INSIDE_PARENT"
-    );
-    w.occ
-        .enter(PersonId::new("abe"), ZoneId::new("server-room"));
+    assert_eq!(code(&w.enter("abe", "media-door", t0())), "NOT_INSIDE_PARENT");
+    w.occ.enter(PersonId::new("abe"), ZoneId::new("server-room"));
     assert_eq!(code(&w.enter("abe", "media-door", t0())), "VENDOR_NO_VISIT");
 }
 
@@ -304,18 +199,10 @@ fn art_003_13_4_vendor_escort_window() {
 #[test]
 fn art_004_7_validity_and_appointment() {
     let mut w = World::new();
-    for g in w
-        .reg
-        .grants
-        .iter_mut()
-        .filter(|g| g.holder.as_str() == "tanaka")
-    {
+    for g in w.reg.grants.iter_mut().filter(|g| g.holder.as_str() == "tanaka") {
         g.valid_until = t0() - Duration::seconds(1);
     }
-    assert_eq!(
-        code(&w.enter("tanaka", "server-door", t0())),
-        "GRANT_EXPIRED"
-    );
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "GRANT_EXPIRED");
     assert_eq!(code(&w.login("tanaka", "t-01", t0())), "GRANT_EXPIRED");
     let mut w = World::new();
     for g in w.reg.grants.iter_mut() {
@@ -324,11 +211,7 @@ fn art_004_7_validity_and_appointment() {
     assert_eq!(code(&w.login("sato", "t-01", t0())), "GRANT_NOT_YET_VALID");
     // The appointment term ended yesterday: authority ends with it even if a grant runs longer.
     let mut w = World::new();
-    w.reg
-        .people
-        .get_mut(&PersonId::new("sato"))
-        .unwrap()
-        .appointment_end = NaiveDate::from_ymd_opt(2026, 11, 23);
+    w.reg.people.get_mut(&PersonId::new("sato")).unwrap().appointment_end = NaiveDate::from_ymd_opt(2026, 11, 23);
     assert_eq!(code(&w.login("sato", "t-01", t0())), "APPOINTMENT_ENDED");
     // 000 §8(2): a removed person.
     let mut w = World::new();
@@ -343,34 +226,12 @@ fn art_004_7_validity_and_appointment() {
 fn art_002_5_2_office_hours() {
     let mut w = World::new();
     assert_eq!(code(&w.login("sato", "t-01", t0())), "GRANT_VALID");
-    assert_eq!(
-        code(&w.login("sato", "t-01", jst("2026-11-24T08:00:00"))),
-        "OUTSIDE_OFFICE_HOURS"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", jst("2026-11-24T17:15:00"))),
-        "OUTSIDE_OFFICE_HOURS"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", jst("2026-11-22T10:00:00"))),
-        "HOLIDAY",
-        "Sunday"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", jst("2026-11-23T10:00:00"))),
-        "HOLIDAY",
-        "勤労感謝の日"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", jst("2026-12-29T10:00:00"))),
-        "HOLIDAY",
-        "year-end closure, a Tuesday"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", jst("2027-01-01T10:00:00"))),
-        "HOLIDAY",
-        "元日"
-    );
+    assert_eq!(code(&w.login("sato", "t-01", jst("2026-11-24T08:00:00"))), "OUTSIDE_OFFICE_HOURS");
+    assert_eq!(code(&w.login("sato", "t-01", jst("2026-11-24T17:15:00"))), "OUTSIDE_OFFICE_HOURS");
+    assert_eq!(code(&w.login("sato", "t-01", jst("2026-11-22T10:00:00"))), "HOLIDAY", "Sunday");
+    assert_eq!(code(&w.login("sato", "t-01", jst("2026-11-23T10:00:00"))), "HOLIDAY", "勤労感謝の日");
+    assert_eq!(code(&w.login("sato", "t-01", jst("2026-12-29T10:00:00"))), "HOLIDAY", "year-end closure, a Tuesday");
+    assert_eq!(code(&w.login("sato", "t-01", jst("2027-01-01T10:00:00"))), "HOLIDAY", "元日");
     let holiday = jst("2026-11-23T10:00:00");
     w.reg.off_hours.push(OffHoursApproval {
         id: ApprovalId::new("a1"),
@@ -381,26 +242,11 @@ fn art_002_5_2_office_hours() {
         reason: "x".into(),
         approved_by: PersonId::new("takahashi"),
     });
-    assert_eq!(
-        code(&w.login("sato", "t-01", holiday)),
-        "HOLIDAY",
-        "an approval for another terminal does not count"
-    );
+    assert_eq!(code(&w.login("sato", "t-01", holiday)), "HOLIDAY", "an approval for another terminal does not count");
     w.reg.off_hours[0].terminal = TerminalId::new("t-01");
-    assert_eq!(
-        code(&w.login("sato", "t-01", holiday)),
-        "OFF_HOURS_APPROVED"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", holiday + Duration::hours(2))),
-        "HOLIDAY",
-        "after the window"
-    );
-    assert_eq!(
-        code(&w.login("tanaka", "t-01", holiday)),
-        "HOLIDAY",
-        "someone else's approval"
-    );
+    assert_eq!(code(&w.login("sato", "t-01", holiday)), "OFF_HOURS_APPROVED");
+    assert_eq!(code(&w.login("sato", "t-01", holiday + Duration::hours(2))), "HOLIDAY", "after the window");
+    assert_eq!(code(&w.login("tanaka", "t-01", holiday)), "HOLIDAY", "someone else's approval");
     // An approval recorded by someone who is not the system administrator does not count.
     w.reg.off_hours[0].approved_by = PersonId::new("suzuki");
     assert_eq!(code(&w.login("sato", "t-01", holiday)), "HOLIDAY");
@@ -410,34 +256,21 @@ fn art_002_5_2_office_hours() {
         g.schedule = Schedule::OfficeHours;
     }
     assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "GRANT_VALID");
-    assert_eq!(
-        code(&w.enter("tanaka", "server-door", jst("2026-11-24T20:00:00"))),
-        "OUTSIDE_OFFICE_HOURS"
-    );
+    assert_eq!(code(&w.enter("tanaka", "server-door", jst("2026-11-24T20:00:00"))), "OUTSIDE_OFFICE_HOURS");
 }
 
 #[test]
 fn art_004_2_9_remote_and_unknowns() {
     let w = World::new();
     let d = w.decide(
-        &Request::Login {
-            terminal: TerminalId::new("t-01"),
-            person: PersonId::new("sato"),
-            remote: true,
-        },
+        &Request::Login { terminal: TerminalId::new("t-01"), person: PersonId::new("sato"), remote: true },
         t0(),
     );
     assert_eq!(code(&d), "REMOTE_LOGIN_REFUSED");
     assert_eq!(code(&w.login("sato", "t-99", t0())), "UNKNOWN_TERMINAL");
     assert_eq!(code(&w.enter("sato", "no-door", t0())), "UNKNOWN_DOOR");
     assert_eq!(
-        code(&w.decide(
-            &Request::Exit {
-                door: DoorId::new("server-door"),
-                person: PersonId::new("sato")
-            },
-            t0()
-        )),
+        code(&w.decide(&Request::Exit { door: DoorId::new("server-door"), person: PersonId::new("sato") }, t0())),
         "EXIT_RECORDED"
     );
 }
@@ -449,19 +282,11 @@ fn nist_lockout_denies_before_anything_else() {
     let mut w = World::new();
     let key = (PersonId::new("sato"), ReaderId::new("t01-reader"));
     for _ in 0..5 {
-        w.lock
-            .record_failure(key.clone(), t0(), &w.reg.site.lockout);
+        w.lock.record_failure(key.clone(), t0(), &w.reg.site.lockout);
     }
     assert_eq!(code(&w.login("sato", "t-01", t0())), "LOCKED_OUT");
-    assert_eq!(
-        code(&w.login("sato", "t-02", t0())),
-        "NO_GRANT",
-        "another reader is not locked"
-    );
-    assert_eq!(
-        code(&w.login("sato", "t-01", t0() + Duration::seconds(61))),
-        "GRANT_VALID"
-    );
+    assert_eq!(code(&w.login("sato", "t-02", t0())), "NO_GRANT", "another reader is not locked");
+    assert_eq!(code(&w.login("sato", "t-01", t0() + Duration::seconds(61))), "GRANT_VALID");
 }
 
 #[test]

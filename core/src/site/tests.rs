@@ -17,10 +17,7 @@ fn demo_site_parses() {
     let s = parse_site("demo.toml", DEMO).unwrap();
     assert_eq!(s.zones.len(), 3);
     assert_eq!(s.zone(&ZoneId::new("media-room")).unwrap().level, Level::L3);
-    assert_eq!(
-        s.zone_chain(&ZoneId::new("media-room")),
-        vec![ZoneId::new("server-room")]
-    );
+    assert_eq!(s.zone_chain(&ZoneId::new("media-room")), vec![ZoneId::new("server-room")]);
     assert_eq!(s.office_hours.closures.len(), 6);
     assert_eq!(s.utc_offset.local_minus_utc(), 9 * 3600);
     assert_eq!(s.lockout.max_failures, 5);
@@ -32,27 +29,17 @@ fn level_out_of_range_names_line_and_field() {
     let e = err_of(&bad);
     assert_eq!(e.line, line_of(&bad, "level = 7"));
     assert_eq!(e.field.as_deref(), Some("zone \"server-room\".level"));
-    assert!(
-        e.to_string().starts_with(&format!("site.toml:{}:", e.line)),
-        "{e}"
-    );
+    assert!(e.to_string().starts_with(&format!("site.toml:{}:", e.line)), "{e}");
     assert!(e.message.contains("003 §13"));
 }
 
 #[test]
 fn unknown_reference_lists_the_known_ones() {
-    let bad = DEMO.replacen(
-        "zone = \"server-room\"              # the zone this door leads into",
-        "zone = \"srv\"",
-        1,
-    );
+    let bad = DEMO.replacen("zone = \"server-room\"              # the zone this door leads into", "zone = \"srv\"", 1);
     let e = err_of(&bad);
     assert_eq!(e.line, line_of(&bad, "zone = \"srv\""));
     assert_eq!(e.field.as_deref(), Some("door \"server-door\".zone"));
-    assert!(
-        e.message.contains("known: media-room, office, server-room"),
-        "{e}"
-    );
+    assert!(e.message.contains("known: media-room, office, server-room"), "{e}");
 }
 
 #[test]
@@ -74,43 +61,19 @@ fn wrong_type_names_the_key() {
 #[test]
 fn semantic_mistakes_are_refused() {
     for (from, to, field) in [
-        (
-            "id = \"media-room\"",
-            "id = \"server-room\"",
-            "zone \"server-room\".id",
-        ),
-        (
-            "parent = \"server-room\"",
-            "parent = \"media-room\"",
-            "zone \"media-room\".parent",
-        ),
-        (
-            "close = \"17:15\"",
-            "close = \"07:15\"",
-            "office_hours.close",
-        ),
+        ("id = \"media-room\"", "id = \"server-room\"", "zone \"server-room\".id"),
+        ("parent = \"server-room\"", "parent = \"media-room\"", "zone \"media-room\".parent"),
+        ("close = \"17:15\"", "close = \"07:15\"", "office_hours.close"),
         ("open = \"08:30\"", "open = \"8h30\"", "office_hours.open"),
-        (
-            "max_failures = 5",
-            "max_failures = 9",
-            "lockout.max_failures",
-        ),
-        (
-            "utc_offset = \"+09:00\"",
-            "utc_offset = \"JST\"",
-            "site.utc_offset",
-        ),
+        ("max_failures = 5", "max_failures = 9", "lockout.max_failures"),
+        ("utc_offset = \"+09:00\"", "utc_offset = \"JST\"", "site.utc_offset"),
         ("\"12-29\"", "\"13-29\"", "office_hours.closures"),
         (
             "kind = \"sim\"                      # sim | osdp (port = \"/dev/ttyUSB0\", address = 1)",
             "kind = \"modbus\"",
             "controller \"server-ctl\".kind",
         ),
-        (
-            "reader = \"t02-reader\"",
-            "reader = \"t01-reader\"",
-            "terminal \"t-02\".reader",
-        ),
+        ("reader = \"t02-reader\"", "reader = \"t01-reader\"", "terminal \"t-02\".reader"),
     ] {
         assert!(DEMO.contains(from), "{from}");
         let bad = DEMO.replacen(from, to, 1);

@@ -18,9 +18,7 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Audit(AuditCmd::Verify { data_dir }) => {
-            tobira::audit_cmd::verify_offline(&data_dir, json)
-        }
+        Cmd::Audit(AuditCmd::Verify { data_dir }) => tobira::audit_cmd::verify_offline(&data_dir, json),
         Cmd::Ledger { ref csv, .. } => {
             let csv = csv.clone();
             let c = client(&cli);
@@ -38,9 +36,7 @@ fn run(cli: Cli) -> i32 {
                         print!("{}", tobira::table::render(&hs, &rows));
                     }
                     if let Some(path) = csv {
-                        if let Err(e) =
-                            std::fs::write(&path, tobira::table::csv_with_bom(&hs, &rows))
-                        {
+                        if let Err(e) = std::fs::write(&path, tobira::table::csv_with_bom(&hs, &rows)) {
                             eprintln!("cannot write {}: {e}", path.display());
                             return 1;
                         }

@@ -6,9 +6,7 @@
 mod rows;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Row, migrate::Migrator};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -23,13 +21,9 @@ pub const APPLICATION_ID: i64 = 1_953_456_754;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    #[error(
-        "{path} is not a tobira registry (application id {found}); refusing to touch it — check --data-dir"
-    )]
+    #[error("{path} is not a tobira registry (application id {found}); refusing to touch it — check --data-dir")]
     Foreign { path: PathBuf, found: i64 },
-    #[error(
-        "{path} is not a readable SQLite database ({detail}); refusing to start — restore it from backup"
-    )]
+    #[error("{path} is not a readable SQLite database ({detail}); refusing to start — restore it from backup")]
     Corrupt { path: PathBuf, detail: String },
     #[error("registry {path} does not exist; run `tobirad --init` to create a new site")]
     Missing { path: PathBuf },
@@ -60,27 +54,14 @@ impl RegistryStore {
         if !exists && !create {
             return Err(StoreError::Missing { path: path.into() });
         }
-        let corrupt = |e: sqlx::Error| StoreError::Corrupt {
-            path: path.into(),
-            detail: e.to_string(),
-        };
+        let corrupt = |e: sqlx::Error| StoreError::Corrupt { path: path.into(), detail: e.to_string() };
         let url = format!("sqlite://{}", path.display());
         if exists {
             // Look read-only before anything writes: a foreign file must stay exactly as it was.
-            let mut c = SqliteConnectOptions::from_str(&url)?
-                .read_only(true)
-                .connect()
-                .await
-                .map_err(corrupt)?;
-            let app_id: i64 = sqlx::query_scalar("PRAGMA application_id")
-                .fetch_one(&mut c)
-                .await
-                .map_err(corrupt)?;
+            let mut c = SqliteConnectOptions::from_str(&url)?.read_only(true).connect().await.map_err(corrupt)?;
+            let app_id: i64 = sqlx::query_scalar("PRAGMA application_id").fetch_one(&mut c).await.map_err(corrupt)?;
             if app_id != APPLICATION_ID {
-                return Err(StoreError::Foreign {
-                    path: path.into(),
-                    found: app_id,
-                });
+                return Err(StoreError::Foreign { path: path.into(), found: app_id });
             }
         }
         let opts = SqliteConnectOptions::from_str(&url)?
@@ -89,11 +70,7 @@ impl RegistryStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(std::time::Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await
-            .map_err(corrupt)?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await.map_err(corrupt)?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -107,11 +84,7 @@ impl RegistryStore {
     }
 
     pub(crate) fn conflict_or(e: sqlx::Error, what: impl Into<String>) -> StoreError {
-        if is_unique_violation(&e) {
-            StoreError::Conflict { what: what.into() }
-        } else {
-            StoreError::Db(e)
-        }
+        if is_unique_violation(&e) { StoreError::Conflict { what: what.into() } } else { StoreError::Db(e) }
     }
 
     pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -139,8 +112,5 @@ pub(crate) fn ts(t: DateTime<Utc>) -> String {
 pub(crate) fn parse_ts(field: &'static str, s: &str) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| StoreError::Malformed {
-            field,
-            value: s.to_string(),
-        })
+        .map_err(|_| StoreError::Malformed { field, value: s.to_string() })
 }

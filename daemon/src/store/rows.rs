@@ -4,9 +4,7 @@ use super::{RegistryStore, StoreError, parse_ts, ts};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 use tobira_core::ids::*;
-use tobira_core::model::{
-    Grant, OffHoursApproval, Person, Place, Registry, Role, Schedule, VendorVisit,
-};
+use tobira_core::model::{Grant, OffHoursApproval, Person, Place, Registry, Role, Schedule, VendorVisit};
 use tobira_core::site::Site;
 
 /// A stored template, still sealed.
@@ -21,10 +19,7 @@ pub struct TemplateRow {
 }
 
 fn json_list(field: &'static str, s: &str) -> Result<Vec<String>, StoreError> {
-    serde_json::from_str(s).map_err(|_| StoreError::Malformed {
-        field,
-        value: s.to_string(),
-    })
+    serde_json::from_str(s).map_err(|_| StoreError::Malformed { field, value: s.to_string() })
 }
 
 fn to_json(v: &[String]) -> String {
@@ -57,33 +52,31 @@ impl RegistryStore {
     }
 
     pub async fn people(&self) -> Result<Vec<Person>, StoreError> {
-        let rows = sqlx::query("SELECT id, match_id, name, affiliation, appointment_end, active FROM people ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        let roles =
-            sqlx::query("SELECT person_id, role FROM person_roles ORDER BY person_id, role")
+        let rows =
+            sqlx::query("SELECT id, match_id, name, affiliation, appointment_end, active FROM people ORDER BY id")
                 .fetch_all(&self.pool)
                 .await?;
+        let roles = sqlx::query("SELECT person_id, role FROM person_roles ORDER BY person_id, role")
+            .fetch_all(&self.pool)
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let id: String = r.get(0);
             let end: Option<String> = r.get(4);
             let appointment_end = match end {
-                Some(s) => Some(NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|_| {
-                    StoreError::Malformed {
-                        field: "people.appointment_end",
-                        value: s,
-                    }
-                })?),
+                Some(s) => Some(
+                    NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                        .map_err(|_| StoreError::Malformed { field: "people.appointment_end", value: s })?,
+                ),
                 None => None,
             };
             let mut my_roles = Vec::new();
             for rr in roles.iter().filter(|rr| rr.get::<String, _>(0) == id) {
                 let s: String = rr.get(1);
-                my_roles.push(s.parse::<Role>().map_err(|_| StoreError::Malformed {
-                    field: "person_roles.role",
-                    value: s.clone(),
-                })?);
+                my_roles.push(
+                    s.parse::<Role>()
+                        .map_err(|_| StoreError::Malformed { field: "person_roles.role", value: s.clone() })?,
+                );
             }
             out.push(Person {
                 id: PersonId::new(id),
@@ -121,25 +114,16 @@ impl RegistryStore {
     }
 
     /// Revokes a live grant; returns it as it was.
-    pub async fn revoke_grant(
-        &self,
-        id: &str,
-        by: &str,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        let n = sqlx::query(
-            "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL",
-        )
-        .bind(ts(now))
-        .bind(by)
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+    pub async fn revoke_grant(&self, id: &str, by: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let n = sqlx::query("UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL")
+            .bind(ts(now))
+            .bind(by)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         if n == 0 {
-            return Err(StoreError::NotFound {
-                what: format!("live grant {id}"),
-            });
+            return Err(StoreError::NotFound { what: format!("live grant {id}") });
         }
         Ok(())
     }
@@ -163,27 +147,18 @@ impl RegistryStore {
                     holder: PersonId::new(r.get::<String, _>(1)),
                     place,
                     issued_by: PersonId::new(r.get::<String, _>(4)),
-                    issuer_role: role.parse().map_err(|_| StoreError::Malformed {
-                        field: "grants.issuer_role",
-                        value: role.clone(),
-                    })?,
+                    issuer_role: role
+                        .parse()
+                        .map_err(|_| StoreError::Malformed { field: "grants.issuer_role", value: role.clone() })?,
                     valid_from: parse_ts("grants.valid_from", &r.get::<String, _>(6))?,
                     valid_until: parse_ts("grants.valid_until", &r.get::<String, _>(7))?,
-                    schedule: if schedule == "office-hours" {
-                        Schedule::OfficeHours
-                    } else {
-                        Schedule::Always
-                    },
+                    schedule: if schedule == "office-hours" { Schedule::OfficeHours } else { Schedule::Always },
                 })
             })
             .collect()
     }
 
-    pub async fn add_off_hours(
-        &self,
-        a: &OffHoursApproval,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    pub async fn add_off_hours(&self, a: &OffHoursApproval, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO off_hours(id, person_id, terminal_id, valid_from, valid_until, reason, approved_by, created_at) VALUES (?,?,?,?,?,?,?,?)")
             .bind(a.id.as_str())
             .bind(a.person.as_str())
@@ -252,10 +227,7 @@ impl RegistryStore {
                     company: r.get(2),
                     purpose: r.get(3),
                     name_tag: r.get(4),
-                    doors: json_list("visits.doors", &r.get::<String, _>(5))?
-                        .into_iter()
-                        .map(DoorId::new)
-                        .collect(),
+                    doors: json_list("visits.doors", &r.get::<String, _>(5))?.into_iter().map(DoorId::new).collect(),
                     from: parse_ts("visits.valid_from", &r.get::<String, _>(6))?,
                     until: parse_ts("visits.valid_until", &r.get::<String, _>(7))?,
                     escorts: json_list("visits.escorts", &r.get::<String, _>(8))?
@@ -316,12 +288,7 @@ impl RegistryStore {
             .collect())
     }
 
-    pub async fn save_lockout(
-        &self,
-        person: &str,
-        reader: &str,
-        state_json: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn save_lockout(&self, person: &str, reader: &str, state_json: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO lockouts(person_id, reader_id, state) VALUES (?,?,?) ON CONFLICT(person_id, reader_id) DO UPDATE SET state = excluded.state")
             .bind(person)
             .bind(reader)
@@ -333,12 +300,7 @@ impl RegistryStore {
 
     /// The registry snapshot policy decides with.
     pub async fn load_registry(&self, site: Site) -> Result<Registry, StoreError> {
-        let people = self
-            .people()
-            .await?
-            .into_iter()
-            .map(|p| (p.id.clone(), p))
-            .collect();
+        let people = self.people().await?.into_iter().map(|p| (p.id.clone(), p)).collect();
         Ok(Registry {
             site,
             people,

@@ -44,18 +44,8 @@ const REX_RELEASE: Duration = Duration::from_secs(5);
 impl SimDoor {
     pub fn new(id: &str) -> (Arc<SimDoor>, SimDoorHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Arc::new(Inner {
-            id: id.into(),
-            state: Mutex::new(State::default()),
-            tx,
-        });
-        (
-            Arc::new(SimDoor {
-                inner: inner.clone(),
-                rx: tokio::sync::Mutex::new(rx),
-            }),
-            SimDoorHandle { inner },
-        )
+        let inner = Arc::new(Inner { id: id.into(), state: Mutex::new(State::default()), tx });
+        (Arc::new(SimDoor { inner: inner.clone(), rx: tokio::sync::Mutex::new(rx) }), SimDoorHandle { inner })
     }
 }
 
@@ -67,9 +57,7 @@ impl Inner {
 
 impl SimDoorHandle {
     pub fn relay_energised(&self) -> bool {
-        lock(&self.inner)
-            .energised_until
-            .is_some_and(|t| Instant::now() < t)
+        lock(&self.inner).energised_until.is_some_and(|t| Instant::now() < t)
     }
 
     pub fn pulses(&self) -> u64 {
@@ -86,8 +74,8 @@ impl SimDoorHandle {
         {
             let mut st = lock(&self.inner);
             let now = Instant::now();
-            let released = st.energised_until.is_some_and(|t| now < t)
-                || st.rex_at.is_some_and(|t| now - t < REX_RELEASE);
+            let released =
+                st.energised_until.is_some_and(|t| now < t) || st.rex_at.is_some_and(|t| now - t < REX_RELEASE);
             if st.unplugged || st.open || !released {
                 return false;
             }
@@ -161,9 +149,7 @@ impl DoorController for SimDoor {
         Box::pin(async move {
             let mut st = lock(&self.inner);
             if st.unplugged {
-                return Err(DeviceError::Offline {
-                    device: self.inner.id.clone(),
-                });
+                return Err(DeviceError::Offline { device: self.inner.id.clone() });
             }
             st.energised_until = Some(Instant::now() + pulse);
             st.pulses += 1;
@@ -175,9 +161,7 @@ impl DoorController for SimDoor {
         Box::pin(async move {
             let mut st = lock(&self.inner);
             if st.unplugged {
-                return Err(DeviceError::Offline {
-                    device: self.inner.id.clone(),
-                });
+                return Err(DeviceError::Offline { device: self.inner.id.clone() });
             }
             st.energised_until = None;
             Ok(())
@@ -221,12 +205,7 @@ mod tests {
     async fn walking_through_a_locked_door_fails_silently() {
         let (d, h) = SimDoor::new("d");
         assert!(!h.walk_through(Duration::from_secs(1)));
-        assert!(
-            tokio::time::timeout(Duration::from_millis(10), d.next_input())
-                .await
-                .is_err(),
-            "no event"
-        );
+        assert!(tokio::time::timeout(Duration::from_millis(10), d.next_input()).await.is_err(), "no event");
     }
 
     #[tokio::test(start_paused = true)]
@@ -248,10 +227,7 @@ mod tests {
         assert_eq!(d.next_input().await.unwrap(), DoorInput::ContactClosed);
         h.press_rex();
         assert_eq!(d.next_input().await.unwrap(), DoorInput::Rex);
-        assert!(
-            h.walk_through(Duration::from_secs(1)),
-            "REX releases the door from inside"
-        );
+        assert!(h.walk_through(Duration::from_secs(1)), "REX releases the door from inside");
     }
 
     #[tokio::test(start_paused = true)]
@@ -259,10 +235,7 @@ mod tests {
         let (d, h) = SimDoor::new("d");
         h.unplug();
         assert_eq!(d.next_input().await.unwrap(), DoorInput::Offline);
-        assert!(matches!(
-            d.pulse(Duration::from_secs(1)).await,
-            Err(DeviceError::Offline { .. })
-        ));
+        assert!(matches!(d.pulse(Duration::from_secs(1)).await, Err(DeviceError::Offline { .. })));
         assert!(!h.relay_energised());
         h.replug();
         assert_eq!(d.next_input().await.unwrap(), DoorInput::Online);

@@ -13,12 +13,7 @@ pub struct SimPopulation {
 /// FNV-1a, 64 bit: stable across runs and platforms, so a body's finger is the same every time.
 pub fn body_seed(key: &str, finger: u8) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key
-        .as_bytes()
-        .iter()
-        .chain(b"/")
-        .chain(finger.to_string().as_bytes())
-    {
+    for b in key.as_bytes().iter().chain(b"/").chain(finger.to_string().as_bytes()) {
         h ^= u64::from(*b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
@@ -32,8 +27,7 @@ impl SimPopulation {
 
     /// A fresh impression: `attempt` seeds the placement noise, so no two presentations are identical.
     pub fn impression(&self, key: &str, finger: u8, attempt: u64) -> Sample {
-        let seed =
-            body_seed(key, finger) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
+        let seed = body_seed(key, finger) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
         Sample::Minutiae(self.finger(key, finger).impression(seed, &self.noise))
     }
 }
@@ -52,8 +46,7 @@ mod tests {
     #[test]
     fn impressions_differ_between_attempts() {
         let p = SimPopulation::default();
-        let (Sample::Minutiae(a), Sample::Minutiae(b)) =
-            (p.impression("tanaka", 2, 1), p.impression("tanaka", 2, 2))
+        let (Sample::Minutiae(a), Sample::Minutiae(b)) = (p.impression("tanaka", 2, 1), p.impression("tanaka", 2, 2))
         else {
             panic!()
         };

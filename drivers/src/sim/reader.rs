@@ -32,18 +32,9 @@ pub struct SimReaderHandle {
 
 impl SimReader {
     pub fn new(id: &str, modality: Modality) -> (Arc<SimReader>, SimReaderHandle) {
-        let inner = Arc::new(Inner {
-            id: id.into(),
-            modality,
-            state: Mutex::new(State::default()),
-            notify: Notify::new(),
-        });
-        (
-            Arc::new(SimReader {
-                inner: inner.clone(),
-            }),
-            SimReaderHandle { inner },
-        )
+        let inner =
+            Arc::new(Inner { id: id.into(), modality, state: Mutex::new(State::default()), notify: Notify::new() });
+        (Arc::new(SimReader { inner: inner.clone() }), SimReaderHandle { inner })
     }
 }
 
@@ -108,9 +99,7 @@ impl Reader for SimReader {
                 {
                     let mut st = lock(&self.inner);
                     if st.unplugged {
-                        return Err(DeviceError::Offline {
-                            device: self.inner.id.clone(),
-                        });
+                        return Err(DeviceError::Offline { device: self.inner.id.clone() });
                     }
                     if st.garble_next {
                         st.garble_next = false;
@@ -132,9 +121,7 @@ impl Reader for SimReader {
         Box::pin(async move {
             let mut st = lock(&self.inner);
             if st.unplugged {
-                return Err(DeviceError::Offline {
-                    device: self.inner.id.clone(),
-                });
+                return Err(DeviceError::Offline { device: self.inner.id.clone() });
             }
             st.feedback.push(fb);
             if st.feedback.len() > 256 {
@@ -159,8 +146,7 @@ mod tests {
         let (r, h) = SimReader::new("r", Modality::Finger);
         h.present(sample(1));
         assert!(r.next_sample().await.is_ok());
-        let again =
-            tokio::time::timeout(std::time::Duration::from_millis(50), r.next_sample()).await;
+        let again = tokio::time::timeout(std::time::Duration::from_millis(50), r.next_sample()).await;
         assert!(again.is_err(), "no second delivery");
     }
 
@@ -169,10 +155,7 @@ mod tests {
         let (r, h) = SimReader::new("r", Modality::Finger);
         h.present(sample(1));
         h.unplug();
-        assert!(matches!(
-            r.next_sample().await,
-            Err(DeviceError::Offline { .. })
-        ));
+        assert!(matches!(r.next_sample().await, Err(DeviceError::Offline { .. })));
         h.replug();
         h.present(sample(2));
         assert!(r.next_sample().await.is_ok());
@@ -185,10 +168,7 @@ mod tests {
         h.present(sample(1));
         assert!(matches!(
             r.next_sample().await,
-            Err(DeviceError::DeviceMisbehaved {
-                fault: Misbehaviour::Garbled,
-                ..
-            })
+            Err(DeviceError::DeviceMisbehaved { fault: Misbehaviour::Garbled, .. })
         ));
         assert!(r.next_sample().await.is_ok());
     }
@@ -196,8 +176,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_a_pending_read_loses_nothing() {
         let (r, h) = SimReader::new("r", Modality::Finger);
-        let pending =
-            tokio::time::timeout(std::time::Duration::from_millis(20), r.next_sample()).await;
+        let pending = tokio::time::timeout(std::time::Duration::from_millis(20), r.next_sample()).await;
         assert!(pending.is_err());
         h.present(sample(3));
         assert!(r.next_sample().await.is_ok());
