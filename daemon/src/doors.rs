@@ -107,6 +107,7 @@ impl DoorTask {
     }
 
     async fn on_sample(&mut self, side: Side, reader: Option<String>, s: Result<Sample, DeviceError>) {
+        let received = std::time::Instant::now();
         let reader = reader.unwrap_or_default();
         let sample = match s {
             Ok(s) => {
@@ -187,10 +188,12 @@ impl DoorTask {
             Err(_) => (audit_unavailable(), None),
         };
         // Only now, with the event durable, may the door open.
+        let mut issued = received.elapsed();
         if let Some(granted) = decision.granted() {
             let until = now + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
             let outs = self.sm.unlock(granted, now, until);
             self.apply(outs).await;
+            issued = received.elapsed();
             if let Some(p) = &person {
                 let mut sh = self.d.shared();
                 match side {
@@ -207,7 +210,9 @@ impl DoorTask {
         } else if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
             let _ = r.feedback(Feedback::Denied).await;
         }
-        self.d.publish(report(person.as_ref(), self.cfg.id.as_str(), &decision, score, seq));
+        let mut r = report(person.as_ref(), self.cfg.id.as_str(), &decision, score, seq);
+        r.latency_us = Some(issued.as_micros() as u64);
+        self.d.publish(r);
     }
 
     /// What the entry/exit ledger needs beside the event: purpose, escort and approver (000 Form 1).
