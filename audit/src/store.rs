@@ -89,6 +89,55 @@ pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
     v.and_then(|h| hex::decode(h).ok()).ok_or_else(|| AuditError::ForeignDatabase { path: db.into() })
 }
 
+/// Brings the person and place postings up to the end of the chain, in bounded steps.
+pub(crate) async fn catch_up_index(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    while index_step(conn, 50_000).await? > 0 {}
+    Ok(())
+}
+
+/// Indexes up to `max` events past `indexed_upto` in one transaction: the postings and the new high-water
+/// mark land together or not at all. Returns how many events it covered.
+pub(crate) async fn index_step(conn: &mut sqlx::SqliteConnection, max: i64) -> Result<i64, sqlx::Error> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    let lo: i64 = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto'")
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or(0);
+    let hi: Option<i64> =
+        sqlx::query_scalar("SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2)")
+            .bind(lo)
+            .bind(max)
+            .fetch_one(&mut *tx)
+            .await?;
+    let Some(hi) = hi else { return Ok(0) };
+    sqlx::query(
+        "INSERT OR IGNORE INTO event_people(person, seq)
+         SELECT person, seq FROM (
+             SELECT actor AS person, seq FROM events WHERE seq > ?1 AND seq <= ?2 AND actor IS NOT NULL
+             UNION SELECT subject, seq FROM events WHERE seq > ?1 AND seq <= ?2 AND subject IS NOT NULL)
+         ORDER BY person, seq",
+    )
+    .bind(lo)
+    .bind(hi)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO event_places(place, seq)
+         SELECT place, seq FROM events WHERE seq > ?1 AND seq <= ?2 AND place IS NOT NULL ORDER BY place, seq",
+    )
+    .bind(lo)
+    .bind(hi)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("INSERT INTO meta(key, value) VALUES ('indexed_upto', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        .bind(hi.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(hi - lo)
+}
+
 pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
     let time_text: String = r.try_get("time")?;
     let details_text: String = r.try_get("details")?;
@@ -145,7 +194,7 @@ impl AuditStore {
             .map_err(|source| AuditError::Io { path: pub_path(signing_key), source })?;
         let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options(path, true)?).await?;
         MIGRATOR.run(&pool).await?;
-        sqlx::query("INSERT INTO meta(key, value) VALUES ('format', '1'), ('node', ?), ('public_key', ?)")
+        sqlx::query("INSERT INTO meta(key, value) VALUES ('format', '1'), ('node', ?), ('public_key', ?), ('indexed_upto', '0')")
             .bind(node)
             .bind(&pk)
             .execute(&pool)
@@ -224,13 +273,15 @@ impl AuditStore {
     pub async fn query(&self, f: &Filter) -> Result<Vec<StoredEvent>, AuditError> {
         let mut sql = String::from("SELECT * FROM events WHERE 1=1");
         let mut binds: Vec<String> = Vec::new();
+        if f.person.is_some() || f.place.is_some() {
+            catch_up_index(&mut *self.pool.acquire().await?).await?;
+        }
         if let Some(p) = &f.person {
-            sql.push_str(" AND (actor = ? OR subject = ?)");
-            binds.push(p.clone());
+            sql.push_str(" AND seq IN (SELECT seq FROM event_people WHERE person = ?)");
             binds.push(p.clone());
         }
         if let Some(p) = &f.place {
-            sql.push_str(" AND place = ?");
+            sql.push_str(" AND seq IN (SELECT seq FROM event_places WHERE place = ?)");
             binds.push(p.clone());
         }
         if let Some(k) = &f.kind {

@@ -77,7 +77,13 @@ struct Task {
     head_seq: i64,
     head_hash: [u8; 32],
     checkpoint_seq: i64,
+    /// Roughly how far the postings reach (the store's `indexed_upto` is the truth).
+    indexed_hint: i64,
 }
+
+/// Index when at least this many events are waiting, this many at a time.
+const INDEX_EVERY: i64 = 256;
+const INDEX_STEP: i64 = 2048;
 
 impl AuditWriter {
     pub(crate) async fn start(
@@ -101,6 +107,9 @@ impl AuditWriter {
             }
             None => (0, [0u8; 32]),
         };
+        let indexed: Option<String> =
+            sqlx::query_scalar("SELECT value FROM meta WHERE key = 'indexed_upto'").fetch_optional(&mut conn).await?;
+        let indexed_hint = indexed.and_then(|v| v.parse().ok()).unwrap_or(0);
         let task = Task {
             conn,
             db: db.into(),
@@ -110,6 +119,7 @@ impl AuditWriter {
             head_seq,
             head_hash,
             checkpoint_seq: cp.unwrap_or(0),
+            indexed_hint,
         };
         let (tx, rx) = mpsc::channel(65_536);
         tokio::spawn(task.run(rx));
@@ -158,6 +168,7 @@ impl Task {
             match first {
                 Msg::Append(ev, reply) => {
                     let mut batch = vec![(ev, reply)];
+                    let mut drained = false;
                     while batch.len() < BATCH {
                         match rx.try_recv() {
                             Ok(Msg::Append(ev, reply)) => batch.push((ev, reply)),
@@ -165,10 +176,21 @@ impl Task {
                                 pending = Some(other);
                                 break;
                             }
-                            Err(_) => break,
+                            Err(_) => {
+                                drained = true;
+                                break;
+                            }
                         }
                     }
                     self.commit(batch).await;
+                    // Nothing waiting: spend the idle moment on the person/place postings, in small steps so
+                    // the next append waits little.
+                    if drained && rx.is_empty() && self.head_seq - self.indexed_hint >= INDEX_EVERY {
+                        match crate::store::index_step(&mut self.conn, INDEX_STEP).await {
+                            Ok(n) => self.indexed_hint += n,
+                            Err(e) => tracing::warn!(error = %e, "audit index step failed; queries will catch up"),
+                        }
+                    }
                 }
                 Msg::Unwritable(on, reply) => {
                     let r = sqlx::query(if on { "PRAGMA query_only = ON" } else { "PRAGMA query_only = OFF" })

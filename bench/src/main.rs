@@ -29,9 +29,9 @@ enum Cmd {
     Audit {
         #[arg(long, default_value_t = 3_000)]
         single: usize,
-        #[arg(long, default_value_t = 100_000)]
+        #[arg(long, default_value_t = 200_000)]
         grouped: usize,
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = 1024)]
         concurrency: usize,
     },
     /// Matcher figures on synthetic identities: 1:1 compare time, 1:N identification over a gallery.
@@ -61,7 +61,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
         Cmd::All => {
             policy::run(200_000)?;
-            audit::run(3_000, 100_000, 256)?;
+            audit::run(3_000, 200_000, 1024)?;
             matching::run(10_000, 200)?;
             door::run(10_000, 200)
         }

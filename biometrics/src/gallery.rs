@@ -205,7 +205,8 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
                 .filter(|&i| ok[i])
                 .filter_map(|i| {
                     let v = &votes[i * ROT_BINS..(i + 1) * ROT_BINS];
-                    let best = (0..ROT_BINS).map(|b| u32::from(v[b]) + u32::from(v[(b + 1) % ROT_BINS])).max().unwrap_or(0);
+                    let best =
+                        (0..ROT_BINS).map(|b| u32::from(v[b]) + u32::from(v[(b + 1) % ROT_BINS])).max().unwrap_or(0);
                     if best == 0 {
                         return None;
                     }
