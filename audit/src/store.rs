@@ -91,7 +91,7 @@ pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
 
 /// Brings the person and place postings up to the end of the chain, in bounded steps.
 pub(crate) async fn catch_up_index(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
-    while index_step(conn, 50_000).await? > 0 {}
+    while index_step(conn, 5_000).await? > 0 {}
     Ok(())
 }
 
@@ -99,7 +99,9 @@ pub(crate) async fn catch_up_index(conn: &mut sqlx::SqliteConnection) -> Result<
 /// mark land together or not at all. Returns how many events it covered.
 pub(crate) async fn index_step(conn: &mut sqlx::SqliteConnection, max: i64) -> Result<i64, sqlx::Error> {
     use sqlx::Connection;
-    let mut tx = conn.begin().await?;
+    // IMMEDIATE: take the write lock before reading the high-water mark, so a commit by the writer in
+    // between cannot invalidate the read (SQLITE_BUSY_SNAPSHOT); the busy timeout then simply waits.
+    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
     let lo: i64 = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto'")
         .fetch_optional(&mut *tx)
         .await?
