@@ -184,6 +184,9 @@ pub enum AuditCmd {
         until: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
+        /// Also write the events as CSV (UTF-8 with BOM, Japanese headers) for the 7-year analysis (003 §17).
+        #[arg(long)]
+        csv: Option<PathBuf>,
     },
     /// Verify the hash chain and signed checkpoints of a store on disk (works with the daemon stopped).
     Verify {
@@ -276,7 +279,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             media_allowed: v.media,
         }),
         Cmd::Login { terminal, user, remote } => Request::Login { terminal, user, remote },
-        Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit }) => {
+        Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit, .. }) => {
             Request::AuditShow(AuditFilter { person, place, kind, from, until, limit })
         }
         Cmd::Ledger { from, until, .. } => Request::Ledger { from, until },
@@ -330,6 +333,31 @@ pub fn print_value(v: &serde_json::Value, json: bool) {
         }
         other => println!("{}", cell(other)),
     }
+}
+
+/// Column names of the operation-history export (操作履歴, 003 §17), and the event fields they hold.
+pub const HISTORY_COLUMNS: [(&str, &str); 12] = [
+    ("日時", "time"),
+    ("種別", "kind"),
+    ("操作者", "actor"),
+    ("対象者", "subject"),
+    ("場所・端末", "place"),
+    ("結果", "outcome"),
+    ("理由", "reason"),
+    ("根拠条項", "article"),
+    ("照合スコア", "score"),
+    ("詳細", "details"),
+    ("連番", "seq"),
+    ("ハッシュ", "hash"),
+];
+
+pub fn history_csv(events: &serde_json::Value) -> Vec<u8> {
+    let headers: Vec<&str> = HISTORY_COLUMNS.iter().map(|c| c.0).collect();
+    let rows: Vec<Vec<String>> = events
+        .as_array()
+        .map(|a| a.iter().map(|e| HISTORY_COLUMNS.iter().map(|(_, f)| cell(&e[*f])).collect()).collect())
+        .unwrap_or_default();
+    crate::table::csv_with_bom(&headers, &rows)
 }
 
 /// Rows of the entry/exit ledger answer, in the ledger's column order.

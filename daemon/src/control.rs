@@ -16,7 +16,8 @@ const MAX_CONNECTIONS: usize = 32;
 /// A client that does not finish its request within this time is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+/// Removes a socket left by a previous run, refusing if a daemon still answers on it.
+pub fn remove_stale(path: &Path) -> std::io::Result<()> {
     if path.exists() {
         // A stale socket from a previous run; refuse if a daemon still answers on it.
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -27,6 +28,11 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
         }
         std::fs::remove_file(path)?;
     }
+    Ok(())
+}
+
+pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
+    remove_stale(path)?;
     let l = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
     Ok(l)

@@ -19,6 +19,7 @@ pub mod identify;
 pub mod keys;
 pub mod ledger;
 pub mod login;
+pub mod login_socket;
 pub mod options;
 pub mod run;
 pub mod sim;

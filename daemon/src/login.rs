@@ -10,10 +10,42 @@ use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
 use tobira_core::policy::{Context, Decision, Reason, Request, decide};
 use tobira_drivers::Feedback;
-use tobira_proto::DecisionReport;
+use tobira_proto::{DecisionReport, LoginMessage};
+
+/// Where the login flow's messages for the person go: the PAM conversation, or nowhere (demo, control socket).
+pub struct Notes {
+    tx: Option<tokio::sync::mpsc::UnboundedSender<LoginMessage>>,
+}
+
+impl Notes {
+    pub fn none() -> Notes {
+        Notes { tx: None }
+    }
+
+    pub fn to(tx: tokio::sync::mpsc::UnboundedSender<LoginMessage>) -> Notes {
+        Notes { tx: Some(tx) }
+    }
+
+    pub fn info(&self, text: String) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(LoginMessage::Info { text });
+        }
+    }
+
+    pub fn error(&self, text: String) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(LoginMessage::Error { text });
+        }
+    }
+}
 
 impl Daemon {
     pub async fn login(&self, terminal: &str, user: &str, remote: bool) -> DecisionReport {
+        self.login_with(terminal, user, remote, &Notes::none()).await
+    }
+
+    /// The login flow, telling the person what happens through `notes` (the PAM conversation).
+    pub async fn login_with(&self, terminal: &str, user: &str, remote: bool, notes: &Notes) -> DecisionReport {
         let now = self.now();
         let tid = TerminalId::new(terminal);
         let pid = PersonId::new(user);
@@ -37,6 +69,7 @@ impl Daemon {
             )
         };
         if !pre.is_granted() {
+            notes.error(pre.reason.to_string());
             return self.finish_login(&pid, terminal, pre, None, serde_json::json!({"stage": "before-capture"})).await;
         }
         let Some(reader) = self.readers.get(&term.reader).cloned() else {
@@ -44,6 +77,7 @@ impl Daemon {
             return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
         };
         let _ = reader.feedback(Feedback::Prompt("Place your finger on the reader".into())).await;
+        notes.info(format!("Place your finger on the reader ({})", term.reader));
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
             Ok(Ok(s)) => s,
@@ -77,6 +111,13 @@ impl Daemon {
             let d = Decision::deny(Reason::NotIdentified);
             let details =
                 serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until});
+            match outcome.locked_until {
+                Some(until) => notes.error(format!(
+                    "Not recognised. Locked for {} s after repeated failures (NIST SP 800-63B).",
+                    (until - now).num_seconds()
+                )),
+                None => notes.error(format!("Not recognised, {} tries left", outcome.remaining_tries)),
+            }
             if let Some(until) = outcome.locked_until {
                 // Repeated biometric failures are an incident for the security manager (003 §20).
                 let _ = self

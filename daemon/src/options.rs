@@ -14,6 +14,9 @@ pub struct Options {
     /// Control socket path (default: DATA_DIR/control.sock).
     #[arg(long)]
     pub socket: Option<PathBuf>,
+    /// Login socket for pam_tobira.so (default: DATA_DIR/login.sock, mode 0600, root callers only).
+    #[arg(long)]
+    pub login_socket: Option<PathBuf>,
     /// Create a new site's stores and keys in an empty data directory. Without it a missing store is an
     /// error, so a wrong path never starts an empty site.
     #[arg(long)]
@@ -32,6 +35,10 @@ pub struct Options {
 impl Options {
     pub fn socket_path(&self) -> PathBuf {
         self.socket.clone().unwrap_or_else(|| self.data_dir.join("control.sock"))
+    }
+    /// The PAM module's socket (root only).
+    pub fn login_socket_path(&self) -> PathBuf {
+        self.login_socket.clone().unwrap_or_else(|| self.data_dir.join("login.sock"))
     }
     pub fn registry_path(&self) -> PathBuf {
         self.data_dir.join("registry.db")

@@ -188,6 +188,9 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     let listener = crate::control::bind(&socket_path)
         .map_err(|source| StartError::Socket { path: socket_path.clone(), source })?;
     let socket_gid = std::fs::metadata(&socket_path).map(|m| m.gid()).unwrap_or(0);
+    let login_path = opts.login_socket_path();
+    let login_listener = crate::login_socket::bind(&login_path)
+        .map_err(|source| StartError::Socket { path: login_path.clone(), source })?;
 
     let _ = daemon
         .record(NewEvent {
@@ -211,12 +214,14 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         tasks.spawn(crate::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
     }
     tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
+    tasks.spawn(crate::login_socket::serve(daemon.clone(), login_listener, stop_rx.clone()));
 
     shutdown.await;
     tracing::info!("shutting down: finishing events in flight");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(&login_path);
     let _ = daemon
         .record(NewEvent {
             time: daemon.now(),

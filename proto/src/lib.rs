@@ -8,6 +8,8 @@
 
 mod control;
 mod frame;
+mod login;
 
 pub use control::*;
 pub use frame::{FrameDecoder, FrameError, MAX_FRAME, encode, read_frame, write_frame};
+pub use login::*;

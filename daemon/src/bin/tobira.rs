@@ -19,6 +19,27 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Cmd::Audit(AuditCmd::Verify { data_dir }) => tobira::audit_cmd::verify_offline(&data_dir, json),
+        Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
+            let csv = csv.clone().unwrap_or_default();
+            let c = client(&cli);
+            let Some(req) = request_for(cli.cmd) else { return 2 };
+            match c.call(req) {
+                Ok(v) => {
+                    print_value(&v, json);
+                    let n = v.as_array().map(|a| a.len()).unwrap_or(0);
+                    if let Err(e) = std::fs::write(&csv, tobira::cli::history_csv(&v)) {
+                        eprintln!("cannot write {}: {e}", csv.display());
+                        return 1;
+                    }
+                    eprintln!("wrote {n} events to {}", csv.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    exit_code(&e)
+                }
+            }
+        }
         Cmd::Ledger { ref csv, .. } => {
             let csv = csv.clone();
             let c = client(&cli);

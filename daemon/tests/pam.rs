@@ -1,0 +1,281 @@
+//! Terminal login through a peer we did not write: Debian's `pamtester` drives the built `pam_tobira.so`
+//! in a throwaway `/etc/pam.d` service, against the real daemon on simulated devices (004 §2(9), 002 §5-2,
+//! NIST SP 800-63B). Needs root (PAM services live in /etc/pam.d) and pamtester: `.ci/run` installs it.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The throwaway PAM service; removed when dropped, whatever happens.
+struct Service {
+    name: String,
+    path: PathBuf,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn module() -> PathBuf {
+    let dir = Path::new(TOBIRAD).parent().unwrap();
+    let m = dir.join("libpam_tobira.so");
+    assert!(m.exists(), "{} missing: build it first with `cargo build -p pam_tobira` (scripts/test does)", m.display());
+    m
+}
+
+fn service(data: &Path) -> Service {
+    assert!(
+        Command::new("pamtester").arg("--version").output().is_ok(),
+        "pamtester is not installed: apt-get install pamtester (.ci/run does)"
+    );
+    let name = format!("tobira-test-{}", std::process::id());
+    let path = PathBuf::from("/etc/pam.d").join(&name);
+    let args = format!("{} socket={} terminal=t-01 timeout=10", module().display(), data.join("login.sock").display());
+    std::fs::write(&path, format!("auth required {args}\naccount required {args}\nsession required {args}\n"))
+        .expect("writing /etc/pam.d needs root");
+    Service { name, path }
+}
+
+fn pamtester(s: &Service, user: &str, ops: &[&str], items: &[&str]) -> Output {
+    let mut c = Command::new("pamtester");
+    for i in items {
+        c.args(["-I", i]);
+    }
+    c.arg("-v").arg(&s.name).arg(user).args(ops).output().unwrap()
+}
+
+fn ok(d: &Running, args: &[&str]) {
+    let o = d.tobira(args);
+    assert!(o.status.success(), "tobira {args:?}: {}", text(&o));
+}
+
+fn present(d: &Running, body: &str) {
+    ok(d, &["sim", "present", "t01-reader", body]);
+}
+
+fn setup(d: &Running) {
+    ok(d, &["sim", "clock", "2026-11-20T09:00:00+09:00"]);
+    ok(
+        d,
+        &[
+            "person",
+            "add",
+            "takahashi",
+            "--name",
+            "高橋",
+            "--roles",
+            "system-administrator",
+            "--appointment-end",
+            "2027-03-31",
+            "--actor",
+            "setup",
+        ],
+    );
+    for who in ["tanaka", "sato"] {
+        ok(
+            d,
+            &[
+                "person",
+                "add",
+                who,
+                "--name",
+                who,
+                "--roles",
+                "operator",
+                "--appointment-end",
+                "2027-03-31",
+                "--actor",
+                "takahashi",
+            ],
+        );
+        for _ in 0..3 {
+            present(d, who);
+        }
+        ok(d, &["enroll", who, "--reader", "t01-reader"]);
+    }
+    ok(
+        d,
+        &[
+            "grant",
+            "add",
+            "tanaka",
+            "--place",
+            "terminal:t-01",
+            "--issued-by",
+            "takahashi",
+            "--role",
+            "system-administrator",
+        ],
+    );
+    ok(
+        d,
+        &[
+            "grant",
+            "add",
+            "sato",
+            "--place",
+            "terminal:t-02",
+            "--issued-by",
+            "takahashi",
+            "--role",
+            "system-administrator",
+        ],
+    );
+    ok(d, &["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+}
+
+#[test]
+fn pamtester_drives_two_factor_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    setup(&d);
+    let s = service(&d.data);
+
+    // The right person, user ID + finger.
+    present(&d, "tanaka");
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("Place your finger"), "the prompt is relayed: {}", text(&o));
+
+    // Someone else's finger under tanaka's ID.
+    present(&d, "sato");
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("tries left"), "{}", text(&o));
+
+    // No grant for this terminal: refused before any capture (nothing presented, no wait).
+    let t = Instant::now();
+    let o = pamtester(&s, "sato", &["authenticate"], &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("No grant"), "{}", text(&o));
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    // Account management: authority now, here.
+    assert!(pamtester(&s, "tanaka", &["acct_mgmt"], &[]).status.success());
+    assert!(!pamtester(&s, "sato", &["acct_mgmt"], &[]).status.success());
+
+    // After hours without approval, then with one (002 §5-2).
+    ok(&d, &["sim", "clock", "2026-11-24T19:30:00+09:00"]);
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("Outside office hours"), "{}", text(&o));
+    ok(
+        &d,
+        &[
+            "off-hours",
+            "tanaka",
+            "--terminal",
+            "t-01",
+            "--from",
+            "2026-11-24T19:00:00+09:00",
+            "--until",
+            "2026-11-24T21:00:00+09:00",
+            "--reason",
+            "繁忙",
+            "--approved-by",
+            "takahashi",
+        ],
+    );
+    present(&d, "tanaka");
+    let o = pamtester(&s, "tanaka", &["authenticate", "acct_mgmt"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // A remote session is refused biometric login.
+    let o = pamtester(&s, "tanaka", &["authenticate"], &["rhost=203.0.113.9"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("not remotely"), "{}", text(&o));
+
+    // Sessions are the operation history (操作履歴).
+    assert!(pamtester(&s, "tanaka", &["open_session", "close_session"], &[]).status.success());
+    let h = d.tobira(&["--json", "audit", "show", "--kind", "session.", "--person", "tanaka"]);
+    assert_eq!(String::from_utf8_lossy(&h.stdout).lines().count(), 2, "{}", text(&h));
+
+    // Five failures lock the person out of this reader.
+    ok(&d, &["sim", "clock", "2026-11-24T10:30:00+09:00"]);
+    for i in 0..5 {
+        present(&d, "stranger");
+        let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+        assert!(!o.status.success(), "attempt {i}");
+    }
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("Too many failed attempts"), "{}", text(&o));
+
+    // Daemon down: "authentication information unavailable", quickly.
+    drop(d);
+    let t = Instant::now();
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("unavailable") || text(&o).contains("cannot be recovered"), "{}", text(&o));
+    assert!(t.elapsed() < Duration::from_secs(3));
+}
+
+#[test]
+fn login_socket_refuses_garbage_and_silence_and_keeps_serving() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    let sock = d.data.join("login.sock");
+    // Garbage: a clear refusal, not a hang.
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    c.write_all(&[0, 0, 0, 5, b'{', b'x', 0xff, b'}', b'!']).unwrap();
+    let mut out = Vec::new();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.read_to_end(&mut out);
+    assert!(String::from_utf8_lossy(&out).contains("malformed"), "{}", String::from_utf8_lossy(&out));
+    // A lying length is refused before buffering.
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    c.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut out = Vec::new();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = c.read_to_end(&mut out);
+    assert!(!out.is_empty());
+    // Many silent clients: the daemon still answers its control socket and the login socket after them.
+    let silent: Vec<_> = (0..40).map(|_| std::os::unix::net::UnixStream::connect(&sock).unwrap()).collect();
+    assert!(d.tobira(&["status"]).status.success());
+    std::thread::sleep(Duration::from_secs(6));
+    drop(silent);
+    let mut c = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+    let req = tobira_proto::LoginRequest::Account(tobira_proto::LoginContext {
+        user: "x".repeat(200),
+        service: "s".into(),
+        tty: None,
+        rhost: None,
+        terminal: "t-01".into(),
+    });
+    tobira_proto::write_frame(&mut c, &req).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let m: tobira_proto::LoginMessage = tobira_proto::read_frame(&mut c).unwrap().unwrap();
+    assert!(
+        matches!(m, tobira_proto::LoginMessage::Result { outcome: tobira_proto::LoginOutcome::UserUnknown, .. }),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn operation_history_exports_as_csv_with_japanese_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    setup(&d);
+    present(&d, "tanaka");
+    ok(&d, &["login", "t-01", "tanaka"]);
+    let csv = dir.path().join("history.csv");
+    let o = d.tobira(&["audit", "show", "--person", "tanaka", "--csv", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bytes = std::fs::read(&csv).unwrap();
+    assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 BOM for Excel");
+    let text = String::from_utf8(bytes).unwrap();
+    let mut lines = text.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "日時,種別,操作者,対象者,場所・端末,結果,理由,根拠条項,照合スコア,詳細,連番,ハッシュ"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.iter().any(|r| r.contains(",admin.person.add,") && r.contains("tanaka")), "{text}");
+    assert!(rows.iter().any(|r| r.contains(",login.") && r.contains(",t-01,")), "{text}");
+}

@@ -1,0 +1,146 @@
+//! The module's side of the login socket: blocking std I/O with a deadline.
+
+use std::ffi::CStr;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tobira_proto::{LoginMessage, LoginOutcome, LoginRequest, read_frame, write_frame};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    pub socket: PathBuf,
+    pub terminal: String,
+    pub timeout: Duration,
+}
+
+impl Args {
+    pub fn parse(args: &[&CStr]) -> Result<Args, String> {
+        let mut a = Args {
+            socket: PathBuf::from("/var/lib/tobira/login.sock"),
+            terminal: String::new(),
+            timeout: Duration::from_secs(30),
+        };
+        for raw in args {
+            let s = raw.to_str().map_err(|_| "module argument is not UTF-8".to_string())?;
+            match s.split_once('=') {
+                Some(("socket", v)) => a.socket = PathBuf::from(v),
+                Some(("terminal", v)) => a.terminal = v.to_string(),
+                Some(("timeout", v)) => {
+                    let secs: u64 = v.parse().map_err(|_| format!("timeout={v}: not a number of seconds"))?;
+                    a.timeout = Duration::from_secs(secs.clamp(1, 600));
+                }
+                _ => return Err(format!("unknown module argument {s:?} (known: socket=, terminal=, timeout=)")),
+            }
+        }
+        if a.terminal.is_empty() {
+            return Err("terminal= is required: the id of this terminal in tobirad's site file".into());
+        }
+        Ok(a)
+    }
+}
+
+pub enum Exchange {
+    Answered {
+        outcome: LoginOutcome,
+        message: String,
+    },
+    /// The daemon could not be reached or did not answer in time.
+    Unavailable(String),
+}
+
+pub fn exchange(args: &Args, req: &LoginRequest, mut say: impl FnMut(&LoginMessage)) -> Exchange {
+    let deadline = Instant::now() + args.timeout;
+    let mut s = match UnixStream::connect(&args.socket) {
+        Ok(s) => s,
+        Err(e) => return Exchange::Unavailable(format!("tobirad is not reachable at {} ({e})", args.socket.display())),
+    };
+    if let Err(e) = write_frame(&mut s, req) {
+        return Exchange::Unavailable(format!("cannot send the request ({e})"));
+    }
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || s.set_read_timeout(Some(left)).is_err() {
+            return Exchange::Unavailable(format!("no answer within {} s", args.timeout.as_secs()));
+        }
+        match read_frame::<_, LoginMessage>(&mut s) {
+            Ok(Some(LoginMessage::Result { outcome, message, .. })) => return Exchange::Answered { outcome, message },
+            Ok(Some(m)) => say(&m),
+            Ok(None) => return Exchange::Unavailable("tobirad closed the connection without an answer".into()),
+            Err(e) => {
+                return Exchange::Unavailable(format!("no valid answer within {} s ({e})", args.timeout.as_secs()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+
+    fn parse(v: &[&str]) -> Result<Args, String> {
+        let owned: Vec<CString> = v.iter().map(|s| CString::new(*s).unwrap()).collect();
+        let refs: Vec<&CStr> = owned.iter().map(|c| c.as_c_str()).collect();
+        Args::parse(&refs)
+    }
+
+    #[test]
+    fn arguments() {
+        let a = parse(&["terminal=t-01", "socket=/run/x.sock", "timeout=5"]).unwrap();
+        assert_eq!(a.terminal, "t-01");
+        assert_eq!(a.socket, PathBuf::from("/run/x.sock"));
+        assert_eq!(a.timeout, Duration::from_secs(5));
+        assert!(parse(&[]).unwrap_err().contains("terminal="));
+        assert!(parse(&["terminal=t", "timeout=soon"]).is_err());
+        assert!(parse(&["terminal=t", "debug"]).unwrap_err().contains("unknown"));
+    }
+
+    #[test]
+    fn unreachable_daemon_is_unavailable_quickly() {
+        let a = parse(&["terminal=t-01", "socket=/nonexistent/login.sock", "timeout=2"]).unwrap();
+        let t = Instant::now();
+        let r = exchange(
+            &a,
+            &LoginRequest::Account(tobira_proto::LoginContext {
+                user: "x".into(),
+                service: "s".into(),
+                tty: None,
+                rhost: None,
+                terminal: "t-01".into(),
+            }),
+            |_| {},
+        );
+        assert!(matches!(r, Exchange::Unavailable(_)));
+        assert!(t.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn silent_daemon_times_out() {
+        let dir = std::env::temp_dir().join(format!("pam-tobira-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("s.sock");
+        let _ = std::fs::remove_file(&sock);
+        let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let hold = std::thread::spawn(move || {
+            let (_c, _) = l.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+        });
+        let a = parse(&["terminal=t-01", &format!("socket={}", sock.display()), "timeout=1"]).unwrap();
+        let t = Instant::now();
+        let r = exchange(
+            &a,
+            &LoginRequest::Account(tobira_proto::LoginContext {
+                user: "x".into(),
+                service: "s".into(),
+                tty: None,
+                rhost: None,
+                terminal: "t-01".into(),
+            }),
+            |_| {},
+        );
+        assert!(matches!(r, Exchange::Unavailable(_)));
+        assert!(t.elapsed() < Duration::from_millis(2500), "the timeout bounds the wait");
+        hold.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
