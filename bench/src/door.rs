@@ -38,6 +38,16 @@ async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
         active: true,
     };
     store.add_person(&dm, now).await?;
+    let sa = Person {
+        id: PersonId::new("takahashi"),
+        match_id: MatchId::new("m-sa"),
+        name: "高橋".into(),
+        affiliation: String::new(),
+        roles: vec![Role::SystemAdministrator],
+        appointment_end: None,
+        active: true,
+    };
+    store.add_person(&sa, now).await?;
     let pop = tobira_drivers::sim::population::SimPopulation::default();
     let mut last = Instant::now();
     for i in 0..n {
@@ -52,6 +62,17 @@ async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
             active: true,
         };
         store.add_person(&p, now).await?;
+        let admin_grant = Grant {
+            id: GrantId::new(format!("t{i}")),
+            holder: id.clone(),
+            place: Place::Terminal(TerminalId::new("t-01")),
+            issued_by: PersonId::new("takahashi"),
+            issuer_role: Role::SystemAdministrator,
+            valid_from: now - chrono::Duration::days(1),
+            valid_until: now + chrono::Duration::days(365),
+            schedule: Schedule::Always,
+        };
+        store.add_grant(&admin_grant, now).await?;
         store
             .add_grant(
                 &Grant {
@@ -142,6 +163,7 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
             lat.push(Duration::from_micros(us));
         }
     }
+    let logins = measure_logins(&client, &data.join("login.sock"), enrolled, presentations)?;
     let rss = rss_kib(child.id()).unwrap_or(0);
     // SAFETY: kill(2) on our own child's pid with SIGTERM.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
@@ -154,6 +176,15 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         fmt(s.p99),
         fmt(s.max)
     );
+    let l = summarize(logins.0);
+    println!(
+        "login: PAM request, sample captured → PAM answer (1:1 + audit commit), {enrolled} enrolled: p50 {}, p99 {}, max {} (goal p99 ≤ 100 ms); {}/{} succeeded",
+        fmt(l.p50),
+        fmt(l.p99),
+        fmt(l.max),
+        logins.1,
+        l.n
+    );
     println!(
         "daemon: resident memory with {enrolled} enrolled: {:.1} MiB after start-up ({:.1} s), {:.1} MiB after the run",
         idle_rss as f64 / 1024.0,
@@ -161,4 +192,46 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         rss as f64 / 1024.0
     );
     Ok(())
+}
+
+/// The first office-hours moment from now on, so terminal logins are inside hours whatever day the bench runs.
+fn office_moment() -> anyhow::Result<chrono::DateTime<Utc>> {
+    let site = tobira_core::site::parse_site("demo.toml", tobira::demo::DEMO_SITE)?;
+    let mut t = Utc::now();
+    for _ in 0..(24 * 14) {
+        if tobira_core::calendar::is_office_hours(&site, t).is_open() {
+            return Ok(t);
+        }
+        t += chrono::Duration::hours(1);
+    }
+    bail!("no office hours in the next two weeks")
+}
+
+/// Logins as the PAM module makes them, over the login socket (the bench runs as root, like PAM).
+fn measure_logins(client: &Client, sock: &Path, enrolled: usize, n: usize) -> anyhow::Result<(Vec<Duration>, usize)> {
+    use tobira_proto::{LoginContext, LoginMessage, LoginOutcome, LoginRequest, read_frame, write_frame};
+    let at = office_moment()?;
+    client.call(Request::Sim(SimCommand::Clock { at: Some(at.to_rfc3339()) }))?;
+    let mut times = Vec::with_capacity(n);
+    let mut ok = 0;
+    for k in 0..n {
+        let who = body((k * 104_729) % enrolled.max(1));
+        client.call(Request::Sim(SimCommand::Present { reader: "t01-reader".into(), body: who.clone(), finger: 2 }))?;
+        let t = Instant::now();
+        let mut s = std::os::unix::net::UnixStream::connect(sock)?;
+        let ctx = LoginContext { user: who, service: "bench".into(), tty: None, rhost: None, terminal: "t-01".into() };
+        write_frame(&mut s, &LoginRequest::Authenticate(ctx))?;
+        loop {
+            match read_frame::<_, LoginMessage>(&mut s)? {
+                Some(LoginMessage::Result { outcome, .. }) => {
+                    times.push(t.elapsed());
+                    ok += usize::from(outcome == LoginOutcome::Success);
+                    break;
+                }
+                Some(_) => {}
+                None => bail!("login socket closed without an answer"),
+            }
+        }
+    }
+    Ok((times, ok))
 }
