@@ -47,6 +47,14 @@ pub enum Cmd {
     OffHours(OffHoursArgs),
     /// Register a vendor visit (003 §13(4)).
     Visit(VisitArgs),
+    /// Lift a person's biometric lockout at a reader (audited).
+    Unlock {
+        person: String,
+        #[arg(long)]
+        reader: String,
+        #[arg(long)]
+        actor: String,
+    },
     /// Log in at a terminal as the PAM module will (ID + biometric, 004 §2(9)).
     Login {
         terminal: String,
@@ -279,6 +287,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             media_allowed: v.media,
         }),
         Cmd::Login { terminal, user, remote } => Request::Login { terminal, user, remote },
+        Cmd::Unlock { person, reader, actor } => Request::Unlock { person, reader, actor },
         Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit, .. }) => {
             Request::AuditShow(AuditFilter { person, place, kind, from, until, limit })
         }

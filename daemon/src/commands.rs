@@ -51,6 +51,7 @@ pub async fn dispatch(d: &Daemon, req: Request) -> Response {
         Request::GrantList { holder } => grant_list(d, holder.as_deref()),
         Request::GrantRevoke { id, actor } => grant_revoke(d, &id, &actor).await,
         Request::OffHoursAdd(a) => off_hours_add(d, a).await,
+        Request::Unlock { person, reader, actor } => unlock(d, &person, &reader, &actor).await,
         Request::VisitAdd(v) => visit_add(d, v).await,
         Request::Login { terminal, user, remote } => {
             Ok(serde_json::to_value(d.login(&terminal, &user, remote).await).unwrap_or_default())
@@ -399,4 +400,31 @@ async fn visit_add(d: &Daemon, v: tobira_proto::VisitAdd) -> Answer {
     d.store.add_visit(&visit, now).await?;
     d.reload_registry().await?;
     Ok(serde_json::json!({"visit": id.as_str(), "audit_seq": seq}))
+}
+
+/// Lifts a lockout (NIST SP 800-63B throttling) after the administrator has checked who it was; the unlock
+/// is part of the operation history.
+async fn unlock(d: &Daemon, person: &str, reader: &str, actor: &str) -> Answer {
+    need_person(d, "person", person)?;
+    need_person(d, "actor", actor)?;
+    if d.site.reader(&ReaderId::new(reader)).is_none() {
+        return Err(Refusal::not_found(format!("reader: no reader {reader:?} in the site configuration")));
+    }
+    let key = (PersonId::new(person), ReaderId::new(reader));
+    let was = d.shared().lockout.entry(&key);
+    if was.failures == 0 && was.locked_until.is_none() {
+        return Err(Refusal::not_found(format!("{person} has no failures recorded at {reader}")));
+    }
+    let seq = audited_admin(
+        d,
+        "login.unlock",
+        actor,
+        person,
+        "NIST SP 800-63B §5.2.2",
+        serde_json::json!({"reader": reader, "failures": was.failures, "locked_until": was.locked_until}),
+    )
+    .await?;
+    d.shared().lockout.unlock(&key);
+    d.persist_lockout(&key).await;
+    Ok(serde_json::json!({"unlocked": person, "reader": reader, "audit_seq": seq}))
 }

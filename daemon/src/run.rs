@@ -11,7 +11,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditStore, NewEvent, Outcome};
-use tobira_core::lockout::LockoutBook;
 use tobira_core::occupancy::{EscortLog, Occupancy};
 use tobira_core::site::Site;
 use tobira_drivers::{DoorController, Reader};
@@ -150,6 +149,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     let audit = audit_store.writer();
     let Devices { readers, doors, sim } = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
+    let lockouts = store.lockouts().await?;
 
     let mut matching = Matching::default();
     for row in store.live_templates().await? {
@@ -173,7 +173,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
             registry: Arc::new(registry),
             occupancy: Occupancy::default(),
             escorts: EscortLog::default(),
-            lockout: LockoutBook::default(),
+            lockout: lockouts,
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),

@@ -205,6 +205,13 @@ fn pamtester_drives_two_factor_login() {
     let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
     assert!(!o.status.success());
     assert!(text(&o).contains("Too many failed attempts"), "{}", text(&o));
+    // The administrator lifts it; the unlock is in the operation history.
+    ok(&d, &["unlock", "tanaka", "--reader", "t01-reader", "--actor", "takahashi"]);
+    present(&d, "tanaka");
+    assert!(pamtester(&s, "tanaka", &["authenticate"], &[]).status.success());
+    let h = d.tobira(&["--json", "audit", "show", "--kind", "login.", "--person", "tanaka"]);
+    let h = String::from_utf8_lossy(&h.stdout).to_string();
+    assert!(h.contains("login.lockout") && h.contains("login.unlock"), "{h}");
 
     // Daemon down: "authentication information unavailable", quickly.
     drop(d);
@@ -278,4 +285,51 @@ fn operation_history_exports_as_csv_with_japanese_columns() {
     let rows: Vec<&str> = lines.collect();
     assert!(rows.iter().any(|r| r.contains(",admin.person.add,") && r.contains("tanaka")), "{text}");
     assert!(rows.iter().any(|r| r.contains(",login.") && r.contains(",t-01,")), "{text}");
+}
+
+#[test]
+fn a_silent_daemon_never_hangs_the_password_path() {
+    // A daemon that accepts and never answers: the stack (pam_permit standing in for pam_unix) still ends
+    // within the module's timeout, with "authentication information unavailable".
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("login.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let hold = std::thread::spawn(move || {
+        let conns: Vec<_> = (0..1).filter_map(|_| l.accept().ok()).collect();
+        std::thread::sleep(Duration::from_secs(5));
+        drop(conns);
+    });
+    let name = format!("tobira-silent-{}", std::process::id());
+    let s = Service { name: name.clone(), path: PathBuf::from("/etc/pam.d").join(&name) };
+    std::fs::write(
+        &s.path,
+        format!(
+            "auth required pam_permit.so\nauth required {} socket={} terminal=t-01 timeout=2\n",
+            module().display(),
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(!o.status.success());
+    assert!(t.elapsed() < Duration::from_secs(4), "took {:?}", t.elapsed());
+    assert!(text(&o).contains("unavailable") || text(&o).contains("cannot be recovered"), "{}", text(&o));
+    hold.join().unwrap();
+}
+
+#[test]
+fn a_lockout_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    setup(&d);
+    for _ in 0..5 {
+        present(&d, "stranger");
+        let _ = d.tobira(&["login", "t-01", "tanaka"]);
+    }
+    assert!(d.stop().success());
+    let d = Running::start(dir.path());
+    ok(&d, &["sim", "clock", "2026-11-24T10:00:30+09:00"]);
+    let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("LOCKED_OUT"), "restarting must not lift a lockout: {}", text(&o));
 }

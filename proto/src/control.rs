@@ -41,6 +41,12 @@ pub enum Request {
     },
     OffHoursAdd(OffHoursAdd),
     VisitAdd(VisitAdd),
+    /// Lift a biometric lockout of a person at a reader (audited).
+    Unlock {
+        person: String,
+        reader: String,
+        actor: String,
+    },
     /// Terminal login as the PAM module will ask it: policy first, then a capture and a 1:1 verification.
     Login {
         terminal: String,

@@ -298,6 +298,19 @@ impl RegistryStore {
         Ok(())
     }
 
+    /// Throttling state as it was saved, so a restart does not wipe a lockout (NIST SP 800-63B).
+    pub async fn lockouts(&self) -> Result<tobira_core::lockout::LockoutBook, StoreError> {
+        let rows = sqlx::query("SELECT person_id, reader_id, state FROM lockouts").fetch_all(&self.pool).await?;
+        let mut book = tobira_core::lockout::LockoutBook::default();
+        for r in rows {
+            let state: String = r.get(2);
+            let entry: tobira_core::lockout::LockEntry = serde_json::from_str(&state)
+                .map_err(|_| StoreError::Malformed { field: "lockouts.state", value: state.clone() })?;
+            book.restore((PersonId::new(r.get::<String, _>(0)), ReaderId::new(r.get::<String, _>(1))), entry);
+        }
+        Ok(book)
+    }
+
     /// The registry snapshot policy decides with.
     pub async fn load_registry(&self, site: Site) -> Result<Registry, StoreError> {
         let people = self.people().await?.into_iter().map(|p| (p.id.clone(), p)).collect();
