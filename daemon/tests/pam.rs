@@ -331,5 +331,9 @@ fn a_lockout_survives_a_restart() {
     let d = Running::start(dir.path());
     ok(&d, &["sim", "clock", "2026-11-24T10:00:30+09:00"]);
     let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
-    assert!(String::from_utf8_lossy(&o.stdout).contains("LOCKED_OUT"), "restarting must not lift a lockout: {}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("LOCKED_OUT"),
+        "restarting must not lift a lockout: {}",
+        text(&o)
+    );
 }

@@ -4,6 +4,7 @@
 //! driver implementing one trait.
 
 mod error;
+pub mod r30x;
 pub mod sim;
 
 pub use error::{DeviceError, Misbehaviour};
