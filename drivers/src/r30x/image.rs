@@ -6,7 +6,7 @@ pub const IMAGE_BYTES_4BPP: usize = IMAGE_WIDTH * IMAGE_HEIGHT / 2;
 
 /// Expands 4-bit pixels to 8 bits (nibble × 17), rows top down; `None` if the length is not a whole image.
 pub fn unpack_4bpp(data: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
-    if width == 0 || height == 0 || width % 2 != 0 || data.len() != width * height / 2 {
+    if width == 0 || height == 0 || !width.is_multiple_of(2) || data.len() != width * height / 2 {
         return None;
     }
     let mut out = Vec::with_capacity(width * height);
