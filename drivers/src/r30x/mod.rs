@@ -8,8 +8,10 @@
 
 mod command;
 mod image;
+mod module;
 mod packet;
 
 pub use command::{Ack, Command, ConfirmationCode, SysParams, parse_sys_params};
 pub use image::{IMAGE_BYTES_4BPP, IMAGE_HEIGHT, IMAGE_WIDTH, unpack_4bpp};
+pub use module::{Led, Module, ModuleConfig};
 pub use packet::{DEFAULT_ADDRESS, Decoder, Fault, MAX_PAYLOAD, Packet, Pid, checksum, encode};
