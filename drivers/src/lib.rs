@@ -4,6 +4,7 @@
 //! driver implementing one trait.
 
 mod error;
+pub mod pty;
 pub mod r30x;
 pub mod sim;
 
