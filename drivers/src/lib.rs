@@ -6,6 +6,7 @@
 mod error;
 pub mod pty;
 pub mod r30x;
+pub mod serial;
 pub mod sim;
 
 pub use error::{DeviceError, Misbehaviour};

@@ -7,11 +7,13 @@
 //! the next `EF 01`, so a noisy line never stops the stream.
 
 mod command;
+mod driver;
 mod image;
 mod module;
 mod packet;
 
 pub use command::{Ack, Command, ConfirmationCode, SysParams, parse_sys_params};
+pub use driver::{R30xConfig, R30xReader};
 pub use image::{IMAGE_BYTES_4BPP, IMAGE_HEIGHT, IMAGE_WIDTH, unpack_4bpp};
 pub use module::{Led, Module, ModuleConfig};
 pub use packet::{DEFAULT_ADDRESS, Decoder, Fault, MAX_PAYLOAD, Packet, Pid, checksum, encode};

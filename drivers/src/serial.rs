@@ -1,0 +1,45 @@
+//! A serial port opened as a file and set to raw 8N1 at a given baud with termios: enough for UART readers
+//! and RS-485 adapters, without libudev (works the same on a pseudo-terminal from `tobira-sim`).
+
+use std::fs::{File, OpenOptions};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::time::Duration;
+
+fn speed(baud: u32) -> Option<libc::speed_t> {
+    Some(match baud {
+        9600 => libc::B9600,
+        19200 => libc::B19200,
+        38400 => libc::B38400,
+        57600 => libc::B57600,
+        115200 => libc::B115200,
+        _ => return None,
+    })
+}
+
+/// Opens `path` raw at `baud` with reads that return after `timeout` without data.
+pub fn open(path: &Path, baud: u32, timeout: Duration) -> std::io::Result<File> {
+    let f = OpenOptions::new().read(true).write(true).open(path)?;
+    let fd = f.as_raw_fd();
+    let Some(sp) = speed(baud) else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unsupported baud rate {baud}")));
+    };
+    // SAFETY: a zeroed termios is a valid out-buffer; fd is a valid open descriptor for the calls below.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(fd, &mut t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        libc::cfmakeraw(&mut t);
+        libc::cfsetispeed(&mut t, sp);
+        libc::cfsetospeed(&mut t, sp);
+        t.c_cflag |= libc::CLOCAL | libc::CREAD;
+        // VMIN 0 / VTIME in tenths of a second: read returns what arrived, or nothing after the timeout.
+        t.c_cc[libc::VMIN] = 0;
+        t.c_cc[libc::VTIME] = (timeout.as_millis() / 100).clamp(1, 255) as libc::cc_t;
+        if libc::tcsetattr(fd, libc::TCSANOW, &t) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(f)
+}
