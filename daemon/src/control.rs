@@ -51,13 +51,19 @@ fn peer_allowed(stream: &UnixStream, socket_gid: u32) -> bool {
     }
 }
 
-pub async fn serve(
-    daemon: Arc<Daemon>,
+/// Accepts connections and runs `handle` on each, at most `max` at once (more wait in the kernel's backlog
+/// instead of costing memory here), until `shutdown` changes. Shared by the control and login sockets.
+pub async fn accept_loop<F, Fut>(
     listener: UnixListener,
-    socket_gid: u32,
+    max: usize,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    what: &'static str,
+    handle: F,
+) where
+    F: Fn(UnixStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(max));
     loop {
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
@@ -66,28 +72,37 @@ pub async fn serve(
         let stream = tokio::select! {
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
-                Err(e) => { tracing::warn!(error = %e, "control socket accept failed"); continue; }
+                Err(e) => { tracing::warn!(socket = what, error = %e, "accept failed"); continue; }
             },
             _ = shutdown.changed() => return,
         };
-        let d = daemon.clone();
+        let work = handle(stream);
         tokio::spawn(async move {
             let _permit = permit;
+            work.await;
+        });
+    }
+}
+
+pub async fn serve(
+    daemon: Arc<Daemon>,
+    listener: UnixListener,
+    socket_gid: u32,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    accept_loop(listener, MAX_CONNECTIONS, shutdown, "control", move |stream| {
+        let d = daemon.clone();
+        async move {
             if !peer_allowed(&stream, socket_gid) {
                 tracing::warn!("control connection from a peer without permission refused");
-                let _ = respond(
-                    stream,
-                    Response::Error {
-                        code: ErrorCode::Denied,
-                        message: "not permitted: run as root or a member of the tobira group".into(),
-                    },
-                )
-                .await;
+                let message = "not permitted: run as root or a member of the tobira group".into();
+                let _ = respond(stream, Response::Error { code: ErrorCode::Denied, message }).await;
                 return;
             }
             handle(d, stream).await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn respond(mut stream: UnixStream, r: Response) -> std::io::Result<()> {

@@ -104,6 +104,21 @@ impl Daemon {
         r
     }
 
+    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts.
+    pub fn decide(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
+        let sh = self.shared();
+        tobira_core::policy::decide(
+            req,
+            &tobira_core::policy::Context {
+                registry: &sh.registry,
+                occupancy: &sh.occupancy,
+                escorts: &sh.escorts,
+                lockout: &sh.lockout,
+                now,
+            },
+        )
+    }
+
     /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
     pub fn publish(&self, report: DecisionReport) {
         let _ = self.decisions.send(report);

@@ -9,7 +9,7 @@ use tobira_audit::{NewEvent, Outcome};
 use tobira_biometrics::Sample;
 use tobira_core::door::{Alarm, DoorInput, DoorMachine, DoorOutput};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
-use tobira_core::policy::{Context, Decision, Reason, Request, decide};
+use tobira_core::policy::{Decision, Reason, Request};
 use tobira_core::site::DoorConfig;
 use tobira_drivers::{DeviceError, DoorInput as HwInput, Feedback, Reader};
 use tokio::sync::watch;
@@ -145,33 +145,13 @@ impl DoorTask {
             (Side::Entry, Some(p)) => {
                 let req =
                     Request::Enter { door: self.cfg.id.clone(), person: p.clone(), reader: ReaderId::new(&reader) };
-                let sh = self.d.shared();
-                let dec = decide(
-                    &req,
-                    &Context {
-                        registry: &registry,
-                        occupancy: &sh.occupancy,
-                        escorts: &sh.escorts,
-                        lockout: &sh.lockout,
-                        now,
-                    },
-                );
+                let dec = self.d.decide(&req, now);
                 // Attribution names who tried; it never admits (identification only among those allowed here).
                 if identified_as_allowed || !dec.is_granted() { dec } else { Decision::deny(Reason::NotIdentified) }
             }
             (Side::Exit, Some(p)) => {
                 let req = Request::Exit { door: self.cfg.id.clone(), person: p.clone() };
-                let sh = self.d.shared();
-                decide(
-                    &req,
-                    &Context {
-                        registry: &registry,
-                        occupancy: &sh.occupancy,
-                        escorts: &sh.escorts,
-                        lockout: &sh.lockout,
-                        now,
-                    },
-                )
+                self.d.decide(&req, now)
             }
         };
         let kind = match side {

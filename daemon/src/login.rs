@@ -8,7 +8,7 @@ use crate::daemon::{Daemon, decision_event, report};
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
-use tobira_core::policy::{Context, Decision, Reason, Request, decide};
+use tobira_core::policy::{Decision, Reason, Request};
 use tobira_drivers::Feedback;
 use tobira_proto::{DecisionReport, LoginMessage};
 
@@ -55,19 +55,7 @@ impl Daemon {
         };
         let req = Request::Login { terminal: tid.clone(), person: pid.clone(), remote };
         // Policy first: no capture for someone who may not log in here anyway (grant, hours, lockout).
-        let pre = {
-            let sh = self.shared();
-            decide(
-                &req,
-                &Context {
-                    registry: &sh.registry,
-                    occupancy: &sh.occupancy,
-                    escorts: &sh.escorts,
-                    lockout: &sh.lockout,
-                    now,
-                },
-            )
-        };
+        let pre = self.decide(&req, now);
         if !pre.is_granted() {
             notes.error(pre.reason.to_string());
             return self.finish_login(&pid, terminal, pre, None, serde_json::json!({"stage": "before-capture"})).await;
@@ -143,19 +131,7 @@ impl Daemon {
         }
         self.persist_lockout(&key).await;
         // Decide again at the moment of the answer: time moved while the person placed their finger.
-        let final_decision = {
-            let sh = self.shared();
-            decide(
-                &req,
-                &Context {
-                    registry: &sh.registry,
-                    occupancy: &sh.occupancy,
-                    escorts: &sh.escorts,
-                    lockout: &sh.lockout,
-                    now: self.now(),
-                },
-            )
-        };
+        let final_decision = self.decide(&req, self.now());
         self.finish_login(&pid, terminal, final_decision, Some(score), serde_json::json!({})).await
     }
 

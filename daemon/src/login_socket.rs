@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
-use tobira_core::policy::{Context, Request, decide};
+use tobira_core::policy::Request;
 use tobira_proto::{FrameDecoder, LoginContext, LoginMessage, LoginOutcome, LoginRequest, MAX_USER, encode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
 
 /// Logins served at once; a flood waits in the kernel's backlog, doors are served by their own tasks.
 const MAX_CONNECTIONS: usize = 16;
@@ -53,26 +52,11 @@ fn remote(ctx: &LoginContext) -> bool {
     ctx.rhost.as_deref().is_some_and(|h| !h.is_empty() && h != "localhost" && h != "127.0.0.1" && h != "::1")
 }
 
-pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = shutdown.changed() => return,
-        };
-        let stream = tokio::select! {
-            r = listener.accept() => match r {
-                Ok((s, _)) => s,
-                Err(e) => { tracing::warn!(error = %e, "login socket accept failed"); continue; }
-            },
-            _ = shutdown.changed() => return,
-        };
-        let d = daemon.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            handle(d, stream).await;
-        });
-    }
+pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener, shutdown: tokio::sync::watch::Receiver<bool>) {
+    crate::control::accept_loop(listener, MAX_CONNECTIONS, shutdown, "login", move |stream| {
+        handle(daemon.clone(), stream)
+    })
+    .await
 }
 
 async fn send(stream: &mut UnixStream, m: &LoginMessage) -> bool {
@@ -173,19 +157,7 @@ async fn account(d: &Daemon, stream: UnixStream, ctx: LoginContext) {
         person: PersonId::new(&ctx.user),
         remote: remote(&ctx),
     };
-    let dec = {
-        let sh = d.shared();
-        decide(
-            &req,
-            &Context {
-                registry: &sh.registry,
-                occupancy: &sh.occupancy,
-                escorts: &sh.escorts,
-                lockout: &sh.lockout,
-                now,
-            },
-        )
-    };
+    let dec = d.decide(&req, now);
     let ev = crate::daemon::decision_event(
         "login.account",
         now,

@@ -11,16 +11,7 @@ fn adafruit_library_drives_the_simulator() {
     assert!(ok, "python3 with adafruit-circuitpython-fingerprint and pyserial is needed (.ci/run installs them)");
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("r30x");
-    let mut sim = Command::new(env!("CARGO_BIN_EXE_tobira-sim"))
-        .args(["r30x", "--link", link.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !link.exists() {
-        assert!(Instant::now() < deadline, "simulator did not create its port");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut sim = start_sim(&link);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/adafruit_peer.py");
     let out = Command::new("python3").arg(script).arg(&link).output().unwrap();
     let _ = sim.kill();
