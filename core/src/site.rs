@@ -529,6 +529,13 @@ impl Site {
                     }
                 }
             };
+            if !r.kind.get_ref().starts_with("sim-") && r.port.is_none() {
+                return Err(cx.err(
+                    r.kind.span(),
+                    format!("{owner}.port"),
+                    format!("reader kind \"{}\" needs `port` (e.g. \"/dev/ttyUSB0\")", r.kind.get_ref()),
+                ));
+            }
             readers.push(ReaderConfig {
                 id: ReaderId::new(r.id.get_ref()),
                 kind: r.kind.get_ref().clone(),

@@ -87,6 +87,17 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                 }
                 readers.insert(r.id.clone(), sim.add_reader(r));
             }
+            "r30x" => {
+                // The site file requires `port` for real readers; e.g. /dev/ttyUSB0 or a `tobira-sim` link.
+                let Some(port) = &r.port else {
+                    return Err(StartError::Device {
+                        device: r.id.to_string(),
+                        detail: "kind r30x needs `port`".into(),
+                    });
+                };
+                let cfg = tobira_drivers::r30x::R30xConfig::new(port);
+                readers.insert(r.id.clone(), Arc::new(tobira_drivers::r30x::R30xReader::spawn(r.id.as_str(), cfg)));
+            }
             other => {
                 return Err(StartError::Device {
                     device: r.id.to_string(),

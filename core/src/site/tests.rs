@@ -89,3 +89,18 @@ fn garbage_never_panics() {
         let _ = parse_site("x.toml", text);
     }
 }
+
+#[test]
+fn a_real_reader_needs_a_port() {
+    let bad = DEMO.replacen(
+        "kind = \"sim-finger\"               # sim-finger",
+        "kind = \"r30x\"               # sim-finger",
+        1,
+    );
+    assert!(bad.contains("\"r30x\""));
+    let e = err_of(&bad);
+    assert_eq!(e.field.as_deref(), Some("reader \"t01-reader\".port"), "{e}");
+    let good = bad.replacen("kind = \"r30x\"", "kind = \"r30x\"\nport = \"/dev/ttyUSB0\"", 1);
+    let s = parse_site("site.toml", &good).unwrap();
+    assert_eq!(s.reader(&ReaderId::new("t01-reader")).unwrap().port.as_deref(), Some("/dev/ttyUSB0"));
+}
