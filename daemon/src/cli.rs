@@ -28,6 +28,9 @@ pub enum Cmd {
     Demo(crate::demo::DemoArgs),
     /// What the daemon is running.
     Status,
+    /// Routine consistency checks (two site administrators, grants ending soon, people without templates);
+    /// exits 1 when there is something to look at.
+    Check,
     #[command(subcommand)]
     Person(PersonCmd),
     /// Enroll a finger of a person from several captures at a reader.
@@ -255,6 +258,7 @@ pub enum SimCmd {
 pub fn request_for(cmd: Cmd) -> Option<Request> {
     Some(match cmd {
         Cmd::Status => Request::Status,
+        Cmd::Check => Request::Check,
         Cmd::Person(PersonCmd::Add { id, name, affiliation, roles, appointment_end, actor }) => {
             Request::PersonAdd(PersonAdd { id, name, affiliation, roles, appointment_end, actor })
         }

@@ -40,6 +40,7 @@ type Answer = Result<serde_json::Value, Refusal>;
 pub async fn dispatch(d: &Daemon, req: Request) -> Response {
     let r = match req {
         Request::Status => status(d).await,
+        Request::Check => check(d),
         Request::PersonAdd(p) => person_add(d, p).await,
         Request::PersonList => person_list(d),
         Request::PersonShow { id } => person_show(d, &id),
@@ -153,6 +154,25 @@ async fn person_add(d: &Daemon, p: tobira_proto::PersonAdd) -> Answer {
         ),
         None => None,
     };
+    // 003 §5(4): the system administrator appoints two site administrators (拠点管理者) per site, not more.
+    if roles.contains(&Role::SiteAdministrator) {
+        let reg = d.registry();
+        let current: Vec<&str> = reg
+            .people
+            .values()
+            .filter(|x| x.active && x.has_role(Role::SiteAdministrator))
+            .map(|x| x.id.as_str())
+            .collect();
+        if current.len() >= 2 {
+            return Err(Refusal {
+                code: ErrorCode::Conflict,
+                message: format!(
+                    "this site already has two site administrators (拠点管理者: {}); 003 §5(4) allows two — remove one first",
+                    current.join(", ")
+                ),
+            });
+        }
+    }
     if d.registry().person(&PersonId::new(&p.id)).is_some() {
         return Err(Refusal { code: ErrorCode::Conflict, message: format!("person {} already exists", p.id) });
     }
@@ -427,4 +447,38 @@ async fn unlock(d: &Daemon, person: &str, reader: &str, actor: &str) -> Answer {
     d.shared().lockout.unlock(&key);
     d.persist_lockout(&key).await;
     Ok(serde_json::json!({"unlocked": person, "reader": reader, "audit_seq": seq}))
+}
+
+/// `tobira check`: what an administrator should look at. Warnings, not refusals.
+fn check(d: &Daemon) -> Answer {
+    let reg = d.registry();
+    let now = d.now();
+    let mut warnings = Vec::new();
+    let site_admins = reg.people.values().filter(|p| p.active && p.has_role(Role::SiteAdministrator)).count();
+    if site_admins != 2 {
+        warnings.push(format!(
+            "the site has {site_admins} site administrator(s) (拠点管理者); 003 §5(4) asks for two: appoint with `tobira person add … --roles site-administrator`"
+        ));
+    }
+    let soon = now + chrono::Duration::days(30);
+    for g in reg.grants.iter().filter(|g| g.valid_until > now && g.valid_until <= soon) {
+        warnings.push(format!(
+            "grant {} of {} ends {} (004 §7): renew it or let it lapse",
+            g.id,
+            g.holder,
+            g.valid_until.with_timezone(&d.site.utc_offset).date_naive()
+        ));
+    }
+    let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
+    for p in
+        reg.people.values().filter(|p| p.active && !p.has_role(Role::Vendor) && reg.grants_for(&p.id).next().is_some())
+    {
+        if !m.by_person.contains_key(&p.id) {
+            warnings.push(format!(
+                "{} holds grants but has no enrolled template: enroll them (`tobira enroll {}`)",
+                p.id, p.id
+            ));
+        }
+    }
+    Ok(serde_json::json!({"ok": warnings.is_empty(), "warnings": warnings}))
 }

@@ -215,3 +215,24 @@ fn tampered_store_fails_verification_naming_the_event() {
     assert_eq!(v.status.code(), Some(4), "{}", text(&v));
     assert!(text(&v).contains('3'), "the failure names the altered event: {}", text(&v));
 }
+
+#[test]
+fn exactly_two_site_administrators() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    let add = |id: &str| {
+        d.tobira(&["person", "add", id, "--name", id, "--roles", "site-administrator,operator", "--actor", "takahashi"])
+    };
+    assert!(add("ito").status.success());
+    let c = d.tobira(&["check"]);
+    assert_eq!(c.status.code(), Some(1), "one site administrator is a warning: {}", text(&c));
+    assert!(text(&c).contains("003 §5(4)"), "{}", text(&c));
+    assert!(add("watanabe").status.success());
+    let third = add("kimura");
+    assert!(!third.status.success(), "003 §5(4): a third site administrator is refused");
+    assert!(text(&third).contains("two site administrators"), "{}", text(&third));
+    let c = d.tobira(&["--json", "check"]);
+    assert!(!String::from_utf8_lossy(&c.stdout).contains("site administrator(s)"), "{}", text(&c));
+    let people = d.tobira(&["--json", "person", "list"]);
+    assert_eq!(String::from_utf8_lossy(&people.stdout).lines().count(), 2, "the refused one was not added");
+}

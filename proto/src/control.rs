@@ -19,6 +19,8 @@ pub struct Envelope<T> {
 #[non_exhaustive]
 pub enum Request {
     Status,
+    /// Consistency checks an administrator runs routinely (e.g. exactly two site administrators, 003 §5(4)).
+    Check,
     PersonAdd(PersonAdd),
     PersonList,
     PersonShow {

@@ -78,7 +78,8 @@ fn run(cli: Cli) -> i32 {
             };
             match c.call(req) {
                 Ok(v) => {
-                    let denied = v.get("granted").and_then(|g| g.as_bool()) == Some(false);
+                    let denied = v.get("granted").and_then(|g| g.as_bool()) == Some(false)
+                        || v.get("ok").and_then(|g| g.as_bool()) == Some(false);
                     print_value(&v, json);
                     if denied { 1 } else { 0 }
                 }
