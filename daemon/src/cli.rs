@@ -67,8 +67,11 @@ pub enum Cmd {
     },
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// The entry/exit ledger (入退室管理簿, 000 Form 1).
+    /// A ledger derived from the audit log: entry-exit (入退室管理簿, 000 Form 1), operators (操作者管理簿,
+    /// 000 Form 2), matching (照合情報管理簿, 003 §15), user-ids (ユーザID管理簿, 003 §14).
     Ledger {
+        #[arg(default_value = "entry-exit", value_parser = ["entry-exit", "operators", "matching", "user-ids"])]
+        kind: String,
         #[arg(long)]
         from: Option<String>,
         #[arg(long)]
@@ -295,7 +298,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
         Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit, .. }) => {
             Request::AuditShow(AuditFilter { person, place, kind, from, until, limit })
         }
-        Cmd::Ledger { from, until, .. } => Request::Ledger { from, until },
+        Cmd::Ledger { kind, from, until, .. } => Request::Ledger { kind: Some(kind), from, until },
         Cmd::Sim(s) => Request::Sim(match s {
             SimCmd::Present { reader, body, finger } => SimCommand::Present { reader, body, finger },
             SimCmd::Walk { door, hold_ms } => SimCommand::Walk { door, hold_ms },

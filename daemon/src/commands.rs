@@ -59,7 +59,9 @@ pub async fn dispatch(d: &Daemon, req: Request) -> Response {
         }
         Request::AuditShow(f) => crate::audit_cmd::show(d, f).await,
         Request::AuditVerify => crate::audit_cmd::verify(d).await,
-        Request::Ledger { from, until } => crate::ledger::entry_exit(d, from.as_deref(), until.as_deref()).await,
+        Request::Ledger { kind, from, until } => {
+            crate::ledger::ledger(d, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref()).await
+        }
         Request::Sim(cmd) => crate::sim::command(d, cmd).await,
         _ => Err(Refusal::bad("this request is not supported by this daemon version")),
     };

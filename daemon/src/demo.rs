@@ -284,7 +284,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let mut demo = Demo { c, step: 0, failures: Vec::new() };
     let played = play(&mut demo);
     let data = dir.join("data");
-    let ledger = demo.call(Request::Ledger { from: None, until: None });
+    let ledger = demo.call(Request::Ledger { kind: None, from: None, until: None });
     daemon.stop()?;
     if let Err(e) = played {
         println!("\nthe demo stopped early: {e:#}");

@@ -337,3 +337,41 @@ fn a_lockout_survives_a_restart() {
         text(&o)
     );
 }
+
+/// The ledgers (台帳) come out of the audit log with the forms' Japanese columns, as CSV that Excel in Japan
+/// opens (UTF-8 with BOM); parsed back here.
+#[test]
+fn ledgers_export_with_the_forms_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    setup(&d);
+    present(&d, "tanaka");
+    ok(&d, &["login", "t-01", "tanaka"]);
+    let read = |kind: &str| -> (String, Vec<String>) {
+        let csv = dir.path().join(format!("{kind}.csv"));
+        let o = d.tobira(&["ledger", kind, "--csv", csv.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        let bytes = std::fs::read(&csv).unwrap();
+        assert!(bytes.starts_with("\u{feff}".as_bytes()), "{kind}: UTF-8 BOM");
+        let t = String::from_utf8(bytes).unwrap();
+        let mut lines = t.trim_start_matches('\u{feff}').lines().map(str::to_string);
+        let header = lines.next().unwrap();
+        (header, lines.collect())
+    };
+    let (h, rows) = read("operators");
+    assert_eq!(h, "年月日,区分,氏名,所属,操作者ID,内容,実施者");
+    assert!(rows.iter().any(|r| r.contains(",指定,") && r.contains(",tanaka,")), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains(",登録,") && r.contains(",tanaka,")), "{rows:?}");
+    let (h, rows) = read("matching");
+    assert_eq!(h, "年月日時,区分,氏名,利用者ID,場所,結果,照合スコア,内容");
+    assert!(rows.iter().any(|r| r.contains(",利用,") && r.contains(",tanaka,") && r.contains(",許可,")), "{rows:?}");
+    let (h, rows) = read("user-ids");
+    assert_eq!(h, "年月日,区分,ユーザID,氏名,所属,権限・内容,実施者");
+    assert!(rows.iter().any(|r| r.contains(",発行,tanaka,")), "{rows:?}");
+    assert!(rows.iter().any(|r| r.contains(",権限付与,tanaka,") && r.contains("terminal:t-01")), "{rows:?}");
+    let (h, _) = read("entry-exit");
+    assert_eq!(h, "日付,氏名,所属,用務,入室場所,入室時刻,退室時刻,立会者,承認者");
+    // Each export is itself in the record (002 §7(11)).
+    let v = d.tobira(&["--json", "audit", "show", "--kind", "audit.ledger"]);
+    assert!(String::from_utf8_lossy(&v.stdout).lines().count() >= 4, "{}", text(&v));
+}

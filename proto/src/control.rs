@@ -57,7 +57,10 @@ pub enum Request {
     },
     AuditShow(AuditFilter),
     AuditVerify,
+    /// A ledger (台帳) derived from the audit log: `entry-exit` (default), `operators`, `matching`, `user-ids`.
     Ledger {
+        #[serde(default)]
+        kind: Option<String>,
         from: Option<String>,
         until: Option<String>,
     },

@@ -53,7 +53,7 @@ fn run(cli: Cli) -> i32 {
                     if json {
                         println!("{v}");
                     } else {
-                        println!("入退室管理簿 (entry/exit ledger, 000 Form 1)");
+                        println!("{}", v["title"].as_str().unwrap_or(""));
                         print!("{}", tobira::table::render(&hs, &rows));
                     }
                     if let Some(path) = csv {
