@@ -20,6 +20,10 @@ fn s(v: &serde_json::Value, k: &str) -> String {
 pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Value> {
     let reg = d.registry();
     let off = d.site.utc_offset;
+    // The forms name people, not user IDs.
+    let display_name = |id: &str| {
+        reg.person(&tobira_core::ids::PersonId::new(id)).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string())
+    };
     let mut rows = Vec::new();
     for (i, e) in events.iter().enumerate() {
         if e.kind != "door.enter" || e.outcome != Outcome::Granted {
@@ -44,8 +48,8 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
             "入室場所": zone,
             "入室時刻": local.format("%H:%M:%S").to_string(),
             "退室時刻": exit,
-            "立会者": s(&e.details, "escort"),
-            "承認者": s(&e.details, "approver"),
+            "立会者": display_name(&s(&e.details, "escort")),
+            "承認者": display_name(&s(&e.details, "approver")),
         }));
     }
     rows
