@@ -1,0 +1,148 @@
+//! An 8-bit greyscale image with its resolution.
+
+use std::fmt;
+
+/// Templates compare alike when images are brought to one resolution first (500 and 512 dpi sensors).
+pub const TARGET_DPI: u16 = 500;
+/// Larger than any fingerprint or palm sensor image; refuses decompression bombs.
+const MAX_SIDE: u32 = 4096;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrayImage {
+    pub width: u32,
+    pub height: u32,
+    pub dpi: u16,
+    pub pixels: Vec<u8>,
+}
+
+/// Never prints pixels: an image is biometric data.
+impl fmt::Debug for GrayImage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GrayImage({}x{} @{} dpi)", self.width, self.height, self.dpi)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    #[error("image of {width}x{height} pixels is too small to hold a print")]
+    TooSmall { width: u32, height: u32 },
+    #[error("image of {width}x{height} pixels is larger than any sensor's")]
+    TooLarge { width: u32, height: u32 },
+    #[error("buffer holds {len} bytes, {width}x{height} needs {need}")]
+    BufferSize { width: u32, height: u32, len: usize, need: usize },
+    #[error("resolution {0} dpi is not plausible for a biometric sensor (100..=2000)")]
+    Resolution(u16),
+    #[error("cannot decode the image: {0}")]
+    Decode(String),
+}
+
+impl GrayImage {
+    /// A raw 8-bit buffer as a sensor delivers it, checked.
+    pub fn from_raw(width: u32, height: u32, dpi: u16, pixels: Vec<u8>) -> Result<GrayImage, ImageError> {
+        if width < 32 || height < 32 {
+            return Err(ImageError::TooSmall { width, height });
+        }
+        if width > MAX_SIDE || height > MAX_SIDE {
+            return Err(ImageError::TooLarge { width, height });
+        }
+        if !(100..=2000).contains(&dpi) {
+            return Err(ImageError::Resolution(dpi));
+        }
+        let need = width as usize * height as usize;
+        if pixels.len() != need {
+            return Err(ImageError::BufferSize { width, height, len: pixels.len(), need });
+        }
+        Ok(GrayImage { width, height, dpi, pixels })
+    }
+
+    /// Decodes TIFF, PNG, BMP, PGM or JPEG bytes. Files rarely carry a trustworthy resolution (the FVC
+    /// TIFFs carry none), so the caller states it.
+    pub fn decode(bytes: &[u8], dpi: u16) -> Result<GrayImage, ImageError> {
+        let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| ImageError::Decode(e.to_string()))?;
+        let (w, h) = reader.into_dimensions().map_err(|e| ImageError::Decode(e.to_string()))?;
+        if w > MAX_SIDE || h > MAX_SIDE {
+            return Err(ImageError::TooLarge { width: w, height: h });
+        }
+        let img = image::load_from_memory(bytes).map_err(|e| ImageError::Decode(e.to_string()))?.into_luma8();
+        let (w, h) = img.dimensions();
+        GrayImage::from_raw(w, h, dpi, img.into_raw())
+    }
+
+    pub fn at(&self, x: u32, y: u32) -> u8 {
+        self.pixels[(y * self.width + x) as usize]
+    }
+
+    /// Resamples (bilinear) to [`TARGET_DPI`] when the resolution differs by more than 1 %.
+    pub fn normalised(&self) -> GrayImage {
+        let scale = f64::from(TARGET_DPI) / f64::from(self.dpi);
+        if (scale - 1.0).abs() < 0.01 {
+            return self.clone();
+        }
+        let w = ((f64::from(self.width) * scale).round() as u32).max(1);
+        let h = ((f64::from(self.height) * scale).round() as u32).max(1);
+        let mut out = Vec::with_capacity((w * h) as usize);
+        for y in 0..h {
+            let sy = (f64::from(y) / scale).min(f64::from(self.height - 1));
+            let (y0, fy) = (sy.floor() as u32, sy.fract());
+            let y1 = (y0 + 1).min(self.height - 1);
+            for x in 0..w {
+                let sx = (f64::from(x) / scale).min(f64::from(self.width - 1));
+                let (x0, fx) = (sx.floor() as u32, sx.fract());
+                let x1 = (x0 + 1).min(self.width - 1);
+                let p = |x, y| f64::from(self.at(x, y));
+                let v = p(x0, y0) * (1.0 - fx) * (1.0 - fy)
+                    + p(x1, y0) * fx * (1.0 - fy)
+                    + p(x0, y1) * (1.0 - fx) * fy
+                    + p(x1, y1) * fx * fy;
+                out.push(v.round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        GrayImage { width: w, height: h, dpi: TARGET_DPI, pixels: out }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_buffers_are_checked() {
+        assert!(matches!(GrayImage::from_raw(0, 0, 500, vec![]), Err(ImageError::TooSmall { .. })));
+        assert!(matches!(GrayImage::from_raw(1, 1, 500, vec![0]), Err(ImageError::TooSmall { .. })));
+        assert!(matches!(GrayImage::from_raw(64, 64, 500, vec![0; 10]), Err(ImageError::BufferSize { .. })));
+        assert!(matches!(GrayImage::from_raw(64, 64, 5, vec![0; 4096]), Err(ImageError::Resolution(5))));
+        assert!(GrayImage::from_raw(64, 64, 500, vec![0; 4096]).is_ok());
+    }
+
+    #[test]
+    fn decodes_png_and_pgm_and_refuses_garbage() {
+        let img = image::GrayImage::from_fn(40, 50, |x, y| image::Luma([((x * 3 + y) % 256) as u8]));
+        for fmt in [image::ImageFormat::Png, image::ImageFormat::Pnm, image::ImageFormat::Bmp, image::ImageFormat::Tiff]
+        {
+            let mut bytes = Vec::new();
+            image::DynamicImage::ImageLuma8(img.clone()).write_to(&mut std::io::Cursor::new(&mut bytes), fmt).unwrap();
+            let g = GrayImage::decode(&bytes, 500).unwrap();
+            assert_eq!((g.width, g.height), (40, 50), "{fmt:?}");
+            assert_eq!(g.at(7, 9), 30, "{fmt:?}");
+            assert!(
+                matches!(GrayImage::decode(&bytes[..bytes.len() / 2], 500), Err(ImageError::Decode(_))),
+                "truncated {fmt:?}"
+            );
+        }
+        assert!(matches!(GrayImage::decode(b"not an image", 500), Err(ImageError::Decode(_))));
+        assert!(matches!(GrayImage::decode(&[], 500), Err(ImageError::Decode(_))));
+    }
+
+    #[test]
+    fn resolution_is_normalised() {
+        let g = GrayImage::from_raw(512, 512, 512, vec![100; 512 * 512]).unwrap();
+        let n = g.normalised();
+        assert_eq!((n.width, n.height, n.dpi), (500, 500, 500));
+        assert!(n.pixels.iter().all(|p| *p == 100));
+        let same = GrayImage::from_raw(300, 300, 500, vec![7; 90_000]).unwrap();
+        assert_eq!(same.normalised(), same);
+    }
+}

@@ -1,0 +1,11 @@
+//! Greyscale images from sensors and files, the first step of the image pipeline (issue 3): decoding,
+//! resolution normalisation, foreground segmentation and the ridge orientation field. Pure functions over
+//! plain pixel buffers; the extraction of minutiae builds on these.
+
+mod gray;
+mod orientation;
+mod segment;
+
+pub use gray::{GrayImage, ImageError, TARGET_DPI};
+pub use orientation::{OrientationField, orientation_field};
+pub use segment::{Mask, segment};

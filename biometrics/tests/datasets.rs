@@ -1,0 +1,61 @@
+//! The image input on real sensors' images (../shared/datasets, never copied into the repository): every
+//! FVC image decodes at its documented size, and its print is found with a clear ridge flow. Prints the
+//! figures per set. Missing data is loud: a warning on a developer machine, a failure in CI.
+
+use std::path::PathBuf;
+use tobira_biometrics::image::{GrayImage, orientation_field, segment};
+
+fn datasets() -> Option<PathBuf> {
+    let p = std::env::var_os("TOBIRA_DATASETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets")));
+    if p.join("fingerprint").is_dir() {
+        return Some(p);
+    }
+    let msg =
+        format!("!!! real datasets not found at {} (set TOBIRA_DATASETS): real-image checks NOT run", p.display());
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("{msg}");
+    None
+}
+
+#[test]
+fn fvc_images_decode_and_segment() {
+    let Some(root) = datasets() else { return };
+    for (set, w, h) in [
+        ("FVC2000_DB1_B", 300, 300),
+        ("FVC2000_DB2_B", 256, 364),
+        ("FVC2000_DB3_B", 448, 478),
+        ("FVC2000_DB4_B_synthetic", 240, 320),
+        ("FVC2002_DB1_B", 388, 374),
+    ] {
+        let dir = root.join("fingerprint").join(set);
+        let mut n = 0;
+        let (mut cov, mut coh) = (0.0, 0.0);
+        let mut worst_cov: f64 = 1.0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("tif") {
+                continue;
+            }
+            let img = GrayImage::decode(&std::fs::read(&path).unwrap(), 500)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!((img.width, img.height), (w, h), "{}", path.display());
+            let m = segment(&img, 16);
+            let f = orientation_field(&img, 16);
+            cov += m.coverage();
+            coh += f.mean_coherence(&m);
+            worst_cov = worst_cov.min(m.coverage());
+            n += 1;
+        }
+        assert_eq!(n, 80, "{set}: 10 fingers × 8 impressions");
+        let (cov, coh) = (cov / f64::from(n), coh / f64::from(n));
+        println!(
+            "{set}: {n} images, mean foreground {:.0} % (worst {:.0} %), mean ridge coherence {coh:.2}",
+            cov * 100.0,
+            worst_cov * 100.0
+        );
+        assert!(cov > 0.25, "{set}: prints found in too little of the images ({cov:.2})");
+        assert!(coh > 0.35, "{set}: ridge flow unclear ({coh:.2})");
+    }
+}
