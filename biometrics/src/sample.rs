@@ -28,7 +28,7 @@ impl fmt::Debug for Sample {
 pub enum ExtractError {
     #[error("sample quality too low: {minutiae} minutiae found, at least {MIN_MINUTIAE} needed")]
     LowQuality { minutiae: usize },
-    #[error("image samples need the image pipeline, which this build does not have yet")]
+    #[error("this kind of sample cannot be turned into a template")]
     Unsupported,
     #[error("sample geometry is invalid: {0}")]
     Invalid(String),
@@ -52,6 +52,14 @@ pub fn extract(sample: &Sample) -> Result<MinutiaeTemplate, ExtractError> {
             }
             Ok(t.clone())
         }
-        Sample::Gray8 { .. } => Err(ExtractError::Unsupported),
+        Sample::Gray8 { width, height, dpi, pixels } => {
+            let img = crate::image::GrayImage::from_raw(*width, *height, *dpi, pixels.clone())
+                .map_err(|e| ExtractError::Invalid(e.to_string()))?;
+            let (t, _quality) = crate::image::extract_minutiae(&img);
+            if t.minutiae.len() < MIN_MINUTIAE {
+                return Err(ExtractError::LowQuality { minutiae: t.minutiae.len() });
+            }
+            Ok(t)
+        }
     }
 }

@@ -59,3 +59,53 @@ fn fvc_images_decode_and_segment() {
         assert!(coh > 0.35, "{set}: ridge flow unclear ({coh:.2})");
     }
 }
+
+/// First figures of the image pipeline with the template matcher, all pairs per set (FVC naming F_I.tif).
+/// A measurement, not a goal check: issue 3's bench compares with NIST's mindtct + bozorth3.
+#[test]
+fn fvc_all_pairs_equal_error_rate() {
+    let Some(root) = datasets() else { return };
+    for set in ["FVC2000_DB1_B", "FVC2000_DB2_B", "FVC2000_DB3_B", "FVC2002_DB1_B"] {
+        let dir = root.join("fingerprint").join(set);
+        let mut items: Vec<(u32, tobira_biometrics::Prepared)> = Vec::new();
+        let mut failed = 0;
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("tif"))
+            .collect();
+        names.sort();
+        for path in names {
+            let finger: u32 = path.file_stem().unwrap().to_str().unwrap().split('_').next().unwrap().parse().unwrap();
+            let img = GrayImage::decode(&std::fs::read(&path).unwrap(), 500).unwrap();
+            let (t, _) = tobira_biometrics::image::extract_minutiae(&img);
+            if t.minutiae.len() < 12 {
+                failed += 1;
+                continue;
+            }
+            items.push((finger, tobira_biometrics::Prepared::new(&t)));
+        }
+        let (mut genuine, mut imp) = (Vec::new(), Vec::new());
+        for i in 0..items.len() {
+            for j in i + 1..items.len() {
+                let s = tobira_biometrics::compare(&items[i].1, &items[j].1).0;
+                if items[i].0 == items[j].0 { genuine.push(s) } else { imp.push(s) }
+            }
+        }
+        // EER: the threshold where the false non-match and false match rates cross.
+        let mut eer = 1.0f64;
+        for k in 0..=400 {
+            let t = k as f32 / 400.0;
+            let fnmr = genuine.iter().filter(|s| **s < t).count() as f64 / genuine.len().max(1) as f64;
+            let fmr = imp.iter().filter(|s| **s >= t).count() as f64 / imp.len().max(1) as f64;
+            eer = eer.min(fnmr.max(fmr));
+        }
+        println!(
+            "{set}: failure to enrol {failed}/80, {} genuine / {} impostor pairs, all-pairs EER ≈ {:.1} %",
+            genuine.len(),
+            imp.len(),
+            eer * 100.0
+        );
+        assert!(eer < 0.5, "{set}: no better than chance");
+    }
+}
