@@ -113,12 +113,14 @@ async fn respond(mut stream: UnixStream, r: Response) -> std::io::Result<()> {
     stream.shutdown().await
 }
 
-async fn read_request(stream: &mut UnixStream) -> Result<Envelope<Request>, String> {
+/// Reads one request frame of at most `max` bytes. Shared by both sockets; the callers bound the time.
+pub async fn read_request<T: serde::de::DeserializeOwned>(stream: &mut UnixStream, max: usize) -> Result<T, String> {
     let mut dec = FrameDecoder::new();
-    let mut buf = [0u8; 8192];
+    let mut buf = [0u8; 4096];
     loop {
-        match dec.poll_frame::<Envelope<Request>>() {
+        match dec.poll_frame::<T>() {
             Ok(Some(req)) => return Ok(req),
+            Ok(None) if dec.pending() > max => return Err("request too large".into()),
             Ok(None) => {}
             Err(e) => return Err(e.to_string()),
         }
@@ -131,7 +133,12 @@ async fn read_request(stream: &mut UnixStream) -> Result<Envelope<Request>, Stri
 }
 
 async fn handle(daemon: Arc<Daemon>, mut stream: UnixStream) {
-    let req = match tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut stream)).await {
+    let req = match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        read_request::<Envelope<Request>>(&mut stream, tobira_proto::MAX_FRAME),
+    )
+    .await
+    {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "malformed control request");

@@ -12,8 +12,8 @@ use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
 use tobira_core::policy::Request;
-use tobira_proto::{FrameDecoder, LoginContext, LoginMessage, LoginOutcome, LoginRequest, MAX_USER, encode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tobira_proto::{LoginContext, LoginMessage, LoginOutcome, LoginRequest, MAX_USER, encode};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 
 /// Logins served at once; a flood waits in the kernel's backlog, doors are served by their own tasks.
@@ -71,24 +71,6 @@ async fn finish(mut stream: UnixStream, outcome: LoginOutcome, reason: &str, mes
     let _ = stream.shutdown().await;
 }
 
-async fn read_request(stream: &mut UnixStream) -> Result<LoginRequest, String> {
-    let mut dec = FrameDecoder::new();
-    let mut buf = [0u8; 1024];
-    loop {
-        match dec.poll_frame::<LoginRequest>() {
-            Ok(Some(r)) => return Ok(r),
-            Ok(None) if dec.pending() > MAX_REQUEST => return Err("request too large".into()),
-            Ok(None) => {}
-            Err(e) => return Err(e.to_string()),
-        }
-        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
-        if n == 0 {
-            return Err("connection closed before a complete request".into());
-        }
-        dec.handle_input(&buf[..n]);
-    }
-}
-
 async fn handle(d: Arc<Daemon>, mut stream: UnixStream) {
     if !stream.peer_cred().is_ok_and(|c| c.uid() == 0) {
         tracing::warn!("login socket: caller is not root; refused");
@@ -100,7 +82,12 @@ async fn handle(d: Arc<Daemon>, mut stream: UnixStream) {
         )
         .await;
     }
-    let req = match tokio::time::timeout(REQUEST_TIMEOUT, read_request(&mut stream)).await {
+    let req = match tokio::time::timeout(
+        REQUEST_TIMEOUT,
+        crate::control::read_request::<LoginRequest>(&mut stream, MAX_REQUEST),
+    )
+    .await
+    {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "login socket: malformed request");
