@@ -75,7 +75,8 @@ pub fn run(decisions: usize) -> anyhow::Result<()> {
     let occ = Occupancy::default();
     let esc = EscortLog::default();
     let lock = LockoutBook::default();
-    let ctx = Context { registry: &reg, occupancy: &occ, escorts: &esc, lockout: &lock, now };
+    let index = tobira_core::model::GrantIndex::new(&reg);
+    let ctx = Context { registry: &reg, grants: Some(&index), occupancy: &occ, escorts: &esc, lockout: &lock, now };
     let mut times = Vec::with_capacity(decisions);
     let mut granted = 0usize;
     for i in 0..decisions {

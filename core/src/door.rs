@@ -195,6 +195,7 @@ mod tests {
             },
             &crate::policy::Context {
                 registry: &reg,
+                grants: None,
                 occupancy: &Default::default(),
                 escorts: &Default::default(),
                 lockout: &Default::default(),

@@ -207,6 +207,23 @@ impl VendorVisit {
     }
 }
 
+/// Grants by holder, so a decision over thousands of grants looks only at the person's own. Built from one
+/// registry snapshot and used only with that snapshot (the daemon swaps both together).
+#[derive(Debug, Clone, Default)]
+pub struct GrantIndex {
+    by_holder: std::collections::HashMap<PersonId, Vec<usize>>,
+}
+
+impl GrantIndex {
+    pub fn new(reg: &Registry) -> GrantIndex {
+        let mut by_holder: std::collections::HashMap<PersonId, Vec<usize>> = std::collections::HashMap::new();
+        for (i, g) in reg.grants.iter().enumerate() {
+            by_holder.entry(g.holder.clone()).or_default().push(i);
+        }
+        GrantIndex { by_holder }
+    }
+}
+
 /// The snapshot every decision reads. Built by the daemon from its stores; plain data here.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -224,6 +241,25 @@ impl Registry {
 
     pub fn grants_for<'a>(&'a self, id: &'a PersonId) -> impl Iterator<Item = &'a Grant> + 'a {
         self.grants.iter().filter(move |g| &g.holder == id)
+    }
+
+    /// A person's grants through `index` when one is given (it must have been built from this registry).
+    pub fn grants_of<'a>(
+        &'a self,
+        id: &'a PersonId,
+        index: Option<&'a GrantIndex>,
+    ) -> Box<dyn Iterator<Item = &'a Grant> + 'a> {
+        match index {
+            Some(ix) => Box::new(
+                ix.by_holder
+                    .get(id)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|&i| self.grants.get(i))
+                    .filter(move |g| &g.holder == id),
+            ),
+            None => Box::new(self.grants_for(id)),
+        }
     }
 
     pub fn door(&self, id: &DoorId) -> Option<&crate::site::DoorConfig> {

@@ -18,6 +18,8 @@ pub enum Request {
 
 pub struct Context<'a> {
     pub registry: &'a Registry,
+    /// Optional grant index built from `registry` (a linear scan without it).
+    pub grants: Option<&'a crate::model::GrantIndex>,
     pub occupancy: &'a Occupancy,
     pub escorts: &'a EscortLog,
     pub lockout: &'a LockoutBook,
@@ -211,7 +213,7 @@ fn grant_for(person: &PersonId, place: &Place, level: Level, ctx: &Context) -> R
         Reason::WrongIssuerRole => 4,
         _ => 5,
     };
-    for g in ctx.registry.grants_for(person).filter(|g| &g.place == place) {
+    for g in ctx.registry.grants_of(person, ctx.grants).filter(|g| &g.place == place) {
         // 003 §13(1)-(3): the grant counts only if issued in the role the level requires…
         let r = if g.issuer_role != level.required_issuer() {
             Reason::WrongIssuerRole

@@ -52,6 +52,8 @@ impl Matching {
 /// The live, in-memory view the flows decide with; the stores are the durable truth behind it.
 pub struct Shared {
     pub registry: Arc<Registry>,
+    /// Built from `registry` and replaced with it.
+    pub grants: tobira_core::model::GrantIndex,
     pub occupancy: Occupancy,
     pub escorts: EscortLog,
     pub lockout: LockoutBook,
@@ -111,6 +113,7 @@ impl Daemon {
             req,
             &tobira_core::policy::Context {
                 registry: &sh.registry,
+                grants: Some(&sh.grants),
                 occupancy: &sh.occupancy,
                 escorts: &sh.escorts,
                 lockout: &sh.lockout,
@@ -127,7 +130,10 @@ impl Daemon {
     /// Reloads the registry snapshot after an audited change.
     pub async fn reload_registry(&self) -> Result<(), crate::store::StoreError> {
         let reg = self.store.load_registry(self.site.clone()).await?;
-        self.shared().registry = Arc::new(reg);
+        let index = tobira_core::model::GrantIndex::new(&reg);
+        let mut sh = self.shared();
+        sh.registry = Arc::new(reg);
+        sh.grants = index;
         Ok(())
     }
 

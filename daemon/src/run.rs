@@ -181,6 +181,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         audit,
         template_key,
         shared: Mutex::new(Shared {
+            grants: tobira_core::model::GrantIndex::new(&registry),
             registry: Arc::new(registry),
             occupancy: Occupancy::default(),
             escorts: EscortLog::default(),

@@ -103,7 +103,14 @@ impl World {
     fn decide(&self, req: &Request, now: DateTime<Utc>) -> Decision {
         decide(
             req,
-            &Context { registry: &self.reg, occupancy: &self.occ, escorts: &self.esc, lockout: &self.lock, now },
+            &Context {
+                registry: &self.reg,
+                grants: None,
+                occupancy: &self.occ,
+                escorts: &self.esc,
+                lockout: &self.lock,
+                now,
+            },
         )
     }
 
@@ -353,6 +360,29 @@ proptest! {
             _ => w.login(who, "t-02", now),
         };
         let (a, b) = (run(), run());
+        prop_assert_eq!(a.reason, b.reason);
+        prop_assert_eq!(a.is_granted(), b.is_granted());
+    }
+}
+
+proptest! {
+    /// The grant index changes the speed of a decision, never its outcome.
+    #[test]
+    fn index_agrees_with_the_scan(who in prop_oneof![Just("tanaka"), Just("sato"), Just("abe"), Just("ghost")], place in 0usize..4, extra in 0usize..30) {
+        let mut w = World::new();
+        for i in 0..extra {
+            w.reg.grants.push(grant(&format!("p{i}"), term("t-01"), "takahashi", Role::SystemAdministrator));
+        }
+        w.reg.grants.push(grant("sato", zone("server-room"), "suzuki", Role::DataManager));
+        let index = crate::model::GrantIndex::new(&w.reg);
+        let req = match place {
+            0 => Request::Enter { door: DoorId::new("server-door"), person: PersonId::new(who), reader: ReaderId::new("server-in") },
+            1 => Request::Enter { door: DoorId::new("media-door"), person: PersonId::new(who), reader: ReaderId::new("media-in") },
+            2 => Request::Login { terminal: TerminalId::new("t-01"), person: PersonId::new(who), remote: false },
+            _ => Request::Login { terminal: TerminalId::new("t-02"), person: PersonId::new(who), remote: false },
+        };
+        let ctx = |g| Context { registry: &w.reg, grants: g, occupancy: &w.occ, escorts: &w.esc, lockout: &w.lock, now: t0() };
+        let (a, b) = (decide(&req, &ctx(None)), decide(&req, &ctx(Some(&index))));
         prop_assert_eq!(a.reason, b.reason);
         prop_assert_eq!(a.is_granted(), b.is_granted());
     }
