@@ -91,7 +91,9 @@ async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
         let t = pop.finger(&body(i), 2).impression(7, &ImpressionNoise::default());
         let tid = format!("tpl-{i}");
         let sealed = tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
-        store.add_template(&tid, &id, &p.match_id, "finger", 2, t.minutiae.len() as i64, &sealed, now).await?;
+        store
+            .add_template(&tid, &id, &p.match_id, "finger", 2, t.minutiae.len() as i64, &sealed, "approved", now)
+            .await?;
         if last.elapsed() > Duration::from_secs(2) {
             eprint!("\r  enrolling synthetic people: {}/{n}", i + 1);
             last = Instant::now();

@@ -1,5 +1,6 @@
 //! tobira's pure domain core: the regulations as policy.
 //!
+//! - [`admin`]: who may perform which administrative act, directly or by request (003 §5(4), §7).
 //! - [`ids`], [`model`]: people, roles, grants, approvals, visits, and the [`model::Registry`] snapshot.
 //! - [`site`]: the site layout file, checked with file/line/field errors.
 //! - [`calendar`]: office hours and Japanese holidays (002 §5-2).
@@ -11,6 +12,7 @@
 //! Nothing here reads a clock, a file or a socket, and the crate links no runtime: the daemon passes the
 //! time in, so every rule is tested with plain values.
 
+pub mod admin;
 pub mod calendar;
 pub mod door;
 pub mod ids;

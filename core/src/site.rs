@@ -78,6 +78,8 @@ pub struct RawSite {
     pub timeouts: RawTimeouts,
     #[serde(default)]
     pub lockout: RawLockout,
+    #[serde(default)]
+    pub administration: RawAdministration,
     #[serde(default, rename = "zone")]
     pub zones: Vec<RawZone>,
     #[serde(default, rename = "reader")]
@@ -150,6 +152,32 @@ impl Default for RawLockout {
             max_failures: Spanned::new(0..0, 5),
             base_delay_s: Spanned::new(0..0, 60),
             max_delay_s: Spanned::new(0..0, 3600),
+        }
+    }
+}
+
+/// `[administration]`: the workflows of issue 8.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAdministration {
+    /// Captures per enrollment (DESIGN "Enrollment"), 1..=10.
+    pub enrollment_samples: Spanned<u32>,
+    /// 004 §5(10): a review older than this many days is overdue (`tobira check` says so), 1..=3650.
+    pub review_period_days: Spanned<u32>,
+    /// 002 §7(11): how long an approval to read another section's records stays usable, in hours.
+    pub view_approval_hours: Spanned<u32>,
+    /// 003 §20: a command run once per alarm (argv, no shell), with TOBIRA_ALARM_* in its environment and the
+    /// alarm as JSON on its standard input. Empty: the system journal only.
+    pub notify_command: Spanned<Vec<String>>,
+}
+
+impl Default for RawAdministration {
+    fn default() -> Self {
+        Self {
+            enrollment_samples: Spanned::new(0..0, 3),
+            review_period_days: Spanned::new(0..0, 180),
+            view_approval_hours: Spanned::new(0..0, 24),
+            notify_command: Spanned::new(0..0, Vec::new()),
         }
     }
 }
@@ -285,11 +313,21 @@ pub struct Site {
     pub office_hours: OfficeHours,
     pub timeouts: Timeouts,
     pub lockout: LockoutPolicy,
+    pub administration: Administration,
     pub zones: Vec<ZoneConfig>,
     pub readers: Vec<ReaderConfig>,
     pub controllers: Vec<ControllerConfig>,
     pub doors: Vec<DoorConfig>,
     pub terminals: Vec<TerminalConfig>,
+}
+
+/// The administration workflows' settings (`[administration]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Administration {
+    pub enrollment_samples: u8,
+    pub review_period_days: u32,
+    pub view_approval_hours: u32,
+    pub notify_command: Vec<String>,
 }
 
 /// Reader kinds this version knows; a typo is caught at load, not when the first person arrives.
@@ -376,6 +414,28 @@ impl Site {
         let utc_offset = parse_offset(raw.site.utc_offset.get_ref()).ok_or_else(|| {
             cx.err(raw.site.utc_offset.span(), "site.utc_offset", "expected an offset like \"+09:00\"")
         })?;
+
+        let a = &raw.administration;
+        let in_range = |v: &Spanned<u32>, field: &str, lo: u32, hi: u32| {
+            if (lo..=hi).contains(v.get_ref()) {
+                Ok(*v.get_ref())
+            } else {
+                Err(cx.err(v.span(), format!("administration.{field}"), format!("must be between {lo} and {hi}")))
+            }
+        };
+        let administration = Administration {
+            enrollment_samples: in_range(&a.enrollment_samples, "enrollment_samples", 1, 10)? as u8,
+            review_period_days: in_range(&a.review_period_days, "review_period_days", 1, 3650)?,
+            view_approval_hours: in_range(&a.view_approval_hours, "view_approval_hours", 1, 720)?,
+            notify_command: a.notify_command.get_ref().clone(),
+        };
+        if a.notify_command.get_ref().first().is_some_and(|c| !c.starts_with('/')) {
+            return Err(cx.err(
+                a.notify_command.span(),
+                "administration.notify_command",
+                "the command must be an absolute path (it runs without a shell or PATH lookup)",
+            ));
+        }
 
         let oh = &raw.office_hours;
         let mut days = Vec::new();
@@ -623,6 +683,7 @@ impl Site {
                 base_delay_s: *l.base_delay_s.get_ref(),
                 max_delay_s: *l.max_delay_s.get_ref(),
             },
+            administration,
             zones,
             readers,
             controllers,

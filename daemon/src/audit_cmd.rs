@@ -1,9 +1,34 @@
 //! `tobira audit show|verify` on the daemon side. Looking at the records is itself recorded (002 §7(11)).
 
+use crate::actor::{Actor, Proof};
 use crate::commands::{Refusal, parse_time};
 use crate::daemon::Daemon;
 use tobira_audit::{Filter, NewEvent, Outcome, StoredEvent};
-use tobira_proto::{AuditFilter, ErrorCode};
+use tobira_core::admin::{Act, Mode};
+use tobira_core::ids::PersonId;
+use tobira_proto::{ActorClaim, AuditFilter, ErrorCode};
+
+/// Proves who is looking and checks they may look (002 §7(11)): supervisors read every section; a site
+/// administrator reads their own section's people, and another section's only with a fresh approval.
+pub async fn viewer(d: &Daemon, c: Option<&ActorClaim>, person: Option<&str>) -> Result<Actor, Refusal> {
+    let reg = d.registry();
+    let section = person.and_then(|p| reg.person(&PersonId::new(p))).map(|p| p.affiliation.clone());
+    let mine = c.and_then(|c| reg.person(&PersonId::new(&c.id))).map(|p| p.affiliation.clone());
+    let own = section.is_some() && section == mine;
+    let actor = d.prove(c, Act::ViewRecords { other_section: !own }).await?;
+    if actor.mode == Mode::Request {
+        let sec = section.unwrap_or_else(|| "*".into());
+        if !crate::requests::may_view_section(d, actor.id(), &sec).await? {
+            return Err(Refusal {
+                code: ErrorCode::Denied,
+                message: format!(
+                    "reading the records of section {sec:?} (another section's operation history) needs the system administrator's approval (002 §7(11)): `tobira request view --section '{sec}' --reason …`"
+                ),
+            });
+        }
+    }
+    Ok(actor)
+}
 
 pub fn event_json(e: &StoredEvent) -> serde_json::Value {
     serde_json::json!({
@@ -13,7 +38,8 @@ pub fn event_json(e: &StoredEvent) -> serde_json::Value {
     })
 }
 
-pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refusal> {
+pub async fn show(d: &Daemon, c: Option<&ActorClaim>, f: AuditFilter) -> Result<serde_json::Value, Refusal> {
+    let actor = viewer(d, c, f.person.as_deref()).await?;
     let from = f.from.as_deref().map(|s| parse_time(d, "from", s)).transpose()?;
     let until = f.until.as_deref().map(|s| parse_time(d, "until", s)).transpose()?;
     let filter = Filter {
@@ -32,6 +58,7 @@ pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refus
         .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
     record_viewing(
         d,
+        &actor,
         "audit.view",
         f.person.clone(),
         f.place.clone(),
@@ -44,15 +71,21 @@ pub async fn show(d: &Daemon, f: AuditFilter) -> Result<serde_json::Value, Refus
 /// Looking at the records is itself recorded (002 §7(11)); if it cannot be recorded, nothing is shown.
 pub async fn record_viewing(
     d: &Daemon,
+    actor: &Actor,
     kind: &str,
     subject: Option<String>,
     place: Option<String>,
-    details: serde_json::Value,
+    mut details: serde_json::Value,
 ) -> Result<(), Refusal> {
+    details["proof"] = actor.proof_json();
+    let place = place.or_else(|| match &actor.proof {
+        Proof::Biometric { reader, .. } => Some(reader.clone()),
+        Proof::Bootstrap => None,
+    });
     d.record(NewEvent {
         time: d.now(),
         kind: kind.into(),
-        actor: None,
+        actor: Some(actor.id().into()),
         subject,
         place,
         outcome: Outcome::Info,

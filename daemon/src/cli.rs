@@ -3,7 +3,7 @@
 use crate::client::{Client, ClientError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
-use tobira_proto::{AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
+use tobira_proto::{ActorClaim, AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
 
 #[derive(Parser)]
 #[command(
@@ -18,6 +18,13 @@ pub struct Cli {
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Who performs this command (your user ID, ユーザID). Administrative commands need it: the daemon asks
+    /// for your finger on the reader named by --at and verifies it before acting.
+    #[arg(long, global = true, env = "TOBIRA_ACTOR")]
+    pub actor: Option<String>,
+    /// The terminal reader where you place your finger to prove who you are.
+    #[arg(long = "at", global = true, env = "TOBIRA_READER")]
+    pub at: Option<String>,
     #[command(subcommand)]
     pub cmd: Cmd,
 }
@@ -33,7 +40,8 @@ pub enum Cmd {
     Check,
     #[command(subcommand)]
     Person(PersonCmd),
-    /// Enroll a finger of a person from several captures at a reader.
+    /// Enroll (or re-enroll) a finger of a person from several captures at a reader. By a site administrator
+    /// (拠点管理者) it is a request the system administrator approves (003 §7).
     Enroll {
         person: String,
         #[arg(long)]
@@ -41,9 +49,31 @@ pub enum Cmd {
         /// ISO finger position (1 = right thumb … 10 = left little).
         #[arg(long, default_value_t = 2)]
         finger: u8,
-        #[arg(long, default_value_t = 3)]
-        samples: u8,
+        /// Captures (default: the site's [administration] enrollment_samples, 3).
+        #[arg(long)]
+        samples: Option<u8>,
     },
+    /// Requests awaiting the system administrator's approval (承認, 003 §7).
+    #[command(subcommand)]
+    Request(RequestCmd),
+    /// Lent viewer IDs (閲覧用ID, 004 §11).
+    #[command(subcommand)]
+    Viewer(ViewerCmd),
+    /// Periodic review of every live grant, template and role (004 §5(10)); `--complete` records it.
+    Review {
+        #[arg(long)]
+        complete: bool,
+        /// A grant found wrong in the review (repeatable): revoked when the review is completed.
+        #[arg(long)]
+        revoke: Vec<String>,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Alarms for the security manager (セキュリティ管理者, 003 §20).
+    Alarms(AlarmsArgs),
+    /// The node key that wraps template data keys (001 §15(4)).
+    #[command(subcommand)]
+    Key(KeyCmd),
     #[command(subcommand)]
     Grant(GrantCmd),
     /// Record a prior approval for terminal use outside office hours (002 §5-2).
@@ -55,8 +85,6 @@ pub enum Cmd {
         person: String,
         #[arg(long)]
         reader: String,
-        #[arg(long)]
-        actor: String,
     },
     /// Log in at a terminal as the PAM module will (ID + biometric, 004 §2(9)).
     Login {
@@ -68,9 +96,10 @@ pub enum Cmd {
     #[command(subcommand)]
     Audit(AuditCmd),
     /// A ledger derived from the audit log: entry-exit (入退室管理簿, 000 Form 1), operators (操作者管理簿,
-    /// 000 Form 2), matching (照合情報管理簿, 003 §15), user-ids (ユーザID管理簿, 003 §14).
+    /// 000 Form 2), matching (照合情報管理簿, 003 §15), user-ids (ユーザID管理簿, 003 §14), viewer-ids
+    /// (閲覧用ID貸出簿, 004 §11).
     Ledger {
-        #[arg(default_value = "entry-exit", value_parser = ["entry-exit", "operators", "matching", "user-ids"])]
+        #[arg(default_value = "entry-exit", value_parser = ["entry-exit", "operators", "matching", "user-ids", "viewer-ids"])]
         kind: String,
         #[arg(long)]
         from: Option<String>,
@@ -79,6 +108,9 @@ pub enum Cmd {
         /// Also write it as CSV (UTF-8 with BOM, for Excel) to this file.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Also write it as an HTML page that prints on A4 landscape, with sign-off boxes.
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
     /// Drive the simulated devices (daemon started with --simulation).
     #[command(subcommand)]
@@ -101,14 +133,88 @@ pub enum PersonCmd {
         /// End of the appointment term, YYYY-MM-DD (004 §7).
         #[arg(long)]
         appointment_end: Option<String>,
-        /// Who records this.
-        #[arg(long)]
-        actor: String,
     },
     List,
     Show {
         id: String,
     },
+    /// Remove a person on transfer or leaving (000 §8(2)): every grant revoked, every template erased.
+    Delete {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RequestCmd {
+    List {
+        /// pending | approved | applied | rejected | withdrawn
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve a request (system administrator; never your own).
+    Approve {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    Reject {
+        id: String,
+        #[arg(long)]
+        note: String,
+    },
+    /// Take back your own pending request.
+    Withdraw { id: String },
+    /// Ask to read another section's records (002 §7(11)); `*` for every section (ledgers).
+    View {
+        #[arg(long)]
+        section: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ViewerCmd {
+    Lend {
+        viewer_id: String,
+        /// The borrower's name.
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "")]
+        affiliation: String,
+        #[arg(long)]
+        purpose: String,
+    },
+    Return {
+        loan: String,
+    },
+}
+
+#[derive(Args)]
+pub struct AlarmsArgs {
+    #[command(subcommand)]
+    pub cmd: Option<AlarmCmd>,
+    /// Include acknowledged alarms.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Subcommand)]
+pub enum AlarmCmd {
+    /// Acknowledge an alarm with what was found and done (audited).
+    Ack {
+        id: i64,
+        #[arg(long)]
+        note: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Rewrap every template data key under a fresh node key; the old key file is replaced.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -116,14 +222,10 @@ pub enum GrantCmd {
     /// Grant access to a zone or a terminal.
     Add {
         holder: String,
-        /// zone:ID or terminal:ID
+        /// zone:ID or terminal:ID. You issue it in the role its level names (L1 system administrator, L2 data
+        /// manager, L3 security director); a site administrator's L1 grant is a delegation request.
         #[arg(long)]
         place: String,
-        #[arg(long)]
-        issued_by: String,
-        /// The role the issuer acts in (L1: system-administrator, L2: data-manager, L3: security-director).
-        #[arg(long)]
-        role: String,
         #[arg(long)]
         from: Option<String>,
         #[arg(long)]
@@ -138,8 +240,6 @@ pub enum GrantCmd {
     },
     Revoke {
         id: String,
-        #[arg(long)]
-        actor: String,
     },
 }
 
@@ -154,8 +254,6 @@ pub struct OffHoursArgs {
     pub until: String,
     #[arg(long)]
     pub reason: String,
-    #[arg(long)]
-    pub approved_by: String,
 }
 
 #[derive(Args)]
@@ -175,8 +273,7 @@ pub struct VisitArgs {
     pub until: String,
     #[arg(long, value_delimiter = ',')]
     pub escorts: Vec<String>,
-    #[arg(long)]
-    pub approved_by: String,
+    /// Communication devices or storage media the visit is approved to bring in (000 §7(2)).
     #[arg(long, value_delimiter = ',')]
     pub media: Vec<String>,
 }
@@ -244,6 +341,10 @@ pub enum SimCmd {
     Garble {
         reader: String,
     },
+    /// Drop samples presented at a reader but not yet read.
+    Clear {
+        reader: String,
+    },
     /// Make the audit store refuse writes (`--on false` to restore).
     AuditUnwritable {
         #[arg(long, action = clap::ArgAction::Set, default_value_t = true)]
@@ -262,24 +363,39 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
     Some(match cmd {
         Cmd::Status => Request::Status,
         Cmd::Check => Request::Check,
-        Cmd::Person(PersonCmd::Add { id, name, affiliation, roles, appointment_end, actor }) => {
-            Request::PersonAdd(PersonAdd { id, name, affiliation, roles, appointment_end, actor })
+        Cmd::Person(PersonCmd::Add { id, name, affiliation, roles, appointment_end }) => {
+            Request::PersonAdd(PersonAdd { id, name, affiliation, roles, appointment_end })
         }
         Cmd::Person(PersonCmd::List) => Request::PersonList,
         Cmd::Person(PersonCmd::Show { id }) => Request::PersonShow { id },
+        Cmd::Person(PersonCmd::Delete { id, reason }) => Request::PersonDelete { id, reason },
         Cmd::Enroll { person, reader, finger, samples } => Request::Enroll { person, reader, finger, samples },
-        Cmd::Grant(GrantCmd::Add { holder, place, issued_by, role, from, until, schedule }) => {
-            Request::GrantAdd(GrantAdd { holder, place, issued_by, issuer_role: role, from, until, schedule })
+        Cmd::Request(r) => match r {
+            RequestCmd::List { status } => Request::RequestList { status },
+            RequestCmd::Approve { id, note } => Request::RequestApprove { id, note },
+            RequestCmd::Reject { id, note } => Request::RequestReject { id, note },
+            RequestCmd::Withdraw { id } => Request::RequestWithdraw { id },
+            RequestCmd::View { section, reason } => Request::RequestView { section, reason },
+        },
+        Cmd::Viewer(ViewerCmd::Lend { viewer_id, to, affiliation, purpose }) => {
+            Request::ViewerLend { viewer_id, to, affiliation, purpose }
+        }
+        Cmd::Viewer(ViewerCmd::Return { loan }) => Request::ViewerReturn { loan },
+        Cmd::Review { complete, revoke, note } => Request::Review { complete, revoke, note },
+        Cmd::Alarms(AlarmsArgs { cmd: None, all }) => Request::AlarmList { all },
+        Cmd::Alarms(AlarmsArgs { cmd: Some(AlarmCmd::Ack { id, note }), .. }) => Request::AlarmAck { id, note },
+        Cmd::Key(KeyCmd::Rotate) => Request::KeyRotate,
+        Cmd::Grant(GrantCmd::Add { holder, place, from, until, schedule }) => {
+            Request::GrantAdd(GrantAdd { holder, place, from, until, schedule })
         }
         Cmd::Grant(GrantCmd::List { holder }) => Request::GrantList { holder },
-        Cmd::Grant(GrantCmd::Revoke { id, actor }) => Request::GrantRevoke { id, actor },
+        Cmd::Grant(GrantCmd::Revoke { id }) => Request::GrantRevoke { id },
         Cmd::OffHours(a) => Request::OffHoursAdd(OffHoursAdd {
             person: a.person,
             terminal: a.terminal,
             from: a.from,
             until: a.until,
             reason: a.reason,
-            approved_by: a.approved_by,
         }),
         Cmd::Visit(v) => Request::VisitAdd(VisitAdd {
             vendor: v.vendor,
@@ -290,11 +406,10 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             from: v.from,
             until: v.until,
             escorts: v.escorts,
-            approved_by: v.approved_by,
             media_allowed: v.media,
         }),
         Cmd::Login { terminal, user, remote } => Request::Login { terminal, user, remote },
-        Cmd::Unlock { person, reader, actor } => Request::Unlock { person, reader, actor },
+        Cmd::Unlock { person, reader } => Request::Unlock { person, reader },
         Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit, .. }) => {
             Request::AuditShow(AuditFilter { person, place, kind, from, until, limit })
         }
@@ -309,6 +424,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Unplug { device } => SimCommand::Unplug { device },
             SimCmd::Replug { device } => SimCommand::Replug { device },
             SimCmd::Garble { reader } => SimCommand::Garble { reader },
+            SimCmd::Clear { reader } => SimCommand::Clear { reader },
             SimCmd::AuditUnwritable { on } => SimCommand::AuditUnwritable { on },
             SimCmd::Clock { at } => SimCommand::Clock { at: (at != "real").then_some(at) },
             SimCmd::Door { door } => SimCommand::Door { door },
@@ -397,5 +513,6 @@ pub fn exit_code(e: &ClientError) -> i32 {
 }
 
 pub fn client(cli: &Cli) -> Client {
-    Client::new(&cli.socket)
+    let actor = cli.actor.clone().map(|id| ActorClaim { id, reader: cli.at.clone() });
+    Client::new(&cli.socket).with_actor(actor)
 }

@@ -1,13 +1,15 @@
 //! Control requests → daemon actions. Every change to the registry is validated first, audited (durably),
 //! then applied; a refusal changes nothing and says what is wrong.
 
+use crate::actor::{Actor, Proof};
 use crate::daemon::Daemon;
 use crate::store::StoreError;
 use chrono::{DateTime, NaiveDate, Utc};
 use tobira_audit::{NewEvent, Outcome};
+use tobira_core::admin::{Act, Mode};
 use tobira_core::ids::*;
-use tobira_core::model::{Grant, OffHoursApproval, Person, Place, Role, Schedule, VendorVisit};
-use tobira_proto::{ErrorCode, Request, Response};
+use tobira_core::model::{Grant, Level, OffHoursApproval, Person, Place, Role, Schedule, VendorVisit};
+use tobira_proto::{ActorClaim, ErrorCode, Request, Response};
 
 /// A refusal with the code the CLI maps to its exit status.
 pub struct Refusal {
@@ -37,37 +39,61 @@ impl From<StoreError> for Refusal {
 
 type Answer = Result<serde_json::Value, Refusal>;
 
-pub async fn dispatch(d: &Daemon, req: Request) -> Response {
-    let r = match req {
+pub async fn dispatch(d: &Daemon, claim: Option<ActorClaim>, req: Request) -> Response {
+    match route(d, claim.as_ref(), req).await {
+        Ok(data) => Response::Ok { data },
+        Err(Refusal { code, message }) => Response::Error { code, message },
+    }
+}
+
+/// Every administrative request first proves its actor (`Daemon::prove`) for the act it is; reads of the
+/// registry's own lists are open to the socket's group.
+async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
+    match req {
         Request::Status => status(d).await,
-        Request::Check => check(d),
-        Request::PersonAdd(p) => person_add(d, p).await,
+        Request::Check => check(d).await,
+        Request::PersonAdd(p) => person_add(d, c, p).await,
         Request::PersonList => person_list(d),
-        Request::PersonShow { id } => person_show(d, &id),
-        Request::Enroll { person, reader, finger, samples } => d
-            .enroll(&person, &reader, finger, samples)
-            .await
-            .map_err(|e| Refusal { code: ErrorCode::Denied, message: e.to_string() }),
-        Request::GrantAdd(g) => grant_add(d, g).await,
+        Request::PersonShow { id } => person_show(d, &id).await,
+        Request::PersonDelete { id, reason } => person_delete(d, c, &id, &reason).await,
+        Request::Enroll { person, reader, finger, samples } => {
+            let actor = d.prove(c, Act::Enroll).await?;
+            enroll_as(d, &actor, &person, &reader, finger, samples).await
+        }
+        Request::GrantAdd(g) => grant_add(d, c, g).await,
         Request::GrantList { holder } => grant_list(d, holder.as_deref()),
-        Request::GrantRevoke { id, actor } => grant_revoke(d, &id, &actor).await,
-        Request::OffHoursAdd(a) => off_hours_add(d, a).await,
-        Request::Unlock { person, reader, actor } => unlock(d, &person, &reader, &actor).await,
-        Request::VisitAdd(v) => visit_add(d, v).await,
+        Request::GrantRevoke { id } => grant_revoke(d, c, &id).await,
+        Request::OffHoursAdd(a) => off_hours_add(d, &d.prove(c, Act::OffHours).await?, a).await,
+        Request::Unlock { person, reader } => unlock(d, &d.prove(c, Act::Unlock).await?, &person, &reader).await,
+        Request::VisitAdd(v) => visit_add(d, &d.prove(c, Act::Visit).await?, v).await,
         Request::Login { terminal, user, remote } => {
             Ok(serde_json::to_value(d.login(&terminal, &user, remote).await).unwrap_or_default())
         }
-        Request::AuditShow(f) => crate::audit_cmd::show(d, f).await,
+        Request::RequestList { status } => crate::requests::list(d, status.as_deref()).await,
+        Request::RequestApprove { id, note } => crate::requests::approve(d, c, &id, note.as_deref()).await,
+        Request::RequestReject { id, note } => crate::requests::reject(d, c, &id, &note).await,
+        Request::RequestWithdraw { id } => crate::requests::withdraw(d, c, &id).await,
+        Request::RequestView { section, reason } => request_view(d, c, &section, &reason).await,
+        Request::ViewerLend { viewer_id, to, affiliation, purpose } => {
+            let actor = d.prove(c, Act::LendViewer).await?;
+            crate::viewer::lend(d, &actor, &viewer_id, &to, &affiliation, &purpose).await
+        }
+        Request::ViewerReturn { loan } => crate::viewer::give_back(d, &d.prove(c, Act::LendViewer).await?, &loan).await,
+        Request::Review { complete, revoke, note } => {
+            let actor = d.prove(c, Act::Review).await?;
+            crate::review::review(d, &actor, complete, &revoke, note.as_deref()).await
+        }
+        Request::AlarmList { all } => crate::alarms::list(d, all).await,
+        Request::AlarmAck { id, note } => crate::alarms::ack(d, &d.prove(c, Act::AckAlarm).await?, id, &note).await,
+        Request::KeyRotate => crate::erase::rotate_command(d, &d.prove(c, Act::RotateKey).await?).await,
+        Request::AuditShow(f) => crate::audit_cmd::show(d, c, f).await,
         Request::AuditVerify => crate::audit_cmd::verify(d).await,
         Request::Ledger { kind, from, until } => {
-            crate::ledger::ledger(d, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref()).await
+            crate::ledger::ledger(d, c, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref())
+                .await
         }
         Request::Sim(cmd) => crate::sim::command(d, cmd).await,
         _ => Err(Refusal::bad("this request is not supported by this daemon version")),
-    };
-    match r {
-        Ok(data) => Response::Ok { data },
-        Err(Refusal { code, message }) => Response::Error { code, message },
     }
 }
 
@@ -101,20 +127,29 @@ fn need_person(d: &Daemon, field: &str, id: &str) -> Result<Person, Refusal> {
         .ok_or_else(|| Refusal::not_found(format!("{field}: no person {id:?}; see `tobira person list`")))
 }
 
-async fn audited_admin(
+/// Records an administrative act with its actor, subject and how the actor was proved; durable before the
+/// act is applied. If it cannot be recorded, nothing is changed.
+pub async fn audited_admin(
     d: &Daemon,
+    actor: &Actor,
     kind: &str,
-    actor: &str,
     subject: &str,
     article: &str,
-    details: serde_json::Value,
+    mut details: serde_json::Value,
 ) -> Result<i64, Refusal> {
+    if let serde_json::Value::Object(m) = &mut details {
+        m.insert("proof".into(), actor.proof_json());
+        m.insert("mode".into(), serde_json::to_value(actor.mode).unwrap_or_default());
+    }
     d.record(NewEvent {
         time: d.now(),
         kind: kind.into(),
-        actor: Some(actor.into()),
-        subject: Some(subject.into()),
-        place: None,
+        actor: Some(actor.id().into()),
+        subject: (!subject.is_empty()).then(|| subject.into()),
+        place: match &actor.proof {
+            Proof::Biometric { reader, .. } => Some(reader.clone()),
+            Proof::Bootstrap => None,
+        },
         outcome: Outcome::Info,
         reason: "ADMIN_ACT".into(),
         article: Some(article.into()),
@@ -131,23 +166,35 @@ async fn audited_admin(
 
 async fn status(d: &Daemon) -> Answer {
     let reg = d.registry();
-    let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
+    let (templates, pending) = {
+        let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
+        (m.owners.len(), 0)
+    };
+    let pending = pending + d.store.requests(Some("pending")).await?.len();
     Ok(serde_json::json!({
         "site": reg.site.id.as_str(),
         "now": d.now(),
-        "people": reg.people.len(),
+        "people": reg.people.values().filter(|p| p.active).count(),
         "grants": reg.grants.len(),
-        "templates": m.owners.len(),
+        "templates": templates,
+        "pending_requests": pending,
+        "open_alarms": d.store.alarms(true).await?.len(),
+        "bootstrap": d.bootstrap_open().await,
         "readers": d.readers.len(),
         "doors": d.doors.len(),
         "simulation": d.opts.simulation,
     }))
 }
 
-async fn person_add(d: &Daemon, p: tobira_proto::PersonAdd) -> Answer {
-    if p.id.is_empty() || p.id.len() > 64 || !p.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return Err(Refusal::bad(format!("id: {:?} must be 1–64 ASCII letters, digits, '-', '_' or '.'", p.id)));
+fn valid_id(field: &str, id: &str) -> Result<(), Refusal> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(Refusal::bad(format!("{field}: {id:?} must be 1–64 ASCII letters, digits, '-', '_' or '.'")));
     }
+    Ok(())
+}
+
+async fn person_add(d: &Daemon, c: Option<&ActorClaim>, p: tobira_proto::PersonAdd) -> Answer {
+    valid_id("id", &p.id)?;
     let roles = p.roles.iter().map(|r| parse_role("roles", r)).collect::<Result<Vec<_>, _>>()?;
     let appointment_end = match &p.appointment_end {
         Some(s) => Some(
@@ -155,6 +202,21 @@ async fn person_add(d: &Daemon, p: tobira_proto::PersonAdd) -> Answer {
                 .map_err(|_| Refusal::bad(format!("appointment_end: {s:?} is not YYYY-MM-DD")))?,
         ),
         None => None,
+    };
+    let first = d.registry().people.is_empty();
+    // Bootstrap: the very first person of a new site is its system administrator, registering themselves.
+    let actor = if first {
+        if !roles.contains(&Role::SystemAdministrator) || c.map(|x| x.id.as_str()) != Some(p.id.as_str()) {
+            return Err(Refusal {
+                code: ErrorCode::Denied,
+                message: "a new site starts with its system administrator registering themselves: \
+                          `tobira --actor ID person add ID --roles system-administrator …`"
+                    .into(),
+            });
+        }
+        None
+    } else {
+        Some(d.prove(c, Act::AddPerson).await?)
     };
     // 003 §5(4): the system administrator appoints two site administrators (拠点管理者) per site, not more.
     if roles.contains(&Role::SiteAdministrator) {
@@ -191,11 +253,87 @@ async fn person_add(d: &Daemon, p: tobira_proto::PersonAdd) -> Answer {
         appointment_end,
         active: true,
     };
+    let actor = actor.unwrap_or_else(|| Actor { person: person.clone(), mode: Mode::Direct, proof: Proof::Bootstrap });
     let roles_s: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-    let seq = audited_admin(d, "admin.person.add", &p.actor, &p.id, "000 §8, 003 §14", serde_json::json!({"name": p.name, "affiliation": p.affiliation, "roles": roles_s, "appointment_end": p.appointment_end})).await?;
+    let seq = audited_admin(d, &actor, "admin.person.add", &p.id, "000 §8, 003 §5(4), §14", serde_json::json!({"name": p.name, "affiliation": p.affiliation, "roles": roles_s, "appointment_end": p.appointment_end})).await?;
     d.store.add_person(&person, d.now()).await?;
     d.reload_registry().await?;
     Ok(serde_json::json!({"person": p.id, "audit_seq": seq}))
+}
+
+/// Transfer or leaving (000 §8(2)): a site administrator's request, or the system administrator's act.
+async fn person_delete(d: &Daemon, c: Option<&ActorClaim>, id: &str, reason: &str) -> Answer {
+    let p = need_person(d, "id", id)?;
+    if !p.active {
+        return Err(Refusal { code: ErrorCode::Conflict, message: format!("{id} was already removed") });
+    }
+    if reason.trim().is_empty() {
+        return Err(Refusal::bad("--reason: say why (transfer, retirement…): it goes in the operator ledger"));
+    }
+    let actor = d.prove(c, Act::DeletePerson).await?;
+    if actor.id() == id {
+        return Err(Refusal {
+            code: ErrorCode::Denied,
+            message: "nobody removes themselves: another administrator does".into(),
+        });
+    }
+    let params = serde_json::json!({"reason": reason, "name": p.name, "affiliation": p.affiliation});
+    match actor.mode {
+        Mode::Request => crate::requests::file(d, &actor, "delete-person", id, "000 §8(2), 003 §7", params).await,
+        Mode::Direct => {
+            let seq = audited_admin(d, &actor, "admin.person.delete", id, "000 §8(2)", params).await?;
+            let effect = d.delete_person(id, actor.id(), d.now()).await?;
+            Ok(serde_json::json!({"removed": id, "effect": effect, "audit_seq": seq}))
+        }
+    }
+}
+
+async fn request_view(d: &Daemon, c: Option<&ActorClaim>, section: &str, reason: &str) -> Answer {
+    if reason.trim().is_empty() {
+        return Err(Refusal::bad("--reason: say why you need another section's records (002 §7(11))"));
+    }
+    let actor = d.prove(c, Act::ViewRecords { other_section: true }).await?;
+    match actor.mode {
+        Mode::Direct => Err(Refusal {
+            code: ErrorCode::Conflict,
+            message: "your role reads every section's records already: no request is needed".into(),
+        }),
+        Mode::Request => {
+            crate::requests::file(
+                d,
+                &actor,
+                "view-records",
+                section,
+                "002 §7(11)",
+                serde_json::json!({"reason": reason}),
+            )
+            .await
+        }
+    }
+}
+
+async fn enroll_as(d: &Daemon, actor: &Actor, person: &str, reader: &str, finger: u8, samples: Option<u8>) -> Answer {
+    let samples = samples.unwrap_or(d.site.administration.enrollment_samples);
+    let r = d
+        .enroll(actor, person, reader, finger, samples)
+        .await
+        .map_err(|e| Refusal { code: ErrorCode::Denied, message: e.to_string() })?;
+    if actor.mode == Mode::Request {
+        let filed = crate::requests::file(
+            d,
+            actor,
+            "enroll",
+            person,
+            "003 §7, §15",
+            serde_json::json!({"template": r["template"], "finger": finger}),
+        )
+        .await?;
+        let mut r = r;
+        r["request"] = filed["request"].clone();
+        r["next"] = filed["next"].clone();
+        return Ok(r);
+    }
+    Ok(r)
 }
 
 fn person_json(p: &Person) -> serde_json::Value {
@@ -211,31 +349,33 @@ fn person_list(d: &Daemon) -> Answer {
     Ok(serde_json::Value::Array(reg.people.values().map(person_json).collect()))
 }
 
-fn person_show(d: &Daemon, id: &str) -> Answer {
+async fn person_show(d: &Daemon, id: &str) -> Answer {
     let p = need_person(d, "id", id)?;
-    let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
-    let templates = m.by_person.get(&p.id).map(|v| v.len()).unwrap_or(0);
     let mut j = person_json(&p);
-    j["templates"] = templates.into();
+    j["templates"] = serde_json::to_value(d.store.templates_of(id).await?).unwrap_or_default();
     Ok(j)
 }
 
-fn parse_place(d: &Daemon, s: &str) -> Result<Place, Refusal> {
+fn parse_place(d: &Daemon, s: &str) -> Result<(Place, Level), Refusal> {
     let (kind, id) =
         s.split_once(':').ok_or_else(|| Refusal::bad(format!("place: {s:?} must be zone:ID or terminal:ID")))?;
     match kind {
-        "zone" if d.site.zone(&ZoneId::new(id)).is_some() => Ok(Place::Zone(ZoneId::new(id))),
-        "terminal" if d.site.terminal(&TerminalId::new(id)).is_some() => Ok(Place::Terminal(TerminalId::new(id))),
-        "zone" | "terminal" => Err(Refusal::not_found(format!("place: no {kind} {id:?} in the site configuration"))),
+        "zone" => match d.site.zone(&ZoneId::new(id)) {
+            Some(z) => Ok((Place::Zone(ZoneId::new(id)), z.level)),
+            None => Err(Refusal::not_found(format!("place: no zone {id:?} in the site configuration"))),
+        },
+        // Terminals are Level 1 (003 §13(3)).
+        "terminal" if d.site.terminal(&TerminalId::new(id)).is_some() => {
+            Ok((Place::Terminal(TerminalId::new(id)), Level::L1))
+        }
+        "terminal" => Err(Refusal::not_found(format!("place: no terminal {id:?} in the site configuration"))),
         _ => Err(Refusal::bad(format!("place: {s:?} must be zone:ID or terminal:ID"))),
     }
 }
 
-async fn grant_add(d: &Daemon, g: tobira_proto::GrantAdd) -> Answer {
+async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd) -> Answer {
     let holder = need_person(d, "holder", &g.holder)?;
-    need_person(d, "issued_by", &g.issued_by)?;
-    let place = parse_place(d, &g.place)?;
-    let issuer_role = parse_role("issuer_role", &g.issuer_role)?;
+    let (place, level) = parse_place(d, &g.place)?;
     let now = d.now();
     let from = match &g.from {
         Some(s) => parse_time(d, "from", s)?,
@@ -261,19 +401,26 @@ async fn grant_add(d: &Daemon, g: tobira_proto::GrantAdd) -> Answer {
             return Err(Refusal::bad(format!("schedule: {s:?} must be always or office-hours")));
         }
     };
-    let reg = d.registry();
-    if reg.grants.iter().any(|x| x.holder == holder.id && x.place == place) {
+    if d.registry().grants.iter().any(|x| x.holder == holder.id && x.place == place) {
         return Err(Refusal {
             code: ErrorCode::Conflict,
             message: format!("{} already holds a live grant for {}; revoke it first", g.holder, g.place),
         });
     }
+    let actor = d.prove(c, Act::Grant(level)).await?;
     let id = GrantId::new(format!("g-{}", now.timestamp_micros()));
+    let schedule_s = if schedule == Schedule::OfficeHours { "office-hours" } else { "always" };
+    if actor.mode == Mode::Request {
+        // 003 §7(3): a site administrator's delegation of operating authority waits for approval.
+        let params = serde_json::json!({"grant": id.as_str(), "place": g.place, "from": from, "until": until, "schedule": schedule_s});
+        return crate::requests::file(d, &actor, "grant", &g.holder, "003 §7(3), 004 §7", params).await;
+    }
+    let issuer_role = level.required_issuer();
     let grant = Grant {
         id: id.clone(),
         holder: holder.id.clone(),
         place,
-        issued_by: PersonId::new(&g.issued_by),
+        issued_by: actor.person.id.clone(),
         issuer_role,
         valid_from: from,
         valid_until: until,
@@ -281,11 +428,11 @@ async fn grant_add(d: &Daemon, g: tobira_proto::GrantAdd) -> Answer {
     };
     let seq = audited_admin(
         d,
+        &actor,
         "admin.grant.add",
-        &g.issued_by,
         &g.holder,
         "003 §13, 004 §7",
-        serde_json::json!({"grant": id.as_str(), "place": g.place, "issuer_role": issuer_role.as_str(), "from": from, "until": until}),
+        serde_json::json!({"grant": id.as_str(), "place": g.place, "issuer_role": issuer_role.as_str(), "from": from, "until": until, "schedule": schedule_s}),
     )
     .await?;
     d.store.add_grant(&grant, now).await?;
@@ -300,50 +447,49 @@ fn grant_list(d: &Daemon, holder: Option<&str>) -> Answer {
         .iter()
         .filter(|g| holder.is_none_or(|h| g.holder.as_str() == h))
         .map(|g| {
-            let place = match &g.place {
-                Place::Zone(z) => format!("zone:{z}"),
-                Place::Terminal(t) => format!("terminal:{t}"),
-            };
-            serde_json::json!({"id": g.id.as_str(), "holder": g.holder.as_str(), "place": place, "issued_by": g.issued_by.as_str(),
+            serde_json::json!({"id": g.id.as_str(), "holder": g.holder.as_str(), "place": crate::requests::place_str(&g.place), "issued_by": g.issued_by.as_str(),
                 "issuer_role": g.issuer_role.as_str(), "from": g.valid_from, "until": g.valid_until})
         })
         .collect();
     Ok(serde_json::Value::Array(list))
 }
 
-async fn grant_revoke(d: &Daemon, id: &str, actor: &str) -> Answer {
+async fn grant_revoke(d: &Daemon, c: Option<&ActorClaim>, id: &str) -> Answer {
     let reg = d.registry();
-    let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id) else {
+    let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id).cloned() else {
         return Err(Refusal::not_found(format!("no live grant {id:?}; see `tobira grant list`")));
     };
+    let level = match &g.place {
+        Place::Zone(z) => d.site.zone(z).map(|z| z.level).unwrap_or(Level::L3),
+        Place::Terminal(_) => Level::L1,
+    };
+    let actor = d.prove(c, Act::Revoke(level)).await?;
+    if actor.mode == Mode::Request {
+        // 003 §7(3): the return of operating authority, approved by the system administrator.
+        let params = serde_json::json!({"grant": id, "place": crate::requests::place_str(&g.place)});
+        return crate::requests::file(d, &actor, "revoke", g.holder.as_str(), "003 §7(3)", params).await;
+    }
     let seq = audited_admin(
         d,
+        &actor,
         "admin.grant.revoke",
-        actor,
         g.holder.as_str(),
         "004 §6, 000 §8(2)",
-        serde_json::json!({"grant": id}),
+        serde_json::json!({"grant": id, "place": crate::requests::place_str(&g.place)}),
     )
     .await?;
-    d.store.revoke_grant(id, actor, d.now()).await?;
+    d.store.revoke_grant(id, actor.id(), d.now()).await?;
     d.reload_registry().await?;
     Ok(serde_json::json!({"revoked": id, "audit_seq": seq}))
 }
 
-async fn off_hours_add(d: &Daemon, a: tobira_proto::OffHoursAdd) -> Answer {
+async fn off_hours_add(d: &Daemon, actor: &Actor, a: tobira_proto::OffHoursAdd) -> Answer {
     need_person(d, "person", &a.person)?;
-    let approver = need_person(d, "approved_by", &a.approved_by)?;
-    if !approver.has_role(Role::SystemAdministrator) {
-        return Err(Refusal {
-            code: ErrorCode::Denied,
-            message: format!(
-                "approved_by: {} is not a system administrator (電算管理者); 002 §5-2 needs their prior agreement",
-                a.approved_by
-            ),
-        });
-    }
     if d.site.terminal(&TerminalId::new(&a.terminal)).is_none() {
         return Err(Refusal::not_found(format!("terminal: no terminal {:?}", a.terminal)));
+    }
+    if a.reason.trim().is_empty() {
+        return Err(Refusal::bad("reason: required (002 §5-2: the approval records why)"));
     }
     let from = parse_time(d, "from", &a.from)?;
     let until = parse_time(d, "until", &a.until)?;
@@ -359,25 +505,18 @@ async fn off_hours_add(d: &Daemon, a: tobira_proto::OffHoursAdd) -> Answer {
         from,
         until,
         reason: a.reason.clone(),
-        approved_by: approver.id.clone(),
+        approved_by: actor.person.id.clone(),
     };
-    let seq = audited_admin(d, "admin.offhours.add", &a.approved_by, &a.person, "002 §5-2", serde_json::json!({"approval": id.as_str(), "terminal": a.terminal, "from": from, "until": until, "reason": a.reason})).await?;
+    let seq = audited_admin(d, actor, "admin.offhours.add", &a.person, "002 §5-2", serde_json::json!({"approval": id.as_str(), "terminal": a.terminal, "from": from, "until": until, "reason": a.reason})).await?;
     d.store.add_off_hours(&appr, now).await?;
     d.reload_registry().await?;
     Ok(serde_json::json!({"approval": id.as_str(), "audit_seq": seq}))
 }
 
-async fn visit_add(d: &Daemon, v: tobira_proto::VisitAdd) -> Answer {
+async fn visit_add(d: &Daemon, actor: &Actor, v: tobira_proto::VisitAdd) -> Answer {
     let vendor = need_person(d, "vendor", &v.vendor)?;
     if !vendor.has_role(Role::Vendor) {
         return Err(Refusal::bad(format!("vendor: {} is not registered as a vendor (保守業者)", v.vendor)));
-    }
-    let approver = need_person(d, "approved_by", &v.approved_by)?;
-    if !approver.has_role(Role::SystemAdministrator) {
-        return Err(Refusal {
-            code: ErrorCode::Denied,
-            message: format!("approved_by: {} is not the system administrator (003 §13(4))", v.approved_by),
-        });
     }
     for e in &v.escorts {
         need_person(d, "escorts", e)?;
@@ -407,18 +546,12 @@ async fn visit_add(d: &Daemon, v: tobira_proto::VisitAdd) -> Answer {
         from,
         until,
         escorts: v.escorts.iter().map(PersonId::new).collect(),
-        approved_by: approver.id.clone(),
+        approved_by: actor.person.id.clone(),
         media_allowed: v.media_allowed.clone(),
     };
-    let seq = audited_admin(
-        d,
-        "admin.visit.add",
-        &v.approved_by,
-        &v.vendor,
-        "003 §13(4), 000 §7(2)",
-        serde_json::to_value(&v).unwrap_or_default(),
-    )
-    .await?;
+    let mut details = serde_json::to_value(&v).unwrap_or_default();
+    details["visit"] = id.as_str().into();
+    let seq = audited_admin(d, actor, "admin.visit.add", &v.vendor, "003 §13(4), 000 §7(2)", details).await?;
     d.store.add_visit(&visit, now).await?;
     d.reload_registry().await?;
     Ok(serde_json::json!({"visit": id.as_str(), "audit_seq": seq}))
@@ -426,9 +559,8 @@ async fn visit_add(d: &Daemon, v: tobira_proto::VisitAdd) -> Answer {
 
 /// Lifts a lockout (NIST SP 800-63B throttling) after the administrator has checked who it was; the unlock
 /// is part of the operation history.
-async fn unlock(d: &Daemon, person: &str, reader: &str, actor: &str) -> Answer {
+async fn unlock(d: &Daemon, actor: &Actor, person: &str, reader: &str) -> Answer {
     need_person(d, "person", person)?;
-    need_person(d, "actor", actor)?;
     if d.site.reader(&ReaderId::new(reader)).is_none() {
         return Err(Refusal::not_found(format!("reader: no reader {reader:?} in the site configuration")));
     }
@@ -439,8 +571,8 @@ async fn unlock(d: &Daemon, person: &str, reader: &str, actor: &str) -> Answer {
     }
     let seq = audited_admin(
         d,
-        "login.unlock",
         actor,
+        "login.unlock",
         person,
         "NIST SP 800-63B §5.2.2",
         serde_json::json!({"reader": reader, "failures": was.failures, "locked_until": was.locked_until}),
@@ -452,7 +584,7 @@ async fn unlock(d: &Daemon, person: &str, reader: &str, actor: &str) -> Answer {
 }
 
 /// `tobira check`: what an administrator should look at. Warnings, not refusals.
-fn check(d: &Daemon) -> Answer {
+async fn check(d: &Daemon) -> Answer {
     let reg = d.registry();
     let now = d.now();
     let mut warnings = Vec::new();
@@ -461,6 +593,11 @@ fn check(d: &Daemon) -> Answer {
         warnings.push(format!(
             "the site has {site_admins} site administrator(s) (拠点管理者); 003 §5(4) asks for two: appoint with `tobira person add … --roles site-administrator`"
         ));
+    }
+    if d.bootstrap_open().await {
+        warnings.push(
+            "no system administrator has an enrolled finger yet (bootstrap): their acts are not biometrically proved — enroll them first".into(),
+        );
     }
     let soon = now + chrono::Duration::days(30);
     for g in reg.grants.iter().filter(|g| g.valid_until > now && g.valid_until <= soon) {
@@ -471,16 +608,47 @@ fn check(d: &Daemon) -> Answer {
             g.valid_until.with_timezone(&d.site.utc_offset).date_naive()
         ));
     }
-    let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
-    for p in
-        reg.people.values().filter(|p| p.active && !p.has_role(Role::Vendor) && reg.grants_for(&p.id).next().is_some())
     {
-        if !m.by_person.contains_key(&p.id) {
-            warnings.push(format!(
-                "{} holds grants but has no enrolled template: enroll them (`tobira enroll {}`)",
-                p.id, p.id
-            ));
+        let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
+        for p in reg
+            .people
+            .values()
+            .filter(|p| p.active && !p.has_role(Role::Vendor) && reg.grants_for(&p.id).next().is_some())
+        {
+            if !m.by_person.contains_key(&p.id) {
+                warnings.push(format!(
+                    "{} holds grants but has no approved template: enroll them (`tobira enroll {}`)",
+                    p.id, p.id
+                ));
+            }
         }
+    }
+    let pending = d.store.requests(Some("pending")).await?;
+    if !pending.is_empty() {
+        warnings.push(format!(
+            "{} request(s) await the system administrator's decision (003 §7): `tobira request list --status pending`",
+            pending.len()
+        ));
+    }
+    // 004 §5(10): periodic review.
+    let period = chrono::Duration::days(i64::from(d.site.administration.review_period_days));
+    let last = d.store.meta(crate::review::META_LAST_REVIEW).await?;
+    let last_t = last.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc));
+    match last_t {
+        Some(t) if now - t <= period => {}
+        Some(t) => warnings.push(format!(
+            "the periodic review is overdue (004 §5(10)): last completed {}, period {} days — run `tobira review`",
+            t.with_timezone(&d.site.utc_offset).date_naive(),
+            period.num_days()
+        )),
+        None => warnings.push("no periodic review has been completed yet (004 §5(10)): run `tobira review`".into()),
+    }
+    let open = d.store.alarms(true).await?;
+    if !open.is_empty() {
+        warnings.push(format!(
+            "{} open alarm(s) for the security manager (003 §20): `tobira alarms`, then `tobira alarms ack ID --note …`",
+            open.len()
+        ));
     }
     Ok(serde_json::json!({"ok": warnings.is_empty(), "warnings": warnings}))
 }

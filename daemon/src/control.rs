@@ -162,6 +162,6 @@ async fn handle(daemon: Arc<Daemon>, mut stream: UnixStream) {
         let _ = respond(stream, Response::Error { code: ErrorCode::VersionMismatch, message: msg }).await;
         return;
     }
-    let resp = crate::commands::dispatch(&daemon, req.body).await;
+    let resp = crate::commands::dispatch(&daemon, req.actor, req.body).await;
     let _ = respond(stream, resp).await;
 }

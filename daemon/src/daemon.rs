@@ -47,6 +47,23 @@ impl Matching {
         self.by_person.entry(person).or_default().push((key, Prepared::new(&t)));
         key
     }
+
+    /// Forgets templates (erased, superseded): they stop matching at once, in memory as on disk.
+    pub fn remove_where(&mut self, gone: impl Fn(&TemplateOwner) -> bool) -> usize {
+        let keys: Vec<MatchKey> = self.owners.iter().filter(|(_, o)| gone(o)).map(|(k, _)| *k).collect();
+        for k in &keys {
+            self.gallery.remove(k);
+            if let Some(o) = self.owners.remove(k)
+                && let Some(v) = self.by_person.get_mut(&o.person)
+            {
+                v.retain(|(x, _)| x != k);
+                if v.is_empty() {
+                    self.by_person.remove(&o.person);
+                }
+            }
+        }
+        keys.len()
+    }
 }
 
 /// The live, in-memory view the flows decide with; the stores are the durable truth behind it.
@@ -71,7 +88,13 @@ pub struct Daemon {
     pub store: RegistryStore,
     pub audit_store: tobira_audit::AuditStore,
     pub audit: AuditWriter,
-    pub template_key: Zeroizing<Vec<u8>>,
+    /// The node key wrapping template data keys; written only by a rotation, which holds it for writing so
+    /// no template is sealed under a key being replaced.
+    pub template_key: tokio::sync::RwLock<Zeroizing<Vec<u8>>>,
+    /// Set once a system administrator has an approved template (see `actor`).
+    pub bootstrap_closed: std::sync::atomic::AtomicBool,
+    /// Alarm events go to the alarm task (table + notifier), off the door's path.
+    pub alarms: tokio::sync::mpsc::UnboundedSender<crate::alarms::Raised>,
     pub shared: Mutex<Shared>,
     pub matching: RwLock<Matching>,
     pub threshold: Threshold,
@@ -99,9 +122,17 @@ impl Daemon {
     /// or answers a login: an error here means deny and keep the door locked (DESIGN "Fail secure").
     pub async fn record(&self, ev: NewEvent) -> Result<Receipt, tobira_audit::AuditError> {
         let kind = ev.kind.clone();
+        let alarm = (ev.outcome == Outcome::Alarm).then(|| crate::alarms::Raised::from_event(&ev));
         let r = self.audit.append(ev).await;
-        if let Err(e) = &r {
-            tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked");
+        match (&r, alarm) {
+            (Err(e), _) => {
+                tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked")
+            }
+            (Ok(receipt), Some(mut a)) => {
+                a.seq = receipt.seq;
+                let _ = self.alarms.send(a);
+            }
+            (Ok(_), None) => {}
         }
         r
     }

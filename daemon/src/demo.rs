@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tobira_proto::{DecisionReport, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
+use tobira_proto::{ActorClaim, DecisionReport, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
 
 /// The demo site, embedded so the demo needs no files (DESIGN: "the demo site is the embedded default").
 pub const DEMO_SITE: &str = include_str!("../../config/demo.toml");
@@ -53,30 +53,63 @@ impl Daemon {
     }
 }
 
-struct Demo {
-    c: Client,
-    step: usize,
-    failures: Vec<String>,
+pub(crate) struct Demo {
+    pub(crate) c: Client,
+    pub(crate) step: usize,
+    pub(crate) failures: Vec<String>,
 }
 
 const JST: &str = "+09:00";
+/// The administrators' terminal reader (t-02): actors prove themselves here, subjects enroll at t01-reader.
+const ADMIN_READER: &str = "t02-reader";
 
 impl Demo {
-    fn call(&self, r: Request) -> anyhow::Result<serde_json::Value> {
+    pub(crate) fn call(&self, r: Request) -> anyhow::Result<serde_json::Value> {
         Ok(self.c.call(r)?)
     }
 
-    fn sim(&self, s: SimCommand) -> anyhow::Result<serde_json::Value> {
+    pub(crate) fn sim(&self, s: SimCommand) -> anyhow::Result<serde_json::Value> {
         self.call(Request::Sim(s))
     }
 
-    fn clock(&self, local: &str) -> anyhow::Result<()> {
+    /// An administrative act: the actor places their finger on the admin terminal's reader, then acts.
+    pub(crate) fn act(&self, actor: &str, r: Request) -> anyhow::Result<serde_json::Value> {
+        self.sim(SimCommand::Present { reader: ADMIN_READER.into(), body: actor.into(), finger: 2 })?;
+        Ok(self.c.call_as(Some(ActorClaim { id: actor.into(), reader: Some(ADMIN_READER.into()) }), r)?)
+    }
+
+    /// An act the rules refuse: the refusal must come, and say `want`.
+    pub(crate) fn refused(&mut self, actor: &str, r: Request, want: &str) -> anyhow::Result<()> {
+        match self.act(actor, r) {
+            Ok(v) => {
+                let msg = format!("step {}: expected a refusal ({want}), got {v}", self.step);
+                println!("    !! {msg}");
+                self.failures.push(msg);
+            }
+            Err(e) => {
+                let text = e.to_string();
+                println!("    REFUSED {text}");
+                if !text.contains(want) {
+                    let msg = format!("step {}: refusal did not say {want:?}: {text}", self.step);
+                    println!("    !! {msg}");
+                    self.failures.push(msg);
+                }
+            }
+        }
+        // A refused act may or may not have read the fingers placed for it; start clean either way.
+        for reader in [ADMIN_READER, "t01-reader"] {
+            self.sim(SimCommand::Clear { reader: reader.into() })?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn clock(&self, local: &str) -> anyhow::Result<()> {
         self.sim(SimCommand::Clock { at: Some(format!("{local}{JST}")) })?;
         println!("\n    clock → {local} JST");
         Ok(())
     }
 
-    fn heading(&mut self, title: &str) {
+    pub(crate) fn heading(&mut self, title: &str) {
         self.step += 1;
         println!("\n{:>2}. {title}", self.step);
     }
@@ -106,7 +139,7 @@ impl Demo {
         }
     }
 
-    fn present_at_door(
+    pub(crate) fn present_at_door(
         &mut self,
         reader: &str,
         body: &str,
@@ -119,7 +152,7 @@ impl Demo {
         Ok(())
     }
 
-    fn login(
+    pub(crate) fn login(
         &mut self,
         terminal: &str,
         user: &str,
@@ -168,23 +201,22 @@ impl Demo {
     }
 
     /// Waits for an audit event of `kind` after `after_seq` (alarms are raised by the door task).
+    /// Waits for the alarm (raised for the security manager, 003 §20) of this kind.
     fn wait_alarm(&mut self, kind: &str, want: bool) -> anyhow::Result<()> {
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let v = self.call(Request::AuditShow(tobira_proto::AuditFilter {
-                kind: Some(kind.into()),
-                limit: Some(1000),
-                ..Default::default()
-            }))?;
-            let n = v.as_array().map(|a| a.len()).unwrap_or(0);
+            let v = self.call(Request::AlarmList { all: true })?;
+            let found: Vec<&serde_json::Value> =
+                v.as_array().map(|a| a.iter().filter(|x| x["kind"] == kind).collect()).unwrap_or_default();
+            let n = found.len();
             if n > 0 || Instant::now() > deadline {
-                if let Some(e) = v.as_array().and_then(|a| a.last()) {
+                if let Some(e) = found.last() {
                     println!(
-                        "    ALARM   {:<13} {:<12} {:<22} [{}]",
+                        "    ALARM   {:<13} {:<12} {:<22} alarm #{} for the security manager",
                         e["place"].as_str().unwrap_or(""),
                         "",
                         e["reason"].as_str().unwrap_or(""),
-                        e["article"].as_str().unwrap_or("")
+                        e["id"]
                     );
                 }
                 if (n > 0) != want {
@@ -206,16 +238,13 @@ fn person(id: &str, name: &str, aff: &str, roles: &[&str]) -> Request {
         affiliation: aff.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         appointment_end: Some("2027-03-31".into()),
-        actor: "takahashi".into(),
     })
 }
 
-fn grant(holder: &str, place: &str, by: &str, role: &str, from: Option<&str>, until: Option<&str>) -> Request {
+fn grant(holder: &str, place: &str, from: Option<&str>, until: Option<&str>) -> Request {
     Request::GrantAdd(GrantAdd {
         holder: holder.into(),
         place: place.into(),
-        issued_by: by.into(),
-        issuer_role: role.into(),
         from: from.map(Into::into),
         until: until.map(Into::into),
         schedule: None,
@@ -284,7 +313,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let mut demo = Demo { c, step: 0, failures: Vec::new() };
     let played = play(&mut demo);
     let data = dir.join("data");
-    let ledger = demo.call(Request::Ledger { kind: None, from: None, until: None });
+    let ledger = demo.act("takahashi", Request::Ledger { kind: None, from: None, until: None });
     daemon.stop()?;
     if let Err(e) = played {
         println!("\nthe demo stopped early: {e:#}");
@@ -319,9 +348,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
 
 fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.clock("2026-11-20T09:00:00")?;
-    d.heading("Staff (役割) registered by the system administrator");
+    d.heading("Bootstrap: the system administrator registers and enrolls themselves (nobody else can act yet)");
+    let boss = ActorClaim { id: "takahashi".into(), reader: None };
+    d.c.call_as(Some(boss.clone()), person("takahashi", "高橋 一郎", "情報政策課", &["system-administrator"]))?;
+    for _ in 0..3 {
+        d.sim(SimCommand::Present { reader: "t01-reader".into(), body: "takahashi".into(), finger: 2 })?;
+    }
+    d.c.call_as(Some(boss), enroll("takahashi"))?;
+    println!(
+        "    takahashi  高橋 一郎  system-administrator — enrolled; from now on every act needs the actor's finger"
+    );
+
+    d.heading("Staff (役割) registered by the system administrator, who proves himself at t02-reader");
     let staff: &[(&str, &str, &str, &[&str])] = &[
-        ("takahashi", "高橋 一郎", "情報政策課", &["system-administrator"]),
         ("kato", "加藤 誠", "総務局", &["security-director"]),
         ("suzuki", "鈴木 花子", "市民課", &["data-manager"]),
         ("yamamoto", "山本 健", "情報政策課", &["security-manager"]),
@@ -335,42 +374,67 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
         ("abe", "阿部 浩二", "東北システム保守株式会社", &["vendor"]),
     ];
     for (id, name, aff, roles) in staff {
-        d.call(person(id, name, aff, roles))?;
+        d.act("takahashi", person(id, name, aff, roles))?;
         println!("    {id:<10} {name}  {}", roles.join(", "));
     }
+    d.heading("A third site administrator is refused (003 §5(4): two per site)");
+    d.refused("takahashi", person("ogawa", "小川 涼", "市民課", &["site-administrator"]), "two site administrators")?;
 
-    d.heading("Enrollment: three captures each at t01-reader, duplicate search over everyone enrolled");
-    for (id, ..) in staff.iter().filter(|s| !["kato", "suzuki", "yamamoto"].contains(&s.0)) {
-        for _ in 0..3 {
-            d.sim(SimCommand::Present { reader: "t01-reader".into(), body: (*id).into(), finger: 2 })?;
-        }
-        let v = d.call(Request::Enroll { person: (*id).into(), reader: "t01-reader".into(), finger: 2, samples: 3 })?;
-        println!("    {id:<10} enrolled: template with {} minutiae", v["minutiae"]);
+    d.heading("The system administrator enrolls the supervisors and the two site administrators directly");
+    for id in ["kato", "suzuki", "yamamoto", "ito", "watanabe"] {
+        present3(d, id)?;
+        let v = d.act("takahashi", enroll(id))?;
+        println!("    {id:<10} enrolled ({}), {} minutiae", v["status"].as_str().unwrap_or(""), v["minutiae"]);
     }
 
-    d.heading("Grants, each issued by the role its level requires (003 §13)");
-    for r in [
-        grant("tanaka", "terminal:t-01", "takahashi", "system-administrator", None, None),
-        grant("sato", "terminal:t-01", "takahashi", "system-administrator", None, None),
-        grant(
-            "kobayashi",
-            "terminal:t-01",
-            "takahashi",
-            "system-administrator",
-            Some("2026-04-01"),
-            Some("2026-10-31"),
-        ),
-        grant("tanaka", "zone:server-room", "suzuki", "data-manager", None, None),
-        grant("tanaka", "zone:media-room", "kato", "security-director", None, None),
-        grant("nakamura", "zone:server-room", "takahashi", "system-administrator", None, None),
-        grant("yoshida", "zone:media-room", "kato", "security-director", None, None),
+    d.heading(
+        "A site administrator enrolls operators: each is a request until the system administrator approves (003 §7)",
+    );
+    for id in ["tanaka", "sato", "kobayashi", "nakamura", "yoshida", "abe"] {
+        present3(d, id)?;
+        let v = d.act("ito", enroll(id))?;
+        let req = v["request"].as_str().unwrap_or("").to_string();
+        println!("    {id:<10} captured by ito → pending, request {req}");
+        if id == "tanaka" {
+            d.refused("ito", Request::RequestApprove { id: req.clone(), note: None }, "system-administrator")?;
+        }
+        d.act("takahashi", Request::RequestApprove { id: req, note: Some("本人確認済".into()) })?;
+        println!("               approved by takahashi → the template matches from now on");
+    }
+    d.heading("An operator cannot enroll anyone");
+    present3(d, "yoshida")?;
+    d.refused("tanaka", enroll("yoshida"), "may not do this")?;
+    d.heading(
+        "Someone already enrolled presented under another person's name: duplicate identity, refused and alarmed",
+    );
+    d.act("takahashi", person("morita", "森田 健", "市民課", &["operator"]))?;
+    present3(d, "tanaka")?;
+    d.refused("ito", enroll("morita"), "duplicate identity")?;
+
+    d.heading("Grants, each issued by the person in the role its level requires (003 §13)");
+    for (by, r) in [
+        ("takahashi", grant("tanaka", "terminal:t-01", None, None)),
+        ("takahashi", grant("kobayashi", "terminal:t-01", Some("2026-04-01"), Some("2026-10-31"))),
+        ("suzuki", grant("tanaka", "zone:server-room", None, None)),
+        ("kato", grant("tanaka", "zone:media-room", None, None)),
+        ("kato", grant("yoshida", "zone:media-room", None, None)),
     ] {
         if let Request::GrantAdd(g) = &r {
-            println!("    {:<10} {:<18} issued by {} as {}", g.holder, g.place, g.issued_by, g.issuer_role);
+            println!("    {:<10} {:<18} issued by {by}", g.holder, g.place);
         }
-        d.call(r)?;
+        d.act(by, r)?;
     }
-    d.call(Request::VisitAdd(VisitAdd {
+    d.heading(
+        "Delegation of operating authority by a site administrator, approved by the system administrator (003 §7(3))",
+    );
+    let v = d.act("ito", grant("sato", "terminal:t-01", None, None))?;
+    let req = v["request"].as_str().unwrap_or("").to_string();
+    println!("    ito requests terminal:t-01 for sato → {req}");
+    d.act("takahashi", Request::RequestApprove { id: req, note: None })?;
+    println!("    takahashi approves: sato's grant ends with the appointment term (004 §7)");
+    d.heading("An L2 grant by the system administrator instead of the data manager is refused at issue");
+    d.refused("takahashi", grant("nakamura", "zone:server-room", None, None), "data-manager")?;
+    let visit = Request::VisitAdd(VisitAdd {
         vendor: "abe".into(),
         company: "東北システム保守株式会社".into(),
         purpose: "サーバ定期保守".into(),
@@ -379,9 +443,9 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
         from: "2026-11-24T09:00:00+09:00".into(),
         until: "2026-11-24T17:00:00+09:00".into(),
         escorts: vec!["tanaka".into()],
-        approved_by: "takahashi".into(),
         media_allowed: vec![],
-    }))?;
+    });
+    d.act("takahashi", visit)?;
     println!(
         "    vendor visit: abe (東北システム保守株式会社, name tag V-017), server-door, 09:00–17:00, escort tanaka"
     );
@@ -397,14 +461,16 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.clock("2026-11-23T10:00:00")?;
     d.heading("Login on a public holiday (勤労感謝の日) without prior approval (002 §5-2)");
     d.login("t-01", "sato", None, false, "HOLIDAY")?;
-    d.call(Request::OffHoursAdd(OffHoursAdd {
-        person: "sato".into(),
-        terminal: "t-01".into(),
-        from: "2026-11-23T09:30:00+09:00".into(),
-        until: "2026-11-23T12:00:00+09:00".into(),
-        reason: "転入届の繁忙対応".into(),
-        approved_by: "takahashi".into(),
-    }))?;
+    d.act(
+        "takahashi",
+        Request::OffHoursAdd(OffHoursAdd {
+            person: "sato".into(),
+            terminal: "t-01".into(),
+            from: "2026-11-23T09:30:00+09:00".into(),
+            until: "2026-11-23T12:00:00+09:00".into(),
+            reason: "転入届の繁忙対応".into(),
+        }),
+    )?;
     println!("    takahashi approves sato at t-01, 2026-11-23 09:30–12:00 (転入届の繁忙対応)");
     d.login("t-01", "sato", Some("sato"), true, "OFF_HOURS_APPROVED")?;
     d.clock("2026-11-24T19:30:00")?;
@@ -425,8 +491,6 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.walk("server-door", 300)?;
     d.heading("An L1-only operator at the L2 door");
     d.present_at_door("server-in", "sato", false, "NO_GRANT")?;
-    d.heading("An L2 grant issued by the system administrator instead of the data manager");
-    d.present_at_door("server-in", "nakamura", false, "WRONG_ISSUER_ROLE")?;
     d.heading("Media room (L3) opened by a director-permitted person who is inside the server room");
     d.present_at_door("media-in", "tanaka", true, "GRANT_VALID")?;
     d.walk("media-door", 300)?;
@@ -470,5 +534,18 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     }
     d.sim(SimCommand::AuditUnwritable { on: false })?;
     println!("    audit store writable again");
+
+    crate::demo_admin::after(d)
+}
+
+fn enroll(person: &str) -> Request {
+    Request::Enroll { person: person.into(), reader: "t01-reader".into(), finger: 2, samples: None }
+}
+
+/// The subject places their finger three times at the enrollment reader.
+fn present3(d: &Demo, body: &str) -> anyhow::Result<()> {
+    for _ in 0..3 {
+        d.sim(SimCommand::Present { reader: "t01-reader".into(), body: body.into(), finger: 2 })?;
+    }
     Ok(())
 }

@@ -2,9 +2,11 @@
 //!
 //! Each sample is quality-checked, the samples must agree with each other, and the best one is searched
 //! against everyone already enrolled: a match with another person blocks the enrollment and is audited as an
-//! incident (a duplicate identity). The approval workflow by the system administrator (003 §7) comes with
-//! the admin issue; until then an enrollment is approved on capture.
+//! incident (a duplicate identity). The template is stored sealed as *pending*: when the system
+//! administrator enrolls, it is approved at once; when a site administrator does, it waits for the system
+//! administrator's approval (003 §7, see `requests`) and matches nothing until then.
 
+use crate::actor::Actor;
 use crate::crypto::seal_template;
 use crate::daemon::Daemon;
 use std::time::Duration;
@@ -39,6 +41,7 @@ pub enum EnrollError {
 impl Daemon {
     pub async fn enroll(
         &self,
+        actor: &Actor,
         person: &str,
         reader: &str,
         finger: u8,
@@ -51,6 +54,9 @@ impl Daemon {
         };
         if samples == 0 || samples > 10 {
             return Err(EnrollError::SampleCount(samples));
+        }
+        if !p.active {
+            return Err(EnrollError::UnknownPerson(person.into()));
         }
         let Some(dev) = self.readers.get(&ReaderId::new(reader)).cloned() else {
             return Err(EnrollError::UnknownReader(reader.into()));
@@ -105,7 +111,7 @@ impl Daemon {
                 .record(NewEvent {
                     time: now,
                     kind: "enroll.duplicate".into(),
-                    actor: None,
+                    actor: Some(actor.id().into()),
                     subject: Some(pid.as_str().into()),
                     place: Some(reader.into()),
                     outcome: Outcome::Alarm,
@@ -119,34 +125,50 @@ impl Daemon {
         }
         let template_id = format!("tpl-{}-{}-{}", pid.as_str(), finger, now.timestamp_micros());
         let iso = iso19794_2::encode(&got[chosen]);
-        let sealed = seal_template(&self.template_key, pid.as_str(), &template_id, &iso)
-            .map_err(|e| EnrollError::Store(e.to_string()))?;
         let quality = got[chosen].minutiae.len() as i64;
-        // Audit first: an enrollment that is not recorded did not happen (003 §15 matching-data ledger).
-        self.record(NewEvent {
-            time: now,
-            kind: "admin.enroll".into(),
-            actor: None,
-            subject: Some(pid.as_str().into()),
-            place: Some(reader.into()),
-            outcome: Outcome::Info,
-            reason: "TEMPLATE_REGISTERED".into(),
-            article: Some("000 §8, 003 §15".into()),
-            score: None,
-            details: serde_json::json!({"template": template_id, "finger": finger, "samples": samples, "minutiae": quality}),
-        })
-        .await
-        .map_err(|_| EnrollError::AuditUnavailable)?;
-        self.store
-            .add_template(&template_id, &pid, &p.match_id, "finger", i64::from(finger), quality, &sealed, now)
+        let direct = actor.mode == tobira_core::admin::Mode::Direct;
+        let status = if direct { "approved" } else { "pending" };
+        {
+            // Sealed and stored under the key lock: a rotation never misses a template sealed meanwhile.
+            let kek = self.template_key.read().await;
+            let sealed =
+                seal_template(&kek, pid.as_str(), &template_id, &iso).map_err(|e| EnrollError::Store(e.to_string()))?;
+            // Audit first: an enrollment that is not recorded did not happen (003 §15 matching-data ledger).
+            let mut details = serde_json::json!({"template": template_id, "finger": finger, "samples": samples, "minutiae": quality, "status": status});
+            details["proof"] = actor.proof_json();
+            self.record(NewEvent {
+                time: now,
+                kind: "admin.enroll".into(),
+                actor: Some(actor.id().into()),
+                subject: Some(pid.as_str().into()),
+                place: Some(reader.into()),
+                outcome: Outcome::Info,
+                reason: if direct { "TEMPLATE_REGISTERED".into() } else { "TEMPLATE_PENDING".into() },
+                article: Some("000 §8, 003 §7, §15".into()),
+                score: None,
+                details,
+            })
             .await
-            .map_err(|e| EnrollError::Store(e.to_string()))?;
-        self.matching.write().unwrap_or_else(|p| p.into_inner()).insert(
-            pid.clone(),
-            template_id.clone(),
-            got.swap_remove(chosen),
-        );
+            .map_err(|_| EnrollError::AuditUnavailable)?;
+            self.store
+                .add_template(
+                    &template_id,
+                    &pid,
+                    &p.match_id,
+                    "finger",
+                    i64::from(finger),
+                    quality,
+                    &sealed,
+                    "pending",
+                    now,
+                )
+                .await
+                .map_err(|e| EnrollError::Store(e.to_string()))?;
+        }
+        if direct {
+            self.activate_template(&template_id, pid.as_str()).await.map_err(|e| EnrollError::Store(e.message))?;
+        }
         let _ = dev.feedback(Feedback::Granted).await;
-        Ok(serde_json::json!({"person": pid.as_str(), "template": template_id, "minutiae": quality}))
+        Ok(serde_json::json!({"person": pid.as_str(), "template": template_id, "minutiae": quality, "status": status}))
     }
 }

@@ -43,7 +43,9 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
         rows.push(serde_json::json!({
             "日付": local.format("%Y-%m-%d").to_string(),
             "氏名": person.map(|p| p.name.clone()).unwrap_or_else(|| who.clone()),
-            "所属": person.map(|p| p.affiliation.clone()).unwrap_or_default(),
+            // A vendor's affiliation is the company of their visit (003 §13(4)).
+            "所属": Some(s(&e.details, "company")).filter(|c| !c.is_empty())
+                .unwrap_or_else(|| person.map(|p| p.affiliation.clone()).unwrap_or_default()),
             "用務": s(&e.details, "purpose"),
             "入室場所": zone,
             "入室時刻": local.format("%H:%M:%S").to_string(),
@@ -98,16 +100,46 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
                 )
             }
             ("operators", "admin.enroll") => {
-                Some(serde_json::json!({"年月日": date, "区分": "登録", "氏名": who, "所属": aff, "操作者ID": subject,
-                "内容": format!("生体情報を登録 (指 {}, {})", dj["finger"], s(dj, "template")), "実施者": actor}))
+                let pending = s(dj, "status") == "pending";
+                Some(
+                    serde_json::json!({"年月日": date, "区分": if pending { "登録申請" } else { "登録" }, "氏名": who, "所属": aff, "操作者ID": subject,
+                "内容": format!("生体情報を登録 (指 {}, {}){}", dj["finger"], s(dj, "template"), if pending { " — システム管理者の承認待ち" } else { "" }), "実施者": actor}),
+                )
+            }
+            ("operators", "admin.request.applied") if ["enroll", "delete-person"].contains(&s(dj, "kind").as_str()) => {
+                let enroll = s(dj, "kind") == "enroll";
+                Some(
+                    serde_json::json!({"年月日": date, "区分": if enroll { "登録承認" } else { "削除" }, "氏名": who, "所属": aff, "操作者ID": subject,
+                "内容": format!("{} (申請 {}){}", if enroll { "生体情報の登録を承認" } else { "異動・退職により権限取消・生体情報消去 (000 §8(2))" }, s(dj, "request"), if dj["resumed"] == true { " 再起動後に適用" } else { "" }), "実施者": actor}),
+                )
+            }
+            ("operators", "admin.person.delete") => {
+                Some(serde_json::json!({"年月日": date, "区分": "削除", "氏名": who, "所属": aff, "操作者ID": subject,
+                "内容": format!("異動・退職により権限取消・生体情報消去 (000 §8(2)): {}", s(dj, "reason")), "実施者": actor}))
             }
             ("operators", "admin.grant.revoke") => {
                 Some(serde_json::json!({"年月日": date, "区分": "取消", "氏名": who, "所属": aff, "操作者ID": subject,
                 "内容": format!("権限取消 {}", s(dj, "grant")), "実施者": actor}))
             }
             ("matching", "admin.enroll") => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "登録", "氏名": who, "利用者ID": subject, "場所": e.place,
-                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": s(dj, "template")}),
+                serde_json::json!({"年月日時": stamp, "区分": if s(dj, "status") == "pending" { "登録申請" } else { "登録" }, "氏名": who, "利用者ID": subject, "場所": e.place,
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (実施者 {actor})", s(dj, "template"))}),
+            ),
+            ("matching", "admin.request.applied") if s(dj, "kind") == "enroll" => Some(
+                serde_json::json!({"年月日時": stamp, "区分": "登録承認", "氏名": who, "利用者ID": subject, "場所": e.place,
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (承認者 {actor})", s(&dj["effect"], "template"))}),
+            ),
+            ("matching", "admin.request.reject") if s(dj, "kind") == "enroll" => Some(
+                serde_json::json!({"年月日時": stamp, "区分": "登録却下", "氏名": who, "利用者ID": subject, "場所": e.place,
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (却下 {actor}: {})", s(dj, "request"), s(dj, "note"))}),
+            ),
+            ("matching", "admin.person.delete") => Some(
+                serde_json::json!({"年月日時": stamp, "区分": "削除", "氏名": who, "利用者ID": subject, "場所": e.place,
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("全テンプレート消去・鍵更新 (実施者 {actor})")}),
+            ),
+            ("matching", "admin.request.applied") if s(dj, "kind") == "delete-person" => Some(
+                serde_json::json!({"年月日時": stamp, "区分": "削除", "氏名": who, "利用者ID": subject, "場所": e.place,
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("全テンプレート消去・鍵更新 (承認者 {actor})")}),
             ),
             ("matching", "enroll.duplicate") => Some(
                 serde_json::json!({"年月日時": stamp, "区分": "重複検出", "氏名": who, "利用者ID": subject, "場所": e.place,
@@ -129,6 +161,23 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
                 serde_json::json!({"年月日": date, "区分": "権限取消", "ユーザID": subject, "氏名": who, "所属": aff,
                 "権限・内容": s(dj, "grant"), "実施者": actor}),
             ),
+            ("user-ids", "admin.request.applied")
+                if ["grant", "revoke", "delete-person"].contains(&s(dj, "kind").as_str()) =>
+            {
+                let k = s(dj, "kind");
+                let (cat, what) = match k.as_str() {
+                    "grant" => ("権限付与", format!("{} 委任 (申請 {})", s(&dj["effect"], "grant"), s(dj, "request"))),
+                    "revoke" => ("権限返上", format!("{} (申請 {})", s(&dj["effect"], "revoked"), s(dj, "request"))),
+                    _ => ("抹消", format!("異動・退職 (申請 {})", s(dj, "request"))),
+                };
+                Some(
+                    serde_json::json!({"年月日": date, "区分": cat, "ユーザID": subject, "氏名": who, "所属": aff, "権限・内容": what, "実施者": actor}),
+                )
+            }
+            ("user-ids", "admin.person.delete") => {
+                Some(serde_json::json!({"年月日": date, "区分": "抹消", "ユーザID": subject, "氏名": who, "所属": aff,
+                "権限・内容": format!("異動・退職: {}", s(dj, "reason")), "実施者": actor}))
+            }
             ("user-ids", "login.unlock") => Some(
                 serde_json::json!({"年月日": date, "区分": "ロック解除", "ユーザID": subject, "氏名": who, "所属": aff,
                 "権限・内容": s(dj, "reader"), "実施者": actor}),
@@ -143,17 +192,25 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
 /// Any ledger by name; each export is itself recorded (002 §7(11)).
 pub async fn ledger(
     d: &Daemon,
+    c: Option<&tobira_proto::ActorClaim>,
     kind: &str,
     from: Option<&str>,
     until: Option<&str>,
 ) -> Result<serde_json::Value, Refusal> {
     let (title, columns): (&str, &[&str]) = match kind {
-        "entry-exit" => return entry_exit(d, from, until).await,
+        "entry-exit" => return entry_exit(d, c, from, until).await,
+        "viewer-ids" => return crate::ledger_extra::viewer_ids(d, c, from, until).await,
         "operators" => ("操作者管理簿 (operator ledger, 000 Form 2)", &OPERATOR_COLUMNS),
         "matching" => ("照合情報管理簿 (matching-data ledger, 003 §15)", &MATCHING_COLUMNS),
         "user-ids" => ("ユーザID管理簿 (user-ID ledger, 003 §14)", &USER_ID_COLUMNS),
-        other => return Err(Refusal::bad(format!("no ledger {other:?}: entry-exit, operators, matching or user-ids"))),
+        other => {
+            return Err(Refusal::bad(format!(
+                "no ledger {other:?}: entry-exit, operators, matching, user-ids or viewer-ids"
+            )));
+        }
     };
+    // A ledger covers every section: supervisors, or a site administrator with an approval (002 §7(11)).
+    let actor = crate::audit_cmd::viewer(d, c, None).await?;
     let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
     let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
     let filter = Filter { from, until, ..Default::default() };
@@ -164,6 +221,7 @@ pub async fn ledger(
         .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
     crate::audit_cmd::record_viewing(
         d,
+        &actor,
         "audit.ledger",
         None,
         None,
@@ -173,7 +231,13 @@ pub async fn ledger(
     Ok(serde_json::json!({"title": title, "columns": columns, "rows": event_rows(kind, &events, d)}))
 }
 
-pub async fn entry_exit(d: &Daemon, from: Option<&str>, until: Option<&str>) -> Result<serde_json::Value, Refusal> {
+pub async fn entry_exit(
+    d: &Daemon,
+    c: Option<&tobira_proto::ActorClaim>,
+    from: Option<&str>,
+    until: Option<&str>,
+) -> Result<serde_json::Value, Refusal> {
+    let actor = crate::audit_cmd::viewer(d, c, None).await?;
     let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
     let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
     let filter = Filter { kind: Some("door.".into()), from, until, ..Default::default() };
@@ -184,6 +248,7 @@ pub async fn entry_exit(d: &Daemon, from: Option<&str>, until: Option<&str>) -> 
         .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
     crate::audit_cmd::record_viewing(
         d,
+        &actor,
         "audit.ledger",
         None,
         None,

@@ -4,6 +4,8 @@
 //! audit chain in `tobira-audit`. This crate is the edge: it wires them to the stores, the sockets and the
 //! clock, in the order every flow must keep — decide, record durably, only then act.
 
+pub mod actor;
+pub mod alarms;
 pub mod audit_cmd;
 pub mod cli;
 pub mod client;
@@ -13,15 +15,22 @@ pub mod control;
 pub mod crypto;
 pub mod daemon;
 pub mod demo;
+mod demo_admin;
 pub mod doors;
 pub mod enroll;
+pub mod erase;
 pub mod identify;
+pub mod keyring;
 pub mod keys;
 pub mod ledger;
+pub mod ledger_extra;
 pub mod login;
 pub mod login_socket;
 pub mod options;
+pub mod requests;
+pub mod review;
 pub mod run;
 pub mod sim;
 pub mod store;
 pub mod table;
+pub mod viewer;

@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::daemon::{Daemon, DoorRuntime, Matching, Shared};
-use crate::keys::{KEK_LEN, create_key, load_key};
+use crate::keys::{KEK_LEN, create_key};
 use crate::options::Options;
 use crate::store::RegistryStore;
 use std::collections::HashMap;
@@ -34,6 +34,10 @@ pub enum StartError {
     Device { device: String, detail: String },
     #[error("template {id} of {person} does not open with this node's template key: wrong key file or altered data")]
     Template { id: String, person: String },
+    #[error("{0}")]
+    Keyring(#[from] crate::keyring::KeyringError),
+    #[error("finishing requests approved before a crash failed: {0}")]
+    Resume(String),
     #[error("control socket {path}: {source}")]
     Socket { path: PathBuf, source: std::io::Error },
 }
@@ -156,7 +160,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     if fresh {
         create_key(&opts.template_key_path(), KEK_LEN)?;
     }
-    let template_key = load_key(&opts.template_key_path(), KEK_LEN)?;
+    let template_key = crate::keyring::settle(&opts.template_key_path(), &store).await?;
     let audit = audit_store.writer();
     let Devices { readers, doors, sim } = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
@@ -173,13 +177,16 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     }
 
     let (decisions, _) = tokio::sync::broadcast::channel(256);
+    let (alarm_tx, alarm_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon {
         site: site.clone(),
         clock: Clock::new(),
         store,
         audit_store,
         audit,
-        template_key,
+        template_key: tokio::sync::RwLock::new(template_key),
+        bootstrap_closed: std::sync::atomic::AtomicBool::new(false),
+        alarms: alarm_tx,
         shared: Mutex::new(Shared {
             grants: tobira_core::model::GrantIndex::new(&registry),
             registry: Arc::new(registry),
@@ -195,6 +202,10 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         decisions,
         opts: opts.clone(),
     });
+
+    daemon.load_bootstrap_state().await?;
+    // A crash between "approved" and "applied" is finished now, before anyone is served.
+    crate::requests::resume(&daemon).await.map_err(|e| StartError::Resume(e.message))?;
 
     let socket_path = opts.socket_path();
     let listener = crate::control::bind(&socket_path)
@@ -226,6 +237,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         tasks.spawn(crate::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
     }
     tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
+    tasks.spawn(crate::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
     tasks.spawn(crate::login_socket::serve(daemon.clone(), login_listener, stop_rx.clone()));
 
     shutdown.await;

@@ -146,6 +146,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             }
             Ok(serde_json::json!({"replugged": device}))
         }
+        SimCommand::Clear { reader } => Ok(serde_json::json!({"cleared": sim.reader(&reader)?.clear()})),
         SimCommand::Garble { reader } => {
             sim.reader(&reader)?.garble_next();
             Ok(serde_json::json!({"garbled": reader}))

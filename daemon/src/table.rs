@@ -64,6 +64,38 @@ pub fn csv_with_bom(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
     s.into_bytes()
 }
 
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// A ledger as a self-contained HTML page that prints on A4 landscape: headers repeat on every printed page,
+/// rows never split, and the sign-off boxes (確認印) the paper forms carry sit at the end.
+pub fn html_a4(title: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut h = String::with_capacity(4096 + rows.len() * 200);
+    h.push_str("<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>");
+    h.push_str(&html_escape(title));
+    h.push_str("</title><style>\n@page { size: A4 landscape; margin: 12mm; }\nbody { font-family: \"Noto Sans CJK JP\", \"IPAexGothic\", \"Yu Gothic\", sans-serif; font-size: 9pt; }\nh1 { font-size: 13pt; margin: 0 0 4mm; }\ntable { border-collapse: collapse; width: 100%; }\nthead { display: table-header-group; }\ntr { page-break-inside: avoid; }\nth, td { border: 0.3mm solid #000; padding: 1mm 1.5mm; vertical-align: top; }\nth { background: #eee; white-space: nowrap; }\n.seal { margin-top: 6mm; float: right; border-collapse: collapse; }\n.seal td { width: 22mm; height: 18mm; }\n.seal th { width: 22mm; }\n</style></head><body>\n<h1>");
+    h.push_str(&html_escape(title));
+    h.push_str("</h1>\n<table><thead><tr>");
+    for c in headers {
+        h.push_str("<th>");
+        h.push_str(&html_escape(c));
+        h.push_str("</th>");
+    }
+    h.push_str("</tr></thead><tbody>\n");
+    for r in rows {
+        h.push_str("<tr>");
+        for c in r {
+            h.push_str("<td>");
+            h.push_str(&html_escape(c));
+            h.push_str("</td>");
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</tbody></table>\n<table class=\"seal\"><tr><th>確認者</th><th>承認者</th></tr><tr><td></td><td></td></tr></table>\n</body></html>\n");
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +105,14 @@ mod tests {
         let t = render(&["氏名", "id"], &[vec!["田中".into(), "tanaka".into()], vec!["Bob".into(), "b".into()]]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(width(lines[0].split("id").next().unwrap()), width(lines[2].split("tanaka").next().unwrap()));
+    }
+
+    #[test]
+    fn html_is_escaped_and_sized_for_a4() {
+        let h = html_a4("入退室管理簿", &["氏名"], &[vec!["<script>".into()]]);
+        assert!(h.contains("size: A4 landscape"));
+        assert!(h.contains("&lt;script&gt;") && !h.contains("<script>"));
+        assert!(h.contains("<th>氏名</th>"));
     }
 
     #[test]

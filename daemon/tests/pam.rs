@@ -73,7 +73,7 @@ fn setup(d: &Running) {
             "--appointment-end",
             "2027-03-31",
             "--actor",
-            "setup",
+            "takahashi",
         ],
     );
     for who in ["tanaka", "sato"] {
@@ -96,36 +96,10 @@ fn setup(d: &Running) {
         for _ in 0..3 {
             present(d, who);
         }
-        ok(d, &["enroll", who, "--reader", "t01-reader"]);
+        ok(d, &["--actor", "takahashi", "enroll", who, "--reader", "t01-reader"]);
     }
-    ok(
-        d,
-        &[
-            "grant",
-            "add",
-            "tanaka",
-            "--place",
-            "terminal:t-01",
-            "--issued-by",
-            "takahashi",
-            "--role",
-            "system-administrator",
-        ],
-    );
-    ok(
-        d,
-        &[
-            "grant",
-            "add",
-            "sato",
-            "--place",
-            "terminal:t-02",
-            "--issued-by",
-            "takahashi",
-            "--role",
-            "system-administrator",
-        ],
-    );
+    ok(d, &["grant", "add", "tanaka", "--place", "terminal:t-01", "--actor", "takahashi"]);
+    ok(d, &["grant", "add", "sato", "--place", "terminal:t-02", "--actor", "takahashi"]);
     ok(d, &["sim", "clock", "2026-11-24T10:00:00+09:00"]);
 }
 
@@ -177,7 +151,7 @@ fn pamtester_drives_two_factor_login() {
             "2026-11-24T21:00:00+09:00",
             "--reason",
             "繁忙",
-            "--approved-by",
+            "--actor",
             "takahashi",
         ],
     );
@@ -192,7 +166,7 @@ fn pamtester_drives_two_factor_login() {
 
     // Sessions are the operation history (操作履歴).
     assert!(pamtester(&s, "tanaka", &["open_session", "close_session"], &[]).status.success());
-    let h = d.tobira(&["--json", "audit", "show", "--kind", "session.", "--person", "tanaka"]);
+    let h = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "session.", "--person", "tanaka"]);
     assert_eq!(String::from_utf8_lossy(&h.stdout).lines().count(), 2, "{}", text(&h));
 
     // Five failures lock the person out of this reader.
@@ -209,7 +183,7 @@ fn pamtester_drives_two_factor_login() {
     ok(&d, &["unlock", "tanaka", "--reader", "t01-reader", "--actor", "takahashi"]);
     present(&d, "tanaka");
     assert!(pamtester(&s, "tanaka", &["authenticate"], &[]).status.success());
-    let h = d.tobira(&["--json", "audit", "show", "--kind", "login.", "--person", "tanaka"]);
+    let h = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "login.", "--person", "tanaka"]);
     let h = String::from_utf8_lossy(&h.stdout).to_string();
     assert!(h.contains("login.lockout") && h.contains("login.unlock"), "{h}");
 
@@ -272,7 +246,7 @@ fn operation_history_exports_as_csv_with_japanese_columns() {
     present(&d, "tanaka");
     ok(&d, &["login", "t-01", "tanaka"]);
     let csv = dir.path().join("history.csv");
-    let o = d.tobira(&["audit", "show", "--person", "tanaka", "--csv", csv.to_str().unwrap()]);
+    let o = d.tobira(&["--actor", "takahashi", "audit", "show", "--person", "tanaka", "--csv", csv.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     let bytes = std::fs::read(&csv).unwrap();
     assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 BOM for Excel");
@@ -349,7 +323,7 @@ fn ledgers_export_with_the_forms_columns() {
     ok(&d, &["login", "t-01", "tanaka"]);
     let read = |kind: &str| -> (String, Vec<String>) {
         let csv = dir.path().join(format!("{kind}.csv"));
-        let o = d.tobira(&["ledger", kind, "--csv", csv.to_str().unwrap()]);
+        let o = d.tobira(&["--actor", "takahashi", "ledger", kind, "--csv", csv.to_str().unwrap()]);
         assert!(o.status.success(), "{}", text(&o));
         let bytes = std::fs::read(&csv).unwrap();
         assert!(bytes.starts_with("\u{feff}".as_bytes()), "{kind}: UTF-8 BOM");
@@ -372,6 +346,6 @@ fn ledgers_export_with_the_forms_columns() {
     let (h, _) = read("entry-exit");
     assert_eq!(h, "日付,氏名,所属,用務,入室場所,入室時刻,退室時刻,立会者,承認者");
     // Each export is itself in the record (002 §7(11)).
-    let v = d.tobira(&["--json", "audit", "show", "--kind", "audit.ledger"]);
+    let v = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "audit.ledger"]);
     assert!(String::from_utf8_lossy(&v.stdout).lines().count() >= 4, "{}", text(&v));
 }

@@ -6,12 +6,26 @@
 use serde::{Deserialize, Serialize};
 
 /// Protocol version; a client and daemon of different versions refuse each other clearly.
-pub const CONTROL_VERSION: u32 = 1;
+/// 2: the acting person travels in the envelope and proves themselves at a reader (issue 8).
+pub const CONTROL_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope<T> {
     pub version: u32,
+    /// Who performs the request. Administrative requests are refused without one; the daemon captures the
+    /// actor's own biometric at `reader` and verifies it 1:1 before acting (THREATS: "administrative acts
+    /// require the actor's own biometric at the terminal").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<ActorClaim>,
     pub body: T,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActorClaim {
+    /// The actor's user ID (ユーザID).
+    pub id: String,
+    /// The reader at the terminal where the actor places their finger.
+    pub reader: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,12 +40,19 @@ pub enum Request {
     PersonShow {
         id: String,
     },
-    /// Captures `samples` presentations at `reader` and stores the resulting template for `person`.
+    /// Captures `samples` presentations at `reader` (default: the site's `[enrollment] samples`) and stores
+    /// the resulting template for `person`: approved at once when the system administrator enrolls, pending
+    /// their approval when a site administrator does (003 §7).
     Enroll {
         person: String,
         reader: String,
         finger: u8,
-        samples: u8,
+        samples: Option<u8>,
+    },
+    /// Remove a person on transfer or leaving (000 §8(2)): revoke every grant, erase every template.
+    PersonDelete {
+        id: String,
+        reason: String,
     },
     GrantAdd(GrantAdd),
     GrantList {
@@ -39,7 +60,6 @@ pub enum Request {
     },
     GrantRevoke {
         id: String,
-        actor: String,
     },
     OffHoursAdd(OffHoursAdd),
     VisitAdd(VisitAdd),
@@ -47,8 +67,55 @@ pub enum Request {
     Unlock {
         person: String,
         reader: String,
-        actor: String,
     },
+    /// Requests awaiting (or past) the system administrator's decision (003 §7).
+    RequestList {
+        status: Option<String>,
+    },
+    RequestApprove {
+        id: String,
+        note: Option<String>,
+    },
+    RequestReject {
+        id: String,
+        note: String,
+    },
+    /// The requester takes their own pending request back.
+    RequestWithdraw {
+        id: String,
+    },
+    /// Ask to read another section's operation history (002 §7(11)).
+    RequestView {
+        section: String,
+        reason: String,
+    },
+    /// Lend a viewer ID (閲覧用ID) or take it back (004 §11).
+    ViewerLend {
+        viewer_id: String,
+        to: String,
+        affiliation: String,
+        purpose: String,
+    },
+    ViewerReturn {
+        loan: String,
+    },
+    /// Periodic review (004 §5(10)): without `complete`, the list of every live grant, template and role;
+    /// with it, the review is recorded: `revoke` names the grants found wrong, everything else is confirmed.
+    Review {
+        complete: bool,
+        revoke: Vec<String>,
+        note: Option<String>,
+    },
+    /// Alarms for the security manager (003 §20): open ones, or all.
+    AlarmList {
+        all: bool,
+    },
+    AlarmAck {
+        id: i64,
+        note: String,
+    },
+    /// Rewrap every template data key under a fresh node key (001 §15(4)); the audit history is untouched.
+    KeyRotate,
     /// Terminal login as the PAM module will ask it: policy first, then a capture and a 1:1 verification.
     Login {
         terminal: String,
@@ -57,7 +124,8 @@ pub enum Request {
     },
     AuditShow(AuditFilter),
     AuditVerify,
-    /// A ledger (台帳) derived from the audit log: `entry-exit` (default), `operators`, `matching`, `user-ids`.
+    /// A ledger (台帳) derived from the audit log: `entry-exit` (default), `operators`, `matching`, `user-ids`,
+    /// `viewer-ids`.
     Ledger {
         #[serde(default)]
         kind: Option<String>,
@@ -75,17 +143,14 @@ pub struct PersonAdd {
     pub roles: Vec<String>,
     /// YYYY-MM-DD: end of the appointment term (004 §7); grants end with it by default.
     pub appointment_end: Option<String>,
-    /// Who is recording this (audited as the actor).
-    pub actor: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GrantAdd {
     pub holder: String,
-    /// `zone:ID` or `terminal:ID`.
+    /// `zone:ID` or `terminal:ID`. The issuer is the acting person, in the role the place's level names
+    /// (003 §13); a site administrator's L1 grant is a delegation request until approved (003 §7(3)).
     pub place: String,
-    pub issued_by: String,
-    pub issuer_role: String,
     /// RFC 3339; default now.
     pub from: Option<String>,
     /// RFC 3339 or YYYY-MM-DD; default the end of the holder's appointment (004 §7).
@@ -101,7 +166,6 @@ pub struct OffHoursAdd {
     pub from: String,
     pub until: String,
     pub reason: String,
-    pub approved_by: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -114,7 +178,6 @@ pub struct VisitAdd {
     pub from: String,
     pub until: String,
     pub escorts: Vec<String>,
-    pub approved_by: String,
     pub media_allowed: Vec<String>,
 }
 
@@ -164,6 +227,10 @@ pub enum SimCommand {
         device: String,
     },
     Garble {
+        reader: String,
+    },
+    /// Drop samples presented at a reader but not yet read.
+    Clear {
         reader: String,
     },
     /// Make the audit store refuse writes (as a filesystem remounted read-only after disk errors does), or
@@ -226,13 +293,26 @@ mod tests {
     #[test]
     fn request_wire_shape_is_stable() {
         let r = Request::Sim(SimCommand::Present { reader: "t01-reader".into(), body: "tanaka".into(), finger: 2 });
-        let j = serde_json::to_string(&Envelope { version: CONTROL_VERSION, body: r }).unwrap();
+        let j = serde_json::to_string(&Envelope { version: CONTROL_VERSION, actor: None, body: r }).unwrap();
         assert_eq!(
             j,
-            r#"{"version":1,"body":{"op":"sim","sim":"present","reader":"t01-reader","body":"tanaka","finger":2}}"#
+            r#"{"version":2,"body":{"op":"sim","sim":"present","reader":"t01-reader","body":"tanaka","finger":2}}"#
         );
         let back: Envelope<Request> = serde_json::from_str(&j).unwrap();
         assert!(matches!(back.body, Request::Sim(SimCommand::Present { finger: 2, .. })));
+    }
+
+    #[test]
+    fn the_actor_travels_in_the_envelope() {
+        let e = Envelope {
+            version: CONTROL_VERSION,
+            actor: Some(ActorClaim { id: "takahashi".into(), reader: Some("t01-reader".into()) }),
+            body: Request::RequestApprove { id: "r-1".into(), note: None },
+        };
+        let j = serde_json::to_string(&e).unwrap();
+        assert!(j.contains(r#""actor":{"id":"takahashi","reader":"t01-reader"}"#), "{j}");
+        let back: Envelope<Request> = serde_json::from_str(&j).unwrap();
+        assert_eq!(back.actor, e.actor);
     }
 
     #[test]

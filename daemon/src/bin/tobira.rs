@@ -40,8 +40,9 @@ fn run(cli: Cli) -> i32 {
                 }
             }
         }
-        Cmd::Ledger { ref csv, .. } => {
+        Cmd::Ledger { ref csv, ref html, .. } => {
             let csv = csv.clone();
+            let html = html.clone();
             let c = client(&cli);
             let Some(req) = request_for(cli.cmd) else {
                 return 2;
@@ -62,6 +63,14 @@ fn run(cli: Cli) -> i32 {
                             return 1;
                         }
                         eprintln!("wrote {} rows to {}", rows.len(), path.display());
+                    }
+                    if let Some(path) = html {
+                        let page = tobira::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows);
+                        if let Err(e) = std::fs::write(&path, page) {
+                            eprintln!("cannot write {}: {e}", path.display());
+                            return 1;
+                        }
+                        eprintln!("wrote {} rows to {} (A4 landscape)", rows.len(), path.display());
                     }
                     0
                 }

@@ -3,6 +3,7 @@
 //! It changes only through the daemon's audited commands. Opening refuses a file that is not a tobira
 //! registry rather than recreating it: a wrong path or a damaged disk must never look like an empty site.
 
+mod admin;
 mod rows;
 
 use chrono::{DateTime, Utc};
@@ -11,6 +12,7 @@ use sqlx::{ConnectOptions, Row, migrate::Migrator};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub use admin::{AlarmRow, LoanRow, RequestRow, TemplateInfo};
 pub use rows::TemplateRow;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -105,7 +107,7 @@ impl RegistryStore {
     }
 }
 
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 

@@ -251,14 +251,16 @@ impl RegistryStore {
         position: i64,
         quality: i64,
         sealed: &crate::crypto::Sealed,
+        status: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO templates(id, person_id, match_id, modality, position, status, quality, wrapped_key, ciphertext, created_at) VALUES (?,?,?,?,?, 'approved', ?,?,?,?)")
+        sqlx::query("INSERT INTO templates(id, person_id, match_id, modality, position, status, quality, wrapped_key, ciphertext, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)")
             .bind(id)
             .bind(person.as_str())
             .bind(match_id.as_str())
             .bind(modality)
             .bind(position)
+            .bind(status)
             .bind(quality)
             .bind(&sealed.wrapped_key)
             .bind(&sealed.ciphertext)
@@ -271,9 +273,21 @@ impl RegistryStore {
 
     /// Approved templates whose data keys still exist, for loading into the matcher.
     pub async fn live_templates(&self) -> Result<Vec<TemplateRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, person_id, match_id, modality, position, wrapped_key, ciphertext FROM templates WHERE status = 'approved' AND wrapped_key IS NOT NULL ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        self.sealed_templates(None).await
+    }
+
+    /// One template still sealed, whatever its status (an approval loads a pending one into the matcher).
+    pub async fn sealed_template(&self, id: &str) -> Result<Option<TemplateRow>, StoreError> {
+        Ok(self.sealed_templates(Some(id)).await?.pop())
+    }
+
+    /// `id`: that template whatever its status; `None`: every approved one.
+    async fn sealed_templates(&self, id: Option<&str>) -> Result<Vec<TemplateRow>, StoreError> {
+        let q = match id {
+            Some(id) => sqlx::query("SELECT id, person_id, match_id, modality, position, wrapped_key, ciphertext FROM templates WHERE id = ? AND wrapped_key IS NOT NULL").bind(id),
+            None => sqlx::query("SELECT id, person_id, match_id, modality, position, wrapped_key, ciphertext FROM templates WHERE status = 'approved' AND wrapped_key IS NOT NULL ORDER BY created_at, id"),
+        };
+        let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
             .map(|r| TemplateRow {

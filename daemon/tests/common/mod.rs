@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 pub const TOBIRAD: &str = env!("CARGO_BIN_EXE_tobirad");
 pub const TOBIRA: &str = env!("CARGO_BIN_EXE_tobira");
+/// Where administrators prove who they are in the tests.
+pub const ADMIN_READER: &str = "t02-reader";
 
 pub fn demo_site() -> &'static str {
     tobira::demo::DEMO_SITE
@@ -27,17 +29,25 @@ impl Drop for Running {
 
 impl Running {
     pub fn start(dir: &Path) -> Running {
+        Running::start_with(dir, demo_site(), &[])
+    }
+
+    /// Starts (or restarts, on the same data directory) a simulated daemon on `site` with extra environment.
+    pub fn start_with(dir: &Path, site_text: &str, env: &[(&str, &str)]) -> Running {
         let site = dir.join("site.toml");
-        std::fs::write(&site, demo_site()).unwrap();
+        std::fs::write(&site, site_text).unwrap();
         let data = dir.join("data");
-        let child = Command::new(TOBIRAD)
+        let _ = std::fs::remove_file(data.join("control.sock"));
+        let mut child = Command::new(TOBIRAD)
             .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
+            .envs(env.iter().copied())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let sock = data.join("control.sock");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !(sock.exists() && cli(&sock, &["status"]).status.success()) {
+            assert!(child.try_wait().unwrap().is_none(), "daemon exited at start-up");
             assert!(Instant::now() < deadline, "daemon did not come up");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -46,6 +56,45 @@ impl Running {
 
     pub fn tobira(&self, args: &[&str]) -> Output {
         cli(&self.sock, args)
+    }
+
+    /// A new site's first act: the system administrator registers themselves (bootstrap, no biometric yet).
+    pub fn bootstrap(&self) {
+        let o = self.tobira(&[
+            "--actor",
+            "takahashi",
+            "person",
+            "add",
+            "takahashi",
+            "--name",
+            "高橋 一郎",
+            "--affiliation",
+            "情報政策課",
+            "--roles",
+            "system-administrator",
+            "--appointment-end",
+            "2027-03-31",
+        ]);
+        assert!(o.status.success(), "bootstrap: {}", text(&o));
+    }
+
+    /// Places `body`'s finger 2 on a simulated reader.
+    pub fn present(&self, reader: &str, body: &str) {
+        let o = self.tobira(&["sim", "present", reader, body]);
+        assert!(o.status.success(), "present: {}", text(&o));
+    }
+
+    /// An administrative act by `actor`, who first places their own finger on the admin reader (t02-reader).
+    pub fn act(&self, actor: &str, args: &[&str]) -> Output {
+        self.present(ADMIN_READER, actor);
+        let mut all = vec!["--actor", actor, "--at", ADMIN_READER];
+        all.extend_from_slice(args);
+        let o = self.tobira(&all);
+        // Whatever the command read or left, nobody is still standing at the readers.
+        for r in [ADMIN_READER, "t01-reader"] {
+            let _ = self.tobira(&["sim", "clear", r]);
+        }
+        o
     }
 
     pub fn stop(mut self) -> std::process::ExitStatus {

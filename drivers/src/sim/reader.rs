@@ -62,6 +62,14 @@ impl SimReaderHandle {
         self.inner.notify.notify_one();
     }
 
+    /// The person steps away: samples placed but not yet read are dropped (a refused command left them).
+    pub fn clear(&self) -> usize {
+        let mut st = lock(&self.inner);
+        let n = st.queue.len();
+        st.queue.clear();
+        n
+    }
+
     pub fn replug(&self) {
         lock(&self.inner).unplugged = false;
         self.inner.notify.notify_one();

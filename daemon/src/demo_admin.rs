@@ -1,0 +1,114 @@
+//! The demo's second half: what the administrators do after the doors and terminals have been used —
+//! deletion on transfer, alarms, lent viewer IDs, the periodic review, reading another section's records,
+//! key rotation, and the ledgers.
+
+use crate::demo::Demo;
+use tobira_proto::{AuditFilter, Request};
+
+fn rows(v: &serde_json::Value) -> usize {
+    v["rows"].as_array().map(|a| a.len()).unwrap_or(0)
+}
+
+pub(crate) fn after(d: &mut Demo) -> anyhow::Result<()> {
+    d.heading("The security manager lifts sato's lockout after checking who it was (audited)");
+    d.act("yamamoto", Request::Unlock { person: "sato".into(), reader: "t01-reader".into() })?;
+    println!("    unlocked by yamamoto");
+
+    d.heading("Transfer (000 §8(2)): ito requests nakamura's removal, takahashi approves");
+    let v = d.act("ito", Request::PersonDelete { id: "nakamura".into(), reason: "人事異動 (福祉課へ)".into() })?;
+    let req = v["request"].as_str().unwrap_or("").to_string();
+    println!("    request {req} pending");
+    let v = d.act("takahashi", Request::RequestApprove { id: req.clone(), note: None })?;
+    println!(
+        "    approved: grants revoked {}, templates erased {}, node key rotated",
+        v["applied"]["revoked_grants"], v["applied"]["erased"]
+    );
+    d.heading("Approving the same request again is refused");
+    d.refused("takahashi", Request::RequestApprove { id: req, note: None }, "already approved")?;
+    d.heading("The removed person is refused at login, before any capture");
+    d.login("t-01", "nakamura", None, false, "PERSON_INACTIVE")?;
+
+    d.heading("Alarms for the security manager (003 §20): listed, one acknowledged with a note");
+    let alarms = d.call(Request::AlarmList { all: false })?;
+    let list = alarms.as_array().cloned().unwrap_or_default();
+    for a in &list {
+        println!(
+            "    #{:<3} {:<22} {:<14} {}",
+            a["id"],
+            a["kind"].as_str().unwrap_or(""),
+            a["place"].as_str().unwrap_or(""),
+            a["reason"].as_str().unwrap_or("")
+        );
+    }
+    let kinds: Vec<&str> = list.iter().filter_map(|a| a["kind"].as_str()).collect();
+    for want in ["door.alarm.forced", "door.alarm.held", "login.lockout", "enroll.duplicate"] {
+        if !kinds.contains(&want) {
+            d.failures.push(format!("alarm {want} was not raised"));
+        }
+    }
+    if let Some(first) = list.first().and_then(|a| a["id"].as_i64()) {
+        d.act("yamamoto", Request::AlarmAck { id: first, note: "現地確認: 保守作業中の誤操作".into() })?;
+        println!("    #{first} acknowledged by yamamoto");
+    }
+
+    d.heading("A viewer ID lent and returned (004 §11)");
+    let v = d.act(
+        "takahashi",
+        Request::ViewerLend {
+            viewer_id: "VIEW-03".into(),
+            to: "監査 花子".into(),
+            affiliation: "監査委員事務局".into(),
+            purpose: "定期監査".into(),
+        },
+    )?;
+    let loan = v["loan"].as_str().unwrap_or("").to_string();
+    d.act("takahashi", Request::ViewerReturn { loan })?;
+    println!("    VIEW-03 lent to 監査 花子 and returned");
+
+    d.heading("A site administrator reading every section's history needs approval (002 §7(11))");
+    d.refused("ito", Request::AuditShow(AuditFilter::default()), "approval")?;
+    let v = d.act("ito", Request::RequestView { section: "*".into(), reason: "入退室記録の点検".into() })?;
+    d.act("takahashi", Request::RequestApprove { id: v["request"].as_str().unwrap_or("").into(), note: None })?;
+    let shown = d.act("ito", Request::AuditShow(AuditFilter { limit: Some(5), ..Default::default() }))?;
+    println!(
+        "    approved; ito reads {} events (the reading itself is recorded)",
+        shown.as_array().map(|a| a.len()).unwrap_or(0)
+    );
+
+    d.heading("Periodic review (004 §5(10)): every live grant, template and role, confirmed line by line");
+    let v = d.act("takahashi", Request::Review { complete: false, revoke: vec![], note: None })?;
+    let lines = v["lines"].as_array().cloned().unwrap_or_default();
+    let yoshida_l3 = lines
+        .iter()
+        .find(|l| l["line"] == "grant" && l["person"] == "yoshida")
+        .and_then(|l| l["id"].as_str())
+        .map(String::from);
+    println!("    {} lines to confirm", lines.len());
+    let revoke: Vec<String> = yoshida_l3.into_iter().collect();
+    d.act("takahashi", Request::Review { complete: true, revoke: revoke.clone(), note: Some("年次点検".into()) })?;
+    println!("    review completed; revoked {revoke:?} (yoshida no longer needs the media room)");
+
+    d.heading("Node key rotation: every data key rewrapped, the audit history untouched (001 §15(4))");
+    let v = d.act("takahashi", Request::KeyRotate)?;
+    println!(
+        "    rewrapped {} data keys: {} → {}",
+        v["rewrapped"],
+        v["old_key_sha256"].as_str().unwrap_or(""),
+        v["new_key_sha256"].as_str().unwrap_or("")
+    );
+
+    d.heading("Ledgers (台帳), derived from the audit log");
+    for kind in ["operators", "matching", "user-ids", "viewer-ids"] {
+        let v = d.act("takahashi", Request::Ledger { kind: Some(kind.into()), from: None, until: None })?;
+        println!("    {:<44} {} rows", v["title"].as_str().unwrap_or(""), rows(&v));
+        if rows(&v) == 0 {
+            d.failures.push(format!("ledger {kind} is empty"));
+        }
+    }
+    let check = d.call(Request::Check)?;
+    println!("\n    tobira check:");
+    for w in check["warnings"].as_array().cloned().unwrap_or_default() {
+        println!("      - {}", w.as_str().unwrap_or(""));
+    }
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Periodic review (004 §5(10), §6(5)): every live grant, template and role, for the system administrator to
+//! confirm or revoke line by line. Listing is recorded as a viewing; completing records the findings, revokes
+//! what was found wrong, and resets the clock `tobira check` measures overdue reviews by.
+
+use crate::actor::Actor;
+use crate::commands::{Refusal, audited_admin};
+use crate::daemon::Daemon;
+use crate::requests::place_str;
+
+pub const META_LAST_REVIEW: &str = "last_review_at";
+
+/// One line of the review: what it is, whose, and the id to name when revoking.
+async fn lines(d: &Daemon) -> Result<Vec<serde_json::Value>, Refusal> {
+    let reg = d.registry();
+    let mut out = Vec::new();
+    for p in reg.people.values().filter(|p| p.active) {
+        for r in &p.roles {
+            out.push(serde_json::json!({"line": "role", "id": format!("{}:{}", p.id, r.as_str()), "person": p.id.as_str(), "name": p.name,
+                "what": format!("{} ({})", r.as_str(), r.japanese()), "until": p.appointment_end}));
+        }
+    }
+    for g in &reg.grants {
+        out.push(serde_json::json!({"line": "grant", "id": g.id.as_str(), "person": g.holder.as_str(),
+            "name": reg.person(&g.holder).map(|p| p.name.clone()).unwrap_or_default(),
+            "what": format!("{} issued by {} as {}", place_str(&g.place), g.issued_by, g.issuer_role.as_str()), "until": g.valid_until}));
+    }
+    for t in d.store.live_template_infos().await? {
+        out.push(serde_json::json!({"line": "template", "id": t.id, "person": t.person,
+            "name": reg.person(&tobira_core::ids::PersonId::new(&t.person)).map(|p| p.name.clone()).unwrap_or_default(),
+            "what": format!("{} {} ({}), quality {}", t.modality, t.position, t.status, t.quality), "until": serde_json::Value::Null}));
+    }
+    Ok(out)
+}
+
+pub async fn review(
+    d: &Daemon,
+    actor: &Actor,
+    complete: bool,
+    revoke: &[String],
+    note: Option<&str>,
+) -> Result<serde_json::Value, Refusal> {
+    let items = lines(d).await?;
+    if !complete {
+        let seq = audited_admin(
+            d,
+            actor,
+            "audit.view",
+            "",
+            "004 §5(10), 002 §7(11)",
+            serde_json::json!({"view": "review", "lines": items.len()}),
+        )
+        .await?;
+        return Ok(serde_json::json!({"lines": items, "audit_seq": seq,
+            "next": "confirm with `tobira review --complete`, naming wrong grants with --revoke ID"}));
+    }
+    let reg = d.registry();
+    for id in revoke {
+        if !reg.grants.iter().any(|g| g.id.as_str() == id) {
+            return Err(Refusal::not_found(format!("--revoke {id}: no live grant with that id; nothing was recorded")));
+        }
+    }
+    let now = d.now();
+    let seq = audited_admin(
+        d,
+        actor,
+        "admin.review",
+        "",
+        "004 §5(10)",
+        serde_json::json!({"lines": items.len(), "confirmed": items.len() - revoke.len(), "revoked": revoke, "note": note}),
+    )
+    .await?;
+    for id in revoke {
+        d.store.revoke_grant(id, actor.id(), now).await?;
+    }
+    d.reload_registry().await?;
+    d.store.set_meta(META_LAST_REVIEW, &crate::store::ts(now)).await?;
+    Ok(serde_json::json!({"reviewed": items.len(), "revoked": revoke, "audit_seq": seq}))
+}
