@@ -105,7 +105,24 @@ pub async fn record_viewing(
 pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
     match tobira_audit::verify(&d.opts.audit_path(), &d.audit_store.public_key()).await {
         Ok(rep) => Ok(serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints})),
-        Err(f) => Ok(serde_json::json!({"ok": false, "failure": f.to_string()})),
+        Err(f) => {
+            // A broken chain is an incident for the security manager (003 §20), raised once per verification.
+            let _ = d
+                .record(NewEvent {
+                    time: d.now(),
+                    kind: "audit.verify.failed".into(),
+                    actor: None,
+                    subject: None,
+                    place: Some(d.site.id.to_string()),
+                    outcome: Outcome::Alarm,
+                    reason: "AUDIT_VERIFICATION_FAILED".into(),
+                    article: Some("003 §17, §20".into()),
+                    score: None,
+                    details: serde_json::json!({"failure": f.to_string()}),
+                })
+                .await;
+            Ok(serde_json::json!({"ok": false, "failure": f.to_string()}))
+        }
     }
 }
 

@@ -303,6 +303,9 @@ pub enum AuditCmd {
     Verify {
         #[arg(long, default_value = "/var/lib/tobira")]
         data_dir: PathBuf,
+        /// Ask the running daemon to verify its own store instead; a failure raises an alarm (003 §20).
+        #[arg(long)]
+        online: bool,
     },
 }
 
@@ -429,6 +432,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Clock { at } => SimCommand::Clock { at: (at != "real").then_some(at) },
             SimCmd::Door { door } => SimCommand::Door { door },
         }),
+        Cmd::Audit(AuditCmd::Verify { online: true, .. }) => Request::AuditVerify,
         Cmd::Demo(_) | Cmd::Audit(AuditCmd::Verify { .. }) => return None,
     })
 }

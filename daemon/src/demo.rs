@@ -443,7 +443,7 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
         from: "2026-11-24T09:00:00+09:00".into(),
         until: "2026-11-24T17:00:00+09:00".into(),
         escorts: vec!["tanaka".into()],
-        media_allowed: vec![],
+        media_allowed: vec!["保守用ノートPC (資産番号 T-22)".into()],
     });
     d.act("takahashi", visit)?;
     println!(

@@ -214,6 +214,8 @@ impl DoorTask {
             details["visit"] = v.id.as_str().into();
             details["name_tag"] = v.name_tag.clone().into();
             details["company"] = v.company.clone().into();
+            // 000 §7(2): only the devices and media the visit was approved to bring in.
+            details["media_allowed"] = v.media_allowed.clone().into();
             details["escort"] = escort.unwrap_or_default().into();
             details["approver"] = v.approved_by.as_str().into();
         } else if let Some(g) = reg

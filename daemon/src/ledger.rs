@@ -46,7 +46,14 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
             // A vendor's affiliation is the company of their visit (003 §13(4)).
             "所属": Some(s(&e.details, "company")).filter(|c| !c.is_empty())
                 .unwrap_or_else(|| person.map(|p| p.affiliation.clone()).unwrap_or_default()),
-            "用務": s(&e.details, "purpose"),
+            "用務": match e.details["media_allowed"].as_array().filter(|m| !m.is_empty()) {
+                Some(m) => format!(
+                    "{} (持込承認: {})",
+                    s(&e.details, "purpose"),
+                    m.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("、")
+                ),
+                None => s(&e.details, "purpose"),
+            },
             "入室場所": zone,
             "入室時刻": local.format("%H:%M:%S").to_string(),
             "退室時刻": exit,

@@ -1,5 +1,6 @@
 //! Periodic review (004 §5(10), §6(5)): every live grant, template and role, for the system administrator to
-//! confirm or revoke line by line. Listing is recorded as a viewing; completing records the findings, revokes
+//! confirm or revoke line by line (grants are revoked, templates erased; roles end with the person's removal
+//! or appointment term). Listing is recorded as a viewing; completing records the findings, revokes
 //! what was found wrong, and resets the clock `tobira check` measures overdue reviews by.
 
 use crate::actor::Actor;
@@ -51,12 +52,20 @@ pub async fn review(
         )
         .await?;
         return Ok(serde_json::json!({"lines": items, "audit_seq": seq,
-            "next": "confirm with `tobira review --complete`, naming wrong grants with --revoke ID"}));
+            "next": "confirm with `tobira review --complete`, naming each wrong grant or template with --revoke ID"}));
     }
     let reg = d.registry();
+    let live_templates: Vec<String> = d.store.live_template_infos().await?.into_iter().map(|t| t.id).collect();
+    let (mut grants, mut templates) = (Vec::new(), Vec::new());
     for id in revoke {
-        if !reg.grants.iter().any(|g| g.id.as_str() == id) {
-            return Err(Refusal::not_found(format!("--revoke {id}: no live grant with that id; nothing was recorded")));
+        if reg.grants.iter().any(|g| g.id.as_str() == id) {
+            grants.push(id.clone());
+        } else if live_templates.contains(id) {
+            templates.push(id.clone());
+        } else {
+            return Err(Refusal::not_found(format!(
+                "--revoke {id}: no live grant or template with that id; nothing was recorded"
+            )));
         }
     }
     let now = d.now();
@@ -66,13 +75,19 @@ pub async fn review(
         "admin.review",
         "",
         "004 §5(10)",
-        serde_json::json!({"lines": items.len(), "confirmed": items.len() - revoke.len(), "revoked": revoke, "note": note}),
+        serde_json::json!({"lines": items.len(), "confirmed": items.len() - revoke.len(), "revoked_grants": grants, "erased_templates": templates, "note": note}),
     )
     .await?;
-    for id in revoke {
+    for id in &grants {
         d.store.revoke_grant(id, actor.id(), now).await?;
     }
     d.reload_registry().await?;
+    if !templates.is_empty() {
+        // A template found wrong is erased like one of a person who left (000 §8(2)), key rotation included.
+        d.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| templates.contains(&o.template_id));
+        d.store.erase_templates(&templates).await?;
+        d.rotate_node_key().await?;
+    }
     d.store.set_meta(META_LAST_REVIEW, &crate::store::ts(now)).await?;
     Ok(serde_json::json!({"reviewed": items.len(), "revoked": revoke, "audit_seq": seq}))
 }

@@ -238,6 +238,16 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     }
     tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
     tasks.spawn(crate::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
+    // The chain is verified once at every start, in the background: a store altered while the daemon was
+    // down raises an alarm for the security manager (003 §20) instead of going unnoticed.
+    let verifier = daemon.clone();
+    tasks.spawn(async move {
+        if let Ok(v) = crate::audit_cmd::verify(&verifier).await
+            && v["ok"] == false
+        {
+            tracing::error!(failure = %v["failure"], "audit verification at start failed");
+        }
+    });
     tasks.spawn(crate::login_socket::serve(daemon.clone(), login_listener, stop_rx.clone()));
 
     shutdown.await;

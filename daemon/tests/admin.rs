@@ -17,6 +17,11 @@ fn json(o: &Output) -> serde_json::Value {
     if lines.len() == 1 { lines.into_iter().next().unwrap() } else { serde_json::Value::Array(lines) }
 }
 
+/// A door's or login's decision: the CLI exits 1 on a denial but still prints it.
+fn decision(o: &Output) -> serde_json::Value {
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(o)))
+}
+
 fn refused(o: &Output, want: &str) {
     assert!(!o.status.success(), "expected a refusal containing {want:?}, got success: {}", text(o));
     assert!(text(o).contains(want), "refusal should say {want:?}: {}", text(o));
@@ -177,6 +182,10 @@ fn deletion_erases_templates_so_an_old_backup_cannot_be_decrypted() {
     json(&enroll(&d, "takahashi", "tanaka", "tanaka"));
     json(&d.act("takahashi", &["--json", "grant", "add", "tanaka", "--place", "terminal:t-01"]));
     assert_eq!(login(&d, "tanaka", Some("tanaka"))["reason"], "GRANT_VALID");
+    // At a door tanaka may not open, the finger is still recognised as tanaka's (for the ledger only).
+    let at_door = decision(&d.tobira(&["--json", "sim", "present", "server-in", "tanaka"]));
+    assert_eq!(at_door["granted"], false);
+    assert_eq!(at_door["person"], "tanaka", "control: attribution works before the deletion: {at_door}");
 
     // A backup taken today, and the key as it is today.
     let backup = dir.path().join("backup.db");
@@ -223,6 +232,10 @@ fn deletion_erases_templates_so_an_old_backup_cannot_be_decrypted() {
     let v = json(&d.act("takahashi", &["--json", "request", "approve", &r2]));
     assert_eq!(v["applied"]["erased"], 1, "{v}");
     assert_eq!(login(&d, "tanaka", Some("tanaka"))["reason"], "PERSON_INACTIVE");
+    // A deleted person's template matches nothing any more, not even for attribution.
+    let at_door = decision(&d.tobira(&["--json", "sim", "present", "server-in", "tanaka"]));
+    assert_eq!(at_door["granted"], false);
+    assert!(at_door["person"].is_null(), "the erased template still matched: {at_door}");
     assert!(json(&d.tobira(&["--json", "grant", "list", "--holder", "tanaka"])).is_array(), "no live grant left");
 
     // The live key changed; with it the old backup's wrapped key for tanaka no longer opens.
@@ -377,7 +390,18 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
         .unwrap()
         .to_string();
     refused(&d.act("takahashi", &["review", "--complete", "--revoke", "g-nonexistent"]), "no live grant");
-    json(&d.act("takahashi", &["--json", "review", "--complete", "--revoke", &grant, "--note", "年次点検"]));
+    let tpl =
+        lines["lines"].as_array().unwrap().iter().find(|l| l["line"] == "template" && l["person"] == "tanaka").unwrap()
+            ["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    json(&d.act(
+        "takahashi",
+        &["--json", "review", "--complete", "--revoke", &grant, "--revoke", &tpl, "--note", "年次点検"],
+    ));
+    let shown = json(&d.tobira(&["--json", "person", "show", "tanaka"]));
+    assert_eq!(shown["templates"][0]["status"], "erased", "a template found wrong in the review is erased");
     assert!(!text(&d.tobira(&["check"])).contains("004 §5(10)"), "the review is no longer due");
     assert!(json(&d.tobira(&["--json", "grant", "list", "--holder", "tanaka"])).is_array());
     let _ = d.tobira(&["sim", "clock", "2027-03-01T10:00:00+09:00"]);
@@ -427,7 +451,7 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     // Key rotation: a new key, the same templates, the audit history untouched.
     let before = std::fs::read(d.data.join("template.key")).unwrap();
     let v = json(&d.act("takahashi", &["--json", "key", "rotate"]));
-    assert_eq!(v["rewrapped"], 4, "{v}");
+    assert_eq!(v["rewrapped"], 3, "takahashi, yamamoto, ito (tanaka's was erased in the review): {v}");
     assert_ne!(before, std::fs::read(d.data.join("template.key")).unwrap());
     let data = d.data.clone();
     assert!(d.stop().success());

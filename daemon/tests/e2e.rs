@@ -175,6 +175,18 @@ fn tampered_store_fails_verification_naming_the_event() {
     let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert_eq!(v.status.code(), Some(4), "{}", text(&v));
     assert!(text(&v).contains('3'), "the failure names the altered event: {}", text(&v));
+
+    // The daemon verifies its chain at start: the alteration becomes an alarm for the security manager.
+    let d = Running::start(dir.path());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let a = text(&d.tobira(&["--json", "alarms"]));
+        if a.contains("audit.verify.failed") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no alarm for the altered store: {a}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 #[test]

@@ -18,7 +18,7 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Audit(AuditCmd::Verify { data_dir }) => tobira::audit_cmd::verify_offline(&data_dir, json),
+        Cmd::Audit(AuditCmd::Verify { data_dir, online: false }) => tobira::audit_cmd::verify_offline(&data_dir, json),
         Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
             let csv = csv.clone().unwrap_or_default();
             let c = client(&cli);
