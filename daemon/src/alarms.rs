@@ -126,6 +126,42 @@ async fn notify(argv: &[String], id: i64, a: &Raised) -> bool {
     }
 }
 
+const META_SCANNED: &str = "alarm_scan_seq";
+
+/// At start: alarm events recorded after the last scan but never turned into alarms (the daemon died between
+/// the audit append and the alarm task) are raised now. The alarms table is keyed by audit sequence, so an
+/// alarm already raised is not raised twice.
+pub async fn catch_up(d: &Daemon) -> Result<usize, Refusal> {
+    let mut after = d.store.meta(META_SCANNED).await?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let mut raised = 0;
+    loop {
+        let filter = tobira_audit::Filter { after_seq: Some(after), limit: Some(10_000), ..Default::default() };
+        let batch = d
+            .audit_store
+            .query(&filter)
+            .await
+            .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
+        let Some(last) = batch.last().map(|e| e.seq) else { break };
+        for e in batch.iter().filter(|e| e.outcome == tobira_audit::Outcome::Alarm) {
+            let a = Raised {
+                seq: e.seq,
+                kind: e.kind.clone(),
+                place: e.place.clone(),
+                subject: e.subject.clone(),
+                reason: e.reason.clone(),
+                time: e.time,
+            };
+            if d.store.alarms(false).await?.iter().all(|x| x.audit_seq != e.seq) {
+                raised += 1;
+                let _ = d.alarms.send(a);
+            }
+        }
+        after = last;
+    }
+    d.store.set_meta(META_SCANNED, &after.to_string()).await?;
+    Ok(raised)
+}
+
 pub async fn list(d: &Daemon, all: bool) -> Result<serde_json::Value, Refusal> {
     let rows = d.store.alarms(!all).await?;
     Ok(serde_json::to_value(rows).unwrap_or_default())

@@ -242,6 +242,11 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     // down raises an alarm for the security manager (003 §20) instead of going unnoticed.
     let verifier = daemon.clone();
     tasks.spawn(async move {
+        match crate::alarms::catch_up(&verifier).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(alarms = n, "raised alarms recorded before a crash but never raised"),
+            Err(e) => tracing::error!(error = %e.message, "could not scan the audit log for unraised alarms"),
+        }
         if let Ok(v) = crate::audit_cmd::verify(&verifier).await
             && v["ok"] == false
         {

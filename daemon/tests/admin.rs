@@ -507,3 +507,41 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     assert!(!o.status.success());
     assert!(text(&o).contains("not the key this registry"), "{}", text(&o));
 }
+
+#[test]
+fn an_alarm_recorded_but_never_raised_is_raised_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    assert!(d.tobira(&["sim", "force", "server-door"]).status.success());
+    let wait_alarm = |d: &Running| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let a = json(&d.tobira(&["--json", "alarms"]));
+            if a["kind"] == "door.alarm.forced" {
+                return a;
+            }
+            assert!(std::time::Instant::now() < deadline, "no alarm: {a}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let first = wait_alarm(&d);
+    assert!(d.stop().success());
+    // The daemon died after the audit append and before the alarm task recorded it: the alarm row is gone.
+    let reg = dir.path().join("data/registry.db");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", reg.display())).await.unwrap();
+        sqlx::query("DELETE FROM alarms").execute(&mut c).await.unwrap();
+        sqlx::query("DELETE FROM meta WHERE key = 'alarm_scan_seq'").execute(&mut c).await.unwrap();
+    });
+    let d = Running::start(dir.path());
+    let again = wait_alarm(&d);
+    assert_eq!(again["audit_seq"], first["audit_seq"], "the same audit event, raised once more");
+    let all = json(&d.tobira(&["--json", "alarms", "--all"]));
+    assert!(all.is_object(), "exactly one alarm, not one per start: {all}");
+    drop(d);
+    let d = Running::start(dir.path());
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(json(&d.tobira(&["--json", "alarms", "--all"])).is_object(), "a restart does not raise it twice");
+}
