@@ -49,6 +49,9 @@ pub enum Cmd {
         /// ISO finger position (1 = right thumb … 10 = left little).
         #[arg(long, default_value_t = 2)]
         finger: u8,
+        /// Enroll a palm (left | right) instead of a finger.
+        #[arg(long, value_parser = ["left", "right"])]
+        palm: Option<String>,
         /// Captures (default: the site's [administration] enrollment_samples, 3).
         #[arg(long)]
         samples: Option<u8>,
@@ -372,7 +375,9 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
         Cmd::Person(PersonCmd::List) => Request::PersonList,
         Cmd::Person(PersonCmd::Show { id }) => Request::PersonShow { id },
         Cmd::Person(PersonCmd::Delete { id, reason }) => Request::PersonDelete { id, reason },
-        Cmd::Enroll { person, reader, finger, samples } => Request::Enroll { person, reader, finger, samples },
+        Cmd::Enroll { person, reader, finger, palm, samples } => {
+            Request::Enroll { person, reader, finger, palm, samples }
+        }
         Cmd::Request(r) => match r {
             RequestCmd::List { status } => Request::RequestList { status },
             RequestCmd::Approve { id, note } => Request::RequestApprove { id, note },

@@ -56,7 +56,13 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::PersonList => person_list(d),
         Request::PersonShow { id } => person_show(d, &id).await,
         Request::PersonDelete { id, reason } => person_delete(d, c, &id, &reason).await,
-        Request::Enroll { person, reader, finger, samples } => {
+        Request::Enroll { person, reader, finger, palm, samples } => {
+            if let Some(hand) = palm {
+                return Err(Refusal::bad(format!(
+                    "--palm {hand}: palm-vein templates need the palm pipeline, which this version does not have yet \
+                     (issue 4); enroll a finger with --finger N"
+                )));
+            }
             let actor = d.prove(c, Act::Enroll).await?;
             enroll_as(d, &actor, &person, &reader, finger, samples).await
         }

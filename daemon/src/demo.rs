@@ -539,7 +539,7 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
 }
 
 fn enroll(person: &str) -> Request {
-    Request::Enroll { person: person.into(), reader: "t01-reader".into(), finger: 2, samples: None }
+    Request::Enroll { person: person.into(), reader: "t01-reader".into(), finger: 2, palm: None, samples: None }
 }
 
 /// The subject places their finger three times at the enrollment reader.

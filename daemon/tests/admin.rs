@@ -137,6 +137,9 @@ fn actors_prove_themselves_and_site_administrators_request() {
     assert_eq!(login(&d, "tanaka", Some("tanaka"))["reason"], "GRANT_VALID");
     refused(&d.act("takahashi", &["request", "approve", &req]), "already approved");
 
+    // Palm-vein enrollment is refused clearly until the palm pipeline exists.
+    refused(&d.act("takahashi", &["enroll", "sato", "--reader", "t01-reader", "--palm", "right"]), "palm");
+
     // A duplicate identity blocks an enrollment and raises an alarm.
     refused(&enroll(&d, "ito", "sato", "tanaka"), "duplicate identity");
     let alarms = json(&d.tobira(&["--json", "alarms"]));

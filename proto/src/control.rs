@@ -47,6 +47,9 @@ pub enum Request {
         person: String,
         reader: String,
         finger: u8,
+        /// `left` or `right`: a palm instead of a finger.
+        #[serde(default)]
+        palm: Option<String>,
         samples: Option<u8>,
     },
     /// Remove a person on transfer or leaving (000 §8(2)): revoke every grant, erase every template.
