@@ -9,8 +9,11 @@ pub const MIN_MINUTIAE: usize = 12;
 pub enum Sample {
     /// A reader or simulator that delivers minutiae.
     Minutiae(MinutiaeTemplate),
-    /// An 8-bit greyscale image (R30x upload, U.are.U).
+    /// An 8-bit greyscale fingerprint image (R30x upload, U.are.U).
     Gray8 { width: u32, height: u32, dpi: u16, pixels: Vec<u8> },
+    /// An 8-bit near-infrared palm image (a palm-reader bridge). Kept apart from fingerprint images so a palm
+    /// can never reach the fingerprint pipeline by accident.
+    PalmNir { width: u32, height: u32, dpi: u16, wavelength_nm: u16, pixels: Vec<u8> },
 }
 
 /// Never prints biometric content.
@@ -19,6 +22,9 @@ impl fmt::Debug for Sample {
         match self {
             Sample::Minutiae(t) => write!(f, "Sample::Minutiae({t:?})"),
             Sample::Gray8 { width, height, dpi, .. } => write!(f, "Sample::Gray8({width}x{height} @{dpi} dpi)"),
+            Sample::PalmNir { width, height, dpi, wavelength_nm, .. } => {
+                write!(f, "Sample::PalmNir({width}x{height} @{dpi} dpi, {wavelength_nm} nm)")
+            }
         }
     }
 }
@@ -61,5 +67,7 @@ pub fn extract(sample: &Sample) -> Result<MinutiaeTemplate, ExtractError> {
             }
             Ok(t)
         }
+        // The palm-vein pipeline (issue 4) is not built yet: a palm never matches until it is.
+        Sample::PalmNir { .. } => Err(ExtractError::Unsupported),
     }
 }

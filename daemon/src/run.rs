@@ -102,6 +102,21 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                 let cfg = tobira_drivers::r30x::R30xConfig::new(port);
                 readers.insert(r.id.clone(), Arc::new(tobira_drivers::r30x::R30xReader::spawn(r.id.as_str(), cfg)));
             }
+            "palm-bridge" => {
+                // `port` names the bridge's UNIX socket (drivers/src/palm_bridge/PROTOCOL.md).
+                let Some(port) = &r.port else {
+                    return Err(StartError::Device {
+                        device: r.id.to_string(),
+                        detail: "kind palm-bridge needs `port` (the bridge's socket path)".into(),
+                    });
+                };
+                let mut cfg = tobira_drivers::palm_bridge::PalmBridgeConfig::new(port);
+                cfg.capture_timeout = std::time::Duration::from_secs(u64::from(site.timeouts.capture_timeout_s));
+                readers.insert(
+                    r.id.clone(),
+                    Arc::new(tobira_drivers::palm_bridge::PalmBridgeReader::new(r.id.as_str(), cfg)),
+                );
+            }
             other => {
                 return Err(StartError::Device {
                     device: r.id.to_string(),

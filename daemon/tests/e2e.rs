@@ -210,3 +210,60 @@ fn exactly_two_site_administrators() {
     let people = d.tobira(&["--json", "person", "list"]);
     assert_eq!(String::from_utf8_lossy(&people.stdout).lines().count(), 3, "the refused one was not added");
 }
+
+/// A palm-vein reader through the bridge protocol: the daemon's config names the bridge's socket as it
+/// would name a vendor bridge, and its real driver captures from the reference bridge. Until the palm
+/// pipeline exists (issue 4) a palm never matches: the login is refused, not mistaken for a fingerprint.
+#[test]
+fn a_palm_bridge_reader_is_driven_through_its_socket() {
+    use tobira_drivers::palm_bridge::codec::Hand;
+    use tobira_drivers::palm_bridge::sim::{Presentation, SimBridge};
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("palm-t01.sock");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let bridge = SimBridge::new();
+    let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
+    rt.spawn(bridge.clone().serve(listener));
+    let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
+    let site = demo_site().replace(
+        stanza,
+        &format!("id = \"t01-reader\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", sock.display()),
+    );
+    assert!(site.contains("palm-bridge"), "the demo site's t01-reader stanza changed; update this test");
+    let d = Running::start_with(dir.path(), &site, &[]);
+    d.bootstrap();
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "person",
+        "add",
+        "tanaka",
+        "--name",
+        "田中",
+        "--roles",
+        "operator",
+        "--appointment-end",
+        "2027-03-31",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "terminal:t-01"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    bridge.present(Presentation::Hand { body: "tanaka".into(), hand: Hand::Right });
+    let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
+    assert_eq!(bridge.captures(), 1, "the daemon captured from the bridge");
+    let ev = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "login.failure"]);
+    assert!(
+        text(&ev).contains("cannot be turned into a template"),
+        "the palm was refused as unsupported: {}",
+        text(&ev)
+    );
+    // The bridge goes away: the login is refused with the device named, and the daemon keeps running.
+    bridge.disconnect_all();
+    let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["granted"], false);
+    assert!(d.tobira(&["status"]).status.success());
+}

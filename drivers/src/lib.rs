@@ -4,6 +4,7 @@
 //! driver implementing one trait.
 
 mod error;
+pub mod palm_bridge;
 pub mod pty;
 pub mod r30x;
 pub mod serial;

@@ -3,6 +3,11 @@
 //! `tobira-sim r30x --link /tmp/r30x [--password N] [--finger ridges|none] [--quiet-on-garbage]` opens a PTY,
 //! links PATH to its slave side and plays an R307-class fingerprint module on it until killed. Open PATH at
 //! 57600 8N1 as you would /dev/ttyUSB0.
+//!
+//! `tobira-sim palm-bridge --socket PATH [--body NAME] [--hand left|right]` runs the reference palm-reader
+//! bridge (drivers/src/palm_bridge/PROTOCOL.md) on a UNIX socket. With `--body` every capture gets that
+//! simulated person's hand; otherwise lines on standard input script it: `present BODY [left|right]`,
+//! `fail timeout|busy|sensor|spoof`, `garble`, `disconnect`.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -10,7 +15,80 @@ use tobira_drivers::r30x::{IMAGE_HEIGHT, IMAGE_WIDTH, Module, ModuleConfig};
 
 fn usage() -> ! {
     eprintln!("usage: tobira-sim r30x --link PATH [--password N] [--finger ridges|none] [--quiet-on-garbage]");
+    eprintln!("       tobira-sim palm-bridge --socket PATH [--body NAME] [--hand left|right]");
     std::process::exit(2)
+}
+
+fn palm_bridge(args: &[String]) -> ! {
+    use tobira_drivers::palm_bridge::codec::{ErrorCode, Hand};
+    use tobira_drivers::palm_bridge::sim::{Presentation, SimBridge};
+    let (mut socket, mut body, mut hand) = (None, None, Hand::Right);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--socket" => socket = it.next().cloned(),
+            "--body" => body = it.next().cloned(),
+            "--hand" => hand = if it.next().map(String::as_str) == Some("left") { Hand::Left } else { Hand::Right },
+            _ => usage(),
+        }
+    }
+    let Some(socket) = socket else { usage() };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tobira-sim: cannot start a runtime: {e}");
+            std::process::exit(1)
+        }
+    };
+    let code = rt.block_on(async move {
+        let _ = std::fs::remove_file(&socket);
+        let listener = match tokio::net::UnixListener::bind(&socket) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("tobira-sim: cannot listen on {socket}: {e}");
+                return 1;
+            }
+        };
+        let bridge = SimBridge::new();
+        if let Some(b) = body {
+            bridge.always(Some(Presentation::Hand { body: b, hand }));
+        }
+        println!("{socket}");
+        tokio::spawn(bridge.clone().serve(listener));
+        use tokio::io::AsyncBufReadExt;
+        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(l)) => {
+                        let w: Vec<&str> = l.split_whitespace().collect();
+                        match w.as_slice() {
+                            ["present", b, rest @ ..] => bridge.present(Presentation::Hand {
+                                body: (*b).to_string(),
+                                hand: if rest.first() == Some(&"left") { Hand::Left } else { Hand::Right },
+                            }),
+                            ["fail", c] => bridge.present(Presentation::Fail(match *c {
+                                "timeout" => ErrorCode::Timeout,
+                                "busy" => ErrorCode::Busy,
+                                "spoof" => ErrorCode::Spoof,
+                                _ => ErrorCode::Sensor,
+                            })),
+                            ["garble"] => bridge.present(Presentation::Garbage(b"\x00garbage\xffTPB1\x00".to_vec())),
+                            ["disconnect"] => bridge.disconnect_all(),
+                            [] => {}
+                            _ => eprintln!("tobira-sim: unknown command {l:?}"),
+                        }
+                    }
+                    // Standard input closed: keep serving until killed.
+                    _ => std::future::pending::<()>().await,
+                },
+                _ = tokio::signal::ctrl_c() => break,
+            }
+        }
+        let _ = std::fs::remove_file(&socket);
+        0
+    });
+    std::process::exit(code)
 }
 
 /// A stand-in finger for protocol tests: diagonal ridges, so every row differs and nibble order shows.
@@ -20,6 +98,9 @@ fn ridges() -> Vec<u8> {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("palm-bridge") {
+        palm_bridge(&args[1..]);
+    }
     if args.first().map(String::as_str) != Some("r30x") {
         usage();
     }
