@@ -207,6 +207,13 @@ pub struct RawController {
     pub kind: Spanned<String>,
     pub port: Option<String>,
     pub address: Option<u8>,
+    /// OSDP: the device's Secure Channel key file (0600, 32 hex digits).
+    pub key_file: Option<String>,
+    /// OSDP: accept the install-mode key for one provisioning session (audited). Never leave it on.
+    #[serde(default)]
+    pub install_mode: bool,
+    /// OSDP: line speed (9600, 19200, 38400, 57600 or 115200; default 115200).
+    pub baud: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,6 +291,9 @@ pub struct ControllerConfig {
     pub kind: String,
     pub port: Option<String>,
     pub address: Option<u8>,
+    pub key_file: Option<String>,
+    pub install_mode: bool,
+    pub baud: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -616,11 +626,37 @@ impl Site {
                     ),
                 ));
             }
+            if c.kind.get_ref() == "osdp" {
+                let field = |f: &str| format!("controller \"{}\".{f}", c.id.get_ref());
+                if c.port.is_none() {
+                    return Err(cx.err(
+                        c.kind.span(),
+                        field("port"),
+                        "an osdp controller needs `port` (e.g. \"/dev/ttyUSB0\")",
+                    ));
+                }
+                if c.address.is_none_or(|a| a > 126) {
+                    return Err(cx.err(c.kind.span(), field("address"), "an osdp controller needs `address` 0..=126"));
+                }
+                if c.key_file.is_none() && !c.install_mode {
+                    return Err(cx.err(
+                        c.kind.span(),
+                        field("key_file"),
+                        "an osdp controller needs `key_file` (its Secure Channel key); `install_mode = true` only to provision it",
+                    ));
+                }
+                if c.baud.is_some_and(|b| ![9600, 19200, 38400, 57600, 115200].contains(&b)) {
+                    return Err(cx.err(c.kind.span(), field("baud"), "one of 9600, 19200, 38400, 57600, 115200"));
+                }
+            }
             controllers.push(ControllerConfig {
                 id: ControllerId::new(c.id.get_ref()),
                 kind: c.kind.get_ref().clone(),
                 port: c.port.clone(),
                 address: c.address,
+                key_file: c.key_file.clone(),
+                install_mode: c.install_mode,
+                baud: c.baud,
             });
         }
         let mut used_readers: BTreeSet<String> = BTreeSet::new();

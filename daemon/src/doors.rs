@@ -251,6 +251,10 @@ impl DoorTask {
             HwInput::PowerLost => ("device.power", "POWER_LOST", Outcome::Alarm),
             HwInput::Offline => ("device.offline", "DEVICE_OFFLINE", Outcome::Alarm),
             HwInput::Online => ("device.online", "DEVICE_ONLINE", Outcome::Info),
+            HwInput::SecureChannelDown => ("device.secure_channel", "SECURE_CHANNEL_DOWN", Outcome::Alarm),
+            // Cards are not a credential here; the read is recorded, the number is not.
+            HwInput::CardRead { .. } => ("door.card", "CARD_READ", Outcome::Info),
+            HwInput::KeyPress => ("door.keypad", "KEY_PRESSED", Outcome::Info),
             _ => return,
         };
         self.note(

@@ -137,6 +137,23 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                 }
                 controllers.insert(c.id.clone(), sim.add_controller(c));
             }
+            "osdp" => {
+                let dev = |detail: String| StartError::Device { device: c.id.to_string(), detail };
+                let port = c.port.clone().ok_or_else(|| dev("needs `port`".into()))?;
+                let key = match &c.key_file {
+                    Some(f) => Some(tobira_drivers::osdp::load_key(std::path::Path::new(f)).map_err(dev)?),
+                    None => None,
+                };
+                if key.is_none() && c.install_mode {
+                    tracing::warn!(controller = %c.id, "OSDP install mode: the well-known key is accepted for provisioning");
+                }
+                let mut cfg = tobira_drivers::osdp::OsdpConfig::new(port, i32::from(c.address.unwrap_or(0)), key);
+                cfg.install_mode = c.install_mode;
+                cfg.baud = c.baud.unwrap_or(115_200);
+                let ctl =
+                    tobira_drivers::osdp::OsdpController::spawn(c.id.as_str(), cfg).map_err(|e| dev(e.to_string()))?;
+                controllers.insert(c.id.clone(), Arc::new(ctl));
+            }
             other => {
                 return Err(StartError::Device {
                     device: c.id.to_string(),
@@ -244,6 +261,23 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
             details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0)}),
         })
         .await;
+    for c in site.controllers.iter().filter(|c| c.install_mode) {
+        // Install mode accepts the well-known OSDP key: recorded as an alarm every start it is configured.
+        let _ = daemon
+            .record(NewEvent {
+                time: daemon.now(),
+                kind: "device.osdp.install_mode".into(),
+                actor: None,
+                subject: None,
+                place: Some(c.id.to_string()),
+                outcome: Outcome::Alarm,
+                reason: "INSTALL_MODE".into(),
+                article: Some("003 §20".into()),
+                score: None,
+                details: serde_json::json!({"controller": c.id.as_str(), "key_file": c.key_file}),
+            })
+            .await;
+    }
     tracing::info!(site = %site.id, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

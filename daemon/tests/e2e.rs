@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::process::Command;
+use std::time::Duration;
 
 #[test]
 fn demo_plays_every_scenario_and_the_audit_verifies() {
@@ -266,4 +267,85 @@ fn a_palm_bridge_reader_is_driven_through_its_socket() {
     let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(v["granted"], false);
     assert!(d.tobira(&["status"]).status.success());
+}
+
+/// A door controller on OSDP with Secure Channel: the daemon's real control panel drives libosdp's
+/// peripheral mode over a pseudo-terminal named in the site file as /dev/ttyUSB0 would be. A grant pulses
+/// the strike on the device; tamper and a dead device become alarms.
+#[test]
+fn an_osdp_door_controller_is_driven_with_secure_channel() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyRS485-server");
+    let key_file = dir.path().join("server-ctl.key");
+    std::fs::write(&key_file, "944b8eddcbaa2b5fe2b0148d1b2f95c9\n").unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = tobira_drivers::osdp::load_key(&key_file).unwrap();
+    let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap();
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let door = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).unwrap();
+
+    let stanza =
+        "id = \"server-ctl\"\nkind = \"sim\"                      # sim | osdp (port = \"/dev/ttyUSB0\", address = 1)";
+    assert!(demo_site().contains(stanza), "the demo site's server-ctl stanza changed; update this test");
+    let site = demo_site().replace(
+        stanza,
+        &format!(
+            "id = \"server-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
+            link.display(),
+            key_file.display()
+        ),
+    );
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
+    for (id, role) in [("suzuki", "data-manager"), ("tanaka", "operator")] {
+        let o = d
+            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
+        assert!(o.status.success(), "{}", text(&o));
+        for _ in 0..3 {
+            d.present("t01-reader", id);
+        }
+        let o = d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let o = d.act("suzuki", &["grant", "add", "tanaka", "--place", "zone:server-room"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(door.state().online && door.state().secure) {
+        assert!(std::time::Instant::now() < deadline, "the controller never came online under Secure Channel");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let o = d.tobira(&["--json", "sim", "present", "server-in", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["granted"], true, "{v}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while door.state().last_pulse.is_none() {
+        assert!(std::time::Instant::now() < deadline, "the strike pulse never reached the device");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let seen = door.state().seen;
+    assert!(seen.iter().any(|s| s.starts_with("output 0 code 5 timer 30")), "3 s pulse on output 0: {seen:?}");
+
+    door.tamper();
+    let wait_alarm = |kind: &str, secs: u64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let a = text(&d.tobira(&["--json", "alarms"]));
+            if a.contains(kind) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no {kind} alarm: {a}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_alarm("device.tamper", 10);
+    door.stop();
+    wait_alarm("device.offline", 30);
+    assert!(d.tobira(&["status"]).status.success(), "the daemon keeps running");
 }

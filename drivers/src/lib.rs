@@ -4,6 +4,7 @@
 //! driver implementing one trait.
 
 mod error;
+pub mod osdp;
 pub mod palm_bridge;
 pub mod pty;
 pub mod r30x;
@@ -57,6 +58,13 @@ pub enum DoorInput {
     PowerLost,
     Offline,
     Online,
+    /// The session with the device is not secured (OSDP install mode): an alarm in itself.
+    SecureChannelDown,
+    /// A card was read (the number is not a credential in tobira; only the event is recorded).
+    CardRead {
+        bits: u16,
+    },
+    KeyPress,
 }
 
 pub trait DoorController: Send + Sync {

@@ -104,3 +104,31 @@ fn a_real_reader_needs_a_port() {
     let s = parse_site("site.toml", &good).unwrap();
     assert_eq!(s.reader(&ReaderId::new("t01-reader")).unwrap().port.as_deref(), Some("/dev/ttyUSB0"));
 }
+
+#[test]
+fn osdp_controller_needs_port_address_and_a_key() {
+    let stanza = "kind = \"sim\"                      # sim | osdp (port = \"/dev/ttyUSB0\", address = 1)";
+    assert!(DEMO.contains(stanza));
+    let no_key = DEMO.replacen(stanza, "kind = \"osdp\"\nport = \"/dev/ttyUSB0\"\naddress = 1", 1);
+    let e = err_of(&no_key);
+    assert_eq!(e.field.as_deref(), Some("controller \"server-ctl\".key_file"));
+    assert!(e.message.contains("install_mode"), "{e}");
+    let no_port = DEMO.replacen(stanza, "kind = \"osdp\"\naddress = 1\nkey_file = \"/etc/tobira/k\"", 1);
+    assert_eq!(err_of(&no_port).field.as_deref(), Some("controller \"server-ctl\".port"));
+    let good =
+        DEMO.replacen(stanza, "kind = \"osdp\"\nport = \"/dev/ttyUSB0\"\naddress = 1\nkey_file = \"/etc/tobira/k\"", 1);
+    let s = parse_site("site.toml", &good).unwrap();
+    assert_eq!(s.controllers[0].key_file.as_deref(), Some("/etc/tobira/k"));
+    assert!(!s.controllers[0].install_mode, "install mode only when written");
+}
+
+#[test]
+fn administration_settings_are_checked() {
+    let bad = format!("{DEMO}\n[administration]\nenrollment_samples = 0\n");
+    assert_eq!(err_of(&bad).field.as_deref(), Some("administration.enrollment_samples"));
+    let bad = format!("{DEMO}\n[administration]\nnotify_command = [\"notify-send\"]\n");
+    assert_eq!(err_of(&bad).field.as_deref(), Some("administration.notify_command"));
+    let s = parse_site("site.toml", &format!("{DEMO}\n[administration]\nreview_period_days = 90\n")).unwrap();
+    assert_eq!(s.administration.review_period_days, 90);
+    assert_eq!(s.administration.enrollment_samples, 3);
+}

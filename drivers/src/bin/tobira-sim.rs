@@ -8,6 +8,10 @@
 //! bridge (drivers/src/palm_bridge/PROTOCOL.md) on a UNIX socket. With `--body` every capture gets that
 //! simulated person's hand; otherwise lines on standard input script it: `present BODY [left|right]`,
 //! `fail timeout|busy|sensor|spoof`, `garble`, `disconnect`.
+//!
+//! `tobira-sim osdp --link PATH --key-file FILE [--address N]` plays an OSDP door controller (libosdp's
+//! peripheral mode, Secure Channel with the key in FILE) on a PTY linked at PATH. Standard input scripts the
+//! door: `open`, `close`, `rex`, `tamper`, `card HEX`, `state`, `stop`.
 
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -16,7 +20,78 @@ use tobira_drivers::r30x::{IMAGE_HEIGHT, IMAGE_WIDTH, Module, ModuleConfig};
 fn usage() -> ! {
     eprintln!("usage: tobira-sim r30x --link PATH [--password N] [--finger ridges|none] [--quiet-on-garbage]");
     eprintln!("       tobira-sim palm-bridge --socket PATH [--body NAME] [--hand left|right]");
+    eprintln!("       tobira-sim osdp --link PATH --key-file FILE [--address N]");
     std::process::exit(2)
+}
+
+fn osdp(args: &[String]) -> ! {
+    let (mut link, mut key_file, mut address) = (None, None, 1i32);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--link" => link = it.next().cloned(),
+            "--key-file" => key_file = it.next().cloned(),
+            "--address" => address = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()),
+            _ => usage(),
+        }
+    }
+    let (Some(link), Some(key_file)) = (link, key_file) else { usage() };
+    let key = tobira_drivers::osdp::load_key(std::path::Path::new(&key_file)).unwrap_or_else(|e| {
+        eprintln!("tobira-sim: {e}");
+        std::process::exit(1)
+    });
+    let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap_or_else(|e| {
+        eprintln!("tobira-sim: cannot open a pseudo-terminal: {e}");
+        std::process::exit(1)
+    });
+    let _ = std::fs::remove_file(&link);
+    if let Err(e) = std::os::unix::fs::symlink(&path, &link) {
+        eprintln!("tobira-sim: cannot link {link} to {}: {e}", path.display());
+        std::process::exit(1)
+    }
+    let door = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), address, key).unwrap_or_else(|e| {
+        eprintln!("tobira-sim: {e}");
+        std::process::exit(1)
+    });
+    println!("{}", path.display());
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match std::io::stdin().read_line(&mut line) {
+            // Standard input closed: keep serving until killed.
+            Ok(0) => std::thread::park(),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["open"] => door.open_door(),
+            ["close"] => door.close_door(),
+            ["rex"] => door.rex(),
+            ["tamper"] => door.tamper(),
+            ["card", hex] => door
+                .card((0..hex.len() / 2).filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()).collect()),
+            ["state"] => {
+                let s = door.state();
+                println!(
+                    "online={} secure={} relay={} contact_open={} commands={}",
+                    s.online,
+                    s.secure,
+                    s.relay_energised(std::time::Instant::now()),
+                    s.contact_open,
+                    s.seen.len()
+                );
+                let _ = std::io::stdout().flush();
+            }
+            ["stop"] => break,
+            [] => {}
+            _ => eprintln!("tobira-sim: unknown command {:?}", line.trim()),
+        }
+    }
+    door.stop();
+    let _ = std::fs::remove_file(&link);
+    std::process::exit(0)
 }
 
 fn palm_bridge(args: &[String]) -> ! {
@@ -100,6 +175,9 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("palm-bridge") {
         palm_bridge(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("osdp") {
+        osdp(&args[1..]);
     }
     if args.first().map(String::as_str) != Some("r30x") {
         usage();

@@ -1,0 +1,193 @@
+//! A simulated OSDP door controller: libosdp's peripheral-device (PD) mode on the master side of a
+//! pseudo-terminal, so the daemon's real control panel drives it exactly as it would an RS-485 adapter.
+//! It has a strike relay (output 0, timed by the device), a door contact (input 0) and an exit button
+//! (input 1), tamper and power status, a card reader, LEDs and a buzzer. Scenario commands come through
+//! [`SimOsdpHandle`].
+
+use super::channel::SerialChannel;
+use libosdp::{
+    OsdpCommand, OsdpEvent, OsdpEventCardRead, OsdpStatusReport, OsdpStatusReportType, PdCapEntity, PdCapability,
+    PdInfoBuilder, PeripheralDevice,
+};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Default, Clone)]
+pub struct PdState {
+    /// The strike is energised until this instant (control code 5), or permanently.
+    pub relay_until: Option<Instant>,
+    pub relay_on: bool,
+    pub contact_open: bool,
+    pub tamper: bool,
+    /// Commands received, newest last: `output`, `led`, `buzzer`, …
+    pub seen: Vec<String>,
+    /// When the latest strike pulse arrived.
+    pub last_pulse: Option<Instant>,
+    pub online: bool,
+    pub secure: bool,
+}
+
+impl PdState {
+    pub fn relay_energised(&self, now: Instant) -> bool {
+        self.relay_on || self.relay_until.is_some_and(|u| now < u)
+    }
+}
+
+enum Act {
+    Event(OsdpEvent),
+    Stop,
+}
+
+#[derive(Clone)]
+pub struct SimOsdpHandle {
+    state: Arc<Mutex<PdState>>,
+    acts: std_mpsc::Sender<Act>,
+}
+
+fn inputs(contact_open: bool, rex: bool) -> OsdpEvent {
+    let mut report = [0u8; 64];
+    report[0] = u8::from(contact_open);
+    report[1] = u8::from(rex);
+    OsdpEvent::Status(OsdpStatusReport { type_: OsdpStatusReportType::Input, nr_entries: 2, report })
+}
+
+impl SimOsdpHandle {
+    pub fn state(&self) -> PdState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn set_contact(&self, open: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.contact_open = open;
+        }
+        let _ = self.acts.send(Act::Event(inputs(open, false)));
+    }
+
+    pub fn open_door(&self) {
+        self.set_contact(true);
+    }
+
+    pub fn close_door(&self) {
+        self.set_contact(false);
+    }
+
+    /// The exit button: pressed and released.
+    pub fn rex(&self) {
+        let open = self.state().contact_open;
+        let _ = self.acts.send(Act::Event(inputs(open, true)));
+        let _ = self.acts.send(Act::Event(inputs(open, false)));
+    }
+
+    pub fn tamper(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.tamper = true;
+        }
+        let mut report = [0u8; 64];
+        report[0] = 1;
+        let ev = OsdpStatusReport { type_: OsdpStatusReportType::Local, nr_entries: 2, report };
+        let _ = self.acts.send(Act::Event(OsdpEvent::Status(ev)));
+    }
+
+    pub fn card(&self, data: Vec<u8>) {
+        let _ = self.acts.send(Act::Event(OsdpEvent::CardRead(OsdpEventCardRead::new_raw(data))));
+    }
+
+    /// The device dies (power cut, cable pulled).
+    pub fn stop(&self) {
+        let _ = self.acts.send(Act::Stop);
+    }
+}
+
+/// Starts the PD on `master` (a PTY master) at `address` with Secure Channel key `key`. Runs until
+/// [`SimOsdpHandle::stop`].
+pub fn spawn(master: std::fs::File, address: i32, key: [u8; 16]) -> Result<SimOsdpHandle, String> {
+    let channel = SerialChannel::from_file(master).map_err(|e| e.to_string())?;
+    let state = Arc::new(Mutex::new(PdState::default()));
+    let (acts_tx, acts_rx) = std_mpsc::channel();
+    let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
+    let st = state.clone();
+    std::thread::Builder::new()
+        .name("osdp-sim-pd".into())
+        .spawn(move || {
+            // libosdp's builder holds raw pointers: it is made on the thread that owns the device.
+            let built = PdInfoBuilder::new()
+                .name("tobira-sim door")
+                .and_then(|b| b.address(address))
+                .and_then(|b| b.baud_rate(115_200))
+                .map(|b| {
+                    b.capability(PdCapability::CommunicationSecurity(PdCapEntity::new(1, 1)))
+                        .capability(PdCapability::OutputControl(PdCapEntity::new(1, 1)))
+                        .capability(PdCapability::ContactStatusMonitoring(PdCapEntity::new(1, 2)))
+                        .capability(PdCapability::LedControl(PdCapEntity::new(1, 1)))
+                        .capability(PdCapability::AudibleOutput(PdCapEntity::new(1, 1)))
+                        .capability(PdCapability::CardDataFormat(PdCapEntity::new(1, 1)))
+                        .secure_channel_key(key)
+                })
+                .and_then(|info| PeripheralDevice::new(info, Box::new(channel)));
+            let mut pd = match built {
+                Ok(pd) => {
+                    let _ = ready_tx.send(Ok(()));
+                    pd
+                }
+                Err(e) => {
+                    let _ = ready_tx.send(Err(format!("simulated OSDP PD could not start: {e:?}")));
+                    return;
+                }
+            };
+            let (cmd_tx, cmd_rx) = std_mpsc::channel::<OsdpCommand>();
+            pd.set_command_callback(move |c| {
+                let _ = cmd_tx.send(c.clone());
+                0
+            });
+            loop {
+                pd.refresh();
+                while let Ok(c) = cmd_rx.try_recv() {
+                    if let Ok(mut s) = st.lock() {
+                        apply(&mut s, &c);
+                    }
+                }
+                loop {
+                    match acts_rx.try_recv() {
+                        Ok(Act::Event(ev)) => {
+                            let _ = pd.notify_event(ev);
+                        }
+                        Ok(Act::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => return,
+                        Err(std_mpsc::TryRecvError::Empty) => break,
+                    }
+                }
+                if let Ok(mut s) = st.lock() {
+                    s.online = pd.is_online();
+                    s.secure = pd.is_sc_active();
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    ready_rx.recv().map_err(|_| "simulated OSDP PD thread died".to_string())??;
+    Ok(SimOsdpHandle { state, acts: acts_tx })
+}
+
+fn apply(s: &mut PdState, c: &OsdpCommand) {
+    match c {
+        OsdpCommand::Output(o) => {
+            let now = Instant::now();
+            match o.control_code {
+                5 => {
+                    s.relay_until = Some(now + Duration::from_millis(u64::from(o.timer_count) * 100));
+                    s.last_pulse = Some(now);
+                }
+                1 | 3 => {
+                    s.relay_on = false;
+                    s.relay_until = None;
+                }
+                2 | 4 => s.relay_on = true,
+                _ => {}
+            }
+            s.seen.push(format!("output {} code {} timer {}", o.output_no, o.control_code, o.timer_count));
+        }
+        OsdpCommand::Led(l) => s.seen.push(format!("led {:?}", l.temporary.on_color)),
+        OsdpCommand::Buzzer(b) => s.seen.push(format!("buzzer {}", b.rep_count)),
+        other => s.seen.push(format!("{other:?}").chars().take(40).collect()),
+    }
+}
