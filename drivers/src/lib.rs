@@ -10,6 +10,7 @@ pub mod pty;
 pub mod r30x;
 pub mod serial;
 pub mod sim;
+pub mod uru4000;
 
 pub use error::{DeviceError, Misbehaviour};
 pub use tobira_biometrics::Sample;
