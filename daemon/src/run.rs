@@ -102,6 +102,12 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                 let cfg = tobira_drivers::r30x::R30xConfig::new(port);
                 readers.insert(r.id.clone(), Arc::new(tobira_drivers::r30x::R30xReader::spawn(r.id.as_str(), cfg)));
             }
+            "uru4000" => {
+                // USB: the first connected U.are.U 4000/4500 (`port = "usb"`).
+                let reader = tobira_drivers::uru4000::UruReader::spawn(r.id.as_str(), Default::default())
+                    .map_err(|e| StartError::Device { device: r.id.to_string(), detail: e.to_string() })?;
+                readers.insert(r.id.clone(), Arc::new(reader));
+            }
             "palm-bridge" => {
                 // `port` names the bridge's UNIX socket (drivers/src/palm_bridge/PROTOCOL.md).
                 let Some(port) = &r.port else {

@@ -4,3 +4,9 @@
 
 pub mod image;
 pub mod pcap;
+mod reader;
+pub mod usb;
+
+pub use reader::UruReader;
+
+pub use usb::{PROFILES, Profile, UruConfig, UruDevice, UsbError};
