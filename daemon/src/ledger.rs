@@ -216,11 +216,24 @@ pub async fn ledger(
             )));
         }
     };
-    // A ledger covers every section: supervisors, or a site administrator with an approval (002 §7(11)).
+    let events = ledger_events(d, c, None, title, from, until).await?;
+    Ok(serde_json::json!({"title": title, "columns": columns, "rows": event_rows(kind, &events, d)}))
+}
+
+/// The events behind a ledger, after checking who may read them, with the reading recorded (002 §7(11)):
+/// a ledger covers every section, so supervisors read it, or a site administrator with an approval.
+pub async fn ledger_events(
+    d: &Daemon,
+    c: Option<&tobira_proto::ActorClaim>,
+    kind_prefix: Option<&str>,
+    title: &str,
+    from: Option<&str>,
+    until: Option<&str>,
+) -> Result<Vec<StoredEvent>, Refusal> {
     let actor = crate::audit_cmd::viewer(d, c, None).await?;
     let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
     let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
-    let filter = Filter { from, until, ..Default::default() };
+    let filter = Filter { kind: kind_prefix.map(String::from), from, until, ..Default::default() };
     let events = d
         .audit_store
         .query(&filter)
@@ -235,7 +248,7 @@ pub async fn ledger(
         serde_json::json!({"ledger": title, "from": from, "until": until}),
     )
     .await?;
-    Ok(serde_json::json!({"title": title, "columns": columns, "rows": event_rows(kind, &events, d)}))
+    Ok(events)
 }
 
 pub async fn entry_exit(
@@ -244,24 +257,7 @@ pub async fn entry_exit(
     from: Option<&str>,
     until: Option<&str>,
 ) -> Result<serde_json::Value, Refusal> {
-    let actor = crate::audit_cmd::viewer(d, c, None).await?;
-    let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
-    let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
-    let filter = Filter { kind: Some("door.".into()), from, until, ..Default::default() };
-    let events = d
-        .audit_store
-        .query(&filter)
-        .await
-        .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
-    crate::audit_cmd::record_viewing(
-        d,
-        &actor,
-        "audit.ledger",
-        None,
-        None,
-        serde_json::json!({"ledger": "入退室管理簿", "from": from, "until": until}),
-    )
-    .await?;
+    let events = ledger_events(d, c, Some("door."), "入退室管理簿", from, until).await?;
     Ok(
         serde_json::json!({"title": "入退室管理簿 (entry/exit ledger, 000 Form 1)", "columns": ENTRY_EXIT_COLUMNS, "rows": entry_exit_rows(&events, d)}),
     )

@@ -1,9 +1,8 @@
 //! 閲覧用ID貸出簿: the ledger of lent viewer IDs (004 §11), paired lend/return events from the audit log.
 
-use crate::commands::{Refusal, parse_time};
+use crate::commands::Refusal;
 use crate::daemon::Daemon;
-use tobira_audit::Filter;
-use tobira_proto::{ActorClaim, ErrorCode};
+use tobira_proto::ActorClaim;
 
 pub const VIEWER_ID_COLUMNS: [&str; 8] =
     ["貸出日時", "閲覧用ID", "氏名", "所属", "用務", "貸出者", "返却日時", "返却確認者"];
@@ -18,25 +17,8 @@ pub async fn viewer_ids(
     from: Option<&str>,
     until: Option<&str>,
 ) -> Result<serde_json::Value, Refusal> {
-    let actor = crate::audit_cmd::viewer(d, c, None).await?;
-    let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
-    let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
-    let filter = Filter { kind: Some("admin.viewer.".into()), from, until, ..Default::default() };
-    let events = d
-        .audit_store
-        .query(&filter)
-        .await
-        .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
     let title = "閲覧用ID貸出簿 (lent viewer IDs, 004 §11)";
-    crate::audit_cmd::record_viewing(
-        d,
-        &actor,
-        "audit.ledger",
-        None,
-        None,
-        serde_json::json!({"ledger": title, "from": from, "until": until}),
-    )
-    .await?;
+    let events = crate::ledger::ledger_events(d, c, Some("admin.viewer."), title, from, until).await?;
     let off = d.site.utc_offset;
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&off).format("%Y-%m-%d %H:%M").to_string();
     let mut rows = Vec::new();

@@ -80,7 +80,15 @@ fn not_pending(r: &RequestRow) -> Refusal {
     })
 }
 
-pub async fn approve(d: &Daemon, claim: Option<&ActorClaim>, id: &str, note: Option<&str>) -> Answer {
+/// The part approval and rejection share: the request is pending, the decider is a system administrator
+/// proved by finger and not the requester, the decision is audited, then recorded as a conditional update.
+async fn decide(
+    d: &Daemon,
+    claim: Option<&ActorClaim>,
+    id: &str,
+    to: &'static str,
+    note: Option<&str>,
+) -> Result<(RequestRow, Actor, i64), Refusal> {
     let r = need_request(d, id).await?;
     if r.status != "pending" {
         return Err(not_pending(&r));
@@ -88,19 +96,27 @@ pub async fn approve(d: &Daemon, claim: Option<&ActorClaim>, id: &str, note: Opt
     let actor = d.prove(claim, Act::Decide).await?;
     may_decide(&actor.person.roles, actor.id(), &r.requested_by)
         .map_err(|m| Refusal { code: ErrorCode::Denied, message: m.into() })?;
-    check_still_applicable(d, &r)?;
+    if to == "approved" {
+        check_still_applicable(d, &r)?;
+    }
+    let kind = if to == "approved" { "admin.request.approve" } else { "admin.request.reject" };
     let seq = audited_admin(
         d,
         &actor,
-        "admin.request.approve",
+        kind,
         &r.subject,
         "003 §7",
         serde_json::json!({"request": r.id, "kind": r.kind, "requested_by": r.requested_by, "note": note}),
     )
     .await?;
-    if !d.store.transition_request(id, "pending", "approved", actor.id(), note, d.now()).await? {
+    if !d.store.transition_request(id, "pending", to, actor.id(), note, d.now()).await? {
         return Err(conflict(format!("request {id} was decided or withdrawn meanwhile; see `tobira request list`")));
     }
+    Ok((r, actor, seq))
+}
+
+pub async fn approve(d: &Daemon, claim: Option<&ActorClaim>, id: &str, note: Option<&str>) -> Answer {
+    let (r, actor, seq) = decide(d, claim, id, "approved", note).await?;
     crash_point(d, "after-approve");
     let applied = apply_and_close(d, &r, actor.id(), false).await?;
     Ok(serde_json::json!({"request": id, "status": "applied", "audit_seq": seq, "applied": applied}))
@@ -110,25 +126,7 @@ pub async fn reject(d: &Daemon, claim: Option<&ActorClaim>, id: &str, note: &str
     if note.trim().is_empty() {
         return Err(Refusal::bad("--note: say why the request is rejected (the requester reads it)"));
     }
-    let r = need_request(d, id).await?;
-    if r.status != "pending" {
-        return Err(not_pending(&r));
-    }
-    let actor = d.prove(claim, Act::Decide).await?;
-    may_decide(&actor.person.roles, actor.id(), &r.requested_by)
-        .map_err(|m| Refusal { code: ErrorCode::Denied, message: m.into() })?;
-    let seq = audited_admin(
-        d,
-        &actor,
-        "admin.request.reject",
-        &r.subject,
-        "003 §7",
-        serde_json::json!({"request": r.id, "kind": r.kind, "requested_by": r.requested_by, "note": note}),
-    )
-    .await?;
-    if !d.store.transition_request(id, "pending", "rejected", actor.id(), Some(note), d.now()).await? {
-        return Err(conflict(format!("request {id} was decided or withdrawn meanwhile")));
-    }
+    let (r, _, seq) = decide(d, claim, id, "rejected", Some(note)).await?;
     discard_pending_template(d, &r).await?;
     Ok(serde_json::json!({"request": id, "status": "rejected", "audit_seq": seq}))
 }

@@ -467,48 +467,24 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     // Bad key files are refused at start with the fix.
     use std::os::unix::fs::PermissionsExt;
     let key = data.join("template.key");
+    let start_fails_saying = |want: &str| {
+        let o = std::process::Command::new(TOBIRAD)
+            .args(["--config", dir.path().join("site.toml").to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
+            .arg("--simulation")
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        assert!(text(&o).contains(want), "{}", text(&o));
+    };
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let o = std::process::Command::new(TOBIRAD)
-        .args([
-            "--config",
-            dir.path().join("site.toml").to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--simulation",
-        ])
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert!(text(&o).contains("chmod 600"), "{}", text(&o));
+    start_fails_saying("chmod 600");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
     let good = std::fs::read(&key).unwrap();
     std::fs::write(&key, &good[..16]).unwrap();
-    let o = std::process::Command::new(TOBIRAD)
-        .args([
-            "--config",
-            dir.path().join("site.toml").to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--simulation",
-        ])
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert!(text(&o).contains("16 bytes"), "{}", text(&o));
+    start_fails_saying("16 bytes");
     // Another site's key of the right size: named as not this registry's key.
     std::fs::write(&key, [7u8; 32]).unwrap();
-    let o = std::process::Command::new(TOBIRAD)
-        .args([
-            "--config",
-            dir.path().join("site.toml").to_str().unwrap(),
-            "--data-dir",
-            data.to_str().unwrap(),
-            "--simulation",
-        ])
-        .output()
-        .unwrap();
-    assert!(!o.status.success());
-    assert!(text(&o).contains("not the key this registry"), "{}", text(&o));
+    start_fails_saying("not the key this registry");
 }
 
 #[test]

@@ -24,6 +24,20 @@ fn usage() -> ! {
     std::process::exit(2)
 }
 
+/// A fresh pseudo-terminal whose slave side is linked at `link` (the path a site file names as its port).
+fn linked_pty(link: &str) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd, std::path::PathBuf) {
+    let (master, slave, path) = tobira_drivers::pty::open_pty().unwrap_or_else(|e| {
+        eprintln!("tobira-sim: cannot open a pseudo-terminal: {e}");
+        std::process::exit(1)
+    });
+    let _ = std::fs::remove_file(link);
+    if let Err(e) = std::os::unix::fs::symlink(&path, link) {
+        eprintln!("tobira-sim: cannot link {link} to {}: {e}", path.display());
+        std::process::exit(1)
+    }
+    (master, slave, path)
+}
+
 fn osdp(args: &[String]) -> ! {
     let (mut link, mut key_file, mut address) = (None, None, 1i32);
     let mut it = args.iter();
@@ -40,15 +54,7 @@ fn osdp(args: &[String]) -> ! {
         eprintln!("tobira-sim: {e}");
         std::process::exit(1)
     });
-    let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap_or_else(|e| {
-        eprintln!("tobira-sim: cannot open a pseudo-terminal: {e}");
-        std::process::exit(1)
-    });
-    let _ = std::fs::remove_file(&link);
-    if let Err(e) = std::os::unix::fs::symlink(&path, &link) {
-        eprintln!("tobira-sim: cannot link {link} to {}: {e}", path.display());
-        std::process::exit(1)
-    }
+    let (master, _slave, path) = linked_pty(&link);
     let door = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), address, key).unwrap_or_else(|e| {
         eprintln!("tobira-sim: {e}");
         std::process::exit(1)
@@ -196,18 +202,7 @@ fn main() {
         }
     }
     let Some(link) = link else { usage() };
-    let (master, _slave, path) = match tobira_drivers::pty::open_pty() {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("tobira-sim: cannot open a pseudo-terminal: {e}");
-            std::process::exit(1)
-        }
-    };
-    let _ = std::fs::remove_file(&link);
-    if let Err(e) = std::os::unix::fs::symlink(&path, &link) {
-        eprintln!("tobira-sim: cannot link {link} to {}: {e}", path.display());
-        std::process::exit(1)
-    }
+    let (master, _slave, path) = linked_pty(&link);
     println!("{}", path.display());
     let _ = std::io::stdout().flush();
     let mut module = Module::new(cfg);
