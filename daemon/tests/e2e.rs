@@ -321,6 +321,15 @@ fn an_osdp_door_controller_is_driven_with_secure_channel() {
         assert!(std::time::Instant::now() < deadline, "the controller never came online under Secure Channel");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // …and the daemon has seen it online (its audit says so) before anyone presents a finger.
+    loop {
+        let o = d.act("takahashi", &["--json", "audit", "show", "--kind", "device.online"]);
+        if text(&o).contains("DEVICE_ONLINE") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the daemon never saw the controller online: {}", text(&o));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let o = d.tobira(&["--json", "sim", "present", "server-in", "tanaka"]);
     let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
     assert_eq!(v["granted"], true, "{v}");

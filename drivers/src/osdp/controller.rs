@@ -77,6 +77,8 @@ enum Cmd {
 pub struct OsdpController {
     id: String,
     strike_output: u8,
+    /// Whether the control panel has the device online (under Secure Channel unless in install mode).
+    online: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cmds: std::sync::Mutex<std_mpsc::Sender<Cmd>>,
     inputs: tokio::sync::Mutex<mpsc::UnboundedReceiver<Result<DoorInput, DeviceError>>>,
 }
@@ -91,6 +93,7 @@ impl Drop for OsdpController {
 
 /// The control panel thread's view of the device.
 struct Link {
+    shared_online: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cfg: OsdpConfig,
     device: String,
     out: mpsc::UnboundedSender<Result<DoorInput, DeviceError>>,
@@ -213,6 +216,7 @@ impl Link {
                 while let Ok(ev) = ev_rx.try_recv() {
                     self.on_event(ev);
                 }
+                self.shared_online.store(online, std::sync::atomic::Ordering::Release);
                 if online && !self.online {
                     self.online = true;
                     self.reported_offline = false;
@@ -236,6 +240,7 @@ impl Link {
                     }
                     // Reopen the port: the adapter may have been unplugged and come back as a new node.
                     cp = None;
+                    self.shared_online.store(false, std::sync::atomic::Ordering::Release);
                     next_open = Instant::now();
                 }
             } else if !self.reported_offline && since.elapsed() >= self.cfg.offline_after {
@@ -268,7 +273,9 @@ impl OsdpController {
         let (cmd_tx, cmd_rx) = std_mpsc::channel();
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let strike_output = cfg.strike_output;
+        let online = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let link = Link {
+            shared_online: online.clone(),
             device: id.to_string(),
             cfg,
             out: in_tx,
@@ -285,12 +292,22 @@ impl OsdpController {
         Ok(OsdpController {
             id: id.to_string(),
             strike_output,
+            online,
             cmds: std::sync::Mutex::new(cmd_tx),
             inputs: tokio::sync::Mutex::new(in_rx),
         })
     }
 
+    /// Whether the device is online now; a command for an offline device is refused, not queued, so the
+    /// caller knows the strike was not energised.
+    pub fn is_online(&self) -> bool {
+        self.online.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn send(&self, c: OsdpCommand) -> Result<(), DeviceError> {
+        if !self.is_online() {
+            return Err(DeviceError::Offline { device: self.id.clone() });
+        }
         self.cmds.lock().map_err(|_| DeviceError::Closed)?.send(Cmd::Send(c)).map_err(|_| DeviceError::Closed)
     }
 }
