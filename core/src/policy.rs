@@ -67,6 +67,8 @@ pub enum Reason {
     RemoteLoginRefused,
     NotIdentified,
     AuditUnavailable,
+    /// The door's controller is offline: a grant could not open it, so it is not given (fail secure).
+    DeviceOffline,
 }
 
 impl Reason {
@@ -96,6 +98,7 @@ impl Reason {
             Reason::RemoteLoginRefused => "REMOTE_LOGIN_REFUSED",
             Reason::NotIdentified => "NOT_IDENTIFIED",
             Reason::AuditUnavailable => "AUDIT_UNAVAILABLE",
+            Reason::DeviceOffline => "DEVICE_OFFLINE",
         }
     }
 
@@ -115,6 +118,7 @@ impl Reason {
             Reason::PersonInactive => "000 §8(2)",
             Reason::UnknownPerson | Reason::UnknownDoor | Reason::UnknownTerminal => "001 §15(1)",
             Reason::AuditUnavailable => "000 §9, 003 §17",
+            Reason::DeviceOffline => "003 §13, 003 §20",
         }
     }
 }
@@ -146,6 +150,7 @@ impl fmt::Display for Reason {
             Reason::RemoteLoginRefused => "Biometric login is only possible at the terminal itself, not remotely.",
             Reason::NotIdentified => "Not recognised: place your finger again, flat and centred.",
             Reason::AuditUnavailable => "The record cannot be written: access denied and the door stays locked. Call the system administrator.",
+            Reason::DeviceOffline => "The door controller is offline: the door stays locked. Call the system administrator.",
         })
     }
 }

@@ -35,6 +35,8 @@ struct DoorTask {
     sm: DoorMachine,
     /// Device faults are audited once per outage, not once per retry (no audit storm).
     faulted: std::collections::BTreeSet<String>,
+    /// The controller reported itself offline (OSDP): grants are refused until it is back (fail secure).
+    controller_offline: bool,
 }
 
 pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<bool>) {
@@ -46,7 +48,7 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
     let entry = d.readers.get(&cfg.entry_reader).cloned();
     let exit = cfg.exit_reader.as_ref().and_then(|r| d.readers.get(r).cloned());
     let sm = DoorMachine::new(d.site.door_params());
-    let mut t = DoorTask { d: d.clone(), cfg, sm, faulted: Default::default() };
+    let mut t = DoorTask { d: d.clone(), cfg, sm, faulted: Default::default(), controller_offline: false };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -154,6 +156,12 @@ impl DoorTask {
                 self.d.decide(&req, now)
             }
         };
+        // A grant the door cannot carry out is not a grant: the person is told, the door stays locked.
+        let decision = if decision.is_granted() && self.controller_offline {
+            Decision::deny(Reason::DeviceOffline)
+        } else {
+            decision
+        };
         let kind = match side {
             Side::Entry => "door.enter",
             Side::Exit => "door.exit",
@@ -246,6 +254,11 @@ impl DoorTask {
     }
 
     async fn device_state(&mut self, i: HwInput) {
+        match i {
+            HwInput::Offline => self.controller_offline = true,
+            HwInput::Online => self.controller_offline = false,
+            _ => {}
+        }
         let (kind, reason, outcome) = match i {
             HwInput::Tamper => ("device.tamper", "TAMPER", Outcome::Alarm),
             HwInput::PowerLost => ("device.power", "POWER_LOST", Outcome::Alarm),

@@ -356,5 +356,10 @@ fn an_osdp_door_controller_is_driven_with_secure_channel() {
     wait_alarm("device.tamper", 10);
     door.stop();
     wait_alarm("device.offline", 30);
+    // Fail secure: with its controller offline the door grants nobody, and says why.
+    let o = d.tobira(&["--json", "sim", "present", "server-in", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["granted"], false, "{v}");
+    assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
     assert!(d.tobira(&["status"]).status.success(), "the daemon keeps running");
 }
