@@ -8,6 +8,7 @@
 
 mod error;
 mod event;
+pub mod merkle;
 mod signing;
 mod store;
 mod verify;
