@@ -12,6 +12,7 @@ pub mod merkle;
 mod signing;
 mod store;
 mod verify;
+pub mod witness;
 mod writer;
 
 pub mod bench;
