@@ -8,6 +8,7 @@
 
 mod error;
 mod event;
+pub mod log;
 pub mod merkle;
 mod signing;
 mod store;
@@ -19,6 +20,7 @@ pub mod bench;
 
 pub use error::AuditError;
 pub use event::{NewEvent, Outcome, StoredEvent, canonical_hash};
+pub use signing::Signer;
 pub use store::{AuditStore, Filter, read_public_key};
 pub use verify::{VerifyFailure, VerifyReport, verify};
 pub use writer::{AuditWriter, Receipt};

@@ -168,3 +168,72 @@ pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
         }
     }
 }
+
+/// `tobira audit prove SEQ --data-dir D`: the event's inclusion proof in the node's Merkle log, with the
+/// tree head signed by the node's audit key. Offline, like `verify`.
+pub fn prove_offline(data_dir: &std::path::Path, seq: i64) -> i32 {
+    let db = data_dir.join("audit.db");
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    let signer = match tobira_audit::Signer::load(&data_dir.join("audit-signing.key")) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let chain = match rt.block_on(tobira_audit::log::leaves(&db)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: cannot read audit store {}: {e}", db.display());
+            return 1;
+        }
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    match tobira_audit::log::prove(&chain.0, &chain.1, seq, &now, &signer.public_key(), |m| signer.sign(m)) {
+        Some(p) => {
+            println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
+            0
+        }
+        None => {
+            eprintln!("error: no event {seq} in {} ({} events)", db.display(), chain.1.len());
+            1
+        }
+    }
+}
+
+/// `tobira audit check-proof FILE --node-key HEX`: the auditor's offline check.
+pub fn check_proof(file: &std::path::Path, node_key: &str) -> i32 {
+    let proof: tobira_audit::log::InclusionProof = match std::fs::read(file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return 2;
+        }
+    };
+    let Ok(key) = hex::decode(node_key.trim()) else {
+        eprintln!("error: --node-key must be the node's Ed25519 public key in hex");
+        return 2;
+    };
+    match tobira_audit::log::check(&proof, &key) {
+        Ok(()) => {
+            println!(
+                "event {} of node {} is in its signed log of {} entries (root {})",
+                proof.seq, proof.node, proof.tree_size, proof.root
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("PROOF FAILED: {e}");
+            4
+        }
+    }
+}

@@ -363,3 +363,44 @@ fn an_osdp_door_controller_is_driven_with_secure_channel() {
     assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
     assert!(d.tobira(&["status"]).status.success(), "the daemon keeps running");
 }
+
+/// An auditor checks offline that an event is in the node's signed Merkle log (RFC 6962 inclusion proof).
+#[test]
+fn an_inclusion_proof_checks_offline_and_a_forged_one_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    d.bootstrap();
+    for i in 0..6 {
+        let id = format!("p{i}");
+        let o = d.tobira(&["--actor", "takahashi", "person", "add", &id, "--name", "N", "--roles", "operator"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let data = d.data.clone();
+    assert!(d.stop().success());
+    let o = Command::new(TOBIRA).args(["audit", "prove", "4", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let proof = dir.path().join("proof.json");
+    std::fs::write(&proof, &o.stdout).unwrap();
+    let key = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(tobira_audit::read_public_key(&data.join("audit.db")))
+        .unwrap();
+    let check = |file: &std::path::Path| {
+        Command::new(TOBIRA)
+            .args(["audit", "check-proof", file.to_str().unwrap(), "--node-key", &hex::encode(&key)])
+            .output()
+            .unwrap()
+    };
+    let ok = check(&proof);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("event 4"), "{}", text(&ok));
+    // Another event's hash under the same proof: refused.
+    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v["event_hash"] = serde_json::Value::String("00".repeat(32));
+    let forged = dir.path().join("forged.json");
+    std::fs::write(&forged, v.to_string()).unwrap();
+    let bad = check(&forged);
+    assert_eq!(bad.status.code(), Some(4), "{}", text(&bad));
+}

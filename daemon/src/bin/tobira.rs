@@ -19,6 +19,8 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Cmd::Audit(AuditCmd::Verify { data_dir, online: false }) => tobira::audit_cmd::verify_offline(&data_dir, json),
+        Cmd::Audit(AuditCmd::Prove { seq, data_dir }) => tobira::audit_cmd::prove_offline(&data_dir, seq),
+        Cmd::Audit(AuditCmd::CheckProof { file, node_key }) => tobira::audit_cmd::check_proof(&file, &node_key),
         Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
             let csv = csv.clone().unwrap_or_default();
             let c = client(&cli);

@@ -1,0 +1,124 @@
+//! The node's audit chain read as a Merkle log (RFC 6962): leaf *i* is the chain hash of event *i*
+//! (`leaf_hash(event.hash)`), so the log commits to exactly what the chain does, in order. An inclusion
+//! proof shows an auditor, offline, that one event is in the log a signed tree head describes.
+
+use crate::error::AuditError;
+use crate::merkle::{Hash, inclusion_proof, leaf_hash, root, verify_inclusion};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything an auditor needs to check one event's inclusion offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    pub node: String,
+    pub seq: i64,
+    /// The event's chain hash (hex); the leaf is `SHA-256(0x00 ‖ hash)`.
+    pub event_hash: String,
+    pub tree_size: u64,
+    pub root: String,
+    /// Audit path, leaf to root (hex).
+    pub path: Vec<String>,
+    /// The node's Ed25519 signature over the tree head (`witness::TreeHead::message`), and its time.
+    pub head_time: String,
+    pub head_signature: String,
+    pub node_public_key: String,
+}
+
+/// Reads the chain hashes in order (read-only; the daemon may be running).
+pub async fn leaves(db: &Path) -> Result<(String, Vec<(i64, Hash)>), AuditError> {
+    use sqlx::{ConnectOptions, Row};
+    let corrupt = |e: sqlx::Error| AuditError::Corrupt { path: db.into(), detail: e.to_string() };
+    let mut c = crate::store::read_only(db)?.connect().await.map_err(corrupt)?;
+    let rows =
+        sqlx::query("SELECT seq, node, hash FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(corrupt)?;
+    let node = rows.first().map(|r| r.get::<String, _>(1)).unwrap_or_default();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let h: Vec<u8> = r.get(2);
+        let h: Hash =
+            h.try_into().map_err(|_| AuditError::Corrupt { path: db.into(), detail: "hash length".into() })?;
+        out.push((r.get::<i64, _>(0), h));
+    }
+    Ok((node, out))
+}
+
+/// Builds the inclusion proof of event `seq` in the log as it is now, signed by `sign`.
+pub fn prove(
+    node: &str,
+    chain: &[(i64, Hash)],
+    seq: i64,
+    time: &str,
+    public_key: &[u8],
+    sign: impl Fn(&[u8]) -> Vec<u8>,
+) -> Option<InclusionProof> {
+    let index = chain.iter().position(|(s, _)| *s == seq)?;
+    let hashed: Vec<Hash> = chain.iter().map(|(_, h)| leaf_hash(h)).collect();
+    let path = inclusion_proof(&hashed, index)?;
+    let r = root(&hashed);
+    let head = crate::witness::TreeHead { node: node.into(), size: hashed.len() as u64, root: r, time: time.into() };
+    Some(InclusionProof {
+        node: node.into(),
+        seq,
+        event_hash: hex::encode(chain[index].1),
+        tree_size: hashed.len() as u64,
+        root: hex::encode(r),
+        path: path.iter().map(hex::encode).collect(),
+        head_time: time.into(),
+        head_signature: hex::encode(sign(&head.message())),
+        node_public_key: hex::encode(public_key),
+    })
+}
+
+/// The auditor's check: the signature over the head is the node's, and the event is in that tree.
+/// `trusted_key`: the node's public key as the auditor knows it (not the one inside the proof).
+pub fn check(p: &InclusionProof, trusted_key: &[u8]) -> Result<(), String> {
+    let h32 = |s: &str| -> Result<Hash, String> {
+        hex::decode(s).map_err(|e| e.to_string())?.try_into().map_err(|_| "not 32 bytes".to_string())
+    };
+    let root_h = h32(&p.root)?;
+    let head =
+        crate::witness::TreeHead { node: p.node.clone(), size: p.tree_size, root: root_h, time: p.head_time.clone() };
+    let sig = hex::decode(&p.head_signature).map_err(|e| e.to_string())?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, trusted_key)
+        .verify(&head.message(), &sig)
+        .map_err(|_| "the tree head is not signed by this node's key".to_string())?;
+    let path = p.path.iter().map(|s| h32(s)).collect::<Result<Vec<_>, _>>()?;
+    let leaf = leaf_hash(&h32(&p.event_hash)?);
+    // The index is the event's position: sequences start at 1 without gaps (a gap fails `audit verify`).
+    let index = u64::try_from(p.seq - 1).map_err(|_| "bad sequence number".to_string())?;
+    if verify_inclusion(&leaf, index, p.tree_size, &path, &root_h) {
+        Ok(())
+    } else {
+        Err(format!("event {} is not in the tree of {} entries with root {}", p.seq, p.tree_size, p.root))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ring::rand::SystemRandom;
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+
+    #[test]
+    fn a_proof_checks_and_any_alteration_fails() {
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
+        let k = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        let chain: Vec<(i64, Hash)> = (1..=37).map(|i| (i, crate::merkle::leaf_hash(&[i as u8]))).collect();
+        let p =
+            prove("t01", &chain, 17, "2026-11-24T10:00:00Z", k.public_key().as_ref(), |m| k.sign(m).as_ref().to_vec())
+                .unwrap();
+        assert_eq!(check(&p, k.public_key().as_ref()), Ok(()));
+        let mut bad = p.clone();
+        bad.event_hash = hex::encode([9u8; 32]);
+        assert!(check(&bad, k.public_key().as_ref()).is_err(), "another event");
+        let mut bad = p.clone();
+        bad.seq = 18;
+        assert!(check(&bad, k.public_key().as_ref()).is_err(), "another position");
+        let mut bad = p.clone();
+        bad.tree_size = 36;
+        assert!(check(&bad, k.public_key().as_ref()).is_err(), "the signature covers the size");
+        let other =
+            Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap().as_ref()).unwrap();
+        assert!(check(&p, other.public_key().as_ref()).is_err(), "another node's key");
+    }
+}
