@@ -55,6 +55,8 @@ impl Daemon {
 
 pub(crate) struct Demo {
     pub(crate) c: Client,
+    /// The door controllers, on the protocol level (OSDP with Secure Channel over pseudo-terminals).
+    doors: crate::demo_doors::OsdpDoors,
     pub(crate) step: usize,
     pub(crate) failures: Vec<String>,
 }
@@ -171,9 +173,17 @@ impl Demo {
     }
 
     /// A person walks through and, for short holds, the door has closed again when this returns.
+    /// A person walks through if the strike was released: the door contact opens, and for short holds
+    /// closes again. The strike state is the simulated OSDP device's own.
     fn walk(&mut self, door: &str, hold_ms: u64) -> anyhow::Result<bool> {
-        let v = self.sim(SimCommand::Walk { door: door.into(), hold_ms })?;
-        let walked = v["walked_through"].as_bool().unwrap_or(false);
+        let walked = self.doors.energised_within(door, Duration::from_secs(2))?;
+        if walked {
+            self.doors.open(door)?;
+            if hold_ms < 5_000 {
+                std::thread::sleep(Duration::from_millis(hold_ms));
+                self.doors.close(door)?;
+            }
+        }
         if hold_ms < 5_000 {
             std::thread::sleep(Duration::from_millis(hold_ms + 300));
             println!(
@@ -266,9 +276,9 @@ fn find_tobirad(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-fn start_daemon(bin: &Path, dir: &Path) -> anyhow::Result<(Daemon, Client)> {
+fn start_daemon(bin: &Path, dir: &Path, site_text: &str) -> anyhow::Result<(Daemon, Client)> {
     let site = dir.join("site.toml");
-    std::fs::write(&site, DEMO_SITE)?;
+    std::fs::write(&site, site_text)?;
     let data = dir.join("data");
     let log = std::fs::File::create(dir.join("tobirad.log"))?;
     let child = Command::new(bin)
@@ -309,8 +319,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let dir = tmp.path().to_path_buf();
     println!("tobira demo — the demo site (config/demo.toml) on simulated devices");
     println!("data directory: {}  (daemon log: tobirad.log)", dir.display());
-    let (daemon, c) = start_daemon(&bin, &dir)?;
-    let mut demo = Demo { c, step: 0, failures: Vec::new() };
+    let (doors, site_text) = crate::demo_doors::OsdpDoors::start(&dir, DEMO_SITE)?;
+    let (daemon, c) = start_daemon(&bin, &dir, &site_text)?;
+    doors.wait_secure(Duration::from_secs(30))?;
+    println!("door controllers: OSDP with Secure Channel on pseudo-terminals (libosdp peripheral devices)");
+    let mut demo = Demo { c, doors, step: 0, failures: Vec::new() };
     let played = play(&mut demo);
     let data = dir.join("data");
     let ledger = demo.act("takahashi", Request::Ledger { kind: None, from: None, until: None });
@@ -505,9 +518,9 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.walk("server-door", 300)?;
 
     d.heading("A door forced open (no grant, no REX) raises an alarm");
-    d.sim(SimCommand::Force { door: "server-door".into() })?;
+    d.doors.open("server-door")?;
     d.wait_alarm("door.alarm.forced", true)?;
-    d.sim(SimCommand::Close { door: "server-door".into() })?;
+    d.doors.close("server-door")?;
 
     d.heading("A door held open past its limit raises an alarm");
     d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
@@ -515,7 +528,7 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.clock("2026-11-24T10:15:00")?;
     d.sim(SimCommand::Tick)?;
     d.wait_alarm("door.alarm.held", true)?;
-    d.sim(SimCommand::Close { door: "server-door".into() })?;
+    d.doors.close("server-door")?;
 
     d.heading("Five failed biometric attempts lock the person out of that reader (NIST SP 800-63B)");
     for _ in 0..5 {
@@ -526,8 +539,7 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.heading("The audit store cannot take events (disk remounted read-only): access denied, the door stays locked");
     d.sim(SimCommand::AuditUnwritable { on: true })?;
     d.present_at_door("server-in", "tanaka", false, "AUDIT_UNAVAILABLE")?;
-    let door = d.sim(SimCommand::Door { door: "server-door".into() })?;
-    let energised = door["relay_energised"].as_bool().unwrap_or(true);
+    let energised = d.doors.energised_within("server-door", Duration::from_millis(500))?;
     println!("    server-door strike energised: {energised}");
     if energised {
         d.failures.push("door unlocked while the audit store was unwritable".into());

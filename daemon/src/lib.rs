@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod daemon;
 pub mod demo;
 mod demo_admin;
+mod demo_doors;
 pub mod doors;
 pub mod enroll;
 pub mod erase;
