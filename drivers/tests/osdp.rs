@@ -153,3 +153,20 @@ async fn python_libosdp_peripheral_is_driven_by_our_control_panel() {
     assert!(text.contains("output 0 timer 30"), "{text}");
     assert!(text.contains("\nok"), "{text}");
 }
+
+/// Install mode against a device without Secure Channel: the session comes up unsecured, and that is
+/// reported as an alarm (`SecureChannelDown`) the moment it is online.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsecured_session_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("rs485");
+    let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap();
+    symlink(&path, &link).unwrap();
+    let door = sim::spawn_with(std::fs::File::from(master), 1, None).unwrap();
+    let mut cfg = OsdpConfig::new(&link, 1, None);
+    cfg.install_mode = true;
+    let c = OsdpController::spawn("old-ctl", cfg).unwrap();
+    expect(&c, DoorInput::Online, Duration::from_secs(20)).await;
+    expect(&c, DoorInput::SecureChannelDown, Duration::from_secs(2)).await;
+    assert!(!door.state().secure);
+}

@@ -102,6 +102,11 @@ impl SimOsdpHandle {
 /// Starts the PD on `master` (a PTY master) at `address` with Secure Channel key `key`. Runs until
 /// [`SimOsdpHandle::stop`].
 pub fn spawn(master: std::fs::File, address: i32, key: [u8; 16]) -> Result<SimOsdpHandle, String> {
+    spawn_with(master, address, Some(key))
+}
+
+/// As [`spawn`]; `key: None` plays an old device without Secure Channel (an unsecured session).
+pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) -> Result<SimOsdpHandle, String> {
     let channel = SerialChannel::from_file(master).map_err(|e| e.to_string())?;
     let state = Arc::new(Mutex::new(PdState::default()));
     let (acts_tx, acts_rx) = std_mpsc::channel();
@@ -116,13 +121,18 @@ pub fn spawn(master: std::fs::File, address: i32, key: [u8; 16]) -> Result<SimOs
                 .and_then(|b| b.address(address))
                 .and_then(|b| b.baud_rate(115_200))
                 .map(|b| {
-                    b.capability(PdCapability::CommunicationSecurity(PdCapEntity::new(1, 1)))
+                    let b = b
                         .capability(PdCapability::OutputControl(PdCapEntity::new(1, 1)))
                         .capability(PdCapability::ContactStatusMonitoring(PdCapEntity::new(1, 2)))
                         .capability(PdCapability::LedControl(PdCapEntity::new(1, 1)))
                         .capability(PdCapability::AudibleOutput(PdCapEntity::new(1, 1)))
-                        .capability(PdCapability::CardDataFormat(PdCapEntity::new(1, 1)))
-                        .secure_channel_key(key)
+                        .capability(PdCapability::CardDataFormat(PdCapEntity::new(1, 1)));
+                    match key {
+                        Some(k) => b
+                            .capability(PdCapability::CommunicationSecurity(PdCapEntity::new(1, 1)))
+                            .secure_channel_key(k),
+                        None => b,
+                    }
                 })
                 .and_then(|info| PeripheralDevice::new(info, Box::new(channel)));
             let mut pd = match built {
