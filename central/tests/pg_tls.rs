@@ -1,0 +1,226 @@
+//! The central store on its own PostgreSQL instance (initdb as `postgres` on a spare port, so the shared
+//! server's settings are never touched), configured as README "Central store" says: TLS with a test CA,
+//! `hostssl … cert` for nodes (the client certificate's CN is the node's role), nothing over plain TCP.
+//! Checks: a node ships its chain idempotently; replays are harmless; a gap, a fork, another node's rows,
+//! a plain connection and a stolen certificate under another name are all refused, and nothing half-applied.
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, SanType};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tobira_central::{CentralError, ShippedEvent, ingest, migrate, register_node, shipped_up_to};
+
+const BIN: &str = "/usr/lib/postgresql/15/bin";
+
+struct Pg {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for Pg {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "stop", "-m", "immediate", "-D"])
+            .arg(self.data())
+            .output();
+    }
+}
+
+impl Pg {
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("pg")
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    async fn admin(&self, db: &str) -> PgPool {
+        let opts = PgConnectOptions::new()
+            .host(self.dir.path().to_str().unwrap())
+            .port(self.port)
+            .username("postgres")
+            .database(db);
+        PgPoolOptions::new().max_connections(2).connect_with(opts).await.unwrap()
+    }
+
+    fn node_opts(&self, user: &str, cert: &str) -> PgConnectOptions {
+        PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(self.port)
+            .username(user)
+            .database("tobira")
+            .ssl_mode(PgSslMode::VerifyFull)
+            .ssl_root_cert(self.file("ca.crt"))
+            .ssl_client_cert(self.file(&format!("{cert}.crt")))
+            .ssl_client_key(self.file(&format!("{cert}.key")))
+    }
+}
+
+fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A CA, a server certificate for 127.0.0.1/localhost, and client certificates whose CN is the role.
+fn certificates(dir: &Path, clients: &[&str]) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "tobira test CA");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca_cert.pem()).unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    server.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::from([127, 0, 0, 1])));
+    server.distinguished_name.push(DnType::CommonName, "tobira-central");
+    let server_key = KeyPair::generate().unwrap();
+    let server_cert = server.signed_by(&server_key, &ca_cert, &ca_key).unwrap();
+    std::fs::write(dir.join("server.crt"), server_cert.pem()).unwrap();
+    write_private(&dir.join("server.key"), &server_key.serialize_pem());
+    for c in clients {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, *c);
+        let k = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&k, &ca_cert, &ca_key).unwrap();
+        std::fs::write(dir.join(format!("{c}.crt")), cert.pem()).unwrap();
+        write_private(&dir.join(format!("{c}.key")), &k.serialize_pem());
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let o = cmd.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{:?}: {}{}",
+        cmd,
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn start() -> Option<Pg> {
+    if !Path::new(BIN).join("initdb").exists() {
+        assert!(std::env::var("CI").is_err(), "PostgreSQL 15 server binaries are needed in {BIN}");
+        eprintln!("SKIPPED: no PostgreSQL server binaries in {BIN}");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pg = Pg { port: spare_port(), dir };
+    certificates(pg.dir.path(), &["node_t01", "node_t02"]);
+    run(Command::new("chown").args(["-R", "postgres"]).arg(pg.dir.path()));
+    run(Command::new("runuser")
+        .args(["-u", "postgres", "--", &format!("{BIN}/initdb"), "--no-sync", "-A", "trust", "-U", "postgres", "-D"])
+        .arg(pg.data()));
+    let d = pg.dir.path().display();
+    let conf = format!(
+        "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nssl = on\nssl_cert_file = '{d}/server.crt'\nssl_key_file = '{d}/server.key'\nssl_ca_file = '{d}/ca.crt'\nfsync = off\n",
+        pg.port
+    );
+    let mut c = std::fs::read_to_string(pg.data().join("postgresql.conf")).unwrap();
+    c.push_str(&conf);
+    std::fs::write(pg.data().join("postgresql.conf"), c).unwrap();
+    // Only the database owner over the local socket; nodes only over TLS with a certificate whose CN is their role.
+    std::fs::write(pg.data().join("pg_hba.conf"), "local all postgres trust\nhostssl tobira all 127.0.0.1/32 cert\n")
+        .unwrap();
+    run(Command::new("runuser")
+        .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "start", "-w", "-l"])
+        .arg(pg.dir.path().join("pg.log"))
+        .arg("-D")
+        .arg(pg.data()));
+    Some(pg)
+}
+
+fn chain(n: i64, tag: &str) -> Vec<ShippedEvent> {
+    let mut prev = [0u8; 32];
+    (1..=n)
+        .map(|seq| {
+            let mut hash = [0u8; 32];
+            let t = format!("{tag}-{seq}");
+            hash[..t.len().min(32)].copy_from_slice(&t.as_bytes()[..t.len().min(32)]);
+            hash[31] = seq as u8;
+            let e = ShippedEvent {
+                seq,
+                time: format!("2026-11-24T10:00:{:02}Z", seq % 60),
+                kind: "door.enter".into(),
+                actor: Some("tanaka".into()),
+                subject: Some("tanaka".into()),
+                place: Some("server-door".into()),
+                outcome: "granted".into(),
+                reason: "GRANT_VALID".into(),
+                article: Some("003 §13".into()),
+                score: Some(0.61),
+                details: "{}".into(),
+                prev_hash: prev,
+                hash,
+            };
+            prev = hash;
+            e
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_ship_over_tls_and_the_centre_refuses_what_is_not_theirs() {
+    let Some(pg) = start() else { return };
+    let admin = pg.admin("postgres").await;
+    sqlx::query("CREATE DATABASE tobira").execute(&admin).await.unwrap();
+    let owner = pg.admin("tobira").await;
+    migrate(&owner).await.unwrap();
+    register_node(&owner, "t01", "node_t01", &[1; 32]).await.unwrap();
+    register_node(&owner, "t02", "node_t02", &[2; 32]).await.unwrap();
+    assert!(matches!(
+        register_node(&owner, "t03", "x; DROP TABLE nodes", &[3; 32]).await,
+        Err(CentralError::RoleName(_))
+    ));
+
+    let t01 = PgPoolOptions::new().max_connections(2).connect_with(pg.node_opts("node_t01", "node_t01")).await.unwrap();
+    let events = chain(10, "t01");
+    assert_eq!(ingest(&t01, "t01", &events[..6]).await.unwrap().inserted, 6);
+    // A replayed batch (the shipper did not hear the acknowledgement) is harmless.
+    let again = ingest(&t01, "t01", &events[..8]).await.unwrap();
+    assert_eq!((again.inserted, again.duplicates), (2, 6));
+    assert_eq!(shipped_up_to(&t01, "t01").await.unwrap(), 8);
+
+    // A gap: event 10 before 9. Nothing of the batch is applied.
+    assert!(matches!(ingest(&t01, "t01", &events[9..10]).await, Err(CentralError::Gap { seq: 10, .. })));
+    // A fork: another event 9 than the chain holds next, and a rewritten event 5.
+    let forked = chain(10, "rewritten");
+    let mut bad9 = forked[8].clone();
+    bad9.prev_hash = [9; 32];
+    assert!(matches!(ingest(&t01, "t01", &[events[8].clone(), bad9]).await, Err(CentralError::Fork { seq: 9, .. })));
+    assert_eq!(shipped_up_to(&t01, "t01").await.unwrap(), 8, "all or nothing: event 9 was not kept");
+    let mut bad5 = events[4].clone();
+    bad5.hash = [5; 32];
+    assert!(matches!(ingest(&t01, "t01", &[bad5]).await, Err(CentralError::Fork { seq: 5, .. })));
+
+    // Another node's rows: refused by row-level security.
+    assert!(matches!(ingest(&t01, "t02", &chain(1, "t02")).await, Err(CentralError::NotYours(_))));
+    // Nodes see only their own rows.
+    let t02 = PgPoolOptions::new().max_connections(1).connect_with(pg.node_opts("node_t02", "node_t02")).await.unwrap();
+    ingest(&t02, "t02", &chain(3, "t02")).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events").fetch_one(&t02).await.unwrap();
+    assert_eq!(seen, 3);
+    // Nobody rewrites history, not even the owner.
+    let upd = sqlx::query("UPDATE audit_events SET kind = 'x' WHERE node = 't01'").execute(&owner).await;
+    assert!(upd.is_err());
+
+    // t02's certificate presented under t01's name: the CN does not match the role.
+    let stolen = pg.node_opts("node_t01", "node_t02").connect().await;
+    assert!(stolen.is_err(), "a certificate works only for the role it names");
+    // Plain TCP is not accepted at all.
+    let plain = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(pg.port)
+        .username("node_t01")
+        .database("tobira")
+        .ssl_mode(PgSslMode::Disable)
+        .connect()
+        .await;
+    assert!(plain.is_err());
+}
