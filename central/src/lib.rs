@@ -5,6 +5,9 @@
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction, migrate::Migrator};
 
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
