@@ -24,6 +24,21 @@ impl Drop for Pg {
 }
 
 impl Pg {
+    /// The centre goes away (as a power cut would take it).
+    pub fn stop_server(&self) {
+        run(Command::new("runuser")
+            .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "stop", "-m", "immediate", "-D"])
+            .arg(self.data()));
+    }
+
+    pub fn start_server(&self) {
+        run(Command::new("runuser")
+            .args(["-u", "postgres", "--", &format!("{BIN}/pg_ctl"), "start", "-w", "-l"])
+            .arg(self.dir.path().join("pg.log"))
+            .arg("-D")
+            .arg(self.data()));
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("pg")
     }

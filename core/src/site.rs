@@ -80,6 +80,9 @@ pub struct RawSite {
     pub lockout: RawLockout,
     #[serde(default)]
     pub administration: RawAdministration,
+    /// Multi-node: where this node ships its audit events (issue 7). Absent: a single embedded node.
+    #[serde(default)]
+    pub central: Option<RawCentral>,
     #[serde(default, rename = "zone")]
     pub zones: Vec<RawZone>,
     #[serde(default, rename = "reader")]
@@ -154,6 +157,37 @@ impl Default for RawLockout {
             max_delay_s: Spanned::new(0..0, 3600),
         }
     }
+}
+
+/// `[central]`: the central PostgreSQL store, over TLS with this node's client certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCentral {
+    pub host: String,
+    #[serde(default = "default_pg_port")]
+    pub port: u16,
+    #[serde(default = "default_central_db")]
+    pub database: String,
+    /// This node's database role (the CN of its client certificate).
+    pub role: String,
+    pub ca_file: String,
+    pub cert_file: String,
+    pub key_file: String,
+    /// How often the shipper looks for new events, in milliseconds.
+    #[serde(default = "default_ship_ms")]
+    pub ship_every_ms: u32,
+}
+
+fn default_pg_port() -> u16 {
+    5432
+}
+
+fn default_central_db() -> String {
+    "tobira".into()
+}
+
+fn default_ship_ms() -> u32 {
+    500
 }
 
 /// `[administration]`: the workflows of issue 8.
@@ -324,6 +358,7 @@ pub struct Site {
     pub timeouts: Timeouts,
     pub lockout: LockoutPolicy,
     pub administration: Administration,
+    pub central: Option<RawCentral>,
     pub zones: Vec<ZoneConfig>,
     pub readers: Vec<ReaderConfig>,
     pub controllers: Vec<ControllerConfig>,
@@ -720,6 +755,7 @@ impl Site {
                 max_delay_s: *l.max_delay_s.get_ref(),
             },
             administration,
+            central: raw.central.clone(),
             zones,
             readers,
             controllers,

@@ -186,10 +186,22 @@ async fn status(d: &Daemon) -> Answer {
         "pending_requests": pending,
         "open_alarms": d.store.alarms(true).await?.len(),
         "bootstrap": d.bootstrap_open().await,
+        "central": central_status(d).await,
         "readers": d.readers.len(),
         "doors": d.doors.len(),
         "simulation": d.opts.simulation,
     }))
+}
+
+/// Shipping lag to the central store (issue 7): what the centre acknowledged against the local head.
+async fn central_status(d: &Daemon) -> serde_json::Value {
+    let Some(st) = d.shipping.lock().ok().and_then(|s| s.clone()) else { return serde_json::Value::Null };
+    let head: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events")
+        .fetch_one(d.audit_store.pool())
+        .await
+        .unwrap_or(0);
+    serde_json::json!({"local_head": head, "acknowledged": st.acknowledged, "lag_events": head - st.acknowledged,
+        "last_ok": st.last_ok, "last_error": st.last_error, "stopped_by_fork": st.stopped_by_fork})
 }
 
 fn valid_id(field: &str, id: &str) -> Result<(), Refusal> {

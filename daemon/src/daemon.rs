@@ -93,6 +93,8 @@ pub struct Daemon {
     pub template_key: tokio::sync::RwLock<Zeroizing<Vec<u8>>>,
     /// Set once a system administrator has an approved template (see `actor`).
     pub bootstrap_closed: std::sync::atomic::AtomicBool,
+    /// Shipping to the central store, when the site names one (`[central]`).
+    pub shipping: Mutex<Option<crate::shipper::ShipState>>,
     /// Alarm events go to the alarm task (table + notifier), off the door's path.
     pub alarms: tokio::sync::mpsc::UnboundedSender<crate::alarms::Raised>,
     pub shared: Mutex<Shared>,

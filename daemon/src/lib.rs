@@ -31,6 +31,7 @@ pub mod options;
 pub mod requests;
 pub mod review;
 pub mod run;
+pub mod shipper;
 pub mod sim;
 pub mod store;
 pub mod table;
