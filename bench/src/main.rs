@@ -4,6 +4,7 @@
 //! Run in release: `cargo run --release -p tobira-bench -- all`.
 
 mod audit;
+mod central;
 mod door;
 mod matching;
 mod policy;
@@ -49,6 +50,15 @@ enum Cmd {
         #[arg(long, default_value_t = 200)]
         presentations: usize,
     },
+    /// Central ingest: nodes shipping their audit chains at once to a private PostgreSQL over TLS.
+    Central {
+        #[arg(long, default_value_t = 10)]
+        nodes: usize,
+        #[arg(long, default_value_t = 20_000)]
+        events: i64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -59,6 +69,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
+        Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::All => {
             policy::run(200_000)?;
             audit::run(3_000, 200_000, 1024)?;

@@ -83,8 +83,19 @@ pub async fn register_node(admin: &PgPool, node: &str, role: &str, public_key: &
     Ok(())
 }
 
+/// The event number a chain-trigger message names ("… event 12 …"), else `fallback`.
+fn event_in(message: &str, fallback: i64) -> i64 {
+    message
+        .split("event ")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(fallback)
+}
+
 fn classify(node: &str, seq: i64, e: sqlx::Error) -> CentralError {
     if let sqlx::Error::Database(d) = &e {
+        let seq = event_in(d.message(), seq);
         match d.code().as_deref() {
             Some("TB001") => return CentralError::Gap { node: node.into(), seq },
             Some("TB002") => return CentralError::Fork { node: node.into(), seq },
@@ -96,50 +107,55 @@ fn classify(node: &str, seq: i64, e: sqlx::Error) -> CentralError {
     CentralError::Db(e)
 }
 
-async fn insert_one(tx: &mut Transaction<'_, Postgres>, node: &str, e: &ShippedEvent) -> Result<bool, CentralError> {
-    let r = sqlx::query(
+/// Ships a batch, all or nothing, idempotent on (node, seq), in one statement (the batch's columns as
+/// arrays, unnested in sequence order). Run on the node's own connection: the database refuses rows of
+/// other nodes (row-level security), gaps and forks (the chain trigger, which sees the rows inserted
+/// before it in the same statement).
+pub async fn ingest(pool: &PgPool, node: &str, batch: &[ShippedEvent]) -> Result<IngestReport, CentralError> {
+    let Some(first) = batch.first().map(|e| e.seq) else { return Ok(IngestReport::default()) };
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let col = |f: fn(&ShippedEvent) -> String| batch.iter().map(f).collect::<Vec<String>>();
+    let opt = |f: fn(&ShippedEvent) -> Option<String>| batch.iter().map(f).collect::<Vec<Option<String>>>();
+    let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
+    let inserted: Vec<i64> = sqlx::query_scalar(
         "INSERT INTO audit_events(node, seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (node, seq) DO NOTHING",
+         SELECT $1, t.seq, t.time, t.kind, t.actor, t.subject, t.place, t.outcome, t.reason, t.article, t.score, t.details, t.prev_hash, t.hash \
+         FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::float8[], $12::text[], $13::bytea[], $14::bytea[]) \
+           AS t(seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash) \
+         ORDER BY t.seq ON CONFLICT (node, seq) DO NOTHING RETURNING seq",
     )
     .bind(node)
-    .bind(e.seq)
-    .bind(&e.time)
-    .bind(&e.kind)
-    .bind(&e.actor)
-    .bind(&e.subject)
-    .bind(&e.place)
-    .bind(&e.outcome)
-    .bind(&e.reason)
-    .bind(&e.article)
-    .bind(e.score)
-    .bind(&e.details)
-    .bind(&e.prev_hash[..])
-    .bind(&e.hash[..])
-    .execute(&mut **tx)
+    .bind(&seqs)
+    .bind(col(|e| e.time.clone()))
+    .bind(col(|e| e.kind.clone()))
+    .bind(opt(|e| e.actor.clone()))
+    .bind(opt(|e| e.subject.clone()))
+    .bind(opt(|e| e.place.clone()))
+    .bind(col(|e| e.outcome.clone()))
+    .bind(col(|e| e.reason.clone()))
+    .bind(opt(|e| e.article.clone()))
+    .bind(batch.iter().map(|e| e.score).collect::<Vec<Option<f64>>>())
+    .bind(col(|e| e.details.clone()))
+    .bind(batch.iter().map(|e| e.prev_hash.to_vec()).collect::<Vec<Vec<u8>>>())
+    .bind(batch.iter().map(|e| e.hash.to_vec()).collect::<Vec<Vec<u8>>>())
+    .fetch_all(&mut *tx)
     .await
-    .map_err(|x| classify(node, e.seq, x))?;
-    if r.rows_affected() == 1 {
-        return Ok(true);
-    }
-    // Already there: the same event (a replay) is fine; another event under that number is a fork.
-    let stored: Vec<u8> = sqlx::query_scalar("SELECT hash FROM audit_events WHERE node = $1 AND seq = $2")
-        .bind(node)
-        .bind(e.seq)
-        .fetch_one(&mut **tx)
-        .await?;
-    if stored == e.hash { Ok(false) } else { Err(CentralError::Fork { node: node.into(), seq: e.seq }) }
-}
-
-/// Ships a batch, all or nothing, idempotent on (node, seq). Run on the node's own connection: the
-/// database refuses rows of other nodes (row-level security), gaps and forks (the chain trigger).
-pub async fn ingest(pool: &PgPool, node: &str, batch: &[ShippedEvent]) -> Result<IngestReport, CentralError> {
-    let mut tx = pool.begin().await?;
-    let mut rep = IngestReport::default();
-    for e in batch {
-        if insert_one(&mut tx, node, e).await? {
-            rep.inserted += 1;
-        } else {
-            rep.duplicates += 1;
+    .map_err(|x| classify(node, first, x))?;
+    let rep = IngestReport { inserted: inserted.len() as u64, duplicates: (batch.len() - inserted.len()) as u64 };
+    if rep.duplicates > 0 {
+        // Already there: the same events (a replay) are fine; another event under one of these numbers is a fork.
+        let stored: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 AND seq = ANY($2)")
+                .bind(node)
+                .bind(&seqs)
+                .fetch_all(&mut *tx)
+                .await?;
+        for (seq, hash) in stored {
+            if let Some(e) = batch.iter().find(|e| e.seq == seq)
+                && hash != e.hash
+            {
+                return Err(CentralError::Fork { node: node.into(), seq });
+            }
         }
     }
     tx.commit().await?;

@@ -118,6 +118,11 @@ fn run(cmd: &mut Command) {
 /// Starts a private PostgreSQL 15 with TLS and client-certificate auth for `clients` (role names = CNs),
 /// and a database `tobira` with the central schema. `None` (and a loud message) without server binaries.
 pub async fn start(clients: &[&str]) -> Option<Pg> {
+    start_with(clients, false).await
+}
+
+/// As [`start`]; `durable` keeps PostgreSQL's fsync on (benchmarks), otherwise off (tests run faster).
+pub async fn start_with(clients: &[&str], durable: bool) -> Option<Pg> {
     if !Path::new(BIN).join("initdb").exists() {
         assert!(std::env::var("CI").is_err(), "PostgreSQL 15 server binaries are needed in {BIN}");
         eprintln!("SKIPPED: no PostgreSQL server binaries in {BIN}");
@@ -132,8 +137,9 @@ pub async fn start(clients: &[&str]) -> Option<Pg> {
         .arg(pg.data()));
     let d = pg.dir.path().display();
     let conf = format!(
-        "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nssl = on\nssl_cert_file = '{d}/server.crt'\nssl_key_file = '{d}/server.key'\nssl_ca_file = '{d}/ca.crt'\nfsync = off\n",
-        pg.port
+        "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{d}'\nssl = on\nssl_cert_file = '{d}/server.crt'\nssl_key_file = '{d}/server.key'\nssl_ca_file = '{d}/ca.crt'\nfsync = {}\n",
+        pg.port,
+        if durable { "on" } else { "off" }
     );
     let mut c = std::fs::read_to_string(pg.data().join("postgresql.conf")).unwrap();
     c.push_str(&conf);
