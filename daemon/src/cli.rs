@@ -323,6 +323,13 @@ pub enum AuditCmd {
         /// Ask the running daemon to verify its own store instead; a failure raises an alarm (003 §20).
         #[arg(long)]
         online: bool,
+        /// Also compare the local store with the copy the central store holds (the site file's `[central]`):
+        /// a history rewritten after shipping, even with its chain recomputed, differs from the centre's.
+        #[arg(long)]
+        central: bool,
+        /// The site file naming the centre (with --central).
+        #[arg(long, default_value = "/etc/tobira/site.toml")]
+        config: PathBuf,
     },
 }
 
@@ -451,7 +458,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Clock { at } => SimCommand::Clock { at: (at != "real").then_some(at) },
             SimCmd::Door { door } => SimCommand::Door { door },
         }),
-        Cmd::Audit(AuditCmd::Verify { online: true, .. }) => Request::AuditVerify,
+        Cmd::Audit(AuditCmd::Verify { online: true, central: false, .. }) => Request::AuditVerify,
         Cmd::Demo(_) | Cmd::Audit(AuditCmd::Verify { .. } | AuditCmd::Prove { .. } | AuditCmd::CheckProof { .. }) => {
             return None;
         }

@@ -26,7 +26,7 @@ pub struct ShipState {
 
 const BATCH: i64 = 1000;
 
-fn connect_options(c: &RawCentral) -> PgConnectOptions {
+pub fn connect_options(c: &RawCentral) -> PgConnectOptions {
     PgConnectOptions::new()
         .host(&c.host)
         .port(c.port)

@@ -18,7 +18,15 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Audit(AuditCmd::Verify { data_dir, online: false }) => tobira::audit_cmd::verify_offline(&data_dir, json),
+        Cmd::Audit(AuditCmd::Verify { data_dir, online: false, central: false, .. }) => {
+            tobira::audit_cmd::verify_offline(&data_dir, json)
+        }
+        Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, .. }) => {
+            // Both checks, whatever the first says: a consistent local rewrite passes the first, not the second.
+            let local = tobira::audit_cmd::verify_offline(&data_dir, json);
+            let central = tobira::audit_cmd::verify_against_central(&data_dir, &config);
+            local.max(central)
+        }
         Cmd::Audit(AuditCmd::Prove { seq, data_dir }) => tobira::audit_cmd::prove_offline(&data_dir, seq),
         Cmd::Audit(AuditCmd::CheckProof { file, node_key }) => tobira::audit_cmd::check_proof(&file, &node_key),
         Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
