@@ -70,6 +70,7 @@ pub async fn register_node(admin: &PgPool, node: &str, role: &str, public_key: &
         format!("CREATE ROLE {role} LOGIN"),
         format!("GRANT SELECT ON nodes TO {role}"),
         format!("GRANT SELECT, INSERT ON audit_events TO {role}"),
+        format!("GRANT SELECT ON registry_changes TO {role}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await?;
     }
@@ -160,6 +161,42 @@ pub async fn ingest(pool: &PgPool, node: &str, batch: &[ShippedEvent]) -> Result
     }
     tx.commit().await?;
     Ok(rep)
+}
+
+/// A registry change from the centre's feed.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RegistryChange {
+    pub version: i64,
+    pub kind: String,
+    pub target: String,
+    pub reason: String,
+    pub issued_by: String,
+}
+
+/// The channel nodes LISTEN on; the payload is the new version.
+pub const REGISTRY_CHANNEL: &str = "tobira_registry";
+
+/// Publishes a change to every node (as the centre's administrator); returns its version.
+pub async fn publish(admin: &PgPool, kind: &str, target: &str, reason: &str, by: &str) -> Result<i64, CentralError> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO registry_changes(kind, target, reason, issued_by) VALUES ($1, $2, $3, $4) RETURNING version",
+    )
+    .bind(kind)
+    .bind(target)
+    .bind(reason)
+    .bind(by)
+    .fetch_one(admin)
+    .await?)
+}
+
+/// The changes after `version`, in order.
+pub async fn changes_after(pool: &PgPool, version: i64) -> Result<Vec<RegistryChange>, CentralError> {
+    Ok(sqlx::query_as(
+        "SELECT version, kind, target, reason, issued_by FROM registry_changes WHERE version > $1 ORDER BY version",
+    )
+    .bind(version)
+    .fetch_all(pool)
+    .await?)
 }
 
 /// The highest sequence the centre holds for `node` (where the shipper resumes).

@@ -28,6 +28,7 @@ pub mod ledger_extra;
 pub mod login;
 pub mod login_socket;
 pub mod options;
+pub mod registry_sync;
 pub mod requests;
 pub mod review;
 pub mod run;

@@ -295,7 +295,8 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
     tasks.spawn(crate::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
     if let Some(c) = site.central.clone() {
-        tasks.spawn(crate::shipper::shipper_task(daemon.clone(), c, stop_rx.clone()));
+        tasks.spawn(crate::shipper::shipper_task(daemon.clone(), c.clone(), stop_rx.clone()));
+        tasks.spawn(crate::registry_sync::sync_task(daemon.clone(), c, stop_rx.clone()));
     }
     // The chain is verified once at every start, in the background: a store altered while the daemon was
     // down raises an alarm for the security manager (003 §20) instead of going unnoticed.
