@@ -128,15 +128,18 @@ pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
 
 /// `tobira audit verify --data-dir D`: reads the store files directly, so it works with the daemon stopped
 /// and does not trust a running daemon's word. Exit 0 intact, 4 with the first bad event named.
+/// The small runtime the offline commands use; says why when it cannot start.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the runtime: {e}"))
+        .ok()
+}
+
 pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
     let db = data_dir.join("audit.db");
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
+    let Some(rt) = runtime() else { return 1 };
     let res = rt.block_on(async {
         let pk = tobira_audit::read_public_key(&db).await?;
         Ok::<_, tobira_audit::AuditError>(tobira_audit::verify(&db, &pk).await)
@@ -173,13 +176,7 @@ pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
 /// tree head signed by the node's audit key. Offline, like `verify`.
 pub fn prove_offline(data_dir: &std::path::Path, seq: i64) -> i32 {
     let db = data_dir.join("audit.db");
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
+    let Some(rt) = runtime() else { return 1 };
     let signer = match tobira_audit::Signer::load(&data_dir.join("audit-signing.key")) {
         Ok(s) => s,
         Err(e) => {
@@ -255,13 +252,7 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
         eprintln!("error: {} has no [central] section: this node ships to no centre", config.display());
         return 2;
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 1;
-        }
-    };
+    let Some(rt) = runtime() else { return 1 };
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
         use sqlx::ConnectOptions;

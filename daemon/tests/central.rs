@@ -24,24 +24,34 @@ fn wait_lag_zero(d: &Running, within: Duration) -> serde_json::Value {
     }
 }
 
-#[test]
-fn a_node_ships_its_audit_and_survives_the_centre_going_away() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let Some(pg) = rt.block_on(tobira_central::testing::start(&["node_t01"])) else { return };
-    let owner = rt.block_on(pg.admin("tobira"));
-    rt.block_on(tobira_central::migrate(&owner)).unwrap();
-    rt.block_on(tobira_central::register_node(&owner, "sendai-honcho", "node_t01", &[1; 32])).unwrap();
+/// A private centre with its schema and this node (the demo site, `sendai-honcho`) registered as `node_t01`.
+async fn centre() -> Option<(tobira_central::testing::Pg, sqlx::PgPool)> {
+    let pg = tobira_central::testing::start(&["node_t01"]).await?;
+    let owner = pg.admin("tobira").await;
+    tobira_central::migrate(&owner).await.unwrap();
+    tobira_central::register_node(&owner, "sendai-honcho", "node_t01", &[1; 32]).await.unwrap();
+    Some((pg, owner))
+}
 
-    let dir = tempfile::tempdir().unwrap();
-    let site = format!(
+/// The demo site shipping to that centre with node_t01's certificate.
+fn node_site(pg: &tobira_central::testing::Pg) -> String {
+    format!(
         "{}\n[central]\nhost = \"127.0.0.1\"\nport = {}\nrole = \"node_t01\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nship_every_ms = 100\n",
         demo_site(),
         pg.port,
         pg.file("ca.crt").display(),
         pg.file("node_t01.crt").display(),
         pg.file("node_t01.key").display()
-    );
-    let d = Running::start_with(dir.path(), &site, &[]);
+    )
+}
+
+#[test]
+fn a_node_ships_its_audit_and_survives_the_centre_going_away() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let Some((pg, owner)) = rt.block_on(centre()) else { return };
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start_with(dir.path(), &node_site(&pg), &[]);
     d.bootstrap();
     let s = wait_lag_zero(&d, Duration::from_secs(20));
     let head = s["central"]["local_head"].as_i64().unwrap();
@@ -151,20 +161,9 @@ fn a_node_ships_its_audit_and_survives_the_centre_going_away() {
 #[test]
 fn a_revocation_at_the_centre_reaches_the_node_within_seconds() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let Some(pg) = rt.block_on(tobira_central::testing::start(&["node_t01"])) else { return };
-    let owner = rt.block_on(pg.admin("tobira"));
-    rt.block_on(tobira_central::migrate(&owner)).unwrap();
-    rt.block_on(tobira_central::register_node(&owner, "sendai-honcho", "node_t01", &[1; 32])).unwrap();
+    let Some((pg, owner)) = rt.block_on(centre()) else { return };
     let dir = tempfile::tempdir().unwrap();
-    let site = format!(
-        "{}\n[central]\nhost = \"127.0.0.1\"\nport = {}\nrole = \"node_t01\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nship_every_ms = 100\n",
-        demo_site(),
-        pg.port,
-        pg.file("ca.crt").display(),
-        pg.file("node_t01.crt").display(),
-        pg.file("node_t01.key").display()
-    );
-    let d = Running::start_with(dir.path(), &site, &[]);
+    let d = Running::start_with(dir.path(), &node_site(&pg), &[]);
     d.bootstrap();
     let o = d.tobira(&[
         "--actor",
