@@ -21,3 +21,4 @@ pub mod model;
 pub mod occupancy;
 pub mod policy;
 pub mod site;
+pub mod staleness;

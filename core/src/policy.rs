@@ -69,6 +69,8 @@ pub enum Reason {
     AuditUnavailable,
     /// The door's controller is offline: a grant could not open it, so it is not given (fail secure).
     DeviceOffline,
+    /// The node has not heard from the central registry for longer than this level tolerates.
+    CentralStale,
 }
 
 impl Reason {
@@ -99,6 +101,7 @@ impl Reason {
             Reason::NotIdentified => "NOT_IDENTIFIED",
             Reason::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Reason::DeviceOffline => "DEVICE_OFFLINE",
+            Reason::CentralStale => "CENTRAL_STALE",
         }
     }
 
@@ -119,6 +122,7 @@ impl Reason {
             Reason::UnknownPerson | Reason::UnknownDoor | Reason::UnknownTerminal => "001 §15(1)",
             Reason::AuditUnavailable => "000 §9, 003 §17",
             Reason::DeviceOffline => "003 §13, 003 §20",
+            Reason::CentralStale => "003 §13, 004 §6",
         }
     }
 }
@@ -151,6 +155,7 @@ impl fmt::Display for Reason {
             Reason::NotIdentified => "Not recognised: place your finger again, flat and centred.",
             Reason::AuditUnavailable => "The record cannot be written: access denied and the door stays locked. Call the system administrator.",
             Reason::DeviceOffline => "The door controller is offline: the door stays locked. Call the system administrator.",
+            Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }
 }

@@ -176,6 +176,24 @@ pub struct RawCentral {
     /// How often the shipper looks for new events, in milliseconds.
     #[serde(default = "default_ship_ms")]
     pub ship_every_ms: u32,
+    /// The longest the node may go without hearing from the centre before it refuses grants to that level
+    /// (seconds; absent: no limit). E.g. L3 300: a media room is refused after 5 minutes of silence.
+    #[serde(default)]
+    pub stale_after_s_l1: Option<u32>,
+    #[serde(default)]
+    pub stale_after_s_l2: Option<u32>,
+    #[serde(default)]
+    pub stale_after_s_l3: Option<u32>,
+}
+
+impl RawCentral {
+    pub fn staleness(&self) -> crate::staleness::StalenessLimits {
+        crate::staleness::StalenessLimits {
+            l1: self.stale_after_s_l1,
+            l2: self.stale_after_s_l2,
+            l3: self.stale_after_s_l3,
+        }
+    }
 }
 
 fn default_pg_port() -> u16 {

@@ -93,6 +93,8 @@ pub struct Daemon {
     pub template_key: tokio::sync::RwLock<Zeroizing<Vec<u8>>>,
     /// Set once a system administrator has an approved template (see `actor`).
     pub bootstrap_closed: std::sync::atomic::AtomicBool,
+    /// When this node last heard from the centre (the registry feed); the start counts as contact.
+    pub central_contact: Mutex<Option<DateTime<Utc>>>,
     /// Shipping to the central store, when the site names one (`[central]`).
     pub shipping: Mutex<Option<crate::shipper::ShipState>>,
     /// Alarm events go to the alarm task (table + notifier), off the door's path.
@@ -139,8 +141,32 @@ impl Daemon {
         r
     }
 
-    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts.
+    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts; and, in
+    /// a multi-node site, the per-level limit on how long the node may decide without the centre.
     pub fn decide(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
+        let d = self.decide_locally(req, now);
+        if d.is_granted()
+            && let Some(c) = &self.site.central
+            && let Some(level) = self.level_of(req)
+            && let Some(last) = self.central_contact.lock().ok().and_then(|c| *c)
+            && c.staleness().too_stale(level, last, now)
+        {
+            return Decision::deny(tobira_core::policy::Reason::CentralStale);
+        }
+        d
+    }
+
+    /// The level a request would admit to; exits are never held back.
+    fn level_of(&self, req: &tobira_core::policy::Request) -> Option<tobira_core::model::Level> {
+        use tobira_core::policy::Request as R;
+        match req {
+            R::Enter { door, .. } => self.site.door(door).and_then(|d| self.site.zone(&d.zone)).map(|z| z.level),
+            R::Login { .. } => Some(tobira_core::model::Level::L1),
+            R::Exit { .. } => None,
+        }
+    }
+
+    fn decide_locally(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
         let sh = self.shared();
         tobira_core::policy::decide(
             req,

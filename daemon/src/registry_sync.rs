@@ -63,6 +63,10 @@ async fn catch_up(d: &Daemon, pool: &PgPool) -> Result<(), String> {
         apply(d, &c).await?;
         d.store.set_meta(META_VERSION, &c.version.to_string()).await.map_err(|e| e.to_string())?;
     }
+    // Heard from the centre, up to date: the per-level staleness clock restarts.
+    if let Ok(mut t) = d.central_contact.lock() {
+        *t = Some(d.now());
+    }
     Ok(())
 }
 

@@ -225,6 +225,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         template_key: tokio::sync::RwLock::new(template_key),
         bootstrap_closed: std::sync::atomic::AtomicBool::new(false),
         shipping: Mutex::new(site.central.as_ref().map(|_| Default::default())),
+        central_contact: Mutex::new(None),
         alarms: alarm_tx,
         shared: Mutex::new(Shared {
             grants: tobira_core::model::GrantIndex::new(&registry),
@@ -243,6 +244,9 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     });
 
     daemon.load_bootstrap_state().await?;
+    if site.central.is_some() {
+        *daemon.central_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
+    }
     // A crash between "approved" and "applied" is finished now, before anyone is served.
     crate::requests::resume(&daemon).await.map_err(|e| StartError::Resume(e.message))?;
 

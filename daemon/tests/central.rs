@@ -199,3 +199,67 @@ fn a_revocation_at_the_centre_reaches_the_node_within_seconds() {
     let ev = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "central.grant.revoke"]);
     assert!(text(&ev).contains("centre-admin") && text(&ev).contains(&id), "{}", text(&ev));
 }
+
+/// Offline operation (issue 7 §3): with the centre gone longer than the media room's limit, the node refuses
+/// Level 3 and says why, while it keeps serving the server room (no limit) and terminal logins; when the
+/// centre returns, Level 3 is served again.
+#[test]
+fn a_silent_centre_holds_back_level_3_but_not_level_1() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let Some((pg, _owner)) = rt.block_on(centre()) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let site = format!("{}stale_after_s_l3 = 60\n", node_site(&pg));
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
+    for (id, role) in [("suzuki", "data-manager"), ("kato", "security-director"), ("tanaka", "operator")] {
+        let o = d
+            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
+        assert!(o.status.success(), "{}", text(&o));
+        for _ in 0..3 {
+            d.present("t01-reader", id);
+        }
+        assert!(d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]).status.success());
+    }
+    for (by, place) in [("takahashi", "terminal:t-01"), ("suzuki", "zone:server-room"), ("kato", "zone:media-room")] {
+        let o = d.act(by, &["grant", "add", "tanaka", "--place", place]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let door = |reader: &str| -> serde_json::Value {
+        let o = d.tobira(&["--json", "sim", "present", reader, "tanaka"]);
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
+    };
+    // In touch with the centre: everything is served.
+    std::thread::sleep(Duration::from_secs(6)); // one feed cycle at the demo clock
+    assert_eq!(door("server-in")["reason"], "GRANT_VALID");
+    assert_eq!(door("media-in")["reason"], "GRANT_VALID");
+    let _ = door("media-out");
+    let _ = door("server-out");
+
+    // The centre goes silent for longer than Level 3 tolerates.
+    pg.stop_server();
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:05:00+09:00"]);
+    assert_eq!(door("server-in")["reason"], "GRANT_VALID", "Level 2 has no limit here");
+    let v = door("media-in");
+    assert_eq!((v["granted"].clone(), v["reason"].clone()), (false.into(), "CENTRAL_STALE".into()), "{v}");
+    d.present("t01-reader", "tanaka");
+    let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["reason"], "GRANT_VALID", "terminals keep working: {v}");
+
+    // The centre returns: the feed catches up and Level 3 is served again.
+    pg.start_server();
+    let t = Instant::now();
+    loop {
+        let v = door("media-in");
+        if v["granted"] == true {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(30), "Level 3 never came back: {v}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
