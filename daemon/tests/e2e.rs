@@ -404,3 +404,76 @@ fn an_inclusion_proof_checks_offline_and_a_forged_one_fails() {
     let bad = check(&forged);
     assert_eq!(bad.status.code(), Some(4), "{}", text(&bad));
 }
+
+/// A device that never answers: a bridge that says hello and then stays silent. The login is refused once
+/// the capture timeout passes, the daemon stays responsive throughout, and nothing hangs.
+#[test]
+fn a_reader_that_never_answers_is_a_refusal_not_a_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("silent.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let hello = tobira_drivers::palm_bridge::codec::Header::Hello {
+            version: 1,
+            vendor: "x".into(),
+            model: "silent".into(),
+            serial: "0".into(),
+            wavelength_nm: 850,
+        };
+        let bytes =
+            tobira_drivers::palm_bridge::codec::encode(&tobira_drivers::palm_bridge::codec::Frame::new(hello)).unwrap();
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            let mut s = s;
+            let _ = s.write_all(&bytes);
+            held.push(s); // keep the connection open, answer nothing
+        }
+    });
+    let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
+    let site = demo_site()
+        .replace(
+            stanza,
+            &format!("id = \"t01-reader\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", sock.display()),
+        )
+        .replace("capture_timeout_s = 15", "capture_timeout_s = 2");
+    assert!(site.contains("capture_timeout_s = 2"), "the demo site's timeouts changed; update this test");
+    let d = Running::start_with(dir.path(), &site, &[]);
+    d.bootstrap();
+    assert!(
+        d.tobira(&[
+            "--actor",
+            "takahashi",
+            "person",
+            "add",
+            "tanaka",
+            "--name",
+            "田中",
+            "--roles",
+            "operator",
+            "--appointment-end",
+            "2027-03-31"
+        ])
+        .status
+        .success()
+    );
+    assert!(d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "terminal:t-01"]).status.success());
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    let sock_path = d.sock.clone();
+    let login = std::thread::spawn(move || {
+        let t = std::time::Instant::now();
+        let o = cli(&sock_path, &["--json", "login", "t-01", "tanaka"]);
+        (t.elapsed(), o)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(d.tobira(&["status"]).status.success(), "the daemon answers while a capture waits");
+    let (took, o) = login.join().unwrap();
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!(v["granted"], false, "{v}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+        "refused after the capture timeout: {took:?}"
+    );
+    let ev = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "login.failure"]);
+    assert!(text(&ev).contains("timeout_s"), "the timeout is recorded: {}", text(&ev));
+}
