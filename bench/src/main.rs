@@ -6,6 +6,8 @@
 mod audit;
 mod central;
 mod door;
+mod fingerprint;
+mod interrupt;
 mod matching;
 mod policy;
 mod stats;
@@ -59,6 +61,20 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// Fingerprint images: our extraction and matcher against NIST's mindtct + bozorth3 on FVC-named sets
+    /// (every unordered pair), then 1:N identification over a gallery.
+    Fingerprint {
+        /// Write `OUTDIR/<set>.csv` (ours) and `OUTDIR/nbis/<set>.csv` (NIST) for eval_scores.py.
+        #[arg(long, value_name = "OUTDIR")]
+        scores: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 10_000)]
+        gallery: usize,
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+        /// Directories of FVC-named images (F_I.tif).
+        #[arg(required = true)]
+        dirs: Vec<std::path::PathBuf>,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -70,6 +86,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
+        Cmd::Fingerprint { scores, gallery, probes, dirs } => {
+            fingerprint::run(&dirs, scores.as_deref(), gallery, probes)
+        }
         Cmd::All => {
             policy::run(200_000)?;
             audit::run(3_000, 200_000, 1024)?;

@@ -7,6 +7,7 @@
 //! - [`sample`]: what a reader delivers, and extraction from it.
 
 pub mod bench;
+pub mod eval;
 pub mod fingerprint;
 pub mod gallery;
 pub mod image;
@@ -18,5 +19,5 @@ pub use fingerprint::iso19794_2;
 pub use fingerprint::matcher::{Prepared, compare};
 pub use fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};
 pub use gallery::Gallery;
-pub use sample::{ExtractError, Sample, extract};
+pub use sample::{ExtractError, Sample, extract, extract_for_enrolment, extract_with_quality};
 pub use score::{Score, Threshold};

@@ -38,10 +38,30 @@ pub enum ExtractError {
     Unsupported,
     #[error("sample geometry is invalid: {0}")]
     Invalid(String),
+    #[error(
+        "sample quality {quality} is below the enrollment minimum {min} (clean the sensor, place the finger flat and still)"
+    )]
+    BelowEnrolmentQuality { quality: u8, min: u8 },
 }
 
 /// Turns a sample into a template, refusing samples too poor to decide on.
 pub fn extract(sample: &Sample) -> Result<MinutiaeTemplate, ExtractError> {
+    extract_with_quality(sample).map(|(t, _)| t)
+}
+
+/// The enrollment path: like [`extract`], and also refuses a sample whose quality (0–100: the image's ridge
+/// clarity and print area, or the reader's reported minutia quality) is below `min` — a template enrolled
+/// from a poor sample fails its owner at every door afterwards.
+pub fn extract_for_enrolment(sample: &Sample, min: u8) -> Result<(MinutiaeTemplate, u8), ExtractError> {
+    let (t, quality) = extract_with_quality(sample)?;
+    if quality < min {
+        return Err(ExtractError::BelowEnrolmentQuality { quality, min });
+    }
+    Ok((t, quality))
+}
+
+/// [`extract`] with the sample's quality.
+pub fn extract_with_quality(sample: &Sample) -> Result<(MinutiaeTemplate, u8), ExtractError> {
     match sample {
         Sample::Minutiae(t) => {
             if t.width == 0 || t.height == 0 {
@@ -56,18 +76,56 @@ pub fn extract(sample: &Sample) -> Result<MinutiaeTemplate, ExtractError> {
             if t.minutiae.len() < MIN_MINUTIAE {
                 return Err(ExtractError::LowQuality { minutiae: t.minutiae.len() });
             }
-            Ok(t.clone())
+            Ok((t.clone(), t.quality()))
         }
         Sample::Gray8 { width, height, dpi, pixels } => {
             let img = crate::image::GrayImage::from_raw(*width, *height, *dpi, pixels.clone())
                 .map_err(|e| ExtractError::Invalid(e.to_string()))?;
-            let (t, _quality) = crate::image::extract_minutiae(&img);
+            let (t, quality) = crate::image::extract_minutiae(&img);
             if t.minutiae.len() < MIN_MINUTIAE {
                 return Err(ExtractError::LowQuality { minutiae: t.minutiae.len() });
             }
-            Ok(t)
+            Ok((t, quality))
         }
         // The palm-vein pipeline (issue 4) is not built yet: a palm never matches until it is.
         Sample::PalmNir { .. } => Err(ExtractError::Unsupported),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::{ImpressionNoise, SyntheticFinger};
+
+    #[test]
+    fn enrolment_refuses_poor_samples_and_says_why() {
+        let mut t = SyntheticFinger::new(5).impression(1, &ImpressionNoise::default());
+        let (_, q) = extract_for_enrolment(&Sample::Minutiae(t.clone()), 40).unwrap();
+        assert!(q >= 40, "{q}");
+        for m in &mut t.minutiae {
+            m.quality = 12;
+        }
+        let err = extract_for_enrolment(&Sample::Minutiae(t.clone()), 40).unwrap_err();
+        assert_eq!(err, ExtractError::BelowEnrolmentQuality { quality: 12, min: 40 });
+        assert!(err.to_string().contains("place the finger"), "{err}");
+        // Outside enrollment the same sample still verifies (the door does not re-judge quality).
+        assert!(extract(&Sample::Minutiae(t)).is_ok());
+    }
+
+    #[test]
+    fn flat_tiny_and_lying_images_never_become_templates() {
+        for v in [0u8, 255] {
+            let s = Sample::Gray8 { width: 200, height: 200, dpi: 500, pixels: vec![v; 40_000] };
+            assert!(matches!(extract(&s), Err(ExtractError::LowQuality { .. })), "flat {v}");
+        }
+        let one = Sample::Gray8 { width: 1, height: 1, dpi: 500, pixels: vec![0] };
+        assert!(matches!(extract(&one), Err(ExtractError::Invalid(_))));
+        let zero = Sample::Gray8 { width: 0, height: 0, dpi: 500, pixels: vec![] };
+        assert!(matches!(extract(&zero), Err(ExtractError::Invalid(_))));
+        // A buffer shorter than its stated geometry.
+        let lying = Sample::Gray8 { width: 300, height: 300, dpi: 500, pixels: vec![7; 100] };
+        assert!(matches!(extract(&lying), Err(ExtractError::Invalid(_))));
+        let palm = Sample::PalmNir { width: 64, height: 64, dpi: 500, wavelength_nm: 940, pixels: vec![0; 4096] };
+        assert_eq!(extract(&palm).unwrap_err(), ExtractError::Unsupported);
     }
 }

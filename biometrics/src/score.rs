@@ -1,20 +1,24 @@
 //! Scores and thresholds calibrated to a false-match rate.
 //!
-//! The table maps a false-match rate to the score an impostor comparison exceeds that often. It was measured
-//! over impostor pairs of synthetic fingers (`cargo test -p tobira-biometrics --release calibrate -- --ignored
-//! --nocapture` prints it again) and must be re-measured on real images when the image pipeline lands: the
-//! synthetic impostor distribution is a model, not a sensor.
+//! The table maps a false-match rate to the score an impostor comparison reaches that rarely. It is the
+//! stricter of two measurements, so a door errs on the side of refusing:
+//!
+//! - real sensors: the 11,520 cross-finger pairs of the four real FVC "B" sets (2,880 each), images through
+//!   the extractor (`cargo run --release -p tobira-biometrics --example fvc -- DIR...` with
+//!   `FVC_IMPOSTORS=FILE` writes them): 1e-2 → 0.048, 1e-3 → 0.072, highest of all 0.0916;
+//! - synthetic fingers: 489,300 impostor pairs (`cargo test -p tobira-biometrics --release calibrate --
+//!   --ignored --nocapture`): 1e-2 → 0.037, 1e-3 → 0.052, 1e-4 → 0.067, 1e-5 → 0.083.
+//!
+//! 1e-4 sits just above every real impostor score seen; stricter rates are extrapolated at +0.02 per
+//! decade (the real tail's slope between 1e-2 and 1e-4). Re-measure when the matcher or extractor changes.
 
 /// Similarity of two templates; higher is more similar, 0 for no evidence.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Score(pub f32);
 
-/// (false-match rate, score threshold), from permissive to strict.
-/// Measured on 489,300 impostor pairs of 700 synthetic fingers: 1e-2 → 0.099, 1e-3 → 0.146, 1e-4 → 0.186,
-/// 1e-5 → 0.229 (4 scores above). The two strictest points are beyond what that sample can show and are
-/// extrapolated on the same slope; genuine pairs of the same set scored 0.40 at their 1st percentile.
+/// (false-match rate, score threshold), from permissive to strict (see the module documentation).
 pub(crate) const CALIBRATION: [(f64, f32); 6] =
-    [(1e-2, 0.100), (1e-3, 0.147), (1e-4, 0.187), (1e-5, 0.230), (1e-6, 0.270), (1e-7, 0.310)];
+    [(1e-2, 0.048), (1e-3, 0.073), (1e-4, 0.092), (1e-5, 0.112), (1e-6, 0.132), (1e-7, 0.152)];
 
 /// A decision threshold: a score at or above it is a match.
 #[derive(Debug, Clone, Copy, PartialEq)]

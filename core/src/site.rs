@@ -214,6 +214,8 @@ fn default_ship_ms() -> u32 {
 pub struct RawAdministration {
     /// Captures per enrollment (DESIGN "Enrollment"), 1..=10.
     pub enrollment_samples: Spanned<u32>,
+    /// Lowest sample quality (0–100) the enrollment accepts; a poorer capture is refused and asked again.
+    pub enrollment_min_quality: Spanned<u32>,
     /// 004 §5(10): a review older than this many days is overdue (`tobira check` says so), 1..=3650.
     pub review_period_days: Spanned<u32>,
     /// 002 §7(11): how long an approval to read another section's records stays usable, in hours.
@@ -227,6 +229,7 @@ impl Default for RawAdministration {
     fn default() -> Self {
         Self {
             enrollment_samples: Spanned::new(0..0, 3),
+            enrollment_min_quality: Spanned::new(0..0, 40),
             review_period_days: Spanned::new(0..0, 180),
             view_approval_hours: Spanned::new(0..0, 24),
             notify_command: Spanned::new(0..0, Vec::new()),
@@ -388,6 +391,7 @@ pub struct Site {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Administration {
     pub enrollment_samples: u8,
+    pub enrollment_min_quality: u8,
     pub review_period_days: u32,
     pub view_approval_hours: u32,
     pub notify_command: Vec<String>,
@@ -488,6 +492,7 @@ impl Site {
         };
         let administration = Administration {
             enrollment_samples: in_range(&a.enrollment_samples, "enrollment_samples", 1, 10)? as u8,
+            enrollment_min_quality: in_range(&a.enrollment_min_quality, "enrollment_min_quality", 0, 100)? as u8,
             review_period_days: in_range(&a.review_period_days, "review_period_days", 1, 3650)?,
             view_approval_hours: in_range(&a.view_approval_hours, "view_approval_hours", 1, 720)?,
             notify_command: a.notify_command.get_ref().clone(),

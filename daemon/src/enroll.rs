@@ -11,7 +11,7 @@ use crate::crypto::seal_template;
 use crate::daemon::Daemon;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
-use tobira_biometrics::{MinutiaeTemplate, Prepared, compare, extract, iso19794_2};
+use tobira_biometrics::{MinutiaeTemplate, Prepared, compare, extract_for_enrolment, iso19794_2};
 use tobira_core::ids::{PersonId, ReaderId};
 use tobira_drivers::Feedback;
 
@@ -74,7 +74,8 @@ impl Daemon {
                     return Err(EnrollError::Sample { n, reason: format!("no finger within {} s", timeout.as_secs()) });
                 }
             };
-            let t = extract(&sample).map_err(|e| EnrollError::Sample { n, reason: e.to_string() })?;
+            let (t, _quality) = extract_for_enrolment(&sample, self.site.administration.enrollment_min_quality)
+                .map_err(|e| EnrollError::Sample { n, reason: e.to_string() })?;
             got.push(t);
         }
         // Mutual consistency: choose the sample that agrees best with the others; all must agree with it.

@@ -247,9 +247,10 @@ fn a_palm_bridge_reader_is_driven_through_its_socket() {
         "2027-03-31",
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // The simulated clock first: a grant starts on the day it is issued, by the daemon's clock.
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
     let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "terminal:t-01"]);
     assert!(o.status.success(), "{}", text(&o));
-    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
     bridge.present(Presentation::Hand { body: "tanaka".into(), hand: Hand::Right });
     let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
     let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
@@ -457,8 +458,9 @@ fn a_reader_that_never_answers_is_a_refusal_not_a_hang() {
         .status
         .success()
     );
-    assert!(d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "terminal:t-01"]).status.success());
+    // The simulated clock first: a grant starts on the day it is issued, by the daemon's clock.
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    assert!(d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "terminal:t-01"]).status.success());
     let sock_path = d.sock.clone();
     let login = std::thread::spawn(move || {
         let t = std::time::Instant::now();

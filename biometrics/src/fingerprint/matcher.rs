@@ -1,62 +1,114 @@
-//! The minutiae matcher: local structures for alignment, then global pairing.
+//! The minutiae matcher: binary local descriptors for alignment, then global pairing over the area both
+//! prints cover.
 //!
-//! Each minutia is described by its K nearest neighbours as (distance, direction of the neighbour seen from
-//! the minutia, the neighbour's direction), all relative to the minutia's own direction — invariant to
-//! rotation and translation (in the manner of Jiang & Yau's local structures). Pairs of minutiae whose
-//! neighbourhoods agree are alignment hypotheses; for the best few, the probe is rotated and translated onto
-//! the reference and minutiae are paired greedily within tolerances that widen with distance from the anchor
-//! (skin is elastic). The score is the classic n² / (n_probe · n_reference) over the best hypothesis.
+//! 1. **Local descriptors** (in the spirit of Minutia Cylinder-Code, Cappelli et al. 2010, reduced to
+//!    bits): around each minutia, its neighbours within [`RADIUS`] are placed in a polar grid relative to
+//!    the minutia's own position and direction — rings × sectors × relative-direction bins — with soft
+//!    edges (a neighbour near a cell boundary sets both cells). Rotation and translation do not change it;
+//!    one missing or spurious neighbour changes a few bits, not the whole structure. Two descriptors
+//!    compare by popcount (Dice coefficient).
+//! 2. **Alignment hypotheses**: the best-agreeing descriptor pairs; each says how to rotate and move the
+//!    probe onto the reference.
+//! 3. **Global pairing**: under each hypothesis, probe minutiae pair greedily with reference minutiae
+//!    within tolerances that widen with distance from the anchor (skin stretches). Only minutiae inside
+//!    the other print's area (the convex hull of its minutiae, rasterised) count in the denominator, so a
+//!    small overlap of two genuine impressions is not mistaken for disagreement.
 //!
-//! Deterministic: the same inputs always give the same score.
+//! Score: n² / (n_probe_in · n_reference_in) for the best hypothesis, with small counts floored so a
+//! handful of pairs is never a strong match. Deterministic.
 
 use super::template::MinutiaeTemplate;
 use crate::score::Score;
 use std::f32::consts::{PI, TAU};
 
-/// Neighbours per local structure.
-const K: usize = 6;
-/// Alignment hypotheses tried per comparison.
-const HYPOTHESES: usize = 10;
-/// Local-structure tolerances: 10 px, and 0.30 rad ≈ 12/256 of a turn.
-const D_TOL: i16 = 40;
-const A_TOL: i16 = 12;
-/// Pairing tolerance at the anchor, in pixels at 500 dpi, and its growth with distance.
-const PAIR_TOL: f32 = 11.0;
-const PAIR_GROWTH: f32 = 0.06;
-const PAIR_ANGLE: f32 = 0.45;
-/// Small templates are scored as if they had this many minutiae: a 3-minutia probe pairing 3 of 3 is not
-/// a strong match.
-const MIN_COUNT: f32 = 15.0;
+/// Neighbourhood radius of a descriptor, in pixels at 500 dpi (about 3.8 mm).
+pub const RADIUS: f32 = 75.0;
+const RINGS: usize = 5;
+const SECTORS: usize = 8;
+const DIRS: usize = 4;
+const BITS: usize = RINGS * SECTORS * DIRS;
+const WORDS: usize = BITS.div_ceil(64);
+/// How close to a cell boundary a neighbour also counts in the next cell, as a fraction of the cell.
+const SOFT: f32 = 0.3;
+/// Side of the overlap grid's cells, in pixels; the grid is `GRID`×`GRID` cells.
+const CELL: f32 = 20.0;
+const GRID: usize = 32;
+/// Buckets of the pairing search: points are looked up in their bucket and the eight around it, so the
+/// pairing tolerance is capped at one bucket.
+const BUCKET: f32 = 40.0;
+const BUCKETS: usize = 16;
+const MAX_TOL: f32 = BUCKET;
 
-/// A neighbour in integer units so the inner loop is cheap: distance in quarter pixels, angles in 1/256 turn
-/// (differences wrap by themselves in `u8` arithmetic).
-#[derive(Clone, Copy, Default)]
-struct Nbr {
-    d: i16,
-    phi: u8,
-    dth: u8,
+/// The matcher's tolerances. [`Params::DEFAULT`] is what the daemon and the benchmark use; other values are
+/// for tuning runs (`cargo run --release -p tobira-biometrics --example fvc`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Params {
+    /// Alignment hypotheses tried.
+    pub hypotheses: usize,
+    /// Pairing tolerance at the anchor (pixels), its growth per pixel of distance, and the direction
+    /// tolerance (radians).
+    pub tol: f32,
+    pub growth: f32,
+    pub angle: f32,
+    /// Counts below this are scored as this many: 4 of 4 paired is not a strong match.
+    pub min_count: f32,
+    /// Descriptor agreement below which a pair is no alignment hypothesis.
+    pub min_local: f32,
+    /// Weight of the paired minutiae's descriptor agreement in the pair count (0 = plain count).
+    pub lambda: f32,
+    /// How much the denominator counts only minutiae inside the other print's area (1) rather than all (0).
+    /// Inside-only rewards small genuine overlaps but also lucky impostor corners; the geometric mix
+    /// keeps most of the first without the second.
+    pub alpha: f32,
 }
 
-fn turn(a: f32) -> u8 {
-    ((a.rem_euclid(TAU) / TAU * 256.0).round() as u32 % 256) as u8
+impl Params {
+    /// Chosen on the FVC 2000/2002 "B" sets (`tobira-bench fingerprint`); see README, Performance.
+    pub const DEFAULT: Params = Params {
+        hypotheses: 12,
+        tol: 9.0,
+        growth: 0.05,
+        angle: 0.4,
+        min_count: 12.0,
+        min_local: 0.2,
+        lambda: 0.5,
+        alpha: 0.3,
+    };
 }
 
-fn adiff(a: u8, b: u8) -> i16 {
-    i16::from(a.wrapping_sub(b) as i8).abs()
+impl Default for Params {
+    fn default() -> Self {
+        Params::DEFAULT
+    }
 }
 
 #[derive(Clone, Copy)]
 struct Pt {
     x: f32,
     y: f32,
-    t: f32,
+    /// Direction in image coordinates (y down) as a unit vector: the pairing compares directions by a dot
+    /// product, with no trigonometry in the inner loop.
+    c: f32,
+    s: f32,
+}
+
+impl Pt {
+    fn t(&self) -> f32 {
+        self.s.atan2(self.c)
+    }
 }
 
 /// A template in the matcher's form, derived at load (never stored).
 #[derive(Clone)]
 pub struct Prepared {
     pts: Vec<Pt>,
-    nbrs: Vec<([Nbr; K], u8)>,
+    desc: Vec<[u64; WORDS]>,
+    ones: Vec<u8>,
+    /// The print's area: cells inside the convex hull of its minutiae (grown by half a cell).
+    area: Box<[u64; GRID * GRID / 64 + 1]>,
+    /// Point indices by bucket (`start[b]..start[b + 1]` in `order`).
+    start: Vec<u8>,
+    order: Vec<u8>,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -66,45 +118,161 @@ impl std::fmt::Debug for Prepared {
 }
 
 fn wrap(a: f32) -> f32 {
-    let mut a = a % TAU;
-    if a > PI {
-        a -= TAU;
-    } else if a < -PI {
-        a += TAU;
+    let a = a.rem_euclid(TAU);
+    if a >= PI { a - TAU } else { a }
+}
+
+/// Cells a value falls in along one (possibly circular) axis: its own, and the neighbour it is close to.
+fn soft_bins(v: f32, n: usize, circular: bool) -> ([usize; 2], usize) {
+    let k = v.floor();
+    let frac = v - k;
+    let k = k as isize;
+    let fix = |i: isize| -> Option<usize> {
+        if circular {
+            Some(i.rem_euclid(n as isize) as usize)
+        } else if i >= 0 && (i as usize) < n {
+            Some(i as usize)
+        } else {
+            None
+        }
+    };
+    let mut out = [0usize; 2];
+    let mut len = 0;
+    if let Some(i) = fix(k) {
+        out[len] = i;
+        len += 1;
     }
-    a
+    let other = if frac < SOFT {
+        Some(k - 1)
+    } else if frac > 1.0 - SOFT {
+        Some(k + 1)
+    } else {
+        None
+    };
+    if let Some(i) = other.and_then(fix) {
+        out[len] = i;
+        len += 1;
+    }
+    (out, len)
+}
+
+fn cross(o: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
+    (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+}
+
+/// Convex hull (Andrew's monotone chain), counter-clockwise in a y-up sense.
+fn hull(mut p: Vec<(f32, f32)>) -> Vec<(f32, f32)> {
+    p.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    p.dedup();
+    if p.len() < 3 {
+        return p;
+    }
+    let mut h: Vec<(f32, f32)> = Vec::with_capacity(2 * p.len());
+    for pass in 0..2 {
+        let start = h.len();
+        let iter: Box<dyn Iterator<Item = &(f32, f32)>> =
+            if pass == 0 { Box::new(p.iter()) } else { Box::new(p.iter().rev()) };
+        for &q in iter {
+            while h.len() >= start + 2 && cross(h[h.len() - 2], h[h.len() - 1], q) <= 0.0 {
+                h.pop();
+            }
+            h.push(q);
+        }
+        h.pop();
+    }
+    h
+}
+
+fn cell_of(x: f32, y: f32) -> Option<usize> {
+    let (cx, cy) = ((x / CELL).floor(), (y / CELL).floor());
+    if cx < 0.0 || cy < 0.0 || cx >= GRID as f32 || cy >= GRID as f32 {
+        return None;
+    }
+    Some(cy as usize * GRID + cx as usize)
+}
+
+fn bucket_xy(v: f32) -> usize {
+    ((v / BUCKET).floor().max(0.0) as usize).min(BUCKETS - 1)
+}
+
+fn bucket(x: f32, y: f32) -> usize {
+    bucket_xy(y) * BUCKETS + bucket_xy(x)
 }
 
 impl Prepared {
     pub fn new(t: &MinutiaeTemplate) -> Prepared {
         // Normalise to 500 dpi so 500 and 512 dpi sensors compare alike.
         let s = if t.resolution_dpi == 0 { 1.0 } else { 500.0 / f32::from(t.resolution_dpi) };
-        let pts: Vec<Pt> =
-            t.minutiae.iter().map(|m| Pt { x: f32::from(m.x) * s, y: f32::from(m.y) * s, t: m.radians() }).collect();
-        let mut nbrs = Vec::with_capacity(pts.len());
-        let mut cand: Vec<(f32, usize)> = Vec::with_capacity(pts.len());
-        for (i, p) in pts.iter().enumerate() {
-            cand.clear();
-            for (j, q) in pts.iter().enumerate() {
-                if i != j {
-                    let d = ((q.x - p.x).powi(2) + (q.y - p.y).powi(2)).sqrt();
-                    if d > 4.0 && d < 160.0 {
-                        cand.push((d, j));
+        // An ISO record holds at most 255 minutiae; the bucket offsets below are bytes.
+        let pts: Vec<Pt> = t
+            .minutiae
+            .iter()
+            .take(255)
+            .map(|m| {
+                let t = -m.radians();
+                Pt { x: f32::from(m.x) * s, y: f32::from(m.y) * s, c: t.cos(), s: t.sin() }
+            })
+            .collect();
+        let ts: Vec<f32> = t.minutiae.iter().take(255).map(|m| -m.radians()).collect();
+        let mut desc = Vec::with_capacity(pts.len());
+        let mut ones = Vec::with_capacity(pts.len());
+        for (p, pt) in pts.iter().zip(&ts) {
+            let mut bits = [0u64; WORDS];
+            for (q, qt) in pts.iter().zip(&ts) {
+                let (dx, dy) = (q.x - p.x, q.y - p.y);
+                let d2 = dx * dx + dy * dy;
+                if !(16.0..RADIUS * RADIUS).contains(&d2) {
+                    continue;
+                }
+                let r = d2.sqrt() / (RADIUS / RINGS as f32);
+                let phi = (dy.atan2(dx) - pt).rem_euclid(TAU) / (TAU / SECTORS as f32);
+                let dth = (qt - pt).rem_euclid(TAU) / (TAU / DIRS as f32);
+                let (rb, rn) = soft_bins(r, RINGS, false);
+                let (sb, sn) = soft_bins(phi, SECTORS, true);
+                let (db, dn) = soft_bins(dth, DIRS, true);
+                for &ri in &rb[..rn] {
+                    for &si in &sb[..sn] {
+                        for &di in &db[..dn] {
+                            let bit = (ri * SECTORS + si) * DIRS + di;
+                            bits[bit / 64] |= 1 << (bit % 64);
+                        }
                     }
                 }
             }
-            cand.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let mut arr = [Nbr::default(); K];
-            let mut n = 0u8;
-            for &(d, j) in cand.iter().take(K) {
-                let q = pts[j];
-                let dir = (q.y - p.y).atan2(q.x - p.x);
-                arr[usize::from(n)] = Nbr { d: (d * 4.0) as i16, phi: turn(dir - p.t), dth: turn(q.t - p.t) };
-                n += 1;
-            }
-            nbrs.push((arr, n));
+            ones.push(bits.iter().map(|w| w.count_ones() as u8).sum());
+            desc.push(bits);
         }
-        Prepared { pts, nbrs }
+        let mut area = Box::new([0u64; GRID * GRID / 64 + 1]);
+        let h = hull(pts.iter().map(|p| (p.x, p.y)).collect());
+        if h.len() >= 3 {
+            let grow = CELL / 2.0;
+            for cy in 0..GRID {
+                for cx in 0..GRID {
+                    let c = ((cx as f32 + 0.5) * CELL, (cy as f32 + 0.5) * CELL);
+                    // Inside (or within `grow` of) every edge of the hull.
+                    let inside = (0..h.len()).all(|k| {
+                        let (a, b) = (h[k], h[(k + 1) % h.len()]);
+                        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt().max(1e-3);
+                        cross(a, b, c) / len >= -grow
+                    });
+                    if inside {
+                        let i = cy * GRID + cx;
+                        area[i / 64] |= 1 << (i % 64);
+                    }
+                }
+            }
+        }
+        let mut start = vec![0u8; BUCKETS * BUCKETS + 1];
+        let mut keyed: Vec<(usize, u8)> = pts.iter().enumerate().map(|(i, p)| (bucket(p.x, p.y), i as u8)).collect();
+        keyed.sort_unstable();
+        for &(b, _) in &keyed {
+            start[b + 1] += 1;
+        }
+        for b in 0..BUCKETS * BUCKETS {
+            start[b + 1] += start[b];
+        }
+        let order = keyed.into_iter().map(|(_, i)| i).collect();
+        Prepared { pts, desc, ones, area, start, order }
     }
 
     pub fn len(&self) -> usize {
@@ -114,115 +282,148 @@ impl Prepared {
     pub fn is_empty(&self) -> bool {
         self.pts.is_empty()
     }
+
+    fn covers(&self, x: f32, y: f32) -> bool {
+        cell_of(x, y).is_some_and(|i| self.area[i / 64] >> (i % 64) & 1 == 1)
+    }
+
+    /// The minutiae as (x, y, direction in radians) at 500 dpi in image coordinates (y down, so the
+    /// direction turns with the positions), for indexes built over them.
+    pub fn points(&self) -> Vec<(f32, f32, f32)> {
+        self.pts.iter().map(|p| (p.x, p.y, p.t())).collect()
+    }
+
+    /// Bytes this form holds per template (for the gallery's memory figure).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Prepared>()
+            + self.pts.len() * (std::mem::size_of::<Pt>() + std::mem::size_of::<[u64; WORDS]>() + 2 + 1)
+            + std::mem::size_of::<[u64; GRID * GRID / 64 + 1]>()
+            + self.start.len()
+    }
 }
 
-fn local_similarity(a: &([Nbr; K], u8), b: &([Nbr; K], u8)) -> f32 {
-    let (na, nb) = (usize::from(a.1), usize::from(b.1));
-    if na < 2 || nb < 2 {
-        return 0.0;
+/// 2 / n for every possible bit total of two descriptors: the inner loop multiplies instead of dividing.
+const TWO_OVER: [f32; 2 * BITS + 1] = {
+    let mut t = [0f32; 2 * BITS + 1];
+    let mut n = 8;
+    while n <= 2 * BITS {
+        t[n] = 2.0 / n as f32;
+        n += 1;
     }
-    let mut used = [false; K];
-    // Sum of (3 - normalised errors), in units of 1/(3·D_TOL·A_TOL) to stay in integers.
-    let full = 3 * i32::from(D_TOL) * i32::from(A_TOL);
-    let mut s: i32 = 0;
-    for x in &a.0[..na] {
-        let mut best: Option<(usize, i32)> = None;
-        for (k, y) in b.0[..nb].iter().enumerate() {
-            if used[k] {
-                continue;
-            }
-            let dd = (x.d - y.d).abs();
-            if dd > D_TOL {
-                continue;
-            }
-            let dp = adiff(x.phi, y.phi);
-            let dt = adiff(x.dth, y.dth);
-            if dp > A_TOL || dt > A_TOL {
-                continue;
-            }
-            let e = full - (i32::from(dd) * i32::from(A_TOL) + (i32::from(dp) + i32::from(dt)) * i32::from(D_TOL));
-            if best.is_none_or(|(_, be)| e > be) {
-                best = Some((k, e));
-            }
-        }
-        if let Some((k, e)) = best {
-            used[k] = true;
-            s += e;
-        }
-    }
-    s as f32 / (full as f32 * na.max(nb) as f32)
+    t
+};
+
+/// Dice coefficient of two descriptors; 0 when they hold too few bits to mean anything.
+fn local_similarity(p: &Prepared, i: usize, r: &Prepared, j: usize) -> f32 {
+    let (a, b) = (&p.desc[i], &r.desc[j]);
+    let common: u32 = (0..WORDS).map(|k| (a[k] & b[k]).count_ones()).sum();
+    let tot = usize::from(p.ones[i]) + usize::from(r.ones[j]);
+    common as f32 * TWO_OVER[tot.min(2 * BITS)]
 }
 
-/// Pairs probe minutiae with reference minutiae under the alignment that maps probe[i] onto reference[j].
-fn pair_count(p: &Prepared, r: &Prepared, i: usize, j: usize, used: &mut Vec<bool>) -> usize {
+/// Pairs probe minutiae with reference minutiae under the alignment that maps probe[i] onto reference[j];
+/// returns (pairs, probe minutiae inside the reference's area, reference minutiae inside the probe's).
+fn pair_count(
+    p: &Prepared,
+    r: &Prepared,
+    i: usize,
+    j: usize,
+    used: &mut Vec<bool>,
+    pr: &Params,
+) -> (f32, usize, usize) {
     let (a, b) = (p.pts[i], r.pts[j]);
-    let rot = wrap(b.t - a.t);
+    let rot = wrap(b.t() - a.t());
     let (sn, cs) = rot.sin_cos();
     used.clear();
     used.resize(r.pts.len(), false);
-    let mut n = 0;
-    for q in &p.pts {
-        let dx = q.x - a.x;
-        let dy = q.y - a.y;
+    let cos_tol = pr.angle.cos();
+    let (mut n, mut p_in) = (0.0f32, 0);
+    for (qi, q) in p.pts.iter().enumerate() {
+        let (dx, dy) = (q.x - a.x, q.y - a.y);
         let x = cs * dx - sn * dy + b.x;
         let y = sn * dx + cs * dy + b.y;
-        let t = q.t + rot;
-        let tol = PAIR_TOL + PAIR_GROWTH * (dx * dx + dy * dy).sqrt();
+        if !r.covers(x, y) {
+            continue;
+        }
+        p_in += 1;
+        // The probe minutia's direction turned by the hypothesis, as a unit vector.
+        let (qc, qs) = (q.c * cs - q.s * sn, q.s * cs + q.c * sn);
+        let tol = (pr.tol + pr.growth * (dx * dx + dy * dy).sqrt()).min(MAX_TOL);
         let mut best: Option<(usize, f32)> = None;
-        for (k, m) in r.pts.iter().enumerate() {
-            if used[k] {
-                continue;
-            }
-            let ex = m.x - x;
-            let ey = m.y - y;
-            if ex.abs() > tol || ey.abs() > tol {
-                continue;
-            }
-            let d2 = ex * ex + ey * ey;
-            if d2 > tol * tol || wrap(m.t - t).abs() > PAIR_ANGLE {
-                continue;
-            }
-            if best.is_none_or(|(_, bd)| d2 < bd) {
-                best = Some((k, d2));
+        let (bx, by) = (bucket_xy(x), bucket_xy(y));
+        for yy in by.saturating_sub(1)..=(by + 1).min(BUCKETS - 1) {
+            let row = yy * BUCKETS;
+            let (lo, hi) = (r.start[row + bx.saturating_sub(1)], r.start[row + (bx + 1).min(BUCKETS - 1) + 1]);
+            for &k in &r.order[usize::from(lo)..usize::from(hi)] {
+                let k = usize::from(k);
+                let m = &r.pts[k];
+                let (ex, ey) = (m.x - x, m.y - y);
+                if used[k] || ex.abs() > tol || ey.abs() > tol {
+                    continue;
+                }
+                let d2 = ex * ex + ey * ey;
+                if d2 > tol * tol || m.c * qc + m.s * qs < cos_tol {
+                    continue;
+                }
+                if best.is_none_or(|(bk, bd)| d2 < bd || (d2 == bd && k < bk)) {
+                    best = Some((k, d2));
+                }
             }
         }
         if let Some((k, _)) = best {
             used[k] = true;
-            n += 1;
+            n += if pr.lambda > 0.0 { 1.0 - pr.lambda + pr.lambda * local_similarity(p, qi, r, k) } else { 1.0 };
         }
     }
-    n
+    // Reference minutiae inside the probe's area: the inverse transform.
+    let r_in = r
+        .pts
+        .iter()
+        .filter(|m| {
+            let (dx, dy) = (m.x - b.x, m.y - b.y);
+            p.covers(cs * dx + sn * dy + a.x, -sn * dx + cs * dy + a.y)
+        })
+        .count();
+    (n, p_in, r_in)
 }
 
 /// 1:1 comparison. Higher is more similar; 0 for templates too small to compare.
 pub fn compare(p: &Prepared, r: &Prepared) -> Score {
+    compare_with(p, r, &Params::DEFAULT)
+}
+
+/// [`compare`] with other tolerances.
+pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
     if p.pts.len() < 3 || r.pts.len() < 3 {
         return Score(0.0);
     }
-    // The best alignment hypotheses by local similarity.
-    let mut top: Vec<(f32, usize, usize)> = Vec::with_capacity(HYPOTHESES + 1);
-    for (i, a) in p.nbrs.iter().enumerate() {
-        for (j, b) in r.nbrs.iter().enumerate() {
-            let s = local_similarity(a, b);
-            if s <= 0.25 {
+    let hyp = pr.hypotheses.max(1);
+    let mut top: Vec<(f32, usize, usize)> = Vec::with_capacity(hyp + 1);
+    for i in 0..p.pts.len() {
+        for j in 0..r.pts.len() {
+            let s = local_similarity(p, i, r, j);
+            if s <= pr.min_local || (top.len() == hyp && s <= top[hyp - 1].0) {
                 continue;
             }
-            if top.len() < HYPOTHESES || s > top[top.len() - 1].0 {
-                let at = top.partition_point(|x| x.0 >= s);
-                top.insert(at, (s, i, j));
-                top.truncate(HYPOTHESES);
-            }
+            let at = top.partition_point(|x| x.0 >= s);
+            top.insert(at, (s, i, j));
+            top.truncate(hyp);
         }
     }
     let mut used = Vec::new();
-    let best = top.iter().map(|&(_, i, j)| pair_count(p, r, i, j, &mut used)).max().unwrap_or(0);
-    if best < 3 {
-        return Score(0.0);
+    let mut best = 0.0f32;
+    for &(_, i, j) in &top {
+        let (n, p_in, r_in) = pair_count(p, r, i, j, &mut used, pr);
+        if n < 3.0 * (1.0 - pr.lambda) + 0.5 {
+            continue;
+        }
+        let mix = |inside: usize, all: usize| (inside as f32).powf(pr.alpha) * (all as f32).powf(1.0 - pr.alpha);
+        let dp = mix(p_in, p.pts.len()).max(pr.min_count).max(n);
+        let dr = mix(r_in, r.pts.len()).max(pr.min_count).max(n);
+        let s = n * n / (dp * dr);
+        best = best.max(s);
     }
-    let n = best as f32;
-    let np = (p.pts.len() as f32).max(MIN_COUNT);
-    let nr = (r.pts.len() as f32).max(MIN_COUNT);
-    Score((n * n / (np * nr)).min(1.0))
+    Score(best.min(1.0))
 }
 
 #[cfg(test)]
@@ -258,7 +459,7 @@ mod tests {
                     Minutia {
                         x: (x * rot.cos() - y * rot.sin() + 180.0).clamp(0.0, 599.0) as u16,
                         y: (x * rot.sin() + y * rot.cos() + 230.0).clamp(0.0, 599.0) as u16,
-                        angle: m.angle.wrapping_add((rot / TAU * 256.0).round() as u8),
+                        angle: m.angle.wrapping_sub((rot / TAU * 256.0).round() as u8),
                         ..*m
                     }
                 })
@@ -284,5 +485,12 @@ mod tests {
             assert_eq!(compare(&real, &p).0, 0.0);
             assert_eq!(compare(&p, &p).0, 0.0);
         }
+    }
+
+    #[test]
+    fn convex_hull_of_a_square_with_an_inner_point() {
+        let h = hull(vec![(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (5.0, 5.0)]);
+        assert_eq!(h.len(), 4);
+        assert!(!h.contains(&(5.0, 5.0)));
     }
 }

@@ -1,302 +1,436 @@
-//! From a greyscale print to minutiae: normalisation, contextual (Gabor) enhancement along the orientation
-//! field, binarisation, thinning (Zhang–Suen), crossing numbers, and removal of false minutiae (at the print's
-//! border, and pairs too close to be real: spurs, bridges, breaks).
+//! From a greyscale print to minutiae: contextual enhancement ([`super::enhance`]), binarisation at the
+//! filter's zero crossing, thinning (Zhang–Suen), crossing numbers, and removal of false minutiae by
+//! following the skeleton: at the print's border, spurs (an ending that runs into a junction), short
+//! ridges and islands (an ending that runs into another ending), bridges (two junctions joined closely),
+//! breaks (two endings facing each other across a small gap), and clusters.
+//!
+//! Direction convention (ISO/IEC 19794-2 as NIST's mindtct writes it): an ending points along its ridge
+//! into the ridge, a bifurcation points between its two arms — so the same minutia keeps its direction
+//! when pressure turns an ending into a bifurcation. Angles are counter-clockwise with y up.
 
-use super::{GrayImage, Mask, OrientationField, orientation_field, segment};
+use super::GrayImage;
+use super::enhance::{B, Enhanced, enhance};
 use crate::fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};
-use std::f64::consts::PI;
+use std::f32::consts::{PI, TAU};
 
-const BLOCK: u32 = 16;
-/// Ridge period at 500 dpi, in pixels (about 9 px, i.e. 0.46 mm).
-const PERIOD: f64 = 9.0;
-const ORIENTATIONS: usize = 16;
-const KERNEL: i64 = 6;
-/// Minutiae closer than this are mostly artefacts of noise or thinning.
-const MIN_SEPARATION: f64 = 8.0;
+/// Minutiae closer to the background than this many blocks are where the print is cut, not where ridges end.
+const BORDER_DEPTH: u16 = 2;
+/// How far a ridge is followed to judge a minutia, in pixels at 500 dpi.
+const TRACE: usize = 22;
+/// Steps along the ridge that give a minutia's direction.
+const DIR_STEPS: usize = 9;
+/// An ending whose ridge meets a junction within this many steps is a spur.
+const SPUR: usize = 12;
+/// An ending whose ridge ends again within this many steps is a short ridge or an island.
+const SHORT_RIDGE: usize = 20;
+/// Two junctions joined by fewer steps are a bridge or a hole.
+const BRIDGE: usize = 10;
+/// Endings closer than this, facing each other, are a broken ridge.
+const BREAK: f32 = 16.0;
+/// Minutiae closer than this are noise whatever their kinds.
+const MIN_SEPARATION: f32 = 6.0;
+/// At most this many minutiae are kept, the best by quality (ISO records hold 255).
+const MAX_MINUTIAE: usize = 100;
 
 /// Per-image quality: foreground coverage and ridge clarity, 0–100.
-pub fn quality(mask: &Mask, field: &OrientationField) -> u8 {
-    (100.0 * (mask.coverage().min(0.6) / 0.6) * field.mean_coherence(mask).min(1.0)).round() as u8
-}
-
-fn kernels() -> Vec<Vec<f64>> {
-    let sigma = 4.0f64;
-    (0..ORIENTATIONS)
-        .map(|k| {
-            let th = k as f64 * PI / ORIENTATIONS as f64;
-            // Waves run across the ridges: along the normal to θ.
-            let (nx, ny) = ((th + PI / 2.0).cos(), (th + PI / 2.0).sin());
-            let mut kern = Vec::with_capacity(((2 * KERNEL + 1) * (2 * KERNEL + 1)) as usize);
-            for y in -KERNEL..=KERNEL {
-                for x in -KERNEL..=KERNEL {
-                    let (xf, yf) = (x as f64, y as f64);
-                    let u = xf * nx + yf * ny;
-                    kern.push((-(xf * xf + yf * yf) / (2.0 * sigma * sigma)).exp() * (2.0 * PI * u / PERIOD).cos());
-                }
-            }
-            let mean = kern.iter().sum::<f64>() / kern.len() as f64;
-            kern.iter().map(|v| v - mean).collect()
-        })
-        .collect()
-}
-
-/// Ridges = true. Ridges are dark on the sensors we read; the image is normalised first.
-fn binarise(img: &GrayImage, mask: &Mask, field: &OrientationField) -> Vec<bool> {
-    let (w, h) = (img.width as i64, img.height as i64);
-    let mean = img.pixels.iter().map(|p| f64::from(*p)).sum::<f64>() / img.pixels.len() as f64;
-    let var = img.pixels.iter().map(|p| (f64::from(*p) - mean).powi(2)).sum::<f64>() / img.pixels.len() as f64;
-    let sd = var.sqrt().max(1.0);
-    let norm: Vec<f64> = img.pixels.iter().map(|p| (mean - f64::from(*p)) / sd).collect();
-    let ks = kernels();
-    let mut out = vec![false; norm.len()];
-    for y in 0..h {
-        for x in 0..w {
-            let (bx, by) = ((x as u32) / BLOCK, (y as u32) / BLOCK);
-            if !mask.is_fg(bx, by) {
-                continue;
-            }
-            let th = field.at(bx.min(field.blocks_x - 1), by.min(field.blocks_y - 1)).0;
-            let k = &ks[((th / PI * ORIENTATIONS as f64).round() as usize) % ORIENTATIONS];
-            let mut s = 0.0;
-            let mut i = 0;
-            for dy in -KERNEL..=KERNEL {
-                let yy = (y + dy).clamp(0, h - 1);
-                for dx in -KERNEL..=KERNEL {
-                    let xx = (x + dx).clamp(0, w - 1);
-                    s += k[i] * norm[(yy * w + xx) as usize];
-                    i += 1;
-                }
-            }
-            // A flat patch (a gap between ridge ends) answers ~0 to every kernel: not a ridge.
-            out[(y * w + x) as usize] = s > 0.5;
-        }
-    }
-    out
+pub fn quality(e: &Enhanced) -> u8 {
+    let f = &e.field;
+    (100.0 * (f.coverage().min(0.5) / 0.5) * (f.mean_coherence() / 0.6).min(1.0)).round() as u8
 }
 
 /// Zhang–Suen thinning to one-pixel-wide ridges.
 fn thin(bin: &mut [bool], w: usize, h: usize) {
-    let at = |b: &[bool], x: usize, y: usize| b[y * w + x];
+    let mut del = Vec::new();
+    let mut candidates: Vec<usize> =
+        (0..w * h).filter(|&i| bin[i] && i % w > 0 && i % w < w - 1 && i / w > 0 && i / w < h - 1).collect();
     loop {
         let mut changed = false;
         for pass in 0..2 {
-            let mut del = Vec::new();
-            for y in 1..h - 1 {
-                for x in 1..w - 1 {
-                    if !at(bin, x, y) {
-                        continue;
-                    }
-                    let p = [
-                        at(bin, x, y - 1),
-                        at(bin, x + 1, y - 1),
-                        at(bin, x + 1, y),
-                        at(bin, x + 1, y + 1),
-                        at(bin, x, y + 1),
-                        at(bin, x - 1, y + 1),
-                        at(bin, x - 1, y),
-                        at(bin, x - 1, y - 1),
-                    ];
-                    let n = p.iter().filter(|v| **v).count();
-                    let a = (0..8).filter(|&i| !p[i] && p[(i + 1) % 8]).count();
-                    let (c1, c2) = if pass == 0 {
-                        (p[0] && p[2] && p[4], p[2] && p[4] && p[6])
-                    } else {
-                        (p[0] && p[2] && p[6], p[0] && p[4] && p[6])
-                    };
-                    if (2..=6).contains(&n) && a == 1 && !c1 && !c2 {
-                        del.push(y * w + x);
-                    }
+            del.clear();
+            for &i in &candidates {
+                if !bin[i] {
+                    continue;
+                }
+                let p = [
+                    bin[i - w],
+                    bin[i - w + 1],
+                    bin[i + 1],
+                    bin[i + w + 1],
+                    bin[i + w],
+                    bin[i + w - 1],
+                    bin[i - 1],
+                    bin[i - w - 1],
+                ];
+                let n = p.iter().filter(|v| **v).count();
+                if !(2..=6).contains(&n) {
+                    continue;
+                }
+                let a = (0..8).filter(|&k| !p[k] && p[(k + 1) % 8]).count();
+                let (c1, c2) = if pass == 0 {
+                    (p[0] && p[2] && p[4], p[2] && p[4] && p[6])
+                } else {
+                    (p[0] && p[2] && p[6], p[0] && p[4] && p[6])
+                };
+                if a == 1 && !c1 && !c2 {
+                    del.push(i);
                 }
             }
             changed |= !del.is_empty();
-            for i in del {
+            for &i in &del {
                 bin[i] = false;
             }
         }
         if !changed {
             break;
         }
+        candidates.retain(|&i| bin[i]);
     }
 }
 
-const N8: [(i64, i64); 8] = [(0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)];
+const N8: [(isize, isize); 8] = [(0, -1), (1, -1), (1, 0), (1, 1), (0, 1), (-1, 1), (-1, 0), (-1, -1)];
 
-/// A thinned ridge map.
-struct Skeleton<'a> {
-    px: &'a [bool],
-    w: i64,
-    h: i64,
+/// What following a ridge met.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Met {
+    /// The ridge went on for the whole length.
+    Nothing,
+    /// It ended at this pixel after so many steps.
+    Ending(usize, usize),
+    /// It reached a junction at this pixel after so many steps.
+    Junction(usize, usize),
 }
 
-impl Skeleton<'_> {
-    /// Follows a branch from `from` leaving through `first`, up to `len` steps; returns where it got.
-    fn trace(&self, from: (i64, i64), first: (i64, i64), len: usize) -> (i64, i64) {
-        trace(self.px, self.w, self.h, from, first, len)
-    }
+struct Skeleton {
+    w: usize,
+    h: usize,
+    on: Vec<bool>,
+    /// Crossing number per skeleton pixel (0 elsewhere).
+    cn: Vec<u8>,
 }
 
-fn trace(sk: &[bool], w: i64, h: i64, (x, y): (i64, i64), (nx, ny): (i64, i64), len: usize) -> (i64, i64) {
-    let (mut px, mut py, mut cx, mut cy) = (x, y, nx, ny);
-    for _ in 0..len {
-        let next = N8.iter().map(|(dx, dy)| (cx + dx, cy + dy)).find(|&(qx, qy)| {
-            qx >= 0
-                && qy >= 0
-                && qx < w
-                && qy < h
-                && (qx, qy) != (px, py)
-                && (qx, qy) != (x, y)
-                && sk[(qy * w + qx) as usize]
-        });
-        match next {
-            Some((qx, qy)) => {
-                (px, py, cx, cy) = (cx, cy, qx, qy);
+impl Skeleton {
+    fn new(on: Vec<bool>, w: usize, h: usize) -> Skeleton {
+        let mut cn = vec![0u8; w * h];
+        for y in 1..h - 1 {
+            for x in 1..w - 1 {
+                let i = y * w + x;
+                if !on[i] {
+                    continue;
+                }
+                let ring: [bool; 8] =
+                    N8.map(|(dx, dy)| on[((y as isize + dy) as usize) * w + (x as isize + dx) as usize]);
+                cn[i] = ((0..8).filter(|&k| ring[k] != ring[(k + 1) % 8]).count() / 2) as u8;
             }
-            None => break,
         }
+        Skeleton { w, h, on, cn }
     }
-    (cx, cy)
+
+    fn neighbours(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let (x, y) = ((i % self.w) as isize, (i / self.w) as isize);
+        // 4-neighbours first, so a staircase is followed along its steps, not cut across.
+        [0usize, 2, 4, 6, 1, 3, 5, 7].into_iter().filter_map(move |k| {
+            let (dx, dy) = N8[k];
+            let (xx, yy) = (x + dx, y + dy);
+            if xx < 0 || yy < 0 || xx >= self.w as isize || yy >= self.h as isize {
+                return None;
+            }
+            let j = yy as usize * self.w + xx as usize;
+            self.on[j].then_some(j)
+        })
+    }
+
+    /// One starting pixel per branch leaving `i`: each run of set pixels around it is one branch; a
+    /// 4-neighbour is preferred within a run.
+    fn branches(&self, i: usize) -> Vec<usize> {
+        let (x, y) = ((i % self.w) as isize, (i / self.w) as isize);
+        let idx = |k: usize| {
+            let (dx, dy) = N8[k];
+            let (xx, yy) = (x + dx, y + dy);
+            (xx >= 0 && yy >= 0 && xx < self.w as isize && yy < self.h as isize)
+                .then(|| yy as usize * self.w + xx as usize)
+                .filter(|&j| self.on[j])
+        };
+        let ring: [Option<usize>; 8] = std::array::from_fn(idx);
+        let mut out = Vec::with_capacity(3);
+        for k in 0..8 {
+            if ring[k].is_some() && ring[(k + 7) % 8].is_none() {
+                let mut pick = ring[k];
+                let mut m = k;
+                while let Some(j) = ring[m % 8] {
+                    if m % 2 == 0 {
+                        pick = Some(j);
+                        break;
+                    }
+                    m += 1;
+                    if m >= k + 8 {
+                        break;
+                    }
+                }
+                out.extend(pick);
+            }
+        }
+        out
+    }
+
+    /// Follows the ridge from `start` through its neighbour `first` for up to `len` steps. Returns what it
+    /// met and the pixel reached after `dir_steps` steps (or the last one, if the ridge stopped sooner).
+    fn follow(&self, start: usize, first: usize, len: usize, dir_steps: usize) -> (Met, usize) {
+        let mut seen = [start, first, usize::MAX, usize::MAX];
+        let (mut cur, mut dir_px) = (first, first);
+        for step in 1..=len {
+            if step == dir_steps {
+                dir_px = cur;
+            }
+            if self.cn[cur] >= 3 {
+                return (Met::Junction(cur, step), if step < dir_steps { cur } else { dir_px });
+            }
+            if self.cn[cur] == 1 {
+                return (Met::Ending(cur, step), if step < dir_steps { cur } else { dir_px });
+            }
+            let next = self.neighbours(cur).find(|j| !seen.contains(j) && !self.adjacent(*j, seen[0], cur));
+            match next {
+                Some(j) => {
+                    seen = [start, cur, j, seen[1]];
+                    cur = j;
+                }
+                None => return (Met::Ending(cur, step), if step < dir_steps { cur } else { dir_px }),
+            }
+        }
+        (Met::Nothing, dir_px)
+    }
+
+    /// Whether `j` touches `start` (other than through `cur`): stepping there would turn back on the start.
+    fn adjacent(&self, j: usize, start: usize, cur: usize) -> bool {
+        if cur == start {
+            return false;
+        }
+        let (ax, ay) = ((j % self.w) as isize, (j / self.w) as isize);
+        let (bx, by) = ((start % self.w) as isize, (start / self.w) as isize);
+        (ax - bx).abs() <= 1 && (ay - by).abs() <= 1 && j != start && self.cn[start] != 1
+    }
 }
 
-/// Extracts minutiae from a print image (any resolution; normalised to 500 dpi first).
+#[derive(Clone, Copy, Debug)]
+struct Cand {
+    x: f32,
+    y: f32,
+    /// Radians in image coordinates (y down).
+    dir: f32,
+    kind: MinutiaKind,
+    quality: f32,
+    keep: bool,
+}
+
+fn angle_to(from: usize, to: usize, w: usize) -> f32 {
+    let (fx, fy) = ((from % w) as f32, (from / w) as f32);
+    let (tx, ty) = ((to % w) as f32, (to / w) as f32);
+    (ty - fy).atan2(tx - fx)
+}
+
+fn adiff(a: f32, b: f32) -> f32 {
+    let d = (a - b).rem_euclid(TAU);
+    d.min(TAU - d)
+}
+
+/// Snaps a traced direction onto the (smoother) ridge orientation, keeping the traced sense.
+fn snap(traced: f32, theta: f32) -> f32 {
+    let a = theta;
+    let b = theta + PI;
+    let d = |t: f32| adiff(traced, t);
+    let o = if d(a) <= d(b) { a } else { b };
+    // Trust the field where the traced direction agrees with it; keep the trace where it does not
+    // (a sharp turn near a core or delta).
+    if d(o) < 0.6 { o } else { traced }
+}
+
+/// Extracts minutiae from a print image (any resolution; normalised to 500 dpi first) and the image's
+/// quality (0–100).
 pub fn extract_minutiae(input: &GrayImage) -> (MinutiaeTemplate, u8) {
     let img = input.normalised();
-    let mask = segment(&img, BLOCK);
-    let field = orientation_field(&img, BLOCK);
-    let q = quality(&mask, &field);
-    let (w, h) = (img.width as usize, img.height as usize);
-    let mut sk = binarise(&img, &mask, &field);
-    thin(&mut sk, w, h);
-    let (wi, hi) = (w as i64, h as i64);
-    // Inside the print, with a margin: minutiae at the print's edge are where ridges are cut, not end.
-    let interior = |x: i64, y: i64| {
-        let (bx, by) = (x as u32 / BLOCK, y as u32 / BLOCK);
-        (-1i64..=1).all(|dy| {
-            (-1i64..=1).all(|dx| {
-                let (nx, ny) = (i64::from(bx) + dx, i64::from(by) + dy);
-                nx >= 0 && ny >= 0 && mask.is_fg(nx as u32, ny as u32)
-            })
-        })
-    };
-    let skel = Skeleton { px: &sk, w: wi, h: hi };
-    let mut found: Vec<(f64, f64, f64, MinutiaKind, u8)> = Vec::new();
-    for y in 1..hi - 1 {
-        for x in 1..wi - 1 {
-            if !sk[(y * wi + x) as usize] || !interior(x, y) {
+    let e = enhance(&img);
+    let q = quality(&e);
+    let (w, h) = (e.width, e.height);
+    let f = &e.field;
+    let mut bin: Vec<bool> = (0..w * h).map(|i| e.response[i] < 0.0 && f.fg[f.block_of(i % w, i / w)]).collect();
+    thin(&mut bin, w, h);
+    let sk = Skeleton::new(bin, w, h);
+
+    let mut cands: Vec<Cand> = Vec::new();
+    let mut at: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    let mut junction_links: Vec<(usize, usize)> = Vec::new();
+    let mut ending_links: Vec<(usize, usize)> = Vec::new();
+    for y in 1..h - 1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            let cn = sk.cn[i];
+            if cn != 1 && cn != 3 {
                 continue;
             }
-            let ring: Vec<bool> = N8.iter().map(|(dx, dy)| sk[((y + dy) * wi + x + dx) as usize]).collect();
-            let cn = (0..8).filter(|&i| ring[i] != ring[(i + 1) % 8]).count() / 2;
-            let nbrs: Vec<(i64, i64)> =
-                N8.iter().zip(&ring).filter(|(_, on)| **on).map(|((dx, dy), _)| (x + dx, y + dy)).collect();
-            let (kind, angle) = match (cn, nbrs.len()) {
-                (1, _) => {
-                    // An ending points away from its ridge.
-                    let (ex, ey) = skel.trace((x, y), nbrs[0], 10);
-                    (MinutiaKind::Ending, ((y - ey) as f64).atan2((x - ex) as f64))
-                }
-                (3, _) => {
-                    // A bifurcation points along the branch that stands apart from the other two, reversed.
-                    let ends: Vec<(f64, f64)> = nbrs
-                        .iter()
-                        .take(3)
-                        .map(|&(nx, ny)| {
-                            let (ex, ey) = skel.trace((x, y), (nx, ny), 10);
-                            (((ey - y) as f64).atan2((ex - x) as f64), 0.0)
-                        })
-                        .collect();
-                    if ends.len() < 3 {
-                        continue;
+            let b = f.block_of(x, y);
+            if f.depth[b] < BORDER_DEPTH {
+                continue;
+            }
+            let nbrs = sk.branches(i);
+            let theta = f.theta[b];
+            let quality = f.coherence[b].clamp(0.0, 1.0) * (f32::from(f.depth[b].min(4)) / 4.0);
+            let idx = cands.len();
+            if cn == 1 {
+                let Some(&first) = nbrs.first() else { continue };
+                let (met, dir_px) = sk.follow(i, first, TRACE, DIR_STEPS);
+                let mut keep = true;
+                match met {
+                    Met::Junction(j, steps) if steps <= SPUR => {
+                        keep = false;
+                        junction_links.push((idx, j));
                     }
-                    let sep = |a: f64, b: f64| {
-                        let d = (a - b).rem_euclid(2.0 * PI);
-                        d.min(2.0 * PI - d)
-                    };
-                    let lone = (0..3)
-                        .max_by(|&i, &j| {
-                            let si: f64 = (0..3).filter(|&k| k != i).map(|k| sep(ends[i].0, ends[k].0)).sum();
-                            let sj: f64 = (0..3).filter(|&k| k != j).map(|k| sep(ends[j].0, ends[k].0)).sum();
-                            si.total_cmp(&sj)
-                        })
-                        .unwrap_or(0);
-                    (MinutiaKind::Bifurcation, ends[lone].0 + PI)
+                    Met::Ending(j, steps) if steps <= SHORT_RIDGE => {
+                        keep = false;
+                        ending_links.push((idx, j));
+                    }
+                    _ => {}
                 }
-                _ => continue,
-            };
-            let (bx, by) = ((x as u32 / BLOCK).min(field.blocks_x - 1), (y as u32 / BLOCK).min(field.blocks_y - 1));
-            let mq = (field.at(bx, by).1 * 100.0).round().clamp(1.0, 100.0) as u8;
-            // Image rows go down; ISO angles turn counter-clockwise with y up.
-            found.push((x as f64, y as f64, -angle, kind, mq));
+                let dir = snap(angle_to(i, dir_px, w), theta);
+                cands.push(Cand { x: x as f32, y: y as f32, dir, kind: MinutiaKind::Ending, quality, keep });
+            } else {
+                // Three branches; the two closest in direction are the arms.
+                let mut dirs = Vec::with_capacity(3);
+                let mut keep = true;
+                for &n in nbrs.iter().take(3) {
+                    let (met, dir_px) = sk.follow(i, n, BRIDGE + 2, DIR_STEPS);
+                    if let Met::Junction(j, steps) = met
+                        && steps <= BRIDGE
+                    {
+                        keep = false;
+                        junction_links.push((idx, j));
+                    }
+                    dirs.push(angle_to(i, dir_px, w));
+                }
+                if dirs.len() < 3 {
+                    continue;
+                }
+                let pairs = [(0, 1, 2), (0, 2, 1), (1, 2, 0)];
+                let &(a, b2, lone) = pairs
+                    .iter()
+                    .min_by(|p, q| adiff(dirs[p.0], dirs[p.1]).total_cmp(&adiff(dirs[q.0], dirs[q.1])))
+                    .unwrap_or(&(0, 1, 2));
+                let _ = (a, b2);
+                let dir = snap(dirs[lone] + PI, theta);
+                cands.push(Cand { x: x as f32, y: y as f32, dir, kind: MinutiaKind::Bifurcation, quality, keep });
+            }
+            at.insert(i, idx);
         }
     }
-    // Pairs closer than a ridge period are spurs, bridges or breaks: drop both.
-    let mut keep = vec![true; found.len()];
-    for i in 0..found.len() {
-        for j in i + 1..found.len() {
-            let d = ((found[i].0 - found[j].0).powi(2) + (found[i].1 - found[j].1).powi(2)).sqrt();
+    // The other end of a spur, a short ridge or a bridge goes too.
+    for (_, j) in junction_links.iter().chain(&ending_links) {
+        if let Some(&k) = at.get(j) {
+            cands[k].keep = false;
+        }
+    }
+    // Breaks: two endings close together, each pointing into its own ridge, away from the other.
+    for a in 0..cands.len() {
+        for b in a + 1..cands.len() {
+            let (p, r) = (cands[a], cands[b]);
+            let d = ((p.x - r.x).powi(2) + (p.y - r.y).powi(2)).sqrt();
             if d < MIN_SEPARATION {
-                keep[i] = false;
-                keep[j] = false;
+                cands[a].keep = false;
+                cands[b].keep = false;
+                continue;
+            }
+            if d < BREAK && p.kind == MinutiaKind::Ending && r.kind == MinutiaKind::Ending {
+                let ab = (r.y - p.y).atan2(r.x - p.x);
+                if adiff(p.dir, r.dir) > 2.4 && adiff(p.dir, ab + PI) < 0.9 && adiff(r.dir, ab) < 0.9 {
+                    cands[a].keep = false;
+                    cands[b].keep = false;
+                }
             }
         }
     }
-    let minutiae = found
+    let mut kept: Vec<Cand> = cands.into_iter().filter(|c| c.keep).collect();
+    if kept.len() > MAX_MINUTIAE {
+        kept.sort_by(|a, b| b.quality.total_cmp(&a.quality));
+        kept.truncate(MAX_MINUTIAE);
+        kept.sort_by(|a, b| (a.y, a.x).partial_cmp(&(b.y, b.x)).unwrap_or(std::cmp::Ordering::Equal));
+    }
+    let minutiae = kept
         .iter()
-        .zip(&keep)
-        .filter(|(_, k)| **k)
-        .map(|((x, y, a, kind, q), _)| Minutia {
-            x: *x as u16,
-            y: *y as u16,
-            angle: ((a.rem_euclid(2.0 * PI) / (2.0 * PI) * 256.0).round() as u32 % 256) as u8,
-            kind: *kind,
-            quality: *q,
+        .map(|c| Minutia {
+            x: c.x as u16,
+            y: c.y as u16,
+            // Image rows go down; ISO angles turn counter-clockwise with y up.
+            angle: (((-c.dir).rem_euclid(TAU) / TAU * 256.0).round() as u32 % 256) as u8,
+            kind: c.kind,
+            quality: (c.quality * 100.0).round().clamp(1.0, 100.0) as u8,
         })
         .collect();
-    (MinutiaeTemplate { width: img.width as u16, height: img.height as u16, resolution_dpi: img.dpi, minutiae }, q)
+    let _ = B;
+    (MinutiaeTemplate { width: w as u16, height: h as u16, resolution_dpi: img.dpi, minutiae }, q)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Horizontal dark ridges, period 9, with the middle ridge cut between x = 60 and x = 100: two endings
-    /// at known places, facing each other.
-    fn broken_ridge() -> GrayImage {
+    /// Horizontal dark ridges of period 9 with one phase singularity at (80, 80): the classic model of a
+    /// minutia (the ridge count differs by one on either side of it). `invert` swaps ridges and valleys, which
+    /// turns a ridge ending into a bifurcation at the same place.
+    fn singular(invert: bool) -> GrayImage {
         let (w, h) = (160u32, 160u32);
         let mut px = Vec::with_capacity((w * h) as usize);
         for y in 0..h {
             for x in 0..w {
-                let phase = (f64::from(y) * 2.0 * PI / PERIOD).cos();
-                let on_cut_ridge = (f64::from(y) / PERIOD).round() as u32 == 9 && (60..100).contains(&x);
-                let v = if phase > 0.3 && !on_cut_ridge { 40 } else { 210 };
-                px.push(v);
+                let (fx, fy) = (f32::from(x as u16), f32::from(y as u16));
+                let psi = TAU * fy / 9.0 + (fy - 80.0).atan2(fx - 80.0);
+                let ridge = psi.cos() > 0.0;
+                px.push(if ridge != invert { 50 } else { 200 });
             }
         }
         GrayImage::from_raw(w, h, 500, px).unwrap()
     }
 
-    #[test]
-    fn endings_of_a_cut_ridge_are_found_where_they_are() {
-        let (t, _) = extract_minutiae(&broken_ridge());
-        let y0 = 9.0 * PERIOD;
-        let near =
-            |x: f64| t.minutiae.iter().find(|m| (f64::from(m.x) - x).abs() < 6.0 && (f64::from(m.y) - y0).abs() < 4.0);
-        let left = near(60.0).expect("ending at the left end of the cut");
-        let right = near(99.0).expect("ending at the right end of the cut");
-        assert_eq!(left.kind, MinutiaKind::Ending);
-        assert_eq!(right.kind, MinutiaKind::Ending);
-        // The left ending points right (angle 0), the right one points left (128 = 180°).
-        let off = |a: u8, want: u8| (a.wrapping_sub(want) as i8).unsigned_abs();
-        assert!(off(left.angle, 0) < 16, "left angle {}", left.angle);
-        assert!(off(right.angle, 128) < 16, "right angle {}", right.angle);
-        // Clean parallel ridges elsewhere produce no others.
-        assert!(t.minutiae.len() <= 4, "spurious minutiae: {}", t.minutiae.len());
+    fn near_centre(t: &MinutiaeTemplate) -> Vec<Minutia> {
+        t.minutiae
+            .iter()
+            .filter(|m| (f32::from(m.x) - 80.0).abs() < 8.0 && (f32::from(m.y) - 80.0).abs() < 8.0)
+            .copied()
+            .collect()
     }
 
     #[test]
-    fn blank_and_noise_images_give_no_usable_template() {
-        let blank = GrayImage::from_raw(128, 128, 500, vec![255; 128 * 128]).unwrap();
-        let (t, q) = extract_minutiae(&blank);
-        assert!(t.minutiae.is_empty());
-        assert_eq!(q, 0);
+    fn a_minutia_is_found_where_the_ridge_count_changes_and_keeps_its_direction_when_inverted() {
+        let (a, _) = extract_minutiae(&singular(false));
+        let (b, _) = extract_minutiae(&singular(true));
+        let (ma, mb) = (near_centre(&a), near_centre(&b));
+        assert_eq!(ma.len(), 1, "one minutia at the singularity: {ma:?} of {}", a.minutiae.len());
+        assert_eq!(mb.len(), 1, "one minutia at the singularity when inverted: {mb:?}");
+        // Ridges and valleys swapped: an ending becomes a bifurcation, and the other way round.
+        assert_ne!(ma[0].kind, mb[0].kind);
+        // ... with the same direction (ISO/IEC 19794-2 convention), along the ridges (0 or 128 of 256).
+        let off = |x: u8, y: u8| (x.wrapping_sub(y) as i8).unsigned_abs();
+        assert!(off(ma[0].angle, mb[0].angle) < 24, "{} vs {}", ma[0].angle, mb[0].angle);
+        assert!(off(ma[0].angle, 0).min(off(ma[0].angle, 128)) < 20, "angle {}", ma[0].angle);
+        // Straight, clean ridges elsewhere give no others (the border is not a minutia).
+        assert!(a.minutiae.len() <= 2, "spurious minutiae: {}", a.minutiae.len());
+    }
+
+    #[test]
+    fn blank_black_and_noise_images_give_no_usable_template() {
+        for v in [0u8, 255, 128] {
+            let flat = GrayImage::from_raw(128, 128, 500, vec![v; 128 * 128]).unwrap();
+            let (t, q) = extract_minutiae(&flat);
+            assert!(t.minutiae.is_empty(), "flat {v}");
+            assert_eq!(q, 0, "flat {v}");
+        }
+        // White noise has contrast but no ridge flow.
+        let mut s = 0x1234_5678u32;
+        let noise: Vec<u8> = (0..256 * 256)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 17;
+                s ^= s << 5;
+                (s >> 24) as u8
+            })
+            .collect();
+        let (t, q) = extract_minutiae(&GrayImage::from_raw(256, 256, 500, noise).unwrap());
+        assert!(t.minutiae.len() < crate::sample::MIN_MINUTIAE || q < 20, "{} minutiae, quality {q}", t.minutiae.len());
     }
 }

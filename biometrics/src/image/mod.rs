@@ -2,11 +2,13 @@
 //! resolution normalisation, foreground segmentation and the ridge orientation field. Pure functions over
 //! plain pixel buffers; the extraction of minutiae builds on these.
 
+mod enhance;
 mod extract;
 mod gray;
 mod orientation;
 mod segment;
 
+pub use enhance::{Enhanced, Field, enhance};
 pub use extract::{extract_minutiae, quality};
 pub use gray::{GrayImage, ImageError, TARGET_DPI};
 pub use orientation::{OrientationField, orientation_field};

@@ -146,7 +146,8 @@ impl SyntheticFinger {
         let mut out = Vec::with_capacity(self.minutiae.len() + 8);
         let push = |x: f32, y: f32, t: f32, kind: MinutiaKind, q: u8, out: &mut Vec<Minutia>| {
             if (0.0..W).contains(&x) && (0.0..H).contains(&y) {
-                let angle = ((t.rem_euclid(TAU) / TAU) * 256.0).round() as u32 % 256;
+                // `t` is in image coordinates (y down); ISO/IEC 19794-2 angles turn counter-clockwise, y up.
+                let angle = (((-t).rem_euclid(TAU) / TAU) * 256.0).round() as u32 % 256;
                 out.push(Minutia { x: x as u16, y: y as u16, angle: angle as u8, kind, quality: q });
             }
         };
@@ -183,6 +184,9 @@ impl SyntheticFinger {
         MinutiaeTemplate { width: W as u16, height: H as u16, resolution_dpi: 500, minutiae: out }
     }
 }
+
+mod print;
+pub use print::{PRINT_H, PRINT_W, PrintNoise, SyntheticPrint};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,299 @@
+//! `tobira-bench fingerprint DIR...`: our image pipeline and matcher against the NIST reference (mindtct +
+//! bozorth3 through `nbis-rs`) on the same FVC-named images and the same pairs, plus 1:N identification over
+//! a 10,000-template gallery. Scores go to CSV for `shared/tools/eval_scores.py`, which must agree.
+//!
+//! Failure to enrol: an image whose extraction fails or finds fewer minutiae than the daemon enrols with
+//! ([`tobira_biometrics::sample::MIN_MINUTIAE`]) takes part in every pair with the lowest score (0), as the
+//! FVC protocol counts such a pair as a rejection. The NIST side is treated alike (an extraction error or
+//! fewer minutiae than bozorth3 can use).
+
+use crate::interrupt;
+use anyhow::{Context, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tobira_biometrics::eval::{Rates, rates};
+use tobira_biometrics::image::{GrayImage, extract_minutiae};
+use tobira_biometrics::sample::MIN_MINUTIAE;
+use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
+use tobira_biometrics::{Gallery, MinutiaeTemplate, Prepared, compare};
+
+/// One FVC image: `F_I.tif`, finger F, impression I.
+struct Item {
+    name: String,
+    finger: u32,
+    impression: u32,
+    ours: Option<(MinutiaeTemplate, Prepared)>,
+    nist: Option<nbis::Minutiae>,
+}
+
+/// Scores of one matcher over the set's pairs, in the order of [`pairs`].
+struct Side {
+    scores: Vec<f64>,
+    extract: Vec<Duration>,
+    compare: Vec<Duration>,
+    fte: usize,
+}
+
+fn fvc_images(dir: &Path) -> anyhow::Result<Vec<(PathBuf, u32, u32)>> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let p = e?.path();
+        let Some(stem) = p.file_stem().and_then(|s| s.to_str()) else { continue };
+        let ext = p.extension().and_then(|s| s.to_str()).unwrap_or("").to_ascii_lowercase();
+        if !matches!(ext.as_str(), "tif" | "tiff" | "png" | "bmp" | "pgm") {
+            continue;
+        }
+        let Some((f, i)) = stem.split_once('_') else { continue };
+        let (Ok(f), Ok(i)) = (f.parse::<u32>(), i.parse::<u32>()) else { continue };
+        out.push((p, f, i));
+    }
+    out.sort_by_key(|x| (x.1, x.2));
+    if out.is_empty() {
+        bail!("{}: no FVC-named images (F_I.tif)", dir.display());
+    }
+    Ok(out)
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort_unstable();
+    if v.is_empty() { Duration::ZERO } else { v[v.len() / 2] }
+}
+
+fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).flat_map(move |a| (a + 1..n).map(move |b| (a, b)))
+}
+
+fn load(dir: &Path, set: &str) -> anyhow::Result<(Vec<Item>, Side, Side)> {
+    let files = fvc_images(dir)?;
+    let mut items = Vec::with_capacity(files.len());
+    let (mut ours_t, mut nist_t) = (Vec::new(), Vec::new());
+    let (mut ours_fte, mut nist_fte) = (0, 0);
+    for (k, (path, finger, impression)) in files.iter().enumerate() {
+        if interrupt::requested() {
+            bail!("interrupted");
+        }
+        eprint!("\r  {set}: extracting {}/{}", k + 1, files.len());
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
+        let t = Instant::now();
+        let (tpl, _) = extract_minutiae(&img);
+        let prepared = Prepared::new(&tpl);
+        ours_t.push(t.elapsed());
+        let ours = if tpl.minutiae.len() >= MIN_MINUTIAE {
+            Some((tpl, prepared))
+        } else {
+            ours_fte += 1;
+            None
+        };
+        let t = Instant::now();
+        let nist = nbis::extract_minutiae(&bytes, Some(500.0)).ok();
+        nist_t.push(t.elapsed());
+        // bozorth3 needs a handful of minutiae to build its pair table.
+        let nist = nist.filter(|m| m.get().len() >= MIN_MINUTIAE);
+        if nist.is_none() {
+            nist_fte += 1;
+        }
+        let name = format!("{set}/{}", path.file_name().and_then(|s| s.to_str()).unwrap_or_default());
+        items.push(Item { name, finger: *finger, impression: *impression, ours, nist });
+    }
+    eprintln!();
+    let side = |extract, fte| Side { scores: Vec::new(), extract, compare: Vec::new(), fte };
+    Ok((items, side(ours_t, ours_fte), side(nist_t, nist_fte)))
+}
+
+fn score_pairs(items: &[Item], ours: &mut Side, nist: &mut Side, set: &str) -> anyhow::Result<()> {
+    let total = items.len() * (items.len() - 1) / 2;
+    for (k, (a, b)) in pairs(items.len()).enumerate() {
+        if k % 200 == 0 {
+            if interrupt::requested() {
+                bail!("interrupted");
+            }
+            eprint!("\r  {set}: comparing {k}/{total}");
+        }
+        let (x, y) = (&items[a], &items[b]);
+        ours.scores.push(match (&x.ours, &y.ours) {
+            (Some((_, p)), Some((_, r))) => {
+                let t = Instant::now();
+                let s = compare(p, r).0;
+                ours.compare.push(t.elapsed());
+                f64::from(s)
+            }
+            _ => 0.0,
+        });
+        nist.scores.push(match (&x.nist, &y.nist) {
+            (Some(p), Some(r)) => {
+                let t = Instant::now();
+                let s = p.compare(r);
+                nist.compare.push(t.elapsed());
+                f64::from(s.max(0))
+            }
+            _ => 0.0,
+        });
+    }
+    eprintln!("\r  {set}: compared {total} pairs          ");
+    Ok(())
+}
+
+/// (all pairs, FVC protocol) rates.
+fn evaluate(items: &[Item], scores: &[f64]) -> (Option<Rates>, Option<Rates>) {
+    let (mut gen_s, mut imp, mut imp_fvc) = (Vec::new(), Vec::new(), Vec::new());
+    for ((a, b), s) in pairs(items.len()).zip(scores) {
+        let (x, y) = (&items[a], &items[b]);
+        if x.finger == y.finger {
+            gen_s.push(*s);
+        } else {
+            imp.push(*s);
+            if x.impression == 1 && y.impression == 1 {
+                imp_fvc.push(*s);
+            }
+        }
+    }
+    (rates(&gen_s, &imp), rates(&gen_s, &imp_fvc))
+}
+
+fn write_csv(path: &Path, items: &[Item], scores: &[f64]) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut f =
+        std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?);
+    writeln!(f, "probe,reference,score")?;
+    for ((a, b), s) in pairs(items.len()).zip(scores) {
+        // f32 scores print in their shortest round-trip form: the evaluator sees the same order and ties.
+        writeln!(f, "{},{},{}", items[a].name, items[b].name, *s as f32)?;
+    }
+    f.flush()?;
+    Ok(())
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if b == 0.0 { if a == 0.0 { "=".into() } else { "∞".into() } } else { format!("×{:.2}", a / b) }
+}
+
+fn print_rates(label: &str, ours: Option<Rates>, nist: Option<Rates>) {
+    let (Some(o), Some(n)) = (ours, nist) else {
+        println!("    {label}: not enough pairs");
+        return;
+    };
+    println!("    {label} ({} genuine, {} impostor pairs)", o.genuine, o.impostor);
+    for (name, a, b) in [
+        ("EER", o.eer, n.eer),
+        ("FMR100", o.fmr100, n.fmr100),
+        ("FMR1000", o.fmr1000, n.fmr1000),
+        ("ZeroFMR", o.zero_fmr, n.zero_fmr),
+    ] {
+        println!("      {name:<8} ours {a:>7.3} %   NIST {b:>7.3} %   ours/NIST {}", ratio(a, b));
+    }
+}
+
+fn fmt_d(d: Duration) -> String {
+    crate::stats::fmt(d)
+}
+
+pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: usize) -> anyhow::Result<()> {
+    interrupt::install();
+    let mut real_probes: Vec<(u64, MinutiaeTemplate)> = Vec::new();
+    let mut real_enrolled: Vec<(u64, MinutiaeTemplate)> = Vec::new();
+    for (d, dir) in dirs.iter().enumerate() {
+        let set = dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .with_context(|| format!("{}: not a set directory", dir.display()))?
+            .to_string();
+        let (items, mut ours, mut nist) = load(dir, &set)?;
+        score_pairs(&items, &mut ours, &mut nist, &set)?;
+        if let Some(out) = scores_dir {
+            write_csv(&out.join(format!("{set}.csv")), &items, &ours.scores)?;
+            write_csv(&out.join("nbis").join(format!("{set}.csv")), &items, &nist.scores)?;
+        }
+        let (oa, of) = evaluate(&items, &ours.scores);
+        let (na, nf) = evaluate(&items, &nist.scores);
+        println!("fingerprint: {set} ({} images)", items.len());
+        print_rates("all pairs", oa, na);
+        print_rates("FVC protocol", of, nf);
+        println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());
+        let (oe, ne) = (median(&mut ours.extract), median(&mut nist.extract));
+        let (oc, nc) = (median(&mut ours.compare), median(&mut nist.compare));
+        println!(
+            "    median extraction: ours {}, NIST {} (ours/NIST {}); median comparison: ours {}, NIST {} (ours/NIST {})",
+            fmt_d(oe),
+            fmt_d(ne),
+            ratio(oe.as_secs_f64(), ne.as_secs_f64()),
+            fmt_d(oc),
+            fmt_d(nc),
+            ratio(oc.as_secs_f64(), nc.as_secs_f64()),
+        );
+        // 1:N: each real finger's first usable impression enrolled, the others probe.
+        for it in items {
+            let Some((t, _)) = it.ours else { continue };
+            let key = 1_000_000_000 + (d as u64) * 1_000_000 + u64::from(it.finger);
+            if real_enrolled.iter().any(|(k, _)| *k == key) {
+                real_probes.push((key, t));
+            } else {
+                real_enrolled.push((key, t));
+            }
+        }
+    }
+    identify(gallery, probes, real_enrolled, real_probes)
+}
+
+fn identify(
+    n: usize,
+    probes: usize,
+    real_enrolled: Vec<(u64, MinutiaeTemplate)>,
+    real_probes: Vec<(u64, MinutiaeTemplate)>,
+) -> anyhow::Result<()> {
+    let noise = ImpressionNoise::default();
+    let mut g: Gallery<u64> = Gallery::new();
+    let synthetic = n.saturating_sub(real_enrolled.len());
+    for f in 0..synthetic as u64 {
+        if f % 1000 == 0 {
+            if interrupt::requested() {
+                bail!("interrupted");
+            }
+            eprint!("\r  1:N: enrolling {f}/{n}");
+        }
+        g.insert(f, &SyntheticFinger::new(f).impression(0, &noise));
+    }
+    for (k, t) in &real_enrolled {
+        g.insert(*k, t);
+    }
+    eprintln!("\r  1:N: {} templates enrolled ({} real fingers)   ", g.len(), real_enrolled.len());
+    let run =
+        |list: &mut dyn Iterator<Item = (u64, MinutiaeTemplate)>| -> anyhow::Result<(Vec<Duration>, usize, usize)> {
+            let (mut times, mut hits, mut total) = (Vec::new(), 0, 0);
+            for (key, probe) in list {
+                if interrupt::requested() {
+                    bail!("interrupted");
+                }
+                let t = Instant::now();
+                let top = g.identify_top(&probe, None, 1);
+                times.push(t.elapsed());
+                total += 1;
+                if top.first().map(|x| x.0) == Some(key) {
+                    hits += 1;
+                }
+            }
+            Ok((times, hits, total))
+        };
+    let mut synth = (0..probes as u64).map(|i| {
+        let f = (i * 7919) % synthetic.max(1) as u64;
+        (f, SyntheticFinger::new(f).impression(1000 + i, &noise))
+    });
+    let (mut st, sh, sn) = run(&mut synth)?;
+    let (mut rt, rh, rn) = run(&mut real_probes.into_iter())?;
+    let mut all: Vec<Duration> = st.iter().chain(rt.iter()).copied().collect();
+    let s = crate::stats::summarize(std::mem::take(&mut all));
+    let pc = |h: usize, n: usize| if n == 0 { 0.0 } else { 100.0 * h as f64 / n as f64 };
+    println!("fingerprint: 1:N over {} templates, {} bytes per gallery template", g.len(), g.bytes_per_template());
+    println!("    latency over {} probes: p50 {}, p99 {}, max {}", s.n, fmt_d(s.p50), fmt_d(s.p99), fmt_d(s.max));
+    println!(
+        "    rank-1: synthetic {:.1} % ({sh}/{sn}, median {}), real-set impressions {:.1} % ({rh}/{rn}, median {})",
+        pc(sh, sn),
+        fmt_d(median(&mut st)),
+        pc(rh, rn),
+        fmt_d(median(&mut rt)),
+    );
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! Development harness: extraction and all-pairs figures on FVC-named sets, without the bench's NIST run.
+//! `cargo run --release -p tobira-biometrics --example fvc -- DIR...`
+
+use std::time::Instant;
+use tobira_biometrics::eval::rates;
+use tobira_biometrics::fingerprint::matcher::compare_with;
+use tobira_biometrics::image::{GrayImage, extract_minutiae};
+use tobira_biometrics::{Prepared, compare};
+
+fn main() {
+    if let Ok(dir) = std::env::var("FVC_SYNTH_OUT") {
+        use tobira_biometrics::synthetic::{PrintNoise, SyntheticPrint};
+        for f in 0..3u64 {
+            let p = SyntheticPrint::new(f);
+            for i in 0..2u64 {
+                let img = p.impression(i, &PrintNoise::default());
+                let g = image::GrayImage::from_raw(img.width, img.height, img.pixels.clone()).unwrap();
+                let path = format!("{dir}/{}_{}.png", 101 + f, i + 1);
+                g.save(&path).unwrap();
+                debug(&path, &format!("{dir}/dbg_{}_{}.png", 101 + f, i + 1));
+            }
+        }
+        return;
+    }
+    if let Ok(out) = std::env::var("FVC_DEBUG") {
+        let path = std::env::args().nth(1).unwrap();
+        return debug(&path, &out);
+    }
+    for dir in std::env::args().skip(1) {
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("tif"))
+            .collect();
+        names.sort();
+        let mut items = Vec::new();
+        let mut times = Vec::new();
+        let mut counts = Vec::new();
+        for p in &names {
+            let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
+            let (f, i) = stem.split_once('_').unwrap();
+            let img = GrayImage::decode(&std::fs::read(p).unwrap(), 500).unwrap();
+            let t0 = Instant::now();
+            let (t, _q) = extract_minutiae(&img);
+            times.push(t0.elapsed().as_secs_f64() * 1e3);
+            counts.push(t.minutiae.len());
+            items.push((f.parse::<u32>().unwrap(), i.parse::<u32>().unwrap(), Prepared::new(&t)));
+        }
+        if let Ok(sweep) = std::env::var("FVC_SWEEP") {
+            // name=v1,v2;name=...
+            let mut configs = vec![tobira_biometrics::fingerprint::matcher::Params::default()];
+            for part in sweep.split(';') {
+                let (k, vs) = part.split_once('=').unwrap();
+                let mut next = Vec::new();
+                for c in &configs {
+                    for v in vs.split(',') {
+                        let v: f32 = v.parse().unwrap();
+                        let mut c = *c;
+                        match k {
+                            "hyp" => c.hypotheses = v as usize,
+                            "tol" => c.tol = v,
+                            "growth" => c.growth = v,
+                            "angle" => c.angle = v,
+                            "min" => c.min_count = v,
+                            "local" => c.min_local = v,
+                            "lambda" => c.lambda = v,
+                            "alpha" => c.alpha = v,
+                            _ => panic!("{k}"),
+                        }
+                        next.push(c);
+                    }
+                }
+                configs = next;
+            }
+            for c in configs {
+                let (mut g, mut im) = (Vec::new(), Vec::new());
+                let t0 = Instant::now();
+                for a in 0..items.len() {
+                    for b in a + 1..items.len() {
+                        let s = f64::from(compare_with(&items[a].2, &items[b].2, &c).0);
+                        if items[a].0 == items[b].0 { g.push(s) } else { im.push(s) }
+                    }
+                }
+                let r = rates(&g, &im).unwrap();
+                let us = t0.elapsed().as_secs_f64() * 1e6 / (g.len() + im.len()) as f64;
+                println!("{dir} {c:?}: EER {:.2} FMR1000 {:.2} mean {us:.1} µs", r.eer, r.fmr1000);
+            }
+            continue;
+        }
+        let repeat: usize = std::env::var("FVC_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+        let t0 = Instant::now();
+        let mut ctimes: Vec<u128> = Vec::new();
+        for _ in 0..repeat {
+            for a in 0..items.len() {
+                for b in a + 1..items.len() {
+                    let t = Instant::now();
+                    std::hint::black_box(compare(&items[a].2, &items[b].2));
+                    ctimes.push(t.elapsed().as_nanos());
+                }
+            }
+        }
+        ctimes.sort_unstable();
+        let median_cmp = ctimes[ctimes.len() / 2] as f64 / 1e3;
+        let _ = t0;
+        let (mut g, mut im, mut imf) = (Vec::new(), Vec::new(), Vec::new());
+        let t0 = Instant::now();
+        let mut n = 0;
+        for a in 0..items.len() {
+            for b in a + 1..items.len() {
+                let s = f64::from(compare(&items[a].2, &items[b].2).0);
+                n += 1;
+                if items[a].0 == items[b].0 {
+                    g.push(s)
+                } else {
+                    im.push(s);
+                    if items[a].1 == 1 && items[b].1 == 1 {
+                        imf.push(s)
+                    }
+                }
+            }
+        }
+        let cmp_us = t0.elapsed().as_secs_f64() * 1e6 / n as f64;
+        times.sort_by(f64::total_cmp);
+        counts.sort();
+        if let Ok(path) = std::env::var("FVC_IMPOSTORS") {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+            for s in &im {
+                writeln!(f, "{s}").unwrap();
+            }
+        }
+        let all = rates(&g, &im).unwrap();
+        let fvc = rates(&g, &imf).unwrap();
+        println!(
+            "{dir}: all EER {:.2} FMR100 {:.2} FMR1000 {:.2} Zero {:.2} | fvc EER {:.2} | extract {:.1} ms, compare mean {cmp_us:.1} µs median {median_cmp:.1} µs, minutiae median {}",
+            all.eer,
+            all.fmr100,
+            all.fmr1000,
+            all.zero_fmr,
+            fvc.eer,
+            times[times.len() / 2],
+            counts[counts.len() / 2]
+        );
+    }
+}
+
+/// `FVC_DEBUG=out.png` with one image path: writes the enhanced print with its minutiae.
+#[allow(dead_code)]
+pub fn debug(path: &str, out: &str) {
+    let img = GrayImage::decode(&std::fs::read(path).unwrap(), 500).unwrap();
+    let e = tobira_biometrics::image::enhance(&img);
+    let (t, q) = extract_minutiae(&img);
+    let (w, h) = (e.width, e.height);
+    let mut rgb = image::RgbImage::new(w as u32 * 2, h as u32);
+    for y in 0..h {
+        for x in 0..w {
+            let v = img.pixels[y * w + x];
+            rgb.put_pixel(x as u32, y as u32, image::Rgb([v, v, v]));
+            let b = e.field.block_of(x, y);
+            let r = e.response[y * w + x];
+            let c = if !e.field.fg[b] {
+                [0, 0, 90]
+            } else if r < 0.0 {
+                [0, 0, 0]
+            } else {
+                [255, 255, 255]
+            };
+            rgb.put_pixel((w + x) as u32, y as u32, image::Rgb(c));
+        }
+    }
+    for m in &t.minutiae {
+        let col = if m.kind == tobira_biometrics::MinutiaKind::Ending { [255, 0, 0] } else { [0, 200, 0] };
+        let a = -m.radians();
+        for k in 0..10 {
+            let (x, y) = (m.x as f32 + k as f32 * a.cos(), m.y as f32 + k as f32 * a.sin());
+            if x >= 0.0 && y >= 0.0 && (x as usize) < w && (y as usize) < h {
+                rgb.put_pixel(x as u32, y as u32, image::Rgb(col));
+                rgb.put_pixel(w as u32 + x as u32, y as u32, image::Rgb(col));
+            }
+        }
+    }
+    rgb.save(out).unwrap();
+    eprintln!("{} minutiae, quality {q}", t.minutiae.len());
+}
