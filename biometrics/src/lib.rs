@@ -10,6 +10,7 @@ pub mod bench;
 pub mod fingerprint;
 pub mod gallery;
 pub mod image;
+pub mod palm;
 pub mod sample;
 pub mod score;
 pub mod synthetic;
