@@ -26,8 +26,10 @@ pub const VALLEY_REACH: f32 = 2.0;
 pub const FINGER_RISE: f32 = 0.35;
 /// … within this many rays (0.5° each) of it.
 const VALLEY_WINDOW: usize = 50;
+/// The thumb rises farther from its valley (60°).
+const THUMB_WINDOW: usize = 120;
 /// Region side / key-point distance.
-pub const SIDE_RATIO: f32 = 1.25;
+pub const SIDE_RATIO: f32 = 1.1;
 /// Gap between the key-point line and the region's near edge / key-point distance.
 pub const OFFSET_RATIO: f32 = 0.2;
 /// Rays (0.5° each) beyond the outer valleys still counted as the index or little finger.
@@ -276,32 +278,36 @@ pub fn key_points(mask: &[bool], w: usize, h: usize) -> Result<KeyPoints, PalmEr
         (0..RAYS).map(|k| (rays[(k + RAYS - 1) % RAYS].r + rays[k].r + rays[(k + 1) % RAYS].r) / 3.0).collect();
     let at = |k: isize| (k.rem_euclid(RAYS as isize)) as usize;
     let rise = FINGER_RISE * radius;
-    let mut cands: Vec<usize> = Vec::new();
-    for k in 0..RAYS {
-        if border[k] || r[k] > VALLEY_REACH * radius {
-            continue;
-        }
-        let ki = k as isize;
-        // A local minimum over ±6 rays (strict on the left, so a plateau gives one candidate).
-        if (1..=6).any(|j| r[at(ki - j)] <= r[k] || r[at(ki + j)] < r[k]) {
-            continue;
-        }
-        // …with a finger rising on each side within the window, and no wrist (border) in between.
-        let side = |dir: isize| {
-            let mut best = 0.0f32;
-            for j in 1..=VALLEY_WINDOW as isize {
-                let i = at(ki + dir * j);
-                if border[i] {
-                    break;
-                }
-                best = best.max(r[i]);
+    // Valley candidates: local minima over ±6 rays (strict on the left, so a plateau gives one) with a
+    // finger rising on each side within `window` rays, and no wrist (border ray) in between.
+    let find = |window: usize| {
+        let mut out: Vec<usize> = Vec::new();
+        for k in 0..RAYS {
+            if border[k] || r[k] > VALLEY_REACH * radius {
+                continue;
             }
-            best
-        };
-        if side(-1) - r[k] >= rise && side(1) - r[k] >= rise {
-            cands.push(k);
+            let ki = k as isize;
+            if (1..=6).any(|j| r[at(ki - j)] <= r[k] || r[at(ki + j)] < r[k]) {
+                continue;
+            }
+            let side = |dir: isize| {
+                let mut best = 0.0f32;
+                for j in 1..=window as isize {
+                    let i = at(ki + dir * j);
+                    if border[i] {
+                        break;
+                    }
+                    best = best.max(r[i]);
+                }
+                best
+            };
+            if side(-1) - r[k] >= rise && side(1) - r[k] >= rise {
+                out.push(k);
+            }
         }
-    }
+        out
+    };
+    let mut cands = find(VALLEY_WINDOW);
     // Order the candidates along the hand's outline: start the circle at the wrist (the middle of the
     // longest run of border rays) or, with no wrist in view, at the widest angular gap between candidates.
     let start = longest_run(&border).map(|(a, n)| (a + n / 2) % RAYS).unwrap_or_else(|| {
@@ -342,8 +348,18 @@ pub fn key_points(mask: &[bool], w: usize, h: usize) -> Result<KeyPoints, PalmEr
     let mut three = [valleys[i], valleys[i + 1], valleys[i + 2]];
     // The thumb valley is the next one beyond an end of the three, farther away than the fingers' spacing.
     let spacing = dist(three[0], three[1]).max(dist(three[1], three[2]));
-    let before = i.checked_sub(1).map(|j| valleys[j]).filter(|v| dist(*v, three[0]) > 1.2 * spacing);
-    let after = valleys.get(i + 3).copied().filter(|v| dist(*v, three[2]) > 1.2 * spacing);
+    // The thumb's valley is wide: look for it with a wider window, among the candidates outside the three.
+    let order = |k: usize| (k + RAYS - start) % RAYS;
+    let mut wide = find(THUMB_WINDOW);
+    wide.sort_by_key(|k| order(*k));
+    let (o_first, o_last) = (order(cands[i]), order(cands[i + 2]));
+    let before = wide
+        .iter()
+        .filter(|k| order(**k) < o_first)
+        .map(|k| point(*k))
+        .rfind(|v| dist(*v, three[0]) > 1.2 * spacing);
+    let after =
+        wide.iter().filter(|k| order(**k) > o_last).map(|k| point(*k)).find(|v| dist(*v, three[2]) > 1.2 * spacing);
     let thumb = match (before, after) {
         (Some(b), None) => Some(b),
         (None, Some(a)) => {
@@ -395,8 +411,34 @@ pub fn locate(px: &[u8], w: usize, h: usize) -> Result<Roi, PalmError> {
     if w < 64 || h < 64 || w > 4096 || h > 4096 || px.len() != w * h {
         return Err(PalmError::Invalid(format!("{w}x{h} image with {} bytes", px.len())));
     }
-    let mask = segment_hand(px, w, h)?;
-    let key = key_points(&mask, w, h)?;
+    // Segmentation and key points at half resolution for large frames (a 768×576 CASIA image: 4× less
+    // work, ±1 px at half resolution is well within what the region tolerates); the region itself is
+    // sampled from the full-resolution image.
+    let f = if w * h >= 200_000 { 2 } else { 1 };
+    let (mw, mh) = (w / f, h / f);
+    let small: Vec<u8> = if f == 1 {
+        px.to_vec()
+    } else {
+        (0..mw * mh)
+            .map(|i| {
+                let (x, y) = (2 * (i % mw), 2 * (i / mw));
+                let s = u16::from(px[y * w + x])
+                    + u16::from(px[y * w + x + 1])
+                    + u16::from(px[(y + 1) * w + x])
+                    + u16::from(px[(y + 1) * w + x + 1]);
+                (s / 4) as u8
+            })
+            .collect()
+    };
+    let mask = segment_hand(&small, mw, mh)?;
+    let mut key = key_points(&mask, mw, mh)?;
+    if f > 1 {
+        let up = |p: (f32, f32)| (p.0 * f as f32 + 0.5, p.1 * f as f32 + 0.5);
+        key.valleys = key.valleys.map(up);
+        key.thumb = key.thumb.map(up);
+        key.centre = up(key.centre);
+        key.radius *= f as f32;
+    }
     let (p1, p3) = (key.valleys[0], key.valleys[2]);
     let d = ((p3.0 - p1.0).powi(2) + (p3.1 - p1.1).powi(2)).sqrt();
     let u = ((p3.0 - p1.0) / d, (p3.1 - p1.1) / d);
@@ -420,7 +462,8 @@ pub fn locate(px: &[u8], w: usize, h: usize) -> Result<Roi, PalmError> {
     for j in 0..ROI_SIDE {
         for i in 0..ROI_SIDE {
             let (x, y) = at((i as f32 + 0.5) / ROI_SIDE as f32 - 0.5, (j as f32 + 0.5) / ROI_SIDE as f32);
-            if !mask[y.round() as usize * w + x.round() as usize] {
+            let (mx, my) = (((x / f as f32) as usize).min(mw - 1), ((y / f as f32) as usize).min(mh - 1));
+            if !mask[my * mw + mx] {
                 off_hand += 1;
             }
             pixels.push(bilinear(px, w, h, x, y).round().clamp(0.0, 255.0) as u8);
