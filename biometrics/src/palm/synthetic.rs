@@ -89,7 +89,7 @@ impl SyntheticPalm {
         for _ in 0..trunks {
             let side: u8 = rng.random_range(0..4);
             let (p, dir) = match side {
-                0 | 1 => ((rng.random_range(0.1..0.9) * c, c), -PI / 2.0 + rng.random_range(-0.5..0.5)),
+                0 | 1 => ((rng.random_range(0.1..0.9) * c, c), -PI / 2.0 + rng.random_range(-0.8..0.8)),
                 2 => ((0.0, rng.random_range(0.3..1.0) * c), -PI / 4.0 + rng.random_range(-0.4..0.4)),
                 _ => ((c, rng.random_range(0.3..1.0) * c), -3.0 * PI / 4.0 + rng.random_range(-0.4..0.4)),
             };
@@ -99,7 +99,7 @@ impl SyntheticPalm {
         while let Some((mut p, mut dir, mut width, depth)) = stack.pop() {
             let steps = rng.random_range(15..40);
             for _ in 0..steps {
-                dir += rng.random_range(-0.25..0.25);
+                dir += rng.random_range(-0.35..0.35);
                 let len = rng.random_range(4.0..7.0);
                 let q = (p.0 + dir.cos() * len, p.1 + dir.sin() * len);
                 stroke(&mut dark, p, q, width, 0.55 + 0.1 * width.min(3.0));
@@ -115,16 +115,17 @@ impl SyntheticPalm {
                 }
             }
         }
-        // Principal lines (heart, head, life): long, faint, gently curved creases.
-        for k in 0..3 {
-            let y = c * (0.3 + 0.2 * k as f32) + rng.random_range(-12.0..12.0);
-            let mut p = (rng.random_range(-5.0..20.0), y);
-            let mut dir = rng.random_range(-0.35..0.35) - 0.1 * k as f32;
-            let bend = rng.random_range(-0.03..0.03);
+        // Flexion creases: two to four long, faint, gently curved lines, placed and turned per palm (the
+        // principal lines differ between people more than their names suggest).
+        let creases = rng.random_range(2..=4);
+        for _ in 0..creases {
+            let mut p = (rng.random_range(-5.0..20.0), rng.random_range(0.1..0.9) * c);
+            let mut dir: f32 = rng.random_range(-0.7..0.7);
+            let bend = rng.random_range(-0.04..0.04);
             while p.0 < c + 5.0 {
                 dir += bend;
                 let q = (p.0 + dir.cos() * 6.0, p.1 + dir.sin() * 6.0);
-                stroke(&mut dark, p, q, 1.3, 0.3);
+                stroke(&mut dark, p, q, rng.random_range(1.0..1.8), 0.3);
                 p = q;
                 if !(-20.0..c + 20.0).contains(&p.1) {
                     break;
