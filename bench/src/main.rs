@@ -7,6 +7,7 @@ mod audit;
 mod central;
 mod door;
 mod matching;
+mod palm;
 mod policy;
 mod stats;
 
@@ -59,6 +60,23 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// Palm vein on image folders (PolyU crops, CASIA whole hands) beside the CompCode baseline, and 1:N
+    /// over synthetic templates.
+    Palm {
+        /// Write `OUTDIR/<DIRNAME>.csv` (and `<DIRNAME>_CompCode.csv`) with every pair's score.
+        #[arg(long, value_name = "OUTDIR")]
+        scores: Option<std::path::PathBuf>,
+        /// Write the key points drawn on each whole-hand image and its palm region as PNG.
+        #[arg(long, value_name = "DIR")]
+        debug_dir: Option<std::path::PathBuf>,
+        /// Synthetic templates in the 1:N gallery (0: skip).
+        #[arg(long, default_value_t = 10_000)]
+        gallery: usize,
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+        /// Image folders.
+        dirs: Vec<std::path::PathBuf>,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -70,6 +88,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
+        Cmd::Palm { scores, debug_dir, gallery, probes, dirs } => {
+            palm::run(&dirs, scores.as_deref(), debug_dir.as_deref(), gallery, probes)
+        }
         Cmd::All => {
             policy::run(200_000)?;
             audit::run(3_000, 200_000, 1024)?;
