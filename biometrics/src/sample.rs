@@ -67,7 +67,8 @@ pub fn extract(sample: &Sample) -> Result<MinutiaeTemplate, ExtractError> {
             }
             Ok(t)
         }
-        // The palm-vein pipeline (issue 4) is not built yet: a palm never matches until it is.
+        // Palms have their own pipeline and template type (issue 4): `palm::extract_palm`. This fingerprint
+        // entry point refuses them, so a palm can never become a minutiae template.
         Sample::PalmNir { .. } => Err(ExtractError::Unsupported),
     }
 }

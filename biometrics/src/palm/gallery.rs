@@ -4,7 +4,7 @@
 //! the region of interest already aligns palms to within a few points and the code is smooth at that
 //! scale, so the true mate is among the nearest by this cheap distance (all rows cost 4× as much for the
 //! same ranking). Second pass: the full matcher ([`compare`], the
-//! fine shift search) on the [`SHORTLIST`] nearest. The gallery stores templates as they are; 3.6 kB each
+//! fine shift search) on the [`SHORTLIST`] nearest. The gallery stores templates as they are; 2,056 bytes each
 //! in v1 (the bench prints it).
 
 use super::matcher::{PalmThreshold, compare};

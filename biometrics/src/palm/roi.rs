@@ -353,11 +353,8 @@ pub fn key_points(mask: &[bool], w: usize, h: usize) -> Result<KeyPoints, PalmEr
     let mut wide = find(THUMB_WINDOW);
     wide.sort_by_key(|k| order(*k));
     let (o_first, o_last) = (order(cands[i]), order(cands[i + 2]));
-    let before = wide
-        .iter()
-        .filter(|k| order(**k) < o_first)
-        .map(|k| point(*k))
-        .rfind(|v| dist(*v, three[0]) > 1.2 * spacing);
+    let before =
+        wide.iter().filter(|k| order(**k) < o_first).map(|k| point(*k)).rfind(|v| dist(*v, three[0]) > 1.2 * spacing);
     let after =
         wide.iter().filter(|k| order(**k) > o_last).map(|k| point(*k)).find(|v| dist(*v, three[2]) > 1.2 * spacing);
     let thumb = match (before, after) {

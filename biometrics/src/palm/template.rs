@@ -13,7 +13,7 @@
 //! 8+8G    8·G·P       code planes, plane-major: plane p, row y at 8 + 8G + 8(pG + y)
 //! ```
 //!
-//! Total length is exactly `8 + 8·G·(P + 1)` bytes (v1 with G = 64, P = 6: 3,592 bytes). Bits at x ≥ G are
+//! Total length is exactly `8 + 8·G·(P + 1)` bytes (v1: G = 64, P = 3, 2,056 bytes). Bits at x ≥ G are
 //! zero. Decoding refuses any other length, version, grid or plane count, and stray bits: a template arrives
 //! from an enrollment station or the central store and is checked like any outside input. A new extraction
 //! (different filters) is a new version: templates of different versions are never compared, they are
