@@ -9,6 +9,7 @@ mod door;
 mod fingerprint;
 mod interrupt;
 mod matching;
+mod palm;
 mod policy;
 mod stats;
 
@@ -75,6 +76,23 @@ enum Cmd {
         #[arg(required = true)]
         dirs: Vec<std::path::PathBuf>,
     },
+    /// Palm vein on image folders (PolyU crops, CASIA whole hands) beside the CompCode baseline, and 1:N
+    /// over synthetic templates.
+    Palm {
+        /// Write `OUTDIR/<DIRNAME>.csv` (and `<DIRNAME>_CompCode.csv`) with every pair's score.
+        #[arg(long, value_name = "OUTDIR")]
+        scores: Option<std::path::PathBuf>,
+        /// Write the key points drawn on each whole-hand image and its palm region as PNG.
+        #[arg(long, value_name = "DIR")]
+        debug_dir: Option<std::path::PathBuf>,
+        /// Synthetic templates in the 1:N gallery (0: skip).
+        #[arg(long, default_value_t = 10_000)]
+        gallery: usize,
+        #[arg(long, default_value_t = 200)]
+        probes: usize,
+        /// Image folders.
+        dirs: Vec<std::path::PathBuf>,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -88,6 +106,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::Fingerprint { scores, gallery, probes, dirs } => {
             fingerprint::run(&dirs, scores.as_deref(), gallery, probes)
+        }
+        Cmd::Palm { scores, debug_dir, gallery, probes, dirs } => {
+            palm::run(&dirs, scores.as_deref(), debug_dir.as_deref(), gallery, probes)
         }
         Cmd::All => {
             policy::run(200_000)?;

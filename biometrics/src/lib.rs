@@ -1,6 +1,8 @@
 //! Image → template → score, and 1:N search. No I/O, no runtime.
 //!
 //! - [`fingerprint`]: minutiae templates, the ISO/IEC 19794-2:2005 record, the matcher.
+//! - [`palm`]: palm vein (issue 4): hand region, orientation-code template, matcher, 1:N, ISO/IEC 19794-9,
+//!   synthetic palms.
 //! - [`gallery`]: 1:N identification with a fast index first pass and the matcher on the best candidates.
 //! - [`score`]: scores and thresholds calibrated to a false-match rate.
 //! - [`synthetic`]: synthetic fingers and their impressions, for the simulator, the demo and scale tests.
@@ -11,6 +13,7 @@ pub mod eval;
 pub mod fingerprint;
 pub mod gallery;
 pub mod image;
+pub mod palm;
 pub mod sample;
 pub mod score;
 pub mod synthetic;

@@ -87,7 +87,8 @@ pub fn extract_with_quality(sample: &Sample) -> Result<(MinutiaeTemplate, u8), E
             }
             Ok((t, quality))
         }
-        // The palm-vein pipeline (issue 4) is not built yet: a palm never matches until it is.
+        // Palms have their own pipeline and template type (issue 4): `palm::extract_palm`. This fingerprint
+        // entry point refuses them, so a palm can never become a minutiae template.
         Sample::PalmNir { .. } => Err(ExtractError::Unsupported),
     }
 }

@@ -1,0 +1,157 @@
+//! Palm-vein recognition (issue 4): whole-hand near-infrared image → palm region → orientation code → score.
+//!
+//! Palm vein is the modality `000 §8–§9` (Kitaibaraki) registers for every operator, so it is a first-class
+//! pipeline beside fingerprints, never routed through them: a [`crate::Sample::PalmNir`] reaches only
+//! [`extract_palm`].
+//!
+//! - [`roi`]: hand segmentation, the valleys between the fingers as key points, a rotation- and
+//!   scale-normalised square palm region.
+//! - [`features`]: illumination normalisation, the oriented Gabor bank, the orientation code.
+//! - [`template`]: the versioned template and its byte format.
+//! - [`matcher`]: 1:1 comparison with a shift search; [`PalmGallery`] for 1:N.
+//! - [`iso19794_9`]: the ISO/IEC 19794-9:2007 vascular image record, for images that must travel.
+//! - [`synthetic`]: synthetic palms for the simulator, the demo and scale tests.
+//! - [`baseline`]: the competitive code (CompCode), the published baseline the benchmark compares against.
+
+pub mod baseline;
+pub mod eval;
+pub mod features;
+pub mod iso19794_9;
+pub mod matcher;
+pub mod roi;
+pub mod synthetic;
+pub mod template;
+
+pub mod gallery;
+
+pub use gallery::PalmGallery;
+pub use matcher::{PalmThreshold, compare};
+pub use roi::Roi;
+pub use template::{PalmTemplate, TemplateError};
+
+use features::{Bank, CodeSpec};
+use std::sync::OnceLock;
+
+/// Side of the palm region every path delivers to feature extraction (the PolyU crops' size).
+pub const ROI_SIDE: usize = 128;
+
+/// Why a palm image gives no template. A rejection is always an error, never a weak template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PalmError {
+    #[error("palm image geometry is invalid: {0}")]
+    Invalid(String),
+    #[error("the frame is empty or saturated (grey-level spread {spread})")]
+    Blank { spread: u8 },
+    #[error("palm quality too low: {quality} (at least {min} needed)")]
+    LowQuality { quality: u8, min: u8 },
+    #[error("no hand found in the image: {0}")]
+    NoHand(&'static str),
+    #[error("the hand's key points were not found: {0}")]
+    KeyPoints(&'static str),
+    #[error("the hand is cut off at the image edge")]
+    CutOff,
+    #[error("the palm region falls outside the image")]
+    RegionOutside,
+    #[error("cannot decode the palm image: {0}")]
+    Decode(String),
+}
+
+/// Below this quality a template cannot support a decision: ask for another capture.
+pub const MIN_QUALITY: u8 = 30;
+
+fn bank() -> &'static Bank {
+    static BANK: OnceLock<Bank> = OnceLock::new();
+    BANK.get_or_init(|| Bank::new(CodeSpec::v1()))
+}
+
+/// Largest side of an image taken as an already-cropped palm region (PolyU crops are 128², palm readers that
+/// crop on the device deliver up to 256²); anything else is a whole hand and goes through [`roi::locate`].
+pub const MAX_REGION_SIDE: usize = 256;
+
+/// Is this image a palm region already (square, at most [`MAX_REGION_SIDE`])?
+pub fn is_region(width: usize, height: usize) -> bool {
+    width == height && width <= MAX_REGION_SIDE
+}
+
+/// A template and, for a whole-hand image, the region it came from (for debug output and audits).
+#[derive(Debug, Clone)]
+pub struct Extraction {
+    pub template: PalmTemplate,
+    pub roi: Option<Roi>,
+}
+
+/// Any 8-bit NIR image: a square region is used as it is, a whole hand is located first.
+pub fn extract_image(pixels: &[u8], width: usize, height: usize) -> Result<Extraction, PalmError> {
+    if is_region(width, height) {
+        return Ok(Extraction { template: extract_region(pixels, width, height)?, roi: None });
+    }
+    let roi = roi::locate(pixels, width, height)?;
+    let template = extract_region(&roi.pixels, ROI_SIDE, ROI_SIDE)?;
+    Ok(Extraction { template, roi: Some(roi) })
+}
+
+/// NIR wavelengths at which subcutaneous veins are visible (haemoglobin absorbs, skin scatters little).
+pub const NIR_NM: std::ops::RangeInclusive<u16> = 700..=1000;
+
+/// The palm counterpart of [`crate::extract`]: a [`Sample::PalmNir`](crate::Sample::PalmNir) to a template.
+/// Any other sample kind is refused, so a fingerprint can never become a palm template by accident.
+pub fn extract_palm(sample: &crate::Sample) -> Result<PalmTemplate, PalmError> {
+    match sample {
+        crate::Sample::PalmNir { width, height, wavelength_nm, pixels, .. } => {
+            if !NIR_NM.contains(wavelength_nm) {
+                return Err(PalmError::Invalid(format!("{wavelength_nm} nm is not near-infrared (700–1000 nm)")));
+            }
+            Ok(extract_image(pixels, *width as usize, *height as usize)?.template)
+        }
+        _ => Err(PalmError::Invalid("not a near-infrared palm sample".into())),
+    }
+}
+
+/// Decodes an image file (BMP, JPEG, PNG, TIFF, PGM) and extracts from it. The file bytes come from outside:
+/// a truncated or malformed file is a [`PalmError::Decode`].
+pub fn extract_file_bytes(bytes: &[u8]) -> Result<Extraction, PalmError> {
+    let img = crate::image::GrayImage::decode(bytes, 500).map_err(|e| PalmError::Decode(e.to_string()))?;
+    extract_image(&img.pixels, img.width as usize, img.height as usize)
+}
+
+/// Extracts a template from a square palm region (already cropped: a PolyU image, or [`roi`]'s output).
+pub fn extract_region(pixels: &[u8], width: usize, height: usize) -> Result<PalmTemplate, PalmError> {
+    extract_with(bank(), pixels, width, height)
+}
+
+pub fn extract_with(bank: &Bank, pixels: &[u8], width: usize, height: usize) -> Result<PalmTemplate, PalmError> {
+    if width < 32 || height < 32 || width > 4096 || height > 4096 {
+        return Err(PalmError::Invalid(format!("{width}x{height} region")));
+    }
+    if pixels.len() != width * height {
+        return Err(PalmError::Invalid(format!("{} bytes for {width}x{height}", pixels.len())));
+    }
+    // An empty, black or saturated frame has no spread: refuse before filtering noise into a code.
+    let mut hist = [0u32; 256];
+    for p in pixels {
+        hist[usize::from(*p)] += 1;
+    }
+    let pct = |q: f32| {
+        let target = (pixels.len() as f32 * q) as u32;
+        let mut acc = 0;
+        for (v, c) in hist.iter().enumerate() {
+            acc += c;
+            if acc > target {
+                return v as u8;
+            }
+        }
+        255
+    };
+    let spread = pct(0.95).saturating_sub(pct(0.05));
+    if spread < 12 {
+        return Err(PalmError::Blank { spread });
+    }
+    let raw = bank.code(pixels, width, height);
+    let quality = features::quality(&raw);
+    if quality < MIN_QUALITY {
+        return Err(PalmError::LowQuality { quality, min: MIN_QUALITY });
+    }
+    let spec = bank.spec();
+    Ok(PalmTemplate::from_raw(&raw, spec.double, spec.mask_fraction, quality))
+}
