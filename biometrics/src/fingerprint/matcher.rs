@@ -28,6 +28,7 @@ const SECTORS: usize = 8;
 const DIRS: usize = 4;
 const BITS: usize = RINGS * SECTORS * DIRS;
 const WORDS: usize = BITS.div_ceil(64);
+const _: () = assert!(WORDS == 3, "the n² pass in compare_with unrolls three words");
 /// How close to a cell boundary a neighbour also counts in the next cell, as a fraction of the cell.
 const SOFT: f32 = 0.3;
 /// Side of the overlap grid's cells, in pixels; the grid is `GRID`×`GRID` cells.
@@ -323,19 +324,12 @@ fn local_similarity(p: &Prepared, i: usize, r: &Prepared, j: usize) -> f32 {
 
 /// Pairs probe minutiae with reference minutiae under the alignment that maps probe[i] onto reference[j];
 /// returns (pairs, probe minutiae inside the reference's area, reference minutiae inside the probe's).
-fn pair_count(
-    p: &Prepared,
-    r: &Prepared,
-    i: usize,
-    j: usize,
-    used: &mut Vec<bool>,
-    pr: &Params,
-) -> (f32, usize, usize) {
+fn pair_count(p: &Prepared, r: &Prepared, i: usize, j: usize, used: &mut [u64; 4], pr: &Params) -> (f32, usize, usize) {
     let (a, b) = (p.pts[i], r.pts[j]);
     let rot = wrap(b.t() - a.t());
     let (sn, cs) = rot.sin_cos();
-    used.clear();
-    used.resize(r.pts.len(), false);
+    // One bit per reference minutia (a template holds at most 255).
+    *used = [0; 4];
     let cos_tol = pr.angle.cos();
     let (mut n, mut p_in) = (0.0f32, 0);
     for (qi, q) in p.pts.iter().enumerate() {
@@ -358,7 +352,7 @@ fn pair_count(
                 let k = usize::from(k);
                 let m = &r.pts[k];
                 let (ex, ey) = (m.x - x, m.y - y);
-                if used[k] || ex.abs() > tol || ey.abs() > tol {
+                if used[k >> 6] >> (k & 63) & 1 == 1 || ex.abs() > tol || ey.abs() > tol {
                     continue;
                 }
                 let d2 = ex * ex + ey * ey;
@@ -371,7 +365,7 @@ fn pair_count(
             }
         }
         if let Some((k, _)) = best {
-            used[k] = true;
+            used[k >> 6] |= 1 << (k & 63);
             n += if pr.lambda > 0.0 { 1.0 - pr.lambda + pr.lambda * local_similarity(p, qi, r, k) } else { 1.0 };
         }
     }
@@ -399,18 +393,24 @@ pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
     }
     let hyp = pr.hypotheses.max(1);
     let mut top: Vec<(f32, usize, usize)> = Vec::with_capacity(hyp + 1);
-    for i in 0..p.pts.len() {
-        for j in 0..r.pts.len() {
-            let s = local_similarity(p, i, r, j);
-            if s <= pr.min_local || (top.len() == hyp && s <= top[hyp - 1].0) {
+    // The n² pass: plain slices and a running bar, so the loop is popcounts and one compare.
+    let mut bar = pr.min_local;
+    for (i, (a, &na)) in p.desc.iter().zip(&p.ones).enumerate() {
+        for (j, (b, &nb)) in r.desc.iter().zip(&r.ones).enumerate() {
+            let common = (a[0] & b[0]).count_ones() + (a[1] & b[1]).count_ones() + (a[2] & b[2]).count_ones();
+            let s = common as f32 * TWO_OVER[usize::from(na) + usize::from(nb)];
+            if s <= bar {
                 continue;
             }
             let at = top.partition_point(|x| x.0 >= s);
             top.insert(at, (s, i, j));
             top.truncate(hyp);
+            if top.len() == hyp {
+                bar = bar.max(top[hyp - 1].0);
+            }
         }
     }
-    let mut used = Vec::new();
+    let mut used = [0u64; 4];
     let mut best = 0.0f32;
     for &(_, i, j) in &top {
         let (n, p_in, r_in) = pair_count(p, r, i, j, &mut used, pr);
