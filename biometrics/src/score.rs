@@ -20,6 +20,28 @@ pub struct Score(pub f32);
 pub(crate) const CALIBRATION: [(f64, f32); 6] =
     [(1e-2, 0.048), (1e-3, 0.073), (1e-4, 0.092), (1e-5, 0.112), (1e-6, 0.132), (1e-7, 0.152)];
 
+/// The score for a target false-match rate from a calibration table (permissive to strict, non-empty),
+/// interpolated in log(FMR) between points and clamped to the table's ends; a rate that is not a positive
+/// number gets the strictest point. Returns (score, the rate asked for or the one used instead).
+pub(crate) fn interpolate(table: &[(f64, f32)], fmr: f64) -> (f32, f64) {
+    let (Some(&first), Some(&last)) = (table.first(), table.last()) else { return (f32::MAX, 0.0) };
+    let fmr = if fmr.is_finite() && fmr > 0.0 { fmr } else { last.0 };
+    if fmr >= first.0 {
+        return (first.1, fmr);
+    }
+    if fmr <= last.0 {
+        return (last.1, fmr);
+    }
+    for w in table.windows(2) {
+        let ((f0, s0), (f1, s1)) = (w[0], w[1]);
+        if fmr <= f0 && fmr >= f1 {
+            let x = (fmr.ln() - f0.ln()) / (f1.ln() - f0.ln());
+            return (s0 + (s1 - s0) * x as f32, fmr);
+        }
+    }
+    (last.1, fmr)
+}
+
 /// A decision threshold: a score at or above it is a match.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Threshold {
@@ -31,25 +53,7 @@ impl Threshold {
     /// The threshold for a target false-match rate, interpolated in log(FMR) between calibrated points and
     /// clamped to the table's ends (a stricter rate than measured gets the strictest measured threshold).
     pub fn for_fmr(fmr: f64) -> Threshold {
-        let fmr = if fmr.is_finite() && fmr > 0.0 { fmr } else { CALIBRATION[CALIBRATION.len() - 1].0 };
-        let first = CALIBRATION[0];
-        let last = CALIBRATION[CALIBRATION.len() - 1];
-        let value = if fmr >= first.0 {
-            first.1
-        } else if fmr <= last.0 {
-            last.1
-        } else {
-            let mut v = last.1;
-            for w in CALIBRATION.windows(2) {
-                let ((f0, s0), (f1, s1)) = (w[0], w[1]);
-                if fmr <= f0 && fmr >= f1 {
-                    let x = (fmr.ln() - f0.ln()) / (f1.ln() - f0.ln());
-                    v = s0 + (s1 - s0) * x as f32;
-                    break;
-                }
-            }
-            v
-        };
+        let (value, fmr) = interpolate(&CALIBRATION, fmr);
         Threshold { value, fmr }
     }
 

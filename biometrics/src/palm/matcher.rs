@@ -173,24 +173,7 @@ pub struct PalmThreshold {
 impl PalmThreshold {
     /// The threshold for a target false-match rate, interpolated in log(FMR) and clamped to the table.
     pub fn for_fmr(fmr: f64) -> PalmThreshold {
-        let last = CALIBRATION[CALIBRATION.len() - 1];
-        let fmr = if fmr.is_finite() && fmr > 0.0 { fmr } else { last.0 };
-        let value = if fmr >= CALIBRATION[0].0 {
-            CALIBRATION[0].1
-        } else if fmr <= last.0 {
-            last.1
-        } else {
-            let mut v = last.1;
-            for w in CALIBRATION.windows(2) {
-                let ((f0, s0), (f1, s1)) = (w[0], w[1]);
-                if fmr <= f0 && fmr >= f1 {
-                    let x = (fmr.ln() - f0.ln()) / (f1.ln() - f0.ln());
-                    v = s0 + (s1 - s0) * x as f32;
-                    break;
-                }
-            }
-            v
-        };
+        let (value, fmr) = crate::score::interpolate(&CALIBRATION, fmr);
         PalmThreshold { value, fmr }
     }
 
