@@ -7,6 +7,7 @@
 //! offsets; one 500 dpi print takes a few tens of milliseconds on one core.
 
 use super::GrayImage;
+use super::window::box_mean_var;
 use std::f32::consts::PI;
 
 /// Block size of the orientation, period and foreground grids, in pixels at 500 dpi.
@@ -59,39 +60,6 @@ pub struct Enhanced {
     pub field: Field,
 }
 
-/// Box sums over a (2r+1)² window through an integral image; windows are clipped at the edges and the
-/// count says how many pixels each held.
-fn box_mean_var(px: &[f32], w: usize, h: usize, r: usize) -> (Vec<f32>, Vec<f32>) {
-    let (iw, ih) = (w + 1, h + 1);
-    let mut s = vec![0f64; iw * ih];
-    let mut s2 = vec![0f64; iw * ih];
-    for y in 0..h {
-        let (mut row, mut row2) = (0f64, 0f64);
-        for x in 0..w {
-            let v = f64::from(px[y * w + x]);
-            row += v;
-            row2 += v * v;
-            s[(y + 1) * iw + x + 1] = s[y * iw + x + 1] + row;
-            s2[(y + 1) * iw + x + 1] = s2[y * iw + x + 1] + row2;
-        }
-    }
-    let mut mean = vec![0f32; w * h];
-    let mut var = vec![0f32; w * h];
-    for y in 0..h {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(h));
-        for x in 0..w {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
-            let n = ((y1 - y0) * (x1 - x0)) as f64;
-            let sum = s[y1 * iw + x1] - s[y0 * iw + x1] - s[y1 * iw + x0] + s[y0 * iw + x0];
-            let sum2 = s2[y1 * iw + x1] - s2[y0 * iw + x1] - s2[y1 * iw + x0] + s2[y0 * iw + x0];
-            let m = sum / n;
-            mean[y * w + x] = m as f32;
-            var[y * w + x] = (sum2 / n - m * m).max(0.0) as f32;
-        }
-    }
-    (mean, var)
-}
-
 /// Separable Gaussian smoothing of a block grid (values outside the grid are skipped, not zero).
 fn smooth_grid(v: &[f32], weight: &[f32], bw: usize, bh: usize, sigma: f32) -> Vec<f32> {
     let r = (2.0 * sigma).ceil() as isize;
@@ -124,7 +92,7 @@ fn smooth_grid(v: &[f32], weight: &[f32], bw: usize, bh: usize, sigma: f32) -> V
     h2.iter().zip(&w2).map(|(s, w)| if *w > 1e-6 { s / w } else { 0.0 }).collect()
 }
 
-/// Foreground clean-up: closing, the largest 4-connected region, holes filled.
+/// Foreground clean-up: closing, opening, the largest 4-connected region, holes filled.
 fn clean_mask(fg: &mut [bool], bw: usize, bh: usize) {
     let morph = |src: &[bool], dilate: bool| -> Vec<bool> {
         let mut out = src.to_vec();
@@ -149,70 +117,8 @@ fn clean_mask(fg: &mut [bool], bw: usize, bh: usize) {
     };
     let closed = morph(&morph(fg, true), false);
     let opened = morph(&morph(&closed, false), true);
-    // Largest region.
-    let mut label = vec![0u32; bw * bh];
-    let (mut best, mut best_size, mut next) = (0u32, 0usize, 0u32);
-    let mut stack = Vec::new();
-    for start in 0..bw * bh {
-        if !opened[start] || label[start] != 0 {
-            continue;
-        }
-        next += 1;
-        label[start] = next;
-        stack.push(start);
-        let mut size = 0;
-        while let Some(i) = stack.pop() {
-            size += 1;
-            let (x, y) = (i % bw, i / bw);
-            let mut visit = |j: usize| {
-                if opened[j] && label[j] == 0 {
-                    label[j] = next;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < bw {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - bw);
-            }
-            if y + 1 < bh {
-                visit(i + bw);
-            }
-        }
-        if size > best_size {
-            (best, best_size) = (next, size);
-        }
-    }
-    // Holes: background not reachable from the grid's edge through background.
-    let mut outside = vec![false; bw * bh];
-    for i in 0..bw * bh {
-        let (x, y) = (i % bw, i / bw);
-        if (x == 0 || y == 0 || x + 1 == bw || y + 1 == bh) && label[i] != best {
-            outside[i] = true;
-            stack.push(i);
-        }
-    }
-    while let Some(i) = stack.pop() {
-        let (x, y) = (i % bw, i / bw);
-        for (dx, dy) in [(1isize, 0isize), (-1, 0), (0, 1), (0, -1)] {
-            let (xx, yy) = (x as isize + dx, y as isize + dy);
-            if xx < 0 || yy < 0 || xx >= bw as isize || yy >= bh as isize {
-                continue;
-            }
-            let j = yy as usize * bw + xx as usize;
-            if !outside[j] && label[j] != best {
-                outside[j] = true;
-                stack.push(j);
-            }
-        }
-    }
-    for i in 0..bw * bh {
-        fg[i] = best != 0 && !outside[i];
-    }
+    let (region, _) = super::region::largest_filled(&opened, bw, bh);
+    fg.copy_from_slice(&region);
 }
 
 /// Chessboard distance to the nearest background block (blocks beyond the grid count as background).

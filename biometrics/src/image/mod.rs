@@ -6,7 +6,9 @@ mod enhance;
 mod extract;
 mod gray;
 mod orientation;
+pub(crate) mod region;
 mod segment;
+pub(crate) mod window;
 
 pub use enhance::{Enhanced, Field, enhance};
 pub use extract::{extract_minutiae, quality};

@@ -132,31 +132,9 @@ pub(crate) fn normalise(img: &mut [f32], side: usize, r: usize) {
     if r == 0 {
         return;
     }
-    let n = side + 1;
-    let mut s1 = vec![0.0f64; n * n];
-    let mut s2 = vec![0.0f64; n * n];
-    for y in 0..side {
-        let (mut a, mut b) = (0.0f64, 0.0f64);
-        for x in 0..side {
-            let v = f64::from(img[y * side + x]);
-            a += v;
-            b += v * v;
-            s1[(y + 1) * n + x + 1] = s1[y * n + x + 1] + a;
-            s2[(y + 1) * n + x + 1] = s2[y * n + x + 1] + b;
-        }
-    }
-    for y in 0..side {
-        let (y0, y1) = (y.saturating_sub(r), (y + r + 1).min(side));
-        for x in 0..side {
-            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(side));
-            let cnt = ((y1 - y0) * (x1 - x0)) as f64;
-            let sum = s1[y1 * n + x1] - s1[y0 * n + x1] - s1[y1 * n + x0] + s1[y0 * n + x0];
-            let sq = s2[y1 * n + x1] - s2[y0 * n + x1] - s2[y1 * n + x0] + s2[y0 * n + x0];
-            let mean = sum / cnt;
-            let var = (sq / cnt - mean * mean).max(0.0);
-            let v = (f64::from(img[y * side + x]) - mean) / (var.sqrt() + 2.0);
-            img[y * side + x] = v as f32;
-        }
+    let (mean, var) = crate::image::window::box_mean_var(img, side, side, r);
+    for ((v, m), q) in img.iter_mut().zip(&mean).zip(&var) {
+        *v = (*v - m) / (q.sqrt() + 2.0);
     }
 }
 

@@ -111,48 +111,6 @@ fn box_blur(px: &[u8], w: usize, h: usize, r: usize) -> Vec<u8> {
     out
 }
 
-/// Labels 4-connected components of `value` pixels; returns (labels, sizes, touches-border per label).
-fn components(mask: &[bool], w: usize, h: usize, value: bool) -> (Vec<u32>, Vec<usize>, Vec<bool>) {
-    let mut label = vec![u32::MAX; w * h];
-    let (mut sizes, mut border) = (Vec::new(), Vec::new());
-    let mut stack = Vec::new();
-    for start in 0..w * h {
-        if mask[start] != value || label[start] != u32::MAX {
-            continue;
-        }
-        let id = sizes.len() as u32;
-        let (mut n, mut touches) = (0usize, false);
-        label[start] = id;
-        stack.push(start);
-        while let Some(i) = stack.pop() {
-            n += 1;
-            let (x, y) = (i % w, i / w);
-            touches |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
-            let mut visit = |j: usize| {
-                if mask[j] == value && label[j] == u32::MAX {
-                    label[j] = id;
-                    stack.push(j);
-                }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
-        }
-        sizes.push(n);
-        border.push(touches);
-    }
-    (label, sizes, border)
-}
-
 /// The hand mask: the largest bright component, holes filled.
 pub fn segment_hand(px: &[u8], w: usize, h: usize) -> Result<Vec<bool>, PalmError> {
     let blur = box_blur(px, w, h, 2);
@@ -162,21 +120,13 @@ pub fn segment_hand(px: &[u8], w: usize, h: usize) -> Result<Vec<bool>, PalmErro
     }
     let t = otsu(&hist);
     let fg: Vec<bool> = blur.iter().map(|v| *v > t).collect();
-    let (label, sizes, _) = components(&fg, w, h, true);
-    let Some((hand, &n)) = sizes.iter().enumerate().max_by_key(|(_, n)| **n) else {
+    let (mask, n) = crate::image::region::largest_filled(&fg, w, h);
+    if n == 0 {
         return Err(PalmError::NoHand("nothing brighter than the background"));
-    };
+    }
     let share = n as f32 / (w * h) as f32;
     if !(0.05..=0.85).contains(&share) {
         return Err(PalmError::NoHand("the bright region is not hand-sized"));
-    }
-    let mut mask: Vec<bool> = label.iter().map(|l| *l == hand as u32).collect();
-    // Holes (background components not reaching the border) belong to the hand.
-    let (bl, _, bborder) = components(&mask, w, h, false);
-    for (i, m) in mask.iter_mut().enumerate() {
-        if !*m && bl[i] != u32::MAX && !bborder[bl[i] as usize] {
-            *m = true;
-        }
     }
     Ok(mask)
 }
