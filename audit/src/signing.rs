@@ -49,6 +49,11 @@ impl Signer {
         self.pair.public_key().as_ref().to_vec()
     }
 
+    /// The key pair itself, for the centre's witness (which signs with `ring` directly).
+    pub fn into_key_pair(self) -> Ed25519KeyPair {
+        self.pair
+    }
+
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         self.pair.sign(msg).as_ref().to_vec()
     }

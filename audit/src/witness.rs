@@ -105,13 +105,18 @@ impl Witness {
         Witness { key, nodes, state }
     }
 
+    /// Learns (or relearns) a node's key: nodes are registered while the witness runs.
+    pub fn know(&mut self, node: &str, key: Vec<u8>) {
+        self.nodes.insert(node.into(), key);
+    }
+
     pub fn state(&self) -> &WitnessState {
         &self.state
     }
 
-    /// Countersigns `sth` if it extends what was countersigned before (`proof`: the consistency proof from
-    /// the previous size). On refusal nothing changes.
-    pub fn countersign(&mut self, sth: &SignedTreeHead, proof: &[Hash]) -> Result<Countersigned, WitnessRefusal> {
+    /// Whether `sth` would be countersigned: signed by its node and extending what was countersigned before
+    /// (`proof`: the consistency proof from the previous size). Changes nothing.
+    pub fn check(&self, sth: &SignedTreeHead, proof: &[Hash]) -> Result<(), WitnessRefusal> {
         let node = sth.head.node.clone();
         let key = self.nodes.get(&node).ok_or_else(|| WitnessRefusal::UnknownNode(node.clone()))?;
         if !verify_node_signature(sth, key) {
@@ -130,6 +135,13 @@ impl Witness {
                 return Err(WitnessRefusal::Inconsistent { node, have, got });
             }
         }
+        Ok(())
+    }
+
+    /// Countersigns `sth` if [`Witness::check`] accepts it. On refusal nothing changes.
+    pub fn countersign(&mut self, sth: &SignedTreeHead, proof: &[Hash]) -> Result<Countersigned, WitnessRefusal> {
+        self.check(sth, proof)?;
+        let node = sth.head.node.clone();
         let witness_sig = self.key.sign(&sth.head.countersign_message(&sth.node_sig)).as_ref().to_vec();
         let c = Countersigned { sth: sth.clone(), witness_sig };
         self.state.heads.insert(node, c.clone());

@@ -5,17 +5,20 @@ use anyhow::Context;
 use std::time::Instant;
 use tobira_central::ShippedEvent;
 
+/// A node's chain as the node hashes it: the centre recomputes every hash at ingest.
 fn chain(node: usize, n: i64) -> Vec<ShippedEvent> {
+    let id = format!("n{node:02}");
     let mut prev = [0u8; 32];
     (1..=n)
         .map(|seq| {
-            let mut hash = [0u8; 32];
-            hash[..8].copy_from_slice(&seq.to_be_bytes());
-            hash[8] = node as u8;
-            hash[31] = 0xaa;
-            let e = ShippedEvent {
+            let mut e = ShippedEvent {
                 seq,
-                time: format!("2026-11-24T10:{:02}:{:02}Z", (seq / 60) % 60, seq % 60),
+                time: format!(
+                    "2026-11-24T{:02}:{:02}:{:02}.000000000Z",
+                    10 + seq / 3600 % 10,
+                    (seq / 60) % 60,
+                    seq % 60
+                ),
                 kind: "door.enter".into(),
                 actor: Some(format!("op{:05}", seq % 10_000)),
                 subject: Some(format!("op{:05}", seq % 10_000)),
@@ -26,9 +29,10 @@ fn chain(node: usize, n: i64) -> Vec<ShippedEvent> {
                 score: Some(0.61),
                 details: r#"{"door":"server-door","zone":"server-room"}"#.into(),
                 prev_hash: prev,
-                hash,
+                hash: [0; 32],
             };
-            prev = hash;
+            e.hash = e.expected_hash(&id);
+            prev = e.hash;
             e
         })
         .collect()

@@ -5,8 +5,12 @@
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction, migrate::Migrator};
 
+pub mod alarms;
+pub mod heads;
+pub mod query;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod witness_service;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
@@ -17,6 +21,8 @@ pub enum CentralError {
     Gap { node: String, seq: i64 },
     #[error("node {node}: event {seq} does not continue the stored chain (a fork or a rewritten history)")]
     Fork { node: String, seq: i64 },
+    #[error("node {node}: event {seq} is malformed ({detail}): refused, nothing of the batch stored")]
+    Malformed { node: String, seq: i64, detail: String },
     #[error("refused by the centre's row-level security: a node writes only its own events ({0})")]
     NotYours(String),
     #[error("{0:?} is not a valid role name")]
@@ -45,11 +51,33 @@ pub struct ShippedEvent {
     pub hash: [u8; 32],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+impl ShippedEvent {
+    /// The chain hash these fields and `prev_hash` give on `node` — what the centre recomputes at ingest.
+    pub fn expected_hash(&self, node: &str) -> [u8; 32] {
+        tobira_audit::canonical_hash(
+            node,
+            &self.time,
+            &self.kind,
+            self.actor.as_deref(),
+            self.subject.as_deref(),
+            self.place.as_deref(),
+            &self.outcome,
+            &self.reason,
+            self.article.as_deref(),
+            self.score,
+            &self.details,
+            &self.prev_hash,
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct IngestReport {
     pub inserted: u64,
     /// Already there with the same hash: a replayed batch is harmless.
     pub duplicates: u64,
+    /// The sender's clock minus the centre's, in seconds, when the batch carried the sender's time.
+    pub clock_skew_s: Option<f64>,
 }
 
 /// Creates the schema (as the database owner).
@@ -71,6 +99,10 @@ pub async fn register_node(admin: &PgPool, node: &str, role: &str, public_key: &
         format!("GRANT SELECT ON nodes TO {role}"),
         format!("GRANT SELECT, INSERT ON audit_events TO {role}"),
         format!("GRANT SELECT ON registry_changes TO {role}"),
+        format!("GRANT SELECT, INSERT ON tree_heads TO {role}"),
+        format!("GRANT USAGE ON SEQUENCE tree_heads_id_seq TO {role}"),
+        format!("GRANT SELECT ON cosigned_heads TO {role}"),
+        format!("GRANT EXECUTE ON FUNCTION tobira_clock(TIMESTAMPTZ) TO {role}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await?;
     }
@@ -100,6 +132,10 @@ fn classify(node: &str, seq: i64, e: sqlx::Error) -> CentralError {
         match d.code().as_deref() {
             Some("TB001") => return CentralError::Gap { node: node.into(), seq },
             Some("TB002") => return CentralError::Fork { node: node.into(), seq },
+            // TB004: the hash does not match the fields; 22007/22008: a time PostgreSQL cannot read.
+            Some("TB004" | "22007" | "22008") => {
+                return CentralError::Malformed { node: node.into(), seq, detail: d.message().to_string() };
+            }
             // 42501: insufficient privilege / new row violates row-level security policy.
             Some("42501") => return CentralError::NotYours(d.message().to_string()),
             _ => {}
@@ -113,8 +149,29 @@ fn classify(node: &str, seq: i64, e: sqlx::Error) -> CentralError {
 /// other nodes (row-level security), gaps and forks (the chain trigger, which sees the rows inserted
 /// before it in the same statement).
 pub async fn ingest(pool: &PgPool, node: &str, batch: &[ShippedEvent]) -> Result<IngestReport, CentralError> {
+    ingest_at(pool, node, batch, None).await
+}
+
+/// [`ingest`], with the sender's clock (RFC 3339) at sending: the centre compares it with its own and
+/// raises a `clock.skew` alarm beyond the allowed difference (`central_settings.max_clock_skew_s`).
+pub async fn ingest_at(
+    pool: &PgPool,
+    node: &str,
+    batch: &[ShippedEvent],
+    sender_now: Option<&str>,
+) -> Result<IngestReport, CentralError> {
     let Some(first) = batch.first().map(|e| e.seq) else { return Ok(IngestReport::default()) };
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let clock_skew_s = match sender_now {
+        Some(t) => Some(
+            sqlx::query_scalar::<_, f64>("SELECT tobira_clock($1::timestamptz)")
+                .bind(t)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|x| classify(node, first, x))?,
+        ),
+        None => None,
+    };
     let col = |f: fn(&ShippedEvent) -> String| batch.iter().map(f).collect::<Vec<String>>();
     let opt = |f: fn(&ShippedEvent) -> Option<String>| batch.iter().map(f).collect::<Vec<Option<String>>>();
     let seqs: Vec<i64> = batch.iter().map(|e| e.seq).collect();
@@ -142,7 +199,11 @@ pub async fn ingest(pool: &PgPool, node: &str, batch: &[ShippedEvent]) -> Result
     .fetch_all(&mut *tx)
     .await
     .map_err(|x| classify(node, first, x))?;
-    let rep = IngestReport { inserted: inserted.len() as u64, duplicates: (batch.len() - inserted.len()) as u64 };
+    let rep = IngestReport {
+        inserted: inserted.len() as u64,
+        duplicates: (batch.len() - inserted.len()) as u64,
+        clock_skew_s,
+    };
     if rep.duplicates > 0 {
         // Already there: the same events (a replay) are fine; another event under one of these numbers is a fork.
         let stored: Vec<(i64, Vec<u8>)> =

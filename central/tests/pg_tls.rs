@@ -7,36 +7,10 @@
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use tobira_central::testing::start;
-use tobira_central::{CentralError, ShippedEvent, ingest, migrate, register_node, shipped_up_to};
+use tobira_central::{CentralError, ingest, migrate, register_node, shipped_up_to};
 
-fn chain(n: i64, tag: &str) -> Vec<ShippedEvent> {
-    let mut prev = [0u8; 32];
-    (1..=n)
-        .map(|seq| {
-            let mut hash = [0u8; 32];
-            let t = format!("{tag}-{seq}");
-            hash[..t.len().min(32)].copy_from_slice(&t.as_bytes()[..t.len().min(32)]);
-            hash[31] = seq as u8;
-            let e = ShippedEvent {
-                seq,
-                time: format!("2026-11-24T10:00:{:02}Z", seq % 60),
-                kind: "door.enter".into(),
-                actor: Some("tanaka".into()),
-                subject: Some("tanaka".into()),
-                place: Some("server-door".into()),
-                outcome: "granted".into(),
-                reason: "GRANT_VALID".into(),
-                article: Some("003 §13".into()),
-                score: Some(0.61),
-                details: "{}".into(),
-                prev_hash: prev,
-                hash,
-            };
-            prev = hash;
-            e
-        })
-        .collect()
-}
+mod common;
+use common::{chain, reseal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_ship_over_tls_and_the_centre_refuses_what_is_not_theirs() {
@@ -61,14 +35,34 @@ async fn nodes_ship_over_tls_and_the_centre_refuses_what_is_not_theirs() {
     // A gap: event 10 before 9. Nothing of the batch is applied.
     assert!(matches!(ingest(&t01, "t01", &events[9..10]).await, Err(CentralError::Gap { seq: 10, .. })));
     // A fork: another event 9 than the chain holds next, and a rewritten event 5.
-    let forked = chain(10, "rewritten");
-    let mut bad9 = forked[8].clone();
-    bad9.prev_hash = [9; 32];
-    assert!(matches!(ingest(&t01, "t01", &[events[8].clone(), bad9]).await, Err(CentralError::Fork { seq: 9, .. })));
+    let mut bad10 = events[9].clone();
+    bad10.prev_hash = [9; 32];
+    let bad10 = reseal(bad10, "t01");
+    assert!(matches!(ingest(&t01, "t01", &[events[8].clone(), bad10]).await, Err(CentralError::Fork { seq: 10, .. })));
     assert_eq!(shipped_up_to(&t01, "t01").await.unwrap(), 8, "all or nothing: event 9 was not kept");
     let mut bad5 = events[4].clone();
-    bad5.hash = [5; 32];
+    bad5.kind = "door.exit".into();
+    let bad5 = reseal(bad5, "t01");
     assert!(matches!(ingest(&t01, "t01", &[bad5]).await, Err(CentralError::Fork { seq: 5, .. })));
+
+    // Malformed: contents that do not match their hash (an edited field, a hash computed for another node),
+    // or a time that is not the node's RFC 3339 form. Refused, nothing of the batch kept.
+    let mut edited = events[8].clone();
+    edited.subject = Some("suzuki".into());
+    assert!(matches!(ingest(&t01, "t01", &[edited]).await, Err(CentralError::Malformed { seq: 9, .. })));
+    let foreign = reseal(events[8].clone(), "t02");
+    assert!(matches!(ingest(&t01, "t01", &[foreign]).await, Err(CentralError::Malformed { seq: 9, .. })));
+    for bad_time in ["yesterday", "2026-13-40T10:00:00Z", "2026-11-24 10:00:00"] {
+        let mut e = events[8].clone();
+        e.time = bad_time.into();
+        let e = reseal(e, "t01");
+        assert!(
+            matches!(ingest(&t01, "t01", &[e]).await, Err(CentralError::Malformed { seq: 9, .. })),
+            "time {bad_time:?}"
+        );
+    }
+    assert_eq!(shipped_up_to(&t01, "t01").await.unwrap(), 8, "nothing half-applied");
+    ingest(&t01, "t01", &events[8..]).await.unwrap();
 
     // Another node's rows: refused by row-level security.
     assert!(matches!(ingest(&t01, "t02", &chain(1, "t02")).await, Err(CentralError::NotYours(_))));

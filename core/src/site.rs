@@ -176,6 +176,13 @@ pub struct RawCentral {
     /// How often the shipper looks for new events, in milliseconds.
     #[serde(default = "default_ship_ms")]
     pub ship_every_ms: u32,
+    /// How often the node submits the signed head of its log to the centre's witness, in milliseconds.
+    #[serde(default = "default_head_ms")]
+    pub head_every_ms: u32,
+    /// The centre's witness public key (Ed25519, hex), as its administrator publishes it: `tobira audit
+    /// verify --central` checks the countersignatures with it.
+    #[serde(default)]
+    pub witness_key: Option<String>,
     /// The longest the node may go without hearing from the centre before it refuses grants to that level
     /// (seconds; absent: no limit). E.g. L3 300: a media room is refused after 5 minutes of silence.
     #[serde(default)]
@@ -206,6 +213,10 @@ fn default_central_db() -> String {
 
 fn default_ship_ms() -> u32 {
     500
+}
+
+fn default_head_ms() -> u32 {
+    10_000
 }
 
 /// `[administration]`: the workflows of issue 8.

@@ -255,24 +255,35 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
     let Some(rt) = runtime() else { return 1 };
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
-        use sqlx::ConnectOptions;
         let (_, local) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
-        let mut c = crate::shipper::connect_options(&central).connect().await.map_err(|e| format!("centre: {e}"))?;
+        let node_key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(crate::shipper::connect_options(&central))
+            .await
+            .map_err(|e| format!("centre: {e}"))?;
         let remote: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 ORDER BY seq")
                 .bind(site.id.as_str())
-                .fetch_all(&mut c)
+                .fetch_all(&pool)
                 .await
                 .map_err(|e| format!("centre: {e}"))?;
-        Ok::<_, String>((local, remote))
+        let heads =
+            tobira_central::heads::cosigned(&pool, site.id.as_str()).await.map_err(|e| format!("centre: {e}"))?;
+        Ok::<_, String>((local, remote, heads, node_key))
     });
-    let (local, remote) = match res {
+    let (local, remote, heads, node_key) = match res {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return 1;
         }
     };
+    if let Err(msg) = check_heads(&local, &heads, &node_key, central.witness_key.as_deref()) {
+        eprintln!("AUDIT VERIFICATION FAILED: {msg}");
+        return 4;
+    }
     let mine: std::collections::HashMap<i64, [u8; 32]> = local.into_iter().collect();
     for (seq, hash) in &remote {
         match mine.get(seq) {
@@ -292,5 +303,62 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
         }
     }
     println!("the local store agrees with the centre's copy of its {} shipped events", remote.len());
+    match heads.last() {
+        Some(h) => println!(
+            "and with the {} tree heads the centre's witness countersigned (the largest: {} events){}",
+            heads.len(),
+            h.sth.head.size,
+            if central.witness_key.is_some() {
+                ""
+            } else {
+                " — countersignatures not checked: set [central] witness_key"
+            }
+        ),
+        None => println!("no tree head of this node has been countersigned yet"),
+    }
     0
+}
+
+/// Every countersigned head must be signed by this node and the witness (when its key is configured), and
+/// describe exactly the first `size` events of the local log.
+fn check_heads(
+    local: &[(i64, [u8; 32])],
+    heads: &[tobira_audit::witness::Countersigned],
+    node_key: &[u8],
+    witness_key: Option<&str>,
+) -> Result<(), String> {
+    use tobira_audit::merkle::{CompactTree, leaf_hash};
+    let witness = match witness_key {
+        Some(k) => Some(hex::decode(k.trim()).map_err(|_| "[central] witness_key is not hex".to_string())?),
+        None => None,
+    };
+    let mut tree = CompactTree::new();
+    let mut next = local.iter();
+    for c in heads {
+        let size = c.sth.head.size;
+        if let Some(w) = &witness
+            && !tobira_audit::witness::verify_countersigned(c, node_key, w)
+        {
+            return Err(format!(
+                "the countersigned head of {size} events does not carry this node's and the witness's signatures"
+            ));
+        }
+        while tree.size() < size {
+            match next.next() {
+                Some((_, h)) => tree.push(leaf_hash(h)),
+                None => {
+                    return Err(format!(
+                        "the witness countersigned {size} events of this node but the local store holds {}: it was truncated",
+                        tree.size()
+                    ));
+                }
+            }
+        }
+        if tree.root() != c.sth.head.root {
+            return Err(format!(
+                "the local log's first {size} events are not the ones the witness countersigned: the history was rewritten"
+            ));
+        }
+    }
+    Ok(())
 }

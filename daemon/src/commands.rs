@@ -201,7 +201,8 @@ async fn central_status(d: &Daemon) -> serde_json::Value {
         .await
         .unwrap_or(0);
     serde_json::json!({"local_head": head, "acknowledged": st.acknowledged, "lag_events": head - st.acknowledged,
-        "last_ok": st.last_ok, "last_error": st.last_error, "stopped_by_fork": st.stopped_by_fork})
+        "last_ok": st.last_ok, "last_error": st.last_error, "stopped_by_fork": st.stopped_by_fork,
+        "cosigned": st.cosigned, "clock_skew_s": st.clock_skew_s})
 }
 
 fn valid_id(field: &str, id: &str) -> Result<(), Refusal> {

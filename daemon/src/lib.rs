@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod alarms;
 pub mod audit_cmd;
+pub mod centre_cli;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -36,4 +37,5 @@ pub mod shipper;
 pub mod sim;
 pub mod store;
 pub mod table;
+pub mod tree_heads;
 pub mod viewer;

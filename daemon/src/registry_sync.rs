@@ -13,13 +13,39 @@ use tobira_core::site::RawCentral;
 
 const META_VERSION: &str = "central_registry_version";
 
+/// The place as `tobira grant add --place` names it.
+fn place_text(p: &tobira_core::model::Place) -> String {
+    match p {
+        tobira_core::model::Place::Zone(z) => format!("zone:{}", z.as_str()),
+        tobira_core::model::Place::Terminal(t) => format!("terminal:{}", t.as_str()),
+    }
+}
+
+/// The grants a `grant.revoke` names on this node: one grant id, or `PERSON@PLACE` — that person's grants to
+/// that place on every node (grant ids are each node's own; a city revokes "tanaka's server room").
+fn revoked_here(d: &Daemon, target: &str) -> Vec<(String, String)> {
+    let reg = d.registry();
+    match target.split_once('@') {
+        Some((holder, place)) => reg
+            .grants
+            .iter()
+            .filter(|g| g.holder.as_str() == holder && place_text(&g.place) == place)
+            .map(|g| (g.id.as_str().to_string(), holder.to_string()))
+            .collect(),
+        None => reg
+            .grants
+            .iter()
+            .filter(|g| g.id.as_str() == target)
+            .map(|g| (g.id.as_str().to_string(), g.holder.as_str().to_string()))
+            .collect(),
+    }
+}
+
 async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
     let now = d.now();
+    let grants = if c.kind == "grant.revoke" { revoked_here(d, &c.target) } else { Vec::new() };
     let subject = match c.kind.as_str() {
-        "grant.revoke" => {
-            let reg = d.registry();
-            reg.grants.iter().find(|g| g.id.as_str() == c.target).map(|g| g.holder.as_str().to_string())
-        }
+        "grant.revoke" => grants.first().map(|(_, holder)| holder.clone()),
         _ => Some(c.target.clone()),
     };
     let Some(subject) = subject else {
@@ -35,15 +61,18 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
         reason: "CENTRAL_CHANGE".into(),
         article: Some("004 §6, 000 §8(2)".into()),
         score: None,
-        details: serde_json::json!({"version": c.version, "target": c.target, "reason": c.reason}),
+        details: serde_json::json!({"version": c.version, "target": c.target, "reason": c.reason,
+            "grants": grants.iter().map(|(g, _)| g.clone()).collect::<Vec<_>>()}),
     })
     .await
     .map_err(|e| e.to_string())?;
     match c.kind.as_str() {
         "grant.revoke" => {
-            match d.store.revoke_grant(&c.target, &c.issued_by, now).await {
-                Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
-                Err(e) => return Err(e.to_string()),
+            for (g, _) in &grants {
+                match d.store.revoke_grant(g, &c.issued_by, now).await {
+                    Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
             }
             d.reload_registry().await.map_err(|e| e.to_string())?;
         }

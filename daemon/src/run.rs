@@ -299,7 +299,15 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
     tasks.spawn(crate::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
     if let Some(c) = site.central.clone() {
-        tasks.spawn(crate::shipper::shipper_task(daemon.clone(), c.clone(), stop_rx.clone()));
+        // The same key signs checkpoints and the log's tree heads (the centre registers its public half).
+        let signer = match tobira_audit::Signer::load(&opts.signing_key_path()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "no tree heads for the centre's witness: the signing key cannot be read");
+                None
+            }
+        };
+        tasks.spawn(crate::shipper::shipper_task(daemon.clone(), c.clone(), signer, stop_rx.clone()));
         tasks.spawn(crate::registry_sync::sync_task(daemon.clone(), c, stop_rx.clone()));
     }
     // The chain is verified once at every start, in the background: a store altered while the daemon was

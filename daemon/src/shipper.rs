@@ -22,7 +22,14 @@ pub struct ShipState {
     pub last_ok: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub stopped_by_fork: bool,
+    /// The largest log size the centre's witness countersigned for this node.
+    pub cosigned: u64,
+    /// This node's clock minus the centre's at the last batch, in seconds.
+    pub clock_skew_s: Option<f64>,
 }
+
+/// A clock difference beyond this is recorded here as well as at the centre (once per episode).
+const SKEW_ALARM_S: f64 = 120.0;
 
 const BATCH: i64 = 1000;
 
@@ -73,9 +80,34 @@ fn set(d: &Daemon, f: impl FnOnce(&mut ShipState)) {
     }
 }
 
-pub async fn shipper_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn note(d: &Daemon, kind: &str, reason: &str, outcome: Outcome, details: serde_json::Value) {
+    let _ = d
+        .record(NewEvent {
+            time: d.now(),
+            kind: kind.into(),
+            actor: None,
+            subject: None,
+            place: Some(d.site.id.to_string()),
+            outcome,
+            reason: reason.into(),
+            article: Some("003 §17, §20".into()),
+            score: None,
+            details,
+        })
+        .await;
+}
+
+pub async fn shipper_task(
+    d: Arc<Daemon>,
+    cfg: RawCentral,
+    signer: Option<tobira_audit::Signer>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let node = d.site.id.to_string();
     let every = Duration::from_millis(u64::from(cfg.ship_every_ms.max(50)));
+    let mut heads = signer
+        .map(|s| crate::tree_heads::HeadKeeper::new(s, Duration::from_millis(u64::from(cfg.head_every_ms.max(100)))));
+    let mut skewed = false;
     let mut pool: Option<PgPool> = None;
     let mut acked: Option<i64> = None;
     let mut backoff = every;
@@ -133,10 +165,42 @@ pub async fn shipper_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync
                 s.last_error = None;
             });
             backoff = every;
+            // Caught up: time to have the log witnessed.
+            if let Some(h) = heads.as_mut() {
+                let res = match h.fill(&d, after).await {
+                    Ok(()) => h.tick(&d, &p, after).await,
+                    Err(e) => Err(CentralError::Db(e)),
+                };
+                match res {
+                    Ok(Some(c)) => set(&d, |s| s.cosigned = c),
+                    Ok(None) => {}
+                    Err(e) => set(&d, |s| s.last_error = Some(format!("tree head: {e}"))),
+                }
+            }
             continue;
         };
-        match tobira_central::ingest(&p, &node, &batch).await {
-            Ok(_) => {
+        let sent_at = tobira_audit::time_text(d.now());
+        match tobira_central::ingest_at(&p, &node, &batch, Some(&sent_at)).await {
+            Ok(rep) => {
+                if let Some(h) = heads.as_mut() {
+                    h.shipped(&batch);
+                }
+                if let Some(skew) = rep.clock_skew_s {
+                    set(&d, |s| s.clock_skew_s = Some(skew));
+                    let off = skew.abs() > SKEW_ALARM_S;
+                    if off && !skewed {
+                        tracing::warn!(skew_s = skew, "this node's clock differs from the centre's");
+                        note(
+                            &d,
+                            "central.clock_skew",
+                            "CLOCK_SKEW",
+                            Outcome::Alarm,
+                            serde_json::json!({"skew_s": skew}),
+                        )
+                        .await;
+                    }
+                    skewed = off;
+                }
                 acked = Some(last);
                 backoff = if batch.len() as i64 == BATCH { Duration::from_millis(1) } else { every };
                 set(&d, |s| {
@@ -146,26 +210,19 @@ pub async fn shipper_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync
                 });
             }
             Err(CentralError::Gap { .. }) => acked = None, // ask the centre where it stands, and resend
-            Err(e @ CentralError::Fork { .. }) => {
-                tracing::error!(error = %e, "the centre holds another history for this node: shipping stopped");
+            Err(e @ (CentralError::Fork { .. } | CentralError::Malformed { .. })) => {
+                // Retrying cannot help: the centre holds another history for this node, or refuses one of
+                // our events as not matching its own hash. Someone must look; the events stay here.
+                tracing::error!(error = %e, "the centre refuses this node's history: shipping stopped");
                 set(&d, |s| {
                     s.stopped_by_fork = true;
                     s.last_error = Some(e.to_string());
                 });
-                let _ = d
-                    .record(NewEvent {
-                        time: d.now(),
-                        kind: "central.fork".into(),
-                        actor: None,
-                        subject: None,
-                        place: Some(node.clone()),
-                        outcome: Outcome::Alarm,
-                        reason: "CENTRAL_FORK".into(),
-                        article: Some("003 §17, §20".into()),
-                        score: None,
-                        details: serde_json::json!({"error": e.to_string()}),
-                    })
-                    .await;
+                let (kind, reason) = match e {
+                    CentralError::Fork { .. } => ("central.fork", "CENTRAL_FORK"),
+                    _ => ("central.refused", "CENTRAL_REFUSED"),
+                };
+                note(&d, kind, reason, Outcome::Alarm, serde_json::json!({"error": e.to_string()})).await;
             }
             Err(e) => {
                 set(&d, |s| s.last_error = Some(e.to_string()));

@@ -118,3 +118,46 @@ pub fn cli(sock: &Path, args: &[&str]) -> Output {
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
+
+/// Someone with root rewrites event `seq` of a node's local store and recomputes every hash after it, so the
+/// local chain is consistent again (only the centre's copy and its witness can tell).
+pub async fn rewrite_event(db: &Path, seq: i64) {
+    use sqlx::{Connection, Row};
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    let triggers: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetch_all(&mut c).await.unwrap();
+    for t in triggers {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER \"{t}\""))).execute(&mut c).await.unwrap();
+    }
+    sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = ?").bind(seq).execute(&mut c).await.unwrap();
+    let rows = sqlx::query("SELECT seq, node, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash FROM events WHERE seq >= ? ORDER BY seq").bind(seq)
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+    let mut prev: [u8; 32] = rows[0].get::<Vec<u8>, _>(12).try_into().unwrap();
+    for r in rows {
+        let g = |i: usize| r.get::<Option<String>, _>(i);
+        let h = tobira_audit::canonical_hash(
+            &r.get::<String, _>(1),
+            &r.get::<String, _>(2),
+            &r.get::<String, _>(3),
+            g(4).as_deref(),
+            g(5).as_deref(),
+            g(6).as_deref(),
+            &r.get::<String, _>(7),
+            &r.get::<String, _>(8),
+            g(9).as_deref(),
+            r.get::<Option<f64>, _>(10),
+            &r.get::<String, _>(11),
+            &prev,
+        );
+        sqlx::query("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?")
+            .bind(&prev[..])
+            .bind(&h[..])
+            .bind(r.get::<i64, _>(0))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        prev = h;
+    }
+}

@@ -1,0 +1,316 @@
+//! `tobira-central`: the centre's own commands (issue 7), run by the centre's administrator or an auditor
+//! against the central PostgreSQL store — never on a node. Schema and node registration, the witness that
+//! countersigns the nodes' logs, the auditor's questions across every node with the operation history's
+//! Japanese columns (操作履歴, 003 §17), the centre's alarms, and registry changes for every node.
+
+use crate::table;
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Parser, Subcommand};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tobira-central",
+    version,
+    about = "The central store of a multi-node tobira: schema, nodes, witness, audits across nodes"
+)]
+pub struct CentralCli {
+    /// The central database as the centre's administrator or an auditor, e.g.
+    /// `postgres://tobira_admin@db.example.lg.jp/tobira?sslmode=verify-full&sslrootcert=/etc/tobira/ca.crt`.
+    #[arg(long, env = "TOBIRA_CENTRAL_DB")]
+    pub db: String,
+    /// UTC offset of the site, for dates given without a time (`--from 2026-04-01`): +09:00 in Japan.
+    #[arg(long, default_value = "+09:00")]
+    pub utc_offset: String,
+    #[command(subcommand)]
+    pub cmd: CentralCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CentralCmd {
+    /// Create or upgrade the schema (as the database owner).
+    Migrate,
+    /// Register a node: its row, its database role (the CN of its client certificate), its public key.
+    RegisterNode {
+        node: String,
+        #[arg(long)]
+        role: String,
+        /// The node's `audit-signing.pub` (hex Ed25519), copied from its data directory.
+        #[arg(long)]
+        public_key_file: PathBuf,
+    },
+    /// Create the witness's signing key (0600, never overwritten) and print its public key for the nodes'
+    /// `[central] witness_key`.
+    WitnessKey {
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Run the witness: countersign every node's tree heads that extend the last countersigned one and match
+    /// the events the centre holds. Stops cleanly on Ctrl-C or SIGTERM.
+    Witness {
+        #[arg(long)]
+        key: PathBuf,
+        /// Decide what is pending once and exit (for scripts and tests).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Audit questions across every node.
+    #[command(subcommand)]
+    Audit(CentralAudit),
+    /// What the centre noticed about its nodes: clock skew, refused tree heads.
+    Alarms {
+        #[arg(long)]
+        node: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The countersigned heads of a node's log.
+    Heads { node: String },
+    /// Revoke a grant on every node (the change reaches connected nodes within seconds).
+    RevokeGrant {
+        grant: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// Deactivate a person on every node.
+    Deactivate {
+        person: String,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: String,
+    },
+    /// The largest clock difference between a node and the centre accepted without an alarm.
+    SetMaxClockSkew { seconds: u32 },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CentralAudit {
+    /// The operation history (操作履歴) across nodes: by person, place, kind, node and period. The question
+    /// itself is recorded at the centre (002 §7(11)).
+    Show {
+        /// Actor or subject (操作者・対象者).
+        #[arg(long)]
+        person: Option<String>,
+        #[arg(long)]
+        place: Option<String>,
+        /// Kind or prefix, e.g. `door.`.
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        node: Option<String>,
+        /// From (inclusive): RFC 3339 or a date in the site's offset.
+        #[arg(long)]
+        from: Option<String>,
+        /// Until (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        limit: u32,
+        /// Who is asking (recorded with the question).
+        #[arg(long, env = "TOBIRA_ACTOR")]
+        viewer: String,
+        #[arg(long)]
+        json: bool,
+        /// Write CSV (UTF-8 with BOM, the Japanese column names) here instead of a table.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
+}
+
+/// The operation-history columns of the centre: the node's as `tobira audit show`, plus the node and the
+/// centre's receipt time (受信日時) beside the node's own (日時).
+pub const CENTRAL_HISTORY_COLUMNS: [&str; 12] = [
+    "日時",
+    "受信日時",
+    "拠点",
+    "連番",
+    "種別",
+    "操作者",
+    "対象者",
+    "場所・端末",
+    "結果",
+    "理由",
+    "根拠条項",
+    "照合スコア",
+];
+
+fn bound(offset: &str, field: &str, s: &str) -> anyhow::Result<String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(tobira_audit::time_text(t.with_timezone(&Utc)));
+    }
+    let off =
+        chrono::FixedOffset::from_str(offset).map_err(|_| anyhow::anyhow!("--utc-offset {offset:?} is not ±HH:MM"))?;
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+        anyhow::anyhow!("--{field} {s:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)")
+    })?;
+    let t = d
+        .and_hms_opt(0, 0, 0)
+        .and_then(|n| n.and_local_timezone(off).single())
+        .ok_or_else(|| anyhow::anyhow!("--{field} {s}: not a valid date"))?;
+    Ok(tobira_audit::time_text(t.with_timezone(&Utc)))
+}
+
+async fn connect(db: &str) -> anyhow::Result<PgPool> {
+    let opts = PgConnectOptions::from_str(db).map_err(|e| anyhow::anyhow!("--db: {e}"))?;
+    PgPoolOptions::new()
+        .max_connections(2)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot reach the central database: {e}"))
+}
+
+fn outcome_ja(o: &str) -> &'static str {
+    match o {
+        "granted" => "許可",
+        "denied" => "拒否",
+        "alarm" => "警報",
+        _ => "記録",
+    }
+}
+
+pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
+    if let CentralCmd::WitnessKey { key } = &cli.cmd {
+        tobira_audit::Signer::create(key)?;
+        println!("{}", hex::encode(tobira_audit::Signer::load(key)?.public_key()));
+        return Ok(0);
+    }
+    let pool = connect(&cli.db).await?;
+    match cli.cmd {
+        CentralCmd::WitnessKey { .. } => Ok(0),
+        CentralCmd::Migrate => {
+            tobira_central::migrate(&pool).await?;
+            println!("central schema up to date");
+            Ok(0)
+        }
+        CentralCmd::RegisterNode { node, role, public_key_file } => {
+            let text = std::fs::read_to_string(&public_key_file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", public_key_file.display()))?;
+            let key = hex::decode(text.trim())
+                .ok()
+                .filter(|k| k.len() == 32)
+                .ok_or_else(|| anyhow::anyhow!("{}: not a hex Ed25519 public key", public_key_file.display()))?;
+            tobira_central::register_node(&pool, &node, &role, &key).await?;
+            println!("node {node} registered with role {role}: its client certificate's CN must be {role}");
+            Ok(0)
+        }
+        CentralCmd::Witness { key, once } => {
+            let signer = tobira_audit::Signer::load(&key)?;
+            let mut svc = tobira_central::witness_service::WitnessService::load(&pool, signer).await?;
+            if once {
+                let p = svc.pass(&pool).await?;
+                println!("countersigned {}, refused {}, waiting {}", p.cosigned, p.refused, p.waiting);
+                return Ok(0);
+            }
+            eprintln!("witness {} running; Ctrl-C stops", hex::encode(svc.public_key()));
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                stop_signal().await;
+                let _ = tx.send(true);
+            });
+            tobira_central::witness_service::run(pool, svc, rx).await?;
+            Ok(0)
+        }
+        CentralCmd::Audit(CentralAudit::Show { person, place, kind, node, from, until, limit, viewer, json, csv }) => {
+            let q = tobira_central::query::Question {
+                person,
+                place,
+                kind,
+                node,
+                from: from.map(|s| bound(&cli.utc_offset, "from", &s)).transpose()?,
+                until: until.map(|s| bound(&cli.utc_offset, "until", &s)).transpose()?,
+                limit: Some(limit),
+            };
+            let rows = tobira_central::query::ask(&pool, &viewer, &q).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+                return Ok(0);
+            }
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|e| {
+                    vec![
+                        e.time.clone(),
+                        e.received_at.clone(),
+                        e.node.clone(),
+                        e.seq.to_string(),
+                        e.kind.clone(),
+                        e.actor.clone().unwrap_or_default(),
+                        e.subject.clone().unwrap_or_default(),
+                        e.place.clone().unwrap_or_default(),
+                        outcome_ja(&e.outcome).to_string(),
+                        e.reason.clone(),
+                        e.article.clone().unwrap_or_default(),
+                        e.score.map(|s| format!("{s:.3}")).unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            match csv {
+                Some(path) => {
+                    std::fs::write(&path, table::csv_with_bom(&CENTRAL_HISTORY_COLUMNS, &cells))
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    println!(
+                        "{} events written to {} (the question is recorded at the centre)",
+                        rows.len(),
+                        path.display()
+                    );
+                }
+                None => print!("{}", table::render(&CENTRAL_HISTORY_COLUMNS, &cells)),
+            }
+            Ok(0)
+        }
+        CentralCmd::Alarms { node, json } => {
+            let alarms = tobira_central::alarms::list(&pool, node.as_deref(), 0).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&alarms)?);
+            } else {
+                let rows: Vec<Vec<String>> = alarms
+                    .iter()
+                    .map(|a| vec![a.at.clone(), a.node.clone(), a.kind.clone(), a.detail.clone()])
+                    .collect();
+                print!("{}", table::render(&["日時", "拠点", "種別", "内容"], &rows));
+            }
+            Ok(0)
+        }
+        CentralCmd::Heads { node } => {
+            for c in tobira_central::heads::cosigned(&pool, &node).await? {
+                println!("{}  size {}  root {}", c.sth.head.time, c.sth.head.size, hex::encode(c.sth.head.root));
+            }
+            Ok(0)
+        }
+        CentralCmd::RevokeGrant { grant, reason, by } => {
+            let v = tobira_central::publish(&pool, "grant.revoke", &grant, &reason, &by).await?;
+            println!("grant {grant} revoked on every node (registry version {v})");
+            Ok(0)
+        }
+        CentralCmd::Deactivate { person, reason, by } => {
+            let v = tobira_central::publish(&pool, "person.deactivate", &person, &reason, &by).await?;
+            println!("person {person} deactivated on every node (registry version {v})");
+            Ok(0)
+        }
+        CentralCmd::SetMaxClockSkew { seconds } => {
+            tobira_central::alarms::set_max_clock_skew(&pool, seconds).await?;
+            println!("clock differences over {seconds} s between a node and the centre raise an alarm");
+            Ok(0)
+        }
+    }
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
+    }
+}

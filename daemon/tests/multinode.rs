@@ -1,0 +1,244 @@
+//! Many terminals, one city (issue 7 "Tests"): a central PostgreSQL of its own (TLS, a client certificate
+//! per node), the centre's witness as its real binary (`tobira-central witness`), and three `tobirad` nodes
+//! on simulated devices. A grant revoked at the centre is refused on every node within the bound; with the
+//! centre stopped the nodes keep deciding and auditing locally; when it returns every event arrives exactly
+//! once and every node's log is countersigned; a node's store rewritten after shipping is caught by the
+//! centre's copy and the witness's heads; an auditor's question at the centre spans all nodes and is itself
+//! recorded (002 §7(11)).
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CENTRAL: &str = env!("CARGO_BIN_EXE_tobira-central");
+const NODES: [(&str, &str); 3] = [("kita-shisho", "node_a"), ("minami-shisho", "node_b"), ("honcho", "node_c")];
+
+struct Witness(Child);
+
+impl Drop for Witness {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn owner_url(pg: &tobira_central::testing::Pg) -> String {
+    format!("postgres://postgres@localhost/tobira?host={}&port={}", pg.dir.path().display(), pg.port)
+}
+
+fn central(pg: &tobira_central::testing::Pg, args: &[&str]) -> std::process::Output {
+    Command::new(CENTRAL).arg("--db").arg(owner_url(pg)).args(args).output().unwrap()
+}
+
+fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
+    Witness(
+        Command::new(CENTRAL)
+            .arg("--db")
+            .arg(owner_url(pg))
+            .args(["witness", "--key", key.to_str().unwrap()])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn status(d: &Running) -> serde_json::Value {
+    let o = d.tobira(&["--json", "status"]);
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
+}
+
+/// Waits until the centre holds and its witness has countersigned everything the node wrote so far.
+fn wait_witnessed(d: &Running, within: Duration) -> i64 {
+    let t = Instant::now();
+    loop {
+        let s = status(d);
+        let head = s["central"]["local_head"].as_i64().unwrap_or(0);
+        if head > 0 && s["central"]["lag_events"] == 0 && s["central"]["cosigned"].as_i64() == Some(head) {
+            return head;
+        }
+        assert!(t.elapsed() < within, "the node's log was never shipped and countersigned: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn site(pg: &tobira_central::testing::Pg, id: &str, role: &str, witness_key: &str) -> String {
+    let base = demo_site().replacen("id = \"sendai-honcho\"", &format!("id = \"{id}\""), 1);
+    format!(
+        "{base}\n[central]\nhost = \"127.0.0.1\"\nport = {}\nrole = \"{role}\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\nship_every_ms = 100\nhead_every_ms = 300\nwitness_key = \"{witness_key}\"\n",
+        pg.port,
+        pg.file("ca.crt").display(),
+        pg.file(&format!("{role}.crt")).display(),
+        pg.file(&format!("{role}.key")).display()
+    )
+}
+
+#[test]
+fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let roles: Vec<&str> = NODES.iter().map(|n| n.1).collect();
+    let Some(pg) = rt.block_on(tobira_central::testing::start(&roles)) else { return };
+    let owner = rt.block_on(pg.admin("tobira"));
+    let o = central(&pg, &["migrate"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let keys = tempfile::tempdir().unwrap();
+    let wkey = keys.path().join("witness.key");
+    let o = Command::new(CENTRAL)
+        .args(["--db", "unused", "witness-key", "--key", wkey.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let wpub = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let mut w = witness(&pg, &wkey);
+
+    // Three nodes come up; each is registered at the centre with its own audit key.
+    let dirs: Vec<tempfile::TempDir> = NODES.iter().map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes: Vec<Running> = Vec::new();
+    for ((id, role), dir) in NODES.iter().zip(&dirs) {
+        let d = Running::start_with(dir.path(), &site(&pg, id, role, &wpub), &[]);
+        let pubfile = d.data.join("audit-signing.pub");
+        let o = central(&pg, &["register-node", id, "--role", role, "--public-key-file", pubfile.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+        d.bootstrap();
+        for _ in 0..3 {
+            d.present("t01-reader", "takahashi");
+        }
+        assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
+        let o = d.act(
+            "takahashi",
+            &[
+                "person",
+                "add",
+                "tanaka",
+                "--name",
+                "田中 太郎",
+                "--roles",
+                "operator",
+                "--appointment-end",
+                "2027-03-31",
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        for _ in 0..3 {
+            d.present("t01-reader", "tanaka");
+        }
+        assert!(d.act("takahashi", &["enroll", "tanaka", "--reader", "t01-reader"]).status.success());
+        assert!(d.act("takahashi", &["grant", "add", "tanaka", "--place", "terminal:t-01"]).status.success());
+        nodes.push(d);
+    }
+    let login = |d: &Running| -> serde_json::Value {
+        d.present("t01-reader", "tanaka");
+        let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
+    };
+    for d in &nodes {
+        assert_eq!(login(d)["reason"], "GRANT_VALID");
+        wait_witnessed(d, Duration::from_secs(60));
+    }
+
+    // The centre revokes tanaka's terminal grant everywhere: every node refuses within 2 s (issue 7 §3).
+    let t = Instant::now();
+    let o =
+        central(&pg, &["revoke-grant", "tanaka@terminal:t-01", "--reason", "異動 (transfer)", "--by", "centre-admin"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut pending: Vec<usize> = (0..nodes.len()).collect();
+    while !pending.is_empty() {
+        pending.retain(|&i| {
+            let o = nodes[i].tobira(&["--json", "grant", "list", "--holder", "tanaka"]);
+            !String::from_utf8_lossy(&o.stdout).trim().is_empty()
+        });
+        assert!(t.elapsed() < Duration::from_secs(2), "nodes {pending:?} still hold the grant after {:?}", t.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("revocation reached all three nodes {:?} after publication", t.elapsed());
+    for d in &nodes {
+        let v = login(d);
+        assert_eq!(v["granted"], false, "{v}");
+    }
+
+    // The centre goes away (and its witness with it): the nodes keep working and audit locally.
+    rt.block_on(owner.close());
+    pg.stop_server();
+    let _ = w.0.wait();
+    for d in &nodes {
+        for i in 0..3 {
+            let o = d.act("takahashi", &["person", "add", &format!("p{i}"), "--name", "N", "--roles", "operator"]);
+            assert!(o.status.success(), "{}", text(&o));
+        }
+        assert_eq!(login(d)["granted"], false);
+    }
+    let t = Instant::now();
+    while !nodes.iter().all(|d| status(d)["central"]["last_error"].is_string()) {
+        assert!(t.elapsed() < Duration::from_secs(20), "the outage never became visible");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // It returns: every event arrives exactly once, and every node's whole log is countersigned.
+    pg.start_server();
+    w = witness(&pg, &wkey);
+    let owner = rt.block_on(pg.admin("tobira"));
+    let mut heads = Vec::new();
+    for d in &nodes {
+        heads.push(wait_witnessed(d, Duration::from_secs(60)));
+    }
+    for ((id, _), head) in NODES.iter().zip(&heads) {
+        let (n, distinct, max): (i64, i64, i64) = rt
+            .block_on(
+                sqlx::query_as("SELECT count(*), count(DISTINCT seq), max(seq) FROM audit_events WHERE node = $1")
+                    .bind(id)
+                    .fetch_one(&owner),
+            )
+            .unwrap();
+        assert_eq!((n, distinct, max), (*head, *head, *head), "node {id}: each event exactly once");
+    }
+    let refused: i64 = rt
+        .block_on(
+            sqlx::query_scalar("SELECT count(*) FROM central_alarms WHERE kind LIKE 'witness.%'").fetch_one(&owner),
+        )
+        .unwrap();
+    assert_eq!(refused, 0, "honest nodes' heads are never refused");
+
+    // An auditor asks the centre about tanaka across all nodes; the question is recorded there.
+    let o = central(&pg, &["audit", "show", "--person", "tanaka", "--viewer", "kansa-ichiro", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let seen: std::collections::BTreeSet<&str> =
+        rows.as_array().unwrap().iter().filter_map(|e| e["node"].as_str()).collect();
+    assert_eq!(seen.len(), 3, "tanaka's history from every node: {seen:?}");
+    let o = central(&pg, &["audit", "show", "--person", "tanaka", "--viewer", "kansa-ichiro"]);
+    assert!(text(&o).contains("受信日時") && text(&o).contains("kita-shisho"), "{}", text(&o));
+    let views: i64 = rt
+        .block_on(
+            sqlx::query_scalar("SELECT count(*) FROM record_views WHERE viewer LIKE '%kansa-ichiro'").fetch_one(&owner),
+        )
+        .unwrap();
+    assert_eq!(views, 2);
+
+    // Every node's store agrees with the centre and its witness…
+    let mut data = Vec::new();
+    for d in nodes {
+        data.push(d.data.clone());
+        assert!(d.stop().success());
+    }
+    drop(w);
+    let verify = |i: usize| {
+        Command::new(TOBIRA)
+            .args(["audit", "verify", "--central", "--data-dir", data[i].to_str().unwrap(), "--config"])
+            .arg(dirs[i].path().join("site.toml"))
+            .output()
+            .unwrap()
+    };
+    for i in 0..3 {
+        let o = verify(i);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("the centre's witness countersigned"), "{}", text(&o));
+    }
+    // …until root rewrites one event of minami-shisho's store and recomputes the chain after it.
+    rt.block_on(rewrite_event(&data[1].join("audit.db"), 4));
+    let o = verify(1);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("history was rewritten"), "{}", text(&o));
+    assert!(verify(0).status.success() && verify(2).status.success(), "the other nodes are untouched");
+}
