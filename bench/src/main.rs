@@ -5,6 +5,8 @@
 
 mod audit;
 mod central;
+mod central_history;
+mod central_revocation;
 mod door;
 mod fingerprint;
 mod interrupt;
@@ -62,6 +64,27 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         batch: usize,
     },
+    /// An auditor's questions at the centre over a generated history (default: 7 years × 50 nodes).
+    CentralHistory {
+        #[arg(long, default_value_t = 50)]
+        nodes: usize,
+        #[arg(long, default_value_t = 7)]
+        years: u32,
+        /// Events per node per office day.
+        #[arg(long, default_value_t = 100)]
+        per_day: u32,
+        #[arg(long, default_value_t = 5_000)]
+        people: u32,
+        #[arg(long, default_value_t = 100)]
+        queries: usize,
+    },
+    /// Revocation propagation from the centre to N real tobirad nodes.
+    CentralRevocation {
+        #[arg(long, default_value_t = 5)]
+        nodes: usize,
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Fingerprint images: our extraction and matcher against NIST's mindtct + bozorth3 on FVC-named sets
     /// (every unordered pair), then 1:N identification over a gallery.
     Fingerprint {
@@ -104,6 +127,10 @@ fn main() -> anyhow::Result<()> {
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
+        Cmd::CentralRevocation { nodes, rounds } => central_revocation::run(nodes, rounds),
+        Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
+            central_history::run(nodes, years, per_day, people, queries)
+        }
         Cmd::Fingerprint { scores, gallery, probes, dirs } => {
             fingerprint::run(&dirs, scores.as_deref(), gallery, probes)
         }

@@ -23,6 +23,8 @@ pub enum CentralError {
     Fork { node: String, seq: i64 },
     #[error("node {node}: event {seq} is malformed ({detail}): refused, nothing of the batch stored")]
     Malformed { node: String, seq: i64, detail: String },
+    #[error("the centre is out of storage ({0}): the events stay on the node and are shipped when it has room")]
+    CentreFull(String),
     #[error("refused by the centre's row-level security: a node writes only its own events ({0})")]
     NotYours(String),
     #[error("{0:?} is not a valid role name")]
@@ -136,6 +138,8 @@ fn classify(node: &str, seq: i64, e: sqlx::Error) -> CentralError {
             Some("TB004" | "22007" | "22008") => {
                 return CentralError::Malformed { node: node.into(), seq, detail: d.message().to_string() };
             }
+            // Class 53: insufficient resources (53100 disk full, 53200 out of memory, …).
+            Some(c) if c.starts_with("53") => return CentralError::CentreFull(d.message().to_string()),
             // 42501: insufficient privilege / new row violates row-level security policy.
             Some("42501") => return CentralError::NotYours(d.message().to_string()),
             _ => {}
