@@ -105,6 +105,9 @@ pub async fn register_node(admin: &PgPool, node: &str, role: &str, public_key: &
         format!("GRANT USAGE ON SEQUENCE tree_heads_id_seq TO {role}"),
         format!("GRANT SELECT ON cosigned_heads TO {role}"),
         format!("GRANT EXECUTE ON FUNCTION tobira_clock(TIMESTAMPTZ) TO {role}"),
+        format!("GRANT INSERT ON registry_changes TO {role}"),
+        format!("GRANT USAGE ON SEQUENCE registry_changes_version_seq TO {role}"),
+        format!("GRANT EXECUTE ON FUNCTION tobira_set_transport_key(BYTEA) TO {role}"),
     ] {
         sqlx::query(sqlx::AssertSqlSafe(stmt)).execute(&mut *tx).await?;
     }
@@ -236,6 +239,10 @@ pub struct RegistryChange {
     pub target: String,
     pub reason: String,
     pub issued_by: String,
+    /// The node the change was made on; `None` for the centre's administrator.
+    pub origin: Option<String>,
+    /// JSON: the record itself for `*.upsert` (a template with its data key wrapped to each node).
+    pub payload: String,
 }
 
 /// The channel nodes LISTEN on; the payload is the new version.
@@ -254,10 +261,53 @@ pub async fn publish(admin: &PgPool, kind: &str, target: &str, reason: &str, by:
     .await?)
 }
 
+/// A change made on node `origin`, published on its own connection (row-level security checks the origin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeChange<'a> {
+    pub kind: &'a str,
+    pub target: &'a str,
+    pub reason: &'a str,
+    pub issued_by: &'a str,
+    pub payload: &'a str,
+}
+
+pub async fn publish_from(pool: &PgPool, origin: &str, c: &NodeChange<'_>) -> Result<i64, CentralError> {
+    sqlx::query_scalar(
+        "INSERT INTO registry_changes(kind, target, reason, issued_by, origin, payload) VALUES ($1, $2, $3, $4, $5, $6) RETURNING version",
+    )
+    .bind(c.kind)
+    .bind(c.target)
+    .bind(c.reason)
+    .bind(c.issued_by)
+    .bind(origin)
+    .bind(c.payload)
+    .fetch_one(pool)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.code().as_deref() == Some("42501") => CentralError::NotYours(d.message().into()),
+        _ => CentralError::Db(e),
+    })
+}
+
+/// Announces this node's X25519 transport public key (the caller's own row).
+pub async fn set_transport_key(pool: &PgPool, key: &[u8; 32]) -> Result<(), CentralError> {
+    sqlx::query("SELECT tobira_set_transport_key($1)").bind(key.to_vec()).execute(pool).await?;
+    Ok(())
+}
+
+/// Every node's transport public key, where announced: whom a template's data key is wrapped to.
+pub async fn transport_keys(pool: &PgPool) -> Result<Vec<(String, [u8; 32])>, CentralError> {
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT id, transport_key FROM nodes WHERE transport_key IS NOT NULL ORDER BY id")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().filter_map(|(id, k)| <[u8; 32]>::try_from(k.as_slice()).ok().map(|k| (id, k))).collect())
+}
+
 /// The changes after `version`, in order.
 pub async fn changes_after(pool: &PgPool, version: i64) -> Result<Vec<RegistryChange>, CentralError> {
     Ok(sqlx::query_as(
-        "SELECT version, kind, target, reason, issued_by FROM registry_changes WHERE version > $1 ORDER BY version",
+        "SELECT version, kind, target, reason, issued_by, origin, payload FROM registry_changes WHERE version > $1 ORDER BY version",
     )
     .bind(version)
     .fetch_all(pool)

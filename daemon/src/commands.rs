@@ -277,6 +277,15 @@ async fn person_add(d: &Daemon, c: Option<&ActorClaim>, p: tobira_proto::PersonA
     let seq = audited_admin(d, &actor, "admin.person.add", &p.id, "000 §8, 003 §5(4), §14", serde_json::json!({"name": p.name, "affiliation": p.affiliation, "roles": roles_s, "appointment_end": p.appointment_end})).await?;
     d.store.add_person(&person, d.now()).await?;
     d.reload_registry().await?;
+    crate::registry_publish::queue(
+        d,
+        "person.upsert",
+        &p.id,
+        "admin.person.add",
+        actor.id(),
+        serde_json::to_value(&person).unwrap_or_default(),
+    )
+    .await;
     Ok(serde_json::json!({"person": p.id, "audit_seq": seq}))
 }
 
@@ -302,6 +311,7 @@ async fn person_delete(d: &Daemon, c: Option<&ActorClaim>, id: &str, reason: &st
         Mode::Direct => {
             let seq = audited_admin(d, &actor, "admin.person.delete", id, "000 §8(2)", params).await?;
             let effect = d.delete_person(id, actor.id(), d.now()).await?;
+            crate::registry_publish::queue(d, "person.deactivate", id, reason, actor.id(), serde_json::json!({})).await;
             Ok(serde_json::json!({"removed": id, "effect": effect, "audit_seq": seq}))
         }
     }
@@ -456,6 +466,15 @@ async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd
     .await?;
     d.store.add_grant(&grant, now).await?;
     d.reload_registry().await?;
+    crate::registry_publish::queue(
+        d,
+        "grant.upsert",
+        id.as_str(),
+        "admin.grant.add",
+        actor.id(),
+        serde_json::to_value(&grant).unwrap_or_default(),
+    )
+    .await;
     Ok(serde_json::json!({"grant": id.as_str(), "until": until, "audit_seq": seq}))
 }
 
@@ -499,6 +518,8 @@ async fn grant_revoke(d: &Daemon, c: Option<&ActorClaim>, id: &str) -> Answer {
     .await?;
     d.store.revoke_grant(id, actor.id(), d.now()).await?;
     d.reload_registry().await?;
+    crate::registry_publish::queue(d, "grant.revoke", id, "admin.grant.revoke", actor.id(), serde_json::json!({}))
+        .await;
     Ok(serde_json::json!({"revoked": id, "audit_seq": seq}))
 }
 

@@ -86,6 +86,16 @@ pub fn open_template(
 }
 
 /// Moves a wrapped data key from one node key to another without touching the template's ciphertext.
+/// The data key of a sealed template, opened with the node key (to wrap it for another node).
+pub fn open_dek(kek: &[u8], person: &str, template_id: &str, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, SealError> {
+    open_with(&aead_key(kek)?, &aad(person, template_id), wrapped)
+}
+
+/// Wraps a data key under `kek`, bound to the template's owner and id.
+pub fn seal_dek(kek: &[u8], person: &str, template_id: &str, dek: &[u8]) -> Result<Vec<u8>, SealError> {
+    seal_with(&aead_key(kek)?, &aad(person, template_id), dek, &SystemRandom::new())
+}
+
 pub fn rewrap(old: &[u8], new: &[u8], person: &str, template_id: &str, wrapped: &[u8]) -> Result<Vec<u8>, SealError> {
     let ad = aad(person, template_id);
     let dek = open_with(&aead_key(old)?, &ad, wrapped)?;

@@ -97,6 +97,8 @@ pub struct Daemon {
     pub central_contact: Mutex<Option<DateTime<Utc>>>,
     /// Shipping to the central store, when the site names one (`[central]`).
     pub shipping: Mutex<Option<crate::shipper::ShipState>>,
+    /// Wakes the registry sync task when a change is queued for the centre.
+    pub outbox_wake: tokio::sync::Notify,
     /// Alarm events go to the alarm task (table + notifier), off the door's path.
     pub alarms: tokio::sync::mpsc::UnboundedSender<crate::alarms::Raised>,
     pub shared: Mutex<Shared>,

@@ -168,6 +168,15 @@ impl Daemon {
         }
         if direct {
             self.activate_template(&template_id, pid.as_str()).await.map_err(|e| EnrollError::Store(e.message))?;
+            crate::registry_publish::queue(
+                self,
+                "template.upsert",
+                &template_id,
+                "admin.enroll",
+                actor.id(),
+                serde_json::json!({}),
+            )
+            .await;
         }
         let _ = dev.feedback(Feedback::Granted).await;
         Ok(serde_json::json!({"person": pid.as_str(), "template": template_id, "minutiae": quality, "status": status}))

@@ -50,6 +50,10 @@ impl Options {
     pub fn signing_key_path(&self) -> PathBuf {
         self.data_dir.join("audit-signing.key")
     }
+    /// X25519 key that opens data keys other nodes wrap to this one (multi-node only).
+    pub fn transport_key_path(&self) -> PathBuf {
+        self.data_dir.join("transport.key")
+    }
     /// AES-256 key that wraps the templates' data keys.
     pub fn template_key_path(&self) -> PathBuf {
         self.data_dir.join("template.key")

@@ -259,9 +259,30 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
         "enroll" => {
             let t = s("template");
             d.activate_template(&t, &r.subject).await?;
+            crate::registry_publish::queue(
+                d,
+                "template.upsert",
+                &t,
+                "admin.enroll.approve",
+                approver,
+                serde_json::json!({}),
+            )
+            .await;
             Ok(serde_json::json!({"template": t}))
         }
-        "delete-person" => d.delete_person(&r.subject, approver, now).await,
+        "delete-person" => {
+            let effect = d.delete_person(&r.subject, approver, now).await?;
+            crate::registry_publish::queue(
+                d,
+                "person.deactivate",
+                &r.subject,
+                "admin.person.delete",
+                approver,
+                serde_json::json!({}),
+            )
+            .await;
+            Ok(effect)
+        }
         "grant" => {
             let place = match s("place").split_once(':') {
                 Some(("zone", z)) => Place::Zone(ZoneId::new(z)),
@@ -290,6 +311,15 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
                 Err(e) => return Err(e.into()),
             }
             d.reload_registry().await?;
+            crate::registry_publish::queue(
+                d,
+                "grant.upsert",
+                grant.id.as_str(),
+                "admin.grant.approve",
+                approver,
+                serde_json::to_value(&grant).unwrap_or_default(),
+            )
+            .await;
             Ok(serde_json::json!({"grant": grant.id.as_str()}))
         }
         "revoke" => {
@@ -298,6 +328,15 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
                 Ok(()) | Err(StoreError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
+            crate::registry_publish::queue(
+                d,
+                "grant.revoke",
+                &g,
+                "admin.grant.revoke",
+                approver,
+                serde_json::json!({}),
+            )
+            .await;
             d.reload_registry().await?;
             Ok(serde_json::json!({"revoked": g}))
         }

@@ -80,12 +80,17 @@ pub async fn review(
     .await?;
     for id in &grants {
         d.store.revoke_grant(id, actor.id(), now).await?;
+        crate::registry_publish::queue(d, "grant.revoke", id, "admin.review", actor.id(), serde_json::json!({})).await;
     }
     d.reload_registry().await?;
     if !templates.is_empty() {
         // A template found wrong is erased like one of a person who left (000 §8(2)), key rotation included.
         d.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| templates.contains(&o.template_id));
         d.store.erase_templates(&templates).await?;
+        for t in &templates {
+            crate::registry_publish::queue(d, "template.erase", t, "admin.review", actor.id(), serde_json::json!({}))
+                .await;
+        }
         d.rotate_node_key().await?;
     }
     d.store.set_meta(META_LAST_REVIEW, &crate::store::ts(now)).await?;

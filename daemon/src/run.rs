@@ -226,6 +226,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         bootstrap_closed: std::sync::atomic::AtomicBool::new(false),
         shipping: Mutex::new(site.central.as_ref().map(|_| Default::default())),
         central_contact: Mutex::new(None),
+        outbox_wake: tokio::sync::Notify::new(),
         alarms: alarm_tx,
         shared: Mutex::new(Shared {
             grants: tobira_core::model::GrantIndex::new(&registry),

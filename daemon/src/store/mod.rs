@@ -4,6 +4,7 @@
 //! registry rather than recreating it: a wrong path or a damaged disk must never look like an empty site.
 
 mod admin;
+mod outbox;
 mod rows;
 
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use admin::{AlarmRow, LoanRow, RequestRow, TemplateInfo};
+pub use outbox::OutboxRow;
 pub use rows::TemplateRow;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
