@@ -8,7 +8,8 @@ ALTER TABLE nodes ADD COLUMN transport_key BYTEA CHECK (transport_key IS NULL OR
 
 ALTER TABLE registry_changes DROP CONSTRAINT registry_changes_kind_check;
 ALTER TABLE registry_changes ADD CONSTRAINT registry_changes_kind_check CHECK (kind IN (
-    'grant.revoke', 'person.deactivate', 'person.upsert', 'grant.upsert', 'template.upsert', 'template.erase'));
+    'grant.revoke', 'person.deactivate', 'person.upsert', 'grant.upsert', 'template.upsert', 'template.erase',
+    'offhours.upsert', 'visit.upsert'));
 -- NULL: published by the centre's administrator; otherwise the node the change was made on.
 ALTER TABLE registry_changes ADD COLUMN origin TEXT REFERENCES nodes(id);
 ALTER TABLE registry_changes ADD COLUMN payload TEXT NOT NULL DEFAULT '{}';
@@ -38,13 +39,19 @@ REVOKE ALL ON FUNCTION tobira_set_transport_key(BYTEA) FROM PUBLIC;
 
 -- The city's registry as the feed leaves it.
 CREATE VIEW central_people AS
-    SELECT DISTINCT ON (target) target AS person, kind <> 'person.deactivate' AS active, payload, origin, version, issued_at
-    FROM registry_changes WHERE kind IN ('person.upsert', 'person.deactivate')
-    ORDER BY target, version DESC;
+    SELECT u.target AS person, u.payload, u.origin, u.version, u.issued_at,
+           NOT EXISTS (SELECT 1 FROM registry_changes d
+                       WHERE d.kind = 'person.deactivate' AND d.target = u.target AND d.version > u.version) AS active
+    FROM (SELECT DISTINCT ON (target) target, payload, origin, version, issued_at FROM registry_changes
+          WHERE kind = 'person.upsert' ORDER BY target, version DESC) u;
 CREATE VIEW central_grants AS
     SELECT DISTINCT ON (target) target AS grant_id, kind = 'grant.upsert' AS live, payload, origin, version, issued_at
     FROM registry_changes WHERE kind IN ('grant.upsert', 'grant.revoke') AND position('@' in target) = 0
     ORDER BY target, version DESC;
+-- Approvals of off-hours work (002 §5-2) and vendors' visits (003 §13(4)), as granted on the nodes.
+CREATE VIEW central_approvals AS
+    SELECT kind, target AS id, payload, origin, version, issued_at
+    FROM registry_changes WHERE kind IN ('offhours.upsert', 'visit.upsert');
 CREATE VIEW central_templates AS
     SELECT DISTINCT ON (target) target AS template_id, kind = 'template.upsert' AS live, origin, version, issued_at
     FROM registry_changes WHERE kind IN ('template.upsert', 'template.erase')

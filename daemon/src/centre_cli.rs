@@ -60,6 +60,22 @@ pub enum CentralCmd {
     /// Audit questions across every node.
     #[command(subcommand)]
     Audit(CentralAudit),
+    /// A ledger across every node (the same forms as `tobira ledger`, with the node, 拠点, beside each row):
+    /// entry-exit (入退室管理簿), operators (操作者管理簿), matching (照合情報管理簿), user-ids (ユーザID管理簿).
+    /// The question is recorded at the centre (002 §7(11)).
+    Ledger {
+        kind: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+        #[arg(long, env = "TOBIRA_ACTOR")]
+        viewer: String,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
     /// What the centre noticed about its nodes: clock skew, refused tree heads.
     Alarms {
         #[arg(long)]
@@ -265,6 +281,73 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        CentralCmd::Ledger { kind, from, until, viewer, json, csv } => {
+            let (title, columns): (&str, &[&str]) = match kind.as_str() {
+                "entry-exit" => ("入退室管理簿 (entry/exit ledger, 000 Form 1)", &crate::ledger::ENTRY_EXIT_COLUMNS),
+                "operators" => ("操作者管理簿 (operator ledger, 000 Form 2)", &crate::ledger::OPERATOR_COLUMNS),
+                "matching" => ("照合情報管理簿 (matching-data ledger, 003 §15)", &crate::ledger::MATCHING_COLUMNS),
+                "user-ids" => ("ユーザID管理簿 (user-ID ledger, 003 §14)", &crate::ledger::USER_ID_COLUMNS),
+                other => anyhow::bail!("no ledger {other:?}: entry-exit, operators, matching or user-ids"),
+            };
+            let off = chrono::FixedOffset::from_str(&cli.utc_offset)
+                .map_err(|_| anyhow::anyhow!("--utc-offset {:?} is not ±HH:MM", cli.utc_offset))?;
+            let q = tobira_central::query::Question {
+                kind: (kind == "entry-exit").then(|| "door.".to_string()),
+                from: from.map(|s| bound(&cli.utc_offset, "from", &s)).transpose()?,
+                until: until.map(|s| bound(&cli.utc_offset, "until", &s)).transpose()?,
+                limit: Some(1_000_000),
+                ..Default::default()
+            };
+            let events: Vec<tobira_audit::StoredEvent> =
+                tobira_central::query::ask(&pool, &viewer, &q).await?.into_iter().filter_map(stored).collect();
+            let dir = directory(&pool).await?;
+            let rows = if kind == "entry-exit" {
+                crate::ledger::entry_exit_rows_in(&events, &dir, off)
+            } else {
+                crate::ledger::event_rows_in(&kind, &events, &dir, off)
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"title": title, "columns": columns, "rows": rows})
+                    )?
+                );
+                return Ok(0);
+            }
+            let mut cols: Vec<&str> = columns.to_vec();
+            cols.push("拠点");
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    cols.iter()
+                        .map(|c| {
+                            r[*c]
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| r[*c].to_string().trim_matches('"').replace("null", ""))
+                        })
+                        .collect()
+                })
+                .collect();
+            match csv {
+                Some(path) => {
+                    std::fs::write(&path, table::csv_with_bom(&cols, &cells))
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                    println!(
+                        "{}: {} rows written to {} (the question is recorded at the centre)",
+                        title,
+                        rows.len(),
+                        path.display()
+                    );
+                }
+                None => {
+                    println!("{title}");
+                    print!("{}", table::render(&cols, &cells));
+                }
+            }
+            Ok(0)
+        }
         CentralCmd::Alarms { node, json } => {
             let alarms = tobira_central::alarms::list(&pool, node.as_deref(), 0).await?;
             if json {
@@ -300,6 +383,42 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// A central event as the ledgers read it (hashes are not needed there).
+fn stored(e: tobira_central::query::CentralEvent) -> Option<tobira_audit::StoredEvent> {
+    let time = DateTime::parse_from_rfc3339(&e.time).ok()?.with_timezone(&Utc);
+    Some(tobira_audit::StoredEvent {
+        node: e.node,
+        seq: e.seq,
+        time,
+        time_text: e.time,
+        kind: e.kind,
+        actor: e.actor,
+        subject: e.subject,
+        place: e.place,
+        outcome: tobira_audit::Outcome::parse(&e.outcome)?,
+        reason: e.reason,
+        article: e.article,
+        score: e.score,
+        details: serde_json::from_str(&e.details).unwrap_or_default(),
+        details_text: e.details,
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    })
+}
+
+/// The city's people as the feed leaves them: user ID → (name, affiliation).
+async fn directory(pool: &PgPool) -> anyhow::Result<std::collections::HashMap<String, (String, String)>> {
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT person, payload FROM central_people").fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, p)| {
+            let v: serde_json::Value = serde_json::from_str(&p).ok()?;
+            Some((id, (v["name"].as_str()?.to_string(), v["affiliation"].as_str().unwrap_or("").to_string())))
+        })
+        .collect())
 }
 
 async fn stop_signal() {

@@ -550,6 +550,15 @@ async fn off_hours_add(d: &Daemon, actor: &Actor, a: tobira_proto::OffHoursAdd) 
     let seq = audited_admin(d, actor, "admin.offhours.add", &a.person, "002 §5-2", serde_json::json!({"approval": id.as_str(), "terminal": a.terminal, "from": from, "until": until, "reason": a.reason})).await?;
     d.store.add_off_hours(&appr, now).await?;
     d.reload_registry().await?;
+    crate::registry_publish::queue(
+        d,
+        "offhours.upsert",
+        id.as_str(),
+        "admin.offhours.add",
+        actor.id(),
+        serde_json::to_value(&appr).unwrap_or_default(),
+    )
+    .await;
     Ok(serde_json::json!({"approval": id.as_str(), "audit_seq": seq}))
 }
 
@@ -594,6 +603,15 @@ async fn visit_add(d: &Daemon, actor: &Actor, v: tobira_proto::VisitAdd) -> Answ
     let seq = audited_admin(d, actor, "admin.visit.add", &v.vendor, "003 §13(4), 000 §7(2)", details).await?;
     d.store.add_visit(&visit, now).await?;
     d.reload_registry().await?;
+    crate::registry_publish::queue(
+        d,
+        "visit.upsert",
+        id.as_str(),
+        "admin.visit.add",
+        actor.id(),
+        serde_json::to_value(&visit).unwrap_or_default(),
+    )
+    .await;
     Ok(serde_json::json!({"visit": id.as_str(), "audit_seq": seq}))
 }
 

@@ -16,14 +16,37 @@ fn s(v: &serde_json::Value, k: &str) -> String {
     v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string()
 }
 
+/// Who a user ID is (name, affiliation): the node's registry, or at the centre the city's registry as the
+/// feed leaves it. The forms name people, not user IDs.
+pub trait Directory {
+    fn lookup(&self, id: &str) -> Option<(String, String)>;
+}
+
+impl Directory for tobira_core::model::Registry {
+    fn lookup(&self, id: &str) -> Option<(String, String)> {
+        self.person(&tobira_core::ids::PersonId::new(id)).map(|p| (p.name.clone(), p.affiliation.clone()))
+    }
+}
+
+impl Directory for std::collections::HashMap<String, (String, String)> {
+    fn lookup(&self, id: &str) -> Option<(String, String)> {
+        self.get(id).cloned()
+    }
+}
+
 /// Pairs each granted entry with the same person's next exit from the same zone.
 pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Value> {
-    let reg = d.registry();
-    let off = d.site.utc_offset;
-    // The forms name people, not user IDs.
-    let display_name = |id: &str| {
-        reg.person(&tobira_core::ids::PersonId::new(id)).map(|p| p.name.clone()).unwrap_or_else(|| id.to_string())
-    };
+    entry_exit_rows_in(events, &*d.registry(), d.site.utc_offset)
+}
+
+/// As [`entry_exit_rows`], with the people and the offset given (the centre's ledgers across nodes). Each
+/// row also names its node (拠点), where an entry is paired with an exit of the same node only.
+pub fn entry_exit_rows_in(
+    events: &[StoredEvent],
+    dir: &dyn Directory,
+    off: chrono::FixedOffset,
+) -> Vec<serde_json::Value> {
+    let display_name = |id: &str| dir.lookup(id).map(|p| p.0).unwrap_or_else(|| id.to_string());
     let mut rows = Vec::new();
     for (i, e) in events.iter().enumerate() {
         if e.kind != "door.enter" || e.outcome != Outcome::Granted {
@@ -35,17 +58,22 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
         let zone = s(&e.details, "zone");
         let exit = events[i + 1..]
             .iter()
-            .find(|x| x.kind == "door.exit" && x.subject.as_deref() == Some(&who) && s(&x.details, "zone") == zone)
+            .find(|x| {
+                x.kind == "door.exit"
+                    && x.node == e.node
+                    && x.subject.as_deref() == Some(&who)
+                    && s(&x.details, "zone") == zone
+            })
             .map(|x| x.time.with_timezone(&off).format("%H:%M:%S").to_string())
             .unwrap_or_default();
-        let person = reg.person(&tobira_core::ids::PersonId::new(&who));
+        let person = dir.lookup(&who);
         let local = e.time.with_timezone(&off);
         rows.push(serde_json::json!({
             "日付": local.format("%Y-%m-%d").to_string(),
-            "氏名": person.map(|p| p.name.clone()).unwrap_or_else(|| who.clone()),
+            "氏名": person.as_ref().map(|p| p.0.clone()).unwrap_or_else(|| who.clone()),
             // A vendor's affiliation is the company of their visit (003 §13(4)).
             "所属": Some(s(&e.details, "company")).filter(|c| !c.is_empty())
-                .unwrap_or_else(|| person.map(|p| p.affiliation.clone()).unwrap_or_default()),
+                .unwrap_or_else(|| person.as_ref().map(|p| p.1.clone()).unwrap_or_default()),
             "用務": match e.details["media_allowed"].as_array().filter(|m| !m.is_empty()) {
                 Some(m) => format!(
                     "{} (持込承認: {})",
@@ -59,6 +87,7 @@ pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Va
             "退室時刻": exit,
             "立会者": display_name(&s(&e.details, "escort")),
             "承認者": display_name(&s(&e.details, "approver")),
+            "拠点": e.node,
         }));
     }
     rows
@@ -82,14 +111,17 @@ fn outcome_ja(o: Outcome) -> &'static str {
 
 /// One row per event the ledger cares about, in the ledger's columns.
 fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Value> {
-    let reg = d.registry();
-    let off = d.site.utc_offset;
-    let name = |id: &Option<String>| {
-        id.as_deref()
-            .and_then(|i| reg.person(&tobira_core::ids::PersonId::new(i)))
-            .map(|p| (p.name.clone(), p.affiliation.clone()))
-            .unwrap_or_default()
-    };
+    event_rows_in(kind, events, &*d.registry(), d.site.utc_offset)
+}
+
+/// As [`event_rows`], with the people and the offset given (the centre's ledgers across nodes).
+pub fn event_rows_in(
+    kind: &str,
+    events: &[StoredEvent],
+    dir: &dyn Directory,
+    off: chrono::FixedOffset,
+) -> Vec<serde_json::Value> {
+    let name = |id: &Option<String>| id.as_deref().and_then(|i| dir.lookup(i)).unwrap_or_default();
     let mut rows = Vec::new();
     for e in events {
         let date = e.time.with_timezone(&off).format("%Y-%m-%d").to_string();
@@ -191,7 +223,10 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
             ),
             _ => None,
         };
-        rows.extend(row);
+        rows.extend(row.map(|mut r| {
+            r["拠点"] = e.node.clone().into();
+            r
+        }));
     }
     rows
 }

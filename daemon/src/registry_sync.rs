@@ -80,6 +80,36 @@ fn assess(d: &Daemon, c: &RegistryChange, grants: &[(String, String)]) -> (Optio
             }
             Err(_) => (None, Err("malformed grant")),
         },
+        "offhours.upsert" => match serde_json::from_value::<tobira_core::model::OffHoursApproval>(payload) {
+            Ok(a) => {
+                let who = Some(a.person.as_str().to_string());
+                if reg.off_hours.iter().any(|x| x.id == a.id) {
+                    (who, Err("already held here"))
+                } else if reg.person(&a.person).is_none() {
+                    (who, Err("person not registered here"))
+                } else if !d.site.terminals.iter().any(|t| t.id == a.terminal) {
+                    (who, Err("no such terminal at this node"))
+                } else {
+                    (who, Ok(()))
+                }
+            }
+            Err(_) => (None, Err("malformed approval")),
+        },
+        "visit.upsert" => match serde_json::from_value::<tobira_core::model::VendorVisit>(payload) {
+            Ok(v) => {
+                let who = Some(v.vendor.as_str().to_string());
+                if reg.visits.iter().any(|x| x.id == v.id) {
+                    (who, Err("already held here"))
+                } else if reg.person(&v.vendor).is_none() {
+                    (who, Err("vendor not registered here"))
+                } else if !v.doors.iter().any(|door| d.site.doors.iter().any(|x| &x.id == door)) {
+                    (who, Err("none of its doors is at this node"))
+                } else {
+                    (who, Ok(()))
+                }
+            }
+            Err(_) => (None, Err("malformed visit")),
+        },
         "template.upsert" => {
             let who = payload["person"].as_str().map(str::to_string);
             let known = who.as_deref().is_some_and(|p| reg.person(&PersonId::new(p)).is_some_and(|p| p.active));
@@ -147,6 +177,24 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
         "grant.upsert" => {
             let g: tobira_core::model::Grant = serde_json::from_str(&c.payload).map_err(|e| format!("grant: {e}"))?;
             match d.store.add_grant(&g, now).await {
+                Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            d.reload_registry().await.map_err(|e| e.to_string())?;
+        }
+        "offhours.upsert" => {
+            let a: tobira_core::model::OffHoursApproval =
+                serde_json::from_str(&c.payload).map_err(|e| format!("approval: {e}"))?;
+            match d.store.add_off_hours(&a, now).await {
+                Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+            d.reload_registry().await.map_err(|e| e.to_string())?;
+        }
+        "visit.upsert" => {
+            let v: tobira_core::model::VendorVisit =
+                serde_json::from_str(&c.payload).map_err(|e| format!("visit: {e}"))?;
+            match d.store.add_visit(&v, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.to_string()),
             }

@@ -210,6 +210,39 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     let o = nodes[1].tobira(&["--json", "login", "t-01", "sato"]);
     let _ = nodes[1].tobira(&["sim", "clear", "t01-reader"]);
     assert!(text(&o).contains("\"granted\": false") || text(&o).contains("\"granted\":false"), "{}", text(&o));
+    // An off-hours approval (002 §5-2) given at kita-shisho holds at minami-shisho's terminal too.
+    for d in &nodes {
+        let _ = d.tobira(&["sim", "clock", "2026-11-24T19:30:00+09:00"]);
+    }
+    assert_eq!(login_as(&nodes[1], "sato")["granted"], false, "after hours without an approval");
+    let o = a.act(
+        "takahashi",
+        &[
+            "off-hours",
+            "sato",
+            "--terminal",
+            "t-01",
+            "--from",
+            "2026-11-24T19:00:00+09:00",
+            "--until",
+            "2026-11-24T21:00:00+09:00",
+            "--reason",
+            "繁忙期 (busy season)",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut admitted = false;
+    for _ in 0..3 {
+        std::thread::sleep(Duration::from_millis(700));
+        if login_as(&nodes[1], "sato")["granted"] == true {
+            admitted = true;
+            break;
+        }
+    }
+    assert!(admitted, "the approval never reached minami-shisho");
+    for d in &nodes {
+        let _ = d.tobira(&["sim", "clock", "2026-11-24T10:45:00+09:00"]);
+    }
     // Sato leaves (000 §8(2)) at kita-shisho: deactivated, templates erased, on every node.
     let o = a.act("takahashi", &["person", "delete", "sato", "--reason", "退職 (leaving)"]);
     assert!(o.status.success(), "{}", text(&o));
@@ -308,12 +341,29 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     assert_eq!(seen.len(), 3, "tanaka's history from every node: {seen:?}");
     let o = central(&pg, &["audit", "show", "--person", "tanaka", "--viewer", "kansa-ichiro"]);
     assert!(text(&o).contains("受信日時") && text(&o).contains("kita-shisho"), "{}", text(&o));
+    // The matching-data ledger (照合情報管理簿, 003 §15) across nodes, names from the city's registry.
+    let o = central(&pg, &["ledger", "matching", "--viewer", "kansa-ichiro", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let l: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let rows = l["rows"].as_array().unwrap();
+    let at: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["氏名"] == "田中 太郎" && r["区分"] == "利用")
+        .filter_map(|r| r["拠点"].as_str())
+        .collect();
+    assert_eq!(at.len(), 3, "tanaka's matches at every node, by name: {at:?}");
+    let o = central(&pg, &["ledger", "operators", "--viewer", "kansa-ichiro"]);
+    assert!(
+        text(&o).contains("操作者管理簿") && text(&o).contains("田中 太郎") && text(&o).contains("拠点"),
+        "{}",
+        text(&o)
+    );
     let views: i64 = rt
         .block_on(
             sqlx::query_scalar("SELECT count(*) FROM record_views WHERE viewer LIKE '%kansa-ichiro'").fetch_one(&owner),
         )
         .unwrap();
-    assert_eq!(views, 2);
+    assert_eq!(views, 4, "every question recorded");
 
     // Every node's store agrees with the centre and its witness…
     let mut data = Vec::new();
