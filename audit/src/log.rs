@@ -22,6 +22,10 @@ pub struct InclusionProof {
     pub head_time: String,
     pub head_signature: String,
     pub node_public_key: String,
+    /// The centre's witness countersignature over that head (hex), when the proof is anchored in a
+    /// countersigned head (`tobira audit prove --central`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness_signature: Option<String>,
 }
 
 /// Reads the chain hashes in order (read-only; the daemon may be running).
@@ -66,7 +70,69 @@ pub fn prove(
         head_time: time.into(),
         head_signature: hex::encode(sign(&head.message())),
         node_public_key: hex::encode(public_key),
+        witness_signature: None,
     })
+}
+
+/// The inclusion proof of event `seq` in the head the centre's witness countersigned (`c`), which must
+/// describe the first `c.size` events of `chain`: an auditor holding the witness's key then knows the event
+/// is in the history the centre vouched for, not merely in whatever the node signs today.
+pub fn prove_countersigned(
+    chain: &[(i64, Hash)],
+    seq: i64,
+    c: &crate::witness::Countersigned,
+    public_key: &[u8],
+) -> Result<InclusionProof, String> {
+    let size = c.sth.head.size as usize;
+    if size > chain.len() {
+        return Err(format!("the witness countersigned {size} events, the local store holds {}", chain.len()));
+    }
+    let index = chain[..size].iter().position(|(s, _)| *s == seq).ok_or_else(|| {
+        format!("event {seq} is not in the last countersigned head ({size} events): try again after the next one")
+    })?;
+    let hashed: Vec<Hash> = chain[..size].iter().map(|(_, h)| leaf_hash(h)).collect();
+    if root(&hashed) != c.sth.head.root {
+        return Err("the local store's first events are not the ones the witness countersigned".into());
+    }
+    let path = inclusion_proof(&hashed, index).ok_or("no inclusion proof")?;
+    Ok(InclusionProof {
+        node: c.sth.head.node.clone(),
+        seq,
+        event_hash: hex::encode(chain[index].1),
+        tree_size: size as u64,
+        root: hex::encode(c.sth.head.root),
+        path: path.iter().map(hex::encode).collect(),
+        head_time: c.sth.head.time.clone(),
+        head_signature: hex::encode(&c.sth.node_sig),
+        node_public_key: hex::encode(public_key),
+        witness_signature: Some(hex::encode(&c.witness_sig)),
+    })
+}
+
+/// [`check`], and the witness's countersignature over the same head with the key the auditor holds.
+pub fn check_witnessed(p: &InclusionProof, node_key: &[u8], witness_key: &[u8]) -> Result<(), String> {
+    check(p, node_key)?;
+    let ws = p.witness_signature.as_deref().ok_or("the proof carries no countersignature: make it with --central")?;
+    let h32 = |s: &str| -> Result<Hash, String> {
+        hex::decode(s).map_err(|e| e.to_string())?.try_into().map_err(|_| "not 32 bytes".to_string())
+    };
+    let c = crate::witness::Countersigned {
+        sth: crate::witness::SignedTreeHead {
+            head: crate::witness::TreeHead {
+                node: p.node.clone(),
+                size: p.tree_size,
+                root: h32(&p.root)?,
+                time: p.head_time.clone(),
+            },
+            node_sig: hex::decode(&p.head_signature).map_err(|e| e.to_string())?,
+        },
+        witness_sig: hex::decode(ws).map_err(|e| e.to_string())?,
+    };
+    if crate::witness::verify_countersigned(&c, node_key, witness_key) {
+        Ok(())
+    } else {
+        Err("the head is not countersigned by this witness".into())
+    }
 }
 
 /// The auditor's check: the signature over the head is the node's, and the event is in that tree.

@@ -204,8 +204,50 @@ pub fn prove_offline(data_dir: &std::path::Path, seq: i64) -> i32 {
     }
 }
 
-/// `tobira audit check-proof FILE --node-key HEX`: the auditor's offline check.
-pub fn check_proof(file: &std::path::Path, node_key: &str) -> i32 {
+/// `tobira audit prove SEQ --central`: the proof in the last head the centre's witness countersigned.
+pub fn prove_countersigned(data_dir: &std::path::Path, config: &std::path::Path, seq: i64) -> i32 {
+    let site = match crate::run::load_site(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let Some(central) = site.central.clone() else {
+        eprintln!("error: {} has no [central] section: this node ships to no centre", config.display());
+        return 2;
+    };
+    let Some(rt) = runtime() else { return 1 };
+    let db = data_dir.join("audit.db");
+    let res = rt.block_on(async {
+        let (_, chain) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
+        let key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(5))
+            .connect_with(crate::shipper::connect_options(&central))
+            .await
+            .map_err(|e| format!("centre: {e}"))?;
+        let last = tobira_central::heads::last_cosigned(&pool, site.id.as_str())
+            .await
+            .map_err(|e| format!("centre: {e}"))?
+            .ok_or_else(|| "the centre's witness has not countersigned a head of this node yet".to_string())?;
+        tobira_audit::log::prove_countersigned(&chain, seq, &last, &key)
+    });
+    match res {
+        Ok(p) => {
+            println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            1
+        }
+    }
+}
+
+/// `tobira audit check-proof FILE --node-key HEX [--witness-key HEX]`: the auditor's offline check.
+pub fn check_proof(file: &std::path::Path, node_key: &str, witness_key: Option<&str>) -> i32 {
     let proof: tobira_audit::log::InclusionProof = match std::fs::read(file)
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
@@ -220,11 +262,25 @@ pub fn check_proof(file: &std::path::Path, node_key: &str) -> i32 {
         eprintln!("error: --node-key must be the node's Ed25519 public key in hex");
         return 2;
     };
-    match tobira_audit::log::check(&proof, &key) {
+    let checked = match witness_key {
+        Some(w) => match hex::decode(w.trim()) {
+            Ok(w) => tobira_audit::log::check_witnessed(&proof, &key, &w),
+            Err(_) => {
+                eprintln!("error: --witness-key must be the witness's Ed25519 public key in hex");
+                return 2;
+            }
+        },
+        None => tobira_audit::log::check(&proof, &key),
+    };
+    match checked {
         Ok(()) => {
             println!(
-                "event {} of node {} is in its signed log of {} entries (root {})",
-                proof.seq, proof.node, proof.tree_size, proof.root
+                "event {} of node {} is in its signed log of {} entries (root {}){}",
+                proof.seq,
+                proof.node,
+                proof.tree_size,
+                proof.root,
+                if witness_key.is_some() { ", countersigned by the centre's witness" } else { "" }
             );
             0
         }

@@ -308,6 +308,13 @@ pub enum AuditCmd {
         seq: i64,
         #[arg(long, default_value = "/var/lib/tobira")]
         data_dir: PathBuf,
+        /// Anchor the proof in the last head the centre's witness countersigned (the site file's
+        /// `[central]`), so it holds against the history the centre vouched for.
+        #[arg(long)]
+        central: bool,
+        /// The site file naming the centre (with --central).
+        #[arg(long, default_value = "/etc/tobira/site.toml")]
+        config: PathBuf,
     },
     /// Check an inclusion proof (from `audit prove`) against the node's public key (hex, from its
     /// audit-signing.pub or the centre). Exit 0 when the event is in the signed log, 4 when not.
@@ -315,6 +322,9 @@ pub enum AuditCmd {
         file: PathBuf,
         #[arg(long)]
         node_key: String,
+        /// Also require the centre's witness countersignature, checked with this key (hex).
+        #[arg(long)]
+        witness_key: Option<String>,
     },
     /// Verify the hash chain and signed checkpoints of a store on disk (works with the daemon stopped).
     Verify {

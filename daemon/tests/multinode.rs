@@ -384,6 +384,34 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         assert!(o.status.success(), "{}", text(&o));
         assert!(text(&o).contains("the centre's witness countersigned"), "{}", text(&o));
     }
+    // An auditor's offline proof that event 3 of minami-shisho is in the history the witness countersigned.
+    let o = Command::new(TOBIRA)
+        .args(["audit", "prove", "3", "--central", "--data-dir", data[1].to_str().unwrap(), "--config"])
+        .arg(dirs[1].path().join("site.toml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let proof = keys.path().join("proof.json");
+    std::fs::write(&proof, &o.stdout).unwrap();
+    let node_key = std::fs::read_to_string(data[1].join("audit-signing.pub")).unwrap();
+    let check = |witness: &str| {
+        Command::new(TOBIRA)
+            .args([
+                "audit",
+                "check-proof",
+                proof.to_str().unwrap(),
+                "--node-key",
+                node_key.trim(),
+                "--witness-key",
+                witness,
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = check(&wpub);
+    assert!(o.status.success() && text(&o).contains("countersigned by the centre's witness"), "{}", text(&o));
+    let other_witness = "00".repeat(31) + "01";
+    assert_eq!(check(&other_witness).status.code(), Some(4), "another witness's key does not vouch for it");
     // …until root rewrites one event of minami-shisho's store and recomputes the chain after it.
     rt.block_on(rewrite_event(&data[1].join("audit.db"), 4));
     let o = verify(1);

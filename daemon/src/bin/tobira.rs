@@ -27,8 +27,15 @@ fn run(cli: Cli) -> i32 {
             let central = tobira::audit_cmd::verify_against_central(&data_dir, &config);
             local.max(central)
         }
-        Cmd::Audit(AuditCmd::Prove { seq, data_dir }) => tobira::audit_cmd::prove_offline(&data_dir, seq),
-        Cmd::Audit(AuditCmd::CheckProof { file, node_key }) => tobira::audit_cmd::check_proof(&file, &node_key),
+        Cmd::Audit(AuditCmd::Prove { seq, data_dir, central: false, .. }) => {
+            tobira::audit_cmd::prove_offline(&data_dir, seq)
+        }
+        Cmd::Audit(AuditCmd::Prove { seq, data_dir, central: true, config }) => {
+            tobira::audit_cmd::prove_countersigned(&data_dir, &config, seq)
+        }
+        Cmd::Audit(AuditCmd::CheckProof { file, node_key, witness_key }) => {
+            tobira::audit_cmd::check_proof(&file, &node_key, witness_key.as_deref())
+        }
         Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
             let csv = csv.clone().unwrap_or_default();
             let c = client(&cli);
