@@ -110,7 +110,7 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
                 let pending = s(dj, "status") == "pending";
                 Some(
                     serde_json::json!({"年月日": date, "区分": if pending { "登録申請" } else { "登録" }, "氏名": who, "所属": aff, "操作者ID": subject,
-                "内容": format!("生体情報を登録 (指 {}, {}){}", dj["finger"], s(dj, "template"), if pending { " — システム管理者の承認待ち" } else { "" }), "実施者": actor}),
+                "内容": format!("生体情報を登録 ({}, {}){}", body_part(dj), s(dj, "template"), if pending { " — システム管理者の承認待ち" } else { "" }), "実施者": actor}),
                 )
             }
             ("operators", "admin.request.applied") if ["enroll", "delete-person"].contains(&s(dj, "kind").as_str()) => {
@@ -261,4 +261,13 @@ pub async fn entry_exit(
     Ok(
         serde_json::json!({"title": "入退室管理簿 (entry/exit ledger, 000 Form 1)", "columns": ENTRY_EXIT_COLUMNS, "rows": entry_exit_rows(&events, d)}),
     )
+}
+
+/// The enrolled body part as the operator ledger names it: a palm vein (手のひら静脈, 000 §8) or a finger.
+fn body_part(dj: &serde_json::Value) -> String {
+    match dj["palm"].as_str() {
+        Some("left") => "左手のひら静脈".into(),
+        Some(_) => "右手のひら静脈".into(),
+        None => format!("指 {}", dj["finger"]),
+    }
 }

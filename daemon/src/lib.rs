@@ -19,6 +19,7 @@ mod demo_admin;
 mod demo_doors;
 pub mod doors;
 pub mod enroll;
+pub mod enroll_palm;
 pub mod erase;
 pub mod identify;
 pub mod keyring;

@@ -209,9 +209,8 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         let sealed = crate::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
         let plain = crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
             .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
-        let t = tobira_biometrics::iso19794_2::decode(&plain)
-            .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
-        matching.insert(row.person, row.id, t);
+        let (id, person) = (row.id.clone(), row.person.to_string());
+        matching.load(row.person, row.id, &row.modality, &plain).map_err(|_| StartError::Template { id, person })?;
     }
 
     let (decisions, _) = tokio::sync::broadcast::channel(256);
@@ -236,6 +235,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),
+        palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
         readers,
         doors,
         sim,
