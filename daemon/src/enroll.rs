@@ -35,9 +35,9 @@ pub enum EnrollError {
     #[error("the samples do not agree with each other (best pair score {score:.3}): capture again")]
     Inconsistent { score: f32 },
     #[error(
-        "this finger already matches enrolled person {other} (duplicate identity, 照合情報の重複): refused and reported"
+        "this {part} already matches enrolled person {other} (duplicate identity, 照合情報の重複): refused and reported"
     )]
-    Duplicate { other: String },
+    Duplicate { other: String, part: &'static str },
     #[error("the audit store cannot take the event: nothing was enrolled")]
     AuditUnavailable,
     #[error("storing the template failed: {0}")]
@@ -171,7 +171,10 @@ impl Daemon {
                 details: serde_json::json!({"matches": other.as_str(), "modality": modality}),
             })
             .await;
-        EnrollError::Duplicate { other: other.as_str().into() }
+        EnrollError::Duplicate {
+            other: other.as_str().into(),
+            part: if modality == "palm" { "palm" } else { "finger" },
+        }
     }
 
     /// The steps every modality shares once its template is chosen: sealed under a fresh data key, the

@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod demo;
 mod demo_admin;
 mod demo_doors;
+mod demo_palm;
 pub mod doors;
 pub mod enroll;
 pub mod enroll_palm;

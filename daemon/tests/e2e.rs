@@ -21,6 +21,8 @@ fn demo_plays_every_scenario_and_the_audit_verifies() {
         "AUDIT_UNAVAILABLE",
         "door.alarm".split('.').next().unwrap(),
         "is intact",
+        "right palm enrolled",
+        "office-door",
     ] {
         assert!(t.contains(want), "demo output lacks {want}");
     }
