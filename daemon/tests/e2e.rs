@@ -315,9 +315,22 @@ fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     // tanaka's other hand was never enrolled: not a match either.
     let v = login(Some(Presentation::Hand { body: "tanaka".into(), hand: Hand::Left }));
     assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
+    // Issue 4's bad input: a fingerprint image at the palm sensor (a synthetic print, whole and as a crop the
+    // size of a palm region): refused as a fingerprint, never scored.
+    let print = tobira_biometrics::synthetic::SyntheticPrint::new(7).impression(1, &Default::default());
+    let side = 128usize;
+    let (x0, y0) = ((print.width as usize - side) / 2, (print.height as usize - side) / 2);
+    let crop: Vec<u8> =
+        (y0..y0 + side).flat_map(|y| print.pixels[y * print.width as usize + x0..][..side].to_vec()).collect();
+    for (w, h, pixels) in [(side as u32, side as u32, crop), (print.width, print.height, print.pixels.clone())] {
+        let v = login(Some(Presentation::Image { width: w, height: h, pixels }));
+        assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("NOT_IDENTIFIED")), "{v}");
+        assert!(v["score"].is_null(), "a fingerprint is never scored as a palm: {v}");
+    }
     let ev = d.act("takahashi", &["--json", "audit", "show", "--kind", "login."]);
     let events = text(&ev);
     assert!(events.contains("\"modality\":\"palm\""), "login events record the modality: {events}");
+    assert!(events.contains("this is a fingerprint, not a palm"), "the refusal says it saw a fingerprint: {events}");
 
     // The server-room door identifies by palm (1:N among the people allowed in), someone else is refused.
     let door = |body: &str, palm: &str| {
