@@ -109,7 +109,11 @@ impl Daemon {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
         let owners = &m.owners;
         let is_allowed = |k: &u64| owners.get(k).is_some_and(|o| allowed.contains(&o.person));
-        if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), self.palm_threshold)
+        // The configured false-match rate holds per decision, not per comparison (THREATS: FMR ≤ 1/10,000): a
+        // door comparing a stranger with N palms asks each comparison for 1/N of it.
+        let candidates: usize = allowed.iter().map(|p| m.palms_by_person.get(p).map_or(0, Vec::len)).sum();
+        let threshold = PalmThreshold::for_identification(self.palm_threshold.fmr(), candidates);
+        if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), threshold)
             && let Some(o) = owners.get(&key)
         {
             return Identified::Allowed { person: o.person.clone(), score: score.0 };
