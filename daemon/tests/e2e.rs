@@ -355,6 +355,18 @@ fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     let v = login(None);
     assert_eq!(v["granted"], false);
     assert!(d.tobira(&["status"]).status.success());
+
+    // A restart loads the sealed palm templates from the store by their recorded modality: tanaka's palm
+    // still opens the session at the bridge that is back, sato's still does not.
+    assert!(d.stop().success());
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:30:00+09:00"]);
+    for (body, want) in [("tanaka", "GRANT_VALID"), ("sato", "NOT_IDENTIFIED")] {
+        bridge.present(hand(body));
+        let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+        let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        assert_eq!(v["reason"], want, "{body}'s palm after a restart: {v}");
+    }
 }
 
 /// A door controller on OSDP with Secure Channel: the daemon's real control panel drives libosdp's
