@@ -62,25 +62,10 @@ impl Matching {
         key
     }
 
-    /// Loads a decrypted template by the modality the store records for it: a palm's bytes are a TPVT
-    /// template (`tobira_biometrics::palm::template`), a finger's an ISO/IEC 19794-2 record.
-    pub fn load(
-        &mut self,
-        person: PersonId,
-        template_id: String,
-        modality: &str,
-        plain: &[u8],
-    ) -> Result<MatchKey, String> {
-        match modality {
-            "palm" => {
-                let t = PalmTemplate::decode(plain).map_err(|e| e.to_string())?;
-                Ok(self.insert_palm(person, template_id, t))
-            }
-            "finger" => {
-                let t = tobira_biometrics::iso19794_2::decode(plain).map_err(|e| e.to_string())?;
-                Ok(self.insert(person, template_id, t))
-            }
-            other => Err(format!("unknown modality {other:?}")),
+    pub fn insert_decoded(&mut self, person: PersonId, template_id: String, t: Decoded) -> MatchKey {
+        match t {
+            Decoded::Finger(t) => self.insert(person, template_id, t),
+            Decoded::Palm(t) => self.insert_palm(person, template_id, t),
         }
     }
 
@@ -101,6 +86,24 @@ impl Matching {
             }
         }
         keys.len()
+    }
+}
+
+/// A decrypted template, decoded by the modality the store records for it.
+pub enum Decoded {
+    /// An ISO/IEC 19794-2 minutiae record.
+    Finger(MinutiaeTemplate),
+    /// A TPVT palm-vein template (`tobira_biometrics::palm::template`).
+    Palm(PalmTemplate),
+}
+
+impl Decoded {
+    pub fn decode(modality: &str, plain: &[u8]) -> Result<Decoded, String> {
+        match modality {
+            "palm" => PalmTemplate::decode(plain).map(Decoded::Palm).map_err(|e| e.to_string()),
+            "finger" => tobira_biometrics::iso19794_2::decode(plain).map(Decoded::Finger).map_err(|e| e.to_string()),
+            other => Err(format!("unknown modality {other:?}")),
+        }
     }
 }
 

@@ -209,8 +209,9 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         let sealed = crate::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
         let plain = crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
             .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
-        let (id, person) = (row.id.clone(), row.person.to_string());
-        matching.load(row.person, row.id, &row.modality, &plain).map_err(|_| StartError::Template { id, person })?;
+        let t = crate::daemon::Decoded::decode(&row.modality, &plain)
+            .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
+        matching.insert_decoded(row.person, row.id, t);
     }
 
     let (decisions, _) = tokio::sync::broadcast::channel(256);

@@ -288,8 +288,28 @@ fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     }
     let o = d.tobira(&["--actor", "takahashi", "--at", ADMIN_READER, "enroll", "tanaka", "--reader", ADMIN_READER]);
     assert!(o.status.success(), "{}", text(&o));
+    // tanaka's left palm (position 2, like finger 2): a palm replaces only a palm of the same hand, so the
+    // finger stays approved; then the right palm again, which replaces the first right palm.
+    for h in [Hand::Left, Hand::Right] {
+        for _ in 0..3 {
+            bridge.present(Presentation::Hand { body: "tanaka".into(), hand: h });
+        }
+        let palm = if h == Hand::Left { "left" } else { "right" };
+        let o = d.act("takahashi", &["enroll", "tanaka", "--reader", "t01-reader", "--palm", palm]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
     let show = d.tobira(&["--json", "person", "show", "tanaka"]);
-    assert!(text(&show).contains("\"modality\":\"palm\""), "the template's modality is recorded: {}", text(&show));
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&show.stdout).trim()).unwrap();
+    let templates = v["templates"].as_array().cloned().unwrap_or_default();
+    let count = |modality: &str, position: i64, status: &str| {
+        templates
+            .iter()
+            .filter(|t| t["modality"] == modality && t["position"] == position && t["status"] == status)
+            .count()
+    };
+    assert_eq!(count("finger", 2, "approved"), 1, "the finger survives the left palm: {v}");
+    assert_eq!(count("palm", 2, "approved"), 1, "{v}");
+    assert_eq!((count("palm", 1, "approved"), count("palm", 1, "erased")), (1, 1), "re-enrolment replaces: {v}");
 
     // An administrator proves themselves by palm at the terminal's palm reader: the data manager designates
     // tanaka for the server room (003 §13(2)).
@@ -312,9 +332,9 @@ fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     assert!(v["score"].as_f64().unwrap() >= 0.33, "scored against the palm threshold: {v}");
     let v = login(Some(hand("sato")));
     assert_eq!(v["reason"], "NOT_IDENTIFIED", "someone else's palm under tanaka's ID: {v}");
-    // tanaka's other hand was never enrolled: not a match either.
+    // Both of tanaka's palms are enrolled: the left one verifies too.
     let v = login(Some(Presentation::Hand { body: "tanaka".into(), hand: Hand::Left }));
-    assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
+    assert_eq!(v["reason"], "GRANT_VALID", "{v}");
     // Issue 4's bad input: a fingerprint image at the palm sensor (a synthetic print, whole and as a crop the
     // size of a palm region): refused as a fingerprint, never scored.
     let print = tobira_biometrics::synthetic::SyntheticPrint::new(7).impression(1, &Default::default());
