@@ -130,7 +130,7 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
             }
             ("matching", "admin.enroll") => Some(
                 serde_json::json!({"年月日時": stamp, "区分": if s(dj, "status") == "pending" { "登録申請" } else { "登録" }, "氏名": who, "利用者ID": subject, "場所": e.place,
-                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (実施者 {actor})", s(dj, "template"))}),
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} {} (実施者 {actor})", body_part(dj), s(dj, "template"))}),
             ),
             ("matching", "admin.request.applied") if s(dj, "kind") == "enroll" => Some(
                 serde_json::json!({"年月日時": stamp, "区分": "登録承認", "氏名": who, "利用者ID": subject, "場所": e.place,
@@ -154,7 +154,7 @@ fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json:
             ),
             ("matching", k) if (k.starts_with("login.") || k.starts_with("door.")) && e.score.is_some() => Some(
                 serde_json::json!({"年月日時": stamp, "区分": "利用", "氏名": who, "利用者ID": subject, "場所": e.place,
-                    "結果": outcome_ja(e.outcome), "照合スコア": e.score.map(|x| format!("{x:.3}")).unwrap_or_default(), "内容": format!("{} {}", e.kind, e.reason)}),
+                    "結果": outcome_ja(e.outcome), "照合スコア": e.score.map(|x| format!("{x:.3}")).unwrap_or_default(), "内容": format!("{} {}{}", e.kind, e.reason, if s(dj, "modality") == "palm" { " (手のひら静脈)" } else { "" })}),
             ),
             ("user-ids", "admin.person.add") => {
                 Some(serde_json::json!({"年月日": date, "区分": "発行", "ユーザID": subject, "氏名": who, "所属": aff,

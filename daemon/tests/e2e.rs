@@ -370,6 +370,17 @@ fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     let ev = d.act("takahashi", &["--json", "audit", "show", "--kind", "door.enter"]);
     assert!(text(&ev).contains("a palm reader delivered a finger sample"), "{}", text(&ev));
 
+    // The records say palm (000 §9, 003 §15): suzuki's act proved by palm, the matching-data ledger's
+    // registrations name the hand and its uses the modality.
+    let ev = d.act("takahashi", &["--json", "audit", "show", "--kind", "admin.grant.add", "--person", "suzuki"]);
+    assert!(text(&ev).contains("\"method\":\"palm\""), "{}", text(&ev));
+    let csv = dir.path().join("matching.csv");
+    let o = d.act("takahashi", &["ledger", "matching", "--csv", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ledger = std::fs::read_to_string(&csv).unwrap();
+    assert!(ledger.contains("右手のひら静脈") && ledger.contains("左手のひら静脈"), "{ledger}");
+    assert!(ledger.contains("login.success GRANT_VALID (手のひら静脈)"), "{ledger}");
+
     // The bridge goes away: the login is refused with the device named, and the daemon keeps running.
     bridge.disconnect_all();
     let v = login(None);
