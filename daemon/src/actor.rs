@@ -203,7 +203,7 @@ impl Daemon {
 /// What a person is asked to do at a reader of this modality.
 pub fn place_prompt(m: tobira_drivers::Modality) -> &'static str {
     match m {
-        tobira_drivers::Modality::Finger => "place your finger on the reader",
-        tobira_drivers::Modality::Palm => "hold your palm over the reader (手のひら静脈)",
+        tobira_drivers::Modality::Finger => "Place your finger on the reader",
+        tobira_drivers::Modality::Palm => "Hold your palm over the reader (手のひら静脈)",
     }
 }

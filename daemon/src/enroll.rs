@@ -37,6 +37,7 @@ pub enum EnrollError {
     #[error(
         "this {part} already matches enrolled person {other} (duplicate identity, 照合情報の重複): refused and reported"
     )]
+    /// `part`: `finger` or `palm`, what was presented.
     Duplicate { other: String, part: &'static str },
     #[error("the audit store cannot take the event: nothing was enrolled")]
     AuditUnavailable,
@@ -152,7 +153,7 @@ impl Daemon {
         actor: &Actor,
         pid: &PersonId,
         reader: &str,
-        modality: &str,
+        modality: &'static str,
         other: PersonId,
         score: f32,
         now: DateTime<Utc>,
@@ -171,10 +172,7 @@ impl Daemon {
                 details: serde_json::json!({"matches": other.as_str(), "modality": modality}),
             })
             .await;
-        EnrollError::Duplicate {
-            other: other.as_str().into(),
-            part: if modality == "palm" { "palm" } else { "finger" },
-        }
+        EnrollError::Duplicate { other: other.as_str().into(), part: modality }
     }
 
     /// The steps every modality shares once its template is chosen: sealed under a fresh data key, the

@@ -67,10 +67,6 @@ impl Daemon {
         // The prompt says what this terminal's reader reads: a finger, or a palm (000 §9 names palm vein).
         let prompt = crate::actor::place_prompt(reader.modality());
         let _ = reader.feedback(Feedback::Prompt(prompt.into())).await;
-        let mut prompt = prompt.to_string();
-        if let Some(first) = prompt.get_mut(..1) {
-            first.make_ascii_uppercase();
-        }
         notes.info(format!("{prompt} ({})", term.reader));
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
