@@ -136,6 +136,57 @@ fn a_fingerprint_offered_as_a_palm_is_refused() {
     assert!(matches!(extract_palm(&s), Err(PalmError::Invalid(_))));
 }
 
+/// Centre crop of a `w`×`h` image.
+fn crop(px: &[u8], w: usize, h: usize, side: usize) -> Vec<u8> {
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    (y0..y0 + side).flat_map(|y| px[y * w + x0..y * w + x0 + side].to_vec()).collect()
+}
+
+/// Issue 4's bad input, the known weakness: a fingerprint crop the size of a palm region used to pass as one
+/// (its ridges are a clean field of lines to the orientation code). Synthetic prints (SFinGe-like, the
+/// project's own), whole and cropped to palm-region sizes, are refused as fingerprints, also through the
+/// sample type with near-infrared metadata; the real FVC prints are checked in palm_datasets.rs.
+#[test]
+fn synthetic_fingerprint_images_and_crops_are_refused_as_fingerprints() {
+    use tobira_biometrics::synthetic::{PrintNoise, SyntheticPrint};
+    let mut refused = 0;
+    for seed in 0..20u64 {
+        let g = SyntheticPrint::new(seed).impression(seed, &PrintNoise::default());
+        let (w, h) = (g.width as usize, g.height as usize);
+        for (px, pw, ph) in
+            [(g.pixels.clone(), w, h), (crop(&g.pixels, w, h, 128), 128, 128), (crop(&g.pixels, w, h, 256), 256, 256)]
+        {
+            match extract_image(&px, pw, ph) {
+                Ok(_) => panic!("synthetic print {seed} ({pw}x{ph}) became a palm template"),
+                Err(PalmError::Fingerprint { percent }) => {
+                    assert!(percent > 0);
+                    refused += 1;
+                }
+                // Refused for another reason first (no hand outline, no valleys): refused all the same.
+                Err(_) => {}
+            }
+            let s = Sample::PalmNir { width: pw as u32, height: ph as u32, dpi: 100, wavelength_nm: 850, pixels: px };
+            assert!(extract_palm(&s).is_err(), "print {seed} through the sample type");
+        }
+        // The crops have no hand outline to fail on: the ridge check itself must refuse them.
+        let c = crop(&g.pixels, w, h, 128);
+        let e = extract_image(&c, 128, 128).unwrap_err();
+        assert!(e.to_string().contains("fingerprint, not a palm"), "{e}");
+    }
+    assert!(refused >= 40, "refused as fingerprints: {refused} of 60");
+}
+
+/// The fingerprint check never costs a palm: every synthetic palm the simulator can present still enrols.
+#[test]
+fn synthetic_palms_are_never_taken_for_fingerprints() {
+    for seed in 0..200u64 {
+        let img = SyntheticPalm::new(seed).impression(seed ^ 5, &PalmNoise::default());
+        let e = tobira_biometrics::palm::texture::ridge_evidence(&img, ROI_SIDE, ROI_SIDE);
+        assert!(!tobira_biometrics::palm::texture::looks_like_fingerprint(&e), "palm {seed}: {e:?}");
+        assert!(extract_region(&img, ROI_SIDE, ROI_SIDE).is_ok(), "palm {seed}");
+    }
+}
+
 #[test]
 fn a_truncated_file_is_a_decode_error() {
     let img = image::GrayImage::from_fn(128, 128, |x, y| image::Luma([((x * 3 + y * 5) % 200) as u8 + 20]));

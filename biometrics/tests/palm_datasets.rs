@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use tobira_biometrics::palm::baseline::{compcode_compare, compcode_extract};
 use tobira_biometrics::palm::eval::rates;
-use tobira_biometrics::palm::{compare, extract_file_bytes, extract_region};
+use tobira_biometrics::palm::texture::{looks_like_fingerprint, ridge_evidence};
+use tobira_biometrics::palm::{PalmError, compare, extract_file_bytes, extract_image, extract_region};
 
 fn datasets() -> Option<PathBuf> {
     let p = std::env::var_os("TOBIRA_DATASETS")
@@ -119,4 +120,66 @@ fn polyu_cross_session_accuracy_guard() {
     assert_eq!(fte, 0);
     assert!(r.eer <= 0.5, "cross-session EER {:.3} %", r.eer);
     assert!(margin(&gx, &imp) > 0.2, "genuine and impostor scores now overlap or nearly do");
+}
+
+/// Centre crop of a `w`×`h` image (`side` no larger than either).
+fn crop(px: &[u8], w: usize, h: usize, side: usize) -> Vec<u8> {
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    (y0..y0 + side).flat_map(|y| px[y * w + x0..y * w + x0 + side].to_vec()).collect()
+}
+
+/// Issue 4's bad input on real sensors' prints: every FVC image, whole and as 128² and 256² centre crops
+/// (the size of a palm region) is refused — never a template, so never a match. Before the ridge check 726
+/// of these 1,120 became palm templates: every crop, and 6 whole prints whose outline passed for a hand.
+/// And no real palm is taken for a fingerprint: the highest ridge evidence of the PolyU crops and CASIA
+/// hands is printed beside.
+#[test]
+fn real_fingerprints_are_refused_as_palms_and_no_palm_is_taken_for_one() {
+    let Some(root) = datasets() else { return };
+    let fp = root.join("fingerprint");
+    let mut sets = 0;
+    for set in ["FVC2000_DB1_B", "FVC2000_DB2_B", "FVC2000_DB3_B", "FVC2000_DB4_B_synthetic", "FVC2002_DB1_B"] {
+        let dir = fp.join(set);
+        if !dir.is_dir() {
+            let msg = format!("!!! fingerprint set {} missing: not checked as bad palm input", dir.display());
+            assert!(std::env::var_os("CI").is_none(), "{msg}");
+            eprintln!("{msg}");
+            continue;
+        }
+        sets += 1;
+        let (mut tried, mut as_fingerprint) = (0, 0);
+        for p in files(&dir, "tif") {
+            let img = image::load_from_memory(&std::fs::read(&p).unwrap()).unwrap().into_luma8();
+            let (w, h) = (img.width() as usize, img.height() as usize);
+            let px = img.as_raw();
+            let mut inputs = vec![(px.clone(), w, h), (crop(px, w, h, 128), 128, 128)];
+            if w >= 256 && h >= 256 {
+                inputs.push((crop(px, w, h, 256), 256, 256));
+            }
+            for (q, qw, qh) in inputs {
+                tried += 1;
+                match extract_image(&q, qw, qh) {
+                    Ok(_) => panic!("{} ({qw}x{qh}) became a palm template", p.display()),
+                    Err(PalmError::Fingerprint { .. }) => as_fingerprint += 1,
+                    Err(_) => {}
+                }
+            }
+        }
+        println!("{set}: {tried} images and crops offered as palms, all refused ({as_fingerprint} as fingerprints)");
+    }
+    assert!(sets > 0, "no fingerprint set found under {}", fp.display());
+    let mut worst = (0.0f32, f32::MIN);
+    let mut palms = 0;
+    for p in files(&root.join("palm/PolyU_MS_NIR_ROI"), "bmp")
+        .iter()
+        .chain(&files(&root.join("palm/CASIA_MS_940_fullhand"), "jpg"))
+    {
+        let img = image::load_from_memory(&std::fs::read(p).unwrap()).unwrap().into_luma8();
+        let e = ridge_evidence(img.as_raw(), img.width() as usize, img.height() as usize);
+        assert!(!looks_like_fingerprint(&e), "{} taken for a fingerprint: {e:?}", p.display());
+        worst = (worst.0.max(e.ridge_share), worst.1.max(e.periodicity));
+        palms += 1;
+    }
+    println!("{palms} real palms: highest ridge share {:.3}, highest median periodicity {:.3}", worst.0, worst.1);
+    assert_eq!(palms, 90);
 }

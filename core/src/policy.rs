@@ -152,7 +152,7 @@ impl fmt::Display for Reason {
             Reason::PersonInactive => "This person's authority has been removed.",
             Reason::AppointmentEnded => "The appointment term has ended; authority ends with it (004 §7).",
             Reason::RemoteLoginRefused => "Biometric login is only possible at the terminal itself, not remotely.",
-            Reason::NotIdentified => "Not recognised: place your finger again, flat and centred.",
+            Reason::NotIdentified => "Not recognised: place your finger (or hold your palm) again, flat and centred.",
             Reason::AuditUnavailable => "The record cannot be written: access denied and the door stays locked. Call the system administrator.",
             Reason::DeviceOffline => "The door controller is offline: the door stays locked. Call the system administrator.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",

@@ -22,7 +22,12 @@ use tobira_proto::{ActorClaim, ErrorCode};
 
 #[derive(Debug, Clone)]
 pub enum Proof {
-    Biometric { reader: String, score: f32 },
+    /// `modality` is `finger` or `palm`: an actor proves themselves with whatever the terminal's reader reads.
+    Biometric {
+        reader: String,
+        score: f32,
+        modality: &'static str,
+    },
     Bootstrap,
 }
 
@@ -41,8 +46,8 @@ impl Actor {
 
     pub fn proof_json(&self) -> serde_json::Value {
         match &self.proof {
-            Proof::Biometric { reader, score } => {
-                serde_json::json!({"method": "finger", "reader": reader, "score": (f64::from(*score) * 1000.0).round() / 1000.0})
+            Proof::Biometric { reader, score, modality } => {
+                serde_json::json!({"method": modality, "reader": reader, "score": (f64::from(*score) * 1000.0).round() / 1000.0})
             }
             Proof::Bootstrap => serde_json::json!({"method": "bootstrap"}),
         }
@@ -60,9 +65,7 @@ impl Daemon {
         let closed = {
             let reg = self.registry();
             let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
-            reg.people
-                .values()
-                .any(|p| p.active && p.has_role(Role::SystemAdministrator) && m.by_person.contains_key(&p.id))
+            reg.people.values().any(|p| p.active && p.has_role(Role::SystemAdministrator) && m.has_template(&p.id))
         };
         if closed {
             if let Err(e) = self.store.set_meta(META_BOOTSTRAP_CLOSED, &self.now().to_rfc3339()).await {
@@ -114,12 +117,12 @@ impl Daemon {
             }
             return Ok(Actor { person, mode, proof: Proof::Bootstrap });
         }
-        let score = self.capture_and_verify(claim, &person).await?;
+        let (score, modality) = self.capture_and_verify(claim, &person).await?;
         let reader = claim.reader.clone().unwrap_or_default();
-        Ok(Actor { person, mode, proof: Proof::Biometric { reader, score } })
+        Ok(Actor { person, mode, proof: Proof::Biometric { reader, score, modality } })
     }
 
-    async fn capture_and_verify(&self, claim: &ActorClaim, person: &Person) -> Result<f32, Refusal> {
+    async fn capture_and_verify(&self, claim: &ActorClaim, person: &Person) -> Result<(f32, &'static str), Refusal> {
         let denied = |message: String| Refusal { code: ErrorCode::Denied, message };
         let Some(reader_id) = claim.reader.as_deref() else {
             return Err(denied("--at READER: name the terminal reader where you place your finger".into()));
@@ -133,7 +136,7 @@ impl Daemon {
         };
         let has_template = {
             let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
-            m.by_person.contains_key(&person.id)
+            m.has_template(&person.id)
         };
         if !has_template {
             return Err(denied(format!(
@@ -151,7 +154,7 @@ impl Daemon {
                 person.id
             )));
         }
-        let _ = reader.feedback(Feedback::Prompt("Administrator: place your finger".into())).await;
+        let _ = reader.feedback(Feedback::Prompt(format!("Administrator: {}", place_prompt(reader.modality())))).await;
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
             Ok(Ok(s)) => s,
@@ -163,12 +166,14 @@ impl Daemon {
                 )));
             }
         };
-        let (matched, score) = self.verify(&sample, &person.id).map_err(|e| denied(format!("unusable sample: {e}")))?;
+        let modality = crate::identify::modality(&sample);
+        let (matched, score) =
+            self.verify(reader.modality(), &sample, &person.id).map_err(|e| denied(format!("unusable sample: {e}")))?;
         if matched {
             self.shared().lockout.record_success(&key);
             self.persist_lockout(&key).await;
             let _ = reader.feedback(Feedback::Granted).await;
-            return Ok(score);
+            return Ok((score, modality));
         }
         let outcome = self.shared().lockout.record_failure(key.clone(), now, &self.site.lockout);
         self.persist_lockout(&key).await;
@@ -184,12 +189,21 @@ impl Daemon {
                 reason: "NOT_IDENTIFIED".into(),
                 article: Some("003 §7".into()),
                 score: Some(f64::from(score)),
-                details: serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until}),
+                details: serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality}),
             })
             .await;
+        let what = if modality == "palm" { "palm" } else { "finger" };
         Err(denied(format!(
-            "the finger on {reader_id} is not {}'s (score {score:.3}): nothing was changed; {} tries left",
+            "the {what} on {reader_id} is not {}'s (score {score:.3}): nothing was changed; {} tries left",
             person.id, outcome.remaining_tries
         )))
+    }
+}
+
+/// What a person is asked to do at a reader of this modality.
+pub fn place_prompt(m: tobira_drivers::Modality) -> &'static str {
+    match m {
+        tobira_drivers::Modality::Finger => "Place your finger on the reader",
+        tobira_drivers::Modality::Palm => "Hold your palm over the reader (手のひら静脈)",
     }
 }

@@ -345,12 +345,15 @@ pub enum AuditCmd {
 
 #[derive(Subcommand)]
 pub enum SimCmd {
-    /// A simulated person places a finger on a reader.
+    /// A simulated person places a finger on a reader (or, with --palm, holds a palm over a palm reader).
     Present {
         reader: String,
         body: String,
         #[arg(long, default_value_t = 2)]
         finger: u8,
+        /// Present this palm (left | right) instead of a finger: a fresh synthetic palm-vein impression.
+        #[arg(long, value_parser = ["left", "right"])]
+        palm: Option<String>,
     },
     Walk {
         door: String,
@@ -454,7 +457,8 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
         }
         Cmd::Ledger { kind, from, until, .. } => Request::Ledger { kind: Some(kind), from, until },
         Cmd::Sim(s) => Request::Sim(match s {
-            SimCmd::Present { reader, body, finger } => SimCommand::Present { reader, body, finger },
+            SimCmd::Present { reader, body, palm: Some(hand), .. } => SimCommand::PresentPalm { reader, body, hand },
+            SimCmd::Present { reader, body, finger, palm: None } => SimCommand::Present { reader, body, finger },
             SimCmd::Walk { door, hold_ms } => SimCommand::Walk { door, hold_ms },
             SimCmd::Open { door } => SimCommand::Open { door },
             SimCmd::Close { door } => SimCommand::Close { door },

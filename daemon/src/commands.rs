@@ -57,14 +57,14 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::PersonShow { id } => person_show(d, &id).await,
         Request::PersonDelete { id, reason } => person_delete(d, c, &id, &reason).await,
         Request::Enroll { person, reader, finger, palm, samples } => {
-            if let Some(hand) = palm {
-                return Err(Refusal::bad(format!(
-                    "--palm {hand}: palm-vein templates need the palm pipeline, which this version does not have yet \
-                     (issue 4); enroll a finger with --finger N"
-                )));
-            }
+            // Parsed before the actor proves themselves: a typo costs nobody a capture.
+            let hand = match palm.as_deref().map(|h| (h, crate::enroll_palm::Hand::parse(h))) {
+                None => None,
+                Some((_, Some(hand))) => Some(hand),
+                Some((h, None)) => return Err(Refusal::bad(format!("--palm {h}: say left or right"))),
+            };
             let actor = d.prove(c, Act::Enroll).await?;
-            enroll_as(d, &actor, &person, &reader, finger, samples).await
+            enroll_as(d, &actor, &person, &reader, finger, hand, samples).await
         }
         Request::GrantAdd(g) => grant_add(d, c, g).await,
         Request::GrantList { holder } => grant_list(d, holder.as_deref()),
@@ -341,22 +341,27 @@ async fn request_view(d: &Daemon, c: Option<&ActorClaim>, section: &str, reason:
     }
 }
 
-async fn enroll_as(d: &Daemon, actor: &Actor, person: &str, reader: &str, finger: u8, samples: Option<u8>) -> Answer {
+async fn enroll_as(
+    d: &Daemon,
+    actor: &Actor,
+    person: &str,
+    reader: &str,
+    finger: u8,
+    palm: Option<crate::enroll_palm::Hand>,
+    samples: Option<u8>,
+) -> Answer {
     let samples = samples.unwrap_or(d.site.administration.enrollment_samples);
-    let r = d
-        .enroll(actor, person, reader, finger, samples)
-        .await
-        .map_err(|e| Refusal { code: ErrorCode::Denied, message: e.to_string() })?;
+    let r = match palm {
+        Some(hand) => d.enroll_palm(actor, person, reader, hand, samples).await,
+        None => d.enroll(actor, person, reader, finger, samples).await,
+    }
+    .map_err(|e| Refusal { code: ErrorCode::Denied, message: e.to_string() })?;
     if actor.mode == Mode::Request {
-        let filed = crate::requests::file(
-            d,
-            actor,
-            "enroll",
-            person,
-            "003 §7, §15",
-            serde_json::json!({"template": r["template"], "finger": finger}),
-        )
-        .await?;
+        let what = match palm {
+            Some(hand) => serde_json::json!({"template": r["template"], "palm": hand.as_str()}),
+            None => serde_json::json!({"template": r["template"], "finger": finger}),
+        };
+        let filed = crate::requests::file(d, actor, "enroll", person, "003 §7, §15", what).await?;
         let mut r = r;
         r["request"] = filed["request"].clone();
         r["next"] = filed["next"].clone();
@@ -673,7 +678,7 @@ async fn check(d: &Daemon) -> Answer {
             .values()
             .filter(|p| p.active && !p.has_role(Role::Vendor) && reg.grants_for(&p.id).next().is_some())
         {
-            if !m.by_person.contains_key(&p.id) {
+            if !m.has_template(&p.id) {
                 warnings.push(format!(
                     "{} holds grants but has no approved template: enroll them (`tobira enroll {}`)",
                     p.id, p.id

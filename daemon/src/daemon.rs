@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditWriter, NewEvent, Outcome, Receipt};
+use tobira_biometrics::palm::{PalmGallery, PalmTemplate, PalmThreshold};
 use tobira_biometrics::{Gallery, MinutiaeTemplate, Prepared, Threshold};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::lockout::LockoutBook;
@@ -36,6 +37,10 @@ pub struct Matching {
     pub owners: HashMap<MatchKey, TemplateOwner>,
     pub by_person: BTreeMap<PersonId, Vec<(MatchKey, Prepared)>>,
     pub next_key: MatchKey,
+    /// Palm-vein templates (the modality 000 §8 registers): their own gallery and matcher, never mixed with
+    /// fingerprints, so a palm probe is only ever compared with palms. Keys share `owners` and `next_key`.
+    pub palms: PalmGallery<MatchKey>,
+    pub palms_by_person: BTreeMap<PersonId, Vec<(MatchKey, PalmTemplate)>>,
 }
 
 impl Matching {
@@ -48,21 +53,67 @@ impl Matching {
         key
     }
 
+    pub fn insert_palm(&mut self, person: PersonId, template_id: String, t: PalmTemplate) -> MatchKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.palms.insert(key, t.clone());
+        self.owners.insert(key, TemplateOwner { person: person.clone(), template_id });
+        self.palms_by_person.entry(person).or_default().push((key, t));
+        key
+    }
+
+    pub fn insert_decoded(&mut self, person: PersonId, template_id: String, t: Decoded) -> MatchKey {
+        match t {
+            Decoded::Finger(t) => self.insert(person, template_id, t),
+            Decoded::Palm(t) => self.insert_palm(person, template_id, t),
+        }
+    }
+
+    /// Does this person have an approved template of any modality (to prove who they are, to be warned about)?
+    pub fn has_template(&self, person: &PersonId) -> bool {
+        self.by_person.contains_key(person) || self.palms_by_person.contains_key(person)
+    }
+
     /// Forgets templates (erased, superseded): they stop matching at once, in memory as on disk.
     pub fn remove_where(&mut self, gone: impl Fn(&TemplateOwner) -> bool) -> usize {
         let keys: Vec<MatchKey> = self.owners.iter().filter(|(_, o)| gone(o)).map(|(k, _)| *k).collect();
         for k in &keys {
             self.gallery.remove(k);
-            if let Some(o) = self.owners.remove(k)
-                && let Some(v) = self.by_person.get_mut(&o.person)
-            {
-                v.retain(|(x, _)| x != k);
-                if v.is_empty() {
-                    self.by_person.remove(&o.person);
-                }
+            self.palms.remove(k);
+            if let Some(o) = self.owners.remove(k) {
+                for_person(&mut self.by_person, &o.person, k);
+                for_person(&mut self.palms_by_person, &o.person, k);
             }
         }
         keys.len()
+    }
+}
+
+/// A decrypted template, decoded by the modality the store records for it.
+pub enum Decoded {
+    /// An ISO/IEC 19794-2 minutiae record.
+    Finger(MinutiaeTemplate),
+    /// A TPVT palm-vein template (`tobira_biometrics::palm::template`).
+    Palm(PalmTemplate),
+}
+
+impl Decoded {
+    pub fn decode(modality: &str, plain: &[u8]) -> Result<Decoded, String> {
+        match modality {
+            "palm" => PalmTemplate::decode(plain).map(Decoded::Palm).map_err(|e| e.to_string()),
+            "finger" => tobira_biometrics::iso19794_2::decode(plain).map(Decoded::Finger).map_err(|e| e.to_string()),
+            other => Err(format!("unknown modality {other:?}")),
+        }
+    }
+}
+
+/// Drops template `k` from a person's list, and the person once the list is empty.
+fn for_person<T>(by: &mut BTreeMap<PersonId, Vec<(MatchKey, T)>>, person: &PersonId, k: &MatchKey) {
+    if let Some(v) = by.get_mut(person) {
+        v.retain(|(x, _)| x != k);
+        if v.is_empty() {
+            by.remove(person);
+        }
     }
 }
 
@@ -104,6 +155,9 @@ pub struct Daemon {
     pub shared: Mutex<Shared>,
     pub matching: RwLock<Matching>,
     pub threshold: Threshold,
+    /// The palm matcher's threshold, at the same false-match rate as `threshold` (palm scores have their own
+    /// calibration table, `PalmThreshold`).
+    pub palm_threshold: PalmThreshold,
     pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
     pub doors: HashMap<DoorId, DoorRuntime>,
     pub sim: Option<crate::sim::SimDevices>,

@@ -116,7 +116,7 @@ impl Demo {
         println!("\n{:>2}. {title}", self.step);
     }
 
-    fn show(&mut self, r: &DecisionReport, want_granted: bool, want_reason: &str) {
+    pub(crate) fn show(&mut self, r: &DecisionReport, want_granted: bool, want_reason: &str) {
         let verdict = if r.granted { "GRANTED" } else { "DENIED " };
         let ok = r.granted == want_granted && r.reason == want_reason;
         println!(
@@ -547,7 +547,8 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.sim(SimCommand::AuditUnwritable { on: false })?;
     println!("    audit store writable again");
 
-    crate::demo_admin::after(d)
+    crate::demo_admin::after(d)?;
+    crate::demo_palm::play(d)
 }
 
 fn enroll(person: &str) -> Request {

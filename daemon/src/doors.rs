@@ -11,7 +11,7 @@ use tobira_core::door::{Alarm, DoorInput, DoorMachine, DoorOutput};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::policy::{Decision, Reason, Request};
 use tobira_core::site::DoorConfig;
-use tobira_drivers::{DeviceError, DoorInput as HwInput, Feedback, Reader};
+use tobira_drivers::{DeviceError, DoorInput as HwInput, Feedback, Modality, Reader};
 use tokio::sync::watch;
 
 const TICK: Duration = Duration::from_millis(250);
@@ -116,18 +116,28 @@ impl DoorTask {
                 self.faulted.remove(&reader);
                 s
             }
+            // A capture window that closed with nobody at the reader (a palm bridge answers `timeout`): the
+            // reader simply waits again; it is not a device fault.
+            Err(DeviceError::Timeout { .. }) => return,
             Err(e) => return self.fault_once(&reader, &e).await,
         };
         let now = self.d.now();
         let registry = self.d.registry();
         let zone = self.cfg.zone.clone();
+        let modality = self.d.readers.get(&ReaderId::new(&reader)).map(|r| r.modality()).unwrap_or(Modality::Finger);
+        // Why a sample gave no probe (a fingerprint at a palm reader, a blank frame): audited, never a match.
+        let mut refused: Option<String> = None;
         let (person, score, identified_as_allowed) = match side {
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
-                match self.d.identify(&sample, &allowed) {
+                match self.d.identify(modality, &sample, &allowed) {
                     Identified::Allowed { person, score } => (Some(person), Some(score), true),
                     Identified::Attributed { person, score } => (Some(person), Some(score), false),
-                    Identified::NotIdentified | Identified::Unusable(_) => (None, None, false),
+                    Identified::Unusable(e) => {
+                        refused = Some(e.to_string());
+                        (None, None, false)
+                    }
+                    Identified::NotIdentified => (None, None, false),
                 }
             }
             Side::Exit => {
@@ -136,8 +146,12 @@ impl DoorTask {
                     let sh = self.d.shared();
                     registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
                 };
-                match self.d.identify(&sample, &inside) {
+                match self.d.identify(modality, &sample, &inside) {
                     Identified::Allowed { person, score } => (Some(person), Some(score), true),
+                    Identified::Unusable(e) => {
+                        refused = Some(e.to_string());
+                        (None, None, false)
+                    }
                     _ => (None, None, false),
                 }
             }
@@ -166,9 +180,12 @@ impl DoorTask {
             Side::Entry => "door.enter",
             Side::Exit => "door.exit",
         };
-        let mut details = serde_json::json!({"door": self.cfg.id.as_str(), "zone": zone.as_str(), "reader": reader});
+        let mut details = serde_json::json!({"door": self.cfg.id.as_str(), "zone": zone.as_str(), "reader": reader, "modality": crate::identify::modality(&sample)});
         if let Some(p) = &person {
             self.ledger_details(&mut details, p, now);
+        }
+        if let Some(r) = refused {
+            details["sample"] = r.into();
         }
         let ev = decision_event(kind, now, person.as_ref(), self.cfg.id.as_str(), &decision, score, details);
         let (decision, seq) = match self.d.record(ev).await {

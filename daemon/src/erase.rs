@@ -11,7 +11,7 @@ use tobira_proto::ErrorCode;
 
 impl Daemon {
     /// Makes an approved template match: opens it, loads it into the matcher, and erases the person's older
-    /// templates of the same finger (re-enrollment replaces). Idempotent.
+    /// templates of the same finger or hand (re-enrollment replaces). Idempotent.
     pub async fn activate_template(&self, template_id: &str, person: &str) -> Result<(), Refusal> {
         let kek = self.template_key.read().await;
         self.store.set_template_status(template_id, "pending", "approved").await?;
@@ -21,20 +21,27 @@ impl Daemon {
         let sealed = crate::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
         let plain = crate::crypto::open_template(&kek, person, template_id, &sealed)
             .map_err(|e| Refusal { code: ErrorCode::Internal, message: format!("template {template_id}: {e}") })?;
-        let t = tobira_biometrics::iso19794_2::decode(&plain)
+        // Decoded before anything is erased: a template that cannot load replaces nothing.
+        let t = crate::daemon::Decoded::decode(&row.modality, &plain)
             .map_err(|e| Refusal { code: ErrorCode::Internal, message: format!("template {template_id}: {e}") })?;
+        // The same finger, or the same hand: a palm's position (1 right, 2 left) is not a finger number.
         let superseded: Vec<String> = self
             .store
             .templates_of(person)
             .await?
             .into_iter()
-            .filter(|x| x.id != template_id && x.position == row.position && x.status == "approved")
+            .filter(|x| {
+                x.id != template_id
+                    && x.modality == row.modality
+                    && x.position == row.position
+                    && x.status == "approved"
+            })
             .map(|x| x.id)
             .collect();
         self.store.erase_templates(&superseded).await?;
         let mut m = self.matching.write().unwrap_or_else(|p| p.into_inner());
         m.remove_where(|o| superseded.contains(&o.template_id) || o.template_id == template_id);
-        m.insert(PersonId::new(person), template_id.to_string(), t);
+        m.insert_decoded(PersonId::new(person), template_id.to_string(), t);
         Ok(())
     }
 

@@ -142,7 +142,7 @@ pub fn event_rows_in(
                 let pending = s(dj, "status") == "pending";
                 Some(
                     serde_json::json!({"年月日": date, "区分": if pending { "登録申請" } else { "登録" }, "氏名": who, "所属": aff, "操作者ID": subject,
-                "内容": format!("生体情報を登録 (指 {}, {}){}", dj["finger"], s(dj, "template"), if pending { " — システム管理者の承認待ち" } else { "" }), "実施者": actor}),
+                "内容": format!("生体情報を登録 ({}, {}){}", body_part(dj), s(dj, "template"), if pending { " — システム管理者の承認待ち" } else { "" }), "実施者": actor}),
                 )
             }
             ("operators", "admin.request.applied") if ["enroll", "delete-person"].contains(&s(dj, "kind").as_str()) => {
@@ -162,7 +162,7 @@ pub fn event_rows_in(
             }
             ("matching", "admin.enroll") => Some(
                 serde_json::json!({"年月日時": stamp, "区分": if s(dj, "status") == "pending" { "登録申請" } else { "登録" }, "氏名": who, "利用者ID": subject, "場所": e.place,
-                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (実施者 {actor})", s(dj, "template"))}),
+                "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} {} (実施者 {actor})", body_part(dj), s(dj, "template"))}),
             ),
             ("matching", "admin.request.applied") if s(dj, "kind") == "enroll" => Some(
                 serde_json::json!({"年月日時": stamp, "区分": "登録承認", "氏名": who, "利用者ID": subject, "場所": e.place,
@@ -186,7 +186,7 @@ pub fn event_rows_in(
             ),
             ("matching", k) if (k.starts_with("login.") || k.starts_with("door.")) && e.score.is_some() => Some(
                 serde_json::json!({"年月日時": stamp, "区分": "利用", "氏名": who, "利用者ID": subject, "場所": e.place,
-                    "結果": outcome_ja(e.outcome), "照合スコア": e.score.map(|x| format!("{x:.3}")).unwrap_or_default(), "内容": format!("{} {}", e.kind, e.reason)}),
+                    "結果": outcome_ja(e.outcome), "照合スコア": e.score.map(|x| format!("{x:.3}")).unwrap_or_default(), "内容": format!("{} {}{}", e.kind, e.reason, if s(dj, "modality") == "palm" { " (手のひら静脈)" } else { "" })}),
             ),
             ("user-ids", "admin.person.add") => {
                 Some(serde_json::json!({"年月日": date, "区分": "発行", "ユーザID": subject, "氏名": who, "所属": aff,
@@ -296,4 +296,13 @@ pub async fn entry_exit(
     Ok(
         serde_json::json!({"title": "入退室管理簿 (entry/exit ledger, 000 Form 1)", "columns": ENTRY_EXIT_COLUMNS, "rows": entry_exit_rows(&events, d)}),
     )
+}
+
+/// The enrolled body part as the operator ledger names it: a palm vein (手のひら静脈, 000 §8) or a finger.
+fn body_part(dj: &serde_json::Value) -> String {
+    match dj["palm"].as_str() {
+        Some("left") => "左手のひら静脈".into(),
+        Some(_) => "右手のひら静脈".into(),
+        None => format!("指 {}", dj["finger"]),
+    }
 }

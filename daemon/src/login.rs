@@ -64,8 +64,10 @@ impl Daemon {
             let d = Decision::deny(Reason::UnknownTerminal);
             return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
         };
-        let _ = reader.feedback(Feedback::Prompt("Place your finger on the reader".into())).await;
-        notes.info(format!("Place your finger on the reader ({})", term.reader));
+        // The prompt says what this terminal's reader reads: a finger, or a palm (000 §9 names palm vein).
+        let prompt = crate::actor::place_prompt(reader.modality());
+        let _ = reader.feedback(Feedback::Prompt(prompt.into())).await;
+        notes.info(format!("{prompt} ({})", term.reader));
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
             Ok(Ok(s)) => s,
@@ -82,11 +84,14 @@ impl Daemon {
                     .await;
             }
         };
-        let (matched, score) = match self.verify(&sample, &pid) {
+        let modality = crate::identify::modality(&sample);
+        let (matched, score) = match self.verify(reader.modality(), &sample, &pid) {
             Ok(v) => v,
             Err(e) => {
                 let d = Decision::deny(Reason::NotIdentified);
-                return self.finish_login(&pid, terminal, d, None, serde_json::json!({"sample": e.to_string()})).await;
+                notes.error(format!("The sample was refused: {e}"));
+                let details = serde_json::json!({"sample": e.to_string(), "modality": modality});
+                return self.finish_login(&pid, terminal, d, None, details).await;
             }
         };
         let key = (pid.clone(), term.reader.clone());
@@ -97,8 +102,7 @@ impl Daemon {
             };
             self.persist_lockout(&key).await;
             let d = Decision::deny(Reason::NotIdentified);
-            let details =
-                serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until});
+            let details = serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality});
             match outcome.locked_until {
                 Some(until) => notes.error(format!(
                     "Not recognised. Locked for {} s after repeated failures (NIST SP 800-63B).",
@@ -132,7 +136,7 @@ impl Daemon {
         self.persist_lockout(&key).await;
         // Decide again at the moment of the answer: time moved while the person placed their finger.
         let final_decision = self.decide(&req, self.now());
-        self.finish_login(&pid, terminal, final_decision, Some(score), serde_json::json!({})).await
+        self.finish_login(&pid, terminal, final_decision, Some(score), serde_json::json!({"modality": modality})).await
     }
 
     async fn finish_login(

@@ -209,9 +209,9 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         let sealed = crate::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
         let plain = crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
             .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
-        let t = tobira_biometrics::iso19794_2::decode(&plain)
+        let t = crate::daemon::Decoded::decode(&row.modality, &plain)
             .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
-        matching.insert(row.person, row.id, t);
+        matching.insert_decoded(row.person, row.id, t);
     }
 
     let (decisions, _) = tokio::sync::broadcast::channel(256);
@@ -237,6 +237,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),
+        palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
         readers,
         doors,
         sim,

@@ -104,6 +104,14 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
                 }
             }
         }
+        SimCommand::PresentPalm { reader, body, hand } => {
+            if hand != "left" && hand != "right" {
+                return Err(Refusal::bad(format!("hand {hand:?}: say left or right")));
+            }
+            let h = sim.reader(&reader)?;
+            let attempt = sim.attempts.fetch_add(1, Ordering::Relaxed);
+            present_palm(d, h, &reader, sim.population.palm_impression(&body, &hand, attempt)).await
+        }
         SimCommand::Walk { door, hold_ms } => {
             let walked = sim.door(&door)?.walk_through(Duration::from_millis(hold_ms));
             Ok(serde_json::json!({"walked_through": walked}))
@@ -174,5 +182,32 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             )
         }
         _ => Err(Refusal::bad("unknown simulator command")),
+    }
+}
+
+/// A palm held over a simulated reader; at a door reader, waits for the door's decision (as `Present` does for
+/// a finger) so the caller sees it.
+async fn present_palm(
+    d: &Daemon,
+    h: &SimReaderHandle,
+    reader: &str,
+    sample: tobira_drivers::Sample,
+) -> Result<serde_json::Value, Refusal> {
+    let door =
+        d.site.doors.iter().find(|x| {
+            x.entry_reader.as_str() == reader || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
+        });
+    let Some(door) = door else {
+        h.present(sample);
+        return Ok(serde_json::json!({"presented": reader, "modality": "palm"}));
+    };
+    let mut rx = d.decisions.subscribe();
+    h.present(sample);
+    match await_decision(&mut rx, door.id.as_str()).await {
+        Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
+        None => Err(Refusal {
+            code: ErrorCode::Unavailable,
+            message: format!("door {} gave no decision within 10 s", door.id),
+        }),
     }
 }

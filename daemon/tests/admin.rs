@@ -137,8 +137,11 @@ fn actors_prove_themselves_and_site_administrators_request() {
     assert_eq!(login(&d, "tanaka", Some("tanaka"))["reason"], "GRANT_VALID");
     refused(&d.act("takahashi", &["request", "approve", &req]), "already approved");
 
-    // Palm-vein enrollment is refused clearly until the palm pipeline exists.
-    refused(&d.act("takahashi", &["enroll", "sato", "--reader", "t01-reader", "--palm", "right"]), "palm");
+    // A palm cannot be enrolled at a fingerprint reader: refused before any capture, naming the reader.
+    refused(
+        &d.act("takahashi", &["enroll", "sato", "--reader", "t01-reader", "--palm", "right"]),
+        "t01-reader is a fingerprint reader; palm-vein enrollment needs a palm reader",
+    );
 
     // A duplicate identity blocks an enrollment and raises an alarm.
     refused(&enroll(&d, "ito", "sato", "tanaka"), "duplicate identity");

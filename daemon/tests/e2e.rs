@@ -21,6 +21,8 @@ fn demo_plays_every_scenario_and_the_audit_verifies() {
         "AUDIT_UNAVAILABLE",
         "door.alarm".split('.').next().unwrap(),
         "is intact",
+        "right palm enrolled",
+        "office-door",
     ] {
         assert!(t.contains(want), "demo output lacks {want}");
     }
@@ -212,11 +214,14 @@ fn exactly_two_site_administrators() {
     assert_eq!(String::from_utf8_lossy(&people.stdout).lines().count(), 3, "the refused one was not added");
 }
 
-/// A palm-vein reader through the bridge protocol: the daemon's config names the bridge's socket as it
-/// would name a vendor bridge, and its real driver captures from the reference bridge. Until the palm
-/// pipeline exists (issue 4) a palm never matches: the login is refused, not mistaken for a fingerprint.
+/// Palm vein end to end (issue 4; 000 §8–§9 registers palm vein for every operator): the terminal's reader
+/// is a palm-vein sensor behind the bridge protocol (the daemon's real driver against the reference bridge
+/// on a socket named in the site file, as a vendor bridge would be), the server-room entry reader a
+/// simulated palm reader. Enrolment by palm, refusals of a fingerprint reader and of a duplicate palm, an
+/// administrator proving themselves by palm, login and door by palm, someone else's palm refused, a
+/// fingerprint image offered to the palm sensor refused as not a palm (never a match), the bridge gone.
 #[test]
-fn a_palm_bridge_reader_is_driven_through_its_socket() {
+fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     use tobira_drivers::palm_bridge::codec::Hand;
     use tobira_drivers::palm_bridge::sim::{Presentation, SimBridge};
     let dir = tempfile::tempdir().unwrap();
@@ -226,48 +231,173 @@ fn a_palm_bridge_reader_is_driven_through_its_socket() {
     let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
     rt.spawn(bridge.clone().serve(listener));
     let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
-    let site = demo_site().replace(
-        stanza,
-        &format!("id = \"t01-reader\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", sock.display()),
-    );
-    assert!(site.contains("palm-bridge"), "the demo site's t01-reader stanza changed; update this test");
-    let d = Running::start_with(dir.path(), &site, &[]);
-    d.bootstrap();
-    let o = d.tobira(&[
-        "--actor",
-        "takahashi",
-        "person",
-        "add",
-        "tanaka",
-        "--name",
-        "田中",
-        "--roles",
-        "operator",
-        "--appointment-end",
-        "2027-03-31",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    // The simulated clock first: a grant starts on the day it is issued, by the daemon's clock.
-    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
-    let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "terminal:t-01"]);
-    assert!(o.status.success(), "{}", text(&o));
-    bridge.present(Presentation::Hand { body: "tanaka".into(), hand: Hand::Right });
-    let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
-    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
-    assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
-    assert_eq!(bridge.captures(), 1, "the daemon captured from the bridge");
-    let ev = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "login.failure"]);
+    let site = demo_site()
+        .replace(
+            stanza,
+            &format!("id = \"t01-reader\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", sock.display()),
+        )
+        .replace("id = \"server-in\"\nkind = \"sim-finger\"", "id = \"server-in\"\nkind = \"sim-palm\"");
     assert!(
-        text(&ev).contains("cannot be turned into a template"),
-        "the palm was refused as unsupported: {}",
-        text(&ev)
+        site.contains("palm-bridge") && site.contains("sim-palm"),
+        "the demo site's readers changed; update this test"
     );
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    // The system administrator's own finger at the (fingerprint) admin reader closes the bootstrap.
+    for _ in 0..3 {
+        d.present(ADMIN_READER, "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", ADMIN_READER]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (id, role) in [("tanaka", "operator"), ("sato", "operator"), ("morita", "operator"), ("suzuki", "data-manager")]
+    {
+        let o = d
+            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let hand = |body: &str| Presentation::Hand { body: body.into(), hand: Hand::Right };
+    let enrol_palm = |who: &str, body: &str| {
+        for _ in 0..3 {
+            bridge.present(hand(body));
+        }
+        d.act("takahashi", &["--json", "enroll", who, "--reader", "t01-reader", "--palm", "right"])
+    };
+    // A finger cannot be enrolled at a palm reader: refused before any capture.
+    let o = d.act("takahashi", &["enroll", "tanaka", "--reader", "t01-reader"]);
+    assert!(!o.status.success() && text(&o).contains("is a palm-vein reader"), "{}", text(&o));
+    assert_eq!(bridge.captures(), 0, "nothing was captured for a refused enrolment");
+    for who in ["tanaka", "sato", "suzuki"] {
+        let o = enrol_palm(who, who);
+        assert!(o.status.success(), "{who}: {}", text(&o));
+        let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        assert_eq!(
+            (v["status"].as_str(), v["modality"].as_str(), v["palm"].as_str()),
+            (Some("approved"), Some("palm"), Some("right")),
+            "{v}"
+        );
+    }
+    assert_eq!(bridge.captures(), 9, "three captures per palm through the bridge");
+    // Tanaka's palm under another name: a duplicate identity, refused and alarmed (003 §15).
+    let o = enrol_palm("morita", "tanaka");
+    assert!(!o.status.success() && text(&o).contains("duplicate identity"), "{}", text(&o));
+    // tanaka's finger too, at the fingerprint reader: the admin's finger first, then the subject's three.
+    d.present(ADMIN_READER, "takahashi");
+    for _ in 0..3 {
+        d.present(ADMIN_READER, "tanaka");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "--at", ADMIN_READER, "enroll", "tanaka", "--reader", ADMIN_READER]);
+    assert!(o.status.success(), "{}", text(&o));
+    // tanaka's left palm (position 2, like finger 2): a palm replaces only a palm of the same hand, so the
+    // finger stays approved; then the right palm again, which replaces the first right palm.
+    for h in [Hand::Left, Hand::Right] {
+        for _ in 0..3 {
+            bridge.present(Presentation::Hand { body: "tanaka".into(), hand: h });
+        }
+        let palm = if h == Hand::Left { "left" } else { "right" };
+        let o = d.act("takahashi", &["enroll", "tanaka", "--reader", "t01-reader", "--palm", palm]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let show = d.tobira(&["--json", "person", "show", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&show.stdout).trim()).unwrap();
+    let templates = v["templates"].as_array().cloned().unwrap_or_default();
+    let count = |modality: &str, position: i64, status: &str| {
+        templates
+            .iter()
+            .filter(|t| t["modality"] == modality && t["position"] == position && t["status"] == status)
+            .count()
+    };
+    assert_eq!(count("finger", 2, "approved"), 1, "the finger survives the left palm: {v}");
+    assert_eq!(count("palm", 2, "approved"), 1, "{v}");
+    assert_eq!((count("palm", 1, "approved"), count("palm", 1, "erased")), (1, 1), "re-enrolment replaces: {v}");
+
+    // An administrator proves themselves by palm at the terminal's palm reader: the data manager designates
+    // tanaka for the server room (003 §13(2)).
+    bridge.present(hand("suzuki"));
+    let o =
+        d.tobira(&["--actor", "suzuki", "--at", "t01-reader", "grant", "add", "tanaka", "--place", "zone:server-room"]);
+    assert!(o.status.success(), "suzuki proved by palm: {}", text(&o));
+    let o = d.act("takahashi", &["grant", "add", "tanaka", "--place", "terminal:t-01"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let login = |body: Option<Presentation>| {
+        if let Some(p) = body {
+            bridge.present(p);
+        }
+        let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+        serde_json::from_str::<serde_json::Value>(String::from_utf8_lossy(&o.stdout).trim()).unwrap()
+    };
+    let v = login(Some(hand("tanaka")));
+    assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(true), Some("GRANT_VALID")), "{v}");
+    assert!(v["score"].as_f64().unwrap() >= 0.33, "scored against the palm threshold: {v}");
+    let v = login(Some(hand("sato")));
+    assert_eq!(v["reason"], "NOT_IDENTIFIED", "someone else's palm under tanaka's ID: {v}");
+    // Both of tanaka's palms are enrolled: the left one verifies too.
+    let v = login(Some(Presentation::Hand { body: "tanaka".into(), hand: Hand::Left }));
+    assert_eq!(v["reason"], "GRANT_VALID", "{v}");
+    // Issue 4's bad input: a fingerprint image at the palm sensor (a synthetic print, whole and as a crop the
+    // size of a palm region): refused as a fingerprint, never scored.
+    let print = tobira_biometrics::synthetic::SyntheticPrint::new(7).impression(1, &Default::default());
+    let side = 128usize;
+    let (x0, y0) = ((print.width as usize - side) / 2, (print.height as usize - side) / 2);
+    let crop: Vec<u8> =
+        (y0..y0 + side).flat_map(|y| print.pixels[y * print.width as usize + x0..][..side].to_vec()).collect();
+    for (w, h, pixels) in [(side as u32, side as u32, crop), (print.width, print.height, print.pixels.clone())] {
+        let v = login(Some(Presentation::Image { width: w, height: h, pixels }));
+        assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("NOT_IDENTIFIED")), "{v}");
+        assert!(v["score"].is_null(), "a fingerprint is never scored as a palm: {v}");
+    }
+    let ev = d.act("takahashi", &["--json", "audit", "show", "--kind", "login."]);
+    let events = text(&ev);
+    assert!(events.contains("\"modality\":\"palm\""), "login events record the modality: {events}");
+    assert!(events.contains("this is a fingerprint, not a palm"), "the refusal says it saw a fingerprint: {events}");
+
+    // The server-room door identifies by palm (1:N among the people allowed in), someone else is refused.
+    let door = |body: &str, palm: &str| {
+        let o = d.tobira(&["--json", "sim", "present", "server-in", body, "--palm", palm]);
+        serde_json::from_str::<serde_json::Value>(String::from_utf8_lossy(&o.stdout).trim()).unwrap()
+    };
+    let v = door("tanaka", "right");
+    assert_eq!((v["granted"].as_bool(), v["person"].as_str()), (Some(true), Some("tanaka")), "{v}");
+    let v = door("sato", "right");
+    assert_eq!(v["granted"], false, "sato holds no server-room grant: {v}");
+    let v = door("stranger", "right");
+    assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("NOT_IDENTIFIED")), "{v}");
+    // tanaka's enrolled finger offered at the palm door reader: the wrong kind of sample, never matched.
+    let o = d.tobira(&["--json", "sim", "present", "server-in", "tanaka"]);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("NOT_IDENTIFIED")), "{v}");
+    let ev = d.act("takahashi", &["--json", "audit", "show", "--kind", "door.enter"]);
+    assert!(text(&ev).contains("a palm reader delivered a finger sample"), "{}", text(&ev));
+
+    // The records say palm (000 §9, 003 §15): suzuki's act proved by palm, the matching-data ledger's
+    // registrations name the hand and its uses the modality.
+    let ev = d.act("takahashi", &["--json", "audit", "show", "--kind", "admin.grant.add", "--person", "suzuki"]);
+    assert!(text(&ev).contains("\"method\":\"palm\""), "{}", text(&ev));
+    let csv = dir.path().join("matching.csv");
+    let o = d.act("takahashi", &["ledger", "matching", "--csv", csv.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ledger = std::fs::read_to_string(&csv).unwrap();
+    assert!(ledger.contains("右手のひら静脈") && ledger.contains("左手のひら静脈"), "{ledger}");
+    assert!(ledger.contains("login.success GRANT_VALID (手のひら静脈)"), "{ledger}");
+
     // The bridge goes away: the login is refused with the device named, and the daemon keeps running.
     bridge.disconnect_all();
-    let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
-    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+    let v = login(None);
     assert_eq!(v["granted"], false);
     assert!(d.tobira(&["status"]).status.success());
+
+    // A restart loads the sealed palm templates from the store by their recorded modality: tanaka's palm
+    // still opens the session at the bridge that is back, sato's still does not.
+    assert!(d.stop().success());
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:30:00+09:00"]);
+    for (body, want) in [("tanaka", "GRANT_VALID"), ("sato", "NOT_IDENTIFIED")] {
+        bridge.present(hand(body));
+        let o = d.tobira(&["--json", "login", "t-01", "tanaka"]);
+        let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap();
+        assert_eq!(v["reason"], want, "{body}'s palm after a restart: {v}");
+    }
 }
 
 /// A door controller on OSDP with Secure Channel: the daemon's real control panel drives libosdp's

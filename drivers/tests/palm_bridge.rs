@@ -42,11 +42,15 @@ async fn captures_an_image_and_survives_faults() {
     let Sample::PalmNir { pixels: again, .. } = r.next_sample().await.unwrap() else { panic!() };
     bridge.present(hand("sato"));
     let Sample::PalmNir { pixels: other, .. } = r.next_sample().await.unwrap() else { panic!() };
-    let diff = |a: &[u8], b: &[u8]| {
-        a.iter().zip(b).map(|(x, y)| u64::from((i32::from(*x) - i32::from(*y)).unsigned_abs())).sum::<u64>()
-    };
     assert_ne!(pixels, again);
-    assert!(diff(&pixels, &again) < diff(&pixels, &other), "same veins are closer than other veins");
+    let template = |px: Vec<u8>| {
+        let s = Sample::PalmNir { width: SIDE, height: SIDE, dpi: 100, wavelength_nm: 850, pixels: px };
+        tobira_biometrics::palm::extract_palm(&s).unwrap()
+    };
+    let (a, b, c) = (template(pixels), template(again), template(other));
+    let th = tobira_biometrics::palm::PalmThreshold::default();
+    assert!(th.accepts(tobira_biometrics::palm::compare(&a, &b)), "the same veins match");
+    assert!(!th.accepts(tobira_biometrics::palm::compare(&a, &c)), "other veins do not");
 
     // Garbage on the wire: counted, survived, the capture still succeeds.
     bridge.present(Presentation::Garbage(b"\x00\xffTPB1\x00\x00\x00\x05\x00\x00\x00\x09{}{}}".to_vec()));
@@ -117,4 +121,22 @@ async fn no_bridge_is_offline_not_a_hang() {
     let t = tokio::time::Instant::now();
     assert!(matches!(r.next_sample().await, Err(DeviceError::Offline { .. })));
     assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+/// A caller that stops waiting mid-capture (a door task's `select!` taking another event first) loses
+/// nothing: the next call waits for the same capture, so the hand held out meanwhile is delivered.
+#[tokio::test]
+async fn a_dropped_capture_is_resumed_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("palm.sock");
+    let bridge = SimBridge::new();
+    tokio::spawn(bridge.clone().serve(UnixListener::bind(&sock).unwrap()));
+    let r = PalmBridgeReader::new("palm-4", cfg(&sock));
+    for _ in 0..3 {
+        let gave_up = tokio::time::timeout(Duration::from_millis(100), r.next_sample()).await;
+        assert!(gave_up.is_err(), "nobody there yet");
+    }
+    bridge.present(hand("tanaka"));
+    assert!(matches!(r.next_sample().await, Ok(Sample::PalmNir { .. })), "the hand reached the next caller");
+    assert_eq!(bridge.captures(), 1);
 }

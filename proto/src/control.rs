@@ -206,6 +206,13 @@ pub enum SimCommand {
         body: String,
         finger: u8,
     },
+    /// A simulated person holds a palm (`left` or `right`) over a palm reader: a fresh synthetic near-infrared
+    /// impression of that body's palm vein. Like `Present`, the body never travels with the sample.
+    PresentPalm {
+        reader: String,
+        body: String,
+        hand: String,
+    },
     /// Walk through a door (opens only if the strike is energised), closing after `hold_ms`.
     Walk {
         door: String,

@@ -57,8 +57,25 @@ impl<K: Clone + PartialEq> PalmGallery<K> {
 
     /// The best match at or above `threshold`, if any.
     pub fn identify(&self, probe: &PalmTemplate, threshold: PalmThreshold) -> Option<(K, Score)> {
-        let mut first: Vec<(f32, usize)> =
-            self.entries.iter().enumerate().map(|(i, (_, t))| (coarse_distance(probe, t), i)).collect();
+        self.identify_among(probe, None, threshold)
+    }
+
+    /// [`identify`](Self::identify) over only the templates whose key `among` accepts: a door identifies
+    /// among the people allowed in its zone (THREATS.md), never over everyone, so a stranger's false match
+    /// elsewhere in the gallery cannot push the right person out of the shortlist or admit anyone.
+    pub fn identify_among(
+        &self,
+        probe: &PalmTemplate,
+        among: Option<&dyn Fn(&K) -> bool>,
+        threshold: PalmThreshold,
+    ) -> Option<(K, Score)> {
+        let mut first: Vec<(f32, usize)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, _))| among.is_none_or(|f| f(k)))
+            .map(|(i, (_, t))| (coarse_distance(probe, t), i))
+            .collect();
         let k = SHORTLIST.min(first.len());
         if k == 0 {
             return None;
@@ -122,4 +139,31 @@ fn coarse_impl(a: &PalmTemplate, b: &PalmTemplate) -> f32 {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::palm::extract_region;
+    use crate::palm::synthetic::{PalmNoise, SyntheticPalm};
+
+    fn template(seed: u64, n: u64) -> PalmTemplate {
+        let img = SyntheticPalm::new(seed).impression(n, &PalmNoise::default());
+        extract_region(&img, crate::palm::ROI_SIDE, crate::palm::ROI_SIDE).unwrap()
+    }
+
+    #[test]
+    fn identification_among_a_subset_never_names_anyone_outside_it() {
+        let mut g = PalmGallery::new();
+        for seed in 1..=6u64 {
+            g.insert(seed, template(seed, 1));
+        }
+        let probe = template(4, 2);
+        let t = PalmThreshold::default();
+        assert_eq!(g.identify(&probe, t).map(|(k, _)| k), Some(4));
+        let others = |k: &u64| *k != 4;
+        assert_eq!(g.identify_among(&probe, Some(&others), t), None, "the mate is outside the subset");
+        let only = |k: &u64| *k == 4 || *k == 1;
+        assert_eq!(g.identify_among(&probe, Some(&only), t).map(|(k, _)| k), Some(4));
+    }
 }

@@ -27,7 +27,17 @@
 //! image data                    width × height bytes
 //! ```
 //! The field order follows the 2007 edition's general header and image representation header as this
-//! module's author read them; only the variant above (one raw 8-bit image) is implemented. Decoding checks
+//! module's author read them; only the variant above (one raw 8-bit image) is implemented.
+//!
+//! **Not verified against the standard.** Checked on 2026-12-02 against what public sources the project
+//! can search (code, documentation pages, issue threads): they name ISO/IEC 19794-9:2007 ("Vascular image
+//! data") but none gives its byte layout, no open implementation of the record was found, and the text
+//! itself is sold by ISO. What they do say: the part has a successor, ISO/IEC 39794-9:2021 ("Extensible
+//! biometric data interchange formats — Part 9: Vascular image data", also INCITS/ISO/IEC 39794-9), a
+//! tagged binary format specified in ASN.1 plus an XML schema, not this fixed-offset layout. So a record
+//! written here round-trips through this module (tested) but interoperability with a vendor's 19794-9 or
+//! 39794-9 records is untested: check this layout against the standard's text, or a vendor's sample
+//! record, before exchanging images with another system. Decoding checks
 //! every length against the others and against the bytes present — a record that lies about its length, is
 //! truncated, or carries a compressed or deeper image is refused with a precise error, never a panic.
 

@@ -21,6 +21,7 @@ pub mod matcher;
 pub mod roi;
 pub mod synthetic;
 pub mod template;
+pub mod texture;
 
 pub mod gallery;
 
@@ -55,6 +56,12 @@ pub enum PalmError {
     RegionOutside,
     #[error("cannot decode the palm image: {0}")]
     Decode(String),
+    /// Friction ridges, not veins: a fingerprint image offered as a palm (issue 4's bad input).
+    #[error(
+        "this is a fingerprint, not a palm: {percent} % of the image repeats like friction ridges (hold the palm, \
+         not a finger, over the reader)"
+    )]
+    Fingerprint { percent: u8 },
 }
 
 /// Below this quality a template cannot support a decision: ask for another capture.
@@ -85,6 +92,11 @@ pub struct Extraction {
 pub fn extract_image(pixels: &[u8], width: usize, height: usize) -> Result<Extraction, PalmError> {
     if is_region(width, height) {
         return Ok(Extraction { template: extract_region(pixels, width, height)?, roi: None });
+    }
+    // A whole print can pass for a hand's outline, and its ridges do not survive the resampling to the
+    // region: judge the texture at the sensor's own resolution first.
+    if pixels.len() == width * height {
+        refuse_ridges(pixels, width, height)?;
     }
     let roi = roi::locate(pixels, width, height)?;
     let template = extract_region(&roi.pixels, ROI_SIDE, ROI_SIDE)?;
@@ -120,6 +132,16 @@ pub fn extract_region(pixels: &[u8], width: usize, height: usize) -> Result<Palm
     extract_with(bank(), pixels, width, height)
 }
 
+/// Refuses an image whose texture is friction ridges ([`texture::looks_like_fingerprint`]).
+fn refuse_ridges(pixels: &[u8], width: usize, height: usize) -> Result<(), PalmError> {
+    let e = texture::ridge_evidence(pixels, width, height);
+    if texture::looks_like_fingerprint(&e) {
+        let percent = (e.ridge_share * 100.0).round().clamp(0.0, 100.0) as u8;
+        return Err(PalmError::Fingerprint { percent });
+    }
+    Ok(())
+}
+
 pub fn extract_with(bank: &Bank, pixels: &[u8], width: usize, height: usize) -> Result<PalmTemplate, PalmError> {
     if width < 32 || height < 32 || width > 4096 || height > 4096 {
         return Err(PalmError::Invalid(format!("{width}x{height} region")));
@@ -147,6 +169,7 @@ pub fn extract_with(bank: &Bank, pixels: &[u8], width: usize, height: usize) -> 
     if spread < 12 {
         return Err(PalmError::Blank { spread });
     }
+    refuse_ridges(pixels, width, height)?;
     let raw = bank.code(pixels, width, height);
     let quality = features::quality(&raw);
     if quality < MIN_QUALITY {

@@ -7,7 +7,8 @@
 //! `tobira-sim palm-bridge --socket PATH [--body NAME] [--hand left|right]` runs the reference palm-reader
 //! bridge (drivers/src/palm_bridge/PROTOCOL.md) on a UNIX socket. With `--body` every capture gets that
 //! simulated person's hand; otherwise lines on standard input script it: `present BODY [left|right]`,
-//! `fail timeout|busy|sensor|spoof`, `garble`, `disconnect`.
+//! `fingerprint SEED` (a synthetic fingerprint image held to the sensor, issue 4's bad input: the daemon
+//! must refuse it as a fingerprint), `fail timeout|busy|sensor|spoof`, `garble`, `disconnect`.
 //!
 //! `tobira-sim osdp --link PATH --key-file FILE [--address N]` plays an OSDP door controller (libosdp's
 //! peripheral mode, Secure Channel with the key in FILE) on a PTY linked at PATH. Standard input scripts the
@@ -154,6 +155,14 @@ fn palm_bridge(args: &[String]) -> ! {
                                 "spoof" => ErrorCode::Spoof,
                                 _ => ErrorCode::Sensor,
                             })),
+                            ["fingerprint", seed] => match seed.parse::<u64>() {
+                                Ok(seed) => {
+                                    let noise = tobira_biometrics::synthetic::PrintNoise::default();
+                                    let g = tobira_biometrics::synthetic::SyntheticPrint::new(seed).impression(1, &noise);
+                                    bridge.present(Presentation::Image { width: g.width, height: g.height, pixels: g.pixels });
+                                }
+                                Err(_) => eprintln!("tobira-sim: fingerprint SEED takes a number, not {seed:?}"),
+                            },
                             ["garble"] => bridge.present(Presentation::Garbage(b"\x00garbage\xffTPB1\x00".to_vec())),
                             ["disconnect"] => bridge.disconnect_all(),
                             [] => {}

@@ -47,6 +47,10 @@ struct State {
     /// Consecutive failed connects: the delay before the next attempt doubles with each, up to 30 s.
     failures: u32,
     retry_after: Option<tokio::time::Instant>,
+    /// A capture asked of the bridge and not answered yet. A caller that stops waiting (a door task's
+    /// `select!` taking another event) leaves it running: the next call waits for the same capture instead
+    /// of asking for a new one, so a hand held out meanwhile is not answered to a capture nobody reads.
+    in_flight: Option<u64>,
 }
 
 pub struct PalmBridgeReader {
@@ -65,7 +69,7 @@ impl PalmBridgeReader {
         Self {
             id: id.into(),
             cfg,
-            state: Mutex::new(State { conn: None, info: None, failures: 0, retry_after: None }),
+            state: Mutex::new(State { conn: None, info: None, failures: 0, retry_after: None, in_flight: None }),
             next_capture: AtomicU64::new(1),
             faults: AtomicU64::new(0),
             guidance: std::sync::Mutex::new(Vec::new()),
@@ -95,6 +99,7 @@ impl PalmBridgeReader {
                     tracing::info!(device = %self.id, "palm bridge is back");
                 }
                 st.conn = Some(conn);
+                st.in_flight = None;
                 st.info = Some(info);
                 st.failures = 0;
                 st.retry_after = None;
@@ -163,14 +168,20 @@ impl PalmBridgeReader {
     }
 
     async fn capture(&self) -> Result<Sample, DeviceError> {
-        let mut st = self.state.lock().await;
-        self.connect(&mut st).await?;
+        let mut guard = self.state.lock().await;
+        let st = &mut *guard;
+        self.connect(st).await?;
+        let resumed = st.in_flight;
+        let id = resumed.unwrap_or_else(|| self.next_capture.fetch_add(1, Ordering::Relaxed));
+        // Marked before the request is sent: if this call is dropped from here on, the next one resumes.
+        st.in_flight = Some(id);
         let Some(conn) = st.conn.as_mut() else { return Err(self.offline()) };
-        let id = self.next_capture.fetch_add(1, Ordering::Relaxed);
         let timeout_ms = u32::try_from(self.cfg.capture_timeout.as_millis()).unwrap_or(u32::MAX);
         let ask = Frame::new(Header::Capture { id, timeout_ms, prompt: "Hold your hand over the sensor".into() });
         let result = async {
-            self.send(conn, &ask).await?;
+            if resumed.is_none() {
+                self.send(conn, &ask).await?;
+            }
             loop {
                 let f = self.read_frame(conn).await?;
                 match f.header {
@@ -219,6 +230,8 @@ impl PalmBridgeReader {
                 Err(DeviceError::Timeout { device: self.id.clone() })
             }
         };
+        // Answered, failed or given up: the next call asks for a new capture.
+        st.in_flight = None;
         if matches!(r, Err(DeviceError::Offline { .. } | DeviceError::Io { .. })) {
             st.conn = None; // reconnect on the next capture
         }

@@ -22,6 +22,9 @@ pub enum Presentation {
     Fail(ErrorCode),
     /// The bridge writes these bytes before answering (a garbled line).
     Garbage(Vec<u8>),
+    /// The sensor delivers this 8-bit image as its capture, whatever it shows: a fingerprint, a blank or a
+    /// saturated frame offered as a palm (issue 4's bad input), which the daemon must refuse.
+    Image { width: u32, height: u32, pixels: Vec<u8> },
 }
 
 #[derive(Default)]
@@ -41,9 +44,10 @@ pub struct SimBridge {
     inner: Arc<Inner>,
 }
 
-pub const SIDE: u32 = 192;
-pub const DPI: u16 = 100;
-pub const WAVELENGTH_NM: u16 = 850;
+/// The reference bridge delivers palm regions (as a sensor that crops on the device does), not whole hands.
+pub const SIDE: u32 = tobira_biometrics::palm::ROI_SIDE as u32;
+pub const DPI: u16 = crate::sim::population::PALM_DPI;
+pub const WAVELENGTH_NM: u16 = crate::sim::population::PALM_WAVELENGTH_NM;
 
 impl SimBridge {
     pub fn new() -> SimBridge {
@@ -169,6 +173,9 @@ impl SimBridge {
                 Box::pin(self.capture_after_garbage(s, id, deadline)).await
             }
             Presentation::Hand { body, hand } => self.send_hand(s, id, &body, hand).await,
+            Presentation::Image { width, height, pixels } => {
+                self.send_image(s, id, width, height, Hand::Unknown, pixels).await
+            }
         }
     }
 
@@ -187,11 +194,23 @@ impl SimBridge {
         write(s, &Frame::new(Header::Progress { id, stage: Stage::Capturing })).await?;
         let attempt = self.inner.attempts.fetch_add(1, Ordering::Relaxed);
         let pixels = synthetic_palm(body, hand, attempt);
+        self.send_image(s, id, SIDE, SIDE, hand, pixels).await
+    }
+
+    async fn send_image(
+        &self,
+        s: &mut UnixStream,
+        id: u64,
+        width: u32,
+        height: u32,
+        hand: Hand,
+        pixels: Vec<u8>,
+    ) -> std::io::Result<()> {
         let header = Header::Image {
             id,
             format: ImageFormat::Gray8,
-            width: SIDE,
-            height: SIDE,
+            width,
+            height,
             dpi: DPI,
             wavelength_nm: WAVELENGTH_NM,
             hand,
@@ -208,69 +227,10 @@ async fn write(s: &mut UnixStream, f: &Frame) -> std::io::Result<()> {
     s.write_all(&bytes).await
 }
 
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
-}
-
-/// xorshift64*: deterministic, good enough for synthetic textures.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
-
-/// A synthetic NIR palm: a bright palm on a dark background with darker vein curves fixed by (body, hand),
-/// and per-attempt shift and sensor noise. Stands in for a sensor until the palm pipeline (issue 4) has
-/// real images to learn from; it exercises the transport, not the matcher.
+/// A synthetic NIR palm of a simulated person: a fresh impression of that body's hand from the simulator's
+/// population (`palm::synthetic` vessel trees, pose, illumination and noise differing per attempt), the same
+/// palm the in-process simulated reader shows, so a person enrolled at one matches at the other.
 pub fn synthetic_palm(body: &str, hand: Hand, attempt: u64) -> Vec<u8> {
-    let side = SIDE as usize;
-    let mut veins = Rng(fnv(body) ^ (hand as u64).wrapping_mul(0x9e37_79b9) | 1);
-    let mut noise = Rng(fnv(body).rotate_left(17) ^ attempt.wrapping_mul(0x2545_f491) | 1);
-    let (dx, dy) = (noise.unit() * 6.0 - 3.0, noise.unit() * 6.0 - 3.0);
-    // Vein curves: quadratic Béziers across the palm.
-    let curves: Vec<[(f32, f32); 3]> = (0..7)
-        .map(|_| {
-            let p = |r: &mut Rng| (30.0 + r.unit() * 132.0, 30.0 + r.unit() * 132.0);
-            [p(&mut veins), p(&mut veins), p(&mut veins)]
-        })
-        .collect();
-    let mut img = vec![0u8; side * side];
-    let c = side as f32 / 2.0;
-    for y in 0..side {
-        for x in 0..side {
-            let (fx, fy) = (x as f32 - dx, y as f32 - dy);
-            let r = (((fx - c) / 80.0).powi(2) + ((fy - c) / 88.0).powi(2)).sqrt();
-            let mut v = if r < 1.0 { 175.0 - 40.0 * r * r } else { 35.0 };
-            if r < 1.0 {
-                for curve in &curves {
-                    let d = bezier_distance(curve, fx, fy);
-                    v -= 55.0 * (-(d * d) / 18.0).exp();
-                }
-            }
-            v += noise.unit() * 10.0 - 5.0;
-            img[y * side + x] = v.clamp(0.0, 255.0) as u8;
-        }
-    }
-    img
-}
-
-fn bezier_distance(c: &[(f32, f32); 3], x: f32, y: f32) -> f32 {
-    let mut best = f32::MAX;
-    for i in 0..=24 {
-        let t = i as f32 / 24.0;
-        let u = 1.0 - t;
-        let px = u * u * c[0].0 + 2.0 * u * t * c[1].0 + t * t * c[2].0;
-        let py = u * u * c[0].1 + 2.0 * u * t * c[1].1 + t * t * c[2].1;
-        best = best.min((px - x).hypot(py - y));
-    }
-    best
+    let hand = if hand == Hand::Left { "left" } else { "right" };
+    crate::sim::population::SimPopulation::default().palm_pixels(body, hand, attempt)
 }

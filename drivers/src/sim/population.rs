@@ -1,9 +1,17 @@
 //! Simulated human bodies for the simulator and the demo. Each body key (any string, e.g. "tanaka") and
-//! finger number has a synthetic master finger, seeded by FNV-1a of "key/finger". The daemon only ever
-//! receives the [`Sample`] a reader produces; the key never travels with it.
+//! finger number has a synthetic master finger, seeded by FNV-1a of "key/finger"; each body and hand a
+//! synthetic master palm (`palm::synthetic`), seeded by FNV-1a of "key/palm-left" or "key/palm-right". The
+//! daemon only ever receives the [`Sample`] a reader produces; the key never travels with it.
 
 use crate::Sample;
+use tobira_biometrics::palm::ROI_SIDE;
+use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
 use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
+
+/// The simulated palm readers' near-infrared band (the reference bridge's too).
+pub const PALM_WAVELENGTH_NM: u16 = 850;
+/// Resolution the simulated palm regions are stated at (a palm-vein sensor's typical 100 dpi).
+pub const PALM_DPI: u16 = 100;
 
 #[derive(Debug, Default, Clone)]
 pub struct SimPopulation {
@@ -20,7 +28,39 @@ pub fn body_seed(key: &str, finger: u8) -> u64 {
     h
 }
 
+/// FNV-1a of "key/palm-HAND": a body's palm is the same every run, and differs from their other palm.
+pub fn palm_seed(key: &str, hand: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.as_bytes().iter().chain(b"/palm-").chain(hand.as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 impl SimPopulation {
+    /// The master palm of `key`'s `hand` (`left` or `right`).
+    pub fn palm(&self, key: &str, hand: &str) -> SyntheticPalm {
+        SyntheticPalm::new(palm_seed(key, hand))
+    }
+
+    /// The pixels of a fresh palm impression: a [`ROI_SIDE`]² near-infrared palm region, as a sensor that
+    /// crops on the device delivers it; `attempt` seeds pose, illumination and noise.
+    pub fn palm_pixels(&self, key: &str, hand: &str, attempt: u64) -> Vec<u8> {
+        self.palm(key, hand).impression(attempt, &PalmNoise::default())
+    }
+
+    /// [`palm_pixels`](Self::palm_pixels) as the sample a palm reader delivers.
+    pub fn palm_impression(&self, key: &str, hand: &str, attempt: u64) -> Sample {
+        Sample::PalmNir {
+            width: ROI_SIDE as u32,
+            height: ROI_SIDE as u32,
+            dpi: PALM_DPI,
+            wavelength_nm: PALM_WAVELENGTH_NM,
+            pixels: self.palm_pixels(key, hand, attempt),
+        }
+    }
+
     pub fn finger(&self, key: &str, finger: u8) -> SyntheticFinger {
         SyntheticFinger::new(body_seed(key, finger))
     }
@@ -51,5 +91,22 @@ mod tests {
             panic!()
         };
         assert_ne!(a.minutiae, b.minutiae);
+    }
+
+    #[test]
+    fn a_palm_matches_its_own_body_and_hand_only() {
+        use tobira_biometrics::palm::{PalmThreshold, compare, extract_palm};
+        let p = SimPopulation::default();
+        let t = |key: &str, hand: &str, attempt: u64| extract_palm(&p.palm_impression(key, hand, attempt)).unwrap();
+        assert_ne!(p.palm_pixels("tanaka", "right", 1), p.palm_pixels("tanaka", "right", 2), "fresh impressions");
+        let th = PalmThreshold::default();
+        let reference = t("tanaka", "right", 1);
+        for attempt in 2..6 {
+            assert!(th.accepts(compare(&reference, &t("tanaka", "right", attempt))), "own palm, attempt {attempt}");
+        }
+        for (key, hand) in [("tanaka", "left"), ("sato", "right"), ("ito", "right"), ("sato", "left")] {
+            let s = compare(&reference, &t(key, hand, 1));
+            assert!(!th.accepts(s), "{key}'s {hand} palm matched tanaka's right: {s:?}");
+        }
     }
 }
