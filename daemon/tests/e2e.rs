@@ -225,7 +225,7 @@ fn a_palm_bridge_reader_is_driven_through_its_socket() {
     let bridge = SimBridge::new();
     let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
     rt.spawn(bridge.clone().serve(listener));
-    let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
+    let stanza = "id = \"t01-reader\"\nkind = \"sim-r30x\"                 # sim-r30x (an R30x module on a PTY) | sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
     let site = demo_site().replace(
         stanza,
         &format!("id = \"t01-reader\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", sock.display()),
@@ -431,7 +431,7 @@ fn a_reader_that_never_answers_is_a_refusal_not_a_hang() {
             held.push(s); // keep the connection open, answer nothing
         }
     });
-    let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
+    let stanza = "id = \"t01-reader\"\nkind = \"sim-r30x\"                 # sim-r30x (an R30x module on a PTY) | sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
     let site = demo_site()
         .replace(
             stanza,

@@ -1,13 +1,21 @@
 //! Simulated human bodies for the simulator and the demo. Each body key (any string, e.g. "tanaka") and
 //! finger number has a synthetic master finger, seeded by FNV-1a of "key/finger". The daemon only ever
 //! receives the [`Sample`] a reader produces; the key never travels with it.
+//!
+//! Each finger has two forms: a minutiae-level [`SyntheticFinger`] (in-process readers, scale tests) and a
+//! master print, an image-level [`SyntheticPrint`] whose impressions a protocol-level reader uploads.
 
 use crate::Sample;
-use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tobira_biometrics::synthetic::{ImpressionNoise, PrintNoise, SyntheticFinger, SyntheticPrint};
 
 #[derive(Debug, Default, Clone)]
 pub struct SimPopulation {
     noise: ImpressionNoise,
+    print_noise: PrintNoise,
+    /// Master prints grown so far (growing one takes tens of milliseconds; a person presents many times).
+    prints: Arc<Mutex<HashMap<u64, Arc<SyntheticPrint>>>>,
 }
 
 /// FNV-1a, 64 bit: stable across runs and platforms, so a body's finger is the same every time.
@@ -30,6 +38,20 @@ impl SimPopulation {
         let seed = body_seed(key, finger) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
         Sample::Minutiae(self.finger(key, finger).impression(seed, &self.noise))
     }
+
+    /// The finger's master print: the same ridges every time for the same body and finger.
+    pub fn print(&self, key: &str, finger: u8) -> Arc<SyntheticPrint> {
+        let seed = body_seed(key, finger);
+        let mut cache = self.prints.lock().unwrap_or_else(|p| p.into_inner());
+        cache.entry(seed).or_insert_with(|| Arc::new(SyntheticPrint::new(seed))).clone()
+    }
+
+    /// A fresh image impression (8-bit, 256×288 at 500 dpi, as an R30x module captures it): `attempt`
+    /// seeds the placement, distortion, pressure and noise, so no two presentations are identical.
+    pub fn image(&self, key: &str, finger: u8, attempt: u64) -> Vec<u8> {
+        let seed = body_seed(key, finger) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
+        self.print(key, finger).impression(seed, &self.print_noise).pixels
+    }
 }
 
 #[cfg(test)]
@@ -51,5 +73,15 @@ mod tests {
             panic!()
         };
         assert_ne!(a.minutiae, b.minutiae);
+    }
+
+    #[test]
+    fn images_are_fresh_impressions_of_one_master() {
+        let p = SimPopulation::default();
+        let (a, b) = (p.image("tanaka", 2, 1), p.image("tanaka", 2, 2));
+        assert_eq!(a.len(), 256 * 288);
+        assert_ne!(a, b, "each presentation is a new impression");
+        assert_eq!(a, p.image("tanaka", 2, 1), "deterministic");
+        assert!(Arc::ptr_eq(&p.print("tanaka", 2), &p.clone().print("tanaka", 2)), "one master per finger");
     }
 }
