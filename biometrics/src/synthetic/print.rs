@@ -152,8 +152,8 @@ struct Waviness {
 }
 
 /// Waviness grid spacing (pixels) and amplitude (radians).
-const WAVE_CELL: f32 = 20.0;
-const WAVE_AMPLITUDE: f32 = 0.5;
+const WAVE_CELL: f32 = 16.0;
+const WAVE_AMPLITUDE: f32 = 0.6;
 /// Largest turn of the flow by one of a finger's own bends (radians).
 const BEND: f32 = 1.2;
 
