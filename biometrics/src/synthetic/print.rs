@@ -153,7 +153,7 @@ struct Waviness {
 
 /// Waviness grid spacing (pixels) and amplitude (radians).
 const WAVE_CELL: f32 = 16.0;
-const WAVE_AMPLITUDE: f32 = 0.6;
+const WAVE_AMPLITUDE: f32 = 0.75;
 /// Largest turn of the flow by one of a finger's own bends (radians).
 const BEND: f32 = 1.2;
 

@@ -18,6 +18,9 @@ pub struct SimPopulation {
     prints: Arc<Mutex<HashMap<u64, Arc<SyntheticPrint>>>>,
 }
 
+/// Master prints kept grown at once (the demo's staff fit; a bench's crowd is regrown as it comes).
+const PRINT_CACHE: usize = 32;
+
 /// FNV-1a, 64 bit: stable across runs and platforms, so a body's finger is the same every time.
 pub fn body_seed(key: &str, finger: u8) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -43,6 +46,10 @@ impl SimPopulation {
     pub fn print(&self, key: &str, finger: u8) -> Arc<SyntheticPrint> {
         let seed = body_seed(key, finger);
         let mut cache = self.prints.lock().unwrap_or_else(|p| p.into_inner());
+        // Each master is ~0.5 MB; a bench presenting hundreds of people must not grow the daemon by that.
+        if cache.len() >= PRINT_CACHE && !cache.contains_key(&seed) {
+            cache.clear();
+        }
         cache.entry(seed).or_insert_with(|| Arc::new(SyntheticPrint::new(seed))).clone()
     }
 
