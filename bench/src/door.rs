@@ -1,6 +1,13 @@
 //! Door decision latency with N enrolled people, through the real `tobirad` binary and its simulated
 //! devices: from the sample reaching the daemon to the unlock command, the durable audit commit included
 //! (the daemon measures it and reports it with each decision). Also the daemon's resident memory.
+//!
+//! End to end on the protocol level (issue 5): an R30x module simulated in this process on a PTY uploads a
+//! synthetic *image* to the daemon's real R30x driver at the server room's exit reader, the daemon extracts,
+//! identifies 1:N and decides, and its OSDP control panel pulses the simulated controller's strike; the
+//! figure runs from the module's last image byte on the line to the relay energising. The N enrolled are
+//! template-level synthetic identities, except the people the bench presents, who are enrolled from an
+//! image of their own master print (so probe and template come from the same finger, as at a real door).
 
 use crate::stats::{fmt, summarize};
 use anyhow::{Context, bail};
@@ -10,18 +17,38 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tobira::client::Client;
 use tobira::store::RegistryStore;
+use tobira_biometrics::image::{GrayImage, extract_minutiae};
 use tobira_biometrics::iso19794_2;
-use tobira_biometrics::synthetic::ImpressionNoise;
+use tobira_biometrics::synthetic::{ImpressionNoise, PRINT_H, PRINT_W};
 use tobira_core::ids::*;
 use tobira_core::model::{Grant, Person, Place, Role, Schedule};
+use tobira_drivers::r30x::sim::{SimR30x, SimR30xHandle};
 use tobira_proto::{DecisionReport, Request, SimCommand};
 
 fn body(i: usize) -> String {
     format!("op{i:05}")
 }
 
+/// The people the R30x image loop presents, enrolled from images of their own master prints.
+fn probed(n: usize, presentations: usize) -> std::collections::BTreeSet<usize> {
+    (0..presentations).map(|k| (k * 7919) % n.max(1)).collect()
+}
+
+/// The `k`-th person the template-level loops present (door sample → unlock, login): enrolled at template
+/// level, never one of the image-enrolled, so these figures measure what they measured before readers
+/// delivered images (the image path has its own row).
+fn plain(n: usize, presentations: usize, k: usize) -> usize {
+    let images = probed(n, presentations);
+    let mut i = (k * 104_729 + 17) % n.max(1);
+    while images.contains(&i) && images.len() < n {
+        i = (i + 1) % n.max(1);
+    }
+    i
+}
+
 /// Writes a site with `n` enrolled operators, each granted the server room, straight into fresh stores.
-async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
+async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<()> {
+    let from_images = probed(n, presentations);
     let data = dir.join("data");
     std::fs::create_dir_all(&data)?;
     tobira::keys::create_key(&data.join("template.key"), tobira::keys::KEK_LEN)?;
@@ -88,7 +115,12 @@ async fn populate(dir: &Path, n: usize) -> anyhow::Result<()> {
                 now,
             )
             .await?;
-        let t = pop.finger(&body(i), 2).impression(7, &ImpressionNoise::default());
+        let t = if from_images.contains(&i) {
+            let img = GrayImage::from_raw(PRINT_W, PRINT_H, 500, pop.image(&body(i), 2, 7))?;
+            extract_minutiae(&img).0
+        } else {
+            pop.finger(&body(i), 2).impression(7, &ImpressionNoise::default())
+        };
         let tid = format!("tpl-{i}");
         let sealed = tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
         store
@@ -129,7 +161,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(populate(dir.path(), enrolled))?;
+    rt.block_on(populate(dir.path(), enrolled, presentations))?;
     let site = dir.path().join("site.toml");
     // The server door's controller speaks OSDP with Secure Channel to a simulated device on a PTY in this
     // process (libosdp's peripheral mode), so the figure below includes the real protocol and its polling.
@@ -139,14 +171,25 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     if !tobira::demo::DEMO_SITE.contains(stanza) {
         bail!("the demo site's server-ctl stanza changed; update bench/src/door.rs");
     }
-    let site_text = tobira::demo::DEMO_SITE.replace(
-        stanza,
-        &format!(
-            "id = \"server-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
-            dir.path().join("rs485").display(),
-            dir.path().join("server-ctl.key").display()
-        ),
-    );
+    // The exit reader is an R30x module on a PTY in this process; the daemon's real driver opens it.
+    let (module_dev, module) = SimR30x::start("server-out", tobira_drivers::r30x::ModuleConfig::default())?;
+    let reader = "id = \"server-out\"\nkind = \"sim-r30x\"";
+    if !tobira::demo::DEMO_SITE.contains(reader) {
+        bail!("the demo site's server-out stanza changed; update bench/src/door.rs");
+    }
+    let site_text = tobira::demo::DEMO_SITE
+        .replace(
+            stanza,
+            &format!(
+                "id = \"server-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
+                dir.path().join("rs485").display(),
+                dir.path().join("server-ctl.key").display()
+            ),
+        )
+        .replace(reader, &format!("id = \"server-out\"\nkind = \"r30x\"\nport = \"{}\"", module_dev.path().display()))
+        // The template-level rows keep their in-process readers (the image path is measured at server-out).
+        .replace("id = \"server-in\"\nkind = \"sim-r30x\"", "id = \"server-in\"\nkind = \"sim-finger\"")
+        .replace("id = \"t01-reader\"\nkind = \"sim-r30x\"", "id = \"t01-reader\"\nkind = \"sim-finger\"");
     std::fs::write(&site, site_text)?;
     let bin = std::env::current_exe()?.with_file_name("tobirad");
     if !bin.exists() {
@@ -190,7 +233,7 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     let mut strike = Vec::with_capacity(presentations);
     let mut granted = 0;
     for k in 0..presentations {
-        let who = body((k * 7919) % enrolled.max(1));
+        let who = body(plain(enrolled, presentations, k));
         let before = door.state().last_pulse;
         let t0 = Instant::now();
         let v = client.call(Request::Sim(SimCommand::Present {
@@ -219,6 +262,7 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
             lat.push(Duration::from_micros(us));
         }
     }
+    let (image_lat, image_missing) = measure_images(&door, &module, enrolled, presentations);
     let logins = measure_logins(&client, &data.join("login.sock"), enrolled, presentations)?;
     let rss = rss_kib(child.id()).unwrap_or(0);
     // SAFETY: kill(2) on our own child's pid with SIGTERM.
@@ -240,6 +284,14 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         fmt(st.p99),
         fmt(st.max)
     );
+    let it = summarize(image_lat);
+    println!(
+        "door via R30x image and OSDP: image delivered (UpImage, 4-bit 256×288, PTY) → strike relay energised, {enrolled} enrolled, {} presentations: p50 {}, p99 {}, max {} (goal p99 ≤ 250 ms); {image_missing} without a pulse",
+        it.n,
+        fmt(it.p50),
+        fmt(it.p99),
+        fmt(it.max)
+    );
     let l = summarize(logins.0);
     println!(
         "login: PAM request, sample captured → PAM answer (1:1 + audit commit), {enrolled} enrolled: p50 {}, p99 {}, max {} (goal p99 ≤ 100 ms); {}/{} succeeded",
@@ -256,6 +308,48 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         rss as f64 / 1024.0
     );
     Ok(())
+}
+
+/// Each presentation: a fresh impression touches the simulated module at the exit reader; the time runs
+/// from the module's last UpImage byte on the line to the OSDP strike relay energising.
+fn measure_images(
+    door: &tobira_drivers::osdp::sim::SimOsdpHandle,
+    module: &SimR30xHandle,
+    enrolled: usize,
+    n: usize,
+) -> (Vec<Duration>, usize) {
+    let pop = tobira_drivers::sim::population::SimPopulation::default();
+    let (mut times, mut missing) = (Vec::with_capacity(n), 0);
+    for k in 0..n {
+        let who = body((k * 7919) % enrolled.max(1));
+        let image = pop.image(&who, 2, 1000 + k as u64);
+        let (before_pulse, before_image) = (door.state().last_pulse, module.delivered_at());
+        module.touch(image);
+        let t = Instant::now();
+        let delivered = loop {
+            match module.delivered_at() {
+                Some(d) if Some(d) != before_image => break Some(d),
+                _ if t.elapsed() > Duration::from_secs(5) => break None,
+                _ => std::thread::sleep(Duration::from_micros(200)),
+            }
+        };
+        let pulse = loop {
+            match door.state().last_pulse {
+                Some(p) if Some(p) != before_pulse => break Some(p),
+                _ if t.elapsed() > Duration::from_secs(5) => break None,
+                _ => std::thread::sleep(Duration::from_micros(200)),
+            }
+        };
+        match (delivered, pulse) {
+            (Some(d), Some(p)) => times.push(p.saturating_duration_since(d)),
+            _ => missing += 1,
+        }
+        // The finger leaves before the next person comes (the driver waits for it).
+        while module.busy() && t.elapsed() < Duration::from_secs(6) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    (times, missing)
 }
 
 /// The first office-hours moment from now on, so terminal logins are inside hours whatever day the bench runs.
@@ -279,7 +373,7 @@ fn measure_logins(client: &Client, sock: &Path, enrolled: usize, n: usize) -> an
     let mut times = Vec::with_capacity(n);
     let mut ok = 0;
     for k in 0..n {
-        let who = body((k * 104_729) % enrolled.max(1));
+        let who = body(plain(enrolled, n, k + n));
         client.call(Request::Sim(SimCommand::Present { reader: "t01-reader".into(), body: who.clone(), finger: 2 }))?;
         let t = Instant::now();
         let mut s = std::os::unix::net::UnixStream::connect(sock)?;

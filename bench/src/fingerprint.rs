@@ -238,6 +238,40 @@ pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: 
     identify(gallery, probes, real_enrolled, real_probes)
 }
 
+/// Synthetic prints (issue 3 §5): every unordered pair of 8 impressions of `fingers` master prints, through
+/// the same extractor and matcher, at the daemon's threshold that real sensors calibrated.
+pub fn synthetic(fingers: usize) {
+    let t = Instant::now();
+    eprint!("  synthetic: {fingers} fingers × 8 impressions…");
+    let f = tobira_biometrics::bench::measure_prints(0, fingers, 8);
+    eprintln!(" {:.0} s", t.elapsed().as_secs_f64());
+    println!(
+        "fingerprint: synthetic prints ({} fingers × {} impressions, SFinGe-like; apart from the real sets)",
+        f.fingers, f.impressions
+    );
+    match f.rates {
+        Some(r) => println!(
+            "    all pairs ({} genuine, {} impostor): EER {:.3} %, FMR100 {:.3} %, FMR1000 {:.3} %, ZeroFMR {:.3} %",
+            r.genuine, r.impostor, r.eer, r.fmr100, r.fmr1000, r.zero_fmr
+        ),
+        None => println!("    not enough pairs"),
+    }
+    println!(
+        "    at the daemon's threshold {:.3} (FMR 1e-4 on real sensors): genuine accepted {}/{} ({:.2} %), impostors \
+         over it {}/{} ({:.4} %); lowest genuine {:.3}, highest impostor {:.3}",
+        f.threshold,
+        f.genuine_accepted,
+        f.genuine_pairs(),
+        100.0 * f.genuine_accepted as f64 / f.genuine_pairs().max(1) as f64,
+        f.impostors_over,
+        f.impostor_pairs(),
+        100.0 * f.impostors_over as f64 / f.impostor_pairs().max(1) as f64,
+        f.genuine_min,
+        f.impostor_max
+    );
+    println!("    failure to enrol {}/{}, median minutiae {}", f.fte, f.fingers * f.impressions, f.minutiae_median);
+}
+
 fn identify(
     n: usize,
     probes: usize,

@@ -95,8 +95,12 @@ enum Cmd {
         gallery: usize,
         #[arg(long, default_value_t = 200)]
         probes: usize,
+        /// Also measure N synthetic fingers × 8 impressions (SFinGe-like images through the same pipeline),
+        /// printed in a section of their own, never mixed with the real sets.
+        #[arg(long, value_name = "N")]
+        synthetic: Option<usize>,
         /// Directories of FVC-named images (F_I.tif).
-        #[arg(required = true)]
+        #[arg(required_unless_present = "synthetic")]
         dirs: Vec<std::path::PathBuf>,
     },
     /// Palm vein on image folders (PolyU crops, CASIA whole hands) beside the CompCode baseline, and 1:N
@@ -131,8 +135,11 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, dirs } => {
-            fingerprint::run(&dirs, scores.as_deref(), gallery, probes)
+        Cmd::Fingerprint { scores, gallery, probes, synthetic, dirs } => {
+            if let Some(n) = synthetic {
+                fingerprint::synthetic(n);
+            }
+            if dirs.is_empty() { Ok(()) } else { fingerprint::run(&dirs, scores.as_deref(), gallery, probes) }
         }
         Cmd::Palm { scores, debug_dir, gallery, probes, dirs } => {
             palm::run(&dirs, scores.as_deref(), debug_dir.as_deref(), gallery, probes)

@@ -8,6 +8,15 @@ use tobira_biometrics::image::{GrayImage, extract_minutiae};
 use tobira_biometrics::{Prepared, compare};
 
 fn main() {
+    if let Ok(n) = std::env::var("FVC_SYNTH") {
+        // FVC_SYNTH=fingers[xImpressions][@first]: the synthetic prints' figures (reported apart from real sets).
+        let (n, first) = n.split_once('@').map_or((n.as_str(), 0), |(a, b)| (a, b.parse().unwrap()));
+        let (f, i) = n.split_once('x').map_or((n, "8"), |x| x);
+        let t0 = Instant::now();
+        let r = tobira_biometrics::bench::measure_prints(first, f.parse().unwrap(), i.parse().unwrap());
+        println!("{r:?} in {:.1} s", t0.elapsed().as_secs_f64());
+        return;
+    }
     if let Ok(dir) = std::env::var("FVC_SYNTH_OUT") {
         use tobira_biometrics::synthetic::{PrintNoise, SyntheticPrint};
         for f in 0..3u64 {

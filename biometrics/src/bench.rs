@@ -76,3 +76,79 @@ pub fn measure_identify(n: usize, probes: usize) -> IdentifyFigures {
         bytes_per_template: g.bytes_per_template(),
     }
 }
+
+/// The image pipeline on synthetic prints (issue 3 §5): reported apart from the real sets, never mixed.
+#[derive(Debug, Clone)]
+pub struct PrintFigures {
+    pub fingers: usize,
+    pub impressions: usize,
+    /// All unordered pairs: EER, FMR100, FMR1000, ZeroFMR.
+    pub rates: Option<crate::eval::Rates>,
+    /// The daemon's threshold (FMR 1e-4, calibrated on real sensors) and how the synthetic pairs fare at it.
+    pub threshold: f32,
+    pub genuine_accepted: usize,
+    pub impostors_over: usize,
+    pub genuine_min: f32,
+    pub impostor_max: f32,
+    /// Impressions with fewer minutiae than the daemon enrols with.
+    pub fte: usize,
+    pub minutiae_median: usize,
+}
+
+/// Every unordered pair of `impressions` impressions of each of `fingers` synthetic prints (master seeds
+/// `first..first + fingers`), through the extractor and matcher as a reader's image would go.
+pub fn measure_prints(first: u64, fingers: usize, impressions: usize) -> PrintFigures {
+    use crate::image::extract_minutiae;
+    use crate::synthetic::{PrintNoise, SyntheticPrint};
+    let noise = PrintNoise::default();
+    let mut items: Vec<(u64, Option<Prepared>)> = Vec::with_capacity(fingers * impressions);
+    let mut counts = Vec::with_capacity(fingers * impressions);
+    let mut fte = 0;
+    for f in first..first + fingers as u64 {
+        let print = SyntheticPrint::new(f);
+        for i in 0..impressions as u64 {
+            let (t, _) = extract_minutiae(&print.impression(i, &noise));
+            counts.push(t.minutiae.len());
+            let ok = t.minutiae.len() >= crate::sample::MIN_MINUTIAE;
+            fte += usize::from(!ok);
+            items.push((f, ok.then(|| Prepared::new(&t))));
+        }
+    }
+    let t = Threshold::default();
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for a in 0..items.len() {
+        for b in a + 1..items.len() {
+            // A failure to enrol takes part with the lowest score, as the FVC protocol counts it.
+            let s = match (&items[a].1, &items[b].1) {
+                (Some(p), Some(r)) => compare(p, r).0,
+                _ => 0.0,
+            };
+            if items[a].0 == items[b].0 { genuine.push(s) } else { impostor.push(s) }
+        }
+    }
+    counts.sort_unstable();
+    let wide = |v: &[f32]| v.iter().map(|&s| f64::from(s)).collect::<Vec<f64>>();
+    PrintFigures {
+        fingers,
+        impressions,
+        rates: crate::eval::rates(&wide(&genuine), &wide(&impostor)),
+        threshold: t.value(),
+        genuine_accepted: genuine.iter().filter(|&&s| t.accepts(crate::Score(s))).count(),
+        impostors_over: impostor.iter().filter(|&&s| t.accepts(crate::Score(s))).count(),
+        genuine_min: genuine.iter().copied().fold(f32::INFINITY, f32::min),
+        impostor_max: impostor.iter().copied().fold(0.0, f32::max),
+        fte,
+        minutiae_median: counts.get(counts.len() / 2).copied().unwrap_or(0),
+    }
+}
+
+impl PrintFigures {
+    pub fn genuine_pairs(&self) -> usize {
+        self.fingers * self.impressions * self.impressions.saturating_sub(1) / 2
+    }
+
+    pub fn impostor_pairs(&self) -> usize {
+        let n = self.fingers * self.impressions;
+        n * n.saturating_sub(1) / 2 - self.genuine_pairs()
+    }
+}

@@ -409,7 +409,7 @@ pub struct Administration {
 }
 
 /// Reader kinds this version knows; a typo is caught at load, not when the first person arrives.
-pub const READER_KINDS: [&str; 5] = ["sim-finger", "sim-palm", "r30x", "uru4000", "palm-bridge"];
+pub const READER_KINDS: [&str; 6] = ["sim-finger", "sim-palm", "sim-r30x", "r30x", "uru4000", "palm-bridge"];
 pub const CONTROLLER_KINDS: [&str; 2] = ["sim", "osdp"];
 
 /// Parses and checks a site file. `file` is used only in error messages.

@@ -323,6 +323,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let (daemon, c) = start_daemon(&bin, &dir, &site_text)?;
     doors.wait_secure(Duration::from_secs(30))?;
     println!("door controllers: OSDP with Secure Channel on pseudo-terminals (libosdp peripheral devices)");
+    println!(
+        "fingerprint readers: R30x modules on pseudo-terminals uploading synthetic images to tobirad's R30x driver"
+    );
     let mut demo = Demo { c, doors, step: 0, failures: Vec::new() };
     let played = play(&mut demo);
     let data = dir.join("data");

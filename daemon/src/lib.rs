@@ -38,6 +38,7 @@ pub mod review;
 pub mod run;
 pub mod shipper;
 pub mod sim;
+pub mod sim_r30x;
 pub mod store;
 pub mod table;
 pub mod transport;

@@ -91,6 +91,20 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                 }
                 readers.insert(r.id.clone(), sim.add_reader(r));
             }
+            "sim-r30x" => {
+                if !opts.simulation {
+                    return Err(StartError::Device {
+                        device: r.id.to_string(),
+                        detail: "is a simulated R30x module; start with --simulation, or name kind r30x and its port"
+                            .into(),
+                    });
+                }
+                let dev = sim.add_r30x(r).map_err(|e| StartError::Device {
+                    device: r.id.to_string(),
+                    detail: format!("pseudo-terminal: {e}"),
+                })?;
+                readers.insert(r.id.clone(), dev);
+            }
             "r30x" => {
                 // The site file requires `port` for real readers; e.g. /dev/ttyUSB0 or a `tobira-sim` link.
                 let Some(port) = &r.port else {

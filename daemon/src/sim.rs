@@ -16,6 +16,8 @@ use tobira_proto::{ErrorCode, SimCommand};
 #[derive(Default)]
 pub struct SimDevices {
     pub readers: HashMap<ReaderId, SimReaderHandle>,
+    /// Fingerprint readers on the protocol level (kind `sim-r30x`): R30x modules on pseudo-terminals.
+    pub r30x: HashMap<ReaderId, crate::sim_r30x::R30xSim>,
     pub controllers: HashMap<ControllerId, SimDoorHandle>,
     pub door_controller: HashMap<DoorId, ControllerId>,
     pub population: SimPopulation,
@@ -29,6 +31,14 @@ impl SimDevices {
         let (dev, handle) = SimReader::new(r.id.as_str(), modality);
         self.readers.insert(r.id.clone(), handle);
         dev
+    }
+
+    /// An R30x module simulated on a PTY and the real driver on it (kind `sim-r30x`).
+    pub fn add_r30x(&mut self, r: &ReaderConfig) -> std::io::Result<Arc<dyn Reader>> {
+        let sim = crate::sim_r30x::R30xSim::start(r.id.as_str())?;
+        let dev = sim.reader();
+        self.r30x.insert(r.id.clone(), sim);
+        Ok(dev)
     }
 
     pub fn add_controller(&mut self, c: &ControllerConfig) -> Arc<dyn DoorController> {
@@ -79,9 +89,14 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
     };
     match cmd {
         SimCommand::Present { reader, body, finger } => {
-            let h = sim.reader(&reader)?;
             let attempt = sim.attempts.fetch_add(1, Ordering::Relaxed);
-            let sample = sim.population.impression(&body, finger, attempt);
+            let r30x = sim.r30x.get(&ReaderId::new(&reader));
+            let h = if r30x.is_some() { None } else { Some(sim.reader(&reader)?) };
+            let present = async || match (r30x, h) {
+                (Some(m), _) => m.present(&sim.population, &body, finger, attempt).await,
+                (None, Some(h)) => h.present(sim.population.impression(&body, finger, attempt)),
+                (None, None) => {}
+            };
             // A door reader answers through its door task; wait for that decision so the caller sees it.
             let door = d.site.doors.iter().find(|x| {
                 x.entry_reader.as_str() == reader || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
@@ -89,7 +104,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             match door {
                 Some(door) => {
                     let mut rx = d.decisions.subscribe();
-                    h.present(sample);
+                    present().await;
                     match await_decision(&mut rx, door.id.as_str()).await {
                         Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
                         None => Err(Refusal {
@@ -99,7 +114,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
                     }
                 }
                 None => {
-                    h.present(sample);
+                    present().await;
                     Ok(serde_json::json!({"presented": reader}))
                 }
             }
@@ -133,7 +148,9 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             Ok(serde_json::json!({"rex": door}))
         }
         SimCommand::Unplug { device } => {
-            if let Ok(h) = sim.reader(&device) {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                m.module().unplug();
+            } else if let Ok(h) = sim.reader(&device) {
                 h.unplug();
             } else {
                 sim.controllers
@@ -144,7 +161,9 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             Ok(serde_json::json!({"unplugged": device}))
         }
         SimCommand::Replug { device } => {
-            if let Ok(h) = sim.reader(&device) {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                m.module().replug();
+            } else if let Ok(h) = sim.reader(&device) {
                 h.replug();
             } else {
                 sim.controllers
@@ -154,9 +173,15 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             }
             Ok(serde_json::json!({"replugged": device}))
         }
-        SimCommand::Clear { reader } => Ok(serde_json::json!({"cleared": sim.reader(&reader)?.clear()})),
+        SimCommand::Clear { reader } => match sim.r30x.get(&ReaderId::new(&reader)) {
+            Some(m) => Ok(serde_json::json!({"cleared": m.clear().await})),
+            None => Ok(serde_json::json!({"cleared": sim.reader(&reader)?.clear()})),
+        },
         SimCommand::Garble { reader } => {
-            sim.reader(&reader)?.garble_next();
+            match sim.r30x.get(&ReaderId::new(&reader)) {
+                Some(m) => m.module().garble_next(),
+                None => sim.reader(&reader)?.garble_next(),
+            }
             Ok(serde_json::json!({"garbled": reader}))
         }
         SimCommand::AuditUnwritable { on } => {

@@ -230,13 +230,13 @@ fn palm_vein_enrolment_login_door_and_bad_input_through_the_bridge() {
     let bridge = SimBridge::new();
     let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
     rt.spawn(bridge.clone().serve(listener));
-    let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
+    let stanza = "id = \"t01-reader\"\nkind = \"sim-r30x\"                 # sim-r30x (an R30x module on a PTY) | sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
     let site = demo_site()
         .replace(
             stanza,
             &format!("id = \"t01-reader\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", sock.display()),
         )
-        .replace("id = \"server-in\"\nkind = \"sim-finger\"", "id = \"server-in\"\nkind = \"sim-palm\"");
+        .replace("id = \"server-in\"\nkind = \"sim-r30x\"", "id = \"server-in\"\nkind = \"sim-palm\"");
     assert!(
         site.contains("palm-bridge") && site.contains("sim-palm"),
         "the demo site's readers changed; update this test"
@@ -561,7 +561,7 @@ fn a_reader_that_never_answers_is_a_refusal_not_a_hang() {
             held.push(s); // keep the connection open, answer nothing
         }
     });
-    let stanza = "id = \"t01-reader\"\nkind = \"sim-finger\"               # sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
+    let stanza = "id = \"t01-reader\"\nkind = \"sim-r30x\"                 # sim-r30x (an R30x module on a PTY) | sim-finger | sim-palm | r30x | uru4000 | palm-bridge\nmodality = \"finger\"";
     let site = demo_site()
         .replace(
             stanza,

@@ -3,6 +3,13 @@
 //! with displacement, rotation, elastic distortion, partial contact, and pressure/dryness noise. Minutiae
 //! are not placed: they appear where the growing ridges must split or end to follow the flow, as in skin.
 //!
+//! What makes two fingers differ is therefore the flow and the ridge spacing, so those carry each finger's
+//! individuality: singular points placed over wide ranges, bends of the flow at several scales, a ridge
+//! period that wanders, and ridges whose direction wavers over a few periods. With a tidier model the
+//! matcher's synthetic impostors scored far above real ones (≈2 % of impostor pairs over the FMR 1e-4
+//! threshold that real sensors calibrated, against none of the real sets' 11,520); `tobira-bench fingerprint
+//! --synthetic 100` prints the figures now.
+//!
 //! For the simulator and the demo (a person's finger is a seed), and for testing the image pipeline on
 //! prints with known identity — never for accuracy claims about real sensors: the benchmark reports real
 //! sets and synthetic ones apart.
@@ -19,8 +26,10 @@ const MH: usize = 380;
 pub const PRINT_W: u32 = 256;
 pub const PRINT_H: u32 = 288;
 /// Growth iterations of the oriented filter.
-const ITERATIONS: usize = 7;
+const ITERATIONS: usize = 10;
 const ORIENTATIONS: usize = 24;
+/// Ridge-period levels of the kernel bank, from 0.7 to 1.35 times the finger's mean period.
+const PERIODS: usize = 7;
 const R: isize = 6;
 
 /// How an impression differs from its master print.
@@ -71,6 +80,8 @@ impl PrintNoise {
 /// A master print: a ridge field in [-1, 1] (ridges positive) and the finger's footprint.
 #[derive(Clone)]
 pub struct SyntheticPrint {
+    /// The master's seed: every impression's noise depends on it too (see [`SyntheticPrint::impression`]).
+    seed: u64,
     ridges: Vec<f32>,
     /// Footprint ellipse: centre and radii, in master pixels.
     foot: (f32, f32, f32, f32),
@@ -128,6 +139,50 @@ fn bumps(rng: &mut ChaCha8Rng, n: usize, spread: f32) -> Vec<(f32, f32, f32, f32
         .collect()
 }
 
+/// Ridges are not drawn with a ruler: over a few ridge periods their direction wanders by some degrees,
+/// differently on every finger, and a minutia's direction follows its own ridge rather than the finger's
+/// overall flow. Without this, minutiae of any two prints whose flows agree also agree in direction to
+/// the degree, and impostors pair by chance far more often than real fingers do (synthetic impostor median
+/// 0.025 against 0.014 on the real FVC sets).
+struct Waviness {
+    grid: Vec<f32>,
+    cols: usize,
+    cell: f32,
+    amp: f32,
+}
+
+/// Waviness grid spacing (pixels) and amplitude (radians).
+const WAVE_CELL: f32 = 16.0;
+const WAVE_AMPLITUDE: f32 = 0.75;
+/// Largest turn of the flow by one of a finger's own bends (radians).
+const BEND: f32 = 1.2;
+
+impl Waviness {
+    fn new(rng: &mut ChaCha8Rng) -> Waviness {
+        let cell = WAVE_CELL;
+        let cols = (MW as f32 / cell) as usize + 2;
+        let rows = (MH as f32 / cell) as usize + 2;
+        Waviness {
+            grid: (0..cols * rows).map(|_| rng.random_range(-1.0..1.0f32)).collect(),
+            cols,
+            cell,
+            amp: WAVE_AMPLITUDE,
+        }
+    }
+
+    /// Smoothly interpolated (smoothstep) value noise, in radians.
+    fn at(&self, x: f32, y: f32) -> f32 {
+        let (gx, gy) = (x / self.cell, y / self.cell);
+        let (cx, cy) = (gx as usize, gy as usize);
+        let s = |t: f32| t * t * (3.0 - 2.0 * t);
+        let (fx, fy) = (s(gx - cx as f32), s(gy - cy as f32));
+        let g = |c: usize, r: usize| self.grid.get(r * self.cols + c).copied().unwrap_or(0.0);
+        let top = g(cx, cy) * (1.0 - fx) + g(cx + 1, cy) * fx;
+        let bottom = g(cx, cy + 1) * (1.0 - fx) + g(cx + 1, cy + 1) * fx;
+        self.amp * (top * (1.0 - fy) + bottom * fy)
+    }
+}
+
 impl SyntheticPrint {
     /// The master print of finger `seed`; deterministic.
     pub fn new(seed: u64) -> SyntheticPrint {
@@ -135,58 +190,81 @@ impl SyntheticPrint {
         let (cx, cy) =
             (MW as f32 / 2.0 + rng.random_range(-10.0..10.0), MH as f32 / 2.0 + rng.random_range(-10.0..10.0));
         // Pattern class (Henry): left or right loop, whorl, tented arch — the singular points' layout.
+        // Pattern class (Henry): left or right loop, whorl, tented arch — the singular points' layout. Where
+        // they sit varies widely (the ridge count between core and delta is one of a finger's most
+        // individual traits), or prints of one class look alike and impostors pair by chance.
         let (cores, deltas): (Vec<Point>, Vec<Point>) = match rng.random_range(0..10) {
             0..=2 => {
-                let core = (cx + rng.random_range(-30.0..10.0), cy - rng.random_range(0.0..60.0));
-                (vec![core], vec![(cx + rng.random_range(40.0..110.0), cy + rng.random_range(90.0..160.0))])
+                let core = (cx + rng.random_range(-45.0..25.0), cy - rng.random_range(-10.0..80.0));
+                (vec![core], vec![(core.0 + rng.random_range(40.0..140.0), core.1 + rng.random_range(80.0..200.0))])
             }
             3..=5 => {
-                let core = (cx + rng.random_range(-10.0..30.0), cy - rng.random_range(0.0..60.0));
-                (vec![core], vec![(cx - rng.random_range(40.0..110.0), cy + rng.random_range(90.0..160.0))])
+                let core = (cx + rng.random_range(-25.0..45.0), cy - rng.random_range(-10.0..80.0));
+                (vec![core], vec![(core.0 - rng.random_range(40.0..140.0), core.1 + rng.random_range(80.0..200.0))])
             }
             6..=8 => {
-                let (ox, oy) = (cx + rng.random_range(-20.0..20.0), cy + rng.random_range(-50.0..10.0));
-                let gap = rng.random_range(12.0..30.0);
-                let tilt = rng.random_range(-8.0..8.0);
+                // Whorls: the two cores' spacing and axis make plain, spiral and double-loop whorls.
+                let (ox, oy) = (cx + rng.random_range(-35.0..35.0), cy + rng.random_range(-60.0..20.0));
+                let gap = rng.random_range(8.0..40.0);
+                let axis = rng.random_range(-0.9..0.9f32);
+                let (ax, ay) = (gap * axis.sin(), gap * axis.cos());
                 (
-                    vec![(ox - tilt, oy - gap), (ox + tilt, oy + gap)],
+                    vec![(ox - ax, oy - ay), (ox + ax, oy + ay)],
                     vec![
-                        (ox - rng.random_range(80.0..120.0), oy + rng.random_range(90.0..150.0)),
-                        (ox + rng.random_range(80.0..120.0), oy + rng.random_range(90.0..150.0)),
+                        (ox - rng.random_range(60.0..140.0), oy + rng.random_range(70.0..170.0)),
+                        (ox + rng.random_range(60.0..140.0), oy + rng.random_range(70.0..170.0)),
                     ],
                 )
             }
             _ => {
-                let x = cx + rng.random_range(-20.0..20.0);
-                let y = cy + rng.random_range(-10.0..40.0);
-                (vec![(x, y - 25.0)], vec![(x + rng.random_range(-6.0..6.0), y + 25.0)])
+                let x = cx + rng.random_range(-30.0..30.0);
+                let y = cy + rng.random_range(-20.0..50.0);
+                let gap = rng.random_range(15.0..40.0);
+                (vec![(x, y - gap)], vec![(x + rng.random_range(-10.0..10.0), y + gap)])
             }
         };
-        let base = rng.random_range(-0.25..0.25);
-        let period = rng.random_range(8.0..10.0f32);
+        let base = rng.random_range(-0.35..0.35);
+        let period = rng.random_range(9.0..11.0f32);
         let foot = (cx, cy, rng.random_range(115.0..135.0), rng.random_range(150.0..170.0));
-        // Individuality beyond the core and delta: the flow bends a little differently on every finger.
-        let bends = bumps(&mut rng, 10, 1.0);
-        // Orientation per pixel, quantised to the kernel bank.
-        let bank: Vec<Vec<(isize, f32)>> =
-            (0..ORIENTATIONS).map(|k| kernel(k as f32 * PI / ORIENTATIONS as f32, period)).collect();
-        let mut obin = vec![0u8; MW * MH];
+        // Individuality beyond the singular points: the flow bends differently on every finger, at several
+        // scales.
+        let bends: Vec<(f32, f32, f32, f32)> =
+            bumps(&mut rng, 14, 1.0).into_iter().map(|(x, y, a, _)| (x, y, a, rng.random_range(35.0..70.0))).collect();
+        // Ridge period per pixel: it wanders around the finger's own mean. Where ridges must crowd or spread
+        // the growth has to split or end one, so minutiae appear at places of this finger's own — without
+        // it they appear only where the flow forces them, and two prints of one class share them.
+        let spread = bumps(&mut rng, 24, 1.0);
+        // Orientation and period per pixel, quantised to the kernel bank.
+        let bank: Vec<Vec<(isize, f32)>> = (0..PERIODS * ORIENTATIONS)
+            .map(|k| {
+                let level = (k / ORIENTATIONS) as f32 / (PERIODS - 1) as f32;
+                kernel((k % ORIENTATIONS) as f32 * PI / ORIENTATIONS as f32, period * (0.7 + 0.65 * level))
+            })
+            .collect();
+        let wavy = Waviness::new(&mut rng);
+        let mut obin = vec![0u16; MW * MH];
         for y in 0..MH {
             for x in 0..MW {
                 let (fx, fy) = (x as f32, y as f32);
                 let bend: f32 = bends
                     .iter()
+                    .map(|&(bx, by, a, r)| BEND * a * (-((fx - bx).powi(2) + (fy - by).powi(2)) / (2.0 * r * r)).exp())
+                    .sum();
+                let t = (flow(fx, fy, &cores, &deltas, base) + bend + wavy.at(fx, fy)).rem_euclid(PI);
+                let o = (t / PI * ORIENTATIONS as f32).round() as usize % ORIENTATIONS;
+                let d: f32 = spread
+                    .iter()
                     .map(|&(bx, by, a, _)| {
-                        0.6 * a * (-((fx - bx).powi(2) + (fy - by).powi(2)) / (2.0 * 50.0f32.powi(2))).exp()
+                        a * (-((fx - bx).powi(2) + (fy - by).powi(2)) / (2.0 * 30.0f32.powi(2))).exp()
                     })
                     .sum();
-                let t = (flow(fx, fy, &cores, &deltas, base) + bend).rem_euclid(PI);
-                obin[y * MW + x] = ((t / PI * ORIENTATIONS as f32).round() as usize % ORIENTATIONS) as u8;
+                let level = ((d * 0.5 + 0.5).clamp(0.0, 1.0) * (PERIODS - 1) as f32).round() as usize;
+                obin[y * MW + x] = (level * ORIENTATIONS + o) as u16;
             }
         }
         // Growth from sparse random seeds: each pass reinforces what follows the flow and clips.
         let mut a = vec![0f32; MW * MH];
-        for _ in 0..(MW * MH / 900) {
+        for _ in 0..(MW * MH / 2000) {
             let (x, y) = (rng.random_range(R as usize..MW - R as usize), rng.random_range(R as usize..MH - R as usize));
             a[y * MW + x] = if rng.random_bool(0.5) { 1.0 } else { -1.0 };
         }
@@ -204,7 +282,7 @@ impl SyntheticPrint {
             }
             std::mem::swap(&mut a, &mut b);
         }
-        SyntheticPrint { ridges: a, foot }
+        SyntheticPrint { seed, ridges: a, foot }
     }
 
     fn sample(&self, x: f32, y: f32) -> f32 {
@@ -223,7 +301,11 @@ impl SyntheticPrint {
     /// Impression `seed` of this print: an 8-bit 256×288 image at 500 dpi, dark ridges on a light ground,
     /// as an R30x module uploads it.
     pub fn impression(&self, seed: u64, n: &PrintNoise) -> GrayImage {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0ddb_a11c_afe0_0042);
+        // The finger's own seed goes into the noise: impression 1 of two different fingers must not share
+        // their dry patches, contact edge and placement, or the gaps' borders become minutiae at the same
+        // places in both prints and impostors pair them.
+        let mixed = seed ^ 0x0ddb_a11c_afe0_0042 ^ self.seed.rotate_left(17).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let mut rng = ChaCha8Rng::seed_from_u64(mixed);
         let sym = |rng: &mut ChaCha8Rng, a: f32| if a > 0.0 { rng.random_range(-a..a) } else { 0.0 };
         let rot = sym(&mut rng, n.rotation_deg).to_radians();
         let (tx, ty) = (sym(&mut rng, n.translation_px), sym(&mut rng, n.translation_px));
@@ -276,9 +358,6 @@ impl SyntheticPrint {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fingerprint::matcher::{Prepared, compare};
-    use crate::image::extract_minutiae;
-    use crate::score::Threshold;
 
     #[test]
     fn prints_are_deterministic_and_differ_between_fingers() {
@@ -291,57 +370,23 @@ mod tests {
     }
 
     /// The pipeline on synthetic prints (reported apart from the real sets): every impression yields a
-    /// usable template, impressions of one finger match at the daemon's threshold, different fingers do not.
+    /// usable template, impressions of one finger match at the daemon's threshold (calibrated on real
+    /// sensors, FMR 1e-4), and no impostor pair of the sample reaches it — the simulator presents these images
+    /// at doors, where "someone else's finger" must be refused. The figures over 100 fingers × 8 impressions
+    /// are `tobira-bench fingerprint --synthetic 100`'s.
     #[test]
-    fn impressions_match_their_finger_and_not_others() {
-        let t = Threshold::default();
-        let fingers = 8u64;
-        let per = 3u64;
-        let mut tpl: Vec<(u64, Prepared)> = Vec::new();
-        for f in 0..fingers {
-            let print = SyntheticPrint::new(f);
-            for i in 0..per {
-                let (m, q) = extract_minutiae(&print.impression(i, &PrintNoise::default()));
-                assert!(
-                    m.minutiae.len() >= crate::sample::MIN_MINUTIAE,
-                    "finger {f} impression {i}: {} minutiae",
-                    m.minutiae.len()
-                );
-                assert!(q >= 40, "finger {f} impression {i}: quality {q}");
-                tpl.push((f, Prepared::new(&m)));
-            }
-        }
-        let (mut gen_ok, mut gen_n, mut false_match, mut imp_n) = (0, 0, 0, 0);
-        let (mut gen_min, mut imp_max) = (1.0f32, 0.0f32);
-        for a in 0..tpl.len() {
-            for b in a + 1..tpl.len() {
-                let s = compare(&tpl[a].1, &tpl[b].1);
-                let ok = t.accepts(s);
-                if tpl[a].0 == tpl[b].0 {
-                    gen_min = gen_min.min(s.0);
-                } else {
-                    imp_max = imp_max.max(s.0);
-                }
-                if tpl[a].0 == tpl[b].0 {
-                    gen_n += 1;
-                    gen_ok += usize::from(ok);
-                } else {
-                    imp_n += 1;
-                    false_match += usize::from(ok);
-                }
-            }
-        }
-        println!(
-            "synthetic prints: {gen_ok}/{gen_n} genuine pairs accepted (lowest {gen_min:.3}), {false_match}/{imp_n} \
-             impostor pairs (highest {imp_max:.3}), threshold {:.3}",
-            t.value()
+    fn impressions_match_their_finger_and_impostors_stay_under_the_threshold() {
+        let f = crate::bench::measure_prints(0, 16, 3);
+        println!("synthetic prints, 16 fingers × 3: {f:?}");
+        assert_eq!(f.fte, 0, "every impression enrols");
+        assert!(f.minutiae_median >= crate::sample::MIN_MINUTIAE * 2, "{} minutiae", f.minutiae_median);
+        assert!(
+            f.genuine_accepted * 100 >= f.genuine_pairs() * 98,
+            "genuine {}/{} accepted",
+            f.genuine_accepted,
+            f.genuine_pairs()
         );
-        assert!(gen_ok * 10 >= gen_n * 8, "genuine {gen_ok}/{gen_n}");
-        // Every genuine pair scores above every impostor pair. At the daemon's threshold, calibrated on real
-        // sensors, synthetic impostors still match now and then (their tail is heavier than real fingers':
-        // too little individuality beyond the pattern class) — measured, not hidden; the simulator keeps
-        // presenting minutiae until this is closed.
-        assert!(gen_min > imp_max, "genuine {gen_min} vs impostor {imp_max}");
-        assert!(false_match * 20 <= imp_n, "impostor {false_match}/{imp_n}");
+        assert_eq!(f.impostors_over, 0, "impostor pairs at or over {}: highest {}", f.threshold, f.impostor_max);
+        assert!(f.genuine_min > f.impostor_max, "genuine {} vs impostor {}", f.genuine_min, f.impostor_max);
     }
 }

@@ -92,11 +92,8 @@ fn garbage_never_panics() {
 
 #[test]
 fn a_real_reader_needs_a_port() {
-    let bad = DEMO.replacen(
-        "kind = \"sim-finger\"               # sim-finger",
-        "kind = \"r30x\"               # sim-finger",
-        1,
-    );
+    let bad =
+        DEMO.replacen("kind = \"sim-r30x\"                 # sim-r30x", "kind = \"r30x\"               # sim-r30x", 1);
     assert!(bad.contains("\"r30x\""));
     let e = err_of(&bad);
     assert_eq!(e.field.as_deref(), Some("reader \"t01-reader\".port"), "{e}");

@@ -2,7 +2,10 @@
 //!
 //! `tobira-sim r30x --link /tmp/r30x [--password N] [--finger ridges|none] [--quiet-on-garbage]` opens a PTY,
 //! links PATH to its slave side and plays an R307-class fingerprint module on it until killed. Open PATH at
-//! 57600 8N1 as you would /dev/ttyUSB0.
+//! 57600 8N1 as you would /dev/ttyUSB0. `--finger ridges` (the default) rests a stand-in pattern on the glass;
+//! standard input scripts people: `present BODY [FINGER]` touches the sensor once with a fresh synthetic
+//! impression of that simulated person's finger (default 2, an image the daemon's pipeline matches),
+//! `clear`, `unplug`, `replug`, `garble`, `state`.
 //!
 //! `tobira-sim palm-bridge --socket PATH [--body NAME] [--hand left|right]` runs the reference palm-reader
 //! bridge (drivers/src/palm_bridge/PROTOCOL.md) on a UNIX socket. With `--body` every capture gets that
@@ -14,9 +17,8 @@
 //! peripheral mode, Secure Channel with the key in FILE) on a PTY linked at PATH. Standard input scripts the
 //! door: `open`, `close`, `rex`, `tamper`, `card HEX`, `state`, `stop`.
 
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
-use tobira_drivers::r30x::{IMAGE_HEIGHT, IMAGE_WIDTH, Module, ModuleConfig};
+use std::io::Write;
+use tobira_drivers::r30x::{IMAGE_HEIGHT, IMAGE_WIDTH, ModuleConfig};
 
 fn usage() -> ! {
     eprintln!("usage: tobira-sim r30x --link PATH [--password N] [--finger ridges|none] [--quiet-on-garbage]");
@@ -211,31 +213,48 @@ fn main() {
         }
     }
     let Some(link) = link else { usage() };
-    let (master, _slave, path) = linked_pty(&link);
-    println!("{}", path.display());
+    let (sim, module) = tobira_drivers::r30x::sim::SimR30x::start("r30x", cfg).unwrap_or_else(|e| {
+        eprintln!("tobira-sim: cannot open a pseudo-terminal: {e}");
+        std::process::exit(1)
+    });
+    let _ = std::fs::remove_file(&link);
+    if let Err(e) = std::os::unix::fs::symlink(sim.path(), &link) {
+        eprintln!("tobira-sim: cannot link {link} to {}: {e}", sim.path().display());
+        std::process::exit(1)
+    }
+    println!("{}", sim.path().display());
     let _ = std::io::stdout().flush();
-    let mut module = Module::new(cfg);
     if finger {
         module.set_finger(Some(ridges()));
     }
-    let mut port = std::fs::File::from(master);
-    let mut buf = [0u8; 4096];
+    let population = tobira_drivers::sim::population::SimPopulation::default();
+    let mut attempt = 0u64;
+    let mut line = String::new();
     loop {
-        match port.read(&mut buf) {
-            Ok(0) => continue,
-            Ok(n) => {
-                module.handle_input(&buf[..n]);
-                let out = module.poll_transmit();
-                if !out.is_empty() && port.write_all(&out).is_err() {
-                    break;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                eprintln!("tobira-sim: port {} closed: {e} (fd {})", path.display(), port.as_raw_fd());
-                break;
-            }
+        line.clear();
+        match std::io::stdin().read_line(&mut line) {
+            // Standard input closed: keep serving until killed.
+            Ok(0) => std::thread::park(),
+            Ok(_) => {}
+            Err(_) => break,
         }
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["present", body, rest @ ..] => {
+                let finger = rest.first().and_then(|f| f.parse().ok()).unwrap_or(2);
+                attempt += 1;
+                module.touch(population.image(body, finger, attempt));
+            }
+            ["clear"] => println!("cleared {}", module.clear()),
+            ["unplug"] => module.unplug(),
+            ["replug"] => module.replug(),
+            ["garble"] => module.garble_next(),
+            ["state"] => println!("pending={} led={:?}", module.pending(), module.led()),
+            ["stop"] => break,
+            [] => {}
+            _ => eprintln!("tobira-sim: unknown command {:?}", line.trim()),
+        }
+        let _ = std::io::stdout().flush();
     }
     let _ = std::fs::remove_file(&link);
 }

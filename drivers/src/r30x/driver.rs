@@ -137,6 +137,13 @@ impl R30xReader {
         std::thread::Builder::new().name(format!("r30x-{id}")).spawn(move || run(device, cfg, tx, frx)).ok();
         R30xReader { id: id.into(), samples: tokio::sync::Mutex::new(rx), feedback: Mutex::new(ftx) }
     }
+
+    /// Drops captures nobody has asked for yet (the person stepped away; a refused command left them), so
+    /// the next command reads a fresh touch. Returns how many were dropped; none while a read is waiting.
+    pub fn discard_pending(&self) -> usize {
+        let Ok(mut rx) = self.samples.try_lock() else { return 0 };
+        std::iter::from_fn(|| rx.try_recv().ok()).count()
+    }
 }
 
 fn run(

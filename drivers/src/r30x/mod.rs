@@ -11,6 +11,7 @@ mod driver;
 mod image;
 mod module;
 mod packet;
+pub mod sim;
 
 pub use command::{Ack, Command, ConfirmationCode, SysParams, parse_sys_params};
 pub use driver::{R30xConfig, R30xReader};

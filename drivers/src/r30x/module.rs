@@ -39,6 +39,10 @@ pub struct Module {
     verified: bool,
     /// The finger on the glass, as a 256×288 8-bit image; `None` when nobody touches the sensor.
     finger: Option<Vec<u8>>,
+    /// Touches queued by the simulator: each is one placement of a finger, captured by one GenImg.
+    touches: std::collections::VecDeque<Vec<u8>>,
+    /// A touch was captured and the finger is still on the glass: the next GenImg finds it lifted.
+    lifting: bool,
     /// The image buffer after a successful GenImg.
     image: Option<Vec<u8>>,
     pub led: Led,
@@ -53,6 +57,8 @@ impl Module {
             out: Vec::new(),
             verified: false,
             finger: None,
+            touches: Default::default(),
+            lifting: false,
             image: None,
             led: Led::default(),
             faults: 0,
@@ -62,6 +68,33 @@ impl Module {
     /// A finger is placed (an 8-bit 256×288 image) or lifted (`None`).
     pub fn set_finger(&mut self, image: Option<Vec<u8>>) {
         self.finger = image.filter(|i| i.len() == IMAGE_WIDTH * IMAGE_HEIGHT);
+    }
+
+    /// A person touches the sensor once with this 8-bit 256×288 image: the next GenImg captures it, and the
+    /// one after finds the finger lifted (so the host's "wait until the finger leaves" sees one touch as one
+    /// sample). Touches queue up in order; an image of the wrong size is refused (returns false).
+    pub fn touch(&mut self, image: Vec<u8>) -> bool {
+        if image.len() != IMAGE_WIDTH * IMAGE_HEIGHT {
+            return false;
+        }
+        self.touches.push_back(image);
+        true
+    }
+
+    /// Touches not captured yet.
+    pub fn pending_touches(&self) -> usize {
+        self.touches.len()
+    }
+
+    /// Whether a touch has been captured but the host has not polled since (so it may still be uploading or
+    /// handing the image on).
+    pub fn touch_in_flight(&self) -> bool {
+        self.lifting
+    }
+
+    /// The person steps away: touches not captured yet are dropped; returns how many.
+    pub fn clear_touches(&mut self) -> usize {
+        std::mem::take(&mut self.touches).len()
     }
 
     pub fn handle_input(&mut self, bytes: &[u8]) {
@@ -120,9 +153,14 @@ impl Module {
                 self.ack(ConfirmationCode::Ok, &d);
             }
             Command::TemplateNum => self.ack(ConfirmationCode::Ok, &0u16.to_be_bytes()),
-            Command::GenImg => match &self.finger {
+            Command::GenImg if self.lifting => {
+                self.lifting = false;
+                self.ack(ConfirmationCode::NoFinger, &[]);
+            }
+            Command::GenImg => match self.touches.pop_front().or_else(|| self.finger.clone()) {
                 Some(f) => {
-                    self.image = Some(f.clone());
+                    self.lifting = self.finger.is_none();
+                    self.image = Some(f);
                     self.ack(ConfirmationCode::Ok, &[]);
                 }
                 None => self.ack(ConfirmationCode::NoFinger, &[]),
@@ -194,6 +232,31 @@ mod tests {
         let data: Vec<u8> = p[1..].iter().flat_map(|x| x.payload.clone()).collect();
         let back = unpack_4bpp(&data, IMAGE_WIDTH, IMAGE_HEIGHT).unwrap();
         assert!(back.iter().zip(&img).all(|(a, b)| a >> 4 == b >> 4), "4-bit fidelity");
+    }
+
+    #[test]
+    fn each_touch_is_captured_once_then_the_finger_lifts() {
+        let mut m = Module::new(ModuleConfig::default());
+        let a = vec![0x10; IMAGE_WIDTH * IMAGE_HEIGHT];
+        let b = vec![0xe0; IMAGE_WIDTH * IMAGE_HEIGHT];
+        assert!(m.touch(a));
+        assert!(m.touch(b));
+        assert!(!m.touch(vec![0; 10]), "a wrong-sized image is no touch");
+        assert_eq!(m.pending_touches(), 2);
+        assert_eq!(code(&send(&mut m, &Command::GenImg)), ConfirmationCode::Ok);
+        assert!(m.touch_in_flight());
+        let first: Vec<u8> = send(&mut m, &Command::UpImage)[1..].iter().flat_map(|x| x.payload.clone()).collect();
+        assert!(first.iter().all(|&x| x == 0x11), "the first touch's image, 4-bit packed");
+        assert_eq!(code(&send(&mut m, &Command::GenImg)), ConfirmationCode::NoFinger, "lifted between touches");
+        assert!(!m.touch_in_flight());
+        assert_eq!(code(&send(&mut m, &Command::GenImg)), ConfirmationCode::Ok);
+        let second: Vec<u8> = send(&mut m, &Command::UpImage)[1..].iter().flat_map(|x| x.payload.clone()).collect();
+        assert!(second.iter().all(|&x| x == 0xee));
+        assert_eq!(code(&send(&mut m, &Command::GenImg)), ConfirmationCode::NoFinger);
+        assert_eq!(code(&send(&mut m, &Command::GenImg)), ConfirmationCode::NoFinger, "nothing left");
+        m.touch(vec![0; IMAGE_WIDTH * IMAGE_HEIGHT]);
+        assert_eq!(m.clear_touches(), 1);
+        assert_eq!(code(&send(&mut m, &Command::GenImg)), ConfirmationCode::NoFinger, "cleared");
     }
 
     #[test]

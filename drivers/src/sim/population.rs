@@ -2,11 +2,16 @@
 //! finger number has a synthetic master finger, seeded by FNV-1a of "key/finger"; each body and hand a
 //! synthetic master palm (`palm::synthetic`), seeded by FNV-1a of "key/palm-left" or "key/palm-right". The
 //! daemon only ever receives the [`Sample`] a reader produces; the key never travels with it.
+//!
+//! Each finger has two forms: a minutiae-level [`SyntheticFinger`] (in-process readers, scale tests) and a
+//! master print, an image-level [`SyntheticPrint`] whose impressions a protocol-level reader uploads.
 
 use crate::Sample;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tobira_biometrics::palm::ROI_SIDE;
 use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
-use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
+use tobira_biometrics::synthetic::{ImpressionNoise, PrintNoise, SyntheticFinger, SyntheticPrint};
 
 /// The simulated palm readers' near-infrared band (the reference bridge's too).
 pub const PALM_WAVELENGTH_NM: u16 = 850;
@@ -16,7 +21,13 @@ pub const PALM_DPI: u16 = 100;
 #[derive(Debug, Default, Clone)]
 pub struct SimPopulation {
     noise: ImpressionNoise,
+    print_noise: PrintNoise,
+    /// Master prints grown so far (growing one takes tens of milliseconds; a person presents many times).
+    prints: Arc<Mutex<HashMap<u64, Arc<SyntheticPrint>>>>,
 }
+
+/// Master prints kept grown at once (the demo's staff fit; a bench's crowd is regrown as it comes).
+const PRINT_CACHE: usize = 32;
 
 /// FNV-1a, 64 bit: stable across runs and platforms, so a body's finger is the same every time.
 pub fn body_seed(key: &str, finger: u8) -> u64 {
@@ -70,6 +81,24 @@ impl SimPopulation {
         let seed = body_seed(key, finger) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
         Sample::Minutiae(self.finger(key, finger).impression(seed, &self.noise))
     }
+
+    /// The finger's master print: the same ridges every time for the same body and finger.
+    pub fn print(&self, key: &str, finger: u8) -> Arc<SyntheticPrint> {
+        let seed = body_seed(key, finger);
+        let mut cache = self.prints.lock().unwrap_or_else(|p| p.into_inner());
+        // Each master is ~0.5 MB; a bench presenting hundreds of people must not grow the daemon by that.
+        if cache.len() >= PRINT_CACHE && !cache.contains_key(&seed) {
+            cache.clear();
+        }
+        cache.entry(seed).or_insert_with(|| Arc::new(SyntheticPrint::new(seed))).clone()
+    }
+
+    /// A fresh image impression (8-bit, 256×288 at 500 dpi, as an R30x module captures it): `attempt`
+    /// seeds the placement, distortion, pressure and noise, so no two presentations are identical.
+    pub fn image(&self, key: &str, finger: u8, attempt: u64) -> Vec<u8> {
+        let seed = body_seed(key, finger) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15).wrapping_add(1);
+        self.print(key, finger).impression(seed, &self.print_noise).pixels
+    }
 }
 
 #[cfg(test)]
@@ -108,5 +137,15 @@ mod tests {
             let s = compare(&reference, &t(key, hand, 1));
             assert!(!th.accepts(s), "{key}'s {hand} palm matched tanaka's right: {s:?}");
         }
+    }
+
+    #[test]
+    fn images_are_fresh_impressions_of_one_master() {
+        let p = SimPopulation::default();
+        let (a, b) = (p.image("tanaka", 2, 1), p.image("tanaka", 2, 2));
+        assert_eq!(a.len(), 256 * 288);
+        assert_ne!(a, b, "each presentation is a new impression");
+        assert_eq!(a, p.image("tanaka", 2, 1), "deterministic");
+        assert!(Arc::ptr_eq(&p.print("tanaka", 2), &p.clone().print("tanaka", 2)), "one master per finger");
     }
 }

@@ -1,0 +1,193 @@
+//! An R30x module on a pseudo-terminal (issue 5, "the simulator"): a thread plays [`Module`] on the PTY's
+//! master side, and whoever drives the reader — the daemon's real [`super::R30xReader`], a peer library —
+//! opens the slave path exactly as it would open /dev/ttyUSB0. The simulator's side places touches (8-bit
+//! 256×288 images) through the handle; the bytes on the line are the real module's, 4-bit packed UpImage
+//! included, so the host learns nothing but the image.
+
+use super::module::{Led, Module, ModuleConfig};
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Line {
+    /// Unplugged: the module answers nothing (the host times out, as with a pulled cable).
+    silent: bool,
+    /// The next reply goes out with a broken checksum.
+    garble_next: bool,
+    /// When the last UpImage data packet went onto the line (the benchmark's "image delivered").
+    delivered: Option<Instant>,
+}
+
+struct Shared {
+    module: Mutex<Module>,
+    line: Mutex<Line>,
+}
+
+/// The simulated module and its PTY. Dropping it does not stop the thread: it serves until the process
+/// ends, as a device stays plugged in.
+pub struct SimR30x {
+    shared: Arc<Shared>,
+    path: PathBuf,
+    /// Held open so the master never reads EIO while the host reopens the port.
+    _slave: OwnedFd,
+}
+
+/// What a person (or a test) does at the module.
+#[derive(Clone)]
+pub struct SimR30xHandle {
+    shared: Arc<Shared>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SimR30x {
+    /// Opens a PTY and starts the module's thread on it.
+    pub fn start(id: &str, cfg: ModuleConfig) -> std::io::Result<(SimR30x, SimR30xHandle)> {
+        let (master, slave, path) = crate::pty::open_pty()?;
+        let shared = Arc::new(Shared { module: Mutex::new(Module::new(cfg)), line: Mutex::new(Line::default()) });
+        let port = std::fs::File::from(master);
+        let s = shared.clone();
+        std::thread::Builder::new().name(format!("sim-r30x-{id}")).spawn(move || serve(port, &s))?;
+        Ok((SimR30x { shared: shared.clone(), path, _slave: slave }, SimR30xHandle { shared }))
+    }
+
+    /// The slave side's path: the `port` a site file names.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn handle(&self) -> SimR30xHandle {
+        SimR30xHandle { shared: self.shared.clone() }
+    }
+}
+
+fn serve(mut port: std::fs::File, s: &Shared) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = match port.read(&mut buf) {
+            Ok(0) => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // EIO while no host has the slave open: wait for the next one.
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let mut out = {
+            let mut m = lock(&s.module);
+            m.handle_input(&buf[..n]);
+            m.poll_transmit()
+        };
+        if out.is_empty() {
+            continue;
+        }
+        {
+            let mut line = lock(&s.line);
+            if line.silent {
+                continue;
+            }
+            if std::mem::take(&mut line.garble_next)
+                && let Some(last) = out.last_mut()
+            {
+                *last ^= 0x5a;
+            }
+        }
+        // An upload is the only reply longer than one packet of the largest size.
+        let upload = out.len() > 300;
+        if port.write_all(&out).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        if upload {
+            lock(&s.line).delivered = Some(Instant::now());
+        }
+    }
+}
+
+impl SimR30xHandle {
+    /// One touch of the sensor with this image (8-bit, 256×288); false if the image has another size.
+    pub fn touch(&self, image: Vec<u8>) -> bool {
+        lock(&self.shared.module).touch(image)
+    }
+
+    /// A finger rests on the glass (every GenImg captures it) or is lifted (`None`).
+    pub fn set_finger(&self, image: Option<Vec<u8>>) {
+        lock(&self.shared.module).set_finger(image);
+    }
+
+    /// Touches not yet captured.
+    pub fn pending(&self) -> usize {
+        lock(&self.shared.module).pending_touches()
+    }
+
+    /// The person steps away: drops the touches not yet captured; returns how many. A touch already
+    /// captured may still be on its way to the host until [`SimR30xHandle::busy`] turns false.
+    pub fn clear(&self) -> usize {
+        lock(&self.shared.module).clear_touches()
+    }
+
+    /// A touch has been captured and the host has not polled since (it is uploading or handing it on).
+    pub fn busy(&self) -> bool {
+        lock(&self.shared.module).touch_in_flight()
+    }
+
+    pub fn unplug(&self) {
+        lock(&self.shared.line).silent = true;
+        lock(&self.shared.module).clear_touches();
+    }
+
+    pub fn replug(&self) {
+        lock(&self.shared.line).silent = false;
+    }
+
+    /// The next reply leaves with a broken checksum.
+    pub fn garble_next(&self) {
+        lock(&self.shared.line).garble_next = true;
+    }
+
+    pub fn led(&self) -> Led {
+        lock(&self.shared.module).led
+    }
+
+    /// When the last image upload finished going onto the line.
+    pub fn delivered_at(&self) -> Option<Instant> {
+        lock(&self.shared.line).delivered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::r30x::{IMAGE_HEIGHT, IMAGE_WIDTH, R30xConfig, R30xReader};
+    use crate::{Reader, Sample};
+
+    /// The real driver on the simulated module's PTY: one touch is one 4-bit image, delivered once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_driver_receives_each_touch_once() {
+        let (sim, h) = SimR30x::start("t", ModuleConfig::default()).unwrap();
+        let mut cfg = R30xConfig::new(sim.path());
+        cfg.poll = Duration::from_millis(20);
+        let reader = R30xReader::spawn("t", cfg);
+        let img: Vec<u8> = (0..IMAGE_WIDTH * IMAGE_HEIGHT).map(|i| ((i / IMAGE_WIDTH) % 256) as u8).collect();
+        assert!(h.touch(img.clone()));
+        let s = tokio::time::timeout(Duration::from_secs(10), reader.next_sample()).await.unwrap().unwrap();
+        let Sample::Gray8 { width, height, pixels, .. } = s else { panic!("not an image") };
+        assert_eq!((width, height), (IMAGE_WIDTH as u32, IMAGE_HEIGHT as u32));
+        assert!(pixels.iter().zip(&img).all(|(a, b)| a >> 4 == b >> 4), "the touch's image, at 4 bits");
+        assert!(h.delivered_at().is_some());
+        let again = tokio::time::timeout(Duration::from_millis(300), reader.next_sample()).await;
+        assert!(again.is_err(), "one touch, one sample");
+        assert!(h.touch(vec![0x80; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        let s = tokio::time::timeout(Duration::from_secs(10), reader.next_sample()).await.unwrap().unwrap();
+        assert!(matches!(s, Sample::Gray8 { ref pixels, .. } if pixels.iter().all(|&p| p == 0x88)));
+    }
+}
