@@ -135,6 +135,11 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         }
         nodes.push(d);
     }
+    // The simulated clocks were set one node after another while the first worked: set them together, as
+    // NTP keeps real ones (a grant issued at 10:0x by the first node's clock is valid at the others).
+    for d in &nodes {
+        let _ = d.tobira(&["sim", "clock", "2026-11-24T10:20:00+09:00"]);
+    }
     let login_as = |d: &Running, who: &str| -> serde_json::Value {
         d.present("t01-reader", who);
         let o = d.tobira(&["--json", "login", "t-01", who]);
@@ -172,7 +177,6 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         wait_witnessed(d, Duration::from_secs(60));
     }
 
-    // (The simulated clocks were set one node after another; set them together, as NTP keeps real ones.)
     for d in &nodes {
         let _ = d.tobira(&["sim", "clock", "2026-11-24T10:30:00+09:00"]);
     }
