@@ -204,30 +204,41 @@ pub fn prove_offline(data_dir: &std::path::Path, seq: i64) -> i32 {
     }
 }
 
-/// `tobira audit prove SEQ --central`: the proof in the last head the centre's witness countersigned.
-pub fn prove_countersigned(data_dir: &std::path::Path, config: &std::path::Path, seq: i64) -> i32 {
-    let site = match crate::run::load_site(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+/// The site file and its `[central]` section, or the exit code after saying what is wrong.
+fn site_with_centre(config: &std::path::Path) -> Result<(tobira_core::site::Site, tobira_core::site::RawCentral), i32> {
+    let site = crate::run::load_site(config).map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })?;
     let Some(central) = site.central.clone() else {
         eprintln!("error: {} has no [central] section: this node ships to no centre", config.display());
-        return 2;
+        return Err(2);
+    };
+    Ok((site, central))
+}
+
+/// One connection to the centre with this node's certificate.
+async fn centre_pool(central: &tobira_core::site::RawCentral) -> Result<sqlx::PgPool, String> {
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with(crate::shipper::connect_options(central))
+        .await
+        .map_err(|e| format!("centre: {e}"))
+}
+
+/// `tobira audit prove SEQ --central`: the proof in the last head the centre's witness countersigned.
+pub fn prove_countersigned(data_dir: &std::path::Path, config: &std::path::Path, seq: i64) -> i32 {
+    let (site, central) = match site_with_centre(config) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let Some(rt) = runtime() else { return 1 };
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
         let (_, chain) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
         let key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect_with(crate::shipper::connect_options(&central))
-            .await
-            .map_err(|e| format!("centre: {e}"))?;
+        let pool = centre_pool(&central).await?;
         let last = tobira_central::heads::last_cosigned(&pool, site.id.as_str())
             .await
             .map_err(|e| format!("centre: {e}"))?
@@ -297,28 +308,16 @@ pub fn check_proof(file: &std::path::Path, node_key: &str, witness_key: Option<&
 /// Exit 0 when they agree, 4 naming the first event that differs or is missing, 1 when the centre cannot
 /// be reached.
 pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Path) -> i32 {
-    let site = match crate::run::load_site(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let Some(central) = site.central.clone() else {
-        eprintln!("error: {} has no [central] section: this node ships to no centre", config.display());
-        return 2;
+    let (site, central) = match site_with_centre(config) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
     let Some(rt) = runtime() else { return 1 };
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
         let (_, local) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
         let node_key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(std::time::Duration::from_secs(5))
-            .connect_with(crate::shipper::connect_options(&central))
-            .await
-            .map_err(|e| format!("centre: {e}"))?;
+        let pool = centre_pool(&central).await?;
         let remote: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 ORDER BY seq")
                 .bind(site.id.as_str())
