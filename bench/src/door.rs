@@ -29,21 +29,9 @@ fn body(i: usize) -> String {
     format!("op{i:05}")
 }
 
-/// The people the R30x image loop presents, enrolled from images of their own master prints.
+/// The people the door and login loops present, enrolled from images.
 fn probed(n: usize, presentations: usize) -> std::collections::BTreeSet<usize> {
-    (0..presentations).map(|k| (k * 7919) % n.max(1)).collect()
-}
-
-/// The `k`-th person the template-level loops present (door sample → unlock, login): enrolled at template
-/// level, never one of the image-enrolled, so these figures measure what they measured before readers
-/// delivered images (the image path has its own row).
-fn plain(n: usize, presentations: usize, k: usize) -> usize {
-    let images = probed(n, presentations);
-    let mut i = (k * 104_729 + 17) % n.max(1);
-    while images.contains(&i) && images.len() < n {
-        i = (i + 1) % n.max(1);
-    }
-    i
+    (0..presentations).flat_map(|k| [(k * 7919) % n.max(1), (k * 104_729) % n.max(1)]).collect()
 }
 
 /// Writes a site with `n` enrolled operators, each granted the server room, straight into fresh stores.
@@ -186,10 +174,7 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
                 dir.path().join("server-ctl.key").display()
             ),
         )
-        .replace(reader, &format!("id = \"server-out\"\nkind = \"r30x\"\nport = \"{}\"", module_dev.path().display()))
-        // The template-level rows keep their in-process readers (the image path is measured at server-out).
-        .replace("id = \"server-in\"\nkind = \"sim-r30x\"", "id = \"server-in\"\nkind = \"sim-finger\"")
-        .replace("id = \"t01-reader\"\nkind = \"sim-r30x\"", "id = \"t01-reader\"\nkind = \"sim-finger\"");
+        .replace(reader, &format!("id = \"server-out\"\nkind = \"r30x\"\nport = \"{}\"", module_dev.path().display()));
     std::fs::write(&site, site_text)?;
     let bin = std::env::current_exe()?.with_file_name("tobirad");
     if !bin.exists() {
@@ -233,7 +218,7 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     let mut strike = Vec::with_capacity(presentations);
     let mut granted = 0;
     for k in 0..presentations {
-        let who = body(plain(enrolled, presentations, k));
+        let who = body((k * 7919) % enrolled.max(1));
         let before = door.state().last_pulse;
         let t0 = Instant::now();
         let v = client.call(Request::Sim(SimCommand::Present {
@@ -373,7 +358,7 @@ fn measure_logins(client: &Client, sock: &Path, enrolled: usize, n: usize) -> an
     let mut times = Vec::with_capacity(n);
     let mut ok = 0;
     for k in 0..n {
-        let who = body(plain(enrolled, n, k + n));
+        let who = body((k * 104_729) % enrolled.max(1));
         client.call(Request::Sim(SimCommand::Present { reader: "t01-reader".into(), body: who.clone(), finger: 2 }))?;
         let t = Instant::now();
         let mut s = std::os::unix::net::UnixStream::connect(sock)?;
