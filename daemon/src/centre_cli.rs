@@ -267,18 +267,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
-            match csv {
-                Some(path) => {
-                    std::fs::write(&path, table::csv_with_bom(&CENTRAL_HISTORY_COLUMNS, &cells))
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    println!(
-                        "{} events written to {} (the question is recorded at the centre)",
-                        rows.len(),
-                        path.display()
-                    );
-                }
-                None => print!("{}", table::render(&CENTRAL_HISTORY_COLUMNS, &cells)),
-            }
+            emit(&CENTRAL_HISTORY_COLUMNS, &cells, csv.as_deref(), "events")?;
             Ok(0)
         }
         CentralCmd::Ledger { kind, from, until, viewer, json, csv } => {
@@ -317,35 +306,12 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             }
             let mut cols: Vec<&str> = columns.to_vec();
             cols.push("拠点");
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| {
-                    cols.iter()
-                        .map(|c| {
-                            r[*c]
-                                .as_str()
-                                .map(str::to_string)
-                                .unwrap_or_else(|| r[*c].to_string().trim_matches('"').replace("null", ""))
-                        })
-                        .collect()
-                })
-                .collect();
-            match csv {
-                Some(path) => {
-                    std::fs::write(&path, table::csv_with_bom(&cols, &cells))
-                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                    println!(
-                        "{}: {} rows written to {} (the question is recorded at the centre)",
-                        title,
-                        rows.len(),
-                        path.display()
-                    );
-                }
-                None => {
-                    println!("{title}");
-                    print!("{}", table::render(&cols, &cells));
-                }
+            let cells: Vec<Vec<String>> =
+                rows.iter().map(|r| cols.iter().map(|c| crate::cli::cell(&r[*c])).collect()).collect();
+            if csv.is_none() {
+                println!("{title}");
             }
+            emit(&cols, &cells, csv.as_deref(), &format!("rows of {title}"))?;
             Ok(0)
         }
         CentralCmd::Alarms { node, json } => {
@@ -383,6 +349,19 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// A table on the terminal, or CSV (UTF-8 with BOM, the Japanese column names) in `csv`.
+fn emit(cols: &[&str], cells: &[Vec<String>], csv: Option<&std::path::Path>, what: &str) -> anyhow::Result<()> {
+    match csv {
+        Some(path) => {
+            std::fs::write(path, table::csv_with_bom(cols, cells))
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            println!("{} {what} written to {} (the question is recorded at the centre)", cells.len(), path.display());
+        }
+        None => print!("{}", table::render(cols, cells)),
+    }
+    Ok(())
 }
 
 /// A central event as the ledgers read it (hashes are not needed there).

@@ -479,7 +479,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
     })
 }
 
-fn cell(v: &serde_json::Value) -> String {
+pub(crate) fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
         serde_json::Value::String(s) => s.clone(),
