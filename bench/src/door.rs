@@ -2,12 +2,16 @@
 //! devices: from the sample reaching the daemon to the unlock command, the durable audit commit included
 //! (the daemon measures it and reports it with each decision). Also the daemon's resident memory.
 //!
+//! The entry reader and the terminal's reader stay template-level (`sim-finger`): those rows measure the
+//! daemon's decision path — 1:N or 1:1, policy, audit commit, OSDP — without extraction.
+//!
 //! End to end on the protocol level (issue 5): an R30x module simulated in this process on a PTY uploads a
 //! synthetic *image* to the daemon's real R30x driver at the server room's exit reader, the daemon extracts,
 //! identifies 1:N and decides, and its OSDP control panel pulses the simulated controller's strike; the
 //! figure runs from the module's last image byte on the line to the relay energising. The N enrolled are
-//! template-level synthetic identities, except the people the bench presents, who are enrolled from an
-//! image of their own master print (so probe and template come from the same finger, as at a real door).
+//! template-level synthetic identities (finger 2); the people the bench presents are also enrolled from an
+//! image of their own master print of another finger ([`IMAGE_FINGER`]), so at the exit probe and template
+//! come from the same finger, as at a real door, and the gallery holds both kinds.
 
 use crate::stats::{fmt, summarize};
 use anyhow::{Context, bail};
@@ -24,6 +28,9 @@ use tobira_core::ids::*;
 use tobira_core::model::{Grant, Person, Place, Role, Schedule};
 use tobira_drivers::r30x::sim::{SimR30x, SimR30xHandle};
 use tobira_proto::{DecisionReport, Request, SimCommand};
+
+/// The finger the image row presents and enrols from images; finger 2 is every person's template-level one.
+const IMAGE_FINGER: u8 = 3;
 
 fn body(i: usize) -> String {
     format!("op{i:05}")
@@ -103,17 +110,28 @@ async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<
                 now,
             )
             .await?;
-        let t = if from_images.contains(&i) {
-            let img = GrayImage::from_raw(PRINT_W, PRINT_H, 500, pop.image(&body(i), 2, 7))?;
-            extract_minutiae(&img).0
-        } else {
-            pop.finger(&body(i), 2).impression(7, &ImpressionNoise::default())
-        };
-        let tid = format!("tpl-{i}");
-        let sealed = tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
-        store
-            .add_template(&tid, &id, &p.match_id, "finger", 2, t.minutiae.len() as i64, &sealed, "approved", now)
-            .await?;
+        let mut templates =
+            vec![(format!("tpl-{i}"), 2u8, pop.finger(&body(i), 2).impression(7, &ImpressionNoise::default()))];
+        if from_images.contains(&i) {
+            let img = GrayImage::from_raw(PRINT_W, PRINT_H, 500, pop.image(&body(i), IMAGE_FINGER, 7))?;
+            templates.push((format!("tpl-{i}-image"), IMAGE_FINGER, extract_minutiae(&img).0));
+        }
+        for (tid, finger, t) in templates {
+            let sealed = tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
+            store
+                .add_template(
+                    &tid,
+                    &id,
+                    &p.match_id,
+                    "finger",
+                    i64::from(finger),
+                    t.minutiae.len() as i64,
+                    &sealed,
+                    "approved",
+                    now,
+                )
+                .await?;
+        }
         if last.elapsed() > Duration::from_secs(2) {
             eprint!("\r  enrolling synthetic people: {}/{n}", i + 1);
             last = Instant::now();
@@ -162,8 +180,13 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     // The exit reader is an R30x module on a PTY in this process; the daemon's real driver opens it.
     let (module_dev, module) = SimR30x::start("server-out", tobira_drivers::r30x::ModuleConfig::default())?;
     let reader = "id = \"server-out\"\nkind = \"sim-r30x\"";
-    if !tobira::demo::DEMO_SITE.contains(reader) {
-        bail!("the demo site's server-out stanza changed; update bench/src/door.rs");
+    // The entry and terminal readers deliver templates, so their rows measure the decision path alone.
+    let entry = "id = \"server-in\"\nkind = \"sim-r30x\"";
+    let terminal = "id = \"t01-reader\"\nkind = \"sim-r30x\"";
+    for stanza in [reader, entry, terminal] {
+        if !tobira::demo::DEMO_SITE.contains(stanza) {
+            bail!("the demo site's reader stanza {stanza:?} changed; update bench/src/door.rs");
+        }
     }
     let site_text = tobira::demo::DEMO_SITE
         .replace(
@@ -174,7 +197,9 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
                 dir.path().join("server-ctl.key").display()
             ),
         )
-        .replace(reader, &format!("id = \"server-out\"\nkind = \"r30x\"\nport = \"{}\"", module_dev.path().display()));
+        .replace(reader, &format!("id = \"server-out\"\nkind = \"r30x\"\nport = \"{}\"", module_dev.path().display()))
+        .replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"")
+        .replace(terminal, "id = \"t01-reader\"\nkind = \"sim-finger\"");
     std::fs::write(&site, site_text)?;
     let bin = std::env::current_exe()?.with_file_name("tobirad");
     if !bin.exists() {
@@ -307,7 +332,7 @@ fn measure_images(
     let (mut times, mut missing) = (Vec::with_capacity(n), 0);
     for k in 0..n {
         let who = body((k * 7919) % enrolled.max(1));
-        let image = pop.image(&who, 2, 1000 + k as u64);
+        let image = pop.image(&who, IMAGE_FINGER, 1000 + k as u64);
         let (before_pulse, before_image) = (door.state().last_pulse, module.delivered_at());
         module.touch(image);
         let t = Instant::now();
