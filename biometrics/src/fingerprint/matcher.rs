@@ -229,7 +229,9 @@ fn in_area(area: &[u64; GRID * GRID / 64 + 1], x: f32, y: f32) -> bool {
     let (cx, cy) = ((x * (1.0 / CELL)).floor() as i32, (y * (1.0 / CELL)).floor() as i32);
     // Both in 0..GRID (a power of two) exactly when their bits above GRID's are clear, negatives included.
     let inside = ((cx | cy) as u32) < GRID as u32;
-    let i = (cy as usize * GRID + cx as usize) & (GRID * GRID - 1);
+    // Masked before the arithmetic, so a point outside (a negative or huge cell) indexes some cell harmlessly.
+    let mask = GRID as u32 - 1;
+    let i = ((cy as u32 & mask) * GRID as u32 + (cx as u32 & mask)) as usize;
     inside & (area[i / 64] >> (i % 64) & 1 == 1)
 }
 
