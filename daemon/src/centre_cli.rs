@@ -3,13 +3,13 @@
 //! countersigns the nodes' logs, the auditor's questions across every node with the operation history's
 //! Japanese columns (操作履歴, 003 §17), the centre's alarms, and registry changes for every node.
 
-use crate::table;
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Parser, Subcommand};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+use tobira_ledger::table;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -272,10 +272,10 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
         }
         CentralCmd::Ledger { kind, from, until, viewer, json, csv } => {
             let (title, columns): (&str, &[&str]) = match kind.as_str() {
-                "entry-exit" => ("入退室管理簿 (entry/exit ledger, 000 Form 1)", &crate::ledger::ENTRY_EXIT_COLUMNS),
-                "operators" => ("操作者管理簿 (operator ledger, 000 Form 2)", &crate::ledger::OPERATOR_COLUMNS),
-                "matching" => ("照合情報管理簿 (matching-data ledger, 003 §15)", &crate::ledger::MATCHING_COLUMNS),
-                "user-ids" => ("ユーザID管理簿 (user-ID ledger, 003 §14)", &crate::ledger::USER_ID_COLUMNS),
+                "entry-exit" => ("入退室管理簿 (entry/exit ledger, 000 Form 1)", &tobira_ledger::ENTRY_EXIT_COLUMNS),
+                "operators" => ("操作者管理簿 (operator ledger, 000 Form 2)", &tobira_ledger::OPERATOR_COLUMNS),
+                "matching" => ("照合情報管理簿 (matching-data ledger, 003 §15)", &tobira_ledger::MATCHING_COLUMNS),
+                "user-ids" => ("ユーザID管理簿 (user-ID ledger, 003 §14)", &tobira_ledger::USER_ID_COLUMNS),
                 other => anyhow::bail!("no ledger {other:?}: entry-exit, operators, matching or user-ids"),
             };
             let off = chrono::FixedOffset::from_str(&cli.utc_offset)
@@ -291,9 +291,9 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                 tobira_central::query::ask(&pool, &viewer, &q).await?.into_iter().filter_map(stored).collect();
             let dir = directory(&pool).await?;
             let rows = if kind == "entry-exit" {
-                crate::ledger::entry_exit_rows_in(&events, &dir, off)
+                tobira_ledger::entry_exit_rows_in(&events, &dir, off)
             } else {
-                crate::ledger::event_rows_in(&kind, &events, &dir, off)
+                tobira_ledger::event_rows_in(&kind, &events, &dir, off)
             };
             if json {
                 println!(
@@ -307,7 +307,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             let mut cols: Vec<&str> = columns.to_vec();
             cols.push("拠点");
             let cells: Vec<Vec<String>> =
-                rows.iter().map(|r| cols.iter().map(|c| crate::cli::cell(&r[*c])).collect()).collect();
+                rows.iter().map(|r| cols.iter().map(|c| tobira_ledger::table::cell(&r[*c])).collect()).collect();
             if csv.is_none() {
                 println!("{title}");
             }

@@ -3,6 +3,7 @@
 use crate::client::{Client, ClientError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use tobira_ledger::table::cell;
 use tobira_proto::{ActorClaim, AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
 
 #[derive(Parser)]
@@ -479,14 +480,6 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
     })
 }
 
-pub(crate) fn cell(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
 /// Prints an answer: arrays of objects as a table, objects as key/value lines.
 pub fn print_value(v: &serde_json::Value, json: bool) {
     if json {
@@ -501,7 +494,7 @@ pub fn print_value(v: &serde_json::Value, json: bool) {
             let headers: Vec<String> = a[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
             let rows: Vec<Vec<String>> = a.iter().map(|x| headers.iter().map(|h| cell(&x[h])).collect()).collect();
             let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
-            print!("{}", crate::table::render(&hs, &rows));
+            print!("{}", tobira_ledger::table::render(&hs, &rows));
         }
         serde_json::Value::Array(a) if a.is_empty() => println!("(none)"),
         serde_json::Value::Object(o) => {
@@ -535,7 +528,7 @@ pub fn history_csv(events: &serde_json::Value) -> Vec<u8> {
         .as_array()
         .map(|a| a.iter().map(|e| HISTORY_COLUMNS.iter().map(|(_, f)| cell(&e[*f])).collect()).collect())
         .unwrap_or_default();
-    crate::table::csv_with_bom(&headers, &rows)
+    tobira_ledger::table::csv_with_bom(&headers, &rows)
 }
 
 /// Rows of the entry/exit ledger answer, in the ledger's column order.

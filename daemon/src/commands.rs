@@ -95,7 +95,7 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::AuditShow(f) => crate::audit_cmd::show(d, c, f).await,
         Request::AuditVerify => crate::audit_cmd::verify(d).await,
         Request::Ledger { kind, from, until } => {
-            crate::ledger::ledger(d, c, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref())
+            crate::ledger_cmd::ledger(d, c, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref())
                 .await
         }
         Request::Sim(cmd) => crate::sim::command(d, cmd).await,

@@ -339,7 +339,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         let (cols, rows) = crate::cli::ledger_rows(&v);
         let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
         println!("\n入退室管理簿 (entry/exit ledger, 000 Form 1)");
-        print!("{}", crate::table::render(&hs, &rows));
+        print!("{}", tobira_ledger::table::render(&hs, &rows));
     }
     println!("\n$ tobira audit verify --data-dir {}", data.display());
     let code = crate::audit_cmd::verify_offline(&data, false);

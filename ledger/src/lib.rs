@@ -3,10 +3,9 @@
 //! 入退室管理簿 (000 Form 1, 003 §13), 操作者管理簿 (000 Form 2, §8), 照合情報管理簿 (003 §15),
 //! ユーザID管理簿 (003 §14).
 
-use crate::commands::{Refusal, parse_time};
-use crate::daemon::Daemon;
-use tobira_audit::{Filter, Outcome, StoredEvent};
-use tobira_proto::ErrorCode;
+pub mod table;
+
+use tobira_audit::{Outcome, StoredEvent};
 
 /// Column names of 000 Form 1, in order.
 pub const ENTRY_EXIT_COLUMNS: [&str; 9] =
@@ -34,13 +33,9 @@ impl Directory for std::collections::HashMap<String, (String, String)> {
     }
 }
 
-/// Pairs each granted entry with the same person's next exit from the same zone.
-pub fn entry_exit_rows(events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Value> {
-    entry_exit_rows_in(events, &*d.registry(), d.site.utc_offset)
-}
-
-/// As [`entry_exit_rows`], with the people and the offset given (the centre's ledgers across nodes). Each
-/// row also names its node (拠点), where an entry is paired with an exit of the same node only.
+/// Pairs each granted entry with the same person's next exit from the same zone, with the people and the
+/// offset given (a node's registry, or the centre's ledgers across nodes). Each row also names its node (拠点),
+/// where an entry is paired with an exit of the same node only.
 pub fn entry_exit_rows_in(
     events: &[StoredEvent],
     dir: &dyn Directory,
@@ -109,12 +104,8 @@ fn outcome_ja(o: Outcome) -> &'static str {
     }
 }
 
-/// One row per event the ledger cares about, in the ledger's columns.
-fn event_rows(kind: &str, events: &[StoredEvent], d: &Daemon) -> Vec<serde_json::Value> {
-    event_rows_in(kind, events, &*d.registry(), d.site.utc_offset)
-}
-
-/// As [`event_rows`], with the people and the offset given (the centre's ledgers across nodes).
+/// One row per event the ledger cares about, in the ledger's columns, with the people and the offset given (a
+/// node's registry, or the centre's ledgers across nodes).
 pub fn event_rows_in(
     kind: &str,
     events: &[StoredEvent],
@@ -229,73 +220,6 @@ pub fn event_rows_in(
         }));
     }
     rows
-}
-
-/// Any ledger by name; each export is itself recorded (002 §7(11)).
-pub async fn ledger(
-    d: &Daemon,
-    c: Option<&tobira_proto::ActorClaim>,
-    kind: &str,
-    from: Option<&str>,
-    until: Option<&str>,
-) -> Result<serde_json::Value, Refusal> {
-    let (title, columns): (&str, &[&str]) = match kind {
-        "entry-exit" => return entry_exit(d, c, from, until).await,
-        "viewer-ids" => return crate::ledger_extra::viewer_ids(d, c, from, until).await,
-        "operators" => ("操作者管理簿 (operator ledger, 000 Form 2)", &OPERATOR_COLUMNS),
-        "matching" => ("照合情報管理簿 (matching-data ledger, 003 §15)", &MATCHING_COLUMNS),
-        "user-ids" => ("ユーザID管理簿 (user-ID ledger, 003 §14)", &USER_ID_COLUMNS),
-        other => {
-            return Err(Refusal::bad(format!(
-                "no ledger {other:?}: entry-exit, operators, matching, user-ids or viewer-ids"
-            )));
-        }
-    };
-    let events = ledger_events(d, c, None, title, from, until).await?;
-    Ok(serde_json::json!({"title": title, "columns": columns, "rows": event_rows(kind, &events, d)}))
-}
-
-/// The events behind a ledger, after checking who may read them, with the reading recorded (002 §7(11)):
-/// a ledger covers every section, so supervisors read it, or a site administrator with an approval.
-pub async fn ledger_events(
-    d: &Daemon,
-    c: Option<&tobira_proto::ActorClaim>,
-    kind_prefix: Option<&str>,
-    title: &str,
-    from: Option<&str>,
-    until: Option<&str>,
-) -> Result<Vec<StoredEvent>, Refusal> {
-    let actor = crate::audit_cmd::viewer(d, c, None).await?;
-    let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
-    let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
-    let filter = Filter { kind: kind_prefix.map(String::from), from, until, ..Default::default() };
-    let events = d
-        .audit_store
-        .query(&filter)
-        .await
-        .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
-    crate::audit_cmd::record_viewing(
-        d,
-        &actor,
-        "audit.ledger",
-        None,
-        None,
-        serde_json::json!({"ledger": title, "from": from, "until": until}),
-    )
-    .await?;
-    Ok(events)
-}
-
-pub async fn entry_exit(
-    d: &Daemon,
-    c: Option<&tobira_proto::ActorClaim>,
-    from: Option<&str>,
-    until: Option<&str>,
-) -> Result<serde_json::Value, Refusal> {
-    let events = ledger_events(d, c, Some("door."), "入退室管理簿", from, until).await?;
-    Ok(
-        serde_json::json!({"title": "入退室管理簿 (entry/exit ledger, 000 Form 1)", "columns": ENTRY_EXIT_COLUMNS, "rows": entry_exit_rows(&events, d)}),
-    )
 }
 
 /// The enrolled body part as the operator ledger names it: a palm vein (手のひら静脈, 000 §8) or a finger.

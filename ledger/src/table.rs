@@ -1,5 +1,5 @@
-//! Plain-text tables and CSV for the CLI. Widths count East Asian wide characters as two columns, so the
-//! ledgers' Japanese columns line up in a terminal.
+//! Plain-text tables, CSV and A4 HTML for the ledgers and the CLIs of the node and the centre. Widths count East
+//! Asian wide characters as two columns, so the ledgers' Japanese columns line up in a terminal.
 
 /// Display width of a string in a terminal (CJK and full-width forms take two columns).
 pub fn width(s: &str) -> usize {
@@ -16,6 +16,15 @@ pub fn width(s: &str) -> usize {
             if wide { 2 } else { 1 }
         })
         .sum()
+}
+
+/// A JSON value as a table cell: null is empty, a string is itself, anything else its JSON text.
+pub fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {

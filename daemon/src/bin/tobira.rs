@@ -72,17 +72,17 @@ fn run(cli: Cli) -> i32 {
                         println!("{v}");
                     } else {
                         println!("{}", v["title"].as_str().unwrap_or(""));
-                        print!("{}", tobira::table::render(&hs, &rows));
+                        print!("{}", tobira_ledger::table::render(&hs, &rows));
                     }
                     if let Some(path) = csv {
-                        if let Err(e) = std::fs::write(&path, tobira::table::csv_with_bom(&hs, &rows)) {
+                        if let Err(e) = std::fs::write(&path, tobira_ledger::table::csv_with_bom(&hs, &rows)) {
                             eprintln!("cannot write {}: {e}", path.display());
                             return 1;
                         }
                         eprintln!("wrote {} rows to {}", rows.len(), path.display());
                     }
                     if let Some(path) = html {
-                        let page = tobira::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows);
+                        let page = tobira_ledger::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows);
                         if let Err(e) = std::fs::write(&path, page) {
                             eprintln!("cannot write {}: {e}", path.display());
                             return 1;
