@@ -1,9 +1,11 @@
-//! `tobira-central`: the centre's commands (see `tobira::centre_cli`).
+//! `tobira-central`: the centre's commands (see `cli.rs`).
+
+mod cli;
 
 use clap::Parser;
 
 fn main() {
-    let cli = tobira::centre_cli::CentralCli::parse();
+    let cli = cli::CentralCli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOBIRA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -14,7 +16,7 @@ fn main() {
             std::process::exit(70);
         }
     };
-    match rt.block_on(tobira::centre_cli::run(cli)) {
+    match rt.block_on(cli::run(cli)) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             eprintln!("tobira-central: {e:#}");
