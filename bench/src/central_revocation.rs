@@ -9,7 +9,7 @@ use crate::stats::{fmt, summarize};
 use anyhow::{Context, bail};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tobira::client::Client;
+use tobira_cli::client::Client;
 use tobira_proto::{ActorClaim, GrantAdd, PersonAdd, Request};
 
 struct Node {
@@ -25,7 +25,7 @@ impl Drop for Node {
 }
 
 fn site(pg: &tobira_central::testing::Pg, id: &str, role: &str) -> String {
-    let base = tobira::demo::DEMO_SITE.replacen("id = \"sendai-honcho\"", &format!("id = \"{id}\""), 1);
+    let base = tobira_cli::demo::DEMO_SITE.replacen("id = \"sendai-honcho\"", &format!("id = \"{id}\""), 1);
     format!(
         "{base}\n[central]\nhost = \"127.0.0.1\"\nport = {}\nrole = \"{role}\"\nca_file = \"{}\"\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
         pg.port,

@@ -19,7 +19,7 @@ use chrono::Utc;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tobira::client::Client;
+use tobira_cli::client::Client;
 use tobira::store::RegistryStore;
 use tobira_biometrics::image::{GrayImage, extract_minutiae};
 use tobira_biometrics::iso19794_2;
@@ -174,7 +174,7 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     let (door, _slave) = osdp_door(dir.path())?;
     let stanza =
         "id = \"server-ctl\"\nkind = \"sim\"                      # sim | osdp (port = \"/dev/ttyUSB0\", address = 1)";
-    if !tobira::demo::DEMO_SITE.contains(stanza) {
+    if !tobira_cli::demo::DEMO_SITE.contains(stanza) {
         bail!("the demo site's server-ctl stanza changed; update bench/src/door.rs");
     }
     // The exit reader is an R30x module on a PTY in this process; the daemon's real driver opens it.
@@ -184,11 +184,11 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
     let entry = "id = \"server-in\"\nkind = \"sim-r30x\"";
     let terminal = "id = \"t01-reader\"\nkind = \"sim-r30x\"";
     for stanza in [reader, entry, terminal] {
-        if !tobira::demo::DEMO_SITE.contains(stanza) {
+        if !tobira_cli::demo::DEMO_SITE.contains(stanza) {
             bail!("the demo site's reader stanza {stanza:?} changed; update bench/src/door.rs");
         }
     }
-    let site_text = tobira::demo::DEMO_SITE
+    let site_text = tobira_cli::demo::DEMO_SITE
         .replace(
             stanza,
             &format!(
@@ -364,7 +364,7 @@ fn measure_images(
 
 /// The first office-hours moment from now on, so terminal logins are inside hours whatever day the bench runs.
 fn office_moment() -> anyhow::Result<chrono::DateTime<Utc>> {
-    let site = tobira_core::site::parse_site("demo.toml", tobira::demo::DEMO_SITE)?;
+    let site = tobira_core::site::parse_site("demo.toml", tobira_cli::demo::DEMO_SITE)?;
     let mut t = Utc::now();
     for _ in 0..(24 * 14) {
         if tobira_core::calendar::is_office_hours(&site, t).is_open() {

@@ -10,7 +10,7 @@ use tobira_core::occupancy::{EscortLog, Occupancy};
 use tobira_core::policy::{Context, Request, decide};
 
 pub fn registry(n: usize, now: DateTime<Utc>) -> anyhow::Result<Registry> {
-    let site = tobira_core::site::parse_site("config/demo.toml", tobira::demo::DEMO_SITE)?;
+    let site = tobira_core::site::parse_site("config/demo.toml", tobira_cli::demo::DEMO_SITE)?;
     let mut people = std::collections::BTreeMap::new();
     let mut grants = Vec::new();
     let admin = PersonId::new("takahashi");

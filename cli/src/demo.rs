@@ -342,7 +342,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         print!("{}", tobira_ledger::table::render(&hs, &rows));
     }
     println!("\n$ tobira audit verify --data-dir {}", data.display());
-    let code = crate::audit_cmd::verify_offline(&data, false);
+    let code = tobira::audit_cmd::verify_offline(&data, false);
     if code != 0 {
         demo.failures.push("audit verify failed".into());
     }

@@ -1,4 +1,4 @@
-//! tobira: the daemon `tobirad` and the CLI `tobira`.
+//! tobira: the daemon `tobirad` (the CLI `tobira` and the demo are `tobira-cli`, in cli/).
 //!
 //! The pure rules live in `tobira-core`, matching in `tobira-biometrics`, devices in `tobira-drivers`, the
 //! audit chain in `tobira-audit`. This crate is the edge: it wires them to the stores, the sockets and the
@@ -7,18 +7,11 @@
 pub mod actor;
 pub mod alarms;
 pub mod audit_cmd;
-pub mod centre_cli;
-pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod commands;
 pub mod control;
 pub mod crypto;
 pub mod daemon;
-pub mod demo;
-mod demo_admin;
-mod demo_doors;
-mod demo_palm;
 pub mod doors;
 pub mod enroll;
 pub mod enroll_palm;

@@ -1,7 +1,7 @@
 //! `tobira`: the administration CLI, the simulator's remote control, the offline audit verifier and the demo.
 
 use clap::Parser;
-use tobira::cli::{AuditCmd, Cli, Cmd, client, exit_code, ledger_rows, print_value, request_for};
+use tobira_cli::cli::{AuditCmd, Cli, Cmd, client, exit_code, ledger_rows, print_value, request_for};
 
 fn main() {
     let cli = Cli::parse();
@@ -11,7 +11,7 @@ fn main() {
 fn run(cli: Cli) -> i32 {
     let json = cli.json;
     match cli.cmd {
-        Cmd::Demo(args) => match tobira::demo::run(args) {
+        Cmd::Demo(args) => match tobira_cli::demo::run(args) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("demo failed: {e:#}");
@@ -44,7 +44,7 @@ fn run(cli: Cli) -> i32 {
                 Ok(v) => {
                     print_value(&v, json);
                     let n = v.as_array().map(|a| a.len()).unwrap_or(0);
-                    if let Err(e) = std::fs::write(&csv, tobira::cli::history_csv(&v)) {
+                    if let Err(e) = std::fs::write(&csv, tobira_cli::cli::history_csv(&v)) {
                         eprintln!("cannot write {}: {e}", csv.display());
                         return 1;
                     }

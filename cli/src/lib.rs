@@ -1,0 +1,10 @@
+//! The `tobira` command: a client of the daemon's control socket (administration, the simulator's remote
+//! control, ledgers and history), the offline audit checks, and the demo, which starts `tobirad` as a child
+//! and plays the demo site on simulated devices.
+
+pub mod cli;
+pub mod client;
+pub mod demo;
+mod demo_admin;
+mod demo_doors;
+mod demo_palm;
