@@ -4,9 +4,7 @@
 //! recorded and other sections' records approved (002 §7(11)), key rotation (001 §15(4)) — with the
 //! refusals and the bad input the issue names.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Output;
 
 fn json(o: &Output) -> serde_json::Value {
@@ -461,7 +459,7 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     assert_ne!(before, std::fs::read(d.data.join("template.key")).unwrap());
     let data = d.data.clone();
     assert!(d.stop().success());
-    let v = std::process::Command::new(TOBIRA)
+    let v = std::process::Command::new(tobira())
         .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
         .output()
         .unwrap();
@@ -471,7 +469,7 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     use std::os::unix::fs::PermissionsExt;
     let key = data.join("template.key");
     let start_fails_saying = |want: &str| {
-        let o = std::process::Command::new(TOBIRAD)
+        let o = std::process::Command::new(tobirad())
             .args(["--config", dir.path().join("site.toml").to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
             .arg("--simulation")
             .output()

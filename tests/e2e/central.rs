@@ -2,15 +2,8 @@
 //! certificates; the node keeps working while the centre is down and everything arrives exactly once
 //! when it returns; `tobira status` shows the lag.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
-
-fn status(d: &Running) -> serde_json::Value {
-    let o = d.tobira(&["--json", "status"]);
-    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
-}
 
 fn wait_lag_zero(d: &Running, within: Duration) -> serde_json::Value {
     let t = Instant::now();
@@ -98,7 +91,7 @@ fn a_node_ships_its_audit_and_survives_the_centre_going_away() {
     // The local store agrees with the centre's copy…
     let site_file = dir.path().join("site.toml");
     let verify = || {
-        std::process::Command::new(TOBIRA)
+        std::process::Command::new(tobira())
             .args(["audit", "verify", "--central", "--data-dir", data.to_str().unwrap(), "--config"])
             .arg(&site_file)
             .output()

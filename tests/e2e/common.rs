@@ -3,15 +3,49 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-pub const TOBIRAD: &str = env!("CARGO_BIN_EXE_tobirad");
-pub const TOBIRA: &str = env!("CARGO_BIN_EXE_tobira");
+/// A program of the workspace, built where this test binary was built. Cargo names `CARGO_BIN_EXE_*` only
+/// for a package's own binaries, and these tests drive other packages' programs (`tobirad`, `tobira`,
+/// `tobira-central`), so they are found as assert_cmd's `cargo_bin` finds them: this executable lives in
+/// `<target>/<profile>/deps/`, the programs in `<target>/<profile>/`. `scripts/test` builds them first.
+fn built(cell: &'static OnceLock<String>, name: &str) -> &'static str {
+    cell.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test binary's own path");
+        let dir = exe.parent().and_then(Path::parent).expect("the test binary lives in <target>/<profile>/deps");
+        let p = dir.join(name);
+        assert!(
+            p.exists(),
+            "{} is not built: run `cargo build --workspace --bins` first (scripts/test does)",
+            p.display()
+        );
+        p.to_string_lossy().into_owned()
+    })
+}
+
+/// The daemon (package `tobira`, daemon/).
+pub fn tobirad() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    built(&P, "tobirad")
+}
+
+/// The CLI and the demo (package `tobira-cli`, cli/).
+pub fn tobira() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    built(&P, "tobira")
+}
+
+/// The centre's command (package `tobira-central`, central/).
+pub fn tobira_central() -> &'static str {
+    static P: OnceLock<String> = OnceLock::new();
+    built(&P, "tobira-central")
+}
 /// Where administrators prove who they are in the tests.
 pub const ADMIN_READER: &str = "t02-reader";
 
 pub fn demo_site() -> &'static str {
-    tobira::demo::DEMO_SITE
+    tobira_cli::demo::DEMO_SITE
 }
 
 pub struct Running {
@@ -38,7 +72,7 @@ impl Running {
         std::fs::write(&site, site_text).unwrap();
         let data = dir.join("data");
         let _ = std::fs::remove_file(data.join("control.sock"));
-        let mut child = Command::new(TOBIRAD)
+        let mut child = Command::new(tobirad())
             .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
             .envs(env.iter().copied())
             .stderr(Stdio::null())
@@ -111,8 +145,14 @@ impl Running {
     }
 }
 
+/// The node's `tobira status` as JSON.
+pub fn status(d: &Running) -> serde_json::Value {
+    let o = d.tobira(&["--json", "status"]);
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
+}
+
 pub fn cli(sock: &Path, args: &[&str]) -> Output {
-    Command::new(TOBIRA).arg("--socket").arg(sock).args(args).output().unwrap()
+    Command::new(tobira()).arg("--socket").arg(sock).args(args).output().unwrap()
 }
 
 pub fn text(o: &Output) -> String {

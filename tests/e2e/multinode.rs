@@ -6,13 +6,10 @@
 //! centre's copy and the witness's heads; an auditor's question at the centre spans all nodes and is itself
 //! recorded (002 §7(11)).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CENTRAL: &str = env!("CARGO_BIN_EXE_tobira-central");
 const NODES: [(&str, &str); 3] = [("kita-shisho", "node_a"), ("minami-shisho", "node_b"), ("honcho", "node_c")];
 
 struct Witness(Child);
@@ -29,12 +26,12 @@ fn owner_url(pg: &tobira_central::testing::Pg) -> String {
 }
 
 fn central(pg: &tobira_central::testing::Pg, args: &[&str]) -> std::process::Output {
-    Command::new(CENTRAL).arg("--db").arg(owner_url(pg)).args(args).output().unwrap()
+    Command::new(tobira_central()).arg("--db").arg(owner_url(pg)).args(args).output().unwrap()
 }
 
 fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
     Witness(
-        Command::new(CENTRAL)
+        Command::new(tobira_central())
             .arg("--db")
             .arg(owner_url(pg))
             .args(["witness", "--key", key.to_str().unwrap()])
@@ -42,11 +39,6 @@ fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
             .spawn()
             .unwrap(),
     )
-}
-
-fn status(d: &Running) -> serde_json::Value {
-    let o = d.tobira(&["--json", "status"]);
-    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
 }
 
 /// Waits until the centre holds and its witness has countersigned everything the node wrote so far.
@@ -84,7 +76,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     assert!(o.status.success(), "{}", text(&o));
     let keys = tempfile::tempdir().unwrap();
     let wkey = keys.path().join("witness.key");
-    let o = Command::new(CENTRAL)
+    let o = Command::new(tobira_central())
         .args(["--db", "unused", "witness-key", "--key", wkey.to_str().unwrap()])
         .output()
         .unwrap();
@@ -377,7 +369,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     }
     drop(w);
     let verify = |i: usize| {
-        Command::new(TOBIRA)
+        Command::new(tobira())
             .args(["audit", "verify", "--central", "--data-dir", data[i].to_str().unwrap(), "--config"])
             .arg(dirs[i].path().join("site.toml"))
             .output()
@@ -389,7 +381,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         assert!(text(&o).contains("the centre's witness countersigned"), "{}", text(&o));
     }
     // An auditor's offline proof that event 3 of minami-shisho is in the history the witness countersigned.
-    let o = Command::new(TOBIRA)
+    let o = Command::new(tobira())
         .args(["audit", "prove", "3", "--central", "--data-dir", data[1].to_str().unwrap(), "--config"])
         .arg(dirs[1].path().join("site.toml"))
         .output()
@@ -399,7 +391,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     std::fs::write(&proof, &o.stdout).unwrap();
     let node_key = std::fs::read_to_string(data[1].join("audit-signing.pub")).unwrap();
     let check = |witness: &str| {
-        Command::new(TOBIRA)
+        Command::new(tobira())
             .args([
                 "audit",
                 "check-proof",

@@ -2,9 +2,7 @@
 //! in a throwaway `/etc/pam.d` service, against the real daemon on simulated devices (004 §2(9), 002 §5-2,
 //! NIST SP 800-63B). Needs root (PAM services live in /etc/pam.d) and pamtester: `.ci/run` installs it.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -22,7 +20,7 @@ impl Drop for Service {
 }
 
 fn module() -> PathBuf {
-    let dir = Path::new(TOBIRAD).parent().unwrap();
+    let dir = Path::new(tobirad()).parent().unwrap();
     let m = dir.join("libpam_tobira.so");
     assert!(m.exists(), "{} missing: build it first with `cargo build -p pam_tobira` (scripts/test does)", m.display());
     m

@@ -5,9 +5,7 @@
 //! it — enrolment, a login (004 §2(9)) and a server-room door (003 §13) — and someone else's finger is
 //! refused at both.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::time::{Duration, Instant};
 use tobira_drivers::r30x::ModuleConfig;
 use tobira_drivers::r30x::sim::{SimR30x, SimR30xHandle};

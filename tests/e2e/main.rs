@@ -1,0 +1,12 @@
+//! The end-to-end tests: the real programs (`tobirad`, `tobira`, `tobira-central`, `pam_tobira.so` under
+//! `pamtester`) on simulated devices and real stores on disk, as one test binary with one module per area
+//! and one helper module. `tests/README.md` maps each scenario to its test.
+
+mod common;
+
+mod admin;
+mod central;
+mod multinode;
+mod node;
+mod pam;
+mod r30x_images;
