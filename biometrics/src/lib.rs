@@ -16,7 +16,9 @@ pub mod image;
 pub mod palm;
 pub mod sample;
 pub mod score;
-pub mod synthetic;
+pub use tobira_sample::synthetic;
+#[cfg(test)]
+mod synthetic_tests;
 
 pub use fingerprint::iso19794_2;
 pub use fingerprint::matcher::{Prepared, compare};

@@ -1,33 +1,11 @@
 //! What a reader delivers, and extraction of a template from it.
 
 use crate::fingerprint::template::MinutiaeTemplate;
-use std::fmt;
 
 /// Fewer minutiae than this cannot support a decision at FMR 1/10,000: ask for another capture.
 pub const MIN_MINUTIAE: usize = 12;
 
-pub enum Sample {
-    /// A reader or simulator that delivers minutiae.
-    Minutiae(MinutiaeTemplate),
-    /// An 8-bit greyscale fingerprint image (R30x upload, U.are.U).
-    Gray8 { width: u32, height: u32, dpi: u16, pixels: Vec<u8> },
-    /// An 8-bit near-infrared palm image (a palm-reader bridge). Kept apart from fingerprint images so a palm
-    /// can never reach the fingerprint pipeline by accident.
-    PalmNir { width: u32, height: u32, dpi: u16, wavelength_nm: u16, pixels: Vec<u8> },
-}
-
-/// Never prints biometric content.
-impl fmt::Debug for Sample {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Sample::Minutiae(t) => write!(f, "Sample::Minutiae({t:?})"),
-            Sample::Gray8 { width, height, dpi, .. } => write!(f, "Sample::Gray8({width}x{height} @{dpi} dpi)"),
-            Sample::PalmNir { width, height, dpi, wavelength_nm, .. } => {
-                write!(f, "Sample::PalmNir({width}x{height} @{dpi} dpi, {wavelength_nm} nm)")
-            }
-        }
-    }
-}
+pub use tobira_sample::Sample;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

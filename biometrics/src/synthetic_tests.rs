@@ -1,8 +1,8 @@
 //! The matcher on synthetic fingers: genuine pairs match, impostor pairs do not, at the calibrated threshold.
 
-use super::*;
 use crate::fingerprint::matcher::{Prepared, compare};
 use crate::score::{CALIBRATION, Threshold};
+use tobira_sample::synthetic::*;
 
 fn prepared(finger: u64, seed: u64) -> Prepared {
     Prepared::new(&SyntheticFinger::new(finger).impression(seed, &ImpressionNoise::default()))
@@ -82,4 +82,25 @@ fn calibrate() {
         genuine[genuine.len() / 20],
         genuine[genuine.len() / 2]
     );
+}
+
+/// The pipeline on synthetic prints (reported apart from the real sets): every impression yields a
+/// usable template, impressions of one finger match at the daemon's threshold (calibrated on real
+/// sensors, FMR 1e-4), and no impostor pair of the sample reaches it — the simulator presents these images
+/// at doors, where "someone else's finger" must be refused. The figures over 100 fingers × 8 impressions
+/// are `tobira-bench fingerprint --synthetic 100`'s.
+#[test]
+fn impressions_match_their_finger_and_impostors_stay_under_the_threshold() {
+    let f = crate::bench::measure_prints(0, 16, 3);
+    println!("synthetic prints, 16 fingers × 3: {f:?}");
+    assert_eq!(f.fte, 0, "every impression enrols");
+    assert!(f.minutiae_median >= crate::sample::MIN_MINUTIAE * 2, "{} minutiae", f.minutiae_median);
+    assert!(
+        f.genuine_accepted * 100 >= f.genuine_pairs() * 98,
+        "genuine {}/{} accepted",
+        f.genuine_accepted,
+        f.genuine_pairs()
+    );
+    assert_eq!(f.impostors_over, 0, "impostor pairs at or over {}: highest {}", f.threshold, f.impostor_max);
+    assert!(f.genuine_min > f.impostor_max, "genuine {} vs impostor {}", f.genuine_min, f.impostor_max);
 }

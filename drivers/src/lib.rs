@@ -13,7 +13,7 @@ pub mod sim;
 pub mod uru4000;
 
 pub use error::{DeviceError, Misbehaviour};
-pub use tobira_biometrics::Sample;
+pub use tobira_sample::Sample;
 
 use std::future::Future;
 use std::pin::Pin;

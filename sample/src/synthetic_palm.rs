@@ -4,7 +4,7 @@
 //! accuracy claims on real sensors: the vessel model is a sketch (branching random walks with tapering
 //! width), not physiology.
 
-use super::ROI_SIDE;
+use crate::ROI_SIDE;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::PI;

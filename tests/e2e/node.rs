@@ -505,7 +505,8 @@ fn an_inclusion_proof_checks_offline_and_a_forged_one_fails() {
     }
     let data = d.data.clone();
     assert!(d.stop().success());
-    let o = Command::new(tobira()).args(["audit", "prove", "4", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let o =
+        Command::new(tobira()).args(["audit", "prove", "4", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let proof = dir.path().join("proof.json");
     std::fs::write(&proof, &o.stdout).unwrap();

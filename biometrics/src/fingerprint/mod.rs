@@ -2,4 +2,4 @@
 
 pub mod iso19794_2;
 pub mod matcher;
-pub mod template;
+pub use tobira_sample::template;

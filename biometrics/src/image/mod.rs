@@ -4,7 +4,7 @@
 
 mod enhance;
 mod extract;
-mod gray;
+use tobira_sample::gray;
 mod orientation;
 pub(crate) mod region;
 mod segment;

@@ -19,7 +19,7 @@ pub mod features;
 pub mod iso19794_9;
 pub mod matcher;
 pub mod roi;
-pub mod synthetic;
+pub use tobira_sample::synthetic_palm as synthetic;
 pub mod template;
 pub mod texture;
 
@@ -33,8 +33,7 @@ pub use template::{PalmTemplate, TemplateError};
 use features::{Bank, CodeSpec};
 use std::sync::OnceLock;
 
-/// Side of the palm region every path delivers to feature extraction (the PolyU crops' size).
-pub const ROI_SIDE: usize = 128;
+pub use tobira_sample::ROI_SIDE;
 
 /// Why a palm image gives no template. A rejection is always an error, never a weak template.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -159,8 +159,8 @@ fn palm_bridge(args: &[String]) -> ! {
                             })),
                             ["fingerprint", seed] => match seed.parse::<u64>() {
                                 Ok(seed) => {
-                                    let noise = tobira_biometrics::synthetic::PrintNoise::default();
-                                    let g = tobira_biometrics::synthetic::SyntheticPrint::new(seed).impression(1, &noise);
+                                    let noise = tobira_sample::synthetic::PrintNoise::default();
+                                    let g = tobira_sample::synthetic::SyntheticPrint::new(seed).impression(1, &noise);
                                     bridge.present(Presentation::Image { width: g.width, height: g.height, pixels: g.pixels });
                                 }
                                 Err(_) => eprintln!("tobira-sim: fingerprint SEED takes a number, not {seed:?}"),

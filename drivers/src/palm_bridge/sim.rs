@@ -45,7 +45,7 @@ pub struct SimBridge {
 }
 
 /// The reference bridge delivers palm regions (as a sensor that crops on the device does), not whole hands.
-pub const SIDE: u32 = tobira_biometrics::palm::ROI_SIDE as u32;
+pub const SIDE: u32 = tobira_sample::ROI_SIDE as u32;
 pub const DPI: u16 = crate::sim::population::PALM_DPI;
 pub const WAVELENGTH_NM: u16 = crate::sim::population::PALM_WAVELENGTH_NM;
 

@@ -9,9 +9,9 @@
 use crate::Sample;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tobira_biometrics::palm::ROI_SIDE;
-use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
-use tobira_biometrics::synthetic::{ImpressionNoise, PrintNoise, SyntheticFinger, SyntheticPrint};
+use tobira_sample::ROI_SIDE;
+use tobira_sample::synthetic::{ImpressionNoise, PrintNoise, SyntheticFinger, SyntheticPrint};
+use tobira_sample::synthetic_palm::{PalmNoise, SyntheticPalm};
 
 /// The simulated palm readers' near-infrared band (the reference bridge's too).
 pub const PALM_WAVELENGTH_NM: u16 = 850;

@@ -143,7 +143,7 @@ impl Reader for SimReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
+    use tobira_sample::synthetic::{ImpressionNoise, SyntheticFinger};
 
     fn sample(seed: u64) -> Sample {
         Sample::Minutiae(SyntheticFinger::new(seed).impression(1, &ImpressionNoise::default()))

@@ -3,7 +3,7 @@
 //! impressions of it with displacement, rotation, elastic distortion, partial contact, missed and spurious
 //! minutiae. For the simulator, the demo and scale tests — never for accuracy claims on real sensors.
 
-use crate::fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};
+use crate::template::{Minutia, MinutiaKind, MinutiaeTemplate};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::f32::consts::{PI, TAU};
@@ -187,6 +187,3 @@ impl SyntheticFinger {
 
 mod print;
 pub use print::{PRINT_H, PRINT_W, PrintNoise, SyntheticPrint};
-
-#[cfg(test)]
-mod tests;
