@@ -143,7 +143,15 @@ fn actors_prove_themselves_and_site_administrators_request() {
 
     // A duplicate identity blocks an enrollment and raises an alarm.
     refused(&enroll(&d, "ito", "sato", "tanaka"), "duplicate identity");
-    let alarms = json(&d.tobira(&["--json", "alarms"]));
+    // The alarm task records it apart from the refusal (alarms::alarm_task): wait for it, as for the notifier.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let alarms = loop {
+        let a = json(&d.tobira(&["--json", "alarms"]));
+        if !a.as_array().is_some_and(|a| a.is_empty()) || std::time::Instant::now() >= deadline {
+            break a;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert_eq!(alarms["kind"], "enroll.duplicate", "{alarms}");
 
     // Re-enrollment replaces: the old template is erased, one approved template remains.
@@ -459,7 +467,7 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     assert_ne!(before, std::fs::read(d.data.join("template.key")).unwrap());
     let data = d.data.clone();
     assert!(d.stop().success());
-    let v = std::process::Command::new(tobira())
+    let v = std::process::Command::new(TOBIRA)
         .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
         .output()
         .unwrap();
@@ -469,7 +477,7 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     use std::os::unix::fs::PermissionsExt;
     let key = data.join("template.key");
     let start_fails_saying = |want: &str| {
-        let o = std::process::Command::new(tobirad())
+        let o = std::process::Command::new(TOBIRAD)
             .args(["--config", dir.path().join("site.toml").to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
             .arg("--simulation")
             .output()
