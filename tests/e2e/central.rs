@@ -91,7 +91,7 @@ fn a_node_ships_its_audit_and_survives_the_centre_going_away() {
     // The local store agrees with the centre's copy…
     let site_file = dir.path().join("site.toml");
     let verify = || {
-        std::process::Command::new(tobira())
+        std::process::Command::new(TOBIRA)
             .args(["audit", "verify", "--central", "--data-dir", data.to_str().unwrap(), "--config"])
             .arg(&site_file)
             .output()

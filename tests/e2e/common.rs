@@ -1,46 +1,62 @@
 //! Helpers shared by the end-to-end tests: the real binaries, a daemon on the demo site in a temp dir.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A program of the workspace, built where this test binary was built. Cargo names `CARGO_BIN_EXE_*` only
-/// for a package's own binaries, and these tests drive other packages' programs (`tobirad`, `tobira`,
-/// `tobira-central`), so they are found as assert_cmd's `cargo_bin` finds them: this executable lives in
-/// `<target>/<profile>/deps/`, the programs in `<target>/<profile>/`. `scripts/test` builds them first.
-fn built(cell: &'static OnceLock<String>, name: &str) -> &'static str {
-    cell.get_or_init(|| {
-        let exe = std::env::current_exe().expect("the test binary's own path");
-        let dir = exe.parent().and_then(Path::parent).expect("the test binary lives in <target>/<profile>/deps");
-        let p = dir.join(name);
-        assert!(
-            p.exists(),
-            "{} is not built: run `cargo build --workspace --bins` first (scripts/test does)",
-            p.display()
-        );
-        p.to_string_lossy().into_owned()
-    })
-}
+/// A program of the workspace, found where this test binary was built: cargo names `CARGO_BIN_EXE_*` only
+/// for a package's own programs, and these tests drive other packages' (`tobirad`, `tobira`,
+/// `tobira-central`). As assert_cmd's `cargo_bin` does, they are looked for beside the test binary's own
+/// directory: it lives in `<target>/<profile>/deps/`, they in `<target>/<profile>/`. `scripts/test` builds
+/// them first. Usable wherever a program name is (`Command::new(TOBIRAD)`, `.arg(TOBIRAD)`).
+#[derive(Clone, Copy)]
+pub struct Bin(pub &'static str);
 
 /// The daemon (package `tobira`, daemon/).
-pub fn tobirad() -> &'static str {
-    static P: OnceLock<String> = OnceLock::new();
-    built(&P, "tobirad")
-}
-
+pub const TOBIRAD: Bin = Bin("tobirad");
 /// The CLI and the demo (package `tobira-cli`, cli/).
-pub fn tobira() -> &'static str {
-    static P: OnceLock<String> = OnceLock::new();
-    built(&P, "tobira")
+pub const TOBIRA: Bin = Bin("tobira");
+/// The centre's command (package `tobira-central`, central/).
+pub const TOBIRA_CENTRAL: Bin = Bin("tobira-central");
+
+impl Bin {
+    pub fn path(self) -> &'static Path {
+        static FOUND: OnceLock<Mutex<HashMap<&'static str, &'static Path>>> = OnceLock::new();
+        let mut found = FOUND.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        found.entry(self.0).or_insert_with(|| {
+            let exe = std::env::current_exe().expect("the test binary's own path");
+            let dir = exe.parent().and_then(Path::parent).expect("the test binary lives in <target>/<profile>/deps");
+            let p = dir.join(self.0);
+            assert!(
+                p.exists(),
+                "{} is not built: run `cargo build --workspace --bins` first (scripts/test does)",
+                p.display()
+            );
+            Box::leak(p.into_boxed_path())
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.path().to_str().expect("the target directory's path is UTF-8")
+    }
 }
 
-/// The centre's command (package `tobira-central`, central/).
-pub fn tobira_central() -> &'static str {
-    static P: OnceLock<String> = OnceLock::new();
-    built(&P, "tobira-central")
+impl AsRef<OsStr> for Bin {
+    fn as_ref(&self) -> &OsStr {
+        self.path().as_os_str()
+    }
 }
+
+impl std::fmt::Display for Bin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.path().display())
+    }
+}
+
 /// Where administrators prove who they are in the tests.
 pub const ADMIN_READER: &str = "t02-reader";
 
@@ -72,7 +88,7 @@ impl Running {
         std::fs::write(&site, site_text).unwrap();
         let data = dir.join("data");
         let _ = std::fs::remove_file(data.join("control.sock"));
-        let mut child = Command::new(tobirad())
+        let mut child = Command::new(TOBIRAD)
             .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
             .envs(env.iter().copied())
             .stderr(Stdio::null())
@@ -152,7 +168,7 @@ pub fn status(d: &Running) -> serde_json::Value {
 }
 
 pub fn cli(sock: &Path, args: &[&str]) -> Output {
-    Command::new(tobira()).arg("--socket").arg(sock).args(args).output().unwrap()
+    Command::new(TOBIRA).arg("--socket").arg(sock).args(args).output().unwrap()
 }
 
 pub fn text(o: &Output) -> String {

@@ -10,6 +10,7 @@ use crate::common::*;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+const CENTRAL: Bin = TOBIRA_CENTRAL;
 const NODES: [(&str, &str); 3] = [("kita-shisho", "node_a"), ("minami-shisho", "node_b"), ("honcho", "node_c")];
 
 struct Witness(Child);
@@ -26,12 +27,12 @@ fn owner_url(pg: &tobira_central::testing::Pg) -> String {
 }
 
 fn central(pg: &tobira_central::testing::Pg, args: &[&str]) -> std::process::Output {
-    Command::new(tobira_central()).arg("--db").arg(owner_url(pg)).args(args).output().unwrap()
+    Command::new(CENTRAL).arg("--db").arg(owner_url(pg)).args(args).output().unwrap()
 }
 
 fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
     Witness(
-        Command::new(tobira_central())
+        Command::new(CENTRAL)
             .arg("--db")
             .arg(owner_url(pg))
             .args(["witness", "--key", key.to_str().unwrap()])
@@ -76,7 +77,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     assert!(o.status.success(), "{}", text(&o));
     let keys = tempfile::tempdir().unwrap();
     let wkey = keys.path().join("witness.key");
-    let o = Command::new(tobira_central())
+    let o = Command::new(CENTRAL)
         .args(["--db", "unused", "witness-key", "--key", wkey.to_str().unwrap()])
         .output()
         .unwrap();
@@ -369,7 +370,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     }
     drop(w);
     let verify = |i: usize| {
-        Command::new(tobira())
+        Command::new(TOBIRA)
             .args(["audit", "verify", "--central", "--data-dir", data[i].to_str().unwrap(), "--config"])
             .arg(dirs[i].path().join("site.toml"))
             .output()
@@ -381,7 +382,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         assert!(text(&o).contains("the centre's witness countersigned"), "{}", text(&o));
     }
     // An auditor's offline proof that event 3 of minami-shisho is in the history the witness countersigned.
-    let o = Command::new(tobira())
+    let o = Command::new(TOBIRA)
         .args(["audit", "prove", "3", "--central", "--data-dir", data[1].to_str().unwrap(), "--config"])
         .arg(dirs[1].path().join("site.toml"))
         .output()
@@ -391,7 +392,7 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     std::fs::write(&proof, &o.stdout).unwrap();
     let node_key = std::fs::read_to_string(data[1].join("audit-signing.pub")).unwrap();
     let check = |witness: &str| {
-        Command::new(tobira())
+        Command::new(TOBIRA)
             .args([
                 "audit",
                 "check-proof",

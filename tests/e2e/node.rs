@@ -6,7 +6,7 @@ use std::time::Duration;
 
 #[test]
 fn demo_plays_every_scenario_and_the_audit_verifies() {
-    let out = Command::new(tobira()).args(["demo", "--tobirad", tobirad()]).output().unwrap();
+    let out = Command::new(TOBIRA).args(["demo", "--tobirad", TOBIRAD.as_str()]).output().unwrap();
     let t = text(&out);
     println!("{t}");
     assert!(out.status.success(), "demo reported unexpected outcomes");
@@ -32,7 +32,7 @@ fn malformed_config_is_refused_with_file_line_and_field() {
     let line = bad.lines().position(|l| l.contains("level = 7")).unwrap() + 1;
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, bad).unwrap();
-    let out = Command::new(tobirad())
+    let out = Command::new(TOBIRAD)
         .args([
             "--config",
             path.to_str().unwrap(),
@@ -57,7 +57,7 @@ fn foreign_or_missing_store_is_refused_and_left_untouched() {
     std::fs::write(&site, demo_site()).unwrap();
     let data = dir.path().join("data");
     // Missing stores without --init: refused, nothing created.
-    let out = Command::new(tobirad())
+    let out = Command::new(TOBIRAD)
         .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
         .output()
         .unwrap();
@@ -69,7 +69,7 @@ fn foreign_or_missing_store_is_refused_and_left_untouched() {
     let junk = b"this is not a database, it is someone's spreadsheet".repeat(100);
     std::fs::write(data.join("registry.db"), &junk).unwrap();
     std::fs::write(data.join("audit.db"), &junk).unwrap();
-    let out = Command::new(tobirad())
+    let out = Command::new(TOBIRAD)
         .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation", "--init"])
         .output()
         .unwrap();
@@ -140,7 +140,7 @@ fn bad_cli_input_is_refused_clearly_and_changes_nothing() {
     let data = d.data.clone();
     let st = d.stop();
     assert!(st.success(), "daemon exit status {st}");
-    let v = Command::new(tobira()).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert!(v.status.success(), "{}", text(&v));
     assert!(text(&v).contains("intact"));
 }
@@ -172,7 +172,7 @@ fn tampered_store_fails_verification_naming_the_event() {
         }
         sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 3").execute(&mut c).await.unwrap();
     });
-    let v = Command::new(tobira()).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert_eq!(v.status.code(), Some(4), "{}", text(&v));
     assert!(text(&v).contains('3'), "the failure names the altered event: {}", text(&v));
 
@@ -505,8 +505,7 @@ fn an_inclusion_proof_checks_offline_and_a_forged_one_fails() {
     }
     let data = d.data.clone();
     assert!(d.stop().success());
-    let o =
-        Command::new(tobira()).args(["audit", "prove", "4", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let o = Command::new(TOBIRA).args(["audit", "prove", "4", "--data-dir", data.to_str().unwrap()]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let proof = dir.path().join("proof.json");
     std::fs::write(&proof, &o.stdout).unwrap();
@@ -517,7 +516,7 @@ fn an_inclusion_proof_checks_offline_and_a_forged_one_fails() {
         .block_on(tobira_audit::read_public_key(&data.join("audit.db")))
         .unwrap();
     let check = |file: &std::path::Path| {
-        Command::new(tobira())
+        Command::new(TOBIRA)
             .args(["audit", "check-proof", file.to_str().unwrap(), "--node-key", &hex::encode(&key)])
             .output()
             .unwrap()

@@ -20,7 +20,7 @@ impl Drop for Service {
 }
 
 fn module() -> PathBuf {
-    let dir = Path::new(tobirad()).parent().unwrap();
+    let dir = TOBIRAD.path().parent().unwrap();
     let m = dir.join("libpam_tobira.so");
     assert!(m.exists(), "{} missing: build it first with `cargo build -p pam_tobira` (scripts/test does)", m.display());
     m
