@@ -20,7 +20,7 @@ pub async fn viewer(d: &Daemon, c: Option<&ActorClaim>, person: Option<&str>) ->
         let sec = section.unwrap_or_else(|| "*".into());
         if !crate::requests::may_view_section(d, actor.id(), &sec).await? {
             return Err(Refusal {
-                code: ErrorCode::Denied,
+                code: ErrorCode::Forbidden,
                 message: format!(
                     "reading the records of section {sec:?} (another section's operation history) needs the system administrator's approval (002 §7(11)): `tobira request view --section '{sec}' --reason …`"
                 ),

@@ -40,9 +40,76 @@ impl From<StoreError> for Refusal {
 type Answer = Result<serde_json::Value, Refusal>;
 
 pub async fn dispatch(d: &Daemon, claim: Option<ActorClaim>, req: Request) -> Response {
+    let administrative = administrative(&req);
     match route(d, claim.as_ref(), req).await {
         Ok(data) => Response::Ok { data },
-        Err(Refusal { code, message }) => Response::Error { code, message },
+        Err(refusal) => {
+            if let Some(request) = administrative {
+                record_refusal(d, claim.as_ref(), request, &refusal).await;
+            }
+            Response::Error { code: refusal.code, message: refusal.message }
+        }
+    }
+}
+
+/// The requests that are administrative acts or views of the records, by the name their refusal is recorded
+/// under; `None` for the registry's open lists, status, login (audited by its own flow) and the simulator.
+fn administrative(req: &Request) -> Option<&'static str> {
+    Some(match req {
+        Request::PersonAdd(_) => "person.add",
+        Request::PersonDelete { .. } => "person.delete",
+        Request::Enroll { .. } => "enroll",
+        Request::GrantAdd(_) => "grant.add",
+        Request::GrantRevoke { .. } => "grant.revoke",
+        Request::OffHoursAdd(_) => "off-hours",
+        Request::VisitAdd(_) => "visit",
+        Request::Unlock { .. } => "unlock",
+        Request::RequestApprove { .. } => "request.approve",
+        Request::RequestReject { .. } => "request.reject",
+        Request::RequestWithdraw { .. } => "request.withdraw",
+        Request::RequestView { .. } => "request.view",
+        Request::ViewerLend { .. } => "viewer.lend",
+        Request::ViewerReturn { .. } => "viewer.return",
+        Request::Review { .. } => "review",
+        Request::AlarmAck { .. } => "alarms.ack",
+        Request::KeyRotate => "key.rotate",
+        Request::AuditShow(_) => "audit.show",
+        Request::Ledger { .. } => "ledger",
+        _ => return None,
+    })
+}
+
+/// Every refused administrative act or record view is recorded with who asked (as claimed: a refusal may come
+/// before any proof), what, and why (002 §7(11), 003 §17). One beyond the asker's authority in the ways of
+/// `ErrorCode::Forbidden` — an ended appointment, a removed person, someone else's request, another section's
+/// records — is an incident for the security manager (003 §20, 001 §10) and raises an alarm. A refusal that could not be recorded because the
+/// audit store is unavailable is only logged: the act was refused either way.
+async fn record_refusal(d: &Daemon, claim: Option<&ActorClaim>, request: &'static str, refusal: &Refusal) {
+    let (outcome, reason, article) = match refusal.code {
+        ErrorCode::Forbidden => (Outcome::Alarm, "ADMIN_FORBIDDEN", "003 §20, 001 §10, 002 §7(11)"),
+        ErrorCode::Unavailable => return,
+        _ => (Outcome::Denied, "ADMIN_REFUSED", "003 §17, 002 §7(11)"),
+    };
+    let event = NewEvent {
+        time: d.now(),
+        kind: "admin.refused".into(),
+        actor: claim.map(|c| c.id.clone()),
+        subject: None,
+        place: claim.and_then(|c| c.reader.clone()),
+        outcome,
+        reason: reason.into(),
+        article: Some(article.into()),
+        score: None,
+        details: serde_json::json!({
+            "request": request,
+            "code": refusal.code,
+            "message": refusal.message,
+            // The actor named is a claim: the refusal may have come before (or instead of) their proof.
+            "actor_claimed": claim.is_some(),
+        }),
+    };
+    if let Err(e) = d.record(event).await {
+        tracing::warn!(request, error = %e, "a refused administrative act could not be recorded");
     }
 }
 
@@ -651,7 +718,10 @@ async fn check(d: &Daemon) -> Answer {
     let reg = d.registry();
     let now = d.now();
     let mut warnings = Vec::new();
-    let site_admins = reg.people.values().filter(|p| p.active && p.has_role(Role::SiteAdministrator)).count();
+    let today = now.with_timezone(&d.site.utc_offset).date_naive();
+    // 004 §7: someone whose appointment has ended counts for nothing, so the two site administrators of
+    // 003 §5(4) are counted among those still in office.
+    let site_admins = reg.people.values().filter(|p| p.in_office(today) && p.has_role(Role::SiteAdministrator)).count();
     if site_admins != 2 {
         warnings.push(format!(
             "the site has {site_admins} site administrator(s) (拠点管理者); 003 §5(4) asks for two: appoint with `tobira person add … --roles site-administrator`"
@@ -661,6 +731,56 @@ async fn check(d: &Daemon) -> Answer {
         warnings.push(
             "no system administrator has an enrolled finger yet (bootstrap): their acts are not biometrically proved — enroll them first".into(),
         );
+    }
+    {
+        let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
+        let mut ended: Vec<&Person> =
+            reg.people.values().filter(|p| p.active && !p.within_appointment(today)).collect();
+        ended.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        for p in ended {
+            let mut held = Vec::new();
+            if !p.roles.is_empty() {
+                held.push(format!(
+                    "roles {}",
+                    p.roles.iter().map(|r| format!("{} ({})", r.as_str(), r.japanese())).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let grants = reg.grants_for(&p.id).count();
+            if grants > 0 {
+                held.push(format!("{grants} grant(s)"));
+            }
+            if m.has_template(&p.id) {
+                held.push("matching data (照合情報)".into());
+            }
+            if held.is_empty() {
+                continue;
+            }
+            warnings.push(format!(
+                "{}'s appointment ended on {} (任期満了, 004 §7) but they still hold {}: remove them with `tobira person \
+                 delete {} --reason 任期満了` (000 §8(2))",
+                p.id,
+                p.appointment_end.map(|e| e.to_string()).unwrap_or_default(),
+                held.join(", "),
+                p.id
+            ));
+        }
+    }
+    // A grant counts only while its issuer holds the level's role (003 §13): one whose issuer has left or whose
+    // appointment has ended must be issued again by someone in office.
+    for g in reg.grants.iter().filter(|g| g.valid_until > now) {
+        let issuer_in_office =
+            reg.person(&g.issued_by).is_some_and(|p| p.in_office(today) && p.has_role(g.issuer_role));
+        if !issuer_in_office {
+            warnings.push(format!(
+                "grant {} of {} was issued by {}, whose authority has ended (004 §7, 003 §13): issue it again \
+                 (`tobira grant add {} …` by a {} in office) and revoke the old one",
+                g.id,
+                g.holder,
+                g.issued_by,
+                g.holder,
+                g.issuer_role.as_str()
+            ));
+        }
     }
     let soon = now + chrono::Duration::days(30);
     for g in reg.grants.iter().filter(|g| g.valid_until > now && g.valid_until <= soon) {
