@@ -203,8 +203,9 @@ fn check_person(person: &PersonId, ctx: &Context) -> Result<(), Reason> {
     if !p.active {
         return Err(Reason::PersonInactive);
     }
+    // The appointment runs through its last day in the site's zone (the one rule of `dates`).
     if let Some(end) = p.appointment_end
-        && ctx.now.with_timezone(&ctx.registry.site.utc_offset).date_naive() > end
+        && crate::dates::end_of_day(end, ctx.registry.site.utc_offset).is_none_or(|e| ctx.now >= e)
     {
         return Err(Reason::AppointmentEnded);
     }

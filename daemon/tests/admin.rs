@@ -293,7 +293,7 @@ fn a_crash_between_approval_and_activation_is_finished_at_restart() {
     assert_eq!(ev["details"]["resumed"], true, "{ev}");
     json(&d.act("takahashi", &["--json", "grant", "add", "tanaka", "--place", "terminal:t-01"]));
     assert_eq!(login(&d, "tanaka", Some("tanaka"))["reason"], "GRANT_VALID", "the approved template matches");
-    let v = d.tobira(&["audit", "verify", "--data-dir", d.data.to_str().unwrap()]);
+    let v = verify(&d.data, &[]);
     assert!(v.status.success(), "{}", text(&v));
 }
 
@@ -461,10 +461,7 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     assert_ne!(before, std::fs::read(d.data.join("template.key")).unwrap());
     let data = d.data.clone();
     assert!(d.stop().success());
-    let v = std::process::Command::new(TOBIRA)
-        .args(["audit", "verify", "--data-dir", data.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let v = verify(&data, &[]);
     assert!(v.status.success(), "{}", text(&v));
 
     // Bad key files are refused at start with the fix.
