@@ -309,6 +309,31 @@ impl Task {
 
     /// Signs the chain head, stores the checkpoint and the sidecar head file. Failure is logged, not fatal:
     /// the chain itself is already durable.
+    /// A new checkpoint may replace the remembered one only if the chain still holds that one: a store cut
+    /// short and then grown past it again is a fork, and raising the record would erase the evidence.
+    async fn still_holds_remembered_checkpoint(&mut self, hw: &Path) -> bool {
+        let Ok(Some(rec)) = crate::anchors::load(hw) else { return true };
+        let Some(c) = rec.checkpoint else { return true };
+        let Ok(seq) = i64::try_from(c.seq) else { return false };
+        if seq > self.head_seq {
+            return true; // never lowered by `raise`; verification reports the rollback
+        }
+        let at: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM events WHERE seq = ?")
+            .bind(seq)
+            .fetch_optional(&mut self.conn)
+            .await
+            .ok()
+            .flatten();
+        let holds = at.map(hex::encode).as_deref() == Some(c.head.as_str());
+        if !holds {
+            tracing::error!(
+                seq,
+                "the chain no longer holds the checkpoint remembered beside the pinned key: the record is not raised past it; `tobira audit verify` reports it"
+            );
+        }
+        holds
+    }
+
     async fn checkpoint(&mut self) {
         if self.head_seq <= self.checkpoint_seq {
             return;
@@ -324,14 +349,16 @@ impl Task {
         } else if let Err(e) = write_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
             tracing::error!(error = %e, "audit head file not written");
         }
-        if let Some(hw) = &self.high_water {
+        if let Some(hw) = self.high_water.clone()
+            && self.still_holds_remembered_checkpoint(&hw).await
+        {
             let rec = crate::anchors::CheckpointRecord {
                 seq: self.head_seq as u64,
                 head: hex::encode(self.head_hash),
                 time: time.clone(),
                 signature: hex::encode(&sig),
             };
-            if let Err(e) = crate::anchors::raise(hw, &self.node, crate::anchors::Raise::Checkpoint(rec)) {
+            if let Err(e) = crate::anchors::raise(&hw, &self.node, crate::anchors::Raise::Checkpoint(rec)) {
                 tracing::error!(error = %e, "the high-water record beside the pinned key was not raised");
             }
         }

@@ -303,7 +303,17 @@ async fn make_anchor(d: &Daemon) -> Result<serde_json::Value, String> {
     let time = tobira_audit::time_text(d.now());
     let (head, sig) = anchors::sign_head(&node, &hashes, &time, |m| signer.sign(m));
     let hw = high_water_path(&d.opts.pinned_key_path());
-    if hw.exists() {
+    // Raised only over a head this log still extends: a rewritten log must not erase the evidence.
+    let extends_printed = match anchors::load(&hw) {
+        Ok(Some(rec)) => rec.printed.as_ref().is_none_or(|p| {
+            let root: Option<tobira_audit::merkle::Hash> = hex::decode(&p.root).ok().and_then(|v| v.try_into().ok());
+            root.is_some_and(|r| p.size > head.size || Log::new(&hashes).extends("", p.size, &r).is_ok())
+        }),
+        _ => true,
+    };
+    if !extends_printed {
+        tracing::error!("this log does not extend the head printed before: the record beside the pinned key is kept");
+    } else if hw.exists() {
         let rec = anchors::HeadRecord {
             size: head.size,
             root: hex::encode(head.root),
