@@ -45,6 +45,10 @@ pub fn parse_bound(field: &str, value: &str, offset: FixedOffset, side: Bound) -
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
     }
+    // The README's own examples write minutes without seconds (2026-11-24T17:00+09:00).
+    if let Ok(t) = DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M%:z") {
+        return Ok(t.with_timezone(&Utc));
+    }
     let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") else {
         return Err(DateError::Unparsable { field: field.into(), value: value.into() });
     };
@@ -94,8 +98,10 @@ mod tests {
         let s = parse_bound("from", "2026-11-25", jst(), Bound::Start).unwrap();
         assert_eq!(s, jst().with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap().with_timezone(&Utc));
         for side in [Bound::Start, Bound::End] {
-            let t = parse_bound("until", "2026-11-24T21:00:00+09:00", jst(), side).unwrap();
-            assert_eq!(t, jst().with_ymd_and_hms(2026, 11, 24, 21, 0, 0).unwrap().with_timezone(&Utc));
+            for text in ["2026-11-24T21:00:00+09:00", "2026-11-24T21:00+09:00", "2026-11-24T12:00:00Z"] {
+                let t = parse_bound("until", text, jst(), side).unwrap();
+                assert_eq!(t, jst().with_ymd_and_hms(2026, 11, 24, 21, 0, 0).unwrap().with_timezone(&Utc), "{text}");
+            }
         }
     }
 

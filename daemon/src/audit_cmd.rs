@@ -286,7 +286,11 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
         let (_, local) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
-        let node_key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
+        // The countersigned heads are checked with the pinned key when there is one (issue 16 §1).
+        let node_key = match crate::trust::resolve(None, &crate::trust::default_pin(config)) {
+            Ok(t) => t.key,
+            Err(_) => tobira_audit::read_store_key(&db).await.map_err(|e| e.to_string())?,
+        };
         let pool = centre_pool(&central).await?;
         let remote: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 ORDER BY seq")

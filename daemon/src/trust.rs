@@ -331,3 +331,21 @@ async fn make_anchor(d: &Daemon) -> Result<serde_json::Value, String> {
         "verify": format!("tobira audit verify --anchor {anchor}"),
     }))
 }
+
+/// The largest head the centre's witness countersigned, remembered beside the pinned key (the witness has
+/// checked that each extends the one before, so the record only has to rise).
+pub fn remember_countersigned(d: &Daemon, c: &tobira_audit::witness::Countersigned) {
+    let hw = high_water_path(&d.opts.pinned_key_path());
+    if !hw.exists() {
+        return;
+    }
+    let rec = anchors::HeadRecord {
+        size: c.sth.head.size,
+        root: hex::encode(c.sth.head.root),
+        time: c.sth.head.time.clone(),
+        signature: hex::encode(&c.sth.node_sig),
+    };
+    if let Err(e) = anchors::raise(&hw, &c.sth.head.node, anchors::Raise::Countersigned(rec)) {
+        tracing::error!(error = %e, "the countersigned head was not remembered beside the pinned key");
+    }
+}

@@ -83,7 +83,8 @@ fn login(d: &Running, user: &str, body: Option<&str>) -> serde_json::Value {
 fn csv_rows(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
     let bytes = std::fs::read(path).unwrap();
     assert!(bytes.starts_with("\u{feff}".as_bytes()), "UTF-8 with BOM for Excel");
-    let mut r = csv::ReaderBuilder::new().from_reader(&bytes[3..]);
+    // `#` lines at the end carry the node's signed tree head (issue 16 §1(b)), not ledger rows.
+    let mut r = csv::ReaderBuilder::new().comment(Some(b'#')).from_reader(&bytes[3..]);
     let headers = r.headers().unwrap().iter().map(String::from).collect();
     let rows = r.records().map(|x| x.unwrap().iter().map(String::from).collect()).collect();
     (headers, rows)
