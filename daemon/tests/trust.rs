@@ -396,6 +396,60 @@ fn a_grant_until_today_admits_today_through_its_last_second() {
     assert!(g.is_object(), "{g}");
     let list = json(&d.tobira(&["--json", "grant", "list", "--holder", "tanaka"]));
     assert_eq!(list["until"], "2026-11-24T15:00:00Z", "the end of 2026-11-24 in JST");
+    // A one-day off-hours approval and a one-day visit given as that day (both were refused before as
+    // "until must be after from": the day's start was taken for its end).
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "off-hours",
+        "tanaka",
+        "--terminal",
+        "t-01",
+        "--from",
+        "2026-11-24",
+        "--until",
+        "2026-11-24",
+        "--reason",
+        "繁忙対応",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let ev = json(&d.tobira(&["--json", "--actor", "takahashi", "audit", "show", "--kind", "admin.offhours.add"]));
+    assert_eq!(ev["details"]["until"], "2026-11-24T15:00:00Z", "{ev}");
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "person",
+        "add",
+        "abe",
+        "--name",
+        "阿部",
+        "--roles",
+        "vendor",
+        "--appointment-end",
+        "2027-03-31",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "visit",
+        "abe",
+        "--company",
+        "保守株式会社",
+        "--purpose",
+        "サーバ保守",
+        "--name-tag",
+        "V-017",
+        "--doors",
+        "server-door",
+        "--from",
+        "2026-11-24",
+        "--until",
+        "2026-11-24",
+        "--escorts",
+        "tanaka",
+    ]);
+    assert!(o.status.success(), "a one-day visit given as that day: {}", text(&o));
     let v = at_door(&d, "server-in", "tanaka");
     assert_eq!(v["granted"], true, "today: {v}");
     let _ = d.tobira(&["sim", "walk", "server-door"]);
