@@ -102,7 +102,12 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
     if !db.exists() {
         return Err(unreadable(AuditError::Missing { path: db.into() }));
     }
+    // The head file first, then the events and checkpoints in one read snapshot: the writer makes events
+    // durable, then writes the head file, then the checkpoint row, so a head read first never names an event
+    // the snapshot lacks, and a store being written while it is verified (`--online`, at start) is no alarm.
+    let early_head = read_head_file(db);
     let mut c = read_only(db).map_err(unreadable)?.connect().await.map_err(unreadable)?;
+    sqlx::query("BEGIN").execute(&mut c).await.map_err(unreadable)?;
     let rows = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(unreadable)?;
     let mut prev_seq = 0i64;
     let mut prev_hash = [0u8; 32];
@@ -135,6 +140,7 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
         .fetch_all(&mut c)
         .await
         .map_err(unreadable)?;
+    let _ = sqlx::query("COMMIT").execute(&mut c).await;
     let chain = Chain { node: &node, public_key, end: prev_seq, hashes: &hashes };
     for r in &cps {
         let head: Vec<u8> = r.get("head");
@@ -145,7 +151,13 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
     // The sidecar head survives deletion of the checkpoint rows themselves. Once a head has been written
     // (any checkpoint signed), it must be present, readable and current (issue 15 item 7).
     let newest_cp: Option<i64> = cps.last().map(|r| r.get("seq"));
-    match read_head_file(db) {
+    // A checkpoint signed between reading the head and the snapshot: its head file is written by now.
+    let head = match early_head {
+        Ok(Some(h)) if newest_cp.is_some_and(|cp| h.seq < cp) => read_head_file(db),
+        Ok(None) if newest_cp.is_some() => read_head_file(db),
+        other => other,
+    };
+    match head {
         Ok(None) if newest_cp.is_none() => {}
         Ok(None) => {
             return Err(VerifyFailure::HeadFile(format!(
