@@ -162,27 +162,30 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::AuditShow(f) => crate::audit_cmd::show(d, c, f).await,
         Request::AuditVerify => crate::audit_cmd::verify(d).await,
         Request::Ledger { kind, from, until } => {
-            crate::ledger::ledger(d, c, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref())
-                .await
+            let mut v =
+                crate::ledger::ledger(d, c, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref())
+                    .await?;
+            // Every ledger carries the node's signed tree head at the moment it was made (issue 16 §1(b)).
+            v["anchor"] = crate::trust::ledger_anchor(d).await;
+            Ok(v)
         }
         Request::Sim(cmd) => crate::sim::command(d, cmd).await,
         _ => Err(Refusal::bad("this request is not supported by this daemon version")),
     }
 }
 
-/// Parses a time given on the command line: RFC 3339, or a date (the start of that day in the site's zone).
+/// Parses the start of a range given on the command line: RFC 3339, or a date (the first second of that day
+/// in the site's zone). The rule is `tobira_core::dates`.
 pub fn parse_time(d: &Daemon, field: &str, s: &str) -> Result<DateTime<Utc>, Refusal> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return date
-            .and_hms_opt(0, 0, 0)
-            .and_then(|n| n.and_local_timezone(d.site.utc_offset).single())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| Refusal::bad(format!("{field}: {s} is not a valid date")));
-    }
-    Err(Refusal::bad(format!("{field}: {s:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)")))
+    tobira_core::dates::parse_bound(field, s, d.site.utc_offset, tobira_core::dates::Bound::Start)
+        .map_err(|e| Refusal::bad(e.to_string()))
+}
+
+/// Parses the end of a range: RFC 3339, or a date, which means through the end of that day in the site's
+/// zone (issue 16 §3; every end is exclusive, `now < until`).
+pub fn parse_end(d: &Daemon, field: &str, s: &str) -> Result<DateTime<Utc>, Refusal> {
+    tobira_core::dates::parse_bound(field, s, d.site.utc_offset, tobira_core::dates::Bound::End)
+        .map_err(|e| Refusal::bad(e.to_string()))
 }
 
 fn parse_role(field: &str, s: &str) -> Result<Role, Refusal> {
@@ -484,8 +487,8 @@ async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd
     };
     // 004 §7: a grant ends with the holder's appointment unless an earlier end is given.
     let until = match (&g.until, holder.appointment_end) {
-        (Some(s), _) => parse_time(d, "until", s)?,
-        (None, Some(end)) => parse_time(d, "until", &(end + chrono::Days::new(1)).to_string())?,
+        (Some(s), _) => parse_end(d, "until", s)?,
+        (None, Some(end)) => parse_end(d, "until", &end.to_string())?,
         (None, None) => {
             return Err(Refusal::bad(
                 "until: the holder has no appointment end on record; give --until (004 §7: every grant has an end date)",
@@ -604,7 +607,7 @@ async fn off_hours_add(d: &Daemon, actor: &Actor, a: tobira_proto::OffHoursAdd) 
         return Err(Refusal::bad("reason: required (002 §5-2: the approval records why)"));
     }
     let from = parse_time(d, "from", &a.from)?;
-    let until = parse_time(d, "until", &a.until)?;
+    let until = parse_end(d, "until", &a.until)?;
     if until <= from {
         return Err(Refusal::bad("until: must be after from"));
     }
@@ -651,7 +654,7 @@ async fn visit_add(d: &Daemon, actor: &Actor, v: tobira_proto::VisitAdd) -> Answ
         return Err(Refusal::bad("escorts: a vendor visit needs at least one escorting operator (003 §13(4))"));
     }
     let from = parse_time(d, "from", &v.from)?;
-    let until = parse_time(d, "until", &v.until)?;
+    let until = parse_end(d, "until", &v.until)?;
     if until <= from {
         return Err(Refusal::bad("until: must be after from"));
     }

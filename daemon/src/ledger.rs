@@ -3,7 +3,7 @@
 //! 入退室管理簿 (000 Form 1, 003 §13), 操作者管理簿 (000 Form 2, §8), 照合情報管理簿 (003 §15),
 //! ユーザID管理簿 (003 §14).
 
-use crate::commands::{Refusal, parse_time};
+use crate::commands::{Refusal, parse_end, parse_time};
 use crate::daemon::Daemon;
 use tobira_audit::{Filter, Outcome, StoredEvent};
 use tobira_proto::ErrorCode;
@@ -267,7 +267,7 @@ pub async fn ledger_events(
 ) -> Result<Vec<StoredEvent>, Refusal> {
     let actor = crate::audit_cmd::viewer(d, c, None).await?;
     let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
-    let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
+    let until = until.map(|x| parse_end(d, "until", x)).transpose()?;
     let filter = Filter { kind: kind_prefix.map(String::from), from, until, ..Default::default() };
     let events = d
         .audit_store

@@ -43,4 +43,6 @@ pub mod store;
 pub mod table;
 pub mod transport;
 pub mod tree_heads;
+pub mod trust;
+pub mod trust_cli;
 pub mod viewer;
