@@ -6,6 +6,7 @@
 //! history is caught by [`verify`]. An append returns only once the event is durable on disk
 //! (WAL, synchronous=FULL): the daemon opens a door only after that.
 
+pub mod anchors;
 mod error;
 mod event;
 pub mod log;
@@ -21,7 +22,7 @@ pub mod bench;
 pub use error::AuditError;
 pub use event::{NewEvent, Outcome, StoredEvent, canonical_hash, time_text};
 pub use signing::Signer;
-pub use store::{AuditStore, Filter, read_public_key};
+pub use store::{AuditStore, Filter, read_public_key, read_store_key};
 pub use verify::{VerifyFailure, VerifyReport, verify};
 pub use writer::{AuditWriter, Receipt};
 

@@ -68,15 +68,10 @@ fn pub_path(key: &Path) -> PathBuf {
     key.with_extension("pub")
 }
 
-/// The public key a store was created with: from `audit-signing.pub` beside the database if present (the
-/// copy an auditor should keep elsewhere), else from the store's own metadata.
-pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
-    let beside = db.with_file_name("audit-signing.pub");
-    if let Ok(text) = std::fs::read_to_string(&beside)
-        && let Ok(k) = hex::decode(text.trim())
-    {
-        return Ok(k);
-    }
+/// The public key the store names in its own metadata. Not a basis of trust: whoever can rewrite the store
+/// can rewrite this too (and `audit-signing.pub` beside it, which is no longer read here). `tobira audit
+/// verify` checks against the pinned key (`anchors`); this is for display and for comparing with it.
+pub async fn read_store_key(db: &Path) -> Result<Vec<u8>, AuditError> {
     if !db.exists() {
         return Err(AuditError::Missing { path: db.into() });
     }
@@ -87,6 +82,12 @@ pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
         .await
         .map_err(|_| AuditError::ForeignDatabase { path: db.into() })?;
     v.and_then(|h| hex::decode(h).ok()).ok_or_else(|| AuditError::ForeignDatabase { path: db.into() })
+}
+
+/// Kept for the callers that only label proofs with the node's key: the store's own key (see
+/// [`read_store_key`]).
+pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
+    read_store_key(db).await
 }
 
 /// Brings the person and place postings up to the end of the chain, in bounded steps.

@@ -31,6 +31,35 @@ pub enum VerifyFailure {
     CheckpointMismatch { seq: i64 },
     #[error("the store cannot be read: {0}")]
     Unreadable(String),
+    #[error("the signed head file (audit.db.head) {0}; restore it from backup — it is never skipped once written")]
+    HeadFile(String),
+}
+
+/// The sidecar head as written by the writer at each checkpoint.
+pub(crate) struct HeadFile {
+    pub seq: i64,
+    pub head: Vec<u8>,
+    pub time: String,
+    pub signature: Vec<u8>,
+}
+
+/// Reads `audit.db.head`: `Ok(None)` when absent; an error saying what is wrong when it is unreadable,
+/// truncated, not UTF-8 or not a signed head. Nothing is ever taken for "no head".
+pub(crate) fn read_head_file(db: &Path) -> Result<Option<HeadFile>, String> {
+    let bytes = match std::fs::read(head_path(db)) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot be read: {e}")),
+    };
+    let text = String::from_utf8(bytes).map_err(|_| "is garbled: not UTF-8".to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("is garbled or truncated: {e}"))?;
+    let hexfield = |k: &str| v[k].as_str().and_then(|s| hex::decode(s).ok());
+    match (v["seq"].as_i64(), hexfield("head"), v["time"].as_str(), hexfield("signature")) {
+        (Some(seq), Some(head), Some(time), Some(signature)) if head.len() == 32 => {
+            Ok(Some(HeadFile { seq, head, time: time.into(), signature }))
+        }
+        _ => Err("is garbled: not a signed head (seq, head, time, signature)".into()),
+    }
 }
 
 /// What a signed head is checked against.
@@ -73,7 +102,12 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
     if !db.exists() {
         return Err(unreadable(AuditError::Missing { path: db.into() }));
     }
+    // The head file first, then the events and checkpoints in one read snapshot: the writer makes events
+    // durable, then writes the head file, then the checkpoint row, so a head read first never names an event
+    // the snapshot lacks, and a store being written while it is verified (`--online`, at start) is no alarm.
+    let early_head = read_head_file(db);
     let mut c = read_only(db).map_err(unreadable)?.connect().await.map_err(unreadable)?;
+    sqlx::query("BEGIN").execute(&mut c).await.map_err(unreadable)?;
     let rows = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(unreadable)?;
     let mut prev_seq = 0i64;
     let mut prev_hash = [0u8; 32];
@@ -106,6 +140,7 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
         .fetch_all(&mut c)
         .await
         .map_err(unreadable)?;
+    let _ = sqlx::query("COMMIT").execute(&mut c).await;
     let chain = Chain { node: &node, public_key, end: prev_seq, hashes: &hashes };
     for r in &cps {
         let head: Vec<u8> = r.get("head");
@@ -113,17 +148,36 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
         let sig: Vec<u8> = r.get("signature");
         chain.check_head(r.get("seq"), &head, &time, &sig)?;
     }
-    // The sidecar head survives deletion of the checkpoint rows themselves.
-    if let Ok(text) = std::fs::read_to_string(head_path(db)) {
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|_| VerifyFailure::CheckpointMismatch { seq: 0 })?;
-        let hexfield = |k: &str| hex::decode(v[k].as_str().unwrap_or("")).unwrap_or_default();
-        chain.check_head(
-            v["seq"].as_i64().unwrap_or(0),
-            &hexfield("head"),
-            v["time"].as_str().unwrap_or(""),
-            &hexfield("signature"),
-        )?;
+    // The sidecar head survives deletion of the checkpoint rows themselves. Once a head has been written
+    // (any checkpoint signed), it must be present, readable and current (issue 15 item 7).
+    let newest_cp: Option<i64> = cps.last().map(|r| r.get("seq"));
+    // A checkpoint signed between reading the head and the snapshot: its head file is written by now.
+    let head = match early_head {
+        Ok(Some(h)) if newest_cp.is_some_and(|cp| h.seq < cp) => read_head_file(db),
+        Ok(None) if newest_cp.is_some() => read_head_file(db),
+        other => other,
+    };
+    match head {
+        Ok(None) if newest_cp.is_none() => {}
+        Ok(None) => {
+            return Err(VerifyFailure::HeadFile(format!(
+                "is missing although {} checkpoints were signed (the newest at event {})",
+                cps.len(),
+                newest_cp.unwrap_or(0)
+            )));
+        }
+        Ok(Some(h)) => {
+            chain.check_head(h.seq, &h.head, &h.time, &h.signature)?;
+            if let Some(cp) = newest_cp
+                && h.seq < cp
+            {
+                return Err(VerifyFailure::HeadFile(format!(
+                    "is older than the newest signed checkpoint (event {} < {cp}): it was replaced by an old copy",
+                    h.seq
+                )));
+            }
+        }
+        Err(detail) => return Err(VerifyFailure::HeadFile(detail)),
     }
     Ok(VerifyReport { events: prev_seq, checkpoints: cps.len() as i64, head: prev_hash })
 }

@@ -59,6 +59,7 @@ type Reply = oneshot::Sender<Result<Receipt, AuditError>>;
 enum Msg {
     Append(Box<NewEvent>, Reply),
     Unwritable(bool, oneshot::Sender<Result<(), AuditError>>),
+    HighWater(PathBuf, oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -79,6 +80,12 @@ struct Task {
     checkpoint_seq: i64,
     /// Roughly how far the postings reach (the store's `indexed_upto` is the truth).
     indexed_hint: i64,
+    /// Whether `audit.db.head` may be replaced: false when it was found missing (after checkpoints were
+    /// signed), garbled, truncated or older than the newest checkpoint. Then it is left as it is — evidence
+    /// for `verify`, never silently overwritten at the next checkpoint (issue 15 item 7).
+    head_file_ok: bool,
+    /// The high-water file beside the pinned key, if the daemon named one (`anchors`).
+    high_water: Option<PathBuf>,
 }
 
 /// Index when at least this many events are waiting, this many at a time.
@@ -110,6 +117,17 @@ impl AuditWriter {
         let indexed: Option<String> =
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'indexed_upto'").fetch_optional(&mut conn).await?;
         let indexed_hint = indexed.and_then(|v| v.parse().ok()).unwrap_or(0);
+        let head_file_ok = match crate::verify::read_head_file(db) {
+            Ok(None) => cp.is_none(),
+            Ok(Some(h)) => cp.is_none_or(|c| h.seq >= c),
+            Err(_) => false,
+        };
+        if !head_file_ok {
+            tracing::error!(
+                path = %head_path(db).display(),
+                "the audit head file is missing, garbled or older than the newest checkpoint: it is kept as it is and not overwritten; `tobira audit verify` reports it"
+            );
+        }
         let task = Task {
             conn,
             db: db.into(),
@@ -120,6 +138,8 @@ impl AuditWriter {
             head_hash,
             checkpoint_seq: cp.unwrap_or(0),
             indexed_hint,
+            head_file_ok,
+            high_water: None,
         };
         let (tx, rx) = mpsc::channel(65_536);
         tokio::spawn(task.run(rx));
@@ -140,6 +160,15 @@ impl AuditWriter {
         let (tx, rx) = oneshot::channel();
         self.tx.send(Msg::Unwritable(on, tx)).await.map_err(|_| AuditError::Closed)?;
         rx.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Also remember every checkpoint in the high-water file at `path` (beside the pinned key, outside the
+    /// data directory), so a store rolled back together with its head file is caught (issue 16 §1(c)).
+    pub async fn remember_checkpoints_in(&self, path: PathBuf) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::HighWater(path, tx)).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Writes a final checkpoint and stops the writer; later appends fail with `Closed`.
@@ -199,6 +228,10 @@ impl Task {
                         .map(|_| ())
                         .map_err(AuditError::Db);
                     let _ = reply.send(r);
+                }
+                Msg::HighWater(path, reply) => {
+                    self.high_water = Some(path);
+                    let _ = reply.send(());
                 }
                 Msg::Shutdown(reply) => {
                     self.checkpoint().await;
@@ -276,12 +309,59 @@ impl Task {
 
     /// Signs the chain head, stores the checkpoint and the sidecar head file. Failure is logged, not fatal:
     /// the chain itself is already durable.
+    /// A new checkpoint may replace the remembered one only if the chain still holds that one: a store cut
+    /// short and then grown past it again is a fork, and raising the record would erase the evidence.
+    async fn still_holds_remembered_checkpoint(&mut self, hw: &Path) -> bool {
+        let Ok(Some(rec)) = crate::anchors::load(hw) else { return true };
+        let Some(c) = rec.checkpoint else { return true };
+        let Ok(seq) = i64::try_from(c.seq) else { return false };
+        if seq > self.head_seq {
+            return true; // never lowered by `raise`; verification reports the rollback
+        }
+        let at: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM events WHERE seq = ?")
+            .bind(seq)
+            .fetch_optional(&mut self.conn)
+            .await
+            .ok()
+            .flatten();
+        let holds = at.map(hex::encode).as_deref() == Some(c.head.as_str());
+        if !holds {
+            tracing::error!(
+                seq,
+                "the chain no longer holds the checkpoint remembered beside the pinned key: the record is not raised past it; `tobira audit verify` reports it"
+            );
+        }
+        holds
+    }
+
     async fn checkpoint(&mut self) {
         if self.head_seq <= self.checkpoint_seq {
             return;
         }
         let time = time_text(chrono::Utc::now());
         let sig = self.signer.sign(&checkpoint_message(&self.node, self.head_seq, &self.head_hash, &time));
+        // The head file and the high-water record first, the checkpoint row last: a crash in between leaves
+        // a head newer than the rows (it still verifies: the events it names are durable), never one older
+        // than them (which `verify` must report as a replaced head file).
+        let head = serde_json::json!({"node": self.node, "seq": self.head_seq, "head": hex::encode(self.head_hash), "time": time, "signature": hex::encode(&sig)});
+        if !self.head_file_ok {
+            tracing::error!("audit head file left as found (missing, garbled or old): not overwritten");
+        } else if let Err(e) = write_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
+            tracing::error!(error = %e, "audit head file not written");
+        }
+        if let Some(hw) = self.high_water.clone()
+            && self.still_holds_remembered_checkpoint(&hw).await
+        {
+            let rec = crate::anchors::CheckpointRecord {
+                seq: self.head_seq as u64,
+                head: hex::encode(self.head_hash),
+                time: time.clone(),
+                signature: hex::encode(&sig),
+            };
+            if let Err(e) = crate::anchors::raise(&hw, &self.node, crate::anchors::Raise::Checkpoint(rec)) {
+                tracing::error!(error = %e, "the high-water record beside the pinned key was not raised");
+            }
+        }
         let r = sqlx::query("INSERT INTO checkpoints(seq, head, time, signature) VALUES (?,?,?,?)")
             .bind(self.head_seq)
             .bind(&self.head_hash[..])
@@ -294,17 +374,15 @@ impl Task {
             return;
         }
         self.checkpoint_seq = self.head_seq;
-        let head = serde_json::json!({"node": self.node, "seq": self.head_seq, "head": hex::encode(self.head_hash), "time": time, "signature": hex::encode(&sig)});
-        if let Err(e) = write_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
-            tracing::error!(error = %e, "audit head file not written");
-        }
     }
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to `path` through a temporary file and a rename (never a torn file), mode 0600.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("head.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(bytes)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;

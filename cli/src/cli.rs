@@ -338,9 +338,18 @@ pub enum AuditCmd {
         /// a history rewritten after shipping, even with its chain recomputed, differs from the centre's.
         #[arg(long)]
         central: bool,
-        /// The site file naming the centre (with --central).
+        /// The site file naming the centre (with --central); the pinned key is looked for beside it
+        /// (`audit-signing.pub`, written by `tobirad --init`).
         #[arg(long, default_value = "/etc/tobira/site.toml")]
         config: PathBuf,
+        /// The node's public key to trust instead of the pinned one: 64 hex digits or a file holding them
+        /// (check its fingerprint against the paper record). The key beside the data is never used.
+        #[arg(long)]
+        node_key: Option<String>,
+        /// A signed tree head from a printed or exported ledger, SIZE:ROOT: the store must extend it
+        /// (RFC 6962 consistency). Repeatable.
+        #[arg(long)]
+        anchor: Vec<String>,
     },
 }
 

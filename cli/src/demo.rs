@@ -335,14 +335,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         println!("\nthe demo stopped early: {e:#}");
         demo.failures.push(format!("{e:#}"));
     }
-    if let Ok(v) = ledger {
-        let (cols, rows) = crate::cli::ledger_rows(&v);
+    if let Ok(v) = &ledger {
+        let (cols, rows) = crate::cli::ledger_rows(v);
         let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
         println!("\n入退室管理簿 (entry/exit ledger, 000 Form 1)");
         print!("{}", tobira_ledger::table::render(&hs, &rows));
     }
-    println!("\n$ tobira audit verify --data-dir {}", data.display());
-    let code = tobira::audit_cmd::verify_offline(&data, false);
+    if let Ok(v) = &ledger {
+        let a = &v["anchor"];
+        println!("署名付きツリーヘッド (signed tree head on the ledger): {}", a["verify"].as_str().unwrap_or("none"));
+    }
+    let site = dir.join("site.toml");
+    println!("\n$ tobira audit verify --data-dir {} --config {}", data.display(), site.display());
+    let code = tobira::trust_cli::verify_cli(&data, &site, None, &[], false);
     if code != 0 {
         demo.failures.push("audit verify failed".into());
     }

@@ -4,6 +4,7 @@
 //! - [`ids`], [`model`]: people, roles, grants, approvals, visits, and the [`model::Registry`] snapshot.
 //! - [`site`]: the site layout file, checked with file/line/field errors.
 //! - [`calendar`]: office hours and Japanese holidays (002 §5-2).
+//! - [`dates`]: what a day given as the start or the end of a range means (one rule for every command).
 //! - [`policy`]: `decide(request, context) -> Decision` — every rule of DESIGN.md "Rules".
 //! - [`lockout`]: throttling of biometric failures (NIST SP 800-63B).
 //! - [`occupancy`]: who is inside which zone; recent authentications for escorts.
@@ -14,6 +15,7 @@
 
 pub mod admin;
 pub mod calendar;
+pub mod dates;
 pub mod door;
 pub mod ids;
 pub mod lockout;

@@ -138,6 +138,18 @@ impl Person {
     pub fn has_role(&self, r: Role) -> bool {
         self.roles.contains(&r)
     }
+
+    /// 004 §7: a fixed-term employee's authority lasts through the last day of the appointment term (in the
+    /// site's zone) and ends with it — for doors, logins and every administrative act alike. No end on record
+    /// means no fixed term.
+    pub fn within_appointment(&self, day: NaiveDate) -> bool {
+        self.appointment_end.is_none_or(|end| day <= end)
+    }
+
+    /// Active and within the appointment on `day`: someone who may exercise a role or a grant today.
+    pub fn in_office(&self, day: NaiveDate) -> bool {
+        self.active && self.within_appointment(day)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -293,5 +305,37 @@ impl Registry {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn person(end: Option<NaiveDate>, active: bool) -> Person {
+        Person {
+            id: PersonId::new("ito"),
+            match_id: MatchId::new("m-1"),
+            name: "伊藤".into(),
+            affiliation: "市民課".into(),
+            roles: vec![Role::SiteAdministrator],
+            appointment_end: end,
+            active,
+        }
+    }
+
+    proptest! {
+        /// 004 §7: authority lasts through the appointment's last day and not a day longer.
+        #[test]
+        fn r21_authority_lasts_through_the_last_day_of_the_appointment(days in -3000i64..3000, offset in -400i64..400) {
+            let end = NaiveDate::from_ymd_opt(2027, 3, 31).unwrap() + chrono::Duration::days(days);
+            let day = end + chrono::Duration::days(offset);
+            let p = person(Some(end), true);
+            prop_assert_eq!(p.within_appointment(day), offset <= 0);
+            prop_assert_eq!(p.in_office(day), offset <= 0);
+            prop_assert!(!person(Some(end), false).in_office(day), "a removed person is never in office");
+            prop_assert!(person(None, true).in_office(day), "no fixed term: no end");
+        }
     }
 }

@@ -68,3 +68,31 @@ impl EscortLog {
         self.recent.iter().filter(move |(d, _, t)| d == door && *t <= now && now - *t <= w).map(|(_, p, _)| p)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEMO: &str = include_str!("../../config/demo.toml");
+
+    /// 003 §13: the media room lies inside the server room; leaving the server room leaves both, leaving the
+    /// media room leaves only it, and another person's zones are untouched.
+    #[test]
+    fn leaving_a_zone_leaves_the_zones_nested_in_it() {
+        let site = crate::site::parse_site("demo.toml", DEMO).unwrap();
+        let (tanaka, sato) = (PersonId::new("tanaka"), PersonId::new("sato"));
+        let (server, media) = (ZoneId::new("server-room"), ZoneId::new("media-room"));
+        let mut o = Occupancy::default();
+        for p in [&tanaka, &sato] {
+            o.enter(p.clone(), server.clone());
+            o.enter(p.clone(), media.clone());
+        }
+        o.exit_nested(&sato, &media, &site);
+        assert!(o.is_inside(&sato, &server) && !o.is_inside(&sato, &media), "the media room only");
+        o.exit_nested(&tanaka, &server, &site);
+        assert!(!o.is_inside(&tanaka, &server));
+        assert!(!o.is_inside(&tanaka, &media), "still recorded in the media room after leaving the server room");
+        assert_eq!(o.zones_of(&tanaka).count(), 0);
+        assert!(o.is_inside(&sato, &server), "another person stays where they are");
+    }
+}

@@ -203,9 +203,7 @@ fn check_person(person: &PersonId, ctx: &Context) -> Result<(), Reason> {
     if !p.active {
         return Err(Reason::PersonInactive);
     }
-    if let Some(end) = p.appointment_end
-        && ctx.now.with_timezone(&ctx.registry.site.utc_offset).date_naive() > end
-    {
+    if !p.within_appointment(ctx.now.with_timezone(&ctx.registry.site.utc_offset).date_naive()) {
         return Err(Reason::AppointmentEnded);
     }
     Ok(())

@@ -94,14 +94,33 @@ impl Daemon {
                     .into(),
             });
         };
-        let person =
-            self.registry().person(&PersonId::new(&claim.id)).cloned().filter(|p| p.active).ok_or_else(|| Refusal {
-                code: ErrorCode::Denied,
+        // Someone removed on transfer or leaving who still tries to act is an incident (THREATS: the former
+        // employee); an ID nobody holds is more likely a typo.
+        let person = match self.registry().person(&PersonId::new(&claim.id)).cloned() {
+            Some(p) if p.active => p,
+            found => {
+                return Err(Refusal {
+                    code: if found.is_some() { ErrorCode::Forbidden } else { ErrorCode::Denied },
+                    message: format!(
+                        "actor: {:?} is not a registered, active person (ユーザID); see `tobira person list`",
+                        claim.id
+                    ),
+                });
+            }
+        };
+        // 004 §7: authority ends with the appointment term for every act, not only at doors and terminals.
+        let today = self.now().with_timezone(&self.site.utc_offset).date_naive();
+        if !person.within_appointment(today) {
+            return Err(Refusal {
+                code: ErrorCode::Forbidden,
                 message: format!(
-                    "actor: {:?} is not a registered, active person (ユーザID); see `tobira person list`",
-                    claim.id
+                    "{}'s appointment term ended on {} (任期満了, 004 §7): their authority ended with it, so they may \
+                     no longer act, file requests or approve",
+                    claim.id,
+                    person.appointment_end.map(|e| e.to_string()).unwrap_or_default()
                 ),
-            })?;
+            });
+        }
         let mode = authorize(act, &person.roles).map_err(|e| Refusal {
             code: ErrorCode::Denied,
             message: format!("{} may not do this ({}): {e}", claim.id, act.article()),

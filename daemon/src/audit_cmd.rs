@@ -1,7 +1,7 @@
 //! `tobira audit show|verify` on the daemon side. Looking at the records is itself recorded (002 §7(11)).
 
 use crate::actor::{Actor, Proof};
-use crate::commands::{Refusal, parse_time};
+use crate::commands::{Refusal, parse_end, parse_time};
 use crate::daemon::Daemon;
 use tobira_audit::{Filter, NewEvent, Outcome, StoredEvent};
 use tobira_core::admin::{Act, Mode};
@@ -20,7 +20,7 @@ pub async fn viewer(d: &Daemon, c: Option<&ActorClaim>, person: Option<&str>) ->
         let sec = section.unwrap_or_else(|| "*".into());
         if !crate::requests::may_view_section(d, actor.id(), &sec).await? {
             return Err(Refusal {
-                code: ErrorCode::Denied,
+                code: ErrorCode::Forbidden,
                 message: format!(
                     "reading the records of section {sec:?} (another section's operation history) needs the system administrator's approval (002 §7(11)): `tobira request view --section '{sec}' --reason …`"
                 ),
@@ -41,7 +41,7 @@ pub fn event_json(e: &StoredEvent) -> serde_json::Value {
 pub async fn show(d: &Daemon, c: Option<&ActorClaim>, f: AuditFilter) -> Result<serde_json::Value, Refusal> {
     let actor = viewer(d, c, f.person.as_deref()).await?;
     let from = f.from.as_deref().map(|s| parse_time(d, "from", s)).transpose()?;
-    let until = f.until.as_deref().map(|s| parse_time(d, "until", s)).transpose()?;
+    let until = f.until.as_deref().map(|s| parse_end(d, "until", s)).transpose()?;
     let filter = Filter {
         person: f.person.clone(),
         place: f.place.clone(),
@@ -103,8 +103,9 @@ pub async fn record_viewing(
 }
 
 pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
-    match tobira_audit::verify(&d.opts.audit_path(), &d.audit_store.public_key()).await {
-        Ok(rep) => Ok(serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints})),
+    // Against the pinned key and the heads remembered beside it (issue 16 §1), not the store's own word.
+    match crate::trust::verify_daemon(d).await {
+        Ok(v) => Ok(v),
         Err(f) => {
             // A broken chain is an incident for the security manager (003 §20), raised once per verification.
             let _ = d
@@ -118,16 +119,14 @@ pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
                     reason: "AUDIT_VERIFICATION_FAILED".into(),
                     article: Some("003 §17, §20".into()),
                     score: None,
-                    details: serde_json::json!({"failure": f.to_string()}),
+                    details: serde_json::json!({"failure": f}),
                 })
                 .await;
-            Ok(serde_json::json!({"ok": false, "failure": f.to_string()}))
+            Ok(serde_json::json!({"ok": false, "failure": f}))
         }
     }
 }
 
-/// `tobira audit verify --data-dir D`: reads the store files directly, so it works with the daemon stopped
-/// and does not trust a running daemon's word. Exit 0 intact, 4 with the first bad event named.
 /// The small runtime the offline commands use; says why when it cannot start.
 fn runtime() -> Option<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -137,39 +136,10 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
         .ok()
 }
 
+/// `tobira audit verify --data-dir D` with the defaults: see `trust_cli::verify_cli`.
 pub fn verify_offline(data_dir: &std::path::Path, json: bool) -> i32 {
-    let db = data_dir.join("audit.db");
-    let Some(rt) = runtime() else { return 1 };
-    let res = rt.block_on(async {
-        let pk = tobira_audit::read_public_key(&db).await?;
-        Ok::<_, tobira_audit::AuditError>(tobira_audit::verify(&db, &pk).await)
-    });
-    match res {
-        Ok(Ok(rep)) => {
-            if json {
-                println!("{}", serde_json::json!({"ok": true, "events": rep.events, "checkpoints": rep.checkpoints}));
-            } else {
-                println!(
-                    "audit store {} is intact: {} events, {} signed checkpoints",
-                    db.display(),
-                    rep.events,
-                    rep.checkpoints
-                );
-            }
-            0
-        }
-        Ok(Err(f)) => {
-            if json {
-                println!("{}", serde_json::json!({"ok": false, "failure": f.to_string()}));
-            }
-            eprintln!("AUDIT VERIFICATION FAILED for {}: {f}", db.display());
-            4
-        }
-        Err(e) => {
-            eprintln!("error: cannot read audit store {}: {e}", db.display());
-            1
-        }
-    }
+    // The pinned key beside the default site file; never the key beside the data (issue 16 §1).
+    crate::trust_cli::verify_cli(data_dir, std::path::Path::new("/etc/tobira/site.toml"), None, &[], json)
 }
 
 /// `tobira audit prove SEQ --data-dir D`: the event's inclusion proof in the node's Merkle log, with the
@@ -316,7 +286,11 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
         let (_, local) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
-        let node_key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
+        // The countersigned heads are checked with the pinned key when there is one (issue 16 §1).
+        let node_key = match crate::trust::resolve(None, &crate::trust::default_pin(config)) {
+            Ok(t) => t.key,
+            Err(_) => tobira_audit::read_store_key(&db).await.map_err(|e| e.to_string())?,
+        };
         let pool = centre_pool(&central).await?;
         let remote: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 ORDER BY seq")

@@ -40,9 +40,76 @@ impl From<StoreError> for Refusal {
 type Answer = Result<serde_json::Value, Refusal>;
 
 pub async fn dispatch(d: &Daemon, claim: Option<ActorClaim>, req: Request) -> Response {
+    let administrative = administrative(&req);
     match route(d, claim.as_ref(), req).await {
         Ok(data) => Response::Ok { data },
-        Err(Refusal { code, message }) => Response::Error { code, message },
+        Err(refusal) => {
+            if let Some(request) = administrative {
+                record_refusal(d, claim.as_ref(), request, &refusal).await;
+            }
+            Response::Error { code: refusal.code, message: refusal.message }
+        }
+    }
+}
+
+/// The requests that are administrative acts or views of the records, by the name their refusal is recorded
+/// under; `None` for the registry's open lists, status, login (audited by its own flow) and the simulator.
+fn administrative(req: &Request) -> Option<&'static str> {
+    Some(match req {
+        Request::PersonAdd(_) => "person.add",
+        Request::PersonDelete { .. } => "person.delete",
+        Request::Enroll { .. } => "enroll",
+        Request::GrantAdd(_) => "grant.add",
+        Request::GrantRevoke { .. } => "grant.revoke",
+        Request::OffHoursAdd(_) => "off-hours",
+        Request::VisitAdd(_) => "visit",
+        Request::Unlock { .. } => "unlock",
+        Request::RequestApprove { .. } => "request.approve",
+        Request::RequestReject { .. } => "request.reject",
+        Request::RequestWithdraw { .. } => "request.withdraw",
+        Request::RequestView { .. } => "request.view",
+        Request::ViewerLend { .. } => "viewer.lend",
+        Request::ViewerReturn { .. } => "viewer.return",
+        Request::Review { .. } => "review",
+        Request::AlarmAck { .. } => "alarms.ack",
+        Request::KeyRotate => "key.rotate",
+        Request::AuditShow(_) => "audit.show",
+        Request::Ledger { .. } => "ledger",
+        _ => return None,
+    })
+}
+
+/// Every refused administrative act or record view is recorded with who asked (as claimed: a refusal may come
+/// before any proof), what, and why (002 §7(11), 003 §17). One beyond the asker's authority in the ways of
+/// `ErrorCode::Forbidden` — an ended appointment, a removed person, someone else's request, another section's
+/// records — is an incident for the security manager (003 §20, 001 §10) and raises an alarm. A refusal that could not be recorded because the
+/// audit store is unavailable is only logged: the act was refused either way.
+async fn record_refusal(d: &Daemon, claim: Option<&ActorClaim>, request: &'static str, refusal: &Refusal) {
+    let (outcome, reason, article) = match refusal.code {
+        ErrorCode::Forbidden => (Outcome::Alarm, "ADMIN_FORBIDDEN", "003 §20, 001 §10, 002 §7(11)"),
+        ErrorCode::Unavailable => return,
+        _ => (Outcome::Denied, "ADMIN_REFUSED", "003 §17, 002 §7(11)"),
+    };
+    let event = NewEvent {
+        time: d.now(),
+        kind: "admin.refused".into(),
+        actor: claim.map(|c| c.id.clone()),
+        subject: None,
+        place: claim.and_then(|c| c.reader.clone()),
+        outcome,
+        reason: reason.into(),
+        article: Some(article.into()),
+        score: None,
+        details: serde_json::json!({
+            "request": request,
+            "code": refusal.code,
+            "message": refusal.message,
+            // The actor named is a claim: the refusal may have come before (or instead of) their proof.
+            "actor_claimed": claim.is_some(),
+        }),
+    };
+    if let Err(e) = d.record(event).await {
+        tracing::warn!(request, error = %e, "a refused administrative act could not be recorded");
     }
 }
 
@@ -95,27 +162,35 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::AuditShow(f) => crate::audit_cmd::show(d, c, f).await,
         Request::AuditVerify => crate::audit_cmd::verify(d).await,
         Request::Ledger { kind, from, until } => {
-            crate::ledger_cmd::ledger(d, c, kind.as_deref().unwrap_or("entry-exit"), from.as_deref(), until.as_deref())
-                .await
+            let mut v = crate::ledger_cmd::ledger(
+                d,
+                c,
+                kind.as_deref().unwrap_or("entry-exit"),
+                from.as_deref(),
+                until.as_deref(),
+            )
+            .await?;
+            // Every ledger carries the node's signed tree head at the moment it was made (issue 16 §1(b)).
+            v["anchor"] = crate::trust::ledger_anchor(d).await;
+            Ok(v)
         }
         Request::Sim(cmd) => crate::sim::command(d, cmd).await,
         _ => Err(Refusal::bad("this request is not supported by this daemon version")),
     }
 }
 
-/// Parses a time given on the command line: RFC 3339, or a date (the start of that day in the site's zone).
+/// Parses the start of a range given on the command line: RFC 3339, or a date (the first second of that day
+/// in the site's zone). The rule is `tobira_core::dates`.
 pub fn parse_time(d: &Daemon, field: &str, s: &str) -> Result<DateTime<Utc>, Refusal> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    if let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return date
-            .and_hms_opt(0, 0, 0)
-            .and_then(|n| n.and_local_timezone(d.site.utc_offset).single())
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| Refusal::bad(format!("{field}: {s} is not a valid date")));
-    }
-    Err(Refusal::bad(format!("{field}: {s:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)")))
+    tobira_core::dates::parse_bound(field, s, d.site.utc_offset, tobira_core::dates::Bound::Start)
+        .map_err(|e| Refusal::bad(e.to_string()))
+}
+
+/// Parses the end of a range: RFC 3339, or a date, which means through the end of that day in the site's
+/// zone (issue 16 §3; every end is exclusive, `now < until`).
+pub fn parse_end(d: &Daemon, field: &str, s: &str) -> Result<DateTime<Utc>, Refusal> {
+    tobira_core::dates::parse_bound(field, s, d.site.utc_offset, tobira_core::dates::Bound::End)
+        .map_err(|e| Refusal::bad(e.to_string()))
 }
 
 fn parse_role(field: &str, s: &str) -> Result<Role, Refusal> {
@@ -417,8 +492,8 @@ async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd
     };
     // 004 §7: a grant ends with the holder's appointment unless an earlier end is given.
     let until = match (&g.until, holder.appointment_end) {
-        (Some(s), _) => parse_time(d, "until", s)?,
-        (None, Some(end)) => parse_time(d, "until", &(end + chrono::Days::new(1)).to_string())?,
+        (Some(s), _) => parse_end(d, "until", s)?,
+        (None, Some(end)) => parse_end(d, "until", &end.to_string())?,
         (None, None) => {
             return Err(Refusal::bad(
                 "until: the holder has no appointment end on record; give --until (004 §7: every grant has an end date)",
@@ -537,7 +612,7 @@ async fn off_hours_add(d: &Daemon, actor: &Actor, a: tobira_proto::OffHoursAdd) 
         return Err(Refusal::bad("reason: required (002 §5-2: the approval records why)"));
     }
     let from = parse_time(d, "from", &a.from)?;
-    let until = parse_time(d, "until", &a.until)?;
+    let until = parse_end(d, "until", &a.until)?;
     if until <= from {
         return Err(Refusal::bad("until: must be after from"));
     }
@@ -584,7 +659,7 @@ async fn visit_add(d: &Daemon, actor: &Actor, v: tobira_proto::VisitAdd) -> Answ
         return Err(Refusal::bad("escorts: a vendor visit needs at least one escorting operator (003 §13(4))"));
     }
     let from = parse_time(d, "from", &v.from)?;
-    let until = parse_time(d, "until", &v.until)?;
+    let until = parse_end(d, "until", &v.until)?;
     if until <= from {
         return Err(Refusal::bad("until: must be after from"));
     }
@@ -651,7 +726,10 @@ async fn check(d: &Daemon) -> Answer {
     let reg = d.registry();
     let now = d.now();
     let mut warnings = Vec::new();
-    let site_admins = reg.people.values().filter(|p| p.active && p.has_role(Role::SiteAdministrator)).count();
+    let today = now.with_timezone(&d.site.utc_offset).date_naive();
+    // 004 §7: someone whose appointment has ended counts for nothing, so the two site administrators of
+    // 003 §5(4) are counted among those still in office.
+    let site_admins = reg.people.values().filter(|p| p.in_office(today) && p.has_role(Role::SiteAdministrator)).count();
     if site_admins != 2 {
         warnings.push(format!(
             "the site has {site_admins} site administrator(s) (拠点管理者); 003 §5(4) asks for two: appoint with `tobira person add … --roles site-administrator`"
@@ -661,6 +739,56 @@ async fn check(d: &Daemon) -> Answer {
         warnings.push(
             "no system administrator has an enrolled finger yet (bootstrap): their acts are not biometrically proved — enroll them first".into(),
         );
+    }
+    {
+        let m = d.matching.read().unwrap_or_else(|p| p.into_inner());
+        let mut ended: Vec<&Person> =
+            reg.people.values().filter(|p| p.active && !p.within_appointment(today)).collect();
+        ended.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        for p in ended {
+            let mut held = Vec::new();
+            if !p.roles.is_empty() {
+                held.push(format!(
+                    "roles {}",
+                    p.roles.iter().map(|r| format!("{} ({})", r.as_str(), r.japanese())).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let grants = reg.grants_for(&p.id).count();
+            if grants > 0 {
+                held.push(format!("{grants} grant(s)"));
+            }
+            if m.has_template(&p.id) {
+                held.push("matching data (照合情報)".into());
+            }
+            if held.is_empty() {
+                continue;
+            }
+            warnings.push(format!(
+                "{}'s appointment ended on {} (任期満了, 004 §7) but they still hold {}: remove them with `tobira person \
+                 delete {} --reason 任期満了` (000 §8(2))",
+                p.id,
+                p.appointment_end.map(|e| e.to_string()).unwrap_or_default(),
+                held.join(", "),
+                p.id
+            ));
+        }
+    }
+    // A grant counts only while its issuer holds the level's role (003 §13): one whose issuer has left or whose
+    // appointment has ended must be issued again by someone in office.
+    for g in reg.grants.iter().filter(|g| g.valid_until > now) {
+        let issuer_in_office =
+            reg.person(&g.issued_by).is_some_and(|p| p.in_office(today) && p.has_role(g.issuer_role));
+        if !issuer_in_office {
+            warnings.push(format!(
+                "grant {} of {} was issued by {}, whose authority has ended (004 §7, 003 §13): issue it again \
+                 (`tobira grant add {} …` by a {} in office) and revoke the old one",
+                g.id,
+                g.holder,
+                g.issued_by,
+                g.holder,
+                g.issuer_role.as_str()
+            ));
+        }
     }
     let soon = now + chrono::Duration::days(30);
     for g in reg.grants.iter().filter(|g| g.valid_until > now && g.valid_until <= soon) {

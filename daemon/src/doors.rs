@@ -206,7 +206,8 @@ impl DoorTask {
                         sh.occupancy.enter(p.clone(), zone.clone());
                         sh.escorts.record(self.cfg.id.clone(), p.clone(), now);
                     }
-                    Side::Exit => sh.occupancy.exit(p, &zone),
+                    // Leaving a zone leaves the zones nested in it (003 §13): nobody stays in the media room.
+                    Side::Exit => sh.occupancy.exit_nested(p, &zone, &self.d.site),
                 }
             }
             if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {

@@ -2,7 +2,7 @@
 //! rows themselves are `tobira_ledger`'s views, shared with the centre. Also the 閲覧用ID貸出簿: the ledger of
 //! lent viewer IDs (004 §11), paired lend/return events from the audit log.
 
-use crate::commands::{Refusal, parse_time};
+use crate::commands::{Refusal, parse_end, parse_time};
 use crate::daemon::Daemon;
 use tobira_audit::{Filter, StoredEvent};
 use tobira_ledger::{
@@ -92,7 +92,7 @@ pub async fn ledger_events(
 ) -> Result<Vec<StoredEvent>, Refusal> {
     let actor = crate::audit_cmd::viewer(d, c, None).await?;
     let from = from.map(|x| parse_time(d, "from", x)).transpose()?;
-    let until = until.map(|x| parse_time(d, "until", x)).transpose()?;
+    let until = until.map(|x| parse_end(d, "until", x)).transpose()?;
     let filter = Filter { kind: kind_prefix.map(String::from), from, until, ..Default::default() };
     let events = d
         .audit_store

@@ -34,4 +34,6 @@ pub mod sim_r30x;
 pub mod store;
 pub mod transport;
 pub mod tree_heads;
+pub mod trust;
+pub mod trust_cli;
 pub mod viewer;

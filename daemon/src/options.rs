@@ -27,6 +27,11 @@ pub struct Options {
     /// Log as JSON lines (for journald / log shipping) instead of human-readable text.
     #[arg(long)]
     pub log_json: bool,
+    /// Where `--init` pins the node's audit public key, outside the data directory (root-owned, read-only
+    /// to the daemon); `audit-heads.json` beside it remembers the largest heads signed, printed and
+    /// countersigned. Default: `audit-signing.pub` in the site file's directory (`/etc/tobira/`).
+    #[arg(long)]
+    pub pinned_key: Option<PathBuf>,
     /// Sign an audit checkpoint every this many events.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_every: u64,
@@ -49,6 +54,10 @@ impl Options {
     /// Ed25519 key that signs audit checkpoints.
     pub fn signing_key_path(&self) -> PathBuf {
         self.data_dir.join("audit-signing.key")
+    }
+    /// The pinned audit public key (see `--pinned-key`).
+    pub fn pinned_key_path(&self) -> PathBuf {
+        self.pinned_key.clone().unwrap_or_else(|| crate::trust::default_pin(&self.config))
     }
     /// X25519 key that opens data keys other nodes wrap to this one (multi-node only).
     pub fn transport_key_path(&self) -> PathBuf {

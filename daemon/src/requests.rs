@@ -95,7 +95,7 @@ async fn decide(
     }
     let actor = d.prove(claim, Act::Decide).await?;
     may_decide(&actor.person.roles, actor.id(), &r.requested_by)
-        .map_err(|m| Refusal { code: ErrorCode::Denied, message: m.into() })?;
+        .map_err(|m| Refusal { code: ErrorCode::Forbidden, message: m.into() })?;
     if to == "approved" {
         check_still_applicable(d, &r)?;
     }
@@ -146,7 +146,7 @@ pub async fn withdraw(d: &Daemon, claim: Option<&ActorClaim>, id: &str) -> Answe
     let actor = d.prove(claim, act).await?;
     if actor.id() != r.requested_by {
         return Err(Refusal {
-            code: ErrorCode::Denied,
+            code: ErrorCode::Forbidden,
             message: format!(
                 "only the requester ({}) withdraws request {id}; the system administrator rejects it",
                 r.requested_by

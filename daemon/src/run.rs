@@ -40,6 +40,8 @@ pub enum StartError {
     Resume(String),
     #[error("control socket {path}: {source}")]
     Socket { path: PathBuf, source: std::io::Error },
+    #[error("{0}")]
+    Pin(#[from] crate::trust::PinError),
 }
 
 pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
@@ -201,6 +203,10 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
     let fresh = prepare_data_dir(&opts)?;
+    if fresh {
+        // Pin the audit key outside the data directory before any store exists (issue 16 §1).
+        crate::trust::pin_at_init(&opts, site.id.as_str())?;
+    }
     // Stores first: a foreign or damaged file is named before anything else is said or created.
     let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
     let audit_store = if fresh {
@@ -260,6 +266,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
     });
 
     daemon.load_bootstrap_state().await?;
+    crate::trust::at_start(&daemon).await;
     if site.central.is_some() {
         *daemon.central_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
     }

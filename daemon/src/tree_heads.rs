@@ -86,6 +86,9 @@ impl HeadKeeper {
             self.pending = None;
         }
         let last = tobira_central::heads::last_cosigned(pool, &node).await?;
+        if let Some(c) = &last {
+            crate::trust::remember_countersigned(d, c);
+        }
         let have = last.as_ref().map_or(0, |c| c.sth.head.size);
         let size = (acked.max(0) as u64).min(self.leaves.len() as u64);
         let due = self.last_submit.is_none_or(|t| t.elapsed() >= self.every);

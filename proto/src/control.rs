@@ -274,6 +274,12 @@ pub enum ErrorCode {
     NotFound,
     Conflict,
     Denied,
+    /// Beyond the asker's authority in a way an auditor must hear of: an appointment that has ended (004 §7),
+    /// a removed person acting, deciding or withdrawing someone else's request, another section's records
+    /// without approval (002 §7(11)). Recorded as an incident for the security manager (003 §20, 001 §10);
+    /// the CLI treats it as any refusal (exit 1). A role the asker simply lacks is `Denied` (recorded, no
+    /// alarm).
+    Forbidden,
     Unavailable,
     Internal,
     VersionMismatch,

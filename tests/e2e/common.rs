@@ -167,6 +167,21 @@ pub fn status(d: &Running) -> serde_json::Value {
     serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))
 }
 
+/// The site file beside a data directory: `tobirad --init` pins the audit key beside it, and `tobira audit
+/// verify --config` finds the pinned key there (issue 16 §1).
+pub fn site_of(data: &Path) -> PathBuf {
+    data.parent().unwrap().join("site.toml")
+}
+
+/// `tobira audit verify` of a stopped node's store against its pinned key.
+pub fn verify(data: &Path, extra: &[&str]) -> Output {
+    Command::new(TOBIRA)
+        .args(["audit", "verify", "--data-dir", data.to_str().unwrap(), "--config", site_of(data).to_str().unwrap()])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 pub fn cli(sock: &Path, args: &[&str]) -> Output {
     Command::new(TOBIRA).arg("--socket").arg(sock).args(args).output().unwrap()
 }

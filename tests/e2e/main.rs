@@ -10,3 +10,5 @@ mod multinode;
 mod node;
 mod pam;
 mod r30x_images;
+mod regulations;
+mod trust;

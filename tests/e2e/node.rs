@@ -140,7 +140,7 @@ fn bad_cli_input_is_refused_clearly_and_changes_nothing() {
     let data = d.data.clone();
     let st = d.stop();
     assert!(st.success(), "daemon exit status {st}");
-    let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let v = verify(&data, &[]);
     assert!(v.status.success(), "{}", text(&v));
     assert!(text(&v).contains("intact"));
 }
@@ -172,7 +172,7 @@ fn tampered_store_fails_verification_naming_the_event() {
         }
         sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = 3").execute(&mut c).await.unwrap();
     });
-    let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+    let v = verify(&data, &[]);
     assert_eq!(v.status.code(), Some(4), "{}", text(&v));
     assert!(text(&v).contains('3'), "the failure names the altered event: {}", text(&v));
 

@@ -240,3 +240,82 @@ async fn person_and_place_postings_cover_every_event() {
     );
     s.close().await;
 }
+
+/// Issue 15 item 7: once a head has been written, `audit.db.head` is never optional. Each damage the
+/// attacker (or a bad restore) can do to it is a failure, and the writer leaves the damaged file as it is.
+#[tokio::test]
+async fn a_missing_truncated_garbled_or_older_head_file_fails_and_is_not_overwritten() {
+    let head = |f: &Fixture| head_path(&f.db);
+    // Missing after checkpoints were signed.
+    let f = fixture(12, 5).await;
+    std::fs::remove_file(head(&f)).unwrap();
+    let e = verify(&f.db, &f.pk).await.unwrap_err();
+    assert!(matches!(&e, VerifyFailure::HeadFile(d) if d.contains("missing")), "{e}");
+    // The next run of the daemon does not silently write a fresh one.
+    let s = AuditStore::open_with(&f.db, &f.key, 2).await.unwrap();
+    for i in 0..5 {
+        s.writer().append(ev(i)).await.unwrap();
+    }
+    s.close().await;
+    assert!(!head(&f).exists(), "a missing head file stays missing: verify keeps reporting it");
+    assert!(matches!(verify(&f.db, &f.pk).await, Err(VerifyFailure::HeadFile(_))));
+
+    // Truncated, and not UTF-8.
+    let original = {
+        let f = fixture(12, 5).await;
+        std::fs::read(head(&f)).unwrap()
+    };
+    for (damage, bytes) in
+        [("truncated", original[..original.len() / 2].to_vec()), ("not UTF-8", b"{\"seq\":\xff\xfe}".to_vec())]
+    {
+        let f = fixture(12, 5).await;
+        std::fs::write(head(&f), &bytes).unwrap();
+        let e = verify(&f.db, &f.pk).await.unwrap_err();
+        assert!(matches!(&e, VerifyFailure::HeadFile(d) if d.contains("garbled")), "{damage}: {e}");
+        let s = AuditStore::open_with(&f.db, &f.key, 2).await.unwrap();
+        for i in 0..5 {
+            s.writer().append(ev(i)).await.unwrap();
+        }
+        s.close().await;
+        assert_eq!(std::fs::read(head(&f)).unwrap(), bytes, "{damage}: the damaged head is kept as evidence");
+    }
+
+    // Older: an earlier copy put back after later checkpoints.
+    let f = fixture(10, 100).await;
+    let old = std::fs::read(head(&f)).unwrap();
+    let s = AuditStore::open_with(&f.db, &f.key, 100).await.unwrap();
+    for i in 0..5 {
+        s.writer().append(ev(i)).await.unwrap();
+    }
+    s.close().await;
+    assert_eq!(verify(&f.db, &f.pk).await.unwrap().events, 15);
+    std::fs::write(head(&f), &old).unwrap();
+    let e = verify(&f.db, &f.pk).await.unwrap_err();
+    assert!(matches!(&e, VerifyFailure::HeadFile(d) if d.contains("older")), "{e}");
+}
+
+/// Checkpoints are mirrored into the high-water file beside the pinned key; deleting the newest events with
+/// their checkpoints and the head file is then caught by it (issue 16 §1(c)).
+#[tokio::test]
+async fn checkpoints_are_remembered_beside_the_pinned_key() {
+    let f = fixture(0, 5).await;
+    let hw = f._dir.path().join("pin").join(crate::anchors::HIGH_WATER_FILE);
+    std::fs::create_dir_all(hw.parent().unwrap()).unwrap();
+    let s = AuditStore::open_with(&f.db, &f.key, 5).await.unwrap();
+    s.writer().remember_checkpoints_in(hw.clone()).await;
+    for i in 0..12 {
+        s.writer().append(ev(i)).await.unwrap();
+    }
+    s.close().await;
+    let rec = crate::anchors::load(&hw).unwrap().unwrap();
+    assert_eq!(rec.checkpoint.as_ref().unwrap().seq, 12, "the final checkpoint is remembered");
+    let mut c = attacker(&f.db).await;
+    sqlx::query("DELETE FROM events WHERE seq > 7").execute(&mut c).await.unwrap();
+    sqlx::query("DELETE FROM checkpoints WHERE seq > 7").execute(&mut c).await.unwrap();
+    drop(c);
+    std::fs::remove_file(head_path(&f.db)).unwrap();
+    let (_, chain) = crate::log::leaves(&f.db).await.unwrap();
+    let hashes: Vec<_> = chain.iter().map(|(_, h)| *h).collect();
+    let e = rec.check(&crate::anchors::Log::new(&hashes), &f.pk).unwrap_err();
+    assert!(matches!(e, crate::anchors::AnchorFailure::RolledBack { size: 12, have: 7, .. }), "{e}");
+}

@@ -18,12 +18,12 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Audit(AuditCmd::Verify { data_dir, online: false, central: false, .. }) => {
-            tobira::audit_cmd::verify_offline(&data_dir, json)
+        Cmd::Audit(AuditCmd::Verify { data_dir, online: false, central: false, config, node_key, anchor }) => {
+            tobira::trust_cli::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json)
         }
-        Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, .. }) => {
+        Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, node_key, anchor, .. }) => {
             // Both checks, whatever the first says: a consistent local rewrite passes the first, not the second.
-            let local = tobira::audit_cmd::verify_offline(&data_dir, json);
+            let local = tobira::trust_cli::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json);
             let central = tobira::audit_cmd::verify_against_central(&data_dir, &config);
             local.max(central)
         }
@@ -73,16 +73,25 @@ fn run(cli: Cli) -> i32 {
                     } else {
                         println!("{}", v["title"].as_str().unwrap_or(""));
                         print!("{}", tobira_ledger::table::render(&hs, &rows));
+                        println!(
+                            "署名付きツリーヘッド (signed tree head): {}",
+                            v["anchor"]["verify"].as_str().unwrap_or("none")
+                        );
                     }
                     if let Some(path) = csv {
-                        if let Err(e) = std::fs::write(&path, tobira_ledger::table::csv_with_bom(&hs, &rows)) {
+                        let mut bytes = tobira_ledger::table::csv_with_bom(&hs, &rows);
+                        bytes.extend_from_slice(tobira::trust_cli::csv_anchor(&v["anchor"]).as_bytes());
+                        if let Err(e) = std::fs::write(&path, bytes) {
                             eprintln!("cannot write {}: {e}", path.display());
                             return 1;
                         }
                         eprintln!("wrote {} rows to {}", rows.len(), path.display());
                     }
                     if let Some(path) = html {
-                        let page = tobira_ledger::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows);
+                        let page = tobira::trust_cli::html_with_anchor(
+                            &tobira_ledger::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows),
+                            &v["anchor"],
+                        );
                         if let Err(e) = std::fs::write(&path, page) {
                             eprintln!("cannot write {}: {e}", path.display());
                             return 1;

@@ -3,7 +3,7 @@
 //! countersigns the nodes' logs, the auditor's questions across every node with the operation history's
 //! Japanese columns (操作履歴, 003 §17), the centre's alarms, and registry changes for every node.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::path::PathBuf;
@@ -156,20 +156,14 @@ pub const CENTRAL_HISTORY_COLUMNS: [&str; 12] = [
     "照合スコア",
 ];
 
+/// A `--from`/`--until` bound for the centre's queries, by the one rule of `tobira_core::dates` (a day given
+/// as the end means through that day).
 fn bound(offset: &str, field: &str, s: &str) -> anyhow::Result<String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(tobira_audit::time_text(t.with_timezone(&Utc)));
-    }
     let off =
         chrono::FixedOffset::from_str(offset).map_err(|_| anyhow::anyhow!("--utc-offset {offset:?} is not ±HH:MM"))?;
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        anyhow::anyhow!("--{field} {s:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)")
-    })?;
-    let t = d
-        .and_hms_opt(0, 0, 0)
-        .and_then(|n| n.and_local_timezone(off).single())
-        .ok_or_else(|| anyhow::anyhow!("--{field} {s}: not a valid date"))?;
-    Ok(tobira_audit::time_text(t.with_timezone(&Utc)))
+    let side = if field == "until" { tobira_core::dates::Bound::End } else { tobira_core::dates::Bound::Start };
+    let t = tobira_core::dates::parse_bound(&format!("--{field}"), s, off, side)?;
+    Ok(tobira_audit::time_text(t))
 }
 
 async fn connect(db: &str) -> anyhow::Result<PgPool> {
