@@ -718,3 +718,54 @@ impl DoorTask {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_and_starts_again_after_success() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let delays: Vec<u128> = (0..7).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 2000, 2000]);
+        b.reset();
+        assert_eq!(b.next_delay(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_device_that_fails_at_once_forever_costs_a_bounded_number_of_retries() {
+        // Issue 15: an unplugged reader returning its error at once used to spin a core. With the backoff a
+        // minute of failures is at most a few dozen retries.
+        let mut b = Backoff::new(RETRY_FIRST, RETRY_CAP);
+        let (mut waited, mut retries) = (Duration::ZERO, 0);
+        while waited < Duration::from_secs(60) {
+            waited += b.next_delay();
+            retries += 1;
+        }
+        assert!(retries <= 40, "{retries} retries in a minute");
+    }
+
+    #[test]
+    fn an_episode_is_audited_once_and_ends_once() {
+        let mut e = Episodes::default();
+        assert!(e.begin("r1", Cause::Unreachable), "the first fault begins an episode");
+        for _ in 0..100 {
+            assert!(!e.begin("r1", Cause::Unreachable), "retries within the episode are not audited again");
+        }
+        assert!(e.begin("r2", Cause::Misbehaving), "another device has its own episode");
+        assert_eq!(e.end("r1"), Some(Cause::Unreachable), "the recovery is audited once");
+        assert_eq!(e.end("r1"), None, "…and only once");
+        assert!(e.begin("r1", Cause::Unreachable), "a new outage is a new episode");
+    }
+
+    #[test]
+    fn escalating_keeps_one_episode() {
+        let mut e = Episodes::default();
+        assert!(e.begin("ctl", Cause::Silent));
+        e.escalate("ctl", Cause::Unreachable);
+        assert!(!e.begin("ctl", Cause::Unreachable), "still the same episode");
+        assert_eq!(e.cause("ctl"), Some(Cause::Unreachable));
+        e.escalate("other", Cause::Unreachable);
+        assert_eq!(e.cause("other"), None, "escalating opens nothing");
+    }
+}

@@ -347,3 +347,52 @@ fn an_osdp_controller_that_lies_or_dies_mid_pulse_records_no_entry_and_goes_offl
     assert_alive(&d);
     assert_sigterm_ends(d);
 }
+
+/// A palm-vein reader behind its bridge (PROTOCOL.md): the bridge is down at start (it used to spin a core
+/// through the door loop), comes up, dies, and comes back. Each outage is audited once, with its recovery;
+/// the daemon answers throughout and stops on SIGTERM while the bridge is down.
+#[test]
+fn a_palm_bridge_that_is_down_or_dies_is_audited_once_per_outage_and_recovers() {
+    use tobira_drivers::palm_bridge::sim::SimBridge;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("palm-office.sock");
+    let stanza = "id = \"office-palm\"\nkind = \"sim-palm\"\nmodality = \"palm\"";
+    assert!(demo_site().contains(stanza), "the demo site's office-palm stanza changed; update this test");
+    let site = demo_site()
+        .replace(
+            stanza,
+            &format!(
+                "id = \"office-palm\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"",
+                sock.display()
+            ),
+        )
+        .replace("capture_timeout_s = 15", "capture_timeout_s = 2");
+    assert!(site.contains("capture_timeout_s = 2"), "the demo site's timeouts changed; update this test");
+    let d = Running::start_with(dir.path(), &site, &[]);
+    d.bootstrap();
+    wait_for("the missing bridge audited", 20, || count(&d, "device.fault", "DEVICE_GONE", "office-palm") == 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 1, "one audit per outage, not per retry");
+    assert_alive(&d);
+
+    // The bridge starts: the first capture it answers (its own `timeout`: nobody there) ends the outage.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let bridge = SimBridge::new();
+    let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
+    let serving = rt.spawn(bridge.clone().serve(listener));
+    wait_for("the bridge's recovery audited", 30, || count_any(&d, "device.recovered", "office-palm") == 1);
+
+    // The bridge process dies and is restarted: a second episode, and its recovery.
+    bridge.disconnect_all();
+    wait_for("the dead bridge audited", 20, || count_any(&d, "device.fault", "office-palm") == 2);
+    wait_for("the second recovery audited", 30, || count_any(&d, "device.recovered", "office-palm") == 2);
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 2);
+
+    // Gone for good, and the daemon is told to stop while it is.
+    serving.abort();
+    bridge.disconnect_all();
+    let _ = std::fs::remove_file(&sock);
+    wait_for("the last outage audited", 20, || count_any(&d, "device.fault", "office-palm") == 3);
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}
