@@ -399,9 +399,6 @@ impl DoorTask {
             }
             _ => {}
         }
-        if healthy == Some(true) {
-            self.seen_online = true;
-        }
         self.was_healthy = healthy;
     }
 
@@ -639,10 +636,12 @@ impl DoorTask {
             Err(e) => {
                 // The driver's input side failed (its thread stopped): one outage, however often retried.
                 let ctl = self.controller_id();
-                if self.episodes.cause(&ctl).is_none() {
+                if self.episodes.begin(&ctl, Cause::Unreachable) {
                     audit_fault(&self.d, &self.cfg.id, &ctl, &e).await;
+                } else {
+                    self.episodes.escalate(&ctl, Cause::Unreachable);
                 }
-                return self.controller_unreachable("its driver stopped reporting").await;
+                return;
             }
         };
         let outs = self.sm.handle(input, now);
