@@ -286,27 +286,8 @@ fn a_sim_controller_that_fails_a_pulse_records_no_entry_and_is_audited_once() {
 /// daemon's control panel reads the output back (osdp_OSTAT) before it calls anything an entry.
 #[test]
 fn an_osdp_controller_that_lies_or_dies_mid_pulse_records_no_entry_and_goes_offline_at_once() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyRS485-office");
-    let key_file = dir.path().join("office-ctl.key");
-    std::fs::write(&key_file, "944b8eddcbaa2b5fe2b0148d1b2f95c9\n").unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key = tobira_drivers::osdp::load_key(&key_file).unwrap();
-    let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap();
-    std::os::unix::fs::symlink(&path, &link).unwrap();
-    let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).unwrap();
-    let stanza = "id = \"office-ctl\"\nkind = \"sim\"";
-    let site = site_with_office_reader("sim-finger");
-    assert!(site.contains(stanza), "the demo site's office-ctl stanza changed; update this test");
-    let site = site.replace(
-        stanza,
-        &format!(
-            "id = \"office-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
-            link.display(),
-            key_file.display()
-        ),
-    );
+    let (pd, site, _slave) = osdp_office(dir.path(), KEY_HEX);
     let d = start_with_tanaka(dir.path(), &site);
     wait_for("the controller online under Secure Channel", 30, || pd.state().online && pd.state().secure);
     wait_for("the daemon saw it online", 30, || count_any(&d, "device.online", "office-ctl") == 1);
@@ -393,6 +374,60 @@ fn a_palm_bridge_that_is_down_or_dies_is_audited_once_per_outage_and_recovers() 
     bridge.disconnect_all();
     let _ = std::fs::remove_file(&sock);
     wait_for("the last outage audited", 20, || count_any(&d, "device.fault", "office-palm") == 3);
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}
+
+const KEY_HEX: &str = "944b8eddcbaa2b5fe2b0148d1b2f95c9";
+
+/// An OSDP peripheral (libosdp PD mode) on a pseudo-terminal holding Secure Channel key `pd_key_hex`, and
+/// the site with the office door's controller on it under the key in its 0600 key file ([`KEY_HEX`]).
+fn osdp_office(
+    dir: &std::path::Path,
+    pd_key_hex: &str,
+) -> (tobira_drivers::osdp::sim::SimOsdpHandle, String, std::os::fd::OwnedFd) {
+    use std::os::unix::fs::PermissionsExt;
+    let link = dir.join("ttyRS485-office");
+    let key_file = dir.join("office-ctl.key");
+    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pd_key_file = dir.join("pd.key");
+    std::fs::write(&pd_key_file, format!("{pd_key_hex}\n")).unwrap();
+    std::fs::set_permissions(&pd_key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = tobira_drivers::osdp::load_key(&pd_key_file).unwrap();
+    let (master, slave, path) = tobira_drivers::pty::open_pty().unwrap();
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).unwrap();
+    let stanza = "id = \"office-ctl\"\nkind = \"sim\"";
+    let site = site_with_office_reader("sim-finger");
+    assert!(site.contains(stanza), "the demo site's office-ctl stanza changed; update this test");
+    let site = site.replace(
+        stanza,
+        &format!(
+            "id = \"office-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
+            link.display(),
+            key_file.display()
+        ),
+    );
+    (pd, site, slave)
+}
+
+/// Secure Channel failure: the device holds another key, so the handshake never completes. The outage is
+/// audited once however often the port is reopened, nobody is granted, and the daemon stays responsive.
+#[test]
+fn an_osdp_controller_failing_secure_channel_is_one_audited_outage_and_grants_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pd, site, _slave) = osdp_office(dir.path(), "00112233445566778899aabbccddeeff");
+    let d = start_with_tanaka(dir.path(), &site);
+    wait_for("the failed handshake audited", 30, || count(&d, "device.offline", "DEVICE_OFFLINE", "office-ctl") == 1);
+    let v = present_at_office(&d);
+    assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
+    // The driver reopens the port every few seconds: still one outage on record.
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(count(&d, "device.offline", "DEVICE_OFFLINE", "office-ctl"), 1, "one audit per outage");
+    assert_eq!(count_any(&d, "device.online", "office-ctl"), 0, "never online under a wrong key");
+    assert!(!pd.state().secure && pd.state().last_pulse.is_none(), "nothing reached the device");
+    assert_grants_acknowledged(&d, &[v]);
     assert_alive(&d);
     assert_sigterm_ends(d);
 }
