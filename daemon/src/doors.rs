@@ -485,7 +485,7 @@ impl DoorTask {
             let until = now + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
             let before = self.sm.clone();
             let outs = self.sm.unlock(granted, now, until);
-            let strike = self.unlock(outs).await;
+            let strike = self.unlock(outs, now).await;
             issued = received.elapsed();
             match strike {
                 Ok(how) => {
@@ -563,14 +563,21 @@ impl DoorTask {
     }
 
     /// Carries out a grant's unlock: the strike command, bounded by its acknowledgement budget, then the
-    /// machine's other outputs. An error means the door did not open.
-    async fn unlock(&mut self, outs: Vec<DoorOutput>) -> Result<Strike, DeviceError> {
+    /// machine's other outputs. An error means the door did not open. The pulse is the length the state
+    /// machine granted at `decided` (the controller times it from when it receives the command), not what
+    /// is left of it after the audit commit and the health check: a loaded node must not shorten a person's
+    /// time at the door.
+    async fn unlock(
+        &mut self,
+        outs: Vec<DoorOutput>,
+        decided: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Strike, DeviceError> {
         let mut how = Strike::AlreadyOpen;
         let mut rest = Vec::new();
         for o in outs {
             match o {
                 DoorOutput::Energise { until } => {
-                    let ms = (until - self.d.now()).num_milliseconds().clamp(100, 60_000) as u64;
+                    let ms = (until - decided).num_milliseconds().clamp(100, 60_000) as u64;
                     self.strike(Duration::from_millis(ms)).await?;
                     how = Strike::Acknowledged;
                     let ctl = self.controller_id();
