@@ -388,8 +388,14 @@ pub enum SimCmd {
     Replug {
         device: String,
     },
+    /// The next answer of a reader (or of a door controller, to a strike command) is garbage.
     Garble {
         reader: String,
+    },
+    /// The device stays connected but stops answering until `replug` (a hung reader; a controller that
+    /// dies before it acknowledges the next strike command).
+    Silence {
+        device: String,
     },
     /// Drop samples presented at a reader but not yet read.
     Clear {
@@ -477,6 +483,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Unplug { device } => SimCommand::Unplug { device },
             SimCmd::Replug { device } => SimCommand::Replug { device },
             SimCmd::Garble { reader } => SimCommand::Garble { reader },
+            SimCmd::Silence { device } => SimCommand::Silence { device },
             SimCmd::Clear { reader } => SimCommand::Clear { reader },
             SimCmd::AuditUnwritable { on } => SimCommand::AuditUnwritable { on },
             SimCmd::Clock { at } => SimCommand::Clock { at: (at != "real").then_some(at) },

@@ -69,6 +69,9 @@ pub enum Reason {
     AuditUnavailable,
     /// The door's controller is offline: a grant could not open it, so it is not given (fail secure).
     DeviceOffline,
+    /// The grant was recorded but the controller did not acknowledge the strike command: the door did not
+    /// open, so nobody entered (no occupancy, no ledger entry) and the security manager is alarmed (003 §20).
+    StrikeFailed,
     /// The node has not heard from the central registry for longer than this level tolerates.
     CentralStale,
 }
@@ -101,6 +104,7 @@ impl Reason {
             Reason::NotIdentified => "NOT_IDENTIFIED",
             Reason::AuditUnavailable => "AUDIT_UNAVAILABLE",
             Reason::DeviceOffline => "DEVICE_OFFLINE",
+            Reason::StrikeFailed => "STRIKE_FAILED",
             Reason::CentralStale => "CENTRAL_STALE",
         }
     }
@@ -121,7 +125,7 @@ impl Reason {
             Reason::PersonInactive => "000 §8(2)",
             Reason::UnknownPerson | Reason::UnknownDoor | Reason::UnknownTerminal => "001 §15(1)",
             Reason::AuditUnavailable => "000 §9, 003 §17",
-            Reason::DeviceOffline => "003 §13, 003 §20",
+            Reason::DeviceOffline | Reason::StrikeFailed => "003 §13, 003 §20",
             Reason::CentralStale => "003 §13, 004 §6",
         }
     }
@@ -155,6 +159,7 @@ impl fmt::Display for Reason {
             Reason::NotIdentified => "Not recognised: place your finger (or hold your palm) again, flat and centred.",
             Reason::AuditUnavailable => "The record cannot be written: access denied and the door stays locked. Call the system administrator.",
             Reason::DeviceOffline => "The door controller is offline: the door stays locked. Call the system administrator.",
+            Reason::StrikeFailed => "The door did not open: its controller did not confirm the unlock. The door stays locked; the security manager has been alerted.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }

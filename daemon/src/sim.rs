@@ -178,11 +178,31 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             None => Ok(serde_json::json!({"cleared": sim.reader(&reader)?.clear()})),
         },
         SimCommand::Garble { reader } => {
-            match sim.r30x.get(&ReaderId::new(&reader)) {
-                Some(m) => m.module().garble_next(),
-                None => sim.reader(&reader)?.garble_next(),
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&reader)) {
+                m.module().garble_next();
+            } else if let Ok(h) = sim.reader(&reader) {
+                h.garble_next();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&reader))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {reader:?}")))?
+                    .garble_next();
             }
             Ok(serde_json::json!({"garbled": reader}))
+        }
+        SimCommand::Silence { device } => {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                // On the line a silent module and a pulled cable look the same: nothing comes back.
+                m.module().unplug();
+            } else if let Ok(h) = sim.reader(&device) {
+                h.silence();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&device))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {device:?}")))?
+                    .silence();
+            }
+            Ok(serde_json::json!({"silenced": device}))
         }
         SimCommand::AuditUnwritable { on } => {
             d.audit

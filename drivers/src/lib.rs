@@ -46,6 +46,12 @@ pub trait Reader: Send + Sync {
     /// Waits for the next presentation. Cancel-safe: dropping the future loses no sample.
     fn next_sample(&self) -> BoxFuture<'_, Result<Sample, DeviceError>>;
     fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>>;
+    /// Whether the device answers now, where the driver knows it (its last exchange with the device
+    /// succeeded); `None` where it cannot tell. The daemon closes a fault episode on `Some(true)` without
+    /// waiting for somebody to present a finger, so the recovery is audited when it happens.
+    fn healthy(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// Inputs a door controller reports.
@@ -71,10 +77,18 @@ pub enum DoorInput {
 pub trait DoorController: Send + Sync {
     fn id(&self) -> &str;
     /// Energises the strike for `pulse`; the device times the pulse itself, so a daemon crash never leaves
-    /// a door open.
+    /// a door open. `Ok` means the controller *acknowledged* the command (OSDP: the device reported its
+    /// strike output on after osdp_OUT; the simulator: its relay took the command), nothing less: the
+    /// daemon records an entry only then. The caller bounds the wait.
     fn pulse(&self, pulse: Duration) -> BoxFuture<'_, Result<(), DeviceError>>;
     fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>>;
     fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>>;
     /// Next input event. Cancel-safe.
     fn next_input(&self) -> BoxFuture<'_, Result<DoorInput, DeviceError>>;
+    /// Whether the controller has been heard from within its poll budget (OSDP: libosdp has it online);
+    /// `None` where the driver cannot tell. Asked before every grant, so a controller that fell silent is
+    /// offline *before* the next decision, not seconds after it.
+    fn healthy(&self) -> Option<bool> {
+        None
+    }
 }

@@ -140,9 +140,18 @@ async fn python_libosdp_peripheral_is_driven_by_our_control_panel() {
         assert!(Instant::now() < deadline, "the Python PD did not open its port");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let c = OsdpController::spawn("py-ctl", OsdpConfig::new(&link, 1, Some(KEY))).unwrap();
+    // The PyPI bindings cannot answer osdp_OSTAT from Python (their PD NAKs it), so this peer acknowledges
+    // a strike only by answering osdp_OUT.
+    let mut cfg = OsdpConfig::new(&link, 1, Some(KEY));
+    cfg.strike_ack = tobira_drivers::osdp::StrikeAck::Reply;
+    let c = OsdpController::spawn("py-ctl", cfg).unwrap();
     expect(&c, DoorInput::Online, Duration::from_secs(20)).await;
-    c.pulse(Duration::from_millis(3000)).await.unwrap();
+    if let Err(e) = c.pulse(Duration::from_millis(3000)).await {
+        let mut py = py;
+        let _ = py.kill();
+        let out = py.wait_with_output().unwrap();
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    }
     expect(&c, DoorInput::ContactOpened, Duration::from_secs(20)).await;
     expect_that(&c, |i| matches!(i, DoorInput::CardRead { bits: 32 }), "a 32-bit card read", Duration::from_secs(10))
         .await;

@@ -42,9 +42,11 @@ pub fn entry_exit_rows_in(
     off: chrono::FixedOffset,
 ) -> Vec<serde_json::Value> {
     let display_name = |id: &str| dir.lookup(id).map(|p| p.0).unwrap_or_else(|| id.to_string());
+    let happened = strikes_acknowledged(events);
     let mut rows = Vec::new();
     for (i, e) in events.iter().enumerate() {
-        if e.kind != "door.enter" || e.outcome != Outcome::Granted {
+        // An entry is one the door let happen: granted, and the strike acknowledged by the controller.
+        if e.kind != "door.enter" || e.outcome != Outcome::Granted || !happened.contains(&(e.node.as_str(), e.seq)) {
             continue;
         }
         let Some(who) = e.subject.clone() else {
@@ -55,6 +57,7 @@ pub fn entry_exit_rows_in(
             .iter()
             .find(|x| {
                 x.kind == "door.exit"
+                    && (x.outcome != Outcome::Granted || happened.contains(&(x.node.as_str(), x.seq)))
                     && x.node == e.node
                     && x.subject.as_deref() == Some(&who)
                     && s(&x.details, "zone") == zone
@@ -86,6 +89,16 @@ pub fn entry_exit_rows_in(
         }));
     }
     rows
+}
+
+/// The door decisions (node, seq) whose unlock the controller acknowledged (`door.strike` naming the
+/// decision): a grant whose strike failed (`STRIKE_FAILED`) or was never confirmed is not an entry.
+pub fn strikes_acknowledged(events: &[StoredEvent]) -> std::collections::HashSet<(&str, i64)> {
+    events
+        .iter()
+        .filter(|x| x.kind == "door.strike" && matches!(x.reason.as_str(), "STRIKE_ACKNOWLEDGED" | "DOOR_ALREADY_OPEN"))
+        .filter_map(|x| x.details.get("decision").and_then(|v| v.as_i64()).map(|seq| (x.node.as_str(), seq)))
+        .collect()
 }
 
 /// Column names of 000 Form 2 (operator ledger).

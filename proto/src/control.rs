@@ -239,6 +239,11 @@ pub enum SimCommand {
     Garble {
         reader: String,
     },
+    /// The device stays connected but stops answering (a hung module; a controller that dies before it
+    /// acknowledges the next strike command), until `Replug`.
+    Silence {
+        device: String,
+    },
     /// Drop samples presented at a reader but not yet read.
     Clear {
         reader: String,

@@ -6,6 +6,7 @@ mod common;
 
 mod admin;
 mod central;
+mod faults;
 mod multinode;
 mod node;
 mod pam;

@@ -38,6 +38,24 @@ pub struct OsdpConfig {
     pub refresh: Duration,
     /// Offline this long (or never online) → reported offline and the port reopened.
     pub offline_after: Duration,
+    /// How long a strike command may take to be acknowledged: osdp_OUT answered, then osdp_OSTAT answered
+    /// with the strike output on. Beyond it the pulse has failed.
+    pub ack_timeout: Duration,
+    /// What counts as the device's acknowledgement of a strike command.
+    pub strike_ack: StrikeAck,
+}
+
+/// How the control panel learns that a strike command was carried out. libosdp 3.2 does not hand the
+/// application the PD's osdp_ACK itself, so the acknowledgement is read back or inferred from libosdp's
+/// rule that a command answered with osdp_NAK or not at all takes the PD offline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrikeAck {
+    /// osdp_OUT, then osdp_OSTAT: the device must report the strike output on (read back; the default).
+    OutputStatus,
+    /// osdp_OUT, then the device must stay online through the command's reply window (for devices that
+    /// cannot answer osdp_OSTAT, such as PDs built on the PyPI libosdp bindings). Weaker: it proves the
+    /// command was answered with osdp_ACK, not that the relay pulled in.
+    Reply,
 }
 
 /// Never prints the key.
@@ -65,14 +83,28 @@ impl OsdpConfig {
             rex_input: 1,
             refresh: Duration::from_millis(20),
             offline_after: Duration::from_secs(3),
+            ack_timeout: Duration::from_millis(1500),
+            strike_ack: StrikeAck::OutputStatus,
         }
     }
 }
 
 enum Cmd {
     Send(OsdpCommand),
+    /// A strike pulse whose acknowledgement the caller waits for.
+    Pulse(OsdpCommand, tokio::sync::oneshot::Sender<Result<(), DeviceError>>),
     Stop,
 }
+
+/// A strike command sent and not yet acknowledged.
+struct PendingPulse {
+    ack: tokio::sync::oneshot::Sender<Result<(), DeviceError>>,
+    deadline: Instant,
+}
+
+/// libosdp answers a command within its reply timeout (200 ms) after the exchange in flight (another
+/// 200 ms at most): a device still online this long after the command was queued has answered it.
+const REPLY_WINDOW: Duration = Duration::from_millis(450);
 
 pub struct OsdpController {
     id: String,
@@ -102,6 +134,8 @@ struct Link {
     online: bool,
     reported_offline: bool,
     reported_unsecured: bool,
+    /// Pulses sent, oldest first, each followed on the wire by an output status query (osdp_OSTAT).
+    pending: std::collections::VecDeque<PendingPulse>,
 }
 
 impl Link {
@@ -136,8 +170,35 @@ impl Link {
         let _ = self.out.send(Ok(i));
     }
 
+    /// Ends every pulse still waiting with `e` (the device went away: none of them was acknowledged).
+    fn fail_pending(&mut self, e: impl Fn() -> DeviceError) {
+        for p in self.pending.drain(..) {
+            let _ = p.ack.send(Err(e()));
+        }
+    }
+
     fn on_event(&mut self, ev: OsdpEvent) {
         match ev {
+            // osdp_OSTATR: libosdp sends commands in order and each only after the previous one was
+            // answered, so the reply to the query behind a pulse means the PD took osdp_OUT — and says
+            // whether the strike output is really on.
+            OsdpEvent::Status(s) if s.type_ == OsdpStatusReportType::Output => {
+                if self.cfg.strike_ack == StrikeAck::OutputStatus
+                    && let Some(p) = self.pending.pop_front()
+                {
+                    let on = s.report.get(usize::from(self.cfg.strike_output)).is_some_and(|b| *b != 0);
+                    let r = if on {
+                        Ok(())
+                    } else {
+                        tracing::warn!(device = %self.device, "OSDP device reports its strike output off after a pulse");
+                        Err(DeviceError::DeviceMisbehaved {
+                            device: self.device.clone(),
+                            fault: crate::Misbehaviour::UnexpectedFrame,
+                        })
+                    };
+                    let _ = p.ack.send(r);
+                }
+            }
             OsdpEvent::Status(s) if s.type_ == OsdpStatusReportType::Input => {
                 let now: Vec<u8> = s.report[..s.nr_entries.min(64)].to_vec();
                 let was = |i: usize| self.inputs.get(i).copied().unwrap_or(0);
@@ -205,7 +266,30 @@ impl Link {
                             tracing::warn!(device = %self.device, "OSDP device offline: command not sent");
                         }
                     }
-                    Ok(Cmd::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => return,
+                    Ok(Cmd::Pulse(c, ack)) => match cp.as_mut() {
+                        Some(p) if self.online => {
+                            let query = OsdpCommand::Status(libosdp::OsdpStatusReport {
+                                type_: OsdpStatusReportType::Output,
+                                nr_entries: 0,
+                                report: [0; 64],
+                            });
+                            let readback = self.cfg.strike_ack == StrikeAck::OutputStatus;
+                            if p.send_command(0, c).is_err() || (readback && p.send_command(0, query).is_err()) {
+                                tracing::warn!(device = %self.device, "OSDP command queue refused a strike command");
+                                let _ = ack.send(Err(DeviceError::Busy { device: self.device.clone() }));
+                            } else {
+                                let wait = if readback { self.cfg.ack_timeout } else { REPLY_WINDOW };
+                                self.pending.push_back(PendingPulse { ack, deadline: Instant::now() + wait });
+                            }
+                        }
+                        _ => {
+                            let _ = ack.send(Err(DeviceError::Offline { device: self.device.clone() }));
+                        }
+                    },
+                    Ok(Cmd::Stop) | Err(std_mpsc::TryRecvError::Disconnected) => {
+                        self.fail_pending(|| DeviceError::Closed);
+                        return;
+                    }
                     Err(std_mpsc::TryRecvError::Empty) => break,
                 }
             }
@@ -229,8 +313,28 @@ impl Link {
                     }
                 }
                 if !online && self.online {
+                    // Not heard from within libosdp's reply budget: offline now, before the next decision,
+                    // and the outage is reported at once (the port is reopened after `offline_after`).
                     self.online = false;
                     since = Instant::now();
+                    let device = self.device.clone();
+                    self.fail_pending(|| DeviceError::Offline { device: device.clone() });
+                    if !self.reported_offline {
+                        self.reported_offline = true;
+                        tracing::warn!(device = %self.device, "OSDP device stopped answering; its door stays locked");
+                        self.emit(DoorInput::Offline);
+                    }
+                }
+                let now = Instant::now();
+                while self.pending.front().is_some_and(|p| p.deadline <= now) {
+                    if let Some(p) = self.pending.pop_front() {
+                        let r = match self.cfg.strike_ack {
+                            // Still online through the reply window: osdp_OUT was answered with osdp_ACK.
+                            StrikeAck::Reply if self.online => Ok(()),
+                            _ => Err(DeviceError::NoAnswer { device: self.device.clone() }),
+                        };
+                        let _ = p.ack.send(r);
+                    }
                 }
                 if !online && since.elapsed() >= self.cfg.offline_after {
                     if !self.reported_offline {
@@ -244,6 +348,8 @@ impl Link {
                     next_open = Instant::now();
                 }
             } else if !self.reported_offline && since.elapsed() >= self.cfg.offline_after {
+                let device = self.device.clone();
+                self.fail_pending(|| DeviceError::Offline { device: device.clone() });
                 self.reported_offline = true;
                 self.emit(DoorInput::Offline);
             }
@@ -284,6 +390,7 @@ impl OsdpController {
             online: false,
             reported_offline: false,
             reported_unsecured: false,
+            pending: Default::default(),
         };
         std::thread::Builder::new()
             .name(format!("osdp-{id}"))
@@ -326,7 +433,22 @@ impl DoorController for OsdpController {
             control_code: 5,
             timer_count: tenths,
         });
-        Box::pin(async move { self.send(c) })
+        Box::pin(async move {
+            if !self.is_online() {
+                return Err(DeviceError::Offline { device: self.id.clone() });
+            }
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.cmds
+                .lock()
+                .map_err(|_| DeviceError::Closed)?
+                .send(Cmd::Pulse(c, tx))
+                .map_err(|_| DeviceError::Closed)?;
+            rx.await.unwrap_or(Err(DeviceError::Closed))
+        })
+    }
+
+    fn healthy(&self) -> Option<bool> {
+        Some(self.is_online())
     }
 
     fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>> {

@@ -7,7 +7,7 @@ pub mod channel;
 mod controller;
 pub mod sim;
 
-pub use controller::{OsdpConfig, OsdpController};
+pub use controller::{OsdpConfig, OsdpController, StrikeAck};
 
 /// Reads a 16-byte Secure Channel base key from a 0600 file holding 32 hex digits (or 16 raw bytes).
 pub fn load_key(path: &std::path::Path) -> Result<[u8; 16], String> {

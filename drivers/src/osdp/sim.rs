@@ -26,6 +26,10 @@ pub struct PdState {
     pub last_pulse: Option<Instant>,
     pub online: bool,
     pub secure: bool,
+    /// The device dies on the next strike command, before answering it (power cut mid-pulse).
+    pub die_on_pulse: bool,
+    /// The device answers osdp_OSTAT with its strike output off even after a pulse (a stuck relay driver).
+    pub report_output_off: bool,
 }
 
 impl PdState {
@@ -93,6 +97,21 @@ impl SimOsdpHandle {
         let _ = self.acts.send(Act::Event(OsdpEvent::CardRead(OsdpEventCardRead::new_raw(data))));
     }
 
+    /// The device dies on the next strike command before it can answer it: the control panel hears
+    /// nothing more from it (the relay is not energised).
+    pub fn die_on_next_pulse(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.die_on_pulse = true;
+        }
+    }
+
+    /// The device reports its strike output off when asked after a pulse (the relay did not pull in).
+    pub fn report_output_off(&self, on: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.report_output_off = on;
+        }
+    }
+
     /// The device dies (power cut, cable pulled).
     pub fn stop(&self) {
         let _ = self.acts.send(Act::Stop);
@@ -145,18 +164,22 @@ pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) ->
                     return;
                 }
             };
-            let (cmd_tx, cmd_rx) = std_mpsc::channel::<OsdpCommand>();
+            let cb_state = st.clone();
             pd.set_command_callback(move |c| {
-                let _ = cmd_tx.send(c.clone());
+                // Runs inside refresh(): only our own state is touched, never libosdp.
+                let Ok(mut s) = cb_state.lock() else { return -1 };
+                if s.die_on_pulse && matches!(c, OsdpCommand::Output(o) if o.control_code == 5) {
+                    drop(s);
+                    // Dead before the reply leaves: this thread never refreshes the device again.
+                    loop {
+                        std::thread::park();
+                    }
+                }
+                apply(&mut s, c);
                 0
             });
             loop {
                 pd.refresh();
-                while let Ok(c) = cmd_rx.try_recv() {
-                    if let Ok(mut s) = st.lock() {
-                        apply(&mut s, &c);
-                    }
-                }
                 loop {
                     match acts_rx.try_recv() {
                         Ok(Act::Event(ev)) => {
@@ -178,8 +201,30 @@ pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) ->
     Ok(SimOsdpHandle { state, acts: acts_tx })
 }
 
-fn apply(s: &mut PdState, c: &OsdpCommand) {
+fn apply(s: &mut PdState, c: &mut OsdpCommand) {
     match c {
+        // osdp_OSTAT / osdp_ISTAT / osdp_LSTAT: the device fills in what it has now.
+        OsdpCommand::Status(r) => {
+            let now = Instant::now();
+            match r.type_ {
+                OsdpStatusReportType::Output => {
+                    r.nr_entries = 1;
+                    r.report[0] = u8::from(s.relay_energised(now) && !s.report_output_off);
+                }
+                OsdpStatusReportType::Input => {
+                    r.nr_entries = 2;
+                    r.report[0] = u8::from(s.contact_open);
+                    r.report[1] = 0;
+                }
+                OsdpStatusReportType::Local => {
+                    r.nr_entries = 2;
+                    r.report[0] = u8::from(s.tamper);
+                    r.report[1] = 0;
+                }
+                _ => {}
+            }
+            s.seen.push(format!("status {:?}", r.type_));
+        }
         OsdpCommand::Output(o) => {
             let now = Instant::now();
             match o.control_code {

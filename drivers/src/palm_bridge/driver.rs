@@ -60,6 +60,9 @@ pub struct PalmBridgeReader {
     next_capture: AtomicU64,
     /// Garbled frames and garbage bytes seen (counted, logged, survived).
     pub faults: AtomicU64,
+    /// The bridge answered the last capture (an image, or its own `timeout`/`busy`): a greeting alone does
+    /// not count, since a hung bridge may still accept connections and greet.
+    healthy: std::sync::atomic::AtomicBool,
     /// Guidance messages from the bridge for the person ("hold your hand flatter"), latest last.
     pub guidance: std::sync::Mutex<Vec<String>>,
 }
@@ -72,6 +75,7 @@ impl PalmBridgeReader {
             state: Mutex::new(State { conn: None, info: None, failures: 0, retry_after: None, in_flight: None }),
             next_capture: AtomicU64::new(1),
             faults: AtomicU64::new(0),
+            healthy: std::sync::atomic::AtomicBool::new(false),
             guidance: std::sync::Mutex::new(Vec::new()),
         }
     }
@@ -106,6 +110,7 @@ impl PalmBridgeReader {
                 Ok(())
             }
             Err(e) => {
+                self.healthy.store(false, Ordering::Release);
                 st.failures = st.failures.saturating_add(1);
                 let delay = Duration::from_millis(250u64 << st.failures.min(7)).min(Duration::from_secs(30));
                 st.retry_after = Some(tokio::time::Instant::now() + delay);
@@ -122,7 +127,7 @@ impl PalmBridgeReader {
         let mut conn = Conn { stream, dec: Decoder::new() };
         let first = tokio::time::timeout(self.cfg.hello_timeout, self.read_frame(&mut conn))
             .await
-            .map_err(|_| DeviceError::Timeout { device: self.id.clone() })??;
+            .map_err(|_| DeviceError::NoAnswer { device: self.id.clone() })??;
         match first.header {
             Header::Hello { version, vendor, model, serial, wavelength_nm } if version == VERSION => {
                 tracing::info!(device = %self.id, %vendor, %model, wavelength_nm, "palm bridge connected");
@@ -226,13 +231,19 @@ impl PalmBridgeReader {
         let r = match r {
             Ok(r) => r,
             Err(_) => {
+                // The bridge times the capture itself and answers `timeout` when nobody came; silence
+                // beyond that is the bridge failing, not an empty reader (issue 15).
                 let _ = self.send(conn, &Frame::new(Header::Cancel { id })).await;
-                Err(DeviceError::Timeout { device: self.id.clone() })
+                Err(DeviceError::NoAnswer { device: self.id.clone() })
             }
         };
         // Answered, failed or given up: the next call asks for a new capture.
         st.in_flight = None;
-        if matches!(r, Err(DeviceError::Offline { .. } | DeviceError::Io { .. })) {
+        if matches!(r, Ok(_) | Err(DeviceError::Timeout { .. } | DeviceError::Busy { .. })) {
+            self.healthy.store(true, Ordering::Release);
+        }
+        if matches!(r, Err(DeviceError::Offline { .. } | DeviceError::Io { .. } | DeviceError::NoAnswer { .. })) {
+            self.healthy.store(false, Ordering::Release);
             st.conn = None; // reconnect on the next capture
         }
         r
@@ -250,6 +261,10 @@ impl Reader for PalmBridgeReader {
 
     fn next_sample(&self) -> BoxFuture<'_, Result<Sample, DeviceError>> {
         Box::pin(self.capture())
+    }
+
+    fn healthy(&self) -> Option<bool> {
+        Some(self.healthy.load(Ordering::Acquire))
     }
 
     fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>> {

@@ -37,6 +37,8 @@ impl R30xConfig {
 
 pub struct R30xReader {
     id: String,
+    /// Set by the port thread after every good handshake, cleared when a session fails.
+    healthy: std::sync::Arc<std::sync::atomic::AtomicBool>,
     samples: tokio::sync::Mutex<mpsc::Receiver<Result<Sample, DeviceError>>>,
     feedback: Mutex<std::sync::mpsc::Sender<Feedback>>,
 }
@@ -58,15 +60,29 @@ impl Port {
     fn packet(&mut self) -> Result<super::Packet, DeviceError> {
         let deadline = Instant::now() + self.timeout;
         let mut buf = [0u8; 512];
+        let mut garbled = false;
         loop {
             while let Some(r) = self.dec.poll_packet() {
                 match r {
                     Ok(p) => return Ok(p),
-                    Err(f) => tracing::debug!(device = %self.device, fault = ?f, "garbled bytes from reader skipped"),
+                    Err(f) => {
+                        garbled = true;
+                        tracing::debug!(device = %self.device, fault = ?f, "garbled bytes from reader skipped")
+                    }
                 }
             }
+            if Instant::now() > deadline && garbled {
+                // It answered, but nothing it said could be read: garbage on the line, not silence.
+                return Err(DeviceError::DeviceMisbehaved {
+                    device: self.device.clone(),
+                    fault: Misbehaviour::Garbled,
+                });
+            }
             if Instant::now() > deadline {
-                return Err(DeviceError::Timeout { device: self.device.clone() });
+                // The module said nothing within its reply timeout: that is the module failing (silent,
+                // unpowered, another line rate), never "nobody at the reader" — GenImg answers at once
+                // without a finger (R30x.md §6). Audited as a device fault.
+                return Err(DeviceError::NoAnswer { device: self.device.clone() });
             }
             let n =
                 self.file.read(&mut buf).map_err(|source| DeviceError::Io { device: self.device.clone(), source })?;
@@ -134,8 +150,10 @@ impl R30xReader {
         let (tx, rx) = mpsc::channel(4);
         let (ftx, frx) = std::sync::mpsc::channel::<Feedback>();
         let device = id.to_string();
-        std::thread::Builder::new().name(format!("r30x-{id}")).spawn(move || run(device, cfg, tx, frx)).ok();
-        R30xReader { id: id.into(), samples: tokio::sync::Mutex::new(rx), feedback: Mutex::new(ftx) }
+        let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let h = healthy.clone();
+        std::thread::Builder::new().name(format!("r30x-{id}")).spawn(move || run(device, cfg, tx, frx, &h)).ok();
+        R30xReader { id: id.into(), healthy, samples: tokio::sync::Mutex::new(rx), feedback: Mutex::new(ftx) }
     }
 
     /// Drops captures nobody has asked for yet (the person stepped away; a refused command left them), so
@@ -151,8 +169,10 @@ fn run(
     cfg: R30xConfig,
     tx: mpsc::Sender<Result<Sample, DeviceError>>,
     feedback: std::sync::mpsc::Receiver<Feedback>,
+    healthy: &std::sync::atomic::AtomicBool,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    const FIRST_RETRY: Duration = Duration::from_millis(200);
+    let mut backoff = FIRST_RETRY;
     let mut reported = false;
     loop {
         if tx.is_closed() {
@@ -171,7 +191,12 @@ fn run(
             }
         };
         let mut port = Port { file, dec: Decoder::default(), timeout: cfg.reply_timeout, device: device.clone() };
-        let result = session(&mut port, &cfg, &tx, &feedback, &mut reported);
+        let result = session(&mut port, &cfg, &tx, &feedback, &mut reported, healthy);
+        healthy.store(false, std::sync::atomic::Ordering::Release);
+        if !reported {
+            // The session had a good handshake: the next outage starts its retries from the beginning.
+            backoff = FIRST_RETRY;
+        }
         if let Err(e) = result {
             if tx.is_closed() {
                 return;
@@ -195,6 +220,7 @@ fn session(
     tx: &mpsc::Sender<Result<Sample, DeviceError>>,
     feedback: &std::sync::mpsc::Receiver<Feedback>,
     reported: &mut bool,
+    healthy: &std::sync::atomic::AtomicBool,
 ) -> Result<(), DeviceError> {
     let ack = port.command(&Command::VfyPwd(cfg.password))?;
     if ack.code != ConfirmationCode::Ok {
@@ -204,6 +230,7 @@ fn session(
         });
     }
     *reported = false;
+    healthy.store(true, std::sync::atomic::Ordering::Release);
     loop {
         if tx.is_closed() {
             return Ok(());
@@ -246,6 +273,10 @@ impl Reader for R30xReader {
 
     fn next_sample(&self) -> BoxFuture<'_, Result<Sample, DeviceError>> {
         Box::pin(async move { self.samples.lock().await.recv().await.unwrap_or(Err(DeviceError::Closed)) })
+    }
+
+    fn healthy(&self) -> Option<bool> {
+        Some(self.healthy.load(std::sync::atomic::Ordering::Acquire))
     }
 
     fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>> {

@@ -15,6 +15,10 @@ struct State {
     open: bool,
     rex_at: Option<Instant>,
     unplugged: bool,
+    /// The controller takes commands but never acknowledges them (it died in the middle of a pulse).
+    silent: bool,
+    /// The next strike command is answered with garbage.
+    garble_next: bool,
     feedback: Vec<Feedback>,
 }
 
@@ -131,8 +135,22 @@ impl SimDoorHandle {
     }
 
     pub fn replug(&self) {
-        lock(&self.inner).unplugged = false;
+        let mut st = lock(&self.inner);
+        st.unplugged = false;
+        st.silent = false;
+        drop(st);
         self.inner.emit(DoorInput::Online);
+    }
+
+    /// The controller dies without a word: strike commands are never acknowledged and the relay stays off,
+    /// and nothing says it is gone (no `Offline`) — the daemon has to notice by itself.
+    pub fn silence(&self) {
+        lock(&self.inner).silent = true;
+    }
+
+    /// The next strike command is answered with garbage: the relay state is unknown, so it is no pulse.
+    pub fn garble_next(&self) {
+        lock(&self.inner).garble_next = true;
     }
 
     pub fn feedback_log(&self) -> Vec<Feedback> {
@@ -147,20 +165,39 @@ impl DoorController for SimDoor {
 
     fn pulse(&self, pulse: Duration) -> BoxFuture<'_, Result<(), DeviceError>> {
         Box::pin(async move {
-            let mut st = lock(&self.inner);
-            if st.unplugged {
-                return Err(DeviceError::Offline { device: self.inner.id.clone() });
+            let silent = {
+                let mut st = lock(&self.inner);
+                if st.unplugged {
+                    return Err(DeviceError::Offline { device: self.inner.id.clone() });
+                }
+                if std::mem::take(&mut st.garble_next) {
+                    return Err(DeviceError::DeviceMisbehaved {
+                        device: self.inner.id.clone(),
+                        fault: crate::Misbehaviour::Garbled,
+                    });
+                }
+                if !st.silent {
+                    st.energised_until = Some(Instant::now() + pulse);
+                    st.pulses += 1;
+                }
+                st.silent
+            };
+            if silent {
+                // Never acknowledged: the caller's deadline ends the wait.
+                std::future::pending::<()>().await;
             }
-            st.energised_until = Some(Instant::now() + pulse);
-            st.pulses += 1;
             Ok(())
         })
+    }
+
+    fn healthy(&self) -> Option<bool> {
+        Some(!lock(&self.inner).unplugged)
     }
 
     fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>> {
         Box::pin(async move {
             let mut st = lock(&self.inner);
-            if st.unplugged {
+            if st.unplugged || st.silent {
                 return Err(DeviceError::Offline { device: self.inner.id.clone() });
             }
             st.energised_until = None;
@@ -240,5 +277,21 @@ mod tests {
         h.replug();
         assert_eq!(d.next_input().await.unwrap(), DoorInput::Online);
         assert!(d.pulse(Duration::from_secs(1)).await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_controller_never_acknowledges_and_a_garbled_answer_is_no_pulse() {
+        let (d, h) = SimDoor::new("d");
+        h.silence();
+        let r = tokio::time::timeout(Duration::from_secs(5), d.pulse(Duration::from_secs(1))).await;
+        assert!(r.is_err(), "no acknowledgement from a silent controller");
+        assert!(!h.relay_energised());
+        h.replug();
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::Online);
+        h.garble_next();
+        assert!(matches!(d.pulse(Duration::from_secs(1)).await, Err(DeviceError::DeviceMisbehaved { .. })));
+        assert_eq!(h.pulses(), 0);
+        assert!(d.pulse(Duration::from_secs(1)).await.is_ok());
+        assert_eq!(h.pulses(), 1);
     }
 }

@@ -9,6 +9,8 @@ use tokio::sync::Notify;
 struct State {
     queue: VecDeque<Sample>,
     unplugged: bool,
+    /// The reader stopped answering: its driver reports "no answer" after its reply timeout.
+    silent: bool,
     garble_next: bool,
     feedback: Vec<Feedback>,
 }
@@ -19,6 +21,9 @@ struct Inner {
     state: Mutex<State>,
     notify: Notify,
 }
+
+/// How long a silent simulated reader keeps a read waiting before "no answer" (a driver's reply timeout).
+const SILENT_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct SimReader {
     inner: Arc<Inner>,
@@ -71,7 +76,17 @@ impl SimReaderHandle {
     }
 
     pub fn replug(&self) {
-        lock(&self.inner).unplugged = false;
+        let mut st = lock(&self.inner);
+        st.unplugged = false;
+        st.silent = false;
+        drop(st);
+        self.inner.notify.notify_one();
+    }
+
+    /// The reader stays connected but stops answering (a hung module): each read ends after the driver's
+    /// reply timeout with [`DeviceError::NoAnswer`], until [`SimReaderHandle::replug`].
+    pub fn silence(&self) {
+        lock(&self.inner).silent = true;
         self.inner.notify.notify_one();
     }
 
@@ -104,6 +119,10 @@ impl Reader for SimReader {
             loop {
                 // Register interest before checking, so a present() between the check and the await wakes us.
                 let notified = self.inner.notify.notified();
+                if lock(&self.inner).silent {
+                    tokio::time::sleep(SILENT_REPLY_TIMEOUT).await;
+                    return Err(DeviceError::NoAnswer { device: self.inner.id.clone() });
+                }
                 {
                     let mut st = lock(&self.inner);
                     if st.unplugged {
@@ -123,6 +142,11 @@ impl Reader for SimReader {
                 notified.await;
             }
         })
+    }
+
+    fn healthy(&self) -> Option<bool> {
+        let st = lock(&self.inner);
+        Some(!st.unplugged && !st.silent)
     }
 
     fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>> {
@@ -188,6 +212,18 @@ mod tests {
         assert!(pending.is_err());
         h.present(sample(3));
         assert!(r.next_sample().await.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_reader_reports_no_answer_until_replugged() {
+        let (r, h) = SimReader::new("r", Modality::Finger);
+        h.silence();
+        h.present(sample(1));
+        assert_eq!(r.healthy(), Some(false));
+        assert!(matches!(r.next_sample().await, Err(DeviceError::NoAnswer { .. })));
+        h.replug();
+        assert_eq!(r.healthy(), Some(true));
+        assert!(r.next_sample().await.is_ok(), "the touch made while silent is read after");
     }
 
     #[tokio::test]

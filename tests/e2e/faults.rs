@@ -1,0 +1,431 @@
+//! The device half of the fault matrix (issue 15), driving the real `tobirad` on simulated devices: each
+//! reader kind we can simulate (sample-level `sim-finger`, protocol-level `sim-r30x`) and each controller
+//! kind (the simulated controller, an OSDP peripheral under Secure Channel through libosdp) × unplug,
+//! silence, garbage and death in the middle of a pulse. What must hold whatever the device does:
+//! - no grant is reported unless the controller acknowledged the strike, and only such grants are entries
+//!   in the 入退室管理簿 (000 Form 1, 003 §13); a failed pulse is `STRIKE_FAILED`, an alarm (003 §20);
+//! - each fault is audited exactly once per episode, and so is its recovery (never a storm, never nothing);
+//! - `tobira status` keeps answering (a generous 5 s deadline detects a hang; no performance is asserted);
+//! - SIGTERM ends the daemon during the fault (again a liveness deadline of 5 s).
+
+use crate::common::{self, Running, demo_site, text};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Generous: only a hang misses it.
+const LIVENESS: Duration = Duration::from_secs(5);
+
+/// The terminal room's door (Level 1, granted by the system administrator, 003 §13(1)) with its entry
+/// reader of the kind under test, and the palm reader's stanza replaced accordingly.
+fn site_with_office_reader(kind: &str) -> String {
+    let stanza = "id = \"office-palm\"\nkind = \"sim-palm\"\nmodality = \"palm\"";
+    assert!(demo_site().contains(stanza), "the demo site's office-palm stanza changed; update this test");
+    let t01 = "id = \"t01-reader\"\nkind = \"sim-r30x\"";
+    assert!(demo_site().contains(t01), "the demo site's t01-reader stanza changed; update this test");
+    // Enrolled at a reader of the same kind: a sample-level reader's impressions are minutiae, an R30x's
+    // are images, and a template is matched against probes of its own pipeline.
+    demo_site().replace(stanza, &format!("id = \"office-palm\"\nkind = \"{kind}\"\nmodality = \"finger\"")).replacen(
+        t01,
+        &format!("id = \"t01-reader\"\nkind = \"{kind}\""),
+        1,
+    )
+}
+
+/// The CLI with a liveness deadline: a daemon that does not answer within it is hung.
+fn tobira_live(d: &Running, args: &[&str]) -> std::process::Output {
+    let mut child = Command::new(common::TOBIRA)
+        .arg("--socket")
+        .arg(&d.sock)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + LIVENESS;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`tobira {}` got no answer within {LIVENESS:?}: the daemon hangs", args.join(" "));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_alive(d: &Running) {
+    let o = tobira_live(d, &["status"]);
+    assert!(o.status.success(), "status: {}", text(&o));
+}
+
+/// Every audit event of a kind (prefix), read by the system administrator (still in bootstrap here).
+fn events(d: &Running, kind: &str) -> Vec<serde_json::Value> {
+    let o = tobira_live(d, &["--actor", "takahashi", "--json", "audit", "show", "--kind", kind]);
+    assert!(o.status.success(), "audit show: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// How many events of `kind` with `reason` name `device` (in details.device or details.controller).
+fn count(d: &Running, kind: &str, reason: &str, device: &str) -> usize {
+    events(d, kind)
+        .iter()
+        .filter(|e| e["kind"] == kind && e["reason"] == reason)
+        .filter(|e| e["details"]["device"] == device || e["details"]["controller"] == device)
+        .count()
+}
+
+fn count_any(d: &Running, kind: &str, device: &str) -> usize {
+    events(d, kind)
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .filter(|e| e["details"]["device"] == device || e["details"]["controller"] == device)
+        .count()
+}
+
+/// Waits until `f()` holds, or fails naming `what`.
+fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A site in bootstrap (takahashi's acts need no finger yet) with tanaka enrolled and granted the office.
+fn start_with_tanaka(dir: &std::path::Path, site: &str) -> Running {
+    let d = Running::start_with(dir, site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "person",
+        "add",
+        "tanaka",
+        "--name",
+        "田中 太郎",
+        "--roles",
+        "operator",
+        "--appointment-end",
+        "2027-03-31",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for _ in 0..3 {
+        d.present("t01-reader", "tanaka");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "tanaka", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "enroll: {}", text(&o));
+    let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "zone:office"]);
+    assert!(o.status.success(), "grant: {}", text(&o));
+    d
+}
+
+/// tanaka presents a finger at the office door; the decision as reported to the person.
+fn present_at_office(d: &Running) -> serde_json::Value {
+    let o = tobira_live(d, &["--json", "sim", "present", "office-palm", "tanaka"]);
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim())
+        .unwrap_or_else(|_| panic!("no decision: {}", text(&o)))
+}
+
+/// No grant without an acknowledged strike: every report that said "granted" names a decision the
+/// controller acknowledged, and the ledger's entries are exactly the acknowledged grants.
+fn assert_grants_acknowledged(d: &Running, reported: &[serde_json::Value]) {
+    let strikes = events(d, "door.strike");
+    let acked: Vec<i64> = strikes
+        .iter()
+        .filter(|e| e["reason"] == "STRIKE_ACKNOWLEDGED")
+        .filter_map(|e| e["details"]["decision"].as_i64())
+        .collect();
+    for r in reported.iter().filter(|r| r["granted"] == true) {
+        let seq = r["audit_seq"].as_i64().unwrap();
+        assert!(acked.contains(&seq), "granted without an acknowledged strike: {r}; strikes {strikes:?}");
+    }
+    let o = tobira_live(d, &["--actor", "takahashi", "--json", "ledger"]);
+    let ledger: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim())
+        .unwrap_or_else(|_| panic!("ledger: {}", text(&o)));
+    let rows = ledger["rows"].as_array().map(Vec::len).unwrap_or(usize::MAX);
+    assert_eq!(rows, acked.len(), "the ledger counts exactly the acknowledged entries: {ledger}");
+}
+
+/// SIGTERM during a fault: the daemon ends within the liveness deadline.
+fn assert_sigterm_ends(mut d: Running) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(d.child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + LIVENESS;
+    loop {
+        if d.child.try_wait().unwrap().is_some() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "SIGTERM did not end the daemon within {LIVENESS:?} during a fault");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One reader fault episode: induced, audited once (however many retries follow), the daemon answering
+/// throughout, then the recovery audited once and the reader working again.
+fn reader_episode(d: &Running, n: usize, fault: &str, reason: &str, reported: &mut Vec<serde_json::Value>) {
+    let o = tobira_live(d, &["sim", fault, "office-palm"]);
+    assert!(o.status.success(), "sim {fault}: {}", text(&o));
+    wait_for(&format!("{fault}: fault {n} audited"), 20, || count_any(d, "device.fault", "office-palm") == n);
+    assert_eq!(count(d, "device.fault", reason, "office-palm"), 1, "{fault} is audited as {reason}");
+    assert_alive(d);
+    // Several retries later: still one fault for this episode, and the daemon still answers.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count_any(d, "device.fault", "office-palm"), n, "{fault}: one audit per episode, not per retry");
+    assert_alive(d);
+    if fault != "garble" {
+        assert!(tobira_live(d, &["sim", "replug", "office-palm"]).status.success());
+    }
+    wait_for(&format!("{fault}: recovery {n} audited"), 20, || count_any(d, "device.recovered", "office-palm") == n);
+    let v = present_at_office(d);
+    assert_eq!(v["granted"], true, "the reader works again after {fault}: {v}");
+    reported.push(v);
+}
+
+/// A sample-level reader (`sim-finger`): unplugged, silent, garbled. Item 1 of issue 15: before, an
+/// unplugged reader kept its door task busy forever and the whole daemon stopped answering.
+#[test]
+fn a_sim_finger_reader_unplugged_silent_or_garbled_is_isolated_audited_once_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_with_tanaka(dir.path(), &site_with_office_reader("sim-finger"));
+    let mut reported = vec![present_at_office(&d)];
+    assert_eq!(reported[0]["granted"], true, "{}", reported[0]);
+    reader_episode(&d, 1, "unplug", "DEVICE_GONE", &mut reported);
+    reader_episode(&d, 2, "silence", "DEVICE_NO_ANSWER", &mut reported);
+    reader_episode(&d, 3, "garble", "DEVICE_GARBLED", &mut reported);
+    assert_grants_acknowledged(&d, &reported);
+    // Unplugged again, and the daemon is told to stop.
+    assert!(tobira_live(&d, &["sim", "unplug", "office-palm"]).status.success());
+    wait_for("the last fault audited", 20, || count_any(&d, "device.fault", "office-palm") == 4);
+    assert_sigterm_ends(d);
+}
+
+/// An R30x module on a pseudo-terminal driven by the real driver: silent (on the line an unplugged module is
+/// the same silence) and garbled. Item 3 of issue 15: "no answer" is a device fault, never "nobody there".
+#[test]
+fn a_silent_or_garbled_r30x_module_is_audited_once_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_with_tanaka(dir.path(), &site_with_office_reader("sim-r30x"));
+    let mut reported = vec![present_at_office(&d)];
+    assert_eq!(reported[0]["granted"], true, "{}", reported[0]);
+    reader_episode(&d, 1, "silence", "DEVICE_NO_ANSWER", &mut reported);
+    reader_episode(&d, 2, "garble", "DEVICE_GARBLED", &mut reported);
+    assert_grants_acknowledged(&d, &reported);
+    assert!(tobira_live(&d, &["sim", "unplug", "office-palm"]).status.success());
+    wait_for("the last fault audited", 20, || count_any(&d, "device.fault", "office-palm") == 3);
+    assert_sigterm_ends(d);
+}
+
+/// The simulated controller dies in the middle of a pulse (takes the command, never acknowledges), answers
+/// a strike with garbage, then is unplugged. Item 2 of issue 15: the person is told the door did not open,
+/// the decision's fate is `STRIKE_FAILED` (an alarm), the ledger has no entry for it.
+#[test]
+fn a_sim_controller_that_fails_a_pulse_records_no_entry_and_is_audited_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = start_with_tanaka(dir.path(), &site_with_office_reader("sim-finger"));
+    let mut reported = Vec::new();
+
+    // Death in the middle of a pulse: the first person is told the door did not open; the controller is
+    // then treated as gone, so the second is refused before any strike (one episode, one failed strike).
+    assert!(tobira_live(&d, &["sim", "silence", "office-ctl"]).status.success());
+    let v = present_at_office(&d);
+    assert_eq!(v["granted"], false, "no acknowledgement, no grant: {v}");
+    assert_eq!(v["reason"], "STRIKE_FAILED", "{v}");
+    reported.push(v);
+    assert_alive(&d);
+    let v = present_at_office(&d);
+    assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
+    reported.push(v);
+    assert_eq!(count(&d, "door.strike", "STRIKE_FAILED", "office-ctl"), 1);
+    assert_eq!(count(&d, "device.fault", "DEVICE_NO_ANSWER", "office-ctl"), 1, "one episode");
+    let door = text(&tobira_live(&d, &["--json", "sim", "door", "office-door"]));
+    assert!(door.contains("\"pulses\":0"), "the relay never pulled in: {door}");
+    let alarms = text(&tobira_live(&d, &["--actor", "takahashi", "--json", "alarms"]));
+    assert!(alarms.contains("STRIKE_FAILED"), "the security manager is alarmed (003 §20): {alarms}");
+    assert_grants_acknowledged(&d, &reported);
+
+    // Back: the recovery is audited once and the next grant is a real entry.
+    assert!(tobira_live(&d, &["sim", "replug", "office-ctl"]).status.success());
+    wait_for("the controller's recovery audited", 20, || count_any(&d, "device.recovered", "office-ctl") == 1);
+    let v = present_at_office(&d);
+    assert_eq!(v["granted"], true, "{v}");
+    reported.push(v);
+
+    // Garbage in answer to a strike: a new episode, and the next good strike ends it.
+    assert!(tobira_live(&d, &["sim", "garble", "office-ctl"]).status.success());
+    let v = present_at_office(&d);
+    assert_eq!(v["reason"], "STRIKE_FAILED", "{v}");
+    reported.push(v);
+    assert_eq!(count_any(&d, "device.fault", "office-ctl"), 2);
+    let v = present_at_office(&d);
+    assert_eq!(v["granted"], true, "{v}");
+    reported.push(v);
+    assert_eq!(count_any(&d, "device.recovered", "office-ctl"), 2);
+    assert_grants_acknowledged(&d, &reported);
+
+    // Unplugged: offline before the decision (DEVICE_OFFLINE, no strike tried), audited once.
+    assert!(tobira_live(&d, &["sim", "unplug", "office-ctl"]).status.success());
+    wait_for("the outage audited", 20, || count(&d, "device.offline", "DEVICE_OFFLINE", "office-ctl") == 1);
+    for _ in 0..2 {
+        let v = present_at_office(&d);
+        assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
+        reported.push(v);
+    }
+    assert_eq!(count(&d, "device.offline", "DEVICE_OFFLINE", "office-ctl"), 1, "one audit per outage");
+    assert_eq!(count(&d, "door.strike", "STRIKE_FAILED", "office-ctl"), 2, "no strike tried while offline");
+    assert_grants_acknowledged(&d, &reported);
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}
+
+/// An OSDP door controller (libosdp's peripheral on a pseudo-terminal, Secure Channel) that reports its
+/// strike output off after a pulse (the relay did not pull in), then dies in the middle of a pulse. The
+/// daemon's control panel reads the output back (osdp_OSTAT) before it calls anything an entry.
+#[test]
+fn an_osdp_controller_that_lies_or_dies_mid_pulse_records_no_entry_and_goes_offline_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pd, site, _slave) = osdp_office(dir.path(), KEY_HEX);
+    let d = start_with_tanaka(dir.path(), &site);
+    wait_for("the controller online under Secure Channel", 30, || pd.state().online && pd.state().secure);
+    wait_for("the daemon saw it online", 30, || count_any(&d, "device.online", "office-ctl") == 1);
+    let mut reported = vec![present_at_office(&d)];
+    assert_eq!(reported[0]["granted"], true, "{}", reported[0]);
+
+    // The device says its strike output is off after the pulse: no entry, one fault episode.
+    pd.report_output_off(true);
+    let v = present_at_office(&d);
+    assert_eq!(v["reason"], "STRIKE_FAILED", "{v}");
+    reported.push(v);
+    assert_eq!(count_any(&d, "device.fault", "office-ctl"), 1);
+    pd.report_output_off(false);
+    let v = present_at_office(&d);
+    assert_eq!(v["granted"], true, "{v}");
+    reported.push(v);
+    assert_eq!(count_any(&d, "device.recovered", "office-ctl"), 1);
+    assert_grants_acknowledged(&d, &reported);
+
+    // Death in the middle of a pulse: the device takes osdp_OUT and never answers again.
+    pd.die_on_next_pulse();
+    let v = present_at_office(&d);
+    assert_eq!(v["granted"], false, "{v}");
+    assert_eq!(v["reason"], "STRIKE_FAILED", "{v}");
+    reported.push(v);
+    // Offline before the next decision: no strike is even tried.
+    let v = present_at_office(&d);
+    assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
+    reported.push(v);
+    // One episode for the death, whichever noticed first: the missing acknowledgement (device.fault) or
+    // libosdp's missed polls (device.offline); the other is folded into it.
+    let episodes = || count_any(&d, "device.fault", "office-ctl") + count_any(&d, "device.offline", "office-ctl");
+    wait_for("the outage audited", 20, || episodes() >= 2);
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(episodes(), 2, "the lie and the death, each audited once");
+    assert_eq!(count(&d, "door.strike", "STRIKE_FAILED", "office-ctl"), 2);
+    assert_grants_acknowledged(&d, &reported);
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}
+
+/// A palm-vein reader behind its bridge (PROTOCOL.md): the bridge is down at start (it used to spin a core
+/// through the door loop), comes up, dies, and comes back. Each outage is audited once, with its recovery;
+/// the daemon answers throughout and stops on SIGTERM while the bridge is down.
+#[test]
+fn a_palm_bridge_that_is_down_or_dies_is_audited_once_per_outage_and_recovers() {
+    use tobira_drivers::palm_bridge::sim::SimBridge;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("palm-office.sock");
+    let stanza = "id = \"office-palm\"\nkind = \"sim-palm\"\nmodality = \"palm\"";
+    assert!(demo_site().contains(stanza), "the demo site's office-palm stanza changed; update this test");
+    let site = demo_site()
+        .replace(
+            stanza,
+            &format!(
+                "id = \"office-palm\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"",
+                sock.display()
+            ),
+        )
+        .replace("capture_timeout_s = 15", "capture_timeout_s = 2");
+    assert!(site.contains("capture_timeout_s = 2"), "the demo site's timeouts changed; update this test");
+    let d = Running::start_with(dir.path(), &site, &[]);
+    d.bootstrap();
+    wait_for("the missing bridge audited", 20, || count(&d, "device.fault", "DEVICE_GONE", "office-palm") == 1);
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 1, "one audit per outage, not per retry");
+    assert_alive(&d);
+
+    // The bridge starts: the first capture it answers (its own `timeout`: nobody there) ends the outage.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let bridge = SimBridge::new();
+    let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
+    let serving = rt.spawn(bridge.clone().serve(listener));
+    wait_for("the bridge's recovery audited", 30, || count_any(&d, "device.recovered", "office-palm") == 1);
+
+    // The bridge process dies and is restarted: a second episode, and its recovery.
+    bridge.disconnect_all();
+    wait_for("the dead bridge audited", 20, || count_any(&d, "device.fault", "office-palm") == 2);
+    wait_for("the second recovery audited", 30, || count_any(&d, "device.recovered", "office-palm") == 2);
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 2);
+
+    // Gone for good, and the daemon is told to stop while it is.
+    serving.abort();
+    bridge.disconnect_all();
+    let _ = std::fs::remove_file(&sock);
+    wait_for("the last outage audited", 20, || count_any(&d, "device.fault", "office-palm") == 3);
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}
+
+const KEY_HEX: &str = "944b8eddcbaa2b5fe2b0148d1b2f95c9";
+
+/// An OSDP peripheral (libosdp PD mode) on a pseudo-terminal holding Secure Channel key `pd_key_hex`, and
+/// the site with the office door's controller on it under the key in its 0600 key file ([`KEY_HEX`]).
+fn osdp_office(
+    dir: &std::path::Path,
+    pd_key_hex: &str,
+) -> (tobira_drivers::osdp::sim::SimOsdpHandle, String, std::os::fd::OwnedFd) {
+    use std::os::unix::fs::PermissionsExt;
+    let link = dir.join("ttyRS485-office");
+    let key_file = dir.join("office-ctl.key");
+    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let pd_key_file = dir.join("pd.key");
+    std::fs::write(&pd_key_file, format!("{pd_key_hex}\n")).unwrap();
+    std::fs::set_permissions(&pd_key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = tobira_drivers::osdp::load_key(&pd_key_file).unwrap();
+    let (master, slave, path) = tobira_drivers::pty::open_pty().unwrap();
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).unwrap();
+    let stanza = "id = \"office-ctl\"\nkind = \"sim\"";
+    let site = site_with_office_reader("sim-finger");
+    assert!(site.contains(stanza), "the demo site's office-ctl stanza changed; update this test");
+    let site = site.replace(
+        stanza,
+        &format!(
+            "id = \"office-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
+            link.display(),
+            key_file.display()
+        ),
+    );
+    (pd, site, slave)
+}
+
+/// Secure Channel failure: the device holds another key, so the handshake never completes. The outage is
+/// audited once however often the port is reopened, nobody is granted, and the daemon stays responsive.
+#[test]
+fn an_osdp_controller_failing_secure_channel_is_one_audited_outage_and_grants_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pd, site, _slave) = osdp_office(dir.path(), "00112233445566778899aabbccddeeff");
+    let d = start_with_tanaka(dir.path(), &site);
+    wait_for("the failed handshake audited", 30, || count(&d, "device.offline", "DEVICE_OFFLINE", "office-ctl") == 1);
+    let v = present_at_office(&d);
+    assert_eq!(v["reason"], "DEVICE_OFFLINE", "{v}");
+    // The driver reopens the port every few seconds: still one outage on record.
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(count(&d, "device.offline", "DEVICE_OFFLINE", "office-ctl"), 1, "one audit per outage");
+    assert_eq!(count_any(&d, "device.online", "office-ctl"), 0, "never online under a wrong key");
+    assert!(!pd.state().secure && pd.state().last_pulse.is_none(), "nothing reached the device");
+    assert_grants_acknowledged(&d, &[v]);
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}
