@@ -8,6 +8,7 @@
 
 mod error;
 mod event;
+pub mod fault;
 pub mod log;
 pub mod merkle;
 mod signing;

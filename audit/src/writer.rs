@@ -295,23 +295,8 @@ impl Task {
         }
         self.checkpoint_seq = self.head_seq;
         let head = serde_json::json!({"node": self.node, "seq": self.head_seq, "head": hex::encode(self.head_hash), "time": time, "signature": hex::encode(&sig)});
-        if let Err(e) = write_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
+        if let Err(e) = crate::fault::write_private_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
             tracing::error!(error = %e, "audit head file not written");
         }
     }
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("head.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

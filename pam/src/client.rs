@@ -55,6 +55,11 @@ pub fn exchange(args: &Args, req: &LoginRequest, mut say: impl FnMut(&LoginMessa
         Err(e) => return Exchange::Unavailable(format!("tobirad is not reachable at {} ({e})", args.socket.display())),
     };
     if let Err(e) = write_frame(&mut s, req) {
+        // A daemon that refuses us (not root, busy) may close before our request is written: read its reason.
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        if let Ok(Some(LoginMessage::Result { outcome, message, .. })) = read_frame::<_, LoginMessage>(&mut s) {
+            return Exchange::Answered { outcome, message };
+        }
         return Exchange::Unavailable(format!("cannot send the request ({e})"));
     }
     loop {
