@@ -377,6 +377,8 @@ pub enum ReadError {
     Late,
     /// Still no request when a newer connection of the same user needed the slot.
     Superseded,
+    /// Closed without sending a byte.
+    Closed,
 }
 
 impl ReadError {
@@ -391,6 +393,23 @@ impl ReadError {
             ReadError::Superseded => {
                 "no request yet when a newer connection of the same user needed the slot; connection closed".into()
             }
+            ReadError::Closed => "connection closed before a request".into(),
+        }
+    }
+
+    /// Logs the failure: a malformed request as a warning at most every 10 s per socket (with the count
+    /// since), so a client sending garbage in a loop cannot flood the journal; idle or closed ones at debug.
+    pub fn log(&self, socket: &'static str, warned: &Mutex<(Option<Instant>, u64)>) {
+        match self {
+            ReadError::Malformed(m) => {
+                let mut g = warned.lock().unwrap_or_else(|p| p.into_inner());
+                g.1 += 1;
+                if g.0.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    tracing::warn!(socket, error = %m, malformed = g.1, "malformed requests");
+                    *g = (Some(Instant::now()), 0);
+                }
+            }
+            other => tracing::debug!(socket, reason = other.message(), "no request; connection dropped"),
         }
     }
 }
@@ -401,39 +420,42 @@ impl ReadError {
 pub async fn read_request<T: serde::de::DeserializeOwned>(stream: &mut UnixStream, max: usize) -> Result<T, ReadError> {
     let body = tokio::time::timeout(REQUEST_DEADLINE, async {
         let mut len = [0u8; 4];
-        stream.read_exact(&mut len).await.map_err(|e| closed_early(&e))?;
+        // Closed before the first byte: a probe (another tobirad checking for a stale socket, a monitor), not
+        // a malformed request.
+        if stream.read(&mut len[..1]).await.map_err(|e| ReadError::Malformed(e.to_string()))? == 0 {
+            return Err(ReadError::Closed);
+        }
+        stream.read_exact(&mut len[1..]).await.map_err(|e| closed_early(&e))?;
         let len = u32::from_be_bytes(len) as usize;
         if len > max {
-            return Err(format!("request of {len} bytes exceeds the limit of {max} bytes"));
+            return Err(ReadError::Malformed(format!("request of {len} bytes exceeds the limit of {max} bytes")));
         }
         let mut body = vec![0u8; len];
         stream.read_exact(&mut body).await.map_err(|e| closed_early(&e))?;
         Ok(body)
     })
     .await
-    .map_err(|_| ReadError::Late)?
-    .map_err(ReadError::Malformed)?;
+    .map_err(|_| ReadError::Late)??;
     serde_json::from_slice(&body).map_err(|e| ReadError::Malformed(format!("malformed message: {e}")))
 }
 
-fn closed_early(e: &std::io::Error) -> String {
-    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+fn closed_early(e: &std::io::Error) -> ReadError {
+    ReadError::Malformed(if e.kind() == std::io::ErrorKind::UnexpectedEof {
         "connection closed before a complete request".into()
     } else {
         e.to_string()
-    }
+    })
 }
 
 async fn handle(daemon: Arc<Daemon>, stream: UnixStream, req: Result<Envelope<Request>, ReadError>) {
     let req = match req {
         Ok(r) => r,
         Err(e) => {
-            if let ReadError::Malformed(m) = &e {
-                tracing::warn!(error = %m, "malformed control request");
-            } else {
-                tracing::debug!(reason = e.message(), "control client sent no request in time; dropped");
+            static WARNED: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
+            e.log("control", &WARNED);
+            if !matches!(e, ReadError::Closed) {
+                let _ = respond(stream, Response::Error { code: ErrorCode::BadRequest, message: e.message() }).await;
             }
-            let _ = respond(stream, Response::Error { code: ErrorCode::BadRequest, message: e.message() }).await;
             return;
         }
     };
@@ -447,4 +469,47 @@ async fn handle(daemon: Arc<Daemon>, stream: UnixStream, req: Result<Envelope<Re
     }
     let resp = crate::commands::dispatch(&daemon, req.actor, req.body).await;
     let _ = respond(stream, resp).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slots(per_uid: usize, total: usize) -> Arc<Slots> {
+        Arc::new(Slots { limits: Limits { per_uid, total, refusing: 1 }, inner: Mutex::new(SlotState::default()) })
+    }
+
+    #[test]
+    fn an_idle_connection_yields_its_slot_to_the_same_users_newer_one() {
+        let s = slots(2, 10);
+        let (a, mut a_yield) = s.take(1000).unwrap();
+        let (b, mut b_yield) = s.take(1000).unwrap();
+        // At the share: the oldest connection still waiting for its request gives way.
+        let (c, _c_yield) = s.take(1000).unwrap();
+        assert!(a_yield.try_recv().is_ok(), "the oldest idle connection is told to yield");
+        assert!(b_yield.try_recv().is_err());
+        drop(a);
+        // b and c are served (their requests arrived): nothing left to yield, so the next one is busy.
+        b.serving();
+        c.serving();
+        let busy = s.take(1000).err().expect("busy");
+        assert!(busy.contains("busy (混雑)") && busy.contains("user 1000"), "{busy}");
+        // Another user (the administrator) is not affected.
+        let (root, _) = s.take(0).expect("another user's share is its own");
+        drop((b, c, root));
+        let g = s.inner.lock().unwrap();
+        assert_eq!((g.total, g.uids.len(), g.handed_over.len()), (0, 0, 0), "every slot given back once");
+    }
+
+    #[test]
+    fn the_total_bounds_every_user_together() {
+        let s = slots(5, 3);
+        let held: Vec<_> = (0..3).map(|uid| s.take(uid).unwrap()).collect();
+        for (slot, _) in &held {
+            slot.serving();
+        }
+        assert!(s.take(99).is_err(), "over the total with nothing idle: busy");
+        drop(held);
+        assert!(s.take(99).is_ok());
+    }
 }

@@ -84,12 +84,10 @@ async fn handle(d: Arc<Daemon>, stream: UnixStream, peer: Peer, req: Result<Logi
     }
     let req = match req {
         Ok(r) => r,
+        Err(ReadError::Closed) => return,
         Err(e) => {
-            if let ReadError::Malformed(m) = &e {
-                tracing::warn!(error = %m, "login socket: malformed request");
-            } else {
-                tracing::debug!(reason = e.message(), "login socket: caller sent no request in time; dropped");
-            }
+            static WARNED: std::sync::Mutex<(Option<std::time::Instant>, u64)> = std::sync::Mutex::new((None, 0));
+            e.log("login", &WARNED);
             return finish(stream, LoginOutcome::AuthError, "BAD_REQUEST", e.message()).await;
         }
     };
