@@ -82,3 +82,34 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A daemon that refuses without reading closes on a request still being written: the client's write
+    /// fails with EPIPE, and the reason must still reach the user instead of "Broken pipe" (issue 15).
+    #[test]
+    fn a_refusal_sent_before_the_request_is_read_is_still_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let refusal = Response::Error { code: ErrorCode::Denied, message: "not permitted (権限なし)".into() };
+            s.write_all(&tobira_proto::encode(&refusal).unwrap()).unwrap();
+            // Closed with the client's request unread: its remaining write fails with EPIPE.
+        });
+        // Larger than the socket's buffers, so the write is still going on when the server closes.
+        let body = Request::PersonShow { id: "x".repeat(2 * 1024 * 1024) };
+        let r = Client::new(&path).call(body);
+        server.join().unwrap();
+        match r {
+            Err(ClientError::Refused { code: ErrorCode::Denied, message }) => {
+                assert!(message.contains("not permitted"))
+            }
+            other => panic!("the refusal was lost: {other:?}"),
+        }
+    }
+}
