@@ -15,10 +15,11 @@ pub enum AuditError {
     )]
     DiskFull { path: PathBuf, free: u64 },
     #[error(
-        "audit store {path}: permission denied (アクセス権限なし: {detail}) — tobirad's user must own the data \
-         directory and its files (`chown -R tobira: DIR`, `chmod 700 DIR`)"
+        "audit store {path}: permission denied (アクセス権限なし: {detail}) — tobirad's user must be able to write \
+         the data directory and every file in it: check `ls -l {dir}` (e.g. `chown -R tobira: {dir}`) and, for \
+         a read-only file system, `findmnt -T {dir}` and the kernel log before remounting it read-write"
     )]
-    Permission { path: PathBuf, detail: String },
+    Permission { path: PathBuf, dir: PathBuf, detail: String },
     #[error(
         "audit store {path} cannot be opened ({detail}); check the disk and the kernel log (journalctl -k) before \
          restoring anything"
@@ -47,9 +48,14 @@ impl AuditError {
         let path = path.to_path_buf();
         match crate::fault::classify(&path, e) {
             StoreFault::DiskFull { free } => AuditError::DiskFull { path, free },
-            StoreFault::Permission { detail } => AuditError::Permission { path, detail },
+            StoreFault::Permission { detail } => AuditError::Permission { dir: parent(&path), path, detail },
             StoreFault::Corrupt { detail } => AuditError::Corrupt { path, detail },
             StoreFault::Other { detail } => AuditError::Unopenable { path, detail },
         }
     }
+}
+
+/// The directory holding `path`, for a message.
+fn parent(path: &std::path::Path) -> std::path::PathBuf {
+    path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
 }

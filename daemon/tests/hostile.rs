@@ -389,6 +389,50 @@ fn a_store_that_is_not_a_database_is_called_corrupt_not_full() {
     assert_eq!(std::fs::read(data.join("registry.db")).unwrap(), junk, "left untouched");
 }
 
+#[test]
+fn a_store_tobirads_user_may_not_open_is_named_a_permission_problem() {
+    if !is_root() {
+        return cannot_run("running tobirad as another user needs root (setuid)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = start(dir.path(), &data, &data.join("control.sock"), &[], None);
+    d.bootstrap();
+    assert!(d.stop().success());
+    // The site handed to user nobody, except the registry, left root's (0600) by a careless restore.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.path().join("site.toml"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    for e in std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().path()).chain([data.clone()]) {
+        if e.file_name().is_some_and(|n| n != "registry.db") {
+            let c = std::ffi::CString::new(e.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid path inside our temporary directory.
+            assert_eq!(unsafe { libc::chown(c.as_ptr(), NOBODY, NOBODY) }, 0);
+        }
+    }
+    // A copy of tobirad other users may run (the build directory may be root's alone, as in CI).
+    let bin = dir.path().join("tobirad");
+    std::fs::copy(TOBIRAD, &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let site = dir.path().join("site.toml");
+    let mut cmd = Command::new(&bin);
+    cmd.args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"]);
+    // SAFETY: only async-signal-safe credential calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(NOBODY) != 0 || libc::setuid(NOBODY) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    };
+    let o = cmd.output().unwrap();
+    let said = text(&o);
+    eprintln!("tobirad as nobody on root's registry said: {said}");
+    assert!(!o.status.success(), "{said}");
+    assert!(said.contains("registry.db") && said.contains("permission denied"), "names the real cause: {said}");
+    assert!(!said.contains("restore it from backup"), "never advises restoring a healthy store: {said}");
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // A small disk: a tmpfs in a private mount namespace.
 

@@ -35,10 +35,11 @@ pub enum StoreError {
     )]
     DiskFull { path: PathBuf, free: u64 },
     #[error(
-        "registry {path}: permission denied (アクセス権限なし: {detail}) — tobirad's user must own the data \
-         directory and its files (`chown -R tobira: DIR`, `chmod 700 DIR`)"
+        "registry {path}: permission denied (アクセス権限なし: {detail}) — tobirad's user must be able to write \
+         the data directory and every file in it: check `ls -l {dir}` (e.g. `chown -R tobira: {dir}`) and, for \
+         a read-only file system, `findmnt -T {dir}` and the kernel log before remounting it read-write"
     )]
-    Permission { path: PathBuf, detail: String },
+    Permission { path: PathBuf, dir: PathBuf, detail: String },
     #[error(
         "registry {path} cannot be opened ({detail}); check the disk and the kernel log (journalctl -k) before \
          restoring anything"
@@ -76,7 +77,7 @@ impl StoreError {
         let path = path.to_path_buf();
         match tobira_audit::fault::classify(&path, e) {
             StoreFault::DiskFull { free } => StoreError::DiskFull { path, free },
-            StoreFault::Permission { detail } => StoreError::Permission { path, detail },
+            StoreFault::Permission { detail } => StoreError::Permission { dir: parent(&path), path, detail },
             StoreFault::Corrupt { detail } => StoreError::Corrupt { path, detail },
             StoreFault::Other { detail } => StoreError::Unopenable { path, detail },
         }
@@ -155,4 +156,9 @@ pub(crate) fn parse_ts(field: &'static str, s: &str) -> Result<DateTime<Utc>, St
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Malformed { field, value: s.to_string() })
+}
+
+/// The directory holding `path`, for a message.
+fn parent(path: &std::path::Path) -> std::path::PathBuf {
+    path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
 }
