@@ -178,8 +178,13 @@ fn hold_as(uid: u32, gid: u32, groups: &[u32], path: &Path, n: usize, payload: &
         let pid = libc::fork();
         assert!(pid >= 0, "fork failed");
         if pid == 0 {
-            libc::close(out[0]);
-            libc::close(hold[1]);
+            // Only our two pipe ends: descriptors other test threads had open when we forked (a binary being
+            // copied, say) must not stay open in a child that never execs.
+            for fd in 3..4096 {
+                if fd != out[1] && fd != hold[0] {
+                    libc::close(fd);
+                }
+            }
             if libc::setgroups(groups.len(), groups.as_ptr()) != 0 || libc::setgid(gid) != 0 || libc::setuid(uid) != 0 {
                 libc::_exit(99);
             }
@@ -425,7 +430,16 @@ fn a_store_tobirads_user_may_not_open_is_named_a_permission_problem() {
             Ok(())
         })
     };
-    let o = cmd.output().unwrap();
+    // Another test thread's fork may hold the copy open for a moment ("Text file busy"): try again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let o = loop {
+        match cmd.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            r => break r.unwrap(),
+        }
+    };
     let said = text(&o);
     eprintln!("tobirad as nobody on root's registry said: {said}");
     assert!(!o.status.success(), "{said}");
@@ -653,15 +667,9 @@ fn a_disk_that_fills_in_use_denies_keeps_the_door_locked_loses_nothing_and_recov
         assert_eq!(pulses(&d), 1, "the strike was not pulsed while the disk was full");
         eprintln!("status on a full disk answered in {:?}", status_latency(&sock));
 
-        // Space returns: the same daemon grants again, without a restart. (A presentation that still meets
-        // the failure is denied like the ones before: it is allowed, and said, but a second one must pass.)
+        // Space returns: the same daemon grants again, without a restart.
         std::fs::remove_file(filler).unwrap();
-        let mut v = tanaka_at_the_door(&d);
-        if v["granted"].as_bool() != Some(true) {
-            eprintln!("NOTE: the first decision after space returned was still denied: {v}");
-            assert_eq!(v["audit_seq"].as_i64(), None, "a denial without a record is not acknowledged: {v}");
-            v = tanaka_at_the_door(&d);
-        }
+        let v = tanaka_at_the_door(&d);
         assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(true), Some("GRANT_VALID")), "{v}");
         acknowledged.extend(v["audit_seq"].as_i64());
         let deadline = Instant::now() + Duration::from_secs(10);
