@@ -598,7 +598,12 @@ fn a_full_disk_at_start_is_named_as_such_and_the_stores_open_when_space_returns(
         let o = d.tobira(&["--json", "person", "show", "takahashi"]);
         assert!(o.status.success(), "the registry kept takahashi: {}", text(&o));
         assert!(d.stop().success());
-        let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+        // Against the key pinned beside the site file at --init (issue 16 §1).
+        let site = site_dir.join("site.toml");
+        let v = Command::new(TOBIRA)
+            .args(["audit", "verify", "--data-dir", data.to_str().unwrap(), "--config", site.to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(v.status.success(), "the chain verifies: {}", text(&v));
     });
 }
@@ -686,7 +691,12 @@ fn a_disk_that_fills_in_use_denies_keeps_the_door_locked_loses_nothing_and_recov
             assert!(stored.contains(seq), "acknowledged decision {seq} lost: {stored:?}");
         }
         assert!(d.stop().success());
-        let v = Command::new(TOBIRA).args(["audit", "verify", "--data-dir", data.to_str().unwrap()]).output().unwrap();
+        // Against the key pinned beside the site file at --init (issue 16 §1).
+        let site = site_dir.join("site.toml");
+        let v = Command::new(TOBIRA)
+            .args(["audit", "verify", "--data-dir", data.to_str().unwrap(), "--config", site.to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(v.status.success(), "the chain verifies: {}", text(&v));
     });
 }
