@@ -22,5 +22,6 @@ pub mod lockout;
 pub mod model;
 pub mod occupancy;
 pub mod policy;
+pub mod regulation;
 pub mod site;
 pub mod staleness;
