@@ -6,6 +6,10 @@
 //! operating authority, but each registration, deletion, delegation and return they make is a *request*
 //! until the system administrator (システム管理者) approves it. Acts of the role a level names as its issuer
 //! (003 §13(1)-(3)) take effect at once, because that role *is* the approving authority.
+//!
+//! Which roles those are is the site's city profile ([`crate::regulation::Regulation`], `[regulation]` in the
+//! site file): [`authorize_in`] and [`may_decide_in`] take it as plain data; [`authorize`] and [`may_decide`]
+//! are Sendai's rule (003), the default.
 
 use crate::model::{Level, Role};
 use crate::regulation::Regulation;
