@@ -132,3 +132,33 @@ fn kitaibaraki_system_administrator_grants_the_server_room_and_the_person_is_adm
         serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)));
     assert_eq!(v["reason"], "GRANT_VALID", "{v}");
 }
+
+/// 002 §7(11) (Obama): the section's officer checks terminal operation records only with the 電算管理者's
+/// approval — one's own section's included, which Sendai's default lets a site administrator read directly.
+#[test]
+fn obama_own_sections_records_need_the_system_administrators_approval() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = format!("{}\n[regulation]\npreset = \"obama\"   # 小浜市規則第7号\n", demo_site());
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+    add(&d, "ito", "site-administrator");
+    add(&d, "tanaka", "operator");
+    assert_eq!(enroll_by(&d, "takahashi", "ito")["status"], "approved");
+
+    // Own section (市民課), no approval: refused, and the refusal says why.
+    refused(&d.act("ito", &["audit", "show", "--person", "tanaka"]), "your own section");
+    // The request, approved by the 電算管理者 (system administrator), opens it.
+    let r = json(&d.act("ito", &["--json", "request", "view", "--section", "市民課", "--reason", "操作内容の確認"]));
+    assert_eq!(r["status"], "pending", "{r}");
+    json(&d.act("takahashi", &["--json", "request", "approve", r["request"].as_str().unwrap()]));
+    let ev = lines(&d.act("ito", &["--json", "audit", "show", "--person", "tanaka", "--limit", "5"]));
+    assert!(!ev.is_empty(), "the approved view returns tanaka's events");
+    // The 電算管理者 reads directly (002 §7(1), §7(12)).
+    lines(&d.act("takahashi", &["--json", "audit", "show", "--person", "tanaka", "--limit", "1"]));
+}
