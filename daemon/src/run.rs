@@ -407,7 +407,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             })
             .await;
     }
-    tracing::info!(site = %site.id, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
+    tracing::info!(site = %site.id, regulation = %site.regulation.preset, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
