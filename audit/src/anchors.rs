@@ -263,7 +263,7 @@ pub fn raise(path: &Path, node: &str, r: Raise) -> Result<bool, AnchorError> {
         return Ok(false);
     }
     let text = serde_json::to_string_pretty(&hw).unwrap_or_default();
-    crate::writer::write_atomic(path, text.as_bytes())
+    crate::fault::write_private_atomic(path, text.as_bytes())
         .map_err(|source| AnchorError::Io { path: path.into(), source })?;
     Ok(true)
 }
@@ -275,7 +275,8 @@ pub fn create(path: &Path, node: &str) -> Result<(), AnchorError> {
         return Ok(());
     }
     let text = serde_json::to_string_pretty(&HighWater { node: node.into(), ..Default::default() }).unwrap_or_default();
-    crate::writer::write_atomic(path, text.as_bytes()).map_err(|source| AnchorError::Io { path: path.into(), source })
+    crate::fault::write_private_atomic(path, text.as_bytes())
+        .map_err(|source| AnchorError::Io { path: path.into(), source })
 }
 
 /// The node's signed tree head over its whole log as it is now (for a ledger's paper anchor).

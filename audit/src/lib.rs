@@ -9,6 +9,7 @@
 pub mod anchors;
 mod error;
 mod event;
+pub mod fault;
 pub mod log;
 pub mod merkle;
 mod signing;

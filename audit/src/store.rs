@@ -75,8 +75,7 @@ pub async fn read_store_key(db: &Path) -> Result<Vec<u8>, AuditError> {
     if !db.exists() {
         return Err(AuditError::Missing { path: db.into() });
     }
-    let mut c =
-        read_only(db)?.connect().await.map_err(|e| AuditError::Corrupt { path: db.into(), detail: e.to_string() })?;
+    let mut c = read_only(db)?.connect().await.map_err(|e| AuditError::opening(db, &e))?;
     let v: Option<String> = sqlx::query_scalar("SELECT value FROM meta WHERE key = 'public_key'")
         .fetch_optional(&mut c)
         .await
@@ -193,9 +192,13 @@ impl AuditStore {
         }
         let signer = Signer::load(signing_key)?;
         let pk = hex::encode(signer.public_key());
-        std::fs::write(pub_path(signing_key), format!("{pk}\n"))
+        crate::fault::write_private_atomic(&pub_path(signing_key), format!("{pk}\n").as_bytes())
             .map_err(|source| AuditError::Io { path: pub_path(signing_key), source })?;
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options(path, true)?).await?;
+        // Owner-only before SQLite sees it: the -wal and -shm files take the database's mode.
+        crate::fault::create_private(path).map_err(|source| AuditError::Io { path: path.into(), source })?;
+        let opening = |e: sqlx::Error| AuditError::opening(path, &e);
+        let pool =
+            SqlitePoolOptions::new().max_connections(4).connect_with(options(path, false)?).await.map_err(opening)?;
         MIGRATOR.run(&pool).await?;
         sqlx::query("INSERT INTO meta(key, value) VALUES ('format', '1'), ('node', ?), ('public_key', ?), ('indexed_upto', '0')")
             .bind(node)
@@ -216,7 +219,8 @@ impl AuditStore {
         if !path.exists() {
             return Err(AuditError::Missing { path: path.into() });
         }
-        let corrupt = |e: sqlx::Error| AuditError::Corrupt { path: path.into(), detail: e.to_string() };
+        // By its real cause: a full disk or a permission is not corruption (issue 15).
+        let corrupt = |e: sqlx::Error| AuditError::opening(path, &e);
         // Look before writing anything: a foreign file must stay byte-for-byte as it was.
         {
             let mut c = read_only(path)?.connect().await.map_err(corrupt)?;

@@ -346,7 +346,7 @@ impl Task {
         let head = serde_json::json!({"node": self.node, "seq": self.head_seq, "head": hex::encode(self.head_hash), "time": time, "signature": hex::encode(&sig)});
         if !self.head_file_ok {
             tracing::error!("audit head file left as found (missing, garbled or old): not overwritten");
-        } else if let Err(e) = write_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
+        } else if let Err(e) = crate::fault::write_private_atomic(&head_path(&self.db), head.to_string().as_bytes()) {
             tracing::error!(error = %e, "audit head file not written");
         }
         if let Some(hw) = self.high_water.clone()
@@ -375,21 +375,4 @@ impl Task {
         }
         self.checkpoint_seq = self.head_seq;
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename (never a torn file), mode 0600.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("head.tmp");
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

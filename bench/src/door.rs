@@ -45,7 +45,8 @@ fn probed(n: usize, presentations: usize) -> std::collections::BTreeSet<usize> {
 async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<()> {
     let from_images = probed(n, presentations);
     let data = dir.join("data");
-    std::fs::create_dir_all(&data)?;
+    // 0700: tobirad refuses a data directory other users can read (issue 15).
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(&data)?;
     tobira::keys::create_key(&data.join("template.key"), tobira::keys::KEK_LEN)?;
     let kek = tobira::keys::load_key(&data.join("template.key"), tobira::keys::KEK_LEN)?;
     let store = RegistryStore::open(&data.join("registry.db"), true).await?;

@@ -561,7 +561,9 @@ pub fn ledger_rows(v: &serde_json::Value) -> (Vec<String>, Vec<Vec<String>>) {
 /// verification failed.
 pub fn exit_code(e: &ClientError) -> i32 {
     match e {
-        ClientError::Connect { .. } | ClientError::NoAnswer => 3,
+        ClientError::Connect { .. }
+        | ClientError::NoAnswer
+        | ClientError::Refused { code: tobira_proto::ErrorCode::Busy, .. } => 3,
         ClientError::Refused { code: tobira_proto::ErrorCode::BadRequest, .. } => 2,
         _ => 1,
     }

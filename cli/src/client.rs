@@ -2,8 +2,11 @@
 
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tobira_proto::{ActorClaim, CONTROL_VERSION, Envelope, ErrorCode, Request, Response, read_frame, write_frame};
+
+/// How long a client keeps asking again while the daemon answers "busy".
+const BUSY_PATIENCE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -44,17 +47,69 @@ impl Client {
         self.call_as(self.actor.clone(), body)
     }
 
+    /// A "busy" answer (this user already has its share of requests in progress) did nothing, so the request
+    /// is sent again, a little later each time, for up to [`BUSY_PATIENCE`].
     pub fn call_as(&self, actor: Option<ActorClaim>, body: Request) -> Result<serde_json::Value, ClientError> {
+        let envelope = Envelope { version: CONTROL_VERSION, actor, body };
+        let give_up = Instant::now() + BUSY_PATIENCE;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.once(&envelope) {
+                Err(ClientError::Refused { code: ErrorCode::Busy, .. }) if Instant::now() + pause < give_up => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn once(&self, envelope: &Envelope<Request>) -> Result<serde_json::Value, ClientError> {
         let mut s = UnixStream::connect(&self.path)
             .map_err(|source| ClientError::Connect { path: self.path.clone(), source })?;
         let to = |source| ClientError::Connect { path: self.path.clone(), source };
         s.set_read_timeout(Some(self.timeout)).map_err(to)?;
         s.set_write_timeout(Some(self.timeout)).map_err(to)?;
-        write_frame(&mut s, &Envelope { version: CONTROL_VERSION, actor, body })?;
-        match read_frame::<_, Response>(&mut s)? {
-            Some(Response::Ok { data }) => Ok(data),
-            Some(Response::Error { code, message }) => Err(ClientError::Refused { code, message }),
-            None => Err(ClientError::NoAnswer),
+        let sent = write_frame(&mut s, envelope);
+        // A daemon that refuses us may close before our request is written; its reason is still readable.
+        let answer = read_frame::<_, Response>(&mut s);
+        match (sent, answer) {
+            (_, Ok(Some(Response::Ok { data }))) => Ok(data),
+            (_, Ok(Some(Response::Error { code, message }))) => Err(ClientError::Refused { code, message }),
+            (Err(e), _) => Err(e.into()),
+            (Ok(()), Ok(None)) => Err(ClientError::NoAnswer),
+            (Ok(()), Err(e)) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A daemon that refuses without reading closes on a request still being written: the client's write
+    /// fails with EPIPE, and the reason must still reach the user instead of "Broken pipe" (issue 15).
+    #[test]
+    fn a_refusal_sent_before_the_request_is_read_is_still_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("control.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let refusal = Response::Error { code: ErrorCode::Denied, message: "not permitted (権限なし)".into() };
+            s.write_all(&tobira_proto::encode(&refusal).unwrap()).unwrap();
+            // Closed with the client's request unread: its remaining write fails with EPIPE.
+        });
+        // Larger than the socket's buffers, so the write is still going on when the server closes.
+        let body = Request::PersonShow { id: "x".repeat(2 * 1024 * 1024) };
+        let r = Client::new(&path).call(body);
+        server.join().unwrap();
+        match r {
+            Err(ClientError::Refused { code: ErrorCode::Denied, message }) => {
+                assert!(message.contains("not permitted"))
+            }
+            other => panic!("the refusal was lost: {other:?}"),
         }
     }
 }

@@ -6,8 +6,13 @@
 //! operating authority, but each registration, deletion, delegation and return they make is a *request*
 //! until the system administrator (システム管理者) approves it. Acts of the role a level names as its issuer
 //! (003 §13(1)-(3)) take effect at once, because that role *is* the approving authority.
+//!
+//! Which roles those are is the site's city profile ([`crate::regulation::Regulation`], `[regulation]` in the
+//! site file): [`authorize_in`] and [`may_decide_in`] take it as plain data; [`authorize`] and [`may_decide`]
+//! are Sendai's rule (003), the default.
 
 use crate::model::{Level, Role};
+use crate::regulation::Regulation;
 use serde::{Deserialize, Serialize};
 
 /// An administrative act, with what the rule needs to know about it.
@@ -91,49 +96,84 @@ fn held_list(r: &[Role]) -> String {
     if r.is_empty() { "none".into() } else { r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ") }
 }
 
-/// Roles that may read every section's records without asking (they supervise the whole site).
-const SUPERVISORS: [Role; 4] =
-    [Role::SystemAdministrator, Role::SecurityManager, Role::SecurityDirector, Role::DataManager];
-
-/// The rule: may a holder of `roles` perform `act`, and how does it take effect?
+/// The rule under Sendai's regulation (003, the default profile). The daemon uses [`authorize_in`] with the
+/// site's own profile.
 pub fn authorize(act: Act, roles: &[Role]) -> Result<Mode, NotPermitted> {
+    authorize_in(act, roles, &Regulation::default())
+}
+
+fn dedup(mut v: Vec<Role>) -> Vec<Role> {
+    let mut seen = Vec::new();
+    v.retain(|r| {
+        let fresh = !seen.contains(r);
+        seen.push(*r);
+        fresh
+    });
+    v
+}
+
+/// (roles acting directly, roles acting by request) for `act` under `reg`.
+fn rule(act: Act, reg: &Regulation) -> (Vec<Role>, Vec<Role>) {
     use Role::*;
-    let has = |r: Role| roles.contains(&r);
-    // (roles acting directly, roles acting by request)
-    let (direct, request): (&[Role], &[Role]) = match act {
-        Act::AddPerson | Act::OffHours | Act::Visit | Act::LendViewer | Act::Review | Act::RotateKey | Act::Decide => {
-            (&[SystemAdministrator], &[])
+    let (direct, request) = match act {
+        Act::AddPerson | Act::Visit | Act::LendViewer | Act::Review | Act::RotateKey => {
+            (vec![SystemAdministrator], vec![])
         }
-        Act::Enroll | Act::DeletePerson => (&[SystemAdministrator], &[SiteAdministrator]),
-        Act::Grant(level) => match level {
-            Level::L1 => (&[SystemAdministrator], &[SiteAdministrator]),
-            Level::L2 => (&[DataManager], &[]),
-            Level::L3 => (&[SecurityDirector], &[]),
-        },
+        // 002 §5-2: prior agreement of the profile's approver (電算管理者 in 002).
+        Act::OffHours => (vec![reg.off_hours_approver], vec![]),
+        // Whoever approves some kind of request under this profile; `may_decide_in` checks the kind.
+        Act::Decide => {
+            (vec![reg.operator_designator, SystemAdministrator, reg.level1_issuer, reg.view_approver], vec![])
+        }
+        // 003 §7(3), 000 §8(1)-(2), 001 §6, 004 §6: the designator enrolls and removes operators; the system
+        // administrator, who registers people, keeps it too.
+        Act::Enroll | Act::DeletePerson => {
+            (vec![reg.operator_designator, SystemAdministrator], reg.operator_requesters.clone())
+        }
+        // 003 §13(2), 000 §7(1), 002 §10(1): only the level's issuer grants; Level 1 delegations may be requested.
+        Act::Grant(Level::L1) => (vec![reg.level1_issuer], reg.operator_requesters.clone()),
+        Act::Grant(level) => (vec![reg.issuer(level)], vec![]),
         // Taking authority away is never harder than giving it: the issuer role or the system administrator.
-        Act::Revoke(level) => match level {
-            Level::L1 => (&[SystemAdministrator], &[SiteAdministrator]),
-            Level::L2 => (&[DataManager, SystemAdministrator], &[]),
-            Level::L3 => (&[SecurityDirector, SystemAdministrator], &[]),
-        },
-        Act::Unlock => (&[SystemAdministrator, SecurityManager], &[]),
-        Act::AckAlarm => (&[SecurityManager, SystemAdministrator], &[]),
-        Act::ViewRecords { other_section: false } => (&SUPERVISORS, &[SiteAdministrator]),
-        Act::ViewRecords { other_section: true } => (&SUPERVISORS, &[SiteAdministrator]),
+        Act::Revoke(Level::L1) => (vec![reg.level1_issuer, SystemAdministrator], reg.operator_requesters.clone()),
+        Act::Revoke(level) => (vec![reg.issuer(level), SystemAdministrator], vec![]),
+        Act::Unlock => (vec![SystemAdministrator, SecurityManager], vec![]),
+        Act::AckAlarm => (vec![SecurityManager, SystemAdministrator], vec![]),
+        // 002 §7(11): the profile's readers read every section; site administrators and section officers ask.
+        Act::ViewRecords { .. } => (reg.record_readers.clone(), vec![SiteAdministrator, SecurityManager]),
     };
-    if direct.iter().any(|r| has(*r)) {
+    let direct = dedup(direct);
+    let request = dedup(request).into_iter().filter(|r| !direct.contains(r)).collect();
+    (direct, request)
+}
+
+/// The rule under a city's profile: may a holder of `roles` perform `act`, and how does it take effect?
+pub fn authorize_in(act: Act, roles: &[Role], reg: &Regulation) -> Result<Mode, NotPermitted> {
+    let has = |r: &Role| roles.contains(r);
+    let (direct, request) = rule(act, reg);
+    if direct.iter().any(has) {
         return Ok(Mode::Direct);
     }
-    // A site administrator reads their own section's history directly; another section's needs approval.
-    if act == (Act::ViewRecords { other_section: false }) && has(SiteAdministrator) {
+    // Those who ask for another section's records read their own directly — unless the profile says one's
+    // own section needs approval too (002 §7(11)).
+    if act == (Act::ViewRecords { other_section: false }) && !reg.own_section_needs_approval && request.iter().any(has)
+    {
         return Ok(Mode::Direct);
     }
-    if request.iter().any(|r| has(*r)) {
+    if request.iter().any(has) {
         return Ok(Mode::Request);
     }
-    let mut needed = direct.to_vec();
-    needed.extend_from_slice(request);
+    let mut needed = direct;
+    needed.extend(request);
     Err(NotPermitted { act, needed, held: roles.to_vec() })
+}
+
+/// The roles that approve a request for `act` (the act the request would perform) under `reg`: those who may
+/// perform it directly, and for reading records the profile's view approver.
+pub fn approvers(act: Act, reg: &Regulation) -> Vec<Role> {
+    match act {
+        Act::ViewRecords { .. } => vec![reg.view_approver],
+        other => rule(other, reg).0,
+    }
 }
 
 /// The four-eyes rule for decisions: the system administrator decides, never on a request of their own.
@@ -143,6 +183,30 @@ pub fn may_decide(decider_roles: &[Role], decider: &str, requester: &str) -> Res
     }
     if decider == requester {
         return Err("a request cannot be approved by the person who made it (003 §7: another person approves)");
+    }
+    Ok(())
+}
+
+/// The four-eyes rule under a profile: a request for `act` is decided by one of its [`approvers`], never by
+/// the person who made it.
+pub fn may_decide_in(
+    act: Act,
+    reg: &Regulation,
+    decider_roles: &[Role],
+    decider: &str,
+    requester: &str,
+) -> Result<(), String> {
+    let who = approvers(act, reg);
+    if !who.iter().any(|r| decider_roles.contains(r)) {
+        return Err(format!(
+            "only the {} approves or rejects this request ({}; profile {})",
+            needed_list(&who),
+            act.article(),
+            reg.preset
+        ));
+    }
+    if decider == requester {
+        return Err("a request cannot be approved by the person who made it (003 §7: another person approves)".into());
     }
     Ok(())
 }
@@ -246,6 +310,141 @@ mod tests {
         #[test]
         fn only_system_administrators_decide(r in roles()) {
             prop_assert_eq!(may_decide(&r, "x", "y").is_ok(), r.contains(&SystemAdministrator));
+        }
+    }
+}
+
+/// Each preset against its own articles (issue 21 §6).
+#[cfg(test)]
+mod profile_tests {
+    use super::*;
+    use crate::regulation::Preset::{self, *};
+    use Role::*;
+    use proptest::prelude::*;
+
+    fn ok(act: Act, roles: &[Role], p: Preset) -> Result<Mode, NotPermitted> {
+        authorize_in(act, roles, &p.regulation())
+    }
+
+    /// 000 §7(1): Kitaibaraki's system administrator (管理者) permits the server room, the data manager may not;
+    /// 003 §13(2): Sendai the other way round.
+    #[test]
+    fn art_000_7_1_kitaibaraki_level2_is_granted_by_the_system_administrator() {
+        assert_eq!(ok(Act::Grant(Level::L2), &[SystemAdministrator], Kitaibaraki), Ok(Mode::Direct));
+        assert!(ok(Act::Grant(Level::L2), &[DataManager], Kitaibaraki).is_err());
+        assert!(ok(Act::Grant(Level::L2), &[SystemAdministrator], Sendai).is_err());
+        assert_eq!(ok(Act::Grant(Level::L2), &[DataManager], Sendai), Ok(Mode::Direct));
+        // Silent on media rooms: Sendai's security director.
+        assert_eq!(ok(Act::Grant(Level::L3), &[SecurityDirector], Kitaibaraki), Ok(Mode::Direct));
+    }
+
+    /// 000 §8(1)-(2): the security officer (セキュリティ責任者) designates operators, registers and deletes their
+    /// palm data — directly; a site administrator's request for it is theirs to approve.
+    #[test]
+    fn art_000_8_kitaibaraki_security_officer_designates_operators() {
+        for act in [Act::Enroll, Act::DeletePerson, Act::Grant(Level::L1), Act::Revoke(Level::L1)] {
+            assert_eq!(ok(act, &[SecurityManager], Kitaibaraki), Ok(Mode::Direct), "{act:?}");
+            assert!(ok(act, &[SecurityManager], Sendai).is_err(), "{act:?} under 003");
+            assert_eq!(ok(act, &[SiteAdministrator], Kitaibaraki), Ok(Mode::Request), "{act:?}");
+        }
+        let k = Kitaibaraki.regulation();
+        assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SecurityManager], "ono", "ito").is_ok());
+        let e = may_decide_in(Act::Grant(Level::L1), &k, &[SystemAdministrator], "sato", "ito").unwrap_err();
+        assert!(e.contains("security-manager"), "{e}");
+        assert!(may_decide_in(Act::Enroll, &k, &[SecurityManager], "ono", "ono").is_err(), "never one's own");
+    }
+
+    /// 002 §10(1): Obama's server room is admitted by the 電算責任者 managing it; §7(2)-(3): the section
+    /// officer notifies an operator, the 電算管理者 registers; §7(11): the operation records, one's own section's
+    /// included, are checked only with the 電算管理者's approval; §5-2: off-hours use agreed with the 電算管理者.
+    #[test]
+    fn art_002_obama_server_room_notification_and_records() {
+        assert_eq!(ok(Act::Grant(Level::L2), &[SecurityManager], Obama), Ok(Mode::Direct));
+        assert!(ok(Act::Grant(Level::L2), &[DataManager], Obama).is_err());
+        assert_eq!(ok(Act::Enroll, &[SecurityManager], Obama), Ok(Mode::Request));
+        assert_eq!(ok(Act::Grant(Level::L1), &[SecurityManager], Obama), Ok(Mode::Request));
+        assert_eq!(ok(Act::Grant(Level::L1), &[SystemAdministrator], Obama), Ok(Mode::Direct));
+        for own in [false, true] {
+            let view = Act::ViewRecords { other_section: !own };
+            assert_eq!(ok(view, &[SiteAdministrator], Obama), Ok(Mode::Request), "own {own}");
+            assert_eq!(ok(view, &[SecurityManager], Obama), Ok(Mode::Request), "own {own}");
+            assert_eq!(ok(view, &[SystemAdministrator], Obama), Ok(Mode::Direct), "own {own}");
+        }
+        // Sendai: one's own section directly, the security manager everything.
+        assert_eq!(ok(Act::ViewRecords { other_section: false }, &[SiteAdministrator], Sendai), Ok(Mode::Direct));
+        assert_eq!(ok(Act::ViewRecords { other_section: true }, &[SecurityManager], Sendai), Ok(Mode::Direct));
+        let o = Obama.regulation();
+        let view = Act::ViewRecords { other_section: true };
+        assert!(may_decide_in(view, &o, &[SystemAdministrator], "a", "b").is_ok());
+        assert!(may_decide_in(view, &o, &[SecurityManager], "a", "b").is_err());
+        assert_eq!(ok(Act::OffHours, &[SystemAdministrator], Obama), Ok(Mode::Direct));
+        assert!(ok(Act::OffHours, &[SecurityManager], Obama).is_err());
+    }
+
+    /// 001 §6: Kurume's protection officer (保護責任者) designates the staff handling the data.
+    #[test]
+    fn art_001_6_kurume_protection_officer_designates() {
+        assert_eq!(ok(Act::Grant(Level::L1), &[SecurityManager], Kurume), Ok(Mode::Direct));
+        assert_eq!(ok(Act::Enroll, &[SecurityManager], Kurume), Ok(Mode::Direct));
+        assert!(ok(Act::Grant(Level::L1), &[SystemAdministrator], Kurume).is_err());
+        // Silent on server and media rooms: Sendai's issuers.
+        assert_eq!(ok(Act::Grant(Level::L2), &[DataManager], Kurume), Ok(Mode::Direct));
+        assert_eq!(ok(Act::Grant(Level::L3), &[SecurityDirector], Kurume), Ok(Mode::Direct));
+    }
+
+    /// 004 §6(1)-(3): Kitami's section officer (情報セキュリティ責任者) applies, the two-factor system's
+    /// administrator registers the terminal authority.
+    #[test]
+    fn art_004_6_kitami_section_officer_applies_and_the_administrator_registers() {
+        assert_eq!(ok(Act::Grant(Level::L1), &[SecurityManager], Kitami), Ok(Mode::Request));
+        assert_eq!(ok(Act::Enroll, &[SecurityManager], Kitami), Ok(Mode::Request));
+        assert_eq!(ok(Act::Grant(Level::L1), &[SystemAdministrator], Kitami), Ok(Mode::Direct));
+        let k = Kitami.regulation();
+        assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SystemAdministrator], "a", "b").is_ok());
+        assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SecurityManager], "a", "b").is_err());
+    }
+
+    /// Sendai's profile gives exactly the rule `authorize` always gave (003).
+    #[test]
+    fn sendai_profile_is_the_old_rule() {
+        let s = Sendai.regulation();
+        for act in [Act::Enroll, Act::Grant(Level::L1), Act::Grant(Level::L2), Act::Decide, Act::Revoke(Level::L3)] {
+            for r in Role::ALL {
+                assert_eq!(authorize_in(act, &[r], &s), authorize(act, &[r]), "{act:?} {r:?}");
+            }
+        }
+        assert!(may_decide_in(Act::Enroll, &s, &[SystemAdministrator], "a", "b").is_ok());
+        assert!(may_decide_in(Act::Enroll, &s, &[SiteAdministrator], "a", "b").is_err());
+    }
+
+    fn presets() -> impl Strategy<Value = Preset> {
+        proptest::sample::select(Preset::ALL.to_vec())
+    }
+
+    fn roles() -> impl Strategy<Value = Vec<Role>> {
+        proptest::sample::subsequence(Role::ALL.to_vec(), 0..=8)
+    }
+
+    proptest! {
+        /// Under every preset: plain users never administer, more roles never permit less, and only the
+        /// level's issuer grants it.
+        #[test]
+        fn every_profile_keeps_the_invariants(p in presets(), a in roles(), b in roles(), level in prop_oneof![Just(Level::L1), Just(Level::L2), Just(Level::L3)]) {
+            let reg = p.regulation();
+            for act in [Act::Enroll, Act::DeletePerson, Act::Grant(level), Act::Revoke(level), Act::Decide, Act::OffHours, Act::ViewRecords { other_section: true }, Act::ViewRecords { other_section: false }] {
+                prop_assert!(authorize_in(act, &[Operator, Vendor, Viewer], &reg).is_err());
+                let mut both = a.clone();
+                both.extend(b.iter().copied());
+                match authorize_in(act, &a, &reg) {
+                    Ok(Mode::Direct) => prop_assert_eq!(authorize_in(act, &both, &reg), Ok(Mode::Direct)),
+                    Ok(Mode::Request) => prop_assert!(authorize_in(act, &both, &reg).is_ok()),
+                    Err(_) => {}
+                }
+            }
+            prop_assert_eq!(
+                authorize_in(Act::Grant(level), &a, &reg) == Ok(Mode::Direct),
+                a.contains(&reg.issuer(level))
+            );
         }
     }
 }

@@ -3,6 +3,8 @@
 //! - [`admin`]: who may perform which administrative act, directly or by request (003 §5(4), §7).
 //! - [`ids`], [`model`]: people, roles, grants, approvals, visits, and the [`model::Registry`] snapshot.
 //! - [`site`]: the site layout file, checked with file/line/field errors.
+//! - [`regulation`]: city profiles — which role issues each level, designates operators, approves viewing
+//!   (presets for the five regulations; Sendai's the default).
 //! - [`calendar`]: office hours and Japanese holidays (002 §5-2).
 //! - [`dates`]: what a day given as the start or the end of a range means (one rule for every command).
 //! - [`policy`]: `decide(request, context) -> Decision` — every rule of DESIGN.md "Rules".
@@ -22,5 +24,6 @@ pub mod lockout;
 pub mod model;
 pub mod occupancy;
 pub mod policy;
+pub mod regulation;
 pub mod site;
 pub mod staleness;

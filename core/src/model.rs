@@ -112,7 +112,8 @@ impl Level {
         }
     }
 
-    /// The role whose holder must issue a grant at this level for it to count (003 §13(1)–(3)).
+    /// The role whose holder must issue a grant at this level under Sendai's regulation (003 §13(2)), the
+    /// default profile. Decisions read the site's profile instead: [`crate::regulation::Regulation::issuer`].
     pub fn required_issuer(self) -> Role {
         match self {
             Level::L1 => Role::SystemAdministrator,
@@ -278,9 +279,10 @@ impl Registry {
         self.site.door(id)
     }
 
-    /// Whether a grant counts: issued in the role the level requires, by someone who holds it now (003 §13).
+    /// Whether a grant counts: issued in the role the site's regulation names for the level (003 §13(2),
+    /// 000 §7(1), 002 §10(1)), by someone who holds it now.
     pub fn issuer_valid(&self, g: &Grant, level: Level) -> bool {
-        g.issuer_role == level.required_issuer()
+        g.issuer_role == self.site.regulation.issuer(level)
             && self.person(&g.issued_by).is_some_and(|p| p.active && p.has_role(g.issuer_role))
     }
 

@@ -142,7 +142,7 @@ impl fmt::Display for Reason {
             Reason::GrantExpired => "The grant has expired: ask for it to be renewed (004 §7).",
             Reason::GrantNotYetValid => "The grant is not valid yet: check its start date.",
             Reason::IssuerLacksRole => "The grant's issuer no longer holds the role it needs: ask for a new grant.",
-            Reason::WrongIssuerRole => "The grant was not issued by the role this level requires (L1 system administrator, L2 data manager, L3 security director).",
+            Reason::WrongIssuerRole => "The grant was not issued by the role this level requires under the site's regulation ([regulation]; Sendai: L1 system administrator, L2 data manager, L3 security director).",
             Reason::NotInsideParent => "You are not recorded inside the surrounding room: enter it through its reader first.",
             Reason::OutsideOfficeHours => "Outside office hours: no approval on record. Ask the system administrator (電算管理者) for an off-hours approval.",
             Reason::Holiday => "Closed day (holiday or closure): no approval on record. Ask the system administrator for an off-hours approval.",
@@ -227,8 +227,9 @@ fn grant_for(person: &PersonId, place: &Place, level: Level, ctx: &Context) -> R
         _ => 5,
     };
     for g in ctx.registry.grants_of(person, ctx.grants).filter(|g| &g.place == place) {
-        // 003 §13(1)-(3): the grant counts only if issued in the role the level requires…
-        let r = if g.issuer_role != level.required_issuer() {
+        // 003 §13(2) (000 §7(1), 002 §10(1) in their profiles): the grant counts only if issued in the role the
+        // site's regulation names for the level…
+        let r = if g.issuer_role != ctx.registry.site.regulation.issuer(level) {
             Reason::WrongIssuerRole
         // …by someone who holds that role.
         } else if !ctx.registry.issuer_valid(g, level) {
@@ -337,7 +338,10 @@ fn login(terminal: &TerminalId, person: &PersonId, remote: bool, ctx: &Context) 
             && &a.terminal == terminal
             && a.from <= ctx.now
             && ctx.now < a.until
-            && ctx.registry.person(&a.approved_by).is_some_and(|p| p.has_role(Role::SystemAdministrator))
+            && ctx
+                .registry
+                .person(&a.approved_by)
+                .is_some_and(|p| p.has_role(ctx.registry.site.regulation.off_hours_approver))
     });
     if approved { Decision::grant(Reason::OffHoursApproved) } else { Decision::deny(office_reason(&v)) }
 }

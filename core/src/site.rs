@@ -5,7 +5,8 @@
 //! administrator can fix the file without reading code.
 
 use crate::ids::*;
-use crate::model::Level;
+use crate::model::{Level, Role};
+use crate::regulation::{NOT_AN_AUTHORITY, Preset, Regulation};
 use chrono::{FixedOffset, NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -80,6 +81,9 @@ pub struct RawSite {
     pub lockout: RawLockout,
     #[serde(default)]
     pub administration: RawAdministration,
+    /// The city's profile (issue 21 §6): a preset and single-rule overrides. Absent: Sendai's (003).
+    #[serde(default)]
+    pub regulation: RawRegulation,
     /// Multi-node: where this node ships its audit events (issue 7). Absent: a single embedded node.
     #[serde(default)]
     pub central: Option<RawCentral>,
@@ -248,6 +252,23 @@ impl Default for RawAdministration {
     }
 }
 
+/// `[regulation]`: which city's rules apply (`preset`), and single rules the site overrides. Role values are
+/// the role names of `person add --roles` (`system-administrator`, …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRegulation {
+    pub preset: Option<Spanned<String>>,
+    pub level1_issuer: Option<Spanned<String>>,
+    pub level2_issuer: Option<Spanned<String>>,
+    pub level3_issuer: Option<Spanned<String>>,
+    pub operator_designator: Option<Spanned<String>>,
+    pub operator_requesters: Option<Spanned<Vec<String>>>,
+    pub record_readers: Option<Spanned<Vec<String>>>,
+    pub view_approver: Option<Spanned<String>>,
+    pub own_section_needs_approval: Option<bool>,
+    pub off_hours_approver: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawZone {
@@ -390,6 +411,8 @@ pub struct Site {
     pub timeouts: Timeouts,
     pub lockout: LockoutPolicy,
     pub administration: Administration,
+    /// The city's rules: who issues each level, designates operators, approves viewing (issue 21 §6).
+    pub regulation: Regulation,
     pub central: Option<RawCentral>,
     pub zones: Vec<ZoneConfig>,
     pub readers: Vec<ReaderConfig>,
@@ -487,6 +510,65 @@ fn known(
     ))
 }
 
+/// `[regulation]`: the preset's rules, then the site's overrides, each checked with its line.
+fn resolve_regulation(cx: &Ctx, raw: &RawRegulation) -> Result<Regulation, SiteError> {
+    let preset = match &raw.preset {
+        None => Preset::Sendai,
+        Some(p) => p.get_ref().parse::<Preset>().map_err(|_| {
+            let known: Vec<&str> = Preset::ALL.iter().map(|p| p.as_str()).collect();
+            cx.err(
+                p.span(),
+                "regulation.preset",
+                format!("unknown preset {:?} (known: {})", p.get_ref(), known.join(", ")),
+            )
+        })?,
+    };
+    let mut reg = preset.regulation();
+    let role = |v: &Spanned<String>, field: &str| -> Result<Role, SiteError> {
+        let known = || Role::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ");
+        let r = v.get_ref().parse::<Role>().map_err(|_| {
+            cx.err(
+                v.span(),
+                format!("regulation.{field}"),
+                format!("{:?} is not a role (known: {})", v.get_ref(), known()),
+            )
+        })?;
+        if NOT_AN_AUTHORITY.contains(&r) {
+            return Err(cx.err(
+                v.span(),
+                format!("regulation.{field}"),
+                format!("{} ({}) cannot hold an administrative authority", r.as_str(), r.japanese()),
+            ));
+        }
+        Ok(r)
+    };
+    let roles = |v: &Spanned<Vec<String>>, field: &str| -> Result<Vec<Role>, SiteError> {
+        v.get_ref().iter().map(|s| role(&Spanned::new(v.span(), s.clone()), field)).collect()
+    };
+    for (slot, v, field) in [
+        (&mut reg.level1_issuer, &raw.level1_issuer, "level1_issuer"),
+        (&mut reg.level2_issuer, &raw.level2_issuer, "level2_issuer"),
+        (&mut reg.level3_issuer, &raw.level3_issuer, "level3_issuer"),
+        (&mut reg.operator_designator, &raw.operator_designator, "operator_designator"),
+        (&mut reg.view_approver, &raw.view_approver, "view_approver"),
+        (&mut reg.off_hours_approver, &raw.off_hours_approver, "off_hours_approver"),
+    ] {
+        if let Some(v) = v {
+            *slot = role(v, field)?;
+        }
+    }
+    if let Some(v) = &raw.operator_requesters {
+        reg.operator_requesters = roles(v, "operator_requesters")?;
+    }
+    if let Some(v) = &raw.record_readers {
+        reg.record_readers = roles(v, "record_readers")?;
+    }
+    if let Some(b) = raw.own_section_needs_approval {
+        reg.own_section_needs_approval = b;
+    }
+    Ok(reg)
+}
+
 impl Site {
     fn resolve(raw: RawSite, cx: &Ctx) -> Result<Site, SiteError> {
         let utc_offset = parse_offset(raw.site.utc_offset.get_ref()).ok_or_else(|| {
@@ -515,6 +597,8 @@ impl Site {
                 "the command must be an absolute path (it runs without a shell or PATH lookup)",
             ));
         }
+
+        let regulation = resolve_regulation(cx, &raw.regulation)?;
 
         let oh = &raw.office_hours;
         let mut days = Vec::new();
@@ -789,6 +873,7 @@ impl Site {
                 max_delay_s: *l.max_delay_s.get_ref(),
             },
             administration,
+            regulation,
             central: raw.central.clone(),
             zones,
             readers,

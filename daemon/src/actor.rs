@@ -14,7 +14,7 @@ use crate::daemon::Daemon;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
-use tobira_core::admin::{Act, Mode, authorize};
+use tobira_core::admin::{Act, Mode, authorize_in};
 use tobira_core::ids::{PersonId, ReaderId};
 use tobira_core::model::{Person, Role};
 use tobira_drivers::Feedback;
@@ -121,7 +121,8 @@ impl Daemon {
                 ),
             });
         }
-        let mode = authorize(act, &person.roles).map_err(|e| Refusal {
+        // The act's rule under the site's regulation (`[regulation]`, issue 21 §6).
+        let mode = authorize_in(act, &person.roles, &self.site.regulation).map_err(|e| Refusal {
             code: ErrorCode::Denied,
             message: format!("{} may not do this ({}): {e}", claim.id, act.article()),
         })?;

@@ -22,7 +22,13 @@ pub async fn viewer(d: &Daemon, c: Option<&ActorClaim>, person: Option<&str>) ->
             return Err(Refusal {
                 code: ErrorCode::Forbidden,
                 message: format!(
-                    "reading the records of section {sec:?} (another section's operation history) needs the system administrator's approval (002 §7(11)): `tobira request view --section '{sec}' --reason …`"
+                    "reading the records of section {sec:?} ({}) needs the {} approval (002 §7(11)): `tobira request view --section '{sec}' --reason …`",
+                    if own {
+                        "your own section's operation history: this site's regulation asks approval for it too"
+                    } else {
+                        "another section's operation history"
+                    },
+                    d.site.regulation.view_approver.as_str().replace('-', " ") + "'s",
                 ),
             });
         }

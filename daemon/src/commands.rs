@@ -524,7 +524,8 @@ async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd
         let params = serde_json::json!({"grant": id.as_str(), "place": g.place, "from": from, "until": until, "schedule": schedule_s});
         return crate::requests::file(d, &actor, "grant", &g.holder, "003 §7(3), 004 §7", params).await;
     }
-    let issuer_role = level.required_issuer();
+    // The role the site's regulation names for the level (003 §13(2); 000 §7(1) in Kitaibaraki's profile).
+    let issuer_role = d.site.regulation.issuer(level);
     let grant = Grant {
         id: id.clone(),
         holder: holder.id.clone(),

@@ -3,12 +3,12 @@
 //! One request per connection; prompts stream back as they happen; the last frame is the result, sent only
 //! after the audit event is durable.
 
+use crate::control::{Limits, Peer, ReadError, refuse};
 use crate::daemon::Daemon;
 use crate::login::Notes;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
 use tobira_core::policy::Request;
@@ -16,11 +16,10 @@ use tobira_proto::{LoginContext, LoginMessage, LoginOutcome, LoginRequest, MAX_U
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 
-/// Logins served at once; a flood waits in the kernel's backlog, doors are served by their own tasks.
-const MAX_CONNECTIONS: usize = 16;
-/// A caller that does not send its request in this time is dropped.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Requests are small; anything larger is refused before it is buffered.
+/// Logins served at once (only root may call, so the per-UID share is the whole); one more is told "busy"
+/// at once instead of waiting. Doors are served by their own tasks.
+const LIMITS: Limits = Limits { per_uid: 16, total: 16, refusing: 64 };
+/// Requests are small; anything larger is refused from its declared length, before it is buffered.
 const MAX_REQUEST: usize = 4096;
 
 pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
@@ -53,8 +52,9 @@ fn remote(ctx: &LoginContext) -> bool {
 }
 
 pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener, shutdown: tokio::sync::watch::Receiver<bool>) {
-    crate::control::accept_loop(listener, MAX_CONNECTIONS, shutdown, "login", move |stream| {
-        handle(daemon.clone(), stream)
+    let busy = |reason: String| result_frame(LoginOutcome::AuthError, "BUSY", reason);
+    crate::control::accept_loop(listener, LIMITS, MAX_REQUEST, shutdown, "login", busy, move |stream, peer, req| {
+        handle(daemon.clone(), stream, peer, req)
     })
     .await
 }
@@ -66,36 +66,29 @@ async fn send(stream: &mut UnixStream, m: &LoginMessage) -> bool {
     }
 }
 
+fn result_frame(outcome: LoginOutcome, reason: &str, message: String) -> Vec<u8> {
+    encode(&LoginMessage::Result { outcome, reason: reason.into(), message }).unwrap_or_default()
+}
+
 async fn finish(mut stream: UnixStream, outcome: LoginOutcome, reason: &str, message: String) {
     let _ = send(&mut stream, &LoginMessage::Result { outcome, reason: reason.into(), message }).await;
     let _ = stream.shutdown().await;
 }
 
-async fn handle(d: Arc<Daemon>, mut stream: UnixStream) {
-    if !stream.peer_cred().is_ok_and(|c| c.uid() == 0) {
-        tracing::warn!("login socket: caller is not root; refused");
-        return finish(
-            stream,
-            LoginOutcome::PermissionDenied,
-            "NOT_ROOT",
-            "only the PAM stack (root) may use the login socket".into(),
-        )
-        .await;
+async fn handle(d: Arc<Daemon>, stream: UnixStream, peer: Peer, req: Result<LoginRequest, ReadError>) {
+    // Refused only once the request is read: the caller's write succeeds and it reads the reason.
+    if peer.uid != 0 {
+        tracing::warn!(uid = peer.uid, "login socket: caller is not root; refused");
+        let msg = "not permitted (権限なし): only the PAM stack (root) may use the login socket".to_string();
+        return refuse(stream, &result_frame(LoginOutcome::PermissionDenied, "NOT_ROOT", msg)).await;
     }
-    let req = match tokio::time::timeout(
-        REQUEST_TIMEOUT,
-        crate::control::read_request::<LoginRequest>(&mut stream, MAX_REQUEST),
-    )
-    .await
-    {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "login socket: malformed request");
-            return finish(stream, LoginOutcome::AuthError, "BAD_REQUEST", format!("malformed request: {e}")).await;
-        }
-        Err(_) => {
-            tracing::warn!("login socket: caller sent nothing in time; dropped");
-            return;
+    let req = match req {
+        Ok(r) => r,
+        Err(ReadError::Closed) => return,
+        Err(e) => {
+            static WARNED: std::sync::Mutex<(Option<std::time::Instant>, u64)> = std::sync::Mutex::new((None, 0));
+            e.log("login", &WARNED);
+            return finish(stream, LoginOutcome::AuthError, "BAD_REQUEST", e.message()).await;
         }
     };
     let ctx = match &req {

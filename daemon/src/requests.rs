@@ -12,9 +12,9 @@ use crate::daemon::Daemon;
 use crate::store::{RequestRow, StoreError};
 use chrono::{DateTime, Utc};
 use tobira_audit::{NewEvent, Outcome};
-use tobira_core::admin::{Act, may_decide};
+use tobira_core::admin::{Act, approvers, may_decide_in};
 use tobira_core::ids::*;
-use tobira_core::model::{Grant, Level, Place, Role, Schedule};
+use tobira_core::model::{Grant, Level, Place, Schedule};
 use tobira_proto::{ActorClaim, ErrorCode};
 
 type Answer = Result<serde_json::Value, Refusal>;
@@ -44,9 +44,13 @@ pub async fn file(
     )
     .await?;
     d.store.add_request(&id, kind, subject, &params, actor.id(), now).await?;
+    let who: Vec<String> = approvers(act_of(kind), &d.site.regulation)
+        .iter()
+        .map(|r| format!("the {} ({})", r.as_str().replace('-', " "), r.japanese()))
+        .collect();
     Ok(serde_json::json!({
         "request": id, "status": "pending", "audit_seq": seq,
-        "next": format!("the system administrator (システム管理者) approves with `tobira request approve {id}`"),
+        "next": format!("{} approves with `tobira request approve {id}`", who.join(" or ")),
     }))
 }
 
@@ -94,8 +98,10 @@ async fn decide(
         return Err(not_pending(&r));
     }
     let actor = d.prove(claim, Act::Decide).await?;
-    may_decide(&actor.person.roles, actor.id(), &r.requested_by)
-        .map_err(|m| Refusal { code: ErrorCode::Forbidden, message: m.into() })?;
+    // The approver is the one the site's regulation names for what the request would do (003 §7(3), 000 §8,
+    // 002 §7(11)).
+    may_decide_in(act_of(&r.kind), &d.site.regulation, &actor.person.roles, actor.id(), &r.requested_by)
+        .map_err(|message| Refusal { code: ErrorCode::Forbidden, message })?;
     if to == "approved" {
         check_still_applicable(d, &r)?;
     }
@@ -136,14 +142,7 @@ pub async fn withdraw(d: &Daemon, claim: Option<&ActorClaim>, id: &str) -> Answe
     if r.status != "pending" {
         return Err(not_pending(&r));
     }
-    let act = match r.kind.as_str() {
-        "enroll" => Act::Enroll,
-        "delete-person" => Act::DeletePerson,
-        "grant" => Act::Grant(Level::L1),
-        "revoke" => Act::Revoke(Level::L1),
-        _ => Act::ViewRecords { other_section: true },
-    };
-    let actor = d.prove(claim, act).await?;
+    let actor = d.prove(claim, act_of(&r.kind)).await?;
     if actor.id() != r.requested_by {
         return Err(Refusal {
             code: ErrorCode::Forbidden,
@@ -167,6 +166,17 @@ pub async fn withdraw(d: &Daemon, claim: Option<&ActorClaim>, id: &str) -> Answe
     }
     discard_pending_template(d, &r).await?;
     Ok(serde_json::json!({"request": id, "status": "withdrawn", "audit_seq": seq}))
+}
+
+/// The act a request of this kind performs once approved (only Level 1 delegations are ever requested).
+fn act_of(kind: &str) -> Act {
+    match kind {
+        "enroll" => Act::Enroll,
+        "delete-person" => Act::DeletePerson,
+        "grant" => Act::Grant(Level::L1),
+        "revoke" => Act::Revoke(Level::L1),
+        _ => Act::ViewRecords { other_section: true },
+    }
 }
 
 /// A rejected or withdrawn enrollment leaves no matching data behind (crypto-erased, 001 §15(4)).
@@ -298,10 +308,10 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
                 id: GrantId::new(s("grant")),
                 holder: PersonId::new(&r.subject),
                 place,
-                // The delegation takes effect in the approver's authority (003 §13(3): L1 is permitted by the
-                // system administrator).
+                // The delegation takes effect in the approver's authority, the Level 1 issuer of the site's
+                // regulation (003 §13(2): the system administrator; 000 §8(1): the security officer).
                 issued_by: PersonId::new(approver),
-                issuer_role: Role::SystemAdministrator,
+                issuer_role: d.site.regulation.issuer(Level::L1),
                 valid_from: time("from")?,
                 valid_until: time("until")?,
                 schedule: if s("schedule") == "office-hours" { Schedule::OfficeHours } else { Schedule::Always },

@@ -7,7 +7,7 @@ use crate::keys::{KEK_LEN, create_key};
 use crate::options::Options;
 use crate::store::RegistryStore;
 use std::collections::HashMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditStore, NewEvent, Outcome};
@@ -42,6 +42,26 @@ pub enum StartError {
     Socket { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Pin(#[from] crate::trust::PinError),
+    #[error(
+        "the disk holding {path} is full (ディスク容量不足, {free} bytes free): {cause} — free space or grow the \
+         volume, then start tobirad again; the stores are not damaged, do not restore them"
+    )]
+    DiskFull { path: PathBuf, free: u64, cause: String },
+}
+
+impl StartError {
+    /// Whether the error already names a full disk, or cannot come from one (the site file, the directory).
+    fn names_its_cause(&self) -> bool {
+        matches!(
+            self,
+            StartError::DiskFull { .. }
+                | StartError::Store(crate::store::StoreError::DiskFull { .. })
+                | StartError::Audit(tobira_audit::AuditError::DiskFull { .. })
+                | StartError::ConfigRead { .. }
+                | StartError::Config(_)
+                | StartError::DataDir { .. }
+        )
+    }
 }
 
 pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
@@ -49,9 +69,73 @@ pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
     Ok(tobira_core::site::parse_site(&path.display().to_string(), &text)?)
 }
 
+/// The name of user `uid` for a message (its number if it has none).
+fn user_name(uid: u32) -> String {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill.
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the sizes given; `found` is set to `&pw` or null.
+    let r = unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+    if r == 0 && !found.is_null() && !pw.pw_name.is_null() {
+        // SAFETY: on success pw_name points at a NUL-terminated string inside `buf`.
+        unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }.to_string_lossy().into_owned()
+    } else {
+        uid.to_string()
+    }
+}
+
+/// The data directory holds the registry and the operation history (操作履歴): it must belong to the user
+/// tobirad runs as and be closed to everyone else (0700), or tobirad refuses to start and names the fix
+/// (issue 15; 001 §15(4); THREATS "a local process on the terminal"). systemd's `UMask=` is not relied on.
+pub fn check_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    let err = |detail: String| StartError::DataDir { path: dir.into(), detail };
+    let meta = std::fs::metadata(dir).map_err(|e| err(e.to_string()))?;
+    if !meta.is_dir() {
+        return Err(err("is not a directory: check --data-dir".into()));
+    }
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        let me_name = user_name(me);
+        return Err(err(format!(
+            "is owned by {} (uid {}), not by {me_name} (uid {me}) that tobirad runs as; it holds the registry and \
+             the operation history (操作履歴), so only tobirad's own user may own it — run `chown {me_name}: {}`, \
+             or start tobirad as its owner",
+            user_name(meta.uid()),
+            meta.uid(),
+            dir.display()
+        )));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(err(format!(
+            "is mode {mode:o}: other local users could read or replace the registry and the operation history \
+             (操作履歴) — run `chmod 700 {}`",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
     let dir = &opts.data_dir;
     let err = |detail: String| StartError::DataDir { path: dir.clone(), detail };
+    if dir.exists() {
+        check_data_dir(dir)?;
+    } else {
+        if !opts.init {
+            return Err(err("holds no tobira stores: run `tobirad --init` once to create a new site here".into()));
+        }
+        // Parents as the umask says (they are the administrator's); the data directory itself 0700.
+        if let Some(parent) = dir.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+        }
+        std::fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| err(e.to_string()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(e.to_string()))?;
+    }
     let have_reg = opts.registry_path().exists();
     let have_audit = opts.audit_path().exists();
     if have_reg != have_audit {
@@ -67,8 +151,6 @@ fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
     if !opts.init {
         return Err(err("holds no tobira stores: run `tobirad --init` once to create a new site here".into()));
     }
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(e.to_string()))?;
     Ok(true)
 }
 
@@ -201,6 +283,19 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
 /// Opens everything, runs until `shutdown` resolves, then stops cleanly: the control socket closes, each
 /// door task finishes the event in flight, a final event and checkpoint are written.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
+    let dir = opts.data_dir.clone();
+    match run_until(opts, shutdown).await {
+        // Whatever step met it (a key, a migration, the first event), a full disk is named as such: every
+        // other symptom follows from it, and the advice for corruption would throw healthy stores away.
+        Err(e) if !e.names_its_cause() => match tobira_audit::fault::disk_full(&dir) {
+            Some(free) => Err(StartError::DiskFull { path: dir, free, cause: e.to_string() }),
+            None => Err(e),
+        },
+        r => r,
+    }
+}
+
+async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
     let fresh = prepare_data_dir(&opts)?;
     if fresh {
@@ -312,7 +407,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
             })
             .await;
     }
-    tracing::info!(site = %site.id, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
+    tracing::info!(site = %site.id, regulation = %site.regulation.preset, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();

@@ -55,6 +55,11 @@ pub fn exchange(args: &Args, req: &LoginRequest, mut say: impl FnMut(&LoginMessa
         Err(e) => return Exchange::Unavailable(format!("tobirad is not reachable at {} ({e})", args.socket.display())),
     };
     if let Err(e) = write_frame(&mut s, req) {
+        // A daemon that refuses us (not root, busy) may close before our request is written: read its reason.
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        if let Ok(Some(LoginMessage::Result { outcome, message, .. })) = read_frame::<_, LoginMessage>(&mut s) {
+            return Exchange::Answered { outcome, message };
+        }
         return Exchange::Unavailable(format!("cannot send the request ({e})"));
     }
     loop {
@@ -93,6 +98,47 @@ mod tests {
         assert!(parse(&[]).unwrap_err().contains("terminal="));
         assert!(parse(&["terminal=t", "timeout=soon"]).is_err());
         assert!(parse(&["terminal=t", "debug"]).unwrap_err().contains("unknown"));
+    }
+
+    /// The daemon refuses (not root, busy) and closes with the request unread: the module's write fails
+    /// with EPIPE, and the daemon's reason must still be what PAM hears (issue 15).
+    #[test]
+    fn a_refusal_sent_before_the_request_is_read_is_still_readable() {
+        use std::io::Write;
+        let dir = std::env::temp_dir().join(format!("pam-tobira-refusal-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("login.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let m = LoginMessage::Result {
+                outcome: LoginOutcome::PermissionDenied,
+                reason: "NOT_ROOT".into(),
+                message: "not permitted".into(),
+            };
+            s.write_all(&tobira_proto::encode(&m).unwrap()).unwrap();
+        });
+        let socket = format!("socket={}", path.display());
+        let a = parse(&["terminal=t-01", &socket, "timeout=5"]).unwrap();
+        // Larger than the socket's buffers, so the write is still going on when the daemon closes.
+        let big = tobira_proto::LoginContext {
+            user: "x".repeat(2 * 1024 * 1024),
+            service: "s".into(),
+            tty: None,
+            rhost: None,
+            terminal: "t-01".into(),
+        };
+        let r = exchange(&a, &LoginRequest::Account(big), |_| {});
+        server.join().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        match r {
+            Exchange::Answered { outcome, message } => {
+                assert_eq!(outcome, LoginOutcome::PermissionDenied);
+                assert_eq!(message, "not permitted");
+            }
+            Exchange::Unavailable(e) => panic!("the refusal was lost: {e}"),
+        }
     }
 
     #[test]

@@ -288,6 +288,9 @@ pub enum ErrorCode {
     Unavailable,
     Internal,
     VersionMismatch,
+    /// The caller already has as many requests in progress as it may (per-user share of the socket), or
+    /// the daemon serves as many as it can: nothing was done; asking again shortly is safe.
+    Busy,
 }
 
 /// The outcome of an access decision as the CLI and demo print it.

@@ -51,6 +51,12 @@ impl AsRef<OsStr> for Bin {
     }
 }
 
+impl AsRef<Path> for Bin {
+    fn as_ref(&self) -> &Path {
+        self.path()
+    }
+}
+
 impl std::fmt::Display for Bin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.path().display())

@@ -64,8 +64,9 @@ fn foreign_or_missing_store_is_refused_and_left_untouched() {
     assert!(!out.status.success());
     assert!(text(&out).contains("--init"), "{}", text(&out));
     assert!(!data.join("registry.db").exists());
-    // A foreign file where the registry should be: refused, never recreated.
-    std::fs::create_dir_all(&data).unwrap();
+    // A foreign file where the registry should be: refused, never recreated. (The data directory is 0700, as
+    // tobirad requires: the refusal must be about the stores, not the directory.)
+    std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700).create(&data).unwrap();
     let junk = b"this is not a database, it is someone's spreadsheet".repeat(100);
     std::fs::write(data.join("registry.db"), &junk).unwrap();
     std::fs::write(data.join("audit.db"), &junk).unwrap();

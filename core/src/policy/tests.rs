@@ -387,3 +387,123 @@ proptest! {
         prop_assert_eq!(a.is_granted(), b.is_granted());
     }
 }
+
+// ---- city profiles (issue 21 §6): the level's issuer is the site's regulation's ----
+
+/// The demo site under a `[regulation]` section (preset and overrides as TOML lines).
+fn world_under(regulation: &str) -> World {
+    let mut w = World::new();
+    w.reg.site = parse_site("site.toml", &format!("{DEMO}\n[regulation]\n{regulation}\n")).unwrap();
+    w
+}
+
+/// 000 §7(1): in Kitaibaraki whoever enters the server room (サーバ設置室) needs the permission of the system
+/// administrator (管理者 = システム管理者, §4): their grant admits, the data manager's is refused.
+#[test]
+fn art_000_7_1_kitaibaraki_server_room_is_permitted_by_the_system_administrator() {
+    let mut w = world_under("preset = \"kitaibaraki\"");
+    w.reg.grants.push(grant("sato", zone("server-room"), "takahashi", Role::SystemAdministrator));
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "GRANT_VALID");
+    // tanaka's server-room grant was issued by the data manager (Sendai's rule): not Kitaibaraki's.
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "WRONG_ISSUER_ROLE");
+    // 000 §8(1), §9(2): terminal authority is the security officer's (セキュリティ責任者) designation.
+    w.reg.people.insert(PersonId::new("ono"), person("ono", &[Role::SecurityManager]));
+    w.reg.grants.retain(|g| g.holder.as_str() != "sato" || g.place != term("t-01"));
+    w.reg.grants.push(grant("sato", term("t-01"), "ono", Role::SecurityManager));
+    assert_eq!(code(&w.login("sato", "t-01", t0())), "GRANT_VALID");
+    assert_eq!(code(&w.login("tanaka", "t-01", t0())), "WRONG_ISSUER_ROLE", "the system administrator's L1 grant");
+    // 000 is silent on media rooms: Sendai's security director still permits Level 3.
+    w.occ.enter(PersonId::new("tanaka"), ZoneId::new("server-room"));
+    assert_eq!(code(&w.enter("tanaka", "media-door", t0())), "GRANT_VALID");
+}
+
+/// 003 §13(2): the same two grants under Sendai's default profile — the other way round.
+#[test]
+fn art_003_13_2_sendai_server_room_is_designated_by_the_data_manager() {
+    for w in [World::new(), world_under("preset = \"sendai\"")] {
+        let mut w = w;
+        w.reg.grants.push(grant("sato", zone("server-room"), "takahashi", Role::SystemAdministrator));
+        assert_eq!(code(&w.enter("sato", "server-door", t0())), "WRONG_ISSUER_ROLE");
+        assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "GRANT_VALID");
+    }
+}
+
+/// A site overrides one rule of its preset: Sendai's rules with the system administrator at Level 2.
+#[test]
+fn a_single_override_changes_only_its_rule() {
+    let mut w = world_under("level2_issuer = \"system-administrator\"");
+    w.reg.grants.push(grant("sato", zone("server-room"), "takahashi", Role::SystemAdministrator));
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "GRANT_VALID");
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "WRONG_ISSUER_ROLE");
+    assert_eq!(code(&w.login("tanaka", "t-01", t0())), "GRANT_VALID", "Level 1 is still Sendai's");
+}
+
+/// 002 §10(1): in Obama the server room (電子計算機室) is entered by those the 電算責任者 managing it admits
+/// (the section's officer: security manager); 002 §5-2 off-hours use is agreed with the 電算管理者.
+#[test]
+fn art_002_10_1_obama_server_room_is_admitted_by_the_section_officer() {
+    let mut w = world_under("preset = \"obama\"");
+    w.reg.people.insert(PersonId::new("ono"), person("ono", &[Role::SecurityManager]));
+    w.reg.grants.push(grant("sato", zone("server-room"), "ono", Role::SecurityManager));
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "GRANT_VALID");
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "WRONG_ISSUER_ROLE");
+    // 002 §7(1)-(3): terminals stay the 電算管理者's (system administrator).
+    assert_eq!(code(&w.login("tanaka", "t-01", t0())), "GRANT_VALID");
+}
+
+/// 001 §6 (Kurume) and 004 §6(1)-(3) (Kitami): who issues terminal authority.
+#[test]
+fn art_001_6_and_004_6_terminal_authority() {
+    // Kurume: the protection officer (保護責任者) designates the staff handling the data.
+    let mut w = world_under("preset = \"kurume\"");
+    w.reg.people.insert(PersonId::new("ono"), person("ono", &[Role::SecurityManager]));
+    w.reg.grants.retain(|g| g.holder.as_str() != "sato" || g.place != term("t-01"));
+    w.reg.grants.push(grant("sato", term("t-01"), "ono", Role::SecurityManager));
+    assert_eq!(code(&w.login("sato", "t-01", t0())), "GRANT_VALID");
+    assert_eq!(code(&w.login("tanaka", "t-01", t0())), "WRONG_ISSUER_ROLE");
+    // Silent on the server room: the data manager's (Sendai) grant still counts.
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "GRANT_VALID");
+    // Kitami: the 二要素認証システム管理者 (system administrator) registers terminal authority.
+    let w = world_under("preset = \"kitami\"");
+    assert_eq!(code(&w.login("tanaka", "t-01", t0())), "GRANT_VALID");
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "GRANT_VALID");
+}
+
+fn arb_preset() -> impl Strategy<Value = crate::regulation::Preset> {
+    proptest::sample::select(crate::regulation::Preset::ALL.to_vec())
+}
+
+fn arb_authority() -> impl Strategy<Value = Role> {
+    proptest::sample::select(vec![
+        Role::SecurityDirector,
+        Role::DataManager,
+        Role::SystemAdministrator,
+        Role::SecurityManager,
+        Role::SiteAdministrator,
+    ])
+}
+
+proptest! {
+    /// Under every preset, with or without an override of the level's issuer, a grant from an issuer who
+    /// holds the role counts at the door exactly when its issuer role is the profile's issuer for that level.
+    #[test]
+    fn a_grant_counts_exactly_when_issued_in_the_profiles_role(preset in arb_preset(), over in proptest::option::of(arb_authority()), claimed in arb_authority(), place in 0usize..3) {
+        let (key, level) = [("level1_issuer", Level::L1), ("level2_issuer", Level::L2), ("level3_issuer", Level::L3)][place];
+        let mut toml = format!("preset = \"{preset}\"\n");
+        if let Some(r) = over { toml.push_str(&format!("{key} = \"{}\"\n", r.as_str())); }
+        let mut w = world_under(&toml);
+        w.reg.grants.clear();
+        w.reg.people.insert(PersonId::new("issuer"), person("issuer", &[claimed]));
+        w.reg.people.insert(PersonId::new("x"), person("x", &[Role::Operator]));
+        w.occ.enter(PersonId::new("x"), ZoneId::new("server-room"));
+        let d = match level {
+            Level::L1 => { w.reg.grants.push(grant("x", term("t-01"), "issuer", claimed)); w.login("x", "t-01", t0()) }
+            Level::L2 => { w.reg.grants.push(grant("x", zone("server-room"), "issuer", claimed)); w.enter("x", "server-door", t0()) }
+            Level::L3 => { w.reg.grants.push(grant("x", zone("media-room"), "issuer", claimed)); w.enter("x", "media-door", t0()) }
+        };
+        let issuer = over.unwrap_or_else(|| preset.regulation().issuer(level));
+        prop_assert_eq!(w.reg.site.regulation.issuer(level), issuer);
+        prop_assert_eq!(d.is_granted(), claimed == issuer, "{:?} under {} with {:?}", d.reason, preset, over);
+        if claimed != issuer { prop_assert_eq!(d.reason, Reason::WrongIssuerRole); }
+    }
+}

@@ -129,3 +129,65 @@ fn administration_settings_are_checked() {
     assert_eq!(s.administration.review_period_days, 90);
     assert_eq!(s.administration.enrollment_samples, 3);
 }
+
+// ---- [regulation] (issue 21 §6) ----
+
+fn with_regulation(lines: &str) -> String {
+    format!("{DEMO}\n[regulation]\n{lines}\n")
+}
+
+#[test]
+fn regulation_defaults_to_sendai_and_takes_a_preset_and_overrides() {
+    use crate::regulation::Preset;
+    assert_eq!(parse_site("demo.toml", DEMO).unwrap().regulation, Preset::Sendai.regulation());
+    let s = parse_site("site.toml", &with_regulation("preset = \"kitaibaraki\"")).unwrap();
+    assert_eq!(s.regulation, Preset::Kitaibaraki.regulation());
+    // 000 §7(1).
+    assert_eq!(s.regulation.issuer(Level::L2), Role::SystemAdministrator);
+    let s = parse_site(
+        "site.toml",
+        &with_regulation(
+            "preset = \"obama\"\nlevel3_issuer = \"data-manager\"\noperator_requesters = [\"site-administrator\"]\nown_section_needs_approval = false",
+        ),
+    )
+    .unwrap();
+    assert_eq!(s.regulation.preset, Preset::Obama);
+    assert_eq!(s.regulation.issuer(Level::L3), Role::DataManager);
+    assert_eq!(s.regulation.operator_requesters, vec![Role::SiteAdministrator]);
+    assert!(!s.regulation.own_section_needs_approval);
+    // Rules not overridden stay the preset's (002 §10(1)).
+    assert_eq!(s.regulation.issuer(Level::L2), Role::SecurityManager);
+}
+
+#[test]
+fn a_bad_preset_name_is_refused_with_its_line_and_the_known_ones() {
+    let bad = with_regulation("preset = \"sendia\"");
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "preset = \"sendia\""));
+    assert_eq!(e.field.as_deref(), Some("regulation.preset"));
+    assert!(e.message.contains("known: sendai, kitaibaraki, obama, kurume, kitami"), "{e}");
+    assert!(e.to_string().starts_with(&format!("site.toml:{}:", e.line)), "{e}");
+}
+
+#[test]
+fn a_bad_override_is_refused_with_its_line_and_field() {
+    // Not a role at all.
+    let bad = with_regulation("preset = \"kitaibaraki\"\nlevel2_issuer = \"system-admin\"");
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "level2_issuer"));
+    assert_eq!(e.field.as_deref(), Some("regulation.level2_issuer"));
+    assert!(e.message.contains("not a role") && e.message.contains("system-administrator"), "{e}");
+    // A plain user cannot be made an authority.
+    let bad = with_regulation("\noperator_requesters = [\"site-administrator\", \"operator\"]");
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "operator_requesters"));
+    assert_eq!(e.field.as_deref(), Some("regulation.operator_requesters"));
+    assert!(e.message.contains("操作者"), "{e}");
+    // An unknown key, and a wrong type.
+    let bad = with_regulation("level4_issuer = \"data-manager\"");
+    assert_eq!(err_of(&bad).line, line_of(&bad, "level4_issuer"));
+    let bad = with_regulation("own_section_needs_approval = \"yes\"");
+    let e = err_of(&bad);
+    assert_eq!(e.line, line_of(&bad, "own_section_needs_approval"));
+    assert_eq!(e.field.as_deref(), Some("own_section_needs_approval"));
+}

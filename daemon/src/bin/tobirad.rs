@@ -19,7 +19,9 @@ fn main() {
             std::process::exit(70);
         }
     };
-    let result = rt.block_on(tobira::run::run(opts, shutdown_signal()));
+    // The handlers are installed before anything starts: a SIGTERM that arrives while tobirad starts up
+    // (as soon as its socket answers) stops it cleanly, with its final checkpoint, instead of killing it.
+    let result = rt.block_on(async { tobira::run::run(opts, shutdown_signal()).await });
     if let Err(e) = result {
         eprintln!("tobirad: {e}");
         std::process::exit(match e {
@@ -29,20 +31,22 @@ fn main() {
     }
 }
 
-/// SIGTERM (systemd) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+/// SIGTERM (systemd) or SIGINT (Ctrl-C). Registered when called (inside the runtime), not when first awaited.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut t), Ok(mut i)) => {
-            tokio::select! {
-                _ = t.recv() => {}
-                _ = i.recv() => {}
+    async move {
+        match (term, int) {
+            (Ok(mut t), Ok(mut i)) => {
+                tokio::select! {
+                    _ = t.recv() => {}
+                    _ = i.recv() => {}
+                }
             }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

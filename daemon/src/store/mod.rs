@@ -29,6 +29,24 @@ pub enum StoreError {
     Foreign { path: PathBuf, found: i64 },
     #[error("{path} is not a readable SQLite database ({detail}); refusing to start — restore it from backup")]
     Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "registry {path}: the disk is full (ディスク容量不足, {free} bytes free): free space or grow the volume, \
+         then start tobirad again — the registry is not damaged, do not restore it"
+    )]
+    DiskFull { path: PathBuf, free: u64 },
+    #[error(
+        "registry {path}: permission denied (アクセス権限なし: {detail}) — tobirad's user must be able to write \
+         the data directory and every file in it: check `ls -l {dir}` (e.g. `chown -R tobira: {dir}`) and, for \
+         a read-only file system, `findmnt -T {dir}` and the kernel log before remounting it read-write"
+    )]
+    Permission { path: PathBuf, dir: PathBuf, detail: String },
+    #[error(
+        "registry {path} cannot be opened ({detail}); check the disk and the kernel log (journalctl -k) before \
+         restoring anything"
+    )]
+    Unopenable { path: PathBuf, detail: String },
+    #[error("cannot create the registry {path}: {source}")]
+    Create { path: PathBuf, source: std::io::Error },
     #[error("registry {path} does not exist; run `tobirad --init` to create a new site")]
     Missing { path: PathBuf },
     #[error("{what} already exists")]
@@ -51,6 +69,21 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation())
 }
 
+impl StoreError {
+    /// The error for `e`, raised while opening the registry at `path`, by its real cause: a full disk or a
+    /// permission is not corruption, and "restore it from backup" would throw away a healthy registry.
+    pub fn opening(path: &Path, e: &sqlx::Error) -> StoreError {
+        use tobira_audit::fault::StoreFault;
+        let path = path.to_path_buf();
+        match tobira_audit::fault::classify(&path, e) {
+            StoreFault::DiskFull { free } => StoreError::DiskFull { path, free },
+            StoreFault::Permission { detail } => StoreError::Permission { dir: parent(&path), path, detail },
+            StoreFault::Corrupt { detail } => StoreError::Corrupt { path, detail },
+            StoreFault::Other { detail } => StoreError::Unopenable { path, detail },
+        }
+    }
+}
+
 impl RegistryStore {
     /// Opens the registry at `path`; creates it only when `create` is set and no file exists.
     pub async fn open(path: &Path, create: bool) -> Result<Self, StoreError> {
@@ -58,7 +91,7 @@ impl RegistryStore {
         if !exists && !create {
             return Err(StoreError::Missing { path: path.into() });
         }
-        let corrupt = |e: sqlx::Error| StoreError::Corrupt { path: path.into(), detail: e.to_string() };
+        let corrupt = |e: sqlx::Error| StoreError::opening(path, &e);
         let url = format!("sqlite://{}", path.display());
         if exists {
             // Look read-only before anything writes: a foreign file must stay exactly as it was.
@@ -68,8 +101,14 @@ impl RegistryStore {
                 return Err(StoreError::Foreign { path: path.into(), found: app_id });
             }
         }
+        if !exists {
+            // Owner-only before SQLite sees it, whatever the umask: the -wal and -shm take the database's mode.
+            tobira_audit::fault::create_private(path).map_err(|source| match tobira_audit::fault::disk_full(path) {
+                Some(free) => StoreError::DiskFull { path: path.into(), free },
+                None => StoreError::Create { path: path.into(), source },
+            })?;
+        }
         let opts = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(create && !exists)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
@@ -117,4 +156,9 @@ pub(crate) fn parse_ts(field: &'static str, s: &str) -> Result<DateTime<Utc>, St
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| StoreError::Malformed { field, value: s.to_string() })
+}
+
+/// The directory holding `path`, for a message.
+fn parent(path: &std::path::Path) -> std::path::PathBuf {
+    path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
 }
