@@ -176,7 +176,18 @@ fn write_csv(path: &Path, items: &[Item], scores: &[f64]) -> anyhow::Result<()> 
 }
 
 fn ratio(a: f64, b: f64) -> String {
-    if b == 0.0 { if a == 0.0 { "=".into() } else { "∞".into() } } else { format!("×{:.2}", a / b) }
+    match (a, b) {
+        (a, 0.0) => {
+            if a == 0.0 {
+                "=".into()
+            } else {
+                "∞".into()
+            }
+        }
+        // Small ratios (comparison times against bozorth3) keep two significant digits.
+        (a, b) if a / b < 0.1 => format!("×{:.3}", a / b),
+        (a, b) => format!("×{:.2}", a / b),
+    }
 }
 
 fn print_rates(label: &str, ours: Option<Rates>, nist: Option<Rates>) {
