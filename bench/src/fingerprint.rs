@@ -1,13 +1,20 @@
 //! `tobira-bench fingerprint DIR...`: our image pipeline and matcher against the NIST reference (mindtct +
-//! bozorth3 through `nbis-rs`) on the same FVC-named images and the same pairs, plus 1:N identification over
-//! a 10,000-template gallery. Scores go to CSV for `shared/tools/eval_scores.py`, which must agree.
+//! bozorth3, fed as NIST's own loader feeds it: [`crate::nist`]) on the same FVC-named images and the same
+//! pairs, plus 1:N identification over a 10,000-template gallery. Scores go to CSV for
+//! `shared/tools/eval_scores.py`, which must agree; NIST's reproduce `shared/baselines` pair for pair
+//! (`tests/nist_reference.rs`).
+//!
+//! Protocol (issue 17 §2): every set is either development — parameters may be chosen on it — or evaluation,
+//! never tuned on; [`role`] says which, and the bench prints it beside every figure.
 //!
 //! Failure to enrol: an image whose extraction fails or finds fewer minutiae than the daemon enrols with
 //! ([`tobira_biometrics::sample::MIN_MINUTIAE`]) takes part in every pair with the lowest score (0), as the
 //! FVC protocol counts such a pair as a rejection. The NIST side is treated alike (an extraction error or
-//! fewer minutiae than bozorth3 can use).
+//! fewer minutiae than bozorth3 computes a score from, [`nist::BOZORTH_MIN_MINUTIAE`]; bozorth3 itself
+//! scores such a pair 0).
 
 use crate::interrupt;
+use crate::nist::{self, NistTemplate};
 use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -24,7 +31,7 @@ struct Item {
     finger: u32,
     impression: u32,
     ours: Option<(MinutiaeTemplate, Prepared)>,
-    nist: Option<nbis::Minutiae>,
+    nist: Option<NistTemplate>,
 }
 
 /// Scores of one matcher over the set's pairs, in the order of [`pairs`].
@@ -86,11 +93,11 @@ fn load(dir: &Path, set: &str) -> anyhow::Result<(Vec<Item>, Side, Side)> {
             ours_fte += 1;
             None
         };
+        // mindtct, then NIST's loader (quality cut to 150, x-then-y order): both are what a NIST user pays.
         let t = Instant::now();
-        let nist = nbis::extract_minutiae(&bytes, Some(500.0)).ok();
+        let nist = NistTemplate::extract(&bytes, 500.0).ok();
         nist_t.push(t.elapsed());
-        // bozorth3 needs a handful of minutiae to build its pair table.
-        let nist = nist.filter(|m| m.get().len() >= MIN_MINUTIAE);
+        let nist = nist.filter(|m| m.found >= nist::BOZORTH_MIN_MINUTIAE);
         if nist.is_none() {
             nist_fte += 1;
         }
@@ -124,9 +131,10 @@ fn score_pairs(items: &[Item], ours: &mut Side, nist: &mut Side, set: &str) -> a
         nist.scores.push(match (&x.nist, &y.nist) {
             (Some(p), Some(r)) => {
                 let t = Instant::now();
+                // One-directional, the lower index (probe) against the higher, as shared/baselines.
                 let s = p.compare(r);
                 nist.compare.push(t.elapsed());
-                f64::from(s.max(0))
+                f64::from(s)
             }
             _ => 0.0,
         });
@@ -168,7 +176,18 @@ fn write_csv(path: &Path, items: &[Item], scores: &[f64]) -> anyhow::Result<()> 
 }
 
 fn ratio(a: f64, b: f64) -> String {
-    if b == 0.0 { if a == 0.0 { "=".into() } else { "∞".into() } } else { format!("×{:.2}", a / b) }
+    match (a, b) {
+        (a, 0.0) => {
+            if a == 0.0 {
+                "=".into()
+            } else {
+                "∞".into()
+            }
+        }
+        // Small ratios (comparison times against bozorth3) keep two significant digits.
+        (a, b) if a / b < 0.1 => format!("×{:.3}", a / b),
+        (a, b) => format!("×{:.2}", a / b),
+    }
 }
 
 fn print_rates(label: &str, ours: Option<Rates>, nist: Option<Rates>) {
@@ -191,10 +210,57 @@ fn fmt_d(d: Duration) -> String {
     crate::stats::fmt(d)
 }
 
+/// The development/evaluation protocol (issue 17 §2). Parameters — the matcher's tolerances, the
+/// extractor's, the threshold table — are chosen on development sets only; evaluation sets are run and
+/// reported, never tuned on, and every parameter change is judged on development and reported on evaluation.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
+    /// FVC2000 DB1–DB3 and synthetic prints (FVC2000 DB4, SFinGe; our own generator).
+    Development,
+    /// FVC2002 DB1: never tuned on.
+    Evaluation,
+    /// A set the protocol does not name: reported apart, in neither split.
+    Unassigned,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Development => "development",
+            Role::Evaluation => "evaluation (never tuned on)",
+            Role::Unassigned => "not in the protocol (reported apart)",
+        }
+    }
+}
+
+/// The role of a set by its directory name (the shared sets' names).
+pub fn role(set: &str) -> Role {
+    match set {
+        "FVC2000_DB1_B" | "FVC2000_DB2_B" | "FVC2000_DB3_B" => Role::Development,
+        "FVC2002_DB1_B" => Role::Evaluation,
+        s if s.to_ascii_lowercase().contains("synthetic") => Role::Development,
+        _ => Role::Unassigned,
+    }
+}
+
+/// One set's figures for the closing summary.
+struct SetSummary {
+    set: String,
+    role: Role,
+    images: usize,
+    ours: Option<Rates>,
+    nist: Option<Rates>,
+    ours_fte: usize,
+    nist_fte: usize,
+    fusion: Fusion,
+}
+
 pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: usize) -> anyhow::Result<()> {
     interrupt::install();
     let mut real_probes: Vec<(u64, MinutiaeTemplate)> = Vec::new();
     let mut real_enrolled: Vec<(u64, MinutiaeTemplate)> = Vec::new();
+    let mut summary = Vec::new();
+    let (mut all_oe, mut all_ne, mut all_oc, mut all_nc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (d, dir) in dirs.iter().enumerate() {
         let set = dir
             .file_name()
@@ -209,21 +275,28 @@ pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: 
         }
         let (oa, of) = evaluate(&items, &ours.scores);
         let (na, nf) = evaluate(&items, &nist.scores);
-        println!("fingerprint: {set} ({} images)", items.len());
+        let r = role(&set);
+        println!("fingerprint: {set} ({} images) — {}", items.len(), r.label());
         print_rates("all pairs", oa, na);
         print_rates("FVC protocol", of, nf);
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());
-        let (oe, ne) = (median(&mut ours.extract), median(&mut nist.extract));
-        let (oc, nc) = (median(&mut ours.compare), median(&mut nist.compare));
-        println!(
-            "    median extraction: ours {}, NIST {} (ours/NIST {}); median comparison: ours {}, NIST {} (ours/NIST {})",
-            fmt_d(oe),
-            fmt_d(ne),
-            ratio(oe.as_secs_f64(), ne.as_secs_f64()),
-            fmt_d(oc),
-            fmt_d(nc),
-            ratio(oc.as_secs_f64(), nc.as_secs_f64()),
-        );
+        let fusion = fusion(&items, &ours.scores, &nist.scores, &set)?;
+        fusion.print();
+        all_oe.extend_from_slice(&ours.extract);
+        all_ne.extend_from_slice(&nist.extract);
+        all_oc.extend_from_slice(&ours.compare);
+        all_nc.extend_from_slice(&nist.compare);
+        print_times("median", &mut ours.extract, &mut nist.extract, &mut ours.compare, &mut nist.compare);
+        summary.push(SetSummary {
+            set: set.clone(),
+            role: r,
+            images: items.len(),
+            ours: oa,
+            nist: na,
+            ours_fte: ours.fte,
+            nist_fte: nist.fte,
+            fusion,
+        });
         // 1:N: each real finger's first usable impression enrolled, the others probe.
         for it in items {
             let Some((t, _)) = it.ours else { continue };
@@ -235,7 +308,183 @@ pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: 
             }
         }
     }
+    print_summary(&summary);
+    print_times("all sets, median", &mut all_oe, &mut all_ne, &mut all_oc, &mut all_nc);
     identify(gallery, probes, real_enrolled, real_probes)
+}
+
+fn print_times(label: &str, oe: &mut [Duration], ne: &mut [Duration], oc: &mut [Duration], nc: &mut [Duration]) {
+    let (oe, ne, oc, nc) = (median(oe), median(ne), median(oc), median(nc));
+    println!(
+        "    {label} extraction: ours {}, NIST mindtct + loader {} (ours/NIST {}); comparison: ours {}, NIST \
+         bozorth3 on the loader's input {} (ours/NIST {})",
+        fmt_d(oe),
+        fmt_d(ne),
+        ratio(oe.as_secs_f64(), ne.as_secs_f64()),
+        fmt_d(oc),
+        fmt_d(nc),
+        ratio(oc.as_secs_f64(), nc.as_secs_f64()),
+    );
+}
+
+/// The closing table: every set under its role, ours and the fair NIST side by side (all pairs, percent).
+fn print_summary(sets: &[SetSummary]) {
+    println!("fingerprint: summary, all pairs, percent — ours / NIST as the NIST tools run it (ratio)");
+    println!(
+        "    {:<13} {:<24} {:>22} {:>15} {:>22} {:>15} {:>9}",
+        "role", "set", "EER", "FMR100", "FMR1000", "ZeroFMR", "FTE"
+    );
+    for want in [Role::Development, Role::Evaluation, Role::Unassigned] {
+        for s in sets.iter().filter(|s| s.role == want) {
+            let role = match s.role {
+                Role::Development => "development",
+                Role::Evaluation => "evaluation",
+                Role::Unassigned => "unassigned",
+            };
+            let (Some(o), Some(n)) = (s.ours, s.nist) else {
+                println!("    {role:<13} {:<24} not enough pairs", s.set);
+                continue;
+            };
+            let both = |a: f64, b: f64| format!("{a:.2} / {b:.2}");
+            let with_ratio = |a: f64, b: f64| format!("{a:.2} / {b:.2} ({})", ratio(a, b));
+            println!(
+                "    {role:<13} {:<24} {:>22} {:>15} {:>22} {:>15} {:>9}",
+                s.set,
+                with_ratio(o.eer, n.eer),
+                both(o.fmr100, n.fmr100),
+                with_ratio(o.fmr1000, n.fmr1000),
+                both(o.zero_fmr, n.zero_fmr),
+                format!("{} / {} of {}", s.ours_fte, s.nist_fte, s.images),
+            );
+        }
+    }
+    println!("    enrolment fusion, 3 captures (the daemon's default), EER % (FMR1000 %), ours | NIST:");
+    for want in [Role::Development, Role::Evaluation, Role::Unassigned] {
+        for s in sets.iter().filter(|s| s.role == want) {
+            println!("      {:<24} {}", s.set, s.fusion.line());
+        }
+    }
+}
+
+/// Enrolment with several captures (issue 17, "enrolment that uses all its captures"), on one set's real
+/// impressions. Eight folds: impressions k, k+1, k+2 (mod 8) are the enrolment captures, the other five
+/// probe. Per probe and enrolled finger, the score of each strategy:
+/// - `single`: against the first capture only;
+/// - `chosen`: against the capture that agrees best with the other two (highest sum of scores), the one
+///   template the daemon stores today (daemon/src/enroll.rs);
+/// - `max` and `mean`: against each of the three, fused.
+///
+/// Genuine: a probe against its own finger; impostor: against every other finger of the set. Pooled over the
+/// folds (10 fingers: 400 genuine, 3,600 impostor comparisons). Comparisons are directed, probe against
+/// enrolled capture, for both matchers.
+struct Fusion {
+    ours: [Option<Rates>; 4],
+    nist: [Option<Rates>; 4],
+}
+
+const STRATEGIES: [&str; 4] = ["single", "chosen", "max", "mean"];
+const CAPTURES: u32 = 3;
+
+impl Fusion {
+    fn print(&self) {
+        println!("    enrolment with {CAPTURES} captures (8 folds, probe against enrolled; EER / FMR100 / FMR1000 %):");
+        for (k, name) in STRATEGIES.iter().enumerate() {
+            let f = |r: &Option<Rates>| match r {
+                Some(r) => format!("{:.2} / {:.2} / {:.2}", r.eer, r.fmr100, r.fmr1000),
+                None => "not enough pairs".into(),
+            };
+            let n = self.ours[k].map_or((0, 0), |r| (r.genuine, r.impostor));
+            println!(
+                "      {name:<7} ours {:<22} NIST {:<22} ({} genuine, {} impostor)",
+                f(&self.ours[k]),
+                f(&self.nist[k]),
+                n.0,
+                n.1
+            );
+        }
+    }
+
+    fn line(&self) -> String {
+        let f = |r: &Option<Rates>| r.map_or("—".into(), |r| format!("{:.2} ({:.2})", r.eer, r.fmr1000));
+        let side = |v: &[Option<Rates>; 4]| {
+            STRATEGIES.iter().zip(v).map(|(n, r)| format!("{n} {}", f(r))).collect::<Vec<_>>().join(", ")
+        };
+        format!("{} | {}", side(&self.ours), side(&self.nist))
+    }
+}
+
+/// Directed score matrices (probe row, reference column) of both matchers: the all-pairs scores for the
+/// probe with the lower index, the reverse direction computed here.
+fn fusion(items: &[Item], ours_pairs: &[f64], nist_pairs: &[f64], set: &str) -> anyhow::Result<Fusion> {
+    let n = items.len();
+    let (mut so, mut sn) = (vec![vec![0.0; n]; n], vec![vec![0.0; n]; n]);
+    for ((a, b), (o, ni)) in pairs(n).zip(ours_pairs.iter().zip(nist_pairs)) {
+        so[a][b] = *o;
+        sn[a][b] = *ni;
+    }
+    for b in 0..n {
+        if interrupt::requested() {
+            bail!("interrupted");
+        }
+        eprint!("\r  {set}: reverse direction {}/{n}", b + 1);
+        for a in 0..b {
+            let (x, y) = (&items[b], &items[a]);
+            if let (Some((_, p)), Some((_, r))) = (&x.ours, &y.ours) {
+                so[b][a] = f64::from(compare(p, r).0);
+            }
+            if let (Some(p), Some(r)) = (&x.nist, &y.nist) {
+                sn[b][a] = f64::from(p.compare(r));
+            }
+        }
+    }
+    eprintln!();
+    Ok(Fusion { ours: fuse(items, &so), nist: fuse(items, &sn) })
+}
+
+fn fuse(items: &[Item], s: &[Vec<f64>]) -> [Option<Rates>; 4] {
+    let find =
+        |finger: u32, impression: u32| items.iter().position(|i| i.finger == finger && i.impression == impression);
+    let mut fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
+    fingers.dedup();
+    let mut gen_s: [Vec<f64>; 4] = Default::default();
+    let mut imp: [Vec<f64>; 4] = Default::default();
+    for fold in 0..8u32 {
+        let enrolled_imps: Vec<u32> = (0..CAPTURES).map(|k| (fold + k) % 8 + 1).collect();
+        // Each finger's captures, and the one the daemon would keep (best sum of scores with the others).
+        let enrolled: Vec<(u32, Vec<usize>, usize)> = fingers
+            .iter()
+            .filter_map(|&f| {
+                let caps: Vec<usize> = enrolled_imps.iter().map(|&i| find(f, i)).collect::<Option<_>>()?;
+                let chosen = *caps
+                    .iter()
+                    .max_by(|&&i, &&j| {
+                        let sum = |c: usize| caps.iter().filter(|&&o| o != c).map(|&o| s[c][o]).sum::<f64>();
+                        sum(i).total_cmp(&sum(j)).then(j.cmp(&i))
+                    })
+                    .unwrap_or(&caps[0]);
+                Some((f, caps, chosen))
+            })
+            .collect();
+        for (p, probe) in items.iter().enumerate() {
+            if enrolled_imps.contains(&probe.impression) {
+                continue;
+            }
+            for (f, caps, chosen) in &enrolled {
+                let scores: Vec<f64> = caps.iter().map(|&c| s[p][c]).collect();
+                let fused = [
+                    scores[0],
+                    s[p][*chosen],
+                    scores.iter().copied().fold(f64::MIN, f64::max),
+                    scores.iter().sum::<f64>() / scores.len() as f64,
+                ];
+                let target = if *f == probe.finger { &mut gen_s } else { &mut imp };
+                for (t, v) in target.iter_mut().zip(fused) {
+                    t.push(v);
+                }
+            }
+        }
+    }
+    std::array::from_fn(|k| rates(&gen_s[k], &imp[k]))
 }
 
 /// Synthetic prints (issue 3 §5): every unordered pair of 8 impressions of `fingers` master prints, through

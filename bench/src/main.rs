@@ -11,6 +11,7 @@ mod door;
 mod fingerprint;
 mod interrupt;
 mod matching;
+mod nist;
 mod palm;
 mod policy;
 mod stats;

@@ -94,6 +94,25 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
+/// What the daemon does with these scores (issue 17 §3): the error rates at the configured 1:1 threshold
+/// ([`PalmThreshold::default`], FMR 1e-4 by a calibration on PolyU's impostor pairs alone), beside the EER,
+/// which no deployed threshold delivers. A set from another sensor shows here whether that calibration holds.
+fn print_at_threshold(genuine: &[f32], impostor: &[f32]) {
+    let th = PalmThreshold::default();
+    let rejected = genuine.iter().filter(|s| !th.accepts(tobira_biometrics::Score(**s))).count();
+    let accepted = impostor.iter().filter(|s| th.accepts(tobira_biometrics::Score(**s))).count();
+    let pc = |k: usize, n: usize| if n == 0 { 0.0 } else { 100.0 * k as f64 / n as f64 };
+    println!(
+        "  {:<34} FMR {:.3} % ({accepted}/{}; target {:.3} %)  FNMR {:.3} % ({rejected}/{})",
+        format!("ours at the 1:1 threshold {:.3}", th.value()),
+        pc(accepted, impostor.len()),
+        impostor.len(),
+        100.0 * th.fmr(),
+        pc(rejected, genuine.len()),
+        genuine.len()
+    );
+}
+
 fn print_ratios(label: &str, ours: &Rates, cc: &Rates) {
     println!(
         "  {label:<34} EER {}  FMR100 {}  FMR1000 {}  ZeroFMR {}",
@@ -259,6 +278,7 @@ fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> a
     let (ra, rca) = (rates(&g, &imp), rates(&cg, &cimp));
     println!("  all pairs:");
     print_rates("ours", &ra);
+    print_at_threshold(&g, &imp);
     print_rates("CompCode (baseline)", &rca);
     print_ratios("ours / CompCode", &ra, &rca);
     println!("    ours:     {}", separation(&g, &imp));
@@ -267,6 +287,7 @@ fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> a
         let (rx, rcx) = (rates(&gx, &imp), rates(&cgx, &cimp));
         println!("  cross-session genuine pairs (session 1 against 2), all impostor pairs:");
         print_rates("ours", &rx);
+        print_at_threshold(&gx, &imp);
         print_rates("CompCode (baseline)", &rcx);
         print_ratios("ours / CompCode", &rx, &rcx);
         println!("    ours:     {}", separation(&gx, &imp));
