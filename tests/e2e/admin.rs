@@ -20,11 +20,6 @@ fn decision(o: &Output) -> serde_json::Value {
     serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(o)))
 }
 
-fn refused(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected a refusal containing {want:?}, got success: {}", text(o));
-    assert!(text(o).contains(want), "refusal should say {want:?}: {}", text(o));
-}
-
 /// Bootstrap: takahashi registers and enrolls himself; from then on every act needs a finger.
 fn site_with_admin(d: &Running) {
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);

@@ -196,19 +196,38 @@ pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
+/// A command that must have been refused, saying `want`.
+pub fn refused(o: &Output, want: &str) {
+    assert!(!o.status.success(), "expected a refusal containing {want:?}, got success: {}", text(o));
+    assert!(text(o).contains(want), "refusal should say {want:?}: {}", text(o));
+}
+
 /// Someone with root rewrites event `seq` of a node's local store and recomputes every hash after it, so the
 /// local chain is consistent again (only the centre's copy and its witness can tell).
 pub async fn rewrite_event(db: &Path, seq: i64) {
-    use sqlx::{Connection, Row};
+    let mut c = attacker(db).await;
+    sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = ?").bind(seq).execute(&mut c).await.unwrap();
+    rechain(&mut c, seq).await;
+}
+
+/// A connection to a node's audit store as someone with root has it: the append-only triggers dropped.
+pub async fn attacker(db: &Path) -> sqlx::SqliteConnection {
+    use sqlx::Connection;
     let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
     let triggers: Vec<String> =
         sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetch_all(&mut c).await.unwrap();
     for t in triggers {
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER \"{t}\""))).execute(&mut c).await.unwrap();
     }
-    sqlx::query("UPDATE events SET subject = 'someone-else' WHERE seq = ?").bind(seq).execute(&mut c).await.unwrap();
-    let rows = sqlx::query("SELECT seq, node, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash FROM events WHERE seq >= ? ORDER BY seq").bind(seq)
-            .fetch_all(&mut c)
+    c
+}
+
+/// Recomputes every event's chain hash from `from` on, as an insider with the store in hand would: the
+/// local chain is consistent again, whatever was changed in it.
+pub async fn rechain(c: &mut sqlx::SqliteConnection, from: i64) {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT seq, node, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash FROM events WHERE seq >= ? ORDER BY seq").bind(from)
+            .fetch_all(&mut *c)
             .await
             .unwrap();
     let mut prev: [u8; 32] = rows[0].get::<Vec<u8>, _>(12).try_into().unwrap();
@@ -232,7 +251,7 @@ pub async fn rewrite_event(db: &Path, seq: i64) {
             .bind(&prev[..])
             .bind(&h[..])
             .bind(r.get::<i64, _>(0))
-            .execute(&mut c)
+            .execute(&mut *c)
             .await
             .unwrap();
         prev = h;

@@ -21,11 +21,6 @@ fn json(o: &Output) -> serde_json::Value {
     lines(o).into_iter().next().unwrap_or_else(|| panic!("no answer: {}", text(o)))
 }
 
-fn refused(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected a refusal containing {want:?}, got success: {}", text(o));
-    assert!(text(o).contains(want), "refusal should say {want:?}: {}", text(o));
-}
-
 fn at_door(d: &Running, reader: &str, body: &str) -> serde_json::Value {
     let o = d.tobira(&["--json", "sim", "present", reader, body]);
     serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)))

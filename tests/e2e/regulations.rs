@@ -14,11 +14,6 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::Value::Array(lines)
 }
 
-fn refused(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected a refusal containing {want:?}, got success: {}", text(o));
-    assert!(text(o).contains(want), "refusal should say {want:?}: {}", text(o));
-}
-
 fn add(d: &Running, id: &str, aff: &str, roles: &str, end: &str) {
     json(&d.act(
         "takahashi",

@@ -5,7 +5,7 @@
 //! in it (§4).
 
 use crate::common::*;
-use sqlx::{Connection, Row};
+use sqlx::Row;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -64,51 +64,6 @@ fn checkpoint_message(node: &str, seq: i64, head: &[u8], time: &str) -> Vec<u8> 
     m.extend_from_slice(head);
     m.extend_from_slice(time.as_bytes());
     m
-}
-
-async fn attacker(db: &Path) -> sqlx::SqliteConnection {
-    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
-    let triggers: Vec<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetch_all(&mut c).await.unwrap();
-    for t in triggers {
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP TRIGGER \"{t}\""))).execute(&mut c).await.unwrap();
-    }
-    c
-}
-
-/// Recomputes every chain hash from event `from` on, so the chain is self-consistent again.
-async fn rechain(c: &mut sqlx::SqliteConnection, from: i64) {
-    let rows = sqlx::query("SELECT seq, node, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash FROM events WHERE seq >= ? ORDER BY seq")
-        .bind(from)
-        .fetch_all(&mut *c)
-        .await
-        .unwrap();
-    let mut prev: [u8; 32] = rows[0].get::<Vec<u8>, _>(12).try_into().unwrap();
-    for r in rows {
-        let g = |i: usize| r.get::<Option<String>, _>(i);
-        let h = tobira_audit::canonical_hash(
-            &r.get::<String, _>(1),
-            &r.get::<String, _>(2),
-            &r.get::<String, _>(3),
-            g(4).as_deref(),
-            g(5).as_deref(),
-            g(6).as_deref(),
-            &r.get::<String, _>(7),
-            &r.get::<String, _>(8),
-            g(9).as_deref(),
-            r.get::<Option<f64>, _>(10),
-            &r.get::<String, _>(11),
-            &prev,
-        );
-        sqlx::query("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?")
-            .bind(&prev[..])
-            .bind(&h[..])
-            .bind(r.get::<i64, _>(0))
-            .execute(&mut *c)
-            .await
-            .unwrap();
-        prev = h;
-    }
 }
 
 /// The insider of issue 16 §1: turns the first denial into a grant, recomputes the chain, replaces the
