@@ -24,3 +24,4 @@ pub mod occupancy;
 pub mod policy;
 pub mod site;
 pub mod staleness;
+pub mod throttle;

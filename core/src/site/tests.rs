@@ -21,6 +21,8 @@ fn demo_site_parses() {
     assert_eq!(s.office_hours.closures.len(), 6);
     assert_eq!(s.utc_offset.local_minus_utc(), 9 * 3600);
     assert_eq!(s.lockout.max_failures, 5);
+    assert_eq!(s.fpir, Fpir(1e-4));
+    assert_eq!(s.reader_throttle, crate::throttle::ThrottlePolicy::default());
 }
 
 #[test]
@@ -66,6 +68,10 @@ fn semantic_mistakes_are_refused() {
         ("close = \"17:15\"", "close = \"07:15\"", "office_hours.close"),
         ("open = \"08:30\"", "open = \"8h30\"", "office_hours.open"),
         ("max_failures = 5", "max_failures = 9", "lockout.max_failures"),
+        ("fpir = 0.0001", "fpir = 0.5", "identification.fpir"),
+        ("fpir = 0.0001", "fpir = -1.0", "identification.fpir"),
+        ("max_delay_s = 30\n", "max_delay_s = 0\n", "reader_throttle.max_delay_s"),
+        ("alarm_after = 5 ", "alarm_after = 0 ", "reader_throttle.alarm_after"),
         ("utc_offset = \"+09:00\"", "utc_offset = \"JST\"", "site.utc_offset"),
         ("\"12-29\"", "\"13-29\"", "office_hours.closures"),
         (
