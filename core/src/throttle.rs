@@ -86,6 +86,8 @@ pub struct Ended {
     pub failures: u32,
     /// The delay the last failure imposed (zero if none).
     pub delay: Duration,
+    /// When the last unidentified attempt was.
+    pub last: DateTime<Utc>,
     pub alarmed: bool,
 }
 
@@ -145,7 +147,7 @@ impl ReaderThrottle {
     /// An identified attempt ends the reader's run; returns what the run had imposed, if there was one.
     pub fn record_identified(&mut self, reader: &ReaderId, now: DateTime<Utc>, p: &ThrottlePolicy) -> Option<Ended> {
         self.expire(reader, now, p);
-        self.runs.remove(reader).map(|r| Ended { failures: r.failures, delay: r.delay, alarmed: r.alarmed })
+        self.runs.remove(reader).map(|r| Ended { failures: r.failures, delay: r.delay, last: r.last, alarmed: r.alarmed })
     }
 
     pub fn run(&self, reader: &ReaderId) -> Option<&Run> {

@@ -87,7 +87,11 @@ impl Daemon {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
         let owners = &m.owners;
         let is_allowed = |k: &u64| owners.get(k).is_some_and(|o| allowed.contains(&o.person));
-        if let Some((key, score)) = m.gallery.identify(&probe, Some(&is_allowed), &self.threshold)
+        // The site's false-positive identification rate holds per decision, not per comparison (issue 16 §2):
+        // a stranger compared with N fingerprint templates has N chances, so each comparison gets FPIR/N.
+        let candidates: usize = allowed.iter().map(|p| m.by_person.get(p).map_or(0, Vec::len)).sum();
+        let threshold = Threshold::for_identification(self.site.fpir.0, candidates);
+        if let Some((key, score)) = m.gallery.identify(&probe, Some(&is_allowed), &threshold)
             && let Some(o) = owners.get(&key)
         {
             return Identified::Allowed { person: o.person.clone(), score: score.0 };
@@ -112,7 +116,7 @@ impl Daemon {
         // The configured false-match rate holds per decision, not per comparison (THREATS: FMR ≤ 1/10,000): a
         // door comparing a stranger with N palms asks each comparison for 1/N of it.
         let candidates: usize = allowed.iter().map(|p| m.palms_by_person.get(p).map_or(0, Vec::len)).sum();
-        let threshold = PalmThreshold::for_identification(self.palm_threshold.fmr(), candidates);
+        let threshold = PalmThreshold::for_identification(self.site.fpir.0, candidates);
         if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), threshold)
             && let Some(o) = owners.get(&key)
         {

@@ -254,6 +254,7 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
             occupancy: Occupancy::default(),
             escorts: EscortLog::default(),
             lockout: lockouts,
+            reader_throttle: Default::default(),
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),
