@@ -483,7 +483,11 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
     let mut genuine_tries = 0;
     let admitted = loop {
         set(t)?;
-        let v = client.call(Request::Sim(SimCommand::Present { reader: "server-in".into(), body: who.clone(), finger: 2 }))?;
+        let v = client.call(Request::Sim(SimCommand::Present {
+            reader: "server-in".into(),
+            body: who.clone(),
+            finger: 2,
+        }))?;
         let r: DecisionReport = serde_json::from_value(v)?;
         genuine_tries += 1;
         if r.reason != "READER_THROTTLED" || genuine_tries > 100 {
@@ -536,12 +540,21 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
         );
     }
     if let Some(e) = cap {
-        println!("  delay at its cap ({} s) from unidentified attempt {} (t+{:.1} s)", p.max_delay_s, e.details["reader_run"]["unidentified_in_a_row"], at(e));
+        println!(
+            "  delay at its cap ({} s) from unidentified attempt {} (t+{:.1} s)",
+            p.max_delay_s,
+            e.details["reader_run"]["unidentified_in_a_row"],
+            at(e)
+        );
     }
     for a in &alarms {
         println!(
             "  alarm {} (003 §20) at t+{:.1} s after {} unidentified attempts at {}, first at {}",
-            a.reason, at(a), a.details["attempts"], a.details["reader"], a.details["first"]
+            a.reason,
+            at(a),
+            a.details["attempts"],
+            a.details["reader"],
+            a.details["first"]
         );
     }
     println!(

@@ -147,7 +147,12 @@ impl ReaderThrottle {
     /// An identified attempt ends the reader's run; returns what the run had imposed, if there was one.
     pub fn record_identified(&mut self, reader: &ReaderId, now: DateTime<Utc>, p: &ThrottlePolicy) -> Option<Ended> {
         self.expire(reader, now, p);
-        self.runs.remove(reader).map(|r| Ended { failures: r.failures, delay: r.delay, last: r.last, alarmed: r.alarmed })
+        self.runs.remove(reader).map(|r| Ended {
+            failures: r.failures,
+            delay: r.delay,
+            last: r.last,
+            alarmed: r.alarmed,
+        })
     }
 
     pub fn run(&self, reader: &ReaderId) -> Option<&Run> {
@@ -165,7 +170,8 @@ mod tests {
     fn r() -> ReaderId {
         ReaderId::new("server-in")
     }
-    const P: ThrottlePolicy = ThrottlePolicy { free_attempts: 3, base_delay_s: 1, max_delay_s: 30, alarm_after: 5, quiet_s: 300 };
+    const P: ThrottlePolicy =
+        ThrottlePolicy { free_attempts: 3, base_delay_s: 1, max_delay_s: 30, alarm_after: 5, quiet_s: 300 };
 
     #[test]
     fn three_free_then_a_doubling_delay_capped() {
