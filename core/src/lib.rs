@@ -14,6 +14,7 @@
 //! time in, so every rule is tested with plain values.
 
 pub mod admin;
+pub mod authmode;
 pub mod calendar;
 pub mod dates;
 pub mod door;

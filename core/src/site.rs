@@ -343,6 +343,9 @@ pub struct RawDoor {
     pub exit_reader: Option<Spanned<String>>,
     #[serde(default)]
     pub rex: bool,
+    /// `"biometric"` (default), `"card+biometric"` or `"two-biometrics"` (see [`crate::authmode`]).
+    #[serde(default)]
+    pub auth: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -421,6 +424,8 @@ pub struct DoorConfig {
     pub entry_reader: ReaderId,
     pub exit_reader: Option<ReaderId>,
     pub rex: bool,
+    /// What the door asks before the policy decides (issue 16 §2).
+    pub auth: crate::authmode::AuthMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -836,6 +841,16 @@ impl Site {
             if let Some(x) = &d.exit_reader {
                 claim(x, &owner, "exit_reader")?;
             }
+            let auth = match &d.auth {
+                None => crate::authmode::AuthMode::Biometric,
+                Some(a) => crate::authmode::AuthMode::parse(a.get_ref()).ok_or_else(|| {
+                    cx.err(
+                        a.span(),
+                        format!("{owner}.auth"),
+                        "must be \"biometric\", \"card+biometric\" or \"two-biometrics\"",
+                    )
+                })?,
+            };
             doors.push(DoorConfig {
                 id: DoorId::new(d.id.get_ref()),
                 name: d.name.clone(),
@@ -844,6 +859,7 @@ impl Site {
                 entry_reader: ReaderId::new(d.entry_reader.get_ref()),
                 exit_reader: d.exit_reader.as_ref().map(|x| ReaderId::new(x.get_ref())),
                 rex: d.rex,
+                auth,
             });
         }
         let mut terminals = Vec::new();

@@ -42,6 +42,13 @@ pub enum StartError {
     Socket { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Pin(#[from] crate::trust::PinError),
+    /// Fail secure: a door set to a stronger mode than this daemon carries out is not run on one factor.
+    #[error(
+        "door {door}: auth = \"{mode}\" is accepted in the site file but not carried out by this daemon yet \
+         (issue 16 §2); refusing to start rather than open it on a single factor. Use auth = \"biometric\" \
+         (認証方式) for now"
+    )]
+    AuthModeNotCarriedOut { door: String, mode: &'static str },
 }
 
 pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
@@ -202,6 +209,9 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
 /// door task finishes the event in flight, a final event and checkpoint are written.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
+    if let Some(d) = site.doors.iter().find(|d| d.auth != tobira_core::authmode::AuthMode::Biometric) {
+        return Err(StartError::AuthModeNotCarriedOut { door: d.id.to_string(), mode: d.auth.as_str() });
+    }
     let fresh = prepare_data_dir(&opts)?;
     if fresh {
         // Pin the audit key outside the data directory before any store exists (issue 16 §1).

@@ -23,6 +23,23 @@ fn demo_site_parses() {
     assert_eq!(s.lockout.max_failures, 5);
     assert_eq!(s.fpir, Fpir(1e-4));
     assert_eq!(s.reader_throttle, crate::throttle::ThrottlePolicy::default());
+    assert!(s.doors.iter().all(|d| d.auth == crate::authmode::AuthMode::Biometric), "the default mode");
+}
+
+#[test]
+fn a_door_names_its_authentication_mode() {
+    let with = DEMO.replacen(
+        "rex = true                        # a request-to-exit button inside",
+        "rex = true\nauth = \"card+biometric\"",
+        1,
+    );
+    assert_ne!(with, DEMO, "the demo's server-door stanza changed; update this test");
+    let s = parse_site("site.toml", &with).unwrap();
+    assert_eq!(s.door(&DoorId::new("server-door")).unwrap().auth, crate::authmode::AuthMode::CardAndBiometric);
+    let bad = with.replacen("\"card+biometric\"", "\"card\"", 1);
+    let e = err_of(&bad);
+    assert_eq!(e.field.as_deref(), Some("door \"server-door\".auth"), "{e}");
+    assert_eq!(e.line, line_of(&bad, "auth = \"card\""));
 }
 
 #[test]
