@@ -425,7 +425,12 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
     let site_text = tobira::demo::DEMO_SITE.replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"");
     let site = tobira_core::site::parse_site("demo.toml", &site_text)?;
     std::fs::write(dir.path().join("site.toml"), &site_text)?;
-    let bin = std::env::current_exe()?.with_file_name("tobirad");
+    // The daemon under test: beside this binary, or the one `TOBIRA_BENCH_TOBIRAD` names (a release daemon
+    // driven by a bench built otherwise).
+    let bin = match std::env::var_os("TOBIRA_BENCH_TOBIRAD") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()?.with_file_name("tobirad"),
+    };
     if !bin.exists() {
         bail!("{} not found: build it first (cargo build --release -p tobira --bins)", bin.display());
     }

@@ -633,6 +633,9 @@ impl DoorTask {
             let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
         }
         let mut r = report(None, self.cfg.id.as_str(), &decision, None, seq);
+        if decision.reason == Reason::ReaderThrottled {
+            r.message = format!("{} Next attempt in {} s.", r.message, t.retry_after_s(now));
+        }
         r.latency_us = Some(received.elapsed().as_micros() as u64);
         self.d.publish(r);
     }

@@ -87,6 +87,7 @@ fn six_strangers_are_throttled_alarmed_once_and_the_enrolled_person_is_admitted_
             assert_eq!(v["granted"], false, "{v}");
             assert!(v["person"].is_null(), "a throttled attempt is never matched: {v}");
             assert_eq!(v["article"], "NIST SP 800-63B §5.2.2", "{v}");
+            assert!(v["message"].as_str().unwrap_or("").contains("Next attempt in"), "told how long: {v}");
             throttled += 1;
         }
     }
