@@ -404,3 +404,170 @@ fn measure_logins(client: &Client, sock: &Path, enrolled: usize, n: usize) -> an
     }
     Ok((times, ok))
 }
+
+/// How often the simulated attacker tries again while the reader refuses them (`READER_THROTTLED`).
+const ATTACKER_RETRY_S: i64 = 5;
+
+/// A stranger attack on the server room's door with `enrolled` people allowed there (issue 16 §2): `n`
+/// different strangers (unenrolled synthetic fingers) at the entry reader, one after the other, each trying
+/// again every [`ATTACKER_RETRY_S`] seconds while the reader is throttled; then an enrolled person. Time is
+/// the simulator's clock, advanced by the bench, so the attacker's hours take minutes. Reports false
+/// matches per matched attempt (the per-decision FPIR the door keeps, `[identification] fpir`), the
+/// throttled refusals, the attacker's time, and the attempt and time at which the throttle and the alarm
+/// engaged, read back from the audit store afterwards.
+pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(populate(dir.path(), enrolled, 0))?;
+    let entry = "id = \"server-in\"\nkind = \"sim-r30x\"";
+    if !tobira::demo::DEMO_SITE.contains(entry) {
+        bail!("the demo site's reader stanza {entry:?} changed; update bench/src/door.rs");
+    }
+    let site_text = tobira::demo::DEMO_SITE.replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"");
+    let site = tobira_core::site::parse_site("demo.toml", &site_text)?;
+    std::fs::write(dir.path().join("site.toml"), &site_text)?;
+    // The daemon under test: beside this binary, or the one `TOBIRA_BENCH_TOBIRAD` names (a release daemon
+    // driven by a bench built otherwise).
+    let bin = match std::env::var_os("TOBIRA_BENCH_TOBIRAD") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()?.with_file_name("tobirad"),
+    };
+    if !bin.exists() {
+        bail!("{} not found: build it first (cargo build --release -p tobira --bins)", bin.display());
+    }
+    let data = dir.path().join("data");
+    let started = Instant::now();
+    let mut child = Command::new(&bin)
+        .args([
+            "--config",
+            dir.path().join("site.toml").to_str().unwrap_or_default(),
+            "--data-dir",
+            data.to_str().unwrap_or_default(),
+            "--simulation",
+        ])
+        .env("TOBIRA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting tobirad")?;
+    let client = Client::new(data.join("control.sock"));
+    while client.call(Request::Status).is_err() {
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            bail!("tobirad did not start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let t0 = office_moment()?;
+    let mut t = t0;
+    let set = |t: chrono::DateTime<Utc>| client.call(Request::Sim(SimCommand::Clock { at: Some(t.to_rfc3339()) }));
+    let (mut matched, mut false_matches, mut throttled) = (0usize, 0usize, 0usize);
+    let wall = Instant::now();
+    for k in 0..n {
+        loop {
+            set(t)?;
+            let v = client.call(Request::Sim(SimCommand::Present {
+                reader: "server-in".into(),
+                body: format!("intruder{k:06}"),
+                finger: 2,
+            }))?;
+            let r: DecisionReport = serde_json::from_value(v)?;
+            t += chrono::Duration::seconds(ATTACKER_RETRY_S);
+            if r.reason == "READER_THROTTLED" {
+                throttled += 1;
+                continue;
+            }
+            matched += 1;
+            // A stranger identified as anyone is a false match, whether or not the policy then admitted them.
+            false_matches += usize::from(r.person.is_some());
+            break;
+        }
+    }
+    let attack_wall = wall.elapsed();
+    // The enrolled person behind the strangers: refused unmatched until the delay passes, then admitted.
+    let who = body(0);
+    let mut genuine_tries = 0;
+    let admitted = loop {
+        set(t)?;
+        let v = client.call(Request::Sim(SimCommand::Present {
+            reader: "server-in".into(),
+            body: who.clone(),
+            finger: 2,
+        }))?;
+        let r: DecisionReport = serde_json::from_value(v)?;
+        genuine_tries += 1;
+        if r.reason != "READER_THROTTLED" || genuine_tries > 100 {
+            break r;
+        }
+        t += chrono::Duration::seconds(1);
+    };
+    // SAFETY: kill(2) on our own child's pid with SIGTERM.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let _ = child.wait();
+    let (enters, alarms) = rt.block_on(async {
+        let store = tobira_audit::AuditStore::open(&data.join("audit.db"), &data.join("audit-signing.key")).await?;
+        let q = |kind: &str| tobira_audit::Filter { kind: Some(kind.into()), ..Default::default() };
+        let e = store.query(&q("door.enter")).await?;
+        let a = store.query(&q("reader.alarm")).await?;
+        store.close().await;
+        anyhow::Ok((e, a))
+    })?;
+    let at = |e: &tobira_audit::StoredEvent| (e.time - t0).num_milliseconds() as f64 / 1000.0;
+    let first_throttle = enters.iter().position(|e| e.reason == "READER_THROTTLED");
+    let first_delay = enters.iter().find(|e| e.details["reader_run"]["delay_s"].as_i64().unwrap_or(0) > 0);
+    let cap = enters.iter().find(|e| {
+        e.details["reader_run"]["delay_s"].as_i64().unwrap_or(0) >= i64::from(site.reader_throttle.max_delay_s)
+    });
+    let p = site.reader_throttle;
+    println!(
+        "stranger attack on server-door, {enrolled} enrolled and allowed, FPIR target {:e} per decision, throttle {} free then {} s doubling to {} s, alarm after {} in a row:",
+        site.fpir.0, p.free_attempts, p.base_delay_s, p.max_delay_s, p.alarm_after
+    );
+    println!(
+        "  {matched} stranger attempts matched, {false_matches} false matches ({:.2e} per attempt; 95 % upper bound {:.2e}), {throttled} attempts refused unmatched (READER_THROTTLED, retried every {ATTACKER_RETRY_S} s)",
+        false_matches as f64 / matched.max(1) as f64,
+        if false_matches == 0 { 3.0 / matched.max(1) as f64 } else { f64::NAN },
+    );
+    let span = (t - t0).num_seconds() as f64;
+    println!(
+        "  attacker's time {:.1} h on the simulated clock ({:.0} matched attempts per hour once throttled; {:.1} s of wall time for the bench)",
+        span / 3600.0,
+        3600.0 / f64::from(p.max_delay_s.max(1)),
+        attack_wall.as_secs_f64()
+    );
+    if let Some(e) = first_delay {
+        println!(
+            "  throttle engaged at unidentified attempt {} (t+{:.1} s, next attempt not before +{} s); first refusal at decision {} of {}",
+            e.details["reader_run"]["unidentified_in_a_row"],
+            at(e),
+            e.details["reader_run"]["delay_s"],
+            first_throttle.map_or(0, |i| i + 1),
+            enters.len()
+        );
+    }
+    if let Some(e) = cap {
+        println!(
+            "  delay at its cap ({} s) from unidentified attempt {} (t+{:.1} s)",
+            p.max_delay_s,
+            e.details["reader_run"]["unidentified_in_a_row"],
+            at(e)
+        );
+    }
+    for a in &alarms {
+        println!(
+            "  alarm {} (003 §20) at t+{:.1} s after {} unidentified attempts at {}, first at {}",
+            a.reason,
+            at(a),
+            a.details["attempts"],
+            a.details["reader"],
+            a.details["first"]
+        );
+    }
+    println!(
+        "  {} alarm(s) for the whole run; then {who} (enrolled): {} {} after {genuine_tries} tries",
+        alarms.len(),
+        if admitted.granted { "admitted" } else { "refused" },
+        admitted.reason
+    );
+    Ok(())
+}

@@ -280,6 +280,7 @@ pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: 
         print_rates("all pairs", oa, na);
         print_rates("FVC protocol", of, nf);
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());
+        door_thresholds(&items, &ours.scores);
         let fusion = fusion(&items, &ours.scores, &nist.scores, &set)?;
         fusion.print();
         all_oe.extend_from_slice(&ours.extract);
@@ -485,6 +486,31 @@ fn fuse(items: &[Item], s: &[Vec<f64>]) -> [Option<Rates>; 4] {
         }
     }
     std::array::from_fn(|k| rates(&gen_s[k], &imp[k]))
+}
+
+/// Issue 16 §2: the threshold a fingerprint door uses to keep FPIR at the default 1e-4 per decision with N
+/// templates allowed, and what it costs the enrolled on this set's real prints: the share of genuine pairs
+/// (same finger, another impression) below it — the genuine-rejection rate per attempt — and the impostor
+/// pairs at or above it. Nothing is tuned on these figures; the thresholds come from the calibration table.
+fn door_thresholds(items: &[Item], scores: &[f64]) {
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for ((a, b), s) in pairs(items.len()).zip(scores) {
+        if items[a].finger == items[b].finger { genuine.push(*s) } else { impostor.push(*s) }
+    }
+    for n in [1usize, 10, 100, 1_000, 10_000] {
+        let t = tobira_biometrics::Threshold::for_identification(1e-4, n);
+        let v = f64::from(t.value());
+        let rejected = genuine.iter().filter(|s| **s < v).count();
+        let over = impostor.iter().filter(|s| **s >= v).count();
+        println!(
+            "    door at FPIR 1e-4 with {n:>6} templates allowed: threshold {:.3} (FMR {:.0e} per comparison): genuine rejected {rejected}/{} ({:.1} %), impostor pairs over it {over}/{}",
+            t.value(),
+            t.fmr(),
+            genuine.len(),
+            100.0 * rejected as f64 / genuine.len().max(1) as f64,
+            impostor.len()
+        );
+    }
 }
 
 /// Synthetic prints (issue 3 §5): every unordered pair of 8 impressions of `fingers` master prints, through

@@ -55,6 +55,10 @@ enum Cmd {
         enrolled: usize,
         #[arg(long, default_value_t = 200)]
         presentations: usize,
+        /// Instead: a stranger attack of N unidentified attempts at the server room's entry reader (issue 16
+        /// §2): false admits per attempt, when the reader throttle and the alarm engaged.
+        #[arg(long)]
+        strangers: Option<usize>,
     },
     /// Central ingest: nodes shipping their audit chains at once to a private PostgreSQL over TLS.
     Central {
@@ -130,7 +134,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Policy { decisions } => policy::run(decisions),
         Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
-        Cmd::Door { enrolled, presentations } => door::run(enrolled, presentations),
+        Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
+        Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::CentralRevocation { nodes, rounds } => central_revocation::run(nodes, rounds),
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {

@@ -20,6 +20,10 @@ pub struct Score(pub f32);
 pub(crate) const CALIBRATION: [(f64, f32); 6] =
     [(1e-2, 0.048), (1e-3, 0.073), (1e-4, 0.092), (1e-5, 0.112), (1e-6, 0.132), (1e-7, 0.152)];
 
+/// The table's strictest point, and the slope the table itself is extrapolated on beyond 1e-4 (see above).
+const STRICTEST: (f64, f32) = CALIBRATION[CALIBRATION.len() - 1];
+const EXTRAPOLATION_PER_DECADE: f32 = 0.02;
+
 /// The score for a target false-match rate from a calibration table (permissive to strict, non-empty),
 /// interpolated in log(FMR) between points and clamped to the table's ends; a rate that is not a positive
 /// number gets the strictest point. Returns (score, the rate asked for or the one used instead).
@@ -57,6 +61,25 @@ impl Threshold {
         Threshold { value, fmr }
     }
 
+    /// The threshold that keeps the false-positive identification rate *per decision* at `fpir` when a
+    /// probe is compared with `candidates` templates (a stranger at a door has one chance per template
+    /// allowed there). By the union bound FPIR ≤ N × FMR, so each comparison gets `fpir / N`
+    /// (issue 16 §2; palm doors do the same with `PalmThreshold::for_identification`).
+    ///
+    /// Past the table's strictest point the threshold is extrapolated on the same slope the table's own
+    /// strict end uses (+0.02 per decade, the real impostor tail between 1e-2 and 1e-4), rather than clamped:
+    /// a clamp would let FPIR grow with N again beyond 1,000 templates at 1e-4. `fmr()` is the
+    /// per-comparison rate used, so `fmr() × N ≤ fpir` always holds.
+    pub fn for_identification(fpir: f64, candidates: usize) -> Threshold {
+        let fpir = if fpir.is_finite() && fpir > 0.0 { fpir } else { STRICTEST.0 };
+        let per = fpir / candidates.max(1) as f64;
+        if per >= STRICTEST.0 {
+            return Threshold::for_fmr(per);
+        }
+        let decades = (STRICTEST.0 / per).log10() as f32;
+        Threshold { value: STRICTEST.1 + EXTRAPOLATION_PER_DECADE * decades, fmr: per }
+    }
+
     pub fn accepts(&self, s: Score) -> bool {
         s.0 >= self.value
     }
@@ -91,5 +114,33 @@ mod tests {
         }
         assert_eq!(Threshold::default().value(), Threshold::for_fmr(1e-4).value());
         assert!(Threshold::for_fmr(f64::NAN).value() >= Threshold::for_fmr(1e-7).value());
+    }
+
+    #[test]
+    fn one_candidate_is_the_one_to_one_threshold() {
+        assert_eq!(Threshold::for_identification(1e-4, 1), Threshold::for_fmr(1e-4));
+        assert_eq!(Threshold::for_identification(1e-4, 0), Threshold::for_fmr(1e-4), "nobody allowed: 1:1");
+        let ten = Threshold::for_identification(1e-4, 10);
+        assert!((ten.value() - Threshold::for_fmr(1e-5).value()).abs() < 1e-6, "{ten:?}");
+        // Beyond the table: 10,000 templates at 1e-4 ask 1e-8 of each comparison, one decade past 1e-7.
+        let big = Threshold::for_identification(1e-4, 10_000);
+        assert!((big.value() - 0.172).abs() < 1e-5, "{big:?}");
+        assert!(Threshold::for_identification(f64::NAN, 1).value() >= Threshold::for_fmr(1e-7).value());
+    }
+
+    proptest::proptest! {
+        /// Issue 16 §2: whatever the number allowed, the per-decision bound holds (N × FMR ≤ FPIR target),
+        /// and more candidates never lower the threshold.
+        #[test]
+        fn fpir_bound_holds_and_the_threshold_rises_with_n(
+            n in 1usize..2_000_000, more in 0usize..1_000_000, exp in 2.0f64..7.0,
+        ) {
+            let fpir = 10f64.powf(-exp);
+            let t = Threshold::for_identification(fpir, n);
+            proptest::prop_assert!(t.fmr() * n as f64 <= fpir * (1.0 + 1e-9), "{t:?} n {n}");
+            let u = Threshold::for_identification(fpir, n + more);
+            proptest::prop_assert!(u.value() >= t.value(), "{u:?} < {t:?}");
+            proptest::prop_assert!(t.value() >= Threshold::for_fmr(fpir).value() - 1e-6);
+        }
     }
 }

@@ -555,6 +555,18 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.sim(SimCommand::AuditUnwritable { on: false })?;
     println!("    audit store writable again");
 
+    d.heading("Strangers at a door reader: a growing delay after three, one alarm after five (issue 16 §2, 003 §20)");
+    for i in 1..=5 {
+        d.clock(&format!("2026-11-24T10:{:02}:00", 20 + i))?;
+        d.present_at_door("server-in", &format!("stranger-{i}"), false, "NOT_IDENTIFIED")?;
+    }
+    d.wait_alarm("reader.alarm", true)?;
+    d.clock("2026-11-24T10:24:59.500")?;
+    d.present_at_door("server-in", "tanaka", false, "READER_THROTTLED")?;
+    d.clock("2026-11-24T10:27:00")?;
+    d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
+    d.walk("server-door", 300)?;
+
     crate::demo_admin::after(d)?;
     crate::demo_palm::play(d)
 }

@@ -16,6 +16,7 @@
 //! time in, so every rule is tested with plain values.
 
 pub mod admin;
+pub mod authmode;
 pub mod calendar;
 pub mod dates;
 pub mod door;
@@ -27,3 +28,4 @@ pub mod policy;
 pub mod regulation;
 pub mod site;
 pub mod staleness;
+pub mod throttle;

@@ -79,6 +79,12 @@ pub struct RawSite {
     pub timeouts: RawTimeouts,
     #[serde(default)]
     pub lockout: RawLockout,
+    /// Issue 16 §2: the false-positive identification rate a door keeps per decision.
+    #[serde(default)]
+    pub identification: RawIdentification,
+    /// Issue 16 §2: unidentified attempts at a reader are throttled and alarmed.
+    #[serde(default)]
+    pub reader_throttle: RawReaderThrottle,
     #[serde(default)]
     pub administration: RawAdministration,
     /// The city's profile (issue 21 §6): a preset and single-rule overrides. Absent: Sendai's (003).
@@ -159,6 +165,50 @@ impl Default for RawLockout {
             max_failures: Spanned::new(0..0, 5),
             base_delay_s: Spanned::new(0..0, 60),
             max_delay_s: Spanned::new(0..0, 3600),
+        }
+    }
+}
+
+/// `[identification]`: the per-decision false-positive identification rate (FPIR) a door keeps, whatever the
+/// number of people allowed there.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIdentification {
+    pub fpir: Spanned<f64>,
+}
+
+impl Default for RawIdentification {
+    fn default() -> Self {
+        Self { fpir: Spanned::new(0..0, 1e-4) }
+    }
+}
+
+/// A false-positive identification rate, validated finite and in (0, 1e-3] when the site is read (hence `Eq`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fpir(pub f64);
+
+impl Eq for Fpir {}
+
+/// `[reader_throttle]`: see [`crate::throttle`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawReaderThrottle {
+    pub free_attempts: Spanned<u32>,
+    pub base_delay_s: Spanned<u32>,
+    pub max_delay_s: Spanned<u32>,
+    pub alarm_after: Spanned<u32>,
+    pub quiet_s: Spanned<u32>,
+}
+
+impl Default for RawReaderThrottle {
+    fn default() -> Self {
+        let d = crate::throttle::ThrottlePolicy::default();
+        Self {
+            free_attempts: Spanned::new(0..0, d.free_attempts),
+            base_delay_s: Spanned::new(0..0, d.base_delay_s),
+            max_delay_s: Spanned::new(0..0, d.max_delay_s),
+            alarm_after: Spanned::new(0..0, d.alarm_after),
+            quiet_s: Spanned::new(0..0, d.quiet_s),
         }
     }
 }
@@ -314,6 +364,9 @@ pub struct RawDoor {
     pub exit_reader: Option<Spanned<String>>,
     #[serde(default)]
     pub rex: bool,
+    /// `"biometric"` (default), `"card+biometric"` or `"two-biometrics"` (see [`crate::authmode`]).
+    #[serde(default)]
+    pub auth: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -392,6 +445,8 @@ pub struct DoorConfig {
     pub entry_reader: ReaderId,
     pub exit_reader: Option<ReaderId>,
     pub rex: bool,
+    /// What the door asks before the policy decides (issue 16 §2).
+    pub auth: crate::authmode::AuthMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -410,6 +465,9 @@ pub struct Site {
     pub office_hours: OfficeHours,
     pub timeouts: Timeouts,
     pub lockout: LockoutPolicy,
+    /// The false-positive identification rate per door decision (`[identification] fpir`, issue 16 §2).
+    pub fpir: Fpir,
+    pub reader_throttle: crate::throttle::ThrottlePolicy,
     pub administration: Administration,
     /// The city's rules: who issues each level, designates operators, approves viewing (issue 21 §6).
     pub regulation: Regulation,
@@ -679,6 +737,40 @@ impl Site {
             ));
         }
 
+        let fpir = &raw.identification.fpir;
+        if !(fpir.get_ref().is_finite() && *fpir.get_ref() > 0.0 && *fpir.get_ref() <= 1e-3) {
+            return Err(cx.err(
+                fpir.span(),
+                "identification.fpir",
+                "must be a rate above 0 and at most 0.001 (THREATS: at most 1 in 10,000 by default)",
+            ));
+        }
+        let th = &raw.reader_throttle;
+        for (v, f) in [
+            (&th.free_attempts, "free_attempts"),
+            (&th.base_delay_s, "base_delay_s"),
+            (&th.alarm_after, "alarm_after"),
+            (&th.quiet_s, "quiet_s"),
+        ] {
+            if *v.get_ref() == 0 {
+                return Err(cx.err(v.span(), format!("reader_throttle.{f}"), "must be greater than 0"));
+            }
+        }
+        if !(th.base_delay_s.get_ref()..=&3600).contains(&th.max_delay_s.get_ref()) {
+            return Err(cx.err(
+                th.max_delay_s.span(),
+                "reader_throttle.max_delay_s",
+                "must be at least base_delay_s and at most 3600 (a throttle, not a door out of service)",
+            ));
+        }
+        if *th.free_attempts.get_ref() > 10 || *th.alarm_after.get_ref() > 20 {
+            return Err(cx.err(
+                th.alarm_after.span(),
+                "reader_throttle.alarm_after",
+                "free_attempts at most 10 and alarm_after at most 20: a door reader is a public surface (issue 16)",
+            ));
+        }
+
         unique(cx, "zone", raw.zones.iter().map(|z| &z.id))?;
         unique(cx, "reader", raw.readers.iter().map(|z| &z.id))?;
         unique(cx, "controller", raw.controllers.iter().map(|z| &z.id))?;
@@ -833,6 +925,16 @@ impl Site {
             if let Some(x) = &d.exit_reader {
                 claim(x, &owner, "exit_reader")?;
             }
+            let auth = match &d.auth {
+                None => crate::authmode::AuthMode::Biometric,
+                Some(a) => crate::authmode::AuthMode::parse(a.get_ref()).ok_or_else(|| {
+                    cx.err(
+                        a.span(),
+                        format!("{owner}.auth"),
+                        "must be \"biometric\", \"card+biometric\" or \"two-biometrics\"",
+                    )
+                })?,
+            };
             doors.push(DoorConfig {
                 id: DoorId::new(d.id.get_ref()),
                 name: d.name.clone(),
@@ -841,6 +943,7 @@ impl Site {
                 entry_reader: ReaderId::new(d.entry_reader.get_ref()),
                 exit_reader: d.exit_reader.as_ref().map(|x| ReaderId::new(x.get_ref())),
                 rex: d.rex,
+                auth,
             });
         }
         let mut terminals = Vec::new();
@@ -871,6 +974,14 @@ impl Site {
                 max_failures: *l.max_failures.get_ref(),
                 base_delay_s: *l.base_delay_s.get_ref(),
                 max_delay_s: *l.max_delay_s.get_ref(),
+            },
+            fpir: Fpir(*raw.identification.fpir.get_ref()),
+            reader_throttle: crate::throttle::ThrottlePolicy {
+                free_attempts: *th.free_attempts.get_ref(),
+                base_delay_s: *th.base_delay_s.get_ref(),
+                max_delay_s: *th.max_delay_s.get_ref(),
+                alarm_after: *th.alarm_after.get_ref(),
+                quiet_s: *th.quiet_s.get_ref(),
             },
             administration,
             regulation,

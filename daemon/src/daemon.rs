@@ -125,6 +125,8 @@ pub struct Shared {
     pub occupancy: Occupancy,
     pub escorts: EscortLog,
     pub lockout: LockoutBook,
+    /// Unidentified attempts per reader (issue 16 §2): throttled, and alarmed once per run.
+    pub reader_throttle: tobira_core::throttle::ReaderThrottle,
 }
 
 pub struct DoorRuntime {

@@ -408,6 +408,13 @@ impl DoorTask {
         let registry = self.d.registry();
         let zone = self.cfg.zone.clone();
         let modality = self.d.readers.get(&ReaderId::new(&reader)).map(|r| r.modality()).unwrap_or(Modality::Finger);
+        // Issue 16 §2: a reader throttled by a run of unidentified attempts refuses this one unmatched.
+        let rid = ReaderId::new(&reader);
+        let policy = self.d.site.reader_throttle;
+        let throttled = self.d.shared().reader_throttle.check(&rid, now, &policy);
+        if let Err(t) = throttled {
+            return self.refuse_throttled(side, &reader, &sample, t, received, now).await;
+        }
         // Why a sample gave no probe (a fingerprint at a palm reader, a blank frame): audited, never a match.
         let mut refused: Option<String> = None;
         let (person, score, identified_as_allowed) = match side {
@@ -472,11 +479,45 @@ impl DoorTask {
         if let Some(r) = refused {
             details["sample"] = r.into();
         }
+        // The reader's run of unidentified attempts (issue 16 §2): a stranger, a glove or an unusable sample
+        // counts and may start the delay or raise the incident; someone identified among those allowed ends
+        // the run, and the decision says what the run had imposed. Someone recognised but not allowed here
+        // neither counts nor ends it (a colleague at the door does not reset a stranger's run).
+        let mut incident = None;
+        if person.is_none() {
+            let u = self.d.shared().reader_throttle.record_unidentified(rid.clone(), now, &policy);
+            details["reader_run"] = serde_json::json!({
+                "unidentified_in_a_row": u.failures,
+                "delay_s": u.wait_until.map_or(0, |w| (w - now).num_seconds()),
+                "next_attempt_not_before": u.wait_until,
+            });
+            incident = u.incident.map(|(first, last)| (u.failures, first, last));
+        } else if identified_as_allowed
+            && let Some(e) = self.d.shared().reader_throttle.record_identified(&rid, now, &policy)
+        {
+            details["reader_run"] = serde_json::json!({
+                "ended_after_unidentified": e.failures,
+                "throttle_delay_s": e.delay.num_seconds(),
+                "waited_ms": (now - e.last).num_milliseconds(),
+                "alarmed": e.alarmed,
+            });
+        }
         let ev = decision_event(kind, now, person.as_ref(), self.cfg.id.as_str(), &decision, score, details);
         let (decision, seq) = match self.d.record(ev).await {
             Ok(r) => (decision, Some(r.seq)),
             Err(_) => (audit_unavailable(), None),
         };
+        if let Some((attempts, first, last)) = incident {
+            tracing::warn!(door = %self.cfg.id, reader = %reader, attempts, "repeated unidentified attempts at a reader");
+            self.note(
+                "reader.alarm",
+                Outcome::Alarm,
+                "REPEATED_UNIDENTIFIED",
+                Some("003 §20, NIST SP 800-63B §5.2.2"),
+                serde_json::json!({"reader": reader, "zone": zone.as_str(), "attempts": attempts, "first": first, "last": last, "decision": seq}),
+            )
+            .await;
+        }
         // Only now, with the event durable, may the door open. The entry happened only if the controller
         // acknowledged the strike: then, and only then, occupancy changes and the ledger counts it.
         let mut issued = received.elapsed();
@@ -559,6 +600,43 @@ impl DoorTask {
         let told = told.as_ref().unwrap_or(&decision);
         let mut r = report(person.as_ref(), self.cfg.id.as_str(), told, score, seq);
         r.latency_us = Some(issued.as_micros() as u64);
+        self.d.publish(r);
+    }
+
+    /// An attempt at a throttled reader: recorded as refused, never matched, the person told how long to
+    /// wait (issue 16 §2). It does not count as a failure, so holding the reader does not lengthen the delay.
+    async fn refuse_throttled(
+        &self,
+        side: Side,
+        reader: &str,
+        sample: &Sample,
+        t: tobira_core::throttle::Throttled,
+        received: std::time::Instant,
+        now: chrono::DateTime<chrono::Utc>,
+    ) {
+        let decision = Decision::deny(Reason::ReaderThrottled);
+        let kind = match side {
+            Side::Entry => "door.enter",
+            Side::Exit => "door.exit",
+        };
+        let details = serde_json::json!({
+            "door": self.cfg.id.as_str(), "zone": self.cfg.zone.as_str(), "reader": reader,
+            "modality": crate::identify::modality(sample),
+            "reader_run": {"unidentified_in_a_row": t.failures, "next_attempt_not_before": t.until, "retry_after_s": t.retry_after_s(now)},
+        });
+        let ev = decision_event(kind, now, None, self.cfg.id.as_str(), &decision, None, details);
+        let (decision, seq) = match self.d.record(ev).await {
+            Ok(r) => (decision, Some(r.seq)),
+            Err(_) => (audit_unavailable(), None),
+        };
+        if let Some(r) = self.d.readers.get(&ReaderId::new(reader)) {
+            let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
+        }
+        let mut r = report(None, self.cfg.id.as_str(), &decision, None, seq);
+        if decision.reason == Reason::ReaderThrottled {
+            r.message = format!("{} Next attempt in {} s.", r.message, t.retry_after_s(now));
+        }
+        r.latency_us = Some(received.elapsed().as_micros() as u64);
         self.d.publish(r);
     }
 

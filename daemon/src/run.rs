@@ -47,6 +47,13 @@ pub enum StartError {
          volume, then start tobirad again; the stores are not damaged, do not restore them"
     )]
     DiskFull { path: PathBuf, free: u64, cause: String },
+    /// Fail secure: a door set to a stronger mode than this daemon carries out is not run on one factor.
+    #[error(
+        "door {door}: auth = \"{mode}\" is accepted in the site file but not carried out by this daemon yet \
+         (issue 16 §2); refusing to start rather than open it on a single factor. Use auth = \"biometric\" \
+         (認証方式) for now"
+    )]
+    AuthModeNotCarriedOut { door: String, mode: &'static str },
 }
 
 impl StartError {
@@ -60,6 +67,7 @@ impl StartError {
                 | StartError::ConfigRead { .. }
                 | StartError::Config(_)
                 | StartError::DataDir { .. }
+                | StartError::AuthModeNotCarriedOut { .. }
         )
     }
 }
@@ -297,6 +305,9 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
 
 async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
+    if let Some(d) = site.doors.iter().find(|d| d.auth != tobira_core::authmode::AuthMode::Biometric) {
+        return Err(StartError::AuthModeNotCarriedOut { door: d.id.to_string(), mode: d.auth.as_str() });
+    }
     let fresh = prepare_data_dir(&opts)?;
     if fresh {
         // Pin the audit key outside the data directory before any store exists (issue 16 §1).
@@ -349,6 +360,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             occupancy: Occupancy::default(),
             escorts: EscortLog::default(),
             lockout: lockouts,
+            reader_throttle: Default::default(),
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),

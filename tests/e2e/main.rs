@@ -14,4 +14,5 @@ mod pam;
 mod profiles;
 mod r30x_images;
 mod regulations;
+mod strangers;
 mod trust;

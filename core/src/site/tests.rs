@@ -21,6 +21,25 @@ fn demo_site_parses() {
     assert_eq!(s.office_hours.closures.len(), 6);
     assert_eq!(s.utc_offset.local_minus_utc(), 9 * 3600);
     assert_eq!(s.lockout.max_failures, 5);
+    assert_eq!(s.fpir, Fpir(1e-4));
+    assert_eq!(s.reader_throttle, crate::throttle::ThrottlePolicy::default());
+    assert!(s.doors.iter().all(|d| d.auth == crate::authmode::AuthMode::Biometric), "the default mode");
+}
+
+#[test]
+fn a_door_names_its_authentication_mode() {
+    let with = DEMO.replacen(
+        "rex = true                        # a request-to-exit button inside",
+        "rex = true\nauth = \"card+biometric\"",
+        1,
+    );
+    assert_ne!(with, DEMO, "the demo's server-door stanza changed; update this test");
+    let s = parse_site("site.toml", &with).unwrap();
+    assert_eq!(s.door(&DoorId::new("server-door")).unwrap().auth, crate::authmode::AuthMode::CardAndBiometric);
+    let bad = with.replacen("\"card+biometric\"", "\"card\"", 1);
+    let e = err_of(&bad);
+    assert_eq!(e.field.as_deref(), Some("door \"server-door\".auth"), "{e}");
+    assert_eq!(e.line, line_of(&bad, "auth = \"card\""));
 }
 
 #[test]
@@ -66,6 +85,10 @@ fn semantic_mistakes_are_refused() {
         ("close = \"17:15\"", "close = \"07:15\"", "office_hours.close"),
         ("open = \"08:30\"", "open = \"8h30\"", "office_hours.open"),
         ("max_failures = 5", "max_failures = 9", "lockout.max_failures"),
+        ("fpir = 0.0001", "fpir = 0.5", "identification.fpir"),
+        ("fpir = 0.0001", "fpir = -1.0", "identification.fpir"),
+        ("max_delay_s = 30\n", "max_delay_s = 0\n", "reader_throttle.max_delay_s"),
+        ("alarm_after = 5 ", "alarm_after = 0 ", "reader_throttle.alarm_after"),
         ("utc_offset = \"+09:00\"", "utc_offset = \"JST\"", "site.utc_offset"),
         ("\"12-29\"", "\"13-29\"", "office_hours.closures"),
         (
