@@ -420,10 +420,10 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(populate(dir.path(), enrolled, 0))?;
     let entry = "id = \"server-in\"\nkind = \"sim-r30x\"";
-    if !tobira::demo::DEMO_SITE.contains(entry) {
+    if !tobira_cli::demo::DEMO_SITE.contains(entry) {
         bail!("the demo site's reader stanza {entry:?} changed; update bench/src/door.rs");
     }
-    let site_text = tobira::demo::DEMO_SITE.replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"");
+    let site_text = tobira_cli::demo::DEMO_SITE.replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"");
     let site = tobira_core::site::parse_site("demo.toml", &site_text)?;
     std::fs::write(dir.path().join("site.toml"), &site_text)?;
     // The daemon under test: beside this binary, or the one `TOBIRA_BENCH_TOBIRAD` names (a release daemon

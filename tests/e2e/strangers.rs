@@ -194,11 +194,11 @@ fn an_identification_ends_the_run_and_the_next_strangers_start_again() {
 fn a_door_in_a_mode_not_carried_out_is_refused_at_start_not_weakened() {
     let dir = tempfile::tempdir().unwrap();
     let stanza = "rex = true                        # a request-to-exit button inside";
-    assert!(common::demo_site().contains(stanza), "the demo's server-door stanza changed; update this test");
-    let site = common::demo_site().replacen(stanza, "rex = true\nauth = \"card+biometric\"", 1);
+    assert!(crate::common::demo_site().contains(stanza), "the demo's server-door stanza changed; update this test");
+    let site = crate::common::demo_site().replacen(stanza, "rex = true\nauth = \"card+biometric\"", 1);
     std::fs::write(dir.path().join("site.toml"), site).unwrap();
     let data = dir.path().join("data");
-    let o = std::process::Command::new(common::TOBIRAD)
+    let o = std::process::Command::new(crate::common::TOBIRAD)
         .args(["--config", dir.path().join("site.toml").to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
         .args(["--init", "--simulation"])
         .output()
