@@ -17,7 +17,7 @@ use crate::stats::{fmt, summarize};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tobira::store::RegistryStore;
 use tobira_biometrics::image::{GrayImage, extract_minutiae};
@@ -202,34 +202,8 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         .replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"")
         .replace(terminal, "id = \"t01-reader\"\nkind = \"sim-finger\"");
     std::fs::write(&site, site_text)?;
-    let bin = std::env::current_exe()?.with_file_name("tobirad");
-    if !bin.exists() {
-        bail!("{} not found: build it first (cargo build --release -p tobira --bins)", bin.display());
-    }
     let data = dir.path().join("data");
-    let started = Instant::now();
-    let mut child = Command::new(&bin)
-        .args([
-            "--config",
-            site.to_str().unwrap_or_default(),
-            "--data-dir",
-            data.to_str().unwrap_or_default(),
-            "--simulation",
-        ])
-        .env("TOBIRA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting tobirad")?;
-    let client = Client::new(data.join("control.sock"));
-    while client.call(Request::Status).is_err() {
-        if started.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            bail!("tobirad did not start");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let startup = started.elapsed();
+    let (mut child, client, startup) = start_daemon(&site, &data)?;
     let idle_rss = rss_kib(child.id()).unwrap_or(0);
     let online = Instant::now();
     while !(door.state().online && door.state().secure) {
@@ -426,38 +400,8 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
     let site_text = tobira_cli::demo::DEMO_SITE.replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"");
     let site = tobira_core::site::parse_site("demo.toml", &site_text)?;
     std::fs::write(dir.path().join("site.toml"), &site_text)?;
-    // The daemon under test: beside this binary, or the one `TOBIRA_BENCH_TOBIRAD` names (a release daemon
-    // driven by a bench built otherwise).
-    let bin = match std::env::var_os("TOBIRA_BENCH_TOBIRAD") {
-        Some(p) => std::path::PathBuf::from(p),
-        None => std::env::current_exe()?.with_file_name("tobirad"),
-    };
-    if !bin.exists() {
-        bail!("{} not found: build it first (cargo build --release -p tobira --bins)", bin.display());
-    }
     let data = dir.path().join("data");
-    let started = Instant::now();
-    let mut child = Command::new(&bin)
-        .args([
-            "--config",
-            dir.path().join("site.toml").to_str().unwrap_or_default(),
-            "--data-dir",
-            data.to_str().unwrap_or_default(),
-            "--simulation",
-        ])
-        .env("TOBIRA_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting tobirad")?;
-    let client = Client::new(data.join("control.sock"));
-    while client.call(Request::Status).is_err() {
-        if started.elapsed() > Duration::from_secs(300) {
-            let _ = child.kill();
-            bail!("tobirad did not start");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (mut child, client, _) = start_daemon(&dir.path().join("site.toml"), &data)?;
     let t0 = office_moment()?;
     let mut t = t0;
     let set = |t: chrono::DateTime<Utc>| client.call(Request::Sim(SimCommand::Clock { at: Some(t.to_rfc3339()) }));
@@ -570,4 +514,40 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
         admitted.reason
     );
     Ok(())
+}
+
+/// Starts the daemon under test on `site` and `data` in simulation mode and waits for its control socket:
+/// the `tobirad` beside this binary, or the one `TOBIRA_BENCH_TOBIRAD` names (a release daemon driven by a
+/// bench built otherwise). Returns it, a client of its socket, and how long it took to answer.
+fn start_daemon(site: &Path, data: &Path) -> anyhow::Result<(Child, Client, Duration)> {
+    let bin = match std::env::var_os("TOBIRA_BENCH_TOBIRAD") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()?.with_file_name("tobirad"),
+    };
+    if !bin.exists() {
+        bail!("{} not found: build it first (cargo build --release -p tobira --bins)", bin.display());
+    }
+    let started = Instant::now();
+    let mut child = Command::new(&bin)
+        .args([
+            "--config",
+            site.to_str().unwrap_or_default(),
+            "--data-dir",
+            data.to_str().unwrap_or_default(),
+            "--simulation",
+        ])
+        .env("TOBIRA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting tobirad")?;
+    let client = Client::new(data.join("control.sock"));
+    while client.call(Request::Status).is_err() {
+        if started.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            bail!("tobirad did not start");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok((child, client, started.elapsed()))
 }
