@@ -47,8 +47,8 @@ async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<
     let data = dir.join("data");
     // 0700: tobirad refuses a data directory other users can read (issue 15).
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(&data)?;
-    tobira::keys::create_key(&data.join("template.key"), tobira::keys::KEK_LEN)?;
-    let kek = tobira::keys::load_key(&data.join("template.key"), tobira::keys::KEK_LEN)?;
+    tobira::secrets::keys::create_key(&data.join("template.key"), tobira::secrets::keys::KEK_LEN)?;
+    let kek = tobira::secrets::keys::load_key(&data.join("template.key"), tobira::secrets::keys::KEK_LEN)?;
     let store = RegistryStore::open(&data.join("registry.db"), true).await?;
     let now = Utc::now();
     let dm = Person {
@@ -118,7 +118,7 @@ async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<
             templates.push((format!("tpl-{i}-image"), IMAGE_FINGER, extract_minutiae(&img).0));
         }
         for (tid, finger, t) in templates {
-            let sealed = tobira::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
+            let sealed = tobira::secrets::crypto::seal_template(&kek, id.as_str(), &tid, &iso19794_2::encode(&t))?;
             store
                 .add_template(
                     &tid,

@@ -372,7 +372,7 @@ fn print_summary(sets: &[SetSummary]) {
 /// probe. Per probe and enrolled finger, the score of each strategy:
 /// - `single`: against the first capture only;
 /// - `chosen`: against the capture that agrees best with the other two (highest sum of scores), the one
-///   template the daemon stores today (daemon/src/enroll.rs);
+///   template the daemon stores today (daemon/src/flows/enroll.rs);
 /// - `max` and `mean`: against each of the three, fused.
 ///
 /// Genuine: a probe against its own finger; impostor: against every other finger of the set. Pooled over the

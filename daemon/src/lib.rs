@@ -3,37 +3,30 @@
 //! The pure rules live in `tobira-core`, matching in `tobira-biometrics`, devices in `tobira-drivers`, the
 //! audit chain in `tobira-audit`. This crate is the edge: it wires them to the stores, the sockets and the
 //! clock, in the order every flow must keep — decide, record durably, only then act.
+//!
+//! Its modules, from the bottom up; each imports only those listed before it (`scripts/check-layout` fails
+//! on an import circle, DESIGN "Layout"):
+//!
+//! - `secrets` (keys, template sealing, transport wrapping) and `store` (the registry database; the key
+//!   ring reconciles the node key with it);
+//! - `refusal`: what a request that changes nothing answers;
+//! - `sim`: the simulated devices of a `--simulation` daemon;
+//! - `node`: the node's state (`Daemon`), options, clock, audit trust anchor;
+//! - `central`: shipping to the centre, tree heads, registry sync and publish;
+//! - `flows`: identify, the actor's proof, doors, login, enrollment;
+//! - `admin`: the control requests' router and handlers;
+//! - `sockets`: the control and login sockets;
+//! - `run`: start-up, the tasks, a clean stop;
+//! - `trust_cli`: offline verification for the `tobira` command (to move to the CLI, issue 20).
 
-pub mod actor;
-pub mod alarms;
-pub mod audit_cmd;
-pub mod clock;
-pub mod commands;
-pub mod control;
-pub mod crypto;
-pub mod daemon;
-pub mod doors;
-pub mod enroll;
-pub mod enroll_palm;
-pub mod erase;
-pub mod identify;
-pub mod keyring;
-pub mod keys;
-pub mod ledger_cmd;
-pub mod login;
-pub mod login_socket;
-pub mod options;
-pub mod registry_publish;
-pub mod registry_sync;
-pub mod requests;
-pub mod review;
+pub mod admin;
+pub mod central;
+pub mod flows;
+pub mod node;
+pub mod refusal;
 pub mod run;
-pub mod shipper;
+pub mod secrets;
 pub mod sim;
-pub mod sim_r30x;
+pub mod sockets;
 pub mod store;
-pub mod transport;
-pub mod tree_heads;
-pub mod trust;
 pub mod trust_cli;
-pub mod viewer;

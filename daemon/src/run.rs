@@ -1,10 +1,10 @@
 //! Start-up, the tasks, and a clean stop. The library never installs signal handlers (STYLE §6): the binary
 //! passes a shutdown future.
 
-use crate::clock::Clock;
-use crate::daemon::{Daemon, DoorRuntime, Matching, Shared};
-use crate::keys::{KEK_LEN, create_key};
-use crate::options::Options;
+use crate::node::clock::Clock;
+use crate::node::daemon::{Daemon, DoorRuntime, Matching, Shared};
+use crate::node::options::{Options, SiteFileError, load_site};
+use crate::secrets::keys::{KEK_LEN, create_key};
 use crate::store::RegistryStore;
 use std::collections::HashMap;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -25,7 +25,7 @@ pub enum StartError {
     #[error("data directory {path}: {detail}")]
     DataDir { path: PathBuf, detail: String },
     #[error("{0}")]
-    Key(#[from] crate::keys::KeyError),
+    Key(#[from] crate::secrets::keys::KeyError),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error("audit store: {0}")]
@@ -35,13 +35,13 @@ pub enum StartError {
     #[error("template {id} of {person} does not open with this node's template key: wrong key file or altered data")]
     Template { id: String, person: String },
     #[error("{0}")]
-    Keyring(#[from] crate::keyring::KeyringError),
+    Keyring(#[from] crate::secrets::keyring::KeyringError),
     #[error("finishing requests approved before a crash failed: {0}")]
     Resume(String),
     #[error("control socket {path}: {source}")]
     Socket { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
-    Pin(#[from] crate::trust::PinError),
+    Pin(#[from] crate::node::trust::PinError),
     #[error(
         "the disk holding {path} is full (ディスク容量不足, {free} bytes free): {cause} — free space or grow the \
          volume, then start tobirad again; the stores are not damaged, do not restore them"
@@ -72,9 +72,13 @@ impl StartError {
     }
 }
 
-pub fn load_site(path: &std::path::Path) -> Result<Site, StartError> {
-    let text = std::fs::read_to_string(path).map_err(|source| StartError::ConfigRead { path: path.into(), source })?;
-    Ok(tobira_core::site::parse_site(&path.display().to_string(), &text)?)
+impl From<SiteFileError> for StartError {
+    fn from(e: SiteFileError) -> Self {
+        match e {
+            SiteFileError::Read { path, source } => StartError::ConfigRead { path, source },
+            SiteFileError::Config(e) => StartError::Config(e),
+        }
+    }
 }
 
 /// The name of user `uid` for a message (its number if it has none).
@@ -166,11 +170,11 @@ fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
 struct Devices {
     readers: HashMap<tobira_core::ids::ReaderId, Arc<dyn Reader>>,
     doors: HashMap<tobira_core::ids::DoorId, DoorRuntime>,
-    sim: Option<crate::sim::SimDevices>,
+    sim: Option<crate::sim::devices::SimDevices>,
 }
 
 fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
-    let mut sim = crate::sim::SimDevices::default();
+    let mut sim = crate::sim::devices::SimDevices::default();
     let mut readers: HashMap<_, Arc<dyn Reader>> = HashMap::new();
     for r in &site.readers {
         match r.kind.as_str() {
@@ -311,7 +315,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let fresh = prepare_data_dir(&opts)?;
     if fresh {
         // Pin the audit key outside the data directory before any store exists (issue 16 §1).
-        crate::trust::pin_at_init(&opts, site.id.as_str())?;
+        crate::node::trust::pin_at_init(&opts, site.id.as_str())?;
     }
     // Stores first: a foreign or damaged file is named before anything else is said or created.
     let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
@@ -324,7 +328,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     if fresh {
         create_key(&opts.template_key_path(), KEK_LEN)?;
     }
-    let template_key = crate::keyring::settle(&opts.template_key_path(), &store).await?;
+    let template_key = crate::secrets::keyring::settle(&opts.template_key_path(), &store).await?;
     let audit = audit_store.writer();
     let Devices { readers, doors, sim } = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
@@ -332,10 +336,10 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
 
     let mut matching = Matching::default();
     for row in store.live_templates().await? {
-        let sealed = crate::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
-        let plain = crate::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
+        let sealed = crate::secrets::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
+        let plain = crate::secrets::crypto::open_template(&template_key, row.person.as_str(), &row.id, &sealed)
             .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
-        let t = crate::daemon::Decoded::decode(&row.modality, &plain)
+        let t = crate::node::daemon::Decoded::decode(&row.modality, &plain)
             .map_err(|_| StartError::Template { id: row.id.clone(), person: row.person.to_string() })?;
         matching.insert_decoded(row.person, row.id, t);
     }
@@ -373,19 +377,19 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     });
 
     daemon.load_bootstrap_state().await?;
-    crate::trust::at_start(&daemon).await;
+    crate::node::trust::at_start(&daemon).await;
     if site.central.is_some() {
         *daemon.central_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
     }
     // A crash between "approved" and "applied" is finished now, before anyone is served.
-    crate::requests::resume(&daemon).await.map_err(|e| StartError::Resume(e.message))?;
+    crate::admin::requests::resume(&daemon).await.map_err(|e| StartError::Resume(e.message))?;
 
     let socket_path = opts.socket_path();
-    let listener = crate::control::bind(&socket_path)
+    let listener = crate::sockets::control::bind(&socket_path)
         .map_err(|source| StartError::Socket { path: socket_path.clone(), source })?;
     let socket_gid = std::fs::metadata(&socket_path).map(|m| m.gid()).unwrap_or(0);
     let login_path = opts.login_socket_path();
-    let login_listener = crate::login_socket::bind(&login_path)
+    let login_listener = crate::sockets::login::bind(&login_path)
         .map_err(|source| StartError::Socket { path: login_path.clone(), source })?;
 
     let _ = daemon
@@ -424,10 +428,10 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for door in site.doors.iter() {
-        tasks.spawn(crate::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
+        tasks.spawn(crate::flows::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
     }
-    tasks.spawn(crate::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
-    tasks.spawn(crate::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
+    tasks.spawn(crate::sockets::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
+    tasks.spawn(crate::admin::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
     if let Some(c) = site.central.clone() {
         // The same key signs checkpoints and the log's tree heads (the centre registers its public half).
         let signer = match tobira_audit::Signer::load(&opts.signing_key_path()) {
@@ -437,25 +441,25 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
                 None
             }
         };
-        tasks.spawn(crate::shipper::shipper_task(daemon.clone(), c.clone(), signer, stop_rx.clone()));
-        tasks.spawn(crate::registry_sync::sync_task(daemon.clone(), c, stop_rx.clone()));
+        tasks.spawn(crate::central::shipper::shipper_task(daemon.clone(), c.clone(), signer, stop_rx.clone()));
+        tasks.spawn(crate::central::registry_sync::sync_task(daemon.clone(), c, stop_rx.clone()));
     }
     // The chain is verified once at every start, in the background: a store altered while the daemon was
     // down raises an alarm for the security manager (003 §20) instead of going unnoticed.
     let verifier = daemon.clone();
     tasks.spawn(async move {
-        match crate::alarms::catch_up(&verifier).await {
+        match crate::admin::alarms::catch_up(&verifier).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(alarms = n, "raised alarms recorded before a crash but never raised"),
             Err(e) => tracing::error!(error = %e.message, "could not scan the audit log for unraised alarms"),
         }
-        if let Ok(v) = crate::audit_cmd::verify(&verifier).await
+        if let Ok(v) = crate::admin::audit::verify(&verifier).await
             && v["ok"] == false
         {
             tracing::error!(failure = %v["failure"], "audit verification at start failed");
         }
     });
-    tasks.spawn(crate::login_socket::serve(daemon.clone(), login_listener, stop_rx.clone()));
+    tasks.spawn(crate::sockets::login::serve(daemon.clone(), login_listener, stop_rx.clone()));
 
     shutdown.await;
     tracing::info!("shutting down: finishing events in flight");

@@ -1,7 +1,7 @@
 //! `tobira audit verify` against the pinned key and paper anchors, and the signed tree head printed on every
 //! exported ledger (issue 16 §1). The daemon's side is `trust`.
 
-use crate::trust::{TrustError, resolve, verify_store};
+use crate::node::trust::{TrustError, resolve, verify_store};
 use std::path::Path;
 use tobira_audit::anchors::Anchor;
 
@@ -24,7 +24,7 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
             }
         }
     }
-    let trusted = match resolve(node_key, &crate::trust::default_pin(config)) {
+    let trusted = match resolve(node_key, &crate::node::options::default_pin(config)) {
         Ok(t) => t,
         Err(e @ TrustError::NoPin(_)) => {
             if json {

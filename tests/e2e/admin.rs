@@ -215,8 +215,8 @@ fn deletion_erases_templates_so_an_old_backup_cannot_be_decrypted() {
                 .unwrap();
             rows.iter()
                 .map(|r| {
-                    let sealed = tobira::crypto::Sealed { wrapped_key: r.get(1), ciphertext: r.get(2) };
-                    tobira::crypto::open_template(key, "tanaka", &r.get::<String, _>(0), &sealed).is_ok()
+                    let sealed = tobira::secrets::crypto::Sealed { wrapped_key: r.get(1), ciphertext: r.get(2) };
+                    tobira::secrets::crypto::open_template(key, "tanaka", &r.get::<String, _>(0), &sealed).is_ok()
                 })
                 .collect()
         })

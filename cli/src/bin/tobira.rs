@@ -24,17 +24,17 @@ fn run(cli: Cli) -> i32 {
         Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, node_key, anchor, .. }) => {
             // Both checks, whatever the first says: a consistent local rewrite passes the first, not the second.
             let local = tobira::trust_cli::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json);
-            let central = tobira::audit_cmd::verify_against_central(&data_dir, &config);
+            let central = tobira::admin::audit::verify_against_central(&data_dir, &config);
             local.max(central)
         }
         Cmd::Audit(AuditCmd::Prove { seq, data_dir, central: false, .. }) => {
-            tobira::audit_cmd::prove_offline(&data_dir, seq)
+            tobira::admin::audit::prove_offline(&data_dir, seq)
         }
         Cmd::Audit(AuditCmd::Prove { seq, data_dir, central: true, config }) => {
-            tobira::audit_cmd::prove_countersigned(&data_dir, &config, seq)
+            tobira::admin::audit::prove_countersigned(&data_dir, &config, seq)
         }
         Cmd::Audit(AuditCmd::CheckProof { file, node_key, witness_key }) => {
-            tobira::audit_cmd::check_proof(&file, &node_key, witness_key.as_deref())
+            tobira::admin::audit::check_proof(&file, &node_key, witness_key.as_deref())
         }
         Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
             let csv = csv.clone().unwrap_or_default();

@@ -1,7 +1,7 @@
 //! `tobirad`: the daemon. Glue only: options, logging, signals, exit codes.
 
 use clap::Parser;
-use tobira::options::Options;
+use tobira::node::options::Options;
 
 fn main() {
     let opts = Options::parse();

@@ -250,7 +250,7 @@ impl RegistryStore {
         modality: &str,
         position: i64,
         quality: i64,
-        sealed: &crate::crypto::Sealed,
+        sealed: &crate::secrets::crypto::Sealed,
         status: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {

@@ -1,0 +1,203 @@
+//! The `tobira sim …` commands (which simulated device is which is `sim::devices`). Refused entirely unless
+//! the daemon was started with `--simulation`.
+
+use crate::admin::range::parse_time;
+use crate::node::daemon::Daemon;
+use crate::refusal::Refusal;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tobira_core::ids::{ControllerId, ReaderId};
+use tobira_drivers::sim::SimReaderHandle;
+use tobira_proto::{ErrorCode, SimCommand};
+
+/// Waits for the decision a door reader's presentation produced.
+async fn await_decision(
+    rx: &mut tokio::sync::broadcast::Receiver<tobira_proto::DecisionReport>,
+    place: &str,
+) -> Option<tobira_proto::DecisionReport> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(r)) if r.place == place => return Some(r),
+            Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => continue,
+            _ => return None,
+        }
+    }
+}
+
+pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, Refusal> {
+    let Some(sim) = d.sim.as_ref() else {
+        return Err(Refusal {
+            code: ErrorCode::Denied,
+            message: "simulator commands need a daemon started with --simulation".into(),
+        });
+    };
+    match cmd {
+        SimCommand::Present { reader, body, finger } => {
+            let attempt = sim.attempts.fetch_add(1, Ordering::Relaxed);
+            let r30x = sim.r30x.get(&ReaderId::new(&reader));
+            let h = if r30x.is_some() { None } else { Some(sim.reader(&reader)?) };
+            let present = async || match (r30x, h) {
+                (Some(m), _) => m.present(&sim.population, &body, finger, attempt).await,
+                (None, Some(h)) => h.present(sim.population.impression(&body, finger, attempt)),
+                (None, None) => {}
+            };
+            // A door reader answers through its door task; wait for that decision so the caller sees it.
+            let door = d.site.doors.iter().find(|x| {
+                x.entry_reader.as_str() == reader || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
+            });
+            match door {
+                Some(door) => {
+                    let mut rx = d.decisions.subscribe();
+                    present().await;
+                    match await_decision(&mut rx, door.id.as_str()).await {
+                        Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
+                        None => Err(Refusal {
+                            code: ErrorCode::Unavailable,
+                            message: format!("door {} gave no decision within 10 s", door.id),
+                        }),
+                    }
+                }
+                None => {
+                    present().await;
+                    Ok(serde_json::json!({"presented": reader}))
+                }
+            }
+        }
+        SimCommand::PresentPalm { reader, body, hand } => {
+            if hand != "left" && hand != "right" {
+                return Err(Refusal::bad(format!("hand {hand:?}: say left or right")));
+            }
+            let h = sim.reader(&reader)?;
+            let attempt = sim.attempts.fetch_add(1, Ordering::Relaxed);
+            present_palm(d, h, &reader, sim.population.palm_impression(&body, &hand, attempt)).await
+        }
+        SimCommand::Walk { door, hold_ms } => {
+            let walked = sim.door(&door)?.walk_through(Duration::from_millis(hold_ms));
+            Ok(serde_json::json!({"walked_through": walked}))
+        }
+        SimCommand::Open { door } => {
+            sim.door(&door)?.open();
+            Ok(serde_json::json!({"open": door}))
+        }
+        SimCommand::Close { door } => {
+            sim.door(&door)?.close();
+            Ok(serde_json::json!({"closed": door}))
+        }
+        SimCommand::Force { door } => {
+            sim.door(&door)?.force_open();
+            Ok(serde_json::json!({"forced": door}))
+        }
+        SimCommand::Rex { door } => {
+            sim.door(&door)?.press_rex();
+            Ok(serde_json::json!({"rex": door}))
+        }
+        SimCommand::Unplug { device } => {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                m.module().unplug();
+            } else if let Ok(h) = sim.reader(&device) {
+                h.unplug();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&device))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {device:?}")))?
+                    .unplug();
+            }
+            Ok(serde_json::json!({"unplugged": device}))
+        }
+        SimCommand::Replug { device } => {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                m.module().replug();
+            } else if let Ok(h) = sim.reader(&device) {
+                h.replug();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&device))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {device:?}")))?
+                    .replug();
+            }
+            Ok(serde_json::json!({"replugged": device}))
+        }
+        SimCommand::Clear { reader } => match sim.r30x.get(&ReaderId::new(&reader)) {
+            Some(m) => Ok(serde_json::json!({"cleared": m.clear().await})),
+            None => Ok(serde_json::json!({"cleared": sim.reader(&reader)?.clear()})),
+        },
+        SimCommand::Garble { reader } => {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&reader)) {
+                m.module().garble_next();
+            } else if let Ok(h) = sim.reader(&reader) {
+                h.garble_next();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&reader))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {reader:?}")))?
+                    .garble_next();
+            }
+            Ok(serde_json::json!({"garbled": reader}))
+        }
+        SimCommand::Silence { device } => {
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                // On the line a silent module and a pulled cable look the same: nothing comes back.
+                m.module().unplug();
+            } else if let Ok(h) = sim.reader(&device) {
+                h.silence();
+            } else {
+                sim.controllers
+                    .get(&ControllerId::new(&device))
+                    .ok_or_else(|| Refusal::not_found(format!("no simulated device {device:?}")))?
+                    .silence();
+            }
+            Ok(serde_json::json!({"silenced": device}))
+        }
+        SimCommand::AuditUnwritable { on } => {
+            d.audit
+                .set_unwritable(on)
+                .await
+                .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
+            Ok(serde_json::json!({"audit_unwritable": on}))
+        }
+        SimCommand::Clock { at } => {
+            let t = at.as_deref().map(|s| parse_time(d, "at", s)).transpose()?;
+            d.clock.set(t);
+            Ok(serde_json::json!({"now": d.now()}))
+        }
+        SimCommand::Tick => {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Ok(serde_json::json!({"now": d.now()}))
+        }
+        SimCommand::Door { door } => {
+            let h = sim.door(&door)?;
+            Ok(
+                serde_json::json!({"door": door, "relay_energised": h.relay_energised(), "pulses": h.pulses(), "feedback": format!("{:?}", h.feedback_log().last())}),
+            )
+        }
+        _ => Err(Refusal::bad("unknown simulator command")),
+    }
+}
+
+/// A palm held over a simulated reader; at a door reader, waits for the door's decision (as `Present` does for
+/// a finger) so the caller sees it.
+async fn present_palm(
+    d: &Daemon,
+    h: &SimReaderHandle,
+    reader: &str,
+    sample: tobira_drivers::Sample,
+) -> Result<serde_json::Value, Refusal> {
+    let door =
+        d.site.doors.iter().find(|x| {
+            x.entry_reader.as_str() == reader || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
+        });
+    let Some(door) = door else {
+        h.present(sample);
+        return Ok(serde_json::json!({"presented": reader, "modality": "palm"}));
+    };
+    let mut rx = d.decisions.subscribe();
+    h.present(sample);
+    match await_decision(&mut rx, door.id.as_str()).await {
+        Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
+        None => Err(Refusal {
+            code: ErrorCode::Unavailable,
+            message: format!("door {} gave no decision within 10 s", door.id),
+        }),
+    }
+}

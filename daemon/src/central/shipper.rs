@@ -1,0 +1,222 @@
+//! Audit shipping to the central store (issue 7 §2): the node keeps writing locally first — the door never
+//! waits for the network — and this task sends what the centre does not have yet, in order, at least once;
+//! the centre's ingest is idempotent on (node, seq) and refuses gaps and forks itself. While the centre is
+//! unreachable events accumulate locally; when it returns they arrive, each exactly once. A fork (the centre
+//! holds another event under one of our numbers) is an alarm and stops shipping until someone looks.
+
+use crate::node::daemon::Daemon;
+use crate::node::shipping::ShipState;
+use chrono::Utc;
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use std::sync::Arc;
+use std::time::Duration;
+use tobira_audit::{NewEvent, Outcome};
+use tobira_central::{CentralError, ShippedEvent};
+use tobira_core::site::RawCentral;
+
+/// A clock difference beyond this is recorded here as well as at the centre (once per episode).
+const SKEW_ALARM_S: f64 = 120.0;
+
+const BATCH: i64 = 1000;
+
+pub fn connect_options(c: &RawCentral) -> PgConnectOptions {
+    PgConnectOptions::new()
+        .host(&c.host)
+        .port(c.port)
+        .username(&c.role)
+        .database(&c.database)
+        .ssl_mode(PgSslMode::VerifyFull)
+        .ssl_root_cert(&c.ca_file)
+        .ssl_client_cert(&c.cert_file)
+        .ssl_client_key(&c.key_file)
+}
+
+async fn local_batch(d: &Daemon, after: i64) -> Result<Vec<ShippedEvent>, sqlx::Error> {
+    let rows = sqlx::query("SELECT seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+        .bind(after)
+        .bind(BATCH)
+        .fetch_all(d.audit_store.pool())
+        .await?;
+    let h = |v: Vec<u8>| -> [u8; 32] { v.try_into().unwrap_or([0; 32]) };
+    Ok(rows
+        .into_iter()
+        .map(|r| ShippedEvent {
+            seq: r.get(0),
+            time: r.get(1),
+            kind: r.get(2),
+            actor: r.get(3),
+            subject: r.get(4),
+            place: r.get(5),
+            outcome: r.get(6),
+            reason: r.get(7),
+            article: r.get(8),
+            score: r.get(9),
+            details: r.get(10),
+            prev_hash: h(r.get(11)),
+            hash: h(r.get(12)),
+        })
+        .collect())
+}
+
+fn set(d: &Daemon, f: impl FnOnce(&mut ShipState)) {
+    if let Ok(mut s) = d.shipping.lock()
+        && let Some(st) = s.as_mut()
+    {
+        f(st);
+    }
+}
+
+async fn note(d: &Daemon, kind: &str, reason: &str, outcome: Outcome, details: serde_json::Value) {
+    let _ = d
+        .record(NewEvent {
+            time: d.now(),
+            kind: kind.into(),
+            actor: None,
+            subject: None,
+            place: Some(d.site.id.to_string()),
+            outcome,
+            reason: reason.into(),
+            article: Some("003 §17, §20".into()),
+            score: None,
+            details,
+        })
+        .await;
+}
+
+pub async fn shipper_task(
+    d: Arc<Daemon>,
+    cfg: RawCentral,
+    signer: Option<tobira_audit::Signer>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let node = d.site.id.to_string();
+    let every = Duration::from_millis(u64::from(cfg.ship_every_ms.max(50)));
+    let mut heads = signer.map(|s| {
+        crate::central::tree_heads::HeadKeeper::new(s, Duration::from_millis(u64::from(cfg.head_every_ms.max(100))))
+    });
+    let mut skewed = false;
+    let mut pool: Option<PgPool> = None;
+    let mut acked: Option<i64> = None;
+    let mut backoff = every;
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        if d.shipping.lock().map(|s| s.as_ref().is_some_and(|s| s.stopped_by_fork)).unwrap_or(false) {
+            continue;
+        }
+        let p = match &pool {
+            Some(p) => p.clone(),
+            None => match PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_with(connect_options(&cfg))
+                .await
+            {
+                Ok(p) => {
+                    pool = Some(p.clone());
+                    acked = None;
+                    p
+                }
+                Err(e) => {
+                    set(&d, |s| s.last_error = Some(format!("centre unreachable: {e}")));
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            },
+        };
+        let after = match acked {
+            Some(a) => a,
+            None => match tobira_central::shipped_up_to(&p, &node).await {
+                Ok(a) => a,
+                Err(e) => {
+                    set(&d, |s| s.last_error = Some(e.to_string()));
+                    pool = None;
+                    continue;
+                }
+            },
+        };
+        let batch = match local_batch(&d, after).await {
+            Ok(b) => b,
+            Err(e) => {
+                set(&d, |s| s.last_error = Some(format!("local audit store: {e}")));
+                continue;
+            }
+        };
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            acked = Some(after);
+            set(&d, |s| {
+                s.acknowledged = after;
+                s.last_ok = Some(Utc::now());
+                s.last_error = None;
+            });
+            backoff = every;
+            // Caught up: time to have the log witnessed.
+            if let Some(h) = heads.as_mut() {
+                let res = match h.fill(&d, after).await {
+                    Ok(()) => h.tick(&d, &p, after).await,
+                    Err(e) => Err(CentralError::Db(e)),
+                };
+                match res {
+                    Ok(Some(c)) => set(&d, |s| s.cosigned = c),
+                    Ok(None) => {}
+                    Err(e) => set(&d, |s| s.last_error = Some(format!("tree head: {e}"))),
+                }
+            }
+            continue;
+        };
+        let sent_at = tobira_audit::time_text(d.now());
+        match tobira_central::ingest_at(&p, &node, &batch, Some(&sent_at)).await {
+            Ok(rep) => {
+                if let Some(h) = heads.as_mut() {
+                    h.shipped(&batch);
+                }
+                if let Some(skew) = rep.clock_skew_s {
+                    set(&d, |s| s.clock_skew_s = Some(skew));
+                    let off = skew.abs() > SKEW_ALARM_S;
+                    if off && !skewed {
+                        tracing::warn!(skew_s = skew, "this node's clock differs from the centre's");
+                        note(
+                            &d,
+                            "central.clock_skew",
+                            "CLOCK_SKEW",
+                            Outcome::Alarm,
+                            serde_json::json!({"skew_s": skew}),
+                        )
+                        .await;
+                    }
+                    skewed = off;
+                }
+                acked = Some(last);
+                backoff = if batch.len() as i64 == BATCH { Duration::from_millis(1) } else { every };
+                set(&d, |s| {
+                    s.acknowledged = last;
+                    s.last_ok = Some(Utc::now());
+                    s.last_error = None;
+                });
+            }
+            Err(CentralError::Gap { .. }) => acked = None, // ask the centre where it stands, and resend
+            Err(e @ (CentralError::Fork { .. } | CentralError::Malformed { .. })) => {
+                // Retrying cannot help: the centre holds another history for this node, or refuses one of
+                // our events as not matching its own hash. Someone must look; the events stay here.
+                tracing::error!(error = %e, "the centre refuses this node's history: shipping stopped");
+                set(&d, |s| {
+                    s.stopped_by_fork = true;
+                    s.last_error = Some(e.to_string());
+                });
+                let (kind, reason) = match e {
+                    CentralError::Fork { .. } => ("central.fork", "CENTRAL_FORK"),
+                    _ => ("central.refused", "CENTRAL_REFUSED"),
+                };
+                note(&d, kind, reason, Outcome::Alarm, serde_json::json!({"error": e.to_string()})).await;
+            }
+            Err(e) => {
+                set(&d, |s| s.last_error = Some(e.to_string()));
+                pool = None;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}

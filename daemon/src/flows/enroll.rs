@@ -1,0 +1,254 @@
+//! Enrollment of a person's finger from several captures (DESIGN "Enrollment").
+//!
+//! Each sample is quality-checked, the samples must agree with each other, and the best one is searched
+//! against everyone already enrolled: a match with another person blocks the enrollment and is audited as an
+//! incident (a duplicate identity). The template is stored sealed as *pending*: when the system
+//! administrator enrolls, it is approved at once; when a site administrator does, it waits for the system
+//! administrator's approval (003 §7, see `requests`) and matches nothing until then.
+
+use crate::flows::actor::Actor;
+use crate::node::daemon::Daemon;
+use crate::secrets::crypto::seal_template;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use tobira_audit::{NewEvent, Outcome};
+use tobira_biometrics::{MinutiaeTemplate, Prepared, compare, extract_for_enrolment, iso19794_2};
+use tobira_core::ids::{PersonId, ReaderId};
+use tobira_drivers::{Feedback, Modality};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrollError {
+    #[error("no person {0}: add them first with `tobira person add`")]
+    UnknownPerson(String),
+    #[error("no reader {0} in the site configuration")]
+    UnknownReader(String),
+    #[error("sample {n}: {reason} — ask the person to place the finger again, flat and centred")]
+    Sample { n: usize, reason: String },
+    #[error(
+        "palm sample {n}: {reason} — ask the person to hold the palm (手のひら) flat over the reader again, \
+         fingers apart"
+    )]
+    PalmSample { n: usize, reason: String },
+    #[error("reader {reader} {message}")]
+    WrongReader { reader: String, message: String },
+    #[error("the samples do not agree with each other (best pair score {score:.3}): capture again")]
+    Inconsistent { score: f32 },
+    #[error(
+        "this {part} already matches enrolled person {other} (duplicate identity, 照合情報の重複): refused and reported"
+    )]
+    /// `part`: `finger` or `palm`, what was presented.
+    Duplicate { other: String, part: &'static str },
+    #[error("the audit store cannot take the event: nothing was enrolled")]
+    AuditUnavailable,
+    #[error("storing the template failed: {0}")]
+    Store(String),
+    #[error("between 1 and 10 samples, not {0}")]
+    SampleCount(u8),
+}
+
+impl Daemon {
+    pub async fn enroll(
+        &self,
+        actor: &Actor,
+        person: &str,
+        reader: &str,
+        finger: u8,
+        samples: u8,
+    ) -> Result<serde_json::Value, EnrollError> {
+        let pid = PersonId::new(person);
+        let registry = self.registry();
+        let Some(p) = registry.person(&pid).cloned() else {
+            return Err(EnrollError::UnknownPerson(person.into()));
+        };
+        if samples == 0 || samples > 10 {
+            return Err(EnrollError::SampleCount(samples));
+        }
+        if !p.active {
+            return Err(EnrollError::UnknownPerson(person.into()));
+        }
+        let Some(dev) = self.readers.get(&ReaderId::new(reader)).cloned() else {
+            return Err(EnrollError::UnknownReader(reader.into()));
+        };
+        if dev.modality() == Modality::Palm {
+            return Err(EnrollError::WrongReader {
+                reader: reader.into(),
+                message: "is a palm-vein reader: enroll a palm with --palm left|right".into(),
+            });
+        }
+        let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
+        let mut got: Vec<MinutiaeTemplate> = Vec::new();
+        for n in 1..=usize::from(samples) {
+            let _ = dev.feedback(Feedback::Prompt(format!("Sample {n} of {samples}: place the finger"))).await;
+            let sample = match tokio::time::timeout(timeout, dev.next_sample()).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    return Err(EnrollError::Sample { n, reason: e.to_string() });
+                }
+                Err(_) => {
+                    return Err(EnrollError::Sample { n, reason: format!("no finger within {} s", timeout.as_secs()) });
+                }
+            };
+            let (t, _quality) = extract_for_enrolment(&sample, self.site.administration.enrollment_min_quality)
+                .map_err(|e| EnrollError::Sample { n, reason: e.to_string() })?;
+            got.push(t);
+        }
+        // Mutual consistency: choose the sample that agrees best with the others; all must agree with it.
+        let prepared: Vec<Prepared> = got.iter().map(Prepared::new).collect();
+        let mut best = (0usize, f32::MIN);
+        for i in 0..prepared.len() {
+            let total: f32 =
+                (0..prepared.len()).filter(|&j| j != i).map(|j| compare(&prepared[i], &prepared[j]).0).sum();
+            if total > best.1 {
+                best = (i, total);
+            }
+        }
+        let chosen = best.0;
+        for (j, pj) in prepared.iter().enumerate() {
+            if j != chosen {
+                let s = compare(&prepared[chosen], pj);
+                if !self.threshold.accepts(s) {
+                    return Err(EnrollError::Inconsistent { score: s.0 });
+                }
+            }
+        }
+        let now = self.now();
+        // Duplicate identity: search everyone else (1:N over the whole gallery).
+        let dup = {
+            let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+            let owners = &m.owners;
+            let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
+            m.gallery
+                .identify(&got[chosen], Some(&others), &self.threshold)
+                .and_then(|(k, s)| owners.get(&k).map(|o| (o.person.clone(), s)))
+        };
+        if let Some((other, score)) = dup {
+            return Err(self.duplicate(actor, &pid, reader, "finger", other, score.0, now).await);
+        }
+        let quality = got[chosen].minutiae.len() as i64;
+        let r = self
+            .register(
+                actor,
+                &p,
+                NewTemplate {
+                    id: format!("tpl-{}-{}-{}", pid.as_str(), finger, now.timestamp_micros()),
+                    modality: "finger",
+                    position: i64::from(finger),
+                    quality,
+                    plain: zeroize::Zeroizing::new(iso19794_2::encode(&got[chosen])),
+                    details: serde_json::json!({"finger": finger, "samples": samples, "minutiae": quality}),
+                },
+                reader,
+                now,
+            )
+            .await?;
+        let _ = dev.feedback(Feedback::Granted).await;
+        Ok(serde_json::json!({"person": pid.as_str(), "template": r.template, "minutiae": quality, "status": r.status}))
+    }
+
+    /// A duplicate identity at enrollment is an incident (003 §15): audited as an alarm, then refused.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn duplicate(
+        &self,
+        actor: &Actor,
+        pid: &PersonId,
+        reader: &str,
+        modality: &'static str,
+        other: PersonId,
+        score: f32,
+        now: DateTime<Utc>,
+    ) -> EnrollError {
+        let _ = self
+            .record(NewEvent {
+                time: now,
+                kind: "enroll.duplicate".into(),
+                actor: Some(actor.id().into()),
+                subject: Some(pid.as_str().into()),
+                place: Some(reader.into()),
+                outcome: Outcome::Alarm,
+                reason: "DUPLICATE_IDENTITY".into(),
+                article: Some("003 §15".into()),
+                score: Some(f64::from(score)),
+                details: serde_json::json!({"matches": other.as_str(), "modality": modality}),
+            })
+            .await;
+        EnrollError::Duplicate { other: other.as_str().into(), part: modality }
+    }
+
+    /// The steps every modality shares once its template is chosen: sealed under a fresh data key, the
+    /// enrollment audited (003 §15 matching-data ledger), stored as pending, and — when the system
+    /// administrator enrolled — approved and loaded into the matcher at once.
+    pub(crate) async fn register(
+        &self,
+        actor: &Actor,
+        p: &tobira_core::model::Person,
+        t: NewTemplate,
+        reader: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Registered, EnrollError> {
+        let pid = &p.id;
+        let direct = actor.mode == tobira_core::admin::Mode::Direct;
+        let status = if direct { "approved" } else { "pending" };
+        {
+            // Sealed and stored under the key lock: a rotation never misses a template sealed meanwhile.
+            let kek = self.template_key.read().await;
+            let sealed =
+                seal_template(&kek, pid.as_str(), &t.id, &t.plain).map_err(|e| EnrollError::Store(e.to_string()))?;
+            // Audit first: an enrollment that is not recorded did not happen (003 §15 matching-data ledger).
+            let mut details = t.details;
+            details["template"] = t.id.clone().into();
+            details["modality"] = t.modality.into();
+            details["status"] = status.into();
+            details["proof"] = actor.proof_json();
+            self.record(NewEvent {
+                time: now,
+                kind: "admin.enroll".into(),
+                actor: Some(actor.id().into()),
+                subject: Some(pid.as_str().into()),
+                place: Some(reader.into()),
+                outcome: Outcome::Info,
+                reason: if direct { "TEMPLATE_REGISTERED".into() } else { "TEMPLATE_PENDING".into() },
+                article: Some("000 §8, 003 §7, §15".into()),
+                score: None,
+                details,
+            })
+            .await
+            .map_err(|_| EnrollError::AuditUnavailable)?;
+            self.store
+                .add_template(&t.id, pid, &p.match_id, t.modality, t.position, t.quality, &sealed, "pending", now)
+                .await
+                .map_err(|e| EnrollError::Store(e.to_string()))?;
+        }
+        if direct {
+            self.activate_template(&t.id, pid.as_str()).await.map_err(|e| EnrollError::Store(e.message))?;
+            crate::central::registry_publish::queue(
+                self,
+                "template.upsert",
+                &t.id,
+                "admin.enroll",
+                actor.id(),
+                serde_json::json!({}),
+            )
+            .await;
+        }
+        Ok(Registered { template: t.id, status })
+    }
+}
+
+/// A template ready to be registered: its plain bytes live only until they are sealed.
+pub(crate) struct NewTemplate {
+    pub id: String,
+    /// `finger` or `palm`, as the store's `modality` column records it.
+    pub modality: &'static str,
+    /// ISO finger position, or 1 = right palm, 2 = left palm (the store's `position`).
+    pub position: i64,
+    pub quality: i64,
+    pub plain: zeroize::Zeroizing<Vec<u8>>,
+    /// What the audit event says about the capture (finger or hand, samples, quality).
+    pub details: serde_json::Value,
+}
+
+pub(crate) struct Registered {
+    pub template: String,
+    pub status: &'static str,
+}

@@ -1,0 +1,171 @@
+//! Terminal login (DESIGN "Terminal login"): policy before any capture, then a 1:1 verification on the
+//! terminal's own reader, the audit event durable, and only then the answer.
+//!
+//! The PAM module (a later issue) reaches this same function through the login socket; until then the
+//! control socket's `login` request and the demo use it.
+
+use crate::node::daemon::{Daemon, decision_event, report};
+use std::time::Duration;
+use tobira_audit::{NewEvent, Outcome};
+use tobira_core::ids::{PersonId, TerminalId};
+use tobira_core::policy::{Decision, Reason, Request};
+use tobira_drivers::Feedback;
+use tobira_proto::{DecisionReport, LoginMessage};
+
+/// Where the login flow's messages for the person go: the PAM conversation, or nowhere (demo, control socket).
+pub struct Notes {
+    tx: Option<tokio::sync::mpsc::UnboundedSender<LoginMessage>>,
+}
+
+impl Notes {
+    pub fn none() -> Notes {
+        Notes { tx: None }
+    }
+
+    pub fn to(tx: tokio::sync::mpsc::UnboundedSender<LoginMessage>) -> Notes {
+        Notes { tx: Some(tx) }
+    }
+
+    pub fn info(&self, text: String) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(LoginMessage::Info { text });
+        }
+    }
+
+    pub fn error(&self, text: String) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(LoginMessage::Error { text });
+        }
+    }
+}
+
+impl Daemon {
+    pub async fn login(&self, terminal: &str, user: &str, remote: bool) -> DecisionReport {
+        self.login_with(terminal, user, remote, &Notes::none()).await
+    }
+
+    /// The login flow, telling the person what happens through `notes` (the PAM conversation).
+    pub async fn login_with(&self, terminal: &str, user: &str, remote: bool, notes: &Notes) -> DecisionReport {
+        let now = self.now();
+        let tid = TerminalId::new(terminal);
+        let pid = PersonId::new(user);
+        let Some(term) = self.site.terminal(&tid).cloned() else {
+            let d = Decision::deny(Reason::UnknownTerminal);
+            return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
+        };
+        let req = Request::Login { terminal: tid.clone(), person: pid.clone(), remote };
+        // Policy first: no capture for someone who may not log in here anyway (grant, hours, lockout).
+        let pre = self.decide(&req, now);
+        if !pre.is_granted() {
+            notes.error(pre.reason.to_string());
+            return self.finish_login(&pid, terminal, pre, None, serde_json::json!({"stage": "before-capture"})).await;
+        }
+        let Some(reader) = self.readers.get(&term.reader).cloned() else {
+            let d = Decision::deny(Reason::UnknownTerminal);
+            return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
+        };
+        // The prompt says what this terminal's reader reads: a finger, or a palm (000 §9 names palm vein).
+        let prompt = crate::flows::actor::place_prompt(reader.modality());
+        let _ = reader.feedback(Feedback::Prompt(prompt.into())).await;
+        notes.info(format!("{prompt} ({})", term.reader));
+        let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
+        let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let d = Decision::deny(Reason::NotIdentified);
+                return self
+                    .finish_login(&pid, terminal, d, None, serde_json::json!({"device_error": e.to_string()}))
+                    .await;
+            }
+            Err(_) => {
+                let d = Decision::deny(Reason::NotIdentified);
+                return self
+                    .finish_login(&pid, terminal, d, None, serde_json::json!({"timeout_s": timeout.as_secs()}))
+                    .await;
+            }
+        };
+        let modality = crate::flows::identify::modality(&sample);
+        let (matched, score) = match self.verify(reader.modality(), &sample, &pid) {
+            Ok(v) => v,
+            Err(e) => {
+                let d = Decision::deny(Reason::NotIdentified);
+                notes.error(format!("The sample was refused: {e}"));
+                let details = serde_json::json!({"sample": e.to_string(), "modality": modality});
+                return self.finish_login(&pid, terminal, d, None, details).await;
+            }
+        };
+        let key = (pid.clone(), term.reader.clone());
+        if !matched {
+            let outcome = {
+                let mut sh = self.shared();
+                sh.lockout.record_failure(key.clone(), now, &self.site.lockout)
+            };
+            self.persist_lockout(&key).await;
+            let d = Decision::deny(Reason::NotIdentified);
+            let details = serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality});
+            match outcome.locked_until {
+                Some(until) => notes.error(format!(
+                    "Not recognised. Locked for {} s after repeated failures (NIST SP 800-63B).",
+                    (until - now).num_seconds()
+                )),
+                None => notes.error(format!("Not recognised, {} tries left", outcome.remaining_tries)),
+            }
+            if let Some(until) = outcome.locked_until {
+                // Repeated biometric failures are an incident for the security manager (003 §20).
+                let _ = self
+                    .record(NewEvent {
+                        time: now,
+                        kind: "login.lockout".into(),
+                        actor: Some(pid.as_str().into()),
+                        subject: Some(pid.as_str().into()),
+                        place: Some(terminal.into()),
+                        outcome: Outcome::Alarm,
+                        reason: "LOCKED_OUT".into(),
+                        article: Some("NIST SP 800-63B §5.2.2".into()),
+                        score: None,
+                        details: serde_json::json!({"reader": term.reader.as_str(), "locked_until": until}),
+                    })
+                    .await;
+            }
+            return self.finish_login(&pid, terminal, d, Some(score), details).await;
+        }
+        {
+            let mut sh = self.shared();
+            sh.lockout.record_success(&key);
+        }
+        self.persist_lockout(&key).await;
+        // Decide again at the moment of the answer: time moved while the person placed their finger.
+        let final_decision = self.decide(&req, self.now());
+        self.finish_login(&pid, terminal, final_decision, Some(score), serde_json::json!({"modality": modality})).await
+    }
+
+    async fn finish_login(
+        &self,
+        pid: &PersonId,
+        terminal: &str,
+        d: Decision,
+        score: Option<f32>,
+        details: serde_json::Value,
+    ) -> DecisionReport {
+        let kind = if d.is_granted() { "login.success" } else { "login.failure" };
+        let ev = decision_event(kind, self.now(), Some(pid), terminal, &d, score, details);
+        let (d, seq) = match self.record(ev).await {
+            Ok(r) => (d, Some(r.seq)),
+            // The login is refused if it cannot be recorded (000 §9: the operation history is mandatory).
+            Err(_) => (crate::node::daemon::audit_unavailable(), None),
+        };
+        let r = report(Some(pid), terminal, &d, score, seq);
+        self.publish(r.clone());
+        r
+    }
+
+    pub async fn persist_lockout(&self, key: &(PersonId, tobira_core::ids::ReaderId)) {
+        let json = {
+            let sh = self.shared();
+            serde_json::to_string(&sh.lockout.entry(key)).unwrap_or_default()
+        };
+        if let Err(e) = self.store.save_lockout(key.0.as_str(), key.1.as_str(), &json).await {
+            tracing::warn!(error = %e, "could not persist lockout state");
+        }
+    }
+}

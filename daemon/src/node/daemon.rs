@@ -1,0 +1,309 @@
+//! The running daemon's shared state and the steps every flow shares: audit first, then act.
+
+use crate::node::clock::Clock;
+use crate::node::options::Options;
+use crate::store::RegistryStore;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use tobira_audit::{AuditWriter, NewEvent, Outcome, Receipt};
+use tobira_biometrics::palm::{PalmGallery, PalmTemplate, PalmThreshold};
+use tobira_biometrics::{Gallery, MinutiaeTemplate, Prepared, Threshold};
+use tobira_core::ids::{DoorId, PersonId, ReaderId};
+use tobira_core::lockout::LockoutBook;
+use tobira_core::model::Registry;
+use tobira_core::occupancy::{EscortLog, Occupancy};
+use tobira_core::policy::{Decision, Reason};
+use tobira_core::site::Site;
+use tobira_drivers::{DoorController, Reader};
+use tobira_proto::DecisionReport;
+use tokio::sync::broadcast;
+use zeroize::Zeroizing;
+
+/// Gallery key: one per loaded template.
+pub type MatchKey = u64;
+
+/// Who owns a template in the matcher's memory.
+#[derive(Clone)]
+pub struct TemplateOwner {
+    pub person: PersonId,
+    pub template_id: String,
+}
+
+/// The matcher's in-memory state: the only place plain templates live (DESIGN "Templates").
+#[derive(Default)]
+pub struct Matching {
+    pub gallery: Gallery<MatchKey>,
+    pub owners: HashMap<MatchKey, TemplateOwner>,
+    pub by_person: BTreeMap<PersonId, Vec<(MatchKey, Prepared)>>,
+    pub next_key: MatchKey,
+    /// Palm-vein templates (the modality 000 §8 registers): their own gallery and matcher, never mixed with
+    /// fingerprints, so a palm probe is only ever compared with palms. Keys share `owners` and `next_key`.
+    pub palms: PalmGallery<MatchKey>,
+    pub palms_by_person: BTreeMap<PersonId, Vec<(MatchKey, PalmTemplate)>>,
+}
+
+impl Matching {
+    pub fn insert(&mut self, person: PersonId, template_id: String, t: MinutiaeTemplate) -> MatchKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.gallery.insert(key, &t);
+        self.owners.insert(key, TemplateOwner { person: person.clone(), template_id });
+        self.by_person.entry(person).or_default().push((key, Prepared::new(&t)));
+        key
+    }
+
+    pub fn insert_palm(&mut self, person: PersonId, template_id: String, t: PalmTemplate) -> MatchKey {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.palms.insert(key, t.clone());
+        self.owners.insert(key, TemplateOwner { person: person.clone(), template_id });
+        self.palms_by_person.entry(person).or_default().push((key, t));
+        key
+    }
+
+    pub fn insert_decoded(&mut self, person: PersonId, template_id: String, t: Decoded) -> MatchKey {
+        match t {
+            Decoded::Finger(t) => self.insert(person, template_id, t),
+            Decoded::Palm(t) => self.insert_palm(person, template_id, t),
+        }
+    }
+
+    /// Does this person have an approved template of any modality (to prove who they are, to be warned about)?
+    pub fn has_template(&self, person: &PersonId) -> bool {
+        self.by_person.contains_key(person) || self.palms_by_person.contains_key(person)
+    }
+
+    /// Forgets templates (erased, superseded): they stop matching at once, in memory as on disk.
+    pub fn remove_where(&mut self, gone: impl Fn(&TemplateOwner) -> bool) -> usize {
+        let keys: Vec<MatchKey> = self.owners.iter().filter(|(_, o)| gone(o)).map(|(k, _)| *k).collect();
+        for k in &keys {
+            self.gallery.remove(k);
+            self.palms.remove(k);
+            if let Some(o) = self.owners.remove(k) {
+                for_person(&mut self.by_person, &o.person, k);
+                for_person(&mut self.palms_by_person, &o.person, k);
+            }
+        }
+        keys.len()
+    }
+}
+
+/// A decrypted template, decoded by the modality the store records for it.
+pub enum Decoded {
+    /// An ISO/IEC 19794-2 minutiae record.
+    Finger(MinutiaeTemplate),
+    /// A TPVT palm-vein template (`tobira_biometrics::palm::template`).
+    Palm(PalmTemplate),
+}
+
+impl Decoded {
+    pub fn decode(modality: &str, plain: &[u8]) -> Result<Decoded, String> {
+        match modality {
+            "palm" => PalmTemplate::decode(plain).map(Decoded::Palm).map_err(|e| e.to_string()),
+            "finger" => tobira_biometrics::iso19794_2::decode(plain).map(Decoded::Finger).map_err(|e| e.to_string()),
+            other => Err(format!("unknown modality {other:?}")),
+        }
+    }
+}
+
+/// Drops template `k` from a person's list, and the person once the list is empty.
+fn for_person<T>(by: &mut BTreeMap<PersonId, Vec<(MatchKey, T)>>, person: &PersonId, k: &MatchKey) {
+    if let Some(v) = by.get_mut(person) {
+        v.retain(|(x, _)| x != k);
+        if v.is_empty() {
+            by.remove(person);
+        }
+    }
+}
+
+/// The live, in-memory view the flows decide with; the stores are the durable truth behind it.
+pub struct Shared {
+    pub registry: Arc<Registry>,
+    /// Built from `registry` and replaced with it.
+    pub grants: tobira_core::model::GrantIndex,
+    pub occupancy: Occupancy,
+    pub escorts: EscortLog,
+    pub lockout: LockoutBook,
+    /// Unidentified attempts per reader (issue 16 §2): throttled, and alarmed once per run.
+    pub reader_throttle: tobira_core::throttle::ReaderThrottle,
+}
+
+pub struct DoorRuntime {
+    pub id: DoorId,
+    pub controller: Arc<dyn DoorController>,
+}
+
+pub struct Daemon {
+    pub opts: Options,
+    pub site: Site,
+    pub clock: Clock,
+    pub store: RegistryStore,
+    pub audit_store: tobira_audit::AuditStore,
+    pub audit: AuditWriter,
+    /// The node key wrapping template data keys; written only by a rotation, which holds it for writing so
+    /// no template is sealed under a key being replaced.
+    pub template_key: tokio::sync::RwLock<Zeroizing<Vec<u8>>>,
+    /// Set once a system administrator has an approved template (see `actor`).
+    pub bootstrap_closed: std::sync::atomic::AtomicBool,
+    /// When this node last heard from the centre (the registry feed); the start counts as contact.
+    pub central_contact: Mutex<Option<DateTime<Utc>>>,
+    /// Shipping to the central store, when the site names one (`[central]`).
+    pub shipping: Mutex<Option<crate::node::shipping::ShipState>>,
+    /// Wakes the registry sync task when a change is queued for the centre.
+    pub outbox_wake: tokio::sync::Notify,
+    /// Alarm events go to the alarm task (table + notifier), off the door's path.
+    pub alarms: tokio::sync::mpsc::UnboundedSender<crate::node::raised::Raised>,
+    pub shared: Mutex<Shared>,
+    pub matching: RwLock<Matching>,
+    pub threshold: Threshold,
+    /// The palm matcher's threshold, at the same false-match rate as `threshold` (palm scores have their own
+    /// calibration table, `PalmThreshold`).
+    pub palm_threshold: PalmThreshold,
+    pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
+    pub doors: HashMap<DoorId, DoorRuntime>,
+    pub sim: Option<crate::sim::devices::SimDevices>,
+    /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
+    pub decisions: broadcast::Sender<DecisionReport>,
+}
+
+impl Daemon {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn registry(&self) -> Arc<Registry> {
+        self.shared().registry.clone()
+    }
+
+    /// Appends an audit event and waits until it is durable. Every flow calls this *before* it opens a door
+    /// or answers a login: an error here means deny and keep the door locked (DESIGN "Fail secure").
+    pub async fn record(&self, ev: NewEvent) -> Result<Receipt, tobira_audit::AuditError> {
+        let kind = ev.kind.clone();
+        let alarm = (ev.outcome == Outcome::Alarm).then(|| crate::node::raised::Raised::from_event(&ev));
+        let r = self.audit.append(ev).await;
+        match (&r, alarm) {
+            (Err(e), _) => {
+                tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked")
+            }
+            (Ok(receipt), Some(mut a)) => {
+                a.seq = receipt.seq;
+                let _ = self.alarms.send(a);
+            }
+            (Ok(_), None) => {}
+        }
+        r
+    }
+
+    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts; and, in
+    /// a multi-node site, the per-level limit on how long the node may decide without the centre.
+    pub fn decide(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
+        let d = self.decide_locally(req, now);
+        if d.is_granted()
+            && let Some(c) = &self.site.central
+            && let Some(level) = self.level_of(req)
+            && let Some(last) = self.central_contact.lock().ok().and_then(|c| *c)
+            && c.staleness().too_stale(level, last, now)
+        {
+            return Decision::deny(tobira_core::policy::Reason::CentralStale);
+        }
+        d
+    }
+
+    /// The level a request would admit to; exits are never held back.
+    fn level_of(&self, req: &tobira_core::policy::Request) -> Option<tobira_core::model::Level> {
+        use tobira_core::policy::Request as R;
+        match req {
+            R::Enter { door, .. } => self.site.door(door).and_then(|d| self.site.zone(&d.zone)).map(|z| z.level),
+            R::Login { .. } => Some(tobira_core::model::Level::L1),
+            R::Exit { .. } => None,
+        }
+    }
+
+    fn decide_locally(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
+        let sh = self.shared();
+        tobira_core::policy::decide(
+            req,
+            &tobira_core::policy::Context {
+                registry: &sh.registry,
+                grants: Some(&sh.grants),
+                occupancy: &sh.occupancy,
+                escorts: &sh.escorts,
+                lockout: &sh.lockout,
+                now,
+            },
+        )
+    }
+
+    /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
+    pub fn publish(&self, report: DecisionReport) {
+        let _ = self.decisions.send(report);
+    }
+
+    /// Reloads the registry snapshot after an audited change.
+    pub async fn reload_registry(&self) -> Result<(), crate::store::StoreError> {
+        let reg = self.store.load_registry(self.site.clone()).await?;
+        let index = tobira_core::model::GrantIndex::new(&reg);
+        let mut sh = self.shared();
+        sh.registry = Arc::new(reg);
+        sh.grants = index;
+        Ok(())
+    }
+
+    pub fn default_threshold() -> Threshold {
+        Threshold::default()
+    }
+}
+
+/// Builds an audit event for a decision.
+pub fn decision_event(
+    kind: &str,
+    now: DateTime<Utc>,
+    actor: Option<&PersonId>,
+    place: &str,
+    decision: &Decision,
+    score: Option<f32>,
+    details: serde_json::Value,
+) -> NewEvent {
+    NewEvent {
+        time: now,
+        kind: kind.to_string(),
+        actor: actor.map(|p| p.as_str().to_string()),
+        subject: actor.map(|p| p.as_str().to_string()),
+        place: Some(place.to_string()),
+        outcome: if decision.is_granted() { Outcome::Granted } else { Outcome::Denied },
+        reason: decision.reason.code().to_string(),
+        article: Some(decision.article.to_string()),
+        score: score.map(f64::from),
+        details,
+    }
+}
+
+pub fn report(
+    person: Option<&PersonId>,
+    place: &str,
+    decision: &Decision,
+    score: Option<f32>,
+    seq: Option<i64>,
+) -> DecisionReport {
+    DecisionReport {
+        granted: decision.is_granted(),
+        person: person.map(|p| p.as_str().to_string()),
+        place: place.to_string(),
+        reason: decision.reason.code().to_string(),
+        message: decision.reason.to_string(),
+        article: decision.article.to_string(),
+        score: score.map(f64::from),
+        audit_seq: seq,
+        latency_us: None,
+    }
+}
+
+/// A denial because the audit store could not take the event: the door stays locked (fail secure).
+pub fn audit_unavailable() -> Decision {
+    Decision::deny(Reason::AuditUnavailable)
+}
