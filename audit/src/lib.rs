@@ -14,6 +14,7 @@ pub mod log;
 pub mod merkle;
 mod signing;
 mod store;
+pub mod trust;
 mod verify;
 pub mod witness;
 mod writer;

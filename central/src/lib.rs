@@ -14,6 +14,21 @@ pub mod witness_service;
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// How a node connects to the centre (its `[central]` section): TLS with the site's CA verified and the
+/// node's own certificate, as the node's own role (row-level security lets it write only its own events).
+pub fn connect_options(c: &tobira_core::site::RawCentral) -> sqlx::postgres::PgConnectOptions {
+    use sqlx::postgres::{PgConnectOptions, PgSslMode};
+    PgConnectOptions::new()
+        .host(&c.host)
+        .port(c.port)
+        .username(&c.role)
+        .database(&c.database)
+        .ssl_mode(PgSslMode::VerifyFull)
+        .ssl_root_cert(&c.ca_file)
+        .ssl_client_cert(&c.cert_file)
+        .ssl_client_key(&c.key_file)
+}
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CentralError {

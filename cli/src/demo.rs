@@ -347,7 +347,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     }
     let site = dir.join("site.toml");
     println!("\n$ tobira audit verify --data-dir {} --config {}", data.display(), site.display());
-    let code = tobira::trust_cli::verify_cli(&data, &site, None, &[], false);
+    let code = crate::trust::verify_cli(&data, &site, None, &[], false);
     if code != 0 {
         demo.failures.push("audit verify failed".into());
     }

@@ -2,9 +2,11 @@
 //! control, ledgers and history), the offline audit checks, and the demo, which starts `tobirad` as a child
 //! and plays the demo site on simulated devices.
 
+pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod demo;
 mod demo_admin;
 mod demo_doors;
 mod demo_palm;
+pub mod trust;

@@ -16,8 +16,7 @@
 //! - `flows`: identify, the actor's proof, doors, login, enrollment;
 //! - `admin`: the control requests' router and handlers;
 //! - `sockets`: the control and login sockets;
-//! - `run`: start-up, the tasks, a clean stop;
-//! - `trust_cli`: offline verification for the `tobira` command (to move to the CLI, issue 20).
+//! - `run`: start-up, the tasks, a clean stop.
 
 pub mod admin;
 pub mod central;
@@ -29,4 +28,3 @@ pub mod secrets;
 pub mod sim;
 pub mod sockets;
 pub mod store;
-pub mod trust_cli;

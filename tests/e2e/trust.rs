@@ -285,7 +285,7 @@ fn a_paper_anchor_from_a_ledger_export_catches_a_later_rewrite() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("--anchor"), "the signed head is shown with the ledger: {}", text(&o));
     let sheet = std::fs::read_to_string(&csv).unwrap();
-    let anchor = tobira::trust_cli::anchor_from_csv(&sheet).expect("the CSV carries the signed tree head");
+    let anchor = tobira_cli::trust::anchor_from_csv(&sheet).expect("the CSV carries the signed tree head");
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains(&anchor), "the printed page carries the same head");
     let pinned = tobira_audit::anchors::read_key_file(&dir.path().join("audit-signing.pub")).unwrap();

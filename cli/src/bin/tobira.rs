@@ -19,22 +19,22 @@ fn run(cli: Cli) -> i32 {
             }
         },
         Cmd::Audit(AuditCmd::Verify { data_dir, online: false, central: false, config, node_key, anchor }) => {
-            tobira::trust_cli::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json)
+            tobira_cli::trust::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json)
         }
         Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, node_key, anchor, .. }) => {
             // Both checks, whatever the first says: a consistent local rewrite passes the first, not the second.
-            let local = tobira::trust_cli::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json);
-            let central = tobira::admin::audit::verify_against_central(&data_dir, &config);
+            let local = tobira_cli::trust::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json);
+            let central = tobira_cli::audit::verify_against_central(&data_dir, &config);
             local.max(central)
         }
         Cmd::Audit(AuditCmd::Prove { seq, data_dir, central: false, .. }) => {
-            tobira::admin::audit::prove_offline(&data_dir, seq)
+            tobira_cli::audit::prove_offline(&data_dir, seq)
         }
         Cmd::Audit(AuditCmd::Prove { seq, data_dir, central: true, config }) => {
-            tobira::admin::audit::prove_countersigned(&data_dir, &config, seq)
+            tobira_cli::audit::prove_countersigned(&data_dir, &config, seq)
         }
         Cmd::Audit(AuditCmd::CheckProof { file, node_key, witness_key }) => {
-            tobira::admin::audit::check_proof(&file, &node_key, witness_key.as_deref())
+            tobira_cli::audit::check_proof(&file, &node_key, witness_key.as_deref())
         }
         Cmd::Audit(AuditCmd::Show { ref csv, .. }) if csv.is_some() => {
             let csv = csv.clone().unwrap_or_default();
@@ -80,7 +80,7 @@ fn run(cli: Cli) -> i32 {
                     }
                     if let Some(path) = csv {
                         let mut bytes = tobira_ledger::table::csv_with_bom(&hs, &rows);
-                        bytes.extend_from_slice(tobira::trust_cli::csv_anchor(&v["anchor"]).as_bytes());
+                        bytes.extend_from_slice(tobira_cli::trust::csv_anchor(&v["anchor"]).as_bytes());
                         if let Err(e) = std::fs::write(&path, bytes) {
                             eprintln!("cannot write {}: {e}", path.display());
                             return 1;
@@ -88,7 +88,7 @@ fn run(cli: Cli) -> i32 {
                         eprintln!("wrote {} rows to {}", rows.len(), path.display());
                     }
                     if let Some(path) = html {
-                        let page = tobira::trust_cli::html_with_anchor(
+                        let page = tobira_cli::trust::html_with_anchor(
                             &tobira_ledger::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows),
                             &v["anchor"],
                         );

@@ -284,7 +284,7 @@ pub async fn sync_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync::w
             let pool = PgPoolOptions::new()
                 .max_connections(2)
                 .acquire_timeout(Duration::from_secs(3))
-                .connect_with(crate::central::shipper::connect_options(&cfg))
+                .connect_with(tobira_central::connect_options(&cfg))
                 .await
                 .map_err(|e| e.to_string())?;
             let mut listener = PgListener::connect_with(&pool).await.map_err(|e| e.to_string())?;

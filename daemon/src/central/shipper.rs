@@ -8,7 +8,7 @@ use crate::node::daemon::Daemon;
 use crate::node::shipping::ShipState;
 use chrono::Utc;
 use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
@@ -19,18 +19,6 @@ use tobira_core::site::RawCentral;
 const SKEW_ALARM_S: f64 = 120.0;
 
 const BATCH: i64 = 1000;
-
-pub fn connect_options(c: &RawCentral) -> PgConnectOptions {
-    PgConnectOptions::new()
-        .host(&c.host)
-        .port(c.port)
-        .username(&c.role)
-        .database(&c.database)
-        .ssl_mode(PgSslMode::VerifyFull)
-        .ssl_root_cert(&c.ca_file)
-        .ssl_client_cert(&c.cert_file)
-        .ssl_client_key(&c.key_file)
-}
 
 async fn local_batch(d: &Daemon, after: i64) -> Result<Vec<ShippedEvent>, sqlx::Error> {
     let rows = sqlx::query("SELECT seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
@@ -112,7 +100,7 @@ pub async fn shipper_task(
             None => match PgPoolOptions::new()
                 .max_connections(1)
                 .acquire_timeout(Duration::from_secs(3))
-                .connect_with(connect_options(&cfg))
+                .connect_with(tobira_central::connect_options(&cfg))
                 .await
             {
                 Ok(p) => {

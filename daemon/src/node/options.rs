@@ -1,7 +1,7 @@
 //! tobirad's command-line options and the paths derived from them (STYLE §11: resolve touches the system).
 
 use std::path::{Path, PathBuf};
-use tobira_audit::anchors::PINNED_KEY_FILE;
+use tobira_audit::trust::default_pin;
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "tobirad", version, about = "tobira daemon: biometric access control for doors and terminals")]
@@ -68,11 +68,6 @@ impl Options {
     pub fn template_key_path(&self) -> PathBuf {
         self.data_dir.join("template.key")
     }
-}
-
-/// The pinned key's default place: beside the site file (`/etc/tobira/audit-signing.pub`).
-pub fn default_pin(config: &Path) -> PathBuf {
-    config.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join(PINNED_KEY_FILE)
 }
 
 /// Why the site file could not be loaded (tobirad maps both to EX_CONFIG; `tobira audit` says them).

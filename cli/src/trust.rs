@@ -1,9 +1,9 @@
 //! `tobira audit verify` against the pinned key and paper anchors, and the signed tree head printed on every
-//! exported ledger (issue 16 §1). The daemon's side is `trust`.
+//! exported ledger (issue 16 §1). The daemon's side is tobirad's `node::trust`; the trust itself is `tobira_audit::trust`.
 
-use crate::node::trust::{TrustError, resolve, verify_store};
 use std::path::Path;
 use tobira_audit::anchors::Anchor;
+use tobira_audit::trust::{TrustError, resolve, verify_store};
 
 /// Exit status when no key can be trusted (no pinned key, no `--node-key`): not "intact", not "tampered".
 pub const EXIT_NO_TRUST: i32 = 5;
@@ -24,7 +24,7 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
             }
         }
     }
-    let trusted = match resolve(node_key, &crate::node::options::default_pin(config)) {
+    let trusted = match resolve(node_key, &tobira_audit::trust::default_pin(config)) {
         Ok(t) => t,
         Err(e @ TrustError::NoPin(_)) => {
             if json {
