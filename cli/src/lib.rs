@@ -6,7 +6,4 @@ pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod demo;
-mod demo_admin;
-mod demo_doors;
-mod demo_palm;
 pub mod trust;

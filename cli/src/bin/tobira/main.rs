@@ -1,5 +1,7 @@
 //! `tobira`: the administration CLI, the simulator's remote control, the offline audit verifier and the demo.
 
+mod demo;
+
 use clap::Parser;
 use tobira_cli::cli::{AuditCmd, Cli, Cmd, client, exit_code, ledger_rows, print_value, request_for};
 
@@ -11,7 +13,7 @@ fn main() {
 fn run(cli: Cli) -> i32 {
     let json = cli.json;
     match cli.cmd {
-        Cmd::Demo(args) => match tobira_cli::demo::run(args) {
+        Cmd::Demo(args) => match demo::run(args) {
             Ok(code) => code,
             Err(e) => {
                 eprintln!("demo failed: {e:#}");

@@ -3,7 +3,7 @@
 //! administrator's request — login and the terminal room's door by palm, someone else's palm and a
 //! fingerprint at the palm reader refused.
 
-use crate::demo::Demo;
+use crate::demo::session::Demo;
 use anyhow::Context as _;
 use tobira_proto::{DecisionReport, GrantAdd, Request, SimCommand};
 

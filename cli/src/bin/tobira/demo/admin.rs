@@ -2,7 +2,7 @@
 //! deletion on transfer, alarms, lent viewer IDs, the periodic review, reading another section's records,
 //! key rotation, and the ledgers.
 
-use crate::demo::Demo;
+use crate::demo::session::Demo;
 use tobira_proto::{AuditFilter, Request};
 
 fn rows(v: &serde_json::Value) -> usize {
