@@ -7,6 +7,7 @@
 //! (WAL, synchronous=FULL): the daemon opens a door only after that.
 
 pub mod anchors;
+mod disk;
 mod error;
 mod event;
 pub mod fault;

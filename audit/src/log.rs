@@ -32,7 +32,7 @@ pub struct InclusionProof {
 pub async fn leaves(db: &Path) -> Result<(String, Vec<(i64, Hash)>), AuditError> {
     use sqlx::{ConnectOptions, Row};
     let corrupt = |e: sqlx::Error| AuditError::Corrupt { path: db.into(), detail: e.to_string() };
-    let mut c = crate::store::read_only(db)?.connect().await.map_err(corrupt)?;
+    let mut c = crate::disk::read_only(db)?.connect().await.map_err(corrupt)?;
     let rows =
         sqlx::query("SELECT seq, node, hash FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(corrupt)?;
     let node = rows.first().map(|r| r.get::<String, _>(1)).unwrap_or_default();

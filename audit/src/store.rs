@@ -1,17 +1,15 @@
 //! Opening and querying the store.
 
+use crate::disk::{index_step, options, read_only};
 use crate::error::AuditError;
 use crate::event::{Outcome, StoredEvent};
 use crate::signing::Signer;
 use crate::writer::AuditWriter;
 use chrono::{DateTime, Utc};
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{ConnectOptions, Row};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 pub(crate) static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -43,27 +41,6 @@ pub struct Filter {
     pub limit: Option<u32>,
 }
 
-pub(crate) fn options(path: &Path, create: bool) -> Result<SqliteConnectOptions, AuditError> {
-    Ok(SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(create)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(std::time::Duration::from_secs(5)))
-}
-
-/// A connection that changes nothing: no journal-mode switch, no file creation.
-pub(crate) fn read_only(path: &Path) -> Result<SqliteConnectOptions, AuditError> {
-    Ok(SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .read_only(true)
-        .busy_timeout(std::time::Duration::from_secs(5)))
-}
-
-pub(crate) fn head_path(db: &Path) -> PathBuf {
-    let mut s = db.as_os_str().to_owned();
-    s.push(".head");
-    PathBuf::from(s)
-}
-
 fn pub_path(key: &Path) -> PathBuf {
     key.with_extension("pub")
 }
@@ -93,51 +70,6 @@ pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
 pub(crate) async fn catch_up_index(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
     while index_step(conn, 5_000).await? > 0 {}
     Ok(())
-}
-
-/// Indexes up to `max` events past `indexed_upto` in one transaction: the postings and the new high-water
-/// mark land together or not at all. Returns how many events it covered.
-pub(crate) async fn index_step(conn: &mut sqlx::SqliteConnection, max: i64) -> Result<i64, sqlx::Error> {
-    use sqlx::Connection;
-    // IMMEDIATE: take the write lock before reading the high-water mark, so a commit by the writer in
-    // between cannot invalidate the read (SQLITE_BUSY_SNAPSHOT); the busy timeout then simply waits.
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let lo: i64 = sqlx::query_scalar("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'indexed_upto'")
-        .fetch_optional(&mut *tx)
-        .await?
-        .unwrap_or(0);
-    let hi: Option<i64> =
-        sqlx::query_scalar("SELECT max(seq) FROM (SELECT seq FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2)")
-            .bind(lo)
-            .bind(max)
-            .fetch_one(&mut *tx)
-            .await?;
-    let Some(hi) = hi else { return Ok(0) };
-    sqlx::query(
-        "INSERT OR IGNORE INTO event_people(person, seq)
-         SELECT person, seq FROM (
-             SELECT actor AS person, seq FROM events WHERE seq > ?1 AND seq <= ?2 AND actor IS NOT NULL
-             UNION SELECT subject, seq FROM events WHERE seq > ?1 AND seq <= ?2 AND subject IS NOT NULL)
-         ORDER BY person, seq",
-    )
-    .bind(lo)
-    .bind(hi)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT OR IGNORE INTO event_places(place, seq)
-         SELECT place, seq FROM events WHERE seq > ?1 AND seq <= ?2 AND place IS NOT NULL ORDER BY place, seq",
-    )
-    .bind(lo)
-    .bind(hi)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("INSERT INTO meta(key, value) VALUES ('indexed_upto', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-        .bind(hi.to_string())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    Ok(hi - lo)
 }
 
 pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {

@@ -1,8 +1,9 @@
 //! Verification of a store on disk: the chain, the signed checkpoints and the sidecar head.
 
+use crate::disk::{read_head_file, read_only};
 use crate::error::AuditError;
 use crate::signing::{checkpoint_message, verify_signature};
-use crate::store::{head_path, read_only, row_to_event};
+use crate::store::row_to_event;
 use sqlx::{ConnectOptions, Row};
 use std::path::Path;
 
@@ -33,33 +34,6 @@ pub enum VerifyFailure {
     Unreadable(String),
     #[error("the signed head file (audit.db.head) {0}; restore it from backup — it is never skipped once written")]
     HeadFile(String),
-}
-
-/// The sidecar head as written by the writer at each checkpoint.
-pub(crate) struct HeadFile {
-    pub seq: i64,
-    pub head: Vec<u8>,
-    pub time: String,
-    pub signature: Vec<u8>,
-}
-
-/// Reads `audit.db.head`: `Ok(None)` when absent; an error saying what is wrong when it is unreadable,
-/// truncated, not UTF-8 or not a signed head. Nothing is ever taken for "no head".
-pub(crate) fn read_head_file(db: &Path) -> Result<Option<HeadFile>, String> {
-    let bytes = match std::fs::read(head_path(db)) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot be read: {e}")),
-    };
-    let text = String::from_utf8(bytes).map_err(|_| "is garbled: not UTF-8".to_string())?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("is garbled or truncated: {e}"))?;
-    let hexfield = |k: &str| v[k].as_str().and_then(|s| hex::decode(s).ok());
-    match (v["seq"].as_i64(), hexfield("head"), v["time"].as_str(), hexfield("signature")) {
-        (Some(seq), Some(head), Some(time), Some(signature)) if head.len() == 32 => {
-            Ok(Some(HeadFile { seq, head, time: time.into(), signature }))
-        }
-        _ => Err("is garbled: not a signed head (seq, head, time, signature)".into()),
-    }
 }
 
 /// What a signed head is checked against.

@@ -1,10 +1,10 @@
 //! The single writer: owns the chain head, groups queued appends into one transaction (group commit), and
 //! answers each caller only after the commit is durable.
 
+use crate::disk::{head_path, options};
 use crate::error::AuditError;
 use crate::event::{NewEvent, canonical_hash, details_text, time_text};
 use crate::signing::{Signer, checkpoint_message};
-use crate::store::{head_path, options};
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -117,7 +117,7 @@ impl AuditWriter {
         let indexed: Option<String> =
             sqlx::query_scalar("SELECT value FROM meta WHERE key = 'indexed_upto'").fetch_optional(&mut conn).await?;
         let indexed_hint = indexed.and_then(|v| v.parse().ok()).unwrap_or(0);
-        let head_file_ok = match crate::verify::read_head_file(db) {
+        let head_file_ok = match crate::disk::read_head_file(db) {
             Ok(None) => cp.is_none(),
             Ok(Some(h)) => cp.is_none_or(|c| h.seq >= c),
             Err(_) => false,
@@ -215,7 +215,7 @@ impl Task {
                     // Nothing waiting: spend the idle moment on the person/place postings, in small steps so
                     // the next append waits little.
                     if drained && rx.is_empty() && self.head_seq - self.indexed_hint >= INDEX_EVERY {
-                        match crate::store::index_step(&mut self.conn, INDEX_STEP).await {
+                        match crate::disk::index_step(&mut self.conn, INDEX_STEP).await {
                             Ok(n) => self.indexed_hint += n,
                             Err(e) => tracing::warn!(error = %e, "audit index step failed; queries will catch up"),
                         }

@@ -342,7 +342,7 @@ fn office_moment() -> anyhow::Result<chrono::DateTime<Utc>> {
     let site = tobira_core::site::parse_site("demo.toml", tobira_cli::demo::DEMO_SITE)?;
     let mut t = Utc::now();
     for _ in 0..(24 * 14) {
-        if tobira_core::calendar::is_office_hours(&site, t).is_open() {
+        if tobira_core::calendar::is_office_hours(&site.office_hours, site.utc_offset, t).is_open() {
             return Ok(t);
         }
         t += chrono::Duration::hours(1);

@@ -11,8 +11,8 @@
 //! site file): [`authorize_in`] and [`may_decide_in`] take it as plain data; [`authorize`] and [`may_decide`]
 //! are Sendai's rule (003), the default.
 
-use crate::model::{Level, Role};
 use crate::regulation::Regulation;
+use crate::roles::{Level, Role};
 use serde::{Deserialize, Serialize};
 
 /// An administrative act, with what the rule needs to know about it.

@@ -1,8 +1,18 @@
 //! Office hours and Japanese public holidays (002 §5-2: terminal use outside office hours or on holidays
 //! needs prior agreement). National holidays come from `jpholiday`; a city adds its own closures.
 
-use crate::site::Site;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Utc, Weekday};
+
+/// The office hours of a site (`[office_hours]`), checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfficeHours {
+    pub days: Vec<Weekday>,
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+    /// (month, day) closed every year: the customary year-end closure 12/29–1/3.
+    pub closures: Vec<(u32, u32)>,
+    pub extra_holidays: Vec<NaiveDate>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OfficeHoursVerdict {
@@ -38,10 +48,10 @@ thread_local! {
     static HOLIDAYS: jpholiday::jpholiday::JPHoliday<'static> = jpholiday::jpholiday::JPHoliday::new();
 }
 
-pub fn is_office_hours(site: &Site, now: DateTime<Utc>) -> OfficeHoursVerdict {
-    let local = now.with_timezone(&site.utc_offset);
+/// Whether `now` falls in office hours `oh` at the site's UTC offset, and if not, why not.
+pub fn is_office_hours(oh: &OfficeHours, utc_offset: FixedOffset, now: DateTime<Utc>) -> OfficeHoursVerdict {
+    let local = now.with_timezone(&utc_offset);
     let date = local.date_naive();
-    let oh = &site.office_hours;
     if let Some(name) = HOLIDAYS.with(|h| h.is_holiday_name(&date)) {
         return OfficeHoursVerdict::PublicHoliday(name);
     }

@@ -13,6 +13,16 @@ pub struct DoorParams {
     pub rex_grace: Duration,
 }
 
+impl crate::site::Site {
+    /// The door state machine's timings from the site's `[timeouts]`.
+    pub fn door_params(&self) -> DoorParams {
+        DoorParams {
+            held_open: chrono::Duration::seconds(i64::from(self.timeouts.held_open_s)),
+            rex_grace: chrono::Duration::seconds(i64::from(self.timeouts.rex_grace_s)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DoorInput {
     ContactOpen,

@@ -26,6 +26,7 @@ pub mod model;
 pub mod occupancy;
 pub mod policy;
 pub mod regulation;
+pub mod roles;
 pub mod site;
 pub mod staleness;
 pub mod throttle;

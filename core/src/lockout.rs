@@ -3,10 +3,17 @@
 //! person out of the building, and nobody can lock a colleague out of a reader they are not at.
 
 use crate::ids::{PersonId, ReaderId};
-use crate::site::LockoutPolicy;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// NIST SP 800-63B §5.2.2 throttling: at most `max_failures` consecutive failures, then a growing delay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub base_delay_s: u32,
+    pub max_delay_s: u32,
+}
 
 pub type LockKey = (PersonId, ReaderId);
 

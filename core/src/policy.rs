@@ -285,7 +285,7 @@ fn enter(door: &DoorId, person: &PersonId, reader: &ReaderId, ctx: &Context) -> 
     match grant_for(person, &Place::Zone(zone.id.clone()), zone.level, ctx) {
         Ok(Schedule::Always) => Decision::grant(Reason::GrantValid),
         Ok(Schedule::OfficeHours) => {
-            let v = is_office_hours(&ctx.registry.site, ctx.now);
+            let v = is_office_hours(&ctx.registry.site.office_hours, ctx.registry.site.utc_offset, ctx.now);
             if v.is_open() { Decision::grant(Reason::GrantValid) } else { Decision::deny(office_reason(&v)) }
         }
         Err(r) => Decision::deny(r),
@@ -334,7 +334,7 @@ fn login(terminal: &TerminalId, person: &PersonId, remote: bool, ctx: &Context) 
         return Decision::deny(r);
     }
     // 002 §5-2: outside office hours or on holidays, only with a prior approval covering now.
-    let v = is_office_hours(&ctx.registry.site, ctx.now);
+    let v = is_office_hours(&ctx.registry.site.office_hours, ctx.registry.site.utc_offset, ctx.now);
     if v.is_open() {
         return Decision::grant(Reason::GrantValid);
     }

@@ -13,7 +13,7 @@
 //! - 002's 電算管理者 (企画部長, §5(1)) and 004's 二要素認証システム管理者 (情報システム課長, §3(2)) manage the
 //!   computers and the authentication system for the whole city: the **system administrator**.
 
-use crate::model::{Level, Role};
+use crate::roles::{Level, Role};
 use std::fmt;
 use std::str::FromStr;
 

@@ -4,9 +4,11 @@
 //! checks the meaning (references, levels, times). Every error names the file, line, column and field, so an
 //! administrator can fix the file without reading code.
 
+pub use crate::calendar::OfficeHours;
 use crate::ids::*;
-use crate::model::{Level, Role};
+pub use crate::lockout::LockoutPolicy;
 use crate::regulation::{NOT_AN_AUTHORITY, Preset, Regulation};
+use crate::roles::{Level, Role};
 use chrono::{FixedOffset, NaiveDate, NaiveTime, Weekday};
 use serde::Deserialize;
 use std::collections::BTreeSet;
@@ -380,16 +382,6 @@ pub struct RawTerminal {
 
 // ---- the checked model ----
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfficeHours {
-    pub days: Vec<Weekday>,
-    pub open: NaiveTime,
-    pub close: NaiveTime,
-    /// (month, day) closed every year: the customary year-end closure 12/29–1/3.
-    pub closures: Vec<(u32, u32)>,
-    pub extra_holidays: Vec<NaiveDate>,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub unlock_pulse_ms: u32,
@@ -399,14 +391,6 @@ pub struct Timeouts {
     pub capture_timeout_s: u32,
     /// A contact opening this soon after a REX press is an exit, not a forced door.
     pub rex_grace_s: u32,
-}
-
-/// NIST SP 800-63B §5.2.2 throttling: at most `max_failures` consecutive failures, then a growing delay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LockoutPolicy {
-    pub max_failures: u32,
-    pub base_delay_s: u32,
-    pub max_delay_s: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1019,13 +1003,6 @@ impl Site {
             out.push(p);
         }
         out
-    }
-
-    pub fn door_params(&self) -> crate::door::DoorParams {
-        crate::door::DoorParams {
-            held_open: chrono::Duration::seconds(i64::from(self.timeouts.held_open_s)),
-            rex_grace: chrono::Duration::seconds(i64::from(self.timeouts.rex_grace_s)),
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! level may set how long the node may go without hearing from the centre: past that, grants to that level
 //! are refused (and the refusal says why), while the levels without a limit go on being served.
 
-use crate::model::Level;
+use crate::roles::Level;
 use chrono::{DateTime, Duration, Utc};
 
 /// The longest silence each level tolerates; `None`: no limit.

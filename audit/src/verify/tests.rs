@@ -2,6 +2,7 @@
 //! failure `verify` must report.
 
 use super::*;
+use crate::disk::head_path;
 use crate::{AuditStore, NewEvent, Outcome};
 use sqlx::Connection;
 
