@@ -76,7 +76,15 @@ pub fn run(decisions: usize) -> anyhow::Result<()> {
     let esc = EscortLog::default();
     let lock = LockoutBook::default();
     let index = tobira_core::model::GrantIndex::new(&reg);
-    let ctx = Context { registry: &reg, grants: Some(&index), occupancy: &occ, escorts: &esc, lockout: &lock, now };
+    let ctx = Context {
+        registry: &reg,
+        grants: Some(&index),
+        occupancy: &occ,
+        escorts: &esc,
+        lockout: &lock,
+        now,
+        node: Default::default(),
+    };
     let mut times = Vec::with_capacity(decisions);
     let mut granted = 0usize;
     for i in 0..decisions {

@@ -210,6 +210,7 @@ mod tests {
                 escorts: &Default::default(),
                 lockout: &Default::default(),
                 now: t(0),
+                node: Default::default(),
             },
         );
         assert!(d.is_granted());

@@ -24,6 +24,22 @@ pub struct Context<'a> {
     pub escorts: &'a EscortLog,
     pub lockout: &'a LockoutBook,
     pub now: DateTime<Utc>,
+    /// What the node knows beyond the registry that can keep a grant from being given.
+    pub node: NodeFacts,
+}
+
+/// The node's own circumstances at the moment of a decision, so that every veto is decided here, with its
+/// reason, and not after the fact by the caller (issue 20). The default vetoes nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeFacts {
+    /// When the node last heard from the centre, in a multi-node site: a grant at a level whose limit has
+    /// passed since is refused (`[central] stale_after_s_l*`, `crate::staleness`). `None`: never recorded.
+    pub central_contact: Option<DateTime<Utc>>,
+    /// The person was attributed (found among everyone, to name who tried) rather than identified among
+    /// the people allowed here: attribution names, it never admits.
+    pub attributed_only: bool,
+    /// The door's controller is offline: a grant it cannot carry out is not given (fail secure).
+    pub controller_offline: bool,
 }
 
 /// Proof that policy granted a request (rustls's proof-token pattern, STYLE §3): only this module can make
@@ -200,11 +216,41 @@ impl Decision {
 }
 
 pub fn decide(req: &Request, ctx: &Context) -> Decision {
-    match req {
+    let d = match req {
         Request::Enter { door, person, reader } => enter(door, person, reader, ctx),
         Request::Exit { door, person } => exit(door, person, ctx),
         Request::Login { terminal, person, remote } => login(terminal, person, *remote, ctx),
+    };
+    match (d.is_granted(), veto(req, ctx)) {
+        (true, Some(reason)) => Decision::deny(reason),
+        _ => d,
     }
+}
+
+/// The node's vetoes over a grant the rules would give, in the order they are told: a node cut off from the
+/// centre for longer than the level tolerates, an attribution that never admits, a door that cannot open.
+fn veto(req: &Request, ctx: &Context) -> Option<Reason> {
+    let site = &ctx.registry.site;
+    // Exits are never held back by staleness.
+    let level = match req {
+        Request::Enter { door, .. } => site.door(door).and_then(|d| site.zone(&d.zone)).map(|z| z.level),
+        Request::Login { .. } => Some(Level::L1),
+        Request::Exit { .. } => None,
+    };
+    if let Some(c) = &site.central
+        && let Some(level) = level
+        && let Some(last) = ctx.node.central_contact
+        && c.staleness().too_stale(level, last, ctx.now)
+    {
+        return Some(Reason::CentralStale);
+    }
+    if ctx.node.attributed_only {
+        return Some(Reason::NotIdentified);
+    }
+    if ctx.node.controller_offline {
+        return Some(Reason::DeviceOffline);
+    }
+    None
 }
 
 /// Person checks common to every request: known, active, within the appointment (000 §8(2), 004 §7).

@@ -57,6 +57,7 @@ struct World {
     occ: Occupancy,
     esc: EscortLog,
     lock: LockoutBook,
+    node: NodeFacts,
 }
 
 impl World {
@@ -97,6 +98,7 @@ impl World {
             occ: Occupancy::default(),
             esc: EscortLog::default(),
             lock: LockoutBook::default(),
+            node: NodeFacts::default(),
         }
     }
 
@@ -110,6 +112,7 @@ impl World {
                 escorts: &self.esc,
                 lockout: &self.lock,
                 now,
+                node: self.node,
             },
         )
     }
@@ -381,7 +384,7 @@ proptest! {
             2 => Request::Login { terminal: TerminalId::new("t-01"), person: PersonId::new(who), remote: false },
             _ => Request::Login { terminal: TerminalId::new("t-02"), person: PersonId::new(who), remote: false },
         };
-        let ctx = |g| Context { registry: &w.reg, grants: g, occupancy: &w.occ, escorts: &w.esc, lockout: &w.lock, now: t0() };
+        let ctx = |g| Context { registry: &w.reg, grants: g, occupancy: &w.occ, escorts: &w.esc, lockout: &w.lock, now: t0(), node: NodeFacts::default() };
         let (a, b) = (decide(&req, &ctx(None)), decide(&req, &ctx(Some(&index))));
         prop_assert_eq!(a.reason, b.reason);
         prop_assert_eq!(a.is_granted(), b.is_granted());
@@ -506,4 +509,71 @@ proptest! {
         prop_assert_eq!(d.is_granted(), claimed == issuer, "{:?} under {} with {:?}", d.reason, preset, over);
         if claimed != issuer { prop_assert_eq!(d.reason, Reason::WrongIssuerRole); }
     }
+}
+
+// ---- the node's vetoes (issue 20: every veto in one decision) ----
+
+/// A multi-node site whose server rooms (L2) tolerate `l2` seconds without the centre (003 §13, 004 §6).
+fn with_centre(w: &mut World, l2: Option<u32>) {
+    w.reg.site.central = Some(crate::site::RawCentral {
+        host: "centre".into(),
+        port: 5432,
+        database: "tobira".into(),
+        role: "node".into(),
+        ca_file: String::new(),
+        cert_file: String::new(),
+        key_file: String::new(),
+        ship_every_ms: 1000,
+        head_every_ms: 1000,
+        witness_key: None,
+        stale_after_s_l1: None,
+        stale_after_s_l2: l2,
+        stale_after_s_l3: None,
+    });
+}
+
+#[test]
+fn a_node_cut_off_from_the_centre_past_the_level_limit_refuses_entry_but_not_exit_or_other_levels() {
+    let mut w = World::new();
+    with_centre(&mut w, Some(60));
+    w.node.central_contact = Some(t0() - Duration::seconds(60));
+    assert!(w.enter("tanaka", "server-door", t0()).is_granted(), "at the limit: still served");
+    w.node.central_contact = Some(t0() - Duration::seconds(61));
+    let d = w.enter("tanaka", "server-door", t0());
+    assert_eq!(code(&d), "CENTRAL_STALE");
+    assert_eq!(d.article, "003 §13, 004 §6");
+    assert!(w.login("tanaka", "t-01", t0()).is_granted(), "L1 has no limit here");
+    let exit = w.decide(&Request::Exit { door: DoorId::new("server-door"), person: PersonId::new("tanaka") }, t0());
+    assert_eq!(code(&exit), "EXIT_RECORDED", "exits are never held back");
+    // A refusal by the rules keeps its own reason: the veto only ever takes back a grant.
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "NO_GRANT");
+    // Without a recorded contact, or without [central], nothing is stale.
+    w.node.central_contact = None;
+    assert!(w.enter("tanaka", "server-door", t0()).is_granted());
+    w.reg.site.central = None;
+    w.node.central_contact = Some(t0() - Duration::days(30));
+    assert!(w.enter("tanaka", "server-door", t0()).is_granted());
+}
+
+#[test]
+fn an_attributed_person_is_named_but_never_admitted() {
+    let mut w = World::new();
+    w.node.attributed_only = true;
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "NOT_IDENTIFIED");
+    assert_eq!(code(&w.enter("sato", "server-door", t0())), "NO_GRANT", "the rules' refusal is kept");
+}
+
+#[test]
+fn a_grant_an_offline_controller_cannot_carry_out_is_refused_and_staleness_is_told_first() {
+    let mut w = World::new();
+    w.node.controller_offline = true;
+    let d = w.enter("tanaka", "server-door", t0());
+    assert_eq!(code(&d), "DEVICE_OFFLINE");
+    assert!(d.granted().is_none(), "no proof token: the door cannot be unlocked with this decision");
+    let exit = w.decide(&Request::Exit { door: DoorId::new("server-door"), person: PersonId::new("tanaka") }, t0());
+    assert_eq!(code(&exit), "DEVICE_OFFLINE");
+    with_centre(&mut w, Some(60));
+    w.node.central_contact = Some(t0() - Duration::seconds(61));
+    w.node.attributed_only = true;
+    assert_eq!(code(&w.enter("tanaka", "server-door", t0())), "CENTRAL_STALE");
 }

@@ -9,7 +9,7 @@ use tobira_audit::{NewEvent, Outcome};
 use tobira_biometrics::Sample;
 use tobira_core::door::{Alarm, DoorInput, DoorMachine, DoorOutput};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
-use tobira_core::policy::{Decision, Reason, Request};
+use tobira_core::policy::{Decision, NodeFacts, Reason, Request};
 use tobira_core::site::DoorConfig;
 use tobira_drivers::{DeviceError, DoorController, DoorInput as HwInput, Feedback, Modality, Reader};
 use tokio::sync::{mpsc, watch};
@@ -451,22 +451,22 @@ impl DoorTask {
             (Side::Entry, Some(p)) => {
                 let req =
                     Request::Enter { door: self.cfg.id.clone(), person: p.clone(), reader: ReaderId::new(&reader) };
-                let dec = self.d.decide(&req, now);
                 // Attribution names who tried; it never admits (identification only among those allowed here).
-                if identified_as_allowed || !dec.is_granted() { dec } else { Decision::deny(Reason::NotIdentified) }
+                // A grant the door cannot carry out is not a grant: the person is told, the door stays locked;
+                // the driver's view is asked now, so a controller that fell silent since the last tick is
+                // offline before this decision.
+                let facts = NodeFacts {
+                    attributed_only: !identified_as_allowed,
+                    controller_offline: self.controller_offline(),
+                    ..NodeFacts::default()
+                };
+                self.d.decide_with(&req, now, facts)
             }
             (Side::Exit, Some(p)) => {
                 let req = Request::Exit { door: self.cfg.id.clone(), person: p.clone() };
-                self.d.decide(&req, now)
+                let facts = NodeFacts { controller_offline: self.controller_offline(), ..NodeFacts::default() };
+                self.d.decide_with(&req, now, facts)
             }
-        };
-        // A grant the door cannot carry out is not a grant: the person is told, the door stays locked. The
-        // driver's view is asked now, so a controller that fell silent since the last tick is offline
-        // before this decision.
-        let decision = if decision.is_granted() && self.controller_offline() {
-            Decision::deny(Reason::DeviceOffline)
-        } else {
-            decision
         };
         let kind = match side {
             Side::Entry => "door.enter",

@@ -39,13 +39,20 @@ impl Notes {
     }
 }
 
+/// A login's answer: the decision as typed (for PAM's outcome, `sockets::login::outcome_for`) and as reported.
+pub struct LoginResult {
+    pub granted: bool,
+    pub reason: Reason,
+    pub report: DecisionReport,
+}
+
 impl Daemon {
     pub async fn login(&self, terminal: &str, user: &str, remote: bool) -> DecisionReport {
-        self.login_with(terminal, user, remote, &Notes::none()).await
+        self.login_with(terminal, user, remote, &Notes::none()).await.report
     }
 
     /// The login flow, telling the person what happens through `notes` (the PAM conversation).
-    pub async fn login_with(&self, terminal: &str, user: &str, remote: bool, notes: &Notes) -> DecisionReport {
+    pub async fn login_with(&self, terminal: &str, user: &str, remote: bool, notes: &Notes) -> LoginResult {
         let now = self.now();
         let tid = TerminalId::new(terminal);
         let pid = PersonId::new(user);
@@ -146,7 +153,7 @@ impl Daemon {
         d: Decision,
         score: Option<f32>,
         details: serde_json::Value,
-    ) -> DecisionReport {
+    ) -> LoginResult {
         let kind = if d.is_granted() { "login.success" } else { "login.failure" };
         let ev = decision_event(kind, self.now(), Some(pid), terminal, &d, score, details);
         let (d, seq) = match self.record(ev).await {
@@ -156,7 +163,7 @@ impl Daemon {
         };
         let r = report(Some(pid), terminal, &d, score, seq);
         self.publish(r.clone());
-        r
+        LoginResult { granted: d.is_granted(), reason: d.reason, report: r }
     }
 
     pub async fn persist_lockout(&self, key: &(PersonId, tobira_core::ids::ReaderId)) {

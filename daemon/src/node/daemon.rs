@@ -13,7 +13,7 @@ use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::lockout::LockoutBook;
 use tobira_core::model::Registry;
 use tobira_core::occupancy::{EscortLog, Occupancy};
-use tobira_core::policy::{Decision, Reason};
+use tobira_core::policy::{Decision, NodeFacts, Reason};
 use tobira_core::site::Site;
 use tobira_drivers::{DoorController, Reader};
 use tobira_proto::DecisionReport;
@@ -199,32 +199,16 @@ impl Daemon {
         r
     }
 
-    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts; and, in
-    /// a multi-node site, the per-level limit on how long the node may decide without the centre.
+    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts, and, in a
+    /// multi-node site, when the node last heard from the centre (the per-level staleness limit).
     pub fn decide(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
-        let d = self.decide_locally(req, now);
-        if d.is_granted()
-            && let Some(c) = &self.site.central
-            && let Some(level) = self.level_of(req)
-            && let Some(last) = self.central_contact.lock().ok().and_then(|c| *c)
-            && c.staleness().too_stale(level, last, now)
-        {
-            return Decision::deny(tobira_core::policy::Reason::CentralStale);
-        }
-        d
+        self.decide_with(req, now, NodeFacts::default())
     }
 
-    /// The level a request would admit to; exits are never held back.
-    fn level_of(&self, req: &tobira_core::policy::Request) -> Option<tobira_core::model::Level> {
-        use tobira_core::policy::Request as R;
-        match req {
-            R::Enter { door, .. } => self.site.door(door).and_then(|d| self.site.zone(&d.zone)).map(|z| z.level),
-            R::Login { .. } => Some(tobira_core::model::Level::L1),
-            R::Exit { .. } => None,
-        }
-    }
-
-    fn decide_locally(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
+    /// `decide` with what the caller knows besides (a door's controller offline, a person only attributed):
+    /// every veto, and its reason, is `policy::decide`'s.
+    pub fn decide_with(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>, facts: NodeFacts) -> Decision {
+        let node = NodeFacts { central_contact: self.central_contact.lock().ok().and_then(|c| *c), ..facts };
         let sh = self.shared();
         tobira_core::policy::decide(
             req,
@@ -235,6 +219,7 @@ impl Daemon {
                 escorts: &sh.escorts,
                 lockout: &sh.lockout,
                 now,
+                node,
             },
         )
     }

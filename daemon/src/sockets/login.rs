@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
-use tobira_core::policy::Request;
+use tobira_core::policy::{Reason, Request};
 use tobira_proto::{LoginContext, LoginMessage, LoginOutcome, LoginRequest, MAX_USER, encode};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
@@ -29,16 +29,39 @@ pub fn bind(path: &Path) -> std::io::Result<UnixListener> {
     Ok(l)
 }
 
-/// Maps a decision's reason code to what PAM should hear.
-pub fn outcome_for(granted: bool, reason: &str) -> LoginOutcome {
+/// What PAM should hear for a decision: one typed match over the reasons themselves, never their codes as
+/// strings.
+pub fn outcome_for(granted: bool, reason: Reason) -> LoginOutcome {
     if granted {
         return LoginOutcome::Success;
     }
     match reason {
-        "NOT_IDENTIFIED" | "AUDIT_UNAVAILABLE" => LoginOutcome::AuthError,
-        "LOCKED_OUT" => LoginOutcome::MaxTries,
-        "UNKNOWN_PERSON" => LoginOutcome::UserUnknown,
-        "GRANT_EXPIRED" | "APPOINTMENT_ENDED" | "PERSON_INACTIVE" => LoginOutcome::AccountExpired,
+        Reason::NotIdentified | Reason::AuditUnavailable => LoginOutcome::AuthError,
+        Reason::LockedOut => LoginOutcome::MaxTries,
+        Reason::UnknownPerson => LoginOutcome::UserUnknown,
+        Reason::GrantExpired | Reason::AppointmentEnded | Reason::PersonInactive => LoginOutcome::AccountExpired,
+        Reason::GrantValid
+        | Reason::OffHoursApproved
+        | Reason::VendorEscorted
+        | Reason::ExitRecorded
+        | Reason::NoGrant
+        | Reason::GrantNotYetValid
+        | Reason::IssuerLacksRole
+        | Reason::WrongIssuerRole
+        | Reason::NotInsideParent
+        | Reason::OutsideOfficeHours
+        | Reason::Holiday
+        | Reason::VendorNoVisit
+        | Reason::VendorOutsideWindow
+        | Reason::VendorNoEscort
+        | Reason::UnknownDoor
+        | Reason::UnknownTerminal
+        | Reason::RemoteLoginRefused
+        | Reason::DeviceOffline
+        | Reason::StrikeFailed
+        | Reason::CentralStale
+        | Reason::ReaderThrottled => LoginOutcome::PermissionDenied,
+        // `Reason` is non-exhaustive: a reason added later is a plain refusal until it is placed above.
         _ => LoginOutcome::PermissionDenied,
     }
 }
@@ -127,7 +150,7 @@ async fn authenticate(d: &Arc<Daemon>, mut stream: UnixStream, ctx: LoginContext
         }
     }
     match flow.await {
-        Ok(r) => finish(stream, outcome_for(r.granted, &r.reason), &r.reason, r.message).await,
+        Ok(r) => finish(stream, outcome_for(r.granted, r.reason), &r.report.reason, r.report.message).await,
         Err(_) => {
             finish(stream, LoginOutcome::AuthError, "INTERNAL", "the login flow failed; see the daemon log".into())
                 .await
@@ -162,7 +185,7 @@ async fn account(d: &Daemon, stream: UnixStream, ctx: LoginContext) {
         )
         .await;
     }
-    finish(stream, outcome_for(dec.is_granted(), dec.reason.code()), dec.reason.code(), dec.reason.to_string()).await;
+    finish(stream, outcome_for(dec.is_granted(), dec.reason), dec.reason.code(), dec.reason.to_string()).await;
 }
 
 /// Login and logout are the operation history (操作履歴, 000 §9); a session that cannot be recorded does not open.
@@ -199,13 +222,16 @@ mod tests {
 
     #[test]
     fn outcomes_map_as_pam_expects() {
-        assert_eq!(outcome_for(true, "GRANT_VALID"), LoginOutcome::Success);
-        assert_eq!(outcome_for(false, "NOT_IDENTIFIED"), LoginOutcome::AuthError);
-        assert_eq!(outcome_for(false, "LOCKED_OUT"), LoginOutcome::MaxTries);
-        assert_eq!(outcome_for(false, "GRANT_EXPIRED"), LoginOutcome::AccountExpired);
-        assert_eq!(outcome_for(false, "OUTSIDE_OFFICE_HOURS"), LoginOutcome::PermissionDenied);
+        assert_eq!(outcome_for(true, Reason::GrantValid), LoginOutcome::Success);
+        assert_eq!(outcome_for(false, Reason::NotIdentified), LoginOutcome::AuthError);
+        assert_eq!(outcome_for(false, Reason::LockedOut), LoginOutcome::MaxTries);
+        assert_eq!(outcome_for(false, Reason::UnknownPerson), LoginOutcome::UserUnknown);
+        assert_eq!(outcome_for(false, Reason::GrantExpired), LoginOutcome::AccountExpired);
+        assert_eq!(outcome_for(false, Reason::AppointmentEnded), LoginOutcome::AccountExpired);
+        assert_eq!(outcome_for(false, Reason::OutsideOfficeHours), LoginOutcome::PermissionDenied);
+        assert_eq!(outcome_for(false, Reason::CentralStale), LoginOutcome::PermissionDenied);
         assert_eq!(
-            outcome_for(false, "AUDIT_UNAVAILABLE"),
+            outcome_for(false, Reason::AuditUnavailable),
             LoginOutcome::AuthError,
             "fail secure: never a soft failure"
         );
