@@ -57,20 +57,21 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
-}
-
-/// CSV in UTF-8 with a byte-order mark, so Excel in Japan opens the Japanese headers correctly.
+/// CSV in UTF-8 with a byte-order mark, so Excel in Japan opens the Japanese headers correctly; records end
+/// in CRLF (RFC 4180) and a field is quoted only when it must be, through the `csv` crate.
 pub fn csv_with_bom(headers: &[&str], rows: &[Vec<String>]) -> Vec<u8> {
-    let mut s = String::from("\u{feff}");
-    s.push_str(&headers.iter().map(|h| csv_field(h)).collect::<Vec<_>>().join(","));
-    s.push_str("\r\n");
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .flexible(true)
+        .from_writer("\u{feff}".as_bytes().to_vec());
+    // Into memory and with records of any length, a write cannot fail; were it to, the record would be
+    // missing from the export rather than the program stopping.
+    let _ = w.write_record(headers);
     for r in rows {
-        s.push_str(&r.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
-        s.push_str("\r\n");
+        let _ = w.write_record(r);
     }
-    s.into_bytes()
+    w.into_inner().unwrap_or_else(|e| e.into_inner().get_ref().clone())
 }
 
 fn html_escape(s: &str) -> String {
@@ -129,7 +130,23 @@ mod tests {
         let c =
             String::from_utf8(csv_with_bom(&["日付", "用務"], &[vec!["2026-11-24".into(), "保守, \"点検\"".into()]]))
                 .unwrap();
-        assert!(c.starts_with('\u{feff}'));
-        assert!(c.contains("\"保守, \"\"点検\"\"\""));
+        assert_eq!(c, "\u{feff}日付,用務\r\n2026-11-24,\"保守, \"\"点検\"\"\"\r\n");
+    }
+
+    /// The ledgers' exports keep the exact bytes of the hand-quoted writer the `csv` crate replaced (issue 20):
+    /// quoted only for a comma, a quote or a line break, quotes doubled, CRLF after every record.
+    #[test]
+    fn csv_bytes_are_those_of_the_hand_quoted_writer() {
+        fn field(s: &str) -> String {
+            if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+        }
+        let cells = ["", " 前後の空白 ", "a\rb", "a\nb", "x,y", "q\"", "#", "'=1+1", "入退室管理簿"];
+        let rows: Vec<Vec<String>> = cells.iter().map(|c| vec![c.to_string(), "".into(), format!("{c}{c}")]).collect();
+        let mut want = String::from("\u{feff}h1,h2,h3\r\n");
+        for r in &rows {
+            want.push_str(&r.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+            want.push_str("\r\n");
+        }
+        assert_eq!(String::from_utf8(csv_with_bom(&["h1", "h2", "h3"], &rows)).unwrap(), want);
     }
 }
