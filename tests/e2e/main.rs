@@ -14,5 +14,6 @@ mod pam;
 mod profiles;
 mod r30x_images;
 mod regulations;
+mod sim_palms;
 mod strangers;
 mod trust;
