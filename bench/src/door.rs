@@ -42,7 +42,7 @@ fn probed(n: usize, presentations: usize) -> std::collections::BTreeSet<usize> {
 }
 
 /// Writes a site with `n` enrolled operators, each granted the server room, straight into fresh stores.
-async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<()> {
+pub(crate) async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<()> {
     let from_images = probed(n, presentations);
     let data = dir.join("data");
     // 0700: tobirad refuses a data directory other users can read (issue 15).

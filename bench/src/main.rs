@@ -7,6 +7,7 @@ mod audit;
 mod central;
 mod central_history;
 mod central_revocation;
+mod crash;
 mod door;
 mod fingerprint;
 mod interrupt;
@@ -125,6 +126,18 @@ enum Cmd {
         /// Image folders.
         dirs: Vec<std::path::PathBuf>,
     },
+    /// The crash loop (issue 15): the real tobirad under concurrent door and login decisions, killed with
+    /// SIGKILL at random moments (start-up, load, key rotation) and restarted; every acknowledged decision
+    /// must be in the store and `tobira audit verify` intact. Ctrl-C stops with the figures so far.
+    Crash {
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        /// Replays a loop (the seed is printed at the start).
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, default_value_t = 40)]
+        people: usize,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -136,6 +149,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
         Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
+        Cmd::Crash { runs, seed, people } => crash::run(runs, seed, people),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::CentralRevocation { nodes, rounds } => central_revocation::run(nodes, rounds),
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
