@@ -9,6 +9,7 @@ mod central_history;
 mod central_revocation;
 mod crash;
 mod door;
+mod faults;
 mod fingerprint;
 mod interrupt;
 mod matching;
@@ -138,6 +139,18 @@ enum Cmd {
         #[arg(long, default_value_t = 40)]
         people: usize,
     },
+    /// The fault matrix (issue 15): each simulated reader and controller kind at the office door × unplug,
+    /// silence, garbage, death mid-pulse, a lying or unauthenticated controller; grants without an
+    /// acknowledged strike, faults audited per episode, status under 200 idle connections, SIGTERM time.
+    Faults {
+        /// Only this reader or controller kind: sim-finger, sim-r30x, palm-bridge, sim, osdp.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// (The fault matrix's helper, run as another user: holds N idle connections to SOCKET until standard
+    /// input closes.)
+    #[command(hide = true)]
+    HoldIdle { socket: std::path::PathBuf, n: usize },
     /// Everything, with the defaults.
     All,
 }
@@ -149,6 +162,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
         Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
+        Cmd::Faults { only } => faults::run(only),
+        Cmd::HoldIdle { socket, n } => faults::hold_idle(socket, n),
         Cmd::Crash { runs, seed, people } => crash::run(runs, seed, people),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::CentralRevocation { nodes, rounds } => central_revocation::run(nodes, rounds),
