@@ -33,22 +33,38 @@ const FLOOD_UID: u32 = 65534;
 
 /// This program again (`tobira-bench hold-idle`), as [`FLOOD_UID`], holding the idle connections until
 /// dropped.
-struct IdleHolder(Child);
+pub(crate) struct IdleHolder(Child);
 
 impl IdleHolder {
     fn spawn(sock: &Path) -> anyhow::Result<IdleHolder> {
-        use std::os::unix::process::CommandExt;
-        let child = Command::new(std::env::current_exe()?)
-            .arg("hold-idle")
-            .arg(sock)
-            .arg(IDLE_CONNECTIONS.to_string())
-            .uid(FLOOD_UID)
-            .gid(0)
-            .stdin(Stdio::piped())
-            .spawn()
-            .context("the idle-connection holder")?;
-        Ok(IdleHolder(child))
+        Self::spawn_as(sock, IDLE_CONNECTIONS, &[], Some(FLOOD_UID))
     }
+
+    /// `n` connections to `sock`, each having sent `payload`, held by `uid` (None: this user) with the
+    /// socket's group (root's) as its primary group.
+    pub(crate) fn spawn_as(sock: &Path, n: usize, payload: &[u8], uid: Option<u32>) -> anyhow::Result<IdleHolder> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("hold-idle").arg(sock).arg(n.to_string()).arg(hex(payload)).stdin(Stdio::piped());
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(0);
+        }
+        let holder = IdleHolder(cmd.spawn().context("the idle-connection holder")?);
+        // Give it the time to open them all.
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(holder)
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2).unwrap_or("zz"), 16).context("payload is not hex"))
+        .collect()
 }
 
 impl Drop for IdleHolder {
@@ -58,9 +74,10 @@ impl Drop for IdleHolder {
     }
 }
 
-/// `tobira-bench hold-idle SOCKET N`: holds N idle connections until standard input closes.
-pub fn hold_idle(sock: PathBuf, n: usize) -> anyhow::Result<()> {
-    let _held = IdleConnections::hold(sock, n);
+/// `tobira-bench hold-idle SOCKET N [PAYLOAD-HEX]`: holds N idle connections (each having sent the payload)
+/// until standard input closes.
+pub fn hold_idle(sock: PathBuf, n: usize, payload: Option<String>) -> anyhow::Result<()> {
+    let _held = IdleConnections::hold_sending(sock, n, unhex(payload.as_deref().unwrap_or(""))?);
     let mut sink = Vec::new();
     let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
     Ok(())
@@ -93,7 +110,7 @@ struct Row {
 }
 
 /// A site under test: its directory, the daemon's programs, the data directory kept across cells.
-struct Bed {
+pub(crate) struct Bed {
     dir: PathBuf,
     daemon: PathBuf,
     cli: PathBuf,
@@ -104,12 +121,12 @@ struct Bed {
     lives: std::cell::Cell<u32>,
 }
 
-struct Life {
-    child: Child,
+pub(crate) struct Life {
+    pub(crate) child: Child,
 }
 
 impl Bed {
-    fn new(site_text: &str, daemon: &Path, rt: tokio::runtime::Runtime) -> anyhow::Result<Bed> {
+    pub(crate) fn new(site_text: &str, daemon: &Path, rt: tokio::runtime::Runtime) -> anyhow::Result<Bed> {
         let dir = tempfile::tempdir()?.keep();
         let site = dir.join("site.toml");
         std::fs::write(&site, site_text)?;
@@ -129,7 +146,11 @@ impl Bed {
 
     /// Outside the 0700 data directory, in a directory another user can reach: the idle connections are
     /// another local user's.
-    fn sock(&self) -> PathBuf {
+    pub(crate) fn login_sock(&self) -> PathBuf {
+        self.dir.join("run").join("login.sock")
+    }
+
+    pub(crate) fn sock(&self) -> PathBuf {
         self.dir.join("run").join("control.sock")
     }
 
@@ -137,13 +158,15 @@ impl Bed {
         Client::new(self.sock())
     }
 
-    fn start(&self) -> anyhow::Result<Life> {
+    pub(crate) fn start(&self) -> anyhow::Result<Life> {
         let _ = std::fs::remove_file(self.sock());
         let child = Command::new(&self.daemon)
             .args(["--config", self.site.to_str().unwrap_or_default(), "--data-dir"])
             .arg(&self.data)
             .arg("--socket")
             .arg(self.sock())
+            .arg("--login-socket")
+            .arg(self.login_sock())
             .args(["--init", "--simulation"])
             .env("TOBIRA_LOG", "error")
             .stdout(Stdio::null())
@@ -299,7 +322,7 @@ impl StatusWatch {
 }
 
 /// SIGTERM, and how long until the daemon ended (None: not within 10 s, then it is killed).
-fn sigterm(mut life: Life) -> Option<Duration> {
+pub(crate) fn sigterm(mut life: Life) -> Option<Duration> {
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(life.child.id() as libc::pid_t, libc::SIGTERM) };
     let t = Instant::now();
@@ -435,8 +458,7 @@ fn osdp_pd(
     Ok((pd, slave, link, key_file))
 }
 
-pub fn run(only: Option<String>) -> anyhow::Result<()> {
-    let wanted = |kind: &str| only.as_deref().is_none_or(|o| o == kind);
+pub(crate) fn daemon_path() -> anyhow::Result<PathBuf> {
     let daemon = match std::env::var_os("TOBIRA_BENCH_TOBIRAD") {
         Some(p) => PathBuf::from(p),
         None => std::env::current_exe()?.with_file_name("tobirad"),
@@ -444,6 +466,12 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
     if !daemon.exists() {
         bail!("{} not found: build it first (cargo build --release -p tobira -p tobira-cli --bins)", daemon.display());
     }
+    Ok(daemon)
+}
+
+pub fn run(only: Option<String>) -> anyhow::Result<()> {
+    let daemon = daemon_path()?;
+    let wanted = |kind: &str| only.as_deref().is_none_or(|o| o == kind);
     let rt = || tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build();
     let rows: Arc<Mutex<Vec<(String, Row)>>> = Arc::default();
     let keep = |kind: &str, r: Row| {

@@ -11,6 +11,7 @@ mod crash;
 mod door;
 mod faults;
 mod fingerprint;
+mod hostile;
 mod interrupt;
 mod matching;
 mod nist;
@@ -150,7 +151,11 @@ enum Cmd {
     /// (The fault matrix's helper, run as another user: holds N idle connections to SOCKET until standard
     /// input closes.)
     #[command(hide = true)]
-    HoldIdle { socket: std::path::PathBuf, n: usize },
+    HoldIdle { socket: std::path::PathBuf, n: usize, payload: Option<String> },
+    /// Hostile local clients (issue 15): the administrator's `status` and a PAM request timed while floods
+    /// of idle connections, half-sent frames and rapid connect/close are held on both sockets, by another
+    /// user and by the administrator's own; the daemon's resident memory before and after.
+    Hostile,
     /// Everything, with the defaults.
     All,
 }
@@ -163,7 +168,8 @@ fn main() -> anyhow::Result<()> {
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
         Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
         Cmd::Faults { only } => faults::run(only),
-        Cmd::HoldIdle { socket, n } => faults::hold_idle(socket, n),
+        Cmd::HoldIdle { socket, n, payload } => faults::hold_idle(socket, n, payload),
+        Cmd::Hostile => hostile::run(),
         Cmd::Crash { runs, seed, people } => crash::run(runs, seed, people),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::CentralRevocation { nodes, rounds } => central_revocation::run(nodes, rounds),

@@ -92,6 +92,11 @@ pub struct IdleConnections {
 
 impl IdleConnections {
     pub fn hold(socket: PathBuf, n: usize) -> IdleConnections {
+        Self::hold_sending(socket, n, Vec::new())
+    }
+
+    /// The same, each connection having written `payload` (a half-sent frame, say) and then nothing more.
+    pub fn hold_sending(socket: PathBuf, n: usize, payload: Vec<u8>) -> IdleConnections {
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -110,6 +115,11 @@ impl IdleConnections {
                     };
                     if closed {
                         *slot = UnixStream::connect(&socket).ok();
+                        if let Some(c) = slot.as_mut()
+                            && !payload.is_empty()
+                        {
+                            let _ = std::io::Write::write_all(c, &payload);
+                        }
                     }
                 }
                 std::thread::sleep(Duration::from_millis(100));
