@@ -62,6 +62,10 @@ enum Cmd {
         /// §2): false admits per attempt, when the reader throttle and the alarm engaged.
         #[arg(long)]
         strangers: Option<usize>,
+        /// Also: finger on sensor → strike at the R30x exit reader with the simulated module keeping real
+        /// time at each of these baud rates (e.g. 57600,115200); `presentations` each.
+        #[arg(long, value_delimiter = ',')]
+        line_rate: Vec<u32>,
     },
     /// Central ingest: nodes shipping their audit chains at once to a private PostgreSQL over TLS.
     Central {
@@ -166,7 +170,9 @@ fn main() -> anyhow::Result<()> {
         Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
-        Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
+        Cmd::Door { enrolled, presentations, strangers: None, line_rate } => {
+            door::run(enrolled, presentations, &line_rate)
+        }
         Cmd::Faults { only } => faults::run(only),
         Cmd::HoldIdle { socket, n, payload } => faults::hold_idle(socket, n, payload),
         Cmd::Hostile => hostile::run(),
@@ -189,7 +195,7 @@ fn main() -> anyhow::Result<()> {
             policy::run(200_000)?;
             audit::run(3_000, 200_000, 1024)?;
             matching::run(10_000, 200)?;
-            door::run(10_000, 200)
+            door::run(10_000, 200, &[])
         }
     }
 }
