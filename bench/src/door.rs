@@ -42,7 +42,7 @@ fn probed(n: usize, presentations: usize) -> std::collections::BTreeSet<usize> {
 }
 
 /// Writes a site with `n` enrolled operators, each granted the server room, straight into fresh stores.
-async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<()> {
+pub(crate) async fn populate(dir: &Path, n: usize, presentations: usize) -> anyhow::Result<()> {
     let from_images = probed(n, presentations);
     let data = dir.join("data");
     // 0700: tobirad refuses a data directory other users can read (issue 15).
@@ -165,7 +165,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }
 
-pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
+pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(populate(dir.path(), enrolled, presentations))?;
@@ -248,6 +248,15 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         }
     }
     let (image_lat, image_missing) = measure_images(&door, &module, enrolled, presentations);
+    // As a person waits: the finger touches the glass, the driver's next GenImg captures it, the image
+    // crosses the line at the module's baud rate (kept in real time by the simulator), then extraction,
+    // 1:N, the audit commit and the OSDP strike.
+    let mut paced = Vec::new();
+    for &baud in line_rates {
+        module.set_line_rate(Some(baud));
+        paced.push((baud, measure_finger_to_strike(&door, &module, enrolled, presentations)));
+    }
+    module.set_line_rate(None);
     let logins = measure_logins(&client, &data.join("login.sock"), enrolled, presentations)?;
     let rss = rss_kib(child.id()).unwrap_or(0);
     // SAFETY: kill(2) on our own child's pid with SIGTERM.
@@ -277,6 +286,17 @@ pub fn run(enrolled: usize, presentations: usize) -> anyhow::Result<()> {
         fmt(it.p99),
         fmt(it.max)
     );
+    for (baud, (to_strike, uploads, missing)) in paced {
+        let (t, u) = (summarize(to_strike), summarize(uploads));
+        println!(
+            "door via R30x at {baud} baud, line rate kept: finger on sensor → strike relay energised, {enrolled} enrolled, {} presentations: p50 {}, p99 {}, max {} (of which finger on sensor → last image byte p50 {}); {missing} without a pulse",
+            t.n,
+            fmt(t.p50),
+            fmt(t.p99),
+            fmt(t.max),
+            fmt(u.p50)
+        );
+    }
     let l = summarize(logins.0);
     println!(
         "login: PAM request, sample captured → PAM answer (1:1 + audit commit), {enrolled} enrolled: p50 {}, p99 {}, max {} (goal p99 ≤ 100 ms); {}/{} succeeded",
@@ -335,6 +355,43 @@ fn measure_images(
         }
     }
     (times, missing)
+}
+
+/// Each presentation as a person makes it: the time runs from the finger touching the simulated module
+/// (whose line keeps its baud rate) to the OSDP strike relay energising; also touch → last image byte.
+fn measure_finger_to_strike(
+    door: &tobira_drivers::osdp::sim::SimOsdpHandle,
+    module: &SimR30xHandle,
+    enrolled: usize,
+    n: usize,
+) -> (Vec<Duration>, Vec<Duration>, usize) {
+    let pop = tobira_drivers::sim::population::SimPopulation::default();
+    let (mut times, mut uploads, mut missing) = (Vec::with_capacity(n), Vec::with_capacity(n), 0);
+    for k in 0..n {
+        let who = body((k * 7919) % enrolled.max(1));
+        let image = pop.image(&who, IMAGE_FINGER, 5000 + k as u64);
+        let (before_pulse, before_image) = (door.state().last_pulse, module.delivered_at());
+        let t = Instant::now();
+        module.touch(image);
+        let pulse = loop {
+            match door.state().last_pulse {
+                Some(p) if Some(p) != before_pulse => break Some(p),
+                _ if t.elapsed() > Duration::from_secs(30) => break None,
+                _ => std::thread::sleep(Duration::from_micros(500)),
+            }
+        };
+        match (pulse, module.delivered_at().filter(|d| Some(*d) != before_image)) {
+            (Some(p), Some(d)) => {
+                times.push(p.saturating_duration_since(t));
+                uploads.push(d.saturating_duration_since(t));
+            }
+            _ => missing += 1,
+        }
+        while module.busy() && t.elapsed() < Duration::from_secs(40) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+    (times, uploads, missing)
 }
 
 /// The first office-hours moment from now on, so terminal logins are inside hours whatever day the bench runs.

@@ -7,8 +7,11 @@ mod audit;
 mod central;
 mod central_history;
 mod central_revocation;
+mod crash;
 mod door;
+mod faults;
 mod fingerprint;
+mod hostile;
 mod interrupt;
 mod matching;
 mod nist;
@@ -59,6 +62,10 @@ enum Cmd {
         /// §2): false admits per attempt, when the reader throttle and the alarm engaged.
         #[arg(long)]
         strangers: Option<usize>,
+        /// Also: finger on sensor → strike at the R30x exit reader with the simulated module keeping real
+        /// time at each of these baud rates (e.g. 57600,115200); `presentations` each.
+        #[arg(long, value_delimiter = ',')]
+        line_rate: Vec<u32>,
     },
     /// Central ingest: nodes shipping their audit chains at once to a private PostgreSQL over TLS.
     Central {
@@ -125,6 +132,34 @@ enum Cmd {
         /// Image folders.
         dirs: Vec<std::path::PathBuf>,
     },
+    /// The crash loop (issue 15): the real tobirad under concurrent door and login decisions, killed with
+    /// SIGKILL at random moments (start-up, load, key rotation) and restarted; every acknowledged decision
+    /// must be in the store and `tobira audit verify` intact. Ctrl-C stops with the figures so far.
+    Crash {
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+        /// Replays a loop (the seed is printed at the start).
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, default_value_t = 40)]
+        people: usize,
+    },
+    /// The fault matrix (issue 15): each simulated reader and controller kind at the office door × unplug,
+    /// silence, garbage, death mid-pulse, a lying or unauthenticated controller; grants without an
+    /// acknowledged strike, faults audited per episode, status under 200 idle connections, SIGTERM time.
+    Faults {
+        /// Only this reader or controller kind: sim-finger, sim-r30x, palm-bridge, sim, osdp.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// (The fault matrix's helper, run as another user: holds N idle connections to SOCKET until standard
+    /// input closes.)
+    #[command(hide = true)]
+    HoldIdle { socket: std::path::PathBuf, n: usize, payload: Option<String> },
+    /// Hostile local clients (issue 15): the administrator's `status` and a PAM request timed while floods
+    /// of idle connections, half-sent frames and rapid connect/close are held on both sockets, by another
+    /// user and by the administrator's own; the daemon's resident memory before and after.
+    Hostile,
     /// Everything, with the defaults.
     All,
 }
@@ -135,7 +170,13 @@ fn main() -> anyhow::Result<()> {
         Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
-        Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
+        Cmd::Door { enrolled, presentations, strangers: None, line_rate } => {
+            door::run(enrolled, presentations, &line_rate)
+        }
+        Cmd::Faults { only } => faults::run(only),
+        Cmd::HoldIdle { socket, n, payload } => faults::hold_idle(socket, n, payload),
+        Cmd::Hostile => hostile::run(),
+        Cmd::Crash { runs, seed, people } => crash::run(runs, seed, people),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
         Cmd::CentralRevocation { nodes, rounds } => central_revocation::run(nodes, rounds),
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
@@ -154,7 +195,7 @@ fn main() -> anyhow::Result<()> {
             policy::run(200_000)?;
             audit::run(3_000, 200_000, 1024)?;
             matching::run(10_000, 200)?;
-            door::run(10_000, 200)
+            door::run(10_000, 200, &[])
         }
     }
 }

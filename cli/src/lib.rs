@@ -6,4 +6,5 @@ pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod demo;
+pub mod harness;
 pub mod trust;

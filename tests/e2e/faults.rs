@@ -8,27 +8,17 @@
 //! - `tobira status` keeps answering (a generous 5 s deadline detects a hang; no performance is asserted);
 //! - SIGTERM ends the daemon during the fault (again a liveness deadline of 5 s).
 
-use crate::common::{self, Running, demo_site, text};
+use crate::common::{self, Running, text};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Generous: only a hang misses it.
 const LIVENESS: Duration = Duration::from_secs(5);
 
-/// The terminal room's door (Level 1, granted by the system administrator, 003 §13(1)) with its entry
-/// reader of the kind under test, and the palm reader's stanza replaced accordingly.
+/// The terminal room's door with its entry reader of the kind under test (the harness shared with
+/// `tobira-bench faults`).
 fn site_with_office_reader(kind: &str) -> String {
-    let stanza = "id = \"office-palm\"\nkind = \"sim-palm\"\nmodality = \"palm\"";
-    assert!(demo_site().contains(stanza), "the demo site's office-palm stanza changed; update this test");
-    let t01 = "id = \"t01-reader\"\nkind = \"sim-r30x\"";
-    assert!(demo_site().contains(t01), "the demo site's t01-reader stanza changed; update this test");
-    // Enrolled at a reader of the same kind: a sample-level reader's impressions are minutiae, an R30x's
-    // are images, and a template is matched against probes of its own pipeline.
-    demo_site().replace(stanza, &format!("id = \"office-palm\"\nkind = \"{kind}\"\nmodality = \"finger\"")).replacen(
-        t01,
-        &format!("id = \"t01-reader\"\nkind = \"{kind}\""),
-        1,
-    )
+    tobira_cli::harness::office_reader_site(kind).unwrap()
 }
 
 /// The CLI with a liveness deadline: a daemon that does not answer within it is hung.
@@ -335,18 +325,7 @@ fn a_palm_bridge_that_is_down_or_dies_is_audited_once_per_outage_and_recovers() 
     use tobira_drivers::palm_bridge::sim::SimBridge;
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("palm-office.sock");
-    let stanza = "id = \"office-palm\"\nkind = \"sim-palm\"\nmodality = \"palm\"";
-    assert!(demo_site().contains(stanza), "the demo site's office-palm stanza changed; update this test");
-    let site = demo_site()
-        .replace(
-            stanza,
-            &format!(
-                "id = \"office-palm\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"",
-                sock.display()
-            ),
-        )
-        .replace("capture_timeout_s = 15", "capture_timeout_s = 2");
-    assert!(site.contains("capture_timeout_s = 2"), "the demo site's timeouts changed; update this test");
+    let site = tobira_cli::harness::palm_bridge_office_site(&sock).unwrap();
     let d = Running::start_with(dir.path(), &site, &[]);
     d.bootstrap();
     wait_for("the missing bridge audited", 20, || count(&d, "device.fault", "DEVICE_GONE", "office-palm") == 1);
@@ -396,17 +375,9 @@ fn osdp_office(
     let (master, slave, path) = tobira_drivers::pty::open_pty().unwrap();
     std::os::unix::fs::symlink(&path, &link).unwrap();
     let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).unwrap();
-    let stanza = "id = \"office-ctl\"\nkind = \"sim\"";
-    let site = site_with_office_reader("sim-finger");
-    assert!(site.contains(stanza), "the demo site's office-ctl stanza changed; update this test");
-    let site = site.replace(
-        stanza,
-        &format!(
-            "id = \"office-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
-            link.display(),
-            key_file.display()
-        ),
-    );
+    let site =
+        tobira_cli::harness::with_osdp_office_controller(&site_with_office_reader("sim-finger"), &link, &key_file)
+            .unwrap();
     (pd, site, slave)
 }
 

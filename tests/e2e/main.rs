@@ -6,6 +6,7 @@ mod common;
 
 mod admin;
 mod central;
+mod crash;
 mod faults;
 mod hostile;
 mod multinode;

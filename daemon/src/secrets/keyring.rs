@@ -54,13 +54,23 @@ pub async fn settle(path: &Path, store: &RegistryStore) -> Result<Zeroizing<Vec<
     let expected = store.meta(META_KEK).await?;
     let next = next_path(path);
     if next.exists() {
-        let nk = load_key(&next, KEK_LEN)?;
-        if expected.as_deref() == Some(fingerprint(&nk).as_str()) {
-            std::fs::rename(&next, path).map_err(|source| KeyringError::Io { path: path.into(), source })?;
-            tracing::warn!("finished a node key rotation interrupted by a crash");
-        } else {
-            std::fs::remove_file(&next).map_err(|source| KeyringError::Io { path: next.clone(), source })?;
-            tracing::warn!("discarded a node key rotation that had not committed");
+        match load_key(&next, KEK_LEN) {
+            Ok(nk) if expected.as_deref() == Some(fingerprint(&nk).as_str()) => {
+                std::fs::rename(&next, path).map_err(|source| KeyringError::Io { path: path.into(), source })?;
+                tracing::warn!("finished a node key rotation interrupted by a crash");
+            }
+            Ok(_) => discard_next(&next, "discarded a node key rotation that had not committed")?,
+            // Written only in part (killed between creating and writing it, or the disk full): the registry
+            // cannot have committed to it, since the rewrap starts only after the key file is synced. It is
+            // discarded if the registry still names the current key; otherwise the error stands (issue 15,
+            // found by `tobira-bench crash`: the node used to refuse to start, advising a restore).
+            Err(e) => {
+                let current = load_key(path, KEK_LEN)?;
+                if expected.as_deref() != Some(fingerprint(&current).as_str()) {
+                    return Err(e.into());
+                }
+                discard_next(&next, "discarded a node key rotation interrupted before its key was written")?;
+            }
         }
     }
     let key = load_key(path, KEK_LEN)?;
@@ -75,6 +85,12 @@ pub async fn settle(path: &Path, store: &RegistryStore) -> Result<Zeroizing<Vec<
     Ok(key)
 }
 
+fn discard_next(next: &Path, why: &'static str) -> Result<(), KeyringError> {
+    std::fs::remove_file(next).map_err(|source| KeyringError::Io { path: next.to_path_buf(), source })?;
+    tracing::warn!("{why}");
+    Ok(())
+}
+
 /// Rewraps every data key under a fresh node key and replaces the key file; returns the new key and how many
 /// data keys were rewrapped. The caller holds the key lock so no template is sealed meanwhile.
 pub async fn rotate(
@@ -86,7 +102,11 @@ pub async fn rotate(
     if next.exists() {
         std::fs::remove_file(&next).map_err(|source| KeyringError::Io { path: next.clone(), source })?;
     }
-    create_key(&next, KEK_LEN)?;
+    if let Err(e) = create_key(&next, KEK_LEN) {
+        // Nothing committed: no half-written key file is left for the next start to trip over.
+        let _ = std::fs::remove_file(&next);
+        return Err(e.into());
+    }
     let new = load_key(&next, KEK_LEN)?;
     let mut rewrapped = Vec::new();
     for (id, person, wrapped) in store.wrapped_keys().await? {
@@ -102,4 +122,28 @@ pub async fn rotate(
         let _ = d.sync_all();
     }
     Ok((new, rewrapped.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A rotation killed (or out of disk) between creating `template.key.next` and writing it leaves a
+    /// short file; the registry still names the current key, so the next start discards it and runs.
+    #[tokio::test]
+    async fn a_half_written_next_key_is_discarded_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("template.key");
+        create_key(&key, KEK_LEN).unwrap();
+        let store = RegistryStore::open(&dir.path().join("registry.db"), true).await.unwrap();
+        let first = settle(&key, &store).await.unwrap();
+        std::fs::write(next_path(&key), b"").unwrap();
+        let again = settle(&key, &store).await.unwrap();
+        assert_eq!(*first, *again, "the current key, still");
+        assert!(!next_path(&key).exists(), "the half-written key is gone");
+        // A short key file whose registry names another key is not guessed at: the error stands.
+        std::fs::write(next_path(&key), b"short").unwrap();
+        store.set_meta(META_KEK, "0000").await.unwrap();
+        assert!(settle(&key, &store).await.is_err());
+    }
 }

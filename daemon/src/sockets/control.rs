@@ -453,8 +453,13 @@ async fn handle(daemon: Arc<Daemon>, stream: UnixStream, req: Result<Envelope<Re
         Err(e) => {
             static WARNED: Mutex<(Option<Instant>, u64)> = Mutex::new((None, 0));
             e.log("control", &WARNED);
+            // A superseded connection's request was never read, so it did nothing: "busy" tells the client to
+            // ask again (the CLI does, for up to 10 s), as for any connection over its share. Its request may
+            // well have been written already: under a flood of the same user's new connections an
+            // administrator's own request could otherwise fail outright (found by `tobira-bench faults`).
+            let code = if matches!(e, ReadError::Superseded) { ErrorCode::Busy } else { ErrorCode::BadRequest };
             if !matches!(e, ReadError::Closed) {
-                let _ = respond(stream, Response::Error { code: ErrorCode::BadRequest, message: e.message() }).await;
+                let _ = respond(stream, Response::Error { code, message: e.message() }).await;
             }
             return;
         }

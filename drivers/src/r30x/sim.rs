@@ -19,6 +19,25 @@ struct Line {
     garble_next: bool,
     /// When the last UpImage data packet went onto the line (the benchmark's "image delivered").
     delivered: Option<Instant>,
+    /// Keep real time: the module's bytes leave at this line rate (8N1, ten bits a byte), as on a real UART;
+    /// `None` (the default, and what the tests use) delivers them as fast as the PTY takes them.
+    baud: Option<u32>,
+}
+
+/// Writes `out` at `baud` (8N1: ten bits per byte) in slices of a few milliseconds, sleeping until each
+/// slice's due time, so a 36,864-byte upload takes what it takes on the wire (≈ 6.4 s at 57,600).
+fn write_paced(port: &mut std::fs::File, out: &[u8], baud: u32) -> std::io::Result<()> {
+    let per_byte = Duration::from_secs_f64(10.0 / f64::from(baud.max(1200)));
+    let slice = ((baud / 10 / 200) as usize).max(1); // ≈ 5 ms of line time
+    let start = Instant::now();
+    for (k, chunk) in out.chunks(slice).enumerate() {
+        port.write_all(chunk)?;
+        let due = start + per_byte * ((k + 1) * slice).min(out.len()) as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    Ok(())
 }
 
 struct Shared {
@@ -103,7 +122,12 @@ fn serve(mut port: std::fs::File, s: &Shared) {
         }
         // An upload is the only reply longer than one packet of the largest size.
         let upload = out.len() > 300;
-        if port.write_all(&out).is_err() {
+        let baud = lock(&s.line).baud;
+        let written = match baud {
+            Some(b) => write_paced(&mut port, &out, b),
+            None => port.write_all(&out),
+        };
+        if written.is_err() {
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
@@ -149,6 +173,11 @@ impl SimR30xHandle {
         lock(&self.shared.line).silent = false;
     }
 
+    /// Keep real time at `baud` on the line from now on (`None`: as fast as the PTY takes the bytes).
+    pub fn set_line_rate(&self, baud: Option<u32>) {
+        lock(&self.shared.line).baud = baud;
+    }
+
     /// The next reply leaves with a broken checksum.
     pub fn garble_next(&self) {
         lock(&self.shared.line).garble_next = true;
@@ -189,5 +218,23 @@ mod tests {
         assert!(h.touch(vec![0x80; IMAGE_WIDTH * IMAGE_HEIGHT]));
         let s = tokio::time::timeout(Duration::from_secs(10), reader.next_sample()).await.unwrap().unwrap();
         assert!(matches!(s, Sample::Gray8 { ref pixels, .. } if pixels.iter().all(|&p| p == 0x88)));
+    }
+
+    /// Keeping real time: at 57,600 baud an image's 36,864 bytes (plus packet overhead) take ≈ 6.4 s on the
+    /// line, so a touch cannot reach the driver in less than that (issue 15, "the simulator keeps real
+    /// time"); at 1,152,000 the same upload takes a tenth of it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paced_line_takes_the_upload_time_of_its_baud_rate() {
+        let (sim, h) = SimR30x::start("t", ModuleConfig::default()).unwrap();
+        let mut cfg = R30xConfig::new(sim.path());
+        cfg.poll = Duration::from_millis(20);
+        let reader = R30xReader::spawn("t", cfg);
+        h.set_line_rate(Some(57_600));
+        let t = Instant::now();
+        assert!(h.touch(vec![0x40; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap().unwrap();
+        let took = t.elapsed();
+        assert!(took >= Duration::from_millis(6_300), "36,864 bytes at 57,600 baud cannot arrive in {took:?}");
+        assert!(took < Duration::from_secs(12), "{took:?}");
     }
 }
