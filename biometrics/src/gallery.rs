@@ -21,8 +21,8 @@ use std::collections::HashMap;
 use std::f32::consts::{PI, TAU};
 use std::hash::Hash;
 
-/// Candidates the matcher examines after the index vote.
-const SHORTLIST: usize = 32;
+/// Impressions the matcher examines after the index vote (each with every impression of its key).
+pub const SHORTLIST: usize = 32;
 const NEIGHBOURS: usize = 5;
 const D_BIN: f32 = 9.0;
 const A_BINS: f32 = 16.0;
@@ -63,11 +63,19 @@ pub struct Gallery<K> {
     by_key: HashMap<K, Vec<usize>>,
     index: HashMap<u32, Vec<Posting>>,
     free: Vec<usize>,
+    /// Impressions handed from the vote to the matcher ([`SHORTLIST`]; other values for tuning runs).
+    shortlist: usize,
 }
 
 impl<K> Default for Gallery<K> {
     fn default() -> Self {
-        Self { slots: Vec::new(), by_key: HashMap::new(), index: HashMap::new(), free: Vec::new() }
+        Self {
+            slots: Vec::new(),
+            by_key: HashMap::new(),
+            index: HashMap::new(),
+            free: Vec::new(),
+            shortlist: SHORTLIST,
+        }
     }
 }
 
@@ -203,6 +211,15 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
         }
     }
 
+    /// How many impressions the vote hands to the matcher (at least 1); the daemon keeps [`SHORTLIST`].
+    pub fn set_shortlist(&mut self, n: usize) {
+        self.shortlist = n.max(1);
+    }
+
+    pub fn shortlist(&self) -> usize {
+        self.shortlist
+    }
+
     /// Impressions held (a key holds one per impression of its finger).
     pub fn impressions(&self) -> usize {
         self.slots.iter().flatten().count()
@@ -219,7 +236,7 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
         let ok: Vec<bool> =
             self.slots.iter().map(|s| s.as_ref().is_some_and(|e| allowed.is_none_or(|f| f(&e.key)))).collect();
         let allowed_count = ok.iter().filter(|b| **b).count();
-        let candidates: Vec<usize> = if allowed_count <= SHORTLIST {
+        let candidates: Vec<usize> = if allowed_count <= self.shortlist {
             (0..self.slots.len()).filter(|&i| ok[i]).collect()
         } else {
             let mut votes = vec![0u16; self.slots.len() * ROT_BINS];
@@ -245,7 +262,7 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
                     Some((best as f32 / len.sqrt(), i))
                 })
                 .collect();
-            let k = SHORTLIST.min(ranked.len());
+            let k = self.shortlist.min(ranked.len());
             if k > 0 {
                 ranked.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
             }

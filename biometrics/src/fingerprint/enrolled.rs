@@ -36,6 +36,12 @@ impl FingerTemplate {
         FingerTemplate { views: vec![t] }
     }
 
+    /// Impressions taken as they are, without [`FingerTemplate::fuse`]'s agreement check (benchmarks that
+    /// enrol every finger); `None` for none or more than [`MAX_VIEWS`].
+    pub fn new(views: Vec<MinutiaeTemplate>) -> Option<FingerTemplate> {
+        (1..=MAX_VIEWS).contains(&views.len()).then_some(FingerTemplate { views })
+    }
+
     /// The impressions, in the order they were stored.
     pub fn views(&self) -> &[MinutiaeTemplate] {
         &self.views
