@@ -23,7 +23,7 @@ use tobira_biometrics::eval::{Rates, rates};
 use tobira_biometrics::image::{GrayImage, extract_minutiae};
 use tobira_biometrics::sample::MIN_MINUTIAE;
 use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
-use tobira_biometrics::{Gallery, MinutiaeTemplate, Prepared, compare};
+use tobira_biometrics::{FingerTemplate, Gallery, MinutiaeTemplate, Prepared, compare};
 
 /// One FVC image: `F_I.tif`, finger F, impression I.
 struct Item {
@@ -224,6 +224,14 @@ pub enum Role {
 }
 
 impl Role {
+    fn short(self) -> &'static str {
+        match self {
+            Role::Development => "real development",
+            Role::Evaluation => "real evaluation",
+            Role::Unassigned => "real unassigned",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Role::Development => "development",
@@ -255,10 +263,15 @@ struct SetSummary {
     fusion: Fusion,
 }
 
-pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: usize) -> anyhow::Result<()> {
+pub fn run(
+    dirs: &[PathBuf],
+    scores_dir: Option<&Path>,
+    gallery: usize,
+    probes: usize,
+    shortlists: &[usize],
+) -> anyhow::Result<()> {
     interrupt::install();
-    let mut real_probes: Vec<(u64, MinutiaeTemplate)> = Vec::new();
-    let mut real_enrolled: Vec<(u64, MinutiaeTemplate)> = Vec::new();
+    let mut real: Vec<RealFinger> = Vec::new();
     let mut summary = Vec::new();
     let (mut all_oe, mut all_ne, mut all_oc, mut all_nc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (d, dir) in dirs.iter().enumerate() {
@@ -280,9 +293,9 @@ pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: 
         print_rates("all pairs", oa, na);
         print_rates("FVC protocol", of, nf);
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());
-        door_thresholds(&items, &ours.scores);
         let fusion = fusion(&items, &ours.scores, &nist.scores, &set)?;
         fusion.print();
+        door_thresholds(&fusion.max_genuine, &fusion.max_impostor);
         all_oe.extend_from_slice(&ours.extract);
         all_ne.extend_from_slice(&nist.extract);
         all_oc.extend_from_slice(&ours.compare);
@@ -298,20 +311,26 @@ pub fn run(dirs: &[PathBuf], scores_dir: Option<&Path>, gallery: usize, probes: 
             nist_fte: nist.fte,
             fusion,
         });
-        // 1:N: each real finger's first usable impression enrolled, the others probe.
+        // 1:N: each real finger's impressions in order, the usable ones.
         for it in items {
             let Some((t, _)) = it.ours else { continue };
             let key = 1_000_000_000 + (d as u64) * 1_000_000 + u64::from(it.finger);
-            if real_enrolled.iter().any(|(k, _)| *k == key) {
-                real_probes.push((key, t));
-            } else {
-                real_enrolled.push((key, t));
+            match real.iter_mut().find(|f| f.key == key) {
+                Some(f) => f.impressions.push(t),
+                None => real.push(RealFinger { key, role: r, impressions: vec![t] }),
             }
         }
     }
     print_summary(&summary);
     print_times("all sets, median", &mut all_oe, &mut all_ne, &mut all_oc, &mut all_nc);
-    identify(gallery, probes, real_enrolled, real_probes)
+    identify(gallery, probes, &real, shortlists)
+}
+
+/// One real finger for 1:N: its key, its set's role, its usable impressions in FVC order.
+struct RealFinger {
+    key: u64,
+    role: Role,
+    impressions: Vec<MinutiaeTemplate>,
 }
 
 fn print_times(label: &str, oe: &mut [Duration], ne: &mut [Duration], oc: &mut [Duration], nc: &mut [Duration]) {
@@ -381,6 +400,9 @@ fn print_summary(sets: &[SetSummary]) {
 struct Fusion {
     ours: [Option<Rates>; 4],
     nist: [Option<Rates>; 4],
+    /// Ours, max over the three: the score the daemon decides on since fusion, genuine and impostor.
+    max_genuine: Vec<f64>,
+    max_impostor: Vec<f64>,
 }
 
 const STRATEGIES: [&str; 4] = ["single", "chosen", "max", "mean"];
@@ -439,10 +461,14 @@ fn fusion(items: &[Item], ours_pairs: &[f64], nist_pairs: &[f64], set: &str) -> 
         }
     }
     eprintln!();
-    Ok(Fusion { ours: fuse(items, &so), nist: fuse(items, &sn) })
+    let (ours, mut gen_s, mut imp) = fuse(items, &so);
+    let (nist, _, _) = fuse(items, &sn);
+    Ok(Fusion { ours, nist, max_genuine: std::mem::take(&mut gen_s[2]), max_impostor: std::mem::take(&mut imp[2]) })
 }
 
-fn fuse(items: &[Item], s: &[Vec<f64>]) -> [Option<Rates>; 4] {
+type Lists = [Vec<f64>; 4];
+
+fn fuse(items: &[Item], s: &[Vec<f64>]) -> ([Option<Rates>; 4], Lists, Lists) {
     let find =
         |finger: u32, impression: u32| items.iter().position(|i| i.finger == finger && i.impression == impression);
     let mut fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
@@ -485,25 +511,24 @@ fn fuse(items: &[Item], s: &[Vec<f64>]) -> [Option<Rates>; 4] {
             }
         }
     }
-    std::array::from_fn(|k| rates(&gen_s[k], &imp[k]))
+    (std::array::from_fn(|k| rates(&gen_s[k], &imp[k])), gen_s, imp)
 }
 
 /// Issue 16 §2: the threshold a fingerprint door uses to keep FPIR at the default 1e-4 per decision with N
-/// templates allowed, and what it costs the enrolled on this set's real prints: the share of genuine pairs
-/// (same finger, another impression) below it — the genuine-rejection rate per attempt — and the impostor
-/// pairs at or above it. Nothing is tuned on these figures; the thresholds come from the calibration table.
-fn door_thresholds(items: &[Item], scores: &[f64]) {
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    for ((a, b), s) in pairs(items.len()).zip(scores) {
-        if items[a].finger == items[b].finger { genuine.push(*s) } else { impostor.push(*s) }
-    }
+/// templates allowed, and what it costs the enrolled on this set's real prints. Since enrolment fusion
+/// (issue 17) the daemon decides on the highest score over three enrolled impressions, so these are the
+/// fused comparisons of [`fuse`]: the share of genuine ones below the threshold — the genuine-rejection rate
+/// per attempt — and the impostor ones at or above it. Nothing is tuned on these figures; the thresholds come
+/// from the calibration table (development sets only).
+fn door_thresholds(genuine: &[f64], impostor: &[f64]) {
+    println!("    doors, enrolled with 3 captures (fused, max), probe against the enrolled finger:");
     for n in [1usize, 10, 100, 1_000, 10_000] {
         let t = tobira_biometrics::Threshold::for_identification(1e-4, n);
         let v = f64::from(t.value());
         let rejected = genuine.iter().filter(|s| **s < v).count();
         let over = impostor.iter().filter(|s| **s >= v).count();
         println!(
-            "    door at FPIR 1e-4 with {n:>6} templates allowed: threshold {:.3} (FMR {:.0e} per comparison): genuine rejected {rejected}/{} ({:.1} %), impostor pairs over it {over}/{}",
+            "      door at FPIR 1e-4 with {n:>6} templates allowed: threshold {:.3} (FMR {:.0e} per comparison): genuine rejected {rejected}/{} ({:.1} %), impostors over it {over}/{}",
             t.value(),
             t.fmr(),
             genuine.len(),
@@ -547,15 +572,14 @@ pub fn synthetic(fingers: usize) {
     println!("    failure to enrol {}/{}, median minutiae {}", f.fte, f.fingers * f.impressions, f.minutiae_median);
 }
 
-fn identify(
-    n: usize,
-    probes: usize,
-    real_enrolled: Vec<(u64, MinutiaeTemplate)>,
-    real_probes: Vec<(u64, MinutiaeTemplate)>,
-) -> anyhow::Result<()> {
+/// 1:N over `n` templates: synthetic identities and the real fingers. Two enrolments of the real fingers, in
+/// the same gallery: the first usable impression alone (probes: the other seven), then — as the daemon
+/// enrols since issue 17 — the first three fused (probes: the other five), with the gallery's shortlist and
+/// then each of `shortlists`. Rank-1 per role.
+fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) -> anyhow::Result<()> {
     let noise = ImpressionNoise::default();
     let mut g: Gallery<u64> = Gallery::new();
-    let synthetic = n.saturating_sub(real_enrolled.len());
+    let synthetic = n.saturating_sub(real.len());
     for f in 0..synthetic as u64 {
         if f % 1000 == 0 {
             if interrupt::requested() {
@@ -565,44 +589,70 @@ fn identify(
         }
         g.insert(f, &SyntheticFinger::new(f).impression(0, &noise));
     }
-    for (k, t) in &real_enrolled {
-        g.insert(*k, t);
-    }
-    eprintln!("\r  1:N: {} templates enrolled ({} real fingers)   ", g.len(), real_enrolled.len());
-    let run =
-        |list: &mut dyn Iterator<Item = (u64, MinutiaeTemplate)>| -> anyhow::Result<(Vec<Duration>, usize, usize)> {
-            let (mut times, mut hits, mut total) = (Vec::new(), 0, 0);
-            for (key, probe) in list {
-                if interrupt::requested() {
-                    bail!("interrupted");
-                }
-                let t = Instant::now();
-                let top = g.identify_top(&probe, None, 1);
-                times.push(t.elapsed());
-                total += 1;
-                if top.first().map(|x| x.0) == Some(key) {
-                    hits += 1;
+    let run = |g: &Gallery<u64>,
+               list: &mut dyn Iterator<Item = (u64, &MinutiaeTemplate)>|
+     -> anyhow::Result<(Vec<Duration>, usize, usize)> {
+        let (mut times, mut hits, mut total) = (Vec::new(), 0, 0);
+        for (key, probe) in list {
+            if interrupt::requested() {
+                bail!("interrupted");
+            }
+            let t = Instant::now();
+            let top = g.identify_top(probe, None, 1);
+            times.push(t.elapsed());
+            total += 1;
+            if top.first().map(|x| x.0) == Some(key) {
+                hits += 1;
+            }
+        }
+        Ok((times, hits, total))
+    };
+    let synth: Vec<(u64, MinutiaeTemplate)> = (0..probes as u64)
+        .map(|i| {
+            let f = (i * 7919) % synthetic.max(1) as u64;
+            (f, SyntheticFinger::new(f).impression(1000 + i, &noise))
+        })
+        .collect();
+    let pc = |h: usize, n: usize| if n == 0 { 0.0 } else { 100.0 * h as f64 / n as f64 };
+    let default = g.shortlist();
+    let runs = [(false, default), (true, default)].into_iter().chain(shortlists.iter().map(|&k| (true, k)));
+    for (fused, shortlist) in runs {
+        g.set_shortlist(shortlist);
+        let enrolled = if fused { 3 } else { 1 };
+        for f in real {
+            if f.impressions.len() > enrolled {
+                // As enrolled, without the daemon's consistency check (every finger takes part).
+                if let Some(t) = FingerTemplate::new(f.impressions[..enrolled].to_vec()) {
+                    g.insert_finger(f.key, &t);
                 }
             }
-            Ok((times, hits, total))
-        };
-    let mut synth = (0..probes as u64).map(|i| {
-        let f = (i * 7919) % synthetic.max(1) as u64;
-        (f, SyntheticFinger::new(f).impression(1000 + i, &noise))
-    });
-    let (mut st, sh, sn) = run(&mut synth)?;
-    let (mut rt, rh, rn) = run(&mut real_probes.into_iter())?;
-    let mut all: Vec<Duration> = st.iter().chain(rt.iter()).copied().collect();
-    let s = crate::stats::summarize(std::mem::take(&mut all));
-    let pc = |h: usize, n: usize| if n == 0 { 0.0 } else { 100.0 * h as f64 / n as f64 };
-    println!("fingerprint: 1:N over {} templates, {} bytes per gallery template", g.len(), g.bytes_per_template());
-    println!("    latency over {} probes: p50 {}, p99 {}, max {}", s.n, fmt_d(s.p50), fmt_d(s.p99), fmt_d(s.max));
-    println!(
-        "    rank-1: synthetic {:.1} % ({sh}/{sn}, median {}), real-set impressions {:.1} % ({rh}/{rn}, median {})",
-        pc(sh, sn),
-        fmt_d(median(&mut st)),
-        pc(rh, rn),
-        fmt_d(median(&mut rt)),
-    );
+        }
+        eprintln!("\r  1:N: {} templates enrolled ({} real fingers)   ", g.len(), real.len());
+        let (mut st, sh, sn) = run(&g, &mut synth.iter().map(|(k, t)| (*k, t)))?;
+        let mut all = st.clone();
+        let mut line = String::new();
+        for role in [Role::Development, Role::Evaluation, Role::Unassigned] {
+            let mut list = real
+                .iter()
+                .filter(|f| f.role == role && f.impressions.len() > enrolled)
+                .flat_map(|f| f.impressions[enrolled..].iter().map(move |t| (f.key, t)));
+            let (rt, rh, rn) = run(&g, &mut list)?;
+            if rn > 0 {
+                line += &format!(", {} {:.1} % ({rh}/{rn})", role.short(), pc(rh, rn));
+            }
+            all.extend(rt);
+        }
+        let s = crate::stats::summarize(all);
+        println!(
+            "fingerprint: 1:N over {} templates ({} impressions), real fingers enrolled with {enrolled} impression{}, \
+             shortlist {shortlist}, {} bytes per gallery template",
+            g.len(),
+            g.impressions(),
+            if fused { "s fused (max)" } else { "" },
+            g.bytes_per_template()
+        );
+        println!("    latency over {} probes: p50 {}, p99 {}, max {}", s.n, fmt_d(s.p50), fmt_d(s.p99), fmt_d(s.max));
+        println!("    rank-1: synthetic {:.1} % ({sh}/{sn}, median {}){line}", pc(sh, sn), fmt_d(median(&mut st)));
+    }
     Ok(())
 }

@@ -107,6 +107,10 @@ enum Cmd {
         gallery: usize,
         #[arg(long, default_value_t = 200)]
         probes: usize,
+        /// 1:N: also measure the fused enrolment with these first-pass shortlists (impressions handed to the
+        /// matcher), e.g. `--shortlist 64,128`, for choosing it on the development sets.
+        #[arg(long, value_delimiter = ',')]
+        shortlist: Vec<usize>,
         /// Also measure N synthetic fingers × 8 impressions (SFinGe-like images through the same pipeline),
         /// printed in a section of their own, never mixed with the real sets.
         #[arg(long, value_name = "N")]
@@ -182,11 +186,15 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, synthetic, dirs } => {
+        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, dirs } => {
             if let Some(n) = synthetic {
                 fingerprint::synthetic(n);
             }
-            if dirs.is_empty() { Ok(()) } else { fingerprint::run(&dirs, scores.as_deref(), gallery, probes) }
+            if dirs.is_empty() {
+                Ok(())
+            } else {
+                fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist)
+            }
         }
         Cmd::Palm { scores, debug_dir, gallery, probes, dirs } => {
             palm::run(&dirs, scores.as_deref(), debug_dir.as_deref(), gallery, probes)

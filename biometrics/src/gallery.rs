@@ -8,7 +8,12 @@
 //! raw count (a Hough-style consistency check that costs no more than the vote). Second pass: the matcher on the best
 //! few dozen candidates. When the allowed set is small (identification only among the people allowed at a
 //! door, THREATS.md), the matcher simply runs on all of them.
+//!
+//! A key may hold several impressions of one finger (an enrolled [`FingerTemplate`], issue 17): each is
+//! indexed and voted for on its own (their rotations differ), and a key that reaches the second pass through
+//! any of them is scored against all of them, the highest score — the same fused score as 1:1.
 
+use crate::fingerprint::enrolled::{FingerTemplate, fused};
 use crate::fingerprint::matcher::{Prepared, compare};
 use crate::fingerprint::template::MinutiaeTemplate;
 use crate::score::{Score, Threshold};
@@ -16,8 +21,8 @@ use std::collections::HashMap;
 use std::f32::consts::{PI, TAU};
 use std::hash::Hash;
 
-/// Candidates the matcher examines after the index vote.
-const SHORTLIST: usize = 32;
+/// Impressions the matcher examines after the index vote (each with every impression of its key).
+pub const SHORTLIST: usize = 32;
 const NEIGHBOURS: usize = 5;
 const D_BIN: f32 = 9.0;
 const A_BINS: f32 = 16.0;
@@ -25,7 +30,7 @@ const A_BINS: f32 = 16.0;
 /// Rotation bins for the vote (16 of 22.5°); a template scores the best pair of adjacent bins.
 const ROT_BINS: usize = 16;
 
-/// A template held in the matcher's form, so identification never re-derives it; the index keys are
+/// One impression held in the matcher's form, so identification never re-derives it; the index keys are
 /// derived again from it on removal rather than kept.
 struct Entry<K> {
     key: K,
@@ -54,14 +59,23 @@ impl Posting {
 
 pub struct Gallery<K> {
     slots: Vec<Option<Entry<K>>>,
-    by_key: HashMap<K, usize>,
+    /// Each key's slots, one per impression.
+    by_key: HashMap<K, Vec<usize>>,
     index: HashMap<u32, Vec<Posting>>,
     free: Vec<usize>,
+    /// Impressions handed from the vote to the matcher ([`SHORTLIST`]; other values for tuning runs).
+    shortlist: usize,
 }
 
 impl<K> Default for Gallery<K> {
     fn default() -> Self {
-        Self { slots: Vec::new(), by_key: HashMap::new(), index: HashMap::new(), free: Vec::new() }
+        Self {
+            slots: Vec::new(),
+            by_key: HashMap::new(),
+            index: HashMap::new(),
+            free: Vec::new(),
+            shortlist: SHORTLIST,
+        }
     }
 }
 
@@ -142,43 +156,73 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
         self.by_key.is_empty()
     }
 
-    /// Adds (or replaces) a template under `key`. A gallery holds at most 2²⁴ templates; beyond that the
-    /// template is not added (and `len` says so).
+    /// Adds (or replaces) a one-impression template under `key`. A gallery holds at most 2²⁴ impressions;
+    /// beyond that the template is not added (and `len` says so).
     pub fn insert(&mut self, key: K, t: &MinutiaeTemplate) {
+        self.insert_views(key, std::slice::from_ref(t));
+    }
+
+    /// Adds (or replaces) an enrolled finger under `key`: every impression, scored by the best.
+    pub fn insert_finger(&mut self, key: K, f: &FingerTemplate) {
+        self.insert_views(key, f.views());
+    }
+
+    fn insert_views(&mut self, key: K, views: &[MinutiaeTemplate]) {
         self.remove(&key);
-        let prepared = Prepared::new(t);
-        let keys = pair_keys(&prepared.points(), false);
-        let slot = self.free.pop().unwrap_or(self.slots.len());
-        if slot >= MAX_SLOTS {
-            return;
+        let mut taken = Vec::with_capacity(views.len());
+        for t in views {
+            let slot = self.free.pop().unwrap_or(self.slots.len());
+            if slot >= MAX_SLOTS {
+                break;
+            }
+            let prepared = Prepared::new(t);
+            for (k, dir) in &pair_keys(&prepared.points(), false) {
+                self.index.entry(*k).or_default().push(Posting::new(slot, *dir));
+            }
+            let e = Entry { key, prepared };
+            if slot == self.slots.len() {
+                self.slots.push(Some(e));
+            } else {
+                self.slots[slot] = Some(e);
+            }
+            taken.push(slot);
         }
-        for (k, dir) in &keys {
-            self.index.entry(*k).or_default().push(Posting::new(slot, *dir));
+        if !taken.is_empty() {
+            self.by_key.insert(key, taken);
         }
-        let e = Entry { key, prepared };
-        if slot == self.slots.len() {
-            self.slots.push(Some(e));
-        } else {
-            self.slots[slot] = Some(e);
-        }
-        self.by_key.insert(key, slot);
     }
 
     pub fn remove(&mut self, key: &K) {
-        let Some(slot) = self.by_key.remove(key) else {
+        let Some(slots) = self.by_key.remove(key) else {
             return;
         };
-        if let Some(e) = self.slots[slot].take() {
-            for (k, _) in pair_keys(&e.prepared.points(), false) {
-                if let Some(list) = self.index.get_mut(&k) {
-                    list.retain(|p| p.slot() != slot);
-                    if list.is_empty() {
-                        self.index.remove(&k);
+        for slot in slots {
+            if let Some(e) = self.slots[slot].take() {
+                for (k, _) in pair_keys(&e.prepared.points(), false) {
+                    if let Some(list) = self.index.get_mut(&k) {
+                        list.retain(|p| p.slot() != slot);
+                        if list.is_empty() {
+                            self.index.remove(&k);
+                        }
                     }
                 }
             }
+            self.free.push(slot);
         }
-        self.free.push(slot);
+    }
+
+    /// How many impressions the vote hands to the matcher (at least 1); the daemon keeps [`SHORTLIST`].
+    pub fn set_shortlist(&mut self, n: usize) {
+        self.shortlist = n.max(1);
+    }
+
+    pub fn shortlist(&self) -> usize {
+        self.shortlist
+    }
+
+    /// Impressions held (a key holds one per impression of its finger).
+    pub fn impressions(&self) -> usize {
+        self.slots.iter().flatten().count()
     }
 
     /// The best `n` candidates with their scores, best first.
@@ -192,7 +236,7 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
         let ok: Vec<bool> =
             self.slots.iter().map(|s| s.as_ref().is_some_and(|e| allowed.is_none_or(|f| f(&e.key)))).collect();
         let allowed_count = ok.iter().filter(|b| **b).count();
-        let candidates: Vec<usize> = if allowed_count <= SHORTLIST {
+        let candidates: Vec<usize> = if allowed_count <= self.shortlist {
             (0..self.slots.len()).filter(|&i| ok[i]).collect()
         } else {
             let mut votes = vec![0u16; self.slots.len() * ROT_BINS];
@@ -218,17 +262,24 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
                     Some((best as f32 / len.sqrt(), i))
                 })
                 .collect();
-            let k = SHORTLIST.min(ranked.len());
+            let k = self.shortlist.min(ranked.len());
             if k > 0 {
                 ranked.select_nth_unstable_by(k - 1, |a, b| b.0.total_cmp(&a.0));
             }
             ranked.truncate(k);
             ranked.into_iter().map(|(_, i)| i).collect()
         };
-        let mut scored: Vec<(K, Score)> = candidates
+        // Each candidate key once, against all its impressions (the fused score), whichever one was voted in.
+        let mut keys: Vec<K> = candidates.into_iter().filter_map(|i| self.slots[i].as_ref().map(|e| e.key)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut scored: Vec<(K, Score)> = keys
             .into_iter()
-            .filter_map(|i| self.slots[i].as_ref())
-            .map(|e| (e.key, compare(&p, &e.prepared)))
+            .map(|k| {
+                let views = self.by_key.get(&k).map_or(&[][..], Vec::as_slice);
+                let s = fused(views.iter().filter_map(|&i| self.slots[i].as_ref()).map(|e| compare(&p, &e.prepared)));
+                (k, s)
+            })
             .collect();
         scored.sort_by(|a, b| b.1.0.total_cmp(&a.1.0).then(a.0.cmp(&b.0)));
         scored.truncate(n);
@@ -245,7 +296,8 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
         self.identify_top(probe, allowed, 1).into_iter().next().filter(|(_, s)| threshold.accepts(*s))
     }
 
-    /// Memory held per template: its prepared form, its share of the index, and the slot.
+    /// Memory held per key (an enrolled finger, all its impressions): their prepared forms, their share of
+    /// the index, and the slots.
     pub fn bytes_per_template(&self) -> usize {
         if self.by_key.is_empty() {
             return 0;
@@ -257,7 +309,8 @@ impl<K: Copy + Eq + Hash + Ord> Gallery<K> {
         for list in self.index.values() {
             total += list.capacity() * std::mem::size_of::<Posting>() + std::mem::size_of::<(u32, Vec<Posting>)>();
         }
-        total += self.by_key.capacity() * (std::mem::size_of::<(K, usize)>() + 1);
+        total += self.by_key.capacity() * (std::mem::size_of::<(K, Vec<usize>)>() + 1)
+            + self.by_key.values().map(|v| v.capacity() * std::mem::size_of::<usize>()).sum::<usize>();
         total / self.by_key.len()
     }
 }
@@ -309,6 +362,29 @@ mod tests {
         g.remove(&42);
         assert_eq!(g.len(), 199);
         assert_eq!(g.identify(&probe, None, &t), None);
+    }
+
+    /// Issue 17: a key enrolled with three impressions is found through any of them and scored by the best;
+    /// replacing it or removing it drops every impression from the index.
+    #[test]
+    fn a_fused_finger_is_found_through_any_impression_and_removed_whole() {
+        let mut g = gallery(500);
+        let f = SyntheticFinger::new(77_777);
+        let views: Vec<MinutiaeTemplate> = (0..3).map(|i| f.impression(i, &ImpressionNoise::default())).collect();
+        let fused = FingerTemplate::fuse(&views, &Threshold::default()).unwrap().unwrap();
+        g.insert_finger(9_999, &fused);
+        assert_eq!((g.len(), g.impressions()), (501, 503));
+        let t = Threshold::default();
+        for v in fused.views() {
+            // Each stored impression, presented again, is itself in the gallery: its own score comes back.
+            let own = compare(&Prepared::new(v), &Prepared::new(v));
+            assert_eq!(g.identify(v, None, &t), Some((9_999, own)));
+        }
+        g.insert(9_999, &views[0]);
+        assert_eq!((g.len(), g.impressions()), (501, 501), "replaced by one impression");
+        g.remove(&9_999);
+        assert_eq!((g.len(), g.impressions()), (500, 500));
+        assert!(g.index.values().flatten().all(|p| g.slots[p.slot()].is_some()), "no posting left behind");
     }
 
     /// Issue 3: at most 4 KiB per gallery template. Measured on a gallery large enough that the index's

@@ -20,6 +20,7 @@ pub use tobira_sample::synthetic;
 #[cfg(test)]
 mod synthetic_tests;
 
+pub use fingerprint::enrolled::{FingerTemplate, PreparedFinger};
 pub use fingerprint::iso19794_2;
 pub use fingerprint::matcher::{Prepared, compare};
 pub use fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};

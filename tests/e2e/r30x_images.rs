@@ -65,6 +65,8 @@ fn images_from_r30x_modules_enrol_log_in_and_open_a_door_and_a_stranger_is_refus
         assert!(o.status.success(), "{}", text(&o));
         let minutiae = json(&o)["minutiae"].as_u64().unwrap_or(0);
         assert!(minutiae >= 12, "{id}: a template extracted from the images ({minutiae} minutiae)");
+        // Issue 17: the three captures are stored fused, every one compared at the door, not the best alone.
+        assert_eq!(json(&o)["impressions"].as_u64(), Some(3), "{id}: enrolment fusion");
     }
     assert!(d.act("takahashi", &["grant", "add", "tanaka", "--place", "terminal:t-01"]).status.success());
     assert!(d.act("suzuki", &["grant", "add", "tanaka", "--place", "zone:server-room"]).status.success());

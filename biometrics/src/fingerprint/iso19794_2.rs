@@ -23,6 +23,12 @@
 //!   u8   quality (0–100)
 //! u16 extended data block length (0: none)
 //! ```
+//! A record may hold several views of one finger (the standard's "number of finger views", each view with
+//! its own header, minutiae and extended-data length, view numbers 0, 1, 2 …): tobira stores an enrolled
+//! finger as up to [`MAX_VIEWS`] impressions this way (enrolment fusion, issue 17; see
+//! [`super::enrolled`]). The view count is the stored format's version: every template stored before
+//! fusion is a one-view record and loads unchanged as a one-impression finger.
+//!
 //! Decoding checks every length and range: a record that lies about its length, is truncated, or places
 //! minutiae outside its image is refused with a precise error, never a panic.
 
@@ -33,6 +39,9 @@ const VERSION: &[u8; 4] = b" 20\0";
 const HEADER: usize = 24;
 const VIEW_HEADER: usize = 4;
 const MINUTIA: usize = 6;
+/// The most views tobira reads from or writes to one record: the enrolment captures it fuses (issue 17),
+/// and the number the fused score's threshold table was calibrated for (`score.rs`).
+pub const MAX_VIEWS: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -45,8 +54,10 @@ pub enum IsoError {
     BadVersion([u8; 4]),
     #[error("record length field says {claimed} bytes, the record has {actual}")]
     LengthMismatch { claimed: u32, actual: usize },
-    #[error("record holds {0} finger views; tobira templates hold exactly one")]
+    #[error("record holds {0} finger views; tobira reads one (a single impression) or up to three of one finger")]
     Views(u8),
+    #[error("view {view} is of finger position {position}, view 0 of {first}: one record holds one finger")]
+    MixedFingers { view: usize, position: u8, first: u8 },
     #[error("image size {width}x{height} is invalid")]
     ImageSize { width: u16, height: u16 },
     #[error("resolution of {0} pixels per cm is invalid")]
@@ -74,40 +85,58 @@ fn ppcm_to_dpi(ppcm: u16) -> u16 {
 /// Encodes one finger view. Minutiae beyond 255 are dropped by quality (the format's limit); coordinates are
 /// clamped to 14 bits.
 pub fn encode(t: &MinutiaeTemplate) -> Vec<u8> {
-    let mut ms: Vec<&Minutia> = t.minutiae.iter().collect();
-    if ms.len() > 255 {
-        ms.sort_by_key(|m| std::cmp::Reverse(m.quality));
-        ms.truncate(255);
-    }
-    let len = HEADER + VIEW_HEADER + MINUTIA * ms.len() + 2;
+    encode_views(std::slice::from_ref(t))
+}
+
+/// Encodes up to [`MAX_VIEWS`] views of one finger (more are dropped; none gives a record [`decode_views`]
+/// refuses). The record's image size is the largest of the views' (one reader gives them all the same);
+/// the resolution is the first view's.
+pub fn encode_views(views: &[MinutiaeTemplate]) -> Vec<u8> {
+    let views = &views[..views.len().min(MAX_VIEWS)];
+    let kept: Vec<Vec<&Minutia>> = views
+        .iter()
+        .map(|t| {
+            let mut ms: Vec<&Minutia> = t.minutiae.iter().collect();
+            if ms.len() > 255 {
+                ms.sort_by_key(|m| std::cmp::Reverse(m.quality));
+                ms.truncate(255);
+            }
+            ms
+        })
+        .collect();
+    let len = HEADER + kept.iter().map(|ms| VIEW_HEADER + MINUTIA * ms.len() + 2).sum::<usize>();
+    let width = views.iter().map(|t| t.width).max().unwrap_or(0);
+    let height = views.iter().map(|t| t.height).max().unwrap_or(0);
     let mut out = Vec::with_capacity(len);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(VERSION);
     out.extend_from_slice(&(len as u32).to_be_bytes());
     out.extend_from_slice(&0u16.to_be_bytes());
-    out.extend_from_slice(&t.width.to_be_bytes());
-    out.extend_from_slice(&t.height.to_be_bytes());
-    let ppcm = dpi_to_ppcm(t.resolution_dpi);
+    out.extend_from_slice(&width.to_be_bytes());
+    out.extend_from_slice(&height.to_be_bytes());
+    let ppcm = dpi_to_ppcm(views.first().map_or(500, |t| t.resolution_dpi));
     out.extend_from_slice(&ppcm.to_be_bytes());
     out.extend_from_slice(&ppcm.to_be_bytes());
-    out.push(1);
+    out.push(views.len() as u8);
     out.push(0);
-    out.push(0); // finger position unknown
-    out.push(0); // view 0, impression type 0 (live-scan plain)
-    out.push(t.quality().min(100));
-    out.push(ms.len() as u8);
-    for m in ms {
-        let ty: u16 = match m.kind {
-            MinutiaKind::Ending => 0b01,
-            MinutiaKind::Bifurcation => 0b10,
-            MinutiaKind::Other => 0b00,
-        };
-        out.extend_from_slice(&((ty << 14) | (m.x & 0x3fff)).to_be_bytes());
-        out.extend_from_slice(&(m.y & 0x3fff).to_be_bytes());
-        out.push(m.angle);
-        out.push(m.quality.min(100));
+    for (view, (t, ms)) in views.iter().zip(&kept).enumerate() {
+        out.push(0); // finger position unknown
+        out.push((view as u8) << 4); // view number, impression type 0 (live-scan plain)
+        out.push(t.quality().min(100));
+        out.push(ms.len() as u8);
+        for m in ms {
+            let ty: u16 = match m.kind {
+                MinutiaKind::Ending => 0b01,
+                MinutiaKind::Bifurcation => 0b10,
+                MinutiaKind::Other => 0b00,
+            };
+            out.extend_from_slice(&((ty << 14) | (m.x & 0x3fff)).to_be_bytes());
+            out.extend_from_slice(&(m.y & 0x3fff).to_be_bytes());
+            out.push(m.angle);
+            out.push(m.quality.min(100));
+        }
+        out.extend_from_slice(&0u16.to_be_bytes());
     }
-    out.extend_from_slice(&0u16.to_be_bytes());
     out
 }
 
@@ -115,7 +144,19 @@ fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
+/// Decodes a one-view record (one impression); a record of several views is refused with
+/// [`IsoError::Views`] (read it with [`decode_views`]).
 pub fn decode(b: &[u8]) -> Result<MinutiaeTemplate, IsoError> {
+    let mut views = decode_views(b)?;
+    match views.len() {
+        1 => Ok(views.remove(0)),
+        n => Err(IsoError::Views(n as u8)),
+    }
+}
+
+/// Decodes a record of 1 to [`MAX_VIEWS`] views of one finger, each as its own template with the record's
+/// image size and resolution.
+pub fn decode_views(b: &[u8]) -> Result<Vec<MinutiaeTemplate>, IsoError> {
     let need = HEADER + VIEW_HEADER + 2;
     if b.len() < need {
         return Err(IsoError::Truncated { have: b.len(), need });
@@ -139,44 +180,59 @@ pub fn decode(b: &[u8]) -> Result<MinutiaeTemplate, IsoError> {
     if xres == 0 || be16(b, 20) == 0 {
         return Err(IsoError::Resolution(xres));
     }
-    if b[22] != 1 {
-        return Err(IsoError::Views(b[22]));
+    let count = b[22];
+    if count == 0 || usize::from(count) > MAX_VIEWS {
+        return Err(IsoError::Views(count));
     }
-    let n = usize::from(b[HEADER + 3]);
-    let need = HEADER + VIEW_HEADER + MINUTIA * n + 2;
-    if b.len() != need {
-        return Err(if b.len() < need {
-            IsoError::Truncated { have: b.len(), need }
-        } else {
-            IsoError::LengthMismatch { claimed, actual: need }
-        });
-    }
-    let mut minutiae = Vec::with_capacity(n);
-    for index in 0..n {
-        let at = HEADER + VIEW_HEADER + MINUTIA * index;
-        let tx = be16(b, at);
-        let kind = match tx >> 14 {
-            0b01 => MinutiaKind::Ending,
-            0b10 => MinutiaKind::Bifurcation,
-            0b00 => MinutiaKind::Other,
-            _ => return Err(IsoError::ReservedType { index }),
-        };
-        let x = tx & 0x3fff;
-        let y = be16(b, at + 2) & 0x3fff;
-        if x >= width || y >= height {
-            return Err(IsoError::OutOfRange { index, x, y, width, height });
+    let mut views = Vec::with_capacity(usize::from(count));
+    let mut at = HEADER;
+    let mut index = 0;
+    for view in 0..usize::from(count) {
+        if b.len() < at + VIEW_HEADER + 2 {
+            return Err(IsoError::Truncated { have: b.len(), need: at + VIEW_HEADER + 2 });
         }
-        let quality = b[at + 5];
-        if quality > 100 {
-            return Err(IsoError::Quality { index, quality });
+        let (position, first) = (b[at], b[HEADER]);
+        if position != first {
+            return Err(IsoError::MixedFingers { view, position, first });
         }
-        minutiae.push(Minutia { x, y, angle: b[at + 4], kind, quality });
+        let n = usize::from(b[at + 3]);
+        let end = at + VIEW_HEADER + MINUTIA * n + 2;
+        if b.len() < end {
+            return Err(IsoError::Truncated { have: b.len(), need: end });
+        }
+        let mut minutiae = Vec::with_capacity(n);
+        for k in 0..n {
+            let m = at + VIEW_HEADER + MINUTIA * k;
+            let tx = be16(b, m);
+            let kind = match tx >> 14 {
+                0b01 => MinutiaKind::Ending,
+                0b10 => MinutiaKind::Bifurcation,
+                0b00 => MinutiaKind::Other,
+                _ => return Err(IsoError::ReservedType { index }),
+            };
+            let x = tx & 0x3fff;
+            let y = be16(b, m + 2) & 0x3fff;
+            if x >= width || y >= height {
+                return Err(IsoError::OutOfRange { index, x, y, width, height });
+            }
+            let quality = b[m + 5];
+            if quality > 100 {
+                return Err(IsoError::Quality { index, quality });
+            }
+            minutiae.push(Minutia { x, y, angle: b[m + 4], kind, quality });
+            index += 1;
+        }
+        let ext = be16(b, end - 2);
+        if ext != 0 {
+            return Err(IsoError::ExtendedData(ext));
+        }
+        views.push(MinutiaeTemplate { width, height, resolution_dpi: ppcm_to_dpi(xres), minutiae });
+        at = end;
     }
-    let ext = be16(b, need - 2);
-    if ext != 0 {
-        return Err(IsoError::ExtendedData(ext));
+    if at != b.len() {
+        return Err(IsoError::LengthMismatch { claimed, actual: at });
     }
-    Ok(MinutiaeTemplate { width, height, resolution_dpi: ppcm_to_dpi(xres), minutiae })
+    Ok(views)
 }
 
 #[cfg(test)]
@@ -219,9 +275,13 @@ mod tests {
         let mut b = good.clone();
         b[HEADER + 3] += 1;
         assert!(matches!(decode(&b), Err(IsoError::Truncated { .. })));
+        // A view count that lies about the body.
         let mut b = good.clone();
         b[22] = 2;
-        assert_eq!(decode(&b), Err(IsoError::Views(2)));
+        assert!(matches!(decode(&b), Err(IsoError::Truncated { .. })));
+        let mut b = good.clone();
+        b[22] = 0;
+        assert_eq!(decode(&b), Err(IsoError::Views(0)));
         let mut b = good.clone();
         b[14] = 0;
         b[15] = 0;
@@ -243,10 +303,60 @@ mod tests {
         assert_eq!(decode(&b), Err(IsoError::ExtendedData(4)));
     }
 
+    /// Issue 17: a template stored before enrolment fusion (one view, these exact bytes: what `encode` wrote
+    /// then and writes now for one impression) still loads, as one impression and as a one-view finger.
+    #[test]
+    fn a_one_view_record_from_before_fusion_still_loads() {
+        let old: Vec<u8> = [
+            &b"FMR\0 20\0"[..],
+            &[0, 0, 0, 42, 0, 0, 1, 44, 1, 44, 0, 197, 0, 197, 1, 0],
+            &[0, 0, 60, 2],
+            &[0x40, 100, 0, 120, 64, 60, 0x80, 150, 0, 30, 200, 60],
+            &[0, 0],
+        ]
+        .concat();
+        assert_eq!(old.len(), 42);
+        let t = decode(&old).unwrap();
+        assert_eq!((t.width, t.height, t.resolution_dpi, t.minutiae.len()), (300, 300, 500, 2));
+        assert_eq!(t.minutiae[1], Minutia { x: 150, y: 30, angle: 200, kind: MinutiaKind::Bifurcation, quality: 60 });
+        assert_eq!(decode_views(&old).unwrap(), vec![t.clone()]);
+        assert_eq!(encode(&t), old, "one impression is still written as before");
+    }
+
+    #[test]
+    fn several_views_of_one_finger_round_trip() {
+        let f = SyntheticFinger::new(9);
+        let views: Vec<MinutiaeTemplate> = (0..3).map(|i| f.impression(i, &ImpressionNoise::default())).collect();
+        let b = encode_views(&views);
+        assert_eq!(b[22], 3);
+        let back = decode_views(&b).unwrap();
+        assert_eq!(back.len(), 3);
+        for (v, w) in back.iter().zip(&views) {
+            assert_eq!(v.minutiae, w.minutiae);
+        }
+        assert_eq!(decode(&b), Err(IsoError::Views(3)), "the one-impression reader refuses a fused record");
+        // More than three are not written; a record that claims four is refused.
+        let four: Vec<MinutiaeTemplate> = (0..4).map(|i| f.impression(i, &ImpressionNoise::default())).collect();
+        assert_eq!(decode_views(&encode_views(&four)).unwrap().len(), MAX_VIEWS);
+        let mut b4 = b.clone();
+        b4[22] = 4;
+        assert_eq!(decode_views(&b4), Err(IsoError::Views(4)));
+        // Views of different finger positions are not one finger.
+        let mut mixed = b.clone();
+        let second = HEADER + VIEW_HEADER + MINUTIA * usize::from(b[HEADER + 3]) + 2;
+        mixed[second] = 3;
+        assert_eq!(decode_views(&mixed), Err(IsoError::MixedFingers { view: 1, position: 3, first: 0 }));
+        // Truncated anywhere: an error, never a panic.
+        for cut in 0..b.len() {
+            assert!(decode_views(&b[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
     proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
             let _ = decode(&bytes);
+            let _ = decode_views(&bytes);
         }
 
         #[test]

@@ -1,8 +1,9 @@
 //! Enrollment of a person's finger from several captures (DESIGN "Enrollment").
 //!
-//! Each sample is quality-checked, the samples must agree with each other, and the best one is searched
-//! against everyone already enrolled: a match with another person blocks the enrollment and is audited as an
-//! incident (a duplicate identity). The template is stored sealed as *pending*: when the system
+//! Each sample is quality-checked, the samples must agree with each other, and up to three are stored as one
+//! fused template, compared by the best (issue 17, `FingerTemplate`); the one that agrees best with the others
+//! is searched against everyone already enrolled: a match with another person blocks the enrollment and is
+//! audited as an incident (a duplicate identity). The template is stored sealed as *pending*: when the system
 //! administrator enrolls, it is approved at once; when a site administrator does, it waits for the system
 //! administrator's approval (003 §7, see `requests`) and matches nothing until then.
 
@@ -12,7 +13,7 @@ use crate::secrets::crypto::seal_template;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
-use tobira_biometrics::{MinutiaeTemplate, Prepared, compare, extract_for_enrolment, iso19794_2};
+use tobira_biometrics::{FingerTemplate, MinutiaeTemplate, extract_for_enrolment};
 use tobira_core::ids::{PersonId, ReaderId};
 use tobira_drivers::{Feedback, Modality};
 
@@ -93,25 +94,13 @@ impl Daemon {
                 .map_err(|e| EnrollError::Sample { n, reason: e.to_string() })?;
             got.push(t);
         }
-        // Mutual consistency: choose the sample that agrees best with the others; all must agree with it.
-        let prepared: Vec<Prepared> = got.iter().map(Prepared::new).collect();
-        let mut best = (0usize, f32::MIN);
-        for i in 0..prepared.len() {
-            let total: f32 =
-                (0..prepared.len()).filter(|&j| j != i).map(|j| compare(&prepared[i], &prepared[j]).0).sum();
-            if total > best.1 {
-                best = (i, total);
-            }
-        }
-        let chosen = best.0;
-        for (j, pj) in prepared.iter().enumerate() {
-            if j != chosen {
-                let s = compare(&prepared[chosen], pj);
-                if !self.threshold.accepts(s) {
-                    return Err(EnrollError::Inconsistent { score: s.0 });
-                }
-            }
-        }
+        // Mutual consistency, then enrolment fusion (issue 17): the sample that agrees best with the others
+        // anchors the template, all must agree with it, and up to three are stored, compared by the best.
+        let fused = match FingerTemplate::fuse(&got, &self.threshold) {
+            Some(Ok(f)) => f,
+            Some(Err(e)) => return Err(EnrollError::Inconsistent { score: e.score }),
+            None => return Err(EnrollError::SampleCount(samples)),
+        };
         let now = self.now();
         // Duplicate identity: search everyone else (1:N over the whole gallery).
         let dup = {
@@ -119,13 +108,14 @@ impl Daemon {
             let owners = &m.owners;
             let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
             m.gallery
-                .identify(&got[chosen], Some(&others), &self.threshold)
+                .identify(&fused.views()[0], Some(&others), &self.threshold)
                 .and_then(|(k, s)| owners.get(&k).map(|o| (o.person.clone(), s)))
         };
         if let Some((other, score)) = dup {
             return Err(self.duplicate(actor, &pid, reader, "finger", other, score.0, now).await);
         }
-        let quality = got[chosen].minutiae.len() as i64;
+        let quality = fused.anchor_minutiae() as i64;
+        let impressions = fused.views().len();
         let r = self
             .register(
                 actor,
@@ -135,15 +125,20 @@ impl Daemon {
                     modality: "finger",
                     position: i64::from(finger),
                     quality,
-                    plain: zeroize::Zeroizing::new(iso19794_2::encode(&got[chosen])),
-                    details: serde_json::json!({"finger": finger, "samples": samples, "minutiae": quality}),
+                    plain: zeroize::Zeroizing::new(fused.encode()),
+                    details: serde_json::json!({
+                        "finger": finger, "samples": samples, "minutiae": quality, "impressions": impressions,
+                    }),
                 },
                 reader,
                 now,
             )
             .await?;
         let _ = dev.feedback(Feedback::Granted).await;
-        Ok(serde_json::json!({"person": pid.as_str(), "template": r.template, "minutiae": quality, "status": r.status}))
+        Ok(serde_json::json!({
+            "person": pid.as_str(), "template": r.template, "minutiae": quality, "impressions": impressions,
+            "status": r.status,
+        }))
     }
 
     /// A duplicate identity at enrollment is an incident (003 §15): audited as an alarm, then refused.

@@ -8,7 +8,7 @@
 use crate::node::daemon::Daemon;
 use std::collections::BTreeSet;
 use tobira_biometrics::palm::{PalmError, PalmTemplate, PalmThreshold, extract_palm};
-use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, compare, extract};
+use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, extract};
 use tobira_core::ids::PersonId;
 use tobira_drivers::Modality;
 
@@ -147,7 +147,7 @@ impl Daemon {
     pub fn best_score(&self, probe: &MinutiaeTemplate, person: &PersonId) -> f32 {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
         let p = Prepared::new(probe);
-        m.by_person.get(person).map(|ts| ts.iter().map(|(_, t)| compare(&p, t).0).fold(0.0, f32::max)).unwrap_or(0.0)
+        m.by_person.get(person).map(|ts| ts.iter().map(|(_, t)| t.compare(&p).0).fold(0.0, f32::max)).unwrap_or(0.0)
     }
 
     pub fn best_palm_score(&self, probe: &PalmTemplate, person: &PersonId) -> f32 {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditWriter, NewEvent, Outcome, Receipt};
 use tobira_biometrics::palm::{PalmGallery, PalmTemplate, PalmThreshold};
-use tobira_biometrics::{Gallery, MinutiaeTemplate, Prepared, Threshold};
+use tobira_biometrics::{FingerTemplate, Gallery, PreparedFinger, Threshold};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::lockout::LockoutBook;
 use tobira_core::model::Registry;
@@ -35,7 +35,8 @@ pub struct TemplateOwner {
 pub struct Matching {
     pub gallery: Gallery<MatchKey>,
     pub owners: HashMap<MatchKey, TemplateOwner>,
-    pub by_person: BTreeMap<PersonId, Vec<(MatchKey, Prepared)>>,
+    /// Each enrolled finger with all its impressions (issue 17: compared by the best).
+    pub by_person: BTreeMap<PersonId, Vec<(MatchKey, PreparedFinger)>>,
     pub next_key: MatchKey,
     /// Palm-vein templates (the modality 000 §8 registers): their own gallery and matcher, never mixed with
     /// fingerprints, so a palm probe is only ever compared with palms. Keys share `owners` and `next_key`.
@@ -44,12 +45,12 @@ pub struct Matching {
 }
 
 impl Matching {
-    pub fn insert(&mut self, person: PersonId, template_id: String, t: MinutiaeTemplate) -> MatchKey {
+    pub fn insert(&mut self, person: PersonId, template_id: String, t: FingerTemplate) -> MatchKey {
         let key = self.next_key;
         self.next_key += 1;
-        self.gallery.insert(key, &t);
+        self.gallery.insert_finger(key, &t);
         self.owners.insert(key, TemplateOwner { person: person.clone(), template_id });
-        self.by_person.entry(person).or_default().push((key, Prepared::new(&t)));
+        self.by_person.entry(person).or_default().push((key, t.prepare()));
         key
     }
 
@@ -91,8 +92,9 @@ impl Matching {
 
 /// A decrypted template, decoded by the modality the store records for it.
 pub enum Decoded {
-    /// An ISO/IEC 19794-2 minutiae record.
-    Finger(MinutiaeTemplate),
+    /// An ISO/IEC 19794-2 minutiae record: one view (stored before issue 17's fusion) or up to three
+    /// impressions of the finger.
+    Finger(FingerTemplate),
     /// A TPVT palm-vein template (`tobira_biometrics::palm::template`).
     Palm(PalmTemplate),
 }
@@ -101,7 +103,7 @@ impl Decoded {
     pub fn decode(modality: &str, plain: &[u8]) -> Result<Decoded, String> {
         match modality {
             "palm" => PalmTemplate::decode(plain).map(Decoded::Palm).map_err(|e| e.to_string()),
-            "finger" => tobira_biometrics::iso19794_2::decode(plain).map(Decoded::Finger).map_err(|e| e.to_string()),
+            "finger" => FingerTemplate::decode(plain).map(Decoded::Finger).map_err(|e| e.to_string()),
             other => Err(format!("unknown modality {other:?}")),
         }
     }
