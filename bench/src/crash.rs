@@ -121,7 +121,7 @@ fn programs() -> anyhow::Result<(PathBuf, PathBuf)> {
 /// hours (002 §5-2) however long the loop runs; the simulated clock starts there and follows real time.
 fn office_morning(site_text: &str) -> anyhow::Result<DateTime<Utc>> {
     let site = tobira_core::site::parse_site("crash.toml", site_text)?;
-    let open = |t| tobira_core::calendar::is_office_hours(&site, t).is_open();
+    let open = |t| tobira_core::calendar::is_office_hours(&site.office_hours, site.utc_offset, t).is_open();
     let mut t = Utc::now();
     for _ in 0..(2 * 24 * 14) {
         if open(t) && open(t + chrono::Duration::hours(8)) {
@@ -349,14 +349,14 @@ pub fn run(runs: usize, seed: Option<u64>, people: usize) -> anyhow::Result<()> 
     let data = dir.path().join("data");
     // The stores were written directly, so pin their audit key beside the site file as `tobirad --init`
     // does for a new site: `audit verify` below checks against it (issue 16 §1).
-    let opts = <tobira::options::Options as clap::Parser>::try_parse_from([
+    let opts = <tobira::node::options::Options as clap::Parser>::try_parse_from([
         "tobirad",
         "--config",
         site.to_str().unwrap_or_default(),
         "--data-dir",
         data.to_str().unwrap_or_default(),
     ])?;
-    tobira::trust::pin_at_init(&opts, "bench").map_err(|e| anyhow::anyhow!("{e}"))?;
+    tobira::node::trust::pin_at_init(&opts, "bench").map_err(|e| anyhow::anyhow!("{e}"))?;
     let log = dir.path().join("tobirad.log");
     let client = Client::new(data.join("control.sock"));
     let t0 = office_morning(&text)?;
