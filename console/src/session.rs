@@ -41,6 +41,8 @@ pub struct Session {
     pub lang: Lang,
     pub user: Option<User>,
     pub flash: Option<Flash>,
+    /// The session's person was signed out for idleness and has not been told yet.
+    ended: bool,
     last_seen: Instant,
 }
 
@@ -82,18 +84,28 @@ impl Sessions {
     /// page's own background refresh does not, so an open page does not keep a session alive).
     pub fn open(&self, cookie: Option<&str>, now: Instant, touch: bool) -> (String, Session, Found) {
         let mut map = self.lock();
-        let mut found = Found::New;
         let mut lang = Lang::Ja;
         if let Some(t) = cookie
             && let Some(s) = map.get_mut(t)
         {
-            if now.duration_since(s.last_seen) <= self.idle {
-                if touch {
+            let idle_out = now.duration_since(s.last_seen) > self.idle;
+            if !idle_out || s.user.is_some() {
+                if idle_out {
+                    // Signed out in place, so whichever request comes next (the page's background refresh
+                    // or the person's next click) still learns why.
+                    s.user = None;
+                    s.flash = None;
+                    s.ended = true;
                     s.last_seen = now;
                 }
-                return (t.to_string(), s.clone(), Found::Live);
+                let found = if s.ended { Found::Expired } else { Found::Live };
+                if touch {
+                    // The page the person asked for says it once.
+                    s.ended = false;
+                    s.last_seen = now;
+                }
+                return (t.to_string(), s.clone(), found);
             }
-            found = if s.user.is_some() { Found::Expired } else { Found::New };
             lang = s.lang;
             map.remove(t);
         }
@@ -102,9 +114,9 @@ impl Sessions {
             map.retain(|_, s| now.duration_since(s.last_seen) <= idle);
         }
         let t = token();
-        let s = Session { csrf: token(), lang, user: None, flash: None, last_seen: now };
+        let s = Session { csrf: token(), lang, user: None, flash: None, ended: false, last_seen: now };
         map.insert(t.clone(), s.clone());
-        (t, s, found)
+        (t, s, Found::New)
     }
 
     /// The person proved themselves: a fresh session (new token, new CSRF token) replaces the anonymous one.
@@ -112,7 +124,10 @@ impl Sessions {
         let mut map = self.lock();
         let lang = map.remove(old).map(|s| s.lang).unwrap_or_default();
         let t = token();
-        map.insert(t.clone(), Session { csrf: token(), lang, user: Some(user), flash: None, last_seen: now });
+        map.insert(
+            t.clone(),
+            Session { csrf: token(), lang, user: Some(user), flash: None, ended: false, last_seen: now },
+        );
         t
     }
 
@@ -159,10 +174,13 @@ mod tests {
         // Activity at 299 s moved the deadline; the page's background refresh does not.
         let (_, _, f) = s.open(Some(&t), t0 + Duration::from_secs(500), false);
         assert_eq!(f, Found::Live);
-        let (t2, s2, f) = s.open(Some(&t), t0 + Duration::from_secs(700), true);
-        assert_eq!(f, Found::Expired);
-        assert!(s2.user.is_none() && t2 != t);
-        assert_eq!(s.open(Some(&t), t0 + Duration::from_secs(701), true).2, Found::New, "gone for good");
+        // The page's background refresh is the first to find it idle; the next page still says why, once.
+        let (_, s1, f) = s.open(Some(&t), t0 + Duration::from_secs(700), false);
+        assert!(s1.user.is_none() && f == Found::Expired);
+        let (_, s2, f) = s.open(Some(&t), t0 + Duration::from_secs(701), true);
+        assert!(s2.user.is_none() && f == Found::Expired);
+        let (_, s3, f) = s.open(Some(&t), t0 + Duration::from_secs(702), true);
+        assert!(s3.user.is_none() && f == Found::Live, "told once; still signed out");
     }
 
     #[test]
