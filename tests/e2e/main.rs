@@ -6,6 +6,7 @@ mod common;
 
 mod admin;
 mod central;
+mod console;
 mod faults;
 mod hostile;
 mod multinode;
