@@ -960,14 +960,14 @@ pub async fn enroll(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> Resp
         (_, None) => Err(l.t("指を選んでください（1〜10）。", "Choose a finger (1–10).").to_string()),
     };
     act(&state, &ctx, &u, "/enroll", req, |l, v| {
-        let quality = v["minutiae"]
-            .as_array()
-            .map(|a| a.iter().map(tobira_ledger::table::cell).collect::<Vec<_>>().join(" / "))
-            .unwrap_or_default();
+        let quality = match &v["minutiae"] {
+            Value::Array(a) => a.iter().map(tobira_ledger::table::cell).collect::<Vec<_>>().join(" / "),
+            other => tobira_ledger::table::cell(other),
+        };
         let q = if quality.is_empty() {
             String::new()
         } else {
-            format!(" {} {quality}", l.t("— 採取ごとの特徴点数:", "— minutiae per capture:"))
+            format!(" {} {quality}", l.t("— 特徴点数:", "— minutiae:"))
         };
         match v["status"].as_str() {
             Some("pending") => format!(

@@ -316,6 +316,7 @@ fn console_runs_a_site_in_a_real_browser() {
         click(&c, "#enroll-submit").await;
         let f = flash(&c).await;
         assert!(f.contains("申請") && f.contains("承認待ち"), "a site administrator's enrolment is a request: {f}");
+        assert!(f.contains("特徴点数"), "the sample's quality is shown: {f}");
         shots.take(&c, "enroll-requested").await;
         let pending = cli_json(&d, &["request", "list", "--status", "pending"]);
         assert_eq!(pending.len(), 1, "{pending:?}");
@@ -466,7 +467,25 @@ fn console_runs_a_site_in_a_real_browser() {
             assert!(txt.contains(col), "column {col} is printed: {txt}");
         }
         assert!(!txt.contains("サインアウト") && !txt.contains("帳票 職員"), "the navigation is not printed: {txt}");
-        // The viewing was recorded by the daemon (002 §7(11)).
+        // The CSV download, as the page's form posts it (the viewing proved again): UTF-8 with BOM for Excel,
+        // the form's columns first, the signed tree head in `#` lines.
+        d.present(READER, "takahashi");
+        let csv = c
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 const f = document.querySelector('form[action=\"/ledgers.csv\"]'); \
+                 fetch('/ledgers.csv', {method: 'POST', body: new URLSearchParams(new FormData(f))}) \
+                   .then(r => r.arrayBuffer()).then(b => done(Array.from(new Uint8Array(b))));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let bytes: Vec<u8> = csv.as_array().unwrap().iter().map(|b| b.as_u64().unwrap() as u8).collect();
+        assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a byte-order mark");
+        let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+        assert_eq!(csv.lines().next().unwrap(), tobira_ledger::ENTRY_EXIT_COLUMNS.join(","));
+        assert!(csv.contains("#署名付きツリーヘッド"), "{csv}");
+        // The viewings were recorded by the daemon (002 §7(11)).
         let o = d.act("takahashi", &["--json", "audit", "show", "--kind", "audit.ledger"]);
         assert!(text(&o).contains("入退室管理簿") && text(&o).contains("takahashi"), "{}", text(&o));
 
