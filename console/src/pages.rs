@@ -131,6 +131,8 @@ fn table(
                 r[c].as_array()
                     .map(|a| a.iter().filter_map(Value::as_str).map(|x| role(l, x)).collect::<Vec<_>>().join("・"))
                     .unwrap_or_default()
+            } else if let Value::Bool(b) = r[*c] {
+                if b { l.t("はい", "yes") } else { l.t("いいえ", "no") }.to_string()
             } else {
                 cell(&r[*c], zone)
             };

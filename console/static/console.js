@@ -21,15 +21,19 @@
   }
   function tick() {
     fetch("/live", { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) { return r.ok ? r.json() : { daemon: false }; })
+      .then(function (r) {
+        // The session ended (idle): reload, and the console says why on the sign-in page.
+        if (r.status === 401) { window.location.reload(); return { daemon: true, doors: {}, readers: {} }; }
+        return r.ok ? r.json() : { daemon: false };
+      })
       .then(function (s) {
         var lost = document.getElementById("lost");
         if (lost) { lost.hidden = !!s.daemon; }
         if (!s.daemon) { return; }
         Object.keys(s.doors).forEach(function (k) { set('[data-door="' + CSS.escape(k) + '"]', s.doors[k]); });
         Object.keys(s.readers).forEach(function (k) { set('[data-reader="' + CSS.escape(k) + '"]', s.readers[k]); });
-        set("#pending", String(s.pending));
-        set("#open-alarms", String(s.open_alarms));
+        if (typeof s.pending === "number") { set("#pending", String(s.pending)); }
+        if (typeof s.open_alarms === "number") { set("#open-alarms", String(s.open_alarms)); }
       })
       .catch(function () {
         var lost = document.getElementById("lost");
