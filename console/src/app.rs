@@ -58,13 +58,22 @@ pub(crate) fn asset(ctype: &'static str, body: &'static str) -> Response {
 /// Security headers on every answer.
 pub(crate) fn secured(status: StatusCode, body: impl IntoResponse) -> Response {
     let mut r = (status, body).into_response();
+    set_headers(&mut r);
+    r
+}
+
+pub(crate) async fn harden(mut r: Response) -> Response {
+    set_headers(&mut r);
+    r
+}
+
+fn set_headers(r: &mut Response) {
     let h = r.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
 }
 
 /// One request's view of its session.

@@ -14,5 +14,5 @@ mod pages;
 mod routes;
 pub mod session;
 
-pub use app::Config;
-pub use routes::router;
+pub use app::{Config, State};
+pub use routes::{router, router_for};
