@@ -7,6 +7,7 @@ mod audit;
 mod central;
 mod central_history;
 mod central_revocation;
+mod console;
 mod door;
 mod fingerprint;
 mod interrupt;
@@ -125,6 +126,16 @@ enum Cmd {
         /// Image folders.
         dirs: Vec<std::path::PathBuf>,
     },
+    /// Page timings of the web console (median, p95) with N people and a year of events.
+    Console {
+        #[arg(long, default_value_t = 10_000)]
+        people: usize,
+        /// Door events per day in the year of audit history.
+        #[arg(long, default_value_t = 100)]
+        per_day: usize,
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -134,6 +145,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Policy { decisions } => policy::run(decisions),
         Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
+        Cmd::Console { people, per_day, rounds } => console::run(people, per_day, rounds),
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
         Cmd::Door { enrolled, presentations, strangers: None } => door::run(enrolled, presentations),
         Cmd::Central { nodes, events, batch } => central::run(nodes, events, batch),
