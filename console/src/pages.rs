@@ -691,26 +691,72 @@ pub async fn ledger_csv(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> 
 
 // ---------------------------------------------------------------- 職員 / 権限
 
-pub async fn people(S(state): St, headers: HeaderMap) -> Response {
+pub async fn people(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let (ctx, u) = match signed(&state, &headers, true) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let l = ctx.lang();
     let (zone, _) = state.site().await;
-    let body = match people_body(&state, &ctx, &u, l, zone).await {
+    let search = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
+    let body = match people_body(&state, &ctx, &u, l, zone, &search).await {
         Ok(b) | Err(b) => b,
     };
     page(&state, &ctx, "/people", l.t("職員 / 権限", "People and grants"), &body).await
 }
 
-async fn people_body(state: &State, ctx: &Ctx, u: &User, l: Lang, zone: FixedOffset) -> Result<String, String> {
-    let mut people = arr(&read(state, l, Request::PersonList).await?);
+/// Rows shown per table on the 職員 page; a site of thousands is searched, not scrolled.
+const PAGE_ROWS: usize = 200;
+
+/// Whether a row's text fields contain the search (ID, name, section, holder, place).
+fn matches(v: &Value, q: &str) -> bool {
+    q.is_empty()
+        || ["id", "name", "affiliation", "holder", "place"]
+            .iter()
+            .any(|k| v[*k].as_str().is_some_and(|s| s.contains(q)))
+}
+
+/// "N more: narrow with the search" under a table cut at [`PAGE_ROWS`].
+fn more(l: Lang, total: usize) -> String {
+    if total <= PAGE_ROWS {
+        return String::new();
+    }
+    format!(
+        "<p class=\"more\">{} {PAGE_ROWS} / {total} {}</p>",
+        l.t("先頭", "Showing the first"),
+        l.t("件を表示しています。検索で絞り込んでください。", "rows: narrow them with the search.")
+    )
+}
+
+async fn people_body(
+    state: &State,
+    ctx: &Ctx,
+    u: &User,
+    l: Lang,
+    zone: FixedOffset,
+    q: &str,
+) -> Result<String, String> {
+    let mut people: Vec<Value> =
+        arr(&read(state, l, Request::PersonList).await?).into_iter().filter(|p| matches(p, q)).collect();
     people.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    let grants = arr(&read(state, l, Request::GrantList { holder: None }).await?);
+    let mut grants: Vec<Value> = arr(&read(state, l, Request::GrantList { holder: None }).await?)
+        .into_iter()
+        .filter(|g| matches(g, q))
+        .collect();
+    grants.sort_by(|a, b| (a["holder"].as_str(), a["id"].as_str()).cmp(&(b["holder"].as_str(), b["id"].as_str())));
+    let (people_total, grants_total) = (people.len(), grants.len());
+    people.truncate(PAGE_ROWS);
+    grants.truncate(PAGE_ROWS);
     let dev = read(state, l, Request::Devices).await?;
     let csrf = csrf_field(ctx);
-    let mut h = format!("<h2>{}</h2>", l.t("職員", "People"));
+    let mut h = format!(
+        "<form method=\"get\" action=\"/people\" class=\"filters\" id=\"search\"><label>{} <input name=\"q\" value=\"{}\" maxlength=\"64\"></label><button type=\"submit\">{}</button></form><h2>{}</h2>",
+        l.t("検索（ID・氏名・所属・場所）", "search (ID, name, section, place)"),
+        esc(q),
+        l.t("検索", "Search"),
+        l.t("職員", "People")
+    );
+    h.push_str(&more(l, people_total));
     h.push_str(&table(
         l,
         zone,
@@ -770,6 +816,7 @@ async fn people_body(state: &State, ctx: &Ctx, u: &User, l: Lang, zone: FixedOff
         &["id", "holder", "place", "issued_by", "from", "until"],
         Some(&revoke),
     ));
+    h.push_str(&more(l, grants_total));
     h.push_str(&format!(
         "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"/grants\" data-proof id=\"add-grant\" class=\"grid\">{csrf}<label>{} <input name=\"holder\" required maxlength=\"64\"></label><label>{} <select name=\"place\" id=\"place\">",
         l.t("権限の付与", "Grant access"),
@@ -1184,13 +1231,22 @@ async fn verify_box(state: &State, l: Lang) -> String {
     }
 }
 
-pub async fn audit(S(state): St, headers: HeaderMap) -> Response {
+pub async fn audit(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let (ctx, _u) = match signed(&state, &headers, true) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let l = ctx.lang();
-    let body = format!("{}{}", verify_box(&state, l).await, audit_form(&state, &ctx, None));
+    // Verifying reads the whole store (a year of events takes seconds): on request, not on every view.
+    let verify = if q.contains_key("verify") {
+        verify_box(&state, l).await
+    } else {
+        format!(
+            "<p><a href=\"/audit?verify=1\" id=\"verify-link\">{}</a></p>",
+            l.t("監査記録を検証する（ハッシュ連鎖と署名）", "Verify the audit store (hash chain and signatures)")
+        )
+    };
+    let body = format!("{verify}{}", audit_form(&state, &ctx, None));
     page(&state, &ctx, "/audit", l.t("操作履歴", "Operation history"), &body).await
 }
 
@@ -1202,7 +1258,7 @@ pub async fn audit_search(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -
     };
     let l = ctx.lang();
     let (zone, _) = state.site().await;
-    let mut body = format!("{}{}", verify_box(&state, l).await, audit_form(&state, &ctx, Some(&form)));
+    let mut body = audit_form(&state, &ctx, Some(&form));
     let filter = AuditFilter {
         person: form.opt("person"),
         place: form.opt("place"),

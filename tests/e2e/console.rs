@@ -491,10 +491,11 @@ fn console_runs_a_site_in_a_real_browser() {
 
         // The audit page shows the store's verification state; every page has a screenshot, in English too.
         c.goto(&format!("{url}/audit")).await.unwrap();
-        c.find(Locator::Css("#verify")).await.unwrap();
+        click(&c, "#verify-link").await;
+        assert!(text_of(&c, "#verify").await.contains("改ざんされていません"), "the store verifies");
         shots.take(&c, "audit").await;
         click(&c, ".lang a").await;
-        c.wait().for_element(Locator::Css("#verify")).await.unwrap();
+        c.wait().for_element(Locator::Css("#verify-link")).await.unwrap();
         assert!(text_of(&c, "nav").await.contains("Ledgers"), "English switchable");
         shots.take(&c, "audit-en").await;
         c.goto(&format!("{url}/")).await.unwrap();
@@ -557,6 +558,8 @@ fn console_refuses_strangers_forgeries_and_a_lost_daemon() {
         let (_short, short_url) = start_console(&d, &["--idle-seconds", "2"]);
         sign_in(&c, &d, &short_url, "takahashi", "takahashi").await;
         signed_in(&c).await;
+        // Idle on a page without the home page's background refresh (which would find it first and reload).
+        c.goto(&format!("{short_url}/enroll")).await.unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await;
         c.goto(&format!("{short_url}/people")).await.unwrap();
         let f = flash(&c).await;
