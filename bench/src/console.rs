@@ -13,14 +13,16 @@ use std::time::{Duration, Instant};
 use tobira_audit::{NewEvent, Outcome};
 
 /// The console's pages that show the daemon's answers without a proof.
-const PAGES: [(&str, &str); 7] = [
+const PAGES: [(&str, &str); 9] = [
     ("/", "ホーム"),
     ("/people", "職員 / 権限"),
     ("/requests", "申請と承認"),
     ("/alarms", "警報"),
     ("/enroll", "照合情報の登録"),
     ("/visits", "業者の来訪"),
-    ("/audit", "操作履歴 (verify)"),
+    ("/audit", "操作履歴"),
+    ("/audit?verify=1", "監査記録の検証"),
+    ("/people?q=op00042", "職員 (search)"),
 ];
 
 /// A year of door decisions: `per_day` on each of 365 days, spread over the N people.
