@@ -576,7 +576,7 @@ pub fn strangers(enrolled: usize, n: usize) -> anyhow::Result<()> {
 /// Starts the daemon under test on `site` and `data` in simulation mode and waits for its control socket:
 /// the `tobirad` beside this binary, or the one `TOBIRA_BENCH_TOBIRAD` names (a release daemon driven by a
 /// bench built otherwise). Returns it, a client of its socket, and how long it took to answer.
-fn start_daemon(site: &Path, data: &Path) -> anyhow::Result<(Child, Client, Duration)> {
+pub(crate) fn start_daemon(site: &Path, data: &Path) -> anyhow::Result<(Child, Client, Duration)> {
     let bin = match std::env::var_os("TOBIRA_BENCH_TOBIRAD") {
         Some(p) => std::path::PathBuf::from(p),
         None => std::env::current_exe()?.with_file_name("tobirad"),

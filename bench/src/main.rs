@@ -8,6 +8,7 @@ mod central;
 mod central_history;
 mod central_revocation;
 mod crash;
+mod console;
 mod door;
 mod faults;
 mod fingerprint;
@@ -164,6 +165,16 @@ enum Cmd {
     /// of idle connections, half-sent frames and rapid connect/close are held on both sockets, by another
     /// user and by the administrator's own; the daemon's resident memory before and after.
     Hostile,
+    /// Page timings of the web console (median, p95) with N people and a year of events.
+    Console {
+        #[arg(long, default_value_t = 10_000)]
+        people: usize,
+        /// Door events per day in the year of audit history.
+        #[arg(long, default_value_t = 100)]
+        per_day: usize,
+        #[arg(long, default_value_t = 50)]
+        rounds: usize,
+    },
     /// Everything, with the defaults.
     All,
 }
@@ -173,6 +184,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::Policy { decisions } => policy::run(decisions),
         Cmd::Audit { single, grouped, concurrency } => audit::run(single, grouped, concurrency),
         Cmd::Match { gallery, probes } => matching::run(gallery, probes),
+        Cmd::Console { people, per_day, rounds } => console::run(people, per_day, rounds),
         Cmd::Door { enrolled, strangers: Some(n), .. } => door::strangers(enrolled, n),
         Cmd::Door { enrolled, presentations, strangers: None, line_rate } => {
             door::run(enrolled, presentations, &line_rate)

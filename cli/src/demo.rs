@@ -14,4 +14,8 @@ pub struct DemoArgs {
     /// tobirad binary to start (default: next to this tobira binary).
     #[arg(long)]
     pub tobirad: Option<PathBuf>,
+    /// After the scenarios, keep the demo site up with the web console (`tobira-console`, next to this
+    /// binary) on 127.0.0.1:8470 until Enter is pressed (issue 18).
+    #[arg(long)]
+    pub console: bool,
 }

@@ -33,6 +33,17 @@ pub struct ActorClaim {
 #[non_exhaustive]
 pub enum Request {
     Status,
+    /// Opens a session of a client that keeps one (the console, issue 18): the actor proves themselves 1:1 at
+    /// the terminal's reader exactly as for an administrative act, and nothing else is done. The answer says
+    /// who they are (name, section, roles); the sign-in is audited (`console.sign-in`, 003 §7), a failed proof
+    /// as any other (`admin.actor.failure`). Only people holding an administrative or supervisory role may.
+    SignIn {
+        /// What is signing in, for the record (e.g. `console`).
+        client: String,
+    },
+    /// The doors and readers the site configures, with what each driver can tell of its health; open like
+    /// `Status` (no record is read).
+    Devices,
     /// Consistency checks an administrator runs routinely (e.g. exactly two site administrators, 003 §5(4)).
     Check,
     PersonAdd(PersonAdd),

@@ -22,6 +22,8 @@ pub const TOBIRAD: Bin = Bin("tobirad");
 pub const TOBIRA: Bin = Bin("tobira");
 /// The centre's command (package `tobira-central`, central/).
 pub const TOBIRA_CENTRAL: Bin = Bin("tobira-central");
+/// The web console (package `tobira-console`, console/).
+pub const TOBIRA_CONSOLE: Bin = Bin("tobira-console");
 
 impl Bin {
     pub fn path(self) -> &'static Path {

@@ -7,6 +7,7 @@ mod common;
 mod admin;
 mod central;
 mod crash;
+mod console;
 mod faults;
 mod hostile;
 mod multinode;

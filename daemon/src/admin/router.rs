@@ -32,6 +32,7 @@ pub async fn dispatch(d: &Daemon, claim: Option<ActorClaim>, req: Request) -> Re
 /// under; `None` for the registry's open lists, status, login (audited by its own flow) and the simulator.
 fn administrative(req: &Request) -> Option<&'static str> {
     Some(match req {
+        Request::SignIn { .. } => "sign-in",
         Request::PersonAdd(_) => "person.add",
         Request::PersonDelete { .. } => "person.delete",
         Request::Enroll { .. } => "enroll",
@@ -94,6 +95,8 @@ async fn record_refusal(d: &Daemon, claim: Option<&ActorClaim>, request: &'stati
 async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
     match req {
         Request::Status => status(d).await,
+        Request::SignIn { client } => d.sign_in(c, &client).await,
+        Request::Devices => Ok(devices(d)),
         Request::Check => check(d).await,
         Request::PersonAdd(p) => person_add(d, c, p).await,
         Request::PersonList => person_list(d),
@@ -195,6 +198,47 @@ async fn status(d: &Daemon) -> Answer {
         "doors": d.doors.len(),
         "simulation": d.opts.simulation,
     }))
+}
+
+/// The site's zones, terminals, doors and readers as configured, with the drivers' view of their health (`null` where a driver cannot
+/// tell), for the console's live view (issue 18). Nothing here reads a record.
+fn devices(d: &Daemon) -> serde_json::Value {
+    let doors: Vec<serde_json::Value> = d
+        .site
+        .doors
+        .iter()
+        .map(|c| {
+            let healthy = d.doors.get(&c.id).and_then(|r| r.controller.healthy());
+            serde_json::json!({"id": c.id.as_str(), "name": c.name, "zone": c.zone.as_str(),
+                "controller": c.controller.as_str(), "entry_reader": c.entry_reader.as_str(),
+                "exit_reader": c.exit_reader.as_ref().map(|r| r.as_str()), "healthy": healthy})
+        })
+        .collect();
+    let readers: Vec<serde_json::Value> = d
+        .site
+        .readers
+        .iter()
+        .map(|c| {
+            let r = d.readers.get(&c.id);
+            serde_json::json!({"id": c.id.as_str(), "kind": c.kind, "modality": c.modality,
+                "connected": r.is_some(), "healthy": r.and_then(|r| r.healthy()),
+                "terminal": d.site.terminals.iter().find(|t| t.reader == c.id).map(|t| t.id.as_str())})
+        })
+        .collect();
+    let zones: Vec<serde_json::Value> = d
+        .site
+        .zones
+        .iter()
+        .map(|z| serde_json::json!({"id": z.id.as_str(), "name": z.name, "level": z.level}))
+        .collect();
+    let terminals: Vec<serde_json::Value> = d
+        .site
+        .terminals
+        .iter()
+        .map(|t| serde_json::json!({"id": t.id.as_str(), "name": t.name, "zone": t.zone.as_str(), "reader": t.reader.as_str()}))
+        .collect();
+    serde_json::json!({"site": d.site.id.as_str(), "name": d.site.name, "utc_offset": d.site.utc_offset.to_string(),
+        "now": d.now(), "zones": zones, "terminals": terminals, "doors": doors, "readers": readers})
 }
 
 /// Shipping lag to the central store (issue 7): what the centre acknowledged against the local head.

@@ -86,6 +86,90 @@ impl Daemon {
     /// Proves the claimed actor and checks they may perform `act`. Refusals change nothing; a failed
     /// biometric is audited and counts towards the actor's lockout at that reader.
     pub async fn prove(&self, claim: Option<&ActorClaim>, act: Act) -> Result<Actor, Refusal> {
+        let (claim, person) = self.claimed_person(claim)?;
+        // The act's rule under the site's regulation (`[regulation]`, issue 21 §6).
+        let mode = authorize_in(act, &person.roles, &self.site.regulation).map_err(|e| Refusal {
+            code: ErrorCode::Denied,
+            message: format!("{} may not do this ({}): {e}", claim.id, act.article()),
+        })?;
+        if self.bootstrap_open().await {
+            if !person.has_role(Role::SystemAdministrator) {
+                return Err(Refusal {
+                    code: ErrorCode::Denied,
+                    message: "no system administrator is enrolled yet (bootstrap): only a system administrator \
+                              (システム管理者) may act until their own finger is enrolled"
+                        .into(),
+                });
+            }
+            return Ok(Actor { person, mode, proof: Proof::Bootstrap });
+        }
+        let (score, modality) = self.capture_and_verify(claim, &person).await?;
+        let reader = claim.reader.clone().unwrap_or_default();
+        Ok(Actor { person, mode, proof: Proof::Biometric { reader, score, modality } })
+    }
+
+    /// A session of a client that keeps one (the console): the same 1:1 proof as an act, then nothing but
+    /// a record of it (003 §7: what follows in the session is attributable to whoever proved themselves here;
+    /// each act in it is proved again). Who holds no administrative or supervisory role has nothing to do in a
+    /// console and is refused; during bootstrap nobody can prove anything, so the CLI bootstraps.
+    pub async fn sign_in(&self, claim: Option<&ActorClaim>, client: &str) -> Result<serde_json::Value, Refusal> {
+        let (claim, person) = self.claimed_person(claim)?;
+        const SUPERVISORY: [Role; 5] = [
+            Role::SystemAdministrator,
+            Role::SiteAdministrator,
+            Role::SecurityManager,
+            Role::DataManager,
+            Role::SecurityDirector,
+        ];
+        if !person.roles.iter().any(|r| SUPERVISORY.contains(r)) {
+            return Err(Refusal {
+                code: ErrorCode::Denied,
+                message: format!(
+                    "{} holds no administrative or supervisory role (管理者の役割なし, 003 §5): nothing to sign in to",
+                    claim.id
+                ),
+            });
+        }
+        if self.bootstrap_open().await {
+            return Err(Refusal {
+                code: ErrorCode::Denied,
+                message: "no system administrator is enrolled yet (bootstrap): enroll them with the CLI first, \
+                          then sign in with a finger"
+                    .into(),
+            });
+        }
+        let (score, modality) = self.capture_and_verify(claim, &person).await?;
+        let reader = claim.reader.clone().unwrap_or_default();
+        let client: String = client.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
+        self.record(NewEvent {
+            time: self.now(),
+            kind: format!("{}.sign-in", if client.is_empty() { "client" } else { &client }),
+            actor: Some(person.id.as_str().into()),
+            subject: Some(person.id.as_str().into()),
+            place: Some(reader.clone()),
+            outcome: Outcome::Granted,
+            reason: "ACTOR_PROVED".into(),
+            article: Some("003 §7".into()),
+            score: Some(f64::from(score)),
+            details: serde_json::json!({"modality": modality}),
+        })
+        .await
+        .map_err(|e| Refusal {
+            code: ErrorCode::Unavailable,
+            message: format!("the audit store cannot take the sign-in ({e}); not signed in"),
+        })?;
+        Ok(serde_json::json!({
+            "id": person.id.as_str(),
+            "name": person.name,
+            "affiliation": person.affiliation,
+            "roles": person.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+            "reader": reader,
+            "modality": modality,
+        }))
+    }
+
+    /// The claimed actor as a registered, active person within their appointment term.
+    fn claimed_person<'c>(&self, claim: Option<&'c ActorClaim>) -> Result<(&'c ActorClaim, Person), Refusal> {
         let Some(claim) = claim else {
             return Err(Refusal {
                 code: ErrorCode::Denied,
@@ -121,25 +205,7 @@ impl Daemon {
                 ),
             });
         }
-        // The act's rule under the site's regulation (`[regulation]`, issue 21 §6).
-        let mode = authorize_in(act, &person.roles, &self.site.regulation).map_err(|e| Refusal {
-            code: ErrorCode::Denied,
-            message: format!("{} may not do this ({}): {e}", claim.id, act.article()),
-        })?;
-        if self.bootstrap_open().await {
-            if !person.has_role(Role::SystemAdministrator) {
-                return Err(Refusal {
-                    code: ErrorCode::Denied,
-                    message: "no system administrator is enrolled yet (bootstrap): only a system administrator \
-                              (システム管理者) may act until their own finger is enrolled"
-                        .into(),
-                });
-            }
-            return Ok(Actor { person, mode, proof: Proof::Bootstrap });
-        }
-        let (score, modality) = self.capture_and_verify(claim, &person).await?;
-        let reader = claim.reader.clone().unwrap_or_default();
-        Ok(Actor { person, mode, proof: Proof::Biometric { reader, score, modality } })
+        Ok((claim, person))
     }
 
     async fn capture_and_verify(&self, claim: &ActorClaim, person: &Person) -> Result<(f32, &'static str), Refusal> {

@@ -49,6 +49,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     let mut demo = Demo { c, doors, step: 0, failures: Vec::new() };
     let played = play(&mut demo);
     let data = dir.join("data");
+    if args.console {
+        keep_with_console(&data.join("control.sock"))?;
+    }
     let ledger = demo.act("takahashi", Request::Ledger { kind: None, from: None, until: None });
     daemon.stop()?;
     if let Err(e) = played {
@@ -85,6 +88,45 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
         }
         Ok(1)
     }
+}
+
+/// The demo site stays up with the console serving it until Enter; a person signs in and acts by placing a
+/// simulated finger from another terminal, as they would at the terminal's reader.
+fn keep_with_console(sock: &std::path::Path) -> std::io::Result<()> {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let me = std::env::current_exe()?;
+    let bin = me.with_file_name("tobira-console");
+    if !bin.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("tobira-console not found next to {}: cargo build --release -p tobira-console", me.display()),
+        ));
+    }
+    let mut child = Command::new(&bin)
+        .arg("--socket")
+        .arg(sock)
+        .args(["--reader", "t01-reader", "--listen", "127.0.0.1:8470"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    if let Some(out) = child.stdout.take() {
+        std::io::BufReader::new(out).read_line(&mut line)?;
+    }
+    let url = line.trim().trim_start_matches("tobira-console: ");
+    println!("\nコンソール (console): {url}   — open it in a browser on this machine");
+    println!("  sign in as takahashi (システム管理者): type takahashi, then place his finger from another terminal:");
+    println!("    {} --socket {} sim present t01-reader takahashi", me.display(), sock.display());
+    println!("  every act asks for the finger again: run that command just before pressing the button.");
+    println!(
+        "  others: ito (拠点管理者), suzuki (本人確認情報管理責任者), yamamoto (セキュリティ管理者), kato (統括責任者)"
+    );
+    println!("press Enter to end the demo");
+    let mut enter = String::new();
+    let _ = std::io::stdin().read_line(&mut enter);
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(())
 }
 
 fn play(d: &mut Demo) -> anyhow::Result<()> {
