@@ -677,7 +677,7 @@ pub async fn ledger_csv(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> 
         Ok((v, cols, rows)) => {
             let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
             let mut bytes = tobira_ledger::table::csv_with_bom(&hs, &rows);
-            bytes.extend_from_slice(tobira::trust_cli::csv_anchor(&v["anchor"]).as_bytes());
+            bytes.extend_from_slice(tobira_cli::trust::csv_anchor(&v["anchor"]).as_bytes());
             let name = LEDGERS.iter().find(|(k, ..)| Some(*k) == form.get("kind")).map(|x| x.0).unwrap_or("ledger");
             let mut r = secured(StatusCode::OK, bytes);
             r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));

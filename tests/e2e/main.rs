@@ -6,8 +6,8 @@ mod common;
 
 mod admin;
 mod central;
-mod crash;
 mod console;
+mod crash;
 mod faults;
 mod hostile;
 mod multinode;
