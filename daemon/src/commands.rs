@@ -1,6 +1,8 @@
 //! Control requests → daemon actions. Every change to the registry is validated first, audited (durably),
 //! then applied; a refusal changes nothing and says what is wrong.
 
+mod cards;
+
 use crate::actor::{Actor, Proof};
 use crate::daemon::Daemon;
 use crate::store::StoreError;
@@ -70,6 +72,8 @@ fn administrative(req: &Request) -> Option<&'static str> {
         Request::RequestView { .. } => "request.view",
         Request::ViewerLend { .. } => "viewer.lend",
         Request::ViewerReturn { .. } => "viewer.return",
+        Request::CardAdd { .. } => "card.add",
+        Request::CardRemove { .. } => "card.remove",
         Request::Review { .. } => "review",
         Request::AlarmAck { .. } => "alarms.ack",
         Request::KeyRotate => "key.rotate",
@@ -152,6 +156,11 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
             crate::viewer::lend(d, &actor, &viewer_id, &to, &affiliation, &purpose).await
         }
         Request::ViewerReturn { loan } => crate::viewer::give_back(d, &d.prove(c, Act::LendViewer).await?, &loan).await,
+        Request::CardAdd { person, card } => cards::add(d, &d.prove(c, Act::IssueCard).await?, &person, &card).await,
+        Request::CardRemove { card, reason } => {
+            cards::remove(d, &d.prove(c, Act::IssueCard).await?, &card, &reason).await
+        }
+        Request::CardList => cards::list(d).await,
         Request::Review { complete, revoke, note } => {
             let actor = d.prove(c, Act::Review).await?;
             crate::review::review(d, &actor, complete, &revoke, note.as_deref()).await
