@@ -368,6 +368,10 @@ pub enum AuditCmd {
         /// (RFC 6962 consistency). Repeatable.
         #[arg(long)]
         anchor: Vec<String>,
+        /// Also check the store against every head the site file's peer witness (`[witness]`) countersigned
+        /// for this node (issue 16 §1(a)).
+        #[arg(long)]
+        witness: bool,
     },
 }
 

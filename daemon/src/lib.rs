@@ -7,6 +7,7 @@
 pub mod actor;
 pub mod alarms;
 pub mod audit_cmd;
+pub mod audit_witness;
 pub mod clock;
 pub mod commands;
 pub mod control;

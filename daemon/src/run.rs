@@ -1,6 +1,8 @@
 //! Start-up, the tasks, and a clean stop. The library never installs signal handlers (STYLE §6): the binary
 //! passes a shutdown future.
 
+mod peer_witness;
+
 use crate::clock::Clock;
 use crate::daemon::{Daemon, DoorRuntime, Matching, Shared};
 use crate::keys::{KEK_LEN, create_key};
@@ -440,6 +442,14 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         };
         tasks.spawn(crate::shipper::shipper_task(daemon.clone(), c.clone(), signer, stop_rx.clone()));
         tasks.spawn(crate::registry_sync::sync_task(daemon.clone(), c, stop_rx.clone()));
+    }
+    if let Some(w) = site.witness.clone() {
+        match tobira_audit::Signer::load(&opts.signing_key_path()) {
+            Ok(signer) => {
+                tasks.spawn(peer_witness::witness_task(daemon.clone(), w, signer, stop_rx.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "no tree heads for the peer witness: the signing key cannot be read"),
+        }
     }
     // The chain is verified once at every start, in the background: a store altered while the daemon was
     // down raises an alarm for the security manager (003 §20) instead of going unnoticed.

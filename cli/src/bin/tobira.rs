@@ -18,7 +18,27 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Audit(AuditCmd::Verify { data_dir, online: false, central: false, config, node_key, anchor }) => {
+        Cmd::Audit(AuditCmd::Verify {
+            data_dir,
+            online: false,
+            central: false,
+            config,
+            node_key,
+            mut anchor,
+            witness,
+        }) => {
+            if witness {
+                match tobira::audit_witness::witness_anchors(&config, node_key.as_deref()) {
+                    Ok(heads) => {
+                        eprintln!("the peer witness countersigned {} heads of this node", heads.len());
+                        anchor.extend(heads);
+                    }
+                    Err((code, e)) => {
+                        eprintln!("AUDIT VERIFICATION FAILED against the peer witness (証人): {e}");
+                        return code;
+                    }
+                }
+            }
             tobira::trust_cli::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json)
         }
         Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, node_key, anchor, .. }) => {
