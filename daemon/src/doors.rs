@@ -2,6 +2,7 @@
 //! the door flow keeps its order — identify, decide, record durably, only then unlock (DESIGN "Door").
 
 mod cards;
+pub mod throttle_file;
 
 use crate::daemon::{Daemon, audit_unavailable, decision_event, report};
 use crate::identify::Identified;
@@ -337,6 +338,12 @@ impl DoorTask {
         note_for(&self.d, &self.cfg.id, kind, outcome, reason, article, details).await
     }
 
+    /// Keeps the readers' runs on disk (a restart must not reset a stranger's delay).
+    fn save_throttle(&self) {
+        let snapshot = self.d.shared().reader_throttle.clone();
+        throttle_file::save(&self.d.opts.data_dir, &snapshot);
+    }
+
     fn controller_id(&self) -> String {
         self.cfg.controller.to_string()
     }
@@ -513,6 +520,7 @@ impl DoorTask {
         let mut incident = None;
         if person.is_none() {
             let u = self.d.shared().reader_throttle.record_unidentified(rid.clone(), now, &policy);
+            self.save_throttle();
             details["reader_run"] = serde_json::json!({
                 "unidentified_in_a_row": u.failures,
                 "delay_s": u.wait_until.map_or(0, |w| (w - now).num_seconds()),
@@ -522,6 +530,7 @@ impl DoorTask {
         } else if identified_as_allowed
             && let Some(e) = self.d.shared().reader_throttle.record_identified(&rid, now, &policy)
         {
+            self.save_throttle();
             details["reader_run"] = serde_json::json!({
                 "ended_after_unidentified": e.failures,
                 "throttle_delay_s": e.delay.num_seconds(),

@@ -363,7 +363,8 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             occupancy: Occupancy::default(),
             escorts: EscortLog::default(),
             lockout: lockouts,
-            reader_throttle: Default::default(),
+            // Restored: a restart does not reset a stranger's delay (issue 16 §2).
+            reader_throttle: crate::doors::throttle_file::load(&opts.data_dir),
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),

@@ -209,3 +209,31 @@ fn a_door_in_a_mode_not_carried_out_is_refused_at_start_not_weakened() {
     assert!(err.contains("server-door") && err.contains("two-biometrics"), "{err}");
     assert!(!data.join("audit.db").exists(), "nothing created");
 }
+
+/// Issue 16 §2: restarting the daemon does not reset a stranger's run — the delay still holds after the
+/// restart, the count goes on, and the fifth attempt raises the incident as it would have without it.
+#[test]
+fn a_restart_does_not_reset_a_strangers_delay_or_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = setup(dir.path());
+    for i in 1..=4 {
+        at(&d, &format!("2026-11-24T10:{:02}:00+09:00", 10 + i));
+        let v = present(&d, &format!("stranger-{i}"));
+        assert_eq!(v["reason"], "NOT_IDENTIFIED", "stranger {i}: {v}");
+    }
+    // The fourth imposed 2 s (until 10:14:02). Restart the daemon inside that delay.
+    assert!(d.stop().success());
+    assert!(dir.path().join("data").join("reader-throttle.json").exists(), "the runs are kept on disk");
+    let d = Running::start(dir.path());
+    at(&d, "2026-11-24T10:14:01+09:00");
+    let v = present(&d, "tanaka");
+    assert_eq!(v["reason"], "READER_THROTTLED", "the restart reset the delay: {v}");
+    at(&d, "2026-11-24T10:15:00+09:00");
+    let v = present(&d, "stranger-5");
+    assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
+    let last = events(&d, "door.enter").into_iter().last().unwrap();
+    assert_eq!(last["details"]["reader_run"]["unidentified_in_a_row"], 5, "the count went on: {last}");
+    let alarms = events(&d, "reader.alarm");
+    assert_eq!(alarms.len(), 1, "the fifth in a row raised the incident across the restart: {alarms:?}");
+    assert_eq!(alarms[0]["details"]["attempts"], 5);
+}

@@ -114,6 +114,7 @@ impl DoorTask {
     ) -> Option<(u32, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
         let policy = self.d.site.reader_throttle;
         let u = self.d.shared().reader_throttle.record_unidentified(self.entry_reader(), now, &policy);
+        self.save_throttle();
         details["reader_run"] = serde_json::json!({
             "unidentified_in_a_row": u.failures,
             "delay_s": u.wait_until.map_or(0, |w| (w - now).num_seconds()),
