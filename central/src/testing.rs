@@ -79,8 +79,9 @@ fn write_private(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// A CA, a server certificate for 127.0.0.1/localhost, and client certificates whose CN is the role.
-fn certificates(dir: &Path, clients: &[&str]) {
+/// A CA, a server certificate for 127.0.0.1/localhost, and client certificates whose CN is the role, in
+/// `dir`: `ca.crt`, `server.crt`, `server.key` (0600), `CN.crt`, `CN.key` (also for the peer witness's tests).
+pub fn certificates(dir: &Path, clients: &[&str]) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

@@ -63,6 +63,9 @@ pub enum Cmd {
     /// Lent viewer IDs (閲覧用ID, 004 §11).
     #[command(subcommand)]
     Viewer(ViewerCmd),
+    /// Cards and keypad IDs for card+biometric doors (カード, 003 §14(2): issued by the system administrator).
+    #[command(subcommand)]
+    Card(CardCmd),
     /// Periodic review of every live grant, template and role (004 §5(10)); `--complete` records it.
     Review {
         #[arg(long)]
@@ -194,6 +197,21 @@ pub enum ViewerCmd {
     Return {
         loan: String,
     },
+}
+
+#[derive(Subcommand)]
+pub enum CardCmd {
+    /// Issue a card to a person: CARD is the number printed on it (decimal; also what they type on the
+    /// keypad, then `#`). Only its last digits are ever shown again.
+    Add { person: String, card: String },
+    /// Withdraw a card (lost, returned, transfer).
+    Remove {
+        card: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Live cards: holder and last digits.
+    List,
 }
 
 #[derive(Args)]
@@ -350,6 +368,10 @@ pub enum AuditCmd {
         /// (RFC 6962 consistency). Repeatable.
         #[arg(long)]
         anchor: Vec<String>,
+        /// Also check the store against every head the site file's peer witness (`[witness]`) countersigned
+        /// for this node (issue 16 §1(a)).
+        #[arg(long)]
+        witness: bool,
     },
 }
 
@@ -439,6 +461,9 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             Request::ViewerLend { viewer_id, to, affiliation, purpose }
         }
         Cmd::Viewer(ViewerCmd::Return { loan }) => Request::ViewerReturn { loan },
+        Cmd::Card(CardCmd::Add { person, card }) => Request::CardAdd { person, card },
+        Cmd::Card(CardCmd::Remove { card, reason }) => Request::CardRemove { card, reason },
+        Cmd::Card(CardCmd::List) => Request::CardList,
         Cmd::Review { complete, revoke, note } => Request::Review { complete, revoke, note },
         Cmd::Alarms(AlarmsArgs { cmd: None, all }) => Request::AlarmList { all },
         Cmd::Alarms(AlarmsArgs { cmd: Some(AlarmCmd::Ack { id, note }), .. }) => Request::AlarmAck { id, note },

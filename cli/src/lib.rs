@@ -8,3 +8,4 @@ pub mod client;
 pub mod demo;
 pub mod harness;
 pub mod trust;
+pub mod witness;

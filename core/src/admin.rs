@@ -36,6 +36,9 @@ pub enum Act {
     Unlock,
     /// Lend or take back a viewer ID (004 §11).
     LendViewer,
+    /// Issue or withdraw a card (or keypad ID) for a `card+biometric` door: the system administrator
+    /// distributes user IDs and keeps their ledger (003 §14(2)); IDs properly issued (001 §15(2)).
+    IssueCard,
     /// Periodic review of grants, templates and roles (004 §5(10)).
     Review,
     /// Acknowledge an alarm (003 §20, 001 §10).
@@ -60,6 +63,7 @@ impl Act {
             Act::Visit => "003 §13(4)",
             Act::Unlock => "NIST SP 800-63B §5.2.2",
             Act::LendViewer => "004 §11",
+            Act::IssueCard => "003 §14(2), 001 §15(2)",
             Act::Review => "004 §5(10)",
             Act::AckAlarm => "003 §20, 001 §10",
             Act::RotateKey => "001 §15(4)",
@@ -116,7 +120,8 @@ fn dedup(mut v: Vec<Role>) -> Vec<Role> {
 fn rule(act: Act, reg: &Regulation) -> (Vec<Role>, Vec<Role>) {
     use Role::*;
     let (direct, request) = match act {
-        Act::AddPerson | Act::Visit | Act::LendViewer | Act::Review | Act::RotateKey => {
+        // 003 §14(2): the system administrator distributes user IDs (a card is one) and keeps their ledger.
+        Act::AddPerson | Act::Visit | Act::LendViewer | Act::Review | Act::RotateKey | Act::IssueCard => {
             (vec![SystemAdministrator], vec![])
         }
         // 002 §5-2: prior agreement of the profile's approver (電算管理者 in 002).

@@ -138,6 +138,23 @@ impl AuthState {
     pub fn on_no_match(&mut self) {
         self.claim = None;
     }
+
+    /// Time passes: a card claim whose window closed without a sample ends, and its person is returned once
+    /// so the door can record that the finger never came (`FINGER_TIMEOUT`). A two-biometrics claim ends
+    /// silently (its first sample is on record already).
+    pub fn on_tick(&mut self, mode: AuthMode, now: DateTime<Utc>) -> Option<PersonId> {
+        let lapsed = self.claim.as_ref().is_some_and(|c| now >= c.until);
+        if !lapsed {
+            return None;
+        }
+        let c = self.claim.take()?;
+        (mode == AuthMode::CardAndBiometric).then_some(c.person)
+    }
+
+    /// Whom the live claim names, if any.
+    pub fn claimant(&self, now: DateTime<Utc>) -> Option<&PersonId> {
+        self.live(now).map(|c| &c.person)
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +192,22 @@ mod tests {
         assert_eq!(a.on_sample(m, t0() + Duration::seconds(6)), Step::CardFirst, "a claim is used once");
         assert!(a.on_card(m, Some(p("sato")), t0(), 20));
         assert_eq!(a.on_sample(m, t0() + Duration::seconds(20)), Step::CardFirst, "the window has passed");
+    }
+
+    #[test]
+    fn a_card_without_a_finger_lapses_once() {
+        let m = AuthMode::CardAndBiometric;
+        let mut a = AuthState::default();
+        assert!(a.on_card(m, Some(p("tanaka")), t0(), 15));
+        assert_eq!(a.on_tick(m, t0() + Duration::seconds(14)), None, "still within the window");
+        assert_eq!(a.claimant(t0() + Duration::seconds(14)), Some(&p("tanaka")));
+        assert_eq!(a.on_tick(m, t0() + Duration::seconds(15)), Some(p("tanaka")), "the window closed");
+        assert_eq!(a.on_tick(m, t0() + Duration::seconds(16)), None, "recorded once");
+        assert_eq!(a.on_sample(m, t0() + Duration::seconds(16)), Step::CardFirst);
+        // A card used in time is no timeout.
+        assert!(a.on_card(m, Some(p("tanaka")), t0(), 15));
+        a.on_match(m, p("tanaka"), None, t0() + Duration::seconds(3), 15);
+        assert_eq!(a.on_tick(m, t0() + Duration::seconds(30)), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! - [`lockout`]: throttling of biometric failures (NIST SP 800-63B).
 //! - [`occupancy`]: who is inside which zone; recent authentications for escorts.
 //! - [`door`]: the door state machine.
+//! - [`authmode`], [`card`]: what a door asks before the policy decides (finger, card + finger).
 //!
 //! Nothing here reads a clock, a file or a socket, and the crate links no runtime: the daemon passes the
 //! time in, so every rule is tested with plain values.
@@ -18,6 +19,7 @@
 pub mod admin;
 pub mod authmode;
 pub mod calendar;
+pub mod card;
 pub mod dates;
 pub mod door;
 pub mod ids;

@@ -93,6 +93,13 @@ pub enum Reason {
     /// Too many unidentified attempts in a row at this reader: the attempt was refused without being
     /// matched until the reader's delay passes (issue 16 §2, `crate::throttle`).
     ReaderThrottled,
+    /// A card (or keypad ID) at a `card+biometric` door that is registered to nobody: refused, and counted as
+    /// an unidentified attempt at the reader (issue 16 §2).
+    UnknownCard,
+    /// A finger at a `card+biometric` door without a card first: refused unmatched, counted like a stranger.
+    CardRequired,
+    /// A card was accepted but no finger followed within the door's window: the claim lapsed.
+    FingerTimeout,
 }
 
 impl Reason {
@@ -126,6 +133,9 @@ impl Reason {
             Reason::StrikeFailed => "STRIKE_FAILED",
             Reason::CentralStale => "CENTRAL_STALE",
             Reason::ReaderThrottled => "READER_THROTTLED",
+            Reason::UnknownCard => "UNKNOWN_CARD",
+            Reason::CardRequired => "CARD_REQUIRED",
+            Reason::FingerTimeout => "FINGER_TIMEOUT",
         }
     }
 
@@ -147,6 +157,8 @@ impl Reason {
             Reason::AuditUnavailable => "000 §9, 003 §17",
             Reason::DeviceOffline | Reason::StrikeFailed => "003 §13, 003 §20",
             Reason::CentralStale => "003 §13, 004 §6",
+            Reason::UnknownCard | Reason::CardRequired => "004 §2(9), NIST SP 800-63B §5.2.2",
+            Reason::FingerTimeout => "004 §2(9)",
         }
     }
 }
@@ -181,6 +193,9 @@ impl fmt::Display for Reason {
             Reason::DeviceOffline => "The door controller is offline: the door stays locked. Call the system administrator.",
             Reason::StrikeFailed => "The door did not open: its controller did not confirm the unlock. The door stays locked; the security manager has been alerted.",
             Reason::ReaderThrottled => "Too many unrecognised attempts at this reader: wait a few seconds, then try again (the security manager is told of repeated attempts).",
+            Reason::UnknownCard => "This card (or ID) is not registered: ask the system administrator (システム管理者).",
+            Reason::CardRequired => "This door needs your card (or ID on the keypad) first, then your finger.",
+            Reason::FingerTimeout => "Card read, but no finger followed in time: present the card again, then your finger.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }

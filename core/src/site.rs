@@ -95,6 +95,9 @@ pub struct RawSite {
     /// Multi-node: where this node ships its audit events (issue 7). Absent: a single embedded node.
     #[serde(default)]
     pub central: Option<RawCentral>,
+    /// A peer witness that countersigns this node's tree heads over TLS, without a centre (issue 16 §1(a)).
+    #[serde(default)]
+    pub witness: Option<RawWitness>,
     #[serde(default, rename = "zone")]
     pub zones: Vec<RawZone>,
     #[serde(default, rename = "reader")]
@@ -213,6 +216,37 @@ impl Default for RawReaderThrottle {
             quiet_s: Spanned::new(0..0, d.quiet_s),
         }
     }
+}
+
+/// `[witness]`: a peer witness (`tobira-central peer-witness` on another host) that countersigns this node's
+/// signed tree heads over TLS (issue 16 §1(a)).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWitness {
+    /// host:port of the witness.
+    pub address: String,
+    /// The name its certificate is issued for (default: the host part of `address`).
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// The CA that issued the witness's certificate (PEM).
+    pub ca_file: String,
+    /// The witness's public key (Ed25519, hex), as its administrator publishes it.
+    pub witness_key: String,
+    /// How often the node submits its head, in seconds.
+    #[serde(default = "default_witness_every_s")]
+    pub every_s: u32,
+}
+
+impl RawWitness {
+    pub fn server_name(&self) -> String {
+        self.server_name.clone().unwrap_or_else(|| {
+            self.address.rsplit_once(':').map_or(self.address.as_str(), |(h, _)| h).trim_matches(['[', ']']).into()
+        })
+    }
+}
+
+fn default_witness_every_s() -> u32 {
+    60
 }
 
 /// `[central]`: the central PostgreSQL store, over TLS with this node's client certificate.
@@ -456,6 +490,7 @@ pub struct Site {
     /// The city's rules: who issues each level, designates operators, approves viewing (issue 21 §6).
     pub regulation: Regulation,
     pub central: Option<RawCentral>,
+    pub witness: Option<RawWitness>,
     pub zones: Vec<ZoneConfig>,
     pub readers: Vec<ReaderConfig>,
     pub controllers: Vec<ControllerConfig>,
@@ -970,6 +1005,7 @@ impl Site {
             administration,
             regulation,
             central: raw.central.clone(),
+            witness: raw.witness.clone(),
             zones,
             readers,
             controllers,

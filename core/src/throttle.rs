@@ -158,6 +158,53 @@ impl ReaderThrottle {
     pub fn run(&self, reader: &ReaderId) -> Option<&Run> {
         self.runs.get(reader)
     }
+
+    /// Every open run, as the daemon keeps them on disk so a restart does not reset a stranger's delay.
+    pub fn snapshot(&self) -> Vec<RunRecord> {
+        self.runs
+            .iter()
+            .map(|(reader, r)| RunRecord {
+                reader: reader.to_string(),
+                failures: r.failures,
+                first: r.first,
+                last: r.last,
+                wait_until: r.wait_until,
+                delay_s: r.delay.num_seconds(),
+                alarmed: r.alarmed,
+            })
+            .collect()
+    }
+
+    /// The runs of a snapshot (a restart).
+    pub fn restore(records: Vec<RunRecord>) -> ReaderThrottle {
+        let runs = records
+            .into_iter()
+            .map(|r| {
+                let run = Run {
+                    failures: r.failures,
+                    first: r.first,
+                    last: r.last,
+                    wait_until: r.wait_until,
+                    delay: Duration::seconds(r.delay_s.clamp(0, 86_400)),
+                    alarmed: r.alarmed,
+                };
+                (ReaderId::new(&r.reader), run)
+            })
+            .collect();
+        ReaderThrottle { runs }
+    }
+}
+
+/// One reader's run as stored (`reader-throttle.json` in the data directory).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    pub reader: String,
+    pub failures: u32,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+    pub wait_until: Option<DateTime<Utc>>,
+    pub delay_s: i64,
+    pub alarmed: bool,
 }
 
 #[cfg(test)]
@@ -172,6 +219,20 @@ mod tests {
     }
     const P: ThrottlePolicy =
         ThrottlePolicy { free_attempts: 3, base_delay_s: 1, max_delay_s: 30, alarm_after: 5, quiet_s: 300 };
+
+    #[test]
+    fn a_restored_run_keeps_its_delay_count_and_alarm() {
+        let mut b = ReaderThrottle::default();
+        for i in 0..5 {
+            b.record_unidentified(r(), t0() + Duration::seconds(i * 60), &P);
+        }
+        let mut back = ReaderThrottle::restore(b.snapshot());
+        let last = t0() + Duration::seconds(4 * 60);
+        assert!(back.check(&r(), last + Duration::seconds(1), &P).is_err(), "the delay survives");
+        let u = back.record_unidentified(r(), last + Duration::seconds(60), &P);
+        assert_eq!(u.failures, 6, "the count goes on");
+        assert!(u.incident.is_none(), "the run's incident was raised before the restart");
+    }
 
     #[test]
     fn three_free_then_a_doubling_delay_capped() {

@@ -1,6 +1,8 @@
 //! Start-up, the tasks, and a clean stop. The library never installs signal handlers (STYLE §6): the binary
 //! passes a shutdown future.
 
+mod peer_witness;
+
 use crate::node::clock::Clock;
 use crate::node::daemon::{Daemon, DoorRuntime, Matching, Shared};
 use crate::node::options::{Options, SiteFileError, load_site};
@@ -50,8 +52,8 @@ pub enum StartError {
     /// Fail secure: a door set to a stronger mode than this daemon carries out is not run on one factor.
     #[error(
         "door {door}: auth = \"{mode}\" is accepted in the site file but not carried out by this daemon yet \
-         (issue 16 §2); refusing to start rather than open it on a single factor. Use auth = \"biometric\" \
-         (認証方式) for now"
+         (issue 16 §2); refusing to start rather than open it on a single factor. Use auth = \"biometric\" or \
+         \"card+biometric\" (認証方式) for now"
     )]
     AuthModeNotCarriedOut { door: String, mode: &'static str },
 }
@@ -309,7 +311,8 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
 
 async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
-    if let Some(d) = site.doors.iter().find(|d| d.auth != tobira_core::authmode::AuthMode::Biometric) {
+    // Biometric and card+biometric doors are carried out (`doors`, `doors::cards`); two-biometrics is not yet.
+    if let Some(d) = site.doors.iter().find(|d| d.auth == tobira_core::authmode::AuthMode::TwoBiometrics) {
         return Err(StartError::AuthModeNotCarriedOut { door: d.id.to_string(), mode: d.auth.as_str() });
     }
     let fresh = prepare_data_dir(&opts)?;
@@ -364,7 +367,8 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             occupancy: Occupancy::default(),
             escorts: EscortLog::default(),
             lockout: lockouts,
-            reader_throttle: Default::default(),
+            // Restored: a restart does not reset a stranger's delay (issue 16 §2).
+            reader_throttle: crate::flows::doors::throttle_file::load(&opts.data_dir),
         }),
         matching: RwLock::new(matching),
         threshold: Daemon::default_threshold(),
@@ -443,6 +447,14 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         };
         tasks.spawn(crate::central::shipper::shipper_task(daemon.clone(), c.clone(), signer, stop_rx.clone()));
         tasks.spawn(crate::central::registry_sync::sync_task(daemon.clone(), c, stop_rx.clone()));
+    }
+    if let Some(w) = site.witness.clone() {
+        match tobira_audit::Signer::load(&opts.signing_key_path()) {
+            Ok(signer) => {
+                tasks.spawn(peer_witness::witness_task(daemon.clone(), w, signer, stop_rx.clone()));
+            }
+            Err(e) => tracing::error!(error = %e, "no tree heads for the peer witness: the signing key cannot be read"),
+        }
     }
     // The chain is verified once at every start, in the background: a store altered while the daemon was
     // down raises an alarm for the security manager (003 §20) instead of going unnoticed.

@@ -55,7 +55,7 @@ pub trait Reader: Send + Sync {
 }
 
 /// Inputs a door controller reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DoorInput {
     ContactOpened,
     ContactClosed,
@@ -67,11 +67,27 @@ pub enum DoorInput {
     Online,
     /// The session with the device is not secured (OSDP install mode): an alarm in itself.
     SecureChannelDown,
-    /// A card was read (the number is not a credential in tobira; only the event is recorded).
+    /// A card was read: the claim of a `card+biometric` door (issue 16 §2), never a credential by itself.
+    /// `data` holds the first `bits` bits, most significant first (OSDP osdp_RAW).
     CardRead {
         bits: u16,
+        data: CardData,
     },
-    KeyPress,
+    /// Keys pressed on the reader's keypad (OSDP osdp_KEYPAD: ASCII digits, `*` 0x7F, `#` 0x0D).
+    KeyPress {
+        keys: CardData,
+    },
+}
+
+/// A card's or a keypad's bytes. They name a person, so `Debug` never prints them: a `tracing` line or a
+/// panic message holds the length only.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct CardData(pub Vec<u8>);
+
+impl std::fmt::Debug for CardData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CardData(<{} bytes>)", self.0.len())
+    }
 }
 
 pub trait DoorController: Send + Sync {

@@ -18,15 +18,15 @@ fn pd(link: &std::path::Path, key: [u8; 16]) -> (sim::SimOsdpHandle, std::os::fd
 }
 
 async fn expect(c: &OsdpController, want: DoorInput, within: Duration) -> Duration {
-    expect_that(c, |i| i == want, &format!("{want:?}"), within).await
+    expect_that(c, |i| i == &want, &format!("{want:?}"), within).await
 }
 
-async fn expect_that(c: &OsdpController, ok: impl Fn(DoorInput) -> bool, want: &str, within: Duration) -> Duration {
+async fn expect_that(c: &OsdpController, ok: impl Fn(&DoorInput) -> bool, want: &str, within: Duration) -> Duration {
     let t = Instant::now();
     let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, c.next_input()).await {
-            Ok(Ok(i)) if ok(i) => return t.elapsed(),
+            Ok(Ok(i)) if ok(&i) => return t.elapsed(),
             Ok(Ok(_)) => continue,
             Ok(Err(e)) => panic!("driver error while waiting for {want}: {e}"),
             Err(_) => panic!("no {want} within {within:?}"),
@@ -74,8 +74,13 @@ async fn control_panel_drives_a_secure_peripheral() {
     door.rex();
     expect(&c, DoorInput::Rex, Duration::from_secs(3)).await;
     door.card(vec![0x12, 0x34, 0x56]);
-    expect_that(&c, |i| matches!(i, DoorInput::CardRead { bits: 24 }), "a 24-bit card read", Duration::from_secs(3))
-        .await;
+    expect_that(
+        &c,
+        |i| matches!(i, DoorInput::CardRead { bits: 24, data } if data.0 == [0x12, 0x34, 0x56]),
+        "a 24-bit card read",
+        Duration::from_secs(3),
+    )
+    .await;
     door.tamper();
     expect(&c, DoorInput::Tamper, Duration::from_secs(3)).await;
 
@@ -153,8 +158,13 @@ async fn python_libosdp_peripheral_is_driven_by_our_control_panel() {
         panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
     expect(&c, DoorInput::ContactOpened, Duration::from_secs(20)).await;
-    expect_that(&c, |i| matches!(i, DoorInput::CardRead { bits: 32 }), "a 32-bit card read", Duration::from_secs(10))
-        .await;
+    expect_that(
+        &c,
+        |i| matches!(i, DoorInput::CardRead { bits: 32, .. }),
+        "a 32-bit card read",
+        Duration::from_secs(10),
+    )
+    .await;
     c.feedback(Feedback::Granted).await.unwrap();
     let out = tokio::task::spawn_blocking(move || py.wait_with_output()).await.unwrap().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));

@@ -125,7 +125,7 @@ pub async fn door_controller(cfg: &ControllerCfg, c: &dyn DoorController, op: &d
     ] {
         op.act(&step);
         let t = Instant::now();
-        match expect(c, want).await {
+        match expect(c, want.clone()).await {
             Ok(()) => r.record(name, t, true, format!("{want:?}")),
             Err(e) => r.record(name, t, false, e),
         }

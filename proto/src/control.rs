@@ -113,6 +113,19 @@ pub enum Request {
     ViewerReturn {
         loan: String,
     },
+    /// Issue a card (or keypad ID) to a person for `card+biometric` doors (003 §14(2)); `card` is the number
+    /// printed on it, in decimal. The daemon stores its hash and shows only its last digits.
+    CardAdd {
+        person: String,
+        card: String,
+    },
+    /// Withdraw a card (lost, returned, the holder left).
+    CardRemove {
+        card: String,
+        reason: String,
+    },
+    /// Live cards: holder and last digits.
+    CardList,
     /// Periodic review (004 §5(10)): without `complete`, the list of every live grant, template and role;
     /// with it, the review is recorded: `revoke` names the grants found wrong, everything else is confirmed.
     Review {

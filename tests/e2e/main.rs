@@ -5,6 +5,7 @@
 mod common;
 
 mod admin;
+mod cards;
 mod central;
 mod console;
 mod crash;

@@ -456,3 +456,123 @@ fn leaving_the_server_room_also_leaves_the_media_room() {
     let v = at_door(&d, "media-in", "tanaka");
     assert_eq!(v["reason"], "NOT_INSIDE_PARENT", "{v}");
 }
+
+/// A peer witness: `tobira-central peer-witness` on "another host", reached over TLS.
+struct PeerWitness {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Drop for PeerWitness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_peer_witness(dir: &Path, node_pub: &Path) -> (PeerWitness, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    tobira_central::testing::certificates(dir, &[]);
+    let key = dir.join("witness.key");
+    tobira_audit::Signer::create(&key).unwrap();
+    let public = hex::encode(tobira_audit::Signer::load(&key).unwrap().public_key());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = std::process::Command::new(crate::common::TOBIRA_CENTRAL)
+        .args(["peer-witness", "--listen", &addr, "--key", key.to_str().unwrap()])
+        .args(["--store", dir.join("witnessed.json").to_str().unwrap()])
+        .args([
+            "--cert",
+            dir.join("server.crt").to_str().unwrap(),
+            "--cert-key",
+            dir.join("server.key").to_str().unwrap(),
+        ])
+        .arg("--node")
+        .arg(format!("sendai-honcho={}", node_pub.display()))
+        .env_remove("TOBIRA_CENTRAL_DB")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "the peer witness did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (PeerWitness { child, addr }, public)
+}
+
+/// Issue 16 §1(a): a standalone node (no centre, no PostgreSQL) whose heads a peer witness countersigns over
+/// TLS. Root on the node who rewrites history with a fresh key — replacing the pinned key and the high-water
+/// record too, so the node alone cannot tell — is caught by `verify --witness`; so is a cut tail.
+#[test]
+fn a_peer_witness_catches_a_fresh_key_rewrite_and_a_cut_tail_on_a_standalone_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = node_with_history(dir.path());
+    assert!(d.stop().success());
+    let pin = dir.path().join("audit-signing.pub");
+    let pinned = tobira_audit::anchors::read_key_file(&pin).unwrap();
+    let (w, witness_key) = start_peer_witness(&dir.path().join("witness-host"), &pin);
+    let wdir = dir.path().join("witness-host");
+    let with_witness = format!(
+        "{}\n[witness]\naddress = \"{}\"\nserver_name = \"localhost\"\nca_file = \"{}\"\nwitness_key = \"{witness_key}\"\nevery_s = 1\n",
+        site(),
+        w.addr,
+        wdir.join("ca.crt").display()
+    );
+    let d = Running::start_with(dir.path(), &with_witness, &[]);
+    add_people(&d, &["p4", "p5"]);
+    // Countersigned and remembered beside the pinned key.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let size = loop {
+        let hw = tobira_audit::anchors::load(&dir.path().join("audit-heads.json")).unwrap().unwrap_or_default();
+        if let Some(c) = hw.countersigned.filter(|c| c.size >= 10) {
+            break c.size;
+        }
+        assert!(Instant::now() < deadline, "no head countersigned by the peer witness");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let data = d.data.clone();
+    assert!(d.stop().success());
+    let o = verify(&data, &["--witness"]);
+    assert!(o.status.success(), "an honest store extends every countersigned head: {}", text(&o));
+    assert!(text(&o).contains("peer witness countersigned"), "{}", text(&o));
+
+    // The tail cut off (a copy of the store): events, checkpoints and the head file deleted.
+    let cut = dir.path().join("data-cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    for f in ["audit.db", "audit.db-wal", "audit.db-shm"] {
+        if data.join(f).exists() {
+            std::fs::copy(data.join(f), cut.join(f)).unwrap();
+        }
+    }
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut c = attacker(&cut.join("audit.db")).await;
+        sqlx::query("DELETE FROM events WHERE seq > 3").execute(&mut c).await.unwrap();
+        sqlx::query("DELETE FROM checkpoints").execute(&mut c).await.unwrap();
+    });
+    // Root also deleted the high-water record beside the pinned key: only the witness remembers.
+    std::fs::remove_file(dir.path().join("audit-heads.json")).unwrap();
+    let o = verify(&cut, &["--witness", "--node-key", &hex::encode(&pinned)]);
+    assert_eq!(o.status.code(), Some(4), "a cut tail passed the witness: {}", text(&o));
+    assert!(text(&o).contains("anchor"), "caught by a countersigned head: {}", text(&o));
+    let o = verify(&cut, &["--node-key", &hex::encode(&pinned)]);
+    assert!(o.status.success(), "without the witness (and no head file or pin beside it) it passes: {}", text(&o));
+
+    // The worst insider: history rewritten with a fresh key, the pinned key and audit-heads.json replaced.
+    let (_, fresh) = rewrite_with_fresh_key(&data);
+    std::fs::remove_file(&pin).unwrap();
+    std::fs::write(&pin, format!("{}\n", hex::encode(&fresh))).unwrap();
+    let o = verify(&data, &[]);
+    assert!(o.status.success(), "with everything on the node replaced, only the witness is left: {}", text(&o));
+    // The witness's heads are signed by the key written on paper, not the fresh one…
+    let o = verify(&data, &["--witness"]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("key was replaced"), "{}", text(&o));
+    // …and with the paper's key the rewritten store fails too (its re-signed checkpoints first).
+    let o = verify(&data, &["--witness", "--node-key", &hex::encode(&pinned)]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("re-keyed") || text(&o).contains("rewritten"), "{}", text(&o));
+    assert!(size >= 10);
+    drop(w);
+}

@@ -2,6 +2,7 @@
 //! then applied; a refusal changes nothing and says what is wrong.
 
 use crate::admin::audited::audited_admin;
+use crate::admin::cards;
 use crate::admin::range::{parse_end, parse_time};
 use crate::flows::actor::{Actor, Proof};
 use crate::node::daemon::Daemon;
@@ -47,6 +48,8 @@ fn administrative(req: &Request) -> Option<&'static str> {
         Request::RequestView { .. } => "request.view",
         Request::ViewerLend { .. } => "viewer.lend",
         Request::ViewerReturn { .. } => "viewer.return",
+        Request::CardAdd { .. } => "card.add",
+        Request::CardRemove { .. } => "card.remove",
         Request::Review { .. } => "review",
         Request::AlarmAck { .. } => "alarms.ack",
         Request::KeyRotate => "key.rotate",
@@ -133,6 +136,11 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::ViewerReturn { loan } => {
             crate::admin::viewer::give_back(d, &d.prove(c, Act::LendViewer).await?, &loan).await
         }
+        Request::CardAdd { person, card } => cards::add(d, &d.prove(c, Act::IssueCard).await?, &person, &card).await,
+        Request::CardRemove { card, reason } => {
+            cards::remove(d, &d.prove(c, Act::IssueCard).await?, &card, &reason).await
+        }
+        Request::CardList => cards::list(d).await,
         Request::Review { complete, revoke, note } => {
             let actor = d.prove(c, Act::Review).await?;
             crate::admin::review::review(d, &actor, complete, &revoke, note.as_deref()).await

@@ -1,6 +1,9 @@
 //! One task per door: readers, the controller's inputs and a tick drive the door's pure state machine, and
 //! the door flow keeps its order — identify, decide, record durably, only then unlock (DESIGN "Door").
 
+mod cards;
+pub mod throttle_file;
+
 use crate::flows::identify::Identified;
 use crate::node::daemon::{Daemon, audit_unavailable, decision_event, report};
 use std::sync::Arc;
@@ -251,6 +254,10 @@ struct DoorTask {
     seen_online: bool,
     /// What the driver said about the controller's health at the last tick.
     was_healthy: Option<bool>,
+    /// A `card+biometric` door's claim in progress (the card read, waiting for the finger).
+    auth: tobira_core::authmode::AuthState,
+    /// Keys typed so far on the door's keypad (an ID in place of the card).
+    keypad: tobira_core::card::Keypad,
 }
 
 /// How a grant's unlock was carried out.
@@ -289,6 +296,8 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
         episodes: Episodes::default(),
         seen_online: false,
         was_healthy: None,
+        auth: Default::default(),
+        keypad: Default::default(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -327,6 +336,12 @@ impl DoorTask {
         details: serde_json::Value,
     ) -> Option<i64> {
         note_for(&self.d, &self.cfg.id, kind, outcome, reason, article, details).await
+    }
+
+    /// Keeps the readers' runs on disk (a restart must not reset a stranger's delay).
+    fn save_throttle(&self) {
+        let snapshot = self.d.shared().reader_throttle.clone();
+        throttle_file::save(&self.d.opts.data_dir, &snapshot);
     }
 
     fn controller_id(&self) -> String {
@@ -385,6 +400,7 @@ impl DoorTask {
         let now = self.d.now();
         let outs = self.sm.handle(DoorInput::Tick, now);
         self.apply(outs).await;
+        self.card_tick().await;
         let healthy = self.controller.healthy();
         let ctl = self.controller_id();
         match (self.was_healthy, healthy) {
@@ -417,7 +433,21 @@ impl DoorTask {
         }
         // Why a sample gave no probe (a fingerprint at a palm reader, a blank frame): audited, never a match.
         let mut refused: Option<String> = None;
+        // Why nobody was identified: a stranger's finger, or (card doors) no card first.
+        let mut no_person = Reason::NotIdentified;
+        let mut card_claims = None;
+        let card_step = self.card_sample(side, &reader, &sample);
         let (person, score, identified_as_allowed) = match side {
+            Side::Entry if card_step.is_some() => match card_step {
+                Some(cards::CardStep::Verified { person, score }) => (Some(person), Some(score), true),
+                Some(cards::CardStep::Refused { reason, claimed, score, sample_error }) => {
+                    no_person = reason;
+                    card_claims = claimed;
+                    refused = sample_error;
+                    (None, score, false)
+                }
+                None => (None, None, false),
+            },
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
                 match self.d.identify(modality, &sample, &allowed) {
@@ -447,7 +477,7 @@ impl DoorTask {
             }
         };
         let decision = match (&side, &person) {
-            (_, None) => Decision::deny(Reason::NotIdentified),
+            (_, None) => Decision::deny(no_person),
             (Side::Entry, Some(p)) => {
                 let req =
                     Request::Enter { door: self.cfg.id.clone(), person: p.clone(), reader: ReaderId::new(&reader) };
@@ -479,6 +509,10 @@ impl DoorTask {
         if let Some(r) = refused {
             details["sample"] = r.into();
         }
+        if let Some(c) = card_claims {
+            // Whom the card named: the finger was not theirs (a found or lent card), not an identification.
+            details["card_claims"] = c.as_str().into();
+        }
         // The reader's run of unidentified attempts (issue 16 §2): a stranger, a glove or an unusable sample
         // counts and may start the delay or raise the incident; someone identified among those allowed ends
         // the run, and the decision says what the run had imposed. Someone recognised but not allowed here
@@ -486,6 +520,7 @@ impl DoorTask {
         let mut incident = None;
         if person.is_none() {
             let u = self.d.shared().reader_throttle.record_unidentified(rid.clone(), now, &policy);
+            self.save_throttle();
             details["reader_run"] = serde_json::json!({
                 "unidentified_in_a_row": u.failures,
                 "delay_s": u.wait_until.map_or(0, |w| (w - now).num_seconds()),
@@ -495,6 +530,7 @@ impl DoorTask {
         } else if identified_as_allowed
             && let Some(e) = self.d.shared().reader_throttle.record_identified(&rid, now, &policy)
         {
+            self.save_throttle();
             details["reader_run"] = serde_json::json!({
                 "ended_after_unidentified": e.failures,
                 "throttle_delay_s": e.delay.num_seconds(),
@@ -736,6 +772,9 @@ impl DoorTask {
     }
 
     async fn device_state(&mut self, i: HwInput) {
+        if self.on_card_input(&i).await {
+            return;
+        }
         let (kind, reason, outcome) = match i {
             HwInput::Offline => return self.controller_unreachable("its driver reports it offline").await,
             HwInput::Online => {
@@ -745,9 +784,9 @@ impl DoorTask {
             HwInput::Tamper => ("device.tamper", "TAMPER", Outcome::Alarm),
             HwInput::PowerLost => ("device.power", "POWER_LOST", Outcome::Alarm),
             HwInput::SecureChannelDown => ("device.secure_channel", "SECURE_CHANNEL_DOWN", Outcome::Alarm),
-            // Cards are not a credential here; the read is recorded, the number is not.
+            // Cards are not a credential at a biometric-only door; the read is recorded, the number is not.
             HwInput::CardRead { .. } => ("door.card", "CARD_READ", Outcome::Info),
-            HwInput::KeyPress => ("door.keypad", "KEY_PRESSED", Outcome::Info),
+            HwInput::KeyPress { .. } => ("door.keypad", "KEY_PRESSED", Outcome::Info),
             _ => return,
         };
         self.note(

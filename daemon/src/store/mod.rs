@@ -4,6 +4,7 @@
 //! registry rather than recreating it: a wrong path or a damaged disk must never look like an empty site.
 
 mod admin;
+mod cards;
 mod outbox;
 mod rows;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 pub use admin::{AlarmRow, LoanRow, RequestRow, TemplateInfo};
+pub use cards::{CardRow, card_hash};
 pub use outbox::OutboxRow;
 pub use rows::TemplateRow;
 

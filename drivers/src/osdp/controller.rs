@@ -225,10 +225,11 @@ impl Link {
                 self.local = [tamper, power];
             }
             OsdpEvent::Status(_) => {}
-            OsdpEvent::CardRead(c) => {
-                self.emit(DoorInput::CardRead { bits: c.nr_bits.min(usize::from(u16::MAX)) as u16 })
-            }
-            OsdpEvent::KeyPress(_) => self.emit(DoorInput::KeyPress),
+            OsdpEvent::CardRead(c) => self.emit(DoorInput::CardRead {
+                bits: c.nr_bits.min(usize::from(u16::MAX)) as u16,
+                data: crate::CardData(c.data),
+            }),
+            OsdpEvent::KeyPress(k) => self.emit(DoorInput::KeyPress { keys: crate::CardData(k.data) }),
             OsdpEvent::MfgReply(_) => {}
         }
     }

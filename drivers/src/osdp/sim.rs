@@ -97,6 +97,23 @@ impl SimOsdpHandle {
         let _ = self.acts.send(Act::Event(OsdpEvent::CardRead(OsdpEventCardRead::new_raw(data))));
     }
 
+    /// Keys typed on the reader's keypad, as osdp_KEYPAD carries them (ASCII digits, `#` as 0x0D).
+    pub fn keypad(&self, keys: &str) {
+        let data = keys
+            .bytes()
+            .map(|b| {
+                if b == b'#' {
+                    0x0D
+                } else if b == b'*' {
+                    0x7F
+                } else {
+                    b
+                }
+            })
+            .collect();
+        let _ = self.acts.send(Act::Event(OsdpEvent::KeyPress(libosdp::OsdpEventKeyPress::new(data))));
+    }
+
     /// The device dies on the next strike command before it can answer it: the control panel hears
     /// nothing more from it (the relay is not energised).
     pub fn die_on_next_pulse(&self) {

@@ -20,8 +20,9 @@ use tobira_ledger::table;
 pub struct CentralCli {
     /// The central database as the centre's administrator or an auditor, e.g.
     /// `postgres://tobira_admin@db.example.lg.jp/tobira?sslmode=verify-full&sslrootcert=/etc/tobira/ca.crt`.
+    /// Not needed by `witness-key` and `peer-witness`.
     #[arg(long, env = "TOBIRA_CENTRAL_DB")]
-    pub db: String,
+    pub db: Option<String>,
     /// UTC offset of the site, for dates given without a time (`--from 2026-04-01`): +09:00 in Japan.
     #[arg(long, default_value = "+09:00")]
     pub utc_offset: String,
@@ -56,6 +57,29 @@ pub enum CentralCmd {
         /// Decide what is pending once and exit (for scripts and tests).
         #[arg(long)]
         once: bool,
+    },
+    /// A witness that needs no PostgreSQL (issue 16 §1(a)): countersigns the signed tree heads of the nodes
+    /// named with `--node` over TLS, refusing any head that does not extend the last it countersigned, and
+    /// keeps what it countersigned in `--store` (a JSON file, replaced atomically). Run it on another host
+    /// than the nodes; they name it in `[witness]`.
+    PeerWitness {
+        /// Address to listen on, e.g. 0.0.0.0:7443.
+        #[arg(long)]
+        listen: String,
+        /// The witness's signing key (`tobira-central witness-key --key FILE`).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        store: PathBuf,
+        /// The server certificate chain (PEM) and its private key (PEM), from the site's CA.
+        #[arg(long)]
+        cert: PathBuf,
+        #[arg(long)]
+        cert_key: PathBuf,
+        /// NODE=FILE: a node it witnesses and its `audit-signing.pub` (compare the fingerprint with the one
+        /// written on paper at the node's `--init`). Repeatable.
+        #[arg(long = "node", required = true)]
+        nodes: Vec<String>,
     },
     /// Audit questions across every node.
     #[command(subcommand)]
@@ -166,6 +190,34 @@ fn bound(offset: &str, field: &str, s: &str) -> anyhow::Result<String> {
     Ok(tobira_audit::time_text(t))
 }
 
+async fn peer_witness(
+    listen: &str,
+    key: &std::path::Path,
+    store: &std::path::Path,
+    cert: &std::path::Path,
+    cert_key: &std::path::Path,
+    nodes: &[String],
+) -> anyhow::Result<i32> {
+    use tobira_central::peer_witness::{PeerWitness, serve, server_config};
+    let mut keys = std::collections::BTreeMap::new();
+    for n in nodes {
+        let Some((node, file)) = n.split_once('=') else { anyhow::bail!("--node {n}: give NODE=FILE") };
+        let k = tobira_audit::anchors::read_key_file(std::path::Path::new(file))?;
+        eprintln!("witnessing node {node}: key fingerprint {}", tobira_audit::anchors::fingerprint(&k));
+        keys.insert(node.to_string(), k);
+    }
+    let signer = tobira_audit::Signer::load(key)?;
+    let public = hex::encode(signer.public_key());
+    let w = PeerWitness::open(store, signer.into_key_pair(), keys)?;
+    let tls = server_config(cert, cert_key)?;
+    let l = std::net::TcpListener::bind(listen).map_err(|e| anyhow::anyhow!("--listen {listen}: {e}"))?;
+    eprintln!("peer witness {public} listening on {}; Ctrl-C stops", l.local_addr()?);
+    let w = std::sync::Arc::new(std::sync::Mutex::new(w));
+    std::thread::spawn(move || serve(l, tls, w));
+    stop_signal().await;
+    Ok(0)
+}
+
 async fn connect(db: &str) -> anyhow::Result<PgPool> {
     let opts = PgConnectOptions::from_str(db).map_err(|e| anyhow::anyhow!("--db: {e}"))?;
     PgPoolOptions::new()
@@ -191,9 +243,15 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
         println!("{}", hex::encode(tobira_audit::Signer::load(key)?.public_key()));
         return Ok(0);
     }
-    let pool = connect(&cli.db).await?;
+    if let CentralCmd::PeerWitness { listen, key, store, cert, cert_key, nodes } = &cli.cmd {
+        return peer_witness(listen, key, store, cert, cert_key, nodes).await;
+    }
+    let Some(db) = cli.db.as_deref() else {
+        anyhow::bail!("--db (or TOBIRA_CENTRAL_DB): the central database is needed for this command");
+    };
+    let pool = connect(db).await?;
     match cli.cmd {
-        CentralCmd::WitnessKey { .. } => Ok(0),
+        CentralCmd::WitnessKey { .. } | CentralCmd::PeerWitness { .. } => Ok(0),
         CentralCmd::Migrate => {
             tobira_central::migrate(&pool).await?;
             println!("central schema up to date");

@@ -20,7 +20,27 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Audit(AuditCmd::Verify { data_dir, online: false, central: false, config, node_key, anchor }) => {
+        Cmd::Audit(AuditCmd::Verify {
+            data_dir,
+            online: false,
+            central: false,
+            config,
+            node_key,
+            mut anchor,
+            witness,
+        }) => {
+            if witness {
+                match tobira_cli::witness::witness_anchors(&config, node_key.as_deref()) {
+                    Ok(heads) => {
+                        eprintln!("the peer witness countersigned {} heads of this node", heads.len());
+                        anchor.extend(heads);
+                    }
+                    Err((code, e)) => {
+                        eprintln!("AUDIT VERIFICATION FAILED against the peer witness (証人): {e}");
+                        return code;
+                    }
+                }
+            }
             tobira_cli::trust::verify_cli(&data_dir, &config, node_key.as_deref(), &anchor, json)
         }
         Cmd::Audit(AuditCmd::Verify { data_dir, central: true, config, node_key, anchor, .. }) => {
