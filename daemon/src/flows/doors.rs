@@ -520,7 +520,6 @@ impl DoorTask {
         let mut incident = None;
         if person.is_none() {
             let u = self.d.shared().reader_throttle.record_unidentified(rid.clone(), now, &policy);
-            self.save_throttle();
             details["reader_run"] = serde_json::json!({
                 "unidentified_in_a_row": u.failures,
                 "delay_s": u.wait_until.map_or(0, |w| (w - now).num_seconds()),
@@ -530,13 +529,16 @@ impl DoorTask {
         } else if identified_as_allowed
             && let Some(e) = self.d.shared().reader_throttle.record_identified(&rid, now, &policy)
         {
-            self.save_throttle();
             details["reader_run"] = serde_json::json!({
                 "ended_after_unidentified": e.failures,
                 "throttle_delay_s": e.delay.num_seconds(),
                 "waited_ms": (now - e.last).num_milliseconds(),
                 "alarmed": e.alarmed,
             });
+        }
+        if details.get("reader_run").is_some() {
+            // After the `if let` above: its guard on the shared state lives through its body.
+            self.save_throttle();
         }
         let ev = decision_event(kind, now, person.as_ref(), self.cfg.id.as_str(), &decision, score, details);
         let (decision, seq) = match self.d.record(ev).await {
