@@ -17,6 +17,7 @@ pub mod enroll;
 pub mod enroll_palm;
 pub mod erase;
 pub mod identify;
+pub mod init;
 pub mod keyring;
 pub mod keys;
 pub mod ledger_cmd;

@@ -9,6 +9,7 @@ mod central;
 mod faults;
 mod hostile;
 mod multinode;
+mod newsite;
 mod node;
 mod pam;
 mod profiles;
