@@ -8,3 +8,4 @@ pub mod demo;
 mod demo_admin;
 mod demo_doors;
 mod demo_palm;
+pub mod local_time;
