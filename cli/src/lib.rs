@@ -9,3 +9,4 @@ mod demo_admin;
 mod demo_doors;
 mod demo_palm;
 pub mod local_time;
+pub mod prompt;

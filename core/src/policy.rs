@@ -77,6 +77,9 @@ pub enum Reason {
     /// Too many unidentified attempts in a row at this reader: the attempt was refused without being
     /// matched until the reader's delay passes (issue 16 §2, `crate::throttle`).
     ReaderThrottled,
+    /// Nobody placed a finger or palm before the capture timeout (issue 22 §4): not a failed match, so it
+    /// counts toward neither the lockout nor the reader's throttle.
+    NoSample,
 }
 
 impl Reason {
@@ -110,6 +113,7 @@ impl Reason {
             Reason::StrikeFailed => "STRIKE_FAILED",
             Reason::CentralStale => "CENTRAL_STALE",
             Reason::ReaderThrottled => "READER_THROTTLED",
+            Reason::NoSample => "NO_SAMPLE",
         }
     }
 
@@ -124,7 +128,9 @@ impl Reason {
                 "003 §13(4), 002 §5-4"
             }
             Reason::ExitRecorded => "000 §7, 003 §13",
-            Reason::LockedOut | Reason::NotIdentified | Reason::ReaderThrottled => "NIST SP 800-63B §5.2.2",
+            Reason::LockedOut | Reason::NotIdentified | Reason::ReaderThrottled | Reason::NoSample => {
+                "NIST SP 800-63B §5.2.2"
+            }
             Reason::RemoteLoginRefused => "004 §2(9)",
             Reason::PersonInactive => "000 §8(2)",
             Reason::UnknownPerson | Reason::UnknownDoor | Reason::UnknownTerminal => "001 §15(1)",
@@ -165,6 +171,7 @@ impl fmt::Display for Reason {
             Reason::DeviceOffline => "The door controller is offline: the door stays locked. Call the system administrator.",
             Reason::StrikeFailed => "The door did not open: its controller did not confirm the unlock. The door stays locked; the security manager has been alerted.",
             Reason::ReaderThrottled => "Too many unrecognised attempts at this reader: wait a few seconds, then try again (the security manager is told of repeated attempts).",
+            Reason::NoSample => "No finger or palm was placed in time: nothing was compared and nothing counts against you. Try again.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }

@@ -24,6 +24,7 @@ pub mod ledger_cmd;
 pub mod login;
 pub mod login_socket;
 pub mod options;
+pub mod prompts;
 pub mod registry_publish;
 pub mod registry_sync;
 pub mod requests;

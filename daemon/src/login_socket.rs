@@ -35,7 +35,7 @@ pub fn outcome_for(granted: bool, reason: &str) -> LoginOutcome {
         return LoginOutcome::Success;
     }
     match reason {
-        "NOT_IDENTIFIED" | "AUDIT_UNAVAILABLE" => LoginOutcome::AuthError,
+        "NOT_IDENTIFIED" | "NO_SAMPLE" | "AUDIT_UNAVAILABLE" => LoginOutcome::AuthError,
         "LOCKED_OUT" => LoginOutcome::MaxTries,
         "UNKNOWN_PERSON" => LoginOutcome::UserUnknown,
         "GRANT_EXPIRED" | "APPOINTMENT_ENDED" | "PERSON_INACTIVE" => LoginOutcome::AccountExpired,
