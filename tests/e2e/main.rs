@@ -14,6 +14,7 @@ mod node;
 mod pam;
 mod profiles;
 mod r30x_images;
+mod readme;
 mod regulations;
 mod strangers;
 mod trust;
