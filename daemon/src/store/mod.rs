@@ -4,6 +4,7 @@
 //! registry rather than recreating it: a wrong path or a damaged disk must never look like an empty site.
 
 mod admin;
+pub use admin::{REQUEST_NUMBERING, short_request_id};
 mod outbox;
 mod rows;
 
