@@ -37,23 +37,7 @@ fn site_with_admin(d: &Running) {
 }
 
 fn add(d: &Running, id: &str, aff: &str, roles: &str) {
-    json(&d.act(
-        "takahashi",
-        &[
-            "--json",
-            "person",
-            "add",
-            id,
-            "--name",
-            id,
-            "--affiliation",
-            aff,
-            "--roles",
-            roles,
-            "--appointment-end",
-            "2027-03-31",
-        ],
-    ));
+    add_person(d, id, aff, roles, "2027-03-31");
 }
 
 /// `by` enrolls `who` (three captures at t01-reader); returns the answer.

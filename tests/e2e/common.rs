@@ -259,3 +259,29 @@ pub async fn rechain(c: &mut sqlx::SqliteConnection, from: i64) {
         prev = h;
     }
 }
+
+/// The system administrator registers `id` (named `id`) in `affiliation` with `roles` until `end`; the act must
+/// succeed and answer in JSON.
+pub fn add_person(d: &Running, id: &str, affiliation: &str, roles: &str, end: &str) {
+    let o = d.act(
+        "takahashi",
+        &[
+            "--json",
+            "person",
+            "add",
+            id,
+            "--name",
+            id,
+            "--affiliation",
+            affiliation,
+            "--roles",
+            roles,
+            "--appointment-end",
+            end,
+        ],
+    );
+    assert!(o.status.success(), "expected success: {}", text(&o));
+    for l in String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.trim().is_empty()) {
+        assert!(serde_json::from_str::<serde_json::Value>(l).is_ok(), "not JSON: {l}");
+    }
+}

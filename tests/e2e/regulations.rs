@@ -14,26 +14,6 @@ fn json(o: &Output) -> serde_json::Value {
     serde_json::Value::Array(lines)
 }
 
-fn add(d: &Running, id: &str, aff: &str, roles: &str, end: &str) {
-    json(&d.act(
-        "takahashi",
-        &[
-            "--json",
-            "person",
-            "add",
-            id,
-            "--name",
-            id,
-            "--affiliation",
-            aff,
-            "--roles",
-            roles,
-            "--appointment-end",
-            end,
-        ],
-    ));
-}
-
 fn enroll(d: &Running, who: &str) {
     for _ in 0..3 {
         d.present("t01-reader", who);
@@ -62,10 +42,10 @@ fn r21_authority_ends_with_the_appointment_and_refusals_are_on_record() {
     d.bootstrap();
     enroll(&d, "takahashi");
     // ito's appointment ends on 30 November; suzuki (the data manager) and yamamoto too; tanaka stays.
-    add(&d, "ito", "市民課", "site-administrator,operator", "2026-11-30");
-    add(&d, "suzuki", "情報政策課", "data-manager", "2026-11-30");
-    add(&d, "tanaka", "市民課", "operator", "2027-03-31");
-    add(&d, "kato", "市民課", "operator", "2027-03-31");
+    add_person(&d, "ito", "市民課", "site-administrator,operator", "2026-11-30");
+    add_person(&d, "suzuki", "情報政策課", "data-manager", "2026-11-30");
+    add_person(&d, "tanaka", "市民課", "operator", "2027-03-31");
+    add_person(&d, "kato", "市民課", "operator", "2027-03-31");
     for who in ["ito", "suzuki", "tanaka"] {
         enroll(&d, who);
     }
