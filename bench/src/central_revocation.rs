@@ -64,12 +64,24 @@ pub fn run(nodes: usize, rounds: usize) -> anyhow::Result<()> {
         let site_file = nd.join("site.toml");
         std::fs::write(&site_file, site(&pg, &id, role))?;
         let data = nd.join("data");
-        let child = Command::new(&bin)
+        let init = Command::new(&bin)
             .arg("--config")
             .arg(&site_file)
             .arg("--data-dir")
             .arg(&data)
             .args(["--init", "--simulation"])
+            .stdout(Stdio::null())
+            .status()
+            .context("tobirad --init")?;
+        if !init.success() {
+            bail!("tobirad --init for {id} failed: {init}");
+        }
+        let child = Command::new(&bin)
+            .arg("--config")
+            .arg(&site_file)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--simulation")
             .env("TOBIRA_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -140,15 +140,26 @@ struct Daemon {
 impl Daemon {
     fn spawn(bin: &Path, site: &Path, data: &Path, log: &Path, init: bool) -> anyhow::Result<Daemon> {
         let _ = std::fs::remove_file(data.join("control.sock"));
+        let args = ["--config", site.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default()];
+        if init {
+            // `tobirad --init` creates the site and exits (issue 22 §2); the daemon then runs on it.
+            let st = Command::new(bin)
+                .args(args)
+                .args(["--init", "--simulation"])
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(log)?)
+                .status()
+                .context("running tobirad --init")?;
+            if !st.success() {
+                bail!("tobirad --init failed ({st}): see {}", log.display());
+            }
+        }
         let mut cmd = Command::new(bin);
-        cmd.args(["--config", site.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default()])
+        cmd.args(args)
             .arg("--simulation")
             .env("TOBIRA_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(log)?);
-        if init {
-            cmd.arg("--init");
-        }
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log)?);
         Ok(Daemon { child: cmd.spawn().context("starting tobirad")?, started: Instant::now() })
     }
 

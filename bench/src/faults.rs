@@ -160,6 +160,20 @@ impl Bed {
 
     pub(crate) fn start(&self) -> anyhow::Result<Life> {
         let _ = std::fs::remove_file(self.sock());
+        if !self.data.join("registry.db").exists() {
+            // `tobirad --init` creates the site and exits (issue 22 §2); the daemon then runs on it.
+            let st = Command::new(&self.daemon)
+                .args(["--config", self.site.to_str().unwrap_or_default(), "--data-dir"])
+                .arg(&self.data)
+                .args(["--init", "--simulation"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .context("running tobirad --init")?;
+            if !st.success() {
+                bail!("tobirad --init failed ({st})");
+            }
+        }
         let child = Command::new(&self.daemon)
             .args(["--config", self.site.to_str().unwrap_or_default(), "--data-dir"])
             .arg(&self.data)
@@ -167,7 +181,7 @@ impl Bed {
             .arg(self.sock())
             .arg("--login-socket")
             .arg(self.login_sock())
-            .args(["--init", "--simulation"])
+            .arg("--simulation")
             .env("TOBIRA_LOG", "error")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

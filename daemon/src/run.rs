@@ -1,15 +1,15 @@
 //! Start-up, the tasks, and a clean stop. The library never installs signal handlers (STYLE §6): the binary
 //! passes a shutdown future.
 
+pub mod init;
 mod peer_witness;
 
 use crate::node::clock::Clock;
 use crate::node::daemon::{Daemon, DoorRuntime, Matching, Shared};
 use crate::node::options::{Options, SiteFileError, load_site};
-use crate::secrets::keys::{KEK_LEN, create_key};
 use crate::store::RegistryStore;
 use std::collections::HashMap;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditStore, NewEvent, Outcome};
@@ -84,7 +84,7 @@ impl From<SiteFileError> for StartError {
 }
 
 /// The name of user `uid` for a message (its number if it has none).
-fn user_name(uid: u32) -> String {
+pub(crate) fn user_name(uid: u32) -> String {
     let mut buf = vec![0 as libc::c_char; 16 * 1024];
     // SAFETY: an all-zero passwd is a valid value for getpwuid_r to fill.
     let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
@@ -103,13 +103,17 @@ fn user_name(uid: u32) -> String {
 /// tobirad runs as and be closed to everyone else (0700), or tobirad refuses to start and names the fix
 /// (issue 15; 001 §15(4); THREATS "a local process on the terminal"). systemd's `UMask=` is not relied on.
 pub fn check_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    check_data_dir_for(dir, unsafe { libc::geteuid() })
+}
+
+/// As [`check_data_dir`], for the user `me` who will run tobirad (`--init --user` as root).
+pub fn check_data_dir_for(dir: &std::path::Path, me: u32) -> Result<(), StartError> {
     let err = |detail: String| StartError::DataDir { path: dir.into(), detail };
     let meta = std::fs::metadata(dir).map_err(|e| err(e.to_string()))?;
     if !meta.is_dir() {
         return Err(err("is not a directory: check --data-dir".into()));
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
     if meta.uid() != me {
         let me_name = user_name(me);
         return Err(err(format!(
@@ -132,24 +136,14 @@ pub fn check_data_dir(dir: &std::path::Path) -> Result<(), StartError> {
     Ok(())
 }
 
-fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
+/// The data directory of an existing site: `--init` (`crate::init`) is the only place one is created.
+fn prepare_data_dir(opts: &Options) -> Result<(), StartError> {
     let dir = &opts.data_dir;
     let err = |detail: String| StartError::DataDir { path: dir.clone(), detail };
-    if dir.exists() {
-        check_data_dir(dir)?;
-    } else {
-        if !opts.init {
-            return Err(err("holds no tobira stores: run `tobirad --init` once to create a new site here".into()));
-        }
-        // Parents as the umask says (they are the administrator's); the data directory itself 0700.
-        if let Some(parent) = dir.parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
-        }
-        std::fs::DirBuilder::new().mode(0o700).create(dir).map_err(|e| err(e.to_string()))?;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| err(e.to_string()))?;
+    if !dir.exists() {
+        return Err(err("holds no tobira stores: run `tobirad --init` once to create a new site here".into()));
     }
+    check_data_dir(dir)?;
     let have_reg = opts.registry_path().exists();
     let have_audit = opts.audit_path().exists();
     if have_reg != have_audit {
@@ -159,13 +153,33 @@ fn prepare_data_dir(opts: &Options) -> Result<bool, StartError> {
             if have_reg { "audit.db" } else { "registry.db" }
         )));
     }
-    if have_reg {
-        return Ok(false);
-    }
-    if !opts.init {
+    if !have_reg {
         return Err(err("holds no tobira stores: run `tobirad --init` once to create a new site here".into()));
     }
-    Ok(true)
+    Ok(())
+}
+
+/// The simulated devices a site names, refused unless `--simulation` is given. Checked before anything is
+/// created, at `--init` and at every start (issue 22 §2: a refused start must leave nothing behind).
+pub fn check_simulated_devices(site: &Site, simulation: bool) -> Result<(), StartError> {
+    if simulation {
+        return Ok(());
+    }
+    for r in &site.readers {
+        let detail = match r.kind.as_str() {
+            "sim-finger" | "sim-palm" => "is a simulated reader; start with --simulation, or name a real reader kind",
+            "sim-r30x" => "is a simulated R30x module; start with --simulation, or name kind r30x and its port",
+            _ => continue,
+        };
+        return Err(StartError::Device { device: r.id.to_string(), detail: detail.into() });
+    }
+    if let Some(c) = site.controllers.iter().find(|c| c.kind == "sim") {
+        return Err(StartError::Device {
+            device: c.id.to_string(),
+            detail: "is a simulated controller; start with --simulation".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The devices a site names, built from their drivers.
@@ -315,22 +329,20 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     if let Some(d) = site.doors.iter().find(|d| d.auth == tobira_core::authmode::AuthMode::TwoBiometrics) {
         return Err(StartError::AuthModeNotCarriedOut { door: d.id.to_string(), mode: d.auth.as_str() });
     }
-    let fresh = prepare_data_dir(&opts)?;
-    if fresh {
-        // Pin the audit key outside the data directory before any store exists (issue 16 §1).
-        crate::node::trust::pin_at_init(&opts, site.id.as_str())?;
+    // Before anything is created or opened: a refusal leaves nothing behind (issue 22 §2).
+    check_simulated_devices(&site, opts.simulation)?;
+    if opts.init {
+        // `tobirad --init` is `init::init`, called by the binary; never run a site with it.
+        return Err(StartError::DataDir {
+            path: opts.data_dir.clone(),
+            detail: "--init creates a site and exits: run tobirad again without it".into(),
+        });
     }
+    prepare_data_dir(&opts)?;
     // Stores first: a foreign or damaged file is named before anything else is said or created.
-    let store = RegistryStore::open(&opts.registry_path(), fresh).await?;
-    let audit_store = if fresh {
-        AuditStore::create_with(&opts.audit_path(), site.id.as_str(), &opts.signing_key_path(), opts.checkpoint_every)
-            .await?
-    } else {
-        AuditStore::open_with(&opts.audit_path(), &opts.signing_key_path(), opts.checkpoint_every).await?
-    };
-    if fresh {
-        create_key(&opts.template_key_path(), KEK_LEN)?;
-    }
+    let store = RegistryStore::open(&opts.registry_path(), false).await?;
+    let audit_store =
+        AuditStore::open_with(&opts.audit_path(), &opts.signing_key_path(), opts.checkpoint_every).await?;
     let template_key = crate::secrets::keyring::settle(&opts.template_key_path(), &store).await?;
     let audit = audit_store.writer();
     let Devices { readers, doors, sim } = build_devices(&site, &opts)?;

@@ -96,8 +96,9 @@ impl Running {
         std::fs::write(&site, site_text).unwrap();
         let data = dir.join("data");
         let _ = std::fs::remove_file(data.join("control.sock"));
+        init_site(&site, &data, &[]);
         let mut child = Command::new(TOBIRAD)
-            .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
+            .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
             .envs(env.iter().copied())
             .stderr(Stdio::null())
             .spawn()
@@ -167,6 +168,21 @@ impl Running {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// `tobirad --init --simulation` on `site` and `data` unless a site is already there (`--init` creates and
+/// exits, and refuses an existing store: issue 22 §2). Returns what it printed (empty when skipped).
+pub fn init_site(site: &Path, data: &Path, extra: &[&str]) -> String {
+    if data.join("registry.db").exists() {
+        return String::new();
+    }
+    let o = Command::new(TOBIRAD)
+        .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "tobirad --init: {}", text(&o));
+    text(&o)
 }
 
 /// The node's `tobira status` as JSON.

@@ -48,8 +48,24 @@ fn private_dir(p: &Path) {
 fn start(dir: &Path, data: &Path, sock: &Path, extra: &[&str], umask: Option<libc::mode_t>) -> Running {
     let site = dir.join("site.toml");
     std::fs::write(&site, demo_site()).unwrap();
+    if !data.join("registry.db").exists() {
+        // `--init` creates the site and exits (issue 22 §2), under the same umask as the daemon.
+        let mut init = Command::new(TOBIRAD);
+        init.args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"]);
+        if let Some(m) = umask {
+            // SAFETY: umask is async-signal-safe and only changes the child's mask.
+            unsafe {
+                init.pre_exec(move || {
+                    libc::umask(m);
+                    Ok(())
+                })
+            };
+        }
+        let o = init.output().unwrap();
+        assert!(o.status.success(), "tobirad --init: {}", text(&o));
+    }
     let mut cmd = Command::new(TOBIRAD);
-    cmd.args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
+    cmd.args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
         .arg("--socket")
         .arg(sock)
         .args(extra)

@@ -12,6 +12,7 @@ mod crash;
 mod faults;
 mod hostile;
 mod multinode;
+mod newsite;
 mod node;
 mod pam;
 mod profiles;

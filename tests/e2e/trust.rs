@@ -154,22 +154,8 @@ fn init_pins_the_key_outside_the_data_and_verify_needs_it() {
     let site_file = dir.path().join("site.toml");
     std::fs::write(&site_file, site()).unwrap();
     let data = dir.path().join("data");
-    // --init prints the fingerprint for the paper record (run it to the first start, then stop).
-    let child = Command::new(TOBIRAD)
-        .args(["--config", site_file.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init", "--simulation"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !(data.join("control.sock").exists() && cli(&data.join("control.sock"), &["status"]).status.success()) {
-        assert!(Instant::now() < deadline, "daemon did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout).to_string();
+    // --init prints the fingerprint for the paper record, creates the site and exits (issue 22 §2).
+    let printed = crate::common::init_site(&site_file, &data, &[]);
     let pin = dir.path().join("audit-signing.pub");
     let key = tobira_audit::anchors::read_key_file(&pin).unwrap();
     let fp = tobira_audit::anchors::fingerprint(&key);

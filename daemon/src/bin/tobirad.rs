@@ -21,7 +21,14 @@ fn main() {
     };
     // The handlers are installed before anything starts: a SIGTERM that arrives while tobirad starts up
     // (as soon as its socket answers) stops it cleanly, with its final checkpoint, instead of killing it.
-    let result = rt.block_on(async { tobira::run::run(opts, shutdown_signal()).await });
+    let result = rt.block_on(async {
+        if opts.init {
+            // Creates the site and exits (issue 22 §2): the service is started separately.
+            tobira::run::init::init(&opts).await
+        } else {
+            tobira::run::run(opts, shutdown_signal()).await
+        }
+    });
     if let Err(e) = result {
         eprintln!("tobirad: {e}");
         std::process::exit(match e {

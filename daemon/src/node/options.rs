@@ -18,10 +18,15 @@ pub struct Options {
     /// Login socket for pam_tobira.so (default: DATA_DIR/login.sock, mode 0600, root callers only).
     #[arg(long)]
     pub login_socket: Option<PathBuf>,
-    /// Create a new site's stores and keys in an empty data directory. Without it a missing store is an
-    /// error, so a wrong path never starts an empty site.
+    /// Create a new site's stores and keys in an empty data directory, print the pinned key's fingerprint and
+    /// what to do next, and exit (it never runs the site). Refuses a data directory that holds a site.
+    /// Without it a missing store is an error, so a wrong path never starts an empty site.
     #[arg(long)]
     pub init: bool,
+    /// With `--init` as root: the user the service runs as, who will own the data directory and the stores
+    /// (default `tobira`, the `User=` of config/tobirad.service). Not root: only yourself.
+    #[arg(long, requires = "init")]
+    pub user: Option<String>,
     /// Accept the simulator's commands (present a sample, open a door, set the clock). Never in production.
     #[arg(long)]
     pub simulation: bool,

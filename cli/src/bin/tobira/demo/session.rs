@@ -246,12 +246,29 @@ pub(crate) fn start_daemon(bin: &Path, dir: &Path, site_text: &str) -> anyhow::R
     std::fs::write(&site, site_text)?;
     let data = dir.join("data");
     let log = std::fs::File::create(dir.join("tobirad.log"))?;
+    if !data.join("registry.db").exists() {
+        // `tobirad --init` creates the site's stores and exits; then the daemon runs on them.
+        let init = Command::new(bin)
+            .arg("--config")
+            .arg(&site)
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["--init", "--simulation"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log.try_clone()?)
+            .status()
+            .with_context(|| format!("running {} --init", bin.display()))?;
+        if !init.success() {
+            let log = std::fs::read_to_string(dir.join("tobirad.log")).unwrap_or_default();
+            bail!("tobirad --init failed ({init}):\n{log}");
+        }
+    }
     let child = Command::new(bin)
         .arg("--config")
         .arg(&site)
         .arg("--data-dir")
         .arg(&data)
-        .arg("--init")
         .arg("--simulation")
         .env("TOBIRA_LOG", "warn")
         .stdin(Stdio::null())

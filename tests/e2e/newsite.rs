@@ -1,0 +1,112 @@
+//! A new site's first steps (issue 22): `tobirad --init` creates the stores, says what to do next and exits;
+//! it refuses an existing store, and a site it cannot run is refused before anything is created.
+
+use crate::common::{TOBIRAD, cli, demo_site, text};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn init(site: &Path, data: &Path, extra: &[&str]) -> std::process::Output {
+    Command::new(TOBIRAD)
+        .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--init"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn init_creates_private_stores_prints_the_fingerprint_and_next_steps_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, demo_site()).unwrap();
+    let data = dir.path().join("data");
+    // `.output()` returns only when tobirad exits: --init never runs the site.
+    let o = init(&site, &data, &["--simulation"]);
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
+    assert!(!data.join("control.sock").exists(), "--init opened no socket: {said}");
+    let key = tobira_audit::anchors::read_key_file(&dir.path().join("audit-signing.pub")).unwrap();
+    assert!(said.contains(&tobira_audit::anchors::fingerprint(&key)), "prints the fingerprint: {said}");
+    assert!(said.contains("next:") && said.contains("person add") && said.contains("systemctl"), "{said}");
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o777, 0o700);
+    for f in ["registry.db", "audit.db", "template.key", "audit-signing.key"] {
+        let m = std::fs::metadata(data.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(m.permissions().mode() & 0o777, 0o600, "{f} is private");
+    }
+    for e in std::fs::read_dir(&data).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(std::fs::metadata(&p).unwrap().mode() & 0o077, 0, "{} closed to others", p.display());
+    }
+
+    // A second --init is refused and changes nothing.
+    let before = std::fs::read(data.join("registry.db")).unwrap();
+    let o = init(&site, &data, &["--simulation"]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("already holds a site"), "{}", text(&o));
+    assert_eq!(std::fs::read(data.join("registry.db")).unwrap(), before, "the existing store is untouched");
+
+    // The site created starts without --init.
+    let mut child = Command::new(TOBIRAD)
+        .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = data.join("control.sock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(sock.exists() && cli(&sock, &["status"]).status.success()) {
+        assert!(child.try_wait().unwrap().is_none(), "the initialised site did not start");
+        assert!(Instant::now() < deadline, "daemon did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn init_of_a_simulated_site_without_simulation_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, demo_site()).unwrap();
+    let data = dir.path().join("data");
+    let o = init(&site, &data, &[]);
+    let said = text(&o);
+    assert!(!o.status.success(), "{said}");
+    assert!(said.contains("--simulation") && said.contains("simulated"), "names the cause and the fix: {said}");
+    assert!(!data.exists(), "no data directory left behind: {said}");
+    assert!(!dir.path().join("audit-signing.pub").exists(), "no pinned key left behind");
+    assert!(!dir.path().join("audit-heads.json").exists(), "no high-water record left behind");
+}
+
+#[test]
+fn init_as_root_gives_the_stores_to_the_service_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, demo_site()).unwrap();
+    let data = dir.path().join("data");
+    if !is_root() {
+        // Not root: another owner is refused, before anything is created.
+        let o = init(&site, &data, &["--simulation", "--user", "nobody"]);
+        assert!(!o.status.success() && text(&o).contains("only root"), "{}", text(&o));
+        assert!(!data.exists());
+        return;
+    }
+    let o = init(&site, &data, &["--simulation", "--user", "no-such-user-22"]);
+    assert!(!o.status.success() && text(&o).contains("no such user"), "{}", text(&o));
+    assert!(!data.exists(), "refused before anything was created");
+
+    let o = init(&site, &data, &["--simulation", "--user", "nobody"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let nobody = 65534; // Debian's nobody
+    for p in std::iter::once(data.clone()).chain(std::fs::read_dir(&data).unwrap().map(|e| e.unwrap().path())) {
+        assert_eq!(std::fs::metadata(&p).unwrap().uid(), nobody, "{} belongs to the service user", p.display());
+    }
+    let pin = std::fs::metadata(dir.path().join("audit-signing.pub")).unwrap();
+    assert_eq!(pin.uid(), 0, "the pinned key stays root's");
+    assert_eq!(std::fs::metadata(dir.path().join("audit-heads.json")).unwrap().uid(), nobody, "raised by the daemon");
+}
