@@ -9,3 +9,4 @@ pub mod demo;
 pub mod harness;
 pub mod trust;
 pub mod witness;
+pub mod local_time;

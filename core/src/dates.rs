@@ -1,6 +1,7 @@
 //! What a time given on the command line means (issue 16 §3). One rule, owned here:
 //!
-//! - a full RFC 3339 time is that instant;
+//! - a full RFC 3339 time is that instant, and so is one written to the minute (`2026-11-24T09:30+09:00`);
+//! - a time without an offset (`2026-11-24T09:30`, `2026-11-24T09:30:15`) is in the site's zone (issue 22);
 //! - a **start** given as a day (`--from 2026-11-24`) is the first second of that day in the site's zone;
 //! - an **end** given as a day (`--until 2026-11-25`, an appointment end, a visit's or an off-hours
 //!   approval's last day) means *through* that day: the bound is the first instant of the next day in the
@@ -10,7 +11,7 @@
 //! A grant that ends with the holder's appointment (004 §7) and one given `--until` that same date end at
 //! the same instant. Pure: the caller passes the site's offset.
 
-use chrono::{DateTime, Days, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Days, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 
 /// Which side of a range a bound is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +24,10 @@ pub enum Bound {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
-    #[error("{field}: {value:?} is neither RFC 3339 (2026-11-24T09:00:00+09:00) nor a date (2026-11-24)")]
+    #[error(
+        "{field}: {value:?} is not a time: write a date (2026-11-24) or a time in the site's zone \
+         (2026-11-24T09:30, seconds and an offset such as +09:00 optional)"
+    )]
     Unparsable { field: String, value: String },
     #[error("{field}: {value} is not a valid date")]
     OutOfRange { field: String, value: String },
@@ -48,6 +52,16 @@ pub fn parse_bound(field: &str, value: &str, offset: FixedOffset, side: Bound) -
     // The README's own examples write minutes without seconds (2026-11-24T17:00+09:00).
     if let Ok(t) = DateTime::parse_from_str(value, "%Y-%m-%dT%H:%M%:z") {
         return Ok(t.with_timezone(&Utc));
+    }
+    // Without an offset: the site's local time, as the people who type it read the clock on the wall.
+    for fmt in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(value, fmt) {
+            return t
+                .and_local_timezone(offset)
+                .single()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| DateError::OutOfRange { field: field.into(), value: value.into() });
+        }
     }
     let Ok(day) = NaiveDate::parse_from_str(value, "%Y-%m-%d") else {
         return Err(DateError::Unparsable { field: field.into(), value: value.into() });
@@ -103,6 +117,22 @@ mod tests {
                 assert_eq!(t, jst().with_ymd_and_hms(2026, 11, 24, 21, 0, 0).unwrap().with_timezone(&Utc), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn a_time_without_an_offset_is_in_the_sites_zone_with_or_without_seconds() {
+        let want = jst().with_ymd_and_hms(2026, 11, 23, 9, 30, 0).unwrap().with_timezone(&Utc);
+        for text in ["2026-11-23T09:30", "2026-11-23T09:30:00", "2026-11-23 09:30", "2026-11-23T09:30+09:00"] {
+            for side in [Bound::Start, Bound::End] {
+                assert_eq!(parse_bound("from", text, jst(), side).unwrap(), want, "{text}");
+            }
+        }
+        let with_s = parse_bound("from", "2026-11-23T09:30:15", jst(), Bound::Start).unwrap();
+        assert_eq!(with_s - want, chrono::Duration::seconds(15));
+        // Another site's zone gives another instant for the same wall-clock text.
+        let utc = parse_bound("from", "2026-11-23T09:30", FixedOffset::east_opt(0).unwrap(), Bound::Start).unwrap();
+        assert_eq!(utc - want, chrono::Duration::hours(9));
+        assert!(parse_bound("from", "2026-11-23T25:30", jst(), Bound::Start).is_err());
     }
 
     #[test]

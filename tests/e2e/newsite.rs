@@ -110,3 +110,22 @@ fn init_as_root_gives_the_stores_to_the_service_user() {
     assert_eq!(pin.uid(), 0, "the pinned key stays root's");
     assert_eq!(std::fs::metadata(dir.path().join("audit-heads.json")).unwrap().uid(), nobody, "raised by the daemon");
 }
+
+#[test]
+fn human_output_shows_the_sites_local_time_and_json_keeps_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::Running::start(dir.path());
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    let o = d.tobira(&["status"]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("(times in JST (UTC+09:00))"), "the zone is named once in a heading: {t}");
+    assert_eq!(t.matches("times in").count(), 1, "{t}");
+    let now = t.lines().find(|l| l.starts_with("now: ")).unwrap_or_else(|| panic!("{t}"));
+    assert!(now.starts_with("now: 2026-11-24 10:0"), "local wall-clock time: {now}");
+    assert!(!now.contains('Z') && !now.contains('T') && !now.contains('.'), "no UTC, no fractions: {now}");
+    let j = crate::common::status(&d);
+    let wire = j["now"].as_str().unwrap();
+    assert!(wire.starts_with("2026-11-24T01:0") && wire.ends_with('Z'), "--json keeps RFC 3339 in UTC: {wire}");
+    assert_eq!(j["utc_offset"], "+09:00");
+}

@@ -195,6 +195,8 @@ async fn status(d: &Daemon) -> Answer {
     Ok(serde_json::json!({
         "site": reg.site.id.as_str(),
         "now": d.now(),
+        // The site's zone, so clients show times as the site reads them (issue 22 §3).
+        "utc_offset": reg.site.utc_offset.to_string(),
         "people": reg.people.values().filter(|p| p.active).count(),
         "grants": reg.grants.len(),
         "templates": templates,

@@ -64,7 +64,11 @@ fn run(cli: Cli) -> i32 {
             let Some(req) = request_for(cli.cmd) else { return 2 };
             match c.call(req) {
                 Ok(v) => {
-                    print_value(&v, json);
+                    if json {
+                        print_value(&v, json);
+                    } else {
+                        print_value(&tobira_cli::local_time::for_people(&c, &v), json);
+                    }
                     let n = v.as_array().map(|a| a.len()).unwrap_or(0);
                     if let Err(e) = std::fs::write(&csv, tobira_cli::cli::history_csv(&v)) {
                         eprintln!("cannot write {}: {e}", csv.display());
@@ -137,7 +141,11 @@ fn run(cli: Cli) -> i32 {
                 Ok(v) => {
                     let denied = v.get("granted").and_then(|g| g.as_bool()) == Some(false)
                         || v.get("ok").and_then(|g| g.as_bool()) == Some(false);
-                    print_value(&v, json);
+                    if json {
+                        print_value(&v, json);
+                    } else {
+                        print_value(&tobira_cli::local_time::for_people(&c, &v), json);
+                    }
                     if denied { 1 } else { 0 }
                 }
                 Err(e) => {
