@@ -10,3 +10,4 @@ pub mod harness;
 pub mod trust;
 pub mod witness;
 pub mod local_time;
+pub mod prompt;

@@ -100,6 +100,9 @@ pub enum Reason {
     CardRequired,
     /// A card was accepted but no finger followed within the door's window: the claim lapsed.
     FingerTimeout,
+    /// Nobody placed a finger or palm before the capture timeout (issue 22 §4): not a failed match, so it
+    /// counts toward neither the lockout nor the reader's throttle.
+    NoSample,
 }
 
 impl Reason {
@@ -136,6 +139,7 @@ impl Reason {
             Reason::UnknownCard => "UNKNOWN_CARD",
             Reason::CardRequired => "CARD_REQUIRED",
             Reason::FingerTimeout => "FINGER_TIMEOUT",
+            Reason::NoSample => "NO_SAMPLE",
         }
     }
 
@@ -150,7 +154,9 @@ impl Reason {
                 "003 §13(4), 002 §5-4"
             }
             Reason::ExitRecorded => "000 §7, 003 §13",
-            Reason::LockedOut | Reason::NotIdentified | Reason::ReaderThrottled => "NIST SP 800-63B §5.2.2",
+            Reason::LockedOut | Reason::NotIdentified | Reason::ReaderThrottled | Reason::NoSample => {
+                "NIST SP 800-63B §5.2.2"
+            }
             Reason::RemoteLoginRefused => "004 §2(9)",
             Reason::PersonInactive => "000 §8(2)",
             Reason::UnknownPerson | Reason::UnknownDoor | Reason::UnknownTerminal => "001 §15(1)",
@@ -196,6 +202,7 @@ impl fmt::Display for Reason {
             Reason::UnknownCard => "This card (or ID) is not registered: ask the system administrator (システム管理者).",
             Reason::CardRequired => "This door needs your card (or ID on the keypad) first, then your finger.",
             Reason::FingerTimeout => "Card read, but no finger followed in time: present the card again, then your finger.",
+            Reason::NoSample => "No finger or palm was placed in time: nothing was compared and nothing counts against you. Try again.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }

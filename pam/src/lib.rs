@@ -65,11 +65,17 @@ fn run(
         Err(code) => return (code, None),
     };
     let conv = pamh.get_item::<Conv>().ok().flatten();
+    // The daemon may already have said why (a refusal before capture, "N tries left"): the result's
+    // message is then not said again, so every message appears once (issue 22 §4).
+    let said_error = std::cell::Cell::new(false);
     let say = |m: &LoginMessage| {
         if let Some(conv) = &conv {
             let _ = match m {
                 LoginMessage::Info { text } => conv.send(PAM_TEXT_INFO, text),
-                LoginMessage::Error { text } => conv.send(PAM_ERROR_MSG, text),
+                LoginMessage::Error { text } => {
+                    said_error.set(true);
+                    conv.send(PAM_ERROR_MSG, text)
+                }
                 LoginMessage::Result { .. } => Ok(None),
             };
         }
@@ -77,6 +83,7 @@ fn run(
     match exchange(&args, &make(ctx), say) {
         Exchange::Answered { outcome, message } => {
             if outcome != LoginOutcome::Success
+                && !said_error.get()
                 && let Some(conv) = &conv
             {
                 let _ = conv.send(PAM_ERROR_MSG, &message);

@@ -129,3 +129,38 @@ fn human_output_shows_the_sites_local_time_and_json_keeps_the_wire() {
     assert!(wire.starts_with("2026-11-24T01:0") && wire.ends_with('Z'), "--json keeps RFC 3339 in UTC: {wire}");
     assert_eq!(j["utc_offset"], "+09:00");
 }
+
+/// Issue 22 §4: the CLI says who must place which finger where, how many times, how long, and on a simulated
+/// site which `tobira sim present` must come first — on stderr, so scripts reading stdout are unchanged.
+#[test]
+fn an_enrolment_announces_its_waits_and_the_simulators_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::Running::start(dir.path());
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("takahashi: place your finger 2 on t01-reader (1/3 … 3/3), 15 s each"), "{err}");
+    assert!(err.contains("tobira sim present t01-reader takahashi --finger 2   (3 times)"), "{err}");
+    assert!(!err.contains("to prove it is you"), "the bootstrap needs no proof yet: {err}");
+    // Now an act that needs the actor's own finger first.
+    d.present(crate::common::ADMIN_READER, "takahashi");
+    let o = d.tobira(&["--actor", "takahashi", "--at", crate::common::ADMIN_READER, "person", "list"]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("place your finger"), "a list waits for nobody");
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "--at",
+        crate::common::ADMIN_READER,
+        "grant",
+        "add",
+        "takahashi",
+        "--place",
+        "terminal:t-01",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("takahashi: place your finger on t02-reader (1/1), 15 s — to prove it is you"), "{err}");
+}

@@ -112,19 +112,22 @@ fn pamtester_drives_two_factor_login() {
     present(&d, "tanaka");
     let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("Place your finger"), "the prompt is relayed: {}", text(&o));
+    let said = text(&o);
+    let prompt = "tanaka: place your finger on t01-reader (1/1), 15 s";
+    assert_eq!(said.matches(prompt).count(), 1, "the prompt names who, where, how many, how long, once: {said}");
 
     // Someone else's finger under tanaka's ID.
     present(&d, "sato");
     let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("tries left"), "{}", text(&o));
+    assert_eq!(text(&o).matches("tries left").count(), 1, "{}", text(&o));
+    assert!(!text(&o).contains("place your finger (or hold your palm) again"), "said once, not twice: {}", text(&o));
 
     // No grant for this terminal: refused before any capture (nothing presented, no wait).
     let t = Instant::now();
     let o = pamtester(&s, "sato", &["authenticate"], &[]);
     assert!(!o.status.success());
-    assert!(text(&o).contains("No grant"), "{}", text(&o));
+    assert_eq!(text(&o).matches("No grant").count(), 1, "once: {}", text(&o));
     assert!(t.elapsed() < Duration::from_secs(5));
 
     // Account management: authority now, here.
@@ -257,6 +260,35 @@ fn operation_history_exports_as_csv_with_japanese_columns() {
     let rows: Vec<&str> = lines.collect();
     assert!(rows.iter().any(|r| r.contains(",admin.person.add,") && r.contains("tanaka")), "{text}");
     assert!(rows.iter().any(|r| r.contains(",login.") && r.contains(",t-01,")), "{text}");
+}
+
+/// Nobody places a finger (issue 22 §4): its own reason `NO_SAMPLE`, said once, audited as such, and never
+/// counted toward the lockout (NIST SP 800-63B §5.2.2 limits failed *attempts*; a timeout is none).
+#[test]
+fn a_capture_timeout_is_no_sample_said_once_and_never_locks_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = demo_site().replacen("capture_timeout_s = 15", "capture_timeout_s = 1", 1);
+    assert_ne!(site, demo_site(), "the demo site's capture timeout changed; update this test");
+    let d = Running::start_with(dir.path(), &site, &[]);
+    setup(&d);
+    let s = service(&d.data);
+    // More timeouts than the lockout allows failures (5).
+    for i in 0..7 {
+        let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+        let said = text(&o);
+        assert!(!o.status.success(), "{said}");
+        assert_eq!(said.matches("tanaka: place your finger on t01-reader (1/1), 1 s").count(), 1, "{said}");
+        assert_eq!(said.matches("No finger or palm was placed in time").count(), 1, "said once ({i}): {said}");
+        assert!(!said.contains("Not recognised") && !said.contains("Too many"), "not a failed match ({i}): {said}");
+    }
+    let h = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "login.", "--person", "tanaka"]);
+    let h = String::from_utf8_lossy(&h.stdout).to_string();
+    assert_eq!(h.matches("\"NO_SAMPLE\"").count(), 7, "audited as NO_SAMPLE: {h}");
+    assert!(!h.contains("NOT_IDENTIFIED") && !h.contains("login.lockout"), "{h}");
+    // Still not locked out: the person's finger is accepted at once.
+    present(&d, "tanaka");
+    let o = pamtester(&s, "tanaka", &["authenticate"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 #[test]

@@ -207,6 +207,9 @@ async fn status(d: &Daemon) -> Answer {
         "readers": d.readers.len(),
         "doors": d.doors.len(),
         "simulation": d.opts.simulation,
+        // What the CLI announces before an act that waits for a finger (issue 22 §4).
+        "capture_timeout_s": reg.site.timeouts.capture_timeout_s,
+        "enrollment_samples": reg.site.administration.enrollment_samples,
     }))
 }
 

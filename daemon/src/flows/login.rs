@@ -74,8 +74,17 @@ impl Daemon {
         // The prompt says what this terminal's reader reads: a finger, or a palm (000 §9 names palm vein).
         let prompt = crate::flows::actor::place_prompt(reader.modality());
         let _ = reader.feedback(Feedback::Prompt(prompt.into())).await;
-        notes.info(format!("{prompt} ({})", term.reader));
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
+        // Who, where, finger or palm, how many, how long (issue 22 §4).
+        notes.info(crate::flows::prompts::capture(
+            user,
+            term.reader.as_str(),
+            reader.modality(),
+            None,
+            1,
+            1,
+            timeout.as_secs(),
+        ));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => {
@@ -85,7 +94,9 @@ impl Daemon {
                     .await;
             }
             Err(_) => {
-                let d = Decision::deny(Reason::NotIdentified);
+                // Nobody placed anything: its own reason, never a failed match, and no lockout (issue 22 §4).
+                let d = Decision::deny(Reason::NoSample);
+                notes.error(format!("{user}: {}", Reason::NoSample));
                 return self
                     .finish_login(&pid, terminal, d, None, serde_json::json!({"timeout_s": timeout.as_secs()}))
                     .await;

@@ -8,3 +8,4 @@ pub mod enroll;
 pub mod enroll_palm;
 pub mod identify;
 pub mod login;
+pub mod prompts;

@@ -36,7 +36,7 @@ pub fn outcome_for(granted: bool, reason: Reason) -> LoginOutcome {
         return LoginOutcome::Success;
     }
     match reason {
-        Reason::NotIdentified | Reason::AuditUnavailable => LoginOutcome::AuthError,
+        Reason::NotIdentified | Reason::NoSample | Reason::AuditUnavailable => LoginOutcome::AuthError,
         Reason::LockedOut => LoginOutcome::MaxTries,
         Reason::UnknownPerson => LoginOutcome::UserUnknown,
         Reason::GrantExpired | Reason::AppointmentEnded | Reason::PersonInactive => LoginOutcome::AccountExpired,

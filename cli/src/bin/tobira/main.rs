@@ -134,9 +134,11 @@ fn run(cli: Cli) -> i32 {
         }
         _ => {
             let c = client(&cli);
+            let (actor, at) = (cli.actor.clone(), cli.at.clone());
             let Some(req) = request_for(cli.cmd) else {
                 return 2;
             };
+            tobira_cli::prompt::announce(&c, actor.as_deref(), at.as_deref(), &req);
             match c.call(req) {
                 Ok(v) => {
                     let denied = v.get("granted").and_then(|g| g.as_bool()) == Some(false)
