@@ -53,6 +53,32 @@ pub enum Act {
 }
 
 impl Act {
+    /// The act in words, with the forms' Japanese term, for refusals (issue 22 §3: no internal names).
+    pub fn describe(self) -> String {
+        let level = |l: Level| match l {
+            Level::L1 => 1,
+            Level::L2 => 2,
+            Level::L3 => 3,
+        };
+        match self {
+            Act::AddPerson => "registering people and appointing roles (職員の登録・役割の指定)".into(),
+            Act::Enroll => "enrolling matching data (照合情報の登録)".into(),
+            Act::DeletePerson => "removing a person on transfer or leaving (異動・退職による削除)".into(),
+            Act::Grant(l) => format!("granting access to level {} places (レベル{}の権限付与)", level(l), level(l)),
+            Act::Revoke(l) => format!("revoking a level {} grant (レベル{}の権限の返却・取消)", level(l), level(l)),
+            Act::OffHours => "approving use outside office hours (時間外使用の承認)".into(),
+            Act::Visit => "registering a vendor visit (保守業者の入室登録)".into(),
+            Act::Unlock => "lifting a biometric lockout (ロックの解除)".into(),
+            Act::LendViewer => "lending or taking back a viewer ID (閲覧用IDの貸出)".into(),
+            Act::Review => "the periodic review (定期点検)".into(),
+            Act::AckAlarm => "acknowledging an alarm (警報の確認)".into(),
+            Act::RotateKey => "rotating the node key (鍵の更新)".into(),
+            Act::Decide => "approving or rejecting a request (申請の承認・却下)".into(),
+            Act::ViewRecords { other_section: false } => "reading the records (記録の閲覧)".into(),
+            Act::ViewRecords { other_section: true } => "reading another section's records (他課の記録の閲覧)".into(),
+        }
+    }
+
     pub fn article(self) -> &'static str {
         match self {
             Act::AddPerson => "003 §5(4)",
@@ -85,7 +111,7 @@ pub enum Mode {
 
 /// Why an act is refused: the roles that could do it, for the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{act:?} needs the role {}; the actor holds {}", needed_list(.needed), held_list(.held))]
+#[error("{} needs the role {}; the actor holds {}", .act.describe(), needed_list(.needed), held_list(.held))]
 pub struct NotPermitted {
     pub act: Act,
     pub needed: Vec<Role>,
@@ -97,7 +123,11 @@ fn needed_list(r: &[Role]) -> String {
 }
 
 fn held_list(r: &[Role]) -> String {
-    if r.is_empty() { "none".into() } else { r.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(", ") }
+    if r.is_empty() {
+        "no role".into()
+    } else {
+        r.iter().map(|x| format!("{} ({})", x.as_str(), x.japanese())).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// The rule under Sendai's regulation (003, the default profile). The daemon uses [`authorize_in`] with the
@@ -244,7 +274,16 @@ mod tests {
     fn levels_two_and_three_are_granted_only_by_their_issuer() {
         // 003 §13(2), (3): the data manager designates L2, the security director permits L3.
         assert_eq!(authorize(Act::Grant(Level::L2), &[DataManager]), Ok(Mode::Direct));
-        assert!(authorize(Act::Grant(Level::L2), &[SystemAdministrator]).is_err());
+        let e = authorize(Act::Grant(Level::L2), &[SystemAdministrator]).unwrap_err().to_string();
+        // Issue 22 §3: in words, roles as the README writes them with the Japanese term, no `Grant(L2)`.
+        assert_eq!(
+            e,
+            "granting access to level 2 places (レベル2の権限付与) needs the role data-manager (本人確認情報管理責任者); \
+             the actor holds system-administrator (システム管理者)"
+        );
+        let e = authorize(Act::Decide, &[Operator]).unwrap_err().to_string();
+        assert!(e.starts_with("approving or rejecting a request (申請の承認・却下) needs the role "), "{e}");
+        assert!(!e.contains("Decide"), "{e}");
         assert!(authorize(Act::Grant(Level::L2), &[SiteAdministrator]).is_err());
         assert_eq!(authorize(Act::Grant(Level::L3), &[SecurityDirector]), Ok(Mode::Direct));
         assert!(authorize(Act::Grant(Level::L3), &[DataManager]).is_err());
