@@ -17,6 +17,7 @@ mod node;
 mod pam;
 mod profiles;
 mod r30x_images;
+mod readme;
 mod regulations;
 mod sim_palms;
 mod strangers;
