@@ -81,12 +81,39 @@ fn html_escape(s: &str) -> String {
 /// A ledger as a self-contained HTML page that prints on A4 landscape: headers repeat on every printed page,
 /// rows never split, and the sign-off boxes (確認印) the paper forms carry sit at the end.
 pub fn html_a4(title: &str, headers: &[&str], rows: &[Vec<String>]) -> String {
+    html_a4_for(title, None, headers, rows)
+}
+
+/// As [`html_a4`], with a heading line under the title naming the site and the period (issue 22 §7).
+///
+/// Printing: `@page { margin: 0 }` leaves the browser no room for its own header and footer (date, file
+/// URL), so the form prints clean; the page's margins are the body's padding instead. The sign-off boxes
+/// (確認者, 承認者) are seal-sized squares (24 mm, room for a 認印 of 10.5–21 mm), not the table's width.
+pub fn html_a4_for(title: &str, heading: Option<&str>, headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut h = String::with_capacity(4096 + rows.len() * 200);
     h.push_str("<!DOCTYPE html>\n<html lang=\"ja\"><head><meta charset=\"utf-8\"><title>");
     h.push_str(&html_escape(title));
-    h.push_str("</title><style>\n@page { size: A4 landscape; margin: 12mm; }\nbody { font-family: \"Noto Sans CJK JP\", \"IPAexGothic\", \"Yu Gothic\", sans-serif; font-size: 9pt; }\nh1 { font-size: 13pt; margin: 0 0 4mm; }\ntable { border-collapse: collapse; width: 100%; }\nthead { display: table-header-group; }\ntr { page-break-inside: avoid; }\nth, td { border: 0.3mm solid #000; padding: 1mm 1.5mm; vertical-align: top; }\nth { background: #eee; white-space: nowrap; }\n.seal { margin-top: 6mm; float: right; border-collapse: collapse; }\n.seal td { width: 22mm; height: 18mm; }\n.seal th { width: 22mm; }\n</style></head><body>\n<h1>");
+    h.push_str(
+        "</title><style>\n@page { size: A4 landscape; margin: 0; }\nhtml, body { margin: 0; }\nbody { padding: \
+         12mm 14mm; font-family: \"Noto Sans CJK JP\", \"IPAexGothic\", \"Yu Gothic\", sans-serif; font-size: 9pt; }\n\
+         h1 { font-size: 13pt; margin: 0 0 1mm; }\n.period { margin: 0 0 4mm; font-size: 10pt; }\n.main { \
+         border-collapse: collapse; width: 100%; }\nthead { display: table-header-group; }\ntr { \
+         page-break-inside: avoid; }\n.main th, .main td { border: 0.3mm solid #000; padding: 1mm 1.5mm; \
+         vertical-align: top; }\n.main th { background: #eee; white-space: nowrap; }\n.seal { margin-top: 6mm; \
+         margin-left: auto; border-collapse: collapse; width: auto; page-break-inside: avoid; }\n.seal th, .seal td \
+         { border: 0.3mm solid #000; width: 24mm; min-width: 24mm; max-width: 24mm; text-align: center; padding: 0; \
+         }\n.seal th { height: 6mm; font-weight: normal; }\n.seal td { height: 24mm; }\n.sth { \
+         border-collapse: collapse; }\n.sth th, .sth td { border: 0.3mm solid #000; padding: 0.5mm 1mm; text-align: \
+         left; }\n</style></head><body>\n<h1>",
+    );
     h.push_str(&html_escape(title));
-    h.push_str("</h1>\n<table><thead><tr>");
+    h.push_str("</h1>\n");
+    if let Some(line) = heading {
+        h.push_str("<p class=\"period\">");
+        h.push_str(&html_escape(line));
+        h.push_str("</p>\n");
+    }
+    h.push_str("<table class=\"main\"><thead><tr>");
     for c in headers {
         h.push_str("<th>");
         h.push_str(&html_escape(c));
@@ -123,6 +150,16 @@ mod tests {
         assert!(h.contains("size: A4 landscape"));
         assert!(h.contains("&lt;script&gt;") && !h.contains("<script>"));
         assert!(h.contains("<th>氏名</th>"));
+    }
+
+    #[test]
+    fn the_printed_form_has_seal_boxes_no_browser_margins_and_a_heading() {
+        let h = html_a4_for("入退室管理簿", Some("本庁舎 (honcho) 期間 2026-11-01 〜 2026-11-30"), &["氏名"], &[]);
+        assert!(h.contains("@page { size: A4 landscape; margin: 0; }"), "no room for the browser's header/footer");
+        assert!(h.contains(".seal th, .seal td { border: 0.3mm solid #000; width: 24mm;"), "seal-sized boxes");
+        assert!(h.contains(".seal td { height: 24mm; }"));
+        assert!(h.contains("width: auto"), "the seal table does not stretch across the page");
+        assert!(h.contains("<p class=\"period\">本庁舎 (honcho) 期間 2026-11-01 〜 2026-11-30</p>"));
     }
 
     #[test]

@@ -194,6 +194,7 @@ async fn status(d: &Daemon) -> Answer {
     let pending = pending + d.store.requests(Some("pending")).await?.len();
     Ok(serde_json::json!({
         "site": reg.site.id.as_str(),
+        "site_name": reg.site.name.as_str(),
         "now": d.now(),
         // The site's zone, so clients show times as the site reads them (issue 22 §3).
         "utc_offset": reg.site.utc_offset.to_string(),

@@ -83,9 +83,10 @@ fn run(cli: Cli) -> i32 {
                 }
             }
         }
-        Cmd::Ledger { ref csv, ref html, .. } => {
+        Cmd::Ledger { ref csv, ref html, ref from, ref until, .. } => {
             let csv = csv.clone();
             let html = html.clone();
+            let period = (from.clone(), until.clone());
             let c = client(&cli);
             let Some(req) = request_for(cli.cmd) else {
                 return 2;
@@ -114,8 +115,22 @@ fn run(cli: Cli) -> i32 {
                         eprintln!("wrote {} rows to {}", rows.len(), path.display());
                     }
                     if let Some(path) = html {
+                        // The heading names the site and the period (issue 22 §7).
+                        let st = c.call(tobira_proto::Request::Status).unwrap_or_default();
+                        let heading = format!(
+                            "{} ({})　期間 (period): {} 〜 {}",
+                            st["site_name"].as_str().unwrap_or(""),
+                            st["site"].as_str().unwrap_or(""),
+                            period.0.as_deref().unwrap_or("記録の始め (from the first record)"),
+                            period.1.as_deref().unwrap_or("印刷時点 (now)")
+                        );
                         let page = tobira_cli::trust::html_with_anchor(
-                            &tobira_ledger::table::html_a4(v["title"].as_str().unwrap_or(""), &hs, &rows),
+                            &tobira_ledger::table::html_a4_for(
+                                v["title"].as_str().unwrap_or(""),
+                                Some(&heading),
+                                &hs,
+                                &rows,
+                            ),
                             &v["anchor"],
                         );
                         if let Err(e) = std::fs::write(&path, page) {
