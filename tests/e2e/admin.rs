@@ -111,7 +111,9 @@ fn actors_prove_themselves_and_site_administrators_request() {
     let pending = json(&d.tobira(&["--json", "request", "list", "--status", "pending"]));
     assert_eq!(pending["id"], req.as_str(), "exactly the one request is pending: {pending}");
 
-    json(&d.act("takahashi", &["--json", "request", "approve", &req, "--note", "本人確認済"]));
+    // Issue 22 §3: the site's first request has a short id, and people may type it short and in lower case.
+    assert_eq!(req, "R-0001", "a short id, numbered per site");
+    json(&d.act("takahashi", &["--json", "request", "approve", "r-1", "--note", "本人確認済"]));
     assert_eq!(login(&d, "tanaka", Some("tanaka"))["reason"], "GRANT_VALID");
     refused(&d.act("takahashi", &["request", "approve", &req]), "already approved");
 

@@ -164,3 +164,35 @@ fn an_enrolment_announces_its_waits_and_the_simulators_step() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("takahashi: place your finger on t02-reader (1/1), 15 s — to prove it is you"), "{err}");
 }
+
+/// Issue 22 §5: a refused act leaves no touch queued on the simulated reader, so the next person's proof
+/// is not read against someone else's finger.
+#[test]
+fn a_refused_act_leaves_no_touch_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::Running::start(dir.path());
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Two touches queued, then an act refused before it reads them (no such person).
+    d.present(crate::common::ADMIN_READER, "takahashi");
+    d.present(crate::common::ADMIN_READER, "takahashi");
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "--at",
+        crate::common::ADMIN_READER,
+        "grant",
+        "add",
+        "nobody-such",
+        "--place",
+        "terminal:t-01",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    let c = d.tobira(&["--json", "sim", "clear", crate::common::ADMIN_READER]);
+    let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap_or_else(|_| panic!("{}", text(&c)));
+    assert_eq!(v["cleared"], 0, "nothing left queued after the refusal: {v}");
+}

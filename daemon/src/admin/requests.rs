@@ -34,7 +34,8 @@ pub async fn file(
     params: serde_json::Value,
 ) -> Answer {
     let now = d.now();
-    let id = format!("r-{}", now.timestamp_micros());
+    let _numbering = crate::store::REQUEST_NUMBERING.lock().await;
+    let id = d.store.next_request_id().await?;
     let seq = audited_admin(
         d,
         actor,

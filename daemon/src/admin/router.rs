@@ -18,11 +18,18 @@ type Answer = Result<serde_json::Value, Refusal>;
 
 pub async fn dispatch(d: &Daemon, claim: Option<ActorClaim>, req: Request) -> Response {
     let administrative = administrative(&req);
+    // The simulated readers this command reads from: the actor's, and an enrolment's.
+    let mut touched: Vec<String> = claim.as_ref().and_then(|c| c.reader.clone()).into_iter().collect();
+    if let Request::Enroll { reader, .. } = &req {
+        touched.push(reader.clone());
+    }
     match route(d, claim.as_ref(), req).await {
         Ok(data) => Response::Ok { data },
         Err(refusal) => {
             if let Some(request) = administrative {
                 record_refusal(d, claim.as_ref(), request, &refusal).await;
+                // A refused or timed-out act leaves no touch queued for the next person (issue 22 §5).
+                crate::admin::sim::forget_touches(d, &touched).await;
             }
             Response::Error { code: refusal.code, message: refusal.message }
         }
@@ -125,9 +132,19 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
             Ok(serde_json::to_value(d.login(&terminal, &user, remote).await).unwrap_or_default())
         }
         Request::RequestList { status } => crate::admin::requests::list(d, status.as_deref()).await,
-        Request::RequestApprove { id, note } => crate::admin::requests::approve(d, c, &id, note.as_deref()).await,
-        Request::RequestReject { id, note } => crate::admin::requests::reject(d, c, &id, &note).await,
-        Request::RequestWithdraw { id } => crate::admin::requests::withdraw(d, c, &id).await,
+        // A short id as typed (`r-12`) is the stored `R-0012`; a long one is taken as it is (issue 22 §3).
+        Request::RequestApprove { id, note } => {
+            let id = crate::store::short_request_id(&id).unwrap_or(id);
+            crate::admin::requests::approve(d, c, &id, note.as_deref()).await
+        }
+        Request::RequestReject { id, note } => {
+            let id = crate::store::short_request_id(&id).unwrap_or(id);
+            crate::admin::requests::reject(d, c, &id, &note).await
+        }
+        Request::RequestWithdraw { id } => {
+            let id = crate::store::short_request_id(&id).unwrap_or(id);
+            crate::admin::requests::withdraw(d, c, &id).await
+        }
         Request::RequestView { section, reason } => request_view(d, c, &section, &reason).await,
         Request::ViewerLend { viewer_id, to, affiliation, purpose } => {
             let actor = d.prove(c, Act::LendViewer).await?;

@@ -112,7 +112,15 @@ impl RegistryStore {
     }
 
     pub async fn request(&self, id: &str) -> Result<Option<RequestRow>, StoreError> {
-        Ok(sqlx::query(request_select!("WHERE id = ?")).bind(id).fetch_optional(&self.pool).await?.map(request_row))
+        let id = short_request_id(id).unwrap_or_else(|| id.to_string());
+        Ok(sqlx::query(request_select!("WHERE id = ?")).bind(&id).fetch_optional(&self.pool).await?.map(request_row))
+    }
+
+    /// The next short request id (`R-0001`, `R-0002`, …: issue 22 §3), unique in this registry. The caller
+    /// holds [`REQUEST_NUMBERING`] until the request is stored, so two filed at once never take one number.
+    pub async fn next_request_id(&self) -> Result<String, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM requests").fetch_one(&self.pool).await?;
+        Ok(format!("R-{:04}", n + 1))
     }
 
     pub async fn requests(&self, status: Option<&str>) -> Result<Vec<RequestRow>, StoreError> {
@@ -359,5 +367,32 @@ fn template_info(r: sqlx::sqlite::SqliteRow) -> TemplateInfo {
         status: r.get(4),
         quality: r.get(5),
         created_at: r.get(6),
+    }
+}
+
+/// Serialises numbering and storing a request (see [`RegistryStore::next_request_id`]).
+pub static REQUEST_NUMBERING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A short request id as people type it (`R-12`, `r-0012`) in its stored form (`R-0012`); `None` for any
+/// other text, which is looked up as it is (the long `r-1796410296959645` of older requests).
+pub fn short_request_id(text: &str) -> Option<String> {
+    let digits = text.strip_prefix("R-").or_else(|| text.strip_prefix("r-"))?;
+    if digits.is_empty() || digits.len() > 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u32>().ok().map(|n| format!("R-{n:04}"))
+}
+
+#[cfg(test)]
+mod short_id_tests {
+    use super::short_request_id;
+
+    #[test]
+    fn short_ids_are_accepted_as_people_type_them_and_long_ones_pass_through() {
+        assert_eq!(short_request_id("R-0012").as_deref(), Some("R-0012"));
+        assert_eq!(short_request_id("r-12").as_deref(), Some("R-0012"));
+        assert_eq!(short_request_id("r-1796410296959645"), None, "an old long id is looked up as it is");
+        assert_eq!(short_request_id("R-"), None);
+        assert_eq!(short_request_id("tanaka"), None);
     }
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod cards;
+pub use admin::{REQUEST_NUMBERING, short_request_id};
 mod outbox;
 mod rows;
 
