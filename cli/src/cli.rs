@@ -521,6 +521,13 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
     })
 }
 
+/// Columns left out of human tables (all of them are in `--json`).
+pub const HIDDEN_IN_TABLES: [&str; 6] = ["node", "time_text", "details", "details_text", "prev_hash", "hash"];
+
+/// Columns shown first in human tables, in this order.
+pub const FIRST_IN_TABLES: [&str; 11] =
+    ["id", "seq", "time", "kind", "status", "actor", "subject", "place", "outcome", "reason", "article"];
+
 /// Prints an answer: arrays of objects as a table, objects as key/value lines.
 pub fn print_value(v: &serde_json::Value, json: bool) {
     if json {
@@ -532,7 +539,16 @@ pub fn print_value(v: &serde_json::Value, json: bool) {
     }
     match v {
         serde_json::Value::Array(a) if a.iter().all(|x| x.is_object()) && !a.is_empty() => {
-            let headers: Vec<String> = a[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            let all: Vec<String> = a[0].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            // People read the table; the chain's hashes, the stored texts and the details are for scripts and
+            // auditors (`--json`), and made `audit show` ~250 columns wide (issue 22 §3).
+            let mut headers: Vec<String> =
+                all.iter().filter(|h| !HIDDEN_IN_TABLES.contains(&h.as_str())).cloned().collect();
+            // Identity and time first, as a ledger reads; other columns keep their order after them.
+            headers.sort_by_key(|h| FIRST_IN_TABLES.iter().position(|f| f == h).unwrap_or(FIRST_IN_TABLES.len()));
+            if headers.len() < all.len() {
+                println!("(hashes and details: --json)");
+            }
             let rows: Vec<Vec<String>> = a.iter().map(|x| headers.iter().map(|h| cell(&x[h])).collect()).collect();
             let hs: Vec<&str> = headers.iter().map(String::as_str).collect();
             print!("{}", tobira_ledger::table::render(&hs, &rows));

@@ -60,4 +60,7 @@ fn the_new_site_quick_start_runs_as_written() {
     assert!(said.contains("(times in JST (UTC+09:00))"), "local times: {said}");
     assert!(tmp.join("入退室管理簿.html").exists() && tmp.join("操作者管理簿.csv").exists(), "{said}");
     assert!(said.contains("intact"), "the record verifies: {said}");
+    // `audit show` is a table people read: no hashes, stored texts or nanosecond UTC (issue 22 §3).
+    assert!(!said.contains("prev_hash") && !said.contains("time_text"), "{said}");
+    assert!(said.contains("(hashes and details: --json)"), "{said}");
 }
