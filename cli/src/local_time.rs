@@ -51,6 +51,11 @@ pub fn parse_offset(s: &str) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * secs)
 }
 
+/// The site's zone, as the daemon reports it (`tobira status`).
+pub fn site_offset(c: &crate::client::Client) -> Option<FixedOffset> {
+    c.call(tobira_proto::Request::Status).ok().and_then(|s| s["utc_offset"].as_str().and_then(parse_offset))
+}
+
 /// For human output: `v` with its instants in the site's zone (asked of the daemon once), after a heading
 /// naming the zone. Unchanged when it holds no instant or the daemon does not say its offset.
 pub fn for_people(c: &crate::client::Client, v: &Value) -> Value {

@@ -260,6 +260,9 @@ fn operation_history_exports_as_csv_with_japanese_columns() {
     let rows: Vec<&str> = lines.collect();
     assert!(rows.iter().any(|r| r.contains(",admin.person.add,") && r.contains("tanaka")), "{text}");
     assert!(rows.iter().any(|r| r.contains(",login.") && r.contains(",t-01,")), "{text}");
+    // 日時 in the site's local time to the second (setup's clock: 2026-11-24 10:00 JST), never UTC.
+    assert!(rows.iter().all(|r| r.starts_with("2026-11-2") && r.as_bytes().get(10) == Some(&b' ')), "{text}");
+    assert!(rows.iter().any(|r| r.starts_with("2026-11-24 10:00:")), "{text}");
 }
 
 /// Nobody places a finger (issue 22 §4): its own reason `NO_SAMPLE`, said once, audited as such, and never

@@ -70,7 +70,13 @@ fn run(cli: Cli) -> i32 {
                         print_value(&tobira_cli::local_time::for_people(&c, &v), json);
                     }
                     let n = v.as_array().map(|a| a.len()).unwrap_or(0);
-                    if let Err(e) = std::fs::write(&csv, tobira_cli::cli::history_csv(&v)) {
+                    // The operation history (操作履歴) is read by people: its 日時 in the site's zone, the
+                    // chain's hash columns unchanged (issue 22 §3).
+                    let local = match tobira_cli::local_time::site_offset(&c) {
+                        Some(off) => tobira_cli::local_time::localise(&v, off),
+                        None => v.clone(),
+                    };
+                    if let Err(e) = std::fs::write(&csv, tobira_cli::cli::history_csv(&local)) {
                         eprintln!("cannot write {}: {e}", csv.display());
                         return 1;
                     }
