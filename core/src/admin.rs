@@ -70,6 +70,7 @@ impl Act {
             Act::Visit => "registering a vendor visit (保守業者の入室登録)".into(),
             Act::Unlock => "lifting a biometric lockout (ロックの解除)".into(),
             Act::LendViewer => "lending or taking back a viewer ID (閲覧用IDの貸出)".into(),
+            Act::IssueCard => "issuing or withdrawing a card or keypad ID (カード・IDの交付と回収)".into(),
             Act::Review => "the periodic review (定期点検)".into(),
             Act::AckAlarm => "acknowledging an alarm (警報の確認)".into(),
             Act::RotateKey => "rotating the node key (鍵の更新)".into(),

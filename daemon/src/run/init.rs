@@ -8,9 +8,9 @@
 //! `config/tobirad.service`), so the unit can open what root created. It prints the pinned key's fingerprint
 //! (for the paper record) and what to do next.
 
-use crate::secrets::keys::{KEK_LEN, create_key};
 use crate::node::options::Options;
 use crate::run::StartError;
+use crate::secrets::keys::{KEK_LEN, create_key};
 use crate::store::RegistryStore;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
