@@ -138,28 +138,15 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn spawn(bin: &Path, site: &Path, data: &Path, log: &Path, init: bool) -> anyhow::Result<Daemon> {
+    fn spawn(bin: &Path, site: &Path, data: &Path, log: &Path) -> anyhow::Result<Daemon> {
         let _ = std::fs::remove_file(data.join("control.sock"));
         let args = ["--config", site.to_str().unwrap_or_default(), "--data-dir", data.to_str().unwrap_or_default()];
-        if init {
-            // `tobirad --init` creates the site and exits (issue 22 §2); the daemon then runs on it.
-            let st = Command::new(bin)
-                .args(args)
-                .args(["--init", "--simulation"])
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(log)?)
-                .status()
-                .context("running tobirad --init")?;
-            if !st.success() {
-                bail!("tobirad --init failed ({st}): see {}", log.display());
-            }
-        }
         let mut cmd = Command::new(bin);
         cmd.args(args)
             .arg("--simulation")
             .env("TOBIRA_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log)?);
+            .stderr(std::fs::File::create(log)?);
         Ok(Daemon { child: cmd.spawn().context("starting tobirad")?, started: Instant::now() })
     }
 
@@ -373,8 +360,9 @@ pub fn run(runs: usize, seed: Option<u64>, people: usize) -> anyhow::Result<()> 
     let t0 = office_morning(&text)?;
     let wall = Instant::now();
 
-    // Set-up, not counted: the first start pins the audit key beside the site file (--init) and ends cleanly.
-    let mut d = Daemon::spawn(&daemon_bin, &site, &data, &log, true)?;
+    // Set-up, not counted: a first start on the populated stores, ended cleanly. (No `--init`: the stores and
+    // the pin exist already, and `--init` refuses an existing site, issue 22 §2.)
+    let mut d = Daemon::spawn(&daemon_bin, &site, &data, &log)?;
     if d.wait_up(&client)?.is_none() {
         bail!("tobirad did not start on the fresh site: {}", std::fs::read_to_string(&log).unwrap_or_default());
     }
@@ -396,7 +384,7 @@ pub fn run(runs: usize, seed: Option<u64>, people: usize) -> anyhow::Result<()> 
             2..=3 => Moment::Rotation,
             _ => Moment::Load,
         };
-        let mut d = Daemon::spawn(&daemon_bin, &site, &data, &log, false)?;
+        let mut d = Daemon::spawn(&daemon_bin, &site, &data, &log)?;
         let mut workers = Vec::new();
         let stop = Arc::new(AtomicBool::new(false));
         if moment == Moment::StartUp {
