@@ -49,8 +49,9 @@ impl AuthMode {
 pub enum Step {
     /// 1:N among the people allowed here.
     Identify,
-    /// 1:1 against this person's templates only (`other_than`: not the finger/hand already used).
-    Verify { person: PersonId, other_than: Option<u8> },
+    /// 1:1 against this person's templates only (`other_than`: not the enrolled finger or hand — the template,
+    /// by the matcher's key — that the first sample matched).
+    Verify { person: PersonId, other_than: Option<u64> },
     /// Refused unmatched: this door needs a card or ID first.
     CardFirst,
 }
@@ -67,8 +68,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Claim {
     person: PersonId,
-    /// The finger or hand position the first sample used (two-biometrics).
-    position: Option<u8>,
+    /// The enrolled finger or hand (the matcher's template key) the first sample matched (two-biometrics).
+    position: Option<u64>,
     until: DateTime<Utc>,
 }
 
@@ -111,12 +112,13 @@ impl AuthState {
         }
     }
 
-    /// The sample matched `person` (at `position`, the finger or hand it was); every claim is used once.
+    /// The sample matched `person` (`position`: the enrolled finger or hand it matched, by template key); every
+    /// claim is used once.
     pub fn on_match(
         &mut self,
         mode: AuthMode,
         person: PersonId,
-        position: Option<u8>,
+        position: Option<u64>,
         now: DateTime<Utc>,
         window_s: u32,
     ) -> Outcome {

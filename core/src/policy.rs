@@ -103,6 +103,12 @@ pub enum Reason {
     /// Nobody placed a finger or palm before the capture timeout (issue 22 §4): not a failed match, so it
     /// counts toward neither the lockout nor the reader's throttle.
     NoSample,
+    /// A `two-biometrics` door (issue 16 §2): the first sample identified someone allowed; a second sample of
+    /// another finger (or the other hand) of the same person must follow within the window. Not a refusal.
+    SecondSampleRequired,
+    /// The second sample at a `two-biometrics` door was the same finger (or hand) as the first: not counted
+    /// as a stranger's attempt, and the first still stands within its window.
+    SameSampleTwice,
 }
 
 impl Reason {
@@ -140,6 +146,8 @@ impl Reason {
             Reason::CardRequired => "CARD_REQUIRED",
             Reason::FingerTimeout => "FINGER_TIMEOUT",
             Reason::NoSample => "NO_SAMPLE",
+            Reason::SecondSampleRequired => "SECOND_SAMPLE_REQUIRED",
+            Reason::SameSampleTwice => "SAME_SAMPLE_TWICE",
         }
     }
 
@@ -165,6 +173,7 @@ impl Reason {
             Reason::CentralStale => "003 §13, 004 §6",
             Reason::UnknownCard | Reason::CardRequired => "004 §2(9), NIST SP 800-63B §5.2.2",
             Reason::FingerTimeout => "004 §2(9)",
+            Reason::SecondSampleRequired | Reason::SameSampleTwice => "003 §13",
         }
     }
 }
@@ -203,6 +212,8 @@ impl fmt::Display for Reason {
             Reason::CardRequired => "This door needs your card (or ID on the keypad) first, then your finger.",
             Reason::FingerTimeout => "Card read, but no finger followed in time: present the card again, then your finger.",
             Reason::NoSample => "No finger or palm was placed in time: nothing was compared and nothing counts against you. Try again.",
+            Reason::SecondSampleRequired => "Recognised: now place a different finger (or your other hand) to open this door.",
+            Reason::SameSampleTwice => "That was the same finger (or hand) again: place a different one.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }

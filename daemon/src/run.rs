@@ -49,13 +49,6 @@ pub enum StartError {
          volume, then start tobirad again; the stores are not damaged, do not restore them"
     )]
     DiskFull { path: PathBuf, free: u64, cause: String },
-    /// Fail secure: a door set to a stronger mode than this daemon carries out is not run on one factor.
-    #[error(
-        "door {door}: auth = \"{mode}\" is accepted in the site file but not carried out by this daemon yet \
-         (issue 16 §2); refusing to start rather than open it on a single factor. Use auth = \"biometric\" or \
-         \"card+biometric\" (認証方式) for now"
-    )]
-    AuthModeNotCarriedOut { door: String, mode: &'static str },
 }
 
 impl StartError {
@@ -69,7 +62,6 @@ impl StartError {
                 | StartError::ConfigRead { .. }
                 | StartError::Config(_)
                 | StartError::DataDir { .. }
-                | StartError::AuthModeNotCarriedOut { .. }
         )
     }
 }
@@ -325,10 +317,6 @@ pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>)
 
 async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
     let site = load_site(&opts.config)?;
-    // Biometric and card+biometric doors are carried out (`doors`, `doors::cards`); two-biometrics is not yet.
-    if let Some(d) = site.doors.iter().find(|d| d.auth == tobira_core::authmode::AuthMode::TwoBiometrics) {
-        return Err(StartError::AuthModeNotCarriedOut { door: d.id.to_string(), mode: d.auth.as_str() });
-    }
     // Before anything is created or opened: a refusal leaves nothing behind (issue 22 §2).
     check_simulated_devices(&site, opts.simulation)?;
     if opts.init {

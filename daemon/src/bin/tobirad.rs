@@ -32,9 +32,7 @@ fn main() {
     if let Err(e) = result {
         eprintln!("tobirad: {e}");
         std::process::exit(match e {
-            tobira::run::StartError::Config(_)
-            | tobira::run::StartError::ConfigRead { .. }
-            | tobira::run::StartError::AuthModeNotCarriedOut { .. } => 78, // EX_CONFIG
+            tobira::run::StartError::Config(_) | tobira::run::StartError::ConfigRead { .. } => 78, // EX_CONFIG
             _ => 1,
         });
     }

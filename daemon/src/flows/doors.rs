@@ -3,6 +3,7 @@
 
 mod cards;
 pub mod throttle_file;
+mod two;
 
 use crate::flows::identify::Identified;
 use crate::node::daemon::{Daemon, audit_unavailable, decision_event, report};
@@ -437,7 +438,28 @@ impl DoorTask {
         let mut no_person = Reason::NotIdentified;
         let mut card_claims = None;
         let card_step = self.card_sample(side, &reader, &sample);
+        let two_step = self.two_sample(side, &reader, modality, &sample).await;
+        // Whom the first sample at a two-biometrics door identified, when the second was not theirs.
+        let mut first_claims = None;
+        let as_allowed = |identified: Identified, refused: &mut Option<String>| match identified {
+            Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
+            Identified::Attributed { person, score } => (Some(person), Some(score), false),
+            Identified::Unusable(e) => {
+                *refused = Some(e.to_string());
+                (None, None, false)
+            }
+            Identified::NotIdentified => (None, None, false),
+        };
         let (person, score, identified_as_allowed) = match side {
+            Side::Entry if two_step.is_some() => match two_step {
+                Some(two::TwoStep::Complete { person, score }) => (Some(person), Some(score), true),
+                // A first sample (or the same finger again): audited and answered; nothing opens yet.
+                Some(two::TwoStep::Answered) | None => return,
+                Some(two::TwoStep::Unmatched { identified, claimed }) => {
+                    first_claims = claimed;
+                    as_allowed(identified, &mut refused)
+                }
+            },
             Side::Entry if card_step.is_some() => match card_step {
                 Some(cards::CardStep::Verified { person, score }) => (Some(person), Some(score), true),
                 Some(cards::CardStep::Refused { reason, claimed, score, sample_error }) => {
@@ -450,15 +472,7 @@ impl DoorTask {
             },
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
-                match self.d.identify(modality, &sample, &allowed) {
-                    Identified::Allowed { person, score } => (Some(person), Some(score), true),
-                    Identified::Attributed { person, score } => (Some(person), Some(score), false),
-                    Identified::Unusable(e) => {
-                        refused = Some(e.to_string());
-                        (None, None, false)
-                    }
-                    Identified::NotIdentified => (None, None, false),
-                }
+                as_allowed(self.d.identify(modality, &sample, &allowed), &mut refused)
             }
             Side::Exit => {
                 // Exit: identify among the people recorded inside this zone (or anyone, if nobody is).
@@ -467,7 +481,7 @@ impl DoorTask {
                     registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
                 };
                 match self.d.identify(modality, &sample, &inside) {
-                    Identified::Allowed { person, score } => (Some(person), Some(score), true),
+                    Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
                     Identified::Unusable(e) => {
                         refused = Some(e.to_string());
                         (None, None, false)
@@ -508,6 +522,10 @@ impl DoorTask {
         }
         if let Some(r) = refused {
             details["sample"] = r.into();
+        }
+        if let Some(c) = first_claims {
+            // Whom the first sample identified: the second was not theirs (two-biometrics, issue 16 §2).
+            details["first_sample_claims"] = c.as_str().into();
         }
         if let Some(c) = card_claims {
             // Whom the card named: the finger was not theirs (a found or lent card), not an identification.

@@ -5,18 +5,31 @@
 //! two never meet: a palm probe is compared only with palm templates, at the palm matcher's own calibrated
 //! threshold for the same false-match rate.
 
-use crate::node::daemon::Daemon;
+use crate::node::daemon::{Daemon, MatchKey};
 use std::collections::BTreeSet;
 use tobira_biometrics::palm::{PalmError, PalmTemplate, PalmThreshold, extract_palm};
 use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, extract};
 use tobira_core::ids::PersonId;
 use tobira_drivers::Modality;
 
+/// What a keyed 1:1 comparison found ([`Daemon::verify_other`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verified {
+    /// One of the person's other enrolled fingers or hands matched.
+    Other { key: MatchKey, score: f32 },
+    /// Only the excluded one matched: the same finger or hand again.
+    Same { score: f32 },
+    /// None matched; the best score against the others.
+    No { score: f32 },
+}
+
 pub enum Identified {
-    /// Matched among the people allowed here.
+    /// Matched among the people allowed here; `key` is the enrolled finger or hand it matched (a
+    /// `two-biometrics` door asks for a different one next).
     Allowed {
         person: PersonId,
         score: f32,
+        key: MatchKey,
     },
     /// Not among those allowed, but a strict second look attributes it to someone (for the audit trail only:
     /// this never grants, it only lets the ledger say who tried).
@@ -92,7 +105,7 @@ impl Daemon {
         if let Some((key, score)) = m.gallery.identify(&probe, Some(&is_allowed), &threshold)
             && let Some(o) = owners.get(&key)
         {
-            return Identified::Allowed { person: o.person.clone(), score: score.0 };
+            return Identified::Allowed { person: o.person.clone(), score: score.0, key };
         }
         if let Some((key, score)) =
             m.gallery.identify(&probe, None, &Threshold::for_identification(ATTRIBUTION_FPIR, m.gallery.len()))
@@ -119,7 +132,7 @@ impl Daemon {
         if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), threshold)
             && let Some(o) = owners.get(&key)
         {
-            return Identified::Allowed { person: o.person.clone(), score: score.0 };
+            return Identified::Allowed { person: o.person.clone(), score: score.0, key };
         }
         if let Some((key, score)) =
             m.palms.identify_among(&probe, None, PalmThreshold::for_identification(ATTRIBUTION_FPIR, m.palms.len()))
@@ -142,6 +155,45 @@ impl Daemon {
         let probe = extract(sample)?;
         let best = self.best_score(&probe, person);
         Ok((self.threshold.accepts(Score(best)), best))
+    }
+
+    /// 1:1 against the claimed person's templates other than `other_than` (the finger or hand a
+    /// `two-biometrics` door's first sample matched): which of them matched, if any, and whether the sample
+    /// was that excluded one again.
+    pub fn verify_other(
+        &self,
+        reader: Modality,
+        sample: &Sample,
+        person: &PersonId,
+        other_than: Option<MatchKey>,
+    ) -> Result<Verified, SampleError> {
+        check_modality(reader, sample)?;
+        let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+        let scores: Vec<(MatchKey, f32)> = if let Sample::PalmNir { .. } = sample {
+            let probe = extract_palm(sample)?;
+            m.palms_by_person
+                .get(person)
+                .map(|ts| ts.iter().map(|(k, t)| (*k, tobira_biometrics::palm::compare(&probe, t).0)).collect())
+                .unwrap_or_default()
+        } else {
+            let probe = extract(sample)?;
+            let p = Prepared::new(&probe);
+            m.by_person
+                .get(person)
+                .map(|ts| ts.iter().map(|(k, t)| (*k, t.compare(&p).0)).collect())
+                .unwrap_or_default()
+        };
+        let accepts = |s: f32| match sample {
+            Sample::PalmNir { .. } => self.palm_threshold.accepts(Score(s)),
+            _ => self.threshold.accepts(Score(s)),
+        };
+        let best_other = scores.iter().filter(|(k, _)| Some(*k) != other_than).max_by(|a, b| a.1.total_cmp(&b.1));
+        let same = scores.iter().find(|(k, _)| Some(*k) == other_than).map(|(_, s)| *s);
+        Ok(match best_other {
+            Some(&(key, score)) if accepts(score) => Verified::Other { key, score },
+            _ if same.is_some_and(accepts) => Verified::Same { score: same.unwrap_or_default() },
+            other => Verified::No { score: other.map_or(0.0, |o| o.1) },
+        })
     }
 
     pub fn best_score(&self, probe: &MinutiaeTemplate, person: &PersonId) -> f32 {

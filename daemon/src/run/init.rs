@@ -91,10 +91,6 @@ fn check_empty(dir: &Path) -> Result<(), StartError> {
 /// next steps, and returns (the binary then exits; nothing in the daemon's modules calls this).
 pub async fn init(opts: &Options) -> Result<(), StartError> {
     let site = &crate::node::options::load_site(&opts.config)?;
-    // Biometric and card+biometric doors are carried out; two-biometrics is not yet (as `run`).
-    if let Some(d) = site.doors.iter().find(|d| d.auth == tobira_core::authmode::AuthMode::TwoBiometrics) {
-        return Err(StartError::AuthModeNotCarriedOut { door: d.id.to_string(), mode: d.auth.as_str() });
-    }
     // 1. Every refusal before anything exists.
     crate::run::check_simulated_devices(site, opts.simulation)?;
     check_empty(&opts.data_dir)?;
