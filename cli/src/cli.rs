@@ -404,6 +404,12 @@ pub enum SimCmd {
     Rex {
         door: String,
     },
+    /// Hold a card to DOOR's reader: the number printed on it, as `tobira card add` registered it
+    /// (card+biometric doors, issue 16 §2). Then `tobira sim present` the holder's finger.
+    Card {
+        door: String,
+        number: String,
+    },
     Unplug {
         device: String,
     },
@@ -505,6 +511,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Close { door } => SimCommand::Close { door },
             SimCmd::Force { door } => SimCommand::Force { door },
             SimCmd::Rex { door } => SimCommand::Rex { door },
+            SimCmd::Card { door, number } => SimCommand::Card { door, number },
             SimCmd::Unplug { device } => SimCommand::Unplug { device },
             SimCmd::Replug { device } => SimCommand::Replug { device },
             SimCmd::Garble { reader } => SimCommand::Garble { reader },

@@ -109,6 +109,9 @@ pub enum Reason {
     /// The second sample at a `two-biometrics` door was the same finger (or hand) as the first: not counted
     /// as a stranger's attempt, and the first still stands within its window.
     SameSampleTwice,
+    /// A registered card was read at a `card+biometric` door: its holder's finger must follow within the
+    /// window (issue 16 §2). Not a refusal: what the person is told, and what the simulator answers.
+    CardAccepted,
 }
 
 impl Reason {
@@ -148,6 +151,7 @@ impl Reason {
             Reason::NoSample => "NO_SAMPLE",
             Reason::SecondSampleRequired => "SECOND_SAMPLE_REQUIRED",
             Reason::SameSampleTwice => "SAME_SAMPLE_TWICE",
+            Reason::CardAccepted => "CARD_ACCEPTED",
         }
     }
 
@@ -172,7 +176,7 @@ impl Reason {
             Reason::DeviceOffline | Reason::StrikeFailed => "003 §13, 003 §20",
             Reason::CentralStale => "003 §13, 004 §6",
             Reason::UnknownCard | Reason::CardRequired => "004 §2(9), NIST SP 800-63B §5.2.2",
-            Reason::FingerTimeout => "004 §2(9)",
+            Reason::FingerTimeout | Reason::CardAccepted => "004 §2(9)",
             Reason::SecondSampleRequired | Reason::SameSampleTwice => "003 §13",
         }
     }
@@ -214,6 +218,7 @@ impl fmt::Display for Reason {
             Reason::NoSample => "No finger or palm was placed in time: nothing was compared and nothing counts against you. Try again.",
             Reason::SecondSampleRequired => "Recognised: now place a different finger (or your other hand) to open this door.",
             Reason::SameSampleTwice => "That was the same finger (or hand) again: place a different one.",
+            Reason::CardAccepted => "Card read: now place your finger.",
             Reason::CentralStale => "This node has lost contact with the central registry for too long: rooms of this level are refused until it reconnects (a revocation may be missing). Call the system administrator.",
         })
     }

@@ -254,6 +254,12 @@ pub enum SimCommand {
     Rex {
         door: String,
     },
+    /// A card held to the door's reader (the controller reports a card read, as OSDP osdp_RAW does): the
+    /// claim of a `card+biometric` door. `number` is the decimal number printed on the card.
+    Card {
+        door: String,
+        number: String,
+    },
     Unplug {
         device: String,
     },

@@ -190,3 +190,50 @@ fn a_card_door_admits_the_card_holders_finger_only_and_refuses_unknown_cards_and
         }
     }
 }
+
+/// `tobira sim card` on the simulated controller (no OSDP): what an administrator tries on a test site before
+/// wiring a reader. The card is answered at once (`CARD_ACCEPTED`, or `UNKNOWN_CARD`), the holder's finger then
+/// opens the door, and a door that takes no cards refuses the command instead of ignoring the card.
+#[test]
+fn sim_card_on_a_simulated_controller_claims_for_the_holders_finger() {
+    let dir = tempfile::tempdir().unwrap();
+    let door = "rex = true                        # a request-to-exit button inside";
+    assert!(demo_site().contains(door), "the demo's server-door stanza changed");
+    let site = demo_site().replacen(door, "rex = true\nauth = \"card+biometric\"", 1);
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
+    for (id, role) in [("suzuki", "data-manager"), ("tanaka", "operator")] {
+        let o = d
+            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
+        assert!(o.status.success(), "{}", text(&o));
+        for _ in 0..3 {
+            d.present("t01-reader", id);
+        }
+        assert!(d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]).status.success());
+    }
+    assert!(d.act("suzuki", &["grant", "add", "tanaka", "--place", "zone:server-room"]).status.success());
+    assert!(d.act("takahashi", &["card", "add", "tanaka", &TANAKA_CARD.to_string()]).status.success());
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:10:00+09:00"]);
+
+    let o = d.tobira(&["--json", "sim", "card", "server-door", &TANAKA_CARD.to_string()]);
+    assert!(o.status.success(), "a card read is a step, not a refusal: {}", text(&o));
+    let v = json(&o);
+    assert_eq!((v["reason"].as_str(), v["person"].as_str()), (Some("CARD_ACCEPTED"), Some("tanaka")), "{v}");
+    let v = present(&d, "tanaka");
+    assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(true), Some("GRANT_VALID")), "{v}");
+
+    let o = d.tobira(&["--json", "sim", "card", "server-door", &UNKNOWN_CARD.to_string()]);
+    let v = json(&o);
+    assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("UNKNOWN_CARD")), "{v}");
+    assert!(!text(&o).contains(&UNKNOWN_CARD.to_string()), "the number is never shown: {}", text(&o));
+
+    let o = d.tobira(&["sim", "card", "media-door", &TANAKA_CARD.to_string()]);
+    assert!(!o.status.success() && text(&o).contains("card+biometric"), "{}", text(&o));
+    let o = d.tobira(&["sim", "card", "server-door", "12-34"]);
+    assert!(!o.status.success() && text(&o).contains("カード番号"), "{}", text(&o));
+}

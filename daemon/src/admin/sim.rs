@@ -88,6 +88,29 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             sim.door(&door)?.force_open();
             Ok(serde_json::json!({"forced": door}))
         }
+        SimCommand::Card { door, number } => {
+            let n: u64 = number.trim().parse().map_err(|_| {
+                Refusal::bad(format!("card number {number:?}: the decimal number printed on the card (カード番号)"))
+            })?;
+            let h = sim.door(&door)?;
+            if d.site.doors.iter().find(|x| x.id.as_str() == door).map(|x| x.auth)
+                != Some(tobira_core::authmode::AuthMode::CardAndBiometric)
+            {
+                return Err(Refusal::bad(format!(
+                    "door {door} does not take cards: its auth (認証方式) is not \"card+biometric\""
+                )));
+            }
+            let mut rx = d.decisions.subscribe();
+            h.present_card(n);
+            // The door answers: CARD_ACCEPTED (the holder's finger is next), or a refusal (UNKNOWN_CARD).
+            match await_decision(&mut rx, &door).await {
+                Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
+                None => Err(Refusal {
+                    code: ErrorCode::Unavailable,
+                    message: format!("door {door} did not answer the card within 10 s (is it a card+biometric door?)"),
+                }),
+            }
+        }
         SimCommand::Rex { door } => {
             sim.door(&door)?.press_rex();
             Ok(serde_json::json!({"rex": door}))

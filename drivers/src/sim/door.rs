@@ -125,6 +125,12 @@ impl SimDoorHandle {
         self.inner.emit(DoorInput::Rex);
     }
 
+    /// A card read at the door's reader: `number`'s 64 bits, most significant first, as osdp_RAW carries
+    /// them (the controller reports it; the door decides what it means).
+    pub fn present_card(&self, number: u64) {
+        self.inner.emit(DoorInput::CardRead { bits: 64, data: crate::CardData(number.to_be_bytes().to_vec()) });
+    }
+
     pub fn tamper(&self) {
         self.inner.emit(DoorInput::Tamper);
     }

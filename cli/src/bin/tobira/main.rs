@@ -162,8 +162,15 @@ fn run(cli: Cli) -> i32 {
             tobira_cli::prompt::announce(&c, actor.as_deref(), at.as_deref(), &req);
             match c.call(req) {
                 Ok(v) => {
-                    let denied = v.get("granted").and_then(|g| g.as_bool()) == Some(false)
-                        || v.get("ok").and_then(|g| g.as_bool()) == Some(false);
+                    // A step on the way in (a card read, a first finger at a two-biometrics door) is not a
+                    // refusal: exit 0, and the message says what comes next.
+                    let step = matches!(
+                        v.get("reason").and_then(|r| r.as_str()),
+                        Some("CARD_ACCEPTED" | "SECOND_SAMPLE_REQUIRED" | "SAME_SAMPLE_TWICE")
+                    );
+                    let denied = !step
+                        && (v.get("granted").and_then(|g| g.as_bool()) == Some(false)
+                            || v.get("ok").and_then(|g| g.as_bool()) == Some(false));
                     if json {
                         print_value(&v, json);
                     } else {

@@ -9,7 +9,7 @@
 //! and its `REPEATED_UNIDENTIFIED` incident); a wrong finger after a right card counts too.
 
 use super::{DoorTask, Side};
-use crate::node::daemon::decision_event;
+use crate::node::daemon::{decision_event, report};
 use tobira_audit::{NewEvent, Outcome};
 use tobira_biometrics::Sample;
 use tobira_core::authmode::{AuthMode, Step};
@@ -80,17 +80,19 @@ impl DoorTask {
             subject: Some(person.to_string()),
             place: Some(self.cfg.id.to_string()),
             outcome: Outcome::Info,
-            reason: "CARD_ACCEPTED".into(),
+            reason: Reason::CardAccepted.code().into(),
             article: Some("004 §2(9)".into()),
             score: None,
             details: serde_json::json!({"door": self.cfg.id.as_str(), "reader": self.entry_reader().as_str(), "via": via, "card": shown, "finger_within_s": window}),
         };
-        let _ = self.d.record(ev).await;
+        let seq = self.d.record(ev).await.ok().map(|r| r.seq);
         let _ = tokio::time::timeout(
             super::COMMAND_BUDGET,
             self.controller.feedback(Feedback::Prompt("place your finger".into())),
         )
         .await;
+        // Whoever waits on this door (the simulator, the console) hears that the finger is next.
+        self.d.publish(report(Some(&person), self.cfg.id.as_str(), &Decision::deny(Reason::CardAccepted), None, seq));
     }
 
     /// An unknown card (or an unreadable one, or a spoiled keypad entry): refused, and an unidentified
@@ -103,6 +105,7 @@ impl DoorTask {
         let seq = self.d.record(ev).await.ok().map(|r| r.seq);
         self.raise_incident(incident, seq).await;
         let _ = tokio::time::timeout(super::COMMAND_BUDGET, self.controller.feedback(Feedback::Denied)).await;
+        self.d.publish(report(None, self.cfg.id.as_str(), &decision, None, seq));
     }
 
     /// Counts an unidentified attempt at the entry reader and puts the run in `details`; returns the incident
