@@ -83,21 +83,7 @@ fn a_card_door_admits_the_card_holders_finger_only_and_refuses_unknown_cards_and
     let dir = tempfile::tempdir().unwrap();
     let (d, pd, _slave) = start(dir.path());
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
-    d.bootstrap();
-    for _ in 0..3 {
-        d.present("t01-reader", "takahashi");
-    }
-    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
-    for (id, role) in [("suzuki", "data-manager"), ("tanaka", "operator"), ("sato", "operator")] {
-        let o = d
-            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
-        assert!(o.status.success(), "{}", text(&o));
-        for _ in 0..3 {
-            d.present("t01-reader", id);
-        }
-        let o = d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]);
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    d.staff(&[("suzuki", "data-manager"), ("tanaka", "operator"), ("sato", "operator")]);
     // Both operators may enter the server room (003 §13(2): the data manager grants Level 2).
     for who in ["tanaka", "sato"] {
         let o = d.act("suzuki", &["grant", "add", who, "--place", "zone:server-room"]);
@@ -202,20 +188,7 @@ fn sim_card_on_a_simulated_controller_claims_for_the_holders_finger() {
     let site = demo_site().replacen(door, "rex = true\nauth = \"card+biometric\"", 1);
     let d = Running::start_with(dir.path(), &site, &[]);
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
-    d.bootstrap();
-    for _ in 0..3 {
-        d.present("t01-reader", "takahashi");
-    }
-    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
-    for (id, role) in [("suzuki", "data-manager"), ("tanaka", "operator")] {
-        let o = d
-            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
-        assert!(o.status.success(), "{}", text(&o));
-        for _ in 0..3 {
-            d.present("t01-reader", id);
-        }
-        assert!(d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]).status.success());
-    }
+    d.staff(&[("suzuki", "data-manager"), ("tanaka", "operator")]);
     assert!(d.act("suzuki", &["grant", "add", "tanaka", "--place", "zone:server-room"]).status.success());
     assert!(d.act("takahashi", &["card", "add", "tanaka", &TANAKA_CARD.to_string()]).status.success());
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:10:00+09:00"]);

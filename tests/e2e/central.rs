@@ -163,20 +163,7 @@ fn a_silent_centre_holds_back_level_3_but_not_level_1() {
     let site = format!("{}stale_after_s_l3 = 60\n", node_site(&pg));
     let d = Running::start_with(dir.path(), &site, &[]);
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
-    d.bootstrap();
-    for _ in 0..3 {
-        d.present("t01-reader", "takahashi");
-    }
-    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
-    for (id, role) in [("suzuki", "data-manager"), ("kato", "security-director"), ("tanaka", "operator")] {
-        let o = d
-            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
-        assert!(o.status.success(), "{}", text(&o));
-        for _ in 0..3 {
-            d.present("t01-reader", id);
-        }
-        assert!(d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]).status.success());
-    }
+    d.staff(&[("suzuki", "data-manager"), ("kato", "security-director"), ("tanaka", "operator")]);
     for (by, place) in [("takahashi", "terminal:t-01"), ("suzuki", "zone:server-room"), ("kato", "zone:media-room")] {
         let o = d.act(by, &["grant", "add", "tanaka", "--place", place]);
         assert!(o.status.success(), "{}", text(&o));

@@ -137,6 +137,29 @@ impl Running {
         assert!(o.status.success(), "bootstrap: {}", text(&o));
     }
 
+    /// A staffed site: the system administrator bootstraps and enrols themselves, then registers and enrols each
+    /// `(id, role)` (named `id`, appointed until 2027-03-31), each with three captures of finger 2 at t01-reader.
+    pub fn staff(&self, people: &[(&str, &str)]) {
+        self.bootstrap();
+        for _ in 0..3 {
+            self.present("t01-reader", "takahashi");
+        }
+        let o = self.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+        assert!(o.status.success(), "{}", text(&o));
+        for (id, role) in people {
+            let o = self.act(
+                "takahashi",
+                &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"],
+            );
+            assert!(o.status.success(), "{}", text(&o));
+            for _ in 0..3 {
+                self.present("t01-reader", id);
+            }
+            let o = self.act("takahashi", &["enroll", id, "--reader", "t01-reader"]);
+            assert!(o.status.success(), "{}", text(&o));
+        }
+    }
+
     /// Places `body`'s finger 2 on a simulated reader.
     pub fn present(&self, reader: &str, body: &str) {
         let o = self.tobira(&["sim", "present", reader, body]);

@@ -40,21 +40,7 @@ fn events(d: &Running, kind: &str) -> Vec<serde_json::Value> {
 fn setup(dir: &std::path::Path) -> Running {
     let d = Running::start(dir);
     at(&d, "2026-11-24T10:00:00+09:00");
-    d.bootstrap();
-    for _ in 0..3 {
-        d.present("t01-reader", "takahashi");
-    }
-    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
-    for (id, role) in [("suzuki", "data-manager"), ("tanaka", "operator")] {
-        let o = d
-            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
-        assert!(o.status.success(), "{}", text(&o));
-        for _ in 0..3 {
-            d.present("t01-reader", id);
-        }
-        let o = d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]);
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    d.staff(&[("suzuki", "data-manager"), ("tanaka", "operator")]);
     let o = d.act("suzuki", &["grant", "add", "tanaka", "--place", "zone:server-room"]);
     assert!(o.status.success(), "{}", text(&o));
     d
@@ -205,21 +191,7 @@ fn a_two_biometrics_door_opens_for_two_different_fingers_of_one_person_only() {
     let site = crate::common::demo_site().replacen(stanza, "rex = true\nauth = \"two-biometrics\"", 1);
     let d = Running::start_with(dir.path(), &site, &[]);
     at(&d, "2026-11-24T10:00:00+09:00");
-    d.bootstrap();
-    for _ in 0..3 {
-        d.present("t01-reader", "takahashi");
-    }
-    assert!(d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]).status.success());
-    for (id, role) in [("suzuki", "data-manager"), ("tanaka", "operator")] {
-        let o = d
-            .act("takahashi", &["person", "add", id, "--name", id, "--roles", role, "--appointment-end", "2027-03-31"]);
-        assert!(o.status.success(), "{}", text(&o));
-        for _ in 0..3 {
-            d.present("t01-reader", id);
-        }
-        let o = d.act("takahashi", &["enroll", id, "--reader", "t01-reader"]);
-        assert!(o.status.success(), "{}", text(&o));
-    }
+    d.staff(&[("suzuki", "data-manager"), ("tanaka", "operator")]);
     // tanaka's second finger (3), enrolled as its own template.
     for _ in 0..3 {
         let o = d.tobira(&["sim", "present", "t01-reader", "tanaka", "--finger", "3"]);
