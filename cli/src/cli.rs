@@ -4,7 +4,10 @@ use crate::client::{Client, ClientError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use tobira_ledger::table::cell;
-use tobira_proto::{ActorClaim, AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, SimCommand, VisitAdd};
+use tobira_proto::{
+    ActorClaim, AuditFilter, GrantAdd, MediaCommand, MediaDispose, MediaTakeOut, OffHoursAdd, PersonAdd, Request,
+    SimCommand, VisitAdd,
+};
 
 #[derive(Parser)]
 #[command(
@@ -85,8 +88,12 @@ pub enum Cmd {
     Grant(GrantCmd),
     /// Record a prior approval for terminal use outside office hours (002 §5-2).
     OffHours(OffHoursArgs),
-    /// Register a vendor visit (003 §13(4)).
-    Visit(VisitArgs),
+    /// Register a vendor visit (003 §13(4)); `visit media-in|media-out` declares the devices and media the
+    /// vendor brings in or takes out (000 §7(2)).
+    Visit(VisitCmdArgs),
+    /// The media register (記録媒体管理簿, 003 §11): media taken out, returned, disposed of, found faulty.
+    #[command(subcommand)]
+    Media(MediaCmd),
     /// Lift a person's biometric lockout at a reader (audited).
     Unlock {
         person: String,
@@ -104,14 +111,18 @@ pub enum Cmd {
     Audit(AuditCmd),
     /// A ledger derived from the audit log: entry-exit (入退室管理簿, 000 Form 1), operators (操作者管理簿,
     /// 000 Form 2), matching (照合情報管理簿, 003 §15), user-ids (ユーザID管理簿, 003 §14), viewer-ids
-    /// (閲覧用ID貸出簿, 004 §11).
+    /// (閲覧用ID貸出簿, 004 §11), media (記録媒体管理簿, 003 §11). Headed with the site, the period, when and by
+    /// whom it was made; exporting it is recorded (002 §7(11)).
     Ledger {
-        #[arg(default_value = "entry-exit", value_parser = ["entry-exit", "operators", "matching", "user-ids", "viewer-ids"])]
+        #[arg(default_value = "entry-exit", value_parser = ["entry-exit", "operators", "matching", "user-ids", "viewer-ids", "media"])]
         kind: String,
         #[arg(long)]
         from: Option<String>,
         #[arg(long)]
         until: Option<String>,
+        /// Dates in the Japanese era (和暦: 令和8年11月24日) whatever the site's `ledger_dates` says.
+        #[arg(long)]
+        era: bool,
         /// Also write it as CSV (UTF-8 with BOM, for Excel) to this file.
         #[arg(long)]
         csv: Option<PathBuf>,
@@ -276,6 +287,108 @@ pub struct OffHoursArgs {
     pub until: String,
     #[arg(long)]
     pub reason: String,
+}
+
+/// `tobira visit VENDOR …` registers a visit; `tobira visit media-in|media-out VISIT --media …` declares
+/// what the vendor brought in or takes out.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct VisitCmdArgs {
+    #[command(subcommand)]
+    pub cmd: Option<VisitCmd>,
+    #[command(flatten)]
+    pub add: Option<VisitArgs>,
+}
+
+#[derive(Subcommand)]
+pub enum VisitCmd {
+    /// Declare the devices and media the vendor actually brings in (000 §7(2)), at the terminal before they
+    /// enter; VISIT is the visit's id or the vendor's user ID (their visit now, or their next). No --media:
+    /// nothing.
+    MediaIn {
+        visit: String,
+        #[arg(long, value_delimiter = ',')]
+        media: Vec<String>,
+    },
+    /// Declare what the vendor takes out again as they leave; a difference from the entry's declaration or
+    /// the approval is flagged in the entry/exit ledger and alarmed (003 §20).
+    MediaOut {
+        visit: String,
+        #[arg(long, value_delimiter = ',')]
+        media: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MediaCmd {
+    /// A storage medium taken out of the office (003 §11(3)): to whom, what, how many, how many records, how
+    /// it is carried. Out once every officer the regulation names has consented (Sendai: the data manager and
+    /// the system administrator — the second runs `media consent`).
+    TakeOut {
+        /// The medium's own number (管理番号).
+        medium: String,
+        /// Kind of medium (媒体の種類): USBメモリ, 磁気テープ, 帳票…
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value_t = 1)]
+        quantity: u32,
+        /// How many records (本人確認情報の件数) it holds.
+        #[arg(long)]
+        records: u32,
+        /// To whom or where it goes (相手方).
+        #[arg(long)]
+        to: String,
+        #[arg(long, default_value = "")]
+        purpose: String,
+        /// A locked container or strict packaging (施錠できる容器 / 厳重な包装).
+        #[arg(long)]
+        container: String,
+        /// Due back (a day means through that day).
+        #[arg(long)]
+        due: Option<String>,
+    },
+    /// Consent to a take-out another officer recorded (003 §11(3)).
+    Consent { id: String },
+    /// The medium came back: say what was checked (seal, count).
+    Return {
+        id: String,
+        #[arg(long)]
+        condition: String,
+    },
+    /// A medium disposed of (003 §11(5)): how, witnessed by whom.
+    Dispose {
+        medium: String,
+        #[arg(long)]
+        kind: String,
+        #[arg(long, default_value_t = 1)]
+        quantity: u32,
+        /// 破砕, 溶解, 消去ソフトによる消去…
+        #[arg(long)]
+        method: String,
+        /// Who witnessed it (立会者): a registered person other than you.
+        #[arg(long)]
+        witness: String,
+        /// A contractor's certificate number or any other note (001 §9).
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// The result of checking a medium for faults (003 §11(6)); a fault unless --sound.
+    Fault {
+        medium: String,
+        #[arg(long)]
+        kind: String,
+        /// What the check found.
+        #[arg(long)]
+        finding: String,
+        /// The check found the medium sound (recorded all the same).
+        #[arg(long)]
+        sound: bool,
+    },
+    /// Media out or awaiting consent; --all for the whole register.
+    List {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args)]
@@ -486,7 +599,13 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             until: a.until,
             reason: a.reason,
         }),
-        Cmd::Visit(v) => Request::VisitAdd(VisitAdd {
+        Cmd::Visit(VisitCmdArgs { cmd: Some(VisitCmd::MediaIn { visit, media }), .. }) => {
+            Request::VisitMedia { visit, direction: "in".into(), media }
+        }
+        Cmd::Visit(VisitCmdArgs { cmd: Some(VisitCmd::MediaOut { visit, media }), .. }) => {
+            Request::VisitMedia { visit, direction: "out".into(), media }
+        }
+        Cmd::Visit(VisitCmdArgs { cmd: None, add: Some(v) }) => Request::VisitAdd(VisitAdd {
             vendor: v.vendor,
             company: v.company,
             purpose: v.purpose,
@@ -497,12 +616,43 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             escorts: v.escorts,
             media_allowed: v.media,
         }),
+        Cmd::Visit(VisitCmdArgs { cmd: None, add: None }) => return None,
+        Cmd::Media(m) => Request::Media(match m {
+            MediaCmd::TakeOut { medium, kind, quantity, records, to, purpose, container, due } => {
+                MediaCommand::TakeOut(MediaTakeOut {
+                    medium,
+                    media_kind: kind,
+                    quantity,
+                    records,
+                    recipient: to,
+                    purpose,
+                    container,
+                    due,
+                })
+            }
+            MediaCmd::Consent { id } => MediaCommand::Consent { id },
+            MediaCmd::Return { id, condition } => MediaCommand::Return { id, condition },
+            MediaCmd::Dispose { medium, kind, quantity, method, witness, note } => {
+                MediaCommand::Dispose(MediaDispose { medium, media_kind: kind, quantity, method, witness, note })
+            }
+            MediaCmd::Fault { medium, kind, finding, sound } => {
+                MediaCommand::Fault { medium, media_kind: kind, faulty: !sound, finding }
+            }
+            MediaCmd::List { all } => MediaCommand::List { all },
+        }),
         Cmd::Login { terminal, user, remote } => Request::Login { terminal, user, remote },
         Cmd::Unlock { person, reader } => Request::Unlock { person, reader },
         Cmd::Audit(AuditCmd::Show { person, place, kind, from, until, limit, .. }) => {
             Request::AuditShow(AuditFilter { person, place, kind, from, until, limit })
         }
-        Cmd::Ledger { kind, from, until, .. } => Request::Ledger { kind: Some(kind), from, until },
+        Cmd::Ledger { kind, from, until, era, csv, html } => Request::Ledger {
+            kind: Some(kind),
+            from,
+            until,
+            // Asked for: otherwise the site's setting.
+            era: era.then_some(true),
+            output: [csv.map(|_| "csv"), html.map(|_| "html")].into_iter().flatten().map(String::from).collect(),
+        },
         Cmd::Sim(s) => Request::Sim(match s {
             SimCmd::Present { reader, body, palm: Some(hand), .. } => SimCommand::PresentPalm { reader, body, hand },
             SimCmd::Present { reader, body, finger, palm: None } => SimCommand::Present { reader, body, finger },
@@ -593,6 +743,22 @@ pub fn history_csv(events: &serde_json::Value) -> Vec<u8> {
         .map(|a| a.iter().map(|e| HISTORY_COLUMNS.iter().map(|(_, f)| cell(&e[*f])).collect()).collect())
         .unwrap_or_default();
     tobira_ledger::table::csv_with_bom(&headers, &rows)
+}
+
+/// The ledger's heading as `#` lines after its rows (a reader that skips `#` lines still reads the ledger, as
+/// for the signed tree head after them): the form, the site, the period, when and by whom it was made.
+pub fn csv_heading(v: &serde_json::Value) -> String {
+    let h = &v["heading"];
+    let f = |k: &str| h[k].as_str().unwrap_or("").replace(['\r', '\n'], " ");
+    format!(
+        "#帳票 (ledger),{}\r\n#拠点 (site),{} ({})\r\n#期間 (period),{}\r\n#出力日時 (made at),{}\r\n#出力者 (made by),{}\r\n",
+        v["title"].as_str().unwrap_or("").replace(',', " "),
+        f("site_name").replace(',', " "),
+        f("site"),
+        f("period").replace(',', " "),
+        f("output_at"),
+        f("printed_by").replace(',', " ")
+    )
 }
 
 /// Rows of the entry/exit ledger answer, in the ledger's column order.

@@ -19,6 +19,14 @@ pub fn needs_actor_finger(r: &Request) -> bool {
             | Request::GrantRevoke { .. }
             | Request::OffHoursAdd(_)
             | Request::VisitAdd(_)
+            | Request::VisitMedia { .. }
+            | Request::Media(
+                tobira_proto::MediaCommand::TakeOut(_)
+                    | tobira_proto::MediaCommand::Consent { .. }
+                    | tobira_proto::MediaCommand::Return { .. }
+                    | tobira_proto::MediaCommand::Dispose(_)
+                    | tobira_proto::MediaCommand::Fault { .. }
+            )
             | Request::Unlock { .. }
             | Request::RequestApprove { .. }
             | Request::RequestReject { .. }

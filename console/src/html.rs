@@ -70,22 +70,14 @@ pub fn local_time(s: &str, zone: FixedOffset) -> String {
     }
 }
 
-/// 和暦 (令和) for a Gregorian date in a ledger cell, for printed ledgers: 2026-11-24 → 令和8年11月24日.
-/// Only dates from 令和元年 (2019-05-01) on are converted; others stay as written.
+/// 和暦 for a Gregorian date at the start of a ledger cell, for printed ledgers: 2026-11-24 → 令和8年11月24日,
+/// 2019-04-30 → 平成31年4月30日 (the one rule, `tobira_ledger::era`). The daemon writes the ledger's own dates in
+/// the era when asked; this catches the times the console shows in the site's zone.
 pub fn wareki(s: &str) -> String {
-    let b = s.as_bytes();
-    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
-        return s.to_string();
-    }
-    let (Ok(y), Ok(m), Ok(d)) = (s[0..4].parse::<i32>(), s[5..7].parse::<u32>(), s[8..10].parse::<u32>()) else {
+    let Some(day) = s.get(..10).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()) else {
         return s.to_string();
     };
-    if (y, m) < (2019, 5) {
-        return s.to_string();
-    }
-    let n = y - 2018;
-    let year = if n == 1 { "元".to_string() } else { n.to_string() };
-    format!("令和{year}年{m}月{d}日{}", &s[10..])
+    format!("{}{}", tobira_ledger::era::japanese_date(day), &s[10..])
 }
 
 /// A JSON value as one cell's text: times in the site's zone, lists joined.
@@ -127,7 +119,7 @@ mod tests {
     fn reiwa_dates_for_printed_ledgers() {
         assert_eq!(wareki("2026-11-24 10:00"), "令和8年11月24日 10:00");
         assert_eq!(wareki("2019-05-01"), "令和元年5月1日");
-        assert_eq!(wareki("2019-04-30"), "2019-04-30");
+        assert_eq!(wareki("2019-04-30"), "平成31年4月30日");
         assert_eq!(wareki("田中"), "田中");
     }
 }

@@ -531,6 +531,7 @@ const LEDGERS: &[(&str, &str, &str)] = &[
     ("matching", "照合情報管理簿", "matching data ledger"),
     ("user-ids", "ユーザID管理簿", "user ID ledger"),
     ("viewer-ids", "閲覧用ID貸出簿", "viewer ID loans"),
+    ("media", "記録媒体管理簿", "media register"),
 ];
 
 fn ledger_form(state: &State, ctx: &Ctx, f: Option<&Form>) -> String {
@@ -583,8 +584,15 @@ async fn ledger_rows(
     state: &State,
     u: &User,
     form: &Form,
+    output: &[&str],
 ) -> Result<(Value, Vec<String>, Vec<Vec<String>>), tobira_cli::client::ClientError> {
-    let req = Request::Ledger { kind: form.opt("kind"), from: form.opt("from"), until: form.opt("until") };
+    let req = Request::Ledger {
+        kind: form.opt("kind"),
+        from: form.opt("from"),
+        until: form.opt("until"),
+        era: form.opt("wareki").is_some().then_some(true),
+        output: output.iter().map(|o| o.to_string()).collect(),
+    };
     let v = state.call(state.actor(u), req).await?;
     let (zone, _) = state.site().await;
     let cols: Vec<String> =
@@ -615,13 +623,14 @@ pub async fn ledger_view(S(state): St, headers: HeaderMap, axum::Form(f): Fm) ->
     };
     let l = ctx.lang();
     let mut body = ledger_form(&state, &ctx, Some(&form));
-    match ledger_rows(&state, &u, &form).await {
+    match ledger_rows(&state, &u, &form, &[]).await {
         Err(e) => body.push_str(&flash_html(l, &refusal_flash(l, &e))),
         Ok((v, cols, rows)) => {
             let title = v["title"].as_str().unwrap_or("");
             body.push_str(&format!(
-                "<section class=\"ledger\" id=\"ledger\"><h2 class=\"ledger-title\">{}</h2>",
-                esc(title)
+                "<section class=\"ledger\" id=\"ledger\"><h2 class=\"ledger-title\">{}</h2><p class=\"ledger-heading\">{}</p>",
+                esc(title),
+                esc(v["heading"]["text"].as_str().unwrap_or(""))
             ));
             body.push_str(&format!(
                 "<p class=\"noprint\"><button type=\"button\" data-print id=\"print\">{}</button></p>\
@@ -669,7 +678,7 @@ pub async fn ledger_csv(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> 
         Ok(x) => x,
         Err(r) => return *r,
     };
-    match ledger_rows(&state, &u, &form).await {
+    match ledger_rows(&state, &u, &form, &["csv"]).await {
         Err(e) => {
             state.sessions.set_flash(&ctx.token, refusal_flash(ctx.lang(), &e));
             see_other(&state, &ctx, "/ledgers")
@@ -677,6 +686,7 @@ pub async fn ledger_csv(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> 
         Ok((v, cols, rows)) => {
             let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
             let mut bytes = tobira_ledger::table::csv_with_bom(&hs, &rows);
+            bytes.extend_from_slice(tobira_cli::cli::csv_heading(&v).as_bytes());
             bytes.extend_from_slice(tobira_cli::trust::csv_anchor(&v["anchor"]).as_bytes());
             let name = LEDGERS.iter().find(|(k, ..)| Some(*k) == form.get("kind")).map(|x| x.0).unwrap_or("ledger");
             let mut r = secured(StatusCode::OK, bytes);

@@ -50,6 +50,18 @@ pub enum Act {
     /// Read the operation history / ledgers; `other_section` when it covers people of another section than
     /// the reader's own (002 §7(11)).
     ViewRecords { other_section: bool },
+    /// Declare the devices and media a vendor actually brings into the server room, or takes out again
+    /// (000 §7(2): the system administrator lets in nothing the room does not need).
+    VisitMedia,
+    /// Take a storage medium out of the office, or consent to a take-out another officer recorded (003 §11(3):
+    /// the data manager and the system administrator both consent; 001 §8(2), 002 §6④(6) in their profiles).
+    MediaTakeOut,
+    /// Record that a medium taken out came back (003 §11(2), 002 §6④(6)).
+    MediaReturn,
+    /// Record a medium's disposal, how and witnessed by whom (003 §11(4)-(5), 002 §6④(3), (6), 001 §9).
+    MediaDispose,
+    /// Record whether a medium is faulty (003 §11(6): the system administrator records it).
+    MediaFault,
 }
 
 impl Act {
@@ -77,6 +89,13 @@ impl Act {
             Act::Decide => "approving or rejecting a request (申請の承認・却下)".into(),
             Act::ViewRecords { other_section: false } => "reading the records (記録の閲覧)".into(),
             Act::ViewRecords { other_section: true } => "reading another section's records (他課の記録の閲覧)".into(),
+            Act::VisitMedia => {
+                "declaring the devices and media a vendor brings in or takes out (持込・持出の確認)".into()
+            }
+            Act::MediaTakeOut => "taking a storage medium out, or consenting to it (記録媒体の持出し)".into(),
+            Act::MediaReturn => "recording a storage medium's return (記録媒体の返却)".into(),
+            Act::MediaDispose => "recording a storage medium's disposal (記録媒体の廃棄)".into(),
+            Act::MediaFault => "recording a storage medium's fault (記録媒体の障害)".into(),
         }
     }
 
@@ -96,6 +115,11 @@ impl Act {
             Act::RotateKey => "001 §15(4)",
             Act::Decide => "003 §7",
             Act::ViewRecords { .. } => "002 §7(11)",
+            Act::VisitMedia => "000 §7(2)",
+            Act::MediaTakeOut => "003 §11(3), 001 §8(2), 002 §6④(6)",
+            Act::MediaReturn => "003 §11(2), 002 §6④(6)",
+            Act::MediaDispose => "003 §11(4)-(5), 002 §6④(3), (6), 001 §9",
+            Act::MediaFault => "003 §11(6)",
         }
     }
 }
@@ -176,6 +200,14 @@ fn rule(act: Act, reg: &Regulation) -> (Vec<Role>, Vec<Role>) {
         Act::AckAlarm => (vec![SecurityManager, SystemAdministrator], vec![]),
         // 002 §7(11): the profile's readers read every section; site administrators and section officers ask.
         Act::ViewRecords { .. } => (reg.record_readers.clone(), vec![SiteAdministrator, SecurityManager]),
+        // 000 §7(2): the system administrator (管理者) decides what may come into the server room.
+        Act::VisitMedia => (vec![SystemAdministrator], vec![]),
+        // 003 §11(3): each consenting role records its consent; the take-out is out once all have.
+        Act::MediaTakeOut => (reg.media_takeout_consent.clone(), vec![]),
+        // 003 §11(2), (5); 002 §6④(6); 001 §8(2), §9: the custodian, or the system administrator.
+        Act::MediaReturn | Act::MediaDispose => (vec![reg.media_custodian, SystemAdministrator], vec![]),
+        // 003 §11(6): the system administrator records faults; the custodian who finds one may too.
+        Act::MediaFault => (vec![SystemAdministrator, reg.media_custodian], vec![]),
     };
     let direct = dedup(direct);
     let request = dedup(request).into_iter().filter(|r| !direct.contains(r)).collect();
@@ -329,6 +361,11 @@ mod tests {
             Just(Act::RotateKey),
             Just(Act::Decide),
             any::<bool>().prop_map(|o| Act::ViewRecords { other_section: o }),
+            Just(Act::VisitMedia),
+            Just(Act::MediaTakeOut),
+            Just(Act::MediaReturn),
+            Just(Act::MediaDispose),
+            Just(Act::MediaFault),
         ]
     }
 
@@ -447,6 +484,35 @@ mod profile_tests {
         let k = Kitami.regulation();
         assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SystemAdministrator], "a", "b").is_ok());
         assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SecurityManager], "a", "b").is_err());
+    }
+
+    /// 003 §11(3): in Sendai a take-out is consented by the data manager and the system administrator (each
+    /// records their consent); §11(2), (5): the data manager records returns and disposals, the system
+    /// administrator may too; §11(6): the system administrator records faults. 001 §8(2) and 002 §6④(6): the
+    /// section's officer (security manager here) keeps Kurume's and Obama's register; 000 §11: Kitaibaraki's
+    /// security director keeps the media. Nobody else records anything.
+    #[test]
+    fn art_003_11_media_register_roles_by_profile() {
+        for r in [DataManager, SystemAdministrator] {
+            assert_eq!(ok(Act::MediaTakeOut, &[r], Sendai), Ok(Mode::Direct), "{r:?}");
+            assert_eq!(ok(Act::MediaReturn, &[r], Sendai), Ok(Mode::Direct), "{r:?}");
+            assert_eq!(ok(Act::MediaDispose, &[r], Sendai), Ok(Mode::Direct), "{r:?}");
+        }
+        assert_eq!(ok(Act::MediaFault, &[SystemAdministrator], Sendai), Ok(Mode::Direct));
+        for r in [SiteAdministrator, SecurityManager, SecurityDirector] {
+            assert!(ok(Act::MediaTakeOut, &[r], Sendai).is_err(), "{r:?}");
+            assert!(ok(Act::MediaDispose, &[r], Sendai).is_err(), "{r:?}");
+        }
+        for p in [Kurume, Obama] {
+            assert_eq!(ok(Act::MediaTakeOut, &[SecurityManager], p), Ok(Mode::Direct), "{p:?}");
+            assert_eq!(ok(Act::MediaDispose, &[SecurityManager], p), Ok(Mode::Direct), "{p:?}");
+            assert!(ok(Act::MediaTakeOut, &[DataManager], p).is_err(), "{p:?}");
+        }
+        assert_eq!(ok(Act::MediaDispose, &[SecurityDirector], Kitaibaraki), Ok(Mode::Direct));
+        assert_eq!(ok(Act::VisitMedia, &[SystemAdministrator], Sendai), Ok(Mode::Direct));
+        assert!(ok(Act::VisitMedia, &[Operator], Sendai).is_err(), "an escort declares through the administrator");
+        let e = ok(Act::MediaFault, &[SiteAdministrator], Sendai).unwrap_err().to_string();
+        assert!(e.starts_with("recording a storage medium's fault (記録媒体の障害) needs the role "), "{e}");
     }
 
     /// Sendai's profile gives exactly the rule `authorize` always gave (003).

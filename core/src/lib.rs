@@ -10,6 +10,9 @@
 //! - [`policy`]: `decide(request, context) -> Decision` — every rule of DESIGN.md "Rules".
 //! - [`lockout`]: throttling of biometric failures (NIST SP 800-63B).
 //! - [`occupancy`]: who is inside which zone; recent authentications for escorts.
+//! - [`escort`]: an escort stays with the vendor while the vendor is inside (003 §13(4)).
+//! - [`media`]: devices and media a vendor brings in and takes out (000 §7(2)); consents to take media out
+//!   (003 §11(3)).
 //! - [`door`]: the door state machine.
 //! - [`authmode`], [`card`]: what a door asks before the policy decides (finger, card + finger).
 //!
@@ -22,8 +25,10 @@ pub mod calendar;
 pub mod card;
 pub mod dates;
 pub mod door;
+pub mod escort;
 pub mod ids;
 pub mod lockout;
+pub mod media;
 pub mod model;
 pub mod occupancy;
 pub mod policy;

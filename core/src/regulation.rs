@@ -90,6 +90,11 @@ impl Preset {
             // 003 is silent on office hours; tobira applies 002 §5-2 everywhere: off-hours terminal use with the
             // system administrator's prior approval, on the site's `[office_hours]` calendar.
             off_hours_approver: SystemAdministrator,
+            // 003 §11(2): the data manager has the operators keep the media in their set place — the custodian
+            // who records returns and disposals (§11(5)); §11(3): a medium leaves the office only with the
+            // consent of both the data manager and the system administrator.
+            media_custodian: DataManager,
+            media_takeout_consent: vec![DataManager, SystemAdministrator],
         };
         match self {
             Preset::Sendai => sendai,
@@ -105,6 +110,10 @@ impl Preset {
                 // 000 §8(1)-(2): the security officer designates operators and registers (and on transfer deletes)
                 // their palm-vein data.
                 operator_designator: SecurityManager,
+                // 000 §11: the security director (統括責任者) manages the information assets, the magnetic disks
+                // and printed forms holding the data among them — the media custodian. 000 is silent on taking
+                // media out: Sendai's consents (003 §11(3)).
+                media_custodian: SecurityDirector,
                 // 000 is silent on reading the operation history (§9(3) only keeps it 7 years), on requests and
                 // on office hours: Sendai's rules.
                 ..sendai
@@ -130,6 +139,11 @@ impl Preset {
                 // 002 §5-2: terminal use on holidays or outside office hours after prior consultation with the
                 // 電算管理者 (the calendar itself is Obama's 休日条例 and 執務時間規則: the site's `[office_hours]`).
                 off_hours_approver: SystemAdministrator,
+                // 002 §6④: the 電算責任者 keeps the data and the media in their set place, erases a medium before
+                // disposing of it ((3)) and records their handing over, keeping and disposal ((6)) — custodian
+                // and the one whose record a take-out needs.
+                media_custodian: SecurityManager,
+                media_takeout_consent: vec![SecurityManager],
                 ..sendai
             },
             Preset::Kurume => Regulation {
@@ -138,6 +152,10 @@ impl Preset {
                 // keeps others out of the handling area; §15(2) allocates IDs — Level 1 and operator designation.
                 level1_issuer: SecurityManager,
                 operator_designator: SecurityManager,
+                // 001 §8(2): the protection officer records every taking out of the data (its date and the rest);
+                // §9: and keeps the record of its disposal (a contractor's by certificate).
+                media_custodian: SecurityManager,
+                media_takeout_consent: vec![SecurityManager],
                 // 001 is silent on server and media rooms, on reading the history and on office hours: Sendai's
                 // rules.
                 ..sendai
@@ -151,7 +169,7 @@ impl Preset {
                 operator_designator: SystemAdministrator,
                 operator_requesters: vec![SiteAdministrator, SecurityManager],
                 // 004 is silent on server and media rooms, on reading operation history (§11 lends viewer IDs,
-                // a separate act) and on office hours: Sendai's rules.
+                // a separate act), on office hours and on storage media: Sendai's rules.
                 ..sendai
             },
         }
@@ -202,6 +220,12 @@ pub struct Regulation {
     pub own_section_needs_approval: bool,
     /// The role that approves terminal use outside office hours or on closed days (002 §5-2).
     pub off_hours_approver: Role,
+    /// Keeps the storage media: records their return and disposal (003 §11(2), (5); 002 §6④(6); 001 §8(2), §9).
+    /// The system administrator may record them too (it records faults, 003 §11(6)).
+    pub media_custodian: Role,
+    /// Every role whose consent a medium taken out of the office needs (003 §11(3): the data manager and the
+    /// system administrator); the take-out is recorded as out once each has consented.
+    pub media_takeout_consent: Vec<Role>,
 }
 
 impl Default for Regulation {
@@ -260,8 +284,8 @@ mod tests {
         for p in Preset::ALL {
             let r = p.regulation();
             let mut auth = vec![r.level1_issuer, r.level2_issuer, r.level3_issuer, r.operator_designator];
-            auth.extend([r.view_approver, r.off_hours_approver]);
-            auth.extend(r.operator_requesters.iter().chain(&r.record_readers));
+            auth.extend([r.view_approver, r.off_hours_approver, r.media_custodian]);
+            auth.extend(r.operator_requesters.iter().chain(&r.record_readers).chain(&r.media_takeout_consent));
             assert!(auth.iter().all(|a| !NOT_AN_AUTHORITY.contains(a)), "{p}");
         }
     }

@@ -324,6 +324,9 @@ pub struct RawAdministration {
     /// 003 §20: a command run once per alarm (argv, no shell), with TOBIRA_ALARM_* in its environment and the
     /// alarm as JSON on its standard input. Empty: the system journal only.
     pub notify_command: Spanned<Vec<String>>,
+    /// How the ledgers write dates: `iso` (2026-11-24, the default) or `era` (令和8年11月24日, as municipal
+    /// forms are read); `tobira ledger --era` asks for the era once.
+    pub ledger_dates: Spanned<String>,
 }
 
 impl Default for RawAdministration {
@@ -334,6 +337,7 @@ impl Default for RawAdministration {
             review_period_days: Spanned::new(0..0, 180),
             view_approval_hours: Spanned::new(0..0, 24),
             notify_command: Spanned::new(0..0, Vec::new()),
+            ledger_dates: Spanned::new(0..0, "iso".into()),
         }
     }
 }
@@ -353,6 +357,8 @@ pub struct RawRegulation {
     pub view_approver: Option<Spanned<String>>,
     pub own_section_needs_approval: Option<bool>,
     pub off_hours_approver: Option<Spanned<String>>,
+    pub media_custodian: Option<Spanned<String>>,
+    pub media_takeout_consent: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -506,6 +512,8 @@ pub struct Administration {
     pub review_period_days: u32,
     pub view_approval_hours: u32,
     pub notify_command: Vec<String>,
+    /// The ledgers write dates in the Japanese era (令和8年11月24日) unless asked otherwise (`ledger_dates`).
+    pub ledger_era: bool,
 }
 
 /// Reader kinds this version knows; a typo is caught at load, not when the first person arrives.
@@ -629,6 +637,7 @@ fn resolve_regulation(cx: &Ctx, raw: &RawRegulation) -> Result<Regulation, SiteE
         (&mut reg.operator_designator, &raw.operator_designator, "operator_designator"),
         (&mut reg.view_approver, &raw.view_approver, "view_approver"),
         (&mut reg.off_hours_approver, &raw.off_hours_approver, "off_hours_approver"),
+        (&mut reg.media_custodian, &raw.media_custodian, "media_custodian"),
     ] {
         if let Some(v) = v {
             *slot = role(v, field)?;
@@ -639,6 +648,17 @@ fn resolve_regulation(cx: &Ctx, raw: &RawRegulation) -> Result<Regulation, SiteE
     }
     if let Some(v) = &raw.record_readers {
         reg.record_readers = roles(v, "record_readers")?;
+    }
+    if let Some(v) = &raw.media_takeout_consent {
+        let r = roles(v, "media_takeout_consent")?;
+        if r.is_empty() {
+            return Err(cx.err(
+                v.span(),
+                "regulation.media_takeout_consent",
+                "name at least one role: a medium never leaves without someone's consent (003 §11(3))",
+            ));
+        }
+        reg.media_takeout_consent = r;
     }
     if let Some(b) = raw.own_section_needs_approval {
         reg.own_section_needs_approval = b;
@@ -666,6 +686,17 @@ impl Site {
             review_period_days: in_range(&a.review_period_days, "review_period_days", 1, 3650)?,
             view_approval_hours: in_range(&a.view_approval_hours, "view_approval_hours", 1, 720)?,
             notify_command: a.notify_command.get_ref().clone(),
+            ledger_era: match a.ledger_dates.get_ref().as_str() {
+                "iso" => false,
+                "era" => true,
+                other => {
+                    return Err(cx.err(
+                        a.ledger_dates.span(),
+                        "administration.ledger_dates",
+                        format!("{other:?}: say \"iso\" (2026-11-24) or \"era\" (令和8年11月24日)"),
+                    ));
+                }
+            },
         };
         if a.notify_command.get_ref().first().is_some_and(|c| !c.starts_with('/')) {
             return Err(cx.err(

@@ -77,6 +77,17 @@ pub enum Request {
     },
     OffHoursAdd(OffHoursAdd),
     VisitAdd(VisitAdd),
+    /// The devices and media a vendor actually brings in (`direction` `in`) or takes out again (`out`),
+    /// declared at the terminal (000 §7(2)); the entry/exit ledger compares them with each other and with the
+    /// visit's approval. `visit` is a visit id (`v-…`) or the vendor's user ID (at entry their visit now or
+    /// their next, at exit the one they are on).
+    VisitMedia {
+        visit: String,
+        direction: String,
+        media: Vec<String>,
+    },
+    /// The media register (記録媒体管理簿, 003 §11, 001 §8(2), 002 §6④(6)).
+    Media(MediaCommand),
     /// Lift a biometric lockout of a person at a reader (audited).
     Unlock {
         person: String,
@@ -158,6 +169,13 @@ pub enum Request {
         kind: Option<String>,
         from: Option<String>,
         until: Option<String>,
+        /// Dates in the Japanese era (令和8年11月24日); `None`: the site's `[administration] ledger_dates`.
+        #[serde(default)]
+        era: Option<bool>,
+        /// What the ledger is being written to beside the screen (`csv`, `html`): the record of its reading says
+        /// it was exported or printed, and by whom (002 §7(11)).
+        #[serde(default)]
+        output: Vec<String>,
     },
     Sim(SimCommand),
 }
@@ -206,6 +224,58 @@ pub struct VisitAdd {
     pub until: String,
     pub escorts: Vec<String>,
     pub media_allowed: Vec<String>,
+}
+
+/// The media register's acts (003 §11): each by a person holding the role the site's regulation names, each
+/// audited, each refused to anyone else.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "media", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum MediaCommand {
+    /// A medium taken out of the office (003 §11(3)): recorded by one consenting officer, out once every
+    /// role the regulation names has consented.
+    TakeOut(MediaTakeOut),
+    /// Another officer's consent to a take-out (`id`: `M-0001`).
+    Consent { id: String },
+    /// The medium came back (`condition`: what was checked on return).
+    Return { id: String, condition: String },
+    /// A medium disposed of: how (`method`, e.g. 破砕) and who witnessed it (003 §11(5)).
+    Dispose(MediaDispose),
+    /// The result of checking a medium for faults (003 §11(6)): `faulty` and what was found.
+    Fault { medium: String, media_kind: String, faulty: bool, finding: String },
+    /// The register: media out (or awaiting consent), or every entry with `all`.
+    List { all: bool },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaTakeOut {
+    /// The medium's own number (管理番号), as written on it.
+    pub medium: String,
+    /// What kind of medium (媒体の種類): USBメモリ, 磁気テープ, 帳票…
+    pub media_kind: String,
+    pub quantity: u32,
+    /// How many records (本人確認情報の件数) it holds.
+    pub records: u32,
+    /// To whom or where it goes (相手方).
+    pub recipient: String,
+    pub purpose: String,
+    /// How it is carried: a locked container or strict packaging (施錠できる容器 / 厳重な包装).
+    pub container: String,
+    /// When it is due back (a day means through that day); `None`: not to come back.
+    pub due: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaDispose {
+    pub medium: String,
+    pub media_kind: String,
+    pub quantity: u32,
+    /// How: 破砕, 溶解, 消去ソフトによる消去… (003 §11(5): crushing or another sure measure).
+    pub method: String,
+    /// Who witnessed it (立会者): a registered person other than the one recording.
+    pub witness: String,
+    /// A contractor's certificate or any other note (001 §9).
+    pub note: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

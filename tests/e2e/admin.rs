@@ -430,7 +430,8 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0][1], "VIEW-03");
     assert_eq!(rows[0][2], "監査 花子");
-    assert!(!rows[0][6].is_empty() && rows[0][7] == "takahashi", "{rows:?}");
+    // The forms name people: who took it back, by name (issue 21 §4).
+    assert!(!rows[0][6].is_empty() && rows[0][7] == "高橋 一郎", "{rows:?}");
     assert!(std::fs::read_to_string(&html).unwrap().contains("size: A4 landscape"));
 
     // 002 §7(11): a site administrator reads their own section; another needs approval; all of it recorded.

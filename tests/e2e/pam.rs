@@ -375,9 +375,13 @@ fn ledgers_export_with_the_forms_columns() {
     let (h, rows) = read("user-ids");
     assert_eq!(h, "年月日,区分,ユーザID,氏名,所属,権限・内容,実施者");
     assert!(rows.iter().any(|r| r.contains(",発行,tanaka,")), "{rows:?}");
-    assert!(rows.iter().any(|r| r.contains(",権限付与,tanaka,") && r.contains("terminal:t-01")), "{rows:?}");
+    // Places by their names (issue 21 §4): terminal:t-01 is 住基端末 1.
+    assert!(rows.iter().any(|r| r.contains(",権限付与,tanaka,") && r.contains("住基端末 1")), "{rows:?}");
     let (h, _) = read("entry-exit");
-    assert_eq!(h, "日付,氏名,所属,用務,入室場所,入室時刻,退室時刻,立会者,承認者");
+    assert_eq!(
+        h,
+        "日付,氏名,所属,名札,用務,入室場所,入室時刻,退室時刻,持込機器・媒体,持出機器・媒体,立会者,承認者,備考"
+    );
     // Each export is itself in the record (002 §7(11)).
     let v = d.tobira(&["--actor", "takahashi", "--json", "audit", "show", "--kind", "audit.ledger"]);
     assert!(String::from_utf8_lossy(&v.stdout).lines().count() >= 4, "{}", text(&v));

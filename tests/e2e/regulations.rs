@@ -1,7 +1,8 @@
-//! Issue 21 §1–§2 end to end, through the real binaries on the simulator: an appointment's end ends every
+//! Issue 21 end to end, through the real binaries on the simulator: an appointment's end ends every
 //! authority, not only doors and logins (004 §7, 000 §8(2)); every refused administrative act or record view
 //! is recorded, and the ones beyond the asker's authority are incidents for the security manager (002 §7(11),
-//! 001 §10, 003 §20).
+//! 001 §10, 003 §20); an escort stays with the vendor (003 §13(4), 002 §5-4); the ledgers carry what the
+//! articles ask (000 Forms 1–2, 003 §14(2)); the media register (003 §11).
 
 use crate::common::*;
 use std::process::Output;
@@ -121,4 +122,344 @@ fn r21_authority_ends_with_the_appointment_and_refusals_are_on_record() {
     assert!(!w.iter().any(|w| w.starts_with("tanaka's appointment")), "{w:?}");
     assert!(w.iter().any(|w| w.contains("issued by suzuki, whose authority has ended")), "{w:?}");
     assert!(w.iter().any(|w| w.contains("has 0 site administrator(s)")), "{w:?}");
+}
+
+/// The system administrator registers `id` with a name of its own (the forms must show names, not IDs).
+fn add_named(d: &Running, id: &str, name: &str, affiliation: &str, roles: &str) {
+    json(&d.act(
+        "takahashi",
+        &[
+            "--json",
+            "person",
+            "add",
+            id,
+            "--name",
+            name,
+            "--affiliation",
+            affiliation,
+            "--roles",
+            roles,
+            "--appointment-end",
+            "2027-03-31",
+        ],
+    ));
+}
+
+fn clock(d: &Running, local: &str) {
+    let o = d.tobira(&["sim", "clock", &format!("{local}+09:00")]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// A simulated finger at a door reader: the door's decision.
+fn at_door(d: &Running, reader: &str, body: &str) -> serde_json::Value {
+    json(&d.tobira(&["--json", "sim", "present", reader, body]))[0].clone()
+}
+
+/// Waits (the alarm task runs beside the door) until an open alarm of `kind` about `subject` is listed.
+fn wait_alarm(d: &Running, kind: &str, subject: &str) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(a) = open_alarms(d).into_iter().find(|a| a["kind"] == kind && a["subject"] == subject) {
+            return a;
+        }
+        assert!(std::time::Instant::now() < deadline, "no {kind} alarm about {subject}: {:?}", open_alarms(d));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+fn check_warnings(d: &Running) -> Vec<String> {
+    let o = d.tobira(&["--json", "check"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    v["warnings"].as_array().unwrap().iter().filter_map(|w| w.as_str().map(String::from)).collect()
+}
+
+/// The staff of the escort and ledger tests: the data manager, two escorting operators with the server room,
+/// a site administrator, the vendor; everyone enrolled.
+fn escort_site(d: &Running) {
+    clock(d, "2026-11-24T08:30:00");
+    d.bootstrap();
+    enroll(d, "takahashi");
+    add_named(d, "suzuki", "鈴木 花子", "市民課", "data-manager");
+    add_named(d, "tanaka", "田中 太郎", "市民課", "operator");
+    add_named(d, "sato", "佐藤 美咲", "市民課", "operator");
+    add_named(d, "abe", "阿部 浩二", "保守株式会社", "vendor");
+    for who in ["suzuki", "tanaka", "sato", "abe"] {
+        enroll(d, who);
+    }
+    for who in ["tanaka", "sato"] {
+        json(
+            &d.act("suzuki", &["--json", "grant", "add", who, "--place", "zone:server-room", "--until", "2027-03-31"]),
+        );
+    }
+    json(&d.act(
+        "takahashi",
+        &[
+            "--json",
+            "visit",
+            "abe",
+            "--company",
+            "保守株式会社",
+            "--purpose",
+            "サーバ保守",
+            "--name-tag",
+            "V-017",
+            "--doors",
+            "server-door",
+            "--from",
+            "2026-11-24T09:00",
+            "--until",
+            "2026-11-24T17:00",
+            "--escorts",
+            "tanaka,sato",
+            "--media",
+            "保守用ノートPC",
+        ],
+    ));
+}
+
+/// 003 §13(4), 002 §5-4, 003 §20: the escort who leaves first leaves the vendor alone — an incident for the
+/// security manager, in `tobira check` while it lasts, and on both rows of the entry/exit ledger; the vendor
+/// leaves through the exit reader like anyone else. 000 §7(2): the devices declared at entry and exit, their
+/// difference flagged and alarmed.
+#[test]
+fn art_003_13_4_escort_stays_with_the_vendor() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    escort_site(&d);
+    // 000 §7(2): what abe actually brings in, declared at the terminal by the system administrator: an
+    // unapproved USB stick among it. An operator (the escort) may not declare it — refused and recorded.
+    refused(&d.act("tanaka", &["visit", "media-in", "abe", "--media", "保守用ノートPC"]), "may not do this");
+    assert!(refusals(&d).iter().any(|r| r["details"]["request"] == "visit.media" && r["actor"] == "tanaka"));
+    let v = json(&d.act("takahashi", &["--json", "visit", "media-in", "abe", "--media", "保守用ノートPC,USBメモリ"]));
+    assert_eq!(v[0]["findings"][0], "未承認の持込: USBメモリ (000 §7(2))", "{v}");
+    wait_alarm(&d, "visit.media.mismatch", "abe");
+
+    clock(&d, "2026-11-24T10:00:00");
+    assert_eq!(at_door(&d, "server-in", "tanaka")["reason"], "GRANT_VALID");
+    assert_eq!(at_door(&d, "server-in", "abe")["reason"], "VENDOR_ESCORTED");
+    assert!(!check_warnings(&d).iter().any(|w| w.contains("without an escort")), "escorted while tanaka is in");
+
+    // tanaka leaves first: the exit is recorded (egress is never held back), the escort is told, and the
+    // security manager gets an incident naming the vendor.
+    clock(&d, "2026-11-24T10:20:00");
+    let r = at_door(&d, "server-out", "tanaka");
+    assert_eq!((r["granted"].as_bool(), r["reason"].as_str()), (Some(true), Some("EXIT_RECORDED")), "{r}");
+    assert!(r["message"].as_str().unwrap().contains("abe (阿部 浩二) in サーバ室"), "{r}");
+    let a = wait_alarm(&d, "door.alarm.unescorted", "abe");
+    assert_eq!((a["reason"].as_str(), a["place"].as_str()), (Some("ESCORT_LEFT_FIRST"), Some("server-door")), "{a}");
+    let w = check_warnings(&d);
+    assert!(
+        w.iter().any(|w| w.starts_with("vendor abe (阿部 浩二) is inside サーバ室") && w.contains("tanaka, sato")),
+        "{w:?}"
+    );
+    let incident = json(&d.act("takahashi", &["--json", "audit", "show", "--kind", "door.alarm.unescorted"]));
+    let e = &incident[0];
+    assert_eq!((e["actor"].as_str(), e["subject"].as_str()), (Some("tanaka"), Some("abe")), "{incident}");
+    assert_eq!(e["article"], "003 §13(4), 002 §5-4, 003 §20");
+
+    // sato goes in: abe is escorted again, and check says nothing more about it.
+    clock(&d, "2026-11-24T10:25:00");
+    assert_eq!(at_door(&d, "server-in", "sato")["reason"], "GRANT_VALID");
+    assert!(!check_warnings(&d).iter().any(|w| w.contains("without an escort")));
+    // The vendor leaves through the exit reader like anyone else; the escort leaving after raises nothing.
+    clock(&d, "2026-11-24T11:00:00");
+    let r = at_door(&d, "server-out", "abe");
+    assert_eq!((r["granted"].as_bool(), r["reason"].as_str()), (Some(true), Some("EXIT_RECORDED")), "{r}");
+    let r = at_door(&d, "server-out", "sato");
+    assert_eq!(r["reason"], "EXIT_RECORDED");
+    assert!(!r["message"].as_str().unwrap().contains("without an escort"), "{r}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let unescorted: Vec<_> = open_alarms(&d).into_iter().filter(|a| a["kind"] == "door.alarm.unescorted").collect();
+    assert_eq!(unescorted.len(), 1, "one incident, by the exit that caused it: {unescorted:?}");
+    // 000 §7(2): at the exit the laptop goes out, the USB stick does not.
+    let v = json(&d.act("takahashi", &["--json", "visit", "media-out", "abe", "--media", "保守用ノートPC"]));
+    assert!(v[0]["findings"].as_array().unwrap().iter().any(|f| f == "持込のみ・持出なし: USBメモリ"), "{v}");
+
+    // The entry/exit ledger (000 Form 1): the name tag, places by name, the declarations and the incident, on
+    // the vendor's row and the escort's.
+    let l = json(&d.act("takahashi", &["--json", "ledger"]));
+    let rows = l[0]["rows"].as_array().unwrap().clone();
+    // Simulated time runs on from each `sim clock`: a time is checked to the minute.
+    let row = |name: &str, at: &str| {
+        rows.iter()
+            .find(|r| r["氏名"] == name && r["入室時刻"].as_str().unwrap().starts_with(at))
+            .unwrap_or_else(|| panic!("{name} {at}: {rows:?}"))
+    };
+    let minute = |v: &serde_json::Value| v.as_str().unwrap().get(..5).unwrap_or("").to_string();
+    let abe = row("阿部 浩二", "10:00:");
+    assert_eq!(abe["名札"], "V-017");
+    assert_eq!(abe["所属"], "保守株式会社");
+    assert_eq!(abe["入室場所"], "サーバ室");
+    assert_eq!(minute(&abe["退室時刻"]), "11:00");
+    assert_eq!(abe["持込機器・媒体"], "保守用ノートPC、USBメモリ");
+    assert_eq!(abe["持出機器・媒体"], "保守用ノートPC");
+    assert_eq!(abe["立会者"], "田中 太郎");
+    assert_eq!(abe["承認者"], "高橋 一郎");
+    let notes = abe["備考"].as_str().unwrap();
+    for want in ["未承認の持込: USBメモリ", "持込のみ・持出なし: USBメモリ", "付添者 田中 太郎 が先に退室 10:20:"]
+    {
+        assert!(notes.contains(want), "{want}: {notes}");
+    }
+    let tanaka = row("田中 太郎", "10:00:");
+    assert_eq!(minute(&tanaka["退室時刻"]), "10:20");
+    assert!(tanaka["備考"].as_str().unwrap().contains("保守業者 阿部 浩二 を残して退室"), "{tanaka}");
+    assert_eq!(tanaka["名札"], "", "staff wear no visitor's tag");
+    let sato = row("佐藤 美咲", "10:25:");
+    assert_eq!(sato["備考"], "", "{sato}");
+    assert_eq!(l[0]["columns"].as_array().unwrap().len(), tobira_ledger::ENTRY_EXIT_COLUMNS.len());
+}
+
+/// The ledgers as an auditor signs them (issue 21 §4): a heading with the site, the period, when and by whom
+/// (and the export itself recorded, 002 §7(11)); 和暦 on request; the operator ledger's deletion with its
+/// reason and applicant, and names for 実施者 (000 Form 2); the user-ID ledger's review revocation and local
+/// validity (003 §14(2), 004 §5(10)).
+#[test]
+fn r21_ledgers_carry_what_the_forms_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    escort_site(&d);
+    add_named(&d, "ito", "伊藤 真理", "市民課", "site-administrator,operator");
+    add_named(&d, "kato", "加藤 誠", "市民課", "operator");
+    enroll(&d, "ito");
+    clock(&d, "2026-11-24T10:00:00");
+    assert_eq!(at_door(&d, "server-in", "tanaka")["reason"], "GRANT_VALID");
+
+    // A removal requested by the site administrator with its reason, approved by the system administrator.
+    let v = json(&d.act("ito", &["--json", "person", "delete", "kato", "--reason", "人事異動 (福祉課へ)"]));
+    let req = v[0]["request"].as_str().unwrap().to_string();
+    json(&d.act("takahashi", &["--json", "request", "approve", &req]));
+    // The periodic review revokes sato's server-room grant.
+    let grants = json(&d.tobira(&["--json", "grant", "list", "--holder", "sato"]));
+    let g = grants[0]["id"].as_str().unwrap().to_string();
+    json(&d.act("takahashi", &["--json", "review", "--complete", "--revoke", &g, "--note", "年次点検"]));
+
+    let ops = json(&d.act("takahashi", &["--json", "ledger", "operators"]));
+    let rows = ops[0]["rows"].as_array().unwrap();
+    let del = rows.iter().find(|r| r["区分"] == "削除" && r["操作者ID"] == "kato").expect("the removal");
+    let what = del["内容"].as_str().unwrap();
+    assert!(what.contains("人事異動 (福祉課へ)") && what.contains(&format!("申請 {req}, 申請者 伊藤 真理")), "{del}");
+    assert_eq!(del["実施者"], "高橋 一郎", "a name, not a user ID");
+    assert!(rows.iter().all(|r| r["実施者"] != "takahashi"), "{rows:?}");
+
+    let uid = json(&d.act("takahashi", &["--json", "ledger", "user-ids"]));
+    let rows = uid[0]["rows"].as_array().unwrap();
+    let given = rows.iter().find(|r| r["区分"] == "権限付与" && r["ユーザID"] == "sato").expect("sato's grant");
+    assert_eq!(given["権限・内容"], "サーバ室 (data-manager, 〜2027-03-31)", "the local last day: {given}");
+    let revoked = rows.iter().find(|r| r["区分"] == "権限取消 (定期点検)").expect("the review's revocation");
+    assert_eq!(
+        (revoked["ユーザID"].as_str(), revoked["氏名"].as_str()),
+        (Some("sato"), Some("佐藤 美咲")),
+        "{revoked}"
+    );
+    assert!(
+        revoked["権限・内容"].as_str().unwrap().contains(&format!("{g} サーバ室 (004 §5(10): 年次点検)")),
+        "{revoked}"
+    );
+
+    // 和暦 on request; the heading names the site, the period, the time and the person who made it.
+    clock(&d, "2026-11-24T11:00:00");
+    let l = json(&d.act("takahashi", &["--json", "ledger", "--era", "--from", "2026-11-01", "--until", "2026-11-30"]));
+    let row = l[0]["rows"].as_array().unwrap().iter().find(|r| r["氏名"] == "田中 太郎").cloned().unwrap();
+    assert_eq!(row["日付"], "令和8年11月24日");
+    let h = &l[0]["heading"];
+    assert_eq!(h["period"], "令和8年11月1日 〜 令和8年11月30日");
+    assert_eq!(h["printed_by"], "高橋 一郎 (takahashi)");
+    assert!(h["output_at"].as_str().unwrap().starts_with("令和8年11月24日 11:00:"), "{h}");
+    assert!(h["text"].as_str().unwrap().starts_with("仙台本庁舎 住基ネット端末室 (sendai-honcho)"), "{h}");
+    let (csv, html) = (dir.path().join("入退室管理簿.csv"), dir.path().join("入退室管理簿.html"));
+    let o = d.act("takahashi", &["ledger", "--csv", csv.to_str().unwrap(), "--html", html.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let sheet = std::fs::read_to_string(&csv).unwrap();
+    assert!(sheet.trim_start_matches('\u{feff}').starts_with(&tobira_ledger::ENTRY_EXIT_COLUMNS.join(",")), "{sheet}");
+    assert!(sheet.contains("\r\n#出力者 (made by),高橋 一郎 (takahashi)\r\n"), "{sheet}");
+    assert!(sheet.contains("#期間 (period),記録の始め 〜 2026-11-24 (出力時点)"), "{sheet}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("出力者: 高橋 一郎 (takahashi)") && page.contains("<th>名札</th>"), "{page}");
+    // The export is itself recorded: who, which ledger, written where (002 §7(11)).
+    let seen = json(&d.act("takahashi", &["--json", "audit", "show", "--kind", "audit.ledger"]));
+    let export = seen.as_array().unwrap().iter().find(|e| e["reason"] == "LEDGER_EXPORTED").expect("the export");
+    assert_eq!(export["actor"], "takahashi");
+    assert_eq!(export["details"]["output"], serde_json::json!(["csv", "html"]));
+}
+
+/// 003 §11(3)-(6): media taken out (both officers' consent), returned, disposed of (how, witnessed by whom),
+/// found faulty — each by the role the regulation names, each refused and recorded for anyone else — and
+/// their register (記録媒体管理簿).
+#[test]
+fn art_003_11_media_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    escort_site(&d);
+    add_named(&d, "yamamoto", "山本 健", "情報政策課", "security-manager");
+    enroll(&d, "yamamoto");
+    clock(&d, "2026-11-24T10:00:00");
+    let take_out = [
+        "--json",
+        "media",
+        "take-out",
+        "DAT-01",
+        "--kind",
+        "磁気テープ",
+        "--records",
+        "1200",
+        "--to",
+        "地方公共団体情報システム機構",
+        "--purpose",
+        "バックアップ保管",
+        "--container",
+        "施錠ケース",
+        "--due",
+        "2026-11-30",
+    ];
+    // The security manager is not the data manager nor the system administrator (003 §11(3)): refused, recorded.
+    refused(&d.act("yamamoto", &take_out), "may not do this");
+    // The data manager records it: it waits for the system administrator's consent.
+    let v = json(&d.act("suzuki", &take_out));
+    assert_eq!(v[0]["status"], "awaiting-consent", "{v}");
+    assert!(v[0]["next"].as_str().unwrap().contains("system administrator"), "{v}");
+    let id = v[0]["record"].as_str().unwrap().to_string();
+    assert_eq!(id, "M-0001");
+    refused(&d.act("suzuki", &["media", "consent", &id]), "another person's");
+    assert!(check_warnings(&d).iter().any(|w| w.contains("M-0001") && w.contains("awaits the consent")));
+    let v = json(&d.act("takahashi", &["--json", "media", "consent", &id]));
+    assert_eq!(v[0]["status"], "out", "{v}");
+    refused(&d.act("suzuki", &take_out), "already out");
+    // Overdue: `tobira check` says so.
+    clock(&d, "2026-12-01T09:00:00");
+    assert!(check_warnings(&d).iter().any(|w| w.contains("DAT-01") && w.contains("was due back by 2026-11-30")));
+    json(&d.act("suzuki", &["--json", "media", "return", &id, "--condition", "封印・本数確認"]));
+    assert!(!check_warnings(&d).iter().any(|w| w.contains("DAT-01")));
+    refused(&d.act("suzuki", &["media", "return", &id, "--condition", "x"]), "not out");
+
+    // 003 §11(5): disposal, how and witnessed by another person.
+    let dispose = |by: &str, witness: &str| {
+        d.act(
+            by,
+            &["--json", "media", "dispose", "USB-07", "--kind", "USBメモリ", "--method", "破砕", "--witness", witness],
+        )
+    };
+    refused(&dispose("suzuki", "suzuki"), "someone other than");
+    refused(&dispose("suzuki", "nobody"), "not a registered");
+    refused(&dispose("yamamoto", "sato"), "may not do this");
+    json(&dispose("suzuki", "sato"));
+    // 003 §11(6): the system administrator records faults.
+    let fault = ["--json", "media", "fault", "DAT-02", "--kind", "磁気テープ", "--finding", "読取エラー (3箇所)"];
+    refused(&d.act("yamamoto", &fault), "may not do this");
+    json(&d.act("takahashi", &fault));
+
+    let refusals = refusals(&d);
+    for want in ["media.take-out", "media.consent", "media.dispose", "media.fault", "media.return"] {
+        assert!(refusals.iter().any(|r| r["details"]["request"] == want), "{want} refusal recorded: {refusals:?}");
+    }
+    let l = json(&d.act("takahashi", &["--json", "ledger", "media"]));
+    let rows = l[0]["rows"].as_array().unwrap();
+    let kinds: Vec<&str> = rows.iter().filter_map(|r| r["区分"].as_str()).collect();
+    assert_eq!(kinds, ["持出し (承諾待ち)", "持出し承諾", "返却", "廃棄", "障害"], "{rows:?}");
+    assert_eq!(rows[0]["記録件数"], "1200");
+    assert_eq!(rows[0]["相手方・用途"], "地方公共団体情報システム機構 / バックアップ保管");
+    assert_eq!(rows[1]["承諾者・立会者"], "鈴木 花子、高橋 一郎");
+    assert_eq!((rows[3]["方法・状況"].as_str(), rows[3]["承諾者・立会者"].as_str()), (Some("破砕"), Some("佐藤 美咲")));
+    assert_eq!(rows[4]["実施者"], "高橋 一郎");
+    let list = json(&d.tobira(&["--json", "media", "list", "--all"]));
+    assert_eq!(list.as_array().unwrap().len(), 3, "take-out, disposal, fault: {list}");
 }

@@ -214,3 +214,42 @@ fn a_bad_override_is_refused_with_its_line_and_field() {
     assert_eq!(e.line, line_of(&bad, "own_section_needs_approval"));
     assert_eq!(e.field.as_deref(), Some("own_section_needs_approval"));
 }
+
+/// 003 §11: the media custodian and the take-out consents follow the preset and may be overridden; a consent
+/// list may not be empty (a medium never leaves on nobody's consent) nor name a plain user.
+#[test]
+fn art_003_11_media_rules_follow_the_preset_and_its_overrides() {
+    use crate::model::Role;
+    let s = parse_site("site.toml", DEMO).unwrap();
+    assert_eq!(s.regulation.media_custodian, Role::DataManager);
+    assert_eq!(s.regulation.media_takeout_consent, vec![Role::DataManager, Role::SystemAdministrator]);
+    let k = parse_site("site.toml", &with_regulation("preset = \"kurume\"")).unwrap();
+    assert_eq!(k.regulation.media_takeout_consent, vec![Role::SecurityManager], "001 §8(2)");
+    let o = parse_site(
+        "site.toml",
+        &with_regulation("media_custodian = \"security-manager\"\nmedia_takeout_consent = [\"security-director\"]"),
+    )
+    .unwrap();
+    assert_eq!(o.regulation.media_custodian, Role::SecurityManager);
+    assert_eq!(o.regulation.media_takeout_consent, vec![Role::SecurityDirector]);
+    let bad = with_regulation("media_takeout_consent = []");
+    let e = err_of(&bad);
+    assert_eq!(
+        (e.line, e.field.as_deref()),
+        (line_of(&bad, "media_takeout_consent"), Some("regulation.media_takeout_consent"))
+    );
+    let bad = with_regulation("media_custodian = \"vendor\"");
+    assert!(err_of(&bad).message.contains("保守業者"), "{}", err_of(&bad));
+}
+
+/// How the ledgers write dates: ISO unless the site asks for the era; anything else is refused with its line.
+#[test]
+fn ledger_dates_are_iso_or_era() {
+    assert!(!parse_site("site.toml", DEMO).unwrap().administration.ledger_era);
+    let era = format!("{DEMO}\n[administration]\nledger_dates = \"era\"\n");
+    assert!(parse_site("site.toml", &era).unwrap().administration.ledger_era);
+    let bad = format!("{DEMO}\n[administration]\nledger_dates = \"reiwa\"\n");
+    let e = err_of(&bad);
+    assert_eq!((e.line, e.field.as_deref()), (line_of(&bad, "ledger_dates"), Some("administration.ledger_dates")));
+    assert!(e.message.contains("令和8年11月24日"), "{e}");
+}

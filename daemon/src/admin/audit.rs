@@ -75,11 +75,35 @@ pub async fn show(d: &Daemon, c: Option<&ActorClaim>, f: AuditFilter) -> Result<
     Ok(serde_json::Value::Array(events.iter().map(event_json).collect()))
 }
 
+/// A ledger's reading (002 §7(11)): `reason` `RECORDS_VIEWED` on the screen, `LEDGER_EXPORTED` when it is
+/// written to a file or printed; if it cannot be recorded, nothing is shown.
+pub async fn record_viewing_as(
+    d: &Daemon,
+    actor: &Actor,
+    kind: &str,
+    reason: &str,
+    details: serde_json::Value,
+) -> Result<(), Refusal> {
+    record(d, actor, kind, reason, None, None, details).await
+}
+
 /// Looking at the records is itself recorded (002 §7(11)); if it cannot be recorded, nothing is shown.
 pub async fn record_viewing(
     d: &Daemon,
     actor: &Actor,
     kind: &str,
+    subject: Option<String>,
+    place: Option<String>,
+    details: serde_json::Value,
+) -> Result<(), Refusal> {
+    record(d, actor, kind, "RECORDS_VIEWED", subject, place, details).await
+}
+
+async fn record(
+    d: &Daemon,
+    actor: &Actor,
+    kind: &str,
+    reason: &str,
     subject: Option<String>,
     place: Option<String>,
     mut details: serde_json::Value,
@@ -96,7 +120,7 @@ pub async fn record_viewing(
         subject,
         place,
         outcome: Outcome::Info,
-        reason: "RECORDS_VIEWED".into(),
+        reason: reason.into(),
         article: Some("002 §7(11)".into()),
         score: None,
         details,

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audited;
 pub mod cards;
 pub mod ledgers;
+pub mod media;
 pub mod range;
 pub mod requests;
 pub mod review;

@@ -258,7 +258,9 @@ async fn apply_and_close(
             reason: "REQUEST_APPLIED".into(),
             article: Some("003 §7".into()),
             score: None,
-            details: serde_json::json!({"request": r.id, "kind": r.kind, "effect": effect, "resumed": resumed}),
+            // Who applied and what they asked (a removal's reason), for the operator ledger (000 Form 2).
+            details: serde_json::json!({"request": r.id, "kind": r.kind, "effect": effect, "resumed": resumed,
+                "requested_by": r.requested_by, "params": r.params}),
         })
         .await;
     Ok(effect)

@@ -58,9 +58,12 @@ pub async fn review(
     let reg = d.registry();
     let live_templates: Vec<String> = d.store.live_template_infos().await?.into_iter().map(|t| t.id).collect();
     let (mut grants, mut templates) = (Vec::new(), Vec::new());
+    // Whose grant each revocation takes, for the user-ID ledger (003 §14(2)): one row per holder.
+    let mut revoked = Vec::new();
     for id in revoke {
-        if reg.grants.iter().any(|g| g.id.as_str() == id) {
+        if let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id) {
             grants.push(id.clone());
+            revoked.push(serde_json::json!({"grant": id, "holder": g.holder.as_str(), "place": place_str(&g.place)}));
         } else if live_templates.contains(id) {
             templates.push(id.clone());
         } else {
@@ -76,7 +79,7 @@ pub async fn review(
         "admin.review",
         "",
         "004 §5(10)",
-        serde_json::json!({"lines": items.len(), "confirmed": items.len() - revoke.len(), "revoked_grants": grants, "erased_templates": templates, "note": note}),
+        serde_json::json!({"lines": items.len(), "confirmed": items.len() - revoke.len(), "revoked_grants": grants, "revoked": revoked, "erased_templates": templates, "note": note}),
     )
     .await?;
     for id in &grants {

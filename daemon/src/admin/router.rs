@@ -12,7 +12,7 @@ use tobira_audit::{NewEvent, Outcome};
 use tobira_core::admin::{Act, Mode};
 use tobira_core::ids::*;
 use tobira_core::model::{Grant, Level, OffHoursApproval, Person, Place, Role, Schedule, VendorVisit};
-use tobira_proto::{ActorClaim, ErrorCode, Request, Response};
+use tobira_proto::{ActorClaim, ErrorCode, MediaCommand, Request, Response};
 
 type Answer = Result<serde_json::Value, Refusal>;
 
@@ -48,6 +48,12 @@ fn administrative(req: &Request) -> Option<&'static str> {
         Request::GrantRevoke { .. } => "grant.revoke",
         Request::OffHoursAdd(_) => "off-hours",
         Request::VisitAdd(_) => "visit",
+        Request::VisitMedia { .. } => "visit.media",
+        Request::Media(MediaCommand::TakeOut(_)) => "media.take-out",
+        Request::Media(MediaCommand::Consent { .. }) => "media.consent",
+        Request::Media(MediaCommand::Return { .. }) => "media.return",
+        Request::Media(MediaCommand::Dispose(_)) => "media.dispose",
+        Request::Media(MediaCommand::Fault { .. }) => "media.fault",
         Request::Unlock { .. } => "unlock",
         Request::RequestApprove { .. } => "request.approve",
         Request::RequestReject { .. } => "request.reject",
@@ -128,6 +134,11 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::OffHoursAdd(a) => off_hours_add(d, &d.prove(c, Act::OffHours).await?, a).await,
         Request::Unlock { person, reader } => unlock(d, &d.prove(c, Act::Unlock).await?, &person, &reader).await,
         Request::VisitAdd(v) => visit_add(d, &d.prove(c, Act::Visit).await?, v).await,
+        Request::VisitMedia { visit, direction, media } => {
+            let actor = d.prove(c, Act::VisitMedia).await?;
+            crate::admin::media::declare_visit_media(d, &actor, &visit, &direction, &media).await
+        }
+        Request::Media(m) => media(d, c, m).await,
         Request::Login { terminal, user, remote } => {
             Ok(serde_json::to_value(d.login(&terminal, &user, remote).await).unwrap_or_default())
         }
@@ -169,13 +180,17 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::KeyRotate => crate::admin::templates::rotate_command(d, &d.prove(c, Act::RotateKey).await?).await,
         Request::AuditShow(f) => crate::admin::audit::show(d, c, f).await,
         Request::AuditVerify => crate::admin::audit::verify(d).await,
-        Request::Ledger { kind, from, until } => {
+        Request::Ledger { kind, from, until, era, output } => {
             let mut v = crate::admin::ledgers::ledger(
                 d,
                 c,
                 kind.as_deref().unwrap_or("entry-exit"),
-                from.as_deref(),
-                until.as_deref(),
+                crate::admin::ledgers::Asked {
+                    from: from.as_deref(),
+                    until: until.as_deref(),
+                    era: era.unwrap_or(d.site.administration.ledger_era),
+                    output: &output,
+                },
             )
             .await?;
             // Every ledger carries the node's signed tree head at the moment it was made (issue 16 §1(b)).
@@ -184,6 +199,25 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         }
         Request::Sim(cmd) => crate::admin::sim::command(d, cmd).await,
         _ => Err(Refusal::bad("this request is not supported by this daemon version")),
+    }
+}
+
+/// The media register's acts (003 §11), each proved for its own act before anything is read or written.
+async fn media(d: &Daemon, c: Option<&ActorClaim>, m: MediaCommand) -> Answer {
+    use crate::admin::media;
+    match m {
+        MediaCommand::TakeOut(t) => media::take_out(d, &d.prove(c, Act::MediaTakeOut).await?, t).await,
+        MediaCommand::Consent { id } => media::consent(d, &d.prove(c, Act::MediaTakeOut).await?, &id).await,
+        MediaCommand::Return { id, condition } => {
+            media::give_back(d, &d.prove(c, Act::MediaReturn).await?, &id, &condition).await
+        }
+        MediaCommand::Dispose(x) => media::dispose(d, &d.prove(c, Act::MediaDispose).await?, x).await,
+        MediaCommand::Fault { medium, media_kind, faulty, finding } => {
+            let actor = d.prove(c, Act::MediaFault).await?;
+            media::fault(d, &actor, &medium, &media_kind, faulty, &finding).await
+        }
+        MediaCommand::List { all } => media::list(d, all).await,
+        _ => Err(Refusal::bad("this media request is not supported by this daemon version")),
     }
 }
 
@@ -856,6 +890,28 @@ async fn check(d: &Daemon) -> Answer {
         )),
         None => warnings.push("no periodic review has been completed yet (004 §5(10)): run `tobira review`".into()),
     }
+    // 003 §13(4), 002 §5-4: a vendor inside with none of their escorts — an escort left first, and nobody
+    // has gone back in or seen the vendor out yet.
+    let unescorted = {
+        let vendors: Vec<PersonId> =
+            reg.people.values().filter(|p| p.has_role(Role::Vendor)).map(|p| p.id.clone()).collect();
+        let sh = d.shared();
+        tobira_core::escort::unescorted(&sh.occupancy, &vendors, &reg.visits, now)
+    };
+    for u in unescorted {
+        let name = reg.person(&u.vendor).map(|p| p.name.clone()).unwrap_or_default();
+        let zone = d.site.zone(&u.zone).map(|z| z.name.clone()).unwrap_or_else(|| u.zone.to_string());
+        let escorts: Vec<&str> = u.escorts.iter().map(|e| e.as_str()).collect();
+        warnings.push(format!(
+            "vendor {} ({name}) is inside {zone} ({}) without an escort (付添者不在, 003 §13(4)): their escorts {} \
+             must go back in, or see the vendor out through the exit reader",
+            u.vendor,
+            u.zone,
+            if escorts.is_empty() { "(none on a visit in effect)".to_string() } else { escorts.join(", ") }
+        ));
+    }
+    // 003 §11(3): media awaiting a consent, or out past their return date.
+    warnings.extend(crate::admin::media::check_warnings(d).await?);
     let open = d.store.alarms(true).await?;
     if !open.is_empty() {
         warnings.push(format!(

@@ -578,6 +578,8 @@ impl DoorTask {
         // acknowledged the strike: then, and only then, occupancy changes and the ledger counts it.
         let mut issued = received.elapsed();
         let mut told = None;
+        // Vendors this exit left without an escort (003 §13(4)).
+        let mut left_alone = Vec::new();
         if let Some(granted) = decision.granted() {
             let until = now + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
             let before = self.sm.clone();
@@ -605,8 +607,25 @@ impl DoorTask {
                                 sh.escorts.record(self.cfg.id.clone(), p.clone(), now);
                             }
                             // Leaving a zone leaves the zones nested in it (003 §13): nobody stays in the
-                            // media room.
-                            Side::Exit => sh.occupancy.exit_nested(p, &zone, &self.d.site),
+                            // media room. Egress is never held back; an escort leaving a vendor alone is an
+                            // incident, raised below (003 §13(4), §20).
+                            Side::Exit => {
+                                let before = sh.occupancy.clone();
+                                sh.occupancy.exit_nested(p, &zone, &self.d.site);
+                                let vendors: Vec<PersonId> = registry
+                                    .people
+                                    .values()
+                                    .filter(|x| x.has_role(tobira_core::model::Role::Vendor))
+                                    .map(|x| x.id.clone())
+                                    .collect();
+                                left_alone = tobira_core::escort::left_alone_by(
+                                    &before,
+                                    &sh.occupancy,
+                                    &vendors,
+                                    &registry.visits,
+                                    now,
+                                );
+                            }
                         }
                     }
                     if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
@@ -653,10 +672,61 @@ impl DoorTask {
         } else if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
             let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
         }
+        let notice = match &person {
+            Some(escort) if !left_alone.is_empty() => self.escort_left_first(escort, &left_alone, seq, now).await,
+            _ => None,
+        };
         let told = told.as_ref().unwrap_or(&decision);
         let mut r = report(person.as_ref(), self.cfg.id.as_str(), told, score, seq);
+        if let Some(n) = notice {
+            r.message = format!("{} {n}", r.message);
+        }
         r.latency_us = Some(issued.as_micros() as u64);
         self.d.publish(r);
+    }
+
+    /// An escort's exit left vendors alone inside (003 §13(4), 002 §5-4): one incident for the security
+    /// manager per vendor and zone (003 §20), recorded against the exit that caused it so the entry/exit ledger
+    /// flags both rows. The exit itself stands (egress is never blocked); the escort is told.
+    async fn escort_left_first(
+        &self,
+        escort: &PersonId,
+        alone: &[tobira_core::escort::Unescorted],
+        exit_seq: Option<i64>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<String> {
+        let reg = self.d.registry();
+        let mut told = Vec::new();
+        for u in alone {
+            let zone_name = self.d.site.zone(&u.zone).map(|z| z.name.clone()).unwrap_or_else(|| u.zone.to_string());
+            tracing::warn!(door = %self.cfg.id, escort = %escort, vendor = %u.vendor, zone = %u.zone, "escort left a vendor alone inside");
+            let ev = NewEvent {
+                time: now,
+                kind: "door.alarm.unescorted".into(),
+                actor: Some(escort.to_string()),
+                subject: Some(u.vendor.to_string()),
+                place: Some(self.cfg.id.to_string()),
+                outcome: Outcome::Alarm,
+                reason: "ESCORT_LEFT_FIRST".into(),
+                article: Some("003 §13(4), 002 §5-4, 003 §20".into()),
+                score: None,
+                details: serde_json::json!({
+                    "door": self.cfg.id.as_str(), "zone": u.zone.as_str(), "vendor": u.vendor.as_str(),
+                    "escort": escort.as_str(), "visit": u.visit.as_ref().map(|v| v.as_str()),
+                    "escorts": u.escorts.iter().map(|e| e.as_str()).collect::<Vec<_>>(), "exit": exit_seq,
+                }),
+            };
+            if let Err(e) = self.d.record(ev).await {
+                tracing::error!(error = %e, "the unescorted vendor could not be recorded");
+            }
+            let name = reg.person(&u.vendor).map(|p| p.name.clone()).unwrap_or_default();
+            told.push(format!("{} ({name}) in {zone_name}", u.vendor));
+        }
+        Some(format!(
+            "Your vendor is still inside without an escort: {} — an escort must stay with them (付添い, \
+             003 §13(4)); the security manager has been alerted.",
+            told.join(", ")
+        ))
     }
 
     /// An attempt at a throttled reader: recorded as refused, never matched, the person told how long to

@@ -1,10 +1,11 @@
-//! The registry store: people, roles, templates, grants, approvals and visits in SQLite.
+//! The registry store: people, roles, templates, grants, approvals, visits and the media register in SQLite.
 //!
 //! It changes only through the daemon's audited commands. Opening refuses a file that is not a tobira
 //! registry rather than recreating it: a wrong path or a damaged disk must never look like an empty site.
 
 mod admin;
 mod cards;
+mod media;
 pub use admin::{REQUEST_NUMBERING, short_request_id};
 mod outbox;
 mod rows;
@@ -17,6 +18,7 @@ use std::str::FromStr;
 
 pub use admin::{AlarmRow, LoanRow, RequestRow, TemplateInfo};
 pub use cards::{CardRow, card_hash};
+pub use media::{MEDIA_NUMBERING, MediaRow};
 pub use outbox::OutboxRow;
 pub use rows::TemplateRow;
 

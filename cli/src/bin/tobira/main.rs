@@ -89,10 +89,9 @@ fn run(cli: Cli) -> i32 {
                 }
             }
         }
-        Cmd::Ledger { ref csv, ref html, ref from, ref until, .. } => {
+        Cmd::Ledger { ref csv, ref html, .. } => {
             let csv = csv.clone();
             let html = html.clone();
-            let period = (from.clone(), until.clone());
             let c = client(&cli);
             let Some(req) = request_for(cli.cmd) else {
                 return 2;
@@ -101,10 +100,13 @@ fn run(cli: Cli) -> i32 {
                 Ok(v) => {
                     let (cols, rows) = ledger_rows(&v);
                     let hs: Vec<&str> = cols.iter().map(String::as_str).collect();
+                    // The heading (site, period, output time, who made it: issue 21 §4), as the daemon made it.
+                    let heading = v["heading"]["text"].as_str().unwrap_or("").to_string();
                     if json {
                         println!("{v}");
                     } else {
                         println!("{}", v["title"].as_str().unwrap_or(""));
+                        println!("{heading}");
                         print!("{}", tobira_ledger::table::render(&hs, &rows));
                         println!(
                             "署名付きツリーヘッド (signed tree head): {}",
@@ -113,6 +115,7 @@ fn run(cli: Cli) -> i32 {
                     }
                     if let Some(path) = csv {
                         let mut bytes = tobira_ledger::table::csv_with_bom(&hs, &rows);
+                        bytes.extend_from_slice(tobira_cli::cli::csv_heading(&v).as_bytes());
                         bytes.extend_from_slice(tobira_cli::trust::csv_anchor(&v["anchor"]).as_bytes());
                         if let Err(e) = std::fs::write(&path, bytes) {
                             eprintln!("cannot write {}: {e}", path.display());
@@ -121,15 +124,6 @@ fn run(cli: Cli) -> i32 {
                         eprintln!("wrote {} rows to {}", rows.len(), path.display());
                     }
                     if let Some(path) = html {
-                        // The heading names the site and the period (issue 22 §7).
-                        let st = c.call(tobira_proto::Request::Status).unwrap_or_default();
-                        let heading = format!(
-                            "{} ({})　期間 (period): {} 〜 {}",
-                            st["site_name"].as_str().unwrap_or(""),
-                            st["site"].as_str().unwrap_or(""),
-                            period.0.as_deref().unwrap_or("記録の始め (from the first record)"),
-                            period.1.as_deref().unwrap_or("印刷時点 (now)")
-                        );
                         let page = tobira_cli::trust::html_with_anchor(
                             &tobira_ledger::table::html_a4_for(
                                 v["title"].as_str().unwrap_or(""),

@@ -1,9 +1,9 @@
 //! The demo's second half: what the administrators do after the doors and terminals have been used —
-//! deletion on transfer, alarms, lent viewer IDs, the periodic review, reading another section's records,
-//! key rotation, and the ledgers.
+//! deletion on transfer, alarms, lent viewer IDs, the media register, the periodic review, reading another
+//! section's records, key rotation, and the ledgers.
 
 use crate::demo::session::Demo;
-use tobira_proto::{AuditFilter, Request};
+use tobira_proto::{AuditFilter, MediaCommand, MediaDispose, MediaTakeOut, Request};
 
 fn rows(v: &serde_json::Value) -> usize {
     v["rows"].as_array().map(|a| a.len()).unwrap_or(0)
@@ -41,7 +41,7 @@ pub(crate) fn after(d: &mut Demo) -> anyhow::Result<()> {
         );
     }
     let kinds: Vec<&str> = list.iter().filter_map(|a| a["kind"].as_str()).collect();
-    for want in ["door.alarm.forced", "door.alarm.held", "login.lockout", "enroll.duplicate"] {
+    for want in ["door.alarm.forced", "door.alarm.held", "door.alarm.unescorted", "login.lockout", "enroll.duplicate"] {
         if !kinds.contains(&want) {
             d.failures.push(format!("alarm {want} was not raised"));
         }
@@ -64,6 +64,53 @@ pub(crate) fn after(d: &mut Demo) -> anyhow::Result<()> {
     let loan = v["loan"].as_str().unwrap_or("").to_string();
     d.act("takahashi", Request::ViewerReturn { loan })?;
     println!("    VIEW-03 lent to 監査 花子 and returned");
+
+    d.heading(
+        "The media register (003 §11): a tape taken out with the data manager's and the system administrator's \
+         consent, returned; a USB stick crushed before a witness; a fault found",
+    );
+    let out = |who: &str| {
+        Request::Media(MediaCommand::TakeOut(MediaTakeOut {
+            medium: "DAT-01".into(),
+            media_kind: "磁気テープ".into(),
+            quantity: 1,
+            records: 1200,
+            recipient: "地方公共団体情報システム機構".into(),
+            purpose: format!("バックアップの外部保管 ({who})"),
+            container: "施錠できる搬送ケース".into(),
+            due: Some("2026-11-30".into()),
+        }))
+    };
+    d.refused("yamamoto", out("yamamoto"), "may not do this")?;
+    let v = d.act("suzuki", out("suzuki"))?;
+    let id = v["record"].as_str().unwrap_or("").to_string();
+    println!("    {id}: recorded by suzuki (本人確認情報管理責任者) → {}", v["status"].as_str().unwrap_or(""));
+    let v = d.act("takahashi", Request::Media(MediaCommand::Consent { id: id.clone() }))?;
+    println!("    {id}: takahashi (システム管理者) consents → {}", v["status"].as_str().unwrap_or(""));
+    d.act("suzuki", Request::Media(MediaCommand::Return { id: id.clone(), condition: "封印・本数確認".into() }))?;
+    println!("    {id}: returned, seal and count checked");
+    d.act(
+        "suzuki",
+        Request::Media(MediaCommand::Dispose(MediaDispose {
+            medium: "USB-07".into(),
+            media_kind: "USBメモリ".into(),
+            quantity: 1,
+            method: "破砕".into(),
+            witness: "ito".into(),
+            note: String::new(),
+        })),
+    )?;
+    println!("    USB-07 crushed (破砕) by suzuki, witnessed by ito");
+    d.act(
+        "takahashi",
+        Request::Media(MediaCommand::Fault {
+            medium: "DAT-02".into(),
+            media_kind: "磁気テープ".into(),
+            faulty: true,
+            finding: "読取エラー (3箇所)".into(),
+        }),
+    )?;
+    println!("    DAT-02: read errors recorded by takahashi (003 §11(6))");
 
     d.heading("A site administrator reading every section's history needs approval (002 §7(11))");
     d.refused("ito", Request::AuditShow(AuditFilter::default()), "approval")?;
@@ -97,12 +144,43 @@ pub(crate) fn after(d: &mut Demo) -> anyhow::Result<()> {
         v["new_key_sha256"].as_str().unwrap_or("")
     );
 
-    d.heading("Ledgers (台帳), derived from the audit log");
-    for kind in ["operators", "matching", "user-ids", "viewer-ids"] {
-        let v = d.act("takahashi", Request::Ledger { kind: Some(kind.into()), from: None, until: None })?;
+    d.heading("Ledgers (台帳), derived from the audit log, each headed with the site, period, time and maker");
+    for kind in ["operators", "matching", "user-ids", "viewer-ids", "media"] {
+        let v = d.act(
+            "takahashi",
+            Request::Ledger { kind: Some(kind.into()), from: None, until: None, era: Some(true), output: vec![] },
+        )?;
         println!("    {:<44} {} rows", v["title"].as_str().unwrap_or(""), rows(&v));
         if rows(&v) == 0 {
             d.failures.push(format!("ledger {kind} is empty"));
+        }
+        let shown: &[&str] = match kind {
+            // The review's revocation, under the holder (003 §14(2)).
+            "user-ids" => &["権限取消 (定期点検)"],
+            "media" => &["持出し (承諾待ち)", "持出し承諾", "返却", "廃棄", "障害"],
+            _ => &[],
+        };
+        for r in v["rows"].as_array().cloned().unwrap_or_default() {
+            if shown.iter().any(|k| r["区分"] == *k) {
+                let cols: Vec<String> = v["columns"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|c| c.as_str())
+                    .map(|c| tobira_ledger::table::cell(&r[c]))
+                    .filter(|c| !c.is_empty())
+                    .collect();
+                println!("      {}", cols.join(" | "));
+            }
+        }
+        if kind == "user-ids"
+            && !v["rows"].as_array().is_some_and(|a| a.iter().any(|r| r["区分"] == "権限取消 (定期点検)"))
+        {
+            d.failures.push("the review's revocation is missing from ユーザID管理簿".into());
+        }
+        if kind == "media" {
+            println!("      {}", v["heading"]["text"].as_str().unwrap_or(""));
         }
     }
     let check = d.call(Request::Check)?;

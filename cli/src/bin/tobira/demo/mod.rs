@@ -52,7 +52,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<i32> {
     if args.console {
         keep_with_console(&data.join("control.sock"))?;
     }
-    let ledger = demo.act("takahashi", Request::Ledger { kind: None, from: None, until: None });
+    let ledger =
+        demo.act("takahashi", Request::Ledger { kind: None, from: None, until: None, era: None, output: vec![] });
     daemon.stop()?;
     if let Err(e) = played {
         println!("\nthe demo stopped early: {e:#}");
@@ -269,6 +270,16 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.heading("Server room (L2) opened by a person the data manager designated");
     d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
     d.walk("server-door", 300)?;
+    d.heading("At the terminal the system administrator declares what the vendor brings in (000 §7(2))");
+    let v = d.act(
+        "takahashi",
+        Request::VisitMedia {
+            visit: "abe".into(),
+            direction: "in".into(),
+            media: vec!["保守用ノートPC (資産番号 T-22)".into()],
+        },
+    )?;
+    println!("    abe brings in: {} — as approved", v["media"]);
     d.heading("Vendor with the escort who just authenticated, inside the visit window");
     d.present_at_door("server-in", "abe", true, "VENDOR_ESCORTED")?;
     d.walk("server-door", 300)?;
@@ -282,6 +293,32 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.heading("Exits are recorded (exit readers), so the ledger has both times");
     d.present_at_door("media-out", "tanaka", true, "EXIT_RECORDED")?;
     d.walk("media-door", 300)?;
+    d.heading(
+        "The escort leaves before the vendor (003 §13(4), 002 §5-4): the exit stands, the vendor is alone inside — \
+         an incident for the security manager (003 §20)",
+    );
+    d.present_at_door("server-out", "tanaka", true, "EXIT_RECORDED")?;
+    d.walk("server-door", 300)?;
+    d.wait_alarm("door.alarm.unescorted", true)?;
+    let check = d.call(Request::Check)?;
+    for w in check["warnings"].as_array().cloned().unwrap_or_default() {
+        if let Some(w) = w.as_str().filter(|w| w.contains("without an escort")) {
+            println!("    tobira check: {w}");
+        }
+    }
+    d.heading("The escort goes back in; the vendor leaves through the exit reader like anyone else, then the escort");
+    d.present_at_door("server-in", "tanaka", true, "GRANT_VALID")?;
+    d.walk("server-door", 300)?;
+    let v = d.act(
+        "takahashi",
+        Request::VisitMedia {
+            visit: "abe".into(),
+            direction: "out".into(),
+            media: vec!["保守用ノートPC (資産番号 T-22)".into(), "USBメモリ".into()],
+        },
+    )?;
+    println!("    abe takes out: {} — flagged: {}", v["media"], v["findings"]);
+    d.wait_alarm("visit.media.mismatch", true)?;
     d.present_at_door("server-out", "abe", true, "EXIT_RECORDED")?;
     d.walk("server-door", 300)?;
     d.present_at_door("server-out", "tanaka", true, "EXIT_RECORDED")?;
