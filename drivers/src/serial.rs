@@ -45,6 +45,17 @@ pub fn set_baud(port: &impl AsRawFd, baud: u32) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Drops what has arrived on `port` and not been read: before a command on a strictly request/reply
+/// line, any byte waiting is an answer that came after its deadline (R30x.md §7: hosts must handle a
+/// timeout), and reading it as the answer to the next command would pair them wrongly.
+pub fn discard_input(port: &impl AsRawFd) -> std::io::Result<()> {
+    // SAFETY: tcflush on a valid open descriptor.
+    if unsafe { libc::tcflush(port.as_raw_fd(), libc::TCIFLUSH) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The line rate a terminal is set to, if it is one of [`crate::line::STANDARD_BAUDS`]. On a pseudo-terminal
 /// the simulated device reads the rate the host set on its side (the slave's settings), as a real module
 /// would "hear" whether the host speaks at its rate.

@@ -122,8 +122,12 @@ impl Port {
         parse_sys_params(&ack.data).ok_or(bad(Misbehaviour::BadLength))
     }
 
+    /// Sends a command after dropping whatever is on the line: nothing is due before a command is sent,
+    /// so any byte waiting is a late answer to an earlier one (issue 15's fault matrix, "late answers").
     fn send(&mut self, c: &Command) -> Result<(), DeviceError> {
         let io = |source| DeviceError::Io { device: self.device.clone(), source };
+        crate::serial::discard_input(&self.file).map_err(io)?;
+        self.dec = Decoder::default();
         self.file.write_all(&encode(DEFAULT_ADDRESS, Pid::Command, &c.payload())).map_err(io)
     }
 
@@ -313,7 +317,9 @@ fn find_module(port: &mut Port, cfg: &R30xConfig, order: &[u32]) -> Result<(), D
     for &rate in order {
         port.set_rate(rate)?;
         match port.command_within(&Command::VfyPwd(cfg.password), cfg.probe_timeout) {
-            Ok(ack) if ack.code == ConfirmationCode::Ok => return Ok(()),
+            // VfyPwd's ack carries nothing after its code (R30x.md §2): another shape is a late answer to
+            // another command.
+            Ok(ack) if ack.code == ConfirmationCode::Ok && ack.data.is_empty() => return Ok(()),
             Ok(_) => {
                 return Err(DeviceError::DeviceMisbehaved {
                     device: port.device.clone(),

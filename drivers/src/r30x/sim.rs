@@ -24,6 +24,9 @@ struct Line {
     keep_time: bool,
     /// Commands the module could not hear because the host spoke at another line rate.
     misheard: u64,
+    /// A slow module: each reply leaves this long after the command, and what the host sends meanwhile is
+    /// lost (the module's UART is not read while it is busy).
+    late: Option<Duration>,
 }
 
 /// How often a paced writer hands the PTY its next slice of bytes.
@@ -138,6 +141,15 @@ fn serve(mut port: std::fs::File, host: &OwnedFd, s: &Shared) {
                 *last ^= 0x5a;
             }
         }
+        let late = lock(&s.line).late;
+        if let Some(d) = late {
+            std::thread::sleep(d);
+        }
+        if crate::serial::line_rate(host) != Some(rate) {
+            // The host has moved to another rate meanwhile: what the module says reaches it as noise (a
+            // UART at the wrong rate reads framing errors; 0xFF never makes a header).
+            out.iter_mut().for_each(|b| *b = 0xFF);
+        }
         // An upload is the only reply longer than one packet of the largest size.
         let upload = out.len() > 300;
         let written = if keep_time { write_paced(&mut port, &out, rate) } else { port.write_all(&out) };
@@ -147,6 +159,10 @@ fn serve(mut port: std::fs::File, host: &OwnedFd, s: &Shared) {
         }
         if upload {
             lock(&s.line).delivered = Some(Instant::now());
+        }
+        if late.is_some() {
+            // Busy until now: the commands the host sent meanwhile were lost.
+            let _ = crate::serial::discard_input(&port);
         }
     }
 }
@@ -187,7 +203,9 @@ impl SimR30xHandle {
     /// flash holds, with the password to verify again.
     pub fn replug(&self) {
         lock(&self.shared.module).power_cycle();
-        lock(&self.shared.line).silent = false;
+        let mut line = lock(&self.shared.line);
+        line.silent = false;
+        line.late = None;
     }
 
     /// Keep real time on the line from now on: the module's bytes cross it at its current rate (and at the
@@ -204,6 +222,12 @@ impl SimR30xHandle {
     /// Inputs dropped because the host's port was set to another rate than the module's.
     pub fn misheard(&self) -> u64 {
         lock(&self.shared.line).misheard
+    }
+
+    /// A slow module (issue 15's fault matrix, "late answers"): from now on each reply leaves `late` after
+    /// its command and what the host sends meanwhile is lost; `None`: on time again.
+    pub fn answer_late(&self, late: Option<Duration>) {
+        lock(&self.shared.line).late = late;
     }
 
     /// The next reply leaves with a broken checksum.
@@ -316,5 +340,34 @@ mod tests {
         let s = tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap();
         assert!(matches!(s, Ok(Sample::Gray8 { .. })), "{s:?}");
         assert_eq!(reader.line_rate(), Some(115_200));
+    }
+
+    /// Late answers (issue 15's fault matrix): a module whose replies come 2.5 s after each command, past
+    /// the driver's 2 s deadline, is reported once as not answering; none of its late replies completes a
+    /// handshake (the driver drops whatever waits on the line before each command, and each reply comes
+    /// after its command's deadline); on time again, the driver reconnects by itself and captures.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_module_answering_after_the_deadline_is_reported_once_and_its_late_replies_never_pass() {
+        let (sim, h) = SimR30x::start("t", ModuleConfig::default()).unwrap();
+        let mut cfg = R30xConfig::new(sim.path());
+        cfg.poll = Duration::from_millis(20);
+        let reader = R30xReader::spawn("t", cfg);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reader.line_rate().is_none() {
+            assert!(Instant::now() < deadline, "the driver never finished its handshake");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        h.answer_late(Some(Duration::from_millis(2500)));
+        let e = tokio::time::timeout(Duration::from_secs(10), reader.next_sample()).await.unwrap();
+        assert!(matches!(e, Err(crate::DeviceError::NoAnswer { .. })), "{e:?}");
+        // Long enough for several late replies to reach the driver while it looks for the module.
+        let quiet = tokio::time::timeout(Duration::from_secs(9), reader.next_sample()).await;
+        assert!(quiet.is_err(), "one report per outage, nothing else: {quiet:?}");
+        assert_eq!(reader.healthy(), Some(false), "never taken for a working module while late");
+        h.answer_late(None);
+        assert!(h.touch(vec![0x80; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        let s = tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap();
+        assert!(matches!(s, Ok(Sample::Gray8 { .. })), "{s:?}");
+        assert_eq!(reader.healthy(), Some(true));
     }
 }
