@@ -152,6 +152,15 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             }
             Ok(serde_json::json!({"silenced": device}))
         }
+        SimCommand::Late { device, ms } => {
+            let late = (ms > 0).then(|| Duration::from_millis(ms));
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                m.module().answer_late(late);
+            } else {
+                sim.reader(&device)?.answer_late(late.is_some());
+            }
+            Ok(serde_json::json!({"late_ms": ms, "device": device}))
+        }
         SimCommand::AuditUnwritable { on } => {
             d.audit
                 .set_unwritable(on)
