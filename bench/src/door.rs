@@ -12,6 +12,12 @@
 //! template-level synthetic identities (finger 2); the people the bench presents are also enrolled from an
 //! image of their own master print of another finger ([`IMAGE_FINGER`]), so at the exit probe and template
 //! come from the same finger, as at a real door, and the gallery holds both kinds.
+//!
+//! As a person waits (issue 15, `--line-rate`): the devices keep their line rates — the OSDP controller's
+//! libosdp peripheral at its 115,200 baud, the R30x module at the factory 57,600 until the daemon's driver
+//! raises it to the reader's `baud` (SetSysPara, read back) — and each reader kind is timed from the finger
+//! (or the card) at the reader to the strike relay energising: one daemon life per R30x rate, and one with
+//! the server door on card + finger.
 
 use crate::stats::{fmt, summarize};
 use anyhow::{Context, bail};
@@ -147,16 +153,29 @@ pub(crate) async fn populate(dir: &Path, n: usize, presentations: usize) -> anyh
     Ok(())
 }
 
+/// The OSDP line rate of the benches' door controller (the daemon's default for `baud`).
+const OSDP_BAUD: u32 = 115_200;
+
 /// A simulated OSDP door controller on a fresh PTY linked at `dir/rs485`, with its key file.
 fn osdp_door(dir: &Path) -> anyhow::Result<(tobira_drivers::osdp::sim::SimOsdpHandle, std::os::fd::OwnedFd)> {
+    osdp_door_at(dir, None)
+}
+
+/// As [`osdp_door`], its line keeping `line_rate` in real time when given.
+fn osdp_door_at(
+    dir: &Path,
+    line_rate: Option<u32>,
+) -> anyhow::Result<(tobira_drivers::osdp::sim::SimOsdpHandle, std::os::fd::OwnedFd)> {
     use std::os::unix::fs::PermissionsExt;
     let key_file = dir.join("server-ctl.key");
     std::fs::write(&key_file, "944b8eddcbaa2b5fe2b0148d1b2f95c9\n")?;
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600))?;
     let key = tobira_drivers::osdp::load_key(&key_file).map_err(anyhow::Error::msg)?;
     let (master, slave, path) = tobira_drivers::pty::open_pty()?;
+    let _ = std::fs::remove_file(dir.join("rs485"));
     std::os::unix::fs::symlink(&path, dir.join("rs485"))?;
-    let door = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).map_err(anyhow::Error::msg)?;
+    let door = tobira_drivers::osdp::sim::spawn_at(std::fs::File::from(master), 1, Some(key), line_rate)
+        .map_err(anyhow::Error::msg)?;
     Ok((door, slave))
 }
 
@@ -247,16 +266,7 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
             lat.push(Duration::from_micros(us));
         }
     }
-    let (image_lat, image_missing) = measure_images(&door, &module, enrolled, presentations);
-    // As a person waits: the finger touches the glass, the driver's next GenImg captures it, the image
-    // crosses the line at the module's baud rate (kept in real time by the simulator), then extraction,
-    // 1:N, the audit commit and the OSDP strike.
-    let mut paced = Vec::new();
-    for &baud in line_rates {
-        module.set_line_rate(Some(baud));
-        paced.push((baud, measure_finger_to_strike(&door, &module, enrolled, presentations)));
-    }
-    module.set_line_rate(None);
+    let (image_lat, image_missing) = measure_images(&client, &door, &module, enrolled, presentations)?;
     let logins = measure_logins(&client, &data.join("login.sock"), enrolled, presentations)?;
     let rss = rss_kib(child.id()).unwrap_or(0);
     // SAFETY: kill(2) on our own child's pid with SIGTERM.
@@ -286,17 +296,6 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
         fmt(it.p99),
         fmt(it.max)
     );
-    for (baud, (to_strike, uploads, missing)) in paced {
-        let (t, u) = (summarize(to_strike), summarize(uploads));
-        println!(
-            "door via R30x at {baud} baud, line rate kept: finger on sensor → strike relay energised, {enrolled} enrolled, {} presentations: p50 {}, p99 {}, max {} (of which finger on sensor → last image byte p50 {}); {missing} without a pulse",
-            t.n,
-            fmt(t.p50),
-            fmt(t.p99),
-            fmt(t.max),
-            fmt(u.p50)
-        );
-    }
     let l = summarize(logins.0);
     println!(
         "login: PAM request, sample captured → PAM answer (1:1 + audit commit), {enrolled} enrolled: p50 {}, p99 {}, max {} (goal p99 ≤ 100 ms); {}/{} succeeded",
@@ -312,21 +311,292 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
         startup.as_secs_f64(),
         rss as f64 / 1024.0
     );
+    drop(module_dev);
+    if !line_rates.is_empty() {
+        real_time(dir.path(), &rt, enrolled, presentations, line_rates)?;
+    }
     Ok(())
 }
 
-/// Each presentation: a fresh impression touches the simulated module at the exit reader; the time runs
-/// from the module's last UpImage byte on the line to the OSDP strike relay energising.
+/// The site of a real-time life: the server door's controller on OSDP at [`OSDP_BAUD`], its entry reader
+/// template-level, its exit reader an R30x module on `module_port` raised to `baud`, and the door on
+/// `auth` when given.
+fn real_time_site(dir: &Path, module_port: &Path, baud: u32, auth: Option<&str>) -> anyhow::Result<String> {
+    let ctl =
+        "id = \"server-ctl\"\nkind = \"sim\"                      # sim | osdp (port = \"/dev/ttyUSB0\", address = 1)";
+    let exit = "id = \"server-out\"\nkind = \"sim-r30x\"";
+    let entry = "id = \"server-in\"\nkind = \"sim-r30x\"";
+    let terminal = "id = \"t01-reader\"\nkind = \"sim-r30x\"";
+    let door = "rex = true                        # a request-to-exit button inside";
+    for stanza in [ctl, exit, entry, terminal, door] {
+        if !tobira_cli::demo::DEMO_SITE.contains(stanza) {
+            bail!("the demo site's stanza {stanza:?} changed; update bench/src/door.rs");
+        }
+    }
+    let mut site = tobira_cli::demo::DEMO_SITE
+        .replace(
+            ctl,
+            &format!(
+                "id = \"server-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"\nbaud = {OSDP_BAUD}",
+                dir.join("rs485").display(),
+                dir.join("server-ctl.key").display()
+            ),
+        )
+        .replace(exit, &format!("id = \"server-out\"\nkind = \"r30x\"\nport = \"{}\"\nbaud = {baud}", module_port.display()))
+        .replace(entry, "id = \"server-in\"\nkind = \"sim-finger\"")
+        .replace(terminal, "id = \"t01-reader\"\nkind = \"sim-finger\"");
+    if let Some(a) = auth {
+        site = site.replacen(door, &format!("rex = true\nauth = \"{a}\""), 1);
+    }
+    Ok(site)
+}
+
+/// One daemon life on the bench's stores with the devices keeping their line rates.
+struct Life {
+    child: Child,
+    client: Client,
+    door: tobira_drivers::osdp::sim::SimOsdpHandle,
+    module: SimR30xHandle,
+    _module_dev: SimR30x,
+    _slave: std::os::fd::OwnedFd,
+}
+
+impl Life {
+    /// Starts the PD (paced at [`OSDP_BAUD`]), a factory R30x module keeping real time, and the daemon; waits
+    /// until the controller is online under Secure Channel and the driver has raised the module to `baud`.
+    fn start(dir: &Path, baud: u32, auth: Option<&str>) -> anyhow::Result<Life> {
+        let (door, slave) = osdp_door_at(dir, Some(OSDP_BAUD))?;
+        let (module_dev, module) = SimR30x::start("server-out", tobira_drivers::r30x::ModuleConfig::default())?;
+        module.keep_real_time(true);
+        let site = dir.join("site-real-time.toml");
+        std::fs::write(&site, real_time_site(dir, module_dev.path(), baud, auth)?)?;
+        let (mut child, client, _) = start_daemon(&site, &dir.join("data"))?;
+        let t = Instant::now();
+        loop {
+            let st = door.state();
+            let v = client.call(Request::Devices)?;
+            let rate = v["readers"]
+                .as_array()
+                .and_then(|r| r.iter().find(|r| r["id"] == "server-out"))
+                .and_then(|r| r["line_rate"].as_u64());
+            if st.online && st.secure && rate == Some(u64::from(baud)) {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                bail!("real-time life: controller online {} secure {}, R30x line rate {rate:?}", st.online, st.secure);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500)); // the daemon's control panel sees it online too
+        Ok(Life { child, client, door, module, _module_dev: module_dev, _slave: slave })
+    }
+
+    fn stop(mut self) {
+        // SAFETY: kill(2) on our own child's pid with SIGTERM.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for a strike pulse newer than `before`; when it energised.
+fn await_pulse(
+    door: &tobira_drivers::osdp::sim::SimOsdpHandle,
+    before: Option<Instant>,
+    within: Duration,
+) -> Option<Instant> {
+    let t = Instant::now();
+    loop {
+        match door.state().last_pulse {
+            Some(p) if Some(p) != before => return Some(p),
+            _ if t.elapsed() > within => return None,
+            _ => std::thread::sleep(Duration::from_micros(500)),
+        }
+    }
+}
+
+/// `who` enters the server room at the template-level entry reader: the strike's pulse, when it came. The
+/// exit reader identifies among the people inside (`flows::doors`), so each exit is preceded by an entry.
+fn enter(client: &Client, door: &tobira_drivers::osdp::sim::SimOsdpHandle, who: &str) -> anyhow::Result<bool> {
+    let before = door.state().last_pulse;
+    let v =
+        client.call(Request::Sim(SimCommand::Present { reader: "server-in".into(), body: who.into(), finger: 2 }))?;
+    let r: DecisionReport = serde_json::from_value(v)?;
+    Ok(r.granted && await_pulse(door, before, Duration::from_secs(5)).is_some())
+}
+
+/// One row of finger-to-unlock: the times, and how many presentations gave no pulse.
+struct Row {
+    label: String,
+    to_strike: Vec<Duration>,
+    /// A step inside it (the image's last byte, the card's prompt), with its name.
+    step: Option<(&'static str, Vec<Duration>)>,
+    missing: usize,
+}
+
+/// Finger (or card) to unlock per reader kind with every line rate kept (issue 15, "the simulator keeps
+/// real time"), one daemon life per R30x rate and one for the card door, on the stores `run` used.
+fn real_time(dir: &Path, rt: &tokio::runtime::Runtime, enrolled: usize, n: usize, rates: &[u32]) -> anyhow::Result<()> {
+    let pop = tobira_drivers::sim::population::SimPopulation::default();
+    let who = |k: usize| body((k * 7919) % enrolled.max(1));
+    let mut rows = Vec::new();
+    for (i, &baud) in rates.iter().enumerate() {
+        let life = Life::start(dir, baud, None)?;
+        if i == 0 {
+            // Template-level reader: the sample leaves the sensor at once; the OSDP line keeps its rate.
+            let mut row =
+                Row { label: "sim-finger (template-level)".into(), to_strike: vec![], step: None, missing: 0 };
+            for k in 0..n {
+                let before = life.door.state().last_pulse;
+                let t0 = Instant::now();
+                let v = life.client.call(Request::Sim(SimCommand::Present {
+                    reader: "server-in".into(),
+                    body: who(k),
+                    finger: 2,
+                }))?;
+                let r: DecisionReport = serde_json::from_value(v)?;
+                match await_pulse(&life.door, before, Duration::from_secs(5)).filter(|_| r.granted) {
+                    Some(p) => row.to_strike.push(p.saturating_duration_since(t0)),
+                    None => row.missing += 1,
+                }
+            }
+            rows.push(row);
+        }
+        let from = tobira_drivers::r30x::FACTORY_BAUD;
+        let label = if baud == from {
+            format!("sim-r30x at {baud} baud (the factory rate, kept)")
+        } else {
+            format!("sim-r30x at {baud} baud (raised from {from} by SetSysPara, read back)")
+        };
+        let mut row = Row { label, to_strike: vec![], step: Some(("finger → last image byte", vec![])), missing: 0 };
+        for k in 0..n {
+            if !enter(&life.client, &life.door, &who(k))? {
+                row.missing += 1;
+                continue;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+            let image = pop.image(&who(k), IMAGE_FINGER, 5000 + k as u64);
+            let (before_pulse, before_image) = (life.door.state().last_pulse, life.module.delivered_at());
+            let t0 = Instant::now();
+            life.module.touch(image);
+            let pulse = await_pulse(&life.door, before_pulse, Duration::from_secs(60));
+            match (pulse, life.module.delivered_at().filter(|d| Some(*d) != before_image)) {
+                (Some(p), Some(d)) => {
+                    row.to_strike.push(p.saturating_duration_since(t0));
+                    if let Some((_, v)) = row.step.as_mut() {
+                        v.push(d.saturating_duration_since(t0));
+                    }
+                }
+                _ => row.missing += 1,
+            }
+            while life.module.busy() && t0.elapsed() < Duration::from_secs(70) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        rows.push(row);
+        life.stop();
+    }
+    rows.push(card_row(dir, rt, enrolled, n)?);
+    println!(
+        "finger to unlock as a person waits, line rates kept (OSDP with Secure Channel at {OSDP_BAUD} baud, libosdp PD paced; R30x module paced at its rate), {enrolled} enrolled:"
+    );
+    for r in rows {
+        let s = summarize(r.to_strike);
+        let step = r.step.map_or(String::new(), |(name, v)| format!(" ({name} p50 {})", fmt(summarize(v).p50)));
+        println!(
+            "  {}: → strike relay energised, {} presentations: p50 {}, p99 {}, max {}{step}; {} without a pulse",
+            r.label,
+            s.n,
+            fmt(s.p50),
+            fmt(s.p99),
+            fmt(s.max),
+            r.missing
+        );
+    }
+    Ok(())
+}
+
+/// The card number the bench issues to person `i`.
+fn card_of(i: usize) -> u32 {
+    20_000_000 + i as u32
+}
+
+/// The server door on card + finger (004 §2(9)): a card at the OSDP controller's reader, the daemon's
+/// prompt back on the reader's LED (what the person waits for), then the finger at the entry reader.
+fn card_row(dir: &Path, rt: &tokio::runtime::Runtime, enrolled: usize, n: usize) -> anyhow::Result<Row> {
+    let people: std::collections::BTreeSet<usize> = (0..n).map(|k| (k * 7919) % enrolled.max(1)).collect();
+    rt.block_on(async {
+        let store = RegistryStore::open(&dir.join("data").join("registry.db"), false).await?;
+        for &i in &people {
+            let card = tobira_core::card::CardNumber::from_read(32, &card_of(i).to_be_bytes())?;
+            let hash = tobira::store::card_hash(&card);
+            if store.card(&hash).await?.is_none() {
+                store.add_card(&hash, &card.last_digits(), &body(i), "takahashi", Utc::now()).await?;
+            }
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })?;
+    let life = Life::start(dir, tobira_drivers::r30x::FASTEST_BAUD, Some("card+biometric"))?;
+    let mut row = Row {
+        label: "OSDP card, then a template-level finger (card+biometric door)".into(),
+        to_strike: vec![],
+        step: Some(("card → prompt on the reader", vec![])),
+        missing: 0,
+    };
+    for k in 0..n {
+        let i = (k * 7919) % enrolled.max(1);
+        std::thread::sleep(Duration::from_millis(300)); // the previous grant's feedback has settled
+        let (before_pulse, prompts) = (life.door.state().last_pulse, amber(&life.door));
+        let t0 = Instant::now();
+        life.door.card(card_of(i).to_be_bytes().to_vec());
+        while amber(&life.door) == prompts && t0.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        let prompted = t0.elapsed();
+        let v = life.client.call(Request::Sim(SimCommand::Present {
+            reader: "server-in".into(),
+            body: body(i),
+            finger: 2,
+        }))?;
+        let r: DecisionReport = serde_json::from_value(v)?;
+        match await_pulse(&life.door, before_pulse, Duration::from_secs(5)).filter(|_| r.granted) {
+            Some(p) => {
+                row.to_strike.push(p.saturating_duration_since(t0));
+                if let Some((_, v)) = row.step.as_mut() {
+                    v.push(prompted);
+                }
+            }
+            None => row.missing += 1,
+        }
+    }
+    life.stop();
+    Ok(row)
+}
+
+/// How many amber LED commands (the daemon's "place your finger" prompt) the controller has received.
+fn amber(door: &tobira_drivers::osdp::sim::SimOsdpHandle) -> usize {
+    door.state().seen.iter().filter(|s| s.starts_with("led") && s.contains("Amber")).count()
+}
+
+/// Each presentation: the person enters (the exit reader identifies among those inside), then a fresh
+/// impression touches the simulated module at the exit reader; the time runs from the module's last UpImage
+/// byte on the line to the OSDP strike relay energising.
 fn measure_images(
+    client: &Client,
     door: &tobira_drivers::osdp::sim::SimOsdpHandle,
     module: &SimR30xHandle,
     enrolled: usize,
     n: usize,
-) -> (Vec<Duration>, usize) {
+) -> anyhow::Result<(Vec<Duration>, usize)> {
     let pop = tobira_drivers::sim::population::SimPopulation::default();
     let (mut times, mut missing) = (Vec::with_capacity(n), 0);
     for k in 0..n {
         let who = body((k * 7919) % enrolled.max(1));
+        if !enter(client, door, &who)? {
+            missing += 1;
+            continue;
+        }
         let image = pop.image(&who, IMAGE_FINGER, 1000 + k as u64);
         let (before_pulse, before_image) = (door.state().last_pulse, module.delivered_at());
         module.touch(image);
@@ -354,44 +624,7 @@ fn measure_images(
             std::thread::sleep(Duration::from_millis(1));
         }
     }
-    (times, missing)
-}
-
-/// Each presentation as a person makes it: the time runs from the finger touching the simulated module
-/// (whose line keeps its baud rate) to the OSDP strike relay energising; also touch → last image byte.
-fn measure_finger_to_strike(
-    door: &tobira_drivers::osdp::sim::SimOsdpHandle,
-    module: &SimR30xHandle,
-    enrolled: usize,
-    n: usize,
-) -> (Vec<Duration>, Vec<Duration>, usize) {
-    let pop = tobira_drivers::sim::population::SimPopulation::default();
-    let (mut times, mut uploads, mut missing) = (Vec::with_capacity(n), Vec::with_capacity(n), 0);
-    for k in 0..n {
-        let who = body((k * 7919) % enrolled.max(1));
-        let image = pop.image(&who, IMAGE_FINGER, 5000 + k as u64);
-        let (before_pulse, before_image) = (door.state().last_pulse, module.delivered_at());
-        let t = Instant::now();
-        module.touch(image);
-        let pulse = loop {
-            match door.state().last_pulse {
-                Some(p) if Some(p) != before_pulse => break Some(p),
-                _ if t.elapsed() > Duration::from_secs(30) => break None,
-                _ => std::thread::sleep(Duration::from_micros(500)),
-            }
-        };
-        match (pulse, module.delivered_at().filter(|d| Some(*d) != before_image)) {
-            (Some(p), Some(d)) => {
-                times.push(p.saturating_duration_since(t));
-                uploads.push(d.saturating_duration_since(t));
-            }
-            _ => missing += 1,
-        }
-        while module.busy() && t.elapsed() < Duration::from_secs(40) {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-    }
-    (times, uploads, missing)
+    Ok((times, missing))
 }
 
 /// The first office-hours moment from now on, so terminal logins are inside hours whatever day the bench runs.

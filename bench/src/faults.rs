@@ -1,7 +1,7 @@
 //! The fault matrix as figures (issue 15): each reader kind and each controller kind the simulator plays,
 //! behind the terminal room's door (`office-door`, Level 1, 003 §13(1)), × the faults it can be given —
-//! unplugged, silent, garbled, dead in the middle of a pulse, lying about its strike, failing Secure
-//! Channel. Each cell is one `tobirad --simulation` life on the same stores (the site set up once per
+//! unplugged, silent, garbled, answering after its deadline, dead in the middle of a pulse, lying about its
+//! strike, failing Secure Channel, replaced by a device without Secure Channel (a downgrade attempt). Each cell is one `tobirad --simulation` life on the same stores (the site set up once per
 //! device kind through the CLI, as in `tests/e2e/faults.rs`, with the same door from `tobira_cli::harness`):
 //! a decision before the fault, the fault, its recovery and a decision after it, then the fault again and
 //! SIGTERM in the middle of it. 200 idle control connections are held open meanwhile and `tobira status`
@@ -12,9 +12,8 @@
 //! - the worst `status` answer (goal ≤ 1 s) and failed `status` calls;
 //! - the time from SIGTERM to the daemon's exit during the fault (goal ≤ 5 s).
 //!
-//! Not covered here (the simulator cannot yet play them): answers that come late but do come (a slow
-//! module or controller), a U.are.U reader gone (the uru4000 driver runs only under umockdev replay), a palm
-//! bridge that lies.
+//! Not covered here (the simulator cannot yet play them): a controller that answers late (only readers
+//! do), a U.are.U reader gone (the uru4000 driver runs only under umockdev replay), a palm bridge that lies.
 
 use crate::stats::fmt;
 use anyhow::{Context, bail};
@@ -458,6 +457,17 @@ fn osdp_pd(
     dir: &Path,
     pd_key: &str,
 ) -> anyhow::Result<(tobira_drivers::osdp::sim::SimOsdpHandle, std::os::fd::OwnedFd, PathBuf, PathBuf)> {
+    let (line, slave, link, key_file, key) = osdp_line(dir, pd_key)?;
+    let pd = tobira_drivers::osdp::sim::spawn(line, 1, key).map_err(anyhow::Error::msg)?;
+    Ok((pd, slave, link, key_file))
+}
+
+/// The device's side of an RS-485 line on a PTY linked at `dir/rs485-office` (devices may be swapped on it),
+/// the slave held open, the link, the key file the site names, and the device key `pd_key`.
+fn osdp_line(
+    dir: &Path,
+    pd_key: &str,
+) -> anyhow::Result<(std::fs::File, std::os::fd::OwnedFd, PathBuf, PathBuf, [u8; 16])> {
     use std::os::unix::fs::PermissionsExt;
     let (link, key_file, pd_file) = (dir.join("rs485-office"), dir.join("office-ctl.key"), dir.join("pd.key"));
     for (f, k) in [(&key_file, KEY_HEX), (&pd_file, pd_key)] {
@@ -468,8 +478,7 @@ fn osdp_pd(
     let (master, slave, path) = tobira_drivers::pty::open_pty()?;
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink(&path, &link)?;
-    let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), 1, key).map_err(anyhow::Error::msg)?;
-    Ok((pd, slave, link, key_file))
+    Ok((std::fs::File::from(master), slave, link, key_file, key))
 }
 
 pub(crate) fn daemon_path() -> anyhow::Result<PathBuf> {
@@ -537,6 +546,19 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
                 None,
                 &sim_step(|| SimCommand::Garble { reader: DOOR_READER.into() }),
                 Some(&nothing),
+                false,
+            )?,
+        );
+        // Answers 3 s after each command, past the driver's deadline (R30x: 2 s), then on time again.
+        keep(
+            kind,
+            cell(
+                &bed,
+                DOOR_READER,
+                "late answers",
+                None,
+                &sim_step(|| SimCommand::Late { device: DOOR_READER.into(), ms: 3000 }),
+                Some(&sim_step(|| SimCommand::Late { device: DOOR_READER.into(), ms: 0 })),
                 false,
             )?,
         );
@@ -683,6 +705,41 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
             }
         };
         keep("osdp", row);
+        let _ = std::fs::remove_dir_all(&bed.dir);
+    }
+
+    // A Secure Channel downgrade attempt: the controller online under Secure Channel is replaced on its line
+    // by a device that offers none (plaintext), then comes back.
+    if wanted("osdp") {
+        let dir = tempfile::tempdir()?;
+        let (line, _slave, link, key_file, key) = osdp_line(dir.path(), KEY_HEX)?;
+        let device = |k: Option<[u8; 16]>| -> anyhow::Result<tobira_drivers::osdp::sim::SimOsdpHandle> {
+            tobira_drivers::osdp::sim::spawn_with(line.try_clone()?, 1, k).map_err(anyhow::Error::msg)
+        };
+        let current = Mutex::new(device(Some(key))?);
+        let swap = |k: Option<[u8; 16]>| -> anyhow::Result<()> {
+            let mut c = current.lock().unwrap_or_else(|e| e.into_inner());
+            c.stop();
+            *c = device(k)?;
+            Ok(())
+        };
+        let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
+        let bed = Bed::new(&site, &daemon, rt()?)?;
+        let life = bed.start()?;
+        bed.set_up_tanaka()?;
+        sigterm(life);
+        let online = |_: &Bed| -> anyhow::Result<()> {
+            let pd = || current.lock().unwrap_or_else(|e| e.into_inner()).state();
+            wait(30, || Ok(pd().online && pd().secure))?;
+            std::thread::sleep(Duration::from_secs(1));
+            Ok(())
+        };
+        let downgrade = |_: &Bed| swap(None);
+        let restore = |_: &Bed| swap(Some(key));
+        keep(
+            "osdp",
+            cell(&bed, CONTROLLER, "Secure Channel downgrade", Some(&online), &downgrade, Some(&restore), true)?,
+        );
         let _ = std::fs::remove_dir_all(&bed.dir);
     }
 

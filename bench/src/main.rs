@@ -63,8 +63,9 @@ enum Cmd {
         /// §2): false admits per attempt, when the reader throttle and the alarm engaged.
         #[arg(long)]
         strangers: Option<usize>,
-        /// Also: finger on sensor → strike at the R30x exit reader with the simulated module keeping real
-        /// time at each of these baud rates (e.g. 57600,115200); `presentations` each.
+        /// Also: finger to unlock per reader kind as a person waits, every line rate kept (OSDP at 115,200;
+        /// the R30x exit reader raised to each of these rates, e.g. 57600,115200; a card + finger door);
+        /// `presentations` each, one daemon life per rate.
         #[arg(long, value_delimiter = ',')]
         line_rate: Vec<u32>,
     },

@@ -538,6 +538,12 @@ pub enum SimCmd {
     Silence {
         device: String,
     },
+    /// The reader answers this late, after its driver's deadline (a slow module), until `--ms 0` or `replug`.
+    Late {
+        device: String,
+        #[arg(long, default_value_t = 3000)]
+        ms: u64,
+    },
     /// Drop samples presented at a reader but not yet read.
     Clear {
         reader: String,
@@ -666,6 +672,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Replug { device } => SimCommand::Replug { device },
             SimCmd::Garble { reader } => SimCommand::Garble { reader },
             SimCmd::Silence { device } => SimCommand::Silence { device },
+            SimCmd::Late { device, ms } => SimCommand::Late { device, ms },
             SimCmd::Clear { reader } => SimCommand::Clear { reader },
             SimCmd::AuditUnwritable { on } => SimCommand::AuditUnwritable { on },
             SimCmd::Clock { at } => SimCommand::Clock { at: (at != "real").then_some(at) },

@@ -98,6 +98,9 @@ pub struct RawSite {
     /// A peer witness that countersigns this node's tree heads over TLS, without a centre (issue 16 §1(a)).
     #[serde(default)]
     pub witness: Option<RawWitness>,
+    /// How a `--simulation` daemon's simulated devices behave (issue 15: keeping real line rates).
+    #[serde(default)]
+    pub simulation: RawSimulation,
     #[serde(default, rename = "zone")]
     pub zones: Vec<RawZone>,
     #[serde(default, rename = "reader")]
@@ -377,6 +380,18 @@ pub struct RawReader {
     pub kind: Spanned<String>,
     pub port: Option<String>,
     pub modality: Option<Spanned<String>>,
+    /// R30x modules: the line rate the driver raises the module to at start (default 115200, the fastest).
+    pub baud: Option<Spanned<u32>>,
+}
+
+/// `[simulation]`: only read by a daemon started with `--simulation`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSimulation {
+    /// `"kept"`: simulated serial devices send their bytes at their line rate, so a person waits at a
+    /// simulated door what they would wait at a real one; `"instant"` (the default): as fast as the
+    /// pseudo-terminal takes them.
+    pub line_rate: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -447,6 +462,22 @@ pub struct ReaderConfig {
     pub kind: String,
     pub port: Option<String>,
     pub modality: String,
+    /// R30x kinds: the line rate to raise the module to (`None`: the driver's default, the fastest).
+    pub baud: Option<u32>,
+}
+
+/// Line rates a serial reader or controller may name: the standard termios speeds, which are also the
+/// rates every R30x module (the R503 allows N ∈ {1, 2, 4, 6, 12} of 9600×N) and OSDP device offers.
+pub const LINE_RATES: [u32; 5] = [9600, 19200, 38400, 57600, 115_200];
+
+/// Reader kinds that sit on a serial line and so take `baud`.
+pub const SERIAL_READER_KINDS: [&str; 2] = ["r30x", "sim-r30x"];
+
+/// `[simulation]`, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Simulation {
+    /// Simulated serial devices keep their line rate (`line_rate = "kept"`).
+    pub keep_line_rate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,6 +528,8 @@ pub struct Site {
     pub regulation: Regulation,
     pub central: Option<RawCentral>,
     pub witness: Option<RawWitness>,
+    /// How simulated devices behave under `--simulation` (ignored otherwise).
+    pub simulation: Simulation,
     pub zones: Vec<ZoneConfig>,
     pub readers: Vec<ReaderConfig>,
     pub controllers: Vec<ControllerConfig>,
@@ -901,11 +934,35 @@ impl Site {
                     format!("reader kind \"{}\" needs `port` (e.g. \"/dev/ttyUSB0\")", r.kind.get_ref()),
                 ));
             }
+            if let Some(b) = &r.baud {
+                if !SERIAL_READER_KINDS.contains(&r.kind.get_ref().as_str()) {
+                    return Err(cx.err(
+                        b.span(),
+                        format!("{owner}.baud"),
+                        format!(
+                            "a \"{}\" reader has no serial line; `baud` is for {}",
+                            r.kind.get_ref(),
+                            SERIAL_READER_KINDS.join(" and ")
+                        ),
+                    ));
+                }
+                if !LINE_RATES.contains(b.get_ref()) {
+                    return Err(cx.err(
+                        b.span(),
+                        format!("{owner}.baud"),
+                        format!(
+                            "{} is not a line rate an R30x module and a serial port share; use one of 9600, 19200, 38400, 57600, 115200",
+                            b.get_ref()
+                        ),
+                    ));
+                }
+            }
             readers.push(ReaderConfig {
                 id: ReaderId::new(r.id.get_ref()),
                 kind: r.kind.get_ref().clone(),
                 port: r.port.clone(),
                 modality,
+                baud: r.baud.as_ref().map(|b| *b.get_ref()),
             });
         }
         let mut controllers = Vec::new();
@@ -940,7 +997,7 @@ impl Site {
                         "an osdp controller needs `key_file` (its Secure Channel key); `install_mode = true` only to provision it",
                     ));
                 }
-                if c.baud.is_some_and(|b| ![9600, 19200, 38400, 57600, 115200].contains(&b)) {
+                if c.baud.is_some_and(|b| !LINE_RATES.contains(&b)) {
                     return Err(cx.err(c.kind.span(), field("baud"), "one of 9600, 19200, 38400, 57600, 115200"));
                 }
             }
@@ -954,6 +1011,22 @@ impl Site {
                 baud: c.baud,
             });
         }
+        let simulation = match &raw.simulation.line_rate {
+            None => Simulation::default(),
+            Some(v) => {
+                match v.get_ref().as_str() {
+                    "kept" => Simulation { keep_line_rate: true },
+                    "instant" => Simulation { keep_line_rate: false },
+                    other => {
+                        return Err(cx.err(
+                        v.span(),
+                        "simulation.line_rate",
+                        format!("{other:?}: say \"kept\" (real line rates) or \"instant\" (as fast as the pseudo-terminal)"),
+                    ));
+                    }
+                }
+            }
+        };
         let mut used_readers: BTreeSet<String> = BTreeSet::new();
         let mut claim = |r: &Spanned<String>, owner: &str, field: &str| -> Result<(), SiteError> {
             known(cx, owner, field, r, "reader", &reader_ids)?;
@@ -1037,6 +1110,7 @@ impl Site {
             regulation,
             central: raw.central.clone(),
             witness: raw.witness.clone(),
+            simulation,
             zones,
             readers,
             controllers,

@@ -203,7 +203,7 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                             .into(),
                     });
                 }
-                let dev = sim.add_r30x(r).map_err(|e| StartError::Device {
+                let dev = sim.add_r30x(r, site.simulation.keep_line_rate).map_err(|e| StartError::Device {
                     device: r.id.to_string(),
                     detail: format!("pseudo-terminal: {e}"),
                 })?;
@@ -217,7 +217,10 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                         detail: "kind r30x needs `port`".into(),
                     });
                 };
-                let cfg = tobira_drivers::r30x::R30xConfig::new(port);
+                let mut cfg = tobira_drivers::r30x::R30xConfig::new(port);
+                // The rate the driver raises the module to at start (SetSysPara, read back); the fastest by
+                // default, since a person at the door waits for the image to cross the line (issue 15).
+                cfg.baud = r.baud.unwrap_or(tobira_drivers::r30x::FASTEST_BAUD);
                 readers.insert(r.id.clone(), Arc::new(tobira_drivers::r30x::R30xReader::spawn(r.id.as_str(), cfg)));
             }
             "uru4000" => {

@@ -4,6 +4,7 @@
 //! driver implementing one trait.
 
 mod error;
+pub mod line;
 pub mod osdp;
 pub mod palm_bridge;
 pub mod pty;
@@ -50,6 +51,11 @@ pub trait Reader: Send + Sync {
     /// succeeded); `None` where it cannot tell. The daemon closes a fault episode on `Some(true)` without
     /// waiting for somebody to present a finger, so the recovery is audited when it happens.
     fn healthy(&self) -> Option<bool> {
+        None
+    }
+    /// The serial line rate the device answers at now, for readers on a serial line (an R30x module after
+    /// the driver raised it); `None` elsewhere or while it is not connected.
+    fn line_rate(&self) -> Option<u32> {
         None
     }
 }
@@ -105,6 +111,11 @@ pub trait DoorController: Send + Sync {
     /// `None` where the driver cannot tell. Asked before every grant, so a controller that fell silent is
     /// offline *before* the next decision, not seconds after it.
     fn healthy(&self) -> Option<bool> {
+        None
+    }
+    /// The serial line rate the device answers at now, for readers on a serial line (an R30x module after
+    /// the driver raised it); `None` elsewhere or while it is not connected.
+    fn line_rate(&self) -> Option<u32> {
         None
     }
 }

@@ -27,4 +27,16 @@ reply = uart.read(12)
 assert len(reply) == 12, reply
 assert reply[6] == 0x07 and reply[9] == 0x01, reply.hex()
 assert finger.set_led(color=2, mode=3) == adafruit_fingerprint.OK
-print("adafruit peer: handshake, system parameters, image capture and 36,864-byte upload, strict checksums: ok")
+# The baud register (SetSysPara 4, N = 12): acknowledged at 57,600; the module then answers only at
+# 115,200, where the register reads back 12 and a capture still works (R30x.md §1-§3).
+assert finger.set_sysparam(4, 12) == adafruit_fingerprint.OK
+uart.reset_input_buffer()
+uart.baudrate = 115200
+assert finger.read_sysparam() == adafruit_fingerprint.OK
+assert finger.baudrate == 12, finger.baudrate
+assert finger.get_image() == adafruit_fingerprint.OK
+uart.baudrate = 57600
+uart.write(bytes([0xEF, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x00, 0x03, 0x0F, 0x00, 0x13]))  # ReadSysPara
+assert uart.read(28) == b"", "a host left at the old rate is not answered"
+print("adafruit peer: handshake, system parameters, image capture and 36,864-byte upload, strict checksums, "
+      "baud register raised to 115,200 and read back: ok")

@@ -344,6 +344,12 @@ pub enum SimCommand {
     Silence {
         device: String,
     },
+    /// The reader answers `ms` after each command, past its driver's deadline (a slow module); `ms` 0: on
+    /// time again (issue 15's fault matrix, "late answers").
+    Late {
+        device: String,
+        ms: u64,
+    },
     /// Drop samples presented at a reader but not yet read.
     Clear {
         reader: String,

@@ -173,6 +173,31 @@ fn reader_episode(d: &Running, n: usize, fault: &str, reason: &str, reported: &m
     reported.push(v);
 }
 
+/// Late answers: the reader answers, but after its driver's deadline (a slow module). At the deadline that
+/// is a device fault (`DEVICE_NO_ANSWER`), audited once however many late answers follow it; a late answer
+/// never ends the episode (it is no answer in time); once it answers on time again the recovery is audited
+/// once and the door works.
+fn late_episode(d: &Running, n: usize, reported: &mut Vec<serde_json::Value>) {
+    let no_answer = count(d, "device.fault", "DEVICE_NO_ANSWER", "office-palm");
+    let o = tobira_live(d, &["sim", "late", "office-palm", "--ms", "3000"]);
+    assert!(o.status.success(), "sim late: {}", text(&o));
+    wait_for(&format!("late answers: fault {n} audited"), 20, || count_any(d, "device.fault", "office-palm") == n);
+    assert_eq!(count(d, "device.fault", "DEVICE_NO_ANSWER", "office-palm"), no_answer + 1, "audited as no answer");
+    assert_alive(d);
+    // Long enough for late answers to reach the driver while it retries: still one episode, no recovery.
+    std::thread::sleep(Duration::from_secs(7));
+    assert_eq!(count_any(d, "device.fault", "office-palm"), n, "late answers: one audit per episode");
+    assert_eq!(count_any(d, "device.recovered", "office-palm"), n - 1, "a late answer is no recovery");
+    assert_alive(d);
+    assert!(tobira_live(d, &["sim", "late", "office-palm", "--ms", "0"]).status.success());
+    wait_for(&format!("late answers: recovery {n} audited"), 30, || {
+        count_any(d, "device.recovered", "office-palm") == n
+    });
+    let v = present_at_office(d);
+    assert_eq!(v["granted"], true, "the reader works again once it answers on time: {v}");
+    reported.push(v);
+}
+
 /// A sample-level reader (`sim-finger`): unplugged, silent, garbled. Item 1 of issue 15: before, an
 /// unplugged reader kept its door task busy forever and the whole daemon stopped answering.
 #[test]
@@ -184,15 +209,17 @@ fn a_sim_finger_reader_unplugged_silent_or_garbled_is_isolated_audited_once_and_
     reader_episode(&d, 1, "unplug", "DEVICE_GONE", &mut reported);
     reader_episode(&d, 2, "silence", "DEVICE_NO_ANSWER", &mut reported);
     reader_episode(&d, 3, "garble", "DEVICE_GARBLED", &mut reported);
+    late_episode(&d, 4, &mut reported);
     assert_grants_acknowledged(&d, &reported);
     // Unplugged again, and the daemon is told to stop.
     assert!(tobira_live(&d, &["sim", "unplug", "office-palm"]).status.success());
-    wait_for("the last fault audited", 20, || count_any(&d, "device.fault", "office-palm") == 4);
+    wait_for("the last fault audited", 20, || count_any(&d, "device.fault", "office-palm") == 5);
     assert_sigterm_ends(d);
 }
 
 /// An R30x module on a pseudo-terminal driven by the real driver: silent (on the line an unplugged module is
-/// the same silence) and garbled. Item 3 of issue 15: "no answer" is a device fault, never "nobody there".
+/// the same silence), garbled, and answering after the driver's deadline (its late replies must never be
+/// taken for the answers to later commands). Item 3 of issue 15: "no answer" is a device fault, never "nobody there".
 #[test]
 fn a_silent_or_garbled_r30x_module_is_audited_once_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,9 +228,10 @@ fn a_silent_or_garbled_r30x_module_is_audited_once_and_recovers() {
     assert_eq!(reported[0]["granted"], true, "{}", reported[0]);
     reader_episode(&d, 1, "silence", "DEVICE_NO_ANSWER", &mut reported);
     reader_episode(&d, 2, "garble", "DEVICE_GARBLED", &mut reported);
+    late_episode(&d, 3, &mut reported);
     assert_grants_acknowledged(&d, &reported);
     assert!(tobira_live(&d, &["sim", "unplug", "office-palm"]).status.success());
-    wait_for("the last fault audited", 20, || count_any(&d, "device.fault", "office-palm") == 3);
+    wait_for("the last fault audited", 20, || count_any(&d, "device.fault", "office-palm") == 4);
     assert_sigterm_ends(d);
 }
 
@@ -398,5 +426,65 @@ fn an_osdp_controller_failing_secure_channel_is_one_audited_outage_and_grants_no
     assert!(!pd.state().secure && pd.state().last_pulse.is_none(), "nothing reached the device");
     assert_grants_acknowledged(&d, &[v]);
     assert_alive(&d);
+    assert_sigterm_ends(d);
+}
+
+/// A Secure Channel downgrade attempt: the office door's controller, online under Secure Channel, is
+/// replaced on the same line by a device that offers no Secure Channel (plaintext, as an attacker's box
+/// between the panel and the bus would). The control panel requires Secure Channel with the site's key
+/// (OSDP.md: EnforceSecure), so it never takes the plaintext device: one outage audited however long the
+/// attempt lasts, nobody granted, nothing reaches the device; the real controller back under its key ends
+/// the outage once and the next grant is an acknowledged entry.
+#[test]
+fn an_osdp_secure_channel_downgrade_is_refused_audited_once_and_grants_nobody() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("ttyRS485-office");
+    let key_file = dir.path().join("office-ctl.key");
+    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = tobira_drivers::osdp::load_key(&key_file).unwrap();
+    let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap();
+    std::os::unix::fs::symlink(&path, &link).unwrap();
+    let line = std::fs::File::from(master);
+    let device = |key| tobira_drivers::osdp::sim::spawn_with(line.try_clone().unwrap(), 1, key).unwrap();
+    let site =
+        tobira_cli::harness::with_osdp_office_controller(&site_with_office_reader("sim-finger"), &link, &key_file)
+            .unwrap();
+    let real = device(Some(key));
+    let d = start_with_tanaka(dir.path(), &site);
+    wait_for("the controller online under Secure Channel", 30, || real.state().online && real.state().secure);
+    wait_for("the daemon saw it online", 30, || count_any(&d, "device.online", "office-ctl") == 1);
+    let mut reported = vec![present_at_office(&d)];
+    assert_eq!(reported[0]["granted"], true, "{}", reported[0]);
+
+    // The downgrade: the keyed device goes, a plaintext one answers on its line.
+    real.stop();
+    let plain = device(None);
+    wait_for("the outage audited", 30, || count_any(&d, "device.offline", "office-ctl") == 1);
+    for _ in 0..2 {
+        let v = present_at_office(&d);
+        assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("DEVICE_OFFLINE")), "{v}");
+        reported.push(v);
+    }
+    // The panel keeps trying (and reopens the port) while the plaintext device answers: still one outage.
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1, "one audit per outage");
+    assert_eq!(count_any(&d, "device.online", "office-ctl"), 1, "the plaintext device is never online");
+    assert!(!plain.state().secure, "it has no Secure Channel to offer");
+    assert!(plain.state().last_pulse.is_none(), "no strike command reached the plaintext device");
+    assert_grants_acknowledged(&d, &reported);
+    assert_alive(&d);
+
+    // The real controller is back under its key: the outage ends once and the door works.
+    plain.stop();
+    let back = device(Some(key));
+    wait_for("the recovery audited", 30, || count_any(&d, "device.online", "office-ctl") == 2);
+    wait_for("back under Secure Channel", 30, || back.state().secure);
+    let v = present_at_office(&d);
+    assert_eq!(v["granted"], true, "{v}");
+    reported.push(v);
+    assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1);
+    assert_grants_acknowledged(&d, &reported);
     assert_sigterm_ends(d);
 }

@@ -101,3 +101,72 @@ fn images_from_r30x_modules_enrol_log_in_and_open_a_door_and_a_stranger_is_refus
     assert_eq!(pulses(&d), 1, "the stranger did not open the door");
     assert!(d.stop().success());
 }
+
+/// An image upload on the R30x line: the UpImage ack and 288 data packets of 128 bytes with 11 bytes of
+/// framing each (R30x.md §4).
+const UPLOAD_BYTES: usize = 12 + 288 * (128 + 11);
+
+/// The line rate the daemon's driver reports for `reader` (the control socket's device list).
+fn line_rate(d: &Running, reader: &str) -> Option<u64> {
+    let v = tobira_cli::client::Client::new(&d.sock).call(tobira_proto::Request::Devices).ok()?;
+    v["readers"].as_array()?.iter().find(|r| r["id"] == reader)?["line_rate"].as_u64()
+}
+
+/// Issue 15, "the simulator keeps real time": a simulated site whose serial devices keep their line rates
+/// (`[simulation] line_rate = "kept"`). The office door's reader is an R30x module the daemon simulates on a
+/// PTY; its driver raises it from the factory 57,600 baud to the 115,200 the site names (SetSysPara, read
+/// back), and tanaka's finger opens the door once the image has crossed the line — not sooner. (It was the
+/// exit reader's identification among the people inside, not the pacing, that kept the bench's paced
+/// exits locked: this door is an entry.)
+#[test]
+fn a_door_whose_r30x_module_keeps_its_line_rate_unlocks_once_the_image_has_crossed_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = tobira_cli::harness::office_reader_site("sim-r30x").unwrap();
+    let stanza = "id = \"office-palm\"\nkind = \"sim-r30x\"";
+    assert!(site.contains(stanza), "the harness's office reader stanza changed; update this test");
+    let site = format!(
+        "{}\n[simulation]\nline_rate = \"kept\"\n",
+        site.replacen(stanza, &format!("{stanza}\nbaud = 115200"), 1)
+    );
+    let d = Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "person",
+        "add",
+        "tanaka",
+        "--name",
+        "田中 太郎",
+        "--roles",
+        "operator",
+        "--appointment-end",
+        "2027-03-31",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for _ in 0..3 {
+        d.present("t01-reader", "tanaka");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "tanaka", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "enrolment from three paced uploads: {}", text(&o));
+    let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "zone:office"]);
+    assert!(o.status.success(), "grant: {}", text(&o));
+    assert_eq!(line_rate(&d, "office-palm"), Some(115_200), "raised from 57,600 and read back");
+    assert_eq!(line_rate(&d, "t01-reader"), Some(115_200), "the default: the fastest rate");
+
+    let door_pulses = || json(&d.tobira(&["--json", "sim", "door", "office-door"]))["pulses"].as_u64().unwrap_or(0);
+    let before = door_pulses();
+    let t = Instant::now();
+    let v = json(&d.tobira(&["--json", "sim", "present", "office-palm", "tanaka"]));
+    let took = t.elapsed();
+    assert_eq!((v["granted"].as_bool(), v["person"].as_str()), (Some(true), Some("tanaka")), "{v}");
+    let wire = tobira_drivers::line::line_time(UPLOAD_BYTES, 115_200);
+    assert!(took >= wire, "the image needs {wire:?} on a 115,200-baud line; the door decided after {took:?}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while door_pulses() == before {
+        assert!(Instant::now() < deadline, "the strike never pulsed for tanaka");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(d.stop().success());
+}

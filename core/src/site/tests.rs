@@ -253,3 +253,37 @@ fn ledger_dates_are_iso_or_era() {
     assert_eq!((e.line, e.field.as_deref()), (line_of(&bad, "ledger_dates"), Some("administration.ledger_dates")));
     assert!(e.message.contains("令和8年11月24日"), "{e}");
 }
+
+/// Issue 15: an R30x reader names the line rate its module is raised to; a wrong rate, or a rate on a
+/// reader without a serial line, is refused with the file, the line and the field.
+#[test]
+fn a_serial_reader_takes_a_line_rate_and_a_bad_one_names_its_line() {
+    let stanza = "id = \"server-in\"\nkind = \"sim-r30x\"";
+    assert!(DEMO.contains(stanza));
+    let s = parse_site("site.toml", &DEMO.replacen(stanza, &format!("{stanza}\nbaud = 57600"), 1)).unwrap();
+    assert_eq!(s.reader(&ReaderId::new("server-in")).unwrap().baud, Some(57_600));
+    assert_eq!(s.reader(&ReaderId::new("server-out")).unwrap().baud, None, "the driver's default");
+    let bad = DEMO.replacen(stanza, &format!("{stanza}\nbaud = 28800"), 1);
+    let e = err_of(&bad);
+    assert_eq!((e.file.as_str(), e.line), ("site.toml", line_of(&bad, "baud = 28800")), "{e}");
+    assert_eq!(e.field.as_deref(), Some("reader \"server-in\".baud"), "{e}");
+    assert!(e.message.contains("115200"), "{e}");
+    let palm = "id = \"office-palm\"\nkind = \"sim-palm\"";
+    assert!(DEMO.contains(palm));
+    let bad = DEMO.replacen(palm, &format!("{palm}\nbaud = 9600"), 1);
+    let e = err_of(&bad);
+    assert_eq!((e.line, e.field.as_deref()), (line_of(&bad, "baud = 9600"), Some("reader \"office-palm\".baud")));
+    assert!(e.message.contains("no serial line"), "{e}");
+    let e = err_of(&DEMO.replacen(stanza, &format!("{stanza}\nbaud = \"fast\""), 1));
+    assert_eq!(e.field.as_deref(), Some("baud"), "a wrong type names the key: {e}");
+}
+
+#[test]
+fn simulation_line_rate_is_kept_or_instant() {
+    assert!(!parse_site("site.toml", DEMO).unwrap().simulation.keep_line_rate, "instant by default");
+    let kept = format!("{DEMO}\n[simulation]\nline_rate = \"kept\"\n");
+    assert!(parse_site("site.toml", &kept).unwrap().simulation.keep_line_rate);
+    let bad = format!("{DEMO}\n[simulation]\nline_rate = \"slow\"\n");
+    let e = err_of(&bad);
+    assert_eq!((e.line, e.field.as_deref()), (line_of(&bad, "line_rate = \"slow\""), Some("simulation.line_rate")));
+}

@@ -287,6 +287,7 @@ fn devices(d: &Daemon) -> serde_json::Value {
             let r = d.readers.get(&c.id);
             serde_json::json!({"id": c.id.as_str(), "kind": c.kind, "modality": c.modality,
                 "connected": r.is_some(), "healthy": r.and_then(|r| r.healthy()),
+                "line_rate": r.and_then(|r| r.line_rate()),
                 "terminal": d.site.terminals.iter().find(|t| t.reader == c.id).map(|t| t.id.as_str())})
         })
         .collect();

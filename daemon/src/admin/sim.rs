@@ -14,8 +14,9 @@ use tobira_proto::{ErrorCode, SimCommand};
 async fn await_decision(
     rx: &mut tokio::sync::broadcast::Receiver<tobira_proto::DecisionReport>,
     place: &str,
+    within: Duration,
 ) -> Option<tobira_proto::DecisionReport> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Ok(Ok(r)) if r.place == place => return Some(r),
@@ -46,15 +47,17 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             let door = d.site.doors.iter().find(|x| {
                 x.entry_reader.as_str() == reader || x.exit_reader.as_ref().is_some_and(|e| e.as_str() == reader)
             });
+            // A module keeping its line rate takes its image's time on the line before the door can decide.
+            let within = Duration::from_secs(10) + r30x.map_or(Duration::ZERO, |m| m.upload_time());
             match door {
                 Some(door) => {
                     let mut rx = d.decisions.subscribe();
                     present().await;
-                    match await_decision(&mut rx, door.id.as_str()).await {
+                    match await_decision(&mut rx, door.id.as_str(), within).await {
                         Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
                         None => Err(Refusal {
                             code: ErrorCode::Unavailable,
-                            message: format!("door {} gave no decision within 10 s", door.id),
+                            message: format!("door {} gave no decision within {} s", door.id, within.as_secs()),
                         }),
                     }
                 }
@@ -172,6 +175,15 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             }
             Ok(serde_json::json!({"silenced": device}))
         }
+        SimCommand::Late { device, ms } => {
+            let late = (ms > 0).then(|| Duration::from_millis(ms));
+            if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
+                m.module().answer_late(late);
+            } else {
+                sim.reader(&device)?.answer_late(late.is_some());
+            }
+            Ok(serde_json::json!({"late_ms": ms, "device": device}))
+        }
         SimCommand::AuditUnwritable { on } => {
             d.audit
                 .set_unwritable(on)
@@ -216,7 +228,7 @@ async fn present_palm(
     };
     let mut rx = d.decisions.subscribe();
     h.present(sample);
-    match await_decision(&mut rx, door.id.as_str()).await {
+    match await_decision(&mut rx, door.id.as_str(), Duration::from_secs(10)).await {
         Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
         None => Err(Refusal {
             code: ErrorCode::Unavailable,

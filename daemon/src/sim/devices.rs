@@ -30,9 +30,10 @@ impl SimDevices {
         dev
     }
 
-    /// An R30x module simulated on a PTY and the real driver on it (kind `sim-r30x`).
-    pub fn add_r30x(&mut self, r: &ReaderConfig) -> std::io::Result<Arc<dyn Reader>> {
-        let sim = crate::sim::r30x::R30xSim::start(r.id.as_str())?;
+    /// An R30x module simulated on a PTY and the real driver on it (kind `sim-r30x`), the module keeping its
+    /// line rate in real time when the site says `[simulation] line_rate = "kept"`.
+    pub fn add_r30x(&mut self, r: &ReaderConfig, keep_line_rate: bool) -> std::io::Result<Arc<dyn Reader>> {
+        let sim = crate::sim::r30x::R30xSim::start(r.id.as_str(), r.baud, keep_line_rate)?;
         let dev = sim.reader();
         self.r30x.insert(r.id.clone(), sim);
         Ok(dev)

@@ -13,15 +13,36 @@ use tobira_drivers::sim::population::SimPopulation;
 pub struct R30xSim {
     module: SimR30xHandle,
     driver: Arc<R30xReader>,
+    /// The module sends at its line rate in real time (`[simulation] line_rate = "kept"`).
+    keep_line_rate: bool,
     _device: SimR30x,
 }
 
+/// An image upload on the line: the UpImage ack and 288 data packets of 128 bytes with 11 bytes of framing
+/// each (R30x.md §4).
+const UPLOAD_BYTES: usize = 12 + 288 * (128 + 11);
+
 impl R30xSim {
-    /// Starts the module on a fresh PTY and the real driver on its slave path.
-    pub fn start(id: &str) -> std::io::Result<R30xSim> {
+    /// Starts a factory module (57,600 baud) on a fresh PTY and the real driver on its slave path; the
+    /// driver raises the module to `baud` (default the fastest) as it would a real one.
+    pub fn start(id: &str, baud: Option<u32>, keep_line_rate: bool) -> std::io::Result<R30xSim> {
         let (device, module) = SimR30x::start(id, ModuleConfig::default())?;
-        let driver = Arc::new(R30xReader::spawn(id, R30xConfig::new(device.path())));
-        Ok(R30xSim { module, driver, _device: device })
+        module.keep_real_time(keep_line_rate);
+        let mut cfg = R30xConfig::new(device.path());
+        if let Some(b) = baud {
+            cfg.baud = b;
+        }
+        let driver = Arc::new(R30xReader::spawn(id, cfg));
+        Ok(R30xSim { module, driver, keep_line_rate, _device: device })
+    }
+
+    /// How long an image takes on this module's line now: nothing unless it keeps its line rate.
+    pub fn upload_time(&self) -> Duration {
+        if self.keep_line_rate {
+            tobira_drivers::line::line_time(UPLOAD_BYTES, self.module.line_rate())
+        } else {
+            Duration::ZERO
+        }
     }
 
     pub fn reader(&self) -> Arc<R30xReader> {
@@ -46,7 +67,7 @@ impl R30xSim {
     /// driver, and what the driver holds unread is discarded, so the next command reads a fresh touch.
     pub async fn clear(&self) -> usize {
         let mut n = self.module.clear();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3) + self.upload_time();
         while self.module.busy() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

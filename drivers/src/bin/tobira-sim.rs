@@ -21,9 +21,14 @@ use std::io::Write;
 use tobira_drivers::r30x::{IMAGE_HEIGHT, IMAGE_WIDTH, ModuleConfig};
 
 fn usage() -> ! {
-    eprintln!("usage: tobira-sim r30x --link PATH [--password N] [--finger ridges|none] [--quiet-on-garbage]");
+    eprintln!(
+        "usage: tobira-sim r30x --link PATH [--password N] [--finger ridges|none] [--quiet-on-garbage] [--keep-time]"
+    );
+    eprintln!(
+        "                       [--baud-at-power-up]   (keep the line rate; follow SetSysPara's baud only after `replug`)"
+    );
     eprintln!("       tobira-sim palm-bridge --socket PATH [--body NAME] [--hand left|right]");
-    eprintln!("       tobira-sim osdp --link PATH --key-file FILE [--address N]");
+    eprintln!("       tobira-sim osdp --link PATH --key-file FILE [--address N] [--keep-time BAUD]");
     std::process::exit(2)
 }
 
@@ -42,13 +47,14 @@ fn linked_pty(link: &str) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd, std::p
 }
 
 fn osdp(args: &[String]) -> ! {
-    let (mut link, mut key_file, mut address) = (None, None, 1i32);
+    let (mut link, mut key_file, mut address, mut line_rate) = (None, None, 1i32, None);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--link" => link = it.next().cloned(),
             "--key-file" => key_file = it.next().cloned(),
             "--address" => address = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()),
+            "--keep-time" => line_rate = Some(it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage())),
             _ => usage(),
         }
     }
@@ -58,10 +64,11 @@ fn osdp(args: &[String]) -> ! {
         std::process::exit(1)
     });
     let (master, _slave, path) = linked_pty(&link);
-    let door = tobira_drivers::osdp::sim::spawn(std::fs::File::from(master), address, key).unwrap_or_else(|e| {
-        eprintln!("tobira-sim: {e}");
-        std::process::exit(1)
-    });
+    let door = tobira_drivers::osdp::sim::spawn_at(std::fs::File::from(master), address, Some(key), line_rate)
+        .unwrap_or_else(|e| {
+            eprintln!("tobira-sim: {e}");
+            std::process::exit(1)
+        });
     println!("{}", path.display());
     let _ = std::io::stdout().flush();
     let mut line = String::new();
@@ -202,6 +209,7 @@ fn main() {
     let mut cfg = ModuleConfig::default();
     let mut link = None;
     let mut finger = true;
+    let mut keep_time = false;
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -209,6 +217,8 @@ fn main() {
             "--password" => cfg.password = it.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| usage()),
             "--finger" => finger = it.next().map(|v| v == "ridges").unwrap_or_else(|| usage()),
             "--quiet-on-garbage" => cfg.answer_garbage = false,
+            "--keep-time" => keep_time = true,
+            "--baud-at-power-up" => cfg.baud_change = tobira_drivers::r30x::BaudChange::AtPowerUp,
             _ => usage(),
         }
     }
@@ -227,6 +237,7 @@ fn main() {
     if finger {
         module.set_finger(Some(ridges()));
     }
+    module.keep_real_time(keep_time);
     let population = tobira_drivers::sim::population::SimPopulation::default();
     let mut attempt = 0u64;
     let mut line = String::new();
@@ -249,7 +260,13 @@ fn main() {
             ["unplug"] => module.unplug(),
             ["replug"] => module.replug(),
             ["garble"] => module.garble_next(),
-            ["state"] => println!("pending={} led={:?}", module.pending(), module.led()),
+            ["state"] => println!(
+                "pending={} led={:?} line_rate={} misheard={}",
+                module.pending(),
+                module.led(),
+                module.line_rate(),
+                module.misheard()
+            ),
             ["stop"] => break,
             [] => {}
             _ => eprintln!("tobira-sim: unknown command {:?}", line.trim()),

@@ -143,7 +143,57 @@ pub fn spawn(master: std::fs::File, address: i32, key: [u8; 16]) -> Result<SimOs
 
 /// As [`spawn`]; `key: None` plays an old device without Secure Channel (an unsecured session).
 pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) -> Result<SimOsdpHandle, String> {
-    let channel = SerialChannel::from_file(master).map_err(|e| e.to_string())?;
+    spawn_at(master, address, key, None)
+}
+
+/// The PD's side of an RS-485 line that keeps its rate: what the PD sends takes its line time (8N1) before
+/// the PD goes on, and what it receives takes the command's line time to arrive, so a poll, an osdp_OUT
+/// and their replies cost what they cost on a real bus (issue 15). libosdp's own poll and refresh timing
+/// are untouched.
+struct PacedChannel {
+    inner: SerialChannel,
+    baud: Option<u32>,
+}
+
+impl libosdp::Channel for PacedChannel {
+    fn get_id(&self) -> i32 {
+        self.inner.get_id()
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, libosdp::ChannelError> {
+        let n = self.inner.read(buf)?;
+        if let Some(b) = self.baud {
+            std::thread::sleep(crate::line::line_time(n, b));
+        }
+        Ok(n)
+    }
+
+    fn write(&mut self, buf: &[u8]) -> Result<usize, libosdp::ChannelError> {
+        let n = self.inner.write(buf)?;
+        if let Some(b) = self.baud {
+            std::thread::sleep(crate::line::line_time(n, b));
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> Result<(), libosdp::ChannelError> {
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<(), libosdp::ChannelError> {
+        self.inner.close()
+    }
+}
+
+/// As [`spawn_with`], the line keeping `line_rate` in real time when given (the controller's `baud`;
+/// `None`: as fast as the PTY takes the bytes).
+pub fn spawn_at(
+    master: std::fs::File,
+    address: i32,
+    key: Option<[u8; 16]>,
+    line_rate: Option<u32>,
+) -> Result<SimOsdpHandle, String> {
+    let channel = PacedChannel { inner: SerialChannel::from_file(master).map_err(|e| e.to_string())?, baud: line_rate };
     let state = Arc::new(Mutex::new(PdState::default()));
     let (acts_tx, acts_rx) = std_mpsc::channel();
     let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
@@ -155,7 +205,7 @@ pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) ->
             let built = PdInfoBuilder::new()
                 .name("tobira-sim door")
                 .and_then(|b| b.address(address))
-                .and_then(|b| b.baud_rate(115_200))
+                .and_then(|b| b.baud_rate(line_rate.and_then(|r| i32::try_from(r).ok()).unwrap_or(115_200)))
                 .map(|b| {
                     let b = b
                         .capability(PdCapability::OutputControl(PdCapEntity::new(1, 1)))

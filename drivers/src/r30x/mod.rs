@@ -14,7 +14,7 @@ mod packet;
 pub mod sim;
 
 pub use command::{Ack, Command, ConfirmationCode, SysParams, parse_sys_params};
-pub use driver::{R30xConfig, R30xReader};
+pub use driver::{FACTORY_BAUD, FASTEST_BAUD, R30xConfig, R30xReader, probe_order};
 pub use image::{IMAGE_BYTES_4BPP, IMAGE_HEIGHT, IMAGE_WIDTH, unpack_4bpp};
-pub use module::{Led, Module, ModuleConfig};
+pub use module::{BaudChange, Led, Module, ModuleConfig};
 pub use packet::{DEFAULT_ADDRESS, Decoder, Fault, MAX_PAYLOAD, Packet, Pid, checksum, encode};

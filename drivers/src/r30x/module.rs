@@ -17,11 +17,35 @@ pub struct ModuleConfig {
     pub capacity: u16,
     /// Answer a garbled packet with `01 receive error` (true) or stay silent (false).
     pub answer_garbage: bool,
+    /// The baud register N (9600×N) stored in flash at power-up; factory 6, 57,600 (R30x.md §1).
+    pub baud_n: u8,
+    /// When a SetSysPara of the baud register takes effect on the line.
+    pub baud_change: BaudChange,
+}
+
+/// When a module starts speaking at the rate SetSysPara stored (R30x.md §6: "acked under the old settings,
+/// then saved to flash"; modules differ in when the line follows — FPM's example: "may or may not work,
+/// module restart may still be required").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BaudChange {
+    /// Right after the acknowledgement, which still leaves at the old rate.
+    #[default]
+    AfterAck,
+    /// Only at the next power-up (ZFM manual: "effective next start-up"; R503: after a power cycle).
+    AtPowerUp,
 }
 
 impl Default for ModuleConfig {
     fn default() -> Self {
-        Self { address: super::DEFAULT_ADDRESS, password: 0, packet_size_code: 2, capacity: 200, answer_garbage: true }
+        Self {
+            address: super::DEFAULT_ADDRESS,
+            password: 0,
+            packet_size_code: 2,
+            capacity: 200,
+            answer_garbage: true,
+            baud_n: 6,
+            baud_change: BaudChange::AfterAck,
+        }
     }
 }
 
@@ -47,10 +71,15 @@ pub struct Module {
     image: Option<Vec<u8>>,
     pub led: Led,
     pub faults: u64,
+    /// The baud register as stored (what ReadSysPara reports).
+    baud_n: u8,
+    /// The rate the module's UART runs at now, 9600×N.
+    line_n: u8,
 }
 
 impl Module {
     pub fn new(cfg: ModuleConfig) -> Self {
+        let baud_n = cfg.baud_n.clamp(1, 12);
         Self {
             decoder: Decoder::new(cfg.address),
             cfg,
@@ -62,7 +91,26 @@ impl Module {
             image: None,
             led: Led::default(),
             faults: 0,
+            baud_n,
+            line_n: baud_n,
         }
+    }
+
+    /// The line rate the module's UART runs at now (bits per second, 8N1). A host at another rate hears
+    /// noise and is heard as noise.
+    pub fn line_rate(&self) -> u32 {
+        9600 * u32::from(self.line_n)
+    }
+
+    /// Power off and on: the stored baud register takes effect, the password must be verified again, the
+    /// image buffer is empty and the finger lifted.
+    pub fn power_cycle(&mut self) {
+        self.line_n = self.baud_n;
+        self.verified = false;
+        self.image = None;
+        self.lifting = false;
+        self.decoder = Decoder::new(self.cfg.address);
+        self.out.clear();
     }
 
     /// A finger is placed (an 8-bit 256×288 image) or lifted (`None`).
@@ -149,7 +197,7 @@ impl Module {
                 d.extend_from_slice(&3u16.to_be_bytes());
                 d.extend_from_slice(&self.cfg.address.to_be_bytes());
                 d.extend_from_slice(&u16::from(self.cfg.packet_size_code).to_be_bytes());
-                d.extend_from_slice(&6u16.to_be_bytes());
+                d.extend_from_slice(&u16::from(self.baud_n).to_be_bytes());
                 self.ack(ConfirmationCode::Ok, &d);
             }
             Command::TemplateNum => self.ack(ConfirmationCode::Ok, &0u16.to_be_bytes()),
@@ -187,7 +235,14 @@ impl Module {
             }
             Command::SetSysPara { register, value } => {
                 let ok = match register {
-                    4 => matches!(value, 1..=12),
+                    // 9600×N, N 1..=12 (R30x.md §1); stored at once, on the line per `baud_change`.
+                    4 if (1..=12).contains(&value) => {
+                        self.baud_n = value;
+                        if self.cfg.baud_change == BaudChange::AfterAck {
+                            self.line_n = value;
+                        }
+                        true
+                    }
                     5 => matches!(value, 1..=5),
                     6 if value <= 3 => {
                         self.cfg.packet_size_code = value;
@@ -296,6 +351,40 @@ mod tests {
         let mut quiet = Module::new(ModuleConfig { answer_garbage: false, ..Default::default() });
         quiet.handle_input(&bad);
         assert!(quiet.poll_transmit().is_empty());
+    }
+
+    fn baud_n(m: &mut Module) -> u16 {
+        let p = send(m, &Command::ReadSysPara);
+        parse_sys_params(&Ack::parse(&p[0].payload).unwrap().data).unwrap().baud_n
+    }
+
+    /// SetSysPara register 4 (R30x.md §1–§3): the factory 57,600 (N = 6) is read back, a valid N is stored
+    /// and acknowledged and the line follows after the ack; an N outside 1..=12 is refused with 1A and
+    /// changes nothing.
+    #[test]
+    fn the_baud_register_is_stored_read_back_and_followed_after_the_ack() {
+        let mut m = Module::new(ModuleConfig::default());
+        assert_eq!((baud_n(&mut m), m.line_rate()), (6, 57_600));
+        assert_eq!(code(&send(&mut m, &Command::SetSysPara { register: 4, value: 12 })), ConfirmationCode::Ok);
+        assert_eq!((baud_n(&mut m), m.line_rate()), (12, 115_200));
+        for bad in [0, 13] {
+            let c = code(&send(&mut m, &Command::SetSysPara { register: 4, value: bad }));
+            assert_eq!(c, ConfirmationCode::Other(0x1A), "N = {bad}");
+        }
+        assert_eq!((baud_n(&mut m), m.line_rate()), (12, 115_200));
+    }
+
+    /// A module that changes its rate only at power-up (ZFM: "effective next start-up"): the register reads
+    /// back the new N while the line keeps the old rate until a power cycle.
+    #[test]
+    fn a_module_may_follow_the_baud_register_only_after_a_power_cycle() {
+        let mut m = Module::new(ModuleConfig { baud_change: BaudChange::AtPowerUp, ..Default::default() });
+        assert_eq!(code(&send(&mut m, &Command::SetSysPara { register: 4, value: 2 })), ConfirmationCode::Ok);
+        assert_eq!((baud_n(&mut m), m.line_rate()), (2, 57_600));
+        m.power_cycle();
+        assert_eq!((baud_n(&mut m), m.line_rate()), (2, 19_200));
+        let locked = Module::new(ModuleConfig { password: 7, baud_n: 12, ..Default::default() });
+        assert_eq!(locked.line_rate(), 115_200, "a module left at 115,200 powers up there");
     }
 
     #[test]

@@ -19,21 +19,26 @@ struct Line {
     garble_next: bool,
     /// When the last UpImage data packet went onto the line (the benchmark's "image delivered").
     delivered: Option<Instant>,
-    /// Keep real time: the module's bytes leave at this line rate (8N1, ten bits a byte), as on a real UART;
-    /// `None` (the default, and what the tests use) delivers them as fast as the PTY takes them.
-    baud: Option<u32>,
+    /// Keep real time: the bytes cross the line at the module's rate (8N1, ten bits a byte), as on a real
+    /// UART; off (the default, and what most tests use) they go as fast as the PTY takes them.
+    keep_time: bool,
+    /// Commands the module could not hear because the host spoke at another line rate.
+    misheard: u64,
+    /// A slow module: each reply leaves this long after the command, and what the host sends meanwhile is
+    /// lost (the module's UART is not read while it is busy).
+    late: Option<Duration>,
 }
 
-/// Writes `out` at `baud` (8N1: ten bits per byte) in slices of a few milliseconds, sleeping until each
-/// slice's due time, so a 36,864-byte upload takes what it takes on the wire (≈ 6.4 s at 57,600).
+/// How often a paced writer hands the PTY its next slice of bytes.
+const PACING_TICK: Duration = Duration::from_millis(5);
+
+/// Writes `out` at `baud` in slices of [`PACING_TICK`], sleeping until each slice has left the wire, so a
+/// 36,864-byte upload takes what it takes on a real line (≈ 7 s at 57,600 with its packet framing).
 fn write_paced(port: &mut std::fs::File, out: &[u8], baud: u32) -> std::io::Result<()> {
-    let per_byte = Duration::from_secs_f64(10.0 / f64::from(baud.max(1200)));
-    let slice = ((baud / 10 / 200) as usize).max(1); // ≈ 5 ms of line time
     let start = Instant::now();
-    for (k, chunk) in out.chunks(slice).enumerate() {
-        port.write_all(chunk)?;
-        let due = start + per_byte * ((k + 1) * slice).min(out.len()) as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+    for (range, due) in crate::line::paced_slices(out.len(), baud, PACING_TICK) {
+        port.write_all(&out[range])?;
+        if let Some(wait) = (start + due).checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
     }
@@ -70,8 +75,10 @@ impl SimR30x {
         let (master, slave, path) = crate::pty::open_pty()?;
         let shared = Arc::new(Shared { module: Mutex::new(Module::new(cfg)), line: Mutex::new(Line::default()) });
         let port = std::fs::File::from(master);
+        // The host's side of the line: the module reads the rate the host set there (the slave's termios).
+        let host = slave.try_clone()?;
         let s = shared.clone();
-        std::thread::Builder::new().name(format!("sim-r30x-{id}")).spawn(move || serve(port, &s))?;
+        std::thread::Builder::new().name(format!("sim-r30x-{id}")).spawn(move || serve(port, &host, &s))?;
         Ok((SimR30x { shared: shared.clone(), path, _slave: slave }, SimR30xHandle { shared }))
     }
 
@@ -85,7 +92,7 @@ impl SimR30x {
     }
 }
 
-fn serve(mut port: std::fs::File, s: &Shared) {
+fn serve(mut port: std::fs::File, host: &OwnedFd, s: &Shared) {
     let mut buf = [0u8; 4096];
     loop {
         let n = match port.read(&mut buf) {
@@ -101,6 +108,20 @@ fn serve(mut port: std::fs::File, s: &Shared) {
                 continue;
             }
         };
+        let keep_time = lock(&s.line).keep_time;
+        // The rate the module speaks at until this input is answered: a SetSysPara's ack still leaves at it.
+        let rate = lock(&s.module).line_rate();
+        if crate::serial::line_rate(host) != Some(rate) {
+            // A host at another rate: its bytes arrive as framing errors, and anything the module said would
+            // reach it as noise. Nothing the host could use comes back (R30x.md §7: hosts must handle a
+            // timeout), and the host must find the module's rate (the driver probes the standard ones).
+            lock(&s.line).misheard += 1;
+            continue;
+        }
+        if keep_time {
+            // The command's bytes take their time to arrive before the module can act on them.
+            std::thread::sleep(crate::line::line_time(n, rate));
+        }
         let mut out = {
             let mut m = lock(&s.module);
             m.handle_input(&buf[..n]);
@@ -120,19 +141,28 @@ fn serve(mut port: std::fs::File, s: &Shared) {
                 *last ^= 0x5a;
             }
         }
+        let late = lock(&s.line).late;
+        if let Some(d) = late {
+            std::thread::sleep(d);
+        }
+        if crate::serial::line_rate(host) != Some(rate) {
+            // The host has moved to another rate meanwhile: what the module says reaches it as noise (a
+            // UART at the wrong rate reads framing errors; 0xFF never makes a header).
+            out.iter_mut().for_each(|b| *b = 0xFF);
+        }
         // An upload is the only reply longer than one packet of the largest size.
         let upload = out.len() > 300;
-        let baud = lock(&s.line).baud;
-        let written = match baud {
-            Some(b) => write_paced(&mut port, &out, b),
-            None => port.write_all(&out),
-        };
+        let written = if keep_time { write_paced(&mut port, &out, rate) } else { port.write_all(&out) };
         if written.is_err() {
             std::thread::sleep(Duration::from_millis(20));
             continue;
         }
         if upload {
             lock(&s.line).delivered = Some(Instant::now());
+        }
+        if late.is_some() {
+            // Busy until now: the commands the host sent meanwhile were lost.
+            let _ = crate::serial::discard_input(&port);
         }
     }
 }
@@ -169,13 +199,35 @@ impl SimR30xHandle {
         lock(&self.shared.module).clear_touches();
     }
 
+    /// The cable is back: the module powers up again (a USB serial adapter powers it), at the baud rate its
+    /// flash holds, with the password to verify again.
     pub fn replug(&self) {
-        lock(&self.shared.line).silent = false;
+        lock(&self.shared.module).power_cycle();
+        let mut line = lock(&self.shared.line);
+        line.silent = false;
+        line.late = None;
     }
 
-    /// Keep real time at `baud` on the line from now on (`None`: as fast as the PTY takes the bytes).
-    pub fn set_line_rate(&self, baud: Option<u32>) {
-        lock(&self.shared.line).baud = baud;
+    /// Keep real time on the line from now on: the module's bytes cross it at its current rate (and at the
+    /// rate a SetSysPara sets, after the ack); `false`: as fast as the PTY takes them.
+    pub fn keep_real_time(&self, on: bool) {
+        lock(&self.shared.line).keep_time = on;
+    }
+
+    /// The rate the module's UART runs at now.
+    pub fn line_rate(&self) -> u32 {
+        lock(&self.shared.module).line_rate()
+    }
+
+    /// Inputs dropped because the host's port was set to another rate than the module's.
+    pub fn misheard(&self) -> u64 {
+        lock(&self.shared.line).misheard
+    }
+
+    /// A slow module (issue 15's fault matrix, "late answers"): from now on each reply leaves `late` after
+    /// its command and what the host sends meanwhile is lost; `None`: on time again.
+    pub fn answer_late(&self, late: Option<Duration>) {
+        lock(&self.shared.line).late = late;
     }
 
     /// The next reply leaves with a broken checksum.
@@ -220,21 +272,102 @@ mod tests {
         assert!(matches!(s, Sample::Gray8 { ref pixels, .. } if pixels.iter().all(|&p| p == 0x88)));
     }
 
-    /// Keeping real time: at 57,600 baud an image's 36,864 bytes (plus packet overhead) take ≈ 6.4 s on the
-    /// line, so a touch cannot reach the driver in less than that (issue 15, "the simulator keeps real
-    /// time"); at 1,152,000 the same upload takes a tenth of it.
+    /// Keeping real time: at 57,600 baud an image's 36,864 bytes with their framing (40,044 bytes, ≈ 7 s on
+    /// the line) cannot reach a driver told to stay at the factory rate in less than that (issue 15, "the
+    /// simulator keeps real time").
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_paced_line_takes_the_upload_time_of_its_baud_rate() {
         let (sim, h) = SimR30x::start("t", ModuleConfig::default()).unwrap();
+        h.keep_real_time(true);
         let mut cfg = R30xConfig::new(sim.path());
         cfg.poll = Duration::from_millis(20);
+        cfg.baud = 57_600;
         let reader = R30xReader::spawn("t", cfg);
-        h.set_line_rate(Some(57_600));
         let t = Instant::now();
         assert!(h.touch(vec![0x40; IMAGE_WIDTH * IMAGE_HEIGHT]));
         tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap().unwrap();
         let took = t.elapsed();
-        assert!(took >= Duration::from_millis(6_300), "36,864 bytes at 57,600 baud cannot arrive in {took:?}");
-        assert!(took < Duration::from_secs(12), "{took:?}");
+        let wire = crate::line::line_time(12 + 288 * 139, 57_600);
+        assert!(took >= wire, "40,044 bytes at 57,600 baud cannot arrive in {took:?}");
+        assert!(took < wire + Duration::from_secs(3), "{took:?}");
+        assert_eq!((reader.line_rate(), h.line_rate()), (Some(57_600), 57_600), "not raised: told to stay");
+    }
+
+    /// The driver raises a factory module (57,600) to the fastest rate at start: SetSysPara, acknowledged at
+    /// the old rate, then the register read back at the new one; the simulator's line follows after the ack,
+    /// so the upload then takes half as long.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_driver_raises_the_module_to_115200_and_the_upload_takes_half_as_long() {
+        let (sim, h) = SimR30x::start("t", ModuleConfig::default()).unwrap();
+        h.keep_real_time(true);
+        let mut cfg = R30xConfig::new(sim.path());
+        cfg.poll = Duration::from_millis(20);
+        let reader = R30xReader::spawn("t", cfg);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reader.line_rate().is_none() {
+            assert!(Instant::now() < deadline, "the driver never finished its handshake");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!((reader.line_rate(), h.line_rate()), (Some(115_200), 115_200));
+        let t = Instant::now();
+        assert!(h.touch(vec![0x40; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap().unwrap();
+        let took = t.elapsed();
+        let wire = crate::line::line_time(12 + 288 * 139, 115_200);
+        assert!(took >= wire && took < wire + Duration::from_secs(2), "{took:?} for {wire:?} on the wire");
+    }
+
+    /// A module that follows the baud register only after a power cycle: the driver reads back that it still
+    /// answers at 57,600 and captures there; after the module is power-cycled (replugged) it answers only at
+    /// 115,200, and the driver finds it there. A host at the wrong rate is never answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_module_that_follows_only_after_a_power_cycle_is_found_at_its_new_rate() {
+        let cfg = ModuleConfig { baud_change: crate::r30x::BaudChange::AtPowerUp, ..Default::default() };
+        let (sim, h) = SimR30x::start("t", cfg).unwrap();
+        let mut cfg = R30xConfig::new(sim.path());
+        cfg.poll = Duration::from_millis(20);
+        let reader = R30xReader::spawn("t", cfg);
+        assert!(h.touch(vec![0x40; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        tokio::time::timeout(Duration::from_secs(20), reader.next_sample()).await.unwrap().unwrap();
+        assert_eq!((reader.line_rate(), h.line_rate()), (Some(57_600), 57_600));
+        assert!(h.misheard() >= 1, "the read-back at 115,200 was noise to a module still at 57,600");
+        h.unplug();
+        let e = tokio::time::timeout(Duration::from_secs(20), reader.next_sample()).await.unwrap();
+        assert!(matches!(e, Err(crate::DeviceError::NoAnswer { .. })), "{e:?}");
+        h.replug();
+        assert_eq!(h.line_rate(), 115_200, "the power cycle applied the stored register");
+        assert!(h.touch(vec![0x80; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        let s = tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap();
+        assert!(matches!(s, Ok(Sample::Gray8 { .. })), "{s:?}");
+        assert_eq!(reader.line_rate(), Some(115_200));
+    }
+
+    /// Late answers (issue 15's fault matrix): a module whose replies come 2.5 s after each command, past
+    /// the driver's 2 s deadline, is reported once as not answering; none of its late replies completes a
+    /// handshake (the driver drops whatever waits on the line before each command, and each reply comes
+    /// after its command's deadline); on time again, the driver reconnects by itself and captures.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_module_answering_after_the_deadline_is_reported_once_and_its_late_replies_never_pass() {
+        let (sim, h) = SimR30x::start("t", ModuleConfig::default()).unwrap();
+        let mut cfg = R30xConfig::new(sim.path());
+        cfg.poll = Duration::from_millis(20);
+        let reader = R30xReader::spawn("t", cfg);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while reader.line_rate().is_none() {
+            assert!(Instant::now() < deadline, "the driver never finished its handshake");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        h.answer_late(Some(Duration::from_millis(2500)));
+        let e = tokio::time::timeout(Duration::from_secs(10), reader.next_sample()).await.unwrap();
+        assert!(matches!(e, Err(crate::DeviceError::NoAnswer { .. })), "{e:?}");
+        // Long enough for several late replies to reach the driver while it looks for the module.
+        let quiet = tokio::time::timeout(Duration::from_secs(9), reader.next_sample()).await;
+        assert!(quiet.is_err(), "one report per outage, nothing else: {quiet:?}");
+        assert_eq!(reader.healthy(), Some(false), "never taken for a working module while late");
+        h.answer_late(None);
+        assert!(h.touch(vec![0x80; IMAGE_WIDTH * IMAGE_HEIGHT]));
+        let s = tokio::time::timeout(Duration::from_secs(30), reader.next_sample()).await.unwrap();
+        assert!(matches!(s, Ok(Sample::Gray8 { .. })), "{s:?}");
+        assert_eq!(reader.healthy(), Some(true));
     }
 }

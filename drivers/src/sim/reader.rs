@@ -12,6 +12,9 @@ struct State {
     /// The reader stopped answering: its driver reports "no answer" after its reply timeout.
     silent: bool,
     garble_next: bool,
+    /// The reader answers after its driver's deadline (a slow module): each read ends with "no answer" at
+    /// the deadline, and a sample that comes late is dropped by the driver, never handed on later.
+    late: bool,
     feedback: Vec<Feedback>,
 }
 
@@ -79,6 +82,7 @@ impl SimReaderHandle {
         let mut st = lock(&self.inner);
         st.unplugged = false;
         st.silent = false;
+        st.late = false;
         drop(st);
         self.inner.notify.notify_one();
     }
@@ -87,6 +91,14 @@ impl SimReaderHandle {
     /// reply timeout with [`DeviceError::NoAnswer`], until [`SimReaderHandle::replug`].
     pub fn silence(&self) {
         lock(&self.inner).silent = true;
+        self.inner.notify.notify_one();
+    }
+
+    /// Answers come after the driver's deadline (`true`) or on time again (`false`): meanwhile each read
+    /// ends with [`DeviceError::NoAnswer`] at the deadline, and a touch made meanwhile arrives too late to
+    /// be used — the driver drops it rather than hand a person's old touch to the door later.
+    pub fn answer_late(&self, late: bool) {
+        lock(&self.inner).late = late;
         self.inner.notify.notify_one();
     }
 
@@ -123,6 +135,12 @@ impl Reader for SimReader {
                     tokio::time::sleep(SILENT_REPLY_TIMEOUT).await;
                     return Err(DeviceError::NoAnswer { device: self.inner.id.clone() });
                 }
+                if lock(&self.inner).late {
+                    tokio::time::sleep(SILENT_REPLY_TIMEOUT).await;
+                    // Whatever the reader answers arrives after the deadline: dropped.
+                    lock(&self.inner).queue.clear();
+                    return Err(DeviceError::NoAnswer { device: self.inner.id.clone() });
+                }
                 {
                     let mut st = lock(&self.inner);
                     if st.unplugged {
@@ -146,7 +164,7 @@ impl Reader for SimReader {
 
     fn healthy(&self) -> Option<bool> {
         let st = lock(&self.inner);
-        Some(!st.unplugged && !st.silent)
+        Some(!st.unplugged && !st.silent && !st.late)
     }
 
     fn feedback(&self, fb: Feedback) -> BoxFuture<'_, Result<(), DeviceError>> {
@@ -224,6 +242,23 @@ mod tests {
         h.replug();
         assert_eq!(r.healthy(), Some(true));
         assert!(r.next_sample().await.is_ok(), "the touch made while silent is read after");
+    }
+
+    /// Late answers (issue 15's fault matrix): no answer at the deadline, and the touch that answered late
+    /// is gone — it is never handed to the door once the reader is on time again.
+    #[tokio::test(start_paused = true)]
+    async fn a_late_reader_answers_nothing_in_time_and_its_late_touch_is_dropped() {
+        let (r, h) = SimReader::new("r", Modality::Finger);
+        h.answer_late(true);
+        h.present(sample(1));
+        assert_eq!(r.healthy(), Some(false));
+        assert!(matches!(r.next_sample().await, Err(DeviceError::NoAnswer { .. })));
+        h.answer_late(false);
+        assert_eq!(r.healthy(), Some(true));
+        let stale = tokio::time::timeout(std::time::Duration::from_secs(5), r.next_sample()).await;
+        assert!(stale.is_err(), "the late touch is not delivered");
+        h.present(sample(2));
+        assert!(r.next_sample().await.is_ok(), "a touch on time is");
     }
 
     #[tokio::test]
