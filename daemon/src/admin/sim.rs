@@ -106,7 +106,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             let mut rx = d.decisions.subscribe();
             h.present_card(n);
             // The door answers: CARD_ACCEPTED (the holder's finger is next), or a refusal (UNKNOWN_CARD).
-            match await_decision(&mut rx, &door).await {
+            match await_decision(&mut rx, &door, Duration::from_secs(10)).await {
                 Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
                 None => Err(Refusal {
                     code: ErrorCode::Unavailable,
