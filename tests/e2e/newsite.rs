@@ -315,3 +315,19 @@ fn a_timed_out_act_leaves_no_touch_queued() {
     }
     assert!(d.stop().success());
 }
+
+/// Issue 22 §5, logins too: one refused before any capture (no grant for the terminal) takes the touch
+/// presented for it away, so the next login at that terminal does not read it as its own.
+#[test]
+fn a_refused_login_leaves_no_touch_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::Running::start(dir.path());
+    d.bootstrap();
+    d.present("t01-reader", "takahashi");
+    let o = d.tobira(&["--json", "login", "t-01", "takahashi"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"granted\":false"), "no terminal grant: {}", text(&o));
+    let c = d.tobira(&["--json", "sim", "clear", "t01-reader"]);
+    let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap_or_else(|_| panic!("{}", text(&c)));
+    assert_eq!(v["cleared"], 0, "nothing left queued after the refused login: {v}");
+    assert!(d.stop().success());
+}

@@ -215,12 +215,7 @@ async fn present_palm(
 /// command leaves no touch queued that the next person's proof would read as theirs (issue 22 §5). A real
 /// reader has nothing queued: a finger lifted is gone.
 pub async fn forget_touches(d: &Daemon, readers: &[String]) {
-    let Some(sim) = &d.sim else { return };
-    for r in readers {
-        if let Some(m) = sim.r30x.get(&ReaderId::new(r)) {
-            let _ = m.clear().await;
-        } else if let Ok(h) = sim.reader(r) {
-            let _ = h.clear();
-        }
+    if let Some(sim) = &d.sim {
+        sim.forget_touches(readers).await;
     }
 }

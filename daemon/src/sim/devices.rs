@@ -76,6 +76,19 @@ impl SimDevices {
             .ok_or_else(|| Refusal::not_found(format!("no simulated door {door:?}")))
     }
 
+    /// What was presented at `readers` and not read is taken away (a capture under way at an R30x module
+    /// is let through to its driver and then discarded): after a refused or timed-out command nobody is
+    /// standing at those readers any more (issue 22 §5).
+    pub async fn forget_touches(&self, readers: &[String]) {
+        for r in readers {
+            if let Some(m) = self.r30x.get(&ReaderId::new(r)) {
+                let _ = m.clear().await;
+            } else if let Some(h) = self.readers.get(&ReaderId::new(r)) {
+                let _ = h.clear();
+            }
+        }
+    }
+
     pub(crate) fn reader(&self, reader: &str) -> Result<&SimReaderHandle, Refusal> {
         self.readers
             .get(&ReaderId::new(reader))
