@@ -79,7 +79,8 @@ fn get(port: u16, path: &str, cookie: &str) -> anyhow::Result<usize> {
 pub fn run(people: usize, per_day: usize, rounds: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(crate::door::populate(dir.path(), people, 0))?;
+    // Nobody is presented: every template from the fast generator.
+    rt.block_on(crate::door::populate(dir.path(), people, &Default::default()))?;
     let data = dir.path().join("data");
     let events = rt.block_on(year_of_events(&data, people, per_day))?;
     let site = dir.path().join("site.toml");

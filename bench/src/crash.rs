@@ -340,7 +340,8 @@ pub fn run(runs: usize, seed: Option<u64>, people: usize) -> anyhow::Result<()> 
     let (daemon_bin, cli_bin) = programs()?;
     let dir = tempfile::tempdir()?;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    rt.block_on(crate::door::populate(dir.path(), people, 0))?;
+    // Every enrolled person is presented: all enrolled as the daemon's simulator presents them.
+    rt.block_on(crate::door::populate(dir.path(), people, &(0..people).collect()))?;
     let text = site_text()?;
     let site = dir.path().join("site.toml");
     std::fs::write(&site, &text)?;

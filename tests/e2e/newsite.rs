@@ -196,3 +196,138 @@ fn a_refused_act_leaves_no_touch_queued() {
     let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap_or_else(|_| panic!("{}", text(&c)));
     assert_eq!(v["cleared"], 0, "nothing left queued after the refusal: {v}");
 }
+
+/// `tobira --json sim present READER BODY` at a door reader: the door's decision (a refusal exits non-zero).
+fn at_door(d: &crate::common::Running, reader: &str, body: &str) -> serde_json::Value {
+    let o = d.tobira(&["--json", "sim", "present", reader, body]);
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)))
+}
+
+/// Issue 22 §5: one simulated person has the same finger on every simulated reader kind. On a site with
+/// template-level readers (`sim-finger`: t01-reader, the terminal room's door) and image readers (`sim-r30x`:
+/// t02-reader, the server room's door), whoever is enrolled at one kind proves themselves 1:1 (003 §7) and
+/// is identified 1:N at a door (003 §13) at the other; a stranger is identified at neither.
+#[test]
+fn a_person_enrolled_at_one_simulated_reader_kind_is_identified_at_the_other() {
+    use crate::common::ADMIN_READER;
+    let dir = tempfile::tempdir().unwrap();
+    let site = tobira_cli::harness::office_reader_site("sim-finger").unwrap();
+    assert!(site.contains("id = \"t01-reader\"\nkind = \"sim-finger\""), "the harness's template-level reader");
+    assert!(site.contains("id = \"t02-reader\"\nkind = \"sim-r30x\""), "the demo's image reader");
+    assert!(site.contains("id = \"server-in\"\nkind = \"sim-r30x\""), "the demo's image reader");
+    let d = crate::common::Running::start_with(dir.path(), &site, &[]);
+    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
+    d.bootstrap();
+    // Enrolled from minutiae at the template-level reader…
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // …proves themselves with an image at the R30x reader (d.act places the finger on t02-reader).
+    let o = d.act(
+        "takahashi",
+        &["person", "add", "suzuki", "--name", "鈴木", "--roles", "data-manager", "--appointment-end", "2027-03-31"],
+    );
+    assert!(o.status.success(), "template-level enrolment, image proof: {}", text(&o));
+    let o = d.act(
+        "takahashi",
+        &["person", "add", "tanaka", "--name", "田中", "--roles", "operator", "--appointment-end", "2027-03-31"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // suzuki enrolled from images at the R30x reader (takahashi's proof first, then suzuki's three touches).
+    d.present(ADMIN_READER, "takahashi");
+    for _ in 0..3 {
+        d.present(ADMIN_READER, "suzuki");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "--at", ADMIN_READER, "enroll", "suzuki", "--reader", ADMIN_READER]);
+    assert!(o.status.success(), "{}", text(&o));
+    // tanaka enrolled from minutiae at the template-level reader.
+    d.present(ADMIN_READER, "takahashi");
+    for _ in 0..3 {
+        d.present("t01-reader", "tanaka");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "--at", ADMIN_READER, "enroll", "tanaka", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // The reverse 1:1: suzuki, enrolled from images, proves themselves at the template-level reader.
+    d.present("t01-reader", "suzuki");
+    let o =
+        d.tobira(&["--actor", "suzuki", "--at", "t01-reader", "grant", "add", "tanaka", "--place", "zone:server-room"]);
+    assert!(o.status.success(), "image enrolment, template-level proof: {}", text(&o));
+    assert!(d.act("takahashi", &["grant", "add", "suzuki", "--place", "zone:office"]).status.success());
+
+    // 1:N at doors: tanaka (minutiae) identified from an image at server-in; suzuki (images) identified from
+    // minutiae at the terminal room's door; strangers at neither.
+    let v = at_door(&d, "server-in", "tanaka");
+    assert_eq!((v["granted"].as_bool(), v["person"].as_str()), (Some(true), Some("tanaka")), "{v}");
+    let v = at_door(&d, "office-palm", "suzuki");
+    assert_eq!((v["granted"].as_bool(), v["person"].as_str()), (Some(true), Some("suzuki")), "{v}");
+    for reader in ["server-in", "office-palm"] {
+        let v = at_door(&d, reader, "sato");
+        assert_eq!((v["person"].as_str(), v["reason"].as_str()), (None, Some("NOT_IDENTIFIED")), "{reader}: {v}");
+    }
+    assert!(d.stop().success());
+}
+
+/// Issue 22 §5, the timed-out case: the actor never places a finger, so their proof times out; the three
+/// touches already queued at the enrolment reader are taken away with the refusal, not read by the next
+/// command as its own.
+#[test]
+fn a_timed_out_act_leaves_no_touch_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    const TIMEOUT: &str = "capture_timeout_s = 15";
+    assert!(demo_site().contains(TIMEOUT), "the demo site's capture timeout changed; update this test");
+    let site = demo_site().replace(TIMEOUT, "capture_timeout_s = 2");
+    let d = crate::common::Running::start_with(dir.path(), &site, &[]);
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = d.act(
+        "takahashi",
+        &["person", "add", "tanaka", "--name", "田中", "--roles", "operator", "--appointment-end", "2027-03-31"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for _ in 0..3 {
+        d.present("t01-reader", "tanaka");
+    }
+    // Nobody at the actor's reader: the proof times out.
+    let o = d.tobira(&[
+        "--actor",
+        "takahashi",
+        "--at",
+        crate::common::ADMIN_READER,
+        "enroll",
+        "tanaka",
+        "--reader",
+        "t01-reader",
+    ]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("within 2 s"), "the refusal is the timeout: {}", text(&o));
+    for reader in ["t01-reader", crate::common::ADMIN_READER] {
+        let c = d.tobira(&["--json", "sim", "clear", reader]);
+        let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap_or_else(|_| panic!("{}", text(&c)));
+        assert_eq!(v["cleared"], 0, "{reader}: nothing left queued after the timeout: {v}");
+    }
+    assert!(d.stop().success());
+}
+
+/// Issue 22 §5, logins too: one refused before any capture (no grant for the terminal) takes the touch
+/// presented for it away, so the next login at that terminal does not read it as its own.
+#[test]
+fn a_refused_login_leaves_no_touch_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = crate::common::Running::start(dir.path());
+    d.bootstrap();
+    d.present("t01-reader", "takahashi");
+    let o = d.tobira(&["--json", "login", "t-01", "takahashi"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"granted\":false"), "no terminal grant: {}", text(&o));
+    let c = d.tobira(&["--json", "sim", "clear", "t01-reader"]);
+    let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap_or_else(|_| panic!("{}", text(&c)));
+    assert_eq!(v["cleared"], 0, "nothing left queued after the refused login: {v}");
+    assert!(d.stop().success());
+}

@@ -40,7 +40,16 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             let h = if r30x.is_some() { None } else { Some(sim.reader(&reader)?) };
             let present = async || match (r30x, h) {
                 (Some(m), _) => m.present(&sim.population, &body, finger, attempt).await,
-                (None, Some(h)) => h.present(sim.population.impression(&body, finger, attempt)),
+                (None, Some(h)) => {
+                    // A person's first presentation grows their master print and extracts it (issue 22 §5):
+                    // off the runtime's threads, as for an R30x module's image.
+                    let (population, body) = (sim.population.clone(), body.clone());
+                    let sample =
+                        tokio::task::spawn_blocking(move || population.impression(&body, finger, attempt)).await;
+                    if let Ok(sample) = sample {
+                        h.present(sample);
+                    }
+                }
                 (None, None) => {}
             };
             // A door reader answers through its door task; wait for that decision so the caller sees it.
@@ -241,12 +250,7 @@ async fn present_palm(
 /// command leaves no touch queued that the next person's proof would read as theirs (issue 22 §5). A real
 /// reader has nothing queued: a finger lifted is gone.
 pub async fn forget_touches(d: &Daemon, readers: &[String]) {
-    let Some(sim) = &d.sim else { return };
-    for r in readers {
-        if let Some(m) = sim.r30x.get(&ReaderId::new(r)) {
-            let _ = m.clear().await;
-        } else if let Ok(h) = sim.reader(r) {
-            let _ = h.clear();
-        }
+    if let Some(sim) = &d.sim {
+        sim.forget_touches(readers).await;
     }
 }

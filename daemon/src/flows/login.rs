@@ -174,6 +174,12 @@ impl Daemon {
         };
         let r = report(Some(pid), terminal, &d, score, seq);
         self.publish(r.clone());
+        // Simulation: a refused or timed-out login leaves no touch at the terminal's reader for the next
+        // person's login to read as theirs (issue 22 §5).
+        if let (false, Some(sim), Some(t)) = (d.is_granted(), &self.sim, self.site.terminal(&TerminalId::new(terminal)))
+        {
+            sim.forget_touches(&[t.reader.to_string()]).await;
+        }
         LoginResult { granted: d.is_granted(), reason: d.reason, report: r }
     }
 

@@ -64,10 +64,12 @@ struct Master {
     kind: MinutiaKind,
 }
 
-/// A master finger.
+/// A master finger: its minutiae, in a frame of `w`×`h` pixels at 500 dpi that its impressions share.
 #[derive(Clone)]
 pub struct SyntheticFinger {
     minutiae: Vec<Master>,
+    w: f32,
+    h: f32,
 }
 
 impl std::fmt::Debug for SyntheticFinger {
@@ -114,7 +116,25 @@ impl SyntheticFinger {
             let kind = if rng.random_bool(0.58) { MinutiaKind::Ending } else { MinutiaKind::Bifurcation };
             minutiae.push(Master { x, y, t, kind });
         }
-        SyntheticFinger { minutiae }
+        SyntheticFinger { minutiae, w: W, h: H }
+    }
+
+    /// A master finger whose minutiae are given, in the template's own frame: e.g. those a real extractor
+    /// found on a clean impression of a [`SyntheticPrint`], so that minutiae-level impressions and image
+    /// impressions are of one finger (the simulator's people, issue 22 §5). Angles and kinds are read back
+    /// as [`impression`](Self::impression) writes them (ISO/IEC 19794-2: counter-clockwise, y up).
+    pub fn from_minutiae(master: &MinutiaeTemplate) -> SyntheticFinger {
+        let minutiae = master
+            .minutiae
+            .iter()
+            .map(|m| Master {
+                x: f32::from(m.x),
+                y: f32::from(m.y),
+                t: (-(f32::from(m.angle) / 256.0) * TAU).rem_euclid(TAU),
+                kind: m.kind,
+            })
+            .collect();
+        SyntheticFinger { minutiae, w: f32::from(master.width.max(1)), h: f32::from(master.height.max(1)) }
     }
 
     pub fn master_count(&self) -> usize {
@@ -122,6 +142,7 @@ impl SyntheticFinger {
     }
 
     pub fn impression(&self, seed: u64, n: &ImpressionNoise) -> MinutiaeTemplate {
+        let (w, h) = (self.w, self.h);
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed_1234_abcd_0001);
         let sym = |rng: &mut ChaCha8Rng, a: f32| {
             if a > 0.0 { rng.random_range(-a..a) } else { 0.0 }
@@ -132,20 +153,20 @@ impl SyntheticFinger {
         let bumps: Vec<(f32, f32, f32, f32)> = (0..3)
             .map(|_| {
                 (
-                    rng.random_range(0.0..W),
-                    rng.random_range(0.0..H),
+                    rng.random_range(0.0..w),
+                    rng.random_range(0.0..h),
                     sym(&mut rng, n.distortion_px),
                     sym(&mut rng, n.distortion_px),
                 )
             })
             .collect();
         // Partial contact: an ellipse of the print that touched the sensor.
-        let (ccx, ccy) = (W / 2.0 + sym(&mut rng, n.crop * W * 0.5), H / 2.0 + sym(&mut rng, n.crop * H * 0.5));
-        let (crx, cry) = (W * (0.5 - n.crop * 0.15), H * (0.5 - n.crop * 0.15));
+        let (ccx, ccy) = (w / 2.0 + sym(&mut rng, n.crop * w * 0.5), h / 2.0 + sym(&mut rng, n.crop * h * 0.5));
+        let (crx, cry) = (w * (0.5 - n.crop * 0.15), h * (0.5 - n.crop * 0.15));
         let (sn, cs) = rot.sin_cos();
         let mut out = Vec::with_capacity(self.minutiae.len() + 8);
         let push = |x: f32, y: f32, t: f32, kind: MinutiaKind, q: u8, out: &mut Vec<Minutia>| {
-            if (0.0..W).contains(&x) && (0.0..H).contains(&y) {
+            if (0.0..w).contains(&x) && (0.0..h).contains(&y) {
                 // `t` is in image coordinates (y down); ISO/IEC 19794-2 angles turn counter-clockwise, y up.
                 let angle = (((-t).rem_euclid(TAU) / TAU) * 256.0).round() as u32 % 256;
                 out.push(Minutia { x: x as u16, y: y as u16, angle: angle as u8, kind, quality: q });
@@ -160,13 +181,13 @@ impl SyntheticFinger {
             }
             let (mut x, mut y) = (m.x, m.y);
             for &(bx, by, dx, dy) in &bumps {
-                let w = (-((x - bx).powi(2) + (y - by).powi(2)) / (2.0 * 80.0f32.powi(2))).exp();
-                x += dx * w;
-                y += dy * w;
+                let g = (-((x - bx).powi(2) + (y - by).powi(2)) / (2.0 * 80.0f32.powi(2))).exp();
+                x += dx * g;
+                y += dy * g;
             }
-            let (dx, dy) = (x - W / 2.0, y - H / 2.0);
-            let x = cs * dx - sn * dy + W / 2.0 + tx + sym(&mut rng, n.position_jitter_px);
-            let y = sn * dx + cs * dy + H / 2.0 + ty + sym(&mut rng, n.position_jitter_px);
+            let (dx, dy) = (x - w / 2.0, y - h / 2.0);
+            let x = cs * dx - sn * dy + w / 2.0 + tx + sym(&mut rng, n.position_jitter_px);
+            let y = sn * dx + cs * dy + h / 2.0 + ty + sym(&mut rng, n.position_jitter_px);
             let t = m.t + rot + sym(&mut rng, n.angle_jitter_deg).to_radians();
             // Endings and bifurcations are confused now and then, as real extractors do.
             let kind = if rng.random_bool(0.1) {
@@ -181,9 +202,43 @@ impl SyntheticFinger {
             let (x, y) = (rng.random_range(ccx - crx..ccx + crx), rng.random_range(ccy - cry..ccy + cry));
             push(x, y, rng.random_range(0.0..TAU), MinutiaKind::Ending, rng.random_range(10..50), &mut out);
         }
-        MinutiaeTemplate { width: W as u16, height: H as u16, resolution_dpi: 500, minutiae: out }
+        MinutiaeTemplate { width: w as u16, height: h as u16, resolution_dpi: 500, minutiae: out }
     }
 }
 
 mod print;
 pub use print::{PRINT_H, PRINT_W, PrintNoise, SyntheticPrint};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finger_from_given_minutiae_presents_them_in_their_own_frame() {
+        let given = MinutiaeTemplate {
+            width: 256,
+            height: 288,
+            resolution_dpi: 500,
+            minutiae: vec![
+                Minutia { x: 10, y: 20, angle: 0, kind: MinutiaKind::Ending, quality: 60 },
+                Minutia { x: 200, y: 250, angle: 77, kind: MinutiaKind::Bifurcation, quality: 60 },
+                Minutia { x: 128, y: 144, angle: 255, kind: MinutiaKind::Ending, quality: 60 },
+            ],
+        };
+        let f = SyntheticFinger::from_minutiae(&given);
+        assert_eq!(f.master_count(), 3);
+        // Without noise an impression is the master: positions, angles (read back as written) and frame.
+        let clean = f.impression(1, &ImpressionNoise::none());
+        assert_eq!((clean.width, clean.height), (256, 288));
+        let key = |m: &Minutia| (m.x, m.y, m.angle);
+        assert_eq!(
+            clean.minutiae.iter().map(key).collect::<Vec<_>>(),
+            given.minutiae.iter().map(key).collect::<Vec<_>>()
+        );
+        // With noise every minutia stays inside the frame given, not the generator's own 320×400.
+        for seed in 0..50 {
+            let t = f.impression(seed, &ImpressionNoise::default());
+            assert!(t.minutiae.iter().all(|m| m.x < 256 && m.y < 288), "{seed}");
+        }
+    }
+}
