@@ -167,6 +167,8 @@ pub struct Daemon {
     pub sim: Option<crate::sim::devices::SimDevices>,
     /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
     pub decisions: broadcast::Sender<DecisionReport>,
+    /// The door tasks' and the login socket's heartbeats, read by systemd's watchdog pinger (issue 19).
+    pub heartbeats: Arc<crate::node::heartbeat::Heartbeats>,
 }
 
 impl Daemon {

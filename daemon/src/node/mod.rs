@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod daemon;
+pub mod heartbeat;
 pub mod options;
 pub mod raised;
 pub mod shipping;
