@@ -45,6 +45,8 @@ pub enum StartError {
     Socket { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Pin(#[from] crate::node::trust::PinError),
+    #[error("metrics endpoint {addr} (--metrics): {source}")]
+    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
     #[error(
         "the disk holding {path} is full (ディスク容量不足, {free} bytes free): {cause} — free space or grow the \
          volume, then start tobirad again; the stores are not damaged, do not restore them"
@@ -394,6 +396,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         sim,
         decisions,
         heartbeats: Default::default(),
+        metrics: Default::default(),
         opts: opts.clone(),
     });
 
@@ -412,6 +415,12 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let login_path = opts.login_socket_path();
     let login_listener = crate::sockets::login::bind(&login_path)
         .map_err(|source| StartError::Socket { path: login_path.clone(), source })?;
+    let metrics_listener = match opts.metrics {
+        Some(addr) => {
+            Some(crate::sockets::metrics::bind(addr).await.map_err(|source| StartError::Metrics { addr, source })?)
+        }
+        None => None,
+    };
 
     let _ = daemon
         .record(NewEvent {
@@ -496,9 +505,17 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         let _ = verified_tx.send(said);
     });
     tasks.spawn(crate::sockets::login::serve(daemon.clone(), login_listener, stop_rx.clone()));
-    if let Some(w) = systemd::watchdog() {
+    let watchdog = systemd::watchdog();
+    if let Some(w) = watchdog {
         tracing::info!(every_ms = w.every.as_millis() as u64, "systemd watchdog: pinging while doors and login answer");
         tasks.spawn(systemd::pinger(daemon.heartbeats.clone(), w, systemd::notify, stop_rx.clone()));
+    }
+    if let Some(l) = metrics_listener {
+        // Stale as the watchdog would judge it; without one, as the unit's WatchdogSec=30s would.
+        let stale_after =
+            watchdog.unwrap_or(systemd::Watchdog::for_timeout(std::time::Duration::from_secs(30))).max_age;
+        tracing::info!(addr = ?l.local_addr().ok(), "metrics endpoint serving /metrics");
+        tasks.spawn(crate::sockets::metrics::serve(daemon.clone(), l, stale_after, stop_rx.clone()));
     }
 
     let mut shutdown = std::pin::pin!(shutdown);

@@ -169,6 +169,8 @@ pub struct Daemon {
     pub decisions: broadcast::Sender<DecisionReport>,
     /// The door tasks' and the login socket's heartbeats, read by systemd's watchdog pinger (issue 19).
     pub heartbeats: Arc<crate::node::heartbeat::Heartbeats>,
+    /// What the metrics endpoint serves (issue 19 §2): fed by `record` and `publish`.
+    pub metrics: crate::node::metrics::Metrics,
 }
 
 impl Daemon {
@@ -189,7 +191,11 @@ impl Daemon {
     pub async fn record(&self, ev: NewEvent) -> Result<Receipt, tobira_audit::AuditError> {
         let kind = ev.kind.clone();
         let alarm = (ev.outcome == Outcome::Alarm).then(|| crate::node::raised::Raised::from_event(&ev));
+        let fault = crate::node::metrics::Metrics::fault_of(&ev);
+        let started = std::time::Instant::now();
         let r = self.audit.append(ev).await;
+        let seq = r.as_ref().ok().map(|receipt| receipt.seq);
+        self.metrics.appended(started.elapsed(), seq, fault.map(|device| (device, kind.as_str())));
         match (&r, alarm) {
             (Err(e), _) => {
                 tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked")
@@ -230,6 +236,9 @@ impl Daemon {
 
     /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
     pub fn publish(&self, report: DecisionReport) {
+        let path = if self.doors.contains_key(&DoorId::new(&report.place)) { "door" } else { "login" };
+        let latency = report.latency_us.map(std::time::Duration::from_micros);
+        self.metrics.decided(path, report.granted, &report.reason, latency);
         let _ = self.decisions.send(report);
     }
 
