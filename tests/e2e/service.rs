@@ -1,7 +1,7 @@
 //! Running tobirad like a service (issue 19): what systemd hears over `NOTIFY_SOCKET` (sd_notify(3)),
 //! heard here on a unix datagram socket the test binds in systemd's place.
 
-use crate::common::{Running, demo_site};
+use crate::common::{Running, TOBIRA, cli, demo_site, text};
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
@@ -156,4 +156,237 @@ fn metrics_count_the_decisions_and_faults_name_no_person_and_pass_promtool() {
              package (scripts/setup does). ***\n"
         ),
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Backup and restore (issue 19 §3).
+
+/// The demo site with the system administrator bootstrapped and enrolled, so they can prove acts.
+fn start_with_admin(dir: &std::path::Path) -> Running {
+    let d = Running::start(dir);
+    d.bootstrap();
+    for _ in 0..3 {
+        d.present("t01-reader", "takahashi");
+    }
+    let o = d.tobira(&["--actor", "takahashi", "enroll", "takahashi", "--reader", "t01-reader"]);
+    assert!(o.status.success(), "{}", text(&o));
+    d
+}
+
+fn json_of(o: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(o)))
+}
+
+fn restore(src: &std::path::Path, data: &std::path::Path, config: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(TOBIRA)
+        .args(["restore", src.to_str().unwrap(), "--data-dir", data.to_str().unwrap()])
+        .args(["--config", config.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// Files directly in `dir`, sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|r| r.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_backup_taken_during_decisions_restores_onto_a_second_node_that_verifies_and_continues_the_chain() {
+    let one = tempfile::tempdir().unwrap();
+    let d = start_with_admin(one.path());
+    // Decisions at a door all through the backup.
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    // The administrator at the server room's door, all through the backup: identified, refused for want of
+    // a grant (an identified attempt never trips the stranger throttle).
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let done = std::sync::Arc::new(AtomicUsize::new(0));
+    let (sock, flag, count) = (d.sock.clone(), stop.clone(), done.clone());
+    let doors = std::thread::spawn(move || {
+        let mut answers = Vec::new();
+        while !flag.load(Ordering::Relaxed) && answers.len() < 200 {
+            answers.push(cli(&sock, &["--json", "sim", "present", "server-in", "takahashi"]));
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        answers
+    });
+    let wait_for = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while done.load(Ordering::Relaxed) < n && !doors.is_finished() {
+            assert!(Instant::now() < deadline, "the door loop stalled");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(2);
+    let dest = one.path().join("backup-1");
+    let o = d.act("takahashi", &["--json", "backup", dest.to_str().unwrap()]);
+    // The door loop was running all along (a decision in flight while the copy was taken); it goes on.
+    wait_for(done.load(Ordering::Relaxed) + 2);
+    stop.store(true, Ordering::Relaxed);
+    for a in doors.join().unwrap() {
+        let v = json_of(&a);
+        assert_eq!((v["granted"].as_bool(), v["person"].as_str()), (Some(false), Some("takahashi")), "{v}");
+    }
+    assert!(o.status.success(), "{}", text(&o));
+    let v = json_of(&o);
+    let head = v["head_seq"].as_i64().unwrap();
+    assert!(head > 5, "the decisions before it are in the backup: {v}");
+    assert_eq!(
+        listing(&dest),
+        ["SHA256SUMS", "audit.db", "audit.db.head", "manifest.json", "registry.db"],
+        "the stores, their head and hashes; never a key"
+    );
+    assert!(listing(one.path()).iter().all(|n| !n.contains("partial")), "{:?}", listing(one.path()));
+    // The backup itself is on record, after the head it holds.
+    assert!(v["audit_seq"].as_i64().is_some_and(|s| s > head), "{v}");
+    let data_one = d.data.clone();
+    assert!(d.stop().success());
+
+    // A new node: the site file and the pinned key from /etc, the keys from the key backup, the stores restored.
+    let two = tempfile::tempdir().unwrap();
+    let data_two = two.path().join("data");
+    std::fs::copy(one.path().join("site.toml"), two.path().join("site.toml")).unwrap();
+    std::fs::copy(one.path().join("audit-signing.pub"), two.path().join("audit-signing.pub")).unwrap();
+    let o = restore(&dest, &data_two, &two.path().join("site.toml"));
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    assert!(said.contains(&format!("audit chain verified to event {head}")), "{said}");
+    for key in ["template.key", "audit-signing.key", "transport.key"] {
+        assert!(said.lines().any(|l| l.trim_start().starts_with(key) && l.contains("missing")), "{key}: {said}");
+    }
+    let v = crate::common::verify(&data_two, &[]);
+    assert!(v.status.success(), "{}", text(&v));
+    assert!(text(&v).contains(&format!("{head} events")), "{}", text(&v));
+
+    for key in ["template.key", "audit-signing.key"] {
+        std::fs::copy(data_one.join(key), data_two.join(key)).unwrap();
+    }
+    let d2 = Running::start_with(two.path(), demo_site(), &[]);
+    // The enrolled administrator still proves acts: templates open with the restored key.
+    let o = d2.act("takahashi", &["--json", "audit", "verify", "--online"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = cli(&d2.sock, &["--json", "sim", "present", "server-in", "stranger-after"]);
+    assert!(json_of(&o)["audit_seq"].as_i64().is_some_and(|s| s > head), "the chain continues after the backup's head");
+    assert!(d2.stop().success());
+    let v = crate::common::verify(&data_two, &[]);
+    assert!(v.status.success(), "the continued chain verifies: {}", text(&v));
+}
+
+#[test]
+fn a_tampered_backup_or_a_running_node_is_refused_and_nothing_is_written() {
+    let one = tempfile::tempdir().unwrap();
+    let d = start_with_admin(one.path());
+    let dest = one.path().join("b");
+    let o = d.act("takahashi", &["backup", dest.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let config = one.path().join("site.toml");
+
+    // Over the running node itself.
+    let o = restore(&dest, &d.data, &config);
+    crate::common::refused(&o, "a tobirad answers");
+    // Over a directory that holds a site (the daemon stopped).
+    let data = d.data.clone();
+    assert!(d.stop().success());
+    let before = listing(&data);
+    crate::common::refused(&restore(&dest, &data, &config), "already holds registry.db");
+    assert_eq!(listing(&data), before);
+
+    let target = one.path().join("new-node");
+    // One byte changed on the way.
+    let copy = |name: &str| {
+        let to = one.path().join(name);
+        std::fs::create_dir(&to).unwrap();
+        for f in listing(&dest) {
+            std::fs::copy(dest.join(&f), to.join(&f)).unwrap();
+        }
+        to
+    };
+    let flipped = copy("flipped");
+    let mut bytes = std::fs::read(flipped.join("registry.db")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(flipped.join("registry.db"), bytes).unwrap();
+    let o = restore(&flipped, &target, &config);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    crate::common::refused(&o, "registry.db: does not match the manifest");
+    assert!(!target.exists(), "nothing written");
+
+    // History rewritten and every hash recomputed, the manifest too: the signed head no longer matches.
+    let rewritten = copy("rewritten");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(crate::common::rewrite_event(&rewritten.join("audit.db"), 3));
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rewritten.join("manifest.json")).unwrap()).unwrap();
+    for f in m["files"].as_array_mut().unwrap() {
+        let (sha, size) = tobira_audit::backup::sha256_file(&rewritten.join(f["name"].as_str().unwrap())).unwrap();
+        f["sha256"] = sha.into();
+        f["size"] = size.into();
+    }
+    // …and the head it states, to the rewritten chain's (the signature over the old head then fails).
+    let new_head: Vec<u8> = rt.block_on(async {
+        use sqlx::Connection;
+        let db = rewritten.join("audit.db");
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+        sqlx::query_scalar("SELECT hash FROM events ORDER BY seq DESC LIMIT 1").fetch_one(&mut c).await.unwrap()
+    });
+    m["head"]["hash"] = hex::encode(new_head).into();
+    std::fs::write(rewritten.join("manifest.json"), m.to_string()).unwrap();
+    let o = restore(&rewritten, &target, &config);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    crate::common::refused(&o, "the backup's audit chain does not verify");
+    assert!(!target.exists(), "nothing written");
+
+    // The untouched backup restores.
+    let o = restore(&dest, &target, &config);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_full_or_read_only_destination_fails_leaving_nothing_and_the_daemon_unaffected() {
+    let one = tempfile::tempdir().unwrap();
+    let vol = one.path().join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    let base = one.path().to_path_buf();
+    // The daemon starts inside the private mount namespace, so it sees the small disk.
+    crate::hostile::on_small_disk(vol, "64k", move |vol| {
+        let d = start_with_admin(&base);
+        for (case, dest) in [("full", vol.join("b")), ("read-only", vol.join("b"))] {
+            if case == "read-only" {
+                let target = std::ffi::CString::new(vol.as_os_str().as_encoded_bytes()).unwrap();
+                // SAFETY: a remount of this thread's own tmpfs, with a valid NUL-terminated path.
+                let r = unsafe {
+                    libc::mount(
+                        std::ptr::null(),
+                        target.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REMOUNT | libc::MS_RDONLY,
+                        std::ptr::null(),
+                    )
+                };
+                assert_eq!(r, 0, "remount read-only: {}", std::io::Error::last_os_error());
+            }
+            let o = d.act("takahashi", &["backup", dest.to_str().unwrap()]);
+            assert!(!o.status.success(), "{case}: {}", text(&o));
+            let said = text(&o);
+            assert!(said.contains("nothing was left there and the node runs on"), "{case}: {said}");
+            if case == "full" {
+                assert!(said.contains("ディスク容量不足"), "the full disk is named: {said}");
+            } else {
+                assert!(said.to_lowercase().contains("read-only"), "the cause is named: {said}");
+            }
+            assert!(listing(vol).is_empty(), "{case}: nothing half-written: {:?}", listing(vol));
+            // The daemon is unaffected: it decides, and a backup elsewhere works.
+            let o = d.tobira(&["--json", "sim", "present", "server-in", "stranger"]);
+            assert_eq!(json_of(&o)["reason"], "NOT_IDENTIFIED", "{case}: {}", text(&o));
+        }
+        let ok = base.join("elsewhere");
+        let o = d.act("takahashi", &["backup", ok.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+        let refusals = text(&d.act("takahashi", &["--json", "audit", "show", "--kind", "admin.refused"]));
+        assert!(refusals.matches("\"backup\"").count() >= 2, "each failed backup is on record: {refusals}");
+        assert!(d.stop().success());
+    });
 }

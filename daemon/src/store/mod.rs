@@ -72,6 +72,15 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation())
 }
 
+impl RegistryStore {
+    /// A consistent copy of the registry at `path` (SQLite `VACUUM INTO`: one read transaction, writers go on).
+    pub async fn vacuum_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let target = path.to_string_lossy().into_owned();
+        sqlx::query("VACUUM INTO ?").bind(target).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
 impl StoreError {
     /// The error for `e`, raised while opening the registry at `path`, by its real cause: a full disk or a
     /// permission is not corruption, and "restore it from backup" would throw away a healthy registry.
