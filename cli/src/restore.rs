@@ -176,7 +176,11 @@ fn say(data_dir: &Path, m: &Manifest, trusted: &[u8], checkpoints: i64, json: bo
             k["why"].as_str().unwrap_or("")
         );
     }
-    println!("events after event {} are not in this backup: the node continues its chain from there", m.head.seq);
+    println!(
+        "events after event {} are not in this backup: the node continues its chain from there (a centre that \
+         already holds later events of this node will see a fork; that is not reconciled yet)",
+        m.head.seq
+    );
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         println!(
