@@ -2,6 +2,7 @@
 //! heard here on a unix datagram socket the test binds in systemd's place.
 
 use crate::common::{Running, TOBIRA, cli, demo_site, text};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
@@ -138,6 +139,11 @@ fn metrics_count_the_decisions_and_faults_name_no_person_and_pass_promtool() {
     }
 
     // The city's monitoring checks the exposition with Prometheus's own linter.
+    promtool_check(&body);
+}
+
+/// `promtool check metrics` on a scrape, or a loud word that it could not run.
+fn promtool_check(body: &str) {
     match std::process::Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -149,7 +155,7 @@ fn metrics_count_the_decisions_and_faults_name_no_person_and_pass_promtool() {
             use std::io::Write;
             p.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
             let o = p.wait_with_output().unwrap();
-            assert!(o.status.success(), "promtool check metrics: {}\n{body}", crate::common::text(&o));
+            assert!(o.status.success(), "promtool check metrics: {}\n{body}", text(&o));
         }
         Err(e) => eprintln!(
             "\n*** PROMTOOL MISSING ({e}): `promtool check metrics` NOT RUN. Install Debian's `prometheus` \
@@ -389,4 +395,127 @@ fn a_full_or_read_only_destination_fails_leaving_nothing_and_the_daemon_unaffect
         assert!(refusals.matches("\"backup\"").count() >= 2, "each failed backup is on record: {refusals}");
         assert!(d.stop().success());
     });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The Debian package (issue 19 §4).
+
+fn run(cmd: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// dpkg on a scratch root: its own database, maintainer scripts run outside a chroot with `DPKG_ROOT` set
+/// (`--force-script-chrootless`), so the host's users, files and services are never touched — the other
+/// tests, running at the same time as root, rely on there being no `tobira` user on the host.
+fn dpkg(root: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let admin = root.join("var/lib/dpkg");
+    std::process::Command::new("dpkg")
+        .arg(format!("--root={}", root.display()))
+        .arg(format!("--admindir={}", admin.display()))
+        .args(["--force-script-chrootless", "--force-not-root", "--force-depends", "--log=/dev/null"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_debian_package_installs_runs_a_simulated_site_loads_its_pam_module_and_purges() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        crate::hostile::cannot_run(
+            "the Debian package test writes a PAM service to /etc/pam.d (needs root; CI runs as root)",
+        );
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    // The binaries this test runs beside (scripts/test builds them all, and pam_tobira).
+    let target = TOBIRA.path().parent().and_then(std::path::Path::parent).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let o = std::process::Command::new(src.join("scripts/package"))
+        .args(["--profile", "dev", "--no-build", "--out", work.path().to_str().unwrap()])
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "scripts/package: {}", text(&o));
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    eprintln!("{said}");
+    let deb = said.lines().last().unwrap().trim().to_string();
+    assert!(deb.ends_with(".deb"), "{said}");
+    assert!(!said.lines().any(|l| l.starts_with("E: ") || l.starts_with("W: ")), "lintian: {said}");
+
+    // A scratch root with an empty dpkg database and the directories a base system has.
+    let root = work.path().join("root");
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "etc", "usr/sbin", "run"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    let o = dpkg(&root, &["-i", &deb]);
+    assert!(o.status.success(), "dpkg -i: {}", text(&o));
+    assert!(text(&o).contains("no site exists and nothing was started"), "{}", text(&o));
+    assert!(text(&o).contains("tobirad --init"), "{}", text(&o));
+    let multiarch = String::from_utf8(run("dpkg-architecture", &["-qDEB_HOST_MULTIARCH"]).stdout).unwrap();
+    let module = root.join(format!("usr/lib/{}/security/pam_tobira.so", multiarch.trim()));
+    let tobirad = root.join("usr/bin/tobirad");
+    for f in [&tobirad, &root.join("usr/bin/tobira"), &root.join("lib/systemd/system/tobirad.service"), &module] {
+        assert!(f.exists(), "{} installed", f.display());
+    }
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+    assert!(passwd.lines().any(|l| l.starts_with("tobira:")), "sysusers.d made the tobira user: {passwd}");
+    let var = root.join("var/lib/tobira");
+    assert_eq!(std::fs::metadata(&var).map(|m| m.permissions().mode() & 0o777).ok(), Some(0o700), "tmpfiles.d");
+    assert_eq!(listing(&var), Vec::<String>::new(), "installing creates no site");
+
+    // The installed programs on a scratch site: the example site file (simulated devices).
+    let site = work.path().join("site.toml");
+    std::fs::copy(root.join("usr/share/doc/tobira/examples/site.toml"), &site).unwrap();
+    let data = work.path().join("data");
+    let (site_s, data_s) = (site.to_str().unwrap(), data.to_str().unwrap());
+    let o = std::process::Command::new(&tobirad)
+        .args(["--init", "--simulation", "--config", site_s, "--data-dir", data_s, "--user", "root"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "installed tobirad --init: {}", text(&o));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut daemon = std::process::Command::new(&tobirad)
+        .args(["--simulation", "--config", site_s, "--data-dir", data_s, "--metrics", &addr])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let sock = data.join("control.sock");
+    let tobira = |args: &[&str]| {
+        std::process::Command::new(root.join("usr/bin/tobira")).arg("--socket").arg(&sock).args(args).output().unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !tobira(&["status"]).status.success() {
+        assert!(daemon.try_wait().unwrap().is_none(), "the installed tobirad exited at start");
+        assert!(Instant::now() < deadline, "the installed tobirad did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let v = json_of(&tobira(&["--json", "sim", "present", "server-in", "stranger"]));
+    assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
+
+    // The installed PAM module under pamtester.
+    let service = format!("tobira-pkgtest-{}", std::process::id());
+    let pam = std::path::PathBuf::from("/etc/pam.d").join(&service);
+    let args = format!("{} socket={} terminal=t-01 timeout=5", module.display(), data.join("login.sock").display());
+    std::fs::write(&pam, format!("auth required {args}\naccount required {args}\n")).unwrap();
+    let o = run("pamtester", &["-v", &service, "nobody-registered", "authenticate"]);
+    let _ = std::fs::remove_file(&pam);
+    assert!(!o.status.success(), "an unregistered user does not log in: {}", text(&o));
+    assert!(!text(&o).contains("unable to dlopen"), "the module loads: {}", text(&o));
+    let metrics = scrape(&addr);
+    assert!(
+        metrics.lines().any(|l| l.starts_with("tobira_decisions_total{") && l.contains(r#"path="login""#)),
+        "the login reached the installed daemon through the installed module:\n{metrics}"
+    );
+    promtool_check(&metrics);
+
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(daemon.id() as libc::pid_t, libc::SIGTERM) };
+    assert!(daemon.wait().unwrap().success());
+    let o = dpkg(&root, &["--purge", "tobira"]);
+    assert!(o.status.success(), "dpkg --purge: {}", text(&o));
+    assert!(!tobirad.exists() && !module.exists(), "purged");
+    assert!(!var.exists(), "the empty directory the package made is gone");
+    assert!(data.join("audit.db").exists(), "a site's records are never the package's to remove");
 }
