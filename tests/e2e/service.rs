@@ -519,3 +519,65 @@ fn the_debian_package_installs_runs_a_simulated_site_loads_its_pam_module_and_pu
     assert!(!var.exists(), "the empty directory the package made is gone");
     assert!(data.join("audit.db").exists(), "a site's records are never the package's to remove");
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Logs (issue 19 §5).
+
+/// The fields of one journal datagram (native protocol: `KEY=value\n`, or `KEY\n` + 64-bit LE length + value).
+fn journal_fields(mut b: &[u8]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    while !b.is_empty() {
+        let line_end = b.iter().position(|&c| c == b'\n').unwrap_or(b.len());
+        let line = &b[..line_end];
+        if let Some(eq) = line.iter().position(|&c| c == b'=') {
+            out.insert(String::from_utf8_lossy(&line[..eq]).into(), String::from_utf8_lossy(&line[eq + 1..]).into());
+            b = &b[(line_end + 1).min(b.len())..];
+        } else {
+            let key = String::from_utf8_lossy(line).into_owned();
+            let rest = &b[line_end + 1..];
+            let n = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+            out.insert(key, String::from_utf8_lossy(&rest[8..8 + n]).into());
+            b = &rest[(8 + n + 1).min(rest.len())..];
+        }
+    }
+    out
+}
+
+#[test]
+fn under_systemd_the_decisions_go_to_the_journal_with_their_fields_and_no_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().to_path_buf();
+    // journald's socket is at a fixed path: a private /run (a tmpfs in this thread's mount namespace) holds ours.
+    crate::hostile::on_small_disk(std::path::PathBuf::from("/run"), "1m", move |run| {
+        std::fs::create_dir_all(run.join("systemd/journal")).unwrap();
+        let journal = UnixDatagram::bind(run.join("systemd/journal/socket")).unwrap();
+        journal.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        // systemd names the stream it connected stderr to; Running gives the daemon /dev/null as stderr.
+        let null = std::fs::metadata("/dev/null").unwrap();
+        let stream = {
+            use std::os::unix::fs::MetadataExt;
+            format!("{}:{}", null.dev(), null.ino())
+        };
+        let d = Running::start_with(&base, demo_site(), &[("JOURNAL_STREAM", stream.as_str())]);
+        d.bootstrap();
+        let v = json_of(&cli(&d.sock, &["--json", "sim", "present", "server-in", "takahashi"]));
+        assert_eq!(v["granted"], false, "{v}");
+        let mut buf = vec![0u8; 65536];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let decision = loop {
+            assert!(Instant::now() < deadline, "no access decision reached the journal");
+            let Ok(n) = journal.recv(&mut buf) else { continue };
+            let f = journal_fields(&buf[..n]);
+            if f.get("MESSAGE").is_some_and(|m| m == "access decision") {
+                break f;
+            }
+        };
+        assert_eq!(decision.get("SYSLOG_IDENTIFIER").map(String::as_str), Some("tobirad"), "{decision:?}");
+        assert_eq!(decision.get("PLACE").map(String::as_str), Some("server-door"), "{decision:?}");
+        assert_eq!(decision.get("FLOW").map(String::as_str), Some("door"), "{decision:?}");
+        assert_eq!(decision.get("REASON"), v["reason"].as_str().map(String::from).as_ref(), "{decision:?}");
+        assert_eq!(decision.get("GRANTED").map(String::as_str), Some("false"), "{decision:?}");
+        assert!(decision.values().all(|x| !x.contains("takahashi") && !x.contains("高橋")), "{decision:?}");
+        assert!(d.stop().success());
+    });
+}

@@ -239,6 +239,15 @@ impl Daemon {
         let path = if self.doors.contains_key(&DoorId::new(&report.place)) { "door" } else { "login" };
         let latency = report.latency_us.map(std::time::Duration::from_micros);
         self.metrics.decided(path, report.granted, &report.reason, latency);
+        // One line per decision, with the fields the journal indexes; the person is left to the audit record.
+        tracing::info!(
+            flow = path,
+            place = %report.place,
+            granted = report.granted,
+            reason = %report.reason,
+            latency_ms = latency.map(|l| l.as_millis() as u64),
+            "access decision"
+        );
         let _ = self.decisions.send(report);
     }
 
