@@ -7,6 +7,7 @@
 //! (WAL, synchronous=FULL): the daemon opens a door only after that.
 
 pub mod anchors;
+pub mod backup;
 mod disk;
 mod error;
 mod event;

@@ -153,6 +153,11 @@ impl AuditWriter {
         rx.await.map_err(|_| AuditError::Closed)?
     }
 
+    /// How many requests wait for the writer now (the metrics' audit queue depth).
+    pub fn queued(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Makes the store refuse writes at the SQLite level (`PRAGMA query_only`), exactly as a filesystem
     /// remounted read-only after I/O errors would: the simulator uses it to show that the door then stays
     /// locked. Not reachable from production commands.

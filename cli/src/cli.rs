@@ -39,6 +39,24 @@ pub enum Cmd {
     Demo(crate::demo::DemoArgs),
     /// What the daemon is running.
     Status,
+    /// A consistent copy of the running node's stores into the new directory DEST (on the daemon's machine,
+    /// writable by its user), with the audit chain's head and a manifest of SHA-256 hashes. Never the keys:
+    /// keep template.key and audit-signing.key in the separate key backup (バックアップの取得, 002 §6(4)).
+    Backup { dest: PathBuf },
+    /// Restore a backup onto a new node's empty data directory, offline: refused if the backup's files do
+    /// not match its manifest, its audit chain does not verify against the pinned key (or --node-key), or a
+    /// daemon runs on the directory. Says which keys must come from the key backup (復元).
+    Restore {
+        src: PathBuf,
+        #[arg(long, default_value = "/var/lib/tobira")]
+        data_dir: PathBuf,
+        /// The site file; the pinned audit key is looked for beside it (`audit-signing.pub`).
+        #[arg(long, default_value = "/etc/tobira/site.toml")]
+        config: PathBuf,
+        /// The node's public key to trust instead of the pinned one: 64 hex digits or a file holding them.
+        #[arg(long)]
+        node_key: Option<String>,
+    },
     /// Routine consistency checks (two site administrators, grants ending soon, people without templates);
     /// exits 1 when there is something to look at.
     Check,
@@ -565,6 +583,10 @@ pub enum SimCmd {
 pub fn request_for(cmd: Cmd) -> Option<Request> {
     Some(match cmd {
         Cmd::Status => Request::Status,
+        Cmd::Backup { dest } => {
+            // The daemon writes it: an absolute path, as the caller meant it from here.
+            Request::Backup { dest: std::path::absolute(&dest).unwrap_or(dest).to_string_lossy().into_owned() }
+        }
         Cmd::Check => Request::Check,
         Cmd::Person(PersonCmd::Add { id, name, affiliation, roles, appointment_end }) => {
             Request::PersonAdd(PersonAdd { id, name, affiliation, roles, appointment_end })
@@ -679,7 +701,9 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Door { door } => SimCommand::Door { door },
         }),
         Cmd::Audit(AuditCmd::Verify { online: true, central: false, .. }) => Request::AuditVerify,
-        Cmd::Demo(_) | Cmd::Audit(AuditCmd::Verify { .. } | AuditCmd::Prove { .. } | AuditCmd::CheckProof { .. }) => {
+        Cmd::Demo(_)
+        | Cmd::Restore { .. }
+        | Cmd::Audit(AuditCmd::Verify { .. } | AuditCmd::Prove { .. } | AuditCmd::CheckProof { .. }) => {
             return None;
         }
     })

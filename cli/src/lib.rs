@@ -9,5 +9,6 @@ pub mod demo;
 pub mod harness;
 pub mod local_time;
 pub mod prompt;
+pub mod restore;
 pub mod trust;
 pub mod witness;

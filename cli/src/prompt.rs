@@ -37,6 +37,7 @@ pub fn needs_actor_finger(r: &Request) -> bool {
             | Request::Review { .. }
             | Request::AlarmAck { .. }
             | Request::KeyRotate
+            | Request::Backup { .. }
             | Request::AuditShow(_)
             | Request::Ledger { .. }
     )

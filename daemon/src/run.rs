@@ -3,6 +3,7 @@
 
 pub mod init;
 mod peer_witness;
+pub mod systemd;
 
 use crate::node::clock::Clock;
 use crate::node::daemon::{Daemon, DoorRuntime, Matching, Shared};
@@ -44,6 +45,8 @@ pub enum StartError {
     Socket { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Pin(#[from] crate::node::trust::PinError),
+    #[error("metrics endpoint {addr} (--metrics): {source}")]
+    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
     #[error(
         "the disk holding {path} is full (ディスク容量不足, {free} bytes free): {cause} — free space or grow the \
          volume, then start tobirad again; the stores are not damaged, do not restore them"
@@ -330,16 +333,19 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         });
     }
     prepare_data_dir(&opts)?;
+    systemd::status("opening the stores");
     // Stores first: a foreign or damaged file is named before anything else is said or created.
     let store = RegistryStore::open(&opts.registry_path(), false).await?;
     let audit_store =
         AuditStore::open_with(&opts.audit_path(), &opts.signing_key_path(), opts.checkpoint_every).await?;
     let template_key = crate::secrets::keyring::settle(&opts.template_key_path(), &store).await?;
     let audit = audit_store.writer();
+    systemd::status("configuring the devices");
     let Devices { readers, doors, sim } = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
     let lockouts = store.lockouts().await?;
 
+    systemd::status("loading the templates");
     let mut matching = Matching::default();
     for row in store.live_templates().await? {
         let sealed = crate::secrets::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
@@ -380,6 +386,8 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         doors,
         sim,
         decisions,
+        heartbeats: Default::default(),
+        metrics: Default::default(),
         opts: opts.clone(),
     });
 
@@ -398,6 +406,12 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let login_path = opts.login_socket_path();
     let login_listener = crate::sockets::login::bind(&login_path)
         .map_err(|source| StartError::Socket { path: login_path.clone(), source })?;
+    let metrics_listener = match opts.metrics {
+        Some(addr) => {
+            Some(crate::sockets::metrics::bind(addr).await.map_err(|source| StartError::Metrics { addr, source })?)
+        }
+        None => None,
+    };
 
     let _ = daemon
         .record(NewEvent {
@@ -459,25 +473,56 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             Err(e) => tracing::error!(error = %e, "no tree heads for the peer witness: the signing key cannot be read"),
         }
     }
-    // The chain is verified once at every start, in the background: a store altered while the daemon was
-    // down raises an alarm for the security manager (003 §20) instead of going unnoticed.
+    // The chain is verified once at every start, in the background (the doors already answer): a store
+    // altered while the daemon was down raises an alarm for the security manager (003 §20) instead of going
+    // unnoticed. systemd hears READY=1 only once it is done (issue 19).
     let verifier = daemon.clone();
+    let (verified_tx, verified_rx) = tokio::sync::oneshot::channel::<String>();
+    systemd::status("verifying the audit chain");
     tasks.spawn(async move {
         match crate::admin::alarms::catch_up(&verifier).await {
             Ok(0) => {}
             Ok(n) => tracing::warn!(alarms = n, "raised alarms recorded before a crash but never raised"),
             Err(e) => tracing::error!(error = %e.message, "could not scan the audit log for unraised alarms"),
         }
-        if let Ok(v) = crate::admin::audit::verify(&verifier).await
-            && v["ok"] == false
-        {
-            tracing::error!(failure = %v["failure"], "audit verification at start failed");
-        }
+        let said = match crate::admin::audit::verify(&verifier).await {
+            Ok(v) if v["ok"] == false => {
+                tracing::error!(failure = %v["failure"], "audit verification at start failed");
+                format!("audit verification FAILED at start (alarm raised): {}", v["failure"])
+            }
+            Ok(v) => format!("audit chain verified ({} events)", v["events"]),
+            Err(e) => format!("audit verification could not run: {}", e.message),
+        };
+        let _ = verified_tx.send(said);
     });
     tasks.spawn(crate::sockets::login::serve(daemon.clone(), login_listener, stop_rx.clone()));
+    let watchdog = systemd::watchdog();
+    if let Some(w) = watchdog {
+        tracing::info!(every_ms = w.every.as_millis() as u64, "systemd watchdog: pinging while doors and login answer");
+        tasks.spawn(systemd::pinger(daemon.heartbeats.clone(), w, systemd::notify, stop_rx.clone()));
+    }
+    if let Some(l) = metrics_listener {
+        // Stale as the watchdog would judge it; without one, as the unit's WatchdogSec=30s would.
+        let stale_after =
+            watchdog.unwrap_or(systemd::Watchdog::for_timeout(std::time::Duration::from_secs(30))).max_age;
+        tracing::info!(addr = ?l.local_addr().ok(), "metrics endpoint serving /metrics");
+        tasks.spawn(crate::sockets::metrics::serve(daemon.clone(), l, stale_after, stop_rx.clone()));
+    }
 
-    shutdown.await;
+    let mut shutdown = std::pin::pin!(shutdown);
+    tokio::select! {
+        _ = shutdown.as_mut() => {}
+        said = verified_rx => {
+            let said = said.unwrap_or_else(|_| "audit verification did not finish".into());
+            systemd::ready(&format!(
+                "serving {} doors and the login socket; {said}",
+                site.doors.len()
+            ));
+            shutdown.await;
+        }
+    }
     tracing::info!("shutting down: finishing events in flight");
+    systemd::stopping("stopping: finishing events in flight, writing the final checkpoint");
     let _ = stop_tx.send(true);
     while tasks.join_next().await.is_some() {}
     let _ = std::fs::remove_file(&socket_path);

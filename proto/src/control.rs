@@ -154,6 +154,12 @@ pub enum Request {
     },
     /// Rewrap every template data key under a fresh node key (001 §15(4)); the audit history is untouched.
     KeyRotate,
+    /// A consistent online copy of the stores into the new directory `dest` (absolute, on the daemon's
+    /// machine, writable by the daemon's user), with the chain's head and a manifest of SHA-256 hashes; never
+    /// the keys (issue 19 §3, 002 §6(4)).
+    Backup {
+        dest: String,
+    },
     /// Terminal login as the PAM module will ask it: policy first, then a capture and a 1:1 verification.
     Login {
         terminal: String,

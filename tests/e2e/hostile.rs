@@ -29,7 +29,7 @@ fn is_root() -> bool {
 }
 
 /// A test that cannot run here says so; in CI (root) it must run, so there it fails.
-fn cannot_run(what: &str) {
+pub(crate) fn cannot_run(what: &str) {
     let msg = format!("SKIPPED: {what}");
     eprintln!("\n!!!!!!!! {msg} !!!!!!!!\n");
     assert!(std::env::var("CI").is_err(), "{msg}");
@@ -467,7 +467,7 @@ fn a_store_tobirads_user_may_not_open_is_named_a_permission_problem() {
 /// Runs `f` on a thread of its own that has a private mount namespace with a tmpfs of `size` mounted at
 /// `vol` (threads have their own namespaces; the processes it starts inherit it, nothing leaks to the host).
 /// Returns `None`, loudly, where no namespace can be had.
-fn on_small_disk<R: Send + 'static>(
+pub(crate) fn on_small_disk<R: Send + 'static>(
     vol: PathBuf,
     size: &'static str,
     f: impl FnOnce(&Path) -> R + Send + 'static,

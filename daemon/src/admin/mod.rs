@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod audit;
 pub mod audited;
+pub mod backup;
 pub mod cards;
 pub mod ledgers;
 pub mod media;

@@ -66,6 +66,7 @@ fn administrative(req: &Request) -> Option<&'static str> {
         Request::Review { .. } => "review",
         Request::AlarmAck { .. } => "alarms.ack",
         Request::KeyRotate => "key.rotate",
+        Request::Backup { .. } => "backup",
         Request::AuditShow(_) => "audit.show",
         Request::Ledger { .. } => "ledger",
         _ => return None,
@@ -178,6 +179,7 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
             crate::admin::alarms::ack(d, &d.prove(c, Act::AckAlarm).await?, id, &note).await
         }
         Request::KeyRotate => crate::admin::templates::rotate_command(d, &d.prove(c, Act::RotateKey).await?).await,
+        Request::Backup { dest } => crate::admin::backup::backup(d, &d.prove(c, Act::Backup).await?, &dest).await,
         Request::AuditShow(f) => crate::admin::audit::show(d, c, f).await,
         Request::AuditVerify => crate::admin::audit::verify(d).await,
         Request::Ledger { kind, from, until, era, output } => {

@@ -7,7 +7,17 @@ fn main() {
     let opts = Options::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("TOBIRA_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    if opts.log_json {
+    // Under systemd, to the journal with each event's fields as journal fields (DOOR=, REASON=, READER=…,
+    // `journalctl -u tobirad REASON=NOT_IDENTIFIED`); no event carries template data.
+    let journal = if stderr_is_journal() { tracing_journald::layer().ok() } else { None };
+    if let Some(j) = journal {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        tracing_subscriber::registry()
+            .with(filter)
+            .with(j.with_syslog_identifier("tobirad".into()).with_field_prefix(None))
+            .init();
+    } else if opts.log_json {
         tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
@@ -36,6 +46,21 @@ fn main() {
             _ => 1,
         });
     }
+}
+
+/// Whether systemd connected stderr to the journal: `JOURNAL_STREAM` names stderr's device and inode
+/// (systemd.exec(5)); a stderr redirected elsewhere since keeps readable text.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some((dev, ino)) = std::env::var("JOURNAL_STREAM").ok().and_then(|v| {
+        let (d, i) = v.split_once(':')?;
+        Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?))
+    }) else {
+        return false;
+    };
+    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else { return false };
+    std::fs::File::from(fd).metadata().is_ok_and(|m| m.dev() == dev && m.ino() == ino)
 }
 
 /// SIGTERM (systemd) or SIGINT (Ctrl-C). Registered when called (inside the runtime), not when first awaited.

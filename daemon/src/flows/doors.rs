@@ -302,7 +302,10 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Beaten every turn (the tick wakes an idle door): a turn that never ends stops systemd's watchdog pings.
+    let alive = d.heartbeats.register(format!("door {id}"));
     loop {
+        alive.beat();
         // Each branch runs to completion before the next event is taken: a stop request is honoured
         // between events, so the event in flight is always finished and recorded. Every branch but the
         // tick only wakes when a device task delivered something, and the choice among ready branches is

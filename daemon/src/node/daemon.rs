@@ -167,6 +167,10 @@ pub struct Daemon {
     pub sim: Option<crate::sim::devices::SimDevices>,
     /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
     pub decisions: broadcast::Sender<DecisionReport>,
+    /// The door tasks' and the login socket's heartbeats, read by systemd's watchdog pinger (issue 19).
+    pub heartbeats: Arc<crate::node::heartbeat::Heartbeats>,
+    /// What the metrics endpoint serves (issue 19 §2): fed by `record` and `publish`.
+    pub metrics: crate::node::metrics::Metrics,
 }
 
 impl Daemon {
@@ -187,7 +191,11 @@ impl Daemon {
     pub async fn record(&self, ev: NewEvent) -> Result<Receipt, tobira_audit::AuditError> {
         let kind = ev.kind.clone();
         let alarm = (ev.outcome == Outcome::Alarm).then(|| crate::node::raised::Raised::from_event(&ev));
+        let fault = crate::node::metrics::Metrics::fault_of(&ev);
+        let started = std::time::Instant::now();
         let r = self.audit.append(ev).await;
+        let seq = r.as_ref().ok().map(|receipt| receipt.seq);
+        self.metrics.appended(started.elapsed(), seq, fault.map(|device| (device, kind.as_str())));
         match (&r, alarm) {
             (Err(e), _) => {
                 tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked")
@@ -228,6 +236,18 @@ impl Daemon {
 
     /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
     pub fn publish(&self, report: DecisionReport) {
+        let path = if self.doors.contains_key(&DoorId::new(&report.place)) { "door" } else { "login" };
+        let latency = report.latency_us.map(std::time::Duration::from_micros);
+        self.metrics.decided(path, report.granted, &report.reason, latency);
+        // One line per decision, with the fields the journal indexes; the person is left to the audit record.
+        tracing::info!(
+            flow = path,
+            place = %report.place,
+            granted = report.granted,
+            reason = %report.reason,
+            latency_ms = latency.map(|l| l.as_millis() as u64),
+            "access decision"
+        );
         let _ = self.decisions.send(report);
     }
 

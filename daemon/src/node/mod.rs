@@ -5,6 +5,8 @@
 
 pub mod clock;
 pub mod daemon;
+pub mod heartbeat;
+pub mod metrics;
 pub mod options;
 pub mod raised;
 pub mod shipping;

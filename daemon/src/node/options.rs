@@ -38,6 +38,10 @@ pub struct Options {
     /// countersigned. Default: `audit-signing.pub` in the site file's directory (`/etc/tobira/`).
     #[arg(long)]
     pub pinned_key: Option<PathBuf>,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9477). Off unless given; no person is
+    /// ever in a label, but keep it on localhost or behind a firewall.
+    #[arg(long, env = "TOBIRA_METRICS", value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Sign an audit checkpoint every this many events.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_every: u64,

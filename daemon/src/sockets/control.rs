@@ -242,12 +242,19 @@ impl RefusalLog {
 /// Accepts connections and, within [`Limits`] (see the module documentation), reads each one's request of at
 /// most `max_request` bytes and runs `handle` on it, until `shutdown` changes. A connection over its share
 /// gets the frame `busy` makes of the reason. Shared by the control and login sockets.
+/// Which socket an accept loop serves, for the log, and its heartbeat when systemd's watchdog watches it
+/// (`node::heartbeat`: the login socket).
+pub struct Served {
+    pub what: &'static str,
+    pub alive: Option<crate::node::heartbeat::Heartbeat>,
+}
+
 pub async fn accept_loop<T, F, Fut, B>(
     listener: UnixListener,
     limits: Limits,
     max_request: usize,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
-    what: &'static str,
+    Served { what, alive }: Served,
     busy: B,
     handle: F,
 ) where
@@ -260,8 +267,16 @@ pub async fn accept_loop<T, F, Fut, B>(
     let slots = Arc::new(Slots { limits, inner: Mutex::new(SlotState::default()) });
     let refusing = Arc::new(Semaphore::new(limits.refusing));
     let mut log = RefusalLog { what, last: None, since: 0 };
+    // A watched socket (login) wakes to beat while idle: an accept loop that stops turning stops systemd's
+    // watchdog pings (`node::heartbeat`).
+    let mut beat = tokio::time::interval(crate::node::heartbeat::BEAT);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        if let Some(a) = &alive {
+            a.beat();
+        }
         let mut stream = tokio::select! {
+            _ = beat.tick(), if alive.is_some() => continue,
             r = listener.accept() => match r {
                 Ok((s, _)) => s,
                 Err(e) => {
@@ -340,23 +355,31 @@ pub async fn serve(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let busy = |reason: String| error_frame(ErrorCode::Busy, reason);
-    accept_loop(listener, CONTROL_LIMITS, MAX_REQUEST, shutdown, "control", busy, move |stream, peer, req| {
-        let d = daemon.clone();
-        async move {
-            // Refused only once the request is read: the client's write succeeds and it reads the reason.
-            if !peer_allowed(&peer, socket_gid) {
-                tracing::warn!(uid = peer.uid, "control connection from a peer without permission refused");
-                let message = format!(
-                    "not permitted (権限なし): user {} is neither root nor a member of the control socket's group \
+    accept_loop(
+        listener,
+        CONTROL_LIMITS,
+        MAX_REQUEST,
+        shutdown,
+        Served { what: "control", alive: None },
+        busy,
+        move |stream, peer, req| {
+            let d = daemon.clone();
+            async move {
+                // Refused only once the request is read: the client's write succeeds and it reads the reason.
+                if !peer_allowed(&peer, socket_gid) {
+                    tracing::warn!(uid = peer.uid, "control connection from a peer without permission refused");
+                    let message = format!(
+                        "not permitted (権限なし): user {} is neither root nor a member of the control socket's group \
                      (gid {socket_gid}); ask the system administrator to add you to the tobira group",
-                    peer.uid
-                );
-                refuse(stream, &error_frame(ErrorCode::Denied, message)).await;
-                return;
+                        peer.uid
+                    );
+                    refuse(stream, &error_frame(ErrorCode::Denied, message)).await;
+                    return;
+                }
+                handle(d, stream, req).await;
             }
-            handle(d, stream, req).await;
-        }
-    })
+        },
+    )
     .await
 }
 

@@ -81,7 +81,7 @@ pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener, shutdown: tokio:
         LIMITS,
         MAX_REQUEST,
         shutdown,
-        "login",
+        crate::sockets::control::Served { what: "login", alive: Some(daemon.heartbeats.register("login socket")) },
         busy,
         move |stream, peer, req| handle(daemon.clone(), stream, peer, req),
     )

@@ -332,6 +332,11 @@ impl RegistryStore {
         Ok(n == 1)
     }
 
+    /// How many alarms wait for the security manager's acknowledgement (the metrics' gauge).
+    pub async fn open_alarm_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT count(*) FROM alarms WHERE acked_at IS NULL").fetch_one(&self.pool).await?)
+    }
+
     pub async fn alarms(&self, open_only: bool) -> Result<Vec<AlarmRow>, StoreError> {
         let sql = if open_only {
             "SELECT id, audit_seq, kind, place, subject, reason, raised_at, notified_at, acked_at, acked_by, note FROM alarms WHERE acked_at IS NULL ORDER BY id"

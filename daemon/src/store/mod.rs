@@ -74,6 +74,15 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation() || d.is_foreign_key_violation())
 }
 
+impl RegistryStore {
+    /// A consistent copy of the registry at `path` (SQLite `VACUUM INTO`: one read transaction, writers go on).
+    pub async fn vacuum_into(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let target = path.to_string_lossy().into_owned();
+        sqlx::query("VACUUM INTO ?").bind(target).execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
 impl StoreError {
     /// The error for `e`, raised while opening the registry at `path`, by its real cause: a full disk or a
     /// permission is not corruption, and "restore it from backup" would throw away a healthy registry.
@@ -166,4 +175,55 @@ pub(crate) fn parse_ts(field: &'static str, s: &str) -> Result<DateTime<Utc>, St
 /// The directory holding `path`, for a message.
 fn parent(path: &std::path::Path) -> std::path::PathBuf {
     path.parent().map(std::path::Path::to_path_buf).unwrap_or_default()
+}
+
+/// Upgrades (issue 19 §5): a registry made by the previous release opens and migrates. The repository has no
+/// tagged release yet, so "previous" is every migration but the newest, applied from copies of their files
+/// (sqlx would refuse an edited one: STYLE §12, migrations are append-only).
+#[cfg(test)]
+mod upgrade {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_registry_of_the_previous_migration_set_opens_migrates_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let mut files: Vec<_> = std::fs::read_dir(&src).unwrap().flatten().map(|e| e.file_name()).collect();
+        files.sort();
+        assert!(files.len() >= 2, "{files:?}");
+        let previous = dir.path().join("previous");
+        std::fs::create_dir(&previous).unwrap();
+        for f in &files[..files.len() - 1] {
+            std::fs::copy(src.join(f), previous.join(f)).unwrap();
+        }
+        let path = dir.path().join("registry.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        {
+            let pool = SqlitePoolOptions::new().connect(&url).await.unwrap();
+            Migrator::new(previous.as_path()).await.unwrap().run(&pool).await.unwrap();
+            sqlx::query(
+                "INSERT INTO people (id, match_id, name, affiliation, appointment_end, active, created_at) \
+                 VALUES ('tanaka', 'm-1', '田中', '市民課', '2027-03-31', 1, '2026-04-01T00:00:00Z')",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO person_roles (person_id, role) VALUES ('tanaka', 'operator')")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+        let store = RegistryStore::open(&path, false).await.unwrap();
+        let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(applied as usize, files.len(), "the newest migration was applied on open");
+        let site = tobira_core::site::parse_site("demo.toml", include_str!("../../../config/demo.toml")).unwrap();
+        let reg = store.load_registry(site).await.unwrap();
+        let p = reg.person(&tobira_core::ids::PersonId::new("tanaka")).expect("the person survives the upgrade");
+        assert_eq!(p.name, "田中");
+        store.close().await;
+    }
 }

@@ -20,6 +20,9 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
+        Cmd::Restore { src, data_dir, config, node_key } => {
+            tobira_cli::restore::restore_cli(&src, &data_dir, &config, node_key.as_deref(), json)
+        }
         Cmd::Audit(AuditCmd::Verify {
             data_dir,
             online: false,

@@ -1,0 +1,111 @@
+//! `tobira backup DEST` (issue 19 §3, 002 §6(4)): a consistent copy of the running node's stores, taken
+//! while doors and logins go on. The registry first, then the audit store (its head file, then a snapshot):
+//! the copy's audit record is never older than its registry, as after a crash between "recorded" and
+//! "applied", which start-up already finishes (`requests::resume`). Built beside DEST and renamed into place
+//! when complete (`tobira_audit::backup::seal`): a failure removes what was written and changes nothing
+//! else. Keys are never copied (`KEYS_NOT_INCLUDED`).
+
+use crate::flows::actor::Actor;
+use crate::node::daemon::Daemon;
+use crate::refusal::Refusal;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use tobira_audit::backup::{self, Manifest};
+use tobira_audit::{NewEvent, Outcome};
+use tobira_proto::ErrorCode;
+
+fn failed(dest: &Path, cause: String) -> Refusal {
+    Refusal {
+        code: ErrorCode::Internal,
+        message: format!("backup to {} failed: {cause}; nothing was left there and the node runs on", dest.display()),
+    }
+}
+
+/// Names a full disk as such (ディスク容量不足), whatever step met it.
+fn cause_of(dest: &Path, e: impl std::fmt::Display) -> String {
+    let dir = dest.parent().unwrap_or(Path::new("/"));
+    match tobira_audit::fault::disk_full(dir) {
+        Some(free) => format!("the destination's disk is full (ディスク容量不足, {free} bytes free): {e}"),
+        None => e.to_string(),
+    }
+}
+
+pub async fn backup(d: &Daemon, actor: &Actor, dest: &str) -> Result<serde_json::Value, Refusal> {
+    let dest = PathBuf::from(dest);
+    if !dest.is_absolute() {
+        return Err(Refusal::bad(format!("{}: give the backup's directory as an absolute path", dest.display())));
+    }
+    if dest.symlink_metadata().is_ok() {
+        return Err(Refusal::bad(format!(
+            "{} already exists: a backup goes into a new directory, never over another",
+            dest.display()
+        )));
+    }
+    let Some(tmp) = backup::partial_dir(&dest) else {
+        return Err(Refusal::bad(format!("{}: not a directory name", dest.display())));
+    };
+    match dest.parent().map(std::fs::metadata) {
+        Some(Ok(m)) if m.is_dir() => {}
+        _ => return Err(Refusal::bad(format!("{}: its parent directory does not exist", dest.display()))),
+    }
+    // Left by a backup that was killed: nobody else writes there.
+    let _ = std::fs::remove_dir_all(&tmp);
+    if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&tmp) {
+        return Err(failed(&dest, format!("cannot create {}: {}", tmp.display(), cause_of(&dest, e))));
+    }
+    let r = write(d, &tmp, &dest).await;
+    let m = match r {
+        Ok(m) => m,
+        Err(cause) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            tracing::warn!(dest = %dest.display(), cause = %cause, "backup failed; nothing left behind");
+            return Err(failed(&dest, cause));
+        }
+    };
+    let files: Vec<_> = m.files.iter().map(|f| serde_json::json!({"name": f.name, "sha256": f.sha256})).collect();
+    let seq = d
+        .record(NewEvent {
+            time: d.now(),
+            kind: "backup.create".into(),
+            actor: Some(actor.id().to_string()),
+            subject: None,
+            place: Some(d.site.id.to_string()),
+            outcome: Outcome::Info,
+            reason: "BACKUP_CREATED".into(),
+            article: Some("002 §6(4)".into()),
+            score: None,
+            details: serde_json::json!({"dest": dest, "head_seq": m.head.seq, "head": m.head.hash, "files": files}),
+        })
+        .await
+        .ok()
+        .map(|r| r.seq);
+    tracing::info!(dest = %dest.display(), head = m.head.seq, "backup written");
+    Ok(serde_json::json!({
+        "backup": dest,
+        "head_seq": m.head.seq,
+        "head": m.head.hash,
+        "files": m.files,
+        "keys_not_included": m.keys_not_included,
+        "audit_seq": seq,
+    }))
+}
+
+async fn write(d: &Daemon, tmp: &Path, dest: &Path) -> Result<Manifest, String> {
+    d.store.vacuum_into(&tmp.join(backup::REGISTRY)).await.map_err(|e| cause_of(dest, e))?;
+    let head = d.audit_store.snapshot_into(tmp).await.map_err(|e| cause_of(dest, e))?;
+    let mut manifest = Manifest {
+        format: backup::FORMAT.into(),
+        node: d.audit_store.node().to_string(),
+        site: d.site.id.to_string(),
+        created: tobira_audit::time_text(d.now()),
+        version: env!("CARGO_PKG_VERSION").into(),
+        head,
+        head_signature: String::new(),
+        store_key: hex::encode(d.audit_store.public_key()),
+        files: vec![],
+        keys_not_included: backup::KEYS_NOT_INCLUDED.iter().map(|(k, _)| k.to_string()).collect(),
+    };
+    let signer = tobira_audit::Signer::load(&d.opts.signing_key_path()).map_err(|e| e.to_string())?;
+    backup::sign_head(&mut manifest, &signer);
+    backup::seal(tmp, dest, manifest).map_err(|e| cause_of(dest, e))
+}
