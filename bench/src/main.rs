@@ -135,6 +135,13 @@ enum Cmd {
         gallery: usize,
         #[arg(long, default_value_t = 200)]
         probes: usize,
+        /// Also measure N synthetic palms × 4 impressions as a development set of their own.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        synthetic: usize,
+        /// Skip the degraded capture conditions and the fingertip crops (issue 17 §3), which take most of
+        /// the run.
+        #[arg(long)]
+        no_conditions: bool,
         /// Image folders.
         dirs: Vec<std::path::PathBuf>,
     },
@@ -209,8 +216,8 @@ fn main() -> anyhow::Result<()> {
                 fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist)
             }
         }
-        Cmd::Palm { scores, debug_dir, gallery, probes, dirs } => {
-            palm::run(&dirs, scores.as_deref(), debug_dir.as_deref(), gallery, probes)
+        Cmd::Palm { scores, debug_dir, gallery, probes, synthetic, no_conditions, dirs } => {
+            palm::run(&dirs, scores.as_deref(), debug_dir.as_deref(), gallery, probes, synthetic, !no_conditions)
         }
         Cmd::All => {
             policy::run(200_000)?;

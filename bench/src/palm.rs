@@ -12,19 +12,18 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tobira_biometrics::palm::baseline::{compcode_compare, compcode_extract};
+use tobira_biometrics::palm::degrade::{self, CONDITIONS};
 use tobira_biometrics::palm::eval::{Rates, rates};
+use tobira_biometrics::palm::matcher::{
+    CALIBRATION_FMRS, CALIBRATION_SET, MAX_SHIFT, calibrate, calibration, compare_raw,
+};
 use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
 use tobira_biometrics::palm::{
-    PalmGallery, PalmTemplate, PalmThreshold, ROI_SIDE, compare, extract_image, extract_region, is_region, roi,
+    PalmError, PalmGallery, PalmTemplate, PalmThreshold, ROI_SIDE, compare, extract_image, extract_region, is_region,
+    roi,
 };
 
 use crate::stats::{fmt, summarize};
-
-struct Item {
-    name: String,
-    ours: Option<PalmTemplate>,
-    cc: Option<PalmTemplate>,
-}
 
 /// Identity and (for PolyU) session, parsed like eval_scores.py does.
 fn identity(name: &str) -> Option<(String, Option<u8>)> {
@@ -95,19 +94,31 @@ fn ratio(a: f64, b: f64) -> String {
 }
 
 /// What the daemon does with these scores (issue 17 §3): the error rates at the configured 1:1 threshold
-/// ([`PalmThreshold::default`], FMR 1e-4 by a calibration on PolyU's impostor pairs alone), beside the EER,
-/// which no deployed threshold delivers. A set from another sensor shows here whether that calibration holds.
-fn print_at_threshold(genuine: &[f32], impostor: &[f32]) {
+/// ([`PalmThreshold::default`], FMR 1e-4, calibrated on [`CALIBRATION_SET`]), beside the EER, which no
+/// deployed threshold delivers. A set from another sensor shows here whether that calibration holds.
+fn print_at_threshold(label: &str, genuine: &[f32], impostor: &[f32]) {
     let th = PalmThreshold::default();
-    let rejected = genuine.iter().filter(|s| !th.accepts(tobira_biometrics::Score(**s))).count();
-    let accepted = impostor.iter().filter(|s| th.accepts(tobira_biometrics::Score(**s))).count();
+    print_at(&format!("{label} at the 1:1 threshold {:.3}", th.value()), th.value(), th.fmr(), genuine, impostor);
+}
+
+/// The same for the raw similarity at the threshold the pipeline had before normalisation (0.33 for FMR
+/// 1e-4, calibrated on PolyU as recorded): the before/after figure.
+fn print_at_raw_threshold(genuine: &[f32], impostor: &[f32]) {
+    print_at(&format!("raw at the old threshold {RAW_THRESHOLD:.3}"), RAW_THRESHOLD, 1e-4, genuine, impostor);
+}
+
+/// The raw similarity's 1:1 threshold before issue 17 §3 (PolyU as recorded, normal fit, FMR 1e-4).
+const RAW_THRESHOLD: f32 = 0.33;
+
+fn print_at(label: &str, value: f32, fmr: f64, genuine: &[f32], impostor: &[f32]) {
+    let rejected = genuine.iter().filter(|s| **s < value).count();
+    let accepted = impostor.iter().filter(|s| **s >= value).count();
     let pc = |k: usize, n: usize| if n == 0 { 0.0 } else { 100.0 * k as f64 / n as f64 };
     println!(
-        "  {:<34} FMR {:.3} % ({accepted}/{}; target {:.3} %)  FNMR {:.3} % ({rejected}/{})",
-        format!("ours at the 1:1 threshold {:.3}", th.value()),
+        "  {label:<34} FMR {:.3} % ({accepted}/{}; target {:.3} %)  FNMR {:.3} % ({rejected}/{})",
         pc(accepted, impostor.len()),
         impostor.len(),
-        100.0 * th.fmr(),
+        100.0 * fmr,
         pc(rejected, genuine.len()),
         genuine.len()
     );
@@ -137,47 +148,195 @@ fn separation(g: &[f32], i: &[f32]) -> String {
     format!("d′ {d:.2}, lowest genuine {gmin:.3}, highest impostor {imax:.3}, gap {:.3}", gmin - imax)
 }
 
-fn write_csv(path: &Path, items: &[Item], scores: &[(usize, usize, f32)]) -> anyhow::Result<()> {
+fn write_csv(path: &Path, names: &[String], scores: &[(usize, usize, f32)]) -> anyhow::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| path.display().to_string())?);
     writeln!(f, "probe,reference,score")?;
     for (i, j, s) in scores {
         // `{}` on f32 prints the shortest decimal that reads back to the same f32: the script's order of
         // scores (all the rates depend on) is ours.
-        writeln!(f, "{},{},{}", items[*i].name, items[*j].name, s)?;
+        writeln!(f, "{},{},{}", names[*i], names[*j], s)?;
     }
     f.flush()?;
     Ok(())
 }
 
-fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> anyhow::Result<()> {
+/// A decoded image of a set.
+struct Loaded {
+    name: String,
+    px: Vec<u8>,
+    w: usize,
+    h: usize,
+}
+
+/// What each set is in issue 17 §3's protocol: the calibration set, the other development set (the check),
+/// or data never tuned on.
+fn role(dir_name: &str) -> &'static str {
+    if dir_name == CALIBRATION_SET {
+        "development set; the configured threshold is calibrated on it"
+    } else if matches!(dir_name, "CASIA_MS_940_fullhand" | "synthetic") {
+        "development set; the check on the calibration (never used to calibrate)"
+    } else {
+        "not development data: never tuned on"
+    }
+}
+
+/// A set's pairs by kind.
+struct Split {
+    genuine: Vec<f32>,
+    /// Genuine pairs across sessions (PolyU).
+    cross: Vec<f32>,
+    impostor: Vec<f32>,
+    /// Every unordered pair (index, index, score), for the CSV.
+    all: Vec<(usize, usize, f32)>,
+}
+
+/// Genuine, cross-session genuine and impostor scores of every unordered pair of `items` (a template that
+/// failed to enrol scores 0 against everything), by `score`.
+fn split_pairs(
+    names: &[String],
+    t: &[Option<PalmTemplate>],
+    mut score: impl FnMut(&PalmTemplate, &PalmTemplate) -> f32,
+) -> Split {
+    let ids: Vec<Option<(String, Option<u8>)>> = names.iter().map(|n| identity(n)).collect();
+    let (mut g, mut gx, mut imp, mut all) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..t.len() {
+        for j in i + 1..t.len() {
+            let s = match (&t[i], &t[j]) {
+                (Some(a), Some(b)) => score(a, b),
+                _ => 0.0,
+            };
+            all.push((i, j, s));
+            let (Some(a), Some(b)) = (&ids[i], &ids[j]) else { continue };
+            if a.0 == b.0 {
+                g.push(s);
+                if a.1.is_some() && a.1 != b.1 {
+                    gx.push(s);
+                }
+            } else {
+                imp.push(s);
+            }
+        }
+    }
+    Split { genuine: g, cross: gx, impostor: imp, all }
+}
+
+/// Impostor scores of the pairs where both templates enrolled (the ones a threshold is calibrated on).
+fn enrolled_impostors(names: &[String], t: &[Option<PalmTemplate>], raw: bool) -> Vec<f32> {
+    let ids: Vec<Option<(String, Option<u8>)>> = names.iter().map(|n| identity(n)).collect();
+    let mut out = Vec::new();
+    for i in 0..t.len() {
+        for j in i + 1..t.len() {
+            let (Some(a), Some(b), Some(x), Some(y)) = (&t[i], &t[j], &ids[i], &ids[j]) else { continue };
+            if x.0 != y.0 {
+                out.push(if raw { compare_raw(a, b, MAX_SHIFT).0 } else { compare(a, b).0 });
+            }
+        }
+    }
+    out
+}
+
+/// One capture condition's scores of enrolled pairs, normalised and raw.
+#[derive(Default)]
+struct CondScores {
+    label: String,
+    imp: Vec<f32>,
+    gen_s: Vec<f32>,
+    imp_raw: Vec<f32>,
+    gen_raw: Vec<f32>,
+}
+
+impl CondScores {
+    fn of(label: String, names: &[String], t: &[Option<PalmTemplate>]) -> CondScores {
+        CondScores {
+            label,
+            imp: enrolled_impostors(names, t, false),
+            gen_s: enrolled_genuine(names, t, false),
+            imp_raw: enrolled_impostors(names, t, true),
+            gen_raw: enrolled_genuine(names, t, true),
+        }
+    }
+
+    fn scores(&self, raw: bool) -> (&[f32], &[f32]) {
+        if raw { (&self.imp_raw, &self.gen_raw) } else { (&self.imp, &self.gen_s) }
+    }
+}
+
+/// What the cross-calibration needs from a set: every capture condition's scores (the first as recorded).
+#[derive(Default)]
+struct Pooled {
+    name: String,
+    conditions: Vec<CondScores>,
+}
+
+impl Pooled {
+    /// Impostor and genuine scores of every condition together.
+    fn pooled(&self, raw: bool) -> (Vec<f32>, Vec<f32>) {
+        let (mut i, mut g) = (Vec::new(), Vec::new());
+        for c in &self.conditions {
+            let (a, b) = c.scores(raw);
+            i.extend_from_slice(a);
+            g.extend_from_slice(b);
+        }
+        (i, g)
+    }
+}
+
+fn max_of(v: &[f32]) -> f32 {
+    v.iter().copied().fold(0.0, f32::max)
+}
+
+fn run_dir(
+    dir: &Path,
+    scores_dir: Option<&Path>,
+    debug_dir: Option<&Path>,
+    conditions: bool,
+) -> anyhow::Result<Pooled> {
     let dir_name = dir.file_name().and_then(|n| n.to_str()).context("DIR has no name")?.to_string();
     let parent = dir.parent().unwrap_or(Path::new(""));
     let files = images(dir)?;
-    println!("palm: {dir_name}: {} images", files.len());
+    println!("palm: {dir_name}: {} images — {}", files.len(), role(&dir_name));
     if let Some(d) = debug_dir {
         std::fs::create_dir_all(d.join(&dir_name))?;
     }
-    let mut items = Vec::with_capacity(files.len());
-    let (mut t_ours, mut t_cc) = (Vec::new(), Vec::new());
-    let (mut whole, mut roi_found) = (0usize, 0usize);
-    let mut reasons: Vec<String> = Vec::new();
+    let mut loaded = Vec::with_capacity(files.len());
+    let mut undecodable: Vec<String> = Vec::new();
     for p in &files {
         let name = p.strip_prefix(parent).unwrap_or(p).to_string_lossy().replace('\\', "/");
         let bytes = std::fs::read(p).with_context(|| p.display().to_string())?;
-        let img = match tobira_biometrics::image::GrayImage::decode(&bytes, 500) {
-            Ok(i) => i,
-            Err(e) => {
-                reasons.push(format!("{name}: {e}"));
-                items.push(Item { name, ours: None, cc: None });
-                continue;
-            }
-        };
-        let (w, h) = (img.width as usize, img.height as usize);
+        match tobira_biometrics::image::GrayImage::decode(&bytes, 500) {
+            Ok(i) => loaded.push(Loaded { name, w: i.width as usize, h: i.height as usize, px: i.pixels }),
+            Err(e) => undecodable.push(format!("{name}: {e}")),
+        }
+    }
+    let mut pooled = Pooled { name: dir_name.clone(), ..Pooled::default() };
+    run_images(&dir_name, &loaded, &undecodable, scores_dir, debug_dir, conditions, &mut pooled)?;
+    Ok(pooled)
+}
+
+/// A set's figures: as recorded (ours, at the configured threshold, the raw similarity before normalisation,
+/// CompCode), then every degraded capture condition, then whole hands cropped to a fingertip.
+fn run_images(
+    dir_name: &str,
+    loaded: &[Loaded],
+    undecodable: &[String],
+    scores_dir: Option<&Path>,
+    debug_dir: Option<&Path>,
+    conditions: bool,
+    pooled: &mut Pooled,
+) -> anyhow::Result<()> {
+    let names: Vec<String> = loaded.iter().map(|l| l.name.clone()).collect();
+    let (mut t_ours, mut t_cc) = (Vec::new(), Vec::new());
+    let (mut whole, mut roi_found) = (0usize, 0usize);
+    let mut reasons: Vec<String> = undecodable.to_vec();
+    let mut ours_t: Vec<Option<PalmTemplate>> = Vec::with_capacity(loaded.len());
+    let mut cc_t: Vec<Option<PalmTemplate>> = Vec::with_capacity(loaded.len());
+    for l in loaded {
+        let (w, h) = (l.w, l.h);
         let t = Instant::now();
-        let ours = extract_image(&img.pixels, w, h);
+        let ours = extract_image(&l.px, w, h);
         t_ours.push(t.elapsed());
         let region: Option<Vec<u8>> = if is_region(w, h) {
-            Some(img.pixels.clone())
+            Some(l.px.clone())
         } else {
             whole += 1;
             ours.as_ref().ok().and_then(|x| x.roi.as_ref()).map(|r| r.pixels.clone())
@@ -188,13 +347,13 @@ fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> a
                 roi_found += 1;
             }
             if let Some(d) = debug_dir {
-                let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
-                let out = d.join(&dir_name);
+                let stem = l.name.rsplit('/').next().and_then(|f| f.rsplit_once('.')).map_or("image", |x| x.0);
+                let out = d.join(dir_name);
                 write_png(
                     &out.join(format!("{stem}_keypoints.png")),
                     w,
                     h,
-                    Some(roi::draw_debug(&img.pixels, w, h, located)),
+                    Some(roi::draw_debug(&l.px, w, h, located)),
                     None,
                 )?;
                 if let Some(r) = located {
@@ -211,45 +370,36 @@ fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> a
             c
         });
         if let Err(e) = &ours {
-            reasons.push(format!("{name}: {e}"));
+            reasons.push(format!("{}: {e}", l.name));
         }
-        items.push(Item { name, ours: ours.ok().map(|x| x.template), cc });
+        ours_t.push(ours.ok().map(|x| x.template));
+        cc_t.push(cc);
     }
-    let n = items.len();
-    let (mut s_ours, mut s_cc) = (Vec::with_capacity(n * n / 2), Vec::with_capacity(n * n / 2));
-    let (mut c_ours, mut c_cc) = (Vec::new(), Vec::new());
-    for i in 0..n {
-        for j in i + 1..n {
-            let s = match (&items[i].ours, &items[j].ours) {
-                (Some(a), Some(b)) => {
-                    let t = Instant::now();
-                    let s = compare(a, b).0;
-                    c_ours.push(t.elapsed());
-                    s
-                }
-                _ => 0.0,
-            };
-            let c = match (&items[i].cc, &items[j].cc) {
-                (Some(a), Some(b)) => {
-                    let t = Instant::now();
-                    let s = compcode_compare(a, b).0;
-                    c_cc.push(t.elapsed());
-                    s
-                }
-                _ => 0.0,
-            };
-            s_ours.push((i, j, s));
-            s_cc.push((i, j, c));
-        }
-    }
+    let n = names.len() + undecodable.len();
+    let mut c_ours = Vec::new();
+    let Split { genuine: g, cross: gx, impostor: imp, all: s_ours } = split_pairs(&names, &ours_t, |a, b| {
+        let t = Instant::now();
+        let s = compare(a, b).0;
+        c_ours.push(t.elapsed());
+        s
+    });
+    let mut c_cc = Vec::new();
+    let Split { genuine: cg, cross: cgx, impostor: cimp, all: s_cc } = split_pairs(&names, &cc_t, |a, b| {
+        let t = Instant::now();
+        let s = compcode_compare(a, b).0;
+        c_cc.push(t.elapsed());
+        s
+    });
+    let Split { genuine: rg, cross: rgx, impostor: rimp, .. } =
+        split_pairs(&names, &ours_t, |a, b| compare_raw(a, b, MAX_SHIFT).0);
     if let Some(d) = scores_dir {
         std::fs::create_dir_all(d)?;
-        write_csv(&d.join(format!("{dir_name}.csv")), &items, &s_ours)?;
-        write_csv(&d.join(format!("{dir_name}_CompCode.csv")), &items, &s_cc)?;
+        write_csv(&d.join(format!("{dir_name}.csv")), &names, &s_ours)?;
+        write_csv(&d.join(format!("{dir_name}_CompCode.csv")), &names, &s_cc)?;
         println!("  scores: {}/{dir_name}.csv, {}/{dir_name}_CompCode.csv", d.display(), d.display());
     }
-    let fte = items.iter().filter(|i| i.ours.is_none()).count();
-    let fte_cc = items.iter().filter(|i| i.cc.is_none()).count();
+    let fte = ours_t.iter().filter(|t| t.is_none()).count() + undecodable.len();
+    let fte_cc = cc_t.iter().filter(|t| t.is_none()).count() + undecodable.len();
     if whole > 0 {
         println!("  ROI found on {roi_found}/{whole} images");
     }
@@ -257,37 +407,23 @@ fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> a
     for r in &reasons {
         println!("    refused {r}");
     }
-    let ids: Vec<Option<(String, Option<u8>)>> = items.iter().map(|i| identity(&i.name)).collect();
-    let split = |v: &[(usize, usize, f32)]| {
-        let (mut g, mut gx, mut imp) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, j, s) in v {
-            let (Some(a), Some(b)) = (&ids[*i], &ids[*j]) else { continue };
-            if a.0 == b.0 {
-                g.push(*s);
-                if a.1.is_some() && a.1 != b.1 {
-                    gx.push(*s);
-                }
-            } else {
-                imp.push(*s);
-            }
-        }
-        (g, gx, imp)
-    };
-    let (g, gx, imp) = split(&s_ours);
-    let (cg, cgx, cimp) = split(&s_cc);
     let (ra, rca) = (rates(&g, &imp), rates(&cg, &cimp));
     println!("  all pairs:");
     print_rates("ours", &ra);
-    print_at_threshold(&g, &imp);
+    print_at_threshold("ours", &g, &imp);
+    print_rates("ours before normalisation (raw)", &rates(&rg, &rimp));
+    print_at_raw_threshold(&rg, &rimp);
     print_rates("CompCode (baseline)", &rca);
     print_ratios("ours / CompCode", &ra, &rca);
     println!("    ours:     {}", separation(&g, &imp));
+    println!("    raw:      {}", separation(&rg, &rimp));
     println!("    CompCode: {}", separation(&cg, &cimp));
     if !gx.is_empty() {
         let (rx, rcx) = (rates(&gx, &imp), rates(&cgx, &cimp));
         println!("  cross-session genuine pairs (session 1 against 2), all impostor pairs:");
         print_rates("ours", &rx);
-        print_at_threshold(&gx, &imp);
+        print_at_threshold("ours", &gx, &imp);
+        print_rates("ours before normalisation (raw)", &rates(&rgx, &rimp));
         print_rates("CompCode (baseline)", &rcx);
         print_ratios("ours / CompCode", &rx, &rcx);
         println!("    ours:     {}", separation(&gx, &imp));
@@ -306,8 +442,153 @@ fn run_dir(dir: &Path, scores_dir: Option<&Path>, debug_dir: Option<&Path>) -> a
         fmt(ec.p50)
     );
     println!("  comparison median: ours {} (p99 {}), CompCode {}", fmt(co.p50), fmt(co.p99), fmt(cc.p50));
+    pooled.conditions.push(CondScores::of(CONDITIONS[0].to_string(), &names, &ours_t));
+    if conditions {
+        run_conditions(loaded, &names, &ours_t, pooled)?;
+        if whole > 0 {
+            run_fingertips(loaded, &ours_t);
+        }
+    }
     Ok(())
 }
+
+/// Genuine scores of the pairs where both templates enrolled.
+fn enrolled_genuine(names: &[String], t: &[Option<PalmTemplate>], raw: bool) -> Vec<f32> {
+    let ids: Vec<Option<(String, Option<u8>)>> = names.iter().map(|n| identity(n)).collect();
+    let mut out = Vec::new();
+    for i in 0..t.len() {
+        for j in i + 1..t.len() {
+            let (Some(a), Some(b), Some(x), Some(y)) = (&t[i], &t[j], &ids[i], &ids[j]) else { continue };
+            if x.0 == y.0 {
+                out.push(if raw { compare_raw(a, b, MAX_SHIFT).0 } else { compare(a, b).0 });
+            }
+        }
+    }
+    out
+}
+
+/// Every degraded capture condition (issue 17 §3): what the quality gate refuses and why, and how the
+/// captures it lets through score — against each other (both captures poor, the case that fooled the
+/// threshold) and against the other people's recorded captures — normalised and raw.
+fn run_conditions(
+    loaded: &[Loaded],
+    names: &[String],
+    recorded: &[Option<PalmTemplate>],
+    pooled: &mut Pooled,
+) -> anyhow::Result<()> {
+    let th = PalmThreshold::default();
+    let ids: Vec<Option<(String, Option<u8>)>> = names.iter().map(|n| identity(n)).collect();
+    println!(
+        "  capture conditions (the development images degraded; pairs of enrolled templates; threshold {:.3}):",
+        th.value()
+    );
+    for cond in CONDITIONS.iter().skip(1) {
+        let mut t: Vec<Option<PalmTemplate>> = Vec::with_capacity(loaded.len());
+        let mut why: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        for l in loaded {
+            let r = cond.apply(&l.px, l.w, l.h).and_then(|px| extract_image(&px, l.w, l.h));
+            match r {
+                Ok(x) => t.push(Some(x.template)),
+                Err(e) => {
+                    *why.entry(refusal_kind(&e).to_string()).or_default() += 1;
+                    t.push(None);
+                }
+            }
+        }
+        let enrolled = t.iter().filter(|x| x.is_some()).count();
+        let cs = CondScores::of(cond.to_string(), names, &t);
+        let (imp, imp_raw, gen_s) = (&cs.imp, &cs.imp_raw, &cs.gen_s);
+        let (mut vs_rec, mut vs_rec_raw) = (vec![], vec![]);
+        for (i, a) in t.iter().enumerate() {
+            let Some(a) = a else { continue };
+            for (j, b) in recorded.iter().enumerate() {
+                let (Some(x), Some(y), Some(b)) = (&ids[i], &ids[j], b) else { continue };
+                if x.0 != y.0 {
+                    vs_rec.push(compare(a, b).0);
+                    vs_rec_raw.push(compare_raw(a, b, MAX_SHIFT).0);
+                }
+            }
+        }
+        let over = |v: &[f32]| v.iter().filter(|s| th.accepts(tobira_biometrics::Score(**s))).count();
+        let under = gen_s.iter().filter(|s| !th.accepts(tobira_biometrics::Score(**s))).count();
+        let refused: Vec<String> = why.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!(
+            "    {:<34} enrolled {enrolled}/{}{}",
+            cond.to_string(),
+            t.len(),
+            if refused.is_empty() { String::new() } else { format!(" (refused: {})", refused.join(", ")) }
+        );
+        if enrolled > 0 {
+            println!(
+                "      among themselves: impostors above the threshold {}/{} (highest {:.3}; raw highest {:.3}), genuine below {under}/{}",
+                over(imp),
+                imp.len(),
+                max_of(imp),
+                max_of(imp_raw),
+                gen_s.len()
+            );
+            println!(
+                "      against the others' recorded captures: above the threshold {}/{} (highest {:.3}; raw highest {:.3})",
+                over(&vs_rec),
+                vs_rec.len(),
+                max_of(&vs_rec),
+                max_of(&vs_rec_raw)
+            );
+        }
+        pooled.conditions.push(cs);
+    }
+    Ok(())
+}
+
+/// A refusal's kind, for counting.
+fn refusal_kind(e: &PalmError) -> &'static str {
+    match e {
+        PalmError::Blank { .. } => "blank frame",
+        PalmError::LowQuality { .. } => "low clarity",
+        PalmError::LowContrast { .. } => "low contrast",
+        PalmError::Blocky { .. } => "JPEG blocks",
+        PalmError::NoHand(_) => "no hand",
+        PalmError::KeyPoints(_) => "key points",
+        PalmError::CutOff => "cut off",
+        PalmError::RegionOutside => "region outside",
+        PalmError::Fingerprint { .. } => "fingerprint",
+        _ => "other",
+    }
+}
+
+/// Whole hands cropped so that a fingertip is cut by the frame (issue 17 §3): is the region still found, and
+/// does it give the same template as the uncropped image?
+fn run_fingertips(loaded: &[Loaded], recorded: &[Option<PalmTemplate>]) {
+    let (mut tried, mut found, mut agree) = (0usize, 0usize, Vec::new());
+    let mut why: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for (l, rec) in loaded.iter().zip(recorded) {
+        if is_region(l.w, l.h) {
+            continue;
+        }
+        let Some((px, w, h)) = degrade::crop_to_fingertip(&l.px, l.w, l.h, FINGERTIP_BITE) else { continue };
+        tried += 1;
+        match extract_image(&px, w, h) {
+            Ok(x) => {
+                found += 1;
+                if let Some(r) = rec {
+                    agree.push(compare(&x.template, r).0);
+                }
+            }
+            Err(e) => *why.entry(refusal_kind(&e).to_string()).or_default() += 1,
+        }
+    }
+    if tried > 0 {
+        let refused: Vec<String> = why.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        println!(
+            "  whole hands cropped so that a fingertip is cut by {FINGERTIP_BITE} px at the frame's edge: region found on {found}/{tried}{}; score against the uncropped capture: lowest {:.3}",
+            if refused.is_empty() { String::new() } else { format!(" (refused: {})", refused.join(", ")) },
+            agree.iter().copied().fold(f32::INFINITY, f32::min)
+        );
+    }
+}
+
+/// How deep the fingertip crop cuts into the finger, pixels.
+const FINGERTIP_BITE: usize = 6;
 
 /// 1:N over `n` synthetic templates: enrolment of impression 0 of each palm (two threads), then `probes`
 /// identifications of impression 1 of gallery members.
@@ -368,16 +649,143 @@ fn identify(n: usize, probes: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Synthetic palms as a set of their own (development data; never mixed with the real sets): `n` palms ×
+/// four impressions, as 128² regions.
+fn synthetic_set(n: usize) -> Vec<Loaded> {
+    let noise = PalmNoise::default();
+    let mut out = Vec::with_capacity(n * 4);
+    for p in 0..n as u64 {
+        let palm = SyntheticPalm::new(5_000_000 + p);
+        for i in 0..4u64 {
+            out.push(Loaded {
+                name: format!("synthetic/{:03}/1_{:02}_s.png", p + 1, i + 1),
+                px: palm.impression(i, &noise),
+                w: ROI_SIDE,
+                h: ROI_SIDE,
+            });
+        }
+    }
+    out
+}
+
+/// Issue 17 §3's honest proxy: a threshold calibrated on one development set, the error rates it gives on
+/// another, both ways — for the normalised score and, beside it, for the raw similarity it replaced. Per
+/// target set: the pooled rates, and the capture condition where the normal fit of the false-match rate is
+/// worst. First, what the old method did: a threshold fitted to a set's clean captures only, on that same
+/// sensor's poor captures — the failure the unseen sensor showed.
+fn cross_calibration(sets: &[Pooled]) {
+    let k = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
+    let fit = |imp: &[f32], t: f32| {
+        let n = imp.len().max(1) as f64;
+        let mean = imp.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
+        let sd = (imp.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n).sqrt();
+        0.5 * erfc((f64::from(t) - mean) / (sd.max(1e-9) * std::f64::consts::SQRT_2))
+    };
+    let rates_at = |imp: &[f32], gen_s: &[f32], t: f32| {
+        let fa = imp.iter().filter(|s| **s >= t).count();
+        let fr = gen_s.iter().filter(|s| **s < t).count();
+        format!(
+            "FMR {fa}/{} (normal fit {:.1e}), FNMR {fr}/{} ({:.2} %)",
+            imp.len(),
+            fit(imp, t),
+            gen_s.len(),
+            100.0 * fr as f64 / gen_s.len().max(1) as f64
+        )
+    };
+    let worst = |p: &Pooled, raw: bool, t: f32| {
+        p.conditions
+            .iter()
+            .filter(|c| c.scores(raw).0.len() >= 20)
+            .map(|c| (fit(c.scores(raw).0, t), c.label.as_str()))
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map_or(String::new(), |(f, l)| format!("; worst condition {l}: normal fit {f:.1e}"))
+    };
+    println!(
+        "palm: thresholds fitted to clean captures (as recorded only; normal fit, FMR 1e-4), on the same set's degraded captures:"
+    );
+    for p in sets.iter().filter(|p| p.conditions.len() > 1) {
+        for (label, raw) in [("ours", false), ("raw similarity (before)", true)] {
+            let Some(rec) = p.conditions.first() else { continue };
+            let t = calibrate(rec.scores(raw).0)[k].1;
+            let per: Vec<String> = p
+                .conditions
+                .iter()
+                .skip(1)
+                .filter(|c| c.scores(raw).0.len() >= 20)
+                .map(|c| format!("{} {:.1e}", c.label, fit(c.scores(raw).0, t)))
+                .collect();
+            println!("  {:<22} {label:<24} threshold {t:.3}: {}", p.name, per.join(", "));
+        }
+    }
+    if sets.len() < 2 {
+        return;
+    }
+    println!(
+        "palm: calibration across development sets (every capture condition's enrolled pairs pooled; normal fit, FMR 1e-4):"
+    );
+    for (label, raw) in [("ours", false), ("raw similarity (before)", true)] {
+        println!("  {label}:");
+        for cal in sets {
+            let t = calibrate(&cal.pooled(raw).0)[k].1;
+            for other in sets {
+                let (imp, gen_s) = other.pooled(raw);
+                println!(
+                    "    calibrated on {:<22} threshold {t:.3} → on {:<22} {}{}",
+                    cal.name,
+                    other.name,
+                    rates_at(&imp, &gen_s, t),
+                    worst(other, raw, t)
+                );
+            }
+        }
+    }
+    if let Some(cal) = sets.iter().find(|s| s.name == CALIBRATION_SET) {
+        let fresh = calibrate(&cal.pooled(false).0);
+        let fmt_t =
+            |t: [(f64, f32); 6]| t.iter().map(|(f, v)| format!("{f:.0e} {v:.3}")).collect::<Vec<_>>().join(", ");
+        println!("  configured table (matcher::CALIBRATION): {}", fmt_t(calibration()));
+        println!("  recomputed from {CALIBRATION_SET} now:       {}", fmt_t(fresh));
+    }
+}
+
+/// The complementary error function (Numerical Recipes' erfcc, relative error below 1.2e-7).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let r = t
+        * (-z * z - 1.265_512_23
+            + t * (1.000_023_68
+                + t * (0.374_091_96
+                    + t * (0.096_784_18
+                        + t * (-0.186_288_06
+                            + t * (0.278_868_07
+                                + t * (-1.135_203_98
+                                    + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77)))))))))
+            .exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
 pub fn run(
     dirs: &[PathBuf],
     scores: Option<&Path>,
     debug_dir: Option<&Path>,
     gallery: usize,
     probes: usize,
+    synthetic: usize,
+    conditions: bool,
 ) -> anyhow::Result<()> {
+    let mut pooled = Vec::new();
     for d in dirs {
-        run_dir(d, scores, debug_dir)?;
+        pooled.push(run_dir(d, scores, debug_dir, conditions)?);
     }
+    if synthetic > 0 {
+        let set = synthetic_set(synthetic);
+        println!("palm: synthetic: {} images ({synthetic} generated palms × 4) — {}", set.len(), role("synthetic"));
+        let mut p = Pooled { name: "synthetic".into(), ..Pooled::default() };
+        run_images("synthetic", &set, &[], scores, None, false, &mut p)?;
+        pooled.push(p);
+    }
+    cross_calibration(&pooled);
     if gallery > 0 {
         identify(gallery, probes)?;
     }

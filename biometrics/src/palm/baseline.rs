@@ -24,7 +24,7 @@ fn bank() -> &'static Bank {
 /// quality gate (the published method has none).
 pub fn compcode_extract(pixels: &[u8], width: usize, height: usize) -> Result<PalmTemplate, PalmError> {
     match extract_with(bank(), pixels, width, height) {
-        Err(PalmError::LowQuality { .. }) => {
+        Err(PalmError::LowQuality { .. } | PalmError::LowContrast { .. } | PalmError::Blocky { .. }) => {
             let raw = bank().code(pixels, width, height);
             Ok(PalmTemplate::from_raw(&raw, false, 0.0, 0))
         }

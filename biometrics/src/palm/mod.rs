@@ -6,18 +6,24 @@
 //!
 //! - [`roi`]: hand segmentation, the valleys between the fingers as key points, a rotation- and
 //!   scale-normalised square palm region.
+//! - [`quality`]: the capture quality gate — line contrast, JPEG blockiness, clarity — before any code.
 //! - [`features`]: illumination normalisation, the oriented Gabor bank, the orientation code.
 //! - [`template`]: the versioned template and its byte format.
-//! - [`matcher`]: 1:1 comparison with a shift search; [`PalmGallery`] for 1:N.
+//! - [`matcher`]: 1:1 comparison with a shift search, normalised against the pair's own wrong alignments;
+//!   [`PalmGallery`] for 1:N.
 //! - [`iso19794_9`]: the ISO/IEC 19794-9:2007 vascular image record, for images that must travel.
 //! - [`synthetic`]: synthetic palms for the simulator, the demo and scale tests.
 //! - [`baseline`]: the competitive code (CompCode), the published baseline the benchmark compares against.
+//! - [`degrade`]: poor captures made from good ones (blur, flat contrast, JPEG, a fingertip cut off), for the
+//!   tests and the benchmark.
 
 pub mod baseline;
+pub mod degrade;
 pub mod eval;
 pub mod features;
 pub mod iso19794_9;
 pub mod matcher;
+pub mod quality;
 pub mod roi;
 pub use tobira_sample::synthetic_palm as synthetic;
 pub mod template;
@@ -26,7 +32,8 @@ pub mod texture;
 pub mod gallery;
 
 pub use gallery::PalmGallery;
-pub use matcher::{PalmThreshold, compare};
+pub use matcher::{Comparison, PalmThreshold, compare, compare_detail};
+pub use quality::QualityReport;
 pub use roi::Roi;
 pub use template::{PalmTemplate, TemplateError};
 
@@ -43,13 +50,31 @@ pub enum PalmError {
     Invalid(String),
     #[error("the frame is empty or saturated (grey-level spread {spread})")]
     Blank { spread: u8 },
-    #[error("palm quality too low: {quality} (at least {min} needed)")]
+    #[error("palm quality too low: {quality} (at least {min} needed; hold the palm flat and still over the reader)")]
     LowQuality { quality: u8, min: u8 },
+    /// Veins and lines barely above the grey (issue 17 §3): such codes agree with strangers' too often.
+    #[error(
+        "the palm image has too little contrast: its lines and veins vary by {:.2} grey levels (at least {:.2} \
+         needed; check the reader's illumination, hold the palm still at the right distance)",
+        f32::from(*hundredths) / 100.0, quality::MIN_CONTRAST
+    )]
+    LowContrast { hundredths: u16 },
+    /// JPEG block marks dominate the region (issue 17 §3): two such captures agree on their block grid.
+    #[error(
+        "the palm image is too compressed: JPEG block marks are {:.1}× the texture between them (at most \
+         {:.1}; set the reader or its bridge to a higher JPEG quality or a lossless format)",
+        f32::from(*tenths) / 10.0, quality::MAX_BLOCKINESS
+    )]
+    Blocky { tenths: u16 },
     #[error("no hand found in the image: {0}")]
     NoHand(&'static str),
     #[error("the hand's key points were not found: {0}")]
     KeyPoints(&'static str),
-    #[error("the hand is cut off at the image edge")]
+    /// A valley between the fingers lies on the frame's edge (a fingertip touching it is fine).
+    #[error(
+        "the hand is cut off at the image edge: a valley between the fingers is not in the frame (move the hand \
+         to the middle of the reader)"
+    )]
     CutOff,
     #[error("the palm region falls outside the image")]
     RegionOutside,
@@ -63,7 +88,8 @@ pub enum PalmError {
     Fingerprint { percent: u8 },
 }
 
-/// Below this quality a template cannot support a decision: ask for another capture.
+/// Below this quality a template cannot support a decision: ask for another capture. Every measure of the
+/// quality gate ([`quality`]) refuses at this grade.
 pub const MIN_QUALITY: u8 = 30;
 
 fn bank() -> &'static Bank {
@@ -98,7 +124,13 @@ pub fn extract_image(pixels: &[u8], width: usize, height: usize) -> Result<Extra
         refuse_ridges(pixels, width, height)?;
     }
     let roi = roi::locate(pixels, width, height)?;
-    let template = extract_region(&roi.pixels, ROI_SIDE, ROI_SIDE)?;
+    // JPEG's block grid lives in the frame as it arrived, not in the resampled (turned, scaled) region:
+    // measure it over the region's footprint.
+    let (xs, ys) = (roi.corners.map(|c| c.0), roi.corners.map(|c| c.1));
+    let lo = |v: [f32; 4]| v.iter().copied().fold(f32::MAX, f32::min).max(0.0) as usize;
+    let hi = |v: [f32; 4]| v.iter().copied().fold(0.0, f32::max).ceil() as usize + 1;
+    let blockiness = quality::blockiness(pixels, width, height, (lo(xs), lo(ys), hi(xs), hi(ys)));
+    let template = extract_gated(bank(), &roi.pixels, ROI_SIDE, ROI_SIDE, blockiness)?;
     Ok(Extraction { template, roi: Some(roi) })
 }
 
@@ -141,7 +173,23 @@ fn refuse_ridges(pixels: &[u8], width: usize, height: usize) -> Result<(), PalmE
     Ok(())
 }
 
+/// Extraction with a given filter bank, the region's blockiness measured on the region itself.
 pub fn extract_with(bank: &Bank, pixels: &[u8], width: usize, height: usize) -> Result<PalmTemplate, PalmError> {
+    if pixels.len() != width * height {
+        return Err(PalmError::Invalid(format!("{} bytes for {width}x{height}", pixels.len())));
+    }
+    extract_gated(bank, pixels, width, height, quality::blockiness(pixels, width, height, (0, 0, width, height)))
+}
+
+/// The quality gate ([`quality`]) and the code, for a region whose blockiness the caller measured on the
+/// image as it arrived.
+fn extract_gated(
+    bank: &Bank,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    blockiness: f32,
+) -> Result<PalmTemplate, PalmError> {
     if width < 32 || height < 32 || width > 4096 || height > 4096 {
         return Err(PalmError::Invalid(format!("{width}x{height} region")));
     }
@@ -170,10 +218,12 @@ pub fn extract_with(bank: &Bank, pixels: &[u8], width: usize, height: usize) -> 
     }
     refuse_ridges(pixels, width, height)?;
     let raw = bank.code(pixels, width, height);
-    let quality = features::quality(&raw);
-    if quality < MIN_QUALITY {
-        return Err(PalmError::LowQuality { quality, min: MIN_QUALITY });
-    }
+    let report = QualityReport {
+        contrast: quality::line_contrast(pixels, width, height),
+        blockiness,
+        clarity: features::quality(&raw),
+    };
+    let quality = report.verdict()?;
     let spec = bank.spec();
     Ok(PalmTemplate::from_raw(&raw, spec.double, spec.mask_fraction, quality))
 }

@@ -7,7 +7,7 @@
 //! 3. **Radial profile.** From the centre, one ray every 0.5° to the first background pixel. A valley is a
 //!    local minimum of the ray length, within [`VALLEY_REACH`] radii, with a finger rising at least
 //!    [`FINGER_RISE`] radii on each side; rays that leave the image while still on the hand are the wrist
-//!    (or a hand cut off at the edge) and separate nothing. Relative rises, not absolute lengths, because a
+//!    (or a finger leaving the frame) and separate nothing. Relative rises, not absolute lengths, because a
 //!    broad palm with short fingers (CASIA subject 003) reaches only 2.5 radii at the fingertips.
 //! 4. **Key points.** The three consecutive valleys spaced most evenly, about a finger's width apart, lie
 //!    between index, middle, ring and little finger; a farther valley beyond one end is the thumb's. The outer two (index–middle,
@@ -32,8 +32,6 @@ const THUMB_WINDOW: usize = 120;
 pub const SIDE_RATIO: f32 = 1.1;
 /// Gap between the key-point line and the region's near edge / key-point distance.
 pub const OFFSET_RATIO: f32 = 0.2;
-/// Rays (0.5° each) beyond the outer valleys still counted as the index or little finger.
-const FINGER_MARGIN_RAYS: usize = 20;
 /// Angular steps of the radial profile (0.5°).
 const RAYS: usize = 720;
 
@@ -183,32 +181,62 @@ fn cast(mask: &[bool], w: usize, h: usize, c: (f32, f32), angle: f32) -> Ray {
     }
 }
 
-/// The longest circular run of `true`: (first index, length).
-fn longest_run(v: &[bool]) -> Option<(usize, usize)> {
+/// The circular runs of `true`: (first index, length), longest first.
+fn runs(v: &[bool]) -> Vec<(usize, usize)> {
     let n = v.len();
     if n == 0 || !v.iter().any(|b| *b) {
-        return None;
+        return Vec::new();
     }
     if v.iter().all(|b| *b) {
-        return Some((0, n));
+        return vec![(0, n)];
     }
     let start = (0..n).find(|i| !v[*i]).unwrap_or(0);
-    let (mut best, mut k) = ((0, 0), 0);
+    let (mut out, mut k) = (Vec::new(), 0);
     while k < n {
-        let i = (start + k) % n;
-        if v[i] {
+        if v[(start + k) % n] {
             let first = k;
             while k < n && v[(start + k) % n] {
                 k += 1;
             }
-            if k - first > best.1 {
-                best = ((start + first) % n, k - first);
-            }
+            out.push(((start + first) % n, k - first));
         } else {
             k += 1;
         }
     }
-    Some(best)
+    out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    out
+}
+
+/// Where to cut the circle of rays so that the valleys come in order along the hand's outline, the thumb's
+/// valley at one end: the middle of the wrist — of the runs of rays that leave the image on the hand, the
+/// one farthest from every valley candidate, if it is at least 90° from them (a fingertip touching the frame
+/// lies beside the valleys, the wrist opposite them) — or else just past the widest gap between candidates
+/// (`cands` sorted), which holds the wrist and the thumb.
+fn outline_start(border: &[bool], cands: &[usize]) -> usize {
+    let n = border.len();
+    let apart = |a: usize, b: usize| {
+        let d = a.abs_diff(b) % n;
+        d.min(n - d)
+    };
+    let far = |k: usize| cands.iter().map(|c| apart(k, *c)).min().unwrap_or(n);
+    // Longest first, so that among equally distant runs the longest wins.
+    if let Some(mid) = runs(border)
+        .into_iter()
+        .map(|(a, len)| (a + len / 2) % n)
+        .min_by_key(|m| std::cmp::Reverse(far(*m)))
+        .filter(|m| far(*m) >= n / 4)
+    {
+        return mid;
+    }
+    let mut best = (0, 0);
+    for (i, &k) in cands.iter().enumerate() {
+        let next = cands[(i + 1) % cands.len()];
+        let gap = (next + n - k) % n;
+        if gap > best.0 || cands.len() == 1 {
+            best = (gap, (k + 1) % n);
+        }
+    }
+    best.1
 }
 
 /// Finds the key points on a hand mask.
@@ -258,19 +286,8 @@ pub fn key_points(mask: &[bool], w: usize, h: usize) -> Result<KeyPoints, PalmEr
         out
     };
     let mut cands = find(VALLEY_WINDOW);
-    // Order the candidates along the hand's outline: start the circle at the wrist (the middle of the
-    // longest run of border rays) or, with no wrist in view, at the widest angular gap between candidates.
-    let start = longest_run(&border).map(|(a, n)| (a + n / 2) % RAYS).unwrap_or_else(|| {
-        let mut best = (0, 0);
-        for (i, &k) in cands.iter().enumerate() {
-            let next = cands[(i + 1) % cands.len()];
-            let gap = (next + RAYS - k) % RAYS;
-            if gap > best.0 || cands.len() == 1 {
-                best = (gap, (k + 1) % RAYS);
-            }
-        }
-        best.1
-    });
+    // Order the candidates along the hand's outline, starting at the wrist.
+    let start = outline_start(&border, &cands);
     cands.sort_by_key(|k| (k + RAYS - start) % RAYS);
     let point = |k: usize| {
         let ang = k as f32 * std::f32::consts::TAU / RAYS as f32;
@@ -325,18 +342,15 @@ pub fn key_points(mask: &[bool], w: usize, h: usize) -> Result<KeyPoints, PalmEr
         // CASIA set; a mirrored hand gives a mirrored region, consistently so for that hand).
         (None, None) => None,
     };
-    // The four fingers lie around the three valleys; a ray toward them that leaves the image means the hand
-    // is cut off at the edge, and the valleys (hence the region) cannot be trusted.
-    let angle_of = |p: (f32, f32)| {
-        let a = (p.1 - centre.1).atan2(p.0 - centre.0).rem_euclid(std::f32::consts::TAU);
-        ((a / std::f32::consts::TAU * RAYS as f32).round() as usize) % RAYS
-    };
-    let (k0, k2) = (angle_of(three[0]), angle_of(three[2]));
-    // The short way round from the first to the last valley, widened by one finger on each side.
-    let fwd = (k2 + RAYS - k0) % RAYS;
-    let (from, span) = if fwd <= RAYS / 2 { (k0, fwd) } else { (k2, RAYS - fwd) };
-    let widen = span / 2 + FINGER_MARGIN_RAYS;
-    if (0..span + 2 * widen).any(|j| border[(from + RAYS - widen + j) % RAYS]) {
+    // A valley on the frame's edge is not seen whole: the hand is cut off there. A finger that leaves the
+    // frame beyond its valleys is not (issue 17 §3: contact-free captures often touch the edge with a
+    // fingertip): every valley already has a finger rising FINGER_RISE radii on both sides before any ray
+    // leaves the image, so the valleys it gives are real; the region is checked below to lie on the hand.
+    let margin = 2.0;
+    if three
+        .iter()
+        .any(|(x, y)| *x < margin || *y < margin || *x > (w - 1) as f32 - margin || *y > (h - 1) as f32 - margin)
+    {
         return Err(PalmError::CutOff);
     }
     Ok(KeyPoints { valleys: three, thumb, centre, radius })
