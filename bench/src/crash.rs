@@ -96,7 +96,16 @@ struct Figures {
     /// Door presentations by enrolled people by the reason they were answered with (a rotation that lost
     /// the templates would show here as people no longer identified).
     enrolled_reasons: HashMap<String, usize>,
+    /// Runs killed under load (or in a rotation) before any answer of theirs was acknowledged: such a kill
+    /// proves nothing about acknowledged decisions, so the loop waits for one first and counts a wait that
+    /// ran out.
+    idle_runs: usize,
 }
+
+/// How long a run under load waits for its first acknowledged answer before the drawn delay starts: a
+/// person's first presentation grows their master print (issue 22 §5), a few hundred milliseconds in a
+/// release build and seconds in a debug build on a loaded machine.
+const FIRST_ANSWER_WAIT: Duration = Duration::from_secs(60);
 
 fn body(i: u64) -> String {
     format!("op{i:05}")
@@ -429,6 +438,21 @@ pub fn run(runs: usize, seed: Option<u64>, people: usize) -> anyhow::Result<()> 
                 workers
                     .push(std::thread::spawn(move || login_worker(dir, terminal, reader, people as u64, s, stop, out)));
             }
+            // The kill comes after this run's first acknowledged answer, never before it: a kill before any
+            // answer tests nothing the loop could count as lost (and on a slow machine a drawn delay alone
+            // ended every run before its first decision).
+            let before = acked.lock().unwrap_or_else(|e| e.into_inner()).total();
+            let waiting = Instant::now();
+            while acked.lock().unwrap_or_else(|e| e.into_inner()).total() == before
+                && waiting.elapsed() < FIRST_ANSWER_WAIT
+                && d.child.try_wait()?.is_none()
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if acked.lock().unwrap_or_else(|e| e.into_inner()).total() == before {
+                f.idle_runs += 1;
+                eprintln!("  run {run}: no answer acknowledged within {FIRST_ANSWER_WAIT:?}: {}", tail(&log));
+            }
             if moment == Moment::Rotation {
                 // Some load first, then the rotation, and the kill somewhere inside it (or just after).
                 std::thread::sleep(rng.millis(50, 400));
@@ -548,12 +572,13 @@ fn report(f: &Figures, a: &Acked, seed: u64, wall: Duration) {
         wall.as_secs_f64()
     );
     println!(
-        "crash-figures: runs={} acknowledged={} lost={} failed_starts={} verify_failures={} rotations={} seed={seed}",
+        "crash-figures: runs={} acknowledged={} lost={} failed_starts={} verify_failures={} rotations={} idle_runs={} seed={seed}",
         f.runs,
         a.total(),
         f.lost,
         f.failed_starts,
         f.verify_failures,
-        a.rotations.len()
+        a.rotations.len(),
+        f.idle_runs
     );
 }

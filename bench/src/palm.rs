@@ -17,10 +17,11 @@ use tobira_biometrics::palm::eval::{Rates, rates};
 use tobira_biometrics::palm::matcher::{
     CALIBRATION_FMRS, CALIBRATION_SET, MAX_SHIFT, calibrate, calibration, compare_raw,
 };
+use tobira_biometrics::palm::quality::{MAX_BLOCKINESS, MIN_CONTRAST};
 use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
 use tobira_biometrics::palm::{
-    PalmError, PalmGallery, PalmTemplate, PalmThreshold, ROI_SIDE, compare, extract_image, extract_region, is_region,
-    roi,
+    PalmError, PalmGallery, PalmTemplate, PalmThreshold, QualityReport, ROI_SIDE, assess, compare, extract_image,
+    extract_region, is_region, roi,
 };
 
 use crate::stats::{fmt, summarize};
@@ -145,7 +146,11 @@ fn separation(g: &[f32], i: &[f32]) -> String {
     let d = (m(g) - m(i)) / ((var(g) + var(i)) / 2.0).sqrt().max(1e-12);
     let gmin = g.iter().copied().fold(f32::INFINITY, f32::min);
     let imax = i.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    format!("d′ {d:.2}, lowest genuine {gmin:.3}, highest impostor {imax:.3}, gap {:.3}", gmin - imax)
+    format!(
+        "d′ {d:.2}, impostor mean {:.3}, lowest genuine {gmin:.3}, highest impostor {imax:.3}, gap {:.3}",
+        m(i),
+        gmin - imax
+    )
 }
 
 fn write_csv(path: &Path, names: &[String], scores: &[(usize, usize, f32)]) -> anyhow::Result<()> {
@@ -281,6 +286,10 @@ impl Pooled {
     }
 }
 
+fn mean_of(v: &[f32]) -> f32 {
+    v.iter().sum::<f32>() / v.len().max(1) as f32
+}
+
 fn max_of(v: &[f32]) -> f32 {
     v.iter().copied().fold(0.0, f32::max)
 }
@@ -390,8 +399,13 @@ fn run_images(
         c_cc.push(t.elapsed());
         s
     });
-    let Split { genuine: rg, cross: rgx, impostor: rimp, .. } =
-        split_pairs(&names, &ours_t, |a, b| compare_raw(a, b, MAX_SHIFT).0);
+    let mut c_raw = Vec::new();
+    let Split { genuine: rg, cross: rgx, impostor: rimp, .. } = split_pairs(&names, &ours_t, |a, b| {
+        let t = Instant::now();
+        let s = compare_raw(a, b, MAX_SHIFT).0;
+        c_raw.push(t.elapsed());
+        s
+    });
     if let Some(d) = scores_dir {
         std::fs::create_dir_all(d)?;
         write_csv(&d.join(format!("{dir_name}.csv")), &names, &s_ours)?;
@@ -404,6 +418,12 @@ fn run_images(
         println!("  ROI found on {roi_found}/{whole} images");
     }
     println!("  failure to enrol: ours {fte}/{n}, CompCode {fte_cc}/{n}");
+    let measured: Vec<QualityReport> = loaded.iter().filter_map(|l| assess(&l.px, l.w, l.h).ok()).collect();
+    println!(
+        "  quality gate: line contrast {} grey levels (refused below {MIN_CONTRAST}), blockiness {} (refused above {MAX_BLOCKINESS}) (min–median–max)",
+        spread(measured.iter().map(|q| q.contrast).collect()),
+        spread(measured.iter().map(|q| q.blockiness).collect())
+    );
     for r in &reasons {
         println!("    refused {r}");
     }
@@ -433,7 +453,7 @@ fn run_images(
         println!("  (a set this small is for region extraction, not an error rate)");
     }
     let (eo, ec) = (summarize(t_ours), summarize(t_cc));
-    let (co, cc) = (summarize(c_ours), summarize(c_cc));
+    let (co, cc, cr) = (summarize(c_ours), summarize(c_cc), summarize(c_raw));
     println!(
         "  extraction median: ours {}{} (p99 {}), CompCode {}",
         fmt(eo.p50),
@@ -441,7 +461,13 @@ fn run_images(
         fmt(eo.p99),
         fmt(ec.p50)
     );
-    println!("  comparison median: ours {} (p99 {}), CompCode {}", fmt(co.p50), fmt(co.p99), fmt(cc.p50));
+    println!(
+        "  comparison median: ours {} (p99 {}), raw similarity alone {}, CompCode {}",
+        fmt(co.p50),
+        fmt(co.p99),
+        fmt(cr.p50),
+        fmt(cc.p50)
+    );
     pooled.conditions.push(CondScores::of(CONDITIONS[0].to_string(), &names, &ours_t));
     if conditions {
         run_conditions(loaded, &names, &ours_t, pooled)?;
@@ -485,8 +511,14 @@ fn run_conditions(
     for cond in CONDITIONS.iter().skip(1) {
         let mut t: Vec<Option<PalmTemplate>> = Vec::with_capacity(loaded.len());
         let mut why: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+        let (mut contrast, mut block) = (Vec::new(), Vec::new());
         for l in loaded {
-            let r = cond.apply(&l.px, l.w, l.h).and_then(|px| extract_image(&px, l.w, l.h));
+            let px = cond.apply(&l.px, l.w, l.h);
+            if let Some(q) = px.as_ref().ok().and_then(|px| assess(px, l.w, l.h).ok()) {
+                contrast.push(q.contrast);
+                block.push(q.blockiness);
+            }
+            let r = px.and_then(|px| extract_image(&px, l.w, l.h));
             match r {
                 Ok(x) => t.push(Some(x.template)),
                 Err(e) => {
@@ -518,12 +550,15 @@ fn run_conditions(
             t.len(),
             if refused.is_empty() { String::new() } else { format!(" (refused: {})", refused.join(", ")) }
         );
+        println!("      line contrast {} grey levels, blockiness {} (min–median–max)", spread(contrast), spread(block));
         if enrolled > 0 {
             println!(
-                "      among themselves: impostors above the threshold {}/{} (highest {:.3}; raw highest {:.3}), genuine below {under}/{}",
+                "      among themselves: impostors above the threshold {}/{} (mean {:.3}, highest {:.3}; raw mean {:.3}, highest {:.3}), genuine below {under}/{}",
                 over(imp),
                 imp.len(),
+                mean_of(imp),
                 max_of(imp),
+                mean_of(imp_raw),
                 max_of(imp_raw),
                 gen_s.len()
             );
@@ -538,6 +573,15 @@ fn run_conditions(
         pooled.conditions.push(cs);
     }
     Ok(())
+}
+
+/// min–median–max of measures.
+fn spread(mut v: Vec<f32>) -> String {
+    v.sort_by(f32::total_cmp);
+    match (v.first(), v.get(v.len() / 2), v.last()) {
+        (Some(a), Some(m), Some(b)) => format!("{a:.2}–{m:.2}–{b:.2}"),
+        _ => "—".into(),
+    }
 }
 
 /// A refusal's kind, for counting.

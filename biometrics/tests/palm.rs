@@ -190,6 +190,11 @@ fn poor_captures_are_refused_with_their_cause() {
         match extract_region(&j, ROI_SIDE, ROI_SIDE) {
             Err(e @ PalmError::Blocky { .. }) => {
                 assert!(e.to_string().contains("JPEG block marks"), "{e}");
+                // What the gate measured, as `assess` reports it without deciding.
+                let q = tobira_biometrics::palm::assess(&j, ROI_SIDE, ROI_SIDE).unwrap();
+                assert!(q.blockiness > tobira_biometrics::palm::quality::MAX_BLOCKINESS, "{q:?}");
+                let clean = tobira_biometrics::palm::assess(&img, ROI_SIDE, ROI_SIDE).unwrap();
+                assert!(clean.blockiness < 1.5 && clean.grade() == good.quality(), "{clean:?} {good:?}");
                 blocky += 1;
             }
             Err(PalmError::Blank { .. }) => blank += 1,

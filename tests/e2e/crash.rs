@@ -32,7 +32,10 @@ fn killed_at_random_moments_the_daemon_restarts_and_loses_no_acknowledged_decisi
     eprintln!("{out}");
     let f = figures(&out);
     assert_eq!(f["runs"], 8, "{out}");
-    assert!(f["acknowledged"] > 100, "the loop drove decisions: {out}");
+    // Each run killed under load or in a rotation (6 of this seed's 8) was killed only after an answer of its
+    // own was acknowledged, so the kills land on a daemon with decisions in flight, whatever the machine's speed.
+    assert_eq!(f["idle_runs"], 0, "every loaded run had answers acknowledged before its kill: {out}");
+    assert!(f["acknowledged"] >= 6, "the loop drove decisions: {out}");
     assert_eq!(f["lost"], 0, "every acknowledged decision is on record: {out}");
     assert_eq!(f["failed_starts"], 0, "{out}");
     assert_eq!(f["verify_failures"], 0, "the chain verifies after every kill: {out}");

@@ -26,9 +26,10 @@
 //! copies and checked on CASIA (README, palm section; `tobira-bench palm` prints both).
 //!
 //! A fixed cohort of development templates — the textbook cohort normalisation — cannot ship: templates of
-//! real palms may not enter the repository (../shared/datasets/README.md), and a cohort of the project's
-//! synthetic palms did not track the real impostor distributions (its mean stayed at 0.12–0.14 whatever the
-//! capture, while the real impostor means moved from 0.14 to 0.23), so it would correct nothing.
+//! real palms may not enter the repository (../shared/datasets/README.md), and a cohort of 64 of the
+//! project's synthetic palms did not track the real impostor distributions (measured with a scratch harness:
+//! a real template's mean score against it stayed at 0.08–0.14 whatever the capture, while its mean against
+//! real strangers moved from 0.13 to 0.20 as the veins were flattened), so it would correct nothing.
 
 use super::template::PalmTemplate;
 use crate::score::Score;
@@ -292,7 +293,7 @@ impl PalmThreshold {
 
     /// The threshold for one identification among `candidates` templates that keeps the false-match rate
     /// *per identification* at `fmr`: a stranger compared with N palms has N chances, so each comparison
-    /// gets `fmr / N` (the bench's 1:N run: at the 1:1 default 11 of 100 strangers matched someone among
+    /// gets `fmr / N` (the bench's 1:N run: at the 1:1 default 2 of 100 strangers matched someone among
     /// 10,000 synthetic palms, at this threshold none did).
     pub fn for_identification(fmr: f64, candidates: usize) -> PalmThreshold {
         PalmThreshold::for_fmr(fmr / candidates.max(1) as f64)

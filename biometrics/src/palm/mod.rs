@@ -124,14 +124,39 @@ pub fn extract_image(pixels: &[u8], width: usize, height: usize) -> Result<Extra
         refuse_ridges(pixels, width, height)?;
     }
     let roi = roi::locate(pixels, width, height)?;
-    // JPEG's block grid lives in the frame as it arrived, not in the resampled (turned, scaled) region:
-    // measure it over the region's footprint.
+    let blockiness = footprint_blockiness(pixels, width, height, &roi);
+    let template = extract_gated(bank(), &roi.pixels, ROI_SIDE, ROI_SIDE, blockiness)?;
+    Ok(Extraction { template, roi: Some(roi) })
+}
+
+/// JPEG's block grid lives in the frame as it arrived, not in the resampled (turned, scaled) region: its
+/// blockiness is measured over the region's footprint in the frame.
+fn footprint_blockiness(pixels: &[u8], width: usize, height: usize, roi: &Roi) -> f32 {
     let (xs, ys) = (roi.corners.map(|c| c.0), roi.corners.map(|c| c.1));
     let lo = |v: [f32; 4]| v.iter().copied().fold(f32::MAX, f32::min).max(0.0) as usize;
     let hi = |v: [f32; 4]| v.iter().copied().fold(0.0, f32::max).ceil() as usize + 1;
-    let blockiness = quality::blockiness(pixels, width, height, (lo(xs), lo(ys), hi(xs), hi(ys)));
-    let template = extract_gated(bank(), &roi.pixels, ROI_SIDE, ROI_SIDE, blockiness)?;
-    Ok(Extraction { template, roi: Some(roi) })
+    quality::blockiness(pixels, width, height, (lo(xs), lo(ys), hi(xs), hi(ys)))
+}
+
+/// What the quality gate measures on an image (a region, or a whole hand's located region), without
+/// deciding: the benchmark prints it for every capture condition, and it tells an operator which measure a
+/// refused capture failed by how much. An error only when there is no region to measure.
+pub fn assess(pixels: &[u8], width: usize, height: usize) -> Result<QualityReport, PalmError> {
+    if pixels.len() != width * height || width < 32 || height < 32 || width > 4096 || height > 4096 {
+        return Err(PalmError::Invalid(format!("{width}x{height} image with {} bytes", pixels.len())));
+    }
+    let (region, side, blockiness) = if is_region(width, height) {
+        (pixels.to_vec(), width, quality::blockiness(pixels, width, height, (0, 0, width, height)))
+    } else {
+        let roi = roi::locate(pixels, width, height)?;
+        let b = footprint_blockiness(pixels, width, height, &roi);
+        (roi.pixels, ROI_SIDE, b)
+    };
+    Ok(QualityReport {
+        contrast: quality::line_contrast(&region, side, side),
+        blockiness,
+        clarity: features::quality(&bank().code(&region, side, side)),
+    })
 }
 
 /// NIR wavelengths at which subcutaneous veins are visible (haemoglobin absorbs, skin scatters little).

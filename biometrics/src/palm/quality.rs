@@ -4,7 +4,7 @@
 //! on a nearly flat grey region it codes sensor noise, exposure gradients and — after a strong JPEG
 //! compression — the 8×8 block marks. Two such codes share that structure whoever's hand it was, and on an
 //! unseen contact-free sensor exactly these regions scored up to 0.51 against strangers (the 1:1 threshold
-//! is 0.33). The code cannot tell texture from artefact, so two measures are taken on the pixels first:
+//! was 0.33). The code cannot tell texture from artefact, so two measures are taken on the pixels first:
 //!
 //! - **Line contrast**: the root-mean-square grey-level amplitude of the region after removing its slow
 //!   illumination (the region at the code's 64² scale minus its 11×11 local mean — the same band the Gabor
@@ -24,14 +24,17 @@
 //! is [`super::MIN_QUALITY`] (30). Below it the capture is refused, naming the cause; between it and the
 //! site's `enrollment_min_quality` (default 40) it may be used to verify but not to enrol.
 //!
-//! Where the refusal points come from (`tobira-bench palm` prints every figure, on PolyU and CASIA as
-//! recorded and degraded): PolyU's regions measure a line contrast of 1.6–3.0 grey levels and CASIA's
-//! 1.7–2.8; blurred by σ = 3 px they keep 0.9–2.3 and still match as well as before; with the texture
-//! squeezed to a tenth, 0.5–1.5, and their impostor scores spread out (raw similarity up to 0.38 against
-//! strangers). Below [`MIN_CONTRAST`] = 0.6 the capture is refused. Blockiness: PolyU's BMPs 1.0–1.1,
-//! CASIA's own JPEGs 1.7–2.2, JPEG quality 50: 2.2–3.3, 30: 2.9–5.2, 20: 4.3–7.4, 10: 4–12; at 20 and below
-//! genuine pairs lose half their similarity and two blocky captures of different people agree on their
-//! block grid (raw similarity up to 0.58 at quality 5). Above [`MAX_BLOCKINESS`] = 4 the capture is refused.
+//! Where the refusal points come from (`tobira-bench palm` prints the measures of every capture condition
+//! of PolyU and CASIA, as recorded and degraded): PolyU's regions measure a line contrast of 1.6–3.0 grey
+//! levels and CASIA's 1.7–2.8; blurred by σ = 3 px they keep 0.9–2.3 and still match as before; with the
+//! veins squeezed to a tenth of their contrast, 0.5–1.5, and their impostor scores spread out (raw
+//! similarity up to 0.37 against strangers); a frame at a tenth of its contrast, 0.2–0.35. Below
+//! [`MIN_CONTRAST`] = 0.6 the capture is refused. Blockiness: PolyU's BMPs 1.0–1.1, CASIA's own JPEGs
+//! 1.7–2.2, JPEG quality 30: 2.8–5.2, quality 10: 4–12. Heavy compression costs genuine pairs half their
+//! similarity and lets two blocky captures of different people agree on their block grid (measured with a
+//! scratch harness before this gate: PolyU crops at quality 5 scored up to 0.58 against each other, quality
+//! 20 measured 4.3–7.4, quality 50 2.2–3.3). Above [`MAX_BLOCKINESS`] = 3.5 the capture is refused: quality
+//! 50 passes, quality 30 mostly not, 10 and below never.
 
 use super::PalmError;
 

@@ -478,7 +478,10 @@ impl DoorTask {
                 as_allowed(self.d.identify(modality, &sample, &allowed), &mut refused)
             }
             Side::Exit => {
-                // Exit: identify among the people recorded inside this zone (or anyone, if nobody is).
+                // Exit: identify only among the people recorded inside this zone. Nobody recorded inside means nobody
+                // is identified and the exit reader refuses (egress itself is the door's REX and mechanical handle,
+                // never this reader); occupancy is held in memory, so after a restart people already inside are
+                // not recorded until they enter again (README, escort rule: what is not defended).
                 let inside: std::collections::BTreeSet<PersonId> = {
                     let sh = self.d.shared();
                     registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
