@@ -203,6 +203,23 @@ fn a_centre_serving_an_altered_history_or_none_at_all_is_refused_and_nothing_is_
     assert!(text(&o).contains("will see a fork"), "{}", text(&o));
     assert!(text(&o).contains(&format!("audit chain verified to event {b}")), "{}", text(&o));
     c.pg.start_server();
+    // What accepting it means: once that node's chain passes the centre's head, the centre refuses it (TB002)
+    // and shipping stops with an alarm — what the default restore avoids.
+    for key in ["template.key", "audit-signing.key", "transport.key"] {
+        if one.path().join("data").join(key).exists() {
+            std::fs::copy(one.path().join("data").join(key), elsewhere.join("data").join(key)).unwrap();
+        }
+    }
+    let forked = Running::start_with(&elsewhere, &site(&c), &[]);
+    for _ in 0..(h - b + 2) {
+        door(&forked);
+    }
+    let t = std::time::Instant::now();
+    while status(&forked)["central"]["stopped_by_fork"] != true {
+        assert!(t.elapsed() < Duration::from_secs(30), "the fork was never seen: {}", status(&forked));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(forked);
 
     // Someone at the centre edits an event the node shipped after the backup.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -238,5 +255,4 @@ fn a_centre_serving_an_altered_history_or_none_at_all_is_refused_and_nothing_is_
     refused(&o, "does not match the centre's events");
     assert_eq!(listing(&data), before, "nothing written");
     eprintln!("refused: {}", text(&o).trim());
-    let _ = h;
 }
