@@ -216,7 +216,8 @@ async fn rejoin(
 /// How many events this node is known to have signed beyond `head`: the largest checkpoint or tree head
 /// remembered beside the pinned key, when there is such a record (a new machine usually has none: then it
 /// cannot be told).
-fn lost_at_least(trusted: &Trusted, head: i64) -> Option<i64> {
+/// Returns that head's event number and how many events lie past `head`.
+fn lost_at_least(trusted: &Trusted, head: i64) -> Option<(i64, i64)> {
     let hw = trusted.high_water.as_ref()?;
     let rec = tobira_audit::anchors::load(hw).ok()??;
     let signed = [rec.checkpoint.map(|c| c.seq), rec.printed.map(|p| p.size), rec.countersigned.map(|c| c.size)]
@@ -224,7 +225,8 @@ fn lost_at_least(trusted: &Trusted, head: i64) -> Option<i64> {
         .flatten()
         .max()
         .unwrap_or(0);
-    Some((i64::try_from(signed).unwrap_or(i64::MAX) - head).max(0))
+    let signed = i64::try_from(signed).unwrap_or(i64::MAX);
+    Some((signed, (signed - head).max(0)))
 }
 
 /// Whether something accepts connections on the control socket (a stale socket file is no daemon).
@@ -291,7 +293,15 @@ fn undo(data_dir: &Path, created: bool) {
     }
 }
 
-fn say(data_dir: &Path, m: &Manifest, trusted: &[u8], checkpoints: i64, c: &FromCentre, lost: Option<i64>, json: bool) {
+fn say(
+    data_dir: &Path,
+    m: &Manifest,
+    trusted: &[u8],
+    checkpoints: i64,
+    c: &FromCentre,
+    lost: Option<(i64, i64)>,
+    json: bool,
+) {
     let keys: Vec<serde_json::Value> = KEYS_NOT_INCLUDED
         .iter()
         .map(|(name, why)| {
@@ -318,7 +328,7 @@ fn say(data_dir: &Path, m: &Manifest, trusted: &[u8], checkpoints: i64, c: &From
                 "centre": c.asked.as_ref().map(|a| serde_json::json!({"asked": a, "appended": c.appended,
                     "signed_upto": c.signed_upto, "unsigned_tail": c.unsigned_tail, "heads_ignored": c.heads_ignored,
                     "checkpoint": c.checkpoint})),
-                "lost_at_least": lost, "keys": keys})
+                "lost_at_least": lost.map(|l| l.1), "keys": keys})
         );
         return;
     }
@@ -369,8 +379,8 @@ fn say(data_dir: &Path, m: &Manifest, trusted: &[u8], checkpoints: i64, c: &From
         ),
     }
     match lost {
-        Some(n) if n > 0 => println!(
-            "LOST (失われた記録): this node had signed a head {n} events past event {} (remembered beside the pinned key): \
+        Some((signed, n)) if n > 0 => println!(
+            "LOST (失われた記録): this node had signed a head at event {signed} (remembered beside the pinned key), {n} past event {}: \
              at least {n} events it never shipped are gone with the disk, and `tobira audit verify` reports that record as rolled back",
             c.head_seq
         ),

@@ -62,6 +62,13 @@ fn door(d: &Running) {
 /// event `b`; then more decisions, all shipped and countersigned up to event `h`; then the disk is gone
 /// (SIGKILL, nothing more written). Returns its directory, the backup, `b` and `h`.
 fn a_node_whose_disk_dies(c: &Centre) -> (tempfile::TempDir, PathBuf, i64, i64) {
+    a_node_whose_disk_dies_after(c, 0)
+}
+
+/// As [`a_node_whose_disk_dies`], but with the centre down for the last `unshipped` decisions, and the node
+/// stopped cleanly (a checkpoint signed at its head and remembered beside the pinned key) before the disk
+/// dies: those events never reach the centre.
+fn a_node_whose_disk_dies_after(c: &Centre, unshipped: usize) -> (tempfile::TempDir, PathBuf, i64, i64) {
     let one = tempfile::tempdir().unwrap();
     let d = Running::start_with(one.path(), &site(c), &[]);
     let pubfile = d.data.join("audit-signing.pub");
@@ -84,7 +91,16 @@ fn a_node_whose_disk_dies(c: &Centre) -> (tempfile::TempDir, PathBuf, i64, i64) 
     }
     let h = wait_witnessed(&d, Duration::from_secs(60));
     assert!(h >= b + 7, "the backup record and six decisions came after the backup: {b} → {h}");
-    drop(d); // SIGKILL: the disk is gone, nothing more is written
+    if unshipped > 0 {
+        c.pg.stop_server();
+        for _ in 0..unshipped {
+            door(&d);
+        }
+        assert!(d.stop().success());
+        c.pg.start_server();
+    } else {
+        drop(d); // SIGKILL: the disk is gone, nothing more is written
+    }
     (one, dest, b, h)
 }
 
@@ -255,4 +271,28 @@ fn a_centre_serving_an_altered_history_or_none_at_all_is_refused_and_nothing_is_
     refused(&o, "does not match the centre's events");
     assert_eq!(listing(&data), before, "nothing written");
     eprintln!("refused: {}", text(&o).trim());
+}
+
+#[test]
+fn events_signed_but_never_shipped_are_counted_as_lost_from_the_heads_remembered_beside_the_pinned_key() {
+    let Some(c) = centre() else { return };
+    let (one, dest, _, h) = a_node_whose_disk_dies_after(&c, 4);
+    let (_two, data) = new_node(one.path());
+    let o = restore(&dest, &data, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = text(&o);
+    eprintln!("{said}");
+    assert!(said.contains(&format!("the chain now ends at event {h}")), "{said}");
+    // Four decisions at least (the stop adds its own record) were signed at the checkpoint on stopping.
+    let lost: i64 = said
+        .split("LOST (失われた記録)")
+        .nth(1)
+        .and_then(|r| r.split("at least ").nth(1))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("restore says what was lost: {said}"));
+    assert!(lost >= 4, "{said}");
+    // …and verification keeps saying so: the remembered checkpoint is past the restored chain.
+    let o = verify(&data, &[]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
 }
