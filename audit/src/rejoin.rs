@@ -206,3 +206,68 @@ mod tests {
         assert_eq!(count(&db).await, 5, "all or nothing: not even the events before the bad one");
     }
 }
+
+#[cfg(test)]
+mod measure {
+    use super::*;
+    use crate::AuditStore;
+
+    /// The figure in the README: appending 100 000 fetched events to a restored store and verifying it.
+    /// `cargo test --release -p tobira-audit --lib rejoin -- --ignored --nocapture`
+    #[tokio::test]
+    #[ignore = "a measurement"]
+    async fn appending_100k_events_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, key) = (dir.path().join("audit.db"), dir.path().join("audit-signing.key"));
+        let s = AuditStore::create(&db, "node-1", &key).await.unwrap();
+        s.close().await;
+        let mut prev = [0u8; 32];
+        let events: Vec<StoredEvent> = (1..=100_000i64)
+            .map(|seq| {
+                let time = format!("2026-11-24T01:{:02}:{:02}.000000000Z", (seq / 60) % 60, seq % 60);
+                let details = format!("{{\"i\":{seq}}}");
+                let hash = crate::canonical_hash(
+                    "node-1",
+                    &time,
+                    "door.enter",
+                    None,
+                    Some("tanaka"),
+                    Some("server-in"),
+                    "granted",
+                    "GRANT_VALID",
+                    Some("003 §13(2)"),
+                    Some(0.9),
+                    &details,
+                    &prev,
+                );
+                let e = StoredEvent {
+                    node: "node-1".into(),
+                    seq,
+                    time: chrono::Utc::now(),
+                    time_text: time,
+                    kind: "door.enter".into(),
+                    actor: None,
+                    subject: Some("tanaka".into()),
+                    place: Some("server-in".into()),
+                    outcome: crate::Outcome::Granted,
+                    reason: "GRANT_VALID".into(),
+                    article: Some("003 §13(2)".into()),
+                    score: Some(0.9),
+                    details: serde_json::Value::Null,
+                    details_text: details,
+                    prev_hash: prev,
+                    hash,
+                };
+                prev = hash;
+                e
+            })
+            .collect();
+        let signer = Signer::load(&key).unwrap();
+        let t = std::time::Instant::now();
+        let r = append_shipped(&db, &events, Some(&signer)).await.unwrap();
+        let appended = t.elapsed();
+        let v = crate::verify(&db, &signer.public_key()).await.unwrap();
+        eprintln!("appended {} events in {appended:?}, verified in {:?} more", r.appended, t.elapsed() - appended);
+        assert_eq!(v.events, 100_000);
+    }
+}

@@ -57,14 +57,15 @@ pub async fn events_after(pool: &PgPool, node: &str, after: i64) -> Result<Vec<S
     }
 }
 
-/// The chain hash the centre holds for `node`'s event `seq`, if it holds that event.
-pub async fn hash_at(pool: &PgPool, node: &str, seq: i64) -> Result<Option<[u8; 32]>, CentralError> {
-    let h: Option<Vec<u8>> = sqlx::query_scalar("SELECT hash FROM audit_events WHERE node = $1 AND seq = $2")
-        .bind(node)
-        .bind(seq)
-        .fetch_optional(pool)
-        .await?;
-    Ok(h.map(hash32))
+/// The centre's last event of `node` up to `seq` (its number and chain hash), if it holds any.
+pub async fn last_up_to(pool: &PgPool, node: &str, seq: i64) -> Result<Option<(i64, [u8; 32])>, CentralError> {
+    let h: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1")
+            .bind(node)
+            .bind(seq)
+            .fetch_optional(pool)
+            .await?;
+    Ok(h.map(|(s, h)| (s, hash32(h))))
 }
 
 /// Every tree head submitted for `node` (pending, countersigned or refused) and every countersigned one,
@@ -138,7 +139,8 @@ impl Recovered {
 }
 
 /// Checks the centre's copy against the backup and the node's key, purely. `backup` holds the chain hashes
-/// of the backup's events 1..=n in order; `centre_at_head` the centre's hash of event n, if it holds it;
+/// of the backup's events 1..=n in order; `centre_at` the centre's last event up to n (its number and hash),
+/// which must be the backup's;
 /// `events` the centre's events after n; `heads` the tree heads the centre holds. Every event must follow
 /// the one before it (the backup's head first) and hash to its stored hash on `node` (so another node's
 /// events never pass); every head signed with `key` must describe exactly the first `size` events of the
@@ -147,17 +149,17 @@ pub fn check(
     node: &str,
     key: &[u8],
     backup: &[[u8; 32]],
-    centre_at_head: Option<[u8; 32]>,
+    centre_at: Option<(i64, [u8; 32])>,
     events: Vec<ShippedEvent>,
     heads: &[SignedTreeHead],
 ) -> Result<Recovered, RecoveryRefusal> {
     let n = backup.len() as i64;
     let mut prev = backup.last().copied().unwrap_or([0; 32]);
-    if let Some(h) = centre_at_head
-        && n > 0
-        && h != prev
+    if let Some((seq, h)) = centre_at
+        && seq > 0
+        && usize::try_from(seq - 1).ok().and_then(|i| backup.get(i)) != Some(&h)
     {
-        return Err(RecoveryRefusal::BackupDiffers { seq: n });
+        return Err(RecoveryRefusal::BackupDiffers { seq });
     }
     let mut seq = n;
     for e in &events {

@@ -342,6 +342,11 @@ fn say(
         checkpoints
     );
     match &c.asked {
+        Some(centre) if c.appended == 0 => println!(
+            "from the centre (中央サーバ) {centre}: it holds nothing of this node after the backup's head (event {}), and what it \
+             holds agrees with the backup: the node continues from there",
+            m.head.seq
+        ),
         Some(centre) => {
             println!(
                 "from the centre (中央サーバ) {centre}: {} events this node had shipped after the backup appended; the chain now ends at \

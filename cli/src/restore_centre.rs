@@ -35,7 +35,7 @@ pub async fn fetch_and_check(
     let after = hashes.len() as i64;
     let pool = crate::audit::centre_pool(central).await.map_err(CentreProblem::Unreachable)?;
     let unreachable = |e: tobira_central::CentralError| CentreProblem::Unreachable(format!("centre: {e}"));
-    let at_head = recovery::hash_at(&pool, node, after).await.map_err(unreachable)?;
+    let at_head = recovery::last_up_to(&pool, node, after).await.map_err(unreachable)?;
     let events = recovery::events_after(&pool, node, after).await.map_err(unreachable)?;
     let heads = recovery::signed_heads(&pool, node).await.map_err(unreachable)?;
     pool.close().await;

@@ -57,7 +57,7 @@ fn setup(k: &Ed25519KeyPair) -> (Vec<[u8; 32]>, Vec<ShippedEvent>, Vec<SignedTre
 fn the_centres_events_after_the_backup_join_its_chain_and_the_signed_heads() {
     let k = key();
     let (backup, events, heads) = setup(&k);
-    let r = check("t01", k.public_key().as_ref(), &backup, Some(backup[4]), events.clone(), &heads).unwrap();
+    let r = check("t01", k.public_key().as_ref(), &backup, Some((5, backup[4])), events.clone(), &heads).unwrap();
     assert_eq!((r.head_seq, r.head, r.events.len()), (9, events[3].hash, 4));
     assert_eq!((r.signed_upto, r.heads_checked, r.heads_ignored, r.unsigned_tail()), (7, 2, 0, 2));
 }
@@ -96,11 +96,18 @@ fn an_altered_relinked_or_missing_event_is_refused() {
         check("t01", &pk, &backup, None, events[..1].to_vec(), &heads),
         Err(RecoveryRefusal::Withheld { size: 7, have: 6 })
     );
-    // The centre's copy of the backup's own head differs.
+    // The centre's copy of the backup's own head differs, or of an earlier event when it holds no more.
     assert_eq!(
-        check("t01", &pk, &backup, Some([7; 32]), events, &heads),
+        check("t01", &pk, &backup, Some((5, [7; 32])), events.clone(), &heads),
         Err(RecoveryRefusal::BackupDiffers { seq: 5 })
     );
+    assert_eq!(
+        check("t01", &pk, &backup, Some((3, backup[3])), vec![], &[]),
+        Err(RecoveryRefusal::BackupDiffers { seq: 3 })
+    );
+    // Holding less than the backup, the same events: the node continues from the backup's head.
+    let r = check("t01", &pk, &backup, Some((3, backup[2])), vec![], &heads[..1]).unwrap();
+    assert_eq!((r.head_seq, r.events.len(), r.signed_upto), (5, 0, 3));
 }
 
 #[test]
@@ -140,4 +147,19 @@ fn only_the_pinned_key_vouches_a_head_named_by_the_centre_with_another_key_is_ig
     let heads = vec![head(&k, "t01", &forged[..8])];
     let e = check("t01", k.public_key().as_ref(), &backup, None, events, &heads).unwrap_err();
     assert!(matches!(e, RecoveryRefusal::HeadMismatch { size: 8, .. }), "{e}");
+}
+
+/// The figure in the README: checking a week of a busy node's events (100 000) against a head signed every
+/// 1 000. `cargo test --release -p tobira-central --lib recovery -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement"]
+fn checking_100k_events_and_their_heads_takes() {
+    let k = key();
+    let all = chain("t01", 100_005);
+    let hashes: Vec<[u8; 32]> = all.iter().map(|e| e.hash).collect();
+    let heads: Vec<SignedTreeHead> = (1..=100).map(|i| head(&k, "t01", &hashes[..i * 1000])).collect();
+    let t = std::time::Instant::now();
+    let r = check("t01", k.public_key().as_ref(), &hashes[..5], None, all[5..].to_vec(), &heads).unwrap();
+    eprintln!("checked {} events and {} signed heads in {:?}", r.events.len(), r.heads_checked, t.elapsed());
+    assert_eq!((r.head_seq, r.signed_upto), (100_005, 100_000));
 }
