@@ -14,6 +14,7 @@ mod event;
 pub mod fault;
 pub mod log;
 pub mod merkle;
+pub mod rejoin;
 mod signing;
 mod store;
 pub mod trust;

@@ -9,6 +9,7 @@ pub mod alarms;
 pub mod heads;
 pub mod peer_witness;
 pub mod query;
+pub mod recovery;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod witness_service;

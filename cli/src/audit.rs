@@ -50,7 +50,7 @@ pub fn prove_offline(data_dir: &std::path::Path, seq: i64) -> i32 {
 }
 
 /// The site file, as tobirad reads it (the same messages).
-fn load_site(path: &std::path::Path) -> Result<tobira_core::site::Site, String> {
+pub(crate) fn load_site(path: &std::path::Path) -> Result<tobira_core::site::Site, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the site configuration {}: {e}", path.display()))?;
     tobira_core::site::parse_site(&path.display().to_string(), &text).map_err(|e| e.to_string())
@@ -70,7 +70,7 @@ fn site_with_centre(config: &std::path::Path) -> Result<(tobira_core::site::Site
 }
 
 /// One connection to the centre with this node's certificate.
-async fn centre_pool(central: &tobira_core::site::RawCentral) -> Result<sqlx::PgPool, String> {
+pub(crate) async fn centre_pool(central: &tobira_core::site::RawCentral) -> Result<sqlx::PgPool, String> {
     sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(std::time::Duration::from_secs(5))

@@ -45,7 +45,9 @@ pub enum Cmd {
     Backup { dest: PathBuf },
     /// Restore a backup onto a new node's empty data directory, offline: refused if the backup's files do
     /// not match its manifest, its audit chain does not verify against the pinned key (or --node-key), or a
-    /// daemon runs on the directory. Says which keys must come from the key backup (復元).
+    /// daemon runs on the directory. When the site has a centre, this node's events after the backup's head
+    /// are fetched back from it, checked and appended (refused if the centre cannot be asked, unless
+    /// --without-centre). Says which keys must come from the key backup (復元).
     Restore {
         src: PathBuf,
         #[arg(long, default_value = "/var/lib/tobira")]
@@ -56,6 +58,10 @@ pub enum Cmd {
         /// The node's public key to trust instead of the pinned one: 64 hex digits or a file holding them.
         #[arg(long)]
         node_key: Option<String>,
+        /// Do not ask the centre for this node's events after the backup's head: continue the chain from the
+        /// backup's head although the centre, if it holds later events of this node, will see a fork.
+        #[arg(long)]
+        without_centre: bool,
     },
     /// Routine consistency checks (two site administrators, grants ending soon, people without templates);
     /// exits 1 when there is something to look at.

@@ -10,5 +10,6 @@ pub mod harness;
 pub mod local_time;
 pub mod prompt;
 pub mod restore;
+pub mod restore_centre;
 pub mod trust;
 pub mod witness;

@@ -19,6 +19,7 @@ mod profiles;
 mod r30x_images;
 mod readme;
 mod regulations;
+mod restore;
 mod service;
 mod sim_palms;
 mod strangers;

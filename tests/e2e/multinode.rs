@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 const CENTRAL: Bin = TOBIRA_CENTRAL;
 const NODES: [(&str, &str); 3] = [("kita-shisho", "node_a"), ("minami-shisho", "node_b"), ("honcho", "node_c")];
 
-struct Witness(Child);
+pub(crate) struct Witness(Child);
 
 impl Drop for Witness {
     fn drop(&mut self) {
@@ -22,15 +22,15 @@ impl Drop for Witness {
     }
 }
 
-fn owner_url(pg: &tobira_central::testing::Pg) -> String {
+pub(crate) fn owner_url(pg: &tobira_central::testing::Pg) -> String {
     format!("postgres://postgres@localhost/tobira?host={}&port={}", pg.dir.path().display(), pg.port)
 }
 
-fn central(pg: &tobira_central::testing::Pg, args: &[&str]) -> std::process::Output {
+pub(crate) fn central(pg: &tobira_central::testing::Pg, args: &[&str]) -> std::process::Output {
     Command::new(CENTRAL).arg("--db").arg(owner_url(pg)).args(args).output().unwrap()
 }
 
-fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
+pub(crate) fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
     Witness(
         Command::new(CENTRAL)
             .arg("--db")
@@ -43,7 +43,7 @@ fn witness(pg: &tobira_central::testing::Pg, key: &std::path::Path) -> Witness {
 }
 
 /// Waits until the centre holds and its witness has countersigned everything the node wrote so far.
-fn wait_witnessed(d: &Running, within: Duration) -> i64 {
+pub(crate) fn wait_witnessed(d: &Running, within: Duration) -> i64 {
     let t = Instant::now();
     loop {
         let s = status(d);

@@ -20,8 +20,8 @@ fn run(cli: Cli) -> i32 {
                 1
             }
         },
-        Cmd::Restore { src, data_dir, config, node_key } => {
-            tobira_cli::restore::restore_cli(&src, &data_dir, &config, node_key.as_deref(), json)
+        Cmd::Restore { src, data_dir, config, node_key, without_centre } => {
+            tobira_cli::restore::restore_cli(&src, &data_dir, &config, node_key.as_deref(), without_centre, json)
         }
         Cmd::Audit(AuditCmd::Verify {
             data_dir,
