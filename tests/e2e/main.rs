@@ -10,6 +10,7 @@ mod central;
 mod console;
 mod crash;
 mod faults;
+mod grant_ids;
 mod hostile;
 mod multinode;
 mod newsite;

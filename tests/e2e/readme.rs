@@ -63,6 +63,8 @@ fn the_new_site_quick_start_runs_as_written() {
     // `audit show` is a table people read: no hashes, stored texts or nanosecond UTC (issue 22 §3).
     assert!(!said.contains("prev_hash") && !said.contains("time_text"), "{said}");
     assert!(said.contains("(hashes and details: --json)"), "{said}");
+    // Short grant ids (issue 22 "Readable output"): printed short, revoked as typed.
+    assert!(said.contains("grant: G-0001") && said.contains("revoked: G-0002"), "short grant ids: {said}");
     // Nothing the quick start shows a person is a UTC text, on the terminal or on paper (issue 22 "Times").
     let utc = tobira_cli::local_time::machine_times;
     assert_eq!(utc(&said), Vec::<String>::new(), "UTC text shown to a person: {said}");

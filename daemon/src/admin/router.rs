@@ -571,7 +571,7 @@ async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd
         });
     }
     let actor = d.prove(c, Act::Grant(level)).await?;
-    let id = GrantId::new(format!("g-{}", now.timestamp_micros()));
+    let id = crate::admin::grant_ids::next(d).await?;
     let schedule_s = if schedule == Schedule::OfficeHours { "office-hours" } else { "always" };
     if actor.mode == Mode::Request {
         // 003 §7(3): a site administrator's delegation of operating authority waits for approval.
@@ -628,6 +628,8 @@ fn grant_list(d: &Daemon, holder: Option<&str>) -> Answer {
 }
 
 async fn grant_revoke(d: &Daemon, c: Option<&ActorClaim>, id: &str) -> Answer {
+    // As typed (`g-1`, `G-KITA-SHISHO-7`, an old `g-1796…`), in its stored form.
+    let id = &crate::admin::grant_ids::resolve(d, id);
     let reg = d.registry();
     let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id).cloned() else {
         return Err(Refusal::not_found(format!("no live grant {id:?}; see `tobira grant list`")));

@@ -109,7 +109,8 @@ pub enum CentralCmd {
     },
     /// The countersigned heads of a node's log.
     Heads { node: String },
-    /// Revoke a grant on every node (the change reaches connected nodes within seconds).
+    /// Revoke a grant on every node (the change reaches connected nodes within seconds): its id
+    /// (`G-kita-shisho-0007`, in either case, zeros optional) or PERSON@PLACE.
     RevokeGrant {
         grant: String,
         #[arg(long)]
@@ -386,6 +387,10 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             Ok(0)
         }
         CentralCmd::RevokeGrant { grant, reason, by } => {
+            // A grant id as typed (`g-kita-shisho-7`) in the form the nodes hold it (`G-kita-shisho-0007`);
+            // `PERSON@PLACE` and anything else as it is.
+            let grant =
+                if grant.contains('@') { grant } else { tobira_core::grant_id::canonical(&grant).unwrap_or(grant) };
             let v = tobira_central::publish(&pool, "grant.revoke", &grant, &reason, &by).await?;
             println!("grant {grant} revoked on every node (registry version {v})");
             Ok(0)
