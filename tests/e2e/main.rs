@@ -12,6 +12,7 @@ mod crash;
 mod faults;
 mod grant_ids;
 mod hostile;
+mod local_times;
 mod multinode;
 mod newsite;
 mod node;
