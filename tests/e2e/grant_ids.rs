@@ -1,5 +1,5 @@
 //! Short grant ids end to end (issue 22 "Readable output"): a grant prints as `G-0001`, is revoked by what a
-//! person types (`g-1`), numbers are never given twice (not after a restart, not for a request that was
+//! person types (`G-1`, `g-4`), numbers are never given twice (not after a restart, not for a request that was
 //! filed), an old long id already in a store is still shown and accepted, and a human table shows no UTC
 //! text. The multi-node form (`G-<node>-0001`) is in `multinode.rs`.
 
@@ -23,7 +23,7 @@ fn live_ids(d: &Running) -> Vec<String> {
 }
 
 #[test]
-fn a_grant_prints_g_0001_is_revoked_as_g_1_and_old_long_ids_still_work() {
+fn a_grant_prints_g_0001_is_revoked_by_g_1_and_old_long_ids_still_work() {
     let dir = tempfile::tempdir().unwrap();
     let d = Running::start(dir.path());
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
@@ -45,12 +45,12 @@ fn a_grant_prints_g_0001_is_revoked_as_g_1_and_old_long_ids_still_work() {
     assert!(table.contains("G-0001") && table.contains("G-0002"), "{table}");
     assert!(tobira_cli::local_time::machine_times(&table).is_empty(), "no UTC text for people: {table}");
 
-    // Typed as people type it: lower case, no zeros.
-    let o = d.act("takahashi", &["grant", "revoke", "g-1"]);
+    // Typed as people type it: no zeros (and in either case, below).
+    let o = d.act("takahashi", &["grant", "revoke", "G-1"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("revoked: G-0001"), "{}", text(&o));
     assert_eq!(live_ids(&d), vec!["G-0002"]);
-    refused(&d.act("takahashi", &["grant", "revoke", "G-1"]), "no live grant \"G-0001\"");
+    refused(&d.act("takahashi", &["grant", "revoke", "g-1"]), "no live grant \"G-0001\"");
     refused(&d.act("takahashi", &["grant", "revoke", "G-0009"]), "no live grant \"G-0009\"");
 
     // A site administrator's grant is a request (003 §7(3)): its number is taken when it is filed, and the

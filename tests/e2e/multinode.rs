@@ -376,6 +376,10 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     assert_eq!(seen.len(), 3, "tanaka's history from every node: {seen:?}");
     let o = central(&pg, &["audit", "show", "--person", "tanaka", "--viewer", "kansa-ichiro"]);
     assert!(text(&o).contains("受信日時") && text(&o).contains("kita-shisho"), "{}", text(&o));
+    // Both times in the city's zone, named once; no UTC text for the auditor (issue 22 "Times").
+    assert!(text(&o).contains("(times in JST (UTC+09:00))"), "{}", text(&o));
+    let utc = tobira_cli::local_time::machine_times(&text(&o));
+    assert!(utc.is_empty(), "the centre's history shows UTC text {utc:?}: {}", text(&o));
     // The matching-data ledger (照合情報管理簿, 003 §15) across nodes, names from the city's registry.
     let o = central(&pg, &["ledger", "matching", "--viewer", "kansa-ichiro", "--json"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -23,7 +23,8 @@ pub struct CentralCli {
     /// Not needed by `witness-key` and `peer-witness`.
     #[arg(long, env = "TOBIRA_CENTRAL_DB")]
     pub db: Option<String>,
-    /// UTC offset of the site, for dates given without a time (`--from 2026-04-01`): +09:00 in Japan.
+    /// UTC offset of the city's sites: for dates given without a time (`--from 2026-04-01`) and for the times
+    /// shown to people (`--json` keeps UTC). +09:00 in Japan.
     #[arg(long, default_value = "+09:00")]
     pub utc_offset: String,
     #[command(subcommand)]
@@ -301,12 +302,20 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(0);
             }
+            // People read the node's time and the receipt time in the city's zone, to the second (as the node's
+            // `audit show --csv`); the zone is named once above the table. `--json` keeps RFC 3339 in UTC.
+            let off = chrono::FixedOffset::from_str(&cli.utc_offset)
+                .map_err(|_| anyhow::anyhow!("--utc-offset {:?} is not ±HH:MM", cli.utc_offset))?;
+            let local = |s: &str| match DateTime::parse_from_rfc3339(s) {
+                Ok(t) => tobira_ledger::Style::from(off).stamp(t.with_timezone(&Utc)),
+                Err(_) => s.to_string(),
+            };
             let cells: Vec<Vec<String>> = rows
                 .iter()
                 .map(|e| {
                     vec![
-                        e.time.clone(),
-                        e.received_at.clone(),
+                        local(&e.time),
+                        local(&e.received_at),
                         e.node.clone(),
                         e.seq.to_string(),
                         e.kind.clone(),
@@ -320,6 +329,9 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
+            if csv.is_none() {
+                println!("(times in {})", tobira_ledger::zone_name(off));
+            }
             emit(&CENTRAL_HISTORY_COLUMNS, &cells, csv.as_deref(), "events")?;
             Ok(0)
         }
@@ -363,6 +375,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                 rows.iter().map(|r| cols.iter().map(|c| tobira_ledger::table::cell(&r[*c])).collect()).collect();
             if csv.is_none() {
                 println!("{title}");
+                println!("時刻: {}", tobira_ledger::zone_name(off));
             }
             emit(&cols, &cells, csv.as_deref(), &format!("rows of {title}"))?;
             Ok(0)
