@@ -207,6 +207,11 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         }
         assert!(grant_ids(d).iter().any(|i| i == "G-kita-shisho-0001"), "only the grant named was revoked");
     }
+    // On its own node an administrator may leave the node out: `g-2` at honcho is honcho's second grant.
+    let o = nodes[2].act("takahashi", &["grant", "add", "kato", "--place", "terminal:t-01", "--until", "2027-03-31"]);
+    assert!(text(&o).contains("grant: G-honcho-0002"), "{}", text(&o));
+    let o = nodes[2].act("takahashi", &["grant", "revoke", "g-2"]);
+    assert!(text(&o).contains("revoked: G-honcho-0002"), "{}", text(&o));
 
     for d in &nodes {
         let _ = d.tobira(&["sim", "clock", "2026-11-24T10:30:00+09:00"]);
