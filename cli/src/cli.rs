@@ -788,13 +788,18 @@ pub fn csv_heading(v: &serde_json::Value) -> String {
     let h = &v["heading"];
     let f = |k: &str| h[k].as_str().unwrap_or("").replace(['\r', '\n'], " ");
     format!(
-        "#帳票 (ledger),{}\r\n#拠点 (site),{} ({})\r\n#期間 (period),{}\r\n#出力日時 (made at),{}\r\n#出力者 (made by),{}\r\n",
+        "#帳票 (ledger),{}\r\n#拠点 (site),{} ({})\r\n#期間 (period),{}\r\n#出力日時 (made at),{}\r\n#出力者 (made by),{}\r\n{}",
         v["title"].as_str().unwrap_or("").replace(',', " "),
         f("site_name").replace(',', " "),
         f("site"),
         f("period").replace(',', " "),
         f("output_at"),
-        f("printed_by").replace(',', " ")
+        f("printed_by").replace(',', " "),
+        // The zone every time of the sheet is in, named once (issue 22 "Times").
+        match f("zone") {
+            z if z.is_empty() => String::new(),
+            z => format!("#時刻 (times in),{}\r\n", z.replace(',', " ")),
+        }
     )
 }
 

@@ -46,6 +46,12 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
         }
     };
     let key = trusted.describe();
+    // What the audit library says carries instants as stored: people read them in the site's zone.
+    let off = crate::local_time::offset_of_site_file(config);
+    let local = |s: &str| match off {
+        Some(off) => crate::local_time::localise_text(s, off),
+        None => s.to_string(),
+    };
     match rt.block_on(verify_store(&db, &trusted, &parsed)) {
         Ok(v) => {
             if json {
@@ -62,11 +68,11 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
                     v.checkpoints
                 );
                 for h in &v.held {
-                    println!("  extends {h}");
+                    println!("  extends {}", local(h));
                 }
                 println!("  today's head: --anchor {}:{}", v.size, v.root);
                 for n in &v.notes {
-                    println!("  note: {n}");
+                    println!("  note: {}", local(n));
                 }
             }
             0
@@ -75,7 +81,11 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
             if json {
                 println!("{}", serde_json::json!({"ok": false, "failure": failure, "key": key}));
             }
-            eprintln!("AUDIT VERIFICATION FAILED for {} (checked with {key}): {failure}", db.display());
+            eprintln!(
+                "AUDIT VERIFICATION FAILED for {} (checked with {key}): {}",
+                db.display(),
+                local(&failure.to_string())
+            );
             4
         }
         Err(Err(e)) => {
@@ -104,11 +114,19 @@ pub fn csv_anchor(anchor: &serde_json::Value) -> String {
     )
 }
 
+/// The head's time as people read it: the daemon's `local_time` (the site's zone, to the second); from a
+/// daemon that does not send it, nothing rather than a UTC text.
+pub fn anchor_local_time(anchor: &serde_json::Value) -> String {
+    anchor["local_time"].as_str().unwrap_or("").to_string()
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// The signed tree head printed at the foot of the A4 page, above nothing the signers could miss.
+/// The signed tree head printed at the foot of the A4 page, above nothing the signers could miss. Its time is
+/// the site's, as every time on the sheet (the heading names the zone); the signed RFC 3339 text stays in the
+/// CSV's anchor line and `--json`, for machines (issue 22 "Times").
 pub fn html_with_anchor(page: &str, anchor: &serde_json::Value) -> String {
     let block = if anchor.is_null() {
         "<p class=\"sth\">署名付きツリーヘッドなし (no signed tree head)</p>\n".to_string()
@@ -122,7 +140,7 @@ pub fn html_with_anchor(page: &str, anchor: &serde_json::Value) -> String {
             s("node"),
             anchor["size"],
             s("root"),
-            s("time"),
+            esc(&anchor_local_time(anchor)),
             s("signature"),
             s("fingerprint"),
             s("verify")
@@ -146,8 +164,8 @@ mod tests {
     use super::*;
 
     fn anchor() -> serde_json::Value {
-        serde_json::json!({"node": "t01", "size": 42, "root": "ab".repeat(32), "time": "2026-11-24T01:00:00Z",
-            "signature": "cd".repeat(64), "fingerprint": "SHA256:0000", "verify": format!("tobira audit verify --anchor 42:{}", "ab".repeat(32))})
+        serde_json::json!({"node": "t01", "size": 42, "root": "ab".repeat(32), "time": "2026-11-24T01:00:00.123456789Z",
+            "local_time": "2026-11-24 10:00:00", "signature": "cd".repeat(64), "fingerprint": "SHA256:0000", "verify": format!("tobira audit verify --anchor 42:{}", "ab".repeat(32))})
     }
 
     #[test]
@@ -168,5 +186,19 @@ mod tests {
         assert!(page.contains("&lt;t01&gt;") && !page.contains("<t01>"));
         assert!(page.find("署名付きツリーヘッド").unwrap() < page.find("</body>").unwrap());
         assert!(page.contains(&format!("42:{}", "ab".repeat(32))));
+    }
+
+    #[test]
+    fn the_printed_head_shows_the_sites_time_and_the_csv_keeps_the_signed_text() {
+        let page = html_with_anchor("<html><body><h1>x</h1></body></html>", &anchor());
+        assert!(page.contains("<td>2026-11-24 10:00:00</td>"), "{page}");
+        assert_eq!(crate::local_time::machine_times(&page), Vec::<String>::new(), "no UTC text on paper");
+        // The CSV's anchor line is for machines: the exact text the signature covers.
+        assert!(csv_anchor(&anchor()).contains("time=2026-11-24T01:00:00.123456789Z"));
+        // A daemon that sends no local time: nothing, rather than the UTC text.
+        let mut old = anchor();
+        old.as_object_mut().unwrap().remove("local_time");
+        let page = html_with_anchor("<html><body></body></html>", &old);
+        assert!(crate::local_time::machine_times(&page).is_empty(), "{page}");
     }
 }

@@ -275,14 +275,17 @@ pub fn may_see(u: &User, roles: &[&str]) -> bool {
 /// language switch; then the flash and the body.
 pub async fn page(state: &State, ctx: &Ctx, path: &str, title: &str, body: &str) -> Response {
     let l = ctx.lang();
-    let (_, site) = state.site().await;
+    let (zone, site) = state.site().await;
     let mut h = String::with_capacity(body.len() + 4096);
+    // Every time on every page is the site's, to the second; the zone is named once, here (issue 22 "Times").
+    let zone = tobira_ledger::zone_name(zone);
     h.push_str(&format!(
         "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-<title>{} — tobira</title><link rel=\"stylesheet\" href=\"/static/console.css\"><script src=\"/static/console.js\" defer></script></head>\n<body>\n<header class=\"top\"><div class=\"brand\">扉 tobira <span class=\"site\">{}</span></div>",
+<title>{} — tobira</title><link rel=\"stylesheet\" href=\"/static/console.css\"><script src=\"/static/console.js\" defer></script></head>\n<body>\n<header class=\"top\"><div class=\"brand\">扉 tobira <span class=\"site\">{}</span> <span class=\"tz\" id=\"site-tz\">{}</span></div>",
         l.code(),
         esc(title),
-        esc(&site)
+        esc(&site),
+        esc(&format!("{} {zone}", l.t("時刻:", "times in")))
     ));
     if let Some(u) = ctx.user() {
         h.push_str("<nav>");

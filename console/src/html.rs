@@ -90,6 +90,15 @@ pub fn cell(v: &serde_json::Value, zone: FixedOffset) -> String {
     }
 }
 
+/// The end of a range (a grant's `until`) as people wrote it: `2027-03-31` for one ending at the next local
+/// midnight, otherwise to the minute (`tobira_ledger::Style::through`, the CLI's rule too).
+pub fn end_cell(v: &serde_json::Value, zone: FixedOffset) -> String {
+    match v.as_str().map(DateTime::parse_from_rfc3339) {
+        Some(Ok(t)) => tobira_ledger::Style::from(zone).through(t.with_timezone(&chrono::Utc)),
+        _ => cell(v, zone),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +122,9 @@ mod tests {
         let jst = FixedOffset::east_opt(9 * 3600).unwrap();
         assert_eq!(local_time("2026-11-24T01:00:00Z", jst), "2026-11-24 10:00:00");
         assert_eq!(local_time("not a time", jst), "not a time");
+        assert_eq!(end_cell(&"2027-03-31T15:00:00Z".into(), jst), "2027-03-31", "through the day it was given as");
+        assert_eq!(end_cell(&"2026-11-24T08:00:00Z".into(), jst), "2026-11-24 17:00");
+        assert_eq!(end_cell(&serde_json::Value::Null, jst), "");
     }
 
     #[test]

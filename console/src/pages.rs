@@ -131,6 +131,8 @@ fn table(
                 r[c].as_array()
                     .map(|a| a.iter().filter_map(Value::as_str).map(|x| role(l, x)).collect::<Vec<_>>().join("・"))
                     .unwrap_or_default()
+            } else if *c == "until" {
+                crate::html::end_cell(&r[*c], zone)
             } else if let Value::Bool(b) = r[*c] {
                 if b { l.t("はい", "yes") } else { l.t("いいえ", "no") }.to_string()
             } else {
@@ -663,7 +665,8 @@ pub async fn ledger_view(S(state): St, headers: HeaderMap, axum::Form(f): Fm) ->
                 let s = |k: &str| esc(a[k].as_str().unwrap_or(""));
                 body.push_str(&format!(
                     "<table class=\"sth\"><tr><th colspan=\"2\">署名付きツリーヘッド — この帳票の作成時点の監査記録</th></tr><tr><th>ノード</th><td>{}</td></tr><tr><th>件数</th><td>{}</td></tr><tr><th>根ハッシュ</th><td>{}</td></tr><tr><th>時刻</th><td>{}</td></tr><tr><th>署名</th><td class=\"hash\">{}</td></tr><tr><th>鍵指紋</th><td>{}</td></tr></table>",
-                    s("node"), a["size"], s("root"), s("time"), s("signature"), s("fingerprint")
+                    // The site's time, as the sheet's heading names it; the signed text is for machines (CSV).
+                    s("node"), a["size"], s("root"), esc(&tobira_cli::trust::anchor_local_time(a)), s("signature"), s("fingerprint")
                 ));
             }
             body.push_str("</section>");

@@ -2,6 +2,7 @@
 //!
 //! - [`admin`]: who may perform which administrative act, directly or by request (003 §5(4), §7).
 //! - [`ids`], [`model`]: people, roles, grants, approvals, visits, and the [`model::Registry`] snapshot.
+//! - [`grant_id`]: short grant ids (`G-0345`, `G-kita-shisho-0345` on a multi-node site) as typed and stored.
 //! - [`site`]: the site layout file, checked with file/line/field errors.
 //! - [`regulation`]: city profiles — which role issues each level, designates operators, approves viewing
 //!   (presets for the five regulations; Sendai's the default).
@@ -26,6 +27,7 @@ pub mod card;
 pub mod dates;
 pub mod door;
 pub mod escort;
+pub mod grant_id;
 pub mod ids;
 pub mod lockout;
 pub mod media;

@@ -700,10 +700,26 @@ fn resolve_regulation(cx: &Ctx, raw: &RawRegulation) -> Result<Regulation, SiteE
 }
 
 impl Site {
+    /// The tag this node puts in the grant ids it issues: its id on a multi-node site, none on a site of one
+    /// node (`crate::grant_id`).
+    pub fn grant_tag(&self) -> Option<&str> {
+        self.central.as_ref().map(|_| self.id.as_str())
+    }
+
     fn resolve(raw: RawSite, cx: &Ctx) -> Result<Site, SiteError> {
         let utc_offset = parse_offset(raw.site.utc_offset.get_ref()).ok_or_else(|| {
             cx.err(raw.site.utc_offset.span(), "site.utc_offset", "expected an offset like \"+09:00\"")
         })?;
+        // A node of a multi-node site names the grants it issues with its id (`G-kita-shisho-0345`,
+        // `crate::grant_id`), so the id must read the same in any case and split back from the number.
+        if raw.central.is_some() && !crate::grant_id::valid_tag(raw.site.id.get_ref()) {
+            return Err(cx.err(
+                raw.site.id.span(),
+                "site.id",
+                "a node of a multi-node site ([central]) is named with 1–32 lowercase ASCII letters, digits and '-' \
+                 (not at either end): its grants are numbered G-<site id>-0001",
+            ));
+        }
 
         let a = &raw.administration;
         let in_range = |v: &Spanned<u32>, field: &str, lo: u32, hi: u32| {

@@ -25,6 +25,30 @@ impl From<FixedOffset> for Style {
     }
 }
 
+/// The zone's name for a heading (issue 22 "Times": the zone is named once, the times under it are bare):
+/// `JST (UTC+09:00)` for Japan's +09:00, otherwise `UTC-05:30`.
+pub fn zone_name(offset: FixedOffset) -> String {
+    if offset.local_minus_utc() == 9 * 3600 { "JST (UTC+09:00)".into() } else { format!("UTC{offset}") }
+}
+
+/// The zone's short name where a time stands alone (a sentence, one cell of a record): `JST`, `UTC-05:30`.
+pub fn zone_abbrev(offset: FixedOffset) -> String {
+    if offset.local_minus_utc() == 9 * 3600 { "JST".into() } else { format!("UTC{offset}") }
+}
+
+/// An instant in a sentence people read (a refusal, a prompt): local, to the second, the zone named —
+/// `2026-11-24 10:05:00 JST`, never the stored `2026-11-24T01:05:00.123456789Z`.
+pub fn local_stamp(t: DateTime<Utc>, offset: FixedOffset) -> String {
+    format!("{} {}", Style::from(offset).stamp(t), zone_abbrev(offset))
+}
+
+/// A stored RFC 3339 text as [`local_stamp`]; any other text as it is.
+pub fn local_stamp_text(s: &str, offset: FixedOffset) -> String {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| local_stamp(t.with_timezone(&Utc), offset))
+        .unwrap_or_else(|_| s.to_string())
+}
+
 impl Style {
     pub fn day(&self, d: NaiveDate) -> String {
         if self.era { era::japanese_date(d) } else { d.format("%Y-%m-%d").to_string() }
@@ -754,5 +778,17 @@ mod tests {
             e.through(jst().with_ymd_and_hms(2019, 5, 1, 0, 0, 0).unwrap().with_timezone(&Utc)),
             "平成31年4月30日"
         );
+    }
+
+    #[test]
+    fn a_time_in_a_sentence_is_local_to_the_second_with_its_zone() {
+        let t = "2026-11-24T01:05:00.123456789Z";
+        assert_eq!(local_stamp_text(t, jst()), "2026-11-24 10:05:00 JST");
+        assert_eq!(local_stamp(at(10, 5), jst()), "2026-11-24 10:05:00 JST");
+        let ist = FixedOffset::east_opt(5 * 3600 + 1800).unwrap();
+        assert_eq!(local_stamp_text(t, ist), "2026-11-24 06:35:00 UTC+05:30");
+        assert_eq!(local_stamp_text("not a time", jst()), "not a time");
+        assert_eq!(zone_name(jst()), "JST (UTC+09:00)");
+        assert_eq!(zone_name(ist), "UTC+05:30");
     }
 }

@@ -176,6 +176,15 @@ async fn text_of(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}")).text().await.unwrap()
 }
 
+/// Issue 22 "Times": the page a person reads names the site's zone once, in its header, and shows no UTC
+/// text anywhere (a regression that lets a stored `…Z` through fails here).
+async fn local_times_only(c: &Client, page: &str) {
+    let body = text_of(c, "body").await;
+    assert_eq!(text_of(c, "#site-tz").await, "時刻: JST (UTC+09:00)", "the {page} page names its zone");
+    let utc = tobira_cli::local_time::machine_times(&body);
+    assert!(utc.is_empty(), "the {page} page shows UTC text {utc:?}: {body}");
+}
+
 async fn type_in(c: &Client, css: &str, text: &str) {
     let e = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
     e.clear().await.unwrap();
@@ -331,6 +340,7 @@ fn console_runs_a_site_in_a_real_browser() {
         signed_in(&c).await;
         c.goto(&format!("{url}/requests")).await.unwrap();
         shots.take(&c, "requests").await;
+        local_times_only(&c, "requests").await;
         type_in(&c, &format!("tr[data-id=\"{req}\"] form[action$=\"/approve\"] input[name=note]"), "本人確認済").await;
         d.present(READER, "takahashi");
         click(&c, &format!("tr[data-id=\"{req}\"] button.approve")).await;
@@ -342,6 +352,7 @@ fn console_runs_a_site_in_a_real_browser() {
         // A Level 2 grant by the system administrator: refused on the page, with its article (003 §13(2)).
         c.goto(&format!("{url}/people")).await.unwrap();
         shots.take(&c, "people").await;
+        local_times_only(&c, "people").await;
         type_in(&c, "#add-grant [name=holder]", "tanaka").await;
         c.find(Locator::Css("#place")).await.unwrap().select_by_value("zone:server-room").await.unwrap();
         d.present(READER, "takahashi");
@@ -428,6 +439,8 @@ fn console_runs_a_site_in_a_real_browser() {
         let f = flash(&c).await;
         assert!(c.find(Locator::Css(".flash.done")).await.is_ok(), "acknowledged: {f}");
         assert!(cli_json(&d, &["alarms"]).iter().all(|a| a["id"] != alarm), "no longer open");
+        c.goto(&format!("{url}/alarms")).await.unwrap();
+        local_times_only(&c, "alarms").await;
 
         // The 入退室管理簿: shown (the viewing proved and recorded), then printed to PDF by Chromium.
         c.goto(&format!("{url}/ledgers")).await.unwrap();
@@ -440,6 +453,7 @@ fn console_runs_a_site_in_a_real_browser() {
         }
         assert_eq!(cols, tobira_ledger::ENTRY_EXIT_COLUMNS, "the form's columns (000 Form 1)");
         shots.take(&c, "ledger").await;
+        local_times_only(&c, "ledger").await;
         let sid = c.session_id().await.unwrap().unwrap();
         let (status, _, body) = http(
             driver_port,
@@ -463,6 +477,7 @@ fn console_runs_a_site_in_a_real_browser() {
         let txt = Command::new(need("pdftotext")).arg(&pdf_path).arg("-").output().unwrap();
         let txt = String::from_utf8_lossy(&txt.stdout).to_string();
         assert!(txt.contains("入退室管理簿"), "the title is printed: {txt}");
+        assert!(tobira_cli::local_time::machine_times(&txt).is_empty(), "no UTC text on paper: {txt}");
         for col in tobira_ledger::ENTRY_EXIT_COLUMNS {
             assert!(txt.contains(col), "column {col} is printed: {txt}");
         }

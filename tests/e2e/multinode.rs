@@ -170,6 +170,49 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         wait_witnessed(d, Duration::from_secs(60));
     }
 
+    // Grant ids are numbered by each node and carry its id (issue 22 "Readable output"): kita-shisho's first
+    // grant and honcho's first grant are both number 1, yet distinct, and each reaches every node under the
+    // id it was issued with; a node revokes another's grant by that id, typed as people type it.
+    let o = nodes[2]
+        .act("takahashi", &["--json", "grant", "add", "kato", "--place", "terminal:t-02", "--until", "2027-03-31"]);
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!(v["grant"], "G-honcho-0001", "{v}");
+    let grant_ids = |d: &Running| -> Vec<String> {
+        let o = d.tobira(&["--json", "grant", "list"]);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|g| g["id"].as_str().map(String::from))
+            .collect()
+    };
+    let t = Instant::now();
+    for d in &nodes {
+        loop {
+            let ids = grant_ids(d);
+            if ids.iter().any(|i| i == "G-kita-shisho-0001") && ids.iter().any(|i| i == "G-honcho-0001") {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(30), "both nodes' grants never reached this node: {ids:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let o = nodes[0].act("takahashi", &["grant", "revoke", "g-HONCHO-1"]);
+    assert!(text(&o).contains("revoked: G-honcho-0001"), "{}", text(&o));
+    let t = Instant::now();
+    for d in &nodes {
+        while grant_ids(d).iter().any(|i| i == "G-honcho-0001") {
+            assert!(t.elapsed() < Duration::from_secs(30), "the revocation never reached this node");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(grant_ids(d).iter().any(|i| i == "G-kita-shisho-0001"), "only the grant named was revoked");
+    }
+    // On its own node an administrator may leave the node out: `g-2` at honcho is honcho's second grant.
+    let o = nodes[2].act("takahashi", &["grant", "add", "kato", "--place", "terminal:t-01", "--until", "2027-03-31"]);
+    assert!(text(&o).contains("grant: G-honcho-0002"), "{}", text(&o));
+    let o = nodes[2].act("takahashi", &["grant", "revoke", "g-2"]);
+    assert!(text(&o).contains("revoked: G-honcho-0002"), "{}", text(&o));
+
     for d in &nodes {
         let _ = d.tobira(&["sim", "clock", "2026-11-24T10:30:00+09:00"]);
     }
@@ -338,6 +381,10 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
     assert_eq!(seen.len(), 3, "tanaka's history from every node: {seen:?}");
     let o = central(&pg, &["audit", "show", "--person", "tanaka", "--viewer", "kansa-ichiro"]);
     assert!(text(&o).contains("受信日時") && text(&o).contains("kita-shisho"), "{}", text(&o));
+    // Both times in the city's zone, named once; no UTC text for the auditor (issue 22 "Times").
+    assert!(text(&o).contains("(times in JST (UTC+09:00))"), "{}", text(&o));
+    let utc = tobira_cli::local_time::machine_times(&text(&o));
+    assert!(utc.is_empty(), "the centre's history shows UTC text {utc:?}: {}", text(&o));
     // The matching-data ledger (照合情報管理簿, 003 §15) across nodes, names from the city's registry.
     let o = central(&pg, &["ledger", "matching", "--viewer", "kansa-ichiro", "--json"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -63,4 +63,17 @@ fn the_new_site_quick_start_runs_as_written() {
     // `audit show` is a table people read: no hashes, stored texts or nanosecond UTC (issue 22 §3).
     assert!(!said.contains("prev_hash") && !said.contains("time_text"), "{said}");
     assert!(said.contains("(hashes and details: --json)"), "{said}");
+    // Short grant ids (issue 22 "Readable output"): printed short, revoked as typed.
+    assert!(said.contains("grant: G-0001") && said.contains("revoked: G-0002"), "short grant ids: {said}");
+    // Nothing the quick start shows a person is a UTC text, on the terminal or on paper (issue 22 "Times").
+    let utc = tobira_cli::local_time::machine_times;
+    assert_eq!(utc(&said), Vec::<String>::new(), "UTC text shown to a person: {said}");
+    let html = std::fs::read_to_string(tmp.join("入退室管理簿.html")).unwrap();
+    assert!(html.contains("時刻: JST (UTC+09:00)"), "the printed ledger names its zone once: {html}");
+    assert_eq!(utc(&html), Vec::<String>::new(), "UTC text on the printed ledger");
+    let csv = String::from_utf8_lossy(&std::fs::read(tmp.join("操作者管理簿.csv")).unwrap()).to_string();
+    // The anchor line keeps the signed text, for machines; every line a person reads is local.
+    let read: String = csv.lines().filter(|l| !l.starts_with("#署名付きツリーヘッド")).collect::<Vec<_>>().join("\n");
+    assert!(read.contains("#時刻 (times in),JST (UTC+09:00)"), "{read}");
+    assert_eq!(utc(&read), Vec::<String>::new(), "UTC text in the CSV's rows or heading: {read}");
 }

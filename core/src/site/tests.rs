@@ -287,3 +287,22 @@ fn simulation_line_rate_is_kept_or_instant() {
     let e = err_of(&bad);
     assert_eq!((e.line, e.field.as_deref()), (line_of(&bad, "line_rate = \"slow\""), Some("simulation.line_rate")));
 }
+
+// ---- grant ids of a multi-node site (issue 22 "Readable output") ----
+
+const CENTRAL: &str = "\n[central]\nhost = \"127.0.0.1\"\nrole = \"node_a\"\nca_file = \"/etc/tobira/ca.crt\"\ncert_file = \"/etc/tobira/node.crt\"\nkey_file = \"/etc/tobira/node.key\"\n";
+
+#[test]
+fn a_node_of_a_multi_node_site_tags_its_grants_with_its_id() {
+    assert_eq!(parse_site("demo.toml", DEMO).unwrap().grant_tag(), None, "a site of one node: G-0001");
+    let s = parse_site("site.toml", &format!("{DEMO}{CENTRAL}")).unwrap();
+    assert_eq!(s.grant_tag(), Some("sendai-honcho"));
+    // A node id that could not be read back from a grant id is refused where it is written.
+    let bad = format!("{}{CENTRAL}", DEMO.replacen("id = \"sendai-honcho\"", "id = \"Sendai_Honcho\"", 1));
+    let e = err_of(&bad);
+    assert_eq!(e.field.as_deref(), Some("site.id"), "{e}");
+    assert_eq!(e.line, line_of(&bad, "Sendai_Honcho"));
+    // Without [central] the site id is only a name, as before.
+    let single = DEMO.replacen("id = \"sendai-honcho\"", "id = \"Sendai_Honcho\"", 1);
+    assert_eq!(parse_site("site.toml", &single).unwrap().grant_tag(), None);
+}

@@ -153,7 +153,11 @@ pub async fn ack(d: &Daemon, actor: &Actor, id: i64, note: &str) -> Result<serde
     if let Some(at) = &alarm.acked_at {
         return Err(Refusal {
             code: ErrorCode::Conflict,
-            message: format!("alarm {id} was acknowledged at {at} by {}", alarm.acked_by.unwrap_or_default()),
+            message: format!(
+                "alarm {id} was acknowledged at {} by {}",
+                tobira_ledger::local_stamp_text(at, d.site.utc_offset),
+                alarm.acked_by.unwrap_or_default()
+            ),
         });
     }
     let seq = audited_admin(

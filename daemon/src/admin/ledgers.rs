@@ -126,10 +126,12 @@ pub async fn ledger_events(
         until.map(|u| style.through(u)).unwrap_or_else(|| format!("{} (出力時点)", style.date(now)))
     );
     let printed_by = format!("{} ({})", actor.person.name, actor.id());
+    // The zone is named once, here; every time on the sheet is the site's, bare (issue 22 "Times").
+    let zone = tobira_ledger::zone_name(style.offset);
     let heading = serde_json::json!({
         "site": d.site.id.as_str(), "site_name": d.site.name, "period": period, "output_at": style.stamp(now),
-        "printed_by": printed_by,
-        "text": format!("{} ({})　期間: {period}　出力日時: {}　出力者: {printed_by}", d.site.name, d.site.id, style.stamp(now)),
+        "printed_by": printed_by, "zone": zone,
+        "text": format!("{} ({})　期間: {period}　出力日時: {}　出力者: {printed_by}　時刻: {zone}", d.site.name, d.site.id, style.stamp(now)),
     });
     // 002 §7(11): who read which ledger over which period, and whether it left the screen (exported, printed).
     crate::admin::audit::record_viewing_as(

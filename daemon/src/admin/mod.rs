@@ -6,6 +6,7 @@ pub mod audit;
 pub mod audited;
 pub mod backup;
 pub mod cards;
+pub mod grant_ids;
 pub mod ledgers;
 pub mod media;
 pub mod range;

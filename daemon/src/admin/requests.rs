@@ -75,9 +75,10 @@ async fn need_request(d: &Daemon, id: &str) -> Result<RequestRow, Refusal> {
 }
 
 /// Why a request that is not pending cannot be decided, in words an administrator acts on.
-fn not_pending(r: &RequestRow) -> Refusal {
+fn not_pending(d: &Daemon, r: &RequestRow) -> Refusal {
     let who = r.decided_by.clone().unwrap_or_default();
-    let at = r.decided_at.clone().unwrap_or_default();
+    // When, as the site reads its clock (issue 22 "Times"), not the stored UTC text.
+    let at = tobira_ledger::local_stamp_text(r.decided_at.as_deref().unwrap_or_default(), d.site.utc_offset);
     conflict(match r.status.as_str() {
         "approved" | "applied" => format!("request {} was already approved by {who} at {at}; nothing to do", r.id),
         "rejected" => format!("request {} was rejected by {who} at {at}; the requester files a new one", r.id),
@@ -97,7 +98,7 @@ async fn decide(
 ) -> Result<(RequestRow, Actor, i64), Refusal> {
     let r = need_request(d, id).await?;
     if r.status != "pending" {
-        return Err(not_pending(&r));
+        return Err(not_pending(d, &r));
     }
     let actor = d.prove(claim, Act::Decide).await?;
     // The approver is the one the site's regulation names for what the request would do (003 §7(3), 000 §8,
@@ -142,7 +143,7 @@ pub async fn reject(d: &Daemon, claim: Option<&ActorClaim>, id: &str, note: &str
 pub async fn withdraw(d: &Daemon, claim: Option<&ActorClaim>, id: &str) -> Answer {
     let r = need_request(d, id).await?;
     if r.status != "pending" {
-        return Err(not_pending(&r));
+        return Err(not_pending(d, &r));
     }
     let actor = d.prove(claim, act_of(&r.kind)).await?;
     if actor.id() != r.requested_by {

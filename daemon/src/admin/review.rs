@@ -60,7 +60,9 @@ pub async fn review(
     let (mut grants, mut templates) = (Vec::new(), Vec::new());
     // Whose grant each revocation takes, for the user-ID ledger (003 §14(2)): one row per holder.
     let mut revoked = Vec::new();
-    for id in revoke {
+    // Grant ids as typed (`g-1`) in their stored form; template ids as they are.
+    let revoke: Vec<String> = revoke.iter().map(|id| crate::admin::grant_ids::resolve(d, id)).collect();
+    for id in &revoke {
         if let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id) {
             grants.push(id.clone());
             revoked.push(serde_json::json!({"grant": id, "holder": g.holder.as_str(), "place": place_str(&g.place)}));

@@ -183,20 +183,23 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::AuditShow(f) => crate::admin::audit::show(d, c, f).await,
         Request::AuditVerify => crate::admin::audit::verify(d).await,
         Request::Ledger { kind, from, until, era, output } => {
+            let era = era.unwrap_or(d.site.administration.ledger_era);
             let mut v = crate::admin::ledgers::ledger(
                 d,
                 c,
                 kind.as_deref().unwrap_or("entry-exit"),
-                crate::admin::ledgers::Asked {
-                    from: from.as_deref(),
-                    until: until.as_deref(),
-                    era: era.unwrap_or(d.site.administration.ledger_era),
-                    output: &output,
-                },
+                crate::admin::ledgers::Asked { from: from.as_deref(), until: until.as_deref(), era, output: &output },
             )
             .await?;
             // Every ledger carries the node's signed tree head at the moment it was made (issue 16 §1(b)).
-            v["anchor"] = crate::node::trust::ledger_anchor(d).await;
+            let mut anchor = crate::node::trust::ledger_anchor(d).await;
+            // Its time as the sheet's other times read (the site's zone, to the second, the zone in the
+            // heading); `time` stays the signed text, for machines (issue 22 "Times").
+            if let Some(t) = anchor["time"].as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+                let style = tobira_ledger::Style { offset: d.site.utc_offset, era };
+                anchor["local_time"] = style.stamp(t.with_timezone(&Utc)).into();
+            }
+            v["anchor"] = anchor;
             Ok(v)
         }
         Request::Sim(cmd) => crate::admin::sim::command(d, cmd).await,
@@ -568,7 +571,7 @@ async fn grant_add(d: &Daemon, c: Option<&ActorClaim>, g: tobira_proto::GrantAdd
         });
     }
     let actor = d.prove(c, Act::Grant(level)).await?;
-    let id = GrantId::new(format!("g-{}", now.timestamp_micros()));
+    let id = crate::admin::grant_ids::next(d).await?;
     let schedule_s = if schedule == Schedule::OfficeHours { "office-hours" } else { "always" };
     if actor.mode == Mode::Request {
         // 003 §7(3): a site administrator's delegation of operating authority waits for approval.
@@ -625,6 +628,8 @@ fn grant_list(d: &Daemon, holder: Option<&str>) -> Answer {
 }
 
 async fn grant_revoke(d: &Daemon, c: Option<&ActorClaim>, id: &str) -> Answer {
+    // As typed (`g-1`, `G-KITA-SHISHO-7`, an old `g-1796…`), in its stored form.
+    let id = &crate::admin::grant_ids::resolve(d, id);
     let reg = d.registry();
     let Some(g) = reg.grants.iter().find(|g| g.id.as_str() == id).cloned() else {
         return Err(Refusal::not_found(format!("no live grant {id:?}; see `tobira grant list`")));

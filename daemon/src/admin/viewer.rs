@@ -60,6 +60,7 @@ pub async fn give_back(d: &Daemon, actor: &Actor, loan: &str) -> Result<serde_js
         return Err(Refusal::not_found(format!("no loan {loan:?}; see `tobira ledger viewer-ids`")));
     };
     if let Some(at) = &l.returned_at {
+        let at = tobira_ledger::local_stamp_text(at, d.site.utc_offset);
         return Err(Refusal { code: ErrorCode::Conflict, message: format!("loan {loan} was returned at {at}") });
     }
     let seq = audited_admin(

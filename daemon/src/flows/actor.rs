@@ -234,6 +234,7 @@ impl Daemon {
         let now = self.now();
         let key = (person.id.clone(), ReaderId::new(reader_id));
         if let Some(until) = self.shared().lockout.entry(&key).locked_until.filter(|u| *u > now) {
+            let until = tobira_ledger::local_stamp(until, self.site.utc_offset);
             return Err(denied(format!(
                 "{} is locked out at {reader_id} until {until} after repeated failures (NIST SP 800-63B); another \
                  administrator can lift it with `tobira unlock`",

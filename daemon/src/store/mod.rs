@@ -152,6 +152,19 @@ impl RegistryStore {
             .map(|r| r.get(0)))
     }
 
+    /// Takes the next number of this node's grant counter (`G-0001`, `G-0002`, …: issue 22,
+    /// `tobira_core::grant_id`). One statement, so two grants issued at once never share a number; a number
+    /// taken by a request that is then rejected or withdrawn is not given again.
+    pub async fn next_grant_number(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO meta(key, value) VALUES ('grant_numbering', '1') \
+             ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING CAST(value AS INTEGER)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n.max(1) as u64)
+    }
+
     pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(key)

@@ -23,7 +23,8 @@ pub struct CentralCli {
     /// Not needed by `witness-key` and `peer-witness`.
     #[arg(long, env = "TOBIRA_CENTRAL_DB")]
     pub db: Option<String>,
-    /// UTC offset of the site, for dates given without a time (`--from 2026-04-01`): +09:00 in Japan.
+    /// UTC offset of the city's sites: for dates given without a time (`--from 2026-04-01`) and for the times
+    /// shown to people (`--json` keeps UTC). +09:00 in Japan.
     #[arg(long, default_value = "+09:00")]
     pub utc_offset: String,
     #[command(subcommand)]
@@ -109,7 +110,8 @@ pub enum CentralCmd {
     },
     /// The countersigned heads of a node's log.
     Heads { node: String },
-    /// Revoke a grant on every node (the change reaches connected nodes within seconds).
+    /// Revoke a grant on every node (the change reaches connected nodes within seconds): its id
+    /// (`G-kita-shisho-0007`, in either case, zeros optional) or PERSON@PLACE.
     RevokeGrant {
         grant: String,
         #[arg(long)]
@@ -300,12 +302,20 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(0);
             }
+            // People read the node's time and the receipt time in the city's zone, to the second (as the node's
+            // `audit show --csv`); the zone is named once above the table. `--json` keeps RFC 3339 in UTC.
+            let off = chrono::FixedOffset::from_str(&cli.utc_offset)
+                .map_err(|_| anyhow::anyhow!("--utc-offset {:?} is not ±HH:MM", cli.utc_offset))?;
+            let local = |s: &str| match DateTime::parse_from_rfc3339(s) {
+                Ok(t) => tobira_ledger::Style::from(off).stamp(t.with_timezone(&Utc)),
+                Err(_) => s.to_string(),
+            };
             let cells: Vec<Vec<String>> = rows
                 .iter()
                 .map(|e| {
                     vec![
-                        e.time.clone(),
-                        e.received_at.clone(),
+                        local(&e.time),
+                        local(&e.received_at),
                         e.node.clone(),
                         e.seq.to_string(),
                         e.kind.clone(),
@@ -319,6 +329,9 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                     ]
                 })
                 .collect();
+            if csv.is_none() {
+                println!("(times in {})", tobira_ledger::zone_name(off));
+            }
             emit(&CENTRAL_HISTORY_COLUMNS, &cells, csv.as_deref(), "events")?;
             Ok(0)
         }
@@ -362,6 +375,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                 rows.iter().map(|r| cols.iter().map(|c| tobira_ledger::table::cell(&r[*c])).collect()).collect();
             if csv.is_none() {
                 println!("{title}");
+                println!("時刻: {}", tobira_ledger::zone_name(off));
             }
             emit(&cols, &cells, csv.as_deref(), &format!("rows of {title}"))?;
             Ok(0)
@@ -386,6 +400,10 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             Ok(0)
         }
         CentralCmd::RevokeGrant { grant, reason, by } => {
+            // A grant id as typed (`g-kita-shisho-7`) in the form the nodes hold it (`G-kita-shisho-0007`);
+            // `PERSON@PLACE` and anything else as it is.
+            let grant =
+                if grant.contains('@') { grant } else { tobira_core::grant_id::canonical(&grant).unwrap_or(grant) };
             let v = tobira_central::publish(&pool, "grant.revoke", &grant, &reason, &by).await?;
             println!("grant {grant} revoked on every node (registry version {v})");
             Ok(0)

@@ -112,7 +112,8 @@ fn run(cli: Cli) -> i32 {
                         println!("{heading}");
                         print!("{}", tobira_ledger::table::render(&hs, &rows));
                         println!(
-                            "署名付きツリーヘッド (signed tree head): {}",
+                            "署名付きツリーヘッド (signed tree head, {}): {}",
+                            tobira_cli::trust::anchor_local_time(&v["anchor"]),
                             v["anchor"]["verify"].as_str().unwrap_or("none")
                         );
                     }
