@@ -93,3 +93,108 @@ pub fn not_restored_event(site: &Site, now: DateTime<Utc>, error: &str) -> NewEv
         details: serde_json::json!({"error": error}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn site() -> Site {
+        tobira_core::site::parse_site("demo.toml", include_str!("../../../config/demo.toml")).unwrap()
+    }
+
+    fn ev(
+        seq: i64,
+        kind: &str,
+        outcome: Outcome,
+        reason: &str,
+        actor: Option<&str>,
+        details: serde_json::Value,
+    ) -> StoredEvent {
+        let time = DateTime::parse_from_rfc3339("2026-11-24T10:00:00+09:00").unwrap().with_timezone(&Utc);
+        StoredEvent {
+            node: "sendai-honcho".into(),
+            seq,
+            time,
+            time_text: tobira_audit::time_text(time),
+            kind: kind.into(),
+            actor: actor.map(Into::into),
+            subject: actor.map(Into::into),
+            place: Some("server-door".into()),
+            outcome,
+            reason: reason.into(),
+            article: None,
+            score: None,
+            details_text: details.to_string(),
+            details,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    /// What the door flow writes is read back as the replay needs it; refusals, failed strikes and other door
+    /// events are not movements (003 §13, 000 Form 1).
+    #[test]
+    fn only_grants_and_carried_out_strikes_are_read() {
+        let site = site();
+        let zone = serde_json::json!({"zone": "server-room"});
+        let granted = ev(5, "door.exit", Outcome::Granted, "EXIT_RECORDED", Some("tanaka"), zone.clone());
+        match door_record(&granted, &site) {
+            Some(DoorRecord::Granted { seq: 5, side: Side::Exit, person, zone, .. }) => {
+                assert_eq!((person.as_str(), zone.as_str()), ("tanaka", "server-room"));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A decision without the zone in its details: the door's zone.
+        let bare = ev(6, "door.enter", Outcome::Granted, "GRANT_VALID", Some("sato"), serde_json::json!({}));
+        assert!(
+            matches!(door_record(&bare, &site), Some(DoorRecord::Granted { side: Side::Entry, zone, .. }) if zone.as_str() == "server-room")
+        );
+        for reason in ["STRIKE_ACKNOWLEDGED", "DOOR_ALREADY_OPEN"] {
+            let s = ev(7, "door.strike", Outcome::Info, reason, None, serde_json::json!({"decision": 5}));
+            assert!(
+                matches!(door_record(&s, &site), Some(DoorRecord::Carried { seq: 7, decision: 5, .. })),
+                "{reason}"
+            );
+        }
+        let not_movements = [
+            ev(8, "door.enter", Outcome::Denied, "NO_GRANT", Some("abe"), zone.clone()),
+            ev(9, "door.enter", Outcome::Granted, "GRANT_VALID", None, zone.clone()),
+            ev(10, "door.strike", Outcome::Alarm, "STRIKE_FAILED", None, serde_json::json!({"decision": 5})),
+            ev(11, "door.alarm.forced", Outcome::Alarm, "FORCED_OPEN", None, zone),
+        ];
+        for e in not_movements {
+            assert_eq!(door_record(&e, &site), None, "{} {}", e.kind, e.reason);
+        }
+    }
+
+    /// What an auditor reads after a restart: how many people, in which zones by name, from how far back.
+    #[test]
+    fn the_restart_records_who_was_restored_where() {
+        let site = site();
+        let now = DateTime::parse_from_rfc3339("2026-11-24T10:10:00+09:00").unwrap().with_timezone(&Utc);
+        let mut o = tobira_core::occupancy::Occupancy::default();
+        o.enter(PersonId::new("abe"), ZoneId::new("server-room"));
+        o.enter(PersonId::new("tanaka"), ZoneId::new("server-room"));
+        o.enter(PersonId::new("tanaka"), ZoneId::new("media-room"));
+        let r = Restored {
+            occupancy: o,
+            since: restore::horizon(now, site.utc_offset),
+            entries: 3,
+            exits: 0,
+            unknown_zones: 0,
+        };
+        let e = restored_event(&r, &site, now);
+        assert_eq!(
+            (e.kind.as_str(), e.reason.as_str(), e.outcome),
+            ("daemon.occupancy", "OCCUPANCY_RESTORED", Outcome::Info)
+        );
+        assert_eq!(e.details["people"], 2);
+        let zones = e.details["zones"].as_array().unwrap();
+        assert_eq!(zones.len(), 2, "{zones:?}");
+        let server = zones.iter().find(|z| z["zone"] == "server-room").unwrap();
+        assert_eq!((server["name"].as_str(), server["count"].as_u64()), (Some("サーバ室"), Some(2)));
+        assert_eq!(e.details["since"], "2026-11-22T15:00:00Z");
+        let failed = not_restored_event(&site, now, "disk I/O error");
+        assert_eq!((failed.outcome, failed.reason.as_str()), (Outcome::Alarm, "OCCUPANCY_NOT_RESTORED"));
+    }
+}
