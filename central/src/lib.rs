@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction, migrate::Migrator};
 pub mod alarms;
 pub mod heads;
 pub mod peer_witness;
+pub mod places;
 pub mod query;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -306,6 +306,15 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
     Ok(Devices { readers, doors, sim: opts.simulation.then_some(sim) })
 }
 
+/// The names the site file gives its zones, doors and terminals (id → サーバ室), said at every start: the
+/// centre holds no site file, and names places in its ledgers from the latest start of each node.
+fn place_names(site: &Site) -> serde_json::Map<String, serde_json::Value> {
+    let zones = site.zones.iter().map(|z| (z.id.to_string(), z.name.clone()));
+    let doors = site.doors.iter().map(|d| (d.id.to_string(), d.name.clone()));
+    let terminals = site.terminals.iter().map(|t| (t.id.to_string(), t.name.clone()));
+    zones.chain(doors).chain(terminals).map(|(id, name)| (id, name.into())).collect()
+}
+
 /// Opens everything, runs until `shutdown` resolves, then stops cleanly: the control socket closes, each
 /// door task finishes the event in flight, a final event and checkpoint are written.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
@@ -434,7 +443,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             reason: "STARTED".into(),
             article: None,
             score: None,
-            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0)}),
+            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0), "places": place_names(&site)}),
         })
         .await;
     let occupancy_event = match &restored {
