@@ -197,4 +197,66 @@ mod tests {
         let failed = not_restored_event(&site, now, "disk I/O error");
         assert_eq!((failed.outcome, failed.reason.as_str()), (Outcome::Alarm, "OCCUPANCY_NOT_RESTORED"));
     }
+
+    /// What the replay costs at start on a busy node: 10,000 entries with their strikes in the last two days,
+    /// beside 10,000 older ones the horizon leaves unread. A figure, not a check of behaviour beyond the count:
+    /// `cargo test -p tobira --lib -- --ignored replay_cost --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore]
+    async fn replay_cost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AuditStore::create(&dir.path().join("audit.db"), "bench", &dir.path().join("audit-signing.key"))
+            .await
+            .unwrap();
+        let site = site();
+        let now = DateTime::parse_from_rfc3339("2026-11-24T18:00:00+09:00").unwrap().with_timezone(&Utc);
+        let (n, writers) = (10_000usize, 50usize);
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..writers {
+            let writer = store.writer();
+            tasks.spawn(async move {
+                for i in (w..2 * n).step_by(writers) {
+                    // The first half five days ago, the second within the horizon.
+                    let age = if i < n { chrono::Duration::days(5) } else { chrono::Duration::hours(8) };
+                    let time = now - age + chrono::Duration::milliseconds(i as i64);
+                    let person = format!("p{i:05}");
+                    let decision = NewEvent {
+                        time,
+                        kind: "door.enter".into(),
+                        actor: Some(person.clone()),
+                        subject: Some(person),
+                        place: Some("server-door".into()),
+                        outcome: Outcome::Granted,
+                        reason: "GRANT_VALID".into(),
+                        article: None,
+                        score: Some(0.5),
+                        details: serde_json::json!({"zone": "server-room", "reader": "server-in"}),
+                    };
+                    let seq = writer.append(decision).await.unwrap().seq;
+                    let strike = NewEvent {
+                        time,
+                        kind: "door.strike".into(),
+                        actor: None,
+                        subject: None,
+                        place: Some("server-door".into()),
+                        outcome: Outcome::Info,
+                        reason: "STRIKE_ACKNOWLEDGED".into(),
+                        article: None,
+                        score: None,
+                        details: serde_json::json!({"decision": seq, "zone": "server-room"}),
+                    };
+                    writer.append(strike).await.unwrap();
+                }
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+        let t = std::time::Instant::now();
+        let r = at_start(&store, &site, now).await.unwrap();
+        let took = t.elapsed();
+        assert_eq!((r.entries, r.occupancy.people()), (n, n), "only the entries within the horizon");
+        eprintln!("replayed {} entries (of {} door events in the store) in {took:?}", r.entries, 4 * n);
+        store.close().await;
+    }
 }
