@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction, migrate::Migrator};
 pub mod alarms;
 pub mod heads;
 pub mod peer_witness;
+pub mod places;
 pub mod query;
 pub mod recovery;
 #[cfg(feature = "testing")]

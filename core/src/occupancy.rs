@@ -6,6 +6,8 @@ use crate::site::Site;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod restore;
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Occupancy {
     inside: BTreeMap<PersonId, BTreeSet<ZoneId>>,
@@ -42,6 +44,26 @@ impl Occupancy {
 
     pub fn zones_of(&self, person: &PersonId) -> impl Iterator<Item = &ZoneId> {
         self.inside.get(person).into_iter().flatten()
+    }
+
+    /// How many people are recorded inside at least one zone.
+    pub fn people(&self) -> usize {
+        self.inside.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.inside.is_empty()
+    }
+
+    /// Who is recorded inside each zone, zones and people in order (what a restart restored, for the record).
+    pub fn by_zone(&self) -> BTreeMap<ZoneId, Vec<PersonId>> {
+        let mut out: BTreeMap<ZoneId, Vec<PersonId>> = BTreeMap::new();
+        for (person, zones) in &self.inside {
+            for z in zones {
+                out.entry(z.clone()).or_default().push(person.clone());
+            }
+        }
+        out
     }
 }
 

@@ -14,7 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditStore, NewEvent, Outcome};
-use tobira_core::occupancy::{EscortLog, Occupancy};
+use tobira_core::occupancy::EscortLog;
 use tobira_core::site::Site;
 use tobira_drivers::{DoorController, Reader};
 
@@ -306,6 +306,15 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
     Ok(Devices { readers, doors, sim: opts.simulation.then_some(sim) })
 }
 
+/// The names the site file gives its zones, doors and terminals (id → サーバ室), said at every start: the
+/// centre holds no site file, and names places in its ledgers from the latest start of each node.
+fn place_names(site: &Site) -> serde_json::Map<String, serde_json::Value> {
+    let zones = site.zones.iter().map(|z| (z.id.to_string(), z.name.clone()));
+    let doors = site.doors.iter().map(|d| (d.id.to_string(), d.name.clone()));
+    let terminals = site.terminals.iter().map(|t| (t.id.to_string(), t.name.clone()));
+    zones.chain(doors).chain(terminals).map(|(id, name)| (id, name.into())).collect()
+}
+
 /// Opens everything, runs until `shutdown` resolves, then stops cleanly: the control socket closes, each
 /// door task finishes the event in flight, a final event and checkpoint are written.
 pub async fn run(opts: Options, shutdown: impl std::future::Future<Output = ()>) -> Result<(), StartError> {
@@ -356,11 +365,21 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         matching.insert_decoded(row.person, row.id, t);
     }
 
+    // The simulated clock may start where a scenario left it (`--sim-clock`, simulation only).
+    let clock = Clock::new();
+    if let Some(t) = opts.sim_clock.filter(|_| opts.simulation) {
+        clock.set(Some(t.with_timezone(&chrono::Utc)));
+    }
+    // Who is inside, from the record (issue 21 §3): a restart must not silence the escort rule (003 §13(4)).
+    systemd::status("restoring occupancy from the audit record");
+    let restored = crate::node::occupancy::at_start(&audit_store, &site, clock.now()).await;
+    let occupancy = restored.as_ref().map(|r| r.occupancy.clone()).unwrap_or_default();
+
     let (decisions, _) = tokio::sync::broadcast::channel(256);
     let (alarm_tx, alarm_rx) = tokio::sync::mpsc::unbounded_channel();
     let daemon = Arc::new(Daemon {
         site: site.clone(),
-        clock: Clock::new(),
+        clock,
         store,
         audit_store,
         audit,
@@ -373,7 +392,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         shared: Mutex::new(Shared {
             grants: tobira_core::model::GrantIndex::new(&registry),
             registry: Arc::new(registry),
-            occupancy: Occupancy::default(),
+            occupancy,
             escorts: EscortLog::default(),
             lockout: lockouts,
             // Restored: a restart does not reset a stranger's delay (issue 16 §2).
@@ -424,9 +443,20 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             reason: "STARTED".into(),
             article: None,
             score: None,
-            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0)}),
+            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0), "places": place_names(&site)}),
         })
         .await;
+    let occupancy_event = match &restored {
+        Ok(r) => {
+            tracing::info!(since = %r.since, entries = r.entries, exits = r.exits, people = r.occupancy.people(), "occupancy restored from the audit record");
+            crate::node::occupancy::restored_event(r, &site, daemon.now())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "occupancy could not be restored: nobody is recorded inside");
+            crate::node::occupancy::not_restored_event(&site, daemon.now(), &e.to_string())
+        }
+    };
+    let _ = daemon.record(occupancy_event).await;
     for c in site.controllers.iter().filter(|c| c.install_mode) {
         // Install mode accepts the well-known OSDP key: recorded as an alarm every start it is configured.
         let _ = daemon

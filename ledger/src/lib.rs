@@ -123,6 +123,12 @@ pub trait Directory {
     fn place_name(&self, _id: &str) -> Option<String> {
         None
     }
+
+    /// The name of a place of node `node` (拠点): at the centre two nodes' sites may use one id for two
+    /// rooms. A node's own directory knows only its own site, whatever the node.
+    fn place_name_at(&self, _node: &str, id: &str) -> Option<String> {
+        self.place_name(id)
+    }
 }
 
 impl Directory for tobira_core::model::Registry {
@@ -153,9 +159,9 @@ fn name_of(dir: &dyn Directory, id: &str) -> String {
     dir.lookup(id).map(|p| p.0).unwrap_or_else(|| id.to_string())
 }
 
-/// A place's name for a ledger cell, or its id.
-fn place_of(dir: &dyn Directory, id: &str) -> String {
-    dir.place_name(id).unwrap_or_else(|| id.to_string())
+/// A place's name for a ledger cell (as node `node`'s site names it), or its id.
+fn place_of(dir: &dyn Directory, node: &str, id: &str) -> String {
+    dir.place_name_at(node, id).unwrap_or_else(|| id.to_string())
 }
 
 /// What the declarations of a vendor's devices and media (`admin.visit.media`, 000 §7(2)) say for one entry:
@@ -271,7 +277,7 @@ pub fn entry_exit_rows_in(
                 .unwrap_or_else(|| person.as_ref().map(|p| p.1.clone()).unwrap_or_default()),
             "名札": s(&e.details, "name_tag"),
             "用務": s(&e.details, "purpose"),
-            "入室場所": place_of(dir, &zone),
+            "入室場所": place_of(dir, &e.node, &zone),
             "入室時刻": style.time(e.time),
             "退室時刻": exit.map(|x| style.time(x.time)).unwrap_or_default(),
             "持込機器・媒体": brought,
@@ -405,31 +411,31 @@ pub fn event_rows_in(
                 "内容": format!("権限取消 {}", s(dj, "grant")), "実施者": actor}))
             }
             ("matching", "admin.enroll") => Some(
-                serde_json::json!({"年月日時": stamp, "区分": if s(dj, "status") == "pending" { "登録申請" } else { "登録" }, "氏名": who, "利用者ID": subject, "場所": e.place,
+                serde_json::json!({"年月日時": stamp, "区分": if s(dj, "status") == "pending" { "登録申請" } else { "登録" }, "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                 "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} {} (実施者 {actor})", body_part(dj), s(dj, "template"))}),
             ),
             ("matching", "admin.request.applied") if s(dj, "kind") == "enroll" => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "登録承認", "氏名": who, "利用者ID": subject, "場所": e.place,
+                serde_json::json!({"年月日時": stamp, "区分": "登録承認", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                 "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (承認者 {actor})", s(&dj["effect"], "template"))}),
             ),
             ("matching", "admin.request.reject") if s(dj, "kind") == "enroll" => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "登録却下", "氏名": who, "利用者ID": subject, "場所": e.place,
+                serde_json::json!({"年月日時": stamp, "区分": "登録却下", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                 "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("{} (却下 {actor}: {})", s(dj, "request"), s(dj, "note"))}),
             ),
             ("matching", "admin.person.delete") => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "削除", "氏名": who, "利用者ID": subject, "場所": e.place,
+                serde_json::json!({"年月日時": stamp, "区分": "削除", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                 "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("全テンプレート消去・鍵更新 (実施者 {actor})")}),
             ),
             ("matching", "admin.request.applied") if s(dj, "kind") == "delete-person" => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "削除", "氏名": who, "利用者ID": subject, "場所": e.place,
+                serde_json::json!({"年月日時": stamp, "区分": "削除", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                 "結果": outcome_ja(e.outcome), "照合スコア": "", "内容": format!("全テンプレート消去・鍵更新 (承認者 {actor})")}),
             ),
             ("matching", "enroll.duplicate") => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "重複検出", "氏名": who, "利用者ID": subject, "場所": e.place,
+                serde_json::json!({"年月日時": stamp, "区分": "重複検出", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                 "結果": outcome_ja(e.outcome), "照合スコア": e.score.map(|x| format!("{x:.3}")).unwrap_or_default(), "内容": format!("一致: {}", s(dj, "matches"))}),
             ),
             ("matching", k) if (k.starts_with("login.") || k.starts_with("door.")) && e.score.is_some() => Some(
-                serde_json::json!({"年月日時": stamp, "区分": "利用", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, p)),
+                serde_json::json!({"年月日時": stamp, "区分": "利用", "氏名": who, "利用者ID": subject, "場所": e.place.as_deref().map(|p| place_of(dir, &e.node, p)),
                     "結果": outcome_ja(e.outcome), "照合スコア": e.score.map(|x| format!("{x:.3}")).unwrap_or_default(), "内容": format!("{} {}{}", e.kind, e.reason, if s(dj, "modality") == "palm" { " (手のひら静脈)" } else { "" })}),
             ),
             ("user-ids", "admin.person.add") => {
@@ -438,11 +444,11 @@ pub fn event_rows_in(
             }
             ("user-ids", "admin.grant.add") => Some(
                 serde_json::json!({"年月日": date, "区分": "権限付与", "ユーザID": subject, "氏名": who, "所属": aff,
-                "権限・内容": format!("{} ({}, 〜{})", place_text(dir, &s(dj, "place")), s(dj, "issuer_role"), style.through_text(&s(dj, "until"))), "実施者": actor}),
+                "権限・内容": format!("{} ({}, 〜{})", place_text(dir, &e.node, &s(dj, "place")), s(dj, "issuer_role"), style.through_text(&s(dj, "until"))), "実施者": actor}),
             ),
             ("user-ids", "admin.grant.revoke") => Some(
                 serde_json::json!({"年月日": date, "区分": "権限取消", "ユーザID": subject, "氏名": who, "所属": aff,
-                "権限・内容": format!("{} {}", s(dj, "grant"), place_text(dir, &s(dj, "place"))).trim().to_string(), "実施者": actor}),
+                "権限・内容": format!("{} {}", s(dj, "grant"), place_text(dir, &e.node, &s(dj, "place"))).trim().to_string(), "実施者": actor}),
             ),
             // 004 §5(10), 003 §14(2): what a periodic review revoked, one row per grant, under its holder.
             ("user-ids", "admin.review") => {
@@ -458,7 +464,7 @@ pub fn event_rows_in(
                     let holder = s(&g, "holder");
                     let (hn, ha) = dir.lookup(&holder).unwrap_or_default();
                     more.push(serde_json::json!({"年月日": date, "区分": "権限取消 (定期点検)", "ユーザID": holder, "氏名": hn, "所属": ha,
-                        "権限・内容": format!("{} {} (004 §5(10){})", s(&g, "grant"), place_text(dir, &s(&g, "place")),
+                        "権限・内容": format!("{} {} (004 §5(10){})", s(&g, "grant"), place_text(dir, &e.node, &s(&g, "place")),
                             Some(s(dj, "note")).filter(|n| !n.is_empty()).map(|n| format!(": {n}")).unwrap_or_default()),
                         "実施者": actor}));
                 }
@@ -497,9 +503,9 @@ pub fn event_rows_in(
 }
 
 /// A place as the grants name it (`zone:server-room`), by its name (サーバ室) when the directory knows it.
-fn place_text(dir: &dyn Directory, p: &str) -> String {
+fn place_text(dir: &dyn Directory, node: &str, p: &str) -> String {
     match p.split_once(':') {
-        Some((_, id)) => dir.place_name(id).unwrap_or_else(|| p.to_string()),
+        Some((_, id)) => dir.place_name_at(node, id).unwrap_or_else(|| p.to_string()),
         None => p.to_string(),
     }
 }

@@ -396,6 +396,14 @@ fn three_nodes_one_centre_revocation_outage_recovery_and_tampering() {
         .filter_map(|r| r["拠点"].as_str())
         .collect();
     assert_eq!(at.len(), 3, "tanaka's matches at every node, by name: {at:?}");
+    // Places by the names each node's site gives them (the node says them at start), as the node's own
+    // ledgers show them: 住基端末 1, not t-01 (issue 21 §4).
+    let places: std::collections::BTreeSet<&str> = rows
+        .iter()
+        .filter(|r| r["氏名"] == "田中 太郎" && r["区分"] == "利用")
+        .filter_map(|r| r["場所"].as_str())
+        .collect();
+    assert_eq!(places, std::collections::BTreeSet::from(["住基端末 1"]), "{rows:?}");
     let o = central(&pg, &["ledger", "operators", "--viewer", "kansa-ichiro"]);
     assert!(
         text(&o).contains("操作者管理簿") && text(&o).contains("田中 太郎") && text(&o).contains("拠点"),

@@ -309,6 +309,77 @@ fn art_003_13_4_escort_stays_with_the_vendor() {
     assert_eq!(l[0]["columns"].as_array().unwrap().len(), tobira_ledger::ENTRY_EXIT_COLUMNS.len());
 }
 
+/// 003 §13(4), 003 §13, 003 §20 across restarts: who is inside is rebuilt at start from the node's audit
+/// record (strike-acknowledged entries and exits), so after a crash (kill -9) and a clean restart the escort
+/// who leaves first still raises the incident, and the people inside are still identified at the exit reader
+/// (which looks only among those recorded inside). The restart records what it restored.
+#[test]
+fn art_003_13_4_the_escort_rule_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    escort_site(&d);
+    clock(&d, "2026-11-24T10:00:00");
+    assert_eq!(at_door(&d, "server-in", "tanaka")["reason"], "GRANT_VALID");
+    assert_eq!(at_door(&d, "server-in", "abe")["reason"], "VENDOR_ESCORTED");
+    // sato is let in, and out again, before the crash: not inside after it.
+    assert_eq!(at_door(&d, "server-in", "sato")["reason"], "GRANT_VALID");
+    assert_eq!(at_door(&d, "server-out", "sato")["reason"], "EXIT_RECORDED");
+
+    // A crash (SIGKILL: no stop event, nothing flushed by hand), then the same node again; the simulated
+    // clock goes on from where the scenario was.
+    drop(d);
+    let d = Running::start_with(dir.path(), demo_site(), &[("TOBIRA_SIM_CLOCK", "2026-11-24T10:10:00+09:00")]);
+    let restored = |d: &Running| -> Vec<serde_json::Value> {
+        json(&d.act("takahashi", &["--json", "audit", "show", "--kind", "daemon.occupancy", "--limit", "10"]))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let r = restored(&d);
+    assert_eq!(r.len(), 2, "one record per start: {r:?}");
+    assert_eq!(r[0]["details"]["people"], 0, "nobody was inside at the first start: {r:?}");
+    assert_eq!((r[1]["reason"].as_str(), r[1]["outcome"].as_str()), (Some("OCCUPANCY_RESTORED"), Some("info")));
+    let details = &r[1]["details"];
+    assert_eq!(details["people"], 2, "{details}");
+    assert_eq!(details["zones"][0]["zone"], "server-room", "{details}");
+    assert_eq!(details["zones"][0]["name"], "サーバ室");
+    assert_eq!(details["zones"][0]["people"], serde_json::json!(["abe", "tanaka"]), "sato left: {details}");
+    assert_eq!((details["entries_replayed"].as_u64(), details["exits_replayed"].as_u64()), (Some(3), Some(1)));
+    assert!(details["since"].as_str().unwrap().starts_with("2026-11-22T15:00:00"), "the previous local day: {details}");
+    assert!(!check_warnings(&d).iter().any(|w| w.contains("without an escort")), "tanaka is still with abe");
+
+    // A clean restart too (SIGTERM): the same occupancy again, recorded again.
+    assert!(d.stop().success());
+    let d = Running::start_with(dir.path(), demo_site(), &[("TOBIRA_SIM_CLOCK", "2026-11-24T10:15:00+09:00")]);
+    let r = restored(&d);
+    assert_eq!(r.len(), 3, "{r:?}");
+    assert_eq!(r[2]["details"]["zones"], r[1]["details"]["zones"], "{r:?}");
+
+    // tanaka leaves first: identified at the exit reader among those inside, and abe is left alone — the
+    // incident is raised as it would have been without the restarts.
+    clock(&d, "2026-11-24T10:20:00");
+    let e = at_door(&d, "server-out", "tanaka");
+    assert_eq!(
+        (e["granted"].as_bool(), e["reason"].as_str(), e["person"].as_str()),
+        (Some(true), Some("EXIT_RECORDED"), Some("tanaka")),
+        "{e}"
+    );
+    assert!(e["message"].as_str().unwrap().contains("abe (阿部 浩二) in サーバ室"), "{e}");
+    let a = wait_alarm(&d, "door.alarm.unescorted", "abe");
+    assert_eq!((a["reason"].as_str(), a["place"].as_str()), (Some("ESCORT_LEFT_FIRST"), Some("server-door")), "{a}");
+    assert!(check_warnings(&d).iter().any(|w| w.starts_with("vendor abe (阿部 浩二) is inside サーバ室")));
+
+    // The vendor is identified at the exit reader too, and leaves like anyone else.
+    clock(&d, "2026-11-24T10:30:00");
+    let e = at_door(&d, "server-out", "abe");
+    assert_eq!((e["reason"].as_str(), e["person"].as_str()), (Some("EXIT_RECORDED"), Some("abe")), "{e}");
+    assert!(!check_warnings(&d).iter().any(|w| w.contains("without an escort")));
+    // Someone who never went in is not identified at the exit (the exit looks only among those inside).
+    let o = d.tobira(&["--json", "sim", "present", "server-out", "sato"]);
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
+    assert_eq!((e["granted"].as_bool(), e["reason"].as_str()), (Some(false), Some("NOT_IDENTIFIED")), "{e}");
+}
+
 /// The ledgers as an auditor signs them (issue 21 §4): a heading with the site, the period, when and by whom
 /// (and the export itself recorded, 002 §7(11)); 和暦 on request; the operator ledger's deletion with its
 /// reason and applicant, and names for 実施者 (000 Form 2); the user-ID ledger's review revocation and local

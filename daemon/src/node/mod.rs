@@ -7,6 +7,7 @@ pub mod clock;
 pub mod daemon;
 pub mod heartbeat;
 pub mod metrics;
+pub mod occupancy;
 pub mod options;
 pub mod raised;
 pub mod shipping;

@@ -45,6 +45,11 @@ pub struct Options {
     /// Sign an audit checkpoint every this many events.
     #[arg(long, default_value_t = 1000)]
     pub checkpoint_every: u64,
+    /// With `--simulation` only: start the simulated clock at this time (RFC 3339, e.g.
+    /// 2026-11-24T10:30:00+09:00), as `tobira sim clock` would set it, so a scenario's time goes on across a
+    /// restart and what is rebuilt at start (occupancy) is rebuilt as of it.
+    #[arg(long, env = "TOBIRA_SIM_CLOCK", value_name = "TIME", requires = "simulation")]
+    pub sim_clock: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 impl Options {

@@ -457,17 +457,20 @@ fn stored(e: tobira_central::query::CentralEvent) -> Option<tobira_audit::Stored
     })
 }
 
-/// The city's people as the feed leaves them: user ID → (name, affiliation).
-async fn directory(pool: &PgPool) -> anyhow::Result<std::collections::HashMap<String, (String, String)>> {
+/// The city's people as the feed leaves them (user ID → name, affiliation), and each node's places as its
+/// starts name them (`tobira_central::places`).
+async fn directory(pool: &PgPool) -> anyhow::Result<tobira_central::places::CentralDirectory> {
     let rows: Vec<(String, String)> =
         sqlx::query_as("SELECT person, payload FROM central_people").fetch_all(pool).await?;
-    Ok(rows
+    let people = rows
         .into_iter()
         .filter_map(|(id, p)| {
             let v: serde_json::Value = serde_json::from_str(&p).ok()?;
             Some((id, (v["name"].as_str()?.to_string(), v["affiliation"].as_str().unwrap_or("").to_string())))
         })
-        .collect())
+        .collect();
+    let places = tobira_central::places::Places::load(pool).await?;
+    Ok(tobira_central::places::CentralDirectory { people, places })
 }
 
 async fn stop_signal() {
