@@ -30,6 +30,8 @@ pub struct State {
     pub cfg: Config,
     pub(crate) daemon: Daemon,
     pub sessions: Sessions,
+    /// ホーム's live view: the poller's latest answer, for every open home page (`live`).
+    pub(crate) live: crate::live::Live,
     /// The site's zone and name, from the daemon (`devices`), once reachable.
     site: RwLock<Option<(FixedOffset, String)>>,
 }
@@ -45,7 +47,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 impl State {
     pub fn new(cfg: Config) -> Self {
         let daemon = Daemon::new(cfg.socket.clone());
-        Self { sessions: Sessions::new(cfg.idle), cfg, daemon, site: RwLock::new(None) }
+        Self { sessions: Sessions::new(cfg.idle), cfg, daemon, live: Default::default(), site: RwLock::new(None) }
     }
 }
 
@@ -94,7 +96,7 @@ impl Ctx {
     }
 }
 
-fn cookie_of(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn cookie_of(headers: &HeaderMap) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
         (k == COOKIE).then(|| v.to_string())

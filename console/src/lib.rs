@@ -10,6 +10,7 @@ pub mod app;
 mod daemon;
 pub mod html;
 pub mod i18n;
+pub mod live;
 mod pages;
 mod routes;
 pub mod session;

@@ -49,10 +49,17 @@ async fn main() -> anyhow::Result<()> {
     // The URL on standard output, for the demo and the tests (port 0 picks a free one).
     println!("tobira-console: http://{addr}/");
     tracing::info!(%addr, reader = %cfg.reader, "console serving");
-    axum::serve(listener, tobira_console::router(cfg))
-        .with_graceful_shutdown(async {
+    let serve = axum::serve(listener, tobira_console::router(cfg)).with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    // An open home page holds its event stream for as long as it stays open: after Ctrl-C, answers in
+    // flight get a moment to finish, the streams are then simply cut (the pages say the console is gone).
+    tokio::select! {
+        r = serve => r?,
+        _ = async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        } => {}
+    }
     Ok(())
 }

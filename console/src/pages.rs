@@ -298,28 +298,32 @@ async fn home_body(state: &State, l: Lang, zone: FixedOffset) -> Result<String, 
         l.t("現在時刻（拠点）", "site time"),
         esc(&cell(&status["now"], zone)),
     ));
+    // Live: the page's script follows `/events` and rewrites each state cell as the daemon's answer changes.
     h.push_str(&format!(
-        "<section><h2>{}</h2><table id=\"doors\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
+        "<section id=\"live\" data-events=\"/events\"><h2>{}</h2><p class=\"live-note\">{}</p><table id=\"doors\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>",
         l.t("扉", "Doors"),
+        l.t("扉と読取装置の状態は自動で更新されます。", "Doors and readers update by themselves."),
         l.t("扉", "door"),
         l.t("区域", "zone"),
         l.t("状態", "state")
     ));
     for d in arr(&dev["doors"]) {
         let id = d["id"].as_str().unwrap_or("");
+        let (text, class) = crate::live::door(l, &d, &alarms);
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td data-door=\"{}\" class=\"state\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td data-door=\"{}\" data-state=\"{class}\" class=\"state\">{}</td></tr>",
             esc(d["name"].as_str().unwrap_or(id)),
             esc(d["zone"].as_str().unwrap_or("")),
             esc(id),
-            esc(door_state(l, &d, &alarms))
+            esc(text)
         ));
     }
     h.push_str(&format!("</tbody></table><h2>{}</h2><table id=\"readers\"><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead><tbody>", l.t("読取装置", "Readers"), l.t("読取装置", "reader"), l.t("方式", "modality"), l.t("状態", "state")));
     for r in arr(&dev["readers"]) {
         let id = r["id"].as_str().unwrap_or("");
+        let (text, class) = crate::live::reader(l, &r);
         h.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td data-reader=\"{}\" class=\"state\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td data-reader=\"{}\" data-state=\"{class}\" class=\"state\">{}</td></tr>",
             esc(id),
             esc(if r["modality"] == "palm" {
                 l.t("手のひら静脈", "palm vein")
@@ -327,63 +331,11 @@ async fn home_body(state: &State, l: Lang, zone: FixedOffset) -> Result<String, 
                 l.t("指紋", "fingerprint")
             }),
             esc(id),
-            esc(reader_state(l, &r))
+            esc(text)
         ));
     }
     h.push_str("</tbody></table></section>");
     Ok(h)
-}
-
-fn door_state(l: Lang, d: &Value, open_alarms: &[Value]) -> &'static str {
-    let id = d["id"].as_str().unwrap_or("");
-    if open_alarms.iter().any(|a| a["place"].as_str() == Some(id)) {
-        l.t("警報", "alarm")
-    } else if d["healthy"] == Value::Bool(false) {
-        l.t("オフライン", "offline")
-    } else {
-        l.t("施錠（正常）", "locked")
-    }
-}
-
-fn reader_state(l: Lang, r: &Value) -> &'static str {
-    if r["connected"] == Value::Bool(false) || r["healthy"] == Value::Bool(false) {
-        l.t("オフライン", "offline")
-    } else {
-        l.t("正常", "online")
-    }
-}
-
-/// The home page's live view, polled by console.js: doors, readers and counts as text in the session's
-/// language. Not counted as activity, so an open page does not keep its session alive.
-pub async fn live(S(state): St, headers: HeaderMap) -> Response {
-    let (ctx, _) = match signed(&state, &headers, false) {
-        Ok(x) => x,
-        Err(_) => return secured(StatusCode::UNAUTHORIZED, ()),
-    };
-    let l = ctx.lang();
-    let (dev, status, alarms) = (
-        state.call(None, Request::Devices).await,
-        state.call(None, Request::Status).await,
-        state.call(None, Request::AlarmList { all: false }).await,
-    );
-    let body = match (dev, status, alarms) {
-        (Ok(dev), Ok(st), Ok(al)) => {
-            let al = arr(&al);
-            let doors: serde_json::Map<String, Value> = arr(&dev["doors"])
-                .iter()
-                .map(|d| (d["id"].as_str().unwrap_or("").to_string(), Value::from(door_state(l, d, &al))))
-                .collect();
-            let readers: serde_json::Map<String, Value> = arr(&dev["readers"])
-                .iter()
-                .map(|r| (r["id"].as_str().unwrap_or("").to_string(), Value::from(reader_state(l, r))))
-                .collect();
-            serde_json::json!({"daemon": true, "doors": doors, "readers": readers, "pending": st["pending_requests"], "open_alarms": st["open_alarms"]})
-        }
-        _ => serde_json::json!({"daemon": false}),
-    };
-    let mut r = secured(StatusCode::OK, body.to_string());
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
 }
 
 // ---------------------------------------------------------------- 申請と承認

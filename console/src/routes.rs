@@ -16,7 +16,7 @@ pub fn router(cfg: Config) -> Router {
 pub fn router_for(state: Arc<State>) -> Router {
     Router::new()
         .route("/", get(home))
-        .route("/live", get(live))
+        .route("/events", get(crate::live::events))
         .route("/signin", get(sign_in_page).post(sign_in))
         .route("/signout", post(sign_out))
         .route("/lang/{code}", get(set_lang))

@@ -119,6 +119,15 @@ impl Sessions {
         (t, s, Found::New)
     }
 
+    /// The language of a signed-in session still within its idle time, without counting this as activity
+    /// or changing anything (the home page's event stream asks at every update; the next page a person asks
+    /// for is the one that says the session ended).
+    pub fn peek(&self, token: &str, now: Instant) -> Option<Lang> {
+        let map = self.lock();
+        let s = map.get(token)?;
+        (s.user.is_some() && now.duration_since(s.last_seen) <= self.idle).then_some(s.lang)
+    }
+
     /// The person proved themselves: a fresh session (new token, new CSRF token) replaces the anonymous one.
     pub fn sign_in(&self, old: &str, user: User, now: Instant) -> String {
         let mut map = self.lock();
@@ -181,6 +190,20 @@ mod tests {
         assert!(s2.user.is_none() && f == Found::Expired);
         let (_, s3, f) = s.open(Some(&t), t0 + Duration::from_secs(702), true);
         assert!(s3.user.is_none() && f == Found::Live, "told once; still signed out");
+    }
+
+    #[test]
+    fn peeking_neither_keeps_a_session_alive_nor_ends_it() {
+        let s = Sessions::new(Duration::from_secs(300));
+        let t0 = Instant::now();
+        let (anon, _, _) = s.open(None, t0, true);
+        assert_eq!(s.peek(&anon, t0), None, "nobody signed in");
+        let t = s.sign_in(&anon, user(), t0);
+        assert_eq!(s.peek(&t, t0 + Duration::from_secs(299)), Some(Lang::Ja));
+        assert_eq!(s.peek(&t, t0 + Duration::from_secs(301)), None, "peeking at 299 s moved nothing");
+        // The next page still learns why.
+        assert_eq!(s.open(Some(&t), t0 + Duration::from_secs(302), true).2, Found::Expired);
+        assert_eq!(s.peek("unknown", t0), None);
     }
 
     #[test]

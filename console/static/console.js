@@ -13,32 +13,40 @@
   document.querySelectorAll("[data-print]").forEach(function (b) {
     b.addEventListener("click", function () { window.print(); });
   });
-  // Home: doors, readers and counts without reloading.
-  if (!document.getElementById("doors")) { return; }
-  function set(sel, text) {
+  // Home: doors, readers and counts without reloading, as the console's server-sent events say.
+  var live = document.getElementById("live");
+  if (!live || typeof EventSource === "undefined") { return; }
+  function set(sel, v) {
     var e = document.querySelector(sel);
-    if (e && typeof text === "string" && e.textContent !== text) { e.textContent = text; }
+    if (!e || !v || typeof v.text !== "string") { return; }
+    if (e.textContent !== v.text) { e.textContent = v.text; }
+    if (typeof v.state === "string" && e.getAttribute("data-state") !== v.state) { e.setAttribute("data-state", v.state); }
   }
-  function tick() {
-    fetch("/live", { credentials: "same-origin", cache: "no-store" })
-      .then(function (r) {
-        // The session ended (idle): reload, and the console says why on the sign-in page.
-        if (r.status === 401) { window.location.reload(); return { daemon: true, doors: {}, readers: {} }; }
-        return r.ok ? r.json() : { daemon: false };
-      })
-      .then(function (s) {
-        var lost = document.getElementById("lost");
-        if (lost) { lost.hidden = !!s.daemon; }
-        if (!s.daemon) { return; }
-        Object.keys(s.doors).forEach(function (k) { set('[data-door="' + CSS.escape(k) + '"]', s.doors[k]); });
-        Object.keys(s.readers).forEach(function (k) { set('[data-reader="' + CSS.escape(k) + '"]', s.readers[k]); });
-        if (typeof s.pending === "number") { set("#pending", String(s.pending)); }
-        if (typeof s.open_alarms === "number") { set("#open-alarms", String(s.open_alarms)); }
-      })
-      .catch(function () {
-        var lost = document.getElementById("lost");
-        if (lost) { lost.hidden = false; }
-      });
+  function count(sel, n) {
+    var e = document.querySelector(sel);
+    if (e && typeof n === "number" && e.textContent !== String(n)) { e.textContent = String(n); }
   }
-  setInterval(tick, 3000);
+  var es = new EventSource(live.getAttribute("data-events"));
+  es.addEventListener("state", function (m) {
+    var s;
+    try { s = JSON.parse(m.data); } catch (e) { return; }
+    var lost = document.getElementById("lost");
+    if (lost) { lost.hidden = !!s.daemon; }
+    if (!s.daemon) { return; }
+    Object.keys(s.doors).forEach(function (k) { set('[data-door="' + CSS.escape(k) + '"]', s.doors[k]); });
+    Object.keys(s.readers).forEach(function (k) { set('[data-reader="' + CSS.escape(k) + '"]', s.readers[k]); });
+    count("#pending", s.pending);
+    count("#open-alarms", s.open_alarms);
+  });
+  // The session ended (idle): reload, and the sign-in page says why.
+  es.addEventListener("signedout", function () { es.close(); window.location.reload(); });
+  // The console itself is gone (the browser retries by itself meanwhile).
+  es.addEventListener("error", function () {
+    var lost = document.getElementById("lost");
+    if (lost && es.readyState !== EventSource.OPEN) { lost.hidden = false; }
+  });
+  es.addEventListener("open", function () {
+    var lost = document.getElementById("lost");
+    if (lost) { lost.hidden = true; }
+  });
 })();

@@ -403,6 +403,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
         readers,
         doors,
+        door_states: Default::default(),
         sim,
         decisions,
         heartbeats: Default::default(),

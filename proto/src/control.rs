@@ -41,7 +41,8 @@ pub enum Request {
         /// What is signing in, for the record (e.g. `console`).
         client: String,
     },
-    /// The doors and readers the site configures, with what each driver can tell of its health; open like
+    /// The doors and readers the site configures, with what each driver can tell of its health and each door's
+    /// state as its task last left it (`locked`, `unlocked`, `open`, `forced-open`, `held-open`); open like
     /// `Status` (no record is read).
     Devices,
     /// Consistency checks an administrator runs routinely (e.g. exactly two site administrators, 003 §5(4)).

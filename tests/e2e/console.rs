@@ -427,7 +427,7 @@ fn console_runs_a_site_in_a_real_browser() {
             std::thread::sleep(Duration::from_millis(100));
         }
         c.goto(&format!("{url}/")).await.unwrap();
-        assert_eq!(text_of(&c, "[data-door=\"server-door\"]").await, "警報");
+        assert_eq!(text_of(&c, "[data-door=\"server-door\"]").await, "警報（強制開放）");
         c.goto(&format!("{url}/alarms")).await.unwrap();
         shots.take(&c, "alarms").await;
         let open = cli_json(&d, &["alarms"]);
@@ -439,6 +439,8 @@ fn console_runs_a_site_in_a_real_browser() {
         let f = flash(&c).await;
         assert!(c.find(Locator::Css(".flash.done")).await.is_ok(), "acknowledged: {f}");
         assert!(cli_json(&d, &["alarms"]).iter().all(|a| a["id"] != alarm), "no longer open");
+        let o = d.tobira(&["sim", "close", "server-door"]);
+        assert!(o.status.success(), "{}", text(&o));
         c.goto(&format!("{url}/alarms")).await.unwrap();
         local_times_only(&c, "alarms").await;
 
@@ -517,7 +519,7 @@ fn console_runs_a_site_in_a_real_browser() {
         assert_eq!(
             text_of(&c, "[data-door=\"server-door\"]").await,
             "locked",
-            "alarm acknowledged: the door is normal again"
+            "alarm acknowledged and the door shut: it is normal again"
         );
         shots.take(&c, "home-en").await;
         c.close().await.unwrap();
@@ -589,6 +591,84 @@ fn console_refuses_strangers_forgeries_and_a_lost_daemon() {
         assert!(text_of(&c, "#daemon-lost").await.contains("tobirad に接続できません"));
         assert!(c.find(Locator::Css("#add-grant")).await.is_err(), "no form while the daemon is lost");
         shots.take(&c, "daemon-lost").await;
+        c.close().await.unwrap();
+    });
+}
+
+/// The text of `css` once it reads `want`, within `secs` (the page is never reloaded meanwhile); says what it
+/// read last otherwise.
+async fn until_text(c: &Client, css: &str, want: &str, secs: u64) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let got = text_of(c, css).await;
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css} still reads {got:?}, not {want:?}, after {secs} s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// ホーム follows the doors and readers without being reloaded (issue 18): the console's server-sent events
+/// show a door opened after an exit request, shut again, forced (an alarm, 003 §20) and a reader unplugged
+/// and plugged back, each within seconds of the simulator's act, while a marker set in the page survives
+/// (the page was never loaded again). The event stream refuses a request without a signed-in session.
+#[test]
+fn console_home_follows_doors_and_readers_live() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Running::start(dir.path());
+        staffed_site(&d, &[]);
+        let (_console, url) = start_console(&d, &[]);
+        let (_driver, c, _) = browser().await;
+        let mut shots = Shots { dir: out_dir("console_home_follows_doors_and_readers_live"), n: 0 };
+        let sim = |args: &[&str]| {
+            let mut all = vec!["sim"];
+            all.extend_from_slice(args);
+            let o = d.tobira(&all);
+            assert!(o.status.success(), "{}", text(&o));
+        };
+        let door = "[data-door=\"server-door\"]";
+        let reader = "[data-reader=\"server-in\"]";
+
+        // Without a session the stream says nothing.
+        let (status, _, _) = http(console_port(&url), "GET", "/events", &[], "");
+        assert_eq!(status, 401, "no events without a signed-in session");
+
+        sign_in(&c, &d, &url, "takahashi", "takahashi").await;
+        signed_in(&c).await;
+        assert_eq!(text_of(&c, door).await, "施錠（正常）");
+        assert_eq!(text_of(&c, reader).await, "正常");
+        assert_eq!(text_of(&c, "#open-alarms").await, "0");
+        // Set on this very page: a reload would lose it.
+        c.execute("window.tobiraMarker = 'not reloaded';", vec![]).await.unwrap();
+
+        // An exit request, then the door opens: open, not an alarm; shut again: locked.
+        sim(&["rex", "server-door"]);
+        sim(&["open", "server-door"]);
+        until_text(&c, door, "開", 10).await;
+        shots.take(&c, "door-open").await;
+        sim(&["close", "server-door"]);
+        until_text(&c, door, "施錠（正常）", 10).await;
+
+        // Forced: the alarm shows, with its count.
+        sim(&["force", "server-door"]);
+        until_text(&c, door, "警報（強制開放）", 10).await;
+        let cell = c.find(Locator::Css(door)).await.unwrap();
+        assert_eq!(cell.attr("data-state").await.unwrap().as_deref(), Some("alarm"));
+        until_text(&c, "#open-alarms", "1", 10).await;
+        shots.take(&c, "door-forced").await;
+
+        // The door's entry reader unplugged: offline; plugged back: online again.
+        sim(&["unplug", "server-in"]);
+        until_text(&c, reader, "オフライン", 10).await;
+        shots.take(&c, "reader-unplugged").await;
+        sim(&["replug", "server-in"]);
+        until_text(&c, reader, "正常", 10).await;
+
+        let marker = c.execute("return window.tobiraMarker || null;", vec![]).await.unwrap();
+        assert_eq!(marker, serde_json::json!("not reloaded"), "every change came without reloading the page");
         c.close().await.unwrap();
     });
 }

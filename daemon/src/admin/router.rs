@@ -281,7 +281,8 @@ fn devices(d: &Daemon) -> serde_json::Value {
             let healthy = d.doors.get(&c.id).and_then(|r| r.controller.healthy());
             serde_json::json!({"id": c.id.as_str(), "name": c.name, "zone": c.zone.as_str(),
                 "controller": c.controller.as_str(), "entry_reader": c.entry_reader.as_str(),
-                "exit_reader": c.exit_reader.as_ref().map(|r| r.as_str()), "healthy": healthy})
+                "exit_reader": c.exit_reader.as_ref().map(|r| r.as_str()), "healthy": healthy,
+                "state": d.door_states.word(&c.id)})
         })
         .collect();
     let readers: Vec<serde_json::Value> = d

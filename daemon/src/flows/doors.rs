@@ -324,6 +324,7 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
             }
             _ = tick.tick() => t.on_tick().await,
         }
+        d.door_states.set(&id, t.sm.state());
     }
     devices.abort_all();
     let _ = tokio::time::timeout(COMMAND_BUDGET, controller.relock()).await;

@@ -164,6 +164,8 @@ pub struct Daemon {
     pub palm_threshold: PalmThreshold,
     pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
     pub doors: HashMap<DoorId, DoorRuntime>,
+    /// Each door's state as its task last left it (locked, open, forced …), for `devices` (issue 18).
+    pub door_states: crate::node::door_states::DoorStates,
     pub sim: Option<crate::sim::devices::SimDevices>,
     /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
     pub decisions: broadcast::Sender<DecisionReport>,

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod daemon;
+pub mod door_states;
 pub mod heartbeat;
 pub mod metrics;
 pub mod occupancy;
