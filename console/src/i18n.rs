@@ -48,6 +48,38 @@ pub fn role(l: Lang, r: &str) -> String {
     }
 }
 
+/// A request's kind as the regulations' forms name it (003 §7(3): 照合情報を新規登録、削除及び委託する操作権限の
+/// 追加並びに委託した操作権限の返却; 002 §7(11) for another section's records), English in the English view
+/// with the form's term beside it. An unknown kind shows as the daemon wrote it.
+pub fn request_kind(l: Lang, k: &str) -> String {
+    let (ja, en) = match k {
+        "enroll" => ("照合情報の新規登録", "enrolment"),
+        // 000 §8(2): the operator no longer works the terminals (異動・退職): grants revoked, templates erased.
+        "delete-person" => ("照合情報の削除（異動・退職）", "removal on transfer or leaving"),
+        "grant" => ("操作権限の委託（追加）", "delegation of an access right"),
+        "revoke" => ("委託した操作権限の返却", "return of a delegated access right"),
+        "view-records" => ("他課の記録の閲覧", "viewing another section's records"),
+        other => return other.to_string(),
+    };
+    match l {
+        Lang::Ja => ja.to_string(),
+        Lang::En => format!("{en} ({ja})"),
+    }
+}
+
+/// A request's status (申請の状態).
+pub fn request_status(l: Lang, s: &str) -> String {
+    let (ja, en) = match s {
+        "pending" => ("承認待ち", "pending"),
+        "approved" => ("承認済（実施前）", "approved, not yet applied"),
+        "applied" => ("承認・実施済", "approved and applied"),
+        "rejected" => ("却下", "rejected"),
+        "withdrawn" => ("取下げ", "withdrawn"),
+        other => return other.to_string(),
+    };
+    l.t(ja, en).to_string()
+}
+
 /// Column headings for the fields of the daemon's answers.
 pub fn field(l: Lang, k: &str) -> String {
     let (ja, en) = match k {
@@ -85,4 +117,21 @@ pub fn field(l: Lang, k: &str) -> String {
         _ => return k.to_string(),
     };
     l.t(ja, en).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_kinds_read_as_the_forms_name_them() {
+        assert_eq!(request_kind(Lang::Ja, "delete-person"), "照合情報の削除（異動・退職）");
+        assert_eq!(request_kind(Lang::Ja, "enroll"), "照合情報の新規登録");
+        assert_eq!(request_kind(Lang::En, "enroll"), "enrolment (照合情報の新規登録)");
+        assert_eq!(request_kind(Lang::En, "revoke"), "return of a delegated access right (委託した操作権限の返却)");
+        assert_eq!(request_kind(Lang::Ja, "view-records"), "他課の記録の閲覧");
+        assert_eq!(request_kind(Lang::Ja, "something-new"), "something-new", "unknown kinds as the daemon wrote them");
+        assert_eq!(request_status(Lang::Ja, "pending"), "承認待ち");
+        assert_eq!(request_status(Lang::En, "applied"), "approved and applied");
+    }
 }

@@ -371,7 +371,12 @@ pub async fn requests(S(state): St, headers: HeaderMap) -> Response {
                 }
                 h
             };
-            let rows = arr(&v);
+            // The kind and status as the forms name them, not the daemon's words (`delete-person`).
+            let mut rows = arr(&v);
+            for r in &mut rows {
+                r["kind"] = crate::i18n::request_kind(l, r["kind"].as_str().unwrap_or("")).into();
+                r["status"] = crate::i18n::request_status(l, r["status"].as_str().unwrap_or("")).into();
+            }
             format!(
                 "<p>{}</p>{}{}",
                 l.t("承認待ちの申請（照合情報の登録・削除、権限の委任、他課の記録の閲覧）。自分の申請は決裁できません（003 §7）。", "Pending requests (enrolment, deletion, delegation, viewing another section's records). Nobody decides their own (003 §7)."),
@@ -409,7 +414,7 @@ pub async fn decide(
             "{} {}: {}",
             l.t("申請", "Request"),
             v["request"].as_str().unwrap_or(""),
-            v["status"].as_str().unwrap_or("")
+            crate::i18n::request_status(l, v["status"].as_str().unwrap_or(""))
         )
     })
     .await

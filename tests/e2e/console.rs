@@ -290,6 +290,7 @@ fn console_runs_a_site_in_a_real_browser() {
                 ("suzuki", "情報政策課", "data-manager"),
                 ("tanaka", "市民課", "operator"),
                 ("abe", "保守株式会社", "vendor"),
+                ("sato", "市民課", "operator"),
             ],
         );
         enroll_by_cli(&d, "ito");
@@ -334,6 +335,14 @@ fn console_runs_a_site_in_a_real_browser() {
         c.goto(&format!("{url}/requests")).await.unwrap();
         assert!(c.find(Locator::Css(&format!("tr[data-id=\"{req}\"] button.approve"))).await.is_err());
         sign_out(&c).await;
+        // ito also asks for sato's removal on transfer (000 §8(2)): another request, of another kind.
+        let o = d.act("ito", &["person", "delete", "sato", "--reason", "人事異動"]);
+        assert!(o.status.success(), "{}", text(&o));
+        let removal = cli_json(&d, &["request", "list", "--status", "pending"])
+            .into_iter()
+            .find(|r| r["kind"] == "delete-person")
+            .unwrap_or_else(|| panic!("sato's removal is a request"));
+        let removal = removal["id"].as_str().unwrap().to_string();
 
         // The system administrator approves it with a note.
         sign_in(&c, &d, &url, "takahashi", "takahashi").await;
@@ -341,11 +350,18 @@ fn console_runs_a_site_in_a_real_browser() {
         c.goto(&format!("{url}/requests")).await.unwrap();
         shots.take(&c, "requests").await;
         local_times_only(&c, "requests").await;
+        // The kinds and states as the forms name them (003 §7(3)), never the daemon's words.
+        let cell = |id: &str, n: usize| format!("tr[data-id=\"{id}\"] td:nth-child({n})");
+        assert_eq!(text_of(&c, &cell(&req, 2)).await, "照合情報の新規登録");
+        assert_eq!(text_of(&c, &cell(&removal, 2)).await, "照合情報の削除（異動・退職）");
+        assert_eq!(text_of(&c, &cell(&req, 6)).await, "承認待ち");
+        let page = text_of(&c, "#requests").await;
+        assert!(!page.contains("delete-person") && !page.contains("pending"), "no internal words: {page}");
         type_in(&c, &format!("tr[data-id=\"{req}\"] form[action$=\"/approve\"] input[name=note]"), "本人確認済").await;
         d.present(READER, "takahashi");
         click(&c, &format!("tr[data-id=\"{req}\"] button.approve")).await;
         let f = flash(&c).await;
-        assert!(f.contains(&req) && f.contains("applied"), "{f}");
+        assert!(f.contains(&req) && f.contains("承認・実施済"), "{f}");
         let all = cli_json(&d, &["request", "list"]);
         assert_eq!(all.iter().find(|r| r["id"] == req.as_str()).unwrap()["status"], "applied");
 
@@ -515,6 +531,14 @@ fn console_runs_a_site_in_a_real_browser() {
         c.wait().for_element(Locator::Css("#verify-link")).await.unwrap();
         assert!(text_of(&c, "nav").await.contains("Ledgers"), "English switchable");
         shots.take(&c, "audit-en").await;
+        // In English, English words with the form's term beside them.
+        c.goto(&format!("{url}/requests")).await.unwrap();
+        assert_eq!(
+            text_of(&c, &cell(&removal, 2)).await,
+            "removal on transfer or leaving (照合情報の削除（異動・退職）)"
+        );
+        assert_eq!(text_of(&c, &cell(&removal, 6)).await, "pending");
+        shots.take(&c, "requests-en").await;
         c.goto(&format!("{url}/")).await.unwrap();
         assert_eq!(
             text_of(&c, "[data-door=\"server-door\"]").await,
