@@ -14,6 +14,7 @@ pub mod live;
 mod pages;
 mod routes;
 pub mod session;
+pub mod tls;
 
 pub use app::{Config, State};
 pub use routes::{router, router_for};
