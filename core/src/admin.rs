@@ -260,6 +260,17 @@ pub fn may_decide(decider_roles: &[Role], decider: &str, requester: &str) -> Res
     Ok(())
 }
 
+/// Why a decider may not approve or reject a request under the site's profile (the four-eyes rule).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotTheApprover {
+    /// The decider holds none of the roles the profile names for this kind of request.
+    #[error("only the {} approves or rejects this request ({}; profile {})", needed_list(.approvers), .act.article(), .preset)]
+    NotAnApprover { act: Act, approvers: Vec<Role>, preset: crate::regulation::Preset },
+    /// 003 §7: another person approves.
+    #[error("a request cannot be approved by the person who made it (003 §7: another person approves)")]
+    OwnRequest,
+}
+
 /// The four-eyes rule under a profile: a request for `act` is decided by one of its [`approvers`], never by
 /// the person who made it.
 pub fn may_decide_in(
@@ -268,18 +279,13 @@ pub fn may_decide_in(
     decider_roles: &[Role],
     decider: &str,
     requester: &str,
-) -> Result<(), String> {
+) -> Result<(), NotTheApprover> {
     let who = approvers(act, reg);
     if !who.iter().any(|r| decider_roles.contains(r)) {
-        return Err(format!(
-            "only the {} approves or rejects this request ({}; profile {})",
-            needed_list(&who),
-            act.article(),
-            reg.preset
-        ));
+        return Err(NotTheApprover::NotAnApprover { act, approvers: who, preset: reg.preset });
     }
     if decider == requester {
-        return Err("a request cannot be approved by the person who made it (003 §7: another person approves)".into());
+        return Err(NotTheApprover::OwnRequest);
     }
     Ok(())
 }
@@ -438,7 +444,11 @@ mod profile_tests {
         let k = Kitaibaraki.regulation();
         assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SecurityManager], "ono", "ito").is_ok());
         let e = may_decide_in(Act::Grant(Level::L1), &k, &[SystemAdministrator], "sato", "ito").unwrap_err();
-        assert!(e.contains("security-manager"), "{e}");
+        assert!(e.to_string().contains("security-manager"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "only the security-manager (セキュリティ管理者) approves or rejects this request (003 §7(3), §13; profile kitaibaraki)"
+        );
         assert!(may_decide_in(Act::Enroll, &k, &[SecurityManager], "ono", "ono").is_err(), "never one's own");
     }
 
