@@ -5,14 +5,17 @@
 //! administrator can fix the file without reading code.
 //!
 //! - `raw`: the file's raw mirror (`RawSite` and its tables);
-//! - `resolve`: resolution and validation, raw to resolved;
+//! - `resolve`: resolution and validation, raw to resolved: the site's settings here, `[regulation]` in
+//!   `regulation`, the places and devices in `layout`;
 //! - `resolved`: the resolved types ([`Site`], its zones, readers, controllers, doors, terminals);
 //! - `error`: [`SiteError`] and where in the file it points.
 //!
 //! The submodules are private; everything public is re-exported here, so callers name `crate::site::Site`.
 
 mod error;
+mod layout;
 mod raw;
+mod regulation;
 mod resolve;
 mod resolved;
 
