@@ -250,12 +250,12 @@ pub fn approvers(act: Act, reg: &Regulation) -> Vec<Role> {
 }
 
 /// The four-eyes rule for decisions: the system administrator decides, never on a request of their own.
-pub fn may_decide(decider_roles: &[Role], decider: &str, requester: &str) -> Result<(), &'static str> {
+pub fn may_decide(decider_roles: &[Role], decider: &str, requester: &str) -> Result<(), NotTheApprover> {
     if !decider_roles.contains(&Role::SystemAdministrator) {
-        return Err("only the system administrator (システム管理者) approves or rejects requests (003 §7)");
+        return Err(NotTheApprover::NotTheSystemAdministrator);
     }
     if decider == requester {
-        return Err("a request cannot be approved by the person who made it (003 §7: another person approves)");
+        return Err(NotTheApprover::OwnRequest);
     }
     Ok(())
 }
@@ -266,6 +266,9 @@ pub enum NotTheApprover {
     /// The decider holds none of the roles the profile names for this kind of request.
     #[error("only the {} approves or rejects this request ({}; profile {})", needed_list(.approvers), .act.article(), .preset)]
     NotAnApprover { act: Act, approvers: Vec<Role>, preset: crate::regulation::Preset },
+    /// Without a profile (Sendai's rule): only the system administrator decides.
+    #[error("only the system administrator (システム管理者) approves or rejects requests (003 §7)")]
+    NotTheSystemAdministrator,
     /// 003 §7: another person approves.
     #[error("a request cannot be approved by the person who made it (003 §7: another person approves)")]
     OwnRequest,
@@ -346,8 +349,11 @@ mod tests {
 
     #[test]
     fn nobody_approves_their_own_request() {
-        assert!(may_decide(&[SystemAdministrator], "a", "a").is_err());
-        assert!(may_decide(&[SiteAdministrator], "a", "b").is_err());
+        assert_eq!(may_decide(&[SystemAdministrator], "a", "a"), Err(NotTheApprover::OwnRequest));
+        assert_eq!(
+            may_decide(&[SiteAdministrator], "a", "b").unwrap_err().to_string(),
+            "only the system administrator (システム管理者) approves or rejects requests (003 §7)"
+        );
         assert!(may_decide(&[SystemAdministrator], "a", "b").is_ok());
     }
 
