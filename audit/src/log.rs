@@ -82,19 +82,18 @@ pub fn prove_countersigned(
     seq: i64,
     c: &crate::witness::Countersigned,
     public_key: &[u8],
-) -> Result<InclusionProof, String> {
+) -> Result<InclusionProof, ProofError> {
     let size = c.sth.head.size as usize;
     if size > chain.len() {
-        return Err(format!("the witness countersigned {size} events, the local store holds {}", chain.len()));
+        return Err(ProofError::StoreShorterThanHead { countersigned: size, held: chain.len() });
     }
-    let index = chain[..size].iter().position(|(s, _)| *s == seq).ok_or_else(|| {
-        format!("event {seq} is not in the last countersigned head ({size} events): try again after the next one")
-    })?;
+    let index =
+        chain[..size].iter().position(|(s, _)| *s == seq).ok_or(ProofError::NotYetCountersigned { seq, size })?;
     let hashed: Vec<Hash> = chain[..size].iter().map(|(_, h)| leaf_hash(h)).collect();
     if root(&hashed) != c.sth.head.root {
-        return Err("the local store's first events are not the ones the witness countersigned".into());
+        return Err(ProofError::HistoryDiffers);
     }
-    let path = inclusion_proof(&hashed, index).ok_or("no inclusion proof")?;
+    let path = inclusion_proof(&hashed, index).ok_or(ProofError::NoPath)?;
     Ok(InclusionProof {
         node: c.sth.head.node.clone(),
         seq,
@@ -110,12 +109,9 @@ pub fn prove_countersigned(
 }
 
 /// [`check`], and the witness's countersignature over the same head with the key the auditor holds.
-pub fn check_witnessed(p: &InclusionProof, node_key: &[u8], witness_key: &[u8]) -> Result<(), String> {
+pub fn check_witnessed(p: &InclusionProof, node_key: &[u8], witness_key: &[u8]) -> Result<(), ProofError> {
     check(p, node_key)?;
-    let ws = p.witness_signature.as_deref().ok_or("the proof carries no countersignature: make it with --central")?;
-    let h32 = |s: &str| -> Result<Hash, String> {
-        hex::decode(s).map_err(|e| e.to_string())?.try_into().map_err(|_| "not 32 bytes".to_string())
-    };
+    let ws = p.witness_signature.as_deref().ok_or(ProofError::NotCountersigned)?;
     let c = crate::witness::Countersigned {
         sth: crate::witness::SignedTreeHead {
             head: crate::witness::TreeHead {
@@ -124,39 +120,69 @@ pub fn check_witnessed(p: &InclusionProof, node_key: &[u8], witness_key: &[u8]) 
                 root: h32(&p.root)?,
                 time: p.head_time.clone(),
             },
-            node_sig: hex::decode(&p.head_signature).map_err(|e| e.to_string())?,
+            node_sig: hex::decode(&p.head_signature)?,
         },
-        witness_sig: hex::decode(ws).map_err(|e| e.to_string())?,
+        witness_sig: hex::decode(ws)?,
     };
-    if crate::witness::verify_countersigned(&c, node_key, witness_key) {
-        Ok(())
-    } else {
-        Err("the head is not countersigned by this witness".into())
-    }
+    if crate::witness::verify_countersigned(&c, node_key, witness_key) { Ok(()) } else { Err(ProofError::WrongWitness) }
 }
 
 /// The auditor's check: the signature over the head is the node's, and the event is in that tree.
 /// `trusted_key`: the node's public key as the auditor knows it (not the one inside the proof).
-pub fn check(p: &InclusionProof, trusted_key: &[u8]) -> Result<(), String> {
-    let h32 = |s: &str| -> Result<Hash, String> {
-        hex::decode(s).map_err(|e| e.to_string())?.try_into().map_err(|_| "not 32 bytes".to_string())
-    };
+pub fn check(p: &InclusionProof, trusted_key: &[u8]) -> Result<(), ProofError> {
     let root_h = h32(&p.root)?;
     let head =
         crate::witness::TreeHead { node: p.node.clone(), size: p.tree_size, root: root_h, time: p.head_time.clone() };
-    let sig = hex::decode(&p.head_signature).map_err(|e| e.to_string())?;
+    let sig = hex::decode(&p.head_signature)?;
     ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, trusted_key)
         .verify(&head.message(), &sig)
-        .map_err(|_| "the tree head is not signed by this node's key".to_string())?;
+        .map_err(|_| ProofError::WrongNode)?;
     let path = p.path.iter().map(|s| h32(s)).collect::<Result<Vec<_>, _>>()?;
     let leaf = leaf_hash(&h32(&p.event_hash)?);
     // The index is the event's position: sequences start at 1 without gaps (a gap fails `audit verify`).
-    let index = u64::try_from(p.seq - 1).map_err(|_| "bad sequence number".to_string())?;
+    let index = u64::try_from(p.seq - 1).map_err(|_| ProofError::BadSequence)?;
     if verify_inclusion(&leaf, index, p.tree_size, &path, &root_h) {
         Ok(())
     } else {
-        Err(format!("event {} is not in the tree of {} entries with root {}", p.seq, p.tree_size, p.root))
+        Err(ProofError::NotInTree { seq: p.seq, size: p.tree_size, root: p.root.clone() })
     }
+}
+
+/// A 32-byte hash written in hex, as a proof carries it.
+fn h32(s: &str) -> Result<Hash, ProofError> {
+    hex::decode(s)?.try_into().map_err(|_| ProofError::NotAHash)
+}
+
+/// Why an inclusion proof could not be made or does not check; the messages are the CLI's (`tobira audit
+/// prove`, `tobira audit check-proof`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ProofError {
+    /// The centre's witness vouched for more events than this store holds.
+    #[error("the witness countersigned {countersigned} events, the local store holds {held}")]
+    StoreShorterThanHead { countersigned: usize, held: usize },
+    /// The event came after the last countersigned head.
+    #[error("event {seq} is not in the last countersigned head ({size} events): try again after the next one")]
+    NotYetCountersigned { seq: i64, size: usize },
+    /// The store's first events hash to another root than the one the witness countersigned.
+    #[error("the local store's first events are not the ones the witness countersigned")]
+    HistoryDiffers,
+    #[error("no inclusion proof")]
+    NoPath,
+    #[error("the proof carries no countersignature: make it with --central")]
+    NotCountersigned,
+    /// A hash or signature in the proof is not hex.
+    #[error("{0}")]
+    Hex(#[from] hex::FromHexError),
+    #[error("not 32 bytes")]
+    NotAHash,
+    #[error("the head is not countersigned by this witness")]
+    WrongWitness,
+    #[error("the tree head is not signed by this node's key")]
+    WrongNode,
+    #[error("bad sequence number")]
+    BadSequence,
+    #[error("event {seq} is not in the tree of {size} entries with root {root}")]
+    NotInTree { seq: i64, size: u64, root: String },
 }
 
 #[cfg(test)]
@@ -185,6 +211,8 @@ mod tests {
         assert!(check(&bad, k.public_key().as_ref()).is_err(), "the signature covers the size");
         let other =
             Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap().as_ref()).unwrap();
-        assert!(check(&p, other.public_key().as_ref()).is_err(), "another node's key");
+        let e = check(&p, other.public_key().as_ref()).unwrap_err();
+        assert_eq!(e, ProofError::WrongNode, "another node's key");
+        assert_eq!(e.to_string(), "the tree head is not signed by this node's key");
     }
 }

@@ -77,6 +77,18 @@ pub fn resolve(node_key: Option<&str>, pin: &Path) -> Result<Trusted, TrustError
     }
 }
 
+/// Why a store did not verify: the two are told apart because the CLI exits differently (4: tampered or not
+/// the trusted history; 1: unreadable, which says nothing about tampering).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    /// The store was read and something in it failed; the message names what.
+    #[error("{0}")]
+    Failed(String),
+    /// The store cannot be read at all.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
 /// What a verification established.
 #[derive(Debug, Default)]
 pub struct Verified {
@@ -90,14 +102,10 @@ pub struct Verified {
 }
 
 /// Verifies the store at `db` against `t`: the chain and every signed head with the trusted key, the key the
-/// store names, the remembered heads, and each paper anchor. `Err(Ok(failure))` names what failed;
-/// `Err(Err(e))` when the store cannot be read at all.
-pub async fn verify_store(
-    db: &Path,
-    t: &Trusted,
-    anchors_given: &[Anchor],
-) -> Result<Verified, Result<String, String>> {
-    let store_key = crate::read_store_key(db).await.map_err(|e| Err(e.to_string()))?;
+/// store names, the remembered heads, and each paper anchor. [`VerifyError::Failed`] names what failed;
+/// [`VerifyError::Unreadable`] when the store cannot be read at all.
+pub async fn verify_store(db: &Path, t: &Trusted, anchors_given: &[Anchor]) -> Result<Verified, VerifyError> {
+    let store_key = crate::read_store_key(db).await.map_err(|e| VerifyError::Unreadable(e.to_string()))?;
     let other_key = (store_key != t.key).then(|| {
         format!(
             "the store names another signing key ({}) than the trusted one ({}): it was re-created or re-keyed",
@@ -108,16 +116,16 @@ pub async fn verify_store(
     let rep = match crate::verify(db, &t.key).await {
         Ok(r) => r,
         Err(f) => {
-            return Err(Ok(match &other_key {
+            return Err(VerifyError::Failed(match &other_key {
                 Some(k) => format!("{f} — {k}"),
                 None => f.to_string(),
             }));
         }
     };
     if let Some(k) = other_key {
-        return Err(Ok(k));
+        return Err(VerifyError::Failed(k));
     }
-    let (_, chain) = crate::log::leaves(db).await.map_err(|e| Err(e.to_string()))?;
+    let (_, chain) = crate::log::leaves(db).await.map_err(|e| VerifyError::Unreadable(e.to_string()))?;
     let hashes: Vec<_> = chain.iter().map(|(_, h)| *h).collect();
     let log = Log::new(&hashes);
     let mut v = Verified {
@@ -130,19 +138,19 @@ pub async fn verify_store(
     match &t.high_water {
         Some(hw) => match anchors::load(hw) {
             Ok(Some(rec)) => {
-                let held = rec.check(&log, &t.key).map_err(|f| Ok(f.to_string()))?;
+                let held = rec.check(&log, &t.key).map_err(|f| VerifyError::Failed(f.to_string()))?;
                 v.held.extend(held);
             }
             Ok(None) => v.notes.push(format!(
                 "no record of remembered heads at {}: a store rolled back to before the last paper anchor is caught only by that paper",
                 hw.display()
             )),
-            Err(e) => return Err(Ok(format!("the record of remembered heads {e}"))),
+            Err(e) => return Err(VerifyError::Failed(format!("the record of remembered heads {e}"))),
         },
         None => v.notes.push("no record of remembered heads checked (none beside the given key)".into()),
     }
     for a in anchors_given {
-        log.extends(&format!("paper anchor {a}"), a.size, &a.root).map_err(|f| Ok(f.to_string()))?;
+        log.extends(&format!("paper anchor {a}"), a.size, &a.root).map_err(|f| VerifyError::Failed(f.to_string()))?;
         v.held.push(format!("paper anchor {a}"));
     }
     Ok(v)

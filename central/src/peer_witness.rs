@@ -216,13 +216,24 @@ pub fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, w: Arc<Mutex
     }
 }
 
-fn serve_one(s: TcpStream, tls: Arc<rustls::ServerConfig>, w: &Mutex<PeerWitness>) -> Result<(), String> {
-    s.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    let conn = rustls::ServerConnection::new(tls).map_err(|e| e.to_string())?;
+/// Why one peer connection ended early (logged at debug: a peer that hangs up is not the witness's fault).
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Tls(#[from] rustls::Error),
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
+fn serve_one(s: TcpStream, tls: Arc<rustls::ServerConfig>, w: &Mutex<PeerWitness>) -> Result<(), ConnectionError> {
+    s.set_read_timeout(Some(IO_TIMEOUT))?;
+    s.set_write_timeout(Some(IO_TIMEOUT))?;
+    let conn = rustls::ServerConnection::new(tls)?;
     let mut stream = rustls::StreamOwned::new(conn, s);
     let mut line = String::new();
-    BufReader::new(std::io::Read::take(&mut stream, MAX_LINE)).read_line(&mut line).map_err(|e| e.to_string())?;
+    BufReader::new(std::io::Read::take(&mut stream, MAX_LINE)).read_line(&mut line)?;
     let resp = match serde_json::from_str::<PeerRequest>(line.trim()) {
         Ok(req) => w
             .lock()
@@ -230,10 +241,10 @@ fn serve_one(s: TcpStream, tls: Arc<rustls::ServerConfig>, w: &Mutex<PeerWitness
             .unwrap_or_else(|_| PeerResponse::Error { message: "the witness failed earlier; restart it".into() }),
         Err(e) => PeerResponse::Error { message: format!("not a request: {e}") },
     };
-    let mut out = serde_json::to_vec(&resp).map_err(|e| e.to_string())?;
+    let mut out = serde_json::to_vec(&resp)?;
     out.push(b'\n');
-    stream.write_all(&out).map_err(|e| e.to_string())?;
-    stream.flush().map_err(|e| e.to_string())?;
+    stream.write_all(&out)?;
+    stream.flush()?;
     stream.conn.send_close_notify();
     let _ = stream.flush();
     Ok(())

@@ -49,11 +49,38 @@ pub fn prove_offline(data_dir: &std::path::Path, seq: i64) -> i32 {
     }
 }
 
+/// Why the site file could not be used (the messages tobirad gives).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SiteFileError {
+    #[error("cannot read the site configuration {}: {source}", .path.display())]
+    Unreadable { path: std::path::PathBuf, source: std::io::Error },
+    /// Names the file, line and field.
+    #[error(transparent)]
+    Invalid(#[from] tobira_core::site::SiteError),
+}
+
 /// The site file, as tobirad reads it (the same messages).
-pub(crate) fn load_site(path: &std::path::Path) -> Result<tobira_core::site::Site, String> {
+pub(crate) fn load_site(path: &std::path::Path) -> Result<tobira_core::site::Site, SiteFileError> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read the site configuration {}: {e}", path.display()))?;
-    tobira_core::site::parse_site(&path.display().to_string(), &text).map_err(|e| e.to_string())
+        .map_err(|source| SiteFileError::Unreadable { path: path.to_path_buf(), source })?;
+    Ok(tobira_core::site::parse_site(&path.display().to_string(), &text)?)
+}
+
+/// Why a check against the centre could not be made (exit 1: it says nothing about the history itself).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CentreCheckError {
+    /// The local audit store could not be read.
+    #[error(transparent)]
+    Store(#[from] tobira_audit::AuditError),
+    /// The centre's database could not be reached or queried.
+    #[error("centre: {0}")]
+    Centre(#[from] sqlx::Error),
+    #[error("centre: {0}")]
+    Central(#[from] tobira_central::CentralError),
+    #[error("the centre's witness has not countersigned a head of this node yet")]
+    NotCountersigned,
+    #[error(transparent)]
+    Proof(#[from] tobira_audit::log::ProofError),
 }
 
 /// The site file and its `[central]` section, or the exit code after saying what is wrong.
@@ -70,13 +97,12 @@ fn site_with_centre(config: &std::path::Path) -> Result<(tobira_core::site::Site
 }
 
 /// One connection to the centre with this node's certificate.
-pub(crate) async fn centre_pool(central: &tobira_core::site::RawCentral) -> Result<sqlx::PgPool, String> {
-    sqlx::postgres::PgPoolOptions::new()
+pub(crate) async fn centre_pool(central: &tobira_core::site::RawCentral) -> Result<sqlx::PgPool, CentreCheckError> {
+    Ok(sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(std::time::Duration::from_secs(5))
         .connect_with(tobira_central::connect_options(central))
-        .await
-        .map_err(|e| format!("centre: {e}"))
+        .await?)
 }
 
 /// `tobira audit prove SEQ --central`: the proof in the last head the centre's witness countersigned.
@@ -88,14 +114,13 @@ pub fn prove_countersigned(data_dir: &std::path::Path, config: &std::path::Path,
     let Some(rt) = runtime() else { return 1 };
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
-        let (_, chain) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
-        let key = tobira_audit::read_public_key(&db).await.map_err(|e| e.to_string())?;
+        let (_, chain) = tobira_audit::log::leaves(&db).await?;
+        let key = tobira_audit::read_public_key(&db).await?;
         let pool = centre_pool(&central).await?;
         let last = tobira_central::heads::last_cosigned(&pool, site.id.as_str())
-            .await
-            .map_err(|e| format!("centre: {e}"))?
-            .ok_or_else(|| "the centre's witness has not countersigned a head of this node yet".to_string())?;
-        tobira_audit::log::prove_countersigned(&chain, seq, &last, &key)
+            .await?
+            .ok_or(CentreCheckError::NotCountersigned)?;
+        Ok::<_, CentreCheckError>(tobira_audit::log::prove_countersigned(&chain, seq, &last, &key)?)
     });
     match res {
         Ok(p) => {
@@ -167,22 +192,20 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
     let Some(rt) = runtime() else { return 1 };
     let db = data_dir.join("audit.db");
     let res = rt.block_on(async {
-        let (_, local) = tobira_audit::log::leaves(&db).await.map_err(|e| e.to_string())?;
+        let (_, local) = tobira_audit::log::leaves(&db).await?;
         // The countersigned heads are checked with the pinned key when there is one (issue 16 §1).
         let node_key = match tobira_audit::trust::resolve(None, &tobira_audit::trust::default_pin(config)) {
             Ok(t) => t.key,
-            Err(_) => tobira_audit::read_store_key(&db).await.map_err(|e| e.to_string())?,
+            Err(_) => tobira_audit::read_store_key(&db).await?,
         };
         let pool = centre_pool(&central).await?;
         let remote: Vec<(i64, Vec<u8>)> =
             sqlx::query_as("SELECT seq, hash FROM audit_events WHERE node = $1 ORDER BY seq")
                 .bind(site.id.as_str())
                 .fetch_all(&pool)
-                .await
-                .map_err(|e| format!("centre: {e}"))?;
-        let heads =
-            tobira_central::heads::cosigned(&pool, site.id.as_str()).await.map_err(|e| format!("centre: {e}"))?;
-        Ok::<_, String>((local, remote, heads, node_key))
+                .await?;
+        let heads = tobira_central::heads::cosigned(&pool, site.id.as_str()).await?;
+        Ok::<_, CentreCheckError>((local, remote, heads, node_key))
     });
     let (local, remote, heads, node_key) = match res {
         Ok(x) => x,
@@ -230,6 +253,21 @@ pub fn verify_against_central(data_dir: &std::path::Path, config: &std::path::Pa
     0
 }
 
+/// How the local log departs from the heads the centre's witness countersigned (exit 4).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum HeadsMismatch {
+    #[error("[central] witness_key is not hex")]
+    WitnessKeyNotHex,
+    #[error("the countersigned head of {size} events does not carry this node's and the witness's signatures")]
+    NotSigned { size: u64 },
+    #[error("the witness countersigned {size} events of this node but the local store holds {held}: it was truncated")]
+    Truncated { size: u64, held: u64 },
+    #[error(
+        "the local log's first {size} events are not the ones the witness countersigned: the history was rewritten"
+    )]
+    Rewritten { size: u64 },
+}
+
 /// Every countersigned head must be signed by this node and the witness (when its key is configured), and
 /// describe exactly the first `size` events of the local log.
 fn check_heads(
@@ -237,10 +275,10 @@ fn check_heads(
     heads: &[tobira_audit::witness::Countersigned],
     node_key: &[u8],
     witness_key: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), HeadsMismatch> {
     use tobira_audit::merkle::{CompactTree, leaf_hash};
     let witness = match witness_key {
-        Some(k) => Some(hex::decode(k.trim()).map_err(|_| "[central] witness_key is not hex".to_string())?),
+        Some(k) => Some(hex::decode(k.trim()).map_err(|_| HeadsMismatch::WitnessKeyNotHex)?),
         None => None,
     };
     let mut tree = CompactTree::new();
@@ -250,25 +288,16 @@ fn check_heads(
         if let Some(w) = &witness
             && !tobira_audit::witness::verify_countersigned(c, node_key, w)
         {
-            return Err(format!(
-                "the countersigned head of {size} events does not carry this node's and the witness's signatures"
-            ));
+            return Err(HeadsMismatch::NotSigned { size });
         }
         while tree.size() < size {
             match next.next() {
                 Some((_, h)) => tree.push(leaf_hash(h)),
-                None => {
-                    return Err(format!(
-                        "the witness countersigned {size} events of this node but the local store holds {}: it was truncated",
-                        tree.size()
-                    ));
-                }
+                None => return Err(HeadsMismatch::Truncated { size, held: tree.size() }),
             }
         }
         if tree.root() != c.sth.head.root {
-            return Err(format!(
-                "the local log's first {size} events are not the ones the witness countersigned: the history was rewritten"
-            ));
+            return Err(HeadsMismatch::Rewritten { size });
         }
     }
     Ok(())

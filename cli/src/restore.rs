@@ -161,7 +161,7 @@ pub fn restore_cli(
         Ok(s) => s,
         Err(e) => {
             undo(data_dir, created);
-            return refuse(1, e);
+            return refuse(1, e.to_string());
         }
     };
     if let Some(r) = &recovered {
@@ -178,7 +178,7 @@ pub fn restore_cli(
     }
     if let Err(e) = commit(&staged, data_dir, &m) {
         undo(data_dir, created);
-        return refuse(1, e);
+        return refuse(1, e.to_string());
     }
     let lost = lost_at_least(&trusted, centre.head_seq);
     say(data_dir, &m, &trusted.key, report.checkpoints, &centre, lost, json);
@@ -238,34 +238,53 @@ fn daemon_answers(sock: &Path) -> bool {
 /// rename).
 const STAGING: &str = ".restoring";
 
+/// A file the restore could not copy or move into place; the restore is refused (exit 1) and what it wrote
+/// taken back.
+#[derive(Debug, thiserror::Error)]
+enum PlaceError {
+    #[error("cannot create {}: {source}", .dir.display())]
+    DataDir { dir: PathBuf, source: std::io::Error },
+    /// `file`: the path, or the name in the manifest, as the message shows it.
+    #[error("{file}: {source}")]
+    File { file: String, source: std::io::Error },
+    /// The data directory's entry could not be synced after the moves.
+    #[error("{0}")]
+    SyncDir(std::io::Error),
+}
+
+/// The error for `file` (a path or a manifest name).
+fn file_error(file: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> PlaceError {
+    move |source| PlaceError::File { file: file.to_string(), source }
+}
+
 /// Copies every file of the manifest into a staging directory inside `data_dir` (created 0700 if absent).
-fn stage(src: &Path, data_dir: &Path, m: &Manifest) -> Result<PathBuf, String> {
+fn stage(src: &Path, data_dir: &Path, m: &Manifest) -> Result<PathBuf, PlaceError> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(data_dir)
-        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        .map_err(|source| PlaceError::DataDir { dir: data_dir.to_path_buf(), source })?;
     let staged = data_dir.join(STAGING);
     // Left by a restore that was killed: nothing else writes there.
     let _ = std::fs::remove_dir_all(&staged);
-    std::fs::DirBuilder::new().mode(0o700).create(&staged).map_err(|e| format!("{}: {e}", staged.display()))?;
+    std::fs::DirBuilder::new().mode(0o700).create(&staged).map_err(file_error(staged.display()))?;
     for f in &m.files {
         let to = staged.join(&f.name);
-        let bytes = std::fs::read(src.join(&f.name)).map_err(|e| format!("{}: {e}", f.name))?;
+        let bytes = std::fs::read(src.join(&f.name)).map_err(file_error(&f.name))?;
         let mut out = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&to)
-            .map_err(|e| format!("{}: {e}", to.display()))?;
-        out.write_all(&bytes).and_then(|_| out.sync_all()).map_err(|e| format!("{}: {e}", to.display()))?;
+            .map_err(file_error(to.display()))?;
+        out.write_all(&bytes).and_then(|_| out.sync_all()).map_err(file_error(to.display()))?;
     }
     Ok(staged)
 }
 
 /// Moves the staged files into place (the head file may have been written by `rejoin` even if the backup had
 /// none); on an error takes back what was moved.
-fn commit(staged: &Path, data_dir: &Path, m: &Manifest) -> Result<(), String> {
+fn commit(staged: &Path, data_dir: &Path, m: &Manifest) -> Result<(), PlaceError> {
     let mut names: Vec<&str> = m.files.iter().map(|f| f.name.as_str()).collect();
     if !names.contains(&backup::AUDIT_HEAD) && staged.join(backup::AUDIT_HEAD).exists() {
         names.push(backup::AUDIT_HEAD);
@@ -277,12 +296,12 @@ fn commit(staged: &Path, data_dir: &Path, m: &Manifest) -> Result<(), String> {
             for n in moved {
                 let _ = std::fs::remove_file(data_dir.join(n));
             }
-            return Err(format!("{name}: {e}"));
+            return Err(file_error(name)(e));
         }
         moved.push(name);
     }
     let _ = std::fs::remove_dir_all(staged);
-    std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(|e| e.to_string())
+    std::fs::File::open(data_dir).and_then(|d| d.sync_all()).map_err(PlaceError::SyncDir)
 }
 
 /// Removes what a refused restore wrote: the staging directory, and the data directory if it made it.

@@ -33,7 +33,7 @@ pub async fn fetch_and_check(
         .map_err(|e| CentreProblem::Refused(format!("the backup's audit store cannot be read: {e}")))?;
     let hashes: Vec<[u8; 32]> = chain.iter().map(|(_, h)| *h).collect();
     let after = hashes.len() as i64;
-    let pool = crate::audit::centre_pool(central).await.map_err(CentreProblem::Unreachable)?;
+    let pool = crate::audit::centre_pool(central).await.map_err(|e| CentreProblem::Unreachable(e.to_string()))?;
     let unreachable = |e: tobira_central::CentralError| CentreProblem::Unreachable(format!("centre: {e}"));
     let at_head = recovery::last_up_to(&pool, node, after).await.map_err(unreachable)?;
     let events = recovery::events_after(&pool, node, after).await.map_err(unreachable)?;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 use tobira_audit::anchors::Anchor;
-use tobira_audit::trust::{TrustError, resolve, verify_store};
+use tobira_audit::trust::{TrustError, VerifyError, resolve, verify_store};
 
 /// Exit status when no key can be trusted (no pinned key, no `--node-key`): not "intact", not "tampered".
 pub const EXIT_NO_TRUST: i32 = 5;
@@ -77,7 +77,7 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
             }
             0
         }
-        Err(Ok(failure)) => {
+        Err(VerifyError::Failed(failure)) => {
             if json {
                 println!("{}", serde_json::json!({"ok": false, "failure": failure, "key": key}));
             }
@@ -88,7 +88,7 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
             );
             4
         }
-        Err(Err(e)) => {
+        Err(VerifyError::Unreadable(e)) => {
             eprintln!("error: cannot read audit store {}: {e}", db.display());
             1
         }

@@ -66,18 +66,30 @@ fn forbidden(l: Lang) -> Response {
     r
 }
 
+/// A form filled in wrongly: the message (in the page's language) shown as the refusal; nothing is sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+/// The daemon could not answer a read: the body shown instead of the page (HTML, already escaped), so a
+/// page's body builder stops at the first read that fails.
+#[derive(Debug)]
+struct DaemonLost(String);
+
 /// Sends an act, keeps its outcome for the next page, and goes back to `back`.
 async fn act(
     state: &State,
     ctx: &Ctx,
     u: &User,
     back: &str,
-    req: Result<Request, String>,
+    req: Result<Request, BadInput>,
     done: impl FnOnce(Lang, &Value) -> String,
 ) -> Response {
     let l = ctx.lang();
     let flash = match req {
-        Err(what) => Flash::Refused { code: l.t("入力に誤りがあります", "bad input").into(), message: what },
+        Err(BadInput(what)) => {
+            Flash::Refused { code: l.t("入力に誤りがあります", "bad input").into(), message: what }
+        }
         Ok(req) => match state.call(state.actor(u), req).await {
             Ok(v) => Flash::Done(done(l, &v)),
             Err(e) => refusal_flash(l, &e),
@@ -88,9 +100,9 @@ async fn act(
 }
 
 /// The daemon's answer to a read, or the page's "lost the daemon" body.
-async fn read(state: &State, l: Lang, req: Request) -> Result<Value, String> {
+async fn read(state: &State, l: Lang, req: Request) -> Result<Value, DaemonLost> {
     state.call(None, req).await.map_err(|e| {
-        if unreachable(&e) {
+        DaemonLost(if unreachable(&e) {
             format!(
                 "<div class=\"flash refused\" role=\"alert\" id=\"daemon-lost\">{}</div>",
                 l.t(
@@ -100,7 +112,7 @@ async fn read(state: &State, l: Lang, req: Request) -> Result<Value, String> {
             )
         } else {
             crate::app::flash_html(l, &refusal_flash(l, &e))
-        }
+        })
     })
 }
 
@@ -259,12 +271,12 @@ pub async fn home(S(state): St, headers: HeaderMap) -> Response {
     let title = l.t("ホーム", "Home");
     let (zone, _) = state.site().await;
     let body = match home_body(&state, l, zone).await {
-        Ok(b) | Err(b) => b,
+        Ok(b) | Err(DaemonLost(b)) => b,
     };
     page(&state, &ctx, "/", title, &body).await
 }
 
-async fn home_body(state: &State, l: Lang, zone: FixedOffset) -> Result<String, String> {
+async fn home_body(state: &State, l: Lang, zone: FixedOffset) -> Result<String, DaemonLost> {
     let check = read(state, l, Request::Check).await?;
     let status = read(state, l, Request::Status).await?;
     let dev = read(state, l, Request::Devices).await?;
@@ -348,7 +360,7 @@ pub async fn requests(S(state): St, headers: HeaderMap) -> Response {
     let l = ctx.lang();
     let (zone, _) = state.site().await;
     let body = match read(&state, l, Request::RequestList { status: Some("pending".into()) }).await {
-        Err(b) => b,
+        Err(DaemonLost(b)) => b,
         Ok(v) => {
             let csrf = csrf_field(&ctx);
             let note = proof_note(&state, l);
@@ -409,7 +421,7 @@ pub async fn decide(
         "withdraw" => Ok(Request::RequestWithdraw { id: id.clone() }),
         _ => Err(l.t("不明な操作です。", "Unknown decision.").to_string()),
     };
-    act(&state, &ctx, &u, "/requests", req, |l, v| {
+    act(&state, &ctx, &u, "/requests", req.map_err(BadInput), |l, v| {
         format!(
             "{} {}: {}",
             l.t("申請", "Request"),
@@ -430,7 +442,7 @@ pub async fn alarms(S(state): St, headers: HeaderMap) -> Response {
     let l = ctx.lang();
     let (zone, _) = state.site().await;
     let body = match read(&state, l, Request::AlarmList { all: true }).await {
-        Err(b) => b,
+        Err(DaemonLost(b)) => b,
         Ok(v) => {
             let csrf = csrf_field(&ctx);
             let ack = |a: &Value| -> String {
@@ -476,7 +488,7 @@ pub async fn ack(S(state): St, headers: HeaderMap, Path(id): Path<i64>, axum::Fo
         .opt("note")
         .map(|note| Request::AlarmAck { id, note })
         .ok_or_else(|| l.t("確認した内容を記入してください。", "Say what was found and done.").to_string());
-    act(&state, &ctx, &u, "/alarms", req, |l, v| {
+    act(&state, &ctx, &u, "/alarms", req.map_err(BadInput), |l, v| {
         format!("{} {}", l.t("警報を確認しました:", "Alarm acknowledged:"), v["acknowledged"])
     })
     .await
@@ -670,7 +682,7 @@ pub async fn people(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<St
     let (zone, _) = state.site().await;
     let search = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
     let body = match people_body(&state, &ctx, &u, l, zone, &search).await {
-        Ok(b) | Err(b) => b,
+        Ok(b) | Err(DaemonLost(b)) => b,
     };
     page(&state, &ctx, "/people", l.t("職員 / 権限", "People and grants"), &body).await
 }
@@ -705,7 +717,7 @@ async fn people_body(
     l: Lang,
     zone: FixedOffset,
     q: &str,
-) -> Result<String, String> {
+) -> Result<String, DaemonLost> {
     let mut people: Vec<Value> =
         arr(&read(state, l, Request::PersonList).await?).into_iter().filter(|p| matches(p, q)).collect();
     people.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
@@ -842,7 +854,7 @@ pub async fn person_add(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> 
         })),
         _ => Err(l.t("ユーザIDと氏名は必須です。", "User ID and name are required.").to_string()),
     };
-    act(&state, &ctx, &u, "/people", req, |l, v| {
+    act(&state, &ctx, &u, "/people", req.map_err(BadInput), |l, v| {
         format!("{} {}", l.t("登録しました:", "Registered:"), v["id"].as_str().or(v["person"].as_str()).unwrap_or(""))
     })
     .await
@@ -859,7 +871,10 @@ pub async fn person_delete(S(state): St, headers: HeaderMap, axum::Form(f): Fm) 
         (Some(id), Some(reason)) => Ok(Request::PersonDelete { id, reason }),
         _ => Err(l.t("ユーザIDと理由は必須です。", "User ID and reason are required.").to_string()),
     };
-    act(&state, &ctx, &u, "/people", req, |l, v| done_or_request(l, v, l.t("削除しました", "Removed"))).await
+    act(&state, &ctx, &u, "/people", req.map_err(BadInput), |l, v| {
+        done_or_request(l, v, l.t("削除しました", "Removed"))
+    })
+    .await
 }
 
 /// What an act that may have become a request says: a request's ID and that it awaits approval.
@@ -891,7 +906,10 @@ pub async fn grant_add(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> R
         })),
         _ => Err(l.t("対象者と場所は必須です。", "Holder and place are required.").to_string()),
     };
-    act(&state, &ctx, &u, "/people", req, |l, v| done_or_request(l, v, l.t("付与しました", "Granted"))).await
+    act(&state, &ctx, &u, "/people", req.map_err(BadInput), |l, v| {
+        done_or_request(l, v, l.t("付与しました", "Granted"))
+    })
+    .await
 }
 
 pub async fn grant_revoke(S(state): St, headers: HeaderMap, Path(id): Path<String>, axum::Form(f): Fm) -> Response {
@@ -978,7 +996,7 @@ pub async fn enroll(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> Resp
             .to_string()),
         (_, None) => Err(l.t("指を選んでください（1〜10）。", "Choose a finger (1–10).").to_string()),
     };
-    act(&state, &ctx, &u, "/enroll", req, |l, v| {
+    act(&state, &ctx, &u, "/enroll", req.map_err(BadInput), |l, v| {
         let quality = match &v["minutiae"] {
             Value::Array(a) => a.iter().map(tobira_ledger::table::cell).collect::<Vec<_>>().join(" / "),
             other => tobira_ledger::table::cell(other),
@@ -1023,7 +1041,7 @@ pub async fn visits(S(state): St, headers: HeaderMap) -> Response {
     };
     let l = ctx.lang();
     let body = match read(&state, l, Request::Devices).await {
-        Err(b) => b,
+        Err(DaemonLost(b)) => b,
         Ok(dev) => {
             let csrf = csrf_field(&ctx);
             let mut h = format!(
@@ -1117,7 +1135,7 @@ pub async fn visit_add(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> R
             _ => Err(l.t("開始と終了の日時を入力してください。", "Enter the start and end times.").to_string()),
         }
     };
-    act(&state, &ctx, &u, "/visits", req, |l, v| {
+    act(&state, &ctx, &u, "/visits", req.map_err(BadInput), |l, v| {
         format!("{} {}", l.t("来訪を登録しました:", "Visit registered:"), tobira_ledger::table::cell(v))
     })
     .await
@@ -1148,7 +1166,7 @@ pub async fn off_hours_add(S(state): St, headers: HeaderMap, axum::Form(f): Fm) 
             )
             .to_string()),
     };
-    act(&state, &ctx, &u, "/visits", req, |l, v| {
+    act(&state, &ctx, &u, "/visits", req.map_err(BadInput), |l, v| {
         format!("{} {}", l.t("時間外利用を承認しました:", "Off-hours use approved:"), tobira_ledger::table::cell(v))
     })
     .await

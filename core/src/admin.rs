@@ -250,14 +250,28 @@ pub fn approvers(act: Act, reg: &Regulation) -> Vec<Role> {
 }
 
 /// The four-eyes rule for decisions: the system administrator decides, never on a request of their own.
-pub fn may_decide(decider_roles: &[Role], decider: &str, requester: &str) -> Result<(), &'static str> {
+pub fn may_decide(decider_roles: &[Role], decider: &str, requester: &str) -> Result<(), NotTheApprover> {
     if !decider_roles.contains(&Role::SystemAdministrator) {
-        return Err("only the system administrator (システム管理者) approves or rejects requests (003 §7)");
+        return Err(NotTheApprover::NotTheSystemAdministrator);
     }
     if decider == requester {
-        return Err("a request cannot be approved by the person who made it (003 §7: another person approves)");
+        return Err(NotTheApprover::OwnRequest);
     }
     Ok(())
+}
+
+/// Why a decider may not approve or reject a request under the site's profile (the four-eyes rule).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotTheApprover {
+    /// The decider holds none of the roles the profile names for this kind of request.
+    #[error("only the {} approves or rejects this request ({}; profile {})", needed_list(.approvers), .act.article(), .preset)]
+    NotAnApprover { act: Act, approvers: Vec<Role>, preset: crate::regulation::Preset },
+    /// Without a profile (Sendai's rule): only the system administrator decides.
+    #[error("only the system administrator (システム管理者) approves or rejects requests (003 §7)")]
+    NotTheSystemAdministrator,
+    /// 003 §7: another person approves.
+    #[error("a request cannot be approved by the person who made it (003 §7: another person approves)")]
+    OwnRequest,
 }
 
 /// The four-eyes rule under a profile: a request for `act` is decided by one of its [`approvers`], never by
@@ -268,18 +282,13 @@ pub fn may_decide_in(
     decider_roles: &[Role],
     decider: &str,
     requester: &str,
-) -> Result<(), String> {
+) -> Result<(), NotTheApprover> {
     let who = approvers(act, reg);
     if !who.iter().any(|r| decider_roles.contains(r)) {
-        return Err(format!(
-            "only the {} approves or rejects this request ({}; profile {})",
-            needed_list(&who),
-            act.article(),
-            reg.preset
-        ));
+        return Err(NotTheApprover::NotAnApprover { act, approvers: who, preset: reg.preset });
     }
     if decider == requester {
-        return Err("a request cannot be approved by the person who made it (003 §7: another person approves)".into());
+        return Err(NotTheApprover::OwnRequest);
     }
     Ok(())
 }
@@ -340,8 +349,11 @@ mod tests {
 
     #[test]
     fn nobody_approves_their_own_request() {
-        assert!(may_decide(&[SystemAdministrator], "a", "a").is_err());
-        assert!(may_decide(&[SiteAdministrator], "a", "b").is_err());
+        assert_eq!(may_decide(&[SystemAdministrator], "a", "a"), Err(NotTheApprover::OwnRequest));
+        assert_eq!(
+            may_decide(&[SiteAdministrator], "a", "b").unwrap_err().to_string(),
+            "only the system administrator (システム管理者) approves or rejects requests (003 §7)"
+        );
         assert!(may_decide(&[SystemAdministrator], "a", "b").is_ok());
     }
 
@@ -438,7 +450,11 @@ mod profile_tests {
         let k = Kitaibaraki.regulation();
         assert!(may_decide_in(Act::Grant(Level::L1), &k, &[SecurityManager], "ono", "ito").is_ok());
         let e = may_decide_in(Act::Grant(Level::L1), &k, &[SystemAdministrator], "sato", "ito").unwrap_err();
-        assert!(e.contains("security-manager"), "{e}");
+        assert!(e.to_string().contains("security-manager"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "only the security-manager (セキュリティ管理者) approves or rejects this request (003 §7(3), §13; profile kitaibaraki)"
+        );
         assert!(may_decide_in(Act::Enroll, &k, &[SecurityManager], "ono", "ono").is_err(), "never one's own");
     }
 

@@ -271,7 +271,9 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
                 let dev = |detail: String| StartError::Device { device: c.id.to_string(), detail };
                 let port = c.port.clone().ok_or_else(|| dev("needs `port`".into()))?;
                 let key = match &c.key_file {
-                    Some(f) => Some(tobira_drivers::osdp::load_key(std::path::Path::new(f)).map_err(dev)?),
+                    Some(f) => {
+                        Some(tobira_drivers::osdp::load_key(std::path::Path::new(f)).map_err(|e| dev(e.to_string()))?)
+                    }
                     None => None,
                 };
                 if key.is_none() && c.install_mode {

@@ -137,7 +137,7 @@ async fn run(config: &config::HilConfig, op: &dyn Operator) -> Vec<Outcome> {
                     scenario: "key file".into(),
                     ok: false,
                     ms: 0,
-                    detail: e,
+                    detail: e.to_string(),
                 });
                 continue;
             }

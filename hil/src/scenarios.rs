@@ -88,14 +88,23 @@ pub async fn image_reader(cfg: &ReaderCfg, reader: &dyn Reader, op: &dyn Operato
     r.out
 }
 
-async fn expect(c: &dyn DoorController, want: DoorInput) -> Result<(), String> {
+/// Why the controller did not report the input a scenario waited for.
+#[derive(Debug, thiserror::Error)]
+enum NotSeen {
+    #[error("{0}")]
+    Device(#[from] tobira_drivers::DeviceError),
+    #[error("no {want:?} within {} s", WAIT.as_secs())]
+    Timeout { want: DoorInput },
+}
+
+async fn expect(c: &dyn DoorController, want: DoorInput) -> Result<(), NotSeen> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         match tokio::time::timeout_at(deadline, c.next_input()).await {
             Ok(Ok(i)) if i == want => return Ok(()),
             Ok(Ok(_)) => continue,
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => return Err(format!("no {want:?} within {} s", WAIT.as_secs())),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(NotSeen::Timeout { want }),
         }
     }
 }
@@ -127,7 +136,7 @@ pub async fn door_controller(cfg: &ControllerCfg, c: &dyn DoorController, op: &d
         let t = Instant::now();
         match expect(c, want.clone()).await {
             Ok(()) => r.record(name, t, true, format!("{want:?}")),
-            Err(e) => r.record(name, t, false, e),
+            Err(e) => r.record(name, t, false, e.to_string()),
         }
     }
     r.out

@@ -13,27 +13,42 @@ pub struct Args {
     pub timeout: Duration,
 }
 
+/// A mistake in the module's arguments in the PAM stack (`/etc/pam.d/…`): said on stderr, and the module
+/// answers PAM_SERVICE_ERR.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgsError {
+    #[error("module argument is not UTF-8")]
+    NotUtf8,
+    #[error("timeout={0}: not a number of seconds")]
+    Timeout(String),
+    #[error("unknown module argument {0:?} (known: socket=, terminal=, timeout=)")]
+    Unknown(String),
+    /// Without it the daemon cannot tell which terminal's reader to use.
+    #[error("terminal= is required: the id of this terminal in tobirad's site file")]
+    NoTerminal,
+}
+
 impl Args {
-    pub fn parse(args: &[&CStr]) -> Result<Args, String> {
+    pub fn parse(args: &[&CStr]) -> Result<Args, ArgsError> {
         let mut a = Args {
             socket: PathBuf::from("/var/lib/tobira/login.sock"),
             terminal: String::new(),
             timeout: Duration::from_secs(30),
         };
         for raw in args {
-            let s = raw.to_str().map_err(|_| "module argument is not UTF-8".to_string())?;
+            let s = raw.to_str().map_err(|_| ArgsError::NotUtf8)?;
             match s.split_once('=') {
                 Some(("socket", v)) => a.socket = PathBuf::from(v),
                 Some(("terminal", v)) => a.terminal = v.to_string(),
                 Some(("timeout", v)) => {
-                    let secs: u64 = v.parse().map_err(|_| format!("timeout={v}: not a number of seconds"))?;
+                    let secs: u64 = v.parse().map_err(|_| ArgsError::Timeout(v.to_string()))?;
                     a.timeout = Duration::from_secs(secs.clamp(1, 600));
                 }
-                _ => return Err(format!("unknown module argument {s:?} (known: socket=, terminal=, timeout=)")),
+                _ => return Err(ArgsError::Unknown(s.to_string())),
             }
         }
         if a.terminal.is_empty() {
-            return Err("terminal= is required: the id of this terminal in tobirad's site file".into());
+            return Err(ArgsError::NoTerminal);
         }
         Ok(a)
     }
@@ -83,7 +98,7 @@ mod tests {
     use super::*;
     use std::ffi::CString;
 
-    fn parse(v: &[&str]) -> Result<Args, String> {
+    fn parse(v: &[&str]) -> Result<Args, ArgsError> {
         let owned: Vec<CString> = v.iter().map(|s| CString::new(*s).unwrap()).collect();
         let refs: Vec<&CStr> = owned.iter().map(|c| c.as_c_str()).collect();
         Args::parse(&refs)
@@ -95,9 +110,18 @@ mod tests {
         assert_eq!(a.terminal, "t-01");
         assert_eq!(a.socket, PathBuf::from("/run/x.sock"));
         assert_eq!(a.timeout, Duration::from_secs(5));
-        assert!(parse(&[]).unwrap_err().contains("terminal="));
-        assert!(parse(&["terminal=t", "timeout=soon"]).is_err());
-        assert!(parse(&["terminal=t", "debug"]).unwrap_err().contains("unknown"));
+        assert_eq!(
+            parse(&[]).unwrap_err().to_string(),
+            "terminal= is required: the id of this terminal in tobirad's site file"
+        );
+        assert_eq!(
+            parse(&["terminal=t", "timeout=soon"]).unwrap_err().to_string(),
+            "timeout=soon: not a number of seconds"
+        );
+        assert_eq!(
+            parse(&["terminal=t", "debug"]).unwrap_err().to_string(),
+            "unknown module argument \"debug\" (known: socket=, terminal=, timeout=)"
+        );
     }
 
     /// The daemon refuses (not root, busy) and closes with the request unread: the module's write fails

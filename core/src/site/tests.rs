@@ -1,6 +1,8 @@
 //! Site file: the demo parses; every kind of mistake is refused with file, line and field.
 
 use super::*;
+use crate::ids::*;
+use crate::roles::{Level, Role};
 
 const DEMO: &str = include_str!("../../../config/demo.toml");
 

@@ -138,6 +138,7 @@ pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
     match crate::node::trust::verify_daemon(d).await {
         Ok(v) => Ok(v),
         Err(f) => {
+            let f = f.to_string();
             // A broken chain is an incident for the security manager (003 §20), raised once per verification.
             let _ = d
                 .record(NewEvent {

@@ -14,19 +14,32 @@ use tobira_audit::backup::{self, Manifest};
 use tobira_audit::{NewEvent, Outcome};
 use tobira_proto::ErrorCode;
 
-fn failed(dest: &Path, cause: String) -> Refusal {
+fn failed(dest: &Path, cause: impl std::fmt::Display) -> Refusal {
     Refusal {
         code: ErrorCode::Internal,
         message: format!("backup to {} failed: {cause}; nothing was left there and the node runs on", dest.display()),
     }
 }
 
-/// Names a full disk as such (ディスク容量不足), whatever step met it.
-fn cause_of(dest: &Path, e: impl std::fmt::Display) -> String {
-    let dir = dest.parent().unwrap_or(Path::new("/"));
-    match tobira_audit::fault::disk_full(dir) {
-        Some(free) => format!("the destination's disk is full (ディスク容量不足, {free} bytes free): {e}"),
-        None => e.to_string(),
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why a step of the backup failed; a full disk is named as such (ディスク容量不足), whatever step met it.
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("the destination's disk is full (ディスク容量不足, {free} bytes free): {cause}")]
+    DiskFull { free: u64, cause: Cause },
+    #[error("{0}")]
+    Failed(Cause),
+}
+
+impl WriteError {
+    /// `e`, met writing to `dest`, with the destination's disk checked for space.
+    fn at(dest: &Path, e: impl Into<Cause>) -> WriteError {
+        let dir = dest.parent().unwrap_or(Path::new("/"));
+        match tobira_audit::fault::disk_full(dir) {
+            Some(free) => WriteError::DiskFull { free, cause: e.into() },
+            None => WriteError::Failed(e.into()),
+        }
     }
 }
 
@@ -51,7 +64,7 @@ pub async fn backup(d: &Daemon, actor: &Actor, dest: &str) -> Result<serde_json:
     // Left by a backup that was killed: nobody else writes there.
     let _ = std::fs::remove_dir_all(&tmp);
     if let Err(e) = std::fs::DirBuilder::new().mode(0o700).create(&tmp) {
-        return Err(failed(&dest, format!("cannot create {}: {}", tmp.display(), cause_of(&dest, e))));
+        return Err(failed(&dest, format!("cannot create {}: {}", tmp.display(), WriteError::at(&dest, e))));
     }
     let r = write(d, &tmp, &dest).await;
     let m = match r {
@@ -90,9 +103,9 @@ pub async fn backup(d: &Daemon, actor: &Actor, dest: &str) -> Result<serde_json:
     }))
 }
 
-async fn write(d: &Daemon, tmp: &Path, dest: &Path) -> Result<Manifest, String> {
-    d.store.vacuum_into(&tmp.join(backup::REGISTRY)).await.map_err(|e| cause_of(dest, e))?;
-    let head = d.audit_store.snapshot_into(tmp).await.map_err(|e| cause_of(dest, e))?;
+async fn write(d: &Daemon, tmp: &Path, dest: &Path) -> Result<Manifest, WriteError> {
+    d.store.vacuum_into(&tmp.join(backup::REGISTRY)).await.map_err(|e| WriteError::at(dest, e))?;
+    let head = d.audit_store.snapshot_into(tmp).await.map_err(|e| WriteError::at(dest, e))?;
     let mut manifest = Manifest {
         format: backup::FORMAT.into(),
         node: d.audit_store.node().to_string(),
@@ -105,7 +118,7 @@ async fn write(d: &Daemon, tmp: &Path, dest: &Path) -> Result<Manifest, String> 
         files: vec![],
         keys_not_included: backup::KEYS_NOT_INCLUDED.iter().map(|(k, _)| k.to_string()).collect(),
     };
-    let signer = tobira_audit::Signer::load(&d.opts.signing_key_path()).map_err(|e| e.to_string())?;
+    let signer = tobira_audit::Signer::load(&d.opts.signing_key_path()).map_err(|e| WriteError::Failed(e.into()))?;
     backup::sign_head(&mut manifest, &signer);
-    backup::seal(tmp, dest, manifest).map_err(|e| cause_of(dest, e))
+    backup::seal(tmp, dest, manifest).map_err(|e| WriteError::at(dest, e))
 }

@@ -104,7 +104,7 @@ async fn decide(
     // The approver is the one the site's regulation names for what the request would do (003 §7(3), 000 §8,
     // 002 §7(11)).
     may_decide_in(act_of(&r.kind), &d.site.regulation, &actor.person.roles, actor.id(), &r.requested_by)
-        .map_err(|message| Refusal { code: ErrorCode::Forbidden, message })?;
+        .map_err(|e| Refusal { code: ErrorCode::Forbidden, message: e.to_string() })?;
     if to == "approved" {
         check_still_applicable(d, &r)?;
     }

@@ -4,4 +4,5 @@
 pub mod registry_publish;
 pub mod registry_sync;
 pub mod shipper;
+pub mod sync_error;
 pub mod tree_heads;

@@ -5,6 +5,7 @@
 //! an outage delays publication but loses nothing. A template travels sealed: its ciphertext as stored here,
 //! and its data key wrapped to every other node's transport key (`transport`). The centre opens neither.
 
+use crate::central::sync_error::SyncError;
 use crate::node::daemon::Daemon;
 use sqlx::postgres::PgPool;
 use tobira_central::NodeChange;
@@ -22,15 +23,15 @@ pub async fn queue(d: &Daemon, kind: &str, target: &str, reason: &str, by: &str,
 }
 
 /// Publishes what is queued, in order; returns how many went out.
-pub async fn publish_pending(d: &Daemon, pool: &PgPool) -> Result<usize, String> {
+pub async fn publish_pending(d: &Daemon, pool: &PgPool) -> Result<usize, SyncError> {
     let me = d.site.id.to_string();
     let mut n = 0;
-    for row in d.store.unpublished().await.map_err(|e| e.to_string())? {
+    for row in d.store.unpublished().await? {
         let payload = if row.kind == "template.upsert" {
             match template_payload(d, pool, &me, &row.target).await? {
                 Some(p) => p,
                 None => {
-                    d.store.mark_published(row.id, 0).await.map_err(|e| e.to_string())?; // erased since
+                    d.store.mark_published(row.id, 0).await?; // erased since
                     continue;
                 }
             }
@@ -44,8 +45,8 @@ pub async fn publish_pending(d: &Daemon, pool: &PgPool) -> Result<usize, String>
             issued_by: &row.issued_by,
             payload: &payload,
         };
-        let v = tobira_central::publish_from(pool, &me, &change).await.map_err(|e| e.to_string())?;
-        d.store.mark_published(row.id, v).await.map_err(|e| e.to_string())?;
+        let v = tobira_central::publish_from(pool, &me, &change).await?;
+        d.store.mark_published(row.id, v).await?;
         n += 1;
     }
     Ok(n)
@@ -56,25 +57,18 @@ const META_WRAPPED_FOR: &str = "central_templates_wrapped_for";
 /// A node that joins (announces its transport key) after templates were published has no data key in
 /// them: every node re-publishes the templates it holds, wrapped only to the newcomers. Nodes skip
 /// templates they already hold, so a duplicate costs nothing.
-pub async fn wrap_for_newcomers(d: &Daemon, pool: &PgPool) -> Result<usize, String> {
+pub async fn wrap_for_newcomers(d: &Daemon, pool: &PgPool) -> Result<usize, SyncError> {
     let me = d.site.id.to_string();
-    let known: Vec<String> = d
-        .store
-        .meta(META_WRAPPED_FOR)
-        .await
-        .map_err(|e| e.to_string())?
-        .and_then(|v| serde_json::from_str(&v).ok())
-        .unwrap_or_default();
-    let keys = tobira_central::transport_keys(pool).await.map_err(|e| e.to_string())?;
+    let known: Vec<String> =
+        d.store.meta(META_WRAPPED_FOR).await?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+    let keys = tobira_central::transport_keys(pool).await?;
     let newcomers: Vec<(String, [u8; 32])> =
         keys.iter().filter(|(n, _)| *n != me && !known.contains(n)).cloned().collect();
     if newcomers.is_empty() {
         return Ok(0);
     }
     let mut n = 0;
-    for t in
-        d.store.live_template_infos().await.map_err(|e| e.to_string())?.into_iter().filter(|t| t.status == "approved")
-    {
+    for t in d.store.live_template_infos().await?.into_iter().filter(|t| t.status == "approved") {
         if let Some(payload) = template_payload_for(d, &t.id, &newcomers).await? {
             let change = NodeChange {
                 kind: "template.upsert",
@@ -83,48 +77,35 @@ pub async fn wrap_for_newcomers(d: &Daemon, pool: &PgPool) -> Result<usize, Stri
                 issued_by: &me,
                 payload: &payload,
             };
-            tobira_central::publish_from(pool, &me, &change).await.map_err(|e| e.to_string())?;
+            tobira_central::publish_from(pool, &me, &change).await?;
             n += 1;
         }
     }
     let all: Vec<String> = keys.into_iter().map(|(n, _)| n).collect();
-    d.store
-        .set_meta(META_WRAPPED_FOR, &serde_json::to_string(&all).unwrap_or_default())
-        .await
-        .map_err(|e| e.to_string())?;
+    d.store.set_meta(META_WRAPPED_FOR, &serde_json::to_string(&all).unwrap_or_default()).await?;
     Ok(n)
 }
 
 /// The template as it travels: metadata, ciphertext, and the data key wrapped to each other node.
-async fn template_payload(d: &Daemon, pool: &PgPool, me: &str, id: &str) -> Result<Option<String>, String> {
-    let to: Vec<(String, [u8; 32])> = tobira_central::transport_keys(pool)
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter(|(n, _)| n != me)
-        .collect();
+async fn template_payload(d: &Daemon, pool: &PgPool, me: &str, id: &str) -> Result<Option<String>, SyncError> {
+    let to: Vec<(String, [u8; 32])> =
+        tobira_central::transport_keys(pool).await?.into_iter().filter(|(n, _)| n != me).collect();
     template_payload_for(d, id, &to).await
 }
 
-async fn template_payload_for(d: &Daemon, id: &str, to: &[(String, [u8; 32])]) -> Result<Option<String>, String> {
-    let Some(row) = d.store.sealed_template(id).await.map_err(|e| e.to_string())? else { return Ok(None) };
-    let quality = d
-        .store
-        .templates_of(row.person.as_str())
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|t| t.id == id)
-        .map_or(0, |t| t.quality);
+async fn template_payload_for(d: &Daemon, id: &str, to: &[(String, [u8; 32])]) -> Result<Option<String>, SyncError> {
+    let Some(row) = d.store.sealed_template(id).await? else { return Ok(None) };
+    let quality =
+        d.store.templates_of(row.person.as_str()).await?.into_iter().find(|t| t.id == id).map_or(0, |t| t.quality);
     let person = row.person.as_str().to_string();
     let dek = {
         let kek = d.template_key.read().await;
         crate::secrets::crypto::open_dek(&kek, &person, id, &row.wrapped_key)
-            .map_err(|e| format!("template {id}: {e}"))?
+            .map_err(|source| SyncError::TemplateKey { id: id.to_string(), source })?
     };
     let mut keys = serde_json::Map::new();
     for (node, key) in to {
-        let w = crate::secrets::transport::wrap_for(key, &person, id, &dek).map_err(|e| e.to_string())?;
+        let w = crate::secrets::transport::wrap_for(key, &person, id, &dek).map_err(SyncError::Seal)?;
         keys.insert(node.clone(), hex::encode(w).into());
     }
     Ok(Some(

@@ -3,6 +3,7 @@
 //! moments; after an outage it catches up from where it stopped. Each change is audited on the node before
 //! it is applied, with the centre's version and issuer.
 
+use crate::central::sync_error::SyncError;
 use crate::node::daemon::Daemon;
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use std::sync::Arc;
@@ -120,7 +121,7 @@ fn assess(d: &Daemon, c: &RegistryChange, grants: &[(String, String)]) -> (Optio
     }
 }
 
-async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
+async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
     let now = d.now();
     if c.origin.as_deref() == Some(d.site.id.as_str()) {
         return Ok(()); // our own change, already in force here
@@ -144,8 +145,7 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
             "grants": grants.iter().map(|(g, _)| g.clone()).collect::<Vec<_>>(), "applied": applies.is_ok(),
             "not_applied_because": applies.err()}),
     })
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if applies.is_err() {
         return Ok(());
     }
@@ -154,57 +154,59 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
             for (g, _) in &grants {
                 match d.store.revoke_grant(g, &c.issued_by, now).await {
                     Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
-                    Err(e) => return Err(e.to_string()),
+                    Err(e) => return Err(e.into()),
                 }
             }
-            d.reload_registry().await.map_err(|e| e.to_string())?;
+            d.reload_registry().await?;
         }
         "person.deactivate" => {
             if let Some(subject) = &subject
                 && d.registry().person(&PersonId::new(subject)).is_some_and(|p| p.active)
             {
-                d.delete_person(subject, &c.issued_by, now).await.map_err(|e| e.message)?;
+                d.delete_person(subject, &c.issued_by, now).await.map_err(|e| SyncError::Refused(e.message))?;
             }
         }
         "person.upsert" => {
-            let p: tobira_core::model::Person = serde_json::from_str(&c.payload).map_err(|e| format!("person: {e}"))?;
+            let p: tobira_core::model::Person =
+                serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "person", source })?;
             match d.store.add_person(&p, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
-            d.reload_registry().await.map_err(|e| e.to_string())?;
+            d.reload_registry().await?;
         }
         "grant.upsert" => {
-            let g: tobira_core::model::Grant = serde_json::from_str(&c.payload).map_err(|e| format!("grant: {e}"))?;
+            let g: tobira_core::model::Grant =
+                serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "grant", source })?;
             match d.store.add_grant(&g, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
-            d.reload_registry().await.map_err(|e| e.to_string())?;
+            d.reload_registry().await?;
         }
         "offhours.upsert" => {
             let a: tobira_core::model::OffHoursApproval =
-                serde_json::from_str(&c.payload).map_err(|e| format!("approval: {e}"))?;
+                serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "approval", source })?;
             match d.store.add_off_hours(&a, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
-            d.reload_registry().await.map_err(|e| e.to_string())?;
+            d.reload_registry().await?;
         }
         "visit.upsert" => {
             let v: tobira_core::model::VendorVisit =
-                serde_json::from_str(&c.payload).map_err(|e| format!("visit: {e}"))?;
+                serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "visit", source })?;
             match d.store.add_visit(&v, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(e.into()),
             }
-            d.reload_registry().await.map_err(|e| e.to_string())?;
+            d.reload_registry().await?;
         }
         "template.upsert" => receive_template(d, c, now).await?,
         "template.erase" => {
             let id = c.target.clone();
             d.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| o.template_id == id);
-            d.store.erase_templates(std::slice::from_ref(&id)).await.map_err(|e| e.to_string())?;
+            d.store.erase_templates(std::slice::from_ref(&id)).await?;
         }
         k => tracing::warn!(kind = k, "unknown registry change from the centre ignored"),
     }
@@ -213,26 +215,27 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), String> {
 
 /// A template enrolled on another node: its data key, wrapped to this node, is opened with the transport
 /// key and rewrapped under this node's key; then it matches here like one enrolled here.
-async fn receive_template(d: &Daemon, c: &RegistryChange, now: chrono::DateTime<chrono::Utc>) -> Result<(), String> {
-    let v: serde_json::Value = serde_json::from_str(&c.payload).map_err(|e| format!("template: {e}"))?;
-    let s = |k: &str| v[k].as_str().map(str::to_string).ok_or_else(|| format!("template: no {k}"));
+async fn receive_template(d: &Daemon, c: &RegistryChange, now: chrono::DateTime<chrono::Utc>) -> Result<(), SyncError> {
+    let v: serde_json::Value =
+        serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "template", source })?;
+    let s = |k: &'static str| v[k].as_str().map(str::to_string).ok_or(SyncError::TemplateField(k));
     let (id, person) = (s("id")?, s("person")?);
-    if d.store.sealed_template(&id).await.map_err(|e| e.to_string())?.is_some() {
+    if d.store.sealed_template(&id).await?.is_some() {
         return Ok(()); // already here
     }
     let Some(wrapped) = v["keys"][d.site.id.as_str()].as_str() else {
         tracing::warn!(template = %id, "a template from the centre carries no data key for this node: not matched here");
         return Ok(());
     };
-    let transport = crate::secrets::transport::TransportKey::load_or_create(&d.opts.transport_key_path())
-        .map_err(|e| e.to_string())?;
-    let blob = hex::decode(wrapped).map_err(|_| format!("template {id}: key not hex"))?;
-    let dek = transport.unwrap(&person, &id, &blob).map_err(|e| format!("template {id}: {e}"))?;
+    let transport = crate::secrets::transport::TransportKey::load_or_create(&d.opts.transport_key_path())?;
+    let blob = hex::decode(wrapped).map_err(|_| SyncError::KeyNotHex { id: id.clone() })?;
+    let dek =
+        transport.unwrap(&person, &id, &blob).map_err(|source| SyncError::TemplateKey { id: id.clone(), source })?;
     let local = {
         let kek = d.template_key.read().await;
-        crate::secrets::crypto::seal_dek(&kek, &person, &id, &dek).map_err(|e| e.to_string())?
+        crate::secrets::crypto::seal_dek(&kek, &person, &id, &dek).map_err(SyncError::Seal)?
     };
-    let ciphertext = hex::decode(s("ciphertext")?).map_err(|_| format!("template {id}: ciphertext not hex"))?;
+    let ciphertext = hex::decode(s("ciphertext")?).map_err(|_| SyncError::CiphertextNotHex { id: id.clone() })?;
     let sealed = crate::secrets::crypto::Sealed { wrapped_key: local, ciphertext };
     d.store
         .add_template(
@@ -246,28 +249,27 @@ async fn receive_template(d: &Daemon, c: &RegistryChange, now: chrono::DateTime<
             "pending",
             now,
         )
-        .await
-        .map_err(|e| e.to_string())?;
-    d.activate_template(&id, &person).await.map_err(|e| e.message)?;
+        .await?;
+    d.activate_template(&id, &person).await.map_err(|e| SyncError::Refused(e.message))?;
     Ok(())
 }
 
-async fn catch_up(d: &Daemon, pool: &PgPool) -> Result<(), String> {
-    let from = d.store.meta(META_VERSION).await.map_err(|e| e.to_string())?.and_then(|v| v.parse().ok()).unwrap_or(0);
-    for c in tobira_central::changes_after(pool, from).await.map_err(|e| e.to_string())? {
+async fn catch_up(d: &Daemon, pool: &PgPool) -> Result<(), SyncError> {
+    let from = d.store.meta(META_VERSION).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    for c in tobira_central::changes_after(pool, from).await? {
         apply(d, &c).await?;
-        d.store.set_meta(META_VERSION, &c.version.to_string()).await.map_err(|e| e.to_string())?;
+        d.store.set_meta(META_VERSION, &c.version.to_string()).await?;
     }
     // Then what was changed here goes out to the others.
     match crate::central::registry_publish::publish_pending(d, pool).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(changes = n, "registry changes published to the centre"),
-        Err(e) => return Err(format!("publishing to the centre: {e}")),
+        Err(e) => return Err(SyncError::Publish(Box::new(e))),
     }
     match crate::central::registry_publish::wrap_for_newcomers(d, pool).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(templates = n, "templates wrapped for nodes that joined"),
-        Err(e) => return Err(format!("wrapping templates for new nodes: {e}")),
+        Err(e) => return Err(SyncError::WrapForNewcomers(Box::new(e))),
     }
     // Heard from the centre, up to date: the per-level staleness clock restarts.
     if let Ok(mut t) = d.central_contact.lock() {
@@ -285,14 +287,12 @@ pub async fn sync_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync::w
                 .max_connections(2)
                 .acquire_timeout(Duration::from_secs(3))
                 .connect_with(tobira_central::connect_options(&cfg))
-                .await
-                .map_err(|e| e.to_string())?;
-            let mut listener = PgListener::connect_with(&pool).await.map_err(|e| e.to_string())?;
-            listener.listen(tobira_central::REGISTRY_CHANNEL).await.map_err(|e| e.to_string())?;
+                .await?;
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(tobira_central::REGISTRY_CHANNEL).await?;
             // Other nodes wrap templates' data keys to this node's transport key: announce it.
-            let transport = crate::secrets::transport::TransportKey::load_or_create(&d.opts.transport_key_path())
-                .map_err(|e| e.to_string())?;
-            tobira_central::set_transport_key(&pool, &transport.public()).await.map_err(|e| e.to_string())?;
+            let transport = crate::secrets::transport::TransportKey::load_or_create(&d.opts.transport_key_path())?;
+            tobira_central::set_transport_key(&pool, &transport.public()).await?;
             catch_up(&d, &pool).await?;
             loop {
                 // A notification, a change queued here, or every few seconds anyway (a notification lost in a
@@ -300,7 +300,7 @@ pub async fn sync_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync::w
                 tokio::select! {
                     r = tokio::time::timeout(Duration::from_secs(5), listener.recv()) => {
                         if let Ok(Err(e)) = r {
-                            return Err(e.to_string());
+                            return Err(SyncError::Db(e));
                         }
                     }
                     _ = d.outbox_wake.notified() => {}
@@ -308,7 +308,7 @@ pub async fn sync_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync::w
                 catch_up(&d, &pool).await?;
             }
             #[allow(unreachable_code)]
-            Ok::<(), String>(())
+            Ok::<(), SyncError>(())
         };
         tokio::select! {
             _ = stop.changed() => return,

@@ -99,12 +99,23 @@ pub enum Decoded {
     Palm(PalmTemplate),
 }
 
+/// Why a decrypted template did not decode: the store is damaged or was written by another version.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("{0}")]
+    Palm(#[from] tobira_biometrics::palm::TemplateError),
+    #[error("{0}")]
+    Finger(#[from] tobira_biometrics::iso19794_2::IsoError),
+    #[error("unknown modality {0:?}")]
+    Modality(String),
+}
+
 impl Decoded {
-    pub fn decode(modality: &str, plain: &[u8]) -> Result<Decoded, String> {
+    pub fn decode(modality: &str, plain: &[u8]) -> Result<Decoded, DecodeError> {
         match modality {
-            "palm" => PalmTemplate::decode(plain).map(Decoded::Palm).map_err(|e| e.to_string()),
-            "finger" => FingerTemplate::decode(plain).map(Decoded::Finger).map_err(|e| e.to_string()),
-            other => Err(format!("unknown modality {other:?}")),
+            "palm" => Ok(Decoded::Palm(PalmTemplate::decode(plain)?)),
+            "finger" => Ok(Decoded::Finger(FingerTemplate::decode(plain)?)),
+            other => Err(DecodeError::Modality(other.to_string())),
         }
     }
 }

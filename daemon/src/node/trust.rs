@@ -13,7 +13,7 @@ use crate::node::options::Options;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use tobira_audit::anchors::{self, Anchor, Log};
-use tobira_audit::trust::{TrustError, Trusted, high_water_path, resolve, verify_store};
+use tobira_audit::trust::{TrustError, Trusted, VerifyError, high_water_path, resolve, verify_store};
 
 /// Why `--init` could not pin the key.
 #[derive(Debug, thiserror::Error)]
@@ -118,9 +118,30 @@ pub async fn at_start(d: &Daemon) {
     }
 }
 
+/// Why the daemon's own verification did not pass; the text is the `failure` the CLI shows and the alarm
+/// records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelfCheckError {
+    /// The pinned key's file cannot be used.
+    #[error("{0}")]
+    Trust(String),
+    /// The store was read and something in it failed; the message names what.
+    #[error("{0}")]
+    Failed(String),
+    #[error("the store cannot be read: {0}")]
+    Unreadable(String),
+}
+
+/// Why no signed tree head could be made for a ledger (logged; the ledger is still shown).
+#[derive(Debug, thiserror::Error)]
+enum AnchorError {
+    #[error(transparent)]
+    Audit(#[from] tobira_audit::AuditError),
+}
+
 /// The daemon's own verification (at start and `audit verify --online`): the pinned key if there is one,
 /// else the key the store names, said so.
-pub async fn verify_daemon(d: &Daemon) -> Result<serde_json::Value, String> {
+pub async fn verify_daemon(d: &Daemon) -> Result<serde_json::Value, SelfCheckError> {
     let pin = d.opts.pinned_key_path();
     let (t, pinned) = match resolve(None, &pin) {
         Ok(t) => (t, true),
@@ -132,13 +153,13 @@ pub async fn verify_daemon(d: &Daemon) -> Result<serde_json::Value, String> {
             },
             false,
         ),
-        Err(TrustError::Bad(e)) => return Err(e),
+        Err(TrustError::Bad(e)) => return Err(SelfCheckError::Trust(e)),
     };
     match verify_store(&d.opts.audit_path(), &t, &[]).await {
         Ok(v) => Ok(serde_json::json!({"ok": true, "events": v.events, "checkpoints": v.checkpoints,
             "key": t.describe(), "pinned": pinned, "held": v.held, "notes": v.notes})),
-        Err(Ok(failure)) => Err(failure),
-        Err(Err(e)) => Err(format!("the store cannot be read: {e}")),
+        Err(VerifyError::Failed(failure)) => Err(SelfCheckError::Failed(failure)),
+        Err(VerifyError::Unreadable(e)) => Err(SelfCheckError::Unreadable(e)),
     }
 }
 
@@ -154,9 +175,9 @@ pub async fn ledger_anchor(d: &Daemon) -> serde_json::Value {
     }
 }
 
-async fn make_anchor(d: &Daemon) -> Result<serde_json::Value, String> {
-    let signer = tobira_audit::Signer::load(&d.opts.signing_key_path()).map_err(|e| e.to_string())?;
-    let (node, chain) = tobira_audit::log::leaves(&d.opts.audit_path()).await.map_err(|e| e.to_string())?;
+async fn make_anchor(d: &Daemon) -> Result<serde_json::Value, AnchorError> {
+    let signer = tobira_audit::Signer::load(&d.opts.signing_key_path())?;
+    let (node, chain) = tobira_audit::log::leaves(&d.opts.audit_path()).await?;
     let node = if node.is_empty() { d.site.id.to_string() } else { node };
     let hashes: Vec<_> = chain.iter().map(|(_, h)| *h).collect();
     let time = tobira_audit::time_text(d.now());

@@ -36,9 +36,25 @@ pub async fn witness_task(d: Arc<Daemon>, cfg: RawWitness, signer: Signer, mut s
     }
 }
 
-async fn call(c: &PeerClient, req: PeerRequest) -> Result<PeerResponse, String> {
+/// Why a round with the peer witness did not get this node's head countersigned (logged; retried).
+#[derive(Debug, thiserror::Error)]
+enum RoundError {
+    /// The local audit store could not be read.
+    #[error(transparent)]
+    Store(#[from] tobira_audit::AuditError),
+    #[error("{0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error("{0}")]
+    Peer(#[from] tobira_central::peer_witness::PeerError),
+    #[error("unexpected answer {0:?}")]
+    Unexpected(Box<PeerResponse>),
+    #[error("a countersignature that does not verify with witness_key")]
+    BadCountersignature,
+}
+
+async fn call(c: &PeerClient, req: PeerRequest) -> Result<PeerResponse, RoundError> {
     let c = c.clone();
-    tokio::task::spawn_blocking(move || c.call(&req)).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    Ok(tokio::task::spawn_blocking(move || c.call(&req)).await??)
 }
 
 async fn once(
@@ -47,14 +63,14 @@ async fn once(
     signer: &Signer,
     witness_key: &[u8],
     alarmed: &mut Option<u64>,
-) -> Result<(), String> {
-    let (node, chain) = tobira_audit::log::leaves(&d.opts.audit_path()).await.map_err(|e| e.to_string())?;
+) -> Result<(), RoundError> {
+    let (node, chain) = tobira_audit::log::leaves(&d.opts.audit_path()).await?;
     let node = if node.is_empty() { d.site.id.to_string() } else { node };
     // RFC 6962 leaves over the events' chain hashes, as every head of this node (`anchors::Log`).
     let leaves: Vec<_> = chain.iter().map(|(_, h)| leaf_hash(h)).collect();
     let have = match call(c, PeerRequest::Last { node: node.clone() }).await? {
         PeerResponse::Countersigned { head } => head.map_or(0, |h| h.sth.head.size),
-        other => return Err(format!("unexpected answer {other:?}")),
+        other => return Err(RoundError::Unexpected(Box::new(other))),
     };
     let size = leaves.len() as u64;
     if size == 0 || size <= have {
@@ -72,7 +88,7 @@ async fn once(
             crate::node::trust::remember_countersigned(d, &h);
             Ok(())
         }
-        PeerResponse::Countersigned { .. } => Err("a countersignature that does not verify with witness_key".into()),
+        PeerResponse::Countersigned { .. } => Err(RoundError::BadCountersignature),
         PeerResponse::Refused { why } => {
             if *alarmed != Some(size) {
                 *alarmed = Some(size);
@@ -94,6 +110,6 @@ async fn once(
             }
             Ok(())
         }
-        other => Err(format!("unexpected answer {other:?}")),
+        other => Err(RoundError::Unexpected(Box::new(other))),
     }
 }

@@ -123,6 +123,21 @@ impl Drop for OsdpController {
     }
 }
 
+/// Why the control panel could not be built on the line (logged; the link tries again later).
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("cannot open {}: {source}", .port.display())]
+    Open { port: std::path::PathBuf, source: std::io::Error },
+    /// libosdp refused the device's name, address or rate (its error, as libosdp prints it).
+    #[error("{0}")]
+    Settings(String),
+    /// Never the well-known install key by accident (OSDP.md).
+    #[error("no Secure Channel key and not in install mode: refusing")]
+    NoKey,
+    #[error("libosdp: {0}")]
+    Libosdp(String),
+}
+
 /// The control panel thread's view of the device.
 struct Link {
     shared_online: std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -139,25 +154,25 @@ struct Link {
 }
 
 impl Link {
-    fn build(&self, events: std_mpsc::Sender<OsdpEvent>) -> Result<ControlPanel, String> {
+    fn build(&self, events: std_mpsc::Sender<OsdpEvent>) -> Result<ControlPanel, LinkError> {
         let channel = SerialChannel::open(&self.cfg.port, self.cfg.baud)
-            .map_err(|e| format!("cannot open {}: {e}", self.cfg.port.display()))?;
+            .map_err(|source| LinkError::Open { port: self.cfg.port.clone(), source })?;
         let mut pd = PdInfoBuilder::new()
             .name(&self.device)
-            .map_err(|e| format!("{e:?}"))?
+            .map_err(|e| LinkError::Settings(format!("{e:?}")))?
             .address(self.cfg.address)
-            .map_err(|e| format!("{e:?}"))?
+            .map_err(|e| LinkError::Settings(format!("{e:?}")))?
             .baud_rate(self.cfg.baud as i32)
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| LinkError::Settings(format!("{e:?}")))?;
         match (self.cfg.key, self.cfg.install_mode) {
             (Some(k), _) => pd = pd.secure_channel_key(k).flag(OsdpFlag::EnforceSecure),
             (None, true) => pd = pd.flag(OsdpFlag::InstallMode),
-            (None, false) => return Err("no Secure Channel key and not in install mode: refusing".into()),
+            (None, false) => return Err(LinkError::NoKey),
         }
         let mut cp = ControlPanelBuilder::new()
             .add_channel(Box::new(channel), vec![pd])
             .build()
-            .map_err(|e| format!("libosdp: {e:?}"))?;
+            .map_err(|e| LinkError::Libosdp(format!("{e:?}")))?;
         cp.set_event_callback(move |_pd, ev| {
             // Only forwarded: calling back into libosdp from here would deadlock (OSDP.md).
             let _ = events.send(ev);

@@ -135,14 +135,29 @@ impl SimOsdpHandle {
     }
 }
 
+/// Why the simulated PD did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimStartError {
+    /// The pseudo-terminal could not be made non-blocking.
+    #[error("{0}")]
+    Line(std::io::Error),
+    /// libosdp refused the device's settings (its error, as libosdp prints it).
+    #[error("simulated OSDP PD could not start: {0}")]
+    Pd(String),
+    #[error("{0}")]
+    Thread(std::io::Error),
+    #[error("simulated OSDP PD thread died")]
+    Died,
+}
+
 /// Starts the PD on `master` (a PTY master) at `address` with Secure Channel key `key`. Runs until
 /// [`SimOsdpHandle::stop`].
-pub fn spawn(master: std::fs::File, address: i32, key: [u8; 16]) -> Result<SimOsdpHandle, String> {
+pub fn spawn(master: std::fs::File, address: i32, key: [u8; 16]) -> Result<SimOsdpHandle, SimStartError> {
     spawn_with(master, address, Some(key))
 }
 
 /// As [`spawn`]; `key: None` plays an old device without Secure Channel (an unsecured session).
-pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) -> Result<SimOsdpHandle, String> {
+pub fn spawn_with(master: std::fs::File, address: i32, key: Option<[u8; 16]>) -> Result<SimOsdpHandle, SimStartError> {
     spawn_at(master, address, key, None)
 }
 
@@ -192,11 +207,12 @@ pub fn spawn_at(
     address: i32,
     key: Option<[u8; 16]>,
     line_rate: Option<u32>,
-) -> Result<SimOsdpHandle, String> {
-    let channel = PacedChannel { inner: SerialChannel::from_file(master).map_err(|e| e.to_string())?, baud: line_rate };
+) -> Result<SimOsdpHandle, SimStartError> {
+    let channel =
+        PacedChannel { inner: SerialChannel::from_file(master).map_err(SimStartError::Line)?, baud: line_rate };
     let state = Arc::new(Mutex::new(PdState::default()));
     let (acts_tx, acts_rx) = std_mpsc::channel();
-    let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
+    let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), SimStartError>>();
     let st = state.clone();
     std::thread::Builder::new()
         .name("osdp-sim-pd".into())
@@ -227,7 +243,7 @@ pub fn spawn_at(
                     pd
                 }
                 Err(e) => {
-                    let _ = ready_tx.send(Err(format!("simulated OSDP PD could not start: {e:?}")));
+                    let _ = ready_tx.send(Err(SimStartError::Pd(format!("{e:?}"))));
                     return;
                 }
             };
@@ -263,8 +279,8 @@ pub fn spawn_at(
                 std::thread::sleep(Duration::from_millis(5));
             }
         })
-        .map_err(|e| e.to_string())?;
-    ready_rx.recv().map_err(|_| "simulated OSDP PD thread died".to_string())??;
+        .map_err(SimStartError::Thread)?;
+    ready_rx.recv().map_err(|_| SimStartError::Died)??;
     Ok(SimOsdpHandle { state, acts: acts_tx })
 }
 

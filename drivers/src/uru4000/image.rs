@@ -27,7 +27,22 @@ pub enum ImageError {
     #[error("the device asked for a key change more than 15 times in one image")]
     KeyChanges,
     #[error("key exchange failed: {0}")]
-    Key(String),
+    Key(KeyExchangeError),
+}
+
+/// Why the key exchange behind an encrypted image failed (the caller performs it with the device).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyExchangeError {
+    /// The register write or read failed; the device's error as it prints (kept as text so an image error
+    /// stays comparable and this module does not name the USB layer above it).
+    #[error("{0}")]
+    Transfer(String),
+    /// The device answered with fewer than the key's 4 bytes.
+    #[error("short key")]
+    ShortKey,
+    /// Only in tests: an image that should not have asked for a key.
+    #[error("no key needed")]
+    NotExpected,
 }
 
 /// The header fields the decoder needs.
@@ -109,7 +124,7 @@ pub enum Orientation {
 pub fn decode(
     data: &[u8],
     orientation: Orientation,
-    mut key_for: impl FnMut(u8) -> Result<u32, String>,
+    mut key_for: impl FnMut(u8) -> Result<u32, KeyExchangeError>,
 ) -> Result<Vec<u8>, ImageError> {
     let h = Header::parse(data)?;
     let mut rows = data[HEADER..HEADER + h.num_lines * WIDTH].to_vec();
@@ -228,11 +243,11 @@ mod tests {
         for (i, b) in d[HEADER..].iter_mut().enumerate() {
             *b = (i / WIDTH) as u8 * 10;
         }
-        let img = decode(&d, Orientation::Upright, |_| Err("no key needed".into())).unwrap();
+        let img = decode(&d, Orientation::Upright, |_| Err(KeyExchangeError::NotExpected)).unwrap();
         assert_eq!(img.len(), WIDTH * HEIGHT);
         assert_eq!(img[0], 255);
         assert_eq!(img[3 * WIDTH], 255 - 30);
-        let turned = decode(&d, Orientation::Rotated180, |_| Err("no key needed".into())).unwrap();
+        let turned = decode(&d, Orientation::Rotated180, |_| Err(KeyExchangeError::NotExpected)).unwrap();
         assert_eq!(turned[WIDTH * HEIGHT - 1], 255);
     }
 

@@ -5,7 +5,7 @@
 //!
 //! Contexts are created explicitly: the global libusb context panics in rusb when there is no USB at all.
 
-use super::image::{BULK_LEN, Header, Orientation, decode};
+use super::image::{BULK_LEN, Header, KeyExchangeError, Orientation, decode};
 use rusb::{Context, DeviceHandle, UsbContext};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -300,12 +300,13 @@ impl UruDevice {
         let data = bulk.join().map_err(|_| UsbError::Timeout("send the image"))??;
         let header = Header::parse(&data)?;
         let seed = self.cfg.seed.unwrap_or_else(random_seed);
-        let exchange = |key_number: u8| -> Result<u32, String> {
+        let exchange = |key_number: u8| -> Result<u32, KeyExchangeError> {
             let mut msg = vec![key_number];
             msg.extend_from_slice(&seed.to_le_bytes());
-            self.write_reg(REG_SCRAMBLE_INDEX, &msg).map_err(|e| e.to_string())?;
-            let r = self.read_reg(REG_SCRAMBLE_KEY, 4).map_err(|e| e.to_string())?;
-            let r: [u8; 4] = r.as_slice().try_into().map_err(|_| "short key".to_string())?;
+            let transfer = |e: UsbError| KeyExchangeError::Transfer(e.to_string());
+            self.write_reg(REG_SCRAMBLE_INDEX, &msg).map_err(transfer)?;
+            let r = self.read_reg(REG_SCRAMBLE_KEY, 4).map_err(transfer)?;
+            let r: [u8; 4] = r.as_slice().try_into().map_err(|_| KeyExchangeError::ShortKey)?;
             Ok(u32::from_le_bytes(r) ^ seed)
         };
         // The key is always exchanged once, as libfprint does (a replay expects exactly that traffic).
