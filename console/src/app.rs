@@ -34,6 +34,9 @@ pub struct State {
     pub(crate) live: crate::live::Live,
     /// The site's zone and name, from the daemon (`devices`), once reachable.
     site: RwLock<Option<(FixedOffset, String)>>,
+    /// How long the daemon waits for a finger (the site's `capture_timeout_s`), read with the site's zone: the
+    /// prompt while an act waits says how long is left (issue 22 "Prompts"). 0 until known.
+    capture_s: std::sync::atomic::AtomicU64,
 }
 
 pub type AppState = Arc<State>;
@@ -47,7 +50,14 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 impl State {
     pub fn new(cfg: Config) -> Self {
         let daemon = Daemon::new(cfg.socket.clone());
-        Self { sessions: Sessions::new(cfg.idle), cfg, daemon, live: Default::default(), site: RwLock::new(None) }
+        Self {
+            sessions: Sessions::new(cfg.idle),
+            cfg,
+            daemon,
+            live: Default::default(),
+            site: RwLock::new(None),
+            capture_s: Default::default(),
+        }
     }
 }
 
@@ -141,6 +151,9 @@ impl State {
                     .map(|t| *t.offset())
                     .unwrap_or(utc);
                 let site = (zone, v["name"].as_str().unwrap_or("").to_string());
+                if let Some(t) = v["capture_timeout_s"].as_u64() {
+                    self.capture_s.store(t, std::sync::atomic::Ordering::Relaxed);
+                }
                 if let Ok(mut s) = self.site.write() {
                     *s = Some(site.clone());
                 }
@@ -328,12 +341,37 @@ pub async fn page(state: &State, ctx: &Ctx, path: &str, title: &str, body: &str)
     }
     h.push_str(body);
     h.push_str("\n</main>\n<div id=\"proving\" class=\"proving\" hidden><p>");
-    h.push_str(&format!(
-        "{} <strong>{}</strong> {}",
-        l.t("読取装置", "Place your finger on the reader"),
-        esc(&state.cfg.reader),
-        l.t("に指を置いてください（本人確認）。", "to prove it is you.")
-    ));
+    // Who must place a finger, where, and how long is left (issue 22 "Prompts"); the script counts down.
+    let secs = state.capture_s.load(std::sync::atomic::Ordering::Relaxed);
+    let left = if secs > 0 {
+        format!(
+            "{}<span id=\"proving-left\" data-seconds=\"{secs}\">{secs}</span>{}",
+            l.t("あと", ""),
+            l.t("秒", " s left")
+        )
+    } else {
+        String::new()
+    };
+    match ctx.user() {
+        Some(u) => h.push_str(&format!(
+            "{}{} {} <strong>{}</strong> {}{}{}",
+            esc(&u.name),
+            l.t("さん:", ":"),
+            l.t("読取装置", "place your finger on the reader"),
+            esc(&state.cfg.reader),
+            l.t("に指を置いてください（本人確認", "to prove it is you ("),
+            left,
+            l.t("）。", ").")
+        )),
+        None => h.push_str(&format!(
+            "{} <strong>{}</strong> {}{}{}",
+            l.t("読取装置", "Place your finger on the reader"),
+            esc(&state.cfg.reader),
+            l.t("に指を置いてください（本人確認", "to prove it is you ("),
+            left,
+            l.t("）。", ").")
+        )),
+    }
     h.push_str("</p></div>\n</body></html>\n");
     let mut r = secured(StatusCode::OK, h);
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));

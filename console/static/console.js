@@ -6,7 +6,19 @@
   document.querySelectorAll("form[data-proof]").forEach(function (f) {
     f.addEventListener("submit", function () {
       var p = document.getElementById("proving");
-      if (p) { p.hidden = false; }
+      if (p) {
+        p.hidden = false;
+        // Count the seconds the daemon still waits for the finger down, as the CLI's prompt says them.
+        var left = document.getElementById("proving-left");
+        if (left) {
+          var n = parseInt(left.getAttribute("data-seconds"), 10);
+          var t = setInterval(function () {
+            n = n - 1;
+            if (n <= 0) { n = 0; clearInterval(t); }
+            left.textContent = String(n);
+          }, 1000);
+        }
+      }
       f.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
     });
   });

@@ -307,6 +307,12 @@ fn console_runs_a_site_in_a_real_browser() {
         let who = c.find(Locator::Css("#who")).await.unwrap();
         assert_eq!(who.attr("data-user").await.unwrap().as_deref(), Some("takahashi"));
         assert!(who.text().await.unwrap().contains("高橋 一郎"), "the name the daemon answered");
+        // The prompt an act shows while the daemon waits names the person, the reader and the seconds left
+        // (the site's capture_timeout_s, 15 in the demo site; issue 22 "Prompts").
+        let page = c.source().await.unwrap();
+        let prompt = &page[page.find("id=\"proving\"").expect("the prompt is on every page")..];
+        assert!(prompt.contains("高橋 一郎") && prompt.contains(READER), "{prompt}");
+        assert!(prompt.contains("data-seconds=\"15\""), "{prompt}");
         assert_eq!(text_of(&c, "[data-door=\"server-door\"]").await, "施錠（正常）");
         assert!(text_of(&c, "main").await.contains("今必要な対応"), "the routine checks of `tobira check`");
         shots.take(&c, "home").await;

@@ -310,7 +310,9 @@ fn devices(d: &Daemon) -> serde_json::Value {
         .map(|t| serde_json::json!({"id": t.id.as_str(), "name": t.name, "zone": t.zone.as_str(), "reader": t.reader.as_str()}))
         .collect();
     serde_json::json!({"site": d.site.id.as_str(), "name": d.site.name, "utc_offset": d.site.utc_offset.to_string(),
-        "now": d.now(), "zones": zones, "terminals": terminals, "doors": doors, "readers": readers})
+        "now": d.now(), "zones": zones, "terminals": terminals, "doors": doors, "readers": readers,
+        // How long a reader waits for a finger: the console's prompt says how long is left (issue 22 §4).
+        "capture_timeout_s": d.site.timeouts.capture_timeout_s})
 }
 
 /// Shipping lag to the central store (issue 7): what the centre acknowledged against the local head.

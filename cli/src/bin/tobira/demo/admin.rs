@@ -144,6 +144,46 @@ pub(crate) fn after(d: &mut Demo) -> anyhow::Result<()> {
         v["new_key_sha256"].as_str().unwrap_or("")
     );
 
+    d.heading(
+        "An appointment's end ends every act (004 §7): a security manager whose term ended yesterday is refused, \
+         and the refusal is on record (002 §7(11))",
+    );
+    d.act(
+        "takahashi",
+        Request::PersonAdd(tobira_proto::PersonAdd {
+            id: "mori".into(),
+            name: "森 一郎".into(),
+            affiliation: "情報政策課".into(),
+            roles: vec!["security-manager".into()],
+            appointment_end: Some("2026-11-30".into()),
+        }),
+    )?;
+    super::present3(d, "mori")?;
+    d.act("takahashi", super::enroll("mori"))?;
+    println!("    mori  森 一郎  security-manager until 2026-11-30, enrolled");
+    d.clock("2026-12-01T09:00:00")?;
+    d.refused("mori", Request::Unlock { person: "sato".into(), reader: "t01-reader".into() }, "004 §7")?;
+    let shown = d.act(
+        "takahashi",
+        Request::AuditShow(AuditFilter {
+            person: Some("mori".into()),
+            kind: Some("admin.refused".into()),
+            limit: Some(1),
+            ..Default::default()
+        }),
+    )?;
+    match shown.as_array().and_then(|a| a.first()) {
+        Some(e) => println!(
+            "    audit show: #{} {} {} by {}: {}",
+            e["seq"],
+            e["kind"].as_str().unwrap_or(""),
+            e["reason"].as_str().unwrap_or(""),
+            e["actor"].as_str().unwrap_or(""),
+            e["details"]["message"].as_str().unwrap_or("")
+        ),
+        None => d.failures.push("the refusal of an ended appointment is not in audit show".into()),
+    }
+
     d.heading("Ledgers (台帳), derived from the audit log, each headed with the site, period, time and maker");
     for kind in ["operators", "matching", "user-ids", "viewer-ids", "media"] {
         let v = d.act(
