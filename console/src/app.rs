@@ -31,7 +31,7 @@ pub struct State {
     pub(crate) daemon: Daemon,
     pub sessions: Sessions,
     /// ホーム's live view: the poller's latest answer, for every open home page (`live`).
-    pub(crate) live: crate::live::Live,
+    pub(crate) live: crate::feed::Live,
     /// The site's zone and name, from the daemon (`devices`), once reachable.
     site: RwLock<Option<(FixedOffset, String)>>,
     /// How long the daemon waits for a finger (the site's `capture_timeout_s`), read with the site's zone: the

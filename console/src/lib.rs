@@ -8,6 +8,7 @@
 
 pub mod app;
 mod daemon;
+pub mod feed;
 pub mod html;
 pub mod i18n;
 pub mod live;

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use std::time::Instant;
 use tobira_proto::Request;
@@ -22,50 +21,25 @@ use tokio::sync::watch;
 /// How often the daemon is asked while a home page is open: a door forced open shows within about this long.
 pub const POLL: Duration = Duration::from_secs(1);
 
-/// What the daemon answered at one poll; `None` when it could not be reached.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Snapshot {
-    pub devices: Value,
-    pub status: Value,
-    pub open_alarms: Vec<Value>,
-}
+pub use crate::feed::{Latest, Live, Snapshot};
 
-/// The poller's latest answer, shared by every `/events` stream.
-pub struct Live {
-    tx: watch::Sender<Option<Option<Arc<Snapshot>>>>,
-    polling: AtomicBool,
-}
-
-impl Default for Live {
-    fn default() -> Self {
-        Self { tx: watch::channel(None).0, polling: AtomicBool::new(false) }
+/// A receiver of every poll; starts the poller when nobody was watching.
+fn watch(state: &Arc<State>) -> watch::Receiver<Latest> {
+    let (rx, start) = state.live.subscribe();
+    if start {
+        tokio::spawn(poll(state.clone()));
     }
-}
-
-impl Live {
-    /// A receiver of every poll; starts the poller when nobody was watching.
-    pub fn watch(&self, state: &Arc<State>) -> watch::Receiver<Option<Option<Arc<Snapshot>>>> {
-        let rx = self.tx.subscribe();
-        if !self.polling.swap(true, Ordering::AcqRel) {
-            tokio::spawn(poll(state.clone()));
-        }
-        rx
-    }
+    rx
 }
 
 /// Asks the daemon every [`POLL`] while at least one page watches, then stops (no page open, no requests).
 async fn poll(state: Arc<State>) {
-    let live = &state.live;
     loop {
         let snap = snapshot(&state).await;
-        live.tx.send_replace(Some(snap.map(Arc::new)));
+        state.live.publish(snap);
         tokio::time::sleep(POLL).await;
-        if live.tx.receiver_count() == 0 {
-            live.polling.store(false, Ordering::Release);
-            // A page that subscribed between the count and the store found the poller still running: keep it.
-            if live.tx.receiver_count() == 0 || live.polling.swap(true, Ordering::AcqRel) {
-                return;
-            }
+        if !state.live.keep_polling() {
+            return;
         }
     }
 }
@@ -82,7 +56,7 @@ pub async fn snapshot(state: &State) -> Option<Snapshot> {
 struct Feed {
     state: Arc<State>,
     token: String,
-    rx: watch::Receiver<Option<Option<Arc<Snapshot>>>>,
+    rx: watch::Receiver<Latest>,
     last: Option<Value>,
 }
 
@@ -97,7 +71,7 @@ pub async fn events(axum::extract::State(state): axum::extract::State<Arc<State>
     if state.sessions.peek(&token, Instant::now()).is_none() {
         return secured(StatusCode::UNAUTHORIZED, ());
     }
-    let rx = state.live.watch(&state);
+    let rx = watch(&state);
     let feed = Feed { state, token, rx, last: None };
     let stream = futures_util::stream::unfold(Some(feed), |feed| async move {
         let mut f = feed?;
