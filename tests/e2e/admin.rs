@@ -7,14 +7,6 @@
 use crate::common::*;
 use std::process::Output;
 
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "expected success: {}", text(o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let lines: Vec<serde_json::Value> =
-        out.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
-    if lines.len() == 1 { lines.into_iter().next().unwrap() } else { serde_json::Value::Array(lines) }
-}
-
 /// A door's or login's decision: the CLI exits 1 on a denial but still prints it.
 fn decision(o: &Output) -> serde_json::Value {
     serde_json::from_str(String::from_utf8_lossy(&o.stdout).trim()).unwrap_or_else(|_| panic!("{}", text(o)))

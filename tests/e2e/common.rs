@@ -233,6 +233,16 @@ pub fn cli(sock: &Path, args: &[&str]) -> Output {
     Command::new(TOBIRA).arg("--socket").arg(sock).args(args).output().unwrap()
 }
 
+/// The `--json` lines of a successful command: one value, or an array of them. (Modules whose commands answer
+/// otherwise keep a `json` of their own, which shadows this one.)
+pub fn json(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "expected success: {}", text(o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<serde_json::Value> =
+        out.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
+    if lines.len() == 1 { lines.into_iter().next().unwrap() } else { serde_json::Value::Array(lines) }
+}
+
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }

@@ -4,16 +4,6 @@
 //! text. The multi-node form (`G-<node>-0001`) is in `multinode.rs`.
 
 use crate::common::*;
-use std::process::Output;
-
-/// The `--json` lines of a successful command: one value, or an array of them.
-fn json(o: &Output) -> serde_json::Value {
-    assert!(o.status.success(), "expected success: {}", text(o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    let lines: Vec<serde_json::Value> =
-        out.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect();
-    if lines.len() == 1 { lines.into_iter().next().unwrap() } else { serde_json::Value::Array(lines) }
-}
 
 /// The ids of the live grants, in the daemon's order.
 fn live_ids(d: &Running) -> Vec<String> {
