@@ -57,18 +57,12 @@ fn set(d: &Daemon, f: impl FnOnce(&mut ShipState)) {
 
 async fn note(d: &Daemon, kind: &str, reason: &str, outcome: Outcome, details: serde_json::Value) {
     let _ = d
-        .record(NewEvent {
-            time: d.now(),
-            kind: kind.into(),
-            actor: None,
-            subject: None,
-            place: Some(d.site.id.to_string()),
-            outcome,
-            reason: reason.into(),
-            article: Some("003 §17, §20".into()),
-            score: None,
-            details,
-        })
+        .record(
+            NewEvent::new(d.now(), kind, outcome, reason)
+                .place(d.site.id.as_str())
+                .article("003 §17, §20")
+                .details(details),
+        )
         .await;
 }
 
