@@ -7,18 +7,13 @@ use std::path::Path;
 use std::time::Instant;
 
 fn event(i: usize) -> NewEvent {
-    NewEvent {
-        time: chrono::Utc::now(),
-        kind: "door.enter".into(),
-        actor: Some(format!("op{:05}", i % 10_000)),
-        subject: Some(format!("op{:05}", i % 10_000)),
-        place: Some("server-door".into()),
-        outcome: Outcome::Granted,
-        reason: "GRANT_VALID".into(),
-        article: Some("003 §13".into()),
-        score: Some(0.42),
-        details: serde_json::json!({"zone": "server-room", "reader": "server-in"}),
-    }
+    NewEvent::new(chrono::Utc::now(), "door.enter", Outcome::Granted, "GRANT_VALID")
+        .actor(format!("op{:05}", i % 10_000))
+        .subject(format!("op{:05}", i % 10_000))
+        .place("server-door")
+        .article("003 §13")
+        .score(0.42)
+        .details(serde_json::json!({"zone": "server-room", "reader": "server-in"}))
 }
 
 async fn store(dir: &Path) -> Result<AuditStore, AuditError> {

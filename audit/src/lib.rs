@@ -25,7 +25,7 @@ mod writer;
 pub mod bench;
 
 pub use error::AuditError;
-pub use event::{NewEvent, Outcome, StoredEvent, canonical_hash, time_text};
+pub use event::{EventField, EventRow, NewEvent, Outcome, StoredEvent, canonical_hash, time_text};
 pub use signing::Signer;
 pub use store::{AuditStore, Filter, read_public_key, read_store_key};
 pub use verify::{VerifyFailure, VerifyReport, verify};

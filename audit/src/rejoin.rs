@@ -133,18 +133,12 @@ mod tests {
     use crate::{AuditStore, Filter, NewEvent, Outcome};
 
     fn ev(i: usize) -> NewEvent {
-        NewEvent {
-            time: chrono::Utc::now(),
-            kind: "door.enter".into(),
-            actor: None,
-            subject: Some(format!("p{i}")),
-            place: Some("server-in".into()),
-            outcome: Outcome::Granted,
-            reason: "GRANT_VALID".into(),
-            article: Some("003 §13(2)".into()),
-            score: Some(0.5),
-            details: serde_json::json!({"i": i}),
-        }
+        NewEvent::new(chrono::Utc::now(), "door.enter", Outcome::Granted, "GRANT_VALID")
+            .subject(format!("p{i}"))
+            .place("server-in")
+            .article("003 §13(2)")
+            .score(0.5)
+            .details(serde_json::json!({"i": i}))
     }
 
     async fn append(s: &AuditStore, range: std::ops::Range<usize>) {

@@ -2,7 +2,7 @@
 
 use crate::disk::{index_step, options, read_only};
 use crate::error::AuditError;
-use crate::event::{Outcome, StoredEvent};
+use crate::event::{EventRow, StoredEvent};
 use crate::signing::Signer;
 use crate::writer::AuditWriter;
 use chrono::{DateTime, Utc};
@@ -73,35 +73,23 @@ pub(crate) async fn catch_up_index(conn: &mut sqlx::SqliteConnection) -> Result<
 }
 
 pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
-    let time_text: String = r.try_get("time")?;
-    let details_text: String = r.try_get("details")?;
-    let outcome: String = r.try_get("outcome")?;
-    let hash32 = |name: &str| -> Result<[u8; 32], sqlx::Error> {
-        let v: Vec<u8> = r.try_get(name)?;
-        let mut out = [0u8; 32];
-        if v.len() == 32 {
-            out.copy_from_slice(&v);
-        }
-        Ok(out)
-    };
-    Ok(StoredEvent {
+    Ok(EventRow {
         node: r.try_get("node")?,
         seq: r.try_get("seq")?,
-        time: DateTime::parse_from_rfc3339(&time_text).map(|t| t.with_timezone(&Utc)).unwrap_or_default(),
-        time_text,
+        time: r.try_get("time")?,
         kind: r.try_get("kind")?,
         actor: r.try_get("actor")?,
         subject: r.try_get("subject")?,
         place: r.try_get("place")?,
-        outcome: Outcome::parse(&outcome).unwrap_or(Outcome::Info),
+        outcome: r.try_get("outcome")?,
         reason: r.try_get("reason")?,
         article: r.try_get("article")?,
         score: r.try_get("score")?,
-        details: serde_json::from_str(&details_text).unwrap_or(serde_json::Value::Null),
-        details_text,
-        prev_hash: hash32("prev_hash")?,
-        hash: hash32("hash")?,
-    })
+        details: r.try_get("details")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    }
+    .into_event())
 }
 
 impl AuditStore {

@@ -11,7 +11,8 @@ fn chain(node: usize, n: i64) -> Vec<ShippedEvent> {
     let mut prev = [0u8; 32];
     (1..=n)
         .map(|seq| {
-            let mut e = ShippedEvent {
+            let mut e = tobira_audit::EventRow {
+                node: id.to_string(),
                 seq,
                 time: format!(
                     "2026-11-24T{:02}:{:02}:{:02}.000000000Z",
@@ -28,10 +29,11 @@ fn chain(node: usize, n: i64) -> Vec<ShippedEvent> {
                 article: Some("003 §13".into()),
                 score: Some(0.61),
                 details: r#"{"door":"server-door","zone":"server-room"}"#.into(),
-                prev_hash: prev,
-                hash: [0; 32],
-            };
-            e.hash = e.expected_hash(&id);
+                prev_hash: prev.to_vec(),
+                hash: Vec::new(),
+            }
+            .into_event();
+            e.hash = e.hash_on(&id);
             prev = e.hash;
             e
         })

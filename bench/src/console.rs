@@ -39,18 +39,14 @@ async fn year_of_events(data: &std::path::Path, people: usize, per_day: usize) -
             for i in (k..n).step_by(workers) {
                 let who = format!("op{:05}", (i * 7919) % people.max(1));
                 let at = start + chrono::Duration::seconds((i as i64) * 86_400 / per_day as i64);
-                w.append(NewEvent {
-                    time: at,
-                    kind: "door.decision".into(),
-                    actor: None,
-                    subject: Some(who),
-                    place: Some("server-door".into()),
-                    outcome: Outcome::Granted,
-                    reason: "GRANT_VALID".into(),
-                    article: Some("003 §13".into()),
-                    score: Some(0.9),
-                    details: serde_json::json!({"reader": "server-in"}),
-                })
+                w.append(
+                    NewEvent::new(at, "door.decision", Outcome::Granted, "GRANT_VALID")
+                        .subject(who)
+                        .place("server-door")
+                        .article("003 §13")
+                        .score(0.9)
+                        .details(serde_json::json!({"reader": "server-in"})),
+                )
                 .await?;
             }
             Ok::<_, tobira_audit::AuditError>(())

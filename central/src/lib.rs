@@ -53,43 +53,12 @@ pub enum CentralError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
-/// An audit event as a node ships it (the node's own chain fields, hashes as stored).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ShippedEvent {
-    pub seq: i64,
-    pub time: String,
-    pub kind: String,
-    pub actor: Option<String>,
-    pub subject: Option<String>,
-    pub place: Option<String>,
-    pub outcome: String,
-    pub reason: String,
-    pub article: Option<String>,
-    pub score: Option<f64>,
-    pub details: String,
-    pub prev_hash: [u8; 32],
-    pub hash: [u8; 32],
-}
-
-impl ShippedEvent {
-    /// The chain hash these fields and `prev_hash` give on `node` — what the centre recomputes at ingest.
-    pub fn expected_hash(&self, node: &str) -> [u8; 32] {
-        tobira_audit::canonical_hash(
-            node,
-            &self.time,
-            &self.kind,
-            self.actor.as_deref(),
-            self.subject.as_deref(),
-            self.place.as_deref(),
-            &self.outcome,
-            &self.reason,
-            self.article.as_deref(),
-            self.score,
-            &self.details,
-            &self.prev_hash,
-        )
-    }
-}
+/// An audit event as a node ships it: the node's own stored event, typed, with the texts it hashed
+/// (`time_text`, `details_text`) — those texts, not a re-rendering, are what travel and what the centre
+/// recomputes the hash over. The rows are stored under the node of the connection that ships them (its
+/// `node` argument to [`ingest`]), whatever an event's own `node` says: an event hashed for another node
+/// fails the centre's hash check.
+pub type ShippedEvent = tobira_audit::StoredEvent;
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct IngestReport {
@@ -209,16 +178,16 @@ pub async fn ingest_at(
     )
     .bind(node)
     .bind(&seqs)
-    .bind(col(|e| e.time.clone()))
+    .bind(col(|e| e.time_text.clone()))
     .bind(col(|e| e.kind.clone()))
     .bind(opt(|e| e.actor.clone()))
     .bind(opt(|e| e.subject.clone()))
     .bind(opt(|e| e.place.clone()))
-    .bind(col(|e| e.outcome.clone()))
+    .bind(col(|e| e.outcome.as_str().to_string()))
     .bind(col(|e| e.reason.clone()))
     .bind(opt(|e| e.article.clone()))
     .bind(batch.iter().map(|e| e.score).collect::<Vec<Option<f64>>>())
-    .bind(col(|e| e.details.clone()))
+    .bind(col(|e| e.details_text.clone()))
     .bind(batch.iter().map(|e| e.prev_hash.to_vec()).collect::<Vec<Vec<u8>>>())
     .bind(batch.iter().map(|e| e.hash.to_vec()).collect::<Vec<Vec<u8>>>())
     .fetch_all(&mut *tx)

@@ -3,8 +3,11 @@
 //! in the same transaction as it is answered (002 §7(11)): nobody reads the central records unseen.
 
 use crate::CentralError;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::postgres::PgPool;
+use sqlx::Row;
+use sqlx::postgres::{PgPool, PgRow};
+use tobira_audit::{EventRow, StoredEvent};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Question {
@@ -20,22 +23,79 @@ pub struct Question {
     pub limit: Option<u32>,
 }
 
-/// One event as the centre holds it: the node's fields, and the centre's receipt time beside the node's.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+/// One event as the centre holds it: the node's event (typed, as the node stored and hashed it) and the
+/// centre's receipt time beside the node's own.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CentralEvent {
-    pub node: String,
-    pub seq: i64,
-    pub time: String,
-    pub received_at: String,
-    pub kind: String,
-    pub actor: Option<String>,
-    pub subject: Option<String>,
-    pub place: Option<String>,
-    pub outcome: String,
-    pub reason: String,
-    pub article: Option<String>,
-    pub score: Option<f64>,
-    pub details: String,
+    pub received_at: DateTime<Utc>,
+    pub event: StoredEvent,
+}
+
+/// The `--json` form, unchanged from when these were strings: the node's time and details as hashed, the
+/// outcome's code, the receipt time in RFC 3339 UTC to the microsecond; no hashes.
+#[derive(Serialize)]
+struct CentralEventJson<'a> {
+    node: &'a str,
+    seq: i64,
+    time: &'a str,
+    received_at: String,
+    kind: &'a str,
+    actor: Option<&'a str>,
+    subject: Option<&'a str>,
+    place: Option<&'a str>,
+    outcome: &'a str,
+    reason: &'a str,
+    article: Option<&'a str>,
+    score: Option<f64>,
+    details: &'a str,
+}
+
+impl Serialize for CentralEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = &self.event;
+        CentralEventJson {
+            node: &e.node,
+            seq: e.seq,
+            time: &e.time_text,
+            received_at: self.received_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            kind: &e.kind,
+            actor: e.actor.as_deref(),
+            subject: e.subject.as_deref(),
+            place: e.place.as_deref(),
+            outcome: e.outcome.as_str(),
+            reason: &e.reason,
+            article: e.article.as_deref(),
+            score: e.score,
+            details: &e.details_text,
+        }
+        .serialize(s)
+    }
+}
+
+/// The SQL edge: a row of the query below read into the shared event.
+fn central_event(r: &PgRow) -> Result<CentralEvent, sqlx::Error> {
+    let received_at: String = r.try_get("received_at")?;
+    let received_at = DateTime::parse_from_rfc3339(&received_at)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| sqlx::Error::ColumnDecode { index: "received_at".into(), source: Box::new(e) })?;
+    let event = EventRow {
+        node: r.try_get("node")?,
+        seq: r.try_get("seq")?,
+        time: r.try_get("time")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        subject: r.try_get("subject")?,
+        place: r.try_get("place")?,
+        outcome: r.try_get("outcome")?,
+        reason: r.try_get("reason")?,
+        article: r.try_get("article")?,
+        score: r.try_get("score")?,
+        details: r.try_get("details")?,
+        prev_hash: r.try_get("prev_hash")?,
+        hash: r.try_get("hash")?,
+    }
+    .into_event();
+    Ok(CentralEvent { received_at, event })
 }
 
 /// Answers `q` in time order (then node, sequence) and records who asked. `viewer` names the person asking
@@ -43,7 +103,7 @@ pub struct CentralEvent {
 pub async fn ask(pool: &PgPool, viewer: &str, q: &Question) -> Result<Vec<CentralEvent>, CentralError> {
     let mut sql = String::from(
         "SELECT node, seq, time, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received_at, \
-         kind, actor, subject, place, outcome, reason, article, score, details FROM audit_events WHERE true",
+         kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash FROM audit_events WHERE true",
     );
     let mut binds: Vec<String> = Vec::new();
     let next = |v: &str, binds: &mut Vec<String>| {
@@ -78,11 +138,11 @@ pub async fn ask(pool: &PgPool, viewer: &str, q: &Question) -> Result<Vec<Centra
     sql.push_str(&format!(" ORDER BY time, node, seq LIMIT {}", q.limit.unwrap_or(10_000).min(1_000_000)));
     let mut tx = pool.begin().await?;
     // Built only from fixed fragments above; every value is a bind parameter (LIMIT is a u32).
-    let mut query = sqlx::query_as::<_, CentralEvent>(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for b in &binds {
         query = query.bind(b);
     }
-    let rows = query.fetch_all(&mut *tx).await?;
+    let rows = query.fetch_all(&mut *tx).await?.iter().map(central_event).collect::<Result<Vec<_>, _>>()?;
     sqlx::query("INSERT INTO record_views(viewer, query, rows) VALUES (session_user || ':' || $1, $2, $3)")
         .bind(viewer)
         .bind(serde_json::to_string(q).unwrap_or_default())
@@ -91,4 +151,39 @@ pub async fn ask(pool: &PgPool, viewer: &str, q: &Question) -> Result<Vec<Centra
         .await?;
     tx.commit().await?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// `tobira-central audit show --json` prints the same document as when the centre's events were strings:
+    /// the node's time and details as hashed, the outcome's code, the receipt time to the microsecond.
+    #[test]
+    fn the_json_form_is_the_strings_it_was() {
+        let event = EventRow {
+            node: "t01".into(),
+            seq: 7,
+            time: "2026-11-24T10:00:01Z".into(),
+            kind: "door.enter".into(),
+            actor: Some("tanaka".into()),
+            subject: Some("tanaka".into()),
+            place: None,
+            outcome: "granted".into(),
+            reason: "GRANT_VALID".into(),
+            article: Some("003 §13(2)".into()),
+            score: Some(0.61),
+            details: r#"{"reader":"server-in"}"#.into(),
+            prev_hash: vec![1; 32],
+            hash: vec![2; 32],
+        }
+        .into_event();
+        let received_at = DateTime::parse_from_rfc3339("2026-11-24T10:00:02.5Z").unwrap().with_timezone(&Utc);
+        let json = serde_json::to_string(&CentralEvent { received_at, event }).unwrap();
+        assert_eq!(
+            json,
+            r#"{"node":"t01","seq":7,"time":"2026-11-24T10:00:01Z","received_at":"2026-11-24T10:00:02.500000Z","kind":"door.enter","actor":"tanaka","subject":"tanaka","place":null,"outcome":"granted","reason":"GRANT_VALID","article":"003 §13(2)","score":0.61,"details":"{\"reader\":\"server-in\"}"}"#
+        );
+    }
 }

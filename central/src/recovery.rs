@@ -35,21 +35,25 @@ pub async fn events_after(pool: &PgPool, node: &str, after: i64) -> Result<Vec<S
         .await?;
         let n = rows.len() as i64;
         for r in rows {
-            out.push(ShippedEvent {
-                seq: r.try_get(0)?,
-                time: r.try_get(1)?,
-                kind: r.try_get(2)?,
-                actor: r.try_get(3)?,
-                subject: r.try_get(4)?,
-                place: r.try_get(5)?,
-                outcome: r.try_get(6)?,
-                reason: r.try_get(7)?,
-                article: r.try_get(8)?,
-                score: r.try_get(9)?,
-                details: r.try_get(10)?,
-                prev_hash: hash32(r.try_get(11)?),
-                hash: hash32(r.try_get(12)?),
-            });
+            out.push(
+                tobira_audit::EventRow {
+                    node: node.to_string(),
+                    seq: r.try_get(0)?,
+                    time: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    actor: r.try_get(3)?,
+                    subject: r.try_get(4)?,
+                    place: r.try_get(5)?,
+                    outcome: r.try_get(6)?,
+                    reason: r.try_get(7)?,
+                    article: r.try_get(8)?,
+                    score: r.try_get(9)?,
+                    details: r.try_get(10)?,
+                    prev_hash: r.try_get(11)?,
+                    hash: r.try_get(12)?,
+                }
+                .into_event(),
+            );
         }
         if n < PAGE {
             return Ok(out);
@@ -166,7 +170,7 @@ pub fn check(
         if e.seq != seq + 1 {
             return Err(RecoveryRefusal::Gap { after: seq, got: e.seq });
         }
-        if e.expected_hash(node) != e.hash {
+        if e.hash_on(node) != e.hash {
             return Err(RecoveryRefusal::Altered { seq: e.seq, node: node.into() });
         }
         if e.prev_hash != prev {

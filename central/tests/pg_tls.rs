@@ -54,7 +54,8 @@ async fn nodes_ship_over_tls_and_the_centre_refuses_what_is_not_theirs() {
     assert!(matches!(ingest(&t01, "t01", &[foreign]).await, Err(CentralError::Malformed { seq: 9, .. })));
     for bad_time in ["yesterday", "2026-13-40T10:00:00Z", "2026-11-24 10:00:00"] {
         let mut e = events[8].clone();
-        e.time = bad_time.into();
+        // The text is what travels and is hashed; the typed time is what the node would have read.
+        e.time_text = bad_time.into();
         let e = reseal(e, "t01");
         assert!(
             matches!(ingest(&t01, "t01", &[e]).await, Err(CentralError::Malformed { seq: 9, .. })),

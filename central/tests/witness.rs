@@ -150,8 +150,8 @@ async fn the_centre_keeps_its_own_clock_and_flags_a_skewed_node() {
     // A node claiming its own receipt time: the centre writes its clock over it.
     let e = &chain(1, "t01")[0];
     sqlx::query("INSERT INTO audit_events(node, seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash, received_at) VALUES ('t01', 1, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, '2000-01-01T00:00:00Z')")
-        .bind(&e.time).bind(&e.kind).bind(&e.actor).bind(&e.subject).bind(&e.place).bind(&e.outcome).bind(&e.reason)
-        .bind(&e.article).bind(e.score).bind(&e.details).bind(e.prev_hash.to_vec()).bind(e.hash.to_vec())
+        .bind(&e.time_text).bind(&e.kind).bind(&e.actor).bind(&e.subject).bind(&e.place).bind(e.outcome.as_str()).bind(&e.reason)
+        .bind(&e.article).bind(e.score).bind(&e.details_text).bind(e.prev_hash.to_vec()).bind(e.hash.to_vec())
         .execute(&t01).await.unwrap();
     let age: f64 = sqlx::query_scalar(
         "SELECT extract(epoch FROM now() - received_at)::float8 FROM audit_events WHERE node = 't01'",
@@ -167,7 +167,7 @@ async fn the_centre_keeps_its_own_clock_and_flags_a_skewed_node() {
     let ahead: Vec<ShippedEvent> = chain(3, "t02")
         .into_iter()
         .map(|mut e| {
-            e.time = "2099-01-01T00:00:00.000000000Z".into();
+            e.time_text = "2099-01-01T00:00:00.000000000Z".into();
             e.prev_hash = prev;
             let e = reseal(e, "t02");
             prev = e.hash;

@@ -43,25 +43,8 @@ pub async fn fetch_and_check(
         .map_err(|r| CentreProblem::Refused(format!("the centre's copy of this node's events does not verify: {r}")))
 }
 
-/// The store's form of a checked event of `node`.
+/// The store's form of a checked event of `node`: the centre's copy is already the node's typed event; it is
+/// filed under `node`, the node being restored (the one [`recovery::check`] hashed it for).
 pub fn stored(node: &str, e: &tobira_central::ShippedEvent) -> tobira_audit::StoredEvent {
-    tobira_audit::StoredEvent {
-        node: node.into(),
-        seq: e.seq,
-        time: chrono::DateTime::parse_from_rfc3339(&e.time).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_default(),
-        time_text: e.time.clone(),
-        kind: e.kind.clone(),
-        actor: e.actor.clone(),
-        subject: e.subject.clone(),
-        place: e.place.clone(),
-        // An outcome the store does not know fails the store's own hash check (`rejoin`): nothing is written.
-        outcome: tobira_audit::Outcome::parse(&e.outcome).unwrap_or(tobira_audit::Outcome::Info),
-        reason: e.reason.clone(),
-        article: e.article.clone(),
-        score: e.score,
-        details: serde_json::from_str(&e.details).unwrap_or(serde_json::Value::Null),
-        details_text: e.details.clone(),
-        prev_hash: e.prev_hash,
-        hash: e.hash,
-    }
+    tobira_audit::StoredEvent { node: node.into(), ..e.clone() }
 }

@@ -436,18 +436,12 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     };
 
     let _ = daemon
-        .record(NewEvent {
-            time: daemon.now(),
-            kind: "daemon.start".into(),
-            actor: None,
-            subject: None,
-            place: Some(site.id.to_string()),
-            outcome: Outcome::Info,
-            reason: "STARTED".into(),
-            article: None,
-            score: None,
-            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation, "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0), "places": place_names(&site)}),
-        })
+        .record(NewEvent::new(daemon.now(), "daemon.start", Outcome::Info, "STARTED").place(site.id.as_str()).details(
+            serde_json::json!({
+                "version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation,
+                "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0), "places": place_names(&site),
+            }),
+        ))
         .await;
     let occupancy_event = match &restored {
         Ok(r) => {
@@ -463,18 +457,12 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     for c in site.controllers.iter().filter(|c| c.install_mode) {
         // Install mode accepts the well-known OSDP key: recorded as an alarm every start it is configured.
         let _ = daemon
-            .record(NewEvent {
-                time: daemon.now(),
-                kind: "device.osdp.install_mode".into(),
-                actor: None,
-                subject: None,
-                place: Some(c.id.to_string()),
-                outcome: Outcome::Alarm,
-                reason: "INSTALL_MODE".into(),
-                article: Some("003 §20".into()),
-                score: None,
-                details: serde_json::json!({"controller": c.id.as_str(), "key_file": c.key_file}),
-            })
+            .record(
+                NewEvent::new(daemon.now(), "device.osdp.install_mode", Outcome::Alarm, "INSTALL_MODE")
+                    .place(c.id.as_str())
+                    .article("003 §20")
+                    .details(serde_json::json!({"controller": c.id.as_str(), "key_file": c.key_file})),
+            )
             .await;
     }
     tracing::info!(site = %site.id, regulation = %site.regulation.preset, socket = %socket_path.display(), simulation = opts.simulation, "tobirad started");
@@ -561,18 +549,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(&login_path);
     let _ = daemon
-        .record(NewEvent {
-            time: daemon.now(),
-            kind: "daemon.stop".into(),
-            actor: None,
-            subject: None,
-            place: Some(site.id.to_string()),
-            outcome: Outcome::Info,
-            reason: "STOPPED".into(),
-            article: None,
-            score: None,
-            details: serde_json::json!({}),
-        })
+        .record(NewEvent::new(daemon.now(), "daemon.stop", Outcome::Info, "STOPPED").place(site.id.as_str()))
         .await;
     daemon.audit.shutdown().await;
     daemon.store.close().await;

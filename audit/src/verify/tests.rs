@@ -7,18 +7,18 @@ use crate::{AuditStore, NewEvent, Outcome};
 use sqlx::Connection;
 
 fn ev(i: usize) -> NewEvent {
-    NewEvent {
-        time: chrono::Utc::now(),
-        kind: if i.is_multiple_of(2) { "door.enter".into() } else { "login.success".into() },
-        actor: Some(format!("p{i}")),
-        subject: Some(format!("p{i}")),
-        place: Some("server-door".into()),
-        outcome: Outcome::Granted,
-        reason: "GRANT_VALID".into(),
-        article: Some("003 §13".into()),
-        score: Some(0.5),
-        details: serde_json::json!({"i": i}),
-    }
+    NewEvent::new(
+        chrono::Utc::now(),
+        if i.is_multiple_of(2) { "door.enter" } else { "login.success" },
+        Outcome::Granted,
+        "GRANT_VALID",
+    )
+    .actor(format!("p{i}"))
+    .subject(format!("p{i}"))
+    .place("server-door")
+    .article("003 §13")
+    .score(0.5)
+    .details(serde_json::json!({"i": i}))
 }
 
 struct Fixture {

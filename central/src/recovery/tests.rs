@@ -14,7 +14,8 @@ fn chain(node: &str, n: i64) -> Vec<ShippedEvent> {
     let mut prev = [0u8; 32];
     (1..=n)
         .map(|seq| {
-            let mut e = ShippedEvent {
+            let mut e = tobira_audit::EventRow {
+                node: node.to_string(),
                 seq,
                 time: format!("2026-11-24T01:00:{:02}.000000000Z", seq % 60),
                 kind: "door.enter".into(),
@@ -26,10 +27,11 @@ fn chain(node: &str, n: i64) -> Vec<ShippedEvent> {
                 article: Some("003 §13(2)".into()),
                 score: Some(0.9),
                 details: "{}".into(),
-                prev_hash: prev,
-                hash: [0; 32],
-            };
-            e.hash = e.expected_hash(node);
+                prev_hash: prev.to_vec(),
+                hash: Vec::new(),
+            }
+            .into_event();
+            e.hash = e.hash_on(node);
             prev = e.hash;
             e
         })
@@ -82,7 +84,7 @@ fn an_altered_relinked_or_missing_event_is_refused() {
         if i > 1 {
             rewritten[i].prev_hash = rewritten[i - 1].hash;
         }
-        rewritten[i].hash = rewritten[i].expected_hash("t01");
+        rewritten[i].hash = rewritten[i].hash_on("t01");
     }
     let e = check("t01", &pk, &backup, None, rewritten, &heads).unwrap_err();
     assert!(matches!(e, RecoveryRefusal::HeadMismatch { size: 7, .. }), "{e}");
@@ -122,7 +124,7 @@ fn another_nodes_events_never_pass_even_linked_to_the_backup() {
         if i > 0 {
             theirs[i].prev_hash = theirs[i - 1].hash;
         }
-        theirs[i].hash = theirs[i].expected_hash("t02");
+        theirs[i].hash = theirs[i].hash_on("t02");
     }
     assert_eq!(
         check("t01", &pk, &backup, None, theirs, &heads),

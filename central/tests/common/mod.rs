@@ -8,7 +8,8 @@ pub fn chain_of(n: i64, node: &str, kind: &str) -> Vec<ShippedEvent> {
     let mut prev = [0u8; 32];
     (1..=n)
         .map(|seq| {
-            let mut e = ShippedEvent {
+            let mut e = tobira_audit::EventRow {
+                node: node.to_string(),
                 seq,
                 time: format!("2026-11-24T10:00:{:02}Z", seq % 60),
                 kind: kind.into(),
@@ -20,10 +21,11 @@ pub fn chain_of(n: i64, node: &str, kind: &str) -> Vec<ShippedEvent> {
                 article: Some("003 §13".into()),
                 score: Some(0.61),
                 details: "{}".into(),
-                prev_hash: prev,
-                hash: [0; 32],
-            };
-            e.hash = e.expected_hash(node);
+                prev_hash: prev.to_vec(),
+                hash: Vec::new(),
+            }
+            .into_event();
+            e.hash = e.hash_on(node);
             prev = e.hash;
             e
         })
@@ -35,6 +37,6 @@ pub fn chain(n: i64, node: &str) -> Vec<ShippedEvent> {
 }
 
 pub fn reseal(mut e: ShippedEvent, node: &str) -> ShippedEvent {
-    e.hash = e.expected_hash(node);
+    e.hash = e.hash_on(node);
     e
 }

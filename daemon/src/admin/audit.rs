@@ -113,18 +113,14 @@ async fn record(
         Proof::Biometric { reader, .. } => Some(reader.clone()),
         Proof::Bootstrap => None,
     });
-    d.record(NewEvent {
-        time: d.now(),
-        kind: kind.into(),
-        actor: Some(actor.id().into()),
-        subject,
-        place,
-        outcome: Outcome::Info,
-        reason: reason.into(),
-        article: Some("002 §7(11)".into()),
-        score: None,
-        details,
-    })
+    d.record(
+        NewEvent::new(d.now(), kind, Outcome::Info, reason)
+            .actor(actor.id())
+            .subject(subject)
+            .place(place)
+            .article("002 §7(11)")
+            .details(details),
+    )
     .await
     .map(|_| ())
     .map_err(|e| Refusal {
@@ -141,18 +137,12 @@ pub async fn verify(d: &Daemon) -> Result<serde_json::Value, Refusal> {
             let f = f.to_string();
             // A broken chain is an incident for the security manager (003 §20), raised once per verification.
             let _ = d
-                .record(NewEvent {
-                    time: d.now(),
-                    kind: "audit.verify.failed".into(),
-                    actor: None,
-                    subject: None,
-                    place: Some(d.site.id.to_string()),
-                    outcome: Outcome::Alarm,
-                    reason: "AUDIT_VERIFICATION_FAILED".into(),
-                    article: Some("003 §17, §20".into()),
-                    score: None,
-                    details: serde_json::json!({"failure": f}),
-                })
+                .record(
+                    NewEvent::new(d.now(), "audit.verify.failed", Outcome::Alarm, "AUDIT_VERIFICATION_FAILED")
+                        .place(d.site.id.as_str())
+                        .article("003 §17, §20")
+                        .details(serde_json::json!({"failure": f})),
+                )
                 .await;
             Ok(serde_json::json!({"ok": false, "failure": f}))
         }

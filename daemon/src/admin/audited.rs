@@ -20,21 +20,17 @@ pub async fn audited_admin(
         m.insert("proof".into(), actor.proof_json());
         m.insert("mode".into(), serde_json::to_value(actor.mode).unwrap_or_default());
     }
-    d.record(NewEvent {
-        time: d.now(),
-        kind: kind.into(),
-        actor: Some(actor.id().into()),
-        subject: (!subject.is_empty()).then(|| subject.into()),
-        place: match &actor.proof {
-            Proof::Biometric { reader, .. } => Some(reader.clone()),
-            Proof::Bootstrap => None,
-        },
-        outcome: Outcome::Info,
-        reason: "ADMIN_ACT".into(),
-        article: Some(article.into()),
-        score: None,
-        details,
-    })
+    d.record(
+        NewEvent::new(d.now(), kind, Outcome::Info, "ADMIN_ACT")
+            .actor(actor.id())
+            .subject((!subject.is_empty()).then_some(subject))
+            .place(match &actor.proof {
+                Proof::Biometric { reader, .. } => Some(reader.clone()),
+                Proof::Bootstrap => None,
+            })
+            .article(article)
+            .details(details),
+    )
     .await
     .map(|r| r.seq)
     .map_err(|e| Refusal {

@@ -77,18 +77,15 @@ pub async fn backup(d: &Daemon, actor: &Actor, dest: &str) -> Result<serde_json:
     };
     let files: Vec<_> = m.files.iter().map(|f| serde_json::json!({"name": f.name, "sha256": f.sha256})).collect();
     let seq = d
-        .record(NewEvent {
-            time: d.now(),
-            kind: "backup.create".into(),
-            actor: Some(actor.id().to_string()),
-            subject: None,
-            place: Some(d.site.id.to_string()),
-            outcome: Outcome::Info,
-            reason: "BACKUP_CREATED".into(),
-            article: Some("002 §6(4)".into()),
-            score: None,
-            details: serde_json::json!({"dest": dest, "head_seq": m.head.seq, "head": m.head.hash, "files": files}),
-        })
+        .record(
+            NewEvent::new(d.now(), "backup.create", Outcome::Info, "BACKUP_CREATED")
+                .actor(actor.id())
+                .place(d.site.id.as_str())
+                .article("002 §6(4)")
+                .details(
+                    serde_json::json!({"dest": dest, "head_seq": m.head.seq, "head": m.head.hash, "files": files}),
+                ),
+        )
         .await
         .ok()
         .map(|r| r.seq);

@@ -407,18 +407,11 @@ pub async fn declare_visit_media(d: &Daemon, actor: &Actor, visit: &str, directi
     .await?;
     if !check.is_clean() {
         let _ = d
-            .record(NewEvent {
-                time: now,
-                kind: "visit.media.mismatch".into(),
-                actor: Some(actor.id().into()),
-                subject: Some(v.vendor.to_string()),
-                place: None,
-                outcome: Outcome::Alarm,
-                reason: "MEDIA_MISMATCH".into(),
-                article: Some("000 §7(2), 003 §20".into()),
-                score: None,
-                details: serde_json::json!({"visit": v.id.as_str(), "direction": direction, "declaration": seq, "findings": notes}),
-            })
+            .record(NewEvent::new(now, "visit.media.mismatch", Outcome::Alarm, "MEDIA_MISMATCH")
+.actor(actor.id())
+.subject(v.vendor.as_str())
+.article("000 §7(2), 003 §20")
+.details(serde_json::json!({"visit": v.id.as_str(), "direction": direction, "declaration": seq, "findings": notes})))
             .await;
     }
     Ok(serde_json::json!({"visit": v.id.as_str(), "vendor": v.vendor.as_str(), "direction": direction, "media": media,

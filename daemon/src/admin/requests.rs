@@ -249,20 +249,15 @@ async fn apply_and_close(
     let effect = apply(d, r, approver, now).await?;
     d.store.transition_request(&r.id, "approved", "applied", approver, None, now).await?;
     let _ = d
-        .record(NewEvent {
-            time: now,
-            kind: "admin.request.applied".into(),
-            actor: Some(approver.into()),
-            subject: Some(r.subject.clone()),
-            place: None,
-            outcome: Outcome::Info,
-            reason: "REQUEST_APPLIED".into(),
-            article: Some("003 §7".into()),
-            score: None,
-            // Who applied and what they asked (a removal's reason), for the operator ledger (000 Form 2).
-            details: serde_json::json!({"request": r.id, "kind": r.kind, "effect": effect, "resumed": resumed,
-                "requested_by": r.requested_by, "params": r.params}),
-        })
+        .record(
+            NewEvent::new(now, "admin.request.applied", Outcome::Info, "REQUEST_APPLIED")
+                .actor(approver)
+                .subject(r.subject.clone())
+                .article("003 §7")
+                // Who applied and what they asked (a removal's reason), for the operator ledger (000 Form 2).
+                .details(serde_json::json!({"request": r.id, "kind": r.kind, "effect": effect, "resumed": resumed,
+                "requested_by": r.requested_by, "params": r.params})),
+        )
         .await;
     Ok(effect)
 }

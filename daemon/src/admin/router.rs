@@ -84,24 +84,17 @@ async fn record_refusal(d: &Daemon, claim: Option<&ActorClaim>, request: &'stati
         ErrorCode::Unavailable => return,
         _ => (Outcome::Denied, "ADMIN_REFUSED", "003 §17, 002 §7(11)"),
     };
-    let event = NewEvent {
-        time: d.now(),
-        kind: "admin.refused".into(),
-        actor: claim.map(|c| c.id.clone()),
-        subject: None,
-        place: claim.and_then(|c| c.reader.clone()),
-        outcome,
-        reason: reason.into(),
-        article: Some(article.into()),
-        score: None,
-        details: serde_json::json!({
+    let event = NewEvent::new(d.now(), "admin.refused", outcome, reason)
+        .actor(claim.map(|c| c.id.clone()))
+        .place(claim.and_then(|c| c.reader.clone()))
+        .article(article)
+        // The actor named is a claim: the refusal may have come before (or instead of) their proof.
+        .details(serde_json::json!({
             "request": request,
             "code": refusal.code,
             "message": refusal.message,
-            // The actor named is a claim: the refusal may have come before (or instead of) their proof.
             "actor_claimed": claim.is_some(),
-        }),
-    };
+        }));
     if let Err(e) = d.record(event).await {
         tracing::warn!(request, error = %e, "a refused administrative act could not be recorded");
     }

@@ -131,20 +131,17 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
     if applies == Err("not held here") {
         return Ok(()); // not held here (already revoked, or a grant of another node)
     }
-    d.record(NewEvent {
-        time: now,
-        kind: format!("central.{}", c.kind),
-        actor: Some(c.issued_by.clone()),
-        subject: subject.clone(),
-        place: None,
-        outcome: Outcome::Info,
-        reason: "CENTRAL_CHANGE".into(),
-        article: Some("004 §6, 000 §8(2)".into()),
-        score: None,
-        details: serde_json::json!({"version": c.version, "target": c.target, "reason": c.reason, "origin": c.origin,
+    d.record(
+        NewEvent::new(now, format!("central.{}", c.kind), Outcome::Info, "CENTRAL_CHANGE")
+            .actor(c.issued_by.clone())
+            .subject(subject.clone())
+            .article("004 §6, 000 §8(2)")
+            .details(
+                serde_json::json!({"version": c.version, "target": c.target, "reason": c.reason, "origin": c.origin,
             "grants": grants.iter().map(|(g, _)| g.clone()).collect::<Vec<_>>(), "applied": applies.is_ok(),
             "not_applied_because": applies.err()}),
-    })
+            ),
+    )
     .await?;
     if applies.is_err() {
         return Ok(());

@@ -11,7 +11,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
 use std::time::Duration;
-use tobira_audit::{NewEvent, Outcome};
+use tobira_audit::{EventRow, NewEvent, Outcome};
 use tobira_central::{CentralError, ShippedEvent};
 use tobira_core::site::RawCentral;
 
@@ -21,30 +21,32 @@ const SKEW_ALARM_S: f64 = 120.0;
 const BATCH: i64 = 1000;
 
 async fn local_batch(d: &Daemon, after: i64) -> Result<Vec<ShippedEvent>, sqlx::Error> {
-    let rows = sqlx::query("SELECT seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+    let rows = sqlx::query("SELECT node, seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
         .bind(after)
         .bind(BATCH)
         .fetch_all(d.audit_store.pool())
         .await?;
-    let h = |v: Vec<u8>| -> [u8; 32] { v.try_into().unwrap_or([0; 32]) };
-    Ok(rows
-        .into_iter()
-        .map(|r| ShippedEvent {
-            seq: r.get(0),
-            time: r.get(1),
-            kind: r.get(2),
-            actor: r.get(3),
-            subject: r.get(4),
-            place: r.get(5),
-            outcome: r.get(6),
-            reason: r.get(7),
-            article: r.get(8),
-            score: r.get(9),
-            details: r.get(10),
-            prev_hash: h(r.get(11)),
-            hash: h(r.get(12)),
+    rows.into_iter()
+        .map(|r| {
+            Ok(EventRow {
+                node: r.try_get(0)?,
+                seq: r.try_get(1)?,
+                time: r.try_get(2)?,
+                kind: r.try_get(3)?,
+                actor: r.try_get(4)?,
+                subject: r.try_get(5)?,
+                place: r.try_get(6)?,
+                outcome: r.try_get(7)?,
+                reason: r.try_get(8)?,
+                article: r.try_get(9)?,
+                score: r.try_get(10)?,
+                details: r.try_get(11)?,
+                prev_hash: r.try_get(12)?,
+                hash: r.try_get(13)?,
+            }
+            .into_event())
         })
-        .collect())
+        .collect()
 }
 
 fn set(d: &Daemon, f: impl FnOnce(&mut ShipState)) {
@@ -57,18 +59,12 @@ fn set(d: &Daemon, f: impl FnOnce(&mut ShipState)) {
 
 async fn note(d: &Daemon, kind: &str, reason: &str, outcome: Outcome, details: serde_json::Value) {
     let _ = d
-        .record(NewEvent {
-            time: d.now(),
-            kind: kind.into(),
-            actor: None,
-            subject: None,
-            place: Some(d.site.id.to_string()),
-            outcome,
-            reason: reason.into(),
-            article: Some("003 §17, §20".into()),
-            score: None,
-            details,
-        })
+        .record(
+            NewEvent::new(d.now(), kind, outcome, reason)
+                .place(d.site.id.as_str())
+                .article("003 §17, §20")
+                .details(details),
+        )
         .await;
 }
 

@@ -109,17 +109,11 @@ impl HeadKeeper {
 async fn alarm(d: &Daemon, node: &str, size: u64, verdict: &str) {
     tracing::error!(size, verdict, "the centre's witness refused this node's tree head");
     let _ = d
-        .record(NewEvent {
-            time: d.now(),
-            kind: "central.head_refused".into(),
-            actor: None,
-            subject: None,
-            place: Some(node.into()),
-            outcome: Outcome::Alarm,
-            reason: "WITNESS_REFUSED".into(),
-            article: Some("003 §17, §20".into()),
-            score: None,
-            details: serde_json::json!({"size": size, "verdict": verdict}),
-        })
+        .record(
+            NewEvent::new(d.now(), "central.head_refused", Outcome::Alarm, "WITNESS_REFUSED")
+                .place(node)
+                .article("003 §17, §20")
+                .details(serde_json::json!({"size": size, "verdict": verdict})),
+        )
         .await;
 }

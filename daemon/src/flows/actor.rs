@@ -141,18 +141,20 @@ impl Daemon {
         let (score, modality) = self.capture_and_verify(claim, &person).await?;
         let reader = claim.reader.clone().unwrap_or_default();
         let client: String = client.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-        self.record(NewEvent {
-            time: self.now(),
-            kind: format!("{}.sign-in", if client.is_empty() { "client" } else { &client }),
-            actor: Some(person.id.as_str().into()),
-            subject: Some(person.id.as_str().into()),
-            place: Some(reader.clone()),
-            outcome: Outcome::Granted,
-            reason: "ACTOR_PROVED".into(),
-            article: Some("003 §7".into()),
-            score: Some(f64::from(score)),
-            details: serde_json::json!({"modality": modality}),
-        })
+        self.record(
+            NewEvent::new(
+                self.now(),
+                format!("{}.sign-in", if client.is_empty() { "client" } else { &client }),
+                Outcome::Granted,
+                "ACTOR_PROVED",
+            )
+            .actor(person.id.as_str())
+            .subject(person.id.as_str())
+            .place(reader.clone())
+            .article("003 §7")
+            .score(f64::from(score))
+            .details(serde_json::json!({"modality": modality})),
+        )
         .await
         .map_err(|e| Refusal {
             code: ErrorCode::Unavailable,
@@ -265,20 +267,17 @@ impl Daemon {
         let outcome = self.shared().lockout.record_failure(key.clone(), now, &self.site.lockout);
         self.persist_lockout(&key).await;
         let _ = reader.feedback(Feedback::Denied).await;
-        let _ = self
-            .record(NewEvent {
-                time: now,
-                kind: "admin.actor.failure".into(),
-                actor: Some(person.id.as_str().into()),
-                subject: Some(person.id.as_str().into()),
-                place: Some(reader_id.into()),
-                outcome: if outcome.locked_until.is_some() { Outcome::Alarm } else { Outcome::Denied },
-                reason: "NOT_IDENTIFIED".into(),
-                article: Some("003 §7".into()),
-                score: Some(f64::from(score)),
-                details: serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality}),
-            })
-            .await;
+        let tally = if outcome.locked_until.is_some() { Outcome::Alarm } else { Outcome::Denied };
+        let ev = NewEvent::new(now, "admin.actor.failure", tally, "NOT_IDENTIFIED")
+            .actor(person.id.as_str())
+            .subject(person.id.as_str())
+            .place(reader_id)
+            .article("003 §7")
+            .score(f64::from(score))
+            .details(serde_json::json!({
+                "remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality,
+            }));
+        let _ = self.record(ev).await;
         let what = if modality == "palm" { "palm" } else { "finger" };
         Err(denied(format!(
             "the {what} on {reader_id} is not {}'s (score {score:.3}): nothing was changed; {} tries left",

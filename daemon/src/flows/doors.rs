@@ -127,18 +127,7 @@ async fn note_for(
     article: Option<&str>,
     details: serde_json::Value,
 ) -> Option<i64> {
-    let ev = NewEvent {
-        time: d.now(),
-        kind: kind.into(),
-        actor: None,
-        subject: None,
-        place: Some(door.to_string()),
-        outcome,
-        reason: reason.into(),
-        article: article.map(Into::into),
-        score: None,
-        details,
-    };
+    let ev = NewEvent::new(d.now(), kind, outcome, reason).place(door.as_str()).article(article).details(details);
     d.record(ev).await.ok().map(|r| r.seq)
 }
 
@@ -707,22 +696,16 @@ impl DoorTask {
         for u in alone {
             let zone_name = self.d.site.zone(&u.zone).map(|z| z.name.clone()).unwrap_or_else(|| u.zone.to_string());
             tracing::warn!(door = %self.cfg.id, escort = %escort, vendor = %u.vendor, zone = %u.zone, "escort left a vendor alone inside");
-            let ev = NewEvent {
-                time: now,
-                kind: "door.alarm.unescorted".into(),
-                actor: Some(escort.to_string()),
-                subject: Some(u.vendor.to_string()),
-                place: Some(self.cfg.id.to_string()),
-                outcome: Outcome::Alarm,
-                reason: "ESCORT_LEFT_FIRST".into(),
-                article: Some("003 §13(4), 002 §5-4, 003 §20".into()),
-                score: None,
-                details: serde_json::json!({
+            let ev = NewEvent::new(now, "door.alarm.unescorted", Outcome::Alarm, "ESCORT_LEFT_FIRST")
+                .actor(escort.as_str())
+                .subject(u.vendor.as_str())
+                .place(self.cfg.id.as_str())
+                .article("003 §13(4), 002 §5-4, 003 §20")
+                .details(serde_json::json!({
                     "door": self.cfg.id.as_str(), "zone": u.zone.as_str(), "vendor": u.vendor.as_str(),
                     "escort": escort.as_str(), "visit": u.visit.as_ref().map(|v| v.as_str()),
                     "escorts": u.escorts.iter().map(|e| e.as_str()).collect::<Vec<_>>(), "exit": exit_seq,
-                }),
-            };
+                }));
             if let Err(e) = self.d.record(ev).await {
                 tracing::error!(error = %e, "the unescorted vendor could not be recorded");
             }

@@ -154,18 +154,15 @@ impl Daemon {
         now: DateTime<Utc>,
     ) -> EnrollError {
         let _ = self
-            .record(NewEvent {
-                time: now,
-                kind: "enroll.duplicate".into(),
-                actor: Some(actor.id().into()),
-                subject: Some(pid.as_str().into()),
-                place: Some(reader.into()),
-                outcome: Outcome::Alarm,
-                reason: "DUPLICATE_IDENTITY".into(),
-                article: Some("003 §15".into()),
-                score: Some(f64::from(score)),
-                details: serde_json::json!({"matches": other.as_str(), "modality": modality}),
-            })
+            .record(
+                NewEvent::new(now, "enroll.duplicate", Outcome::Alarm, "DUPLICATE_IDENTITY")
+                    .actor(actor.id())
+                    .subject(pid.as_str())
+                    .place(reader)
+                    .article("003 §15")
+                    .score(f64::from(score))
+                    .details(serde_json::json!({"matches": other.as_str(), "modality": modality})),
+            )
             .await;
         EnrollError::Duplicate { other: other.as_str().into(), part: modality }
     }
@@ -195,18 +192,19 @@ impl Daemon {
             details["modality"] = t.modality.into();
             details["status"] = status.into();
             details["proof"] = actor.proof_json();
-            self.record(NewEvent {
-                time: now,
-                kind: "admin.enroll".into(),
-                actor: Some(actor.id().into()),
-                subject: Some(pid.as_str().into()),
-                place: Some(reader.into()),
-                outcome: Outcome::Info,
-                reason: if direct { "TEMPLATE_REGISTERED".into() } else { "TEMPLATE_PENDING".into() },
-                article: Some("000 §8, 003 §7, §15".into()),
-                score: None,
-                details,
-            })
+            self.record(
+                NewEvent::new(
+                    now,
+                    "admin.enroll",
+                    Outcome::Info,
+                    if direct { "TEMPLATE_REGISTERED" } else { "TEMPLATE_PENDING" },
+                )
+                .actor(actor.id())
+                .subject(pid.as_str())
+                .place(reader)
+                .article("000 §8, 003 §7, §15")
+                .details(details),
+            )
             .await
             .map_err(|_| EnrollError::AuditUnavailable)?;
             self.store

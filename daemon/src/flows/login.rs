@@ -131,18 +131,14 @@ impl Daemon {
             if let Some(until) = outcome.locked_until {
                 // Repeated biometric failures are an incident for the security manager (003 §20).
                 let _ = self
-                    .record(NewEvent {
-                        time: now,
-                        kind: "login.lockout".into(),
-                        actor: Some(pid.as_str().into()),
-                        subject: Some(pid.as_str().into()),
-                        place: Some(terminal.into()),
-                        outcome: Outcome::Alarm,
-                        reason: "LOCKED_OUT".into(),
-                        article: Some("NIST SP 800-63B §5.2.2".into()),
-                        score: None,
-                        details: serde_json::json!({"reader": term.reader.as_str(), "locked_until": until}),
-                    })
+                    .record(
+                        NewEvent::new(now, "login.lockout", Outcome::Alarm, "LOCKED_OUT")
+                            .actor(pid.as_str())
+                            .subject(pid.as_str())
+                            .place(terminal)
+                            .article("NIST SP 800-63B §5.2.2")
+                            .details(serde_json::json!({"reader": term.reader.as_str(), "locked_until": until})),
+                    )
                     .await;
             }
             return self.finish_login(&pid, terminal, d, Some(score), details).await;

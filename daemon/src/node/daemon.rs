@@ -289,18 +289,18 @@ pub fn decision_event(
     score: Option<f32>,
     details: serde_json::Value,
 ) -> NewEvent {
-    NewEvent {
-        time: now,
-        kind: kind.to_string(),
-        actor: actor.map(|p| p.as_str().to_string()),
-        subject: actor.map(|p| p.as_str().to_string()),
-        place: Some(place.to_string()),
-        outcome: if decision.is_granted() { Outcome::Granted } else { Outcome::Denied },
-        reason: decision.reason.code().to_string(),
-        article: Some(decision.article.to_string()),
-        score: score.map(f64::from),
-        details,
-    }
+    NewEvent::new(
+        now,
+        kind,
+        if decision.is_granted() { Outcome::Granted } else { Outcome::Denied },
+        decision.reason.code(),
+    )
+    .actor(actor.map(|p| p.as_str().to_string()))
+    .subject(actor.map(|p| p.as_str().to_string()))
+    .place(place)
+    .article(decision.article)
+    .score(score.map(f64::from))
+    .details(details)
 }
 
 pub fn report(

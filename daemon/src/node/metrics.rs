@@ -204,18 +204,11 @@ mod tests {
     use super::*;
 
     fn ev(kind: &str, outcome: Outcome, details: serde_json::Value) -> NewEvent {
-        NewEvent {
-            time: chrono::Utc::now(),
-            kind: kind.into(),
-            actor: Some("tanaka".into()),
-            subject: Some("tanaka".into()),
-            place: Some("server-door".into()),
-            outcome,
-            reason: "X".into(),
-            article: None,
-            score: None,
-            details,
-        }
+        NewEvent::new(chrono::Utc::now(), kind, outcome, "X")
+            .actor("tanaka")
+            .subject("tanaka")
+            .place("server-door")
+            .details(details)
     }
 
     #[test]

@@ -60,38 +60,22 @@ pub fn restored_event(r: &Restored, site: &Site, now: DateTime<Utc>) -> NewEvent
             })
         })
         .collect();
-    NewEvent {
-        time: now,
-        kind: "daemon.occupancy".into(),
-        actor: None,
-        subject: None,
-        place: Some(site.id.to_string()),
-        outcome: Outcome::Info,
-        reason: "OCCUPANCY_RESTORED".into(),
-        article: Some(ARTICLE.into()),
-        score: None,
-        details: serde_json::json!({
+    NewEvent::new(now, "daemon.occupancy", Outcome::Info, "OCCUPANCY_RESTORED")
+        .place(site.id.as_str())
+        .article(ARTICLE)
+        .details(serde_json::json!({
             "since": r.since, "entries_replayed": r.entries, "exits_replayed": r.exits,
             "unknown_zones": r.unknown_zones, "people": r.occupancy.people(), "zones": zones,
-        }),
-    }
+        }))
 }
 
 /// The record when the replay could not be read: the node starts with nobody recorded inside, so the escort
 /// rule is silent for anyone already in — an alarm for the security manager (003 §20).
 pub fn not_restored_event(site: &Site, now: DateTime<Utc>, error: &str) -> NewEvent {
-    NewEvent {
-        time: now,
-        kind: "daemon.occupancy".into(),
-        actor: None,
-        subject: None,
-        place: Some(site.id.to_string()),
-        outcome: Outcome::Alarm,
-        reason: "OCCUPANCY_NOT_RESTORED".into(),
-        article: Some(format!("{ARTICLE}, 003 §20")),
-        score: None,
-        details: serde_json::json!({"error": error}),
-    }
+    NewEvent::new(now, "daemon.occupancy", Outcome::Alarm, "OCCUPANCY_NOT_RESTORED")
+        .place(site.id.as_str())
+        .article(format!("{ARTICLE}, 003 §20"))
+        .details(serde_json::json!({"error": error}))
 }
 
 #[cfg(test)]
@@ -220,31 +204,16 @@ mod tests {
                     let age = if i < n { chrono::Duration::days(5) } else { chrono::Duration::hours(8) };
                     let time = now - age + chrono::Duration::milliseconds(i as i64);
                     let person = format!("p{i:05}");
-                    let decision = NewEvent {
-                        time,
-                        kind: "door.enter".into(),
-                        actor: Some(person.clone()),
-                        subject: Some(person),
-                        place: Some("server-door".into()),
-                        outcome: Outcome::Granted,
-                        reason: "GRANT_VALID".into(),
-                        article: None,
-                        score: Some(0.5),
-                        details: serde_json::json!({"zone": "server-room", "reader": "server-in"}),
-                    };
+                    let decision = NewEvent::new(time, "door.enter", Outcome::Granted, "GRANT_VALID")
+                        .actor(person.clone())
+                        .subject(person)
+                        .place("server-door")
+                        .score(0.5)
+                        .details(serde_json::json!({"zone": "server-room", "reader": "server-in"}));
                     let seq = writer.append(decision).await.unwrap().seq;
-                    let strike = NewEvent {
-                        time,
-                        kind: "door.strike".into(),
-                        actor: None,
-                        subject: None,
-                        place: Some("server-door".into()),
-                        outcome: Outcome::Info,
-                        reason: "STRIKE_ACKNOWLEDGED".into(),
-                        article: None,
-                        score: None,
-                        details: serde_json::json!({"decision": seq, "zone": "server-room"}),
-                    };
+                    let strike = NewEvent::new(time, "door.strike", Outcome::Info, "STRIKE_ACKNOWLEDGED")
+                        .place("server-door")
+                        .details(serde_json::json!({"decision": seq, "zone": "server-room"}));
                     writer.append(strike).await.unwrap();
                 }
             });

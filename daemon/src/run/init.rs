@@ -142,18 +142,13 @@ pub async fn init(opts: &Options) -> Result<(), StartError> {
     crate::secrets::keyring::settle(&opts.template_key_path(), &store).await?;
     let _ = audit_store
         .writer()
-        .append(NewEvent {
-            time: chrono::Utc::now(),
-            kind: "daemon.init".into(),
-            actor: None,
-            subject: None,
-            place: Some(site.id.to_string()),
-            outcome: Outcome::Info,
-            reason: "INITIALISED".into(),
-            article: None,
-            score: None,
-            details: serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "owner": owner.as_ref().map(|o| &o.0)}),
-        })
+        .append(
+            NewEvent::new(chrono::Utc::now(), "daemon.init", Outcome::Info, "INITIALISED")
+                .place(site.id.as_str())
+                .details(
+                    serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "owner": owner.as_ref().map(|o| &o.0)}),
+                ),
+        )
         .await;
     audit_store.close().await;
     store.close().await;

@@ -94,18 +94,12 @@ async fn once(
                 *alarmed = Some(size);
                 tracing::error!(size, why, "the peer witness refused this node's tree head");
                 let _ = d
-                    .record(NewEvent {
-                        time: d.now(),
-                        kind: "witness.head_refused".into(),
-                        actor: None,
-                        subject: None,
-                        place: Some(node),
-                        outcome: Outcome::Alarm,
-                        reason: "WITNESS_REFUSED".into(),
-                        article: Some("003 §17, §20".into()),
-                        score: None,
-                        details: serde_json::json!({"size": size, "verdict": why, "witness": c.addr}),
-                    })
+                    .record(
+                        NewEvent::new(d.now(), "witness.head_refused", Outcome::Alarm, "WITNESS_REFUSED")
+                            .place(node)
+                            .article("003 §17, §20")
+                            .details(serde_json::json!({"size": size, "verdict": why, "witness": c.addr})),
+                    )
                     .await;
             }
             Ok(())

@@ -190,18 +190,12 @@ async fn account(d: &Daemon, stream: UnixStream, ctx: LoginContext) {
 
 /// Login and logout are the operation history (操作履歴, 000 §9); a session that cannot be recorded does not open.
 async fn session(d: &Daemon, stream: UnixStream, ctx: LoginContext, kind: &str) {
-    let ev = NewEvent {
-        time: d.now(),
-        kind: kind.into(),
-        actor: Some(ctx.user.clone()),
-        subject: Some(ctx.user.clone()),
-        place: Some(ctx.terminal.clone()),
-        outcome: Outcome::Info,
-        reason: if kind == "session.open" { "LOGIN".into() } else { "LOGOUT".into() },
-        article: Some("000 §9, 003 §17".into()),
-        score: None,
-        details: serde_json::json!({"service": ctx.service, "tty": ctx.tty, "rhost": ctx.rhost}),
-    };
+    let ev = NewEvent::new(d.now(), kind, Outcome::Info, if kind == "session.open" { "LOGIN" } else { "LOGOUT" })
+        .actor(ctx.user.clone())
+        .subject(ctx.user.clone())
+        .place(ctx.terminal.clone())
+        .article("000 §9, 003 §17")
+        .details(serde_json::json!({"service": ctx.service, "tty": ctx.tty, "rhost": ctx.rhost}));
     match d.record(ev).await {
         Ok(_) => finish(stream, LoginOutcome::Success, "RECORDED", "recorded".into()).await,
         Err(_) => {

@@ -230,12 +230,12 @@ async fn connect(db: &str) -> anyhow::Result<PgPool> {
         .map_err(|e| anyhow::anyhow!("cannot reach the central database: {e}"))
 }
 
-fn outcome_ja(o: &str) -> &'static str {
+fn outcome_ja(o: tobira_audit::Outcome) -> &'static str {
     match o {
-        "granted" => "許可",
-        "denied" => "拒否",
-        "alarm" => "警報",
-        _ => "記録",
+        tobira_audit::Outcome::Granted => "許可",
+        tobira_audit::Outcome::Denied => "拒否",
+        tobira_audit::Outcome::Alarm => "警報",
+        tobira_audit::Outcome::Info => "記録",
     }
 }
 
@@ -306,23 +306,21 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
             // `audit show --csv`); the zone is named once above the table. `--json` keeps RFC 3339 in UTC.
             let off = chrono::FixedOffset::from_str(&cli.utc_offset)
                 .map_err(|_| anyhow::anyhow!("--utc-offset {:?} is not ±HH:MM", cli.utc_offset))?;
-            let local = |s: &str| match DateTime::parse_from_rfc3339(s) {
-                Ok(t) => tobira_ledger::Style::from(off).stamp(t.with_timezone(&Utc)),
-                Err(_) => s.to_string(),
-            };
+            let local = |t: DateTime<Utc>| tobira_ledger::Style::from(off).stamp(t);
             let cells: Vec<Vec<String>> = rows
                 .iter()
-                .map(|e| {
+                .map(|c| {
+                    let e = &c.event;
                     vec![
-                        local(&e.time),
-                        local(&e.received_at),
+                        local(e.time),
+                        local(c.received_at),
                         e.node.clone(),
                         e.seq.to_string(),
                         e.kind.clone(),
                         e.actor.clone().unwrap_or_default(),
                         e.subject.clone().unwrap_or_default(),
                         e.place.clone().unwrap_or_default(),
-                        outcome_ja(&e.outcome).to_string(),
+                        outcome_ja(e.outcome).to_string(),
                         e.reason.clone(),
                         e.article.clone().unwrap_or_default(),
                         e.score.map(|s| format!("{s:.3}")).unwrap_or_default(),
@@ -353,7 +351,7 @@ pub async fn run(cli: CentralCli) -> anyhow::Result<i32> {
                 ..Default::default()
             };
             let events: Vec<tobira_audit::StoredEvent> =
-                tobira_central::query::ask(&pool, &viewer, &q).await?.into_iter().filter_map(stored).collect();
+                tobira_central::query::ask(&pool, &viewer, &q).await?.into_iter().map(|c| c.event).collect();
             let dir = directory(&pool).await?;
             let rows = if kind == "entry-exit" {
                 tobira_ledger::entry_exit_rows_in(&events, &dir, off)
@@ -432,29 +430,6 @@ fn emit(cols: &[&str], cells: &[Vec<String>], csv: Option<&std::path::Path>, wha
         None => print!("{}", table::render(cols, cells)),
     }
     Ok(())
-}
-
-/// A central event as the ledgers read it (hashes are not needed there).
-fn stored(e: tobira_central::query::CentralEvent) -> Option<tobira_audit::StoredEvent> {
-    let time = DateTime::parse_from_rfc3339(&e.time).ok()?.with_timezone(&Utc);
-    Some(tobira_audit::StoredEvent {
-        node: e.node,
-        seq: e.seq,
-        time,
-        time_text: e.time,
-        kind: e.kind,
-        actor: e.actor,
-        subject: e.subject,
-        place: e.place,
-        outcome: tobira_audit::Outcome::parse(&e.outcome)?,
-        reason: e.reason,
-        article: e.article,
-        score: e.score,
-        details: serde_json::from_str(&e.details).unwrap_or_default(),
-        details_text: e.details,
-        prev_hash: [0; 32],
-        hash: [0; 32],
-    })
 }
 
 /// The city's people as the feed leaves them (user ID → name, affiliation), and each node's places as its

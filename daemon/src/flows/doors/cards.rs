@@ -72,19 +72,15 @@ impl DoorTask {
             return self.refuse_unknown_card(via, &shown, now).await;
         }
         let Some(person) = holder else { return };
-        let ev = NewEvent {
-            time: now,
-            kind: "door.card".into(),
-            actor: None,
+        let ev = NewEvent::new(now, "door.card", Outcome::Info, Reason::CardAccepted.code())
             // Claimed, not authenticated: the finger decides.
-            subject: Some(person.to_string()),
-            place: Some(self.cfg.id.to_string()),
-            outcome: Outcome::Info,
-            reason: Reason::CardAccepted.code().into(),
-            article: Some("004 §2(9)".into()),
-            score: None,
-            details: serde_json::json!({"door": self.cfg.id.as_str(), "reader": self.entry_reader().as_str(), "via": via, "card": shown, "finger_within_s": window}),
-        };
+            .subject(person.as_str())
+            .place(self.cfg.id.as_str())
+            .article("004 §2(9)")
+            .details(serde_json::json!({
+                "door": self.cfg.id.as_str(), "reader": self.entry_reader().as_str(), "via": via, "card": shown,
+                "finger_within_s": window,
+            }));
         let seq = self.d.record(ev).await.ok().map(|r| r.seq);
         let _ = tokio::time::timeout(
             super::COMMAND_BUDGET,
