@@ -12,8 +12,8 @@
 //! - the worst `status` answer (goal ≤ 1 s) and failed `status` calls;
 //! - the time from SIGTERM to the daemon's exit during the fault (goal ≤ 5 s).
 //!
-//! Not covered here (the simulator cannot yet play them): a controller that answers late (only readers
-//! do), a U.are.U reader gone (the uru4000 driver runs only under umockdev replay), a palm bridge that lies.
+//! Not covered here (the simulator cannot yet play them): an OSDP controller that answers late (the
+//! simulated controller does), a U.are.U reader gone (the uru4000 driver runs only under umockdev replay), a palm bridge that lies.
 
 use crate::stats::fmt;
 use anyhow::{Context, bail};
@@ -637,6 +637,18 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
                 None,
                 &sim_step(|| SimCommand::Garble { reader: CONTROLLER.into() }),
                 Some(&nothing),
+                true,
+            )?,
+        );
+        keep(
+            "sim",
+            cell(
+                &bed,
+                CONTROLLER,
+                "late answers",
+                None,
+                &sim_step(|| SimCommand::Late { device: CONTROLLER.into(), ms: 3000 }),
+                Some(&sim_step(|| SimCommand::Late { device: CONTROLLER.into(), ms: 0 })),
                 true,
             )?,
         );

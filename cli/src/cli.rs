@@ -562,7 +562,8 @@ pub enum SimCmd {
     Silence {
         device: String,
     },
-    /// The reader answers this late, after its driver's deadline (a slow module), until `--ms 0` or `replug`.
+    /// The reader (or simulated door controller) answers this late, after its driver's deadline (a slow
+    /// module; a controller carries the strike out only then), until `--ms 0` or `replug`.
     Late {
         device: String,
         #[arg(long, default_value_t = 3000)]

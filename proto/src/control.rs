@@ -351,8 +351,9 @@ pub enum SimCommand {
     Silence {
         device: String,
     },
-    /// The reader answers `ms` after each command, past its driver's deadline (a slow module); `ms` 0: on
-    /// time again (issue 15's fault matrix, "late answers").
+    /// The reader (or simulated door controller) answers `ms` after each command, past its driver's
+    /// deadline (a slow module; a controller carries the strike out only then); `ms` 0: on time again
+    /// (issue 15's fault matrix, "late answers").
     Late {
         device: String,
         ms: u64,

@@ -188,6 +188,8 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             let late = (ms > 0).then(|| Duration::from_millis(ms));
             if let Some(m) = sim.r30x.get(&ReaderId::new(&device)) {
                 m.module().answer_late(late);
+            } else if let Some(c) = sim.controllers.get(&ControllerId::new(&device)) {
+                c.answer_late(late);
             } else {
                 sim.reader(&device)?.answer_late(late.is_some());
             }
@@ -212,7 +214,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
         SimCommand::Door { door } => {
             let h = sim.door(&door)?;
             Ok(
-                serde_json::json!({"door": door, "relay_energised": h.relay_energised(), "pulses": h.pulses(), "feedback": format!("{:?}", h.feedback_log().last())}),
+                serde_json::json!({"door": door, "relay_energised": h.relay_energised(), "pulses": h.pulses(), "relocks": h.relocks(), "feedback": format!("{:?}", h.feedback_log().last())}),
             )
         }
         _ => Err(Refusal::bad("unknown simulator command")),

@@ -24,6 +24,8 @@ const TICK: Duration = Duration::from_millis(250);
 const STRIKE_ACK_BUDGET: Duration = Duration::from_secs(2);
 /// A relock or feedback command never holds the door task longer than this.
 const COMMAND_BUDGET: Duration = Duration::from_secs(1);
+/// How long the relock that follows an unacknowledged strike may wait behind it on the controller.
+const LATE_RELOCK_BUDGET: Duration = Duration::from_secs(30);
 /// A failing device is retried after a delay that doubles from the first to the cap (never a busy loop).
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_CAP: Duration = Duration::from_secs(2);
@@ -647,6 +649,7 @@ impl DoorTask {
                             self.controller_unreachable("strike command refused: offline").await
                         }
                         DeviceError::NoAnswer { .. } => {
+                            self.relock_after_unanswered_strike();
                             if self.episodes.begin(&ctl, Cause::Silent) {
                                 audit_fault(&self.d, &self.cfg.id, &ctl, &e).await;
                             } else {
@@ -785,6 +788,22 @@ impl DoorTask {
         }
         self.apply(rest).await;
         Ok(how)
+    }
+
+    /// A strike command that was never acknowledged may still be carried out: a slow controller pulls the
+    /// relay in after the person was told the door did not open. A relock goes after it on the controller's own
+    /// queue, from a task of its own so the door task is not held (fail secure: 003 §13); if the door opens
+    /// meanwhile, the state machine (which forgot the unlock) records it as forced, as it is.
+    fn relock_after_unanswered_strike(&self) {
+        let ctl = self.controller.clone();
+        let door = self.cfg.id.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(LATE_RELOCK_BUDGET, ctl.relock()).await {
+                Ok(Ok(())) => tracing::info!(door = %door, "relocked after a strike that was not acknowledged"),
+                Ok(Err(e)) => tracing::warn!(door = %door, error = %e, "relock after an unacknowledged strike failed"),
+                Err(_) => tracing::warn!(door = %door, "relock after an unacknowledged strike not answered"),
+            }
+        });
     }
 
     /// One strike pulse, acknowledged within [`STRIKE_ACK_BUDGET`] or failed.

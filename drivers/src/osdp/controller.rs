@@ -38,6 +38,11 @@ pub struct OsdpConfig {
     pub refresh: Duration,
     /// Offline this long (or never online) → reported offline and the port reopened.
     pub offline_after: Duration,
+    /// Online (under Secure Channel) without a break this long before the device is called online, takes
+    /// commands and ends an outage. A man in the middle who rewrites replies lets each new session's handshake
+    /// through and breaks it at the first reply that carries a MAC: without this, every such session would be
+    /// an outage of its own (a storm on record, and commands sent into a session about to fail).
+    pub online_settle: Duration,
     /// How long a strike command may take to be acknowledged: osdp_OUT answered, then osdp_OSTAT answered
     /// with the strike output on. Beyond it the pulse has failed.
     pub ack_timeout: Duration,
@@ -83,6 +88,7 @@ impl OsdpConfig {
             rex_input: 1,
             refresh: Duration::from_millis(20),
             offline_after: Duration::from_secs(3),
+            online_settle: Duration::from_secs(1),
             ack_timeout: Duration::from_millis(1500),
             strike_ack: StrikeAck::OutputStatus,
         }
@@ -147,6 +153,8 @@ struct Link {
     inputs: Vec<u8>,
     local: [u8; 2],
     online: bool,
+    /// Since when libosdp has had the device online without a break, while it is not yet called online.
+    settling_since: Option<Instant>,
     reported_offline: bool,
     reported_unsecured: bool,
     /// Pulses sent, oldest first, each followed on the wire by an output status query (osdp_OSTAT).
@@ -311,13 +319,24 @@ impl Link {
             }
             if let Some(p) = cp.as_mut() {
                 p.refresh();
-                let online = p.is_online(0);
+                let up = p.is_online(0);
                 let secure = p.is_sc_active(0);
                 while let Ok(ev) = ev_rx.try_recv() {
                     self.on_event(ev);
                 }
+                // Up is online once it has held for `online_settle`; down is offline at once.
+                let online = if !up {
+                    self.settling_since = None;
+                    false
+                } else if self.online {
+                    true
+                } else {
+                    let since_up = *self.settling_since.get_or_insert_with(Instant::now);
+                    since_up.elapsed() >= self.cfg.online_settle
+                };
                 self.shared_online.store(online, std::sync::atomic::Ordering::Release);
                 if online && !self.online {
+                    self.settling_since = None;
                     self.online = true;
                     self.reported_offline = false;
                     tracing::info!(device = %self.device, secure, "OSDP device online");
@@ -352,7 +371,8 @@ impl Link {
                         let _ = p.ack.send(r);
                     }
                 }
-                if !online && since.elapsed() >= self.cfg.offline_after {
+                // A session still settling is given its time before the port is reopened under it.
+                if !online && self.settling_since.is_none() && since.elapsed() >= self.cfg.offline_after {
                     if !self.reported_offline {
                         self.reported_offline = true;
                         tracing::warn!(device = %self.device, "OSDP device offline (no answer or Secure Channel refused); its door stays locked");
@@ -404,6 +424,7 @@ impl OsdpController {
             inputs: Vec::new(),
             local: [0, 0],
             online: false,
+            settling_since: None,
             reported_offline: false,
             reported_unsecured: false,
             pending: Default::default(),

@@ -19,6 +19,13 @@ struct State {
     silent: bool,
     /// The next strike command is answered with garbage.
     garble_next: bool,
+    /// A slow controller: it carries out each strike command this long after taking it, and acknowledges
+    /// only then (issue 15's fault matrix, "late answers").
+    late: Option<Duration>,
+    /// A strike command was answered late since the controller was last on time.
+    was_late: bool,
+    /// Relock commands carried out (the daemon relocks after a strike it never saw acknowledged).
+    relocks: u64,
     feedback: Vec<Feedback>,
 }
 
@@ -26,6 +33,9 @@ struct Inner {
     id: String,
     state: Mutex<State>,
     tx: mpsc::UnboundedSender<DoorInput>,
+    /// The controller carries out one command at a time, in the order it took them, as a device on a
+    /// serial line does: a relock sent while a late strike is still being carried out comes after it.
+    commands: tokio::sync::Mutex<()>,
 }
 
 pub struct SimDoor {
@@ -48,7 +58,12 @@ const REX_RELEASE: Duration = Duration::from_secs(5);
 impl SimDoor {
     pub fn new(id: &str) -> (Arc<SimDoor>, SimDoorHandle) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let inner = Arc::new(Inner { id: id.into(), state: Mutex::new(State::default()), tx });
+        let inner = Arc::new(Inner {
+            id: id.into(),
+            state: Mutex::new(State::default()),
+            tx,
+            commands: tokio::sync::Mutex::new(()),
+        });
         (Arc::new(SimDoor { inner: inner.clone(), rx: tokio::sync::Mutex::new(rx) }), SimDoorHandle { inner })
     }
 }
@@ -144,6 +159,8 @@ impl SimDoorHandle {
         let mut st = lock(&self.inner);
         st.unplugged = false;
         st.silent = false;
+        st.late = None;
+        st.was_late = false;
         drop(st);
         self.inner.emit(DoorInput::Online);
     }
@@ -159,8 +176,35 @@ impl SimDoorHandle {
         lock(&self.inner).garble_next = true;
     }
 
+    /// A slow controller (`Some`): each strike is carried out, and acknowledged, `late` after the command —
+    /// past the daemon's deadline, so the relay may pull in after the person was told the door did not open.
+    /// `None`: on time again, and its driver says so (`Online`) if it had been late.
+    pub fn answer_late(&self, late: Option<Duration>) {
+        let mut st = lock(&self.inner);
+        st.late = late;
+        let back = late.is_none() && std::mem::take(&mut st.was_late);
+        drop(st);
+        if back {
+            self.inner.emit(DoorInput::Online);
+        }
+    }
+
+    /// Relock commands the controller has carried out.
+    pub fn relocks(&self) -> u64 {
+        lock(&self.inner).relocks
+    }
+
     pub fn feedback_log(&self) -> Vec<Feedback> {
         lock(&self.inner).feedback.clone()
+    }
+}
+
+impl Inner {
+    /// Carries out a strike command the controller has taken: the relay pulls in for `pulse`.
+    fn energise(&self, pulse: Duration) {
+        let mut st = lock(self);
+        st.energised_until = Some(Instant::now() + pulse);
+        st.pulses += 1;
     }
 }
 
@@ -171,7 +215,7 @@ impl DoorController for SimDoor {
 
     fn pulse(&self, pulse: Duration) -> BoxFuture<'_, Result<(), DeviceError>> {
         Box::pin(async move {
-            let silent = {
+            let (silent, late) = {
                 let mut st = lock(&self.inner);
                 if st.unplugged {
                     return Err(DeviceError::Offline { device: self.inner.id.clone() });
@@ -182,17 +226,28 @@ impl DoorController for SimDoor {
                         fault: crate::Misbehaviour::Garbled,
                     });
                 }
-                if !st.silent {
-                    st.energised_until = Some(Instant::now() + pulse);
-                    st.pulses += 1;
+                if st.late.is_some() {
+                    st.was_late = true;
                 }
-                st.silent
+                (st.silent, st.late)
             };
             if silent {
-                // Never acknowledged: the caller's deadline ends the wait.
+                // Never acknowledged (and never carried out): the caller's deadline ends the wait.
                 std::future::pending::<()>().await;
             }
-            Ok(())
+            // The command is on the line: the controller carries it out whether or not anyone still waits
+            // for its answer, so the work is its own task, not this future (which the caller may drop).
+            let inner = self.inner.clone();
+            let (done, answer) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                let _queue = inner.commands.lock().await;
+                if let Some(late) = late {
+                    tokio::time::sleep(late).await;
+                }
+                inner.energise(pulse);
+                let _ = done.send(());
+            });
+            answer.await.map_err(|_| DeviceError::Closed)
         })
     }
 
@@ -202,11 +257,17 @@ impl DoorController for SimDoor {
 
     fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>> {
         Box::pin(async move {
-            let mut st = lock(&self.inner);
-            if st.unplugged || st.silent {
-                return Err(DeviceError::Offline { device: self.inner.id.clone() });
+            {
+                let st = lock(&self.inner);
+                if st.unplugged || st.silent {
+                    return Err(DeviceError::Offline { device: self.inner.id.clone() });
+                }
             }
+            // After any strike still being carried out (a late controller), as on the line.
+            let _queue = self.inner.commands.lock().await;
+            let mut st = lock(&self.inner);
             st.energised_until = None;
+            st.relocks += 1;
             Ok(())
         })
     }
@@ -299,5 +360,29 @@ mod tests {
         assert_eq!(h.pulses(), 0);
         assert!(d.pulse(Duration::from_secs(1)).await.is_ok());
         assert_eq!(h.pulses(), 1);
+    }
+
+    /// A late controller carries the strike out after the caller gave up waiting, and a relock sent
+    /// meanwhile comes after it (one command at a time); on time again, its driver says so.
+    #[tokio::test(start_paused = true)]
+    async fn a_late_controller_pulls_in_after_the_deadline_and_a_relock_follows_it() {
+        let (d, h) = SimDoor::new("d");
+        h.answer_late(Some(Duration::from_secs(3)));
+        let r = tokio::time::timeout(Duration::from_secs(2), d.pulse(Duration::from_secs(5))).await;
+        assert!(r.is_err(), "no acknowledgement within the deadline");
+        assert!(!h.relay_energised() && h.pulses() == 0, "not carried out yet");
+        let relock = tokio::spawn({
+            let d = d.clone();
+            async move { d.relock().await }
+        });
+        tokio::time::sleep(Duration::from_millis(999)).await;
+        assert_eq!(h.pulses(), 0);
+        assert!(relock.await.unwrap().is_ok());
+        assert_eq!((h.pulses(), h.relocks()), (1, 1), "the late strike landed, then the relock");
+        assert!(!h.relay_energised(), "relocked at once after it");
+        h.answer_late(None);
+        assert_eq!(d.next_input().await.unwrap(), DoorInput::Online);
+        d.pulse(Duration::from_secs(1)).await.unwrap();
+        assert!(h.relay_energised());
     }
 }
