@@ -1,7 +1,8 @@
 //! The fault matrix as figures (issue 15): each reader kind and each controller kind the simulator plays,
 //! behind the terminal room's door (`office-door`, Level 1, 003 §13(1)), × the faults it can be given —
 //! unplugged, silent, garbled, answering after its deadline, dead in the middle of a pulse, lying about its
-//! strike, failing Secure Channel, replaced by a device without Secure Channel (a downgrade attempt). Each cell is one `tobirad --simulation` life on the same stores (the site set up once per
+//! strike, failing Secure Channel, replaced by a device without Secure Channel (a downgrade attempt), a man
+//! in the middle rewriting its replies mid-session. Each cell is one `tobirad --simulation` life on the same stores (the site set up once per
 //! device kind through the CLI, as in `tests/e2e/faults.rs`, with the same door from `tobira_cli::harness`):
 //! a decision before the fault, the fault, its recovery and a decision after it, then the fault again and
 //! SIGTERM in the middle of it. 200 idle control connections are held open meanwhile and `tobira status`
@@ -213,6 +214,14 @@ impl Bed {
             );
         }
         Ok(())
+    }
+
+    /// Whether the daemon has the office door's controller online (its driver's view, as `devices` says):
+    /// an OSDP device is online for the daemon only once its session has settled, after the device itself.
+    fn controller_online(&self) -> anyhow::Result<bool> {
+        let v = self.client().call(Request::Devices)?;
+        let doors = v["doors"].as_array().cloned().unwrap_or_default();
+        Ok(doors.iter().any(|d| d["controller"] == CONTROLLER && d["healthy"] == true))
     }
 
     fn sim(&self, c: SimCommand) -> anyhow::Result<serde_json::Value> {
@@ -683,8 +692,8 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
         let life = bed.start()?;
         bed.set_up_tanaka()?;
         sigterm(life);
-        let online = |_: &Bed| -> anyhow::Result<()> {
-            wait(30, || Ok(pd.state().online && pd.state().secure))?;
+        let online = |bed: &Bed| -> anyhow::Result<()> {
+            wait(30, || Ok(pd.state().online && pd.state().secure && bed.controller_online()?))?;
             std::thread::sleep(Duration::from_secs(1));
             Ok(())
         };
@@ -740,9 +749,9 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
         let life = bed.start()?;
         bed.set_up_tanaka()?;
         sigterm(life);
-        let online = |_: &Bed| -> anyhow::Result<()> {
+        let online = |bed: &Bed| -> anyhow::Result<()> {
             let pd = || current.lock().unwrap_or_else(|e| e.into_inner()).state();
-            wait(30, || Ok(pd().online && pd().secure))?;
+            wait(30, || Ok(pd().online && pd().secure && bed.controller_online()?))?;
             std::thread::sleep(Duration::from_secs(1));
             Ok(())
         };
@@ -752,6 +761,40 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
             "osdp",
             cell(&bed, CONTROLLER, "Secure Channel downgrade", Some(&online), &downgrade, Some(&restore), true)?,
         );
+        let _ = std::fs::remove_dir_all(&bed.dir);
+    }
+
+    // A man in the middle of the line, mid-session: the controller online under Secure Channel, then every
+    // reply's MAC rewritten (valid CRC) by a relay between the panel and the device, then the line clean again.
+    if wanted("osdp") {
+        let dir = tempfile::tempdir()?;
+        let (panel, _panel_slave, link, key_file, key) = osdp_line(dir.path(), KEY_HEX)?;
+        let (device_line, device_slave, _) = tobira_drivers::pty::open_pty()?;
+        let pd =
+            tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_line), 1, key).map_err(anyhow::Error::msg)?;
+        let relay = tobira_cli::mitm::MitmRelay::start(panel, std::fs::File::from(device_slave))?;
+        let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
+        let bed = Bed::new(&site, &daemon, rt()?)?;
+        let life = bed.start()?;
+        bed.set_up_tanaka()?;
+        sigterm(life);
+        let online = |bed: &Bed| -> anyhow::Result<()> {
+            wait(30, || Ok(pd.state().online && pd.state().secure && bed.controller_online()?))?;
+            std::thread::sleep(Duration::from_secs(1));
+            Ok(())
+        };
+        let attack = |_: &Bed| {
+            relay.rewrite_macs(true);
+            Ok(())
+        };
+        let clean = |_: &Bed| {
+            relay.rewrite_macs(false);
+            Ok(())
+        };
+        keep("osdp", cell(&bed, CONTROLLER, "man in the middle (MACs)", Some(&online), &attack, Some(&clean), true)?);
+        if relay.rewritten() == 0 {
+            bail!("the man in the middle rewrote no reply: the cell tested nothing");
+        }
         let _ = std::fs::remove_dir_all(&bed.dir);
     }
 

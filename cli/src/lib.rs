@@ -8,6 +8,7 @@ pub mod client;
 pub mod demo;
 pub mod harness;
 pub mod local_time;
+pub mod mitm;
 pub mod prompt;
 pub mod restore;
 pub mod restore_centre;

@@ -518,104 +518,6 @@ fn an_osdp_secure_channel_downgrade_is_refused_audited_once_and_grants_nobody() 
     assert_sigterm_ends(d);
 }
 
-/// A man in the middle of the RS-485 line, mid-session: every reply of the office door's controller passes
-/// through `Relay`, which (when told to) alters the message authentication code of each Secure Channel
-/// reply and fixes the frame's CRC, as an attacker who can rewrite frames but does not hold the key would.
-/// The CRC passes, the MAC does not.
-struct Relay {
-    tamper: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    tampered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// Secure Channel replies whose CRC this relay recomputed to the byte before altering any: the proof that
-    /// it rewrites frames the way the line's own code does, so the panel sees a valid frame with a bad MAC.
-    crc_agreed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// OSDP's CRC-16 (CRC-16/AUG-CCITT: polynomial 0x1021, initial value 0x1D0F), sent least significant
-/// byte first.
-fn osdp_crc(bytes: &[u8]) -> u16 {
-    let mut crc: u16 = 0x1D0F;
-    for &b in bytes {
-        crc ^= u16::from(b) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc
-}
-
-impl Relay {
-    /// Joins the panel's line (`panel`, a PTY master the daemon opens by its slave's path) to the device's
-    /// (`device`, the slave of the PTY whose master the simulated controller holds). Bytes from the panel pass
-    /// unchanged; the device's are framed so a whole reply can be rewritten.
-    fn start(panel: std::fs::File, device: std::fs::File) -> Relay {
-        use std::io::{Read, Write};
-        use std::sync::atomic::Ordering;
-        let relay = Relay { tamper: Default::default(), tampered: Default::default(), crc_agreed: Default::default() };
-        let (mut from_panel, mut to_device) = (panel.try_clone().unwrap(), device.try_clone().unwrap());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 512];
-            while let Ok(n) = from_panel.read(&mut buf) {
-                if n == 0 || to_device.write_all(&buf[..n]).is_err() {
-                    break;
-                }
-            }
-        });
-        let (mut from_device, mut to_panel) = (device, panel);
-        let (tamper, tampered, agreed) = (relay.tamper.clone(), relay.tampered.clone(), relay.crc_agreed.clone());
-        std::thread::spawn(move || {
-            let mut pending: Vec<u8> = Vec::new();
-            let mut buf = [0u8; 512];
-            while let Ok(n) = from_device.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                pending.extend_from_slice(&buf[..n]);
-                let mut out = Vec::new();
-                loop {
-                    // A frame: SOM 0x53, address, length (whole frame, little-endian), control, …, CRC.
-                    let Some(start) = pending.iter().position(|&b| b == 0x53) else {
-                        out.append(&mut pending);
-                        break;
-                    };
-                    out.extend(pending.drain(..start));
-                    if pending.len() < 4 {
-                        break;
-                    }
-                    let len = usize::from(pending[2]) | usize::from(pending[3]) << 8;
-                    if !(8..=1024).contains(&len) {
-                        out.push(pending.remove(0));
-                        continue;
-                    }
-                    if pending.len() < len {
-                        break;
-                    }
-                    let mut frame: Vec<u8> = pending.drain(..len).collect();
-                    let (ctrl, scs) = (frame[4], frame.get(6).copied().unwrap_or(0));
-                    // A CRC frame with a security block of type SCS_16 or SCS_18: a MAC in its last four bytes
-                    // before the CRC.
-                    if ctrl & 0x04 != 0 && ctrl & 0x08 != 0 && (scs == 0x16 || scs == 0x18) && len >= 14 {
-                        let body = len - 2;
-                        if osdp_crc(&frame[..body]).to_le_bytes() == [frame[body], frame[body + 1]] {
-                            agreed.fetch_add(1, Ordering::Relaxed);
-                            if tamper.load(Ordering::Relaxed) {
-                                frame[body - 1] ^= 0x5A;
-                                let crc = osdp_crc(&frame[..body]).to_le_bytes();
-                                frame[body..].copy_from_slice(&crc);
-                                tampered.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                    out.extend(frame);
-                }
-                if !out.is_empty() && to_panel.write_all(&out).is_err() {
-                    break;
-                }
-            }
-        });
-        relay
-    }
-}
-
 /// A man in the middle mid-session: the office door's controller is online under Secure Channel when an
 /// attacker on the line starts rewriting its replies (valid frames, wrong MACs). The panel takes none of
 /// them: the Secure Channel session ends, one outage is audited however long the attack lasts, nobody is
@@ -624,7 +526,6 @@ impl Relay {
 #[test]
 fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody() {
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::atomic::Ordering;
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("ttyRS485-office");
     let key_file = dir.path().join("office-ctl.key");
@@ -636,7 +537,8 @@ fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody
     std::os::unix::fs::symlink(&panel_path, &link).unwrap();
     let (device_master, device_slave, _) = tobira_drivers::pty::open_pty().unwrap();
     let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_master), 1, key).unwrap();
-    let relay = Relay::start(std::fs::File::from(panel), std::fs::File::from(device_slave));
+    let relay =
+        tobira_cli::mitm::MitmRelay::start(std::fs::File::from(panel), std::fs::File::from(device_slave)).unwrap();
     let site =
         tobira_cli::harness::with_osdp_office_controller(&site_with_office_reader("sim-finger"), &link, &key_file)
             .unwrap();
@@ -645,11 +547,11 @@ fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody
     wait_for("the daemon saw it online", 30, || count_any(&d, "device.online", "office-ctl") == 1);
     let mut reported = vec![present_at_office(&d)];
     assert_eq!(reported[0]["granted"], true, "through an honest relay the door works: {}", reported[0]);
-    assert!(relay.crc_agreed.load(Ordering::Relaxed) > 0, "the relay frames the line as OSDP does");
+    assert!(relay.crc_agreed() > 0, "the relay frames the line as OSDP does");
 
     // The attack, mid-session.
     let pulsed = pd.state().last_pulse;
-    relay.tamper.store(true, Ordering::Relaxed);
+    relay.rewrite_macs(true);
     wait_for("the outage audited", 30, || count_any(&d, "device.offline", "office-ctl") == 1);
     for _ in 0..2 {
         let v = present_at_office(&d);
@@ -658,7 +560,7 @@ fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody
     }
     // The panel keeps re-establishing the session while every MAC is wrong: still one outage.
     std::thread::sleep(Duration::from_secs(8));
-    assert!(relay.tampered.load(Ordering::Relaxed) > 0, "replies were rewritten");
+    assert!(relay.rewritten() > 0, "replies were rewritten");
     assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1, "one audit per outage");
     assert_eq!(count_any(&d, "device.online", "office-ctl"), 1, "never online while the MACs are wrong");
     assert_eq!(pd.state().last_pulse, pulsed, "no strike command reached the device during the attack");
@@ -666,7 +568,7 @@ fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody
     assert_alive(&d);
 
     // The line is clean again.
-    relay.tamper.store(false, Ordering::Relaxed);
+    relay.rewrite_macs(false);
     wait_for("the recovery audited", 40, || count_any(&d, "device.online", "office-ctl") == 2);
     let v = present_at_office(&d);
     assert_eq!(v["granted"], true, "{v}");
