@@ -227,8 +227,10 @@ pub fn canonical_hash(
 /// An event's columns as a database hands them back — the node's SQLite, the centre's PostgreSQL (as
 /// shipped, as queried, as fetched back for a restore): the texts exactly as hashed. [`EventRow::into_event`]
 /// is the one place they are read into the typed [`StoredEvent`], so the node, the shipper and the centre
-/// share one event and parse strings only at their SQL edge.
-#[derive(Debug, Clone, PartialEq)]
+/// share one event and parse strings only at their SQL edge. Read by column name through `sqlx::FromRow`,
+/// from either backend (SQLite's INTEGER, REAL, BLOB and PostgreSQL's BIGINT, DOUBLE PRECISION, BYTEA decode
+/// to the same fields), so there is no hand-written reader to keep in step with the columns.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct EventRow {
     pub node: String,
     pub seq: i64,
@@ -270,6 +272,34 @@ impl EventRow {
             details_text: self.details,
             prev_hash: hash32(self.prev_hash),
             hash: hash32(self.hash),
+        }
+    }
+}
+
+impl StoredEvent {
+    /// `e` as a view over the log reads it back, `node`'s event number `seq`: for the tests of views (the
+    /// ledgers, the centre's directory) that read the typed fields only. The texts are `e`'s own renderings;
+    /// the hashes are zero, so this event never verifies — it is not a way to forge a chain.
+    #[doc(hidden)]
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn for_test(node: &str, seq: i64, e: NewEvent) -> StoredEvent {
+        StoredEvent {
+            node: node.to_string(),
+            seq,
+            time: e.time,
+            time_text: time_text(e.time),
+            kind: e.kind,
+            actor: e.actor,
+            subject: e.subject,
+            place: e.place,
+            outcome: e.outcome,
+            reason: e.reason,
+            article: e.article,
+            score: e.score,
+            details_text: details_text(&e.details),
+            details: e.details,
+            prev_hash: [0; 32],
+            hash: [0; 32],
         }
     }
 }

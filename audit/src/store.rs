@@ -6,9 +6,9 @@ use crate::event::{EventRow, StoredEvent};
 use crate::signing::Signer;
 use crate::writer::AuditWriter;
 use chrono::{DateTime, Utc};
+use sqlx::ConnectOptions;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{ConnectOptions, Row};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -70,26 +70,6 @@ pub async fn read_public_key(db: &Path) -> Result<Vec<u8>, AuditError> {
 pub(crate) async fn catch_up_index(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
     while index_step(conn, 5_000).await? > 0 {}
     Ok(())
-}
-
-pub(crate) fn row_to_event(r: &SqliteRow) -> Result<StoredEvent, sqlx::Error> {
-    Ok(EventRow {
-        node: r.try_get("node")?,
-        seq: r.try_get("seq")?,
-        time: r.try_get("time")?,
-        kind: r.try_get("kind")?,
-        actor: r.try_get("actor")?,
-        subject: r.try_get("subject")?,
-        place: r.try_get("place")?,
-        outcome: r.try_get("outcome")?,
-        reason: r.try_get("reason")?,
-        article: r.try_get("article")?,
-        score: r.try_get("score")?,
-        details: r.try_get("details")?,
-        prev_hash: r.try_get("prev_hash")?,
-        hash: r.try_get("hash")?,
-    }
-    .into_event())
 }
 
 impl AuditStore {
@@ -175,7 +155,9 @@ impl AuditStore {
         self.writer.clone()
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    /// The store's connections, for this crate's own modules (the backup): the tables are read and written only
+    /// through the store's methods, never by its users.
+    pub(crate) fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
@@ -234,12 +216,39 @@ impl AuditStore {
             sql.push_str(&format!(" LIMIT {l}"));
         }
         // Built only from fixed fragments above; every value is a bind parameter (LIMIT is a u32).
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut q = sqlx::query_as::<_, EventRow>(sqlx::AssertSqlSafe(sql));
         for b in &binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(|r| row_to_event(r).map_err(AuditError::Db)).collect()
+        Ok(q.fetch_all(&self.pool).await?.into_iter().map(EventRow::into_event).collect())
+    }
+
+    /// The number of the last event in the chain, 0 while it is empty: the local head the shipping status
+    /// compares with what the centre acknowledged (issue 7).
+    pub async fn head_seq(&self) -> Result<i64, AuditError> {
+        Ok(sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM events").fetch_one(&self.pool).await?)
+    }
+
+    /// Up to `limit` events after number `seq`, in order: what the shipper sends the centre next (issue 7 §2).
+    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<StoredEvent>, AuditError> {
+        let rows: Vec<EventRow> = sqlx::query_as("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(EventRow::into_event).collect())
+    }
+
+    /// Up to `limit` (number, chain hash) pairs of the events after `after` up to `upto`, in order: the leaves
+    /// of the witnessed log (issue 7 §4), without reading the events themselves. The hash is as stored (not
+    /// checked to be 32 bytes): the caller decides what a malformed one means.
+    pub async fn chain_hashes(&self, after: i64, upto: i64, limit: u32) -> Result<Vec<(i64, Vec<u8>)>, AuditError> {
+        Ok(sqlx::query_as("SELECT seq, hash FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?")
+            .bind(after)
+            .bind(upto)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Deletes events older than `cutoff`. Refused for anything younger than 7 years (000 §9(3), 003 §17).

@@ -2,8 +2,8 @@
 
 use crate::disk::{read_head_file, read_only};
 use crate::error::AuditError;
+use crate::event::EventRow;
 use crate::signing::{checkpoint_message, verify_signature};
-use crate::store::row_to_event;
 use sqlx::{ConnectOptions, Row};
 use std::path::Path;
 
@@ -82,12 +82,13 @@ pub async fn verify(db: &Path, public_key: &[u8]) -> Result<VerifyReport, Verify
     let early_head = read_head_file(db);
     let mut c = read_only(db).map_err(unreadable)?.connect().await.map_err(unreadable)?;
     sqlx::query("BEGIN").execute(&mut c).await.map_err(unreadable)?;
-    let rows = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(unreadable)?;
+    let rows: Vec<EventRow> =
+        sqlx::query_as("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.map_err(unreadable)?;
     let mut prev_seq = 0i64;
     let mut prev_hash = [0u8; 32];
     let mut hashes = std::collections::HashMap::with_capacity(rows.len());
-    for r in &rows {
-        let e = row_to_event(r).map_err(unreadable)?;
+    for r in rows {
+        let e = r.into_event();
         if e.seq != prev_seq + 1 {
             return Err(VerifyFailure::Missing { after_seq: prev_seq, expected: prev_seq + 1 });
         }

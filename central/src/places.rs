@@ -80,7 +80,7 @@ impl tobira_ledger::Directory for CentralDirectory {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use tobira_audit::{Outcome, StoredEvent};
+    use tobira_audit::{NewEvent, Outcome, StoredEvent};
 
     fn start(places: serde_json::Value) -> serde_json::Value {
         serde_json::json!({"version": "0.1.0", "places": places})
@@ -113,24 +113,12 @@ mod tests {
         };
         let t = Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap();
         let ev = |node: &str, seq: i64, kind: &str, outcome: Outcome, reason: &str, details: serde_json::Value| {
-            StoredEvent {
-                node: node.into(),
-                seq,
-                time: t,
-                time_text: String::new(),
-                kind: kind.into(),
-                actor: Some("tanaka".into()),
-                subject: Some("tanaka".into()),
-                place: Some("server-door".into()),
-                outcome,
-                reason: reason.into(),
-                article: None,
-                score: None,
-                details,
-                details_text: String::new(),
-                prev_hash: [0; 32],
-                hash: [0; 32],
-            }
+            let e = NewEvent::new(t, kind, outcome, reason)
+                .actor("tanaka")
+                .subject("tanaka")
+                .place("server-door")
+                .details(details);
+            StoredEvent::for_test(node, seq, e)
         };
         let mut events = Vec::new();
         for node in ["honcho", "kita"] {

@@ -5,8 +5,7 @@
 use crate::CentralError;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
-use sqlx::Row;
-use sqlx::postgres::{PgPool, PgRow};
+use sqlx::postgres::PgPool;
 use tobira_audit::{EventRow, StoredEvent};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -72,30 +71,22 @@ impl Serialize for CentralEvent {
     }
 }
 
-/// The SQL edge: a row of the query below read into the shared event.
-fn central_event(r: &PgRow) -> Result<CentralEvent, sqlx::Error> {
-    let received_at: String = r.try_get("received_at")?;
-    let received_at = DateTime::parse_from_rfc3339(&received_at)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| sqlx::Error::ColumnDecode { index: "received_at".into(), source: Box::new(e) })?;
-    let event = EventRow {
-        node: r.try_get("node")?,
-        seq: r.try_get("seq")?,
-        time: r.try_get("time")?,
-        kind: r.try_get("kind")?,
-        actor: r.try_get("actor")?,
-        subject: r.try_get("subject")?,
-        place: r.try_get("place")?,
-        outcome: r.try_get("outcome")?,
-        reason: r.try_get("reason")?,
-        article: r.try_get("article")?,
-        score: r.try_get("score")?,
-        details: r.try_get("details")?,
-        prev_hash: r.try_get("prev_hash")?,
-        hash: r.try_get("hash")?,
+/// The SQL edge: a row of the query below, the event's columns (read by name, as the node reads its own)
+/// and the receipt time beside them.
+#[derive(sqlx::FromRow)]
+struct CentralRow {
+    received_at: String,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
+
+impl CentralRow {
+    fn into_central(self) -> Result<CentralEvent, sqlx::Error> {
+        let received_at = DateTime::parse_from_rfc3339(&self.received_at)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|e| sqlx::Error::ColumnDecode { index: "received_at".into(), source: Box::new(e) })?;
+        Ok(CentralEvent { received_at, event: self.event.into_event() })
     }
-    .into_event();
-    Ok(CentralEvent { received_at, event })
 }
 
 /// Answers `q` in time order (then node, sequence) and records who asked. `viewer` names the person asking
@@ -138,11 +129,12 @@ pub async fn ask(pool: &PgPool, viewer: &str, q: &Question) -> Result<Vec<Centra
     sql.push_str(&format!(" ORDER BY time, node, seq LIMIT {}", q.limit.unwrap_or(10_000).min(1_000_000)));
     let mut tx = pool.begin().await?;
     // Built only from fixed fragments above; every value is a bind parameter (LIMIT is a u32).
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    let mut query = sqlx::query_as::<_, CentralRow>(sqlx::AssertSqlSafe(sql));
     for b in &binds {
         query = query.bind(b);
     }
-    let rows = query.fetch_all(&mut *tx).await?.iter().map(central_event).collect::<Result<Vec<_>, _>>()?;
+    let rows =
+        query.fetch_all(&mut *tx).await?.into_iter().map(CentralRow::into_central).collect::<Result<Vec<_>, _>>()?;
     sqlx::query("INSERT INTO record_views(viewer, query, rows) VALUES (session_user || ':' || $1, $2, $3)")
         .bind(viewer)
         .bind(serde_json::to_string(q).unwrap_or_default())

@@ -6,7 +6,6 @@
 //! signed head to the node's pinned key — never to a key the centre (or the backup) names.
 
 use crate::{CentralError, ShippedEvent};
-use sqlx::Row;
 use sqlx::postgres::PgPool;
 use tobira_audit::merkle::{CompactTree, Hash, leaf_hash};
 use tobira_audit::witness::{SignedTreeHead, TreeHead};
@@ -24,9 +23,10 @@ pub async fn events_after(pool: &PgPool, node: &str, after: i64) -> Result<Vec<S
     let mut out: Vec<ShippedEvent> = Vec::new();
     loop {
         let from = out.last().map_or(after, |e| e.seq);
-        let rows = sqlx::query(
-            "SELECT seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash \
-             FROM audit_events WHERE node = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        // `node` is selected although it is the one asked for: the row reads into the shared event by name.
+        let rows: Vec<tobira_audit::EventRow> = sqlx::query_as(
+            "SELECT node, seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, \
+             hash FROM audit_events WHERE node = $1 AND seq > $2 ORDER BY seq LIMIT $3",
         )
         .bind(node)
         .bind(from)
@@ -34,27 +34,7 @@ pub async fn events_after(pool: &PgPool, node: &str, after: i64) -> Result<Vec<S
         .fetch_all(pool)
         .await?;
         let n = rows.len() as i64;
-        for r in rows {
-            out.push(
-                tobira_audit::EventRow {
-                    node: node.to_string(),
-                    seq: r.try_get(0)?,
-                    time: r.try_get(1)?,
-                    kind: r.try_get(2)?,
-                    actor: r.try_get(3)?,
-                    subject: r.try_get(4)?,
-                    place: r.try_get(5)?,
-                    outcome: r.try_get(6)?,
-                    reason: r.try_get(7)?,
-                    article: r.try_get(8)?,
-                    score: r.try_get(9)?,
-                    details: r.try_get(10)?,
-                    prev_hash: r.try_get(11)?,
-                    hash: r.try_get(12)?,
-                }
-                .into_event(),
-            );
-        }
+        out.extend(rows.into_iter().map(tobira_audit::EventRow::into_event));
         if n < PAGE {
             return Ok(out);
         }

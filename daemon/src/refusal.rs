@@ -5,6 +5,9 @@
 use crate::store::StoreError;
 use tobira_proto::ErrorCode;
 
+/// What a handler answers: its result as JSON, or why it changed nothing.
+pub type Answer = Result<serde_json::Value, Refusal>;
+
 /// A refusal with the code the CLI maps to its exit status.
 pub struct Refusal {
     pub code: ErrorCode,

@@ -6,7 +6,7 @@ mod peer_witness;
 pub mod systemd;
 
 use crate::node::clock::Clock;
-use crate::node::daemon::{Daemon, DoorRuntime, Matching, Shared};
+use crate::node::daemon::{CentralLink, Daemon, Devices, DoorRuntime, Matcher, Matching, Shared, Stores};
 use crate::node::options::{Options, SiteFileError, load_site};
 use crate::store::RegistryStore;
 use std::collections::HashMap;
@@ -178,12 +178,6 @@ pub fn check_simulated_devices(site: &Site, simulation: bool) -> Result<(), Star
 }
 
 /// The devices a site names, built from their drivers.
-struct Devices {
-    readers: HashMap<tobira_core::ids::ReaderId, Arc<dyn Reader>>,
-    doors: HashMap<tobira_core::ids::DoorId, DoorRuntime>,
-    sim: Option<crate::sim::devices::SimDevices>,
-}
-
 fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
     let mut sim = crate::sim::devices::SimDevices::default();
     let mut readers: HashMap<_, Arc<dyn Reader>> = HashMap::new();
@@ -305,7 +299,7 @@ fn build_devices(site: &Site, opts: &Options) -> Result<Devices, StartError> {
         sim.map_door(&d.id, &d.controller);
         doors.insert(d.id.clone(), DoorRuntime { id: d.id.clone(), controller: ctl });
     }
-    Ok(Devices { readers, doors, sim: opts.simulation.then_some(sim) })
+    Ok(Devices { readers, doors, door_states: Default::default(), sim: opts.simulation.then_some(sim) })
 }
 
 /// The names the site file gives its zones, doors and terminals (id → サーバ室), said at every start: the
@@ -352,7 +346,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let template_key = crate::secrets::keyring::settle(&opts.template_key_path(), &store).await?;
     let audit = audit_store.writer();
     systemd::status("configuring the devices");
-    let Devices { readers, doors, sim } = build_devices(&site, &opts)?;
+    let devices = build_devices(&site, &opts)?;
     let registry = store.load_registry(site.clone()).await?;
     let lockouts = store.lockouts().await?;
 
@@ -382,14 +376,14 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let daemon = Arc::new(Daemon {
         site: site.clone(),
         clock,
-        store,
-        audit_store,
-        audit,
+        stores: Stores { registry: store, audit: audit_store, writer: audit },
         template_key: tokio::sync::RwLock::new(template_key),
         bootstrap_closed: std::sync::atomic::AtomicBool::new(false),
-        shipping: Mutex::new(site.central.as_ref().map(|_| Default::default())),
-        central_contact: Mutex::new(None),
-        outbox_wake: tokio::sync::Notify::new(),
+        central: CentralLink {
+            contact: Mutex::new(None),
+            shipping: Mutex::new(site.central.as_ref().map(|_| Default::default())),
+            outbox_wake: tokio::sync::Notify::new(),
+        },
         alarms: alarm_tx,
         shared: Mutex::new(Shared {
             grants: tobira_core::model::GrantIndex::new(&registry),
@@ -400,13 +394,13 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
             // Restored: a restart does not reset a stranger's delay (issue 16 §2).
             reader_throttle: crate::flows::doors::throttle_file::load(&opts.data_dir),
         }),
-        matching: RwLock::new(matching),
-        threshold: Daemon::default_threshold(),
-        palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
-        readers,
-        doors,
-        door_states: Default::default(),
-        sim,
+        matcher: Matcher {
+            matching: RwLock::new(matching),
+            threshold: Daemon::default_threshold(),
+            palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
+            fpir: site.fpir,
+        },
+        devices,
         decisions,
         heartbeats: Default::default(),
         metrics: Default::default(),
@@ -416,7 +410,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     daemon.load_bootstrap_state().await?;
     crate::node::trust::at_start(&daemon).await;
     if site.central.is_some() {
-        *daemon.central_contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
+        *daemon.central.contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
     }
     // A crash between "approved" and "applied" is finished now, before anyone is served.
     crate::admin::requests::resume(&daemon).await.map_err(|e| StartError::Resume(e.message))?;
@@ -439,7 +433,7 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         .record(NewEvent::new(daemon.now(), "daemon.start", Outcome::Info, "STARTED").place(site.id.as_str()).details(
             serde_json::json!({
                 "version": env!("CARGO_PKG_VERSION"), "simulation": opts.simulation,
-                "templates": daemon.matching.read().map(|m| m.owners.len()).unwrap_or(0), "places": place_names(&site),
+                "templates": daemon.matcher.matching.read().map(|m| m.owners.len()).unwrap_or(0), "places": place_names(&site),
             }),
         ))
         .await;
@@ -551,8 +545,8 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let _ = daemon
         .record(NewEvent::new(daemon.now(), "daemon.stop", Outcome::Info, "STOPPED").place(site.id.as_str()))
         .await;
-    daemon.audit.shutdown().await;
-    daemon.store.close().await;
+    daemon.stores.writer.shutdown().await;
+    daemon.stores.registry.close().await;
     tracing::info!("tobirad stopped");
     Ok(())
 }

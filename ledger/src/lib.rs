@@ -578,6 +578,7 @@ fn body_part(dj: &serde_json::Value) -> String {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use tobira_audit::NewEvent;
 
     struct Dir;
 
@@ -615,30 +616,18 @@ mod tests {
         subject: Option<&str>,
         details: serde_json::Value,
     ) -> StoredEvent {
-        StoredEvent {
-            node: "n1".into(),
+        let outcome = if kind.starts_with("door.alarm") {
+            Outcome::Alarm
+        } else if kind.starts_with("door.") {
+            Outcome::Granted
+        } else {
+            Outcome::Info
+        };
+        StoredEvent::for_test(
+            "n1",
             seq,
-            time: t,
-            time_text: String::new(),
-            kind: kind.into(),
-            actor: actor.map(Into::into),
-            subject: subject.map(Into::into),
-            place: None,
-            outcome: if kind.starts_with("door.alarm") {
-                Outcome::Alarm
-            } else if kind.starts_with("door.") {
-                Outcome::Granted
-            } else {
-                Outcome::Info
-            },
-            reason: String::new(),
-            article: None,
-            score: None,
-            details,
-            details_text: String::new(),
-            prev_hash: [0; 32],
-            hash: [0; 32],
-        }
+            NewEvent::new(t, kind, outcome, "").actor(actor).subject(subject).details(details),
+        )
     }
 
     fn strike(seq: i64, t: DateTime<Utc>, decision: i64) -> StoredEvent {

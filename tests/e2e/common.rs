@@ -85,6 +85,14 @@ impl Drop for Running {
     }
 }
 
+/// How an administrative command names its actor: proved by their finger at the admin reader (`Running::act`),
+/// or only claimed with `--actor`, as a new site's system administrator acts before their finger is enrolled.
+#[derive(Clone, Copy)]
+pub enum As<'a> {
+    Proved(&'a str),
+    Claimed(&'a str),
+}
+
 impl Running {
     pub fn start(dir: &Path) -> Running {
         Running::start_with(dir, demo_site(), &[])
@@ -177,6 +185,39 @@ impl Running {
             let _ = self.tobira(&["sim", "clear", r]);
         }
         o
+    }
+
+    /// The vendor visit the scenarios share: abe of 保守株式会社 (サーバ保守, name tag V-017) at the server door
+    /// from `from` until `until`, escorted by `escorts` (comma-separated), with `extra` arguments after it
+    /// (`--media …`, `--json`), filed by `by`.
+    pub fn visit(&self, by: As, from: &str, until: &str, escorts: &str, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "visit",
+            "abe",
+            "--company",
+            "保守株式会社",
+            "--purpose",
+            "サーバ保守",
+            "--name-tag",
+            "V-017",
+            "--doors",
+            "server-door",
+            "--from",
+            from,
+            "--until",
+            until,
+            "--escorts",
+            escorts,
+        ];
+        args.extend_from_slice(extra);
+        match by {
+            As::Proved(actor) => self.act(actor, &args),
+            As::Claimed(actor) => {
+                let mut all = vec!["--actor", actor];
+                all.extend(args);
+                self.tobira(&all)
+            }
+        }
     }
 
     pub fn stop(mut self) -> std::process::ExitStatus {

@@ -191,29 +191,12 @@ fn escort_site(d: &Running) {
             &d.act("suzuki", &["--json", "grant", "add", who, "--place", "zone:server-room", "--until", "2027-03-31"]),
         );
     }
-    json(&d.act(
-        "takahashi",
-        &[
-            "--json",
-            "visit",
-            "abe",
-            "--company",
-            "保守株式会社",
-            "--purpose",
-            "サーバ保守",
-            "--name-tag",
-            "V-017",
-            "--doors",
-            "server-door",
-            "--from",
-            "2026-11-24T09:00",
-            "--until",
-            "2026-11-24T17:00",
-            "--escorts",
-            "tanaka,sato",
-            "--media",
-            "保守用ノートPC",
-        ],
+    json(&d.visit(
+        As::Proved("takahashi"),
+        "2026-11-24T09:00",
+        "2026-11-24T17:00",
+        "tanaka,sato",
+        &["--media", "保守用ノートPC", "--json"],
     ));
 }
 

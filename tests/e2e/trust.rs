@@ -368,26 +368,7 @@ fn a_grant_until_today_admits_today_through_its_last_second() {
         "2027-03-31",
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = d.tobira(&[
-        "--actor",
-        "takahashi",
-        "visit",
-        "abe",
-        "--company",
-        "保守株式会社",
-        "--purpose",
-        "サーバ保守",
-        "--name-tag",
-        "V-017",
-        "--doors",
-        "server-door",
-        "--from",
-        "2026-11-24",
-        "--until",
-        "2026-11-24",
-        "--escorts",
-        "tanaka",
-    ]);
+    let o = d.visit(As::Claimed("takahashi"), "2026-11-24", "2026-11-24", "tanaka", &[]);
     assert!(o.status.success(), "a one-day visit given as that day: {}", text(&o));
     let v = at_door(&d, "server-in", "tanaka");
     assert_eq!(v["granted"], true, "today: {v}");

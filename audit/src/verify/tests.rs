@@ -125,10 +125,11 @@ async fn rewritten_history_with_recomputed_hashes_fails_the_signature() {
     // The attacker recomputes the whole chain after an edit but cannot re-sign without the key.
     let f = fixture(5, 100).await;
     let mut c = attacker(&f.db).await;
-    let rows = sqlx::query("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.unwrap();
+    let rows: Vec<crate::EventRow> =
+        sqlx::query_as("SELECT * FROM events ORDER BY seq").fetch_all(&mut c).await.unwrap();
     let mut prev = [0u8; 32];
-    for r in &rows {
-        let mut e = crate::store::row_to_event(r).unwrap();
+    for r in rows {
+        let mut e = r.into_event();
         if e.seq == 2 {
             e.subject = Some("forged".into());
         }

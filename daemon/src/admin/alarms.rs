@@ -43,7 +43,8 @@ pub async fn alarm_task(
 async fn raise(d: &Daemon, a: Raised) {
     {
         let id = match d
-            .store
+            .stores
+            .registry
             .add_alarm(a.seq, &a.kind, a.place.as_deref(), a.subject.as_deref(), &a.reason, a.time)
             .await
         {
@@ -57,7 +58,7 @@ async fn raise(d: &Daemon, a: Raised) {
         // The system journal: tracing goes to stderr, which systemd keeps.
         tracing::error!(alarm = id, kind = %a.kind, place = a.place.as_deref().unwrap_or(""), reason = %a.reason, "ALARM raised for the security manager (セキュリティ管理者)");
         if notify(&d.site.administration.notify_command, id, &a).await {
-            let _ = d.store.mark_notified(id, d.now()).await;
+            let _ = d.stores.registry.mark_notified(id, d.now()).await;
         }
     }
 }
@@ -108,12 +109,13 @@ const META_SCANNED: &str = "alarm_scan_seq";
 /// the audit append and the alarm task) are raised now. The alarms table is keyed by audit sequence, so an
 /// alarm already raised is not raised twice.
 pub async fn catch_up(d: &Daemon) -> Result<usize, Refusal> {
-    let mut after = d.store.meta(META_SCANNED).await?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+    let mut after = d.stores.registry.meta(META_SCANNED).await?.and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
     let mut raised = 0;
     loop {
         let filter = tobira_audit::Filter { after_seq: Some(after), limit: Some(10_000), ..Default::default() };
         let batch = d
-            .audit_store
+            .stores
+            .audit
             .query(&filter)
             .await
             .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
@@ -127,19 +129,19 @@ pub async fn catch_up(d: &Daemon) -> Result<usize, Refusal> {
                 reason: e.reason.clone(),
                 time: e.time,
             };
-            if d.store.alarms(false).await?.iter().all(|x| x.audit_seq != e.seq) {
+            if d.stores.registry.alarms(false).await?.iter().all(|x| x.audit_seq != e.seq) {
                 raised += 1;
                 let _ = d.alarms.send(a);
             }
         }
         after = last;
     }
-    d.store.set_meta(META_SCANNED, &after.to_string()).await?;
+    d.stores.registry.set_meta(META_SCANNED, &after.to_string()).await?;
     Ok(raised)
 }
 
 pub async fn list(d: &Daemon, all: bool) -> Result<serde_json::Value, Refusal> {
-    let rows = d.store.alarms(!all).await?;
+    let rows = d.stores.registry.alarms(!all).await?;
     Ok(serde_json::to_value(rows).unwrap_or_default())
 }
 
@@ -147,7 +149,7 @@ pub async fn ack(d: &Daemon, actor: &Actor, id: i64, note: &str) -> Result<serde
     if note.trim().is_empty() {
         return Err(Refusal::bad("--note: say what was found and done (it goes in the incident record)"));
     }
-    let Some(alarm) = d.store.alarms(false).await?.into_iter().find(|a| a.id == id) else {
+    let Some(alarm) = d.stores.registry.alarms(false).await?.into_iter().find(|a| a.id == id) else {
         return Err(Refusal::not_found(format!("no alarm {id}; see `tobira alarms`")));
     };
     if let Some(at) = &alarm.acked_at {
@@ -169,7 +171,7 @@ pub async fn ack(d: &Daemon, actor: &Actor, id: i64, note: &str) -> Result<serde
         serde_json::json!({"alarm": id, "alarm_seq": alarm.audit_seq, "kind": alarm.kind, "note": note}),
     )
     .await?;
-    if !d.store.ack_alarm(id, actor.id(), note, d.now()).await? {
+    if !d.stores.registry.ack_alarm(id, actor.id(), note, d.now()).await? {
         return Err(Refusal { code: ErrorCode::Conflict, message: format!("alarm {id} was acknowledged meanwhile") });
     }
     Ok(serde_json::json!({"acknowledged": id, "audit_seq": seq}))

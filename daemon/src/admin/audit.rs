@@ -59,7 +59,8 @@ pub async fn show(d: &Daemon, c: Option<&ActorClaim>, f: AuditFilter) -> Result<
         ..Default::default()
     };
     let events = d
-        .audit_store
+        .stores
+        .audit
         .query(&filter)
         .await
         .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;

@@ -101,17 +101,17 @@ pub async fn backup(d: &Daemon, actor: &Actor, dest: &str) -> Result<serde_json:
 }
 
 async fn write(d: &Daemon, tmp: &Path, dest: &Path) -> Result<Manifest, WriteError> {
-    d.store.vacuum_into(&tmp.join(backup::REGISTRY)).await.map_err(|e| WriteError::at(dest, e))?;
-    let head = d.audit_store.snapshot_into(tmp).await.map_err(|e| WriteError::at(dest, e))?;
+    d.stores.registry.vacuum_into(&tmp.join(backup::REGISTRY)).await.map_err(|e| WriteError::at(dest, e))?;
+    let head = d.stores.audit.snapshot_into(tmp).await.map_err(|e| WriteError::at(dest, e))?;
     let mut manifest = Manifest {
         format: backup::FORMAT.into(),
-        node: d.audit_store.node().to_string(),
+        node: d.stores.audit.node().to_string(),
         site: d.site.id.to_string(),
         created: tobira_audit::time_text(d.now()),
         version: env!("CARGO_PKG_VERSION").into(),
         head,
         head_signature: String::new(),
-        store_key: hex::encode(d.audit_store.public_key()),
+        store_key: hex::encode(d.stores.audit.public_key()),
         files: vec![],
         keys_not_included: backup::KEYS_NOT_INCLUDED.iter().map(|(k, _)| k.to_string()).collect(),
     };

@@ -26,7 +26,7 @@ pub async fn add(d: &Daemon, actor: &Actor, person: &str, card: &str) -> Result<
         return Err(Refusal { code: ErrorCode::Conflict, message: format!("{person} was removed: no card is issued") });
     }
     let hash = card_hash(&n);
-    if let Some(held) = d.store.card(&hash).await? {
+    if let Some(held) = d.stores.registry.card(&hash).await? {
         return Err(Refusal {
             code: ErrorCode::Conflict,
             message: format!(
@@ -45,7 +45,7 @@ pub async fn add(d: &Daemon, actor: &Actor, person: &str, card: &str) -> Result<
         serde_json::json!({"card": n.last_digits()}),
     )
     .await?;
-    let id = d.store.add_card(&hash, &n.last_digits(), person, actor.id(), d.now()).await?;
+    let id = d.stores.registry.add_card(&hash, &n.last_digits(), person, actor.id(), d.now()).await?;
     Ok(serde_json::json!({"card": n.last_digits(), "person": person, "id": id, "audit_seq": seq}))
 }
 
@@ -55,7 +55,7 @@ pub async fn remove(d: &Daemon, actor: &Actor, card: &str, reason: &str) -> Resu
         return Err(Refusal::bad("--reason: say why (lost, returned, transfer…): it goes in the user-ID ledger"));
     }
     let hash = card_hash(&n);
-    let Some(held) = d.store.card(&hash).await? else {
+    let Some(held) = d.stores.registry.card(&hash).await? else {
         return Err(Refusal::not_found(format!("card {} is not issued to anyone", n.last_digits())));
     };
     let seq = audited_admin(
@@ -67,12 +67,12 @@ pub async fn remove(d: &Daemon, actor: &Actor, card: &str, reason: &str) -> Resu
         serde_json::json!({"card": n.last_digits(), "reason": reason}),
     )
     .await?;
-    d.store.remove_card(&hash, actor.id(), d.now()).await?;
+    d.stores.registry.remove_card(&hash, actor.id(), d.now()).await?;
     Ok(serde_json::json!({"removed": n.last_digits(), "person": held.person, "audit_seq": seq}))
 }
 
 pub async fn list(d: &Daemon) -> Result<serde_json::Value, Refusal> {
-    let rows = d.store.cards().await?;
+    let rows = d.stores.registry.cards().await?;
     Ok(serde_json::Value::Array(
         rows.into_iter()
             .map(|c| {

@@ -9,7 +9,7 @@ use tobira_core::ids::GrantId;
 
 /// The id of a grant issued here now (or of the grant a request asks for, numbered when it is filed).
 pub async fn next(d: &Daemon) -> Result<GrantId, Refusal> {
-    let n = d.store.next_grant_number().await?;
+    let n = d.stores.registry.next_grant_number().await?;
     Ok(GrantId::new(grant_id::format(d.site.grant_tag(), n)))
 }
 

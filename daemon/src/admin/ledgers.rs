@@ -109,7 +109,8 @@ pub async fn ledger_events(
     let until = asked.until.map(|x| parse_end(d, "until", x)).transpose()?;
     let filter = Filter { kind: kind_prefix.map(String::from), from, until, ..Default::default() };
     let events = d
-        .audit_store
+        .stores
+        .audit
         .query(&filter)
         .await
         .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;

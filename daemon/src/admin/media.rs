@@ -88,13 +88,13 @@ pub async fn take_out(d: &Daemon, actor: &Actor, t: MediaTakeOut) -> Answer {
     let status = if missing.is_empty() { "out" } else { "awaiting-consent" };
     let consents = serde_json::json!([{"person": actor.id(), "roles": mine.iter().map(|r| r.as_str()).collect::<Vec<_>>(), "at": now}]);
     let _numbering = crate::store::MEDIA_NUMBERING.lock().await;
-    if d.store.media_entries(false).await?.iter().any(|m| m.medium == t.medium) {
+    if d.stores.registry.media_entries(false).await?.iter().any(|m| m.medium == t.medium) {
         return Err(conflict(format!(
             "medium {} is already out (or awaiting consent): record its return first (`tobira media list`)",
             t.medium
         )));
     }
-    let id = d.store.next_media_id().await?;
+    let id = d.stores.registry.next_media_id().await?;
     let seq = audited_admin(
         d,
         actor,
@@ -106,7 +106,8 @@ pub async fn take_out(d: &Daemon, actor: &Actor, t: MediaTakeOut) -> Answer {
             "status": status, "consented_by": [actor.id()], "missing": missing.iter().map(|r| r.as_str()).collect::<Vec<_>>()}),
     )
     .await?;
-    d.store
+    d.stores
+        .registry
         .add_media(&MediaRow {
             id: id.clone(),
             kind: "take-out".into(),
@@ -138,7 +139,7 @@ pub async fn take_out(d: &Daemon, actor: &Actor, t: MediaTakeOut) -> Answer {
 
 /// Another officer's consent to a take-out still awaiting one (003 §11(3)).
 pub async fn consent(d: &Daemon, actor: &Actor, id: &str) -> Answer {
-    let Some(m) = d.store.media_entry(id).await? else {
+    let Some(m) = d.stores.registry.media_entry(id).await? else {
         return Err(Refusal::not_found(format!("no media record {id:?}; see `tobira media list`")));
     };
     if m.kind != "take-out" || m.status != "awaiting-consent" {
@@ -177,7 +178,7 @@ pub async fn consent(d: &Daemon, actor: &Actor, id: &str) -> Answer {
             "consented_by": consent_people(&consents)}),
     )
     .await?;
-    if !d.store.consent_media(id, &consents, status).await? {
+    if !d.stores.registry.consent_media(id, &consents, status).await? {
         return Err(conflict(format!("{id} was consented to meanwhile; see `tobira media list`")));
     }
     Ok(serde_json::json!({"record": id, "status": status, "audit_seq": seq}))
@@ -186,7 +187,7 @@ pub async fn consent(d: &Daemon, actor: &Actor, id: &str) -> Answer {
 /// A medium taken out came back (003 §11(2): kept in its set place again), with what was checked.
 pub async fn give_back(d: &Daemon, actor: &Actor, id: &str, condition: &str) -> Answer {
     required("condition", condition, "what was checked on its return: seal, count, contents")?;
-    let Some(m) = d.store.media_entry(id).await? else {
+    let Some(m) = d.stores.registry.media_entry(id).await? else {
         return Err(Refusal::not_found(format!("no media record {id:?}; see `tobira media list`")));
     };
     if m.kind != "take-out" || m.status != "out" {
@@ -202,7 +203,7 @@ pub async fn give_back(d: &Daemon, actor: &Actor, id: &str, condition: &str) -> 
             "recipient": m.recipient, "condition": condition}),
     )
     .await?;
-    if !d.store.return_media(id, actor.id(), condition, d.now()).await? {
+    if !d.stores.registry.return_media(id, actor.id(), condition, d.now()).await? {
         return Err(conflict(format!("{id} was returned meanwhile")));
     }
     Ok(serde_json::json!({"record": id, "status": "returned", "audit_seq": seq}))
@@ -230,10 +231,10 @@ pub async fn dispose(d: &Daemon, actor: &Actor, x: MediaDispose) -> Answer {
         return Err(Refusal::bad("witness: someone other than the person recording the disposal (立会者)"));
     }
     let _numbering = crate::store::MEDIA_NUMBERING.lock().await;
-    if d.store.media_entries(false).await?.iter().any(|m| m.medium == x.medium) {
+    if d.stores.registry.media_entries(false).await?.iter().any(|m| m.medium == x.medium) {
         return Err(conflict(format!("medium {} is recorded as out: record its return before its disposal", x.medium)));
     }
-    let id = d.store.next_media_id().await?;
+    let id = d.stores.registry.next_media_id().await?;
     let now = d.now();
     let seq = audited_admin(
         d,
@@ -245,7 +246,8 @@ pub async fn dispose(d: &Daemon, actor: &Actor, x: MediaDispose) -> Answer {
             "method": x.method, "witness": x.witness, "note": x.note}),
     )
     .await?;
-    d.store
+    d.stores
+        .registry
         .add_media(&MediaRow {
             id: id.clone(),
             kind: "disposal".into(),
@@ -271,7 +273,7 @@ pub async fn fault(d: &Daemon, actor: &Actor, medium: &str, media_kind: &str, fa
     required("kind", media_kind, "what kind of medium, 媒体の種類")?;
     required("finding", finding, "003 §11(6): what the check found")?;
     let _numbering = crate::store::MEDIA_NUMBERING.lock().await;
-    let id = d.store.next_media_id().await?;
+    let id = d.stores.registry.next_media_id().await?;
     let seq = audited_admin(
         d,
         actor,
@@ -281,7 +283,8 @@ pub async fn fault(d: &Daemon, actor: &Actor, medium: &str, media_kind: &str, fa
         serde_json::json!({"record": id, "medium": medium, "media_kind": media_kind, "quantity": 1, "faulty": faulty, "finding": finding}),
     )
     .await?;
-    d.store
+    d.stores
+        .registry
         .add_media(&MediaRow {
             id: id.clone(),
             kind: "fault".into(),
@@ -300,14 +303,14 @@ pub async fn fault(d: &Daemon, actor: &Actor, medium: &str, media_kind: &str, fa
 }
 
 pub async fn list(d: &Daemon, all: bool) -> Answer {
-    Ok(serde_json::to_value(d.store.media_entries(all).await?).unwrap_or_default())
+    Ok(serde_json::to_value(d.stores.registry.media_entries(all).await?).unwrap_or_default())
 }
 
 /// What `tobira check` says about the register: take-outs awaiting a consent, and those overdue.
 pub async fn check_warnings(d: &Daemon) -> Result<Vec<String>, Refusal> {
     let now = d.now();
     let mut out = Vec::new();
-    for m in d.store.media_entries(false).await? {
+    for m in d.stores.registry.media_entries(false).await? {
         if m.status == "awaiting-consent" {
             let need = d.site.regulation.media_takeout_consent.clone();
             let missing = consents_missing(&need, &consent_roles_of(&m.consents));
@@ -371,7 +374,8 @@ pub async fn declare_visit_media(d: &Daemon, actor: &Actor, visit: &str, directi
     // The entry's declaration, for the exit's comparison.
     let declared_in = if direction == "out" {
         let events = d
-            .audit_store
+            .stores
+            .audit
             .query(&Filter {
                 kind: Some("admin.visit.media".into()),
                 person: Some(v.vendor.to_string()),

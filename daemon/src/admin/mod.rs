@@ -1,4 +1,4 @@
-//! The control socket's requests: `router` routes each to its handler; every administrative act goes through
+//! The control socket's requests: `router` routes each to its handler (`people`, `grants`, `visits`, `status`, …); every administrative act goes through
 //! `audited` before it is applied, and a handler answers with a `Refusal` when it changes nothing.
 
 pub mod alarms;
@@ -7,12 +7,16 @@ pub mod audited;
 pub mod backup;
 pub mod cards;
 pub mod grant_ids;
+pub mod grants;
 pub mod ledgers;
 pub mod media;
+pub mod people;
 pub mod range;
 pub mod requests;
 pub mod review;
 pub mod router;
 pub mod sim;
+pub mod status;
 pub mod templates;
 pub mod viewer;
+pub mod visits;

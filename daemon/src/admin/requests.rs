@@ -9,16 +9,14 @@
 use crate::admin::audited::audited_admin;
 use crate::flows::actor::Actor;
 use crate::node::daemon::Daemon;
-use crate::refusal::Refusal;
+use crate::refusal::{Answer, Refusal};
 use crate::store::{RequestRow, StoreError};
 use chrono::{DateTime, Utc};
 use tobira_audit::{NewEvent, Outcome};
-use tobira_core::admin::{Act, approvers, may_decide_in};
+use tobira_core::admin::{Act, Mode, approvers, may_decide_in};
 use tobira_core::ids::*;
 use tobira_core::model::{Grant, Level, Place, Schedule};
 use tobira_proto::{ActorClaim, ErrorCode};
-
-type Answer = Result<serde_json::Value, Refusal>;
 
 fn conflict(message: String) -> Refusal {
     Refusal { code: ErrorCode::Conflict, message }
@@ -35,7 +33,7 @@ pub async fn file(
 ) -> Answer {
     let now = d.now();
     let _numbering = crate::store::REQUEST_NUMBERING.lock().await;
-    let id = d.store.next_request_id().await?;
+    let id = d.stores.registry.next_request_id().await?;
     let seq = audited_admin(
         d,
         actor,
@@ -45,7 +43,7 @@ pub async fn file(
         serde_json::json!({"request": id, "kind": kind, "params": params}),
     )
     .await?;
-    d.store.add_request(&id, kind, subject, &params, actor.id(), now).await?;
+    d.stores.registry.add_request(&id, kind, subject, &params, actor.id(), now).await?;
     let who: Vec<String> = approvers(act_of(kind), &d.site.regulation)
         .iter()
         .map(|r| format!("the {} ({})", r.as_str().replace('-', " "), r.japanese()))
@@ -64,11 +62,12 @@ pub async fn list(d: &Daemon, status: Option<&str>) -> Answer {
             "--status: {s:?} is not one of pending, approved, applied, rejected, withdrawn"
         )));
     }
-    Ok(serde_json::to_value(d.store.requests(status).await?).unwrap_or_default())
+    Ok(serde_json::to_value(d.stores.registry.requests(status).await?).unwrap_or_default())
 }
 
 async fn need_request(d: &Daemon, id: &str) -> Result<RequestRow, Refusal> {
-    d.store
+    d.stores
+        .registry
         .request(id)
         .await?
         .ok_or_else(|| Refusal::not_found(format!("no request {id:?}; see `tobira request list`")))
@@ -118,7 +117,7 @@ async fn decide(
         serde_json::json!({"request": r.id, "kind": r.kind, "requested_by": r.requested_by, "note": note}),
     )
     .await?;
-    if !d.store.transition_request(id, "pending", to, actor.id(), note, d.now()).await? {
+    if !d.stores.registry.transition_request(id, "pending", to, actor.id(), note, d.now()).await? {
         return Err(conflict(format!("request {id} was decided or withdrawn meanwhile; see `tobira request list`")));
     }
     Ok((r, actor, seq))
@@ -164,7 +163,7 @@ pub async fn withdraw(d: &Daemon, claim: Option<&ActorClaim>, id: &str) -> Answe
         serde_json::json!({"request": r.id, "kind": r.kind}),
     )
     .await?;
-    if !d.store.transition_request(id, "pending", "withdrawn", actor.id(), None, d.now()).await? {
+    if !d.stores.registry.transition_request(id, "pending", "withdrawn", actor.id(), None, d.now()).await? {
         return Err(conflict(format!("request {id} was decided meanwhile")));
     }
     discard_pending_template(d, &r).await?;
@@ -187,8 +186,8 @@ async fn discard_pending_template(d: &Daemon, r: &RequestRow) -> Result<(), Refu
     if r.kind == "enroll"
         && let Some(t) = r.params["template"].as_str()
     {
-        d.store.set_template_status(t, "pending", "rejected").await?;
-        d.store.erase_templates(&[t.to_string()]).await?;
+        d.stores.registry.set_template_status(t, "pending", "rejected").await?;
+        d.stores.registry.erase_templates(&[t.to_string()]).await?;
     }
     Ok(())
 }
@@ -247,7 +246,7 @@ async fn apply_and_close(
 ) -> Result<serde_json::Value, Refusal> {
     let now = d.now();
     let effect = apply(d, r, approver, now).await?;
-    d.store.transition_request(&r.id, "approved", "applied", approver, None, now).await?;
+    d.stores.registry.transition_request(&r.id, "approved", "applied", approver, None, now).await?;
     let _ = d
         .record(
             NewEvent::new(now, "admin.request.applied", Outcome::Info, "REQUEST_APPLIED")
@@ -316,7 +315,7 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
                 valid_until: time("until")?,
                 schedule: if s("schedule") == "office-hours" { Schedule::OfficeHours } else { Schedule::Always },
             };
-            match d.store.add_grant(&grant, now).await {
+            match d.stores.registry.add_grant(&grant, now).await {
                 Ok(()) | Err(StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -334,7 +333,7 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
         }
         "revoke" => {
             let g = s("grant");
-            match d.store.revoke_grant(&g, approver, now).await {
+            match d.stores.registry.revoke_grant(&g, approver, now).await {
                 Ok(()) | Err(StoreError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -358,7 +357,7 @@ async fn apply(d: &Daemon, r: &RequestRow, approver: &str, now: DateTime<Utc>) -
 
 /// At start: finish every request approved but not applied when the daemon last stopped.
 pub async fn resume(d: &Daemon) -> Result<usize, Refusal> {
-    let stuck = d.store.requests(Some("approved")).await?;
+    let stuck = d.stores.registry.requests(Some("approved")).await?;
     for r in &stuck {
         let approver = r.decided_by.clone().unwrap_or_default();
         tracing::warn!(request = %r.id, kind = %r.kind, "applying a request approved before a crash");
@@ -371,7 +370,7 @@ pub async fn resume(d: &Daemon) -> Result<usize, Refusal> {
 pub async fn may_view_section(d: &Daemon, reader: &str, section: &str) -> Result<bool, Refusal> {
     let hours = i64::from(d.site.administration.view_approval_hours);
     let now = d.now();
-    Ok(d.store.requests(Some("applied")).await?.iter().any(|r| {
+    Ok(d.stores.registry.requests(Some("applied")).await?.iter().any(|r| {
         r.kind == "view-records"
             && r.requested_by == reader
             && r.subject == section
@@ -380,4 +379,21 @@ pub async fn may_view_section(d: &Daemon, reader: &str, section: &str) -> Result
                 .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                 .is_some_and(|t| now - t.with_timezone(&Utc) <= chrono::Duration::hours(hours))
     }))
+}
+
+/// Asks for another section's records (002 §7(11)): filed as a request for the system administrator.
+pub async fn request_view(d: &Daemon, c: Option<&ActorClaim>, section: &str, reason: &str) -> Answer {
+    if reason.trim().is_empty() {
+        return Err(Refusal::bad("--reason: say why you need another section's records (002 §7(11))"));
+    }
+    let actor = d.prove(c, Act::ViewRecords { other_section: true }).await?;
+    match actor.mode {
+        Mode::Direct => Err(Refusal {
+            code: ErrorCode::Conflict,
+            message: "your role reads every section's records already: no request is needed".into(),
+        }),
+        Mode::Request => {
+            file(d, &actor, "view-records", section, "002 §7(11)", serde_json::json!({"reason": reason})).await
+        }
+    }
 }

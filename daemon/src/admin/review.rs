@@ -26,7 +26,7 @@ async fn lines(d: &Daemon) -> Result<Vec<serde_json::Value>, Refusal> {
             "name": reg.person(&g.holder).map(|p| p.name.clone()).unwrap_or_default(),
             "what": format!("{} issued by {} as {}", place_str(&g.place), g.issued_by, g.issuer_role.as_str()), "until": g.valid_until}));
     }
-    for t in d.store.live_template_infos().await? {
+    for t in d.stores.registry.live_template_infos().await? {
         out.push(serde_json::json!({"line": "template", "id": t.id, "person": t.person,
             "name": reg.person(&tobira_core::ids::PersonId::new(&t.person)).map(|p| p.name.clone()).unwrap_or_default(),
             "what": format!("{} {} ({}), quality {}", t.modality, t.position, t.status, t.quality), "until": serde_json::Value::Null}));
@@ -56,7 +56,8 @@ pub async fn review(
             "next": "confirm with `tobira review --complete`, naming each wrong grant or template with --revoke ID"}));
     }
     let reg = d.registry();
-    let live_templates: Vec<String> = d.store.live_template_infos().await?.into_iter().map(|t| t.id).collect();
+    let live_templates: Vec<String> =
+        d.stores.registry.live_template_infos().await?.into_iter().map(|t| t.id).collect();
     let (mut grants, mut templates) = (Vec::new(), Vec::new());
     // Whose grant each revocation takes, for the user-ID ledger (003 §14(2)): one row per holder.
     let mut revoked = Vec::new();
@@ -85,7 +86,7 @@ pub async fn review(
     )
     .await?;
     for id in &grants {
-        d.store.revoke_grant(id, actor.id(), now).await?;
+        d.stores.registry.revoke_grant(id, actor.id(), now).await?;
         crate::central::registry_publish::queue(
             d,
             "grant.revoke",
@@ -99,8 +100,12 @@ pub async fn review(
     d.reload_registry().await?;
     if !templates.is_empty() {
         // A template found wrong is erased like one of a person who left (000 §8(2)), key rotation included.
-        d.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| templates.contains(&o.template_id));
-        d.store.erase_templates(&templates).await?;
+        d.matcher
+            .matching
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove_where(|o| templates.contains(&o.template_id));
+        d.stores.registry.erase_templates(&templates).await?;
         for t in &templates {
             crate::central::registry_publish::queue(
                 d,
@@ -114,6 +119,6 @@ pub async fn review(
         }
         d.rotate_node_key().await?;
     }
-    d.store.set_meta(META_LAST_REVIEW, &crate::store::ts(now)).await?;
+    d.stores.registry.set_meta(META_LAST_REVIEW, &crate::store::ts(now)).await?;
     Ok(serde_json::json!({"reviewed": items.len(), "revoked": revoke, "audit_seq": seq}))
 }

@@ -27,7 +27,7 @@ async fn await_decision(
 }
 
 pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, Refusal> {
-    let Some(sim) = d.sim.as_ref() else {
+    let Some(sim) = d.devices.sim.as_ref() else {
         return Err(Refusal {
             code: ErrorCode::Denied,
             message: "simulator commands need a daemon started with --simulation".into(),
@@ -196,7 +196,8 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             Ok(serde_json::json!({"late_ms": ms, "device": device}))
         }
         SimCommand::AuditUnwritable { on } => {
-            d.audit
+            d.stores
+                .writer
                 .set_unwritable(on)
                 .await
                 .map_err(|e| Refusal { code: ErrorCode::Internal, message: e.to_string() })?;
@@ -252,7 +253,7 @@ async fn present_palm(
 /// command leaves no touch queued that the next person's proof would read as theirs (issue 22 §5). A real
 /// reader has nothing queued: a finger lifted is gone.
 pub async fn forget_touches(d: &Daemon, readers: &[String]) {
-    if let Some(sim) = &d.sim {
+    if let Some(sim) = &d.devices.sim {
         sim.forget_touches(readers).await;
     }
 }

@@ -15,8 +15,8 @@ impl Daemon {
     /// templates of the same finger or hand (re-enrollment replaces). Idempotent.
     pub async fn activate_template(&self, template_id: &str, person: &str) -> Result<(), Refusal> {
         let kek = self.template_key.read().await;
-        self.store.set_template_status(template_id, "pending", "approved").await?;
-        let Some(row) = self.store.sealed_template(template_id).await? else {
+        self.stores.registry.set_template_status(template_id, "pending", "approved").await?;
+        let Some(row) = self.stores.registry.sealed_template(template_id).await? else {
             return Err(Refusal::not_found(format!("template {template_id} is gone (erased?)")));
         };
         let sealed = crate::secrets::crypto::Sealed { wrapped_key: row.wrapped_key, ciphertext: row.ciphertext };
@@ -27,7 +27,8 @@ impl Daemon {
             .map_err(|e| Refusal { code: ErrorCode::Internal, message: format!("template {template_id}: {e}") })?;
         // The same finger, or the same hand: a palm's position (1 right, 2 left) is not a finger number.
         let superseded: Vec<String> = self
-            .store
+            .stores
+            .registry
             .templates_of(person)
             .await?
             .into_iter()
@@ -39,8 +40,8 @@ impl Daemon {
             })
             .map(|x| x.id)
             .collect();
-        self.store.erase_templates(&superseded).await?;
-        let mut m = self.matching.write().unwrap_or_else(|p| p.into_inner());
+        self.stores.registry.erase_templates(&superseded).await?;
+        let mut m = self.matcher.matching.write().unwrap_or_else(|p| p.into_inner());
         m.remove_where(|o| superseded.contains(&o.template_id) || o.template_id == template_id);
         m.insert_decoded(PersonId::new(person), template_id.to_string(), t);
         Ok(())
@@ -62,17 +63,24 @@ impl Daemon {
             .map(|g| g.id.as_str().to_string())
             .collect();
         for g in &grants {
-            match self.store.revoke_grant(g, by, now).await {
+            match self.stores.registry.revoke_grant(g, by, now).await {
                 Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
         }
-        let templates: Vec<String> =
-            self.store.templates_of(person).await?.into_iter().filter(|t| t.status != "erased").map(|t| t.id).collect();
+        let templates: Vec<String> = self
+            .stores
+            .registry
+            .templates_of(person)
+            .await?
+            .into_iter()
+            .filter(|t| t.status != "erased")
+            .map(|t| t.id)
+            .collect();
         // Out of the matcher first: from this moment the person's finger matches nothing.
-        self.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| o.person.as_str() == person);
-        let erased = self.store.erase_templates(&templates).await?;
-        self.store.deactivate_person(person).await?;
+        self.matcher.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| o.person.as_str() == person);
+        let erased = self.stores.registry.erase_templates(&templates).await?;
+        self.stores.registry.deactivate_person(person).await?;
         self.reload_registry().await?;
         let rewrapped = self.rotate_node_key().await?;
         Ok(
@@ -83,9 +91,11 @@ impl Daemon {
     /// Rewraps every data key under a fresh node key (holding the key for writing throughout).
     pub async fn rotate_node_key(&self) -> Result<usize, Refusal> {
         let mut kek = self.template_key.write().await;
-        let (new, n) =
-            crate::secrets::keyring::rotate(&self.opts.template_key_path(), &self.store, &kek).await.map_err(|e| {
-                Refusal { code: ErrorCode::Internal, message: format!("key rotation failed, nothing changed: {e}") }
+        let (new, n) = crate::secrets::keyring::rotate(&self.opts.template_key_path(), &self.stores.registry, &kek)
+            .await
+            .map_err(|e| Refusal {
+                code: ErrorCode::Internal,
+                message: format!("key rotation failed, nothing changed: {e}"),
             })?;
         *kek = new;
         Ok(n)

@@ -20,7 +20,7 @@ pub async fn lend(
             return Err(Refusal::bad(format!("{field}: required (004 §11 records name, ID and purpose)")));
         }
     }
-    if d.store.loans().await?.iter().any(|l| l.viewer_id == viewer_id && l.returned_at.is_none()) {
+    if d.stores.registry.loans().await?.iter().any(|l| l.viewer_id == viewer_id && l.returned_at.is_none()) {
         return Err(Refusal {
             code: ErrorCode::Conflict,
             message: format!(
@@ -39,7 +39,8 @@ pub async fn lend(
         serde_json::json!({"loan": id, "viewer_id": viewer_id, "to": to, "affiliation": affiliation, "purpose": purpose}),
     )
     .await?;
-    d.store
+    d.stores
+        .registry
         .add_loan(&LoanRow {
             id: id.clone(),
             viewer_id: viewer_id.into(),
@@ -56,7 +57,7 @@ pub async fn lend(
 }
 
 pub async fn give_back(d: &Daemon, actor: &Actor, loan: &str) -> Result<serde_json::Value, Refusal> {
-    let Some(l) = d.store.loans().await?.into_iter().find(|l| l.id == loan) else {
+    let Some(l) = d.stores.registry.loans().await?.into_iter().find(|l| l.id == loan) else {
         return Err(Refusal::not_found(format!("no loan {loan:?}; see `tobira ledger viewer-ids`")));
     };
     if let Some(at) = &l.returned_at {
@@ -72,7 +73,7 @@ pub async fn give_back(d: &Daemon, actor: &Actor, loan: &str) -> Result<serde_js
         serde_json::json!({"loan": loan, "viewer_id": l.viewer_id, "to": l.lent_to, "affiliation": l.affiliation, "purpose": l.purpose, "lent_at": l.lent_at}),
     )
     .await?;
-    if !d.store.return_loan(loan, actor.id(), d.now()).await? {
+    if !d.stores.registry.return_loan(loan, actor.id(), d.now()).await? {
         return Err(Refusal { code: ErrorCode::Conflict, message: format!("loan {loan} was returned meanwhile") });
     }
     Ok(serde_json::json!({"returned": loan, "audit_seq": seq}))

@@ -16,22 +16,22 @@ pub async fn queue(d: &Daemon, kind: &str, target: &str, reason: &str, by: &str,
     if d.site.central.is_none() {
         return;
     }
-    if let Err(e) = d.store.queue_change(kind, target, reason, by, &payload.to_string(), d.now()).await {
+    if let Err(e) = d.stores.registry.queue_change(kind, target, reason, by, &payload.to_string(), d.now()).await {
         tracing::error!(error = %e, kind, target, "registry change not queued for the centre");
     }
-    d.outbox_wake.notify_one();
+    d.central.outbox_wake.notify_one();
 }
 
 /// Publishes what is queued, in order; returns how many went out.
 pub async fn publish_pending(d: &Daemon, pool: &PgPool) -> Result<usize, SyncError> {
     let me = d.site.id.to_string();
     let mut n = 0;
-    for row in d.store.unpublished().await? {
+    for row in d.stores.registry.unpublished().await? {
         let payload = if row.kind == "template.upsert" {
             match template_payload(d, pool, &me, &row.target).await? {
                 Some(p) => p,
                 None => {
-                    d.store.mark_published(row.id, 0).await?; // erased since
+                    d.stores.registry.mark_published(row.id, 0).await?; // erased since
                     continue;
                 }
             }
@@ -46,7 +46,7 @@ pub async fn publish_pending(d: &Daemon, pool: &PgPool) -> Result<usize, SyncErr
             payload: &payload,
         };
         let v = tobira_central::publish_from(pool, &me, &change).await?;
-        d.store.mark_published(row.id, v).await?;
+        d.stores.registry.mark_published(row.id, v).await?;
         n += 1;
     }
     Ok(n)
@@ -60,7 +60,7 @@ const META_WRAPPED_FOR: &str = "central_templates_wrapped_for";
 pub async fn wrap_for_newcomers(d: &Daemon, pool: &PgPool) -> Result<usize, SyncError> {
     let me = d.site.id.to_string();
     let known: Vec<String> =
-        d.store.meta(META_WRAPPED_FOR).await?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
+        d.stores.registry.meta(META_WRAPPED_FOR).await?.and_then(|v| serde_json::from_str(&v).ok()).unwrap_or_default();
     let keys = tobira_central::transport_keys(pool).await?;
     let newcomers: Vec<(String, [u8; 32])> =
         keys.iter().filter(|(n, _)| *n != me && !known.contains(n)).cloned().collect();
@@ -68,7 +68,7 @@ pub async fn wrap_for_newcomers(d: &Daemon, pool: &PgPool) -> Result<usize, Sync
         return Ok(0);
     }
     let mut n = 0;
-    for t in d.store.live_template_infos().await?.into_iter().filter(|t| t.status == "approved") {
+    for t in d.stores.registry.live_template_infos().await?.into_iter().filter(|t| t.status == "approved") {
         if let Some(payload) = template_payload_for(d, &t.id, &newcomers).await? {
             let change = NodeChange {
                 kind: "template.upsert",
@@ -82,7 +82,7 @@ pub async fn wrap_for_newcomers(d: &Daemon, pool: &PgPool) -> Result<usize, Sync
         }
     }
     let all: Vec<String> = keys.into_iter().map(|(n, _)| n).collect();
-    d.store.set_meta(META_WRAPPED_FOR, &serde_json::to_string(&all).unwrap_or_default()).await?;
+    d.stores.registry.set_meta(META_WRAPPED_FOR, &serde_json::to_string(&all).unwrap_or_default()).await?;
     Ok(n)
 }
 
@@ -94,9 +94,15 @@ async fn template_payload(d: &Daemon, pool: &PgPool, me: &str, id: &str) -> Resu
 }
 
 async fn template_payload_for(d: &Daemon, id: &str, to: &[(String, [u8; 32])]) -> Result<Option<String>, SyncError> {
-    let Some(row) = d.store.sealed_template(id).await? else { return Ok(None) };
-    let quality =
-        d.store.templates_of(row.person.as_str()).await?.into_iter().find(|t| t.id == id).map_or(0, |t| t.quality);
+    let Some(row) = d.stores.registry.sealed_template(id).await? else { return Ok(None) };
+    let quality = d
+        .stores
+        .registry
+        .templates_of(row.person.as_str())
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .map_or(0, |t| t.quality);
     let person = row.person.as_str().to_string();
     let dek = {
         let kek = d.template_key.read().await;

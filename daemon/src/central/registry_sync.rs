@@ -149,7 +149,7 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
     match c.kind.as_str() {
         "grant.revoke" => {
             for (g, _) in &grants {
-                match d.store.revoke_grant(g, &c.issued_by, now).await {
+                match d.stores.registry.revoke_grant(g, &c.issued_by, now).await {
                     Ok(()) | Err(crate::store::StoreError::NotFound { .. }) => {}
                     Err(e) => return Err(e.into()),
                 }
@@ -166,7 +166,7 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
         "person.upsert" => {
             let p: tobira_core::model::Person =
                 serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "person", source })?;
-            match d.store.add_person(&p, now).await {
+            match d.stores.registry.add_person(&p, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -175,7 +175,7 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
         "grant.upsert" => {
             let g: tobira_core::model::Grant =
                 serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "grant", source })?;
-            match d.store.add_grant(&g, now).await {
+            match d.stores.registry.add_grant(&g, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -184,7 +184,7 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
         "offhours.upsert" => {
             let a: tobira_core::model::OffHoursApproval =
                 serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "approval", source })?;
-            match d.store.add_off_hours(&a, now).await {
+            match d.stores.registry.add_off_hours(&a, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -193,7 +193,7 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
         "visit.upsert" => {
             let v: tobira_core::model::VendorVisit =
                 serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "visit", source })?;
-            match d.store.add_visit(&v, now).await {
+            match d.stores.registry.add_visit(&v, now).await {
                 Ok(()) | Err(crate::store::StoreError::Conflict { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -202,8 +202,8 @@ async fn apply(d: &Daemon, c: &RegistryChange) -> Result<(), SyncError> {
         "template.upsert" => receive_template(d, c, now).await?,
         "template.erase" => {
             let id = c.target.clone();
-            d.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| o.template_id == id);
-            d.store.erase_templates(std::slice::from_ref(&id)).await?;
+            d.matcher.matching.write().unwrap_or_else(|p| p.into_inner()).remove_where(|o| o.template_id == id);
+            d.stores.registry.erase_templates(std::slice::from_ref(&id)).await?;
         }
         k => tracing::warn!(kind = k, "unknown registry change from the centre ignored"),
     }
@@ -217,7 +217,7 @@ async fn receive_template(d: &Daemon, c: &RegistryChange, now: chrono::DateTime<
         serde_json::from_str(&c.payload).map_err(|source| SyncError::Payload { what: "template", source })?;
     let s = |k: &'static str| v[k].as_str().map(str::to_string).ok_or(SyncError::TemplateField(k));
     let (id, person) = (s("id")?, s("person")?);
-    if d.store.sealed_template(&id).await?.is_some() {
+    if d.stores.registry.sealed_template(&id).await?.is_some() {
         return Ok(()); // already here
     }
     let Some(wrapped) = v["keys"][d.site.id.as_str()].as_str() else {
@@ -234,7 +234,8 @@ async fn receive_template(d: &Daemon, c: &RegistryChange, now: chrono::DateTime<
     };
     let ciphertext = hex::decode(s("ciphertext")?).map_err(|_| SyncError::CiphertextNotHex { id: id.clone() })?;
     let sealed = crate::secrets::crypto::Sealed { wrapped_key: local, ciphertext };
-    d.store
+    d.stores
+        .registry
         .add_template(
             &id,
             &PersonId::new(&person),
@@ -252,10 +253,10 @@ async fn receive_template(d: &Daemon, c: &RegistryChange, now: chrono::DateTime<
 }
 
 async fn catch_up(d: &Daemon, pool: &PgPool) -> Result<(), SyncError> {
-    let from = d.store.meta(META_VERSION).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let from = d.stores.registry.meta(META_VERSION).await?.and_then(|v| v.parse().ok()).unwrap_or(0);
     for c in tobira_central::changes_after(pool, from).await? {
         apply(d, &c).await?;
-        d.store.set_meta(META_VERSION, &c.version.to_string()).await?;
+        d.stores.registry.set_meta(META_VERSION, &c.version.to_string()).await?;
     }
     // Then what was changed here goes out to the others.
     match crate::central::registry_publish::publish_pending(d, pool).await {
@@ -269,7 +270,7 @@ async fn catch_up(d: &Daemon, pool: &PgPool) -> Result<(), SyncError> {
         Err(e) => return Err(SyncError::WrapForNewcomers(Box::new(e))),
     }
     // Heard from the centre, up to date: the per-level staleness clock restarts.
-    if let Ok(mut t) = d.central_contact.lock() {
+    if let Ok(mut t) = d.central.contact.lock() {
         *t = Some(d.now());
     }
     Ok(())
@@ -300,7 +301,7 @@ pub async fn sync_task(d: Arc<Daemon>, cfg: RawCentral, mut stop: tokio::sync::w
                             return Err(SyncError::Db(e));
                         }
                     }
-                    _ = d.outbox_wake.notified() => {}
+                    _ = d.central.outbox_wake.notified() => {}
                 }
                 catch_up(&d, &pool).await?;
             }

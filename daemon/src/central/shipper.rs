@@ -7,50 +7,20 @@
 use crate::node::daemon::Daemon;
 use crate::node::shipping::ShipState;
 use chrono::Utc;
-use sqlx::Row;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use std::sync::Arc;
 use std::time::Duration;
-use tobira_audit::{EventRow, NewEvent, Outcome};
-use tobira_central::{CentralError, ShippedEvent};
+use tobira_audit::{NewEvent, Outcome};
+use tobira_central::CentralError;
 use tobira_core::site::RawCentral;
 
 /// A clock difference beyond this is recorded here as well as at the centre (once per episode).
 const SKEW_ALARM_S: f64 = 120.0;
 
-const BATCH: i64 = 1000;
-
-async fn local_batch(d: &Daemon, after: i64) -> Result<Vec<ShippedEvent>, sqlx::Error> {
-    let rows = sqlx::query("SELECT node, seq, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-        .bind(after)
-        .bind(BATCH)
-        .fetch_all(d.audit_store.pool())
-        .await?;
-    rows.into_iter()
-        .map(|r| {
-            Ok(EventRow {
-                node: r.try_get(0)?,
-                seq: r.try_get(1)?,
-                time: r.try_get(2)?,
-                kind: r.try_get(3)?,
-                actor: r.try_get(4)?,
-                subject: r.try_get(5)?,
-                place: r.try_get(6)?,
-                outcome: r.try_get(7)?,
-                reason: r.try_get(8)?,
-                article: r.try_get(9)?,
-                score: r.try_get(10)?,
-                details: r.try_get(11)?,
-                prev_hash: r.try_get(12)?,
-                hash: r.try_get(13)?,
-            }
-            .into_event())
-        })
-        .collect()
-}
+const BATCH: u32 = 1000;
 
 fn set(d: &Daemon, f: impl FnOnce(&mut ShipState)) {
-    if let Ok(mut s) = d.shipping.lock()
+    if let Ok(mut s) = d.central.shipping.lock()
         && let Some(st) = s.as_mut()
     {
         f(st);
@@ -88,7 +58,7 @@ pub async fn shipper_task(
             _ = stop.changed() => return,
             _ = tokio::time::sleep(backoff) => {}
         }
-        if d.shipping.lock().map(|s| s.as_ref().is_some_and(|s| s.stopped_by_fork)).unwrap_or(false) {
+        if d.central.shipping.lock().map(|s| s.as_ref().is_some_and(|s| s.stopped_by_fork)).unwrap_or(false) {
             continue;
         }
         let p = match &pool {
@@ -122,7 +92,7 @@ pub async fn shipper_task(
                 }
             },
         };
-        let batch = match local_batch(&d, after).await {
+        let batch = match d.stores.audit.events_after(after, BATCH).await {
             Ok(b) => b,
             Err(e) => {
                 set(&d, |s| s.last_error = Some(format!("local audit store: {e}")));
@@ -140,8 +110,8 @@ pub async fn shipper_task(
             // Caught up: time to have the log witnessed.
             if let Some(h) = heads.as_mut() {
                 let res = match h.fill(&d, after).await {
-                    Ok(()) => h.tick(&d, &p, after).await,
-                    Err(e) => Err(CentralError::Db(e)),
+                    Ok(()) => h.tick(&d, &p, after).await.map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
                 };
                 match res {
                     Ok(Some(c)) => set(&d, |s| s.cosigned = c),
@@ -174,7 +144,7 @@ pub async fn shipper_task(
                     skewed = off;
                 }
                 acked = Some(last);
-                backoff = if batch.len() as i64 == BATCH { Duration::from_millis(1) } else { every };
+                backoff = if batch.len() == BATCH as usize { Duration::from_millis(1) } else { every };
                 set(&d, |s| {
                     s.acknowledged = last;
                     s.last_ok = Some(Utc::now());

@@ -4,7 +4,6 @@
 //! centre saw this node present a history that does not extend the one it vouched for.
 
 use crate::node::daemon::Daemon;
-use sqlx::Row;
 use sqlx::postgres::PgPool;
 use std::time::{Duration, Instant};
 use tobira_audit::merkle::{Hash, consistency_proof, leaf_hash, root};
@@ -29,20 +28,14 @@ impl HeadKeeper {
     }
 
     /// Reads the local leaves up to `upto` (the centre's acknowledgement).
-    pub async fn fill(&mut self, d: &Daemon, upto: i64) -> Result<(), sqlx::Error> {
+    pub async fn fill(&mut self, d: &Daemon, upto: i64) -> Result<(), tobira_audit::AuditError> {
         while (self.leaves.len() as i64) < upto {
             let from = self.leaves.len() as i64;
-            let rows = sqlx::query("SELECT seq, hash FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT 50000")
-                .bind(from)
-                .bind(upto)
-                .fetch_all(d.audit_store.pool())
-                .await?;
+            let rows = d.stores.audit.chain_hashes(from, upto, 50_000).await?;
             if rows.is_empty() {
                 return Ok(());
             }
-            for r in rows {
-                let seq: i64 = r.get(0);
-                let h: Vec<u8> = r.get(1);
+            for (seq, h) in rows {
                 let Ok(h) = <[u8; 32]>::try_from(h.as_slice()) else { return Ok(()) };
                 if seq != self.leaves.len() as i64 + 1 {
                     return Ok(()); // a hole in the local chain: verification reports it, heads wait

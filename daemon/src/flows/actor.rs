@@ -64,11 +64,11 @@ impl Daemon {
         }
         let closed = {
             let reg = self.registry();
-            let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+            let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
             reg.people.values().any(|p| p.active && p.has_role(Role::SystemAdministrator) && m.has_template(&p.id))
         };
         if closed {
-            if let Err(e) = self.store.set_meta(META_BOOTSTRAP_CLOSED, &self.now().to_rfc3339()).await {
+            if let Err(e) = self.stores.registry.set_meta(META_BOOTSTRAP_CLOSED, &self.now().to_rfc3339()).await {
                 tracing::warn!(error = %e, "could not record the end of bootstrap");
             }
             self.bootstrap_closed.store(true, Ordering::Release);
@@ -77,7 +77,7 @@ impl Daemon {
     }
 
     pub async fn load_bootstrap_state(&self) -> Result<(), crate::store::StoreError> {
-        if self.store.meta(META_BOOTSTRAP_CLOSED).await?.is_some() {
+        if self.stores.registry.meta(META_BOOTSTRAP_CLOSED).await?.is_some() {
             self.bootstrap_closed.store(true, Ordering::Release);
         }
         Ok(())
@@ -219,11 +219,11 @@ impl Daemon {
         if !self.site.terminals.iter().any(|t| t.reader.as_str() == reader_id) {
             return Err(denied(format!("--at {reader_id}: not a terminal's reader in the site configuration")));
         }
-        let Some(reader) = self.readers.get(&ReaderId::new(reader_id)).cloned() else {
+        let Some(reader) = self.devices.readers.get(&ReaderId::new(reader_id)).cloned() else {
             return Err(denied(format!("--at {reader_id}: no such reader")));
         };
         let has_template = {
-            let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+            let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
             m.has_template(&person.id)
         };
         if !has_template {
@@ -256,8 +256,10 @@ impl Daemon {
             }
         };
         let modality = crate::flows::identify::modality(&sample);
-        let (matched, score) =
-            self.verify(reader.modality(), &sample, &person.id).map_err(|e| denied(format!("unusable sample: {e}")))?;
+        let (matched, score) = self
+            .matcher
+            .verify(reader.modality(), &sample, &person.id)
+            .map_err(|e| denied(format!("unusable sample: {e}")))?;
         if matched {
             self.shared().lockout.record_success(&key);
             self.persist_lockout(&key).await;

@@ -264,10 +264,10 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
     let Some(cfg) = d.site.door(&id).cloned() else {
         return;
     };
-    let Some(rt) = d.doors.get(&id) else { return };
+    let Some(rt) = d.devices.doors.get(&id) else { return };
     let controller = rt.controller.clone();
-    let entry = d.readers.get(&cfg.entry_reader).cloned();
-    let exit = cfg.exit_reader.as_ref().and_then(|r| d.readers.get(r).cloned());
+    let entry = d.devices.readers.get(&cfg.entry_reader).cloned();
+    let exit = cfg.exit_reader.as_ref().and_then(|r| d.devices.readers.get(r).cloned());
     let sm = DoorMachine::new(d.site.door_params());
     // Every device on its own task; dropping the set (the door stops) ends them.
     let mut devices = tokio::task::JoinSet::new();
@@ -315,7 +315,7 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
             }
             _ = tick.tick() => t.on_tick().await,
         }
-        d.door_states.set(&id, t.sm.state());
+        d.devices.door_states.set(&id, t.sm.state());
     }
     devices.abort_all();
     let _ = tokio::time::timeout(COMMAND_BUDGET, controller.relock()).await;
@@ -419,7 +419,8 @@ impl DoorTask {
         let now = self.d.now();
         let registry = self.d.registry();
         let zone = self.cfg.zone.clone();
-        let modality = self.d.readers.get(&ReaderId::new(&reader)).map(|r| r.modality()).unwrap_or(Modality::Finger);
+        let modality =
+            self.d.devices.readers.get(&ReaderId::new(&reader)).map(|r| r.modality()).unwrap_or(Modality::Finger);
         // Issue 16 §2: a reader throttled by a run of unidentified attempts refuses this one unmatched.
         let rid = ReaderId::new(&reader);
         let policy = self.d.site.reader_throttle;
@@ -467,7 +468,7 @@ impl DoorTask {
             },
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
-                as_allowed(self.d.identify(modality, &sample, &allowed), &mut refused)
+                as_allowed(self.d.matcher.identify(modality, &sample, &allowed), &mut refused)
             }
             Side::Exit => {
                 // Exit: identify only among the people recorded inside this zone. Nobody recorded inside means nobody
@@ -478,7 +479,7 @@ impl DoorTask {
                     let sh = self.d.shared();
                     registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
                 };
-                match self.d.identify(modality, &sample, &inside) {
+                match self.d.matcher.identify(modality, &sample, &inside) {
                     Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
                     Identified::Unusable(e) => {
                         refused = Some(e.to_string());
@@ -626,7 +627,7 @@ impl DoorTask {
                             }
                         }
                     }
-                    if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
+                    if let Some(r) = self.d.devices.readers.get(&ReaderId::new(&reader)) {
                         let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Granted)).await;
                     }
                 }
@@ -662,13 +663,13 @@ impl DoorTask {
                             }
                         }
                     }
-                    if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
+                    if let Some(r) = self.d.devices.readers.get(&ReaderId::new(&reader)) {
                         let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
                     }
                     told = Some(Decision::deny(Reason::StrikeFailed));
                 }
             }
-        } else if let Some(r) = self.d.readers.get(&ReaderId::new(&reader)) {
+        } else if let Some(r) = self.d.devices.readers.get(&ReaderId::new(&reader)) {
             let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
         }
         let notice = match &person {
@@ -748,7 +749,7 @@ impl DoorTask {
             Ok(r) => (decision, Some(r.seq)),
             Err(_) => (audit_unavailable(), None),
         };
-        if let Some(r) = self.d.readers.get(&ReaderId::new(reader)) {
+        if let Some(r) = self.d.devices.readers.get(&ReaderId::new(reader)) {
             let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
         }
         let mut r = report(None, self.cfg.id.as_str(), &decision, None, seq);

@@ -68,7 +68,7 @@ impl Daemon {
         if !p.active {
             return Err(EnrollError::UnknownPerson(person.into()));
         }
-        let Some(dev) = self.readers.get(&ReaderId::new(reader)).cloned() else {
+        let Some(dev) = self.devices.readers.get(&ReaderId::new(reader)).cloned() else {
             return Err(EnrollError::UnknownReader(reader.into()));
         };
         if dev.modality() == Modality::Palm {
@@ -96,7 +96,7 @@ impl Daemon {
         }
         // Mutual consistency, then enrolment fusion (issue 17): the sample that agrees best with the others
         // anchors the template, all must agree with it, and up to three are stored, compared by the best.
-        let fused = match FingerTemplate::fuse(&got, &self.threshold) {
+        let fused = match FingerTemplate::fuse(&got, &self.matcher.threshold) {
             Some(Ok(f)) => f,
             Some(Err(e)) => return Err(EnrollError::Inconsistent { score: e.score }),
             None => return Err(EnrollError::SampleCount(samples)),
@@ -104,11 +104,11 @@ impl Daemon {
         let now = self.now();
         // Duplicate identity: search everyone else (1:N over the whole gallery).
         let dup = {
-            let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+            let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
             let owners = &m.owners;
             let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
             m.gallery
-                .identify(&fused.views()[0], Some(&others), &self.threshold)
+                .identify(&fused.views()[0], Some(&others), &self.matcher.threshold)
                 .and_then(|(k, s)| owners.get(&k).map(|o| (o.person.clone(), s)))
         };
         if let Some((other, score)) = dup {
@@ -207,7 +207,8 @@ impl Daemon {
             )
             .await
             .map_err(|_| EnrollError::AuditUnavailable)?;
-            self.store
+            self.stores
+                .registry
                 .add_template(&t.id, pid, &p.match_id, t.modality, t.position, t.quality, &sealed, "pending", now)
                 .await
                 .map_err(|e| EnrollError::Store(e.to_string()))?;

@@ -56,7 +56,7 @@ impl Daemon {
         if samples == 0 || samples > 10 {
             return Err(EnrollError::SampleCount(samples));
         }
-        let Some(dev) = self.readers.get(&ReaderId::new(reader)).cloned() else {
+        let Some(dev) = self.devices.readers.get(&ReaderId::new(reader)).cloned() else {
             return Err(EnrollError::UnknownReader(reader.into()));
         };
         // A fingerprint reader cannot capture a palm: say so before asking anyone to hold out a hand.
@@ -111,18 +111,18 @@ impl Daemon {
         let chosen = best.0;
         for (j, t) in got.iter().enumerate() {
             let s = compare(&got[chosen], t);
-            if j != chosen && !self.palm_threshold.accepts(s) {
+            if j != chosen && !self.matcher.palm_threshold.accepts(s) {
                 return Err(EnrollError::Inconsistent { score: s.0 });
             }
         }
         let now = self.now();
         // Duplicate identity: 1:N over every palm enrolled for someone else.
         let dup = {
-            let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+            let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
             let owners = &m.owners;
             let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
             m.palms
-                .identify_among(&got[chosen], Some(&others), self.palm_threshold)
+                .identify_among(&got[chosen], Some(&others), self.matcher.palm_threshold)
                 .and_then(|(k, s)| owners.get(&k).map(|o| (o.person.clone(), s)))
         };
         if let Some((other, score)) = dup {

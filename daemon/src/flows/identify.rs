@@ -5,14 +5,14 @@
 //! two never meet: a palm probe is compared only with palm templates, at the palm matcher's own calibrated
 //! threshold for the same false-match rate.
 
-use crate::node::daemon::{Daemon, MatchKey};
+use crate::node::daemon::{MatchKey, Matcher};
 use std::collections::BTreeSet;
 use tobira_biometrics::palm::{PalmError, PalmTemplate, PalmThreshold, extract_palm};
 use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, extract};
 use tobira_core::ids::PersonId;
 use tobira_drivers::Modality;
 
-/// What a keyed 1:1 comparison found ([`Daemon::verify_other`]).
+/// What a keyed 1:1 comparison found ([`Matcher::verify_other`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verified {
     /// One of the person's other enrolled fingers or hands matched.
@@ -82,7 +82,7 @@ pub fn modality(sample: &Sample) -> &'static str {
 /// templates was named as someone about once in a hundred attempts.
 const ATTRIBUTION_FPIR: f64 = 1e-6;
 
-impl Daemon {
+impl Matcher {
     /// `reader` is the modality of the reader that captured `sample`.
     pub fn identify(&self, reader: Modality, sample: &Sample, allowed: &BTreeSet<PersonId>) -> Identified {
         if let Err(e) = check_modality(reader, sample) {
@@ -101,7 +101,7 @@ impl Daemon {
         // The site's false-positive identification rate holds per decision, not per comparison (issue 16 §2):
         // a stranger compared with N fingerprint templates has N chances, so each comparison gets FPIR/N.
         let candidates: usize = allowed.iter().map(|p| m.by_person.get(p).map_or(0, Vec::len)).sum();
-        let threshold = Threshold::for_identification(self.site.fpir.0, candidates);
+        let threshold = Threshold::for_identification(self.fpir.0, candidates);
         if let Some((key, score)) = m.gallery.identify(&probe, Some(&is_allowed), &threshold)
             && let Some(o) = owners.get(&key)
         {
@@ -128,7 +128,7 @@ impl Daemon {
         // The configured false-match rate holds per decision, not per comparison (THREATS: FMR ≤ 1/10,000): a
         // door comparing a stranger with N palms asks each comparison for 1/N of it.
         let candidates: usize = allowed.iter().map(|p| m.palms_by_person.get(p).map_or(0, Vec::len)).sum();
-        let threshold = PalmThreshold::for_identification(self.site.fpir.0, candidates);
+        let threshold = PalmThreshold::for_identification(self.fpir.0, candidates);
         if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), threshold)
             && let Some(o) = owners.get(&key)
         {

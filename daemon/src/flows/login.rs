@@ -67,7 +67,7 @@ impl Daemon {
             notes.error(pre.reason.to_string());
             return self.finish_login(&pid, terminal, pre, None, serde_json::json!({"stage": "before-capture"})).await;
         }
-        let Some(reader) = self.readers.get(&term.reader).cloned() else {
+        let Some(reader) = self.devices.readers.get(&term.reader).cloned() else {
             let d = Decision::deny(Reason::UnknownTerminal);
             return self.finish_login(&pid, terminal, d, None, serde_json::json!({})).await;
         };
@@ -103,7 +103,7 @@ impl Daemon {
             }
         };
         let modality = crate::flows::identify::modality(&sample);
-        let (matched, score) = match self.verify(reader.modality(), &sample, &pid) {
+        let (matched, score) = match self.matcher.verify(reader.modality(), &sample, &pid) {
             Ok(v) => v,
             Err(e) => {
                 let d = Decision::deny(Reason::NotIdentified);
@@ -172,7 +172,8 @@ impl Daemon {
         self.publish(r.clone());
         // Simulation: a refused or timed-out login leaves no touch at the terminal's reader for the next
         // person's login to read as theirs (issue 22 §5).
-        if let (false, Some(sim), Some(t)) = (d.is_granted(), &self.sim, self.site.terminal(&TerminalId::new(terminal)))
+        if let (false, Some(sim), Some(t)) =
+            (d.is_granted(), &self.devices.sim, self.site.terminal(&TerminalId::new(terminal)))
         {
             sim.forget_touches(&[t.reader.to_string()]).await;
         }
@@ -184,7 +185,7 @@ impl Daemon {
             let sh = self.shared();
             serde_json::to_string(&sh.lockout.entry(key)).unwrap_or_default()
         };
-        if let Err(e) = self.store.save_lockout(key.0.as_str(), key.1.as_str(), &json).await {
+        if let Err(e) = self.stores.registry.save_lockout(key.0.as_str(), key.1.as_str(), &json).await {
             tracing::warn!(error = %e, "could not persist lockout state");
         }
     }

@@ -14,7 +14,7 @@ use tobira_core::lockout::LockoutBook;
 use tobira_core::model::Registry;
 use tobira_core::occupancy::{EscortLog, Occupancy};
 use tobira_core::policy::{Decision, NodeFacts, Reason};
-use tobira_core::site::Site;
+use tobira_core::site::{Fpir, Site};
 use tobira_drivers::{DoorController, Reader};
 use tobira_proto::DecisionReport;
 use tokio::sync::broadcast;
@@ -147,37 +147,62 @@ pub struct DoorRuntime {
     pub controller: Arc<dyn DoorController>,
 }
 
-pub struct Daemon {
-    pub opts: Options,
-    pub site: Site,
-    pub clock: Clock,
-    pub store: RegistryStore,
-    pub audit_store: tobira_audit::AuditStore,
-    pub audit: AuditWriter,
-    /// The node key wrapping template data keys; written only by a rotation, which holds it for writing so
-    /// no template is sealed under a key being replaced.
-    pub template_key: tokio::sync::RwLock<Zeroizing<Vec<u8>>>,
-    /// Set once a system administrator has an approved template (see `actor`).
-    pub bootstrap_closed: std::sync::atomic::AtomicBool,
-    /// When this node last heard from the centre (the registry feed); the start counts as contact.
-    pub central_contact: Mutex<Option<DateTime<Utc>>>,
-    /// Shipping to the central store, when the site names one (`[central]`).
-    pub shipping: Mutex<Option<crate::node::shipping::ShipState>>,
-    /// Wakes the registry sync task when a change is queued for the centre.
-    pub outbox_wake: tokio::sync::Notify,
-    /// Alarm events go to the alarm task (table + notifier), off the door's path.
-    pub alarms: tokio::sync::mpsc::UnboundedSender<crate::node::raised::Raised>,
-    pub shared: Mutex<Shared>,
-    pub matching: RwLock<Matching>,
-    pub threshold: Threshold,
-    /// The palm matcher's threshold, at the same false-match rate as `threshold` (palm scores have their own
-    /// calibration table, `PalmThreshold`).
-    pub palm_threshold: PalmThreshold,
+/// The node's durable stores: the registry (people, grants, templates, requests, alarms …) and the audit
+/// store with its writer, the one way an event is appended (`Daemon::record`).
+pub struct Stores {
+    pub registry: RegistryStore,
+    pub audit: tobira_audit::AuditStore,
+    pub writer: AuditWriter,
+}
+
+/// The devices the node drives, as the site file configures them: each reader and door controller, what each
+/// door task last left its door in, and the simulated devices when running with `--simulation`.
+pub struct Devices {
     pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
     pub doors: HashMap<DoorId, DoorRuntime>,
     /// Each door's state as its task last left it (locked, open, forced …), for `devices` (issue 18).
     pub door_states: crate::node::door_states::DoorStates,
     pub sim: Option<crate::sim::devices::SimDevices>,
+}
+
+/// The matcher: the templates in memory and the thresholds a comparison must reach (`flows::identify`).
+pub struct Matcher {
+    pub matching: RwLock<Matching>,
+    pub threshold: Threshold,
+    /// The palm matcher's threshold, at the same false-match rate as `threshold` (palm scores have their own
+    /// calibration table, `PalmThreshold`).
+    pub palm_threshold: PalmThreshold,
+    /// The site's false-positive identification rate, per decision (`identification.fpir`, issue 16 §2).
+    pub fpir: Fpir,
+}
+
+/// The node's link to the centre of a multi-node site: when it last heard from it, how shipping stands, and
+/// the registry sync task's wake-up.
+pub struct CentralLink {
+    /// When this node last heard from the centre (the registry feed); the start counts as contact.
+    pub contact: Mutex<Option<DateTime<Utc>>>,
+    /// Shipping to the central store, when the site names one (`[central]`).
+    pub shipping: Mutex<Option<crate::node::shipping::ShipState>>,
+    /// Wakes the registry sync task when a change is queued for the centre.
+    pub outbox_wake: tokio::sync::Notify,
+}
+
+pub struct Daemon {
+    pub opts: Options,
+    pub site: Site,
+    pub clock: Clock,
+    pub stores: Stores,
+    /// The node key wrapping template data keys; written only by a rotation, which holds it for writing so
+    /// no template is sealed under a key being replaced.
+    pub template_key: tokio::sync::RwLock<Zeroizing<Vec<u8>>>,
+    /// Set once a system administrator has an approved template (see `actor`).
+    pub bootstrap_closed: std::sync::atomic::AtomicBool,
+    pub central: CentralLink,
+    /// Alarm events go to the alarm task (table + notifier), off the door's path.
+    pub alarms: tokio::sync::mpsc::UnboundedSender<crate::node::raised::Raised>,
+    pub shared: Mutex<Shared>,
+    pub matcher: Matcher,
+    pub devices: Devices,
     /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
     pub decisions: broadcast::Sender<DecisionReport>,
     /// The door tasks' and the login socket's heartbeats, read by systemd's watchdog pinger (issue 19).
@@ -206,7 +231,7 @@ impl Daemon {
         let alarm = (ev.outcome == Outcome::Alarm).then(|| crate::node::raised::Raised::from_event(&ev));
         let fault = crate::node::metrics::Metrics::fault_of(&ev);
         let started = std::time::Instant::now();
-        let r = self.audit.append(ev).await;
+        let r = self.stores.writer.append(ev).await;
         let seq = r.as_ref().ok().map(|receipt| receipt.seq);
         self.metrics.appended(started.elapsed(), seq, fault.map(|device| (device, kind.as_str())));
         match (&r, alarm) {
@@ -231,7 +256,7 @@ impl Daemon {
     /// `decide` with what the caller knows besides (a door's controller offline, a person only attributed):
     /// every veto, and its reason, is `policy::decide`'s.
     pub fn decide_with(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>, facts: NodeFacts) -> Decision {
-        let node = NodeFacts { central_contact: self.central_contact.lock().ok().and_then(|c| *c), ..facts };
+        let node = NodeFacts { central_contact: self.central.contact.lock().ok().and_then(|c| *c), ..facts };
         let sh = self.shared();
         tobira_core::policy::decide(
             req,
@@ -249,7 +274,7 @@ impl Daemon {
 
     /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
     pub fn publish(&self, report: DecisionReport) {
-        let path = if self.doors.contains_key(&DoorId::new(&report.place)) { "door" } else { "login" };
+        let path = if self.devices.doors.contains_key(&DoorId::new(&report.place)) { "door" } else { "login" };
         let latency = report.latency_us.map(std::time::Duration::from_micros);
         self.metrics.decided(path, report.granted, &report.reason, latency);
         // One line per decision, with the fields the journal indexes; the person is left to the audit record.
@@ -266,7 +291,7 @@ impl Daemon {
 
     /// Reloads the registry snapshot after an audited change.
     pub async fn reload_registry(&self) -> Result<(), crate::store::StoreError> {
-        let reg = self.store.load_registry(self.site.clone()).await?;
+        let reg = self.stores.registry.load_registry(self.site.clone()).await?;
         let index = tobira_core::model::GrantIndex::new(&reg);
         let mut sh = self.shared();
         sh.registry = Arc::new(reg);

@@ -105,11 +105,11 @@ pub async fn at_start(d: &Daemon) {
     }
     let hw = high_water_path(&pin);
     match anchors::load(&hw) {
-        Ok(Some(_)) => d.audit.remember_checkpoints_in(hw).await,
+        Ok(Some(_)) => d.stores.writer.remember_checkpoints_in(hw).await,
         Ok(None) => match anchors::create(&hw, d.site.id.as_str()) {
             Ok(()) => {
                 tracing::warn!(path = %hw.display(), "the high-water record beside the pinned key was missing: started a new one");
-                d.audit.remember_checkpoints_in(hw).await;
+                d.stores.writer.remember_checkpoints_in(hw).await;
             }
             Err(e) => tracing::error!(error = %e, "no high-water record beside the pinned key"),
         },
@@ -147,7 +147,7 @@ pub async fn verify_daemon(d: &Daemon) -> Result<serde_json::Value, SelfCheckErr
         Ok(t) => (t, true),
         Err(TrustError::NoPin(_)) => (
             Trusted {
-                key: d.audit_store.public_key(),
+                key: d.stores.audit.public_key(),
                 source: "the key the store names (NOT pinned: a rewrite with a fresh key would pass)".into(),
                 high_water: None,
             },

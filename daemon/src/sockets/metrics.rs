@@ -60,16 +60,17 @@ async fn scrape(State(ep): State<Arc<Endpoint>>) -> impl IntoResponse {
             Some((at, n)) if at.elapsed() < ALARMS_FRESH => n,
             _ => {
                 // -1: the count could not be read (the gauge says so rather than a reassuring 0).
-                let n = d.store.open_alarm_count().await.unwrap_or(-1);
+                let n = d.stores.registry.open_alarm_count().await.unwrap_or(-1);
                 *cached = Some((Instant::now(), n));
                 n
             }
         }
     };
-    let shipper_acknowledged = d.shipping.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.acknowledged);
+    let shipper_acknowledged =
+        d.central.shipping.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|s| s.acknowledged);
     let s = Sampled {
         alarms_open,
-        audit_queue: i64::try_from(d.audit.queued()).unwrap_or(i64::MAX),
+        audit_queue: i64::try_from(d.stores.writer.queued()).unwrap_or(i64::MAX),
         shipper_acknowledged,
         watched: i64::try_from(d.heartbeats.len()).unwrap_or(i64::MAX),
         stale: i64::try_from(d.heartbeats.stale(ep.stale_after).len()).unwrap_or(i64::MAX),

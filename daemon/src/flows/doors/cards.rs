@@ -60,7 +60,7 @@ impl DoorTask {
     async fn on_card(&mut self, n: Result<CardNumber, CardError>, via: &'static str) {
         let now = self.d.now();
         let holder = match &n {
-            Ok(n) => self.d.store.card_holder(n).await.unwrap_or_else(|e| {
+            Ok(n) => self.d.stores.registry.card_holder(n).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the card registry cannot be read; the card is refused");
                 None
             }),
@@ -161,6 +161,7 @@ impl DoorTask {
         let now = self.d.now();
         let modality = self
             .d
+            .devices
             .readers
             .get(&ReaderId::new(reader))
             .map(|r| r.modality())
@@ -169,7 +170,7 @@ impl DoorTask {
             Step::CardFirst | Step::Identify => {
                 CardStep::Refused { reason: Reason::CardRequired, claimed: None, score: None, sample_error: None }
             }
-            Step::Verify { person, .. } => match self.d.verify(modality, sample, &person) {
+            Step::Verify { person, .. } => match self.d.matcher.verify(modality, sample, &person) {
                 Ok((true, score)) => {
                     let window = self.d.site.timeouts.capture_timeout_s;
                     self.auth.on_match(self.cfg.auth, person.clone(), None, now, window);

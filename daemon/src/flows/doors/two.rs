@@ -51,7 +51,7 @@ impl DoorTask {
         Some(match self.auth.on_sample(AuthMode::TwoBiometrics, now) {
             Step::Identify | Step::CardFirst => {
                 let allowed = self.d.registry().people_allowed_at_door(&self.cfg.id, now);
-                match self.d.identify(modality, sample, &allowed) {
+                match self.d.matcher.identify(modality, sample, &allowed) {
                     Identified::Allowed { person, score, key } => {
                         match self.auth.on_match(AuthMode::TwoBiometrics, person.clone(), Some(key), now, window) {
                             AuthOutcome::AwaitSecond(p) => {
@@ -64,28 +64,30 @@ impl DoorTask {
                     other => TwoStep::Unmatched { identified: other, claimed: None },
                 }
             }
-            Step::Verify { person, other_than } => match self.d.verify_other(modality, sample, &person, other_than) {
-                Ok(Verified::Other { key, score }) => {
-                    match self.auth.on_match(AuthMode::TwoBiometrics, person.clone(), Some(key), now, window) {
-                        AuthOutcome::Complete(p) | AuthOutcome::AwaitSecond(p) => {
-                            TwoStep::Complete { person: p, score }
+            Step::Verify { person, other_than } => {
+                match self.d.matcher.verify_other(modality, sample, &person, other_than) {
+                    Ok(Verified::Other { key, score }) => {
+                        match self.auth.on_match(AuthMode::TwoBiometrics, person.clone(), Some(key), now, window) {
+                            AuthOutcome::Complete(p) | AuthOutcome::AwaitSecond(p) => {
+                                TwoStep::Complete { person: p, score }
+                            }
                         }
                     }
+                    Ok(Verified::Same { score }) => {
+                        // The claim stays: the person may still place another finger within the window.
+                        self.answer(reader, &person, score, "door.second_sample", Reason::SameSampleTwice).await;
+                        TwoStep::Answered
+                    }
+                    Ok(Verified::No { .. }) => {
+                        self.auth.on_no_match();
+                        TwoStep::Unmatched { identified: Identified::NotIdentified, claimed: Some(person) }
+                    }
+                    Err(e) => {
+                        self.auth.on_no_match();
+                        TwoStep::Unmatched { identified: Identified::Unusable(e), claimed: Some(person) }
+                    }
                 }
-                Ok(Verified::Same { score }) => {
-                    // The claim stays: the person may still place another finger within the window.
-                    self.answer(reader, &person, score, "door.second_sample", Reason::SameSampleTwice).await;
-                    TwoStep::Answered
-                }
-                Ok(Verified::No { .. }) => {
-                    self.auth.on_no_match();
-                    TwoStep::Unmatched { identified: Identified::NotIdentified, claimed: Some(person) }
-                }
-                Err(e) => {
-                    self.auth.on_no_match();
-                    TwoStep::Unmatched { identified: Identified::Unusable(e), claimed: Some(person) }
-                }
-            },
+            }
         })
     }
 
@@ -103,7 +105,7 @@ impl DoorTask {
         // Not a refusal: a step on the way in.
         ev.outcome = tobira_audit::Outcome::Info;
         let seq = self.d.record(ev).await.ok().map(|r| r.seq);
-        if let Some(r) = self.d.readers.get(&ReaderId::new(reader)) {
+        if let Some(r) = self.d.devices.readers.get(&ReaderId::new(reader)) {
             let _ = tokio::time::timeout(super::COMMAND_BUDGET, r.feedback(Feedback::Prompt(reason.to_string()))).await;
         }
         self.d.publish(report(Some(person), self.cfg.id.as_str(), &decision, Some(score), seq));
