@@ -7,6 +7,7 @@
 //! is the thin HTTP edge.
 
 pub mod app;
+pub mod captures;
 mod daemon;
 pub mod feed;
 pub mod html;

@@ -1,0 +1,71 @@
+//! Pages of the registry's lists (issue 18): the console shows a site of thousands of people 200 rows at a
+//! time, so only the page asked for crosses the control socket, with the number of matches. The CLI's
+//! `person list` / `grant list` still answer the whole list. Open like those lists: nothing here reads a
+//! record of anyone's acts.
+
+use crate::admin::router::person_json;
+use crate::node::daemon::Daemon;
+use crate::refusal::Refusal;
+use tobira_core::model::Grant;
+use tobira_proto::{MAX_PAGE, PageQuery};
+
+/// The JSON of a live grant, as `grant list` and `grant-page` show it.
+pub(crate) fn grant_json(g: &Grant) -> serde_json::Value {
+    serde_json::json!({"id": g.id.as_str(), "holder": g.holder.as_str(),
+        "place": crate::admin::requests::place_str(&g.place), "issued_by": g.issued_by.as_str(),
+        "issuer_role": g.issuer_role.as_str(), "from": g.valid_from, "until": g.valid_until})
+}
+
+/// Rows `offset ..` (at most `limit`, capped at [`MAX_PAGE`]) of `matching`, with the count of them all.
+/// `matching` is walked once and only the page's rows are turned into JSON.
+fn page<'a, T: 'a>(
+    q: &PageQuery,
+    matching: impl Iterator<Item = &'a T>,
+    json: impl Fn(&T) -> serde_json::Value,
+) -> Result<serde_json::Value, Refusal> {
+    if q.limit == 0 {
+        return Err(Refusal::bad("limit: ask for at least one row"));
+    }
+    let (offset, limit) = (q.offset as usize, q.limit.min(MAX_PAGE) as usize);
+    let mut total = 0usize;
+    let mut rows = Vec::with_capacity(limit.min(256));
+    for x in matching {
+        if total >= offset && rows.len() < limit {
+            rows.push(json(x));
+        }
+        total += 1;
+    }
+    Ok(serde_json::json!({"total": total, "offset": offset, "rows": rows}))
+}
+
+fn query(q: &PageQuery) -> &str {
+    q.query.as_deref().map(str::trim).unwrap_or("")
+}
+
+/// People sorted by user ID (the registry's order) whose ID, name or section contains the query.
+pub fn person_page(d: &Daemon, q: &PageQuery) -> Result<serde_json::Value, Refusal> {
+    let reg = d.registry();
+    let s = query(q);
+    let hit = |p: &&tobira_core::model::Person| {
+        s.is_empty() || p.id.as_str().contains(s) || p.name.contains(s) || p.affiliation.contains(s)
+    };
+    page(q, reg.people.values().filter(hit), person_json)
+}
+
+/// Live grants sorted by holder, then ID, whose ID, holder or place contains the query.
+pub fn grant_page(d: &Daemon, q: &PageQuery) -> Result<serde_json::Value, Refusal> {
+    let reg = d.registry();
+    let s = query(q);
+    let mut hits: Vec<&Grant> = reg
+        .grants
+        .iter()
+        .filter(|g| {
+            s.is_empty()
+                || g.id.as_str().contains(s)
+                || g.holder.as_str().contains(s)
+                || crate::admin::requests::place_str(&g.place).contains(s)
+        })
+        .collect();
+    hits.sort_by(|a, b| (a.holder.as_str(), a.id.as_str()).cmp(&(b.holder.as_str(), b.id.as_str())));
+    page(q, hits.into_iter(), grant_json)
+}
