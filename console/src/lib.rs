@@ -9,6 +9,7 @@
 pub mod app;
 pub mod captures;
 mod daemon;
+mod enrol_events;
 pub mod feed;
 pub mod html;
 pub mod i18n;

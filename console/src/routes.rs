@@ -32,7 +32,7 @@ pub fn router_for(state: Arc<State>) -> Router {
         .route("/grants", post(grant_add))
         .route("/grants/{id}/revoke", post(grant_revoke))
         .route("/enroll", get(enroll_page).post(enroll))
-        .route("/enroll/progress", get(crate::captures::events))
+        .route("/enroll/progress", get(crate::enrol_events::events))
         .route("/visits", get(visits).post(visit_add))
         .route("/offhours", post(off_hours_add))
         .route("/audit", get(audit).post(audit_search))

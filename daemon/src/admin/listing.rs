@@ -3,11 +3,19 @@
 //! `person list` / `grant list` still answer the whole list. Open like those lists: nothing here reads a
 //! record of anyone's acts.
 
-use crate::admin::router::person_json;
 use crate::node::daemon::Daemon;
 use crate::refusal::Refusal;
-use tobira_core::model::Grant;
+use tobira_core::model::{Grant, Person};
 use tobira_proto::{MAX_PAGE, PageQuery};
+
+/// The JSON of a person, as `person list`, `person show` and `person-page` show it.
+pub(crate) fn person_json(p: &Person) -> serde_json::Value {
+    serde_json::json!({
+        "id": p.id.as_str(), "name": p.name, "affiliation": p.affiliation,
+        "roles": p.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
+        "appointment_end": p.appointment_end, "active": p.active,
+    })
+}
 
 /// The JSON of a live grant, as `grant list` and `grant-page` show it.
 pub(crate) fn grant_json(g: &Grant) -> serde_json::Value {
