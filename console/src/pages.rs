@@ -1386,3 +1386,27 @@ pub async fn audit_search(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -
     }
     page(&state, &ctx, "/audit", l.t("操作履歴", "Operation history"), &body).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paged(offset: u32, rows: usize, total: u64) -> Paged {
+        Paged { rows: vec![Value::Null; rows], total, offset }
+    }
+
+    #[test]
+    fn the_pager_says_where_the_page_is_and_links_both_ways_keeping_the_search() {
+        assert_eq!(pager(Lang::Ja, "p", &paged(0, 12, 12), "", "p", ("g", 0)), "", "one page: no pager");
+        let first = pager(Lang::Ja, "p", &paged(0, 200, 10_000), "", "p", ("g", 400));
+        assert!(first.contains("10000 件中 1–200 件を表示"), "{first}");
+        assert!(first.contains("href=\"/people?p=200&amp;g=400\"") && first.contains(">次へ<"), "{first}");
+        assert!(!first.contains("前へ"), "no previous page on the first: {first}");
+        let last = pager(Lang::En, "p", &paged(9_800, 200, 10_000), "市民 課", "p", ("g", 0));
+        assert!(
+            last.contains("9801–10000 of 10000") && last.contains(">Previous<") && !last.contains("Next"),
+            "{last}"
+        );
+        assert!(last.contains("p=9600&amp;g=0&amp;q=%E5%B8%82%E6%B0%91%20%E8%AA%B2"), "the search is kept: {last}");
+    }
+}

@@ -77,3 +77,32 @@ pub fn grant_page(d: &Daemon, q: &PageQuery) -> Result<serde_json::Value, Refusa
     hits.sort_by(|a, b| (a.holder.as_str(), a.id.as_str()).cmp(&(b.holder.as_str(), b.id.as_str())));
     page(q, hits.into_iter(), grant_json)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(offset: u32, limit: u32) -> PageQuery {
+        PageQuery { query: None, offset, limit }
+    }
+
+    fn rows(q: &PageQuery, all: &[u32]) -> serde_json::Value {
+        page(q, all.iter(), |x| serde_json::json!(x)).unwrap_or_else(|r| panic!("{}", r.message))
+    }
+
+    #[test]
+    fn a_page_is_its_rows_and_the_count_of_every_match() {
+        let all: Vec<u32> = (0..5).collect();
+        let json = |x: &u32| serde_json::json!(x);
+        let v = rows(&ask(2, 2), &all);
+        assert_eq!(v, serde_json::json!({"total": 5, "offset": 2, "rows": [2, 3]}));
+        let v = rows(&ask(4, 10), &all);
+        assert_eq!((v["total"].as_u64(), v["rows"].as_array().unwrap().len()), (Some(5), 1), "the last page");
+        let v = rows(&ask(9, 10), &all);
+        assert_eq!(v["rows"], serde_json::json!([]), "past the end: no rows, still the count");
+        assert!(page(&ask(0, 0), all.iter(), json).is_err(), "no rows asked");
+        let many: Vec<u32> = (0..3000).collect();
+        let v = rows(&ask(0, u32::MAX), &many);
+        assert_eq!(v["rows"].as_array().unwrap().len(), MAX_PAGE as usize, "capped");
+    }
+}
