@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use tobira_audit::{NewEvent, Outcome};
 
 /// The console's pages that show the daemon's answers without a proof.
-const PAGES: [(&str, &str); 9] = [
+const PAGES: [(&str, &str); 10] = [
     ("/", "ホーム"),
     ("/people", "職員 / 権限"),
+    ("/people?p=9800&g=9800", "職員 (last page)"),
     ("/requests", "申請と承認"),
     ("/alarms", "警報"),
     ("/enroll", "照合情報の登録"),

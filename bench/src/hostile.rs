@@ -106,7 +106,8 @@ pub fn run() -> anyhow::Result<()> {
     let n = churn.join().unwrap_or(0);
     worst = worst.max(row(&format!("rapid connect/close ({n} in {HOLD:?}, same user)"), r));
 
-    let status_frame = encode(&Envelope { version: CONTROL_VERSION, actor: None, body: Request::Status })?;
+    let status_frame =
+        encode(&Envelope { version: CONTROL_VERSION, actor: None, progress: false, body: Request::Status })?;
     for (who, uid) in [("another user", Some(NOBODY)), ("the administrator's own user", None)] {
         for (flood, n, payload) in
             [("200 idle connections", 200, &[][..]), ("40 half-sent frames", 40, &status_frame[..6])]

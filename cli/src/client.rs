@@ -50,11 +50,27 @@ impl Client {
     /// A "busy" answer (this user already has its share of requests in progress) did nothing, so the request
     /// is sent again, a little later each time, for up to [`BUSY_PATIENCE`].
     pub fn call_as(&self, actor: Option<ActorClaim>, body: Request) -> Result<serde_json::Value, ClientError> {
-        let envelope = Envelope { version: CONTROL_VERSION, actor, body };
+        self.call_progress(actor, body, None)
+    }
+
+    /// [`Client::call_as`], with each of the daemon's progress frames (an enrolment's captures, as they
+    /// happen) given to `on_progress` before the answer (issue 18).
+    pub fn call_progress(
+        &self,
+        actor: Option<ActorClaim>,
+        body: Request,
+        on_progress: Option<&mut dyn FnMut(serde_json::Value)>,
+    ) -> Result<serde_json::Value, ClientError> {
+        let envelope = Envelope { version: CONTROL_VERSION, actor, progress: on_progress.is_some(), body };
+        let mut nothing = |_: serde_json::Value| {};
+        let on_progress: &mut dyn FnMut(serde_json::Value) = match on_progress {
+            Some(f) => f,
+            None => &mut nothing,
+        };
         let give_up = Instant::now() + BUSY_PATIENCE;
         let mut pause = Duration::from_millis(20);
         loop {
-            match self.once(&envelope) {
+            match self.once(&envelope, &mut *on_progress) {
                 Err(ClientError::Refused { code: ErrorCode::Busy, .. }) if Instant::now() + pause < give_up => {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(500));
@@ -64,7 +80,11 @@ impl Client {
         }
     }
 
-    fn once(&self, envelope: &Envelope<Request>) -> Result<serde_json::Value, ClientError> {
+    fn once(
+        &self,
+        envelope: &Envelope<Request>,
+        on_progress: &mut dyn FnMut(serde_json::Value),
+    ) -> Result<serde_json::Value, ClientError> {
         let mut s = UnixStream::connect(&self.path)
             .map_err(|source| ClientError::Connect { path: self.path.clone(), source })?;
         let to = |source| ClientError::Connect { path: self.path.clone(), source };
@@ -72,12 +92,17 @@ impl Client {
         s.set_write_timeout(Some(self.timeout)).map_err(to)?;
         let sent = write_frame(&mut s, envelope);
         // A daemon that refuses us may close before our request is written; its reason is still readable.
-        let answer = read_frame::<_, Response>(&mut s);
+        let mut answer = read_frame::<_, Response>(&mut s);
+        // Progress frames come only when asked for; each is handed on, then the next frame is read.
+        while let Ok(Some(Response::Progress { data })) = answer {
+            on_progress(data);
+            answer = read_frame::<_, Response>(&mut s);
+        }
         match (sent, answer) {
             (_, Ok(Some(Response::Ok { data }))) => Ok(data),
             (_, Ok(Some(Response::Error { code, message }))) => Err(ClientError::Refused { code, message }),
             (Err(e), _) => Err(e.into()),
-            (Ok(()), Ok(None)) => Err(ClientError::NoAnswer),
+            (Ok(()), Ok(None)) | (Ok(()), Ok(Some(Response::Progress { .. }))) => Err(ClientError::NoAnswer),
             (Ok(()), Err(e)) => Err(e.into()),
         }
     }

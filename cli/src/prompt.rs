@@ -91,6 +91,36 @@ pub fn announce(c: &Client, actor: Option<&str>, at: Option<&str>, req: &Request
     }
 }
 
+/// One of the daemon's progress frames as the line the CLI prints (issue 18): which capture is awaited,
+/// each sample's quality, a refused sample and why, the duplicate-identity check. `None` for a step this
+/// CLI does not know.
+pub fn progress_line(v: &serde_json::Value) -> Option<String> {
+    let (n, of) = (v["n"].as_u64().unwrap_or(0), v["of"].as_u64().unwrap_or(0));
+    let person = v["person"].as_str().unwrap_or("");
+    Some(match v["step"].as_str()? {
+        "proof" => format!(
+            "{person}: proving it is you at {} (本人確認), {} s",
+            v["reader"].as_str().unwrap_or(""),
+            v["timeout_s"].as_u64().unwrap_or(0)
+        ),
+        "capture" => format!(
+            "{person}: capture {n}/{of} (採取) — waiting at {} for {} s",
+            v["reader"].as_str().unwrap_or(""),
+            v["timeout_s"].as_u64().unwrap_or(0)
+        ),
+        "sample" => format!(
+            "{person}: capture {n}/{of} taken, quality {} (品質){}",
+            v["quality"],
+            v["minutiae"].as_u64().map(|m| format!(", {m} minutiae (特徴点)")).unwrap_or_default()
+        ),
+        "refused" => format!("{person}: capture {n}/{of} refused (不採用): {}", v["reason"].as_str().unwrap_or("")),
+        "duplicate-check" => {
+            format!("{person}: duplicate-identity check (重複登録の検査) against {} enrolled template(s)", v["gallery"])
+        }
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ pub struct Config {
     pub reader: String,
     /// Idle time after which a session ends (default 5 minutes).
     pub idle: Duration,
-    /// Whether the console is served over TLS (cookies get `Secure`).
+    /// Whether the console is served over TLS: cookies get `Secure`, answers `Strict-Transport-Security`.
     pub secure_cookies: bool,
 }
 
@@ -32,6 +32,8 @@ pub struct State {
     pub sessions: Sessions,
     /// ホーム's live view: the poller's latest answer, for every open home page (`live`).
     pub(crate) live: crate::feed::Live,
+    /// 照合情報の登録's enrolments under way, each relayed live to its page (`captures`).
+    pub(crate) captures: crate::captures::Captures,
     /// The site's zone and name, from the daemon (`devices`), once reachable.
     site: RwLock<Option<(FixedOffset, String)>>,
     /// How long the daemon waits for a finger (the site's `capture_timeout_s`), read with the site's zone: the
@@ -55,6 +57,7 @@ impl State {
             cfg,
             daemon,
             live: Default::default(),
+            captures: Default::default(),
             site: RwLock::new(None),
             capture_s: Default::default(),
         }
@@ -76,6 +79,13 @@ pub(crate) fn secured(status: StatusCode, body: impl IntoResponse) -> Response {
 
 pub(crate) async fn harden(mut r: Response) -> Response {
     set_headers(&mut r);
+    r
+}
+
+/// `Strict-Transport-Security` on every answer over TLS: a year, so a browser that once reached the console
+/// over HTTPS never sends its cookie or a form over plain HTTP to it again.
+pub(crate) async fn hsts(mut r: Response) -> Response {
+    r.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000"));
     r
 }
 
@@ -135,6 +145,16 @@ impl State {
 
     pub(crate) async fn call(&self, actor: Option<ActorClaim>, req: Request) -> Result<serde_json::Value, ClientError> {
         self.daemon.call(actor, req).await
+    }
+
+    /// [`State::call`], with each of the daemon's progress frames handed to `on_step` as it arrives.
+    pub(crate) async fn call_progress(
+        &self,
+        actor: Option<ActorClaim>,
+        req: Request,
+        on_step: impl FnMut(serde_json::Value) + Send + 'static,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.daemon.call_progress(actor, req, on_step).await
     }
 
     /// The site's zone (for every time shown) and name, asked of the daemon once.

@@ -19,6 +19,19 @@ impl Daemon {
         let c = Client::new(self.socket.clone());
         tokio::task::spawn_blocking(move || c.call_as(actor, req)).await.unwrap_or(Err(ClientError::NoAnswer))
     }
+
+    /// One request whose progress frames (an enrolment's captures) go to `on_step` as they arrive.
+    pub async fn call_progress(
+        &self,
+        actor: Option<ActorClaim>,
+        req: Request,
+        mut on_step: impl FnMut(serde_json::Value) + Send + 'static,
+    ) -> Result<serde_json::Value, ClientError> {
+        let c = Client::new(self.socket.clone());
+        tokio::task::spawn_blocking(move || c.call_progress(actor, req, Some(&mut on_step)))
+            .await
+            .unwrap_or(Err(ClientError::NoAnswer))
+    }
 }
 
 /// Whether the daemon could not be reached at all (as opposed to answering with a refusal).

@@ -7,7 +7,9 @@
 //! is the thin HTTP edge.
 
 pub mod app;
+pub mod captures;
 mod daemon;
+mod enrol_events;
 pub mod feed;
 pub mod html;
 pub mod i18n;

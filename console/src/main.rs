@@ -16,16 +16,23 @@ struct Args {
     /// The reader of this terminal, where people prove who they are (sign-in and every act).
     #[arg(long, env = "TOBIRA_READER")]
     reader: String,
-    /// Address to serve on. Any address but loopback (the terminal itself) is served only over TLS, with
-    /// --tls-cert and --tls-key.
-    #[arg(long, default_value = "127.0.0.1:8470")]
-    listen: SocketAddr,
-    /// The site's certificate chain (PEM): serve HTTPS, session cookies `Secure`.
+    /// The site file whose `[console]` section gives the address, certificate, key and client CA; each flag
+    /// below overrides its value.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address to serve on (default 127.0.0.1:8470). Any address but loopback (the terminal itself) is
+    /// served only over TLS, with --tls-cert and --tls-key (or the site file's).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The site's certificate chain (PEM): serve HTTPS, session cookies `Secure`, HSTS.
     #[arg(long, env = "TOBIRA_CONSOLE_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The certificate's private key (PEM), readable by the console's user only.
     #[arg(long, env = "TOBIRA_CONSOLE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Require a client certificate issued by this CA (PEM) on every connection (only with TLS).
+    #[arg(long, env = "TOBIRA_CONSOLE_CLIENT_CA")]
+    tls_client_ca: Option<PathBuf>,
     /// Minutes without activity after which a session ends.
     #[arg(long, default_value_t = 5)]
     idle_minutes: u64,
@@ -41,21 +48,39 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let a = Args::parse();
-    let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(cert), Some(key)) => Some(tobira_console::tls::server_config(cert, key)?),
-        _ => None,
+    // The site file's `[console]`, then each flag over it.
+    let site = match &a.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            tobira_core::site::parse_site(&path.display().to_string(), &text)?.console
+        }
+        None => Default::default(),
     };
-    if tls.is_none() && !a.listen.ip().is_loopback() {
+    let listen = a.listen.or(site.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8470)));
+    let pair = match (a.tls_cert, a.tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        _ => site.tls,
+    };
+    let client_ca = a.tls_client_ca.or(site.client_ca);
+    let tls = match (&pair, &client_ca) {
+        (Some((cert, key)), ca) => Some(tobira_console::tls::server_config_for(cert, key, ca.as_deref())?),
+        (None, Some(ca)) => bail!(
+            "client certificates ({}) need TLS: give the site's certificate and key (--tls-cert, --tls-key or \
+             [console] tls_cert, tls_key)",
+            ca.display()
+        ),
+        (None, None) => None,
+    };
+    if tls.is_none() && !listen.ip().is_loopback() {
         bail!(
-            "--listen {}: off the terminal (127.0.0.1, ::1) the console is served only over TLS: give the site's \
-             certificate and key with --tls-cert and --tls-key (nothing served over plain HTTP on the office LAN)",
-            a.listen
+            "--listen {listen}: off the terminal (127.0.0.1, ::1) the console is served only over TLS: give the \
+             site's certificate and key with --tls-cert and --tls-key, or tls_cert and tls_key in the site file's \
+             [console] (nothing served over plain HTTP on the office LAN)"
         );
     }
     let idle = Duration::from_secs(a.idle_seconds.unwrap_or(a.idle_minutes.saturating_mul(60)));
     let cfg = tobira_console::Config { socket: a.socket, reader: a.reader, idle, secure_cookies: tls.is_some() };
-    let listener =
-        tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("cannot listen on {}", a.listen))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     // The URL on standard output, for the demo and the tests (port 0 picks a free one).

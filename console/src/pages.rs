@@ -14,7 +14,7 @@ use chrono::FixedOffset;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Instant;
-use tobira_proto::{AuditFilter, GrantAdd, OffHoursAdd, PersonAdd, Request, VisitAdd};
+use tobira_proto::{AuditFilter, GrantAdd, OffHoursAdd, PageQuery, PersonAdd, Request, VisitAdd};
 
 type St = S<AppState>;
 type Fm = axum::Form<Vec<(String, String)>>;
@@ -681,33 +681,81 @@ pub async fn people(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<St
     let l = ctx.lang();
     let (zone, _) = state.site().await;
     let search = q.get("q").map(|s| s.trim().to_string()).unwrap_or_default();
-    let body = match people_body(&state, &ctx, &u, l, zone, &search).await {
+    // Where each table starts: `p` for people, `g` for grants (a bad number is the first page).
+    let at = |k: &str| q.get(k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let body = match people_body(&state, &ctx, &u, l, zone, &search, (at("p"), at("g"))).await {
         Ok(b) | Err(DaemonLost(b)) => b,
     };
     page(&state, &ctx, "/people", l.t("職員 / 権限", "People and grants"), &body).await
 }
 
-/// Rows shown per table on the 職員 page; a site of thousands is searched, not scrolled.
-const PAGE_ROWS: usize = 200;
+/// Rows shown per table on the 職員 page; the daemon sends only these (`person-page`, `grant-page`).
+const PAGE_ROWS: u32 = 200;
 
-/// Whether a row's text fields contain the search (ID, name, section, holder, place).
-fn matches(v: &Value, q: &str) -> bool {
-    q.is_empty()
-        || ["id", "name", "affiliation", "holder", "place"]
-            .iter()
-            .any(|k| v[*k].as_str().is_some_and(|s| s.contains(q)))
+/// One table's page as the daemon answered it: its rows and how many match in all.
+struct Paged {
+    rows: Vec<Value>,
+    total: u64,
+    offset: u32,
 }
 
-/// "N more: narrow with the search" under a table cut at [`PAGE_ROWS`].
-fn more(l: Lang, total: usize) -> String {
-    if total <= PAGE_ROWS {
+impl Paged {
+    fn of(v: &Value) -> Paged {
+        Paged {
+            rows: arr(&v["rows"]),
+            total: v["total"].as_u64().unwrap_or(0),
+            offset: v["offset"].as_u64().and_then(|o| u32::try_from(o).ok()).unwrap_or(0),
+        }
+    }
+}
+
+/// "a–b 件 / N 件中" and the 前へ / 次へ links of a table, keeping the search and the other table's place.
+/// `key` is this table's offset parameter, `other` the other table's (name, offset).
+fn pager(l: Lang, id: &str, p: &Paged, q: &str, key: &str, other: (&str, u32)) -> String {
+    if p.total == 0 || (p.offset == 0 && p.total <= u64::from(PAGE_ROWS)) {
         return String::new();
     }
-    format!(
-        "<p class=\"more\">{} {PAGE_ROWS} / {total} {}</p>",
-        l.t("先頭", "Showing the first"),
-        l.t("件を表示しています。検索で絞り込んでください。", "rows: narrow them with the search.")
-    )
+    let first = u64::from(p.offset) + 1;
+    let last = u64::from(p.offset) + p.rows.len() as u64;
+    let link = |to: u32, text: &str, rel: &str| {
+        let mut href = format!("/people?{key}={to}&{}={}", other.0, other.1);
+        if !q.is_empty() {
+            href.push_str("&q=");
+            href.push_str(&url_encode(q));
+        }
+        format!("<a href=\"{}\" rel=\"{rel}\" class=\"{rel}\">{text}</a>", esc(&href))
+    };
+    let total = p.total;
+    let mut h = format!(
+        "<p class=\"pager\" id=\"{id}\">{}",
+        match l {
+            Lang::Ja => format!("{total} 件中 {first}–{last} 件を表示"),
+            Lang::En => format!("{first}–{last} of {total}"),
+        }
+    );
+    if p.offset > 0 {
+        h.push(' ');
+        h.push_str(&link(p.offset.saturating_sub(PAGE_ROWS), l.t("前へ", "Previous"), "prev"));
+    }
+    if last < p.total {
+        h.push(' ');
+        h.push_str(&link(p.offset.saturating_add(PAGE_ROWS), l.t("次へ", "Next"), "next"));
+    }
+    h.push_str("</p>");
+    h
+}
+
+/// A query string's value, percent-encoded (everything but unreserved ASCII).
+fn url_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 async fn people_body(
@@ -717,18 +765,11 @@ async fn people_body(
     l: Lang,
     zone: FixedOffset,
     q: &str,
+    (p_at, g_at): (u32, u32),
 ) -> Result<String, DaemonLost> {
-    let mut people: Vec<Value> =
-        arr(&read(state, l, Request::PersonList).await?).into_iter().filter(|p| matches(p, q)).collect();
-    people.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    let mut grants: Vec<Value> = arr(&read(state, l, Request::GrantList { holder: None }).await?)
-        .into_iter()
-        .filter(|g| matches(g, q))
-        .collect();
-    grants.sort_by(|a, b| (a["holder"].as_str(), a["id"].as_str()).cmp(&(b["holder"].as_str(), b["id"].as_str())));
-    let (people_total, grants_total) = (people.len(), grants.len());
-    people.truncate(PAGE_ROWS);
-    grants.truncate(PAGE_ROWS);
+    let ask = |offset| PageQuery { query: (!q.is_empty()).then(|| q.to_string()), offset, limit: PAGE_ROWS };
+    let people = Paged::of(&read(state, l, Request::PersonPage(ask(p_at))).await?);
+    let grants = Paged::of(&read(state, l, Request::GrantPage(ask(g_at))).await?);
     let dev = read(state, l, Request::Devices).await?;
     let csrf = csrf_field(ctx);
     let mut h = format!(
@@ -738,12 +779,12 @@ async fn people_body(
         l.t("検索", "Search"),
         l.t("職員", "People")
     );
-    h.push_str(&more(l, people_total));
+    h.push_str(&pager(l, "people-pager", &people, q, "p", ("g", grants.offset)));
     h.push_str(&table(
         l,
         zone,
         "people",
-        &people,
+        &people.rows,
         &["id", "name", "affiliation", "roles", "appointment_end", "active"],
         None,
     ));
@@ -794,11 +835,11 @@ async fn people_body(
         l,
         zone,
         "grants",
-        &grants,
+        &grants.rows,
         &["id", "holder", "place", "issued_by", "from", "until"],
         Some(&revoke),
     ));
-    h.push_str(&more(l, grants_total));
+    h.push_str(&pager(l, "grants-pager", &grants, q, "g", ("p", people.offset)));
     h.push_str(&format!(
         "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"/grants\" data-proof id=\"add-grant\" class=\"grid\">{csrf}<label>{} <input name=\"holder\" required maxlength=\"64\"></label><label>{} <select name=\"place\" id=\"place\">",
         l.t("権限の付与", "Grant access"),
@@ -939,38 +980,50 @@ const FINGERS: [(&str, &str); 10] = [
     ("左手 小指", "left little"),
 ];
 
-pub async fn enroll_page(S(state): St, headers: HeaderMap) -> Response {
+/// 照合情報の登録. After a refusal the form comes back filled in as it was (`person`, `finger`, `palm`), so
+/// trying again is one press.
+pub async fn enroll_page(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let (ctx, _u) = match signed(&state, &headers, true) {
         Ok(x) => x,
         Err(r) => return *r,
     };
     let l = ctx.lang();
+    let again = q.get("person").map(|p| p.trim()).filter(|p| !p.is_empty());
+    let finger_of = q.get("finger").and_then(|f| f.parse::<usize>().ok()).filter(|f| (1..=10).contains(f)).unwrap_or(2);
+    let palm_of = q.get("palm").map(String::as_str).unwrap_or("");
+    // The job this page's enrolment runs under: its steps come live on `/enroll/progress` (captures.rs).
+    let job = crate::captures::new_job();
     let mut h = format!(
-        "<ol class=\"steps\"><li>{}</li><li>{} <strong>{}</strong> {}</li><li>{}</li></ol><form method=\"post\" action=\"/enroll\" data-proof id=\"enroll\" class=\"grid\">{}<label>{} <input name=\"person\" required maxlength=\"64\"></label><fieldset class=\"fingers\"><legend>{}</legend>",
+        "<ol class=\"steps\"><li>{}</li><li>{} <strong>{}</strong> {}</li><li>{}</li></ol><form method=\"post\" action=\"/enroll\" data-proof data-progress=\"/enroll/progress?job={job}\" id=\"enroll\" class=\"grid\">{}<input type=\"hidden\" name=\"job\" value=\"{job}\"><label>{} <input name=\"person\" required maxlength=\"64\" value=\"{}\"></label><fieldset class=\"fingers\"><legend>{}</legend>",
         l.t("登録する人と指を選びます。", "Choose the person and the finger."),
         l.t("登録を押したら、まずあなた自身が読取装置", "On submitting, first you place your own finger on"),
         esc(&state.cfg.reader),
         l.t("に指を置いて本人確認し（003 §7）、続けて登録される人が同じ指を3回置きます。", "to prove it is you (003 §7); then the person enrolled places the chosen finger three times."),
-        l.t("品質の低い採取は理由とともに拒否されます。重複登録の検査結果も表示されます。拠点管理者による登録はシステム管理者の承認待ちの申請になります。", "A capture of poor quality is refused with the reason; the duplicate-identity check's result is shown. A site administrator's enrolment is a request the system administrator approves."),
+        l.t("採取のたびに、その品質と、採用しなかった場合はその理由がこの画面に表示されます。重複登録の検査結果も表示されます。拠点管理者による登録はシステム管理者の承認待ちの申請になります。", "Each capture shows here as it happens, with its quality, or why it was refused; the duplicate-identity check's result is shown. A site administrator's enrolment is a request the system administrator approves."),
         csrf_field(&ctx),
         l.t("登録される人（ユーザID）", "person enrolled (user ID)"),
+        esc(again.unwrap_or("")),
         l.t("指", "finger")
     );
     for (i, (ja, en)) in FINGERS.iter().enumerate() {
         let n = i + 1;
-        let checked = if n == 2 { " checked" } else { "" };
+        let checked = if n == finger_of { " checked" } else { "" };
         h.push_str(&format!(
             "<label><input type=\"radio\" name=\"finger\" value=\"{n}\"{checked}> {}</label>",
             esc(l.t(ja, en))
         ));
     }
+    let sel = |v: &str| if palm_of == v { " selected" } else { "" };
     h.push_str(&format!(
-        "</fieldset><label>{} <select name=\"palm\"><option value=\"\">{}</option><option value=\"left\">{}</option><option value=\"right\">{}</option></select></label><button type=\"submit\" id=\"enroll-submit\">{}</button></form>",
+        "</fieldset><label>{} <select name=\"palm\"><option value=\"\">{}</option><option value=\"left\"{}>{}</option><option value=\"right\"{}>{}</option></select></label><button type=\"submit\" id=\"enroll-submit\">{}</button></form><section id=\"captures-live\" hidden><h2>{}</h2><ol id=\"captures\" class=\"captures\" aria-live=\"polite\"></ol></section>",
         l.t("手のひら静脈の場合", "palm vein instead"),
         l.t("指紋", "fingerprint"),
+        sel("left"),
         l.t("左手", "left palm"),
+        sel("right"),
         l.t("右手", "right palm"),
-        l.t("登録", "Enrol")
+        if again.is_some() { l.t("もう一度登録", "Enrol again") } else { l.t("登録", "Enrol") },
+        l.t("採取の状況", "Captures")
     ));
     page(&state, &ctx, "/enroll", l.t("照合情報の登録", "Enrolment of matching data"), &h).await
 }
@@ -983,47 +1036,105 @@ pub async fn enroll(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -> Resp
     };
     let l = ctx.lang();
     let finger = form.get("finger").and_then(|f| f.parse::<u8>().ok()).filter(|f| (1..=10).contains(f));
-    let req = match (form.opt("person"), finger) {
-        (Some(person), Some(finger)) => Ok(Request::Enroll {
-            person,
-            reader: state.cfg.reader.clone(),
-            finger,
-            palm: form.opt("palm"),
-            samples: None,
-        }),
-        (None, _) => Err(l
-            .t("登録される人のユーザIDを入力してください。", "Enter the user ID of the person enrolled.")
-            .to_string()),
-        (_, None) => Err(l.t("指を選んでください（1〜10）。", "Choose a finger (1–10).").to_string()),
-    };
-    act(&state, &ctx, &u, "/enroll", req.map_err(BadInput), |l, v| {
-        let quality = match &v["minutiae"] {
-            Value::Array(a) => a.iter().map(tobira_ledger::table::cell).collect::<Vec<_>>().join(" / "),
-            other => tobira_ledger::table::cell(other),
-        };
-        let q = if quality.is_empty() {
-            String::new()
-        } else {
-            format!(" {} {quality}", l.t("— 特徴点数:", "— minutiae:"))
-        };
-        match v["status"].as_str() {
-            Some("pending") => format!(
-                "{} {} {}{q}",
-                l.t("申請", "Request"),
-                v["request"].as_str().unwrap_or(""),
-                l.t(
-                    "として登録しました（システム管理者の承認待ち、003 §7）。",
-                    "filed: the system administrator approves it (003 §7)."
-                )
-            ),
-            _ => format!(
-                "{} {}{q}",
-                l.t("登録しました（承認済み）:", "Enrolled (approved):"),
-                v["person"].as_str().unwrap_or("")
-            ),
+    let palm = form.opt("palm");
+    let (person, finger) = match (form.opt("person"), finger) {
+        (Some(person), Some(finger)) => (person, finger),
+        (None, _) => {
+            return act(
+                &state,
+                &ctx,
+                &u,
+                "/enroll",
+                Err(BadInput(
+                    l.t("登録される人のユーザIDを入力してください。", "Enter the user ID of the person enrolled.")
+                        .to_string(),
+                )),
+                |_, _| String::new(),
+            )
+            .await;
         }
-    })
-    .await
+        (_, None) => {
+            return act(
+                &state,
+                &ctx,
+                &u,
+                "/enroll",
+                Err(BadInput(l.t("指を選んでください（1〜10）。", "Choose a finger (1–10).").to_string())),
+                |_, _| String::new(),
+            )
+            .await;
+        }
+    };
+    // The form's job (a page without one, or a forged one, gets a job nobody watches).
+    let job = form
+        .get("job")
+        .filter(|j| crate::captures::valid_job(j))
+        .map(String::from)
+        .unwrap_or_else(crate::captures::new_job);
+    let live = state.captures.join(&ctx.token, &job);
+    let steps = live.clone();
+    let req = Request::Enroll {
+        person: person.clone(),
+        reader: state.cfg.reader.clone(),
+        finger,
+        palm: palm.clone(),
+        samples: None,
+    };
+    let answer = state.call_progress(state.actor(&u), req, move |step| steps.send_modify(|j| j.steps.push(step))).await;
+    live.send_modify(|j| j.done = true);
+    let told: Vec<String> =
+        live.borrow().steps.iter().filter_map(|s| crate::captures::words(l, s)).map(|(t, _)| t).collect();
+    drop(live);
+    state.captures.forget(&ctx.token, &job);
+    // Without the script, the outcome still lists every capture.
+    let steps_said = if told.is_empty() { String::new() } else { format!(" [{}]", told.join(" / ")) };
+    let (flash, back) = match answer {
+        Ok(v) => (Flash::Done(format!("{}{steps_said}", enrolled(l, &v))), "/enroll".to_string()),
+        Err(e) => {
+            let mut f = refusal_flash(l, &e);
+            if let Flash::Refused { message, .. } = &mut f {
+                message.push_str(&steps_said);
+            }
+            // Back to the form as it was filled in: trying again is one press.
+            let mut back = format!("/enroll?person={}&finger={finger}", url_encode(&person));
+            if let Some(p) = palm {
+                back.push_str(&format!("&palm={}", url_encode(&p)));
+            }
+            (f, back)
+        }
+    };
+    state.sessions.set_flash(&ctx.token, flash);
+    see_other(&state, &ctx, &back)
+}
+
+/// What an enrolment that went through says: the template's quality, and a request's number when it
+/// became one.
+fn enrolled(l: Lang, v: &Value) -> String {
+    let quality = match &v["minutiae"] {
+        Value::Array(a) => a.iter().map(tobira_ledger::table::cell).collect::<Vec<_>>().join(" / "),
+        other => tobira_ledger::table::cell(other),
+    };
+    let q = if quality.is_empty() {
+        String::new()
+    } else {
+        format!(" {} {quality}", l.t("— 特徴点数:", "— minutiae:"))
+    };
+    match v["status"].as_str() {
+        Some("pending") => format!(
+            "{} {} {}{q}",
+            l.t("申請", "Request"),
+            v["request"].as_str().unwrap_or(""),
+            l.t(
+                "として登録しました（システム管理者の承認待ち、003 §7）。",
+                "filed: the system administrator approves it (003 §7)."
+            )
+        ),
+        _ => format!(
+            "{} {}{q}",
+            l.t("登録しました（承認済み）:", "Enrolled (approved):"),
+            v["person"].as_str().unwrap_or("")
+        ),
+    }
 }
 
 // ---------------------------------------------------------------- 業者の来訪 / 時間外利用
@@ -1274,4 +1385,28 @@ pub async fn audit_search(S(state): St, headers: HeaderMap, axum::Form(f): Fm) -
         }
     }
     page(&state, &ctx, "/audit", l.t("操作履歴", "Operation history"), &body).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paged(offset: u32, rows: usize, total: u64) -> Paged {
+        Paged { rows: vec![Value::Null; rows], total, offset }
+    }
+
+    #[test]
+    fn the_pager_says_where_the_page_is_and_links_both_ways_keeping_the_search() {
+        assert_eq!(pager(Lang::Ja, "p", &paged(0, 12, 12), "", "p", ("g", 0)), "", "one page: no pager");
+        let first = pager(Lang::Ja, "p", &paged(0, 200, 10_000), "", "p", ("g", 400));
+        assert!(first.contains("10000 件中 1–200 件を表示"), "{first}");
+        assert!(first.contains("href=\"/people?p=200&amp;g=400\"") && first.contains(">次へ<"), "{first}");
+        assert!(!first.contains("前へ"), "no previous page on the first: {first}");
+        let last = pager(Lang::En, "p", &paged(9_800, 200, 10_000), "市民 課", "p", ("g", 0));
+        assert!(
+            last.contains("9801–10000 of 10000") && last.contains(">Previous<") && !last.contains("Next"),
+            "{last}"
+        );
+        assert!(last.contains("p=9600&amp;g=0&amp;q=%E5%B8%82%E6%B0%91%20%E8%AA%B2"), "the search is kept: {last}");
+    }
 }

@@ -14,7 +14,8 @@ pub fn router(cfg: Config) -> Router {
 
 /// The routes over a state the caller keeps (the page-timing bench signs a session in directly).
 pub fn router_for(state: Arc<State>) -> Router {
-    Router::new()
+    let tls = state.cfg.secure_cookies;
+    let r = Router::new()
         .route("/", get(home))
         .route("/events", get(crate::live::events))
         .route("/signin", get(sign_in_page).post(sign_in))
@@ -31,6 +32,7 @@ pub fn router_for(state: Arc<State>) -> Router {
         .route("/grants", post(grant_add))
         .route("/grants/{id}/revoke", post(grant_revoke))
         .route("/enroll", get(enroll_page).post(enroll))
+        .route("/enroll/progress", get(crate::enrol_events::events))
         .route("/visits", get(visits).post(visit_add))
         .route("/offhours", post(off_hours_add))
         .route("/audit", get(audit).post(audit_search))
@@ -40,7 +42,10 @@ pub fn router_for(state: Arc<State>) -> Router {
         // Answers axum makes itself (a form it cannot decode, a path parameter of the wrong type) get the
         // same headers as the pages.
         .layer(axum::middleware::map_response(crate::app::harden))
-        .with_state(state)
+        .with_state(state);
+    // Over HTTPS the browser is told to come back only over HTTPS (HSTS); never over 127.0.0.1's plain HTTP,
+    // where the header would mean nothing and could only stick to a name later served otherwise.
+    if tls { r.layer(axum::middleware::map_response(crate::app::hsts)) } else { r }
 }
 
 #[cfg(test)]

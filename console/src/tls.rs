@@ -1,5 +1,6 @@
 //! The console on the office LAN (issue 18): served there only over TLS, with the site's certificate and key
-//! (PEM), rustls on ring as everywhere else in the workspace. Handshakes run on their own tasks, bounded in
+//! (PEM), optionally requiring client certificates of the site's CA, rustls on ring as everywhere else in the
+//! workspace. Handshakes run on their own tasks, bounded in
 //! number and time, so a client that connects and says nothing holds up nobody else.
 
 use rustls::ServerConfig;
@@ -25,12 +26,21 @@ pub enum TlsError {
     Cert { path: String, why: String },
     #[error("--tls-key {path}: {why}")]
     Key { path: String, why: String },
+    #[error("--tls-client-ca {path}: {why}")]
+    ClientCa { path: String, why: String },
     #[error("the certificate and key cannot serve TLS together: {0}")]
     Config(String),
 }
 
 /// The server's TLS configuration from the site's certificate chain and private key (PEM files).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
+    server_config_for(cert, key, None)
+}
+
+/// [`server_config`], and with `client_ca` every client must present a certificate that CA issued: without
+/// one the handshake fails and nothing is served, not even the sign-in page (issue 18 "optionally client
+/// certificates"; the biometric sign-in still follows).
+pub fn server_config_for(cert: &Path, key: &Path, client_ca: Option<&Path>) -> Result<Arc<ServerConfig>, TlsError> {
     let cert_err = |why: String| TlsError::Cert { path: cert.display().to_string(), why };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .map_err(|e| cert_err(e.to_string()))?
@@ -42,12 +52,27 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| TlsError::Key { path: key.display().to_string(), why: e.to_string() })?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = ServerConfig::builder_with_provider(provider)
+    let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsError::Config(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
         .map_err(|e| TlsError::Config(e.to_string()))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let ca_err = |why: String| TlsError::ClientCa { path: ca.display().to_string(), why };
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(ca).map_err(|e| ca_err(e.to_string()))? {
+                roots.add(c.map_err(|e| ca_err(e.to_string()))?).map_err(|e| ca_err(e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(ca_err("no certificate (-----BEGIN CERTIFICATE-----) in it".into()));
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| ca_err(e.to_string()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut cfg = builder.with_single_cert(certs, key).map_err(|e| TlsError::Config(e.to_string()))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

@@ -3,9 +3,32 @@
 "use strict";
 (function () {
   // An act asks for the actor's finger at the reader: say so while the daemon waits, and send it once.
+  // An enrolment says each capture as it happens: its steps come from the console's server-sent events
+  // while the form's answer is awaited, each a line of the list (the proof's prompt among them).
+  function follow(f) {
+    var box = document.getElementById("captures-live");
+    var list = document.getElementById("captures");
+    if (!box || !list || typeof EventSource === "undefined") { return false; }
+    box.hidden = false;
+    var es = new EventSource(f.getAttribute("data-progress"));
+    es.addEventListener("step", function (m) {
+      var s;
+      try { s = JSON.parse(m.data); } catch (e) { return; }
+      if (typeof s.text !== "string") { return; }
+      var li = document.createElement("li");
+      li.textContent = s.text;
+      if (typeof s["class"] === "string") { li.setAttribute("data-state", s["class"]); }
+      list.appendChild(li);
+    });
+    es.addEventListener("done", function () { es.close(); });
+    return true;
+  }
   document.querySelectorAll("form[data-proof]").forEach(function (f) {
     f.addEventListener("submit", function () {
       var p = document.getElementById("proving");
+      if (f.hasAttribute("data-progress") && follow(f)) {
+        p = null;
+      }
       if (p) {
         p.hidden = false;
         // Count the seconds the daemon still waits for the finger down, as the CLI's prompt says them.

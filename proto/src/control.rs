@@ -17,6 +17,12 @@ pub struct Envelope<T> {
     /// require the actor's own biometric at the terminal").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<ActorClaim>,
+    /// The client reads [`Response::Progress`] frames before the answer: an enrolment says each capture as
+    /// it happens (which sample, its quality, why one was refused), so the console and the CLI can show the
+    /// person at the reader where they are (issue 18). Other requests answer once, as without it; a client
+    /// that does not ask never gets a progress frame.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub progress: bool,
     pub body: T,
 }
 
@@ -49,6 +55,10 @@ pub enum Request {
     Check,
     PersonAdd(PersonAdd),
     PersonList,
+    /// One page of the people, sorted by user ID, whose ID, name or section contains `query` (all when
+    /// empty), with how many match in all: a console shows a site of thousands a page at a time without the
+    /// whole registry crossing the socket (issue 18). Open like `PersonList`.
+    PersonPage(PageQuery),
     PersonShow {
         id: String,
     },
@@ -76,6 +86,9 @@ pub enum Request {
     GrantRevoke {
         id: String,
     },
+    /// One page of the live grants, sorted by holder then ID, whose ID, holder or place contains `query`,
+    /// with how many match in all (like `PersonPage`).
+    GrantPage(PageQuery),
     OffHoursAdd(OffHoursAdd),
     VisitAdd(VisitAdd),
     /// The devices and media a vendor actually brings in (`direction` `in`) or takes out again (`out`),
@@ -186,6 +199,21 @@ pub enum Request {
     },
     Sim(SimCommand),
 }
+
+/// A page of a list: rows `offset .. offset + limit` of those containing `query`. The answer is
+/// `{"total": N, "offset": O, "rows": [...]}`, `total` counting every match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub offset: u32,
+    /// At most this many rows; the daemon caps it (`MAX_PAGE`).
+    pub limit: u32,
+}
+
+/// The most rows one page request returns, whatever `limit` asks: a page stays far below [`crate::MAX_FRAME`].
+pub const MAX_PAGE: u32 = 1000;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonAdd {
@@ -381,8 +409,20 @@ pub enum SimCommand {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum Response {
-    Ok { data: serde_json::Value },
-    Error { code: ErrorCode, message: String },
+    Ok {
+        data: serde_json::Value,
+    },
+    /// A step of a request still under way, sent only to a client that asked for them
+    /// ([`Envelope::progress`]); the request's `Ok` or `Error` follows. `data["step"]` names the step:
+    /// `capture` (sample `n` of `of` awaited at `reader`), `sample` (taken, with its `quality`), `refused`
+    /// (sample `n` refused, with the `reason`), `duplicate-check` (the 1:N search against everyone enrolled).
+    Progress {
+        data: serde_json::Value,
+    },
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -431,7 +471,8 @@ mod tests {
     #[test]
     fn request_wire_shape_is_stable() {
         let r = Request::Sim(SimCommand::Present { reader: "t01-reader".into(), body: "tanaka".into(), finger: 2 });
-        let j = serde_json::to_string(&Envelope { version: CONTROL_VERSION, actor: None, body: r }).unwrap();
+        let j = serde_json::to_string(&Envelope { version: CONTROL_VERSION, actor: None, progress: false, body: r })
+            .unwrap();
         assert_eq!(
             j,
             r#"{"version":2,"body":{"op":"sim","sim":"present","reader":"t01-reader","body":"tanaka","finger":2}}"#
@@ -445,12 +486,27 @@ mod tests {
         let e = Envelope {
             version: CONTROL_VERSION,
             actor: Some(ActorClaim { id: "takahashi".into(), reader: Some("t01-reader".into()) }),
+            progress: false,
             body: Request::RequestApprove { id: "r-1".into(), note: None },
         };
         let j = serde_json::to_string(&e).unwrap();
         assert!(j.contains(r#""actor":{"id":"takahashi","reader":"t01-reader"}"#), "{j}");
         let back: Envelope<Request> = serde_json::from_str(&j).unwrap();
         assert_eq!(back.actor, e.actor);
+    }
+
+    #[test]
+    fn progress_is_asked_in_the_envelope_and_comes_in_its_own_frames() {
+        let plain = Envelope { version: CONTROL_VERSION, actor: None, progress: false, body: Request::Status };
+        let j = serde_json::to_string(&plain).unwrap();
+        assert!(!j.contains("progress"), "a client that does not ask says nothing: {j}");
+        let asked: Envelope<Request> =
+            serde_json::from_str(r#"{"version":2,"progress":true,"body":{"op":"status"}}"#).unwrap();
+        assert!(asked.progress);
+        let f = Response::Progress { data: serde_json::json!({"step": "capture", "n": 1, "of": 3}) };
+        let j = serde_json::to_string(&f).unwrap();
+        assert_eq!(j, r#"{"status":"progress","data":{"n":1,"of":3,"step":"capture"}}"#);
+        assert!(matches!(serde_json::from_str::<Response>(&j).unwrap(), Response::Progress { .. }));
     }
 
     #[test]

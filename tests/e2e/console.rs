@@ -333,6 +333,8 @@ fn console_runs_a_site_in_a_real_browser() {
         let f = flash(&c).await;
         assert!(f.contains("申請") && f.contains("承認待ち"), "a site administrator's enrolment is a request: {f}");
         assert!(f.contains("特徴点数"), "the sample's quality is shown: {f}");
+        // Every capture is in the outcome too (the page without its script shows them there).
+        assert!(f.contains("採取 1/3: 採用（品質") && f.contains("採取 3/3: 採用"), "each capture: {f}");
         shots.take(&c, "enroll-requested").await;
         let pending = cli_json(&d, &["request", "list", "--status", "pending"]);
         assert_eq!(pending.len(), 1, "{pending:?}");
@@ -623,6 +625,129 @@ fn console_refuses_strangers_forgeries_and_a_lost_daemon() {
         shots.take(&c, "daemon-lost").await;
         c.close().await.unwrap();
     });
+}
+
+/// The `name="…" value="…"` of a form field on a page.
+fn field_value(page: &str, name: &str) -> String {
+    let at = format!("name=\"{name}\" value=\"");
+    page.split(&at)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no {name} on {page}"))
+        .to_string()
+}
+
+/// Issue 18 "live progress for each capture": while the daemon enrols, the console's event stream for the
+/// page's job says each step as it happens — the actor's proof, then capture k of 3 and its quality — before
+/// the form's answer. Each finger is placed only once the stream asked for it, so the enrolment cannot have
+/// finished before its steps arrived.
+#[test]
+fn console_shows_each_capture_as_it_happens() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    staffed_site(&d, &[("tanaka", "市民課", "operator")]);
+    let (_console, url) = start_console(&d, &[]);
+    let port = console_port(&url);
+    let form = |cookie: &str, path: &str, body: &str| {
+        http(port, "POST", path, &[("Cookie", cookie), ("Content-Type", "application/x-www-form-urlencoded")], body)
+    };
+
+    // Signed in by finger, over plain HTTP as a browser would.
+    let (_, head, body) = http(port, "GET", "/signin", &[], "");
+    let cookie =
+        head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_string();
+    let csrf = field_value(&String::from_utf8_lossy(&body), "csrf");
+    d.present(READER, "takahashi");
+    let (status, head, _) = form(&cookie, "/signin", &format!("user=takahashi&csrf={csrf}"));
+    assert!(status == 303 && head.contains("location: /\r\n"), "signed in: {head}");
+    // Signing in starts a new session: its cookie from now on.
+    let cookie = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .map(|c| c.split(';').next().unwrap().to_string())
+        .unwrap_or(cookie);
+    let (_, _, page) = http(port, "GET", "/enroll", &[("Cookie", &cookie)], "");
+    let page = String::from_utf8_lossy(&page).to_string();
+    let (job, csrf) = (field_value(&page, "job"), field_value(&page, "csrf"));
+    assert!(page.contains(&format!("data-progress=\"/enroll/progress?job={job}\"")), "the form names its stream");
+
+    // The page's stream, read line by line on its own thread.
+    let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+    let mut sse = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        sse,
+        "GET /enroll/progress?job={job} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {cookie}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::spawn(move || {
+        let mut event = String::new();
+        for line in BufReader::new(sse).lines() {
+            let Ok(line) = line else { return };
+            if let Some(e) = line.strip_prefix("event:") {
+                event = e.trim().to_string();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let text = serde_json::from_str::<serde_json::Value>(data)
+                    .ok()
+                    .and_then(|v| v["text"].as_str().map(String::from))
+                    .unwrap_or_default();
+                if tx.send((event.clone(), text)).is_err() || event == "done" {
+                    return;
+                }
+            }
+        }
+    });
+
+    // The enrolment, on its own thread: the actor's finger is there, tanaka's are not yet.
+    d.present(READER, "takahashi");
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let post = {
+        let (cookie, answered) = (cookie.clone(), answered.clone());
+        let body = format!("person=tanaka&finger=2&palm=&job={job}&csrf={csrf}");
+        std::thread::spawn(move || {
+            let r = http(
+                port,
+                "POST",
+                "/enroll",
+                &[("Cookie", &cookie), ("Content-Type", "application/x-www-form-urlencoded")],
+                &body,
+            );
+            answered.store(true, std::sync::atomic::Ordering::SeqCst);
+            r
+        })
+    };
+    let mut seen = Vec::new();
+    loop {
+        let (event, text) =
+            rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("stalled after {seen:?}"));
+        if event == "done" {
+            break;
+        }
+        assert_eq!(event, "step");
+        if text.starts_with("採取 ") && text.contains("指を読取装置") {
+            assert!(!answered.load(std::sync::atomic::Ordering::SeqCst), "the answer came before {text}");
+            d.present(READER, "tanaka");
+        }
+        seen.push(text);
+    }
+    let (status, head, _) = post.join().unwrap();
+    assert_eq!(status, 303, "{head}");
+    let want = [
+        "本人確認: takahashi さん、読取装置 t01-reader に指を置いてください",
+        "採取 1/3: tanaka さん、指を読取装置 t01-reader に置いてください",
+        "採取 1/3: 採用（品質",
+        "採取 2/3: tanaka さん",
+        "採取 2/3: 採用（品質",
+        "採取 3/3: tanaka さん",
+        "採取 3/3: 採用（品質",
+        "重複登録の検査: 登録済みの",
+    ];
+    assert_eq!(seen.len(), want.len(), "{seen:#?}");
+    for (got, want) in seen.iter().zip(want) {
+        assert!(got.starts_with(want), "{got:?} where {want:?} was expected, in {seen:#?}");
+    }
+    let (_, _, page) = http(port, "GET", "/enroll", &[("Cookie", &cookie)], "");
+    let page = String::from_utf8_lossy(&page);
+    assert!(page.contains("登録しました（承認済み）: tanaka"), "the outcome after the steps: {page}");
 }
 
 /// The text of `css` once it reads `want`, within `secs` (the page is never reloaded meanwhile); says what it

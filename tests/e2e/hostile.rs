@@ -291,7 +291,7 @@ fn raw(sock: &Path, bytes: &[u8]) -> Vec<u8> {
 }
 
 fn status_frame() -> Vec<u8> {
-    encode(&Envelope { version: CONTROL_VERSION, actor: None, body: Request::Status }).unwrap()
+    encode(&Envelope { version: CONTROL_VERSION, actor: None, progress: false, body: Request::Status }).unwrap()
 }
 
 /// The malformed inputs both sockets get, by name.
@@ -733,6 +733,7 @@ fn hostile_clients_on_the_control_socket_neither_starve_the_administrator_nor_gr
         match decode::<Response>(&reply) {
             Response::Error { message, .. } => eprintln!("{what}: {message}"),
             Response::Ok { data } => panic!("{what} was accepted: {data}"),
+            Response::Progress { data } => panic!("{what}: progress nobody asked for: {data}"),
         }
     }
     for _ in 0..2000 {
@@ -770,7 +771,7 @@ fn hostile_clients_on_the_control_socket_neither_starve_the_administrator_nor_gr
             assert!(message.contains("not permitted"), "{message}");
             eprintln!("an unprivileged user is told: {message}");
         }
-        Response::Ok { data } => panic!("an unprivileged user was served: {data}"),
+        Response::Ok { data } | Response::Progress { data } => panic!("an unprivileged user was served: {data}"),
     }
     drop(h);
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o660)).unwrap();

@@ -33,6 +33,9 @@ pub struct RawSite {
     /// How a `--simulation` daemon's simulated devices behave (issue 15: keeping real line rates).
     #[serde(default)]
     pub simulation: RawSimulation,
+    /// Where the web console serves and with which certificate (issue 18); its flags override.
+    #[serde(default)]
+    pub console: Option<RawConsole>,
     #[serde(default, rename = "zone")]
     pub zones: Vec<RawZone>,
     #[serde(default, rename = "reader")]
@@ -43,6 +46,20 @@ pub struct RawSite {
     pub doors: Vec<RawDoor>,
     #[serde(default, rename = "terminal")]
     pub terminals: Vec<RawTerminal>,
+}
+
+/// `[console]`: the web console's address and TLS (issue 18). Paths are absolute, PEM files.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsole {
+    /// Address and port to serve on; anything but loopback only over TLS.
+    pub listen: Option<Spanned<String>>,
+    /// The site's certificate chain for the console.
+    pub tls_cert: Option<Spanned<String>>,
+    /// Its private key.
+    pub tls_key: Option<Spanned<String>>,
+    /// The CA whose client certificates the console requires (without one, no connection is served).
+    pub client_ca: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

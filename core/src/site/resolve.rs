@@ -6,7 +6,7 @@ use crate::ids::*;
 use crate::lockout::LockoutPolicy;
 use crate::site::error::{Ctx, SiteError};
 use crate::site::layout::{Layout, resolve_layout};
-use crate::site::raw::RawSite;
+use crate::site::raw::{RawConsole, RawSite};
 use crate::site::regulation::resolve_regulation;
 use crate::site::resolved::*;
 use chrono::{FixedOffset, NaiveDate, NaiveTime, Weekday};
@@ -235,6 +235,7 @@ impl Site {
             central: raw.central.clone(),
             witness: raw.witness.clone(),
             simulation,
+            console: resolve_console(raw.console.as_ref(), cx)?,
             zones,
             readers,
             controllers,
@@ -242,4 +243,60 @@ impl Site {
             terminals,
         })
     }
+}
+
+/// `[console]`: the address parses, paths are absolute, the certificate and key come together, and client
+/// certificates only with TLS.
+fn resolve_console(raw: Option<&RawConsole>, cx: &Ctx) -> Result<ConsoleSettings, SiteError> {
+    let Some(c) = raw else { return Ok(ConsoleSettings::default()) };
+    let listen = match &c.listen {
+        None => None,
+        Some(l) => Some(l.get_ref().parse::<std::net::SocketAddr>().map_err(|_| {
+            cx.err(
+                l.span(),
+                "console.listen",
+                "must be an address and port, like \"192.0.2.10:8470\" or \"127.0.0.1:8470\"",
+            )
+        })?),
+    };
+    let path = |v: &Option<Spanned<String>>, field: &str| -> Result<Option<std::path::PathBuf>, SiteError> {
+        let Some(v) = v else { return Ok(None) };
+        let p = std::path::PathBuf::from(v.get_ref());
+        if !p.is_absolute() {
+            return Err(cx.err(
+                v.span(),
+                format!("console.{field}"),
+                "must be an absolute path (a PEM file): the console may start in any directory",
+            ));
+        }
+        Ok(Some(p))
+    };
+    let (cert, key, ca) =
+        (path(&c.tls_cert, "tls_cert")?, path(&c.tls_key, "tls_key")?, path(&c.client_ca, "client_ca")?);
+    let tls = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(cx.err(
+                c.tls_cert.as_ref().map(|v| v.span()).unwrap_or(0..0),
+                "console.tls_key",
+                "tls_cert needs its tls_key",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(cx.err(
+                c.tls_key.as_ref().map(|v| v.span()).unwrap_or(0..0),
+                "console.tls_cert",
+                "tls_key needs its tls_cert",
+            ));
+        }
+    };
+    if ca.is_some() && tls.is_none() {
+        return Err(cx.err(
+            c.client_ca.as_ref().map(|v| v.span()).unwrap_or(0..0),
+            "console.client_ca",
+            "client certificates need TLS: give tls_cert and tls_key too",
+        ));
+    }
+    Ok(ConsoleSettings { listen, tls, client_ca: ca })
 }

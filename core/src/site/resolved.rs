@@ -50,6 +50,17 @@ pub const LINE_RATES: [u32; 5] = [9600, 19200, 38400, 57600, 115_200];
 /// Reader kinds that sit on a serial line and so take `baud`.
 pub const SERIAL_READER_KINDS: [&str; 2] = ["r30x", "sim-r30x"];
 
+/// `[console]`, checked (issue 18): each value absent unless the file gives it; the console's flags
+/// override each.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConsoleSettings {
+    pub listen: Option<std::net::SocketAddr>,
+    /// The certificate chain and key (both or neither).
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// Client certificates are required, issued by this CA (only with `tls`).
+    pub client_ca: Option<std::path::PathBuf>,
+}
+
 /// `[simulation]`, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Simulation {
@@ -107,6 +118,8 @@ pub struct Site {
     pub witness: Option<RawWitness>,
     /// How simulated devices behave under `--simulation` (ignored otherwise).
     pub simulation: Simulation,
+    /// The web console's `[console]` (the daemon ignores it; `tobira-console --config` reads it).
+    pub console: ConsoleSettings,
     pub zones: Vec<ZoneConfig>,
     pub readers: Vec<ReaderConfig>,
     pub controllers: Vec<ControllerConfig>,

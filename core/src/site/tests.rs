@@ -308,3 +308,36 @@ fn a_node_of_a_multi_node_site_tags_its_grants_with_its_id() {
     let single = DEMO.replacen("id = \"sendai-honcho\"", "id = \"Sendai_Honcho\"", 1);
     assert_eq!(parse_site("site.toml", &single).unwrap().grant_tag(), None);
 }
+
+#[test]
+fn the_console_section_is_read_and_its_mistakes_named() {
+    assert_eq!(parse_site("demo.toml", DEMO).unwrap().console, ConsoleSettings::default(), "absent: nothing set");
+    let with = format!(
+        "{DEMO}\n[console]\nlisten = \"192.0.2.10:8470\"\ntls_cert = \"/etc/tobira/console.crt\"\n\
+         tls_key = \"/etc/tobira/console.key\"\nclient_ca = \"/etc/tobira/staff-ca.crt\"\n"
+    );
+    let c = parse_site("site.toml", &with).unwrap().console;
+    assert_eq!(c.listen, Some("192.0.2.10:8470".parse().unwrap()));
+    assert_eq!(
+        c.tls.as_ref().map(|(c, k)| (c.to_str().unwrap(), k.to_str().unwrap())),
+        Some(("/etc/tobira/console.crt", "/etc/tobira/console.key"))
+    );
+    assert_eq!(c.client_ca.as_deref().and_then(|p| p.to_str()), Some("/etc/tobira/staff-ca.crt"));
+
+    let bad = with.replacen("\"192.0.2.10:8470\"", "\"192.0.2.10\"", 1);
+    let e = err_of(&bad);
+    assert_eq!((e.field.as_deref(), e.line), (Some("console.listen"), line_of(&bad, "listen = \"192.0.2.10\"")), "{e}");
+    let bad = with.replacen("\"/etc/tobira/console.key\"", "\"console.key\"", 1);
+    let e = err_of(&bad);
+    assert_eq!(
+        (e.field.as_deref(), e.line),
+        (Some("console.tls_key"), line_of(&bad, "tls_key = \"console.key\"")),
+        "{e}"
+    );
+    let bad = with.replacen("tls_key = \"/etc/tobira/console.key\"\n", "", 1);
+    assert_eq!(err_of(&bad).field.as_deref(), Some("console.tls_key"), "a certificate without its key");
+    let bad = with.replacen("tls_cert = \"/etc/tobira/console.crt\"\ntls_key = \"/etc/tobira/console.key\"\n", "", 1);
+    let e = err_of(&bad);
+    assert_eq!(e.field.as_deref(), Some("console.client_ca"), "client certificates without TLS: {e}");
+    assert!(err_of(&format!("{DEMO}\n[console]\nlisen = \"x\"\n")).message.contains("unknown field"));
+}

@@ -112,10 +112,7 @@ pub fn list(d: &Daemon, holder: Option<&str>) -> Answer {
         .grants
         .iter()
         .filter(|g| holder.is_none_or(|h| g.holder.as_str() == h))
-        .map(|g| {
-            serde_json::json!({"id": g.id.as_str(), "holder": g.holder.as_str(), "place": crate::admin::requests::place_str(&g.place), "issued_by": g.issued_by.as_str(),
-                "issuer_role": g.issuer_role.as_str(), "from": g.valid_from, "until": g.valid_until})
-        })
+        .map(crate::admin::listing::grant_json)
         .collect();
     Ok(serde_json::Value::Array(list))
 }

@@ -9,6 +9,7 @@ pub mod cards;
 pub mod grant_ids;
 pub mod grants;
 pub mod ledgers;
+pub mod listing;
 pub mod media;
 pub mod people;
 pub mod range;

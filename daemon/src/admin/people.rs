@@ -33,22 +33,14 @@ pub fn need_person(d: &Daemon, field: &str, id: &str) -> Result<Person, Refusal>
         .ok_or_else(|| Refusal::not_found(format!("{field}: no person {id:?}; see `tobira person list`")))
 }
 
-pub fn person_json(p: &Person) -> serde_json::Value {
-    serde_json::json!({
-        "id": p.id.as_str(), "name": p.name, "affiliation": p.affiliation,
-        "roles": p.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>(),
-        "appointment_end": p.appointment_end, "active": p.active,
-    })
-}
-
 pub fn list(d: &Daemon) -> Answer {
     let reg = d.registry();
-    Ok(serde_json::Value::Array(reg.people.values().map(person_json).collect()))
+    Ok(serde_json::Value::Array(reg.people.values().map(crate::admin::listing::person_json).collect()))
 }
 
 pub async fn show(d: &Daemon, id: &str) -> Answer {
     let p = need_person(d, "id", id)?;
-    let mut j = person_json(&p);
+    let mut j = crate::admin::listing::person_json(&p);
     j["templates"] = serde_json::to_value(d.stores.registry.templates_of(id).await?).unwrap_or_default();
     Ok(j)
 }

@@ -105,6 +105,7 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::Check => status::check(d).await,
         Request::PersonAdd(p) => people::add(d, c, p).await,
         Request::PersonList => people::list(d),
+        Request::PersonPage(q) => crate::admin::listing::person_page(d, &q),
         Request::PersonShow { id } => people::show(d, &id).await,
         Request::PersonDelete { id, reason } => people::delete(d, c, &id, &reason).await,
         Request::Enroll { person, reader, finger, palm, samples } => {
@@ -119,6 +120,7 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         }
         Request::GrantAdd(g) => grants::add(d, c, g).await,
         Request::GrantList { holder } => grants::list(d, holder.as_deref()),
+        Request::GrantPage(q) => crate::admin::listing::grant_page(d, &q),
         Request::GrantRevoke { id } => grants::revoke(d, c, &id).await,
         Request::OffHoursAdd(a) => grants::off_hours_add(d, &d.prove(c, Act::OffHours).await?, a).await,
         Request::Unlock { person, reader } => {

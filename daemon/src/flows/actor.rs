@@ -245,6 +245,8 @@ impl Daemon {
         }
         let _ = reader.feedback(Feedback::Prompt(format!("Administrator: {}", place_prompt(reader.modality())))).await;
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
+        crate::flows::progress::report(serde_json::json!({"step": "proof", "person": person.id.as_str(),
+            "reader": reader_id, "timeout_s": timeout.as_secs()}));
         let sample = match tokio::time::timeout(timeout, reader.next_sample()).await {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return Err(denied(format!("the reader {reader_id} failed: {e}; try again"))),

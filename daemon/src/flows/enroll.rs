@@ -80,19 +80,29 @@ impl Daemon {
         let timeout = Duration::from_secs(u64::from(self.site.timeouts.capture_timeout_s));
         let mut got: Vec<MinutiaeTemplate> = Vec::new();
         for n in 1..=usize::from(samples) {
+            captures::awaited(person, reader, "finger", n, samples, timeout);
             let _ = dev.feedback(Feedback::Prompt(format!("Sample {n} of {samples}: place the finger"))).await;
-            let sample = match tokio::time::timeout(timeout, dev.next_sample()).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    return Err(EnrollError::Sample { n, reason: e.to_string() });
-                }
-                Err(_) => {
-                    return Err(EnrollError::Sample { n, reason: format!("no finger within {} s", timeout.as_secs()) });
-                }
+            let taken = match tokio::time::timeout(timeout, dev.next_sample()).await {
+                Ok(Ok(sample)) => extract_for_enrolment(&sample, self.site.administration.enrollment_min_quality)
+                    .map_err(|e| e.to_string()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no finger within {} s", timeout.as_secs())),
             };
-            let (t, _quality) = extract_for_enrolment(&sample, self.site.administration.enrollment_min_quality)
-                .map_err(|e| EnrollError::Sample { n, reason: e.to_string() })?;
-            got.push(t);
+            match taken {
+                Ok((t, quality)) => {
+                    captures::taken(
+                        person,
+                        n,
+                        samples,
+                        serde_json::json!({"quality": quality, "minutiae": t.minutiae.len()}),
+                    );
+                    got.push(t);
+                }
+                Err(reason) => {
+                    captures::refused(person, n, samples, &reason);
+                    return Err(EnrollError::Sample { n, reason });
+                }
+            }
         }
         // Mutual consistency, then enrolment fusion (issue 17): the sample that agrees best with the others
         // anchors the template, all must agree with it, and up to three are stored, compared by the best.
@@ -105,6 +115,7 @@ impl Daemon {
         // Duplicate identity: search everyone else (1:N over the whole gallery).
         let dup = {
             let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
+            captures::duplicate_check(person, m.gallery.len());
             let owners = &m.owners;
             let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
             m.gallery
@@ -226,6 +237,38 @@ impl Daemon {
             .await;
         }
         Ok(Registered { template: t.id, status })
+    }
+}
+
+/// The steps of an enrolment as progress frames (`flows::progress`): the same words for fingers and palms.
+pub(crate) mod captures {
+    use crate::flows::progress::report;
+    use serde_json::json;
+    use std::time::Duration;
+
+    /// Sample `n` of `of` is awaited at `reader` for at most `timeout`.
+    pub fn awaited(person: &str, reader: &str, modality: &str, n: usize, of: u8, timeout: Duration) {
+        report(json!({"step": "capture", "person": person, "reader": reader, "modality": modality, "n": n,
+            "of": of, "timeout_s": timeout.as_secs()}));
+    }
+
+    /// Sample `n` was taken; `quality` says how good it was (`quality`, and `minutiae` for a finger).
+    pub fn taken(person: &str, n: usize, of: u8, quality: serde_json::Value) {
+        let mut v = json!({"step": "sample", "person": person, "n": n, "of": of});
+        if let (Some(o), Some(q)) = (v.as_object_mut(), quality.as_object()) {
+            o.extend(q.clone());
+        }
+        report(v);
+    }
+
+    /// Sample `n` was refused, and why: the enrolment ends and is asked again (a retry proves the actor anew).
+    pub fn refused(person: &str, n: usize, of: u8, reason: &str) {
+        report(json!({"step": "refused", "person": person, "n": n, "of": of, "reason": reason}));
+    }
+
+    /// The 1:N search against everyone enrolled (003 §15) begins over `gallery` templates.
+    pub fn duplicate_check(person: &str, gallery: usize) {
+        report(json!({"step": "duplicate-check", "person": person, "gallery": gallery}));
     }
 }
 

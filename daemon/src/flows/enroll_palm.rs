@@ -7,7 +7,7 @@
 //! then sealed and stored exactly like a fingerprint template, as pending or approved by who enrolled.
 
 use crate::flows::actor::Actor;
-use crate::flows::enroll::{EnrollError, NewTemplate};
+use crate::flows::enroll::{EnrollError, NewTemplate, captures};
 use crate::node::daemon::Daemon;
 use std::time::Duration;
 use tobira_biometrics::Sample;
@@ -72,33 +72,33 @@ impl Daemon {
         let min = self.site.administration.enrollment_min_quality;
         let mut got: Vec<PalmTemplate> = Vec::new();
         for n in 1..=usize::from(samples) {
+            captures::awaited(person, reader, "palm", n, samples, timeout);
             let prompt = format!("Sample {n} of {samples}: hold your {} palm over the reader", hand.as_str());
             let _ = dev.feedback(Feedback::Prompt(prompt)).await;
-            let sample = match tokio::time::timeout(timeout, dev.next_sample()).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => return Err(EnrollError::PalmSample { n, reason: e.to_string() }),
-                Err(_) => {
-                    return Err(EnrollError::PalmSample {
-                        n,
-                        reason: format!("no hand within {} s", timeout.as_secs()),
-                    });
-                }
-            };
-            if !matches!(sample, Sample::PalmNir { .. }) {
-                return Err(EnrollError::PalmSample { n, reason: "the reader delivered no palm image".into() });
-            }
-            let t = extract_palm(&sample).map_err(|e| EnrollError::PalmSample { n, reason: e.to_string() })?;
-            if t.quality() < min {
-                return Err(EnrollError::PalmSample {
-                    n,
-                    reason: format!(
+            let taken = match tokio::time::timeout(timeout, dev.next_sample()).await {
+                Ok(Ok(sample)) if matches!(sample, Sample::PalmNir { .. }) => match extract_palm(&sample) {
+                    Ok(t) if t.quality() < min => Err(format!(
                         "palm quality {} is below the enrollment minimum {min} (hold the hand flat and still, \
                          fingers apart)",
                         t.quality()
-                    ),
-                });
+                    )),
+                    Ok(t) => Ok(t),
+                    Err(e) => Err(e.to_string()),
+                },
+                Ok(Ok(_)) => Err("the reader delivered no palm image".into()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no hand within {} s", timeout.as_secs())),
+            };
+            match taken {
+                Ok(t) => {
+                    captures::taken(person, n, samples, serde_json::json!({"quality": t.quality()}));
+                    got.push(t);
+                }
+                Err(reason) => {
+                    captures::refused(person, n, samples, &reason);
+                    return Err(EnrollError::PalmSample { n, reason });
+                }
             }
-            got.push(t);
         }
         // Mutual consistency: the sample that agrees best with the others is kept; all must match it.
         let mut best = (0usize, f32::MIN);
@@ -119,6 +119,7 @@ impl Daemon {
         // Duplicate identity: 1:N over every palm enrolled for someone else.
         let dup = {
             let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
+            captures::duplicate_check(person, m.palms.len());
             let owners = &m.owners;
             let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
             m.palms

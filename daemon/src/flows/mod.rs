@@ -8,4 +8,5 @@ pub mod enroll;
 pub mod enroll_palm;
 pub mod identify;
 pub mod login;
+pub mod progress;
 pub mod prompts;

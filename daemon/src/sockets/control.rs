@@ -495,8 +495,42 @@ async fn handle(daemon: Arc<Daemon>, stream: UnixStream, req: Result<Envelope<Re
         let _ = respond(stream, Response::Error { code: ErrorCode::VersionMismatch, message: msg }).await;
         return;
     }
-    let resp = crate::admin::router::dispatch(&daemon, req.actor, req.body).await;
+    if !req.progress {
+        let resp = crate::admin::router::dispatch(&daemon, req.actor, req.body).await;
+        let _ = respond(stream, resp).await;
+        return;
+    }
+    // The client asked for progress: each step the request reports is written as it comes, then the answer.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let work = crate::flows::progress::scoped(tx, crate::admin::router::dispatch(&daemon, req.actor, req.body));
+    tokio::pin!(work);
+    let mut stream = stream;
+    let mut listening = true;
+    let resp = loop {
+        tokio::select! {
+            resp = &mut work => break resp,
+            Some(step) = rx.recv() => {
+                // A client that went away stops hearing; the request itself goes on to its end.
+                if listening {
+                    listening = send_progress(&mut stream, step).await;
+                }
+            }
+        }
+    };
+    while let Ok(step) = rx.try_recv() {
+        if listening {
+            listening = send_progress(&mut stream, step).await;
+        }
+    }
     let _ = respond(stream, resp).await;
+}
+
+/// Writes one progress frame; false once the client can no longer be written to.
+async fn send_progress(stream: &mut UnixStream, data: serde_json::Value) -> bool {
+    match encode(&Response::Progress { data }) {
+        Ok(bytes) => stream.write_all(&bytes).await.is_ok(),
+        Err(_) => true,
+    }
 }
 
 #[cfg(test)]

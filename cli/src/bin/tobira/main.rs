@@ -158,7 +158,22 @@ fn run(cli: Cli) -> i32 {
                 return 2;
             };
             tobira_cli::prompt::announce(&c, actor.as_deref(), at.as_deref(), &req);
-            match c.call(req) {
+            // An enrolment says each capture as it happens (issue 18).
+            let answer = if matches!(req, tobira_proto::Request::Enroll { .. }) {
+                let mut say = |v: serde_json::Value| {
+                    if let Some(l) = tobira_cli::prompt::progress_line(&v) {
+                        eprintln!("{l}");
+                    }
+                };
+                c.call_progress(
+                    actor.as_ref().map(|id| tobira_proto::ActorClaim { id: id.clone(), reader: at.clone() }),
+                    req,
+                    Some(&mut say),
+                )
+            } else {
+                c.call(req)
+            };
+            match answer {
                 Ok(v) => {
                     // A step on the way in (a card read, a first finger at a two-biometrics door) is not a
                     // refusal: exit 0, and the message says what comes next.
