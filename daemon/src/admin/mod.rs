@@ -8,6 +8,7 @@ pub mod backup;
 pub mod cards;
 pub mod grant_ids;
 pub mod ledgers;
+pub mod loss;
 pub mod media;
 pub mod range;
 pub mod requests;
