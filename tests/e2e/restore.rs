@@ -360,10 +360,7 @@ fn events_signed_but_never_shipped_are_counted_as_lost_from_the_heads_remembered
     eprintln!("{said}");
     assert_eq!(o.status.code(), Some(0), "{said}");
     assert!(said.contains("ACKNOWLEDGED LOSS (確認済みの記録喪失)"), "{said}");
-    assert!(
-        said.contains(&format!("acknowledged by takahashi")) && said.contains(&format!("(event {ack_seq})")),
-        "{said}"
-    );
+    assert!(said.contains("acknowledged by takahashi") && said.contains(&format!("(event {ack_seq})")), "{said}");
     assert!(said.contains("signed events are gone") && said.contains("ディスク故障"), "{said}");
 
     // The acknowledgement edited afterwards (a larger loss, say) breaks the chain.
