@@ -1,17 +1,19 @@
 //! Upgrades (issue 19 §5): the stores of the previous release open and migrate under the current `tobirad`,
 //! which takes new decisions on them, and `tobira audit verify` holds across the old events and the new.
 //!
-//! There is no release tag yet, so the "previous release" is made here, the honest way available, by the
-//! tests rather than kept as a binary blob: the registry with every registry migration but the newest
-//! (`daemon/migrations`, copied to a directory of their own and run with sqlx's migrator, as that release's
+//! Two kinds of previous release. A release's own node, made by that release's binaries and kept in
+//! `tests/fixtures/vVERSION/` (release fixtures, below: `make_release_fixture` writes one, run by hand at a
+//! release; `a_store_made_by_release_0_1_0_…` opens 0.1.0's). And one made here from today's code, the
+//! "previous release" of the first test, by the tests rather than kept as a binary blob: the registry with
+//! every registry migration but the newest (`daemon/migrations`, copied to a directory of their own and run with sqlx's migrator, as that release's
 //! `tobirad --init` would have), holding a person; the audit store with every audit migration — the audit
 //! crate has one, `0001_audit.sql`, last changed on the project's first day (8dc996f, 2026-11-22) before any
 //! release, so the previous release's audit schema is today's — written through the real chain code
 //! (`tobira_audit::AuditStore`): events appended, checkpoints signed with the node's key, the head file
 //! written, and each checkpoint remembered beside the pinned key. The keys and the pinned key come from
 //! `tobirad --init`, whose key files have not changed format either. What this cannot catch is a change of
-//! the chain's own format (the canonical hash, the checkpoint message) made together with its reader: only
-//! stores made by a tagged release's own binary would.
+//! the chain's own format (the canonical hash, the checkpoint message) made together with its reader: the
+//! release fixtures do.
 
 use crate::common::*;
 use std::path::Path;
