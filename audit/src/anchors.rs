@@ -170,6 +170,64 @@ pub struct HighWater {
     pub countersigned: Option<HeadRecord>,
 }
 
+/// The kind of the audit event that puts a loss on record (`tobira audit acknowledge-loss`, issue 19 §3).
+pub const LOSS_ACKNOWLEDGED: &str = "audit.loss_acknowledged";
+
+/// A remembered head as a loss acknowledgement names it: `what` is `checkpoint` (then `size` is its event
+/// and `hash` the chain hash there), `printed` or `countersigned` (`size` events, `hash` the tree root).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RememberedHead {
+    pub what: String,
+    pub size: u64,
+    pub hash: String,
+    pub time: String,
+}
+
+/// The details of an `audit.loss_acknowledged` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LossDetails {
+    /// The remembered heads the store no longer reached when the loss was acknowledged.
+    pub lost: Vec<RememberedHead>,
+    /// The events the store still held then (the restored chain's length) and the hash of the last one.
+    pub kept: u64,
+    pub kept_head: String,
+    /// The largest remembered head minus `kept`: at least this many signed events are gone.
+    pub lost_at_least: u64,
+    pub note: String,
+}
+
+/// An acknowledgement read from the chain: its event, when and by whom, and what it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LossAcknowledgement {
+    pub seq: u64,
+    pub time: String,
+    pub actor: String,
+    pub details: LossDetails,
+}
+
+impl LossAcknowledgement {
+    /// Whether this acknowledgement accounts for `head` failing: it names exactly that head, and it was
+    /// written while the store fell short of it (its own event at or before the head's size), so it can
+    /// only ever speak of events the store had already lost, never excuse a later rewrite or rollback.
+    pub fn covers(&self, head: &RememberedHead) -> bool {
+        self.seq <= head.size && self.details.kept < head.size && self.details.lost.iter().any(|l| l == head)
+    }
+
+    /// The loss in words, for `tobira audit verify`.
+    pub fn describe(&self, head_what: &str) -> String {
+        format!(
+            "{head_what}: lost, acknowledged by {} at {} (event {}): the store then held {} events, {} short of that head, so at least {} signed events are gone — note: {}",
+            self.actor,
+            self.time,
+            self.seq,
+            self.details.kept,
+            self.details.lost_at_least,
+            self.details.lost_at_least,
+            self.details.note
+        )
+    }
+}
+
 /// What to raise.
 #[derive(Debug, Clone)]
 pub enum Raise {
@@ -186,30 +244,50 @@ impl HighWater {
     /// Checks the store (its log) against every remembered head, each signed with the pinned key.
     pub fn check(&self, log: &Log, key: &[u8]) -> Result<Vec<String>, AnchorFailure> {
         let mut held = Vec::new();
-        if let Some(c) = &self.checkpoint {
-            let what = format!("the signed checkpoint this node remembered at {} (event {})", c.time, c.seq);
-            let head = h32(&c.head).ok_or_else(|| AnchorFailure::BadSignature { what: what.clone() })?;
-            let sig = hex::decode(&c.signature).unwrap_or_default();
-            let seq = i64::try_from(c.seq).unwrap_or(i64::MAX);
-            if !verify_signature(key, &checkpoint_message(&self.node, seq, &head, &c.time), &sig) {
-                return Err(AnchorFailure::BadSignature { what });
-            }
-            log.has_checkpoint(&what, c.seq, &head)?;
-            held.push(what);
-        }
-        for (kind, rec) in [("printed on a ledger", &self.printed), ("countersigned by a witness", &self.countersigned)]
-        {
-            let Some(r) = rec else { continue };
-            let what = format!("the tree head {kind} at {} ({} events)", r.time, r.size);
-            let root_h = h32(&r.root).ok_or_else(|| AnchorFailure::BadSignature { what: what.clone() })?;
-            let head = TreeHead { node: self.node.clone(), size: r.size, root: root_h, time: r.time.clone() };
-            if !verify_signature(key, &head.message(), &hex::decode(&r.signature).unwrap_or_default()) {
-                return Err(AnchorFailure::BadSignature { what });
-            }
-            log.extends(&what, r.size, &root_h)?;
+        for (_, what, r) in self.check_each(log, key) {
+            r?;
             held.push(what);
         }
         Ok(held)
+    }
+
+    /// Each remembered head checked on its own: the head (as a loss acknowledgement names it), its
+    /// description, and whether today's log holds it.
+    pub fn check_each(&self, log: &Log, key: &[u8]) -> Vec<(RememberedHead, String, Result<(), AnchorFailure>)> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.checkpoint {
+            let what = format!("the signed checkpoint this node remembered at {} (event {})", c.time, c.seq);
+            let named =
+                RememberedHead { what: "checkpoint".into(), size: c.seq, hash: c.head.clone(), time: c.time.clone() };
+            let r = (|| {
+                let head = h32(&c.head).ok_or_else(|| AnchorFailure::BadSignature { what: what.clone() })?;
+                let sig = hex::decode(&c.signature).unwrap_or_default();
+                let seq = i64::try_from(c.seq).unwrap_or(i64::MAX);
+                if !verify_signature(key, &checkpoint_message(&self.node, seq, &head, &c.time), &sig) {
+                    return Err(AnchorFailure::BadSignature { what: what.clone() });
+                }
+                log.has_checkpoint(&what, c.seq, &head)
+            })();
+            out.push((named, what, r));
+        }
+        for (name, kind, rec) in [
+            ("printed", "printed on a ledger", &self.printed),
+            ("countersigned", "countersigned by a witness", &self.countersigned),
+        ] {
+            let Some(r) = rec else { continue };
+            let what = format!("the tree head {kind} at {} ({} events)", r.time, r.size);
+            let named = RememberedHead { what: name.into(), size: r.size, hash: r.root.clone(), time: r.time.clone() };
+            let res = (|| {
+                let root_h = h32(&r.root).ok_or_else(|| AnchorFailure::BadSignature { what: what.clone() })?;
+                let head = TreeHead { node: self.node.clone(), size: r.size, root: root_h, time: r.time.clone() };
+                if !verify_signature(key, &head.message(), &hex::decode(&r.signature).unwrap_or_default()) {
+                    return Err(AnchorFailure::BadSignature { what: what.clone() });
+                }
+                log.extends(&what, r.size, &root_h)
+            })();
+            out.push((named, what, res));
+        }
+        out
     }
 
     /// Applies `r` if it is larger than what is remembered; returns whether anything changed.
@@ -359,6 +437,32 @@ mod tests {
         let elsewhere = tempfile::tempdir().unwrap();
         let other = signer(elsewhere.path());
         assert!(matches!(hw.check(&Log::new(&c), &other.public_key()), Err(AnchorFailure::BadSignature { .. })));
+    }
+
+    #[test]
+    fn a_loss_acknowledgement_covers_exactly_the_head_it_names_and_only_from_before_it() {
+        let head = RememberedHead { what: "checkpoint".into(), size: 30, hash: "ab".repeat(32), time: "t".into() };
+        let ack = |seq: u64, kept: u64, named: RememberedHead| LossAcknowledgement {
+            seq,
+            time: "t2".into(),
+            actor: "takahashi".into(),
+            details: LossDetails {
+                lost: vec![named],
+                kept,
+                kept_head: String::new(),
+                lost_at_least: 30 - kept.min(30),
+                note: "n".into(),
+            },
+        };
+        assert!(ack(26, 25, head.clone()).covers(&head), "written while the store fell short of it");
+        assert!(!ack(31, 30, head.clone()).covers(&head), "written after the store had passed it: a rewrite");
+        assert!(!ack(26, 30, head.clone()).covers(&head), "claims to have kept what the head covers");
+        let other = RememberedHead { hash: "cd".repeat(32), ..head.clone() };
+        assert!(!ack(26, 25, other).covers(&head), "another head at the same size");
+        let printed = RememberedHead { what: "printed".into(), ..head.clone() };
+        assert!(!ack(26, 25, printed).covers(&head), "another kind of head");
+        let text = ack(26, 25, head.clone()).describe("the checkpoint");
+        assert!(text.contains("acknowledged by takahashi") && text.contains("at least 5"), "{text}");
     }
 
     #[test]

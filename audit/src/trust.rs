@@ -3,7 +3,7 @@
 //! store against it, its remembered heads and paper anchors. Shared by the daemon (at start, `audit verify
 //! --online`) and the `tobira` command (offline), so both trust the same way.
 
-use crate::anchors::{self, Anchor, HIGH_WATER_FILE, Log, PINNED_KEY_FILE};
+use crate::anchors::{self, Anchor, AnchorFailure, HIGH_WATER_FILE, Log, PINNED_KEY_FILE};
 use std::path::{Path, PathBuf};
 
 /// The pinned key's default place: beside the site file (`/etc/tobira/audit-signing.pub`).
@@ -98,6 +98,9 @@ pub struct Verified {
     pub root: String,
     /// Remembered heads and paper anchors the store was shown to extend.
     pub held: Vec<String>,
+    /// Remembered heads the store does not reach, each accounted for by a signed `audit.loss_acknowledged`
+    /// event in the chain: the loss, when, by whom and how many events.
+    pub acknowledged: Vec<String>,
     pub notes: Vec<String>,
 }
 
@@ -138,8 +141,26 @@ pub async fn verify_store(db: &Path, t: &Trusted, anchors_given: &[Anchor]) -> R
     match &t.high_water {
         Some(hw) => match anchors::load(hw) {
             Ok(Some(rec)) => {
-                let held = rec.check(&log, &t.key).map_err(|f| VerifyError::Failed(f.to_string()))?;
-                v.held.extend(held);
+                let mut acks: Option<Vec<anchors::LossAcknowledgement>> = None;
+                for (head, what, r) in rec.check_each(&log, &t.key) {
+                    match r {
+                        Ok(()) => v.held.push(what),
+                        // A head the store fell short of (or forked from after falling short): lost, unless
+                        // a signed acknowledgement in the chain names it.
+                        Err(f @ (AnchorFailure::RolledBack { .. } | AnchorFailure::NotExtended { .. })) => {
+                            if acks.is_none() {
+                                acks = Some(
+                                    signed_acknowledgements(db).await.map_err(|e| VerifyError::Unreadable(e.to_string()))?,
+                                );
+                            }
+                            match acks.iter().flatten().find(|a| a.covers(&head)) {
+                                Some(a) => v.acknowledged.push(a.describe(&what)),
+                                None => return Err(VerifyError::Failed(f.to_string())),
+                            }
+                        }
+                        Err(f) => return Err(VerifyError::Failed(f.to_string())),
+                    }
+                }
             }
             Ok(None) => v.notes.push(format!(
                 "no record of remembered heads at {}: a store rolled back to before the last paper anchor is caught only by that paper",
@@ -154,4 +175,33 @@ pub async fn verify_store(db: &Path, t: &Trusted, anchors_given: &[Anchor]) -> R
         v.held.push(format!("paper anchor {a}"));
     }
     Ok(v)
+}
+
+/// The `audit.loss_acknowledged` events a signed checkpoint covers (called after [`crate::verify`] passed,
+/// so those events are the chain's own): one written by hand past the last checkpoint is not among them.
+/// An event whose details do not parse is no acknowledgement.
+pub async fn signed_acknowledgements(db: &Path) -> Result<Vec<anchors::LossAcknowledgement>, crate::AuditError> {
+    use sqlx::{ConnectOptions, Row};
+    let corrupt = |e: sqlx::Error| crate::AuditError::Corrupt { path: db.into(), detail: e.to_string() };
+    let mut c = crate::disk::read_only(db)?.connect().await.map_err(corrupt)?;
+    let rows = sqlx::query(
+        "SELECT seq, time, actor, details FROM events WHERE kind = ? \
+         AND seq <= (SELECT coalesce(max(seq), 0) FROM checkpoints) ORDER BY seq",
+    )
+    .bind(anchors::LOSS_ACKNOWLEDGED)
+    .fetch_all(&mut c)
+    .await
+    .map_err(corrupt)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let details: anchors::LossDetails = serde_json::from_str(&r.get::<String, _>(3)).ok()?;
+            Some(anchors::LossAcknowledgement {
+                seq: u64::try_from(r.get::<i64, _>(0)).ok()?,
+                time: r.get(1),
+                actor: r.get::<Option<String>, _>(2).unwrap_or_default(),
+                details,
+            })
+        })
+        .collect())
 }

@@ -60,6 +60,7 @@ enum Msg {
     Append(Box<NewEvent>, Reply),
     Unwritable(bool, oneshot::Sender<Result<(), AuditError>>),
     HighWater(PathBuf, oneshot::Sender<()>),
+    Checkpoint(oneshot::Sender<()>),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -176,6 +177,15 @@ impl AuditWriter {
         }
     }
 
+    /// Signs a checkpoint at the head now (if anything was appended since the last one), so an event that
+    /// must count as signed at once — a loss acknowledgement — does not wait for the next periodic one.
+    pub async fn checkpoint_now(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Checkpoint(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Writes a final checkpoint and stops the writer; later appends fail with `Closed`.
     pub async fn shutdown(&self) {
         let (tx, rx) = oneshot::channel();
@@ -236,6 +246,10 @@ impl Task {
                 }
                 Msg::HighWater(path, reply) => {
                     self.high_water = Some(path);
+                    let _ = reply.send(());
+                }
+                Msg::Checkpoint(reply) => {
+                    self.checkpoint().await;
                     let _ = reply.send(());
                 }
                 Msg::Shutdown(reply) => {

@@ -482,6 +482,14 @@ pub enum AuditCmd {
         #[arg(long)]
         witness_key: Option<String>,
     },
+    /// After a restore from an older backup: put on record, signed into the chain, that the events past the
+    /// heads remembered beside the pinned key are lost (by the system administrator, finger at --at;
+    /// 002 §6(4)). `audit verify` then names the acknowledged loss instead of failing.
+    AcknowledgeLoss {
+        /// Why the events are gone and what was done (required: it is the record's only explanation).
+        #[arg(long)]
+        note: String,
+    },
     /// Verify the hash chain and signed checkpoints of a store on disk (works with the daemon stopped).
     Verify {
         #[arg(long, default_value = "/var/lib/tobira")]
@@ -708,6 +716,7 @@ pub fn request_for(cmd: Cmd) -> Option<Request> {
             SimCmd::Door { door } => SimCommand::Door { door },
         }),
         Cmd::Audit(AuditCmd::Verify { online: true, central: false, .. }) => Request::AuditVerify,
+        Cmd::Audit(AuditCmd::AcknowledgeLoss { note }) => Request::AuditAcknowledgeLoss { note },
         Cmd::Demo(_)
         | Cmd::Restore { .. }
         | Cmd::Audit(AuditCmd::Verify { .. } | AuditCmd::Prove { .. } | AuditCmd::CheckProof { .. }) => {

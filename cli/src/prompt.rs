@@ -38,6 +38,7 @@ pub fn needs_actor_finger(r: &Request) -> bool {
             | Request::AlarmAck { .. }
             | Request::KeyRotate
             | Request::Backup { .. }
+            | Request::AuditAcknowledgeLoss { .. }
             | Request::AuditShow(_)
             | Request::Ledger { .. }
     )

@@ -405,7 +405,9 @@ fn say(
     match lost {
         Some((signed, n)) if n > 0 => println!(
             "LOST (失われた記録): this node had signed a head at event {signed} (remembered beside the pinned key), {n} past event {}: \
-             at least {n} events it never shipped are gone with the disk, and `tobira audit verify` reports that record as rolled back",
+             at least {n} events it never shipped are gone with the disk, and `tobira audit verify` reports that record as rolled back \
+             until the system administrator, with the daemon running, puts the loss on record: \
+             `tobira --actor ID --at READER audit acknowledge-loss --note \"…\"`",
             c.head_seq
         ),
         Some(_) => println!(

@@ -58,7 +58,8 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
                 println!(
                     "{}",
                     serde_json::json!({"ok": true, "events": v.events, "checkpoints": v.checkpoints, "key": key,
-                        "size": v.size, "root": v.root, "held": v.held, "notes": v.notes})
+                        "size": v.size, "root": v.root, "held": v.held, "acknowledged_losses": v.acknowledged,
+                        "notes": v.notes})
                 );
             } else {
                 println!(
@@ -69,6 +70,9 @@ pub fn verify_cli(data_dir: &Path, config: &Path, node_key: Option<&str>, anchor
                 );
                 for h in &v.held {
                     println!("  extends {}", local(h));
+                }
+                for a in &v.acknowledged {
+                    println!("  ACKNOWLEDGED LOSS (確認済みの記録喪失): {}", local(a));
                 }
                 println!("  today's head: --anchor {}:{}", v.size, v.root);
                 for n in &v.notes {

@@ -48,6 +48,11 @@ pub enum Act {
     /// Take a backup of the stores (002 §6(4): copies of important records keep the data safe). The copy
     /// holds the registry and the audit record, so only the system administrator makes one.
     Backup,
+    /// Acknowledge that events the node signed were lost with its disk (a restore from an older backup):
+    /// the record of remembered heads keeps naming them, and only the system administrator, who keeps the
+    /// copies of the records (002 §6(4)), may put the loss on record so that verification names it instead of
+    /// failing.
+    AcknowledgeLoss,
     /// Decide (approve or reject) a pending request.
     Decide,
     /// Read the operation history / ledgers; `other_section` when it covers people of another section than
@@ -90,6 +95,7 @@ impl Act {
             Act::AckAlarm => "acknowledging an alarm (警報の確認)".into(),
             Act::RotateKey => "rotating the node key (鍵の更新)".into(),
             Act::Backup => "taking a backup of the stores (バックアップの取得)".into(),
+            Act::AcknowledgeLoss => "acknowledging a loss of audit records (記録喪失の確認)".into(),
             Act::Decide => "approving or rejecting a request (申請の承認・却下)".into(),
             Act::ViewRecords { other_section: false } => "reading the records (記録の閲覧)".into(),
             Act::ViewRecords { other_section: true } => "reading another section's records (他課の記録の閲覧)".into(),
@@ -117,7 +123,7 @@ impl Act {
             Act::Review => "004 §5(10)",
             Act::AckAlarm => "003 §20, 001 §10",
             Act::RotateKey => "001 §15(4)",
-            Act::Backup => "002 §6(4)",
+            Act::Backup | Act::AcknowledgeLoss => "002 §6(4)",
             Act::Decide => "003 §7",
             Act::ViewRecords { .. } => "002 §7(11)",
             Act::VisitMedia => "000 §7(2)",
@@ -181,9 +187,14 @@ fn rule(act: Act, reg: &Regulation) -> (Vec<Role>, Vec<Role>) {
     use Role::*;
     let (direct, request) = match act {
         // 003 §14(2): the system administrator distributes user IDs (a card is one) and keeps their ledger.
-        Act::AddPerson | Act::Visit | Act::LendViewer | Act::Review | Act::RotateKey | Act::IssueCard | Act::Backup => {
-            (vec![SystemAdministrator], vec![])
-        }
+        Act::AddPerson
+        | Act::Visit
+        | Act::LendViewer
+        | Act::Review
+        | Act::RotateKey
+        | Act::IssueCard
+        | Act::Backup
+        | Act::AcknowledgeLoss => (vec![SystemAdministrator], vec![]),
         // 002 §5-2: prior agreement of the profile's approver (電算管理者 in 002).
         Act::OffHours => (vec![reg.off_hours_approver], vec![]),
         // Whoever approves some kind of request under this profile; `may_decide_in` checks the kind.
@@ -377,6 +388,7 @@ mod tests {
             Just(Act::AckAlarm),
             Just(Act::RotateKey),
             Just(Act::Backup),
+            Just(Act::AcknowledgeLoss),
             Just(Act::Decide),
             any::<bool>().prop_map(|o| Act::ViewRecords { other_section: o }),
             Just(Act::VisitMedia),

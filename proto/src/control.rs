@@ -174,6 +174,12 @@ pub enum Request {
     Backup {
         dest: String,
     },
+    /// Put on record that events this node signed were lost (a restore from an older backup, issue 19 §3):
+    /// the heads remembered beside the pinned key that the store no longer reaches are named in a signed
+    /// `audit.loss_acknowledged` event, with the administrator's note (required).
+    AuditAcknowledgeLoss {
+        note: String,
+    },
     /// Terminal login as the PAM module will ask it: policy first, then a capture and a 1:1 verification.
     Login {
         terminal: String,

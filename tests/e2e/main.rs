@@ -26,3 +26,4 @@ mod service;
 mod sim_palms;
 mod strangers;
 mod trust;
+mod upgrade;

@@ -183,7 +183,9 @@ fn a_restored_node_fetches_what_it_had_shipped_and_its_centre_accepts_what_follo
             sqlx::query_as("SELECT count(*), max(seq) FROM audit_events WHERE node = $1").bind(NODE).fetch_one(&owner),
         )
         .unwrap();
-    assert_eq!((count, max), (h2, Some(h2)), "each event once, none missing");
+    // At least up to the witnessed head; the `audit show` above is itself recorded (002 §7(11)) and may
+    // have shipped since (failed once under load with the count one past h2).
+    assert!(max.is_some_and(|m| m >= h2) && Some(count) == max, "each event once, none missing: {count} {max:?} {h2}");
     let alarms: i64 = rt.block_on(sqlx::query_scalar("SELECT count(*) FROM central_alarms").fetch_one(&owner)).unwrap();
     assert_eq!(alarms, 0, "the centre raised no alarm");
     assert!(d.stop().success());
@@ -273,10 +275,13 @@ fn a_centre_serving_an_altered_history_or_none_at_all_is_refused_and_nothing_is_
     eprintln!("refused: {}", text(&o).trim());
 }
 
+/// The restore test's second half: the loss put on record by the system administrator (issue 19 §3). The
+/// node passes the lost head within a few events of restarting (its start, the proof of the administrator's
+/// finger), so the disk died after twenty unshipped decisions: the acknowledgement comes before that.
 #[test]
 fn events_signed_but_never_shipped_are_counted_as_lost_from_the_heads_remembered_beside_the_pinned_key() {
     let Some(c) = centre() else { return };
-    let (one, dest, _, h) = a_node_whose_disk_dies_after(&c, 4);
+    let (one, dest, _, h) = a_node_whose_disk_dies_after(&c, 20);
     let (_two, data) = new_node(one.path());
     let o = restore(&dest, &data, &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -295,4 +300,79 @@ fn events_signed_but_never_shipped_are_counted_as_lost_from_the_heads_remembered
     // …and verification keeps saying so: the remembered checkpoint is past the restored chain.
     let o = verify(&data, &[]);
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains("rolled back"), "{}", text(&o));
+
+    // A forged acknowledgement: the event written by hand into the store, chained properly but past the last
+    // signed checkpoint. Verification does not take it.
+    let db = data.join("audit.db");
+    let hw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(site_of(&data).with_file_name("audit-heads.json")).unwrap())
+            .unwrap();
+    let cp = &hw["checkpoint"];
+    let lost_head =
+        serde_json::json!({"what": "checkpoint", "size": cp["seq"], "hash": cp["head"], "time": cp["time"]});
+    let forged =
+        serde_json::json!({"lost": [lost_head], "kept": h, "kept_head": "", "lost_at_least": lost, "note": "forged"});
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut a = attacker(&db).await;
+        let prev: Vec<u8> =
+            sqlx::query_scalar("SELECT hash FROM events WHERE seq = ?").bind(h).fetch_one(&mut a).await.unwrap();
+        sqlx::query(
+            "INSERT INTO events (seq, node, time, kind, actor, subject, place, outcome, reason, article, score, details, prev_hash, hash) \
+             VALUES (?, ?, '2026-12-01T00:00:00.000000000Z', 'audit.loss_acknowledged', 'takahashi', NULL, NULL, 'info', 'AUDIT_LOSS_ACKNOWLEDGED', NULL, NULL, ?, ?, ?)",
+        )
+        .bind(h + 1)
+        .bind(NODE)
+        .bind(forged.to_string())
+        .bind(&prev)
+        .bind(&prev)
+        .execute(&mut a)
+        .await
+        .unwrap();
+        rechain(&mut a, h + 1).await;
+    });
+    let o = verify(&data, &[]);
+    assert_eq!(o.status.code(), Some(4), "a forged acknowledgement passed: {}", text(&o));
+    assert!(text(&o).contains("rolled back"), "{}", text(&o));
+    rt.block_on(async {
+        let mut a = attacker(&db).await;
+        sqlx::query("DELETE FROM events WHERE seq = ?").bind(h + 1).execute(&mut a).await.unwrap();
+    });
+
+    // The system administrator, proved by finger, acknowledges the loss on the running node.
+    let d = Running::start_with(data.parent().unwrap(), &site(&c), &[]);
+    let o = d.act("takahashi", &["--json", "audit", "acknowledge-loss"]);
+    assert!(!o.status.success(), "a note is required: {}", text(&o));
+    let o = d.act(
+        "takahashi",
+        &["--json", "audit", "acknowledge-loss", "--note", "ディスク故障 2026-12-05: バックアップから復元"],
+    );
+    let v = json(&o);
+    let ack_seq = v["audit_seq"].as_i64().unwrap();
+    assert!(v["lost_at_least"].as_i64().unwrap() >= 4 && ack_seq > h, "{v}");
+    // Twice is refused: nothing is left to acknowledge.
+    refused(&d.act("takahashi", &["audit", "acknowledge-loss", "--note", "again"]), "no loss to acknowledge");
+    door(&d);
+    assert!(d.stop().success());
+    let o = verify(&data, &[]);
+    let said = text(&o);
+    eprintln!("{said}");
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(said.contains("ACKNOWLEDGED LOSS (確認済みの記録喪失)"), "{said}");
+    assert!(said.contains("acknowledged by takahashi") && said.contains(&format!("(event {ack_seq})")), "{said}");
+    assert!(said.contains("signed events are gone") && said.contains("ディスク故障"), "{said}");
+
+    // The acknowledgement edited afterwards (a larger loss, say) breaks the chain.
+    rt.block_on(async {
+        let mut a = attacker(&db).await;
+        sqlx::query("UPDATE events SET details = replace(details, 'ディスク故障', '停電') WHERE seq = ?")
+            .bind(ack_seq)
+            .execute(&mut a)
+            .await
+            .unwrap();
+    });
+    let o = verify(&data, &[]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o));
+    assert!(text(&o).contains(&format!("event {ack_seq} was altered")), "{}", text(&o));
 }

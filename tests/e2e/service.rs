@@ -520,6 +520,169 @@ fn the_debian_package_installs_runs_a_simulated_site_loads_its_pam_module_and_pu
     assert!(data.join("audit.db").exists(), "a site's records are never the package's to remove");
 }
 
+/// `scripts/package` with a version, into `out`: the .deb's path.
+fn package(out: &std::path::Path, version: Option<&str>) -> String {
+    let target = TOBIRA.path().parent().and_then(std::path::Path::parent).unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut c = std::process::Command::new(src.join("scripts/package"));
+    c.args(["--profile", "dev", "--no-build", "--out", out.to_str().unwrap()]).env("CARGO_TARGET_DIR", target);
+    if let Some(v) = version {
+        c.env("TOBIRA_PACKAGE_VERSION", v);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "scripts/package: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).lines().last().unwrap().trim().to_string()
+}
+
+/// Stand-ins for the commands the maintainer scripts call on a live system: each records its arguments;
+/// `deb-systemd-invoke try-restart` also does systemd's first half of a restart, SIGTERM to the running
+/// daemon (the test then starts the new one, as systemd would).
+const STUB: &str = r#"#!/bin/sh
+echo "$(basename "$0") $*" >> "$STUB_LOG"
+if [ "$(basename "$0")" = deb-systemd-invoke ] && [ "$1" = try-restart ] && [ -s "$STUB_PIDFILE" ]; then
+  kill -TERM "$(cat "$STUB_PIDFILE")"
+fi
+exit 0
+"#;
+
+#[test]
+fn a_package_installed_over_a_running_older_daemon_restarts_it_cleanly_on_the_same_data() {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        crate::hostile::cannot_run("the upgrade's maintainer scripts run with a private /run/systemd (needs root)");
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let old_deb = package(&work.path().join("old"), Some("0.0.1~old"));
+    let new_deb = package(&work.path().join("new"), None);
+    let new_version = new_deb.rsplit('/').next().unwrap().split('_').nth(1).unwrap().to_string();
+    let root = work.path().join("root");
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "etc", "usr/sbin", "run"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), "").unwrap();
+    let o = dpkg(&root, &["-i", &old_deb]);
+    assert!(o.status.success(), "dpkg -i (old): {}", text(&o));
+
+    // The old package's daemon on a simulated site.
+    let site = work.path().join("site.toml");
+    std::fs::copy(root.join("usr/share/doc/tobira/examples/site.toml"), &site).unwrap();
+    let data = work.path().join("data");
+    let (site_s, data_s) = (site.to_str().unwrap().to_string(), data.to_str().unwrap().to_string());
+    let tobirad = root.join("usr/bin/tobirad");
+    let o = std::process::Command::new(&tobirad)
+        .args(["--init", "--simulation", "--config", &site_s, "--data-dir", &data_s, "--user", "root"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "installed tobirad --init: {}", text(&o));
+    let start = || {
+        std::process::Command::new(&tobirad)
+            .args(["--simulation", "--config", &site_s, "--data-dir", &data_s])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let sock = data.join("control.sock");
+    let tobira = |args: &[&str]| {
+        std::process::Command::new(root.join("usr/bin/tobira")).arg("--socket").arg(&sock).args(args).output().unwrap()
+    };
+    let up = |d: &mut std::process::Child| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !tobira(&["status"]).status.success() {
+            assert!(d.try_wait().unwrap().is_none(), "the installed tobirad exited at start");
+            assert!(Instant::now() < deadline, "the installed tobirad did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let decide = || {
+        let v = json_of(&tobira(&["--json", "sim", "present", "server-in", "stranger"]));
+        assert_eq!(v["reason"], "NOT_IDENTIFIED", "{v}");
+        v["audit_seq"].as_i64().unwrap()
+    };
+    let mut old = start();
+    up(&mut old);
+    let first = decide();
+
+    // dpkg unpacks the new package over the running daemon (the old prerm is told `upgrade`): the files are
+    // replaced, the old daemon runs on from its unlinked binary and keeps answering.
+    let o = dpkg(&root, &["--unpack", &new_deb]);
+    assert!(o.status.success(), "dpkg --unpack (new): {}", text(&o));
+    assert!(old.try_wait().unwrap().is_none(), "the old daemon still runs during the unpack");
+    let during = decide();
+    assert!(during > first, "{first} → {during}");
+
+    // The maintainer scripts as dpkg runs them on a live systemd machine (no DPKG_ROOT; /run/systemd/system
+    // present, here in a private /run): the old prerm `upgrade NEW`, then the new postinst `configure OLD`.
+    let ctrl = |deb: &str, to: &std::path::Path| {
+        let o = run("dpkg-deb", &["-e", deb, to.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let (old_ctrl, new_ctrl) = (work.path().join("old-ctrl"), work.path().join("new-ctrl"));
+    ctrl(&old_deb, &old_ctrl);
+    ctrl(&new_deb, &new_ctrl);
+    let stubs = work.path().join("stubs");
+    std::fs::create_dir(&stubs).unwrap();
+    for s in ["systemctl", "deb-systemd-invoke", "systemd-sysusers", "systemd-tmpfiles"] {
+        std::fs::write(stubs.join(s), STUB).unwrap();
+        std::fs::set_permissions(stubs.join(s), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let (log, pidfile) = (work.path().join("stub.log"), work.path().join("tobirad.pid"));
+    std::fs::write(&pidfile, old.id().to_string()).unwrap();
+    let path = format!("{}:{}", stubs.display(), std::env::var("PATH").unwrap_or_default());
+    let nv = new_version.clone();
+    let said = crate::hostile::on_small_disk(std::path::PathBuf::from("/run"), "1m", move |run| {
+        std::fs::create_dir_all(run.join("systemd/system")).unwrap();
+        let script = |p: std::path::PathBuf, args: &[&str]| {
+            let o = std::process::Command::new(p)
+                .args(args)
+                .env_remove("DPKG_ROOT")
+                .env("PATH", &path)
+                .env("STUB_LOG", &log)
+                .env("STUB_PIDFILE", &pidfile)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", text(&o));
+        };
+        script(old_ctrl.join("prerm"), &["upgrade", &nv]);
+        let before_postinst = std::fs::read_to_string(&log).unwrap_or_default();
+        script(new_ctrl.join("postinst"), &["configure", "0.0.1~old"]);
+        (before_postinst, std::fs::read_to_string(&log).unwrap_or_default())
+    })
+    .expect("a private /run (mount namespace)");
+    let (after_prerm, calls) = said;
+    eprintln!("maintainer scripts called:\n{calls}");
+    assert!(!after_prerm.contains("stop"), "the old prerm leaves the daemon to the new postinst: {after_prerm}");
+    assert!(calls.contains("systemctl --system daemon-reload"), "{calls}");
+    assert!(calls.contains("deb-systemd-invoke try-restart tobirad.service"), "{calls}");
+    assert!(!calls.contains(" start ") && !calls.contains("enable"), "an upgrade starts nothing new: {calls}");
+
+    // The restart: SIGTERM, and the old daemon stops cleanly (events in flight finished, final checkpoint);
+    // systemd's second half, starting it again, is the test's: the new binary on the same data.
+    let st = old.wait().unwrap();
+    assert!(st.success(), "the old daemon stopped cleanly on the restart's SIGTERM: {st}");
+    let o = dpkg(&root, &["--configure", "tobira"]);
+    assert!(o.status.success(), "dpkg --configure: {}", text(&o));
+    let q = std::process::Command::new("dpkg-query")
+        .arg(format!("--admindir={}", root.join("var/lib/dpkg").display()))
+        .args(["-W", "-f", "${Version} ${Status}", "tobira"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&q.stdout), format!("{new_version} install ok installed"));
+    let mut new = start();
+    up(&mut new);
+    let after = decide();
+    assert!(after > during, "the new daemon continues the chain: {during} → {after}");
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(new.id() as libc::pid_t, libc::SIGTERM) };
+    assert!(new.wait().unwrap().success());
+    let o = std::process::Command::new(root.join("usr/bin/tobira"))
+        .args(["audit", "verify", "--data-dir", &data_s, "--config", site.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "audit verify after the upgrade: {}", text(&o));
+    assert!(text(&o).contains("is intact"), "{}", text(&o));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Logs (issue 19 §5).
 

@@ -10,6 +10,7 @@ pub mod grant_ids;
 pub mod grants;
 pub mod ledgers;
 pub mod listing;
+pub mod loss;
 pub mod media;
 pub mod people;
 pub mod range;

@@ -62,6 +62,7 @@ fn administrative(req: &Request) -> Option<&'static str> {
         Request::AlarmAck { .. } => "alarms.ack",
         Request::KeyRotate => "key.rotate",
         Request::Backup { .. } => "backup",
+        Request::AuditAcknowledgeLoss { .. } => "audit.acknowledge_loss",
         Request::AuditShow(_) => "audit.show",
         Request::Ledger { .. } => "ledger",
         _ => return None,
@@ -172,6 +173,9 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         }
         Request::KeyRotate => crate::admin::templates::rotate_command(d, &d.prove(c, Act::RotateKey).await?).await,
         Request::Backup { dest } => crate::admin::backup::backup(d, &d.prove(c, Act::Backup).await?, &dest).await,
+        Request::AuditAcknowledgeLoss { note } => {
+            crate::admin::loss::acknowledge(d, &d.prove(c, Act::AcknowledgeLoss).await?, &note).await
+        }
         Request::AuditShow(f) => crate::admin::audit::show(d, c, f).await,
         Request::AuditVerify => crate::admin::audit::verify(d).await,
         Request::Ledger { kind, from, until, era, output } => {

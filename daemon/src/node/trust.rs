@@ -157,7 +157,7 @@ pub async fn verify_daemon(d: &Daemon) -> Result<serde_json::Value, SelfCheckErr
     };
     match verify_store(&d.opts.audit_path(), &t, &[]).await {
         Ok(v) => Ok(serde_json::json!({"ok": true, "events": v.events, "checkpoints": v.checkpoints,
-            "key": t.describe(), "pinned": pinned, "held": v.held, "notes": v.notes})),
+            "key": t.describe(), "pinned": pinned, "held": v.held, "acknowledged_losses": v.acknowledged, "notes": v.notes})),
         Err(VerifyError::Failed(failure)) => Err(SelfCheckError::Failed(failure)),
         Err(VerifyError::Unreadable(e)) => Err(SelfCheckError::Unreadable(e)),
     }
