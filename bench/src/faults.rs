@@ -126,6 +126,26 @@ pub(crate) struct Life {
 }
 
 impl Bed {
+    /// A bed on `site_text` whose first life sets up tanaka (enrolled, granted the office) and is stopped.
+    fn set_up(site_text: &str, daemon: &Path, rt: tokio::runtime::Runtime) -> anyhow::Result<Bed> {
+        let bed = Bed::new(site_text, daemon, rt)?;
+        let life = bed.start()?;
+        bed.set_up_tanaka()?;
+        sigterm(life);
+        Ok(bed)
+    }
+
+    /// A cell's ready step for an OSDP controller: the peripheral online under Secure Channel and the daemon
+    /// calling it online (after its settle), then a second for the online event to be on record.
+    fn osdp_online(&self, pd: impl Fn() -> tobira_drivers::osdp::sim::PdState) -> anyhow::Result<()> {
+        wait(30, || {
+            let s = pd();
+            Ok(s.online && s.secure && self.controller_online()?)
+        })?;
+        std::thread::sleep(Duration::from_secs(1));
+        Ok(())
+    }
+
     pub(crate) fn new(site_text: &str, daemon: &Path, rt: tokio::runtime::Runtime) -> anyhow::Result<Bed> {
         let dir = tempfile::tempdir()?.keep();
         let site = dir.join("site.toml");
@@ -516,10 +536,7 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
 
     // Readers at the door's entry, the controller simulated.
     for kind in ["sim-finger", "sim-r30x"].into_iter().filter(|k| wanted(k)) {
-        let bed = Bed::new(&harness::office_reader_site(kind)?, &daemon, rt()?)?;
-        let life = bed.start()?;
-        bed.set_up_tanaka()?;
-        sigterm(life);
+        let bed = Bed::set_up(&harness::office_reader_site(kind)?, &daemon, rt()?)?;
         let replug = sim_step(|| SimCommand::Replug { device: DOOR_READER.into() });
         let nothing = |_: &Bed| Ok(());
         keep(
@@ -619,10 +636,7 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
 
     // The simulated controller.
     if wanted("sim") {
-        let bed = Bed::new(&harness::office_reader_site("sim-finger")?, &daemon, rt()?)?;
-        let life = bed.start()?;
-        bed.set_up_tanaka()?;
-        sigterm(life);
+        let bed = Bed::set_up(&harness::office_reader_site("sim-finger")?, &daemon, rt()?)?;
         let replug = sim_step(|| SimCommand::Replug { device: CONTROLLER.into() });
         let nothing = |_: &Bed| Ok(());
         keep(
@@ -688,15 +702,8 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
         let (pd, _slave, link, key_file) = osdp_pd(dir.path(), pd_key)?;
         let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
-        let bed = Bed::new(&site, &daemon, rt()?)?;
-        let life = bed.start()?;
-        bed.set_up_tanaka()?;
-        sigterm(life);
-        let online = |bed: &Bed| -> anyhow::Result<()> {
-            wait(30, || Ok(pd.state().online && pd.state().secure && bed.controller_online()?))?;
-            std::thread::sleep(Duration::from_secs(1));
-            Ok(())
-        };
+        let bed = Bed::set_up(&site, &daemon, rt()?)?;
+        let online = |bed: &Bed| bed.osdp_online(|| pd.state());
         let row = match fault {
             "lies (output off)" => {
                 let lie = |_: &Bed| {
@@ -745,16 +752,8 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
             Ok(())
         };
         let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
-        let bed = Bed::new(&site, &daemon, rt()?)?;
-        let life = bed.start()?;
-        bed.set_up_tanaka()?;
-        sigterm(life);
-        let online = |bed: &Bed| -> anyhow::Result<()> {
-            let pd = || current.lock().unwrap_or_else(|e| e.into_inner()).state();
-            wait(30, || Ok(pd().online && pd().secure && bed.controller_online()?))?;
-            std::thread::sleep(Duration::from_secs(1));
-            Ok(())
-        };
+        let bed = Bed::set_up(&site, &daemon, rt()?)?;
+        let online = |bed: &Bed| bed.osdp_online(|| current.lock().unwrap_or_else(|e| e.into_inner()).state());
         let downgrade = |_: &Bed| swap(None);
         let restore = |_: &Bed| swap(Some(key));
         keep(
@@ -774,15 +773,8 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
             tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_line), 1, key).map_err(anyhow::Error::msg)?;
         let relay = tobira_cli::mitm::MitmRelay::start(panel, std::fs::File::from(device_slave))?;
         let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
-        let bed = Bed::new(&site, &daemon, rt()?)?;
-        let life = bed.start()?;
-        bed.set_up_tanaka()?;
-        sigterm(life);
-        let online = |bed: &Bed| -> anyhow::Result<()> {
-            wait(30, || Ok(pd.state().online && pd.state().secure && bed.controller_online()?))?;
-            std::thread::sleep(Duration::from_secs(1));
-            Ok(())
-        };
+        let bed = Bed::set_up(&site, &daemon, rt()?)?;
+        let online = |bed: &Bed| bed.osdp_online(|| pd.state());
         let attack = |_: &Bed| {
             relay.rewrite_macs(true);
             Ok(())

@@ -414,6 +414,18 @@ fn a_palm_bridge_that_is_down_or_dies_is_audited_once_per_outage_and_recovers() 
 
 const KEY_HEX: &str = "944b8eddcbaa2b5fe2b0148d1b2f95c9";
 
+/// The office controller's line (`dir/ttyRS485-office`, not yet linked) and its Secure Channel key in the
+/// 0600 key file the site names ([`KEY_HEX`]).
+fn office_line_key(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, [u8; 16]) {
+    use std::os::unix::fs::PermissionsExt;
+    let link = dir.join("ttyRS485-office");
+    let key_file = dir.join("office-ctl.key");
+    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = tobira_drivers::osdp::load_key(&key_file).unwrap();
+    (link, key_file, key)
+}
+
 /// An OSDP peripheral (libosdp PD mode) on a pseudo-terminal holding Secure Channel key `pd_key_hex`, and
 /// the site with the office door's controller on it under the key in its 0600 key file ([`KEY_HEX`]).
 fn osdp_office(
@@ -466,13 +478,8 @@ fn an_osdp_controller_failing_secure_channel_is_one_audited_outage_and_grants_no
 /// the outage once and the next grant is an acknowledged entry.
 #[test]
 fn an_osdp_secure_channel_downgrade_is_refused_audited_once_and_grants_nobody() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyRS485-office");
-    let key_file = dir.path().join("office-ctl.key");
-    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key = tobira_drivers::osdp::load_key(&key_file).unwrap();
+    let (link, key_file, key) = office_line_key(dir.path());
     let (master, _slave, path) = tobira_drivers::pty::open_pty().unwrap();
     std::os::unix::fs::symlink(&path, &link).unwrap();
     let line = std::fs::File::from(master);
@@ -525,13 +532,8 @@ fn an_osdp_secure_channel_downgrade_is_refused_audited_once_and_grants_nobody() 
 /// under the site's key, the recovery is audited once and the next grant is an acknowledged entry.
 #[test]
 fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("ttyRS485-office");
-    let key_file = dir.path().join("office-ctl.key");
-    std::fs::write(&key_file, format!("{KEY_HEX}\n")).unwrap();
-    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let key = tobira_drivers::osdp::load_key(&key_file).unwrap();
+    let (link, key_file, key) = office_line_key(dir.path());
     // The panel's end of the line, and the device's: the relay sits between the two.
     let (panel, _panel_slave, panel_path) = tobira_drivers::pty::open_pty().unwrap();
     std::os::unix::fs::symlink(&panel_path, &link).unwrap();
