@@ -563,8 +563,9 @@ fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody
     // The panel keeps re-establishing the session while every MAC is wrong: still one outage.
     std::thread::sleep(Duration::from_secs(8));
     assert!(relay.rewritten() > 0, "replies were rewritten");
-    assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1, "one audit per outage");
-    assert_eq!(count_any(&d, "device.online", "office-ctl"), 1, "never online while the MACs are wrong");
+    let record = || format!("{:?} {:?}", events(&d, "device.offline"), events(&d, "device.online"));
+    assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1, "one audit per outage: {}", record());
+    assert_eq!(count_any(&d, "device.online", "office-ctl"), 1, "never online while the MACs are wrong: {}", record());
     assert_eq!(pd.state().last_pulse, pulsed, "no strike command reached the device during the attack");
     assert_grants_acknowledged(&d, &reported);
     assert_alive(&d);
@@ -573,9 +574,9 @@ fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody
     relay.rewrite_macs(false);
     wait_for("the recovery audited", 40, || count_any(&d, "device.online", "office-ctl") == 2);
     let v = present_at_office(&d);
-    assert_eq!(v["granted"], true, "{v}");
+    assert_eq!(v["granted"], true, "{v}: {}", record());
     reported.push(v);
-    assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1);
+    assert_eq!(count_any(&d, "device.offline", "office-ctl"), 1, "{}", record());
     assert_grants_acknowledged(&d, &reported);
     assert_sigterm_ends(d);
 }
