@@ -471,7 +471,9 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for door in site.doors.iter() {
-        tasks.spawn(crate::flows::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
+        if let Some(h) = crate::flows::doors::DoorHandles::of(&daemon, &door.id) {
+            tasks.spawn(crate::flows::doors::door_task(h, stop_rx.clone()));
+        }
     }
     tasks.spawn(crate::sockets::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
     tasks.spawn(crate::admin::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));

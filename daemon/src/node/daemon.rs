@@ -150,7 +150,7 @@ pub struct Devices {
     pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
     pub doors: HashMap<DoorId, DoorRuntime>,
     /// Each door's state as its task last left it (locked, open, forced …), for `devices` (issue 18).
-    pub door_states: crate::node::door_states::DoorStates,
+    pub door_states: Arc<crate::node::door_states::DoorStates>,
     pub sim: Option<crate::sim::devices::SimDevices>,
 }
 
