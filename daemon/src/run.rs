@@ -519,7 +519,12 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         };
         let _ = verified_tx.send(said);
     });
-    tasks.spawn(crate::sockets::login::serve(daemon.clone(), login_listener, stop_rx.clone()));
+    tasks.spawn(crate::sockets::login::serve(
+        daemon.login_flow(),
+        daemon.heartbeats.clone(),
+        login_listener,
+        stop_rx.clone(),
+    ));
     let watchdog = systemd::watchdog();
     if let Some(w) = watchdog {
         tracing::info!(every_ms = w.every.as_millis() as u64, "systemd watchdog: pinging while doors and login answer");
