@@ -127,19 +127,17 @@ enum Event {
     Input(Result<HwInput, DeviceError>),
 }
 
-/// Records an event about a door (no person): device states, faults, alarms, transitions.
-async fn note_for(
-    recorder: &Recorder,
-    clock: &Clock,
+/// An event about a door (no person): device states, faults, alarms, transitions.
+fn door_event(
+    now: chrono::DateTime<chrono::Utc>,
     door: &DoorId,
     kind: &str,
     outcome: Outcome,
     reason: &str,
     article: Option<&str>,
     details: serde_json::Value,
-) -> Option<i64> {
-    let ev = NewEvent::new(clock.now(), kind, outcome, reason).place(door.as_str()).article(article).details(details);
-    recorder.record(ev).await.ok().map(|r| r.seq)
+) -> NewEvent {
+    NewEvent::new(now, kind, outcome, reason).place(door.as_str()).article(article).details(details)
 }
 
 /// Audits the start of a device fault episode (an alarm for the security manager, 003 §20).
@@ -151,33 +149,31 @@ async fn audit_fault(recorder: &Recorder, clock: &Clock, door: &DoorId, device: 
         DeviceError::Offline { .. } | DeviceError::Closed => ("device.fault", "DEVICE_GONE"),
         _ => ("device.fault", "DEVICE_FAULT"),
     };
-    note_for(
-        recorder,
-        clock,
+    let ev = door_event(
+        clock.now(),
         door,
         kind,
         Outcome::Alarm,
         reason,
         Some("003 §20"),
         serde_json::json!({"device": device, "error": e.to_string()}),
-    )
-    .await;
+    );
+    let _ = recorder.record(ev).await;
 }
 
 /// Audits the end of a device fault episode.
 async fn audit_recovery(recorder: &Recorder, clock: &Clock, door: &DoorId, device: &str) {
     tracing::info!(door = %door, device, "device answers again");
-    note_for(
-        recorder,
-        clock,
+    let ev = door_event(
+        clock.now(),
         door,
         "device.recovered",
         Outcome::Info,
         "DEVICE_RECOVERED",
         Some("003 §20"),
         serde_json::json!({"device": device}),
-    )
-    .await;
+    );
+    let _ = recorder.record(ev).await;
 }
 
 /// One reader's own task: it waits on the driver, hands samples to its door, and when the driver fails
@@ -426,7 +422,8 @@ impl DoorTask {
         article: Option<&str>,
         details: serde_json::Value,
     ) -> Option<i64> {
-        note_for(&self.recorder, &self.clock, &self.cfg.id, kind, outcome, reason, article, details).await
+        let ev = door_event(self.clock.now(), &self.cfg.id, kind, outcome, reason, article, details);
+        self.recorder.record(ev).await.ok().map(|r| r.seq)
     }
 
     /// Keeps the readers' runs on disk (a restart must not reset a stranger's delay).
