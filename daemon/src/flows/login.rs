@@ -84,6 +84,7 @@ impl Daemon {
         self.login_flow().login_with(terminal, user, remote, &Notes::none()).await.report
     }
 
+    /// Keeps a lockout entry for the actor's proof and the administrators' unlock, as the login flow does.
     pub async fn persist_lockout(&self, key: &(PersonId, tobira_core::ids::ReaderId)) {
         persist_lockout(&self.live, &self.stores.registry, key).await
     }
