@@ -11,7 +11,7 @@
 //!   ring reconciles the node key with it);
 //! - `refusal`: what a request that changes nothing answers;
 //! - `sim`: the simulated devices of a `--simulation` daemon;
-//! - `node`: the node's state (`Daemon`), options, clock, audit trust anchor;
+//! - `node`: the node's state (`Daemon`; the `Recorder` and `Live` handles flows hold), options, clock, trust anchor;
 //! - `central`: shipping to the centre, tree heads, registry sync and publish;
 //! - `flows`: identify, the actor's proof, doors, login, enrollment;
 //! - `admin`: the control requests' router and handlers;

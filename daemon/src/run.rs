@@ -7,7 +7,9 @@ pub mod systemd;
 
 use crate::node::clock::Clock;
 use crate::node::daemon::{CentralLink, Daemon, Devices, DoorRuntime, Matcher, Matching, Shared, Stores};
+use crate::node::live::Live;
 use crate::node::options::{Options, SiteFileError, load_site};
+use crate::node::recorder::Recorder;
 use crate::store::RegistryStore;
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
@@ -373,44 +375,49 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
 
     let (decisions, _) = tokio::sync::broadcast::channel(256);
     let (alarm_tx, alarm_rx) = tokio::sync::mpsc::unbounded_channel();
+    let recorder = Arc::new(Recorder {
+        writer: audit.clone(),
+        alarms: alarm_tx,
+        metrics: Default::default(),
+        decisions,
+        doors: devices.doors.keys().cloned().collect(),
+    });
+    let live = Arc::new(Live::new(Shared {
+        grants: tobira_core::model::GrantIndex::new(&registry),
+        registry: Arc::new(registry),
+        occupancy,
+        escorts: EscortLog::default(),
+        lockout: lockouts,
+        // Restored: a restart does not reset a stranger's delay (issue 16 §2).
+        reader_throttle: crate::flows::doors::throttle_file::load(&opts.data_dir),
+    }));
     let daemon = Arc::new(Daemon {
-        site: site.clone(),
-        clock,
-        stores: Stores { registry: store, audit: audit_store, writer: audit },
+        site: Arc::new(site.clone()),
+        clock: Arc::new(clock),
+        stores: Stores { registry: Arc::new(store), audit: audit_store, writer: audit },
         template_key: tokio::sync::RwLock::new(template_key),
         bootstrap_closed: std::sync::atomic::AtomicBool::new(false),
         central: CentralLink {
-            contact: Mutex::new(None),
             shipping: Mutex::new(site.central.as_ref().map(|_| Default::default())),
             outbox_wake: tokio::sync::Notify::new(),
         },
-        alarms: alarm_tx,
-        shared: Mutex::new(Shared {
-            grants: tobira_core::model::GrantIndex::new(&registry),
-            registry: Arc::new(registry),
-            occupancy,
-            escorts: EscortLog::default(),
-            lockout: lockouts,
-            // Restored: a restart does not reset a stranger's delay (issue 16 §2).
-            reader_throttle: crate::flows::doors::throttle_file::load(&opts.data_dir),
-        }),
-        matcher: Matcher {
+        recorder,
+        live,
+        matcher: Arc::new(Matcher {
             matching: RwLock::new(matching),
             threshold: Daemon::default_threshold(),
             palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
             fpir: site.fpir,
-        },
-        devices,
-        decisions,
+        }),
+        devices: Arc::new(devices),
         heartbeats: Default::default(),
-        metrics: Default::default(),
         opts: opts.clone(),
     });
 
     daemon.load_bootstrap_state().await?;
     crate::node::trust::at_start(&daemon).await;
     if site.central.is_some() {
-        *daemon.central.contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
+        *daemon.live.contact.lock().unwrap_or_else(|p| p.into_inner()) = Some(daemon.now());
     }
     // A crash between "approved" and "applied" is finished now, before anyone is served.
     crate::admin::requests::resume(&daemon).await.map_err(|e| StartError::Resume(e.message))?;
@@ -464,7 +471,9 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     for door in site.doors.iter() {
-        tasks.spawn(crate::flows::doors::door_task(daemon.clone(), door.id.clone(), stop_rx.clone()));
+        if let Some(h) = crate::flows::doors::DoorHandles::of(&daemon, &door.id) {
+            tasks.spawn(crate::flows::doors::door_task(h, stop_rx.clone()));
+        }
     }
     tasks.spawn(crate::sockets::control::serve(daemon.clone(), listener, socket_gid, stop_rx.clone()));
     tasks.spawn(crate::admin::alarms::alarm_task(daemon.clone(), alarm_rx, stop_rx.clone()));
@@ -510,7 +519,12 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         };
         let _ = verified_tx.send(said);
     });
-    tasks.spawn(crate::sockets::login::serve(daemon.clone(), login_listener, stop_rx.clone()));
+    tasks.spawn(crate::sockets::login::serve(
+        daemon.login_flow(),
+        daemon.heartbeats.clone(),
+        login_listener,
+        stop_rx.clone(),
+    ));
     let watchdog = systemd::watchdog();
     if let Some(w) = watchdog {
         tracing::info!(every_ms = w.every.as_millis() as u64, "systemd watchdog: pinging while doors and login answer");

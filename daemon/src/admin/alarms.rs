@@ -131,7 +131,7 @@ pub async fn catch_up(d: &Daemon) -> Result<usize, Refusal> {
             };
             if d.stores.registry.alarms(false).await?.iter().all(|x| x.audit_seq != e.seq) {
                 raised += 1;
-                let _ = d.alarms.send(a);
+                let _ = d.recorder.alarms.send(a);
             }
         }
         after = last;

@@ -60,7 +60,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
             let within = Duration::from_secs(10) + r30x.map_or(Duration::ZERO, |m| m.upload_time());
             match door {
                 Some(door) => {
-                    let mut rx = d.decisions.subscribe();
+                    let mut rx = d.recorder.decisions.subscribe();
                     present().await;
                     match await_decision(&mut rx, door.id.as_str(), within).await {
                         Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),
@@ -112,7 +112,7 @@ pub async fn command(d: &Daemon, cmd: SimCommand) -> Result<serde_json::Value, R
                     "door {door} does not take cards: its auth (認証方式) is not \"card+biometric\""
                 )));
             }
-            let mut rx = d.decisions.subscribe();
+            let mut rx = d.recorder.decisions.subscribe();
             h.present_card(n);
             // The door answers: CARD_ACCEPTED (the holder's finger is next), or a refusal (UNKNOWN_CARD).
             match await_decision(&mut rx, &door, Duration::from_secs(10)).await {
@@ -238,7 +238,7 @@ async fn present_palm(
         h.present(sample);
         return Ok(serde_json::json!({"presented": reader, "modality": "palm"}));
     };
-    let mut rx = d.decisions.subscribe();
+    let mut rx = d.recorder.decisions.subscribe();
     h.present(sample);
     match await_decision(&mut rx, door.id.as_str(), Duration::from_secs(10)).await {
         Some(r) => Ok(serde_json::to_value(r).unwrap_or_default()),

@@ -270,7 +270,7 @@ async fn catch_up(d: &Daemon, pool: &PgPool) -> Result<(), SyncError> {
         Err(e) => return Err(SyncError::WrapForNewcomers(Box::new(e))),
     }
     // Heard from the centre, up to date: the per-level staleness clock restarts.
-    if let Ok(mut t) = d.central.contact.lock() {
+    if let Ok(mut t) = d.live.contact.lock() {
         *t = Some(d.now());
     }
     Ok(())

@@ -6,7 +6,15 @@ pub mod throttle_file;
 mod two;
 
 use crate::flows::identify::Identified;
-use crate::node::daemon::{Daemon, audit_unavailable, decision_event, report};
+use crate::node::clock::Clock;
+use crate::node::daemon::{Daemon, Matcher, audit_unavailable, decision_event, report};
+use crate::node::door_states::DoorStates;
+use crate::node::heartbeat::Heartbeats;
+use crate::node::live::Live;
+use crate::node::recorder::Recorder;
+use crate::store::RegistryStore;
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
@@ -14,7 +22,7 @@ use tobira_biometrics::Sample;
 use tobira_core::door::{Alarm, DoorInput, DoorMachine, DoorOutput};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::policy::{Decision, NodeFacts, Reason, Request};
-use tobira_core::site::DoorConfig;
+use tobira_core::site::{DoorConfig, Site};
 use tobira_drivers::{DeviceError, DoorController, DoorInput as HwInput, Feedback, Modality, Reader};
 use tokio::sync::{mpsc, watch};
 
@@ -119,22 +127,21 @@ enum Event {
     Input(Result<HwInput, DeviceError>),
 }
 
-/// Records an event about a door (no person): device states, faults, alarms, transitions.
-async fn note_for(
-    d: &Daemon,
+/// An event about a door (no person): device states, faults, alarms, transitions.
+fn door_event(
+    now: chrono::DateTime<chrono::Utc>,
     door: &DoorId,
     kind: &str,
     outcome: Outcome,
     reason: &str,
     article: Option<&str>,
     details: serde_json::Value,
-) -> Option<i64> {
-    let ev = NewEvent::new(d.now(), kind, outcome, reason).place(door.as_str()).article(article).details(details);
-    d.record(ev).await.ok().map(|r| r.seq)
+) -> NewEvent {
+    NewEvent::new(now, kind, outcome, reason).place(door.as_str()).article(article).details(details)
 }
 
 /// Audits the start of a device fault episode (an alarm for the security manager, 003 §20).
-async fn audit_fault(d: &Daemon, door: &DoorId, device: &str, e: &DeviceError) {
+async fn audit_fault(recorder: &Recorder, clock: &Clock, door: &DoorId, device: &str, e: &DeviceError) {
     tracing::warn!(door = %door, device, error = %e, "device fault; door stays locked, retrying with backoff");
     let (kind, reason) = match e {
         DeviceError::NoAnswer { .. } => ("device.fault", "DEVICE_NO_ANSWER"),
@@ -142,38 +149,45 @@ async fn audit_fault(d: &Daemon, door: &DoorId, device: &str, e: &DeviceError) {
         DeviceError::Offline { .. } | DeviceError::Closed => ("device.fault", "DEVICE_GONE"),
         _ => ("device.fault", "DEVICE_FAULT"),
     };
-    note_for(
-        d,
+    let ev = door_event(
+        clock.now(),
         door,
         kind,
         Outcome::Alarm,
         reason,
         Some("003 §20"),
         serde_json::json!({"device": device, "error": e.to_string()}),
-    )
-    .await;
+    );
+    let _ = recorder.record(ev).await;
 }
 
 /// Audits the end of a device fault episode.
-async fn audit_recovery(d: &Daemon, door: &DoorId, device: &str) {
+async fn audit_recovery(recorder: &Recorder, clock: &Clock, door: &DoorId, device: &str) {
     tracing::info!(door = %door, device, "device answers again");
-    note_for(
-        d,
+    let ev = door_event(
+        clock.now(),
         door,
         "device.recovered",
         Outcome::Info,
         "DEVICE_RECOVERED",
         Some("003 §20"),
         serde_json::json!({"device": device}),
-    )
-    .await;
+    );
+    let _ = recorder.record(ev).await;
 }
 
 /// One reader's own task: it waits on the driver, hands samples to its door, and when the driver fails
 /// it audits the episode once, backs off (growing delay, capped) and retries by itself, asking the driver
 /// whether the device answers again so the recovery is audited when it happens. A reader that errors at
 /// once, floods or hangs only ever occupies this task (issue 15).
-async fn reader_task(d: Arc<Daemon>, door: DoorId, side: Side, reader: Arc<dyn Reader>, tx: mpsc::Sender<Event>) {
+async fn reader_task(
+    recorder: Arc<Recorder>,
+    clock: Arc<Clock>,
+    door: DoorId,
+    side: Side,
+    reader: Arc<dyn Reader>,
+    tx: mpsc::Sender<Event>,
+) {
     let id = reader.id().to_string();
     let mut backoff = Backoff::new(RETRY_FIRST, RETRY_CAP);
     let mut faulted = false;
@@ -191,12 +205,12 @@ async fn reader_task(d: Arc<Daemon>, door: DoorId, side: Side, reader: Arc<dyn R
                 if reader.healthy() == Some(true) {
                     faulted = false;
                     backoff.reset();
-                    audit_recovery(&d, &door, &id).await;
+                    audit_recovery(&recorder, &clock, &door, &id).await;
                 }
             }
             Some(Ok(sample)) => {
                 if std::mem::take(&mut faulted) {
-                    audit_recovery(&d, &door, &id).await;
+                    audit_recovery(&recorder, &clock, &door, &id).await;
                 }
                 backoff.reset();
                 if tx.send(Event::Sample { side, reader: id.clone(), sample }).await.is_err() {
@@ -209,7 +223,7 @@ async fn reader_task(d: Arc<Daemon>, door: DoorId, side: Side, reader: Arc<dyn R
             Some(Err(e)) => {
                 if !faulted {
                     faulted = true;
-                    audit_fault(&d, &door, &id, &e).await;
+                    audit_fault(&recorder, &clock, &door, &id, &e).await;
                 }
                 tokio::time::sleep(backoff.next_delay()).await;
             }
@@ -234,8 +248,62 @@ async fn controller_task(ctl: Arc<dyn DoorController>, tx: mpsc::Sender<Event>) 
     }
 }
 
+/// What a door task takes from the daemon (issue 20): the handles its flow needs and its own devices, never
+/// the whole `Daemon`.
+pub struct DoorHandles {
+    pub recorder: Arc<Recorder>,
+    pub live: Arc<Live>,
+    pub matcher: Arc<Matcher>,
+    pub clock: Arc<Clock>,
+    pub site: Arc<Site>,
+    /// The registry store, for a card's holder (`cards`).
+    pub store: Arc<RegistryStore>,
+    /// Where the readers' throttle is kept between runs (`throttle_file`).
+    pub data_dir: PathBuf,
+    pub heartbeats: Arc<Heartbeats>,
+    /// Where the task leaves its door's state for `devices` (issue 18).
+    pub door_states: Arc<DoorStates>,
+    pub cfg: DoorConfig,
+    pub controller: Arc<dyn DoorController>,
+    pub entry: Option<Arc<dyn Reader>>,
+    pub exit: Option<Arc<dyn Reader>>,
+}
+
+impl DoorHandles {
+    /// The handles for door `id`, or `None` for a door the site or the devices do not know.
+    pub fn of(d: &Daemon, id: &DoorId) -> Option<DoorHandles> {
+        let cfg = d.site.door(id).cloned()?;
+        let controller = d.devices.doors.get(id)?.controller.clone();
+        let entry = d.devices.readers.get(&cfg.entry_reader).cloned();
+        let exit = cfg.exit_reader.as_ref().and_then(|r| d.devices.readers.get(r).cloned());
+        Some(DoorHandles {
+            recorder: d.recorder.clone(),
+            live: d.live.clone(),
+            matcher: d.matcher.clone(),
+            clock: d.clock.clone(),
+            site: d.site.clone(),
+            store: d.stores.registry.clone(),
+            data_dir: d.opts.data_dir.clone(),
+            heartbeats: d.heartbeats.clone(),
+            door_states: d.devices.door_states.clone(),
+            cfg,
+            controller,
+            entry,
+            exit,
+        })
+    }
+}
+
 struct DoorTask {
-    d: Arc<Daemon>,
+    recorder: Arc<Recorder>,
+    live: Arc<Live>,
+    matcher: Arc<Matcher>,
+    clock: Arc<Clock>,
+    site: Arc<Site>,
+    store: Arc<RegistryStore>,
+    data_dir: PathBuf,
+    /// This door's own readers (entry, exit), by their id in the site file.
+    readers: HashMap<ReaderId, Arc<dyn Reader>>,
     cfg: DoorConfig,
     sm: DoorMachine,
     controller: Arc<dyn DoorController>,
@@ -260,28 +328,51 @@ enum Strike {
     AlreadyOpen,
 }
 
-pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<bool>) {
-    let Some(cfg) = d.site.door(&id).cloned() else {
-        return;
-    };
-    let Some(rt) = d.devices.doors.get(&id) else { return };
-    let controller = rt.controller.clone();
-    let entry = d.devices.readers.get(&cfg.entry_reader).cloned();
-    let exit = cfg.exit_reader.as_ref().and_then(|r| d.devices.readers.get(r).cloned());
-    let sm = DoorMachine::new(d.site.door_params());
+pub async fn door_task(h: DoorHandles, mut stop: watch::Receiver<bool>) {
+    let DoorHandles {
+        recorder,
+        live,
+        matcher,
+        clock,
+        site,
+        store,
+        data_dir,
+        heartbeats,
+        door_states,
+        cfg,
+        controller,
+        entry,
+        exit,
+    } = h;
+    let id = cfg.id.clone();
+    let mut readers = HashMap::new();
+    if let Some(r) = &entry {
+        readers.insert(cfg.entry_reader.clone(), r.clone());
+    }
+    if let (Some(r), Some(rid)) = (&exit, &cfg.exit_reader) {
+        readers.insert(rid.clone(), r.clone());
+    }
+    let sm = DoorMachine::new(site.door_params());
     // Every device on its own task; dropping the set (the door stops) ends them.
     let mut devices = tokio::task::JoinSet::new();
     let (sample_tx, mut samples) = mpsc::channel(2);
     let (input_tx, mut inputs) = mpsc::channel(64);
     for (side, r) in [(Side::Entry, entry), (Side::Exit, exit)] {
         if let Some(r) = r {
-            devices.spawn(reader_task(d.clone(), id.clone(), side, r, sample_tx.clone()));
+            devices.spawn(reader_task(recorder.clone(), clock.clone(), id.clone(), side, r, sample_tx.clone()));
         }
     }
     drop(sample_tx);
     devices.spawn(controller_task(controller.clone(), input_tx));
     let mut t = DoorTask {
-        d: d.clone(),
+        recorder,
+        live,
+        matcher,
+        clock,
+        site,
+        store,
+        data_dir,
+        readers,
         cfg,
         sm,
         controller: controller.clone(),
@@ -294,7 +385,7 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // Beaten every turn (the tick wakes an idle door): a turn that never ends stops systemd's watchdog pings.
-    let alive = d.heartbeats.register(format!("door {id}"));
+    let alive = heartbeats.register(format!("door {id}"));
     loop {
         alive.beat();
         // Each branch runs to completion before the next event is taken: a stop request is honoured
@@ -315,7 +406,7 @@ pub async fn door_task(d: Arc<Daemon>, id: DoorId, mut stop: watch::Receiver<boo
             }
             _ = tick.tick() => t.on_tick().await,
         }
-        d.devices.door_states.set(&id, t.sm.state());
+        door_states.set(&id, t.sm.state());
     }
     devices.abort_all();
     let _ = tokio::time::timeout(COMMAND_BUDGET, controller.relock()).await;
@@ -331,13 +422,14 @@ impl DoorTask {
         article: Option<&str>,
         details: serde_json::Value,
     ) -> Option<i64> {
-        note_for(&self.d, &self.cfg.id, kind, outcome, reason, article, details).await
+        let ev = door_event(self.clock.now(), &self.cfg.id, kind, outcome, reason, article, details);
+        self.recorder.record(ev).await.ok().map(|r| r.seq)
     }
 
     /// Keeps the readers' runs on disk (a restart must not reset a stranger's delay).
     fn save_throttle(&self) {
-        let snapshot = self.d.shared().reader_throttle.clone();
-        throttle_file::save(&self.d.opts.data_dir, &snapshot);
+        let snapshot = self.live.shared().reader_throttle.clone();
+        throttle_file::save(&self.data_dir, &snapshot);
     }
 
     fn controller_id(&self) -> String {
@@ -377,7 +469,7 @@ impl DoorTask {
         let ctl = self.controller_id();
         let ended = self.episodes.end(&ctl);
         if matches!(ended, Some(Cause::Misbehaving | Cause::Silent)) {
-            return audit_recovery(&self.d, &self.cfg.id, &ctl).await;
+            return audit_recovery(&self.recorder, &self.clock, &self.cfg.id, &ctl).await;
         }
         if ended.is_some() || first_contact {
             self.note(
@@ -393,7 +485,7 @@ impl DoorTask {
 
     /// Time passes: the state machine's timers, and the controller's health as its driver sees it.
     async fn on_tick(&mut self) {
-        let now = self.d.now();
+        let now = self.clock.now();
         let outs = self.sm.handle(DoorInput::Tick, now);
         self.apply(outs).await;
         self.card_tick().await;
@@ -416,15 +508,14 @@ impl DoorTask {
 
     async fn on_sample(&mut self, side: Side, reader: String, sample: Sample) {
         let received = std::time::Instant::now();
-        let now = self.d.now();
-        let registry = self.d.registry();
+        let now = self.clock.now();
+        let registry = self.live.registry();
         let zone = self.cfg.zone.clone();
-        let modality =
-            self.d.devices.readers.get(&ReaderId::new(&reader)).map(|r| r.modality()).unwrap_or(Modality::Finger);
+        let modality = self.readers.get(&ReaderId::new(&reader)).map(|r| r.modality()).unwrap_or(Modality::Finger);
         // Issue 16 §2: a reader throttled by a run of unidentified attempts refuses this one unmatched.
         let rid = ReaderId::new(&reader);
-        let policy = self.d.site.reader_throttle;
-        let throttled = self.d.shared().reader_throttle.check(&rid, now, &policy);
+        let policy = self.site.reader_throttle;
+        let throttled = self.live.shared().reader_throttle.check(&rid, now, &policy);
         if let Err(t) = throttled {
             return self.refuse_throttled(side, &reader, &sample, t, received, now).await;
         }
@@ -468,7 +559,7 @@ impl DoorTask {
             },
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
-                as_allowed(self.d.matcher.identify(modality, &sample, &allowed), &mut refused)
+                as_allowed(self.matcher.identify(modality, &sample, &allowed), &mut refused)
             }
             Side::Exit => {
                 // Exit: identify only among the people recorded inside this zone. Nobody recorded inside means nobody
@@ -476,10 +567,10 @@ impl DoorTask {
                 // never this reader); occupancy is held in memory, so after a restart people already inside are
                 // not recorded until they enter again (README, escort rule: what is not defended).
                 let inside: std::collections::BTreeSet<PersonId> = {
-                    let sh = self.d.shared();
+                    let sh = self.live.shared();
                     registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
                 };
-                match self.d.matcher.identify(modality, &sample, &inside) {
+                match self.matcher.identify(modality, &sample, &inside) {
                     Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
                     Identified::Unusable(e) => {
                         refused = Some(e.to_string());
@@ -503,12 +594,12 @@ impl DoorTask {
                     controller_offline: self.controller_offline(),
                     ..NodeFacts::default()
                 };
-                self.d.decide_with(&req, now, facts)
+                self.live.decide_with(&req, now, facts)
             }
             (Side::Exit, Some(p)) => {
                 let req = Request::Exit { door: self.cfg.id.clone(), person: p.clone() };
                 let facts = NodeFacts { controller_offline: self.controller_offline(), ..NodeFacts::default() };
-                self.d.decide_with(&req, now, facts)
+                self.live.decide_with(&req, now, facts)
             }
         };
         let kind = match side {
@@ -536,7 +627,7 @@ impl DoorTask {
         // neither counts nor ends it (a colleague at the door does not reset a stranger's run).
         let mut incident = None;
         if person.is_none() {
-            let u = self.d.shared().reader_throttle.record_unidentified(rid.clone(), now, &policy);
+            let u = self.live.shared().reader_throttle.record_unidentified(rid.clone(), now, &policy);
             details["reader_run"] = serde_json::json!({
                 "unidentified_in_a_row": u.failures,
                 "delay_s": u.wait_until.map_or(0, |w| (w - now).num_seconds()),
@@ -544,7 +635,7 @@ impl DoorTask {
             });
             incident = u.incident.map(|(first, last)| (u.failures, first, last));
         } else if identified_as_allowed
-            && let Some(e) = self.d.shared().reader_throttle.record_identified(&rid, now, &policy)
+            && let Some(e) = self.live.shared().reader_throttle.record_identified(&rid, now, &policy)
         {
             details["reader_run"] = serde_json::json!({
                 "ended_after_unidentified": e.failures,
@@ -558,7 +649,7 @@ impl DoorTask {
             self.save_throttle();
         }
         let ev = decision_event(kind, now, person.as_ref(), self.cfg.id.as_str(), &decision, score, details);
-        let (decision, seq) = match self.d.record(ev).await {
+        let (decision, seq) = match self.recorder.record(ev).await {
             Ok(r) => (decision, Some(r.seq)),
             Err(_) => (audit_unavailable(), None),
         };
@@ -580,7 +671,7 @@ impl DoorTask {
         // Vendors this exit left without an escort (003 §13(4)).
         let mut left_alone = Vec::new();
         if let Some(granted) = decision.granted() {
-            let until = now + chrono::Duration::milliseconds(i64::from(self.d.site.timeouts.unlock_pulse_ms));
+            let until = now + chrono::Duration::milliseconds(i64::from(self.site.timeouts.unlock_pulse_ms));
             let before = self.sm.clone();
             let outs = self.sm.unlock(granted, now, until);
             let strike = self.unlock(outs, now).await;
@@ -599,7 +690,7 @@ impl DoorTask {
                     )
                     .await;
                     if let Some(p) = &person {
-                        let mut sh = self.d.shared();
+                        let mut sh = self.live.shared();
                         match side {
                             Side::Entry => {
                                 sh.occupancy.enter(p.clone(), zone.clone());
@@ -610,7 +701,7 @@ impl DoorTask {
                             // incident, raised below (003 §13(4), §20).
                             Side::Exit => {
                                 let before = sh.occupancy.clone();
-                                sh.occupancy.exit_nested(p, &zone, &self.d.site);
+                                sh.occupancy.exit_nested(p, &zone, &self.site);
                                 let vendors: Vec<PersonId> = registry
                                     .people
                                     .values()
@@ -627,7 +718,7 @@ impl DoorTask {
                             }
                         }
                     }
-                    if let Some(r) = self.d.devices.readers.get(&ReaderId::new(&reader)) {
+                    if let Some(r) = self.readers.get(&ReaderId::new(&reader)) {
                         let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Granted)).await;
                     }
                 }
@@ -652,24 +743,24 @@ impl DoorTask {
                         DeviceError::NoAnswer { .. } => {
                             self.relock_after_unanswered_strike();
                             if self.episodes.begin(&ctl, Cause::Silent) {
-                                audit_fault(&self.d, &self.cfg.id, &ctl, &e).await;
+                                audit_fault(&self.recorder, &self.clock, &self.cfg.id, &ctl, &e).await;
                             } else {
                                 self.episodes.escalate(&ctl, Cause::Silent);
                             }
                         }
                         _ => {
                             if self.episodes.begin(&ctl, Cause::Misbehaving) {
-                                audit_fault(&self.d, &self.cfg.id, &ctl, &e).await;
+                                audit_fault(&self.recorder, &self.clock, &self.cfg.id, &ctl, &e).await;
                             }
                         }
                     }
-                    if let Some(r) = self.d.devices.readers.get(&ReaderId::new(&reader)) {
+                    if let Some(r) = self.readers.get(&ReaderId::new(&reader)) {
                         let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
                     }
                     told = Some(Decision::deny(Reason::StrikeFailed));
                 }
             }
-        } else if let Some(r) = self.d.devices.readers.get(&ReaderId::new(&reader)) {
+        } else if let Some(r) = self.readers.get(&ReaderId::new(&reader)) {
             let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
         }
         let notice = match &person {
@@ -682,7 +773,7 @@ impl DoorTask {
             r.message = format!("{} {n}", r.message);
         }
         r.latency_us = Some(issued.as_micros() as u64);
-        self.d.publish(r);
+        self.recorder.publish(r);
     }
 
     /// An escort's exit left vendors alone inside (003 §13(4), 002 §5-4): one incident for the security
@@ -695,10 +786,10 @@ impl DoorTask {
         exit_seq: Option<i64>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<String> {
-        let reg = self.d.registry();
+        let reg = self.live.registry();
         let mut told = Vec::new();
         for u in alone {
-            let zone_name = self.d.site.zone(&u.zone).map(|z| z.name.clone()).unwrap_or_else(|| u.zone.to_string());
+            let zone_name = self.site.zone(&u.zone).map(|z| z.name.clone()).unwrap_or_else(|| u.zone.to_string());
             tracing::warn!(door = %self.cfg.id, escort = %escort, vendor = %u.vendor, zone = %u.zone, "escort left a vendor alone inside");
             let ev = NewEvent::new(now, "door.alarm.unescorted", Outcome::Alarm, "ESCORT_LEFT_FIRST")
                 .actor(escort.as_str())
@@ -710,7 +801,7 @@ impl DoorTask {
                     "escort": escort.as_str(), "visit": u.visit.as_ref().map(|v| v.as_str()),
                     "escorts": u.escorts.iter().map(|e| e.as_str()).collect::<Vec<_>>(), "exit": exit_seq,
                 }));
-            if let Err(e) = self.d.record(ev).await {
+            if let Err(e) = self.recorder.record(ev).await {
                 tracing::error!(error = %e, "the unescorted vendor could not be recorded");
             }
             let name = reg.person(&u.vendor).map(|p| p.name.clone()).unwrap_or_default();
@@ -745,11 +836,11 @@ impl DoorTask {
             "reader_run": {"unidentified_in_a_row": t.failures, "next_attempt_not_before": t.until, "retry_after_s": t.retry_after_s(now)},
         });
         let ev = decision_event(kind, now, None, self.cfg.id.as_str(), &decision, None, details);
-        let (decision, seq) = match self.d.record(ev).await {
+        let (decision, seq) = match self.recorder.record(ev).await {
             Ok(r) => (decision, Some(r.seq)),
             Err(_) => (audit_unavailable(), None),
         };
-        if let Some(r) = self.d.devices.readers.get(&ReaderId::new(reader)) {
+        if let Some(r) = self.readers.get(&ReaderId::new(reader)) {
             let _ = tokio::time::timeout(COMMAND_BUDGET, r.feedback(Feedback::Denied)).await;
         }
         let mut r = report(None, self.cfg.id.as_str(), &decision, None, seq);
@@ -757,7 +848,7 @@ impl DoorTask {
             r.message = format!("{} Next attempt in {} s.", r.message, t.retry_after_s(now));
         }
         r.latency_us = Some(received.elapsed().as_micros() as u64);
-        self.d.publish(r);
+        self.recorder.publish(r);
     }
 
     /// Carries out a grant's unlock: the strike command, bounded by its acknowledgement budget, then the
@@ -781,7 +872,7 @@ impl DoorTask {
                     let ctl = self.controller_id();
                     // It did its job: a misbehaving episode ends here.
                     if self.episodes.end(&ctl).is_some() {
-                        audit_recovery(&self.d, &self.cfg.id, &ctl).await;
+                        audit_recovery(&self.recorder, &self.clock, &self.cfg.id, &ctl).await;
                     }
                 }
                 other => rest.push(other),
@@ -817,17 +908,17 @@ impl DoorTask {
 
     /// What the entry/exit ledger needs beside the event: purpose, escort and approver (000 Form 1).
     fn ledger_details(&self, details: &mut serde_json::Value, p: &PersonId, now: chrono::DateTime<chrono::Utc>) {
-        let reg = self.d.registry();
+        let reg = self.live.registry();
         if let Some(v) = reg
             .visits
             .iter()
             .find(|v| &v.vendor == p && v.doors.contains(&self.cfg.id) && v.from <= now && now < v.until)
         {
             let escort = {
-                let sh = self.d.shared();
+                let sh = self.live.shared();
                 v.escorts
                     .iter()
-                    .find(|e| sh.escorts.recent(&self.cfg.id, e, now, self.d.site.timeouts.escort_window_s))
+                    .find(|e| sh.escorts.recent(&self.cfg.id, e, now, self.site.timeouts.escort_window_s))
                     .map(|e| e.to_string())
             };
             details["purpose"] = v.purpose.clone().into();
@@ -850,7 +941,7 @@ impl DoorTask {
     }
 
     async fn on_input(&mut self, i: Result<HwInput, DeviceError>) {
-        let now = self.d.now();
+        let now = self.clock.now();
         let input = match i {
             Ok(HwInput::ContactOpened) => DoorInput::ContactOpen,
             Ok(HwInput::ContactClosed) => DoorInput::ContactClosed,
@@ -860,7 +951,7 @@ impl DoorTask {
                 // The driver's input side failed (its thread stopped): one outage, however often retried.
                 let ctl = self.controller_id();
                 if self.episodes.begin(&ctl, Cause::Unreachable) {
-                    audit_fault(&self.d, &self.cfg.id, &ctl, &e).await;
+                    audit_fault(&self.recorder, &self.clock, &self.cfg.id, &ctl, &e).await;
                 } else {
                     self.episodes.escalate(&ctl, Cause::Unreachable);
                 }
@@ -906,7 +997,7 @@ impl DoorTask {
             match o {
                 // Only a grant energises the strike, through `unlock`, which waits for the acknowledgement.
                 DoorOutput::Energise { until } => {
-                    let ms = (until - self.d.now()).num_milliseconds().clamp(100, 60_000) as u64;
+                    let ms = (until - self.clock.now()).num_milliseconds().clamp(100, 60_000) as u64;
                     if let Err(e) = self.strike(Duration::from_millis(ms)).await {
                         tracing::warn!(door = %self.cfg.id, error = %e, "strike command not acknowledged");
                     }

@@ -4,11 +4,17 @@
 //! The PAM module (a later issue) reaches this same function through the login socket; until then the
 //! control socket's `login` request and the demo use it.
 
-use crate::node::daemon::{Daemon, decision_event, report};
+use crate::node::clock::Clock;
+use crate::node::daemon::{Daemon, Devices, Matcher, decision_event, report};
+use crate::node::live::Live;
+use crate::node::recorder::Recorder;
+use crate::store::RegistryStore;
+use std::sync::Arc;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_core::ids::{PersonId, TerminalId};
 use tobira_core::policy::{Decision, Reason, Request};
+use tobira_core::site::Site;
 use tobira_drivers::Feedback;
 use tobira_proto::{DecisionReport, LoginMessage};
 
@@ -46,14 +52,59 @@ pub struct LoginResult {
     pub report: DecisionReport,
 }
 
+/// What the login flow holds (issue 20): the recorder, the live state, the matcher, the clock, the site, the
+/// registry store (lockouts are kept there) and the devices (the terminals' readers, the simulated ones) —
+/// never the whole `Daemon`. Cheap to clone: a login socket's connection takes its own.
+#[derive(Clone)]
+pub struct Login {
+    pub recorder: Arc<Recorder>,
+    pub live: Arc<Live>,
+    pub matcher: Arc<Matcher>,
+    pub clock: Arc<Clock>,
+    pub site: Arc<Site>,
+    pub store: Arc<RegistryStore>,
+    pub devices: Arc<Devices>,
+}
+
 impl Daemon {
-    pub async fn login(&self, terminal: &str, user: &str, remote: bool) -> DecisionReport {
-        self.login_with(terminal, user, remote, &Notes::none()).await.report
+    /// The login flow's handles.
+    pub fn login_flow(&self) -> Login {
+        Login {
+            recorder: self.recorder.clone(),
+            live: self.live.clone(),
+            matcher: self.matcher.clone(),
+            clock: self.clock.clone(),
+            site: self.site.clone(),
+            store: self.stores.registry.clone(),
+            devices: self.devices.clone(),
+        }
     }
 
+    pub async fn login(&self, terminal: &str, user: &str, remote: bool) -> DecisionReport {
+        self.login_flow().login_with(terminal, user, remote, &Notes::none()).await.report
+    }
+
+    /// Keeps a lockout entry for the actor's proof and the administrators' unlock, as the login flow does.
+    pub async fn persist_lockout(&self, key: &(PersonId, tobira_core::ids::ReaderId)) {
+        persist_lockout(&self.live, &self.stores.registry, key).await
+    }
+}
+
+/// Keeps a lockout entry in the registry store: a restart does not forget a person's failures.
+async fn persist_lockout(live: &Live, store: &RegistryStore, key: &(PersonId, tobira_core::ids::ReaderId)) {
+    let json = {
+        let sh = live.shared();
+        serde_json::to_string(&sh.lockout.entry(key)).unwrap_or_default()
+    };
+    if let Err(e) = store.save_lockout(key.0.as_str(), key.1.as_str(), &json).await {
+        tracing::warn!(error = %e, "could not persist lockout state");
+    }
+}
+
+impl Login {
     /// The login flow, telling the person what happens through `notes` (the PAM conversation).
     pub async fn login_with(&self, terminal: &str, user: &str, remote: bool, notes: &Notes) -> LoginResult {
-        let now = self.now();
+        let now = self.clock.now();
         let tid = TerminalId::new(terminal);
         let pid = PersonId::new(user);
         let Some(term) = self.site.terminal(&tid).cloned() else {
@@ -62,7 +113,7 @@ impl Daemon {
         };
         let req = Request::Login { terminal: tid.clone(), person: pid.clone(), remote };
         // Policy first: no capture for someone who may not log in here anyway (grant, hours, lockout).
-        let pre = self.decide(&req, now);
+        let pre = self.live.decide(&req, now);
         if !pre.is_granted() {
             notes.error(pre.reason.to_string());
             return self.finish_login(&pid, terminal, pre, None, serde_json::json!({"stage": "before-capture"})).await;
@@ -115,7 +166,7 @@ impl Daemon {
         let key = (pid.clone(), term.reader.clone());
         if !matched {
             let outcome = {
-                let mut sh = self.shared();
+                let mut sh = self.live.shared();
                 sh.lockout.record_failure(key.clone(), now, &self.site.lockout)
             };
             self.persist_lockout(&key).await;
@@ -131,6 +182,7 @@ impl Daemon {
             if let Some(until) = outcome.locked_until {
                 // Repeated biometric failures are an incident for the security manager (003 §20).
                 let _ = self
+                    .recorder
                     .record(
                         NewEvent::new(now, "login.lockout", Outcome::Alarm, "LOCKED_OUT")
                             .actor(pid.as_str())
@@ -144,12 +196,12 @@ impl Daemon {
             return self.finish_login(&pid, terminal, d, Some(score), details).await;
         }
         {
-            let mut sh = self.shared();
+            let mut sh = self.live.shared();
             sh.lockout.record_success(&key);
         }
         self.persist_lockout(&key).await;
         // Decide again at the moment of the answer: time moved while the person placed their finger.
-        let final_decision = self.decide(&req, self.now());
+        let final_decision = self.live.decide(&req, self.clock.now());
         self.finish_login(&pid, terminal, final_decision, Some(score), serde_json::json!({"modality": modality})).await
     }
 
@@ -162,14 +214,14 @@ impl Daemon {
         details: serde_json::Value,
     ) -> LoginResult {
         let kind = if d.is_granted() { "login.success" } else { "login.failure" };
-        let ev = decision_event(kind, self.now(), Some(pid), terminal, &d, score, details);
-        let (d, seq) = match self.record(ev).await {
+        let ev = decision_event(kind, self.clock.now(), Some(pid), terminal, &d, score, details);
+        let (d, seq) = match self.recorder.record(ev).await {
             Ok(r) => (d, Some(r.seq)),
             // The login is refused if it cannot be recorded (000 §9: the operation history is mandatory).
             Err(_) => (crate::node::daemon::audit_unavailable(), None),
         };
         let r = report(Some(pid), terminal, &d, score, seq);
-        self.publish(r.clone());
+        self.recorder.publish(r.clone());
         // Simulation: a refused or timed-out login leaves no touch at the terminal's reader for the next
         // person's login to read as theirs (issue 22 §5).
         if let (false, Some(sim), Some(t)) =
@@ -180,13 +232,7 @@ impl Daemon {
         LoginResult { granted: d.is_granted(), reason: d.reason, report: r }
     }
 
-    pub async fn persist_lockout(&self, key: &(PersonId, tobira_core::ids::ReaderId)) {
-        let json = {
-            let sh = self.shared();
-            serde_json::to_string(&sh.lockout.entry(key)).unwrap_or_default()
-        };
-        if let Err(e) = self.stores.registry.save_lockout(key.0.as_str(), key.1.as_str(), &json).await {
-            tracing::warn!(error = %e, "could not persist lockout state");
-        }
+    async fn persist_lockout(&self, key: &(PersonId, tobira_core::ids::ReaderId)) {
+        persist_lockout(&self.live, &self.store, key).await
     }
 }

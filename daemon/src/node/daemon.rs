@@ -1,7 +1,9 @@
 //! The running daemon's shared state and the steps every flow shares: audit first, then act.
 
 use crate::node::clock::Clock;
+use crate::node::live::Live;
 use crate::node::options::Options;
+use crate::node::recorder::Recorder;
 use crate::store::RegistryStore;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
@@ -10,14 +12,11 @@ use tobira_audit::{AuditWriter, NewEvent, Outcome, Receipt};
 use tobira_biometrics::palm::{PalmGallery, PalmTemplate, PalmThreshold};
 use tobira_biometrics::{FingerTemplate, Gallery, PreparedFinger, Threshold};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
-use tobira_core::lockout::LockoutBook;
 use tobira_core::model::Registry;
-use tobira_core::occupancy::{EscortLog, Occupancy};
 use tobira_core::policy::{Decision, NodeFacts, Reason};
 use tobira_core::site::{Fpir, Site};
 use tobira_drivers::{DoorController, Reader};
 use tobira_proto::DecisionReport;
-use tokio::sync::broadcast;
 use zeroize::Zeroizing;
 
 /// Gallery key: one per loaded template.
@@ -130,17 +129,7 @@ fn for_person<T>(by: &mut BTreeMap<PersonId, Vec<(MatchKey, T)>>, person: &Perso
     }
 }
 
-/// The live, in-memory view the flows decide with; the stores are the durable truth behind it.
-pub struct Shared {
-    pub registry: Arc<Registry>,
-    /// Built from `registry` and replaced with it.
-    pub grants: tobira_core::model::GrantIndex,
-    pub occupancy: Occupancy,
-    pub escorts: EscortLog,
-    pub lockout: LockoutBook,
-    /// Unidentified attempts per reader (issue 16 §2): throttled, and alarmed once per run.
-    pub reader_throttle: tobira_core::throttle::ReaderThrottle,
-}
+pub use crate::node::live::Shared;
 
 pub struct DoorRuntime {
     pub id: DoorId,
@@ -148,9 +137,9 @@ pub struct DoorRuntime {
 }
 
 /// The node's durable stores: the registry (people, grants, templates, requests, alarms …) and the audit
-/// store with its writer, the one way an event is appended (`Daemon::record`).
+/// store with its writer, the one way an event is appended (`Recorder::record`, through its clone of the writer).
 pub struct Stores {
-    pub registry: RegistryStore,
+    pub registry: Arc<RegistryStore>,
     pub audit: tobira_audit::AuditStore,
     pub writer: AuditWriter,
 }
@@ -161,7 +150,7 @@ pub struct Devices {
     pub readers: HashMap<ReaderId, Arc<dyn Reader>>,
     pub doors: HashMap<DoorId, DoorRuntime>,
     /// Each door's state as its task last left it (locked, open, forced …), for `devices` (issue 18).
-    pub door_states: crate::node::door_states::DoorStates,
+    pub door_states: Arc<crate::node::door_states::DoorStates>,
     pub sim: Option<crate::sim::devices::SimDevices>,
 }
 
@@ -176,11 +165,9 @@ pub struct Matcher {
     pub fpir: Fpir,
 }
 
-/// The node's link to the centre of a multi-node site: when it last heard from it, how shipping stands, and
-/// the registry sync task's wake-up.
+/// The node's link to the centre of a multi-node site: how shipping stands and the registry sync task's
+/// wake-up (when it last heard from the centre is live state, `Live::contact`).
 pub struct CentralLink {
-    /// When this node last heard from the centre (the registry feed); the start counts as contact.
-    pub contact: Mutex<Option<DateTime<Utc>>>,
     /// Shipping to the central store, when the site names one (`[central]`).
     pub shipping: Mutex<Option<crate::node::shipping::ShipState>>,
     /// Wakes the registry sync task when a change is queued for the centre.
@@ -189,8 +176,8 @@ pub struct CentralLink {
 
 pub struct Daemon {
     pub opts: Options,
-    pub site: Site,
-    pub clock: Clock,
+    pub site: Arc<Site>,
+    pub clock: Arc<Clock>,
     pub stores: Stores,
     /// The node key wrapping template data keys; written only by a rotation, which holds it for writing so
     /// no template is sealed under a key being replaced.
@@ -198,17 +185,14 @@ pub struct Daemon {
     /// Set once a system administrator has an approved template (see `actor`).
     pub bootstrap_closed: std::sync::atomic::AtomicBool,
     pub central: CentralLink,
-    /// Alarm events go to the alarm task (table + notifier), off the door's path.
-    pub alarms: tokio::sync::mpsc::UnboundedSender<crate::node::raised::Raised>,
-    pub shared: Mutex<Shared>,
-    pub matcher: Matcher,
-    pub devices: Devices,
-    /// Every access decision, for the demo and `sim` commands that wait for a door's answer.
-    pub decisions: broadcast::Sender<DecisionReport>,
+    /// The audit writer with the alarms, metrics and decisions it feeds: `record` and `publish`.
+    pub recorder: Arc<Recorder>,
+    /// The live state decisions are made with, and when the centre was last heard from.
+    pub live: Arc<Live>,
+    pub matcher: Arc<Matcher>,
+    pub devices: Arc<Devices>,
     /// The door tasks' and the login socket's heartbeats, read by systemd's watchdog pinger (issue 19).
     pub heartbeats: Arc<crate::node::heartbeat::Heartbeats>,
-    /// What the metrics endpoint serves (issue 19 §2): fed by `record` and `publish`.
-    pub metrics: crate::node::metrics::Metrics,
 }
 
 impl Daemon {
@@ -217,81 +201,36 @@ impl Daemon {
     }
 
     pub fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+        self.live.shared()
     }
 
     pub fn registry(&self) -> Arc<Registry> {
-        self.shared().registry.clone()
+        self.live.registry()
     }
 
-    /// Appends an audit event and waits until it is durable. Every flow calls this *before* it opens a door
-    /// or answers a login: an error here means deny and keep the door locked (DESIGN "Fail secure").
+    /// `Recorder::record`: audit first, then act.
     pub async fn record(&self, ev: NewEvent) -> Result<Receipt, tobira_audit::AuditError> {
-        let kind = ev.kind.clone();
-        let alarm = (ev.outcome == Outcome::Alarm).then(|| crate::node::raised::Raised::from_event(&ev));
-        let fault = crate::node::metrics::Metrics::fault_of(&ev);
-        let started = std::time::Instant::now();
-        let r = self.stores.writer.append(ev).await;
-        let seq = r.as_ref().ok().map(|receipt| receipt.seq);
-        self.metrics.appended(started.elapsed(), seq, fault.map(|device| (device, kind.as_str())));
-        match (&r, alarm) {
-            (Err(e), _) => {
-                tracing::error!(kind = %kind, error = %e, "audit append failed: denying and keeping doors locked")
-            }
-            (Ok(receipt), Some(mut a)) => {
-                a.seq = receipt.seq;
-                let _ = self.alarms.send(a);
-            }
-            (Ok(_), None) => {}
-        }
-        r
+        self.recorder.record(ev).await
     }
 
-    /// The policy decision with the live state: registry snapshot, occupancy, escorts, lockouts, and, in a
-    /// multi-node site, when the node last heard from the centre (the per-level staleness limit).
+    /// `Live::decide`.
     pub fn decide(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>) -> Decision {
-        self.decide_with(req, now, NodeFacts::default())
+        self.live.decide(req, now)
     }
 
-    /// `decide` with what the caller knows besides (a door's controller offline, a person only attributed):
-    /// every veto, and its reason, is `policy::decide`'s.
+    /// `Live::decide_with`.
     pub fn decide_with(&self, req: &tobira_core::policy::Request, now: DateTime<Utc>, facts: NodeFacts) -> Decision {
-        let node = NodeFacts { central_contact: self.central.contact.lock().ok().and_then(|c| *c), ..facts };
-        let sh = self.shared();
-        tobira_core::policy::decide(
-            req,
-            &tobira_core::policy::Context {
-                registry: &sh.registry,
-                grants: Some(&sh.grants),
-                occupancy: &sh.occupancy,
-                escorts: &sh.escorts,
-                lockout: &sh.lockout,
-                now,
-                node,
-            },
-        )
+        self.live.decide_with(req, now, facts)
     }
 
-    /// Publishes a decision to watchers (demo, simulator); nobody listening is fine.
+    /// `Recorder::publish`.
     pub fn publish(&self, report: DecisionReport) {
-        let path = if self.devices.doors.contains_key(&DoorId::new(&report.place)) { "door" } else { "login" };
-        let latency = report.latency_us.map(std::time::Duration::from_micros);
-        self.metrics.decided(path, report.granted, &report.reason, latency);
-        // One line per decision, with the fields the journal indexes; the person is left to the audit record.
-        tracing::info!(
-            flow = path,
-            place = %report.place,
-            granted = report.granted,
-            reason = %report.reason,
-            latency_ms = latency.map(|l| l.as_millis() as u64),
-            "access decision"
-        );
-        let _ = self.decisions.send(report);
+        self.recorder.publish(report)
     }
 
     /// Reloads the registry snapshot after an audited change.
     pub async fn reload_registry(&self) -> Result<(), crate::store::StoreError> {
-        let reg = self.stores.registry.load_registry(self.site.clone()).await?;
+        let reg = self.stores.registry.load_registry((*self.site).clone()).await?;
         let index = tobira_core::model::GrantIndex::new(&reg);
         let mut sh = self.shared();
         sh.registry = Arc::new(reg);

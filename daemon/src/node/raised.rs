@@ -1,4 +1,4 @@
-//! An alarm event just made durable, on its way from `Daemon::record` to the alarm task (`admin::alarms`): the
+//! An alarm event just made durable, on its way from `Recorder::record` to the alarm task (`admin::alarms`): the
 //! node state holds the sender, so the type lives beside it rather than in the task that receives it.
 
 use chrono::{DateTime, Utc};

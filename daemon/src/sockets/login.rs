@@ -3,8 +3,8 @@
 //! One request per connection; prompts stream back as they happen; the last frame is the result, sent only
 //! after the audit event is durable.
 
-use crate::flows::login::Notes;
-use crate::node::daemon::Daemon;
+use crate::flows::login::{Login, Notes};
+use crate::node::heartbeat::Heartbeats;
 use crate::sockets::control::{Limits, Peer, ReadError, refuse};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -74,16 +74,22 @@ fn remote(ctx: &LoginContext) -> bool {
     ctx.rhost.as_deref().is_some_and(|h| !h.is_empty() && h != "localhost" && h != "127.0.0.1" && h != "::1")
 }
 
-pub async fn serve(daemon: Arc<Daemon>, listener: UnixListener, shutdown: tokio::sync::watch::Receiver<bool>) {
+/// Serves the login socket with the login flow's handles (`Login`), not the whole daemon (issue 20).
+pub async fn serve(
+    login: Login,
+    heartbeats: Arc<Heartbeats>,
+    listener: UnixListener,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     let busy = |reason: String| result_frame(LoginOutcome::AuthError, "BUSY", reason);
     crate::sockets::control::accept_loop(
         listener,
         LIMITS,
         MAX_REQUEST,
         shutdown,
-        crate::sockets::control::Served { what: "login", alive: Some(daemon.heartbeats.register("login socket")) },
+        crate::sockets::control::Served { what: "login", alive: Some(heartbeats.register("login socket")) },
         busy,
-        move |stream, peer, req| handle(daemon.clone(), stream, peer, req),
+        move |stream, peer, req| handle(login.clone(), stream, peer, req),
     )
     .await
 }
@@ -104,7 +110,7 @@ async fn finish(mut stream: UnixStream, outcome: LoginOutcome, reason: &str, mes
     let _ = stream.shutdown().await;
 }
 
-async fn handle(d: Arc<Daemon>, stream: UnixStream, peer: Peer, req: Result<LoginRequest, ReadError>) {
+async fn handle(d: Login, stream: UnixStream, peer: Peer, req: Result<LoginRequest, ReadError>) {
     // Refused only once the request is read: the caller's write succeeds and it reads the reason.
     if peer.uid != 0 {
         tracing::warn!(uid = peer.uid, "login socket: caller is not root; refused");
@@ -138,7 +144,7 @@ async fn handle(d: Arc<Daemon>, stream: UnixStream, peer: Peer, req: Result<Logi
     }
 }
 
-async fn authenticate(d: &Arc<Daemon>, mut stream: UnixStream, ctx: LoginContext) {
+async fn authenticate(d: &Login, mut stream: UnixStream, ctx: LoginContext) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let d2 = d.clone();
     let c2 = ctx.clone();
@@ -159,14 +165,14 @@ async fn authenticate(d: &Arc<Daemon>, mut stream: UnixStream, ctx: LoginContext
 }
 
 /// pam_sm_acct_mgmt: is this person's authority valid here now? No capture, no lockout change.
-async fn account(d: &Daemon, stream: UnixStream, ctx: LoginContext) {
-    let now = d.now();
+async fn account(d: &Login, stream: UnixStream, ctx: LoginContext) {
+    let now = d.clock.now();
     let req = Request::Login {
         terminal: TerminalId::new(&ctx.terminal),
         person: PersonId::new(&ctx.user),
         remote: remote(&ctx),
     };
-    let dec = d.decide(&req, now);
+    let dec = d.live.decide(&req, now);
     let ev = crate::node::daemon::decision_event(
         "login.account",
         now,
@@ -176,7 +182,7 @@ async fn account(d: &Daemon, stream: UnixStream, ctx: LoginContext) {
         None,
         serde_json::json!({"service": ctx.service, "tty": ctx.tty}),
     );
-    if d.record(ev).await.is_err() {
+    if d.recorder.record(ev).await.is_err() {
         return finish(
             stream,
             LoginOutcome::AuthError,
@@ -189,14 +195,14 @@ async fn account(d: &Daemon, stream: UnixStream, ctx: LoginContext) {
 }
 
 /// Login and logout are the operation history (操作履歴, 000 §9); a session that cannot be recorded does not open.
-async fn session(d: &Daemon, stream: UnixStream, ctx: LoginContext, kind: &str) {
-    let ev = NewEvent::new(d.now(), kind, Outcome::Info, if kind == "session.open" { "LOGIN" } else { "LOGOUT" })
+async fn session(d: &Login, stream: UnixStream, ctx: LoginContext, kind: &str) {
+    let ev = NewEvent::new(d.clock.now(), kind, Outcome::Info, if kind == "session.open" { "LOGIN" } else { "LOGOUT" })
         .actor(ctx.user.clone())
         .subject(ctx.user.clone())
         .place(ctx.terminal.clone())
         .article("000 §9, 003 §17")
         .details(serde_json::json!({"service": ctx.service, "tty": ctx.tty, "rhost": ctx.rhost}));
-    match d.record(ev).await {
+    match d.recorder.record(ev).await {
         Ok(_) => finish(stream, LoginOutcome::Success, "RECORDED", "recorded".into()).await,
         Err(_) => {
             finish(

@@ -75,5 +75,5 @@ async fn scrape(State(ep): State<Arc<Endpoint>>) -> impl IntoResponse {
         watched: i64::try_from(d.heartbeats.len()).unwrap_or(i64::MAX),
         stale: i64::try_from(d.heartbeats.stale(ep.stale_after).len()).unwrap_or(i64::MAX),
     };
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], d.metrics.render(&s))
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], d.recorder.metrics.render(&s))
 }

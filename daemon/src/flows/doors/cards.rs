@@ -58,15 +58,15 @@ impl DoorTask {
     }
 
     async fn on_card(&mut self, n: Result<CardNumber, CardError>, via: &'static str) {
-        let now = self.d.now();
+        let now = self.clock.now();
         let holder = match &n {
-            Ok(n) => self.d.stores.registry.card_holder(n).await.unwrap_or_else(|e| {
+            Ok(n) => self.store.card_holder(n).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "the card registry cannot be read; the card is refused");
                 None
             }),
             Err(_) => None,
         };
-        let window = self.d.site.timeouts.capture_timeout_s;
+        let window = self.site.timeouts.capture_timeout_s;
         let shown = n.as_ref().map(CardNumber::last_digits).unwrap_or_else(|e| format!("unreadable ({e})"));
         if !self.auth.on_card(AuthMode::CardAndBiometric, holder.clone(), now, window) {
             return self.refuse_unknown_card(via, &shown, now).await;
@@ -81,14 +81,20 @@ impl DoorTask {
                 "door": self.cfg.id.as_str(), "reader": self.entry_reader().as_str(), "via": via, "card": shown,
                 "finger_within_s": window,
             }));
-        let seq = self.d.record(ev).await.ok().map(|r| r.seq);
+        let seq = self.recorder.record(ev).await.ok().map(|r| r.seq);
         let _ = tokio::time::timeout(
             super::COMMAND_BUDGET,
             self.controller.feedback(Feedback::Prompt("place your finger".into())),
         )
         .await;
         // Whoever waits on this door (the simulator, the console) hears that the finger is next.
-        self.d.publish(report(Some(&person), self.cfg.id.as_str(), &Decision::deny(Reason::CardAccepted), None, seq));
+        self.recorder.publish(report(
+            Some(&person),
+            self.cfg.id.as_str(),
+            &Decision::deny(Reason::CardAccepted),
+            None,
+            seq,
+        ));
     }
 
     /// An unknown card (or an unreadable one, or a spoiled keypad entry): refused, and an unidentified
@@ -98,10 +104,10 @@ impl DoorTask {
         let incident = self.count_unidentified(&mut details, now);
         let decision = Decision::deny(Reason::UnknownCard);
         let ev = decision_event("door.enter", now, None, self.cfg.id.as_str(), &decision, None, details);
-        let seq = self.d.record(ev).await.ok().map(|r| r.seq);
+        let seq = self.recorder.record(ev).await.ok().map(|r| r.seq);
         self.raise_incident(incident, seq).await;
         let _ = tokio::time::timeout(super::COMMAND_BUDGET, self.controller.feedback(Feedback::Denied)).await;
-        self.d.publish(report(None, self.cfg.id.as_str(), &decision, None, seq));
+        self.recorder.publish(report(None, self.cfg.id.as_str(), &decision, None, seq));
     }
 
     /// Counts an unidentified attempt at the entry reader and puts the run in `details`; returns the incident
@@ -111,8 +117,8 @@ impl DoorTask {
         details: &mut serde_json::Value,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Option<(u32, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
-        let policy = self.d.site.reader_throttle;
-        let u = self.d.shared().reader_throttle.record_unidentified(self.entry_reader(), now, &policy);
+        let policy = self.site.reader_throttle;
+        let u = self.live.shared().reader_throttle.record_unidentified(self.entry_reader(), now, &policy);
         self.save_throttle();
         details["reader_run"] = serde_json::json!({
             "unidentified_in_a_row": u.failures,
@@ -144,12 +150,12 @@ impl DoorTask {
     /// Time passes: a card whose finger never came is recorded once (`FINGER_TIMEOUT`). It does not count
     /// as an unidentified attempt: nothing was matched, and the card's holder is known.
     pub(super) async fn card_tick(&mut self) {
-        let now = self.d.now();
+        let now = self.clock.now();
         let Some(claimed) = self.auth.on_tick(self.cfg.auth, now) else { return };
         let decision = Decision::deny(Reason::FingerTimeout);
-        let details = serde_json::json!({"door": self.cfg.id.as_str(), "zone": self.cfg.zone.as_str(), "reader": self.entry_reader().as_str(), "card_claims": claimed.as_str(), "finger_within_s": self.d.site.timeouts.capture_timeout_s});
+        let details = serde_json::json!({"door": self.cfg.id.as_str(), "zone": self.cfg.zone.as_str(), "reader": self.entry_reader().as_str(), "card_claims": claimed.as_str(), "finger_within_s": self.site.timeouts.capture_timeout_s});
         let ev = decision_event("door.enter", now, None, self.cfg.id.as_str(), &decision, None, details);
-        let _ = self.d.record(ev).await;
+        let _ = self.recorder.record(ev).await;
         let _ = tokio::time::timeout(super::COMMAND_BUDGET, self.controller.feedback(Feedback::Denied)).await;
     }
 
@@ -158,21 +164,16 @@ impl DoorTask {
         if side != Side::Entry || !self.card_door() {
             return None;
         }
-        let now = self.d.now();
-        let modality = self
-            .d
-            .devices
-            .readers
-            .get(&ReaderId::new(reader))
-            .map(|r| r.modality())
-            .unwrap_or(tobira_drivers::Modality::Finger);
+        let now = self.clock.now();
+        let modality =
+            self.readers.get(&ReaderId::new(reader)).map(|r| r.modality()).unwrap_or(tobira_drivers::Modality::Finger);
         Some(match self.auth.on_sample(self.cfg.auth, now) {
             Step::CardFirst | Step::Identify => {
                 CardStep::Refused { reason: Reason::CardRequired, claimed: None, score: None, sample_error: None }
             }
-            Step::Verify { person, .. } => match self.d.matcher.verify(modality, sample, &person) {
+            Step::Verify { person, .. } => match self.matcher.verify(modality, sample, &person) {
                 Ok((true, score)) => {
-                    let window = self.d.site.timeouts.capture_timeout_s;
+                    let window = self.site.timeouts.capture_timeout_s;
                     self.auth.on_match(self.cfg.auth, person.clone(), None, now, window);
                     CardStep::Verified { person, score }
                 }

@@ -46,12 +46,12 @@ impl DoorTask {
         if side != Side::Entry || !self.two_door() {
             return None;
         }
-        let now = self.d.now();
-        let window = self.d.site.timeouts.capture_timeout_s;
+        let now = self.clock.now();
+        let window = self.site.timeouts.capture_timeout_s;
         Some(match self.auth.on_sample(AuthMode::TwoBiometrics, now) {
             Step::Identify | Step::CardFirst => {
-                let allowed = self.d.registry().people_allowed_at_door(&self.cfg.id, now);
-                match self.d.matcher.identify(modality, sample, &allowed) {
+                let allowed = self.live.registry().people_allowed_at_door(&self.cfg.id, now);
+                match self.matcher.identify(modality, sample, &allowed) {
                     Identified::Allowed { person, score, key } => {
                         match self.auth.on_match(AuthMode::TwoBiometrics, person.clone(), Some(key), now, window) {
                             AuthOutcome::AwaitSecond(p) => {
@@ -65,7 +65,7 @@ impl DoorTask {
                 }
             }
             Step::Verify { person, other_than } => {
-                match self.d.matcher.verify_other(modality, sample, &person, other_than) {
+                match self.matcher.verify_other(modality, sample, &person, other_than) {
                     Ok(Verified::Other { key, score }) => {
                         match self.auth.on_match(AuthMode::TwoBiometrics, person.clone(), Some(key), now, window) {
                             AuthOutcome::Complete(p) | AuthOutcome::AwaitSecond(p) => {
@@ -93,21 +93,21 @@ impl DoorTask {
 
     /// Audits a step that opens nothing, tells the person, and answers whoever waits for this door.
     async fn answer(&self, reader: &str, person: &PersonId, score: f32, kind: &str, reason: Reason) {
-        let now = self.d.now();
+        let now = self.clock.now();
         let decision = Decision::deny(reason);
         let details = serde_json::json!({
             "door": self.cfg.id.as_str(),
             "zone": self.cfg.zone.as_str(),
             "reader": reader,
-            "second_within_s": self.d.site.timeouts.capture_timeout_s,
+            "second_within_s": self.site.timeouts.capture_timeout_s,
         });
         let mut ev = decision_event(kind, now, Some(person), self.cfg.id.as_str(), &decision, Some(score), details);
         // Not a refusal: a step on the way in.
         ev.outcome = tobira_audit::Outcome::Info;
-        let seq = self.d.record(ev).await.ok().map(|r| r.seq);
-        if let Some(r) = self.d.devices.readers.get(&ReaderId::new(reader)) {
+        let seq = self.recorder.record(ev).await.ok().map(|r| r.seq);
+        if let Some(r) = self.readers.get(&ReaderId::new(reader)) {
             let _ = tokio::time::timeout(super::COMMAND_BUDGET, r.feedback(Feedback::Prompt(reason.to_string()))).await;
         }
-        self.d.publish(report(Some(person), self.cfg.id.as_str(), &decision, Some(score), seq));
+        self.recorder.publish(report(Some(person), self.cfg.id.as_str(), &decision, Some(score), seq));
     }
 }
