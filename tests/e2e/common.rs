@@ -68,6 +68,11 @@ impl std::fmt::Display for Bin {
 /// Where administrators prove who they are in the tests.
 pub const ADMIN_READER: &str = "t02-reader";
 
+/// A node's two SQLite stores with their WAL and shared-memory files, and the audit head: what a restore or an
+/// upgrade replaces and what must be 0600 (issue 15 "Files").
+pub const STORE_FILES: [&str; 7] =
+    ["registry.db", "registry.db-wal", "registry.db-shm", "audit.db", "audit.db-wal", "audit.db-shm", "audit.db.head"];
+
 pub fn demo_site() -> &'static str {
     tobira_cli::demo::DEMO_SITE
 }

@@ -343,20 +343,13 @@ fn stores_keys_and_head_are_owner_only_under_umask_022() {
         names
     };
     let names = check(true);
-    for f in [
-        "registry.db",
-        "registry.db-wal",
-        "registry.db-shm",
-        "audit.db",
-        "audit.db-wal",
-        "audit.db-shm",
-        "audit.db.head",
+    for f in STORE_FILES.into_iter().chain([
         "audit-signing.key",
         "audit-signing.pub",
         "template.key",
         "control.sock",
         "login.sock",
-    ] {
+    ]) {
         assert!(names.iter().any(|n| n == f), "{f} should be there while tobirad runs: {names:?}");
     }
     assert!(d.stop().success());

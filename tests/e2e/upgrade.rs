@@ -97,15 +97,7 @@ fn the_stores_of_the_previous_release_migrate_take_new_decisions_and_verify_acro
     });
     // Today's stores go; the keys, the pinned key and the record of remembered heads (started afresh, as the
     // previous release's --init left it) stay.
-    for f in [
-        "registry.db",
-        "registry.db-wal",
-        "registry.db-shm",
-        "audit.db",
-        "audit.db-wal",
-        "audit.db-shm",
-        "audit.db.head",
-    ] {
+    for f in STORE_FILES {
         let _ = std::fs::remove_file(data.join(f));
     }
     let hw = dir.path().join("audit-heads.json");
