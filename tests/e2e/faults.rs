@@ -1,7 +1,8 @@
 //! The device half of the fault matrix (issue 15), driving the real `tobirad` on simulated devices: each
 //! reader kind we can simulate (sample-level `sim-finger`, protocol-level `sim-r30x`) and each controller
 //! kind (the simulated controller, an OSDP peripheral under Secure Channel through libosdp) × unplug,
-//! silence, garbage and death in the middle of a pulse. What must hold whatever the device does:
+//! silence, garbage, late answers, lies and death in the middle of a pulse, and the palm bridge. What must
+//! hold whatever the device does:
 //! - no grant is reported unless the controller acknowledged the strike, and only such grants are entries
 //!   in the 入退室管理簿 (000 Form 1, 003 §13); a failed pulse is `STRIKE_FAILED`, an alarm (003 §20);
 //! - each fault is audited exactly once per episode, and so is its recovery (never a storm, never nothing);
