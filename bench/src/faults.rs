@@ -790,6 +790,34 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&bed.dir);
     }
 
+    // A controller that answers late: the relay on the line holds the device's reply to osdp_OUT back 3 s
+    // (past libosdp's 200 ms reply timeout, the driver's 1.5 s acknowledgement budget and the door's 2 s),
+    // then forwards it at once again.
+    if wanted("osdp") {
+        let dir = tempfile::tempdir()?;
+        let (panel, _panel_slave, link, key_file, key) = osdp_line(dir.path(), KEY_HEX)?;
+        let (device_line, device_slave, _) = tobira_drivers::pty::open_pty()?;
+        let pd =
+            tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_line), 1, key).map_err(anyhow::Error::msg)?;
+        let relay = tobira_cli::mitm::MitmRelay::start(panel, std::fs::File::from(device_slave))?;
+        let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
+        let bed = Bed::set_up(&site, &daemon, rt()?)?;
+        let online = |bed: &Bed| bed.osdp_online(|| pd.state());
+        let late = |_: &Bed| {
+            relay.hold_replies(Some(tobira_cli::mitm::CMD_OUT), Duration::from_secs(3));
+            Ok(())
+        };
+        let on_time = |_: &Bed| {
+            relay.hold_replies(None, Duration::ZERO);
+            Ok(())
+        };
+        keep("osdp", cell(&bed, CONTROLLER, "late answers (3 s)", Some(&online), &late, Some(&on_time), true)?);
+        if relay.held() == 0 {
+            bail!("the relay held no reply back: the cell tested nothing");
+        }
+        let _ = std::fs::remove_dir_all(&bed.dir);
+    }
+
     let rows = rows.lock().unwrap_or_else(|e| e.into_inner());
     let unacked: usize = rows.iter().map(|r| r.1.unacked_grants).sum();
     let grants: usize = rows.iter().map(|r| r.1.grants).sum();

@@ -528,14 +528,19 @@ impl DoorTask {
         let two_step = self.two_sample(side, &reader, modality, &sample).await;
         // Whom the first sample at a two-biometrics door identified, when the second was not theirs.
         let mut first_claims = None;
-        let as_allowed = |identified: Identified, refused: &mut Option<String>| match identified {
-            Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
-            Identified::Attributed { person, score } => (Some(person), Some(score), false),
-            Identified::Unusable(e) => {
-                *refused = Some(e.to_string());
-                (None, None, false)
+        // Whether the reader delivered a sample of its own modality ([`Identified::own_modality`]).
+        let mut own_modality = None;
+        let as_allowed = |identified: Identified, refused: &mut Option<String>, own: &mut Option<bool>| {
+            *own = identified.own_modality();
+            match identified {
+                Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
+                Identified::Attributed { person, score } => (Some(person), Some(score), false),
+                Identified::Unusable(e) => {
+                    *refused = Some(e.to_string());
+                    (None, None, false)
+                }
+                Identified::NotIdentified => (None, None, false),
             }
-            Identified::NotIdentified => (None, None, false),
         };
         let (person, score, identified_as_allowed) = match side {
             Side::Entry if two_step.is_some() => match two_step {
@@ -544,7 +549,7 @@ impl DoorTask {
                 Some(two::TwoStep::Answered) | None => return,
                 Some(two::TwoStep::Unmatched { identified, claimed }) => {
                     first_claims = claimed;
-                    as_allowed(identified, &mut refused)
+                    as_allowed(identified, &mut refused, &mut own_modality)
                 }
             },
             Side::Entry if card_step.is_some() => match card_step {
@@ -559,7 +564,7 @@ impl DoorTask {
             },
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
-                as_allowed(self.matcher.identify(modality, &sample, &allowed), &mut refused)
+                as_allowed(self.matcher.identify(modality, &sample, &allowed), &mut refused, &mut own_modality)
             }
             Side::Exit => {
                 // Exit: identify only among the people recorded inside this zone. Nobody recorded inside means nobody
@@ -570,7 +575,9 @@ impl DoorTask {
                     let sh = self.live.shared();
                     registry.people.keys().filter(|p| sh.occupancy.is_inside(p, &zone)).cloned().collect()
                 };
-                match self.matcher.identify(modality, &sample, &inside) {
+                let identified = self.matcher.identify(modality, &sample, &inside);
+                own_modality = identified.own_modality();
+                match identified {
                     Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
                     Identified::Unusable(e) => {
                         refused = Some(e.to_string());
@@ -580,6 +587,7 @@ impl DoorTask {
                 }
             }
         };
+        self.reader_modality(&reader, own_modality, refused.as_deref()).await;
         let decision = match (&side, &person) {
             (_, None) => Decision::deny(no_person),
             (Side::Entry, Some(p)) => {
@@ -774,6 +782,30 @@ impl DoorTask {
         }
         r.latency_us = Some(issued.as_micros() as u64);
         self.recorder.publish(r);
+    }
+
+    /// A reader that delivers another modality's sample (a palm bridge handing over a fingerprint image) is a
+    /// device that lies, whoever stands at it: one fault episode per reader however many such frames come,
+    /// audited when it begins and ended (audited once) by the reader's next sample of its own modality — never
+    /// a storm, never nothing (issue 15, 003 §20). Each attempt is still a decision of its own, refused.
+    async fn reader_modality(&mut self, reader: &str, own_modality: Option<bool>, why: Option<&str>) {
+        match own_modality {
+            Some(false) if self.episodes.begin(reader, Cause::Misbehaving) => {
+                tracing::warn!(door = %self.cfg.id, reader, "reader delivered another modality's sample");
+                self.note(
+                    "device.fault",
+                    Outcome::Alarm,
+                    "DEVICE_WRONG_MODALITY",
+                    Some("003 §20"),
+                    serde_json::json!({"device": reader, "error": why}),
+                )
+                .await;
+            }
+            Some(true) if self.episodes.end(reader).is_some() => {
+                audit_recovery(&self.recorder, &self.clock, &self.cfg.id, reader).await;
+            }
+            _ => {}
+        }
     }
 
     /// An escort's exit left vendors alone inside (003 §13(4), 002 §5-4): one incident for the security

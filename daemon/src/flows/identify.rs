@@ -55,6 +55,26 @@ pub enum SampleError {
     WrongModality { reader: &'static str, sample: &'static str },
 }
 
+impl SampleError {
+    /// The sample is another modality's (a fingerprint image from a palm reader, a palm image from a
+    /// fingerprint reader): the device is not delivering what it is, whoever stands at it (issue 15).
+    pub fn is_wrong_modality(&self) -> bool {
+        matches!(self, SampleError::WrongModality { .. } | SampleError::Palm(PalmError::Fingerprint { .. }))
+    }
+}
+
+impl Identified {
+    /// Whether the reader delivered a sample of its own modality: `Some(false)` another modality's,
+    /// `Some(true)` one the pipeline took, `None` refused for another reason (quality, a blank frame).
+    pub fn own_modality(&self) -> Option<bool> {
+        match self {
+            Identified::Unusable(e) if e.is_wrong_modality() => Some(false),
+            Identified::Unusable(_) => None,
+            _ => Some(true),
+        }
+    }
+}
+
 fn modality_name(m: Modality) -> &'static str {
     match m {
         Modality::Finger => "finger",

@@ -102,21 +102,34 @@ enum Cmd {
     Stop,
 }
 
-/// A strike command sent and not yet acknowledged.
+/// A strike command (or a probe) sent and not yet answered. In [`StrikeAck::OutputStatus`] mode each is
+/// followed on the wire by an osdp_OSTAT query, and libosdp sends commands in order, so the n-th output status
+/// report answers the n-th entry — also one answered after its deadline, which then answers nobody: such an
+/// entry stays in place (its `ack` taken) until its report comes, so a late report is never taken for the
+/// answer to a later command.
 struct PendingPulse {
-    ack: tokio::sync::oneshot::Sender<Result<(), DeviceError>>,
+    /// The caller waiting for the acknowledgement; `None` once given up, and for a probe.
+    ack: Option<tokio::sync::oneshot::Sender<Result<(), DeviceError>>>,
     deadline: Instant,
+    /// A relock sent to learn whether a device that left a strike unanswered answers on time again.
+    probe: bool,
 }
 
 /// libosdp answers a command within its reply timeout (200 ms) after the exchange in flight (another
 /// 200 ms at most): a device still online this long after the command was queued has answered it.
 const REPLY_WINDOW: Duration = Duration::from_millis(450);
 
+/// While a device has left a strike unanswered, how often it is probed (a relock and the output's status:
+/// the fail-secure state, harmless whatever the door is doing).
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
 pub struct OsdpController {
     id: String,
     strike_output: u8,
     /// Whether the control panel has the device online (under Secure Channel unless in install mode).
     online: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// A strike went unanswered and no probe has been answered on time since ([`Link::overdue`]).
+    overdue: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cmds: std::sync::Mutex<std_mpsc::Sender<Cmd>>,
     inputs: tokio::sync::Mutex<mpsc::UnboundedReceiver<Result<DoorInput, DeviceError>>>,
 }
@@ -147,6 +160,7 @@ enum LinkError {
 /// The control panel thread's view of the device.
 struct Link {
     shared_online: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    shared_overdue: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cfg: OsdpConfig,
     device: String,
     out: mpsc::UnboundedSender<Result<DoorInput, DeviceError>>,
@@ -159,6 +173,13 @@ struct Link {
     reported_unsecured: bool,
     /// Pulses sent, oldest first, each followed on the wire by an output status query (osdp_OSTAT).
     pending: std::collections::VecDeque<PendingPulse>,
+    /// A strike went unanswered past its budget (the device answers late, or not that command): it is not
+    /// healthy, and not called `Online` again — not even after libosdp took it offline and back — until a
+    /// probe (a relock, then the output's status) is answered within the budget. The probe is also the relock
+    /// that must follow a strike the device may have carried out after all (issue 15: an OSDP controller that
+    /// answers late; a relock queued in libosdp is lost when it takes the device offline).
+    overdue: bool,
+    next_probe: Instant,
 }
 
 impl Link {
@@ -196,7 +217,9 @@ impl Link {
     /// Ends every pulse still waiting with `e` (the device went away: none of them was acknowledged).
     fn fail_pending(&mut self, e: impl Fn() -> DeviceError) {
         for p in self.pending.drain(..) {
-            let _ = p.ack.send(Err(e()));
+            if let Some(ack) = p.ack {
+                let _ = ack.send(Err(e()));
+            }
         }
     }
 
@@ -209,6 +232,18 @@ impl Link {
                 if self.cfg.strike_ack == StrikeAck::OutputStatus
                     && let Some(p) = self.pending.pop_front()
                 {
+                    if p.probe {
+                        if self.overdue && Instant::now() <= p.deadline {
+                            // Answered within the budget again: the door may try strikes again.
+                            self.overdue = false;
+                            self.shared_overdue.store(false, std::sync::atomic::Ordering::Release);
+                            tracing::info!(device = %self.device, "OSDP device answers on time again");
+                            self.emit(DoorInput::Online);
+                        }
+                        return;
+                    }
+                    // A strike already given up: its late report answers nobody.
+                    let Some(ack) = p.ack else { return };
                     let on = s.report.get(usize::from(self.cfg.strike_output)).is_some_and(|b| *b != 0);
                     let r = if on {
                         Ok(())
@@ -219,7 +254,7 @@ impl Link {
                             fault: crate::Misbehaviour::UnexpectedFrame,
                         })
                     };
-                    let _ = p.ack.send(r);
+                    let _ = ack.send(r);
                 }
             }
             OsdpEvent::Status(s) if s.type_ == OsdpStatusReportType::Input => {
@@ -303,7 +338,8 @@ impl Link {
                                 let _ = ack.send(Err(DeviceError::Busy { device: self.device.clone() }));
                             } else {
                                 let wait = if readback { self.cfg.ack_timeout } else { REPLY_WINDOW };
-                                self.pending.push_back(PendingPulse { ack, deadline: Instant::now() + wait });
+                                let deadline = Instant::now() + wait;
+                                self.pending.push_back(PendingPulse { ack: Some(ack), deadline, probe: false });
                             }
                         }
                         _ => {
@@ -339,8 +375,11 @@ impl Link {
                     self.settling_since = None;
                     self.online = true;
                     self.reported_offline = false;
-                    tracing::info!(device = %self.device, secure, "OSDP device online");
-                    self.emit(DoorInput::Online);
+                    tracing::info!(device = %self.device, secure, overdue = self.overdue, "OSDP device online");
+                    // Still overdue: `Online` waits for a probe answered on time.
+                    if !self.overdue {
+                        self.emit(DoorInput::Online);
+                    }
                     if !secure && !self.reported_unsecured {
                         // Only possible in install mode: an unsecured session is an alarm in itself.
                         self.reported_unsecured = true;
@@ -361,14 +400,48 @@ impl Link {
                     }
                 }
                 let now = Instant::now();
-                while self.pending.front().is_some_and(|p| p.deadline <= now) {
-                    if let Some(p) = self.pending.pop_front() {
-                        let r = match self.cfg.strike_ack {
-                            // Still online through the reply window: osdp_OUT was answered with osdp_ACK.
-                            StrikeAck::Reply if self.online => Ok(()),
-                            _ => Err(DeviceError::NoAnswer { device: self.device.clone() }),
-                        };
-                        let _ = p.ack.send(r);
+                if self.cfg.strike_ack == StrikeAck::OutputStatus {
+                    // Past its budget: the caller is told, the entry waits for its report (see `PendingPulse`).
+                    for p in self.pending.iter_mut().filter(|p| p.deadline <= now) {
+                        if let Some(ack) = p.ack.take() {
+                            if self.online {
+                                self.overdue = true;
+                                self.shared_overdue.store(true, std::sync::atomic::Ordering::Release);
+                                self.next_probe = now + PROBE_EVERY;
+                            }
+                            let _ = ack.send(Err(DeviceError::NoAnswer { device: self.device.clone() }));
+                        }
+                    }
+                    let probing = self.pending.iter().any(|p| p.probe && p.deadline > now);
+                    if self.overdue && self.online && !probing && now >= self.next_probe {
+                        self.next_probe = now + PROBE_EVERY;
+                        let relock = OsdpCommand::Output(OsdpCommandOutput {
+                            output_no: self.cfg.strike_output,
+                            control_code: 1,
+                            timer_count: 0,
+                        });
+                        let query = OsdpCommand::Status(libosdp::OsdpStatusReport {
+                            type_: OsdpStatusReportType::Output,
+                            nr_entries: 0,
+                            report: [0; 64],
+                        });
+                        if p.send_command(0, relock).is_ok() && p.send_command(0, query).is_ok() {
+                            let deadline = now + self.cfg.ack_timeout;
+                            self.pending.push_back(PendingPulse { ack: None, deadline, probe: true });
+                        }
+                    }
+                } else {
+                    while self.pending.front().is_some_and(|p| p.deadline <= now) {
+                        if let Some(p) = self.pending.pop_front() {
+                            let r = match self.cfg.strike_ack {
+                                // Still online through the reply window: osdp_OUT was answered with osdp_ACK.
+                                StrikeAck::Reply if self.online => Ok(()),
+                                _ => Err(DeviceError::NoAnswer { device: self.device.clone() }),
+                            };
+                            if let Some(ack) = p.ack {
+                                let _ = ack.send(r);
+                            }
+                        }
                     }
                 }
                 // A session still settling is given its time before the port is reopened under it.
@@ -416,8 +489,10 @@ impl OsdpController {
         let (in_tx, in_rx) = mpsc::unbounded_channel();
         let strike_output = cfg.strike_output;
         let online = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let overdue = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let link = Link {
             shared_online: online.clone(),
+            shared_overdue: overdue.clone(),
             device: id.to_string(),
             cfg,
             out: in_tx,
@@ -428,6 +503,8 @@ impl OsdpController {
             reported_offline: false,
             reported_unsecured: false,
             pending: Default::default(),
+            overdue: false,
+            next_probe: Instant::now(),
         };
         std::thread::Builder::new()
             .name(format!("osdp-{id}"))
@@ -437,6 +514,7 @@ impl OsdpController {
             id: id.to_string(),
             strike_output,
             online,
+            overdue,
             cmds: std::sync::Mutex::new(cmd_tx),
             inputs: tokio::sync::Mutex::new(in_rx),
         })
@@ -484,8 +562,9 @@ impl DoorController for OsdpController {
         })
     }
 
+    /// Online, and not overdue: a device that left a strike unanswered is not trusted with the next one.
     fn healthy(&self) -> Option<bool> {
-        Some(self.is_online())
+        Some(self.is_online() && !self.overdue.load(std::sync::atomic::Ordering::Acquire))
     }
 
     fn relock(&self) -> BoxFuture<'_, Result<(), DeviceError>> {

@@ -50,7 +50,19 @@ struct State {
     /// A capture asked of the bridge and not answered yet. A caller that stops waiting (a door task's
     /// `select!` taking another event) leaves it running: the next call waits for the same capture instead
     /// of asking for a new one, so a hand held out meanwhile is not answered to a capture nobody reads.
-    in_flight: Option<u64>,
+    in_flight: Option<InFlight>,
+}
+
+/// A capture asked of the bridge and not answered yet.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    id: u64,
+    /// When it is given up. Kept across resumed calls: a caller that stops waiting every few hundred
+    /// milliseconds (a reader in a fault episode polls its health) must not restart the clock each time, or a
+    /// bridge that never answers this capture would never be given up (issue 15: a palm bridge that lies).
+    deadline: tokio::time::Instant,
+    /// Garbled frames counted before it was asked: more by the deadline, and the bridge misbehaved.
+    faults_before: u64,
 }
 
 pub struct PalmBridgeReader {
@@ -177,9 +189,13 @@ impl PalmBridgeReader {
         let st = &mut *guard;
         self.connect(st).await?;
         let resumed = st.in_flight;
-        let id = resumed.unwrap_or_else(|| self.next_capture.fetch_add(1, Ordering::Relaxed));
+        let InFlight { id, deadline, faults_before } = resumed.unwrap_or_else(|| InFlight {
+            id: self.next_capture.fetch_add(1, Ordering::Relaxed),
+            deadline: tokio::time::Instant::now() + self.cfg.capture_timeout + Duration::from_secs(1),
+            faults_before: self.faults.load(Ordering::Relaxed),
+        });
         // Marked before the request is sent: if this call is dropped from here on, the next one resumes.
-        st.in_flight = Some(id);
+        st.in_flight = Some(InFlight { id, deadline, faults_before });
         let Some(conn) = st.conn.as_mut() else { return Err(self.offline()) };
         let timeout_ms = u32::try_from(self.cfg.capture_timeout.as_millis()).unwrap_or(u32::MAX);
         let ask = Frame::new(Header::Capture { id, timeout_ms, prompt: "Hold your hand over the sensor".into() });
@@ -227,14 +243,20 @@ impl PalmBridgeReader {
                 }
             }
         };
-        let r = tokio::time::timeout(self.cfg.capture_timeout + Duration::from_secs(1), result).await;
+        let r = tokio::time::timeout_at(deadline, result).await;
         let r = match r {
             Ok(r) => r,
             Err(_) => {
                 // The bridge times the capture itself and answers `timeout` when nobody came; silence
                 // beyond that is the bridge failing, not an empty reader (issue 15).
                 let _ = self.send(conn, &Frame::new(Header::Cancel { id })).await;
-                Err(DeviceError::NoAnswer { device: self.id.clone() })
+                // Frames the bridge garbled while this capture waited: an answer we could not take is a
+                // bridge that misbehaves, not one that is silent (issue 15: a palm bridge that lies).
+                if self.faults.load(Ordering::Relaxed) > faults_before {
+                    Err(DeviceError::DeviceMisbehaved { device: self.id.clone(), fault: Misbehaviour::Garbled })
+                } else {
+                    Err(DeviceError::NoAnswer { device: self.id.clone() })
+                }
             }
         };
         // Answered, failed or given up: the next call asks for a new capture.
@@ -242,7 +264,15 @@ impl PalmBridgeReader {
         if matches!(r, Ok(_) | Err(DeviceError::Timeout { .. } | DeviceError::Busy { .. })) {
             self.healthy.store(true, Ordering::Release);
         }
-        if matches!(r, Err(DeviceError::Offline { .. } | DeviceError::Io { .. } | DeviceError::NoAnswer { .. })) {
+        // A bridge that garbled its answer is not healthy either: otherwise the next health check would call
+        // it recovered before it ever answered properly (a fault and a recovery per capture: a storm).
+        if matches!(
+            r,
+            Err(DeviceError::Offline { .. }
+                | DeviceError::Io { .. }
+                | DeviceError::NoAnswer { .. }
+                | DeviceError::DeviceMisbehaved { .. })
+        ) {
             self.healthy.store(false, Ordering::Release);
             st.conn = None; // reconnect on the next capture
         }

@@ -25,6 +25,10 @@ pub enum Presentation {
     /// The sensor delivers this 8-bit image as its capture, whatever it shows: a fingerprint, a blank or a
     /// saturated frame offered as a palm (issue 4's bad input), which the daemon must refuse.
     Image { width: u32, height: u32, pixels: Vec<u8> },
+    /// The bridge answers the capture with these bytes as they are, and takes it as answered: a frame of its
+    /// own making that no conforming bridge sends (an image whose payload does not match its header, one of
+    /// impossible size), which the daemon must not take for an image nor wait on forever.
+    Raw(Vec<u8>),
 }
 
 #[derive(Default)]
@@ -176,6 +180,7 @@ impl SimBridge {
             Presentation::Image { width, height, pixels } => {
                 self.send_image(s, id, width, height, Hand::Unknown, pixels).await
             }
+            Presentation::Raw(bytes) => s.write_all(&bytes).await,
         }
     }
 
