@@ -86,6 +86,13 @@ fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
 /// A site in bootstrap (takahashi's acts need no finger yet) with tanaka enrolled and granted the office.
 fn start_with_tanaka(dir: &std::path::Path, site: &str) -> Running {
     let d = Running::start_with(dir, site, &[]);
+    enroll_and_grant_tanaka(&d, None);
+    d
+}
+
+/// In bootstrap: tanaka registered, enrolled at terminal t-01's reader (a finger, or the `palm` hand's palm) and
+/// granted the office.
+fn enroll_and_grant_tanaka(d: &Running, palm: Option<&str>) {
     let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
     d.bootstrap();
     let o = d.tobira(&[
@@ -102,14 +109,23 @@ fn start_with_tanaka(dir: &std::path::Path, site: &str) -> Running {
         "2027-03-31",
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    let mut enroll = vec!["--actor", "takahashi", "enroll", "tanaka", "--reader", "t01-reader"];
     for _ in 0..3 {
-        d.present("t01-reader", "tanaka");
+        match palm {
+            None => d.present("t01-reader", "tanaka"),
+            Some(hand) => {
+                let o = d.tobira(&["sim", "present", "t01-reader", "tanaka", "--palm", hand]);
+                assert!(o.status.success(), "{}", text(&o));
+            }
+        }
     }
-    let o = d.tobira(&["--actor", "takahashi", "enroll", "tanaka", "--reader", "t01-reader"]);
+    if let Some(hand) = palm {
+        enroll.extend(["--palm", hand]);
+    }
+    let o = d.tobira(&enroll);
     assert!(o.status.success(), "enroll: {}", text(&o));
     let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "zone:office"]);
     assert!(o.status.success(), "grant: {}", text(&o));
-    d
 }
 
 /// tanaka presents a finger at the office door; the decision as reported to the person.
@@ -713,30 +729,7 @@ fn a_palm_bridge_that_lies_is_one_audited_fault_per_episode_grants_nobody_and_re
     let listener = rt.block_on(async { tokio::net::UnixListener::bind(&sock) }).unwrap();
     rt.spawn(bridge.clone().serve(listener));
     let d = Running::start_with(dir.path(), &site, &[]);
-    let _ = d.tobira(&["sim", "clock", "2026-11-24T10:00:00+09:00"]);
-    d.bootstrap();
-    let o = d.tobira(&[
-        "--actor",
-        "takahashi",
-        "person",
-        "add",
-        "tanaka",
-        "--name",
-        "田中 太郎",
-        "--roles",
-        "operator",
-        "--appointment-end",
-        "2027-03-31",
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
-    for _ in 0..3 {
-        let o = d.tobira(&["sim", "present", "t01-reader", "tanaka", "--palm", "right"]);
-        assert!(o.status.success(), "{}", text(&o));
-    }
-    let o = d.tobira(&["--actor", "takahashi", "enroll", "tanaka", "--reader", "t01-reader", "--palm", "right"]);
-    assert!(o.status.success(), "enroll: {}", text(&o));
-    let o = d.tobira(&["--actor", "takahashi", "grant", "add", "tanaka", "--place", "zone:office"]);
-    assert!(o.status.success(), "grant: {}", text(&o));
+    enroll_and_grant_tanaka(&d, Some("right"));
 
     // Every decision at the door, as audited; a hand (or a lie) is presented and its decision awaited.
     let decisions = || -> Vec<serde_json::Value> {
