@@ -196,11 +196,24 @@ async fn click(c: &Client, css: &str) {
 }
 
 /// The flash an act left on the page it returned to.
+/// The element found may belong to the page being left (the act's answer still loading): when it goes stale
+/// before its text is read, the new page's is read (seen once in CI on a loaded machine).
 async fn flash(c: &Client) -> String {
-    match c.wait().at_most(Duration::from_secs(60)).for_element(Locator::Css(".flash:not([hidden])")).await {
-        Ok(e) => e.text().await.unwrap(),
-        Err(e) => panic!("no outcome on the page ({e}): {}", c.source().await.unwrap_or_default()),
+    for _ in 0..5 {
+        match c.wait().at_most(Duration::from_secs(60)).for_element(Locator::Css(".flash:not([hidden])")).await {
+            Ok(e) => match e.text().await {
+                Ok(t) => return t,
+                Err(fantoccini::error::CmdError::Standard(w))
+                    if w.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("reading the outcome: {e}"),
+            },
+            Err(e) => panic!("no outcome on the page ({e}): {}", c.source().await.unwrap_or_default()),
+        }
     }
+    panic!("the outcome went stale five times: {}", c.source().await.unwrap_or_default())
 }
 
 /// Signs `user` in with `body`'s finger at the console's reader.
