@@ -550,17 +550,7 @@ fn an_osdp_secure_channel_downgrade_is_refused_audited_once_and_grants_nobody() 
 #[test]
 fn an_osdp_man_in_the_middle_mid_session_is_one_audited_outage_and_grants_nobody() {
     let dir = tempfile::tempdir().unwrap();
-    let (link, key_file, key) = office_line_key(dir.path());
-    // The panel's end of the line, and the device's: the relay sits between the two.
-    let (panel, _panel_slave, panel_path) = tobira_drivers::pty::open_pty().unwrap();
-    std::os::unix::fs::symlink(&panel_path, &link).unwrap();
-    let (device_master, device_slave, _) = tobira_drivers::pty::open_pty().unwrap();
-    let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_master), 1, key).unwrap();
-    let relay =
-        tobira_cli::mitm::MitmRelay::start(std::fs::File::from(panel), std::fs::File::from(device_slave)).unwrap();
-    let site =
-        tobira_cli::harness::with_osdp_office_controller(&site_with_office_reader("sim-finger"), &link, &key_file)
-            .unwrap();
+    let (pd, relay, site, _panel_slave) = osdp_office_behind_relay(dir.path());
     let d = start_with_tanaka(dir.path(), &site);
     wait_for("the controller online under Secure Channel", 30, || pd.state().online && pd.state().secure);
     wait_for("the daemon saw it online", 30, || count_any(&d, "device.online", "office-ctl") == 1);
