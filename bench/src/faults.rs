@@ -491,6 +491,23 @@ fn osdp_pd(
     Ok((pd, slave, link, key_file))
 }
 
+/// The office door's controller (libosdp's peripheral under Secure Channel) behind a relay on its line
+/// (`tobira_cli::mitm::MitmRelay`), a bed whose site names the panel's end, and that end's slave held open.
+fn osdp_bed_behind_relay(
+    dir: &Path,
+    daemon: &Path,
+    rt: tokio::runtime::Runtime,
+) -> anyhow::Result<(tobira_drivers::osdp::sim::SimOsdpHandle, tobira_cli::mitm::MitmRelay, Bed, std::os::fd::OwnedFd)>
+{
+    let (panel, panel_slave, link, key_file, key) = osdp_line(dir, KEY_HEX)?;
+    let (device_line, device_slave, _) = tobira_drivers::pty::open_pty()?;
+    let pd = tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_line), 1, key).map_err(anyhow::Error::msg)?;
+    let relay = tobira_cli::mitm::MitmRelay::start(panel, std::fs::File::from(device_slave))?;
+    let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
+    let bed = Bed::set_up(&site, daemon, rt)?;
+    Ok((pd, relay, bed, panel_slave))
+}
+
 /// The device's side of an RS-485 line on a PTY linked at `dir/rs485-office` (devices may be swapped on it),
 /// the slave held open, the link, the key file the site names, and the device key `pd_key`.
 fn osdp_line(
@@ -767,13 +784,7 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
     // reply's MAC rewritten (valid CRC) by a relay between the panel and the device, then the line clean again.
     if wanted("osdp") {
         let dir = tempfile::tempdir()?;
-        let (panel, _panel_slave, link, key_file, key) = osdp_line(dir.path(), KEY_HEX)?;
-        let (device_line, device_slave, _) = tobira_drivers::pty::open_pty()?;
-        let pd =
-            tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_line), 1, key).map_err(anyhow::Error::msg)?;
-        let relay = tobira_cli::mitm::MitmRelay::start(panel, std::fs::File::from(device_slave))?;
-        let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
-        let bed = Bed::set_up(&site, &daemon, rt()?)?;
+        let (pd, relay, bed, _panel_slave) = osdp_bed_behind_relay(dir.path(), &daemon, rt()?)?;
         let online = |bed: &Bed| bed.osdp_online(|| pd.state());
         let attack = |_: &Bed| {
             relay.rewrite_macs(true);
@@ -795,13 +806,7 @@ pub fn run(only: Option<String>) -> anyhow::Result<()> {
     // then forwards it at once again.
     if wanted("osdp") {
         let dir = tempfile::tempdir()?;
-        let (panel, _panel_slave, link, key_file, key) = osdp_line(dir.path(), KEY_HEX)?;
-        let (device_line, device_slave, _) = tobira_drivers::pty::open_pty()?;
-        let pd =
-            tobira_drivers::osdp::sim::spawn(std::fs::File::from(device_line), 1, key).map_err(anyhow::Error::msg)?;
-        let relay = tobira_cli::mitm::MitmRelay::start(panel, std::fs::File::from(device_slave))?;
-        let site = harness::with_osdp_office_controller(&harness::office_reader_site("sim-finger")?, &link, &key_file)?;
-        let bed = Bed::set_up(&site, &daemon, rt()?)?;
+        let (pd, relay, bed, _panel_slave) = osdp_bed_behind_relay(dir.path(), &daemon, rt()?)?;
         let online = |bed: &Bed| bed.osdp_online(|| pd.state());
         let late = |_: &Bed| {
             relay.hold_replies(Some(tobira_cli::mitm::CMD_OUT), Duration::from_secs(3));
