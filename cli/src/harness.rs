@@ -44,6 +44,16 @@ pub fn office_reader_site(kind: &str) -> Result<String, HarnessError> {
     ))
 }
 
+/// The demo site with the office door's entry reader (`office-palm`) a U.are.U fingerprint reader on USB
+/// (`kind = "uru4000"`, `port = "usb"`); the terminals' readers stay simulated.
+pub fn uru4000_office_site() -> Result<String, HarnessError> {
+    let site = demo();
+    if !site.contains(OFFICE_PALM) {
+        return Err(HarnessError::StanzaChanged(OFFICE_PALM));
+    }
+    Ok(site.replace(OFFICE_PALM, "id = \"office-palm\"\nkind = \"uru4000\"\nport = \"usb\"\nmodality = \"finger\""))
+}
+
 /// `site` with the office door's controller an OSDP peripheral at `address` 1 on `port` (a pseudo-terminal's
 /// link), its Secure Channel key in `key_file` (0600).
 pub fn with_osdp_office_controller(site: &str, port: &Path, key_file: &Path) -> Result<String, HarnessError> {

@@ -189,3 +189,27 @@ async fn an_unsecured_session_is_reported() {
     expect(&c, DoorInput::SecureChannelDown, Duration::from_secs(2)).await;
     assert!(!door.state().secure);
 }
+
+/// A device that refuses osdp_OSTAT (osdp_NAK) cannot say whether its strike pulled in. libosdp takes a
+/// device that NAKs a command offline at once (`cp_check_online_response`), so the strike waiting for that
+/// report fails as the device goes offline (reported once), nothing queues behind it, and the device is
+/// trusted with strikes again only once it reports its output.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_refuses_to_report_its_output_fails_the_strike_and_goes_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("rs485");
+    let (door, _slave) = pd(&link, KEY);
+    let c = OsdpController::spawn("office-ctl", OsdpConfig::new(&link, 1, Some(KEY))).unwrap();
+    expect(&c, DoorInput::Online, Duration::from_secs(10)).await;
+    door.refuse_output_status(true);
+    let e = c.pulse(Duration::from_millis(500)).await.unwrap_err();
+    assert!(
+        matches!(e, tobira_drivers::DeviceError::Offline { .. } | tobira_drivers::DeviceError::NoAnswer { .. }),
+        "{e}"
+    );
+    expect(&c, DoorInput::Offline, Duration::from_secs(10)).await;
+    assert_ne!(c.healthy(), Some(true), "not trusted with the next strike");
+    door.refuse_output_status(false);
+    expect(&c, DoorInput::Online, Duration::from_secs(20)).await;
+    c.pulse(Duration::from_millis(500)).await.unwrap();
+}

@@ -795,3 +795,96 @@ fn a_palm_bridge_that_lies_is_one_audited_fault_per_episode_grants_nobody_and_re
     }
     assert_sigterm_ends(d);
 }
+
+/// The shared datasets (`../shared/datasets`, or `TOBIRA_DATASETS`).
+fn datasets() -> std::path::PathBuf {
+    std::env::var("TOBIRA_DATASETS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets")))
+}
+
+/// A USB bus the test can unplug: `tests/e2e/usb_testbed.py` under `umockdev-wrapper`, running `tobirad`.
+struct UsbBus {
+    commands: std::process::ChildStdin,
+    answers: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl UsbBus {
+    /// Sends one command of the testbed script and waits for its `ok`.
+    fn say(&mut self, command: &str) {
+        use std::io::{BufRead, Write};
+        writeln!(self.commands, "{command}").unwrap();
+        self.commands.flush().unwrap();
+        let mut answer = String::new();
+        self.answers.read_line(&mut answer).unwrap();
+        assert_eq!(answer.trim(), "ok", "usb testbed: {command}");
+    }
+}
+
+/// A U.are.U 4500 on a USB bus the test unplugs (umockdev, replaying libfprint's recording of the reader):
+/// the reader vanishes while it sends an image (the kernel completes its URBs with ESHUTDOWN and its node
+/// goes), stays gone while the daemon retries, then is plugged in again and powers up. One `DEVICE_GONE`,
+/// one recovery when it answers again, `tobira status` answering throughout, and SIGTERM ending the daemon
+/// while the reader waits for a finger.
+#[test]
+fn a_uru4000_reader_gone_mid_capture_is_audited_once_and_recovers() {
+    let rec = datasets().join("usb-recordings/uru4000-4500");
+    if !rec.exists() {
+        let msg = format!("DATASETS MISSING: {} (set TOBIRA_DATASETS)", rec.display());
+        assert!(std::env::var("CI").is_err(), "{msg}");
+        eprintln!("{msg}");
+        return;
+    }
+    let (device, pcap) = (rec.join("device"), rec.join("capture.pcapng"));
+    let testbed_ok = Command::new("/usr/bin/python3")
+        .args(["-c", "import gi; gi.require_version('UMockdev', '1.0'); from gi.repository import UMockdev"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(testbed_ok, "umockdev's Python API is needed: scripts/setup installs gir1.2-umockdev-1.0 and python3-gi");
+
+    let dir = tempfile::tempdir().unwrap();
+    let site = dir.path().join("site.toml");
+    std::fs::write(&site, tobira_cli::harness::uru4000_office_site().unwrap()).unwrap();
+    let data = dir.path().join("data");
+    common::init_site(&site, &data, &[]);
+    let mut child = Command::new("umockdev-wrapper")
+        .arg("/usr/bin/python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/e2e/usb_testbed.py"))
+        .arg("--")
+        .arg(common::TOBIRAD)
+        .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("umockdev-wrapper (scripts/setup installs the Debian package umockdev)");
+    let mut bus = UsbBus {
+        commands: child.stdin.take().unwrap(),
+        answers: std::io::BufReader::new(child.stdout.take().unwrap()),
+    };
+    let device = device.to_str().unwrap();
+    let pcap = pcap.to_str().unwrap();
+    bus.say(&format!("add-gone {device} {pcap}"));
+    bus.say("start");
+    let sock = data.join("control.sock");
+    wait_for("the daemon up in the testbed", 30, || sock.exists() && common::cli(&sock, &["status"]).status.success());
+    let d = Running { child, sock, data };
+    d.bootstrap();
+
+    // It powers up, a finger comes, and it vanishes while sending the image.
+    wait_for("the vanished reader audited", 30, || count(&d, "device.fault", "DEVICE_GONE", "office-palm") == 1);
+    bus.say("remove");
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 1, "one audit per outage, not per retry");
+    assert_eq!(count_any(&d, "device.recovered", "office-palm"), 0, "nothing answers while it is gone");
+    assert_alive(&d);
+
+    // Plugged in again: the recovery is audited when it powers up, before anybody places a finger.
+    bus.say(&format!("add-idle {device} {pcap}"));
+    wait_for("the recovery audited", 40, || count_any(&d, "device.recovered", "office-palm") == 1);
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 1);
+    let strikes = events(&d, "door.strike");
+    assert!(strikes.is_empty(), "no strike for a reader that vanished mid-image: {strikes:?}");
+    assert_alive(&d);
+    assert_sigterm_ends(d);
+}

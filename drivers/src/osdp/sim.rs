@@ -30,6 +30,9 @@ pub struct PdState {
     pub die_on_pulse: bool,
     /// The device answers osdp_OSTAT with its strike output off even after a pulse (a stuck relay driver).
     pub report_output_off: bool,
+    /// The device refuses osdp_OSTAT (osdp_NAK) while it answers every poll: a firmware without output
+    /// status reporting.
+    pub refuse_output_status: bool,
 }
 
 impl PdState {
@@ -126,6 +129,13 @@ impl SimOsdpHandle {
     pub fn report_output_off(&self, on: bool) {
         if let Ok(mut s) = self.state.lock() {
             s.report_output_off = on;
+        }
+    }
+
+    /// The device answers osdp_OSTAT with osdp_NAK (`on`), or with its outputs again (`!on`).
+    pub fn refuse_output_status(&self, on: bool) {
+        if let Ok(mut s) = self.state.lock() {
+            s.refuse_output_status = on;
         }
     }
 
@@ -257,6 +267,11 @@ pub fn spawn_at(
                     loop {
                         std::thread::park();
                     }
+                }
+                if s.refuse_output_status
+                    && matches!(c, OsdpCommand::Status(r) if r.type_ == OsdpStatusReportType::Output)
+                {
+                    return -1; // libosdp answers osdp_NAK
                 }
                 apply(&mut s, c);
                 0

@@ -98,8 +98,12 @@ pub enum UsbError {
     NoDevice,
     #[error("USB error: {0}")]
     Usb(#[from] rusb::Error),
+    /// The device itself did not answer (a transfer, or an interrupt it owes us, timed out).
     #[error("the reader did not {0} in time")]
     Timeout(&'static str),
+    /// Nobody placed a finger within the finger timeout: not a fault, the reader simply waits again.
+    #[error("nobody placed a finger in time")]
+    NoFinger,
     #[error("the reader did not power up after {0} attempts")]
     PowerUp(u32),
     #[error("the image could not be decoded: {0}")]
@@ -193,8 +197,15 @@ impl UruDevice {
 
     /// One capture: returns the decoded 384×290 image (dark ridges on white).
     pub fn capture(&self) -> Result<Vec<u8>, UsbError> {
+        self.capture_noting_power(|| {})
+    }
+
+    /// [`UruDevice::capture`], calling `powered` as soon as the reader has powered up: the first proof in a
+    /// capture that the device answers, which the daemon's reader reports as its health while it then waits
+    /// (up to the finger timeout) for somebody.
+    pub fn capture_noting_power(&self, powered: impl FnOnce()) -> Result<Vec<u8>, UsbError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let (irq_tx, irq_rx) = mpsc::channel::<u16>();
+        let (irq_tx, irq_rx) = mpsc::channel::<Result<u16, rusb::Error>>();
         let irq_thread = {
             let (h, stop, timeout) = (self.handle.clone(), stop.clone(), self.cfg.transfer_timeout);
             std::thread::spawn(move || {
@@ -202,39 +213,49 @@ impl UruDevice {
                 while !stop.load(Ordering::Acquire) {
                     match h.read_interrupt(EP_IRQ, &mut buf, timeout) {
                         Ok(n) if n >= 2 => {
-                            let _ = irq_tx.send(u16::from_be_bytes([buf[0], buf[1]]));
+                            let _ = irq_tx.send(Ok(u16::from_be_bytes([buf[0], buf[1]])));
                         }
                         Ok(_) | Err(rusb::Error::Timeout) => {}
-                        Err(_) => break,
+                        // The endpoint failed (the reader vanished, or stalled): the capture waiting on it
+                        // learns why at once, instead of waiting out its timeout.
+                        Err(e) => {
+                            let _ = irq_tx.send(Err(e));
+                            break;
+                        }
                     }
                 }
             })
         };
-        let result = self.capture_with(&irq_rx);
+        let result = self.capture_with(&irq_rx, powered);
         stop.store(true, Ordering::Release);
         let _ = irq_thread.join();
         result
     }
 
+    /// Waits for the interrupt `want`; `on_timeout` is the error when it does not come in time (the device
+    /// owing it, or nobody at the reader).
     fn wait_irq(
         &self,
-        rx: &mpsc::Receiver<u16>,
+        rx: &mpsc::Receiver<Result<u16, rusb::Error>>,
         want: u16,
         timeout: Duration,
-        what: &'static str,
+        on_timeout: UsbError,
     ) -> Result<(), UsbError> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(t) if t == want => return Ok(()),
-                Ok(_) => continue,
-                Err(_) => return Err(UsbError::Timeout(what)),
+                Ok(Ok(t)) if t == want => return Ok(()),
+                Ok(Ok(_)) => continue,
+                Ok(Err(e)) => return Err(UsbError::Usb(e)),
+                Err(mpsc::RecvTimeoutError::Timeout) => return Err(on_timeout),
+                // The interrupt thread ended after reporting its error, which was read above.
+                Err(mpsc::RecvTimeoutError::Disconnected) => return Err(UsbError::Usb(rusb::Error::Io)),
             }
         }
     }
 
-    fn power_up(&self, irq: &mpsc::Receiver<u16>) -> Result<(), UsbError> {
+    fn power_up(&self, irq: &mpsc::Receiver<Result<u16, rusb::Error>>) -> Result<(), UsbError> {
         for attempt in 1..=3 {
             let h = self.read_reg(REG_HWSTAT, 1)?.first().copied().unwrap_or(0);
             if h & 0x84 == 0x84 {
@@ -270,7 +291,7 @@ impl UruDevice {
             if !up {
                 return Err(UsbError::PowerUp(100));
             }
-            match self.wait_irq(irq, IRQ_SCANPWR_ON, Duration::from_secs(2), "report scan power") {
+            match self.wait_irq(irq, IRQ_SCANPWR_ON, Duration::from_secs(2), UsbError::Timeout("report scan power")) {
                 Ok(()) => return Ok(()),
                 Err(e) if attempt == 3 => return Err(e),
                 Err(_) => continue,
@@ -279,11 +300,16 @@ impl UruDevice {
         Err(UsbError::PowerUp(3))
     }
 
-    fn capture_with(&self, irq: &mpsc::Receiver<u16>) -> Result<Vec<u8>, UsbError> {
+    fn capture_with(
+        &self,
+        irq: &mpsc::Receiver<Result<u16, rusb::Error>>,
+        powered: impl FnOnce(),
+    ) -> Result<Vec<u8>, UsbError> {
         self.power_up(irq)?;
+        powered();
         let _info = self.read_reg(REG_DEVICE_INFO, 16)?;
         self.write_reg(REG_MODE, &[MODE_AWAIT_FINGER_ON])?;
-        self.wait_irq(irq, IRQ_FINGER_ON, self.cfg.finger_timeout, "see a finger")?;
+        self.wait_irq(irq, IRQ_FINGER_ON, self.cfg.finger_timeout, UsbError::NoFinger)?;
         // The bulk read must be pending before capture mode is set.
         let bulk = {
             let (h, timeout) = (self.handle.clone(), self.cfg.transfer_timeout);
@@ -317,7 +343,7 @@ impl UruDevice {
             _ => exchange(n),
         })?;
         self.write_reg(REG_MODE, &[MODE_AWAIT_FINGER_OFF])?;
-        let _ = self.wait_irq(irq, IRQ_FINGER_OFF, self.cfg.finger_timeout, "see the finger lifted");
+        let _ = self.wait_irq(irq, IRQ_FINGER_OFF, self.cfg.finger_timeout, UsbError::NoFinger);
         self.write_reg(REG_MODE, &[MODE_OFF])?;
         Ok(img)
     }
