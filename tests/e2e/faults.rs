@@ -1,5 +1,6 @@
 //! The device half of the fault matrix (issue 15), driving the real `tobirad` on simulated devices: each
-//! reader kind we can simulate (sample-level `sim-finger`, protocol-level `sim-r30x`) and each controller
+//! reader kind we can simulate (sample-level `sim-finger`, protocol-level `sim-r30x`, the palm bridge, a
+//! U.are.U on a umockdev USB bus replaying libfprint's recording) and each controller
 //! kind (the simulated controller, an OSDP peripheral under Secure Channel through libosdp) × unplug,
 //! silence, garbage, late answers, lies and death in the middle of a pulse, and the palm bridge. What must
 //! hold whatever the device does:
@@ -74,13 +75,18 @@ fn count_any(d: &Running, kind: &str, device: &str) -> usize {
         .count()
 }
 
-/// Waits until `f()` holds, or fails naming `what`.
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+/// Waits until `f()` holds, or fails naming `what` and showing `record()` (what the daemon recorded).
+fn wait_for_shown(what: &str, secs: u64, mut f: impl FnMut() -> bool, record: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !f() {
-        assert!(Instant::now() < deadline, "never: {what}");
+        assert!(Instant::now() < deadline, "never: {what}; recorded: {}", record());
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Waits until `f()` holds, or fails naming `what`.
+fn wait_for(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    wait_for_shown(what, secs, f, String::new)
 }
 
 /// A site in bootstrap (takahashi's acts need no finger yet) with tanaka enrolled and granted the office.
@@ -823,11 +829,11 @@ impl UsbBus {
 
 /// A U.are.U 4500 on a USB bus the test unplugs (umockdev, replaying libfprint's recording of the reader):
 /// the reader vanishes while it sends an image (the kernel completes its URBs with ESHUTDOWN and its node
-/// goes), stays gone while the daemon retries, then is plugged in again and powers up. One `DEVICE_GONE`,
-/// one recovery when it answers again, `tobira status` answering throughout, and SIGTERM ending the daemon
-/// while the reader waits for a finger.
+/// goes), stays gone while the daemon retries, then is plugged in again and powers up, and later stops
+/// answering. One `DEVICE_GONE`, one recovery when it answers again, one `DEVICE_NO_ANSWER` when it falls
+/// silent, `tobira status` answering throughout, and SIGTERM ending the daemon while the reader is silent.
 #[test]
-fn a_uru4000_reader_gone_mid_capture_is_audited_once_and_recovers() {
+fn a_uru4000_reader_gone_mid_capture_or_silent_is_audited_once_per_episode_and_recovers() {
     let rec = datasets().join("usb-recordings/uru4000-4500");
     if !rec.exists() {
         let msg = format!("DATASETS MISSING: {} (set TOBIRA_DATASETS)", rec.display());
@@ -872,19 +878,38 @@ fn a_uru4000_reader_gone_mid_capture_is_audited_once_and_recovers() {
     d.bootstrap();
 
     // It powers up, a finger comes, and it vanishes while sending the image.
-    wait_for("the vanished reader audited", 30, || count(&d, "device.fault", "DEVICE_GONE", "office-palm") == 1);
+    let record = || format!("{:?}", events(&d, "device."));
+    wait_for_shown(
+        "the vanished reader audited",
+        30,
+        || count(&d, "device.fault", "DEVICE_GONE", "office-palm") == 1,
+        record,
+    );
     bus.say("remove");
     std::thread::sleep(Duration::from_millis(3000));
-    assert_eq!(count_any(&d, "device.fault", "office-palm"), 1, "one audit per outage, not per retry");
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 1, "one audit per outage, not per retry: {}", record());
     assert_eq!(count_any(&d, "device.recovered", "office-palm"), 0, "nothing answers while it is gone");
     assert_alive(&d);
 
     // Plugged in again: the recovery is audited when it powers up, before anybody places a finger.
     bus.say(&format!("add-idle {device} {pcap}"));
-    wait_for("the recovery audited", 40, || count_any(&d, "device.recovered", "office-palm") == 1);
+    wait_for_shown("the recovery audited", 40, || count_any(&d, "device.recovered", "office-palm") == 1, record);
     assert_eq!(count_any(&d, "device.fault", "office-palm"), 1);
+
+    // Nobody comes (no fault), and when the driver powers the reader up again after the 15 s finger timeout,
+    // the reader no longer answers (the recording has ended): silent, one `DEVICE_NO_ANSWER`, however often
+    // the driver retries after it.
+    wait_for_shown(
+        "the silent reader audited",
+        60,
+        || count(&d, "device.fault", "DEVICE_NO_ANSWER", "office-palm") == 1,
+        record,
+    );
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(count_any(&d, "device.fault", "office-palm"), 2, "gone once, silent once: {}", record());
+    assert_eq!(count_any(&d, "device.recovered", "office-palm"), 1);
     let strikes = events(&d, "door.strike");
-    assert!(strikes.is_empty(), "no strike for a reader that vanished mid-image: {strikes:?}");
+    assert!(strikes.is_empty(), "no strike from a reader that vanished mid-image or fell silent: {strikes:?}");
     assert_alive(&d);
     assert_sigterm_ends(d);
 }

@@ -15,7 +15,7 @@ standard input, answering each with `ok` (or `error: ...`) on standard output:
                          finger that never comes (a recording has an end; what follows it is silence)
   remove                 unplug the device (its sysfs directory and /dev/bus/usb node go away)
 
-SIGTERM is passed on to PROGRAM, and this script exits with PROGRAM's status, so the test stops the daemon
+SIGTERM is passed on to PROGRAM at once, and this script exits with PROGRAM's status, so the test stops the daemon
 as it would stop one outside the testbed. umockdev 0.17 cannot unplug a device whose replay is running
 (`Testbed.remove_device` leaves the open device served), so the vanishing is recorded in the traffic itself.
 """
@@ -147,11 +147,21 @@ def replugged(device, pcap, n, scratch):
     return own, readdressed
 
 
-def die_with_parent():
-    """In the child: SIGKILL when this script dies, so a killed test leaves no daemon behind."""
+def in_child():
+    """In the child before exec: SIGTERM unblocked again (see `main`), and SIGKILL when this script dies, so a
+    killed test leaves no daemon behind."""
     import ctypes
 
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def pass_on_sigterm(child):
+    """Waits for SIGTERM and passes it on to the program (or exits, before it started)."""
+    signal.sigwait({signal.SIGTERM})
+    if child[0] is None:
+        os._exit(143)
+    child[0].send_signal(signal.SIGTERM)
 
 
 def exit_with(child):
@@ -165,6 +175,11 @@ def main():
     if "--" not in sys.argv:
         sys.exit("usage: umockdev-wrapper /usr/bin/python3 usb_testbed.py -- PROGRAM ARGS...")
     program = sys.argv[sys.argv.index("--") + 1 :]
+    # SIGTERM is taken by a thread of its own: a Python handler runs only in the main thread, which sits in a
+    # read of standard input that a signal delivered to another thread (umockdev's) does not interrupt.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    started = [None]
+    threading.Thread(target=pass_on_sigterm, args=(started,), daemon=True).start()
     testbed = UMockdev.Testbed.new()
     scratch = tempfile.mkdtemp(prefix="usb-testbed-")
     child = None
@@ -175,8 +190,8 @@ def main():
         words = line.split()
         try:
             if words == ["start"] and child is None:
-                child = subprocess.Popen(program, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
-                signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM))
+                child = subprocess.Popen(program, stdin=subprocess.DEVNULL, preexec_fn=in_child)
+                started[0] = child
                 threading.Thread(target=exit_with, args=(child,), daemon=True).start()
             elif words and words[0] in ("add", *cuts) and len(words) == 3 and plugged is None:
                 device, pcap = words[1], words[2]
