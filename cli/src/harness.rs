@@ -25,71 +25,56 @@ fn demo() -> &'static str {
     crate::demo::DEMO_SITE
 }
 
+/// `site` with `stanza` replaced by `with`, or the error that the site no longer has it.
+fn replaced(site: &str, stanza: &'static str, with: &str) -> Result<String, HarnessError> {
+    if !site.contains(stanza) {
+        return Err(HarnessError::StanzaChanged(stanza));
+    }
+    Ok(site.replace(stanza, with))
+}
+
 /// The demo site with the office door's entry reader (`office-palm`) a fingerprint reader of `kind`, and
 /// terminal t-01's reader of the same kind: people are enrolled at t01-reader, and a sample-level reader's
 /// impressions are minutiae, an R30x's are images — a template is matched against probes of its own
 /// pipeline.
 pub fn office_reader_site(kind: &str) -> Result<String, HarnessError> {
-    let site = demo();
-    if !site.contains(OFFICE_PALM) {
-        return Err(HarnessError::StanzaChanged(OFFICE_PALM));
-    }
+    let site =
+        replaced(demo(), OFFICE_PALM, &format!("id = \"office-palm\"\nkind = \"{kind}\"\nmodality = \"finger\""))?;
     if !site.contains(T01) {
         return Err(HarnessError::StanzaChanged(T01));
     }
-    Ok(site.replace(OFFICE_PALM, &format!("id = \"office-palm\"\nkind = \"{kind}\"\nmodality = \"finger\"")).replacen(
-        T01,
-        &format!("id = \"t01-reader\"\nkind = \"{kind}\""),
-        1,
-    ))
+    Ok(site.replacen(T01, &format!("id = \"t01-reader\"\nkind = \"{kind}\""), 1))
 }
 
 /// The demo site with the office door's entry reader (`office-palm`) a U.are.U fingerprint reader on USB
 /// (`kind = "uru4000"`, `port = "usb"`); the terminals' readers stay simulated.
 pub fn uru4000_office_site() -> Result<String, HarnessError> {
-    let site = demo();
-    if !site.contains(OFFICE_PALM) {
-        return Err(HarnessError::StanzaChanged(OFFICE_PALM));
-    }
-    Ok(site.replace(OFFICE_PALM, "id = \"office-palm\"\nkind = \"uru4000\"\nport = \"usb\"\nmodality = \"finger\""))
+    replaced(demo(), OFFICE_PALM, "id = \"office-palm\"\nkind = \"uru4000\"\nport = \"usb\"\nmodality = \"finger\"")
 }
 
 /// `site` with the office door's controller an OSDP peripheral at `address` 1 on `port` (a pseudo-terminal's
 /// link), its Secure Channel key in `key_file` (0600).
 pub fn with_osdp_office_controller(site: &str, port: &Path, key_file: &Path) -> Result<String, HarnessError> {
-    if !site.contains(OFFICE_CTL) {
-        return Err(HarnessError::StanzaChanged(OFFICE_CTL));
-    }
-    Ok(site.replace(
+    replaced(
+        site,
         OFFICE_CTL,
         &format!(
             "id = \"office-ctl\"\nkind = \"osdp\"\nport = \"{}\"\naddress = 1\nkey_file = \"{}\"",
             port.display(),
             key_file.display()
         ),
-    ))
+    )
 }
 
 /// The demo site with the office door's palm reader behind a palm-reader bridge on `socket`
 /// (`drivers/src/palm_bridge/PROTOCOL.md`), and a capture window of 2 s so outages show quickly.
 pub fn palm_bridge_office_site(socket: &Path) -> Result<String, HarnessError> {
-    let site = demo();
-    if !site.contains(OFFICE_PALM) {
-        return Err(HarnessError::StanzaChanged(OFFICE_PALM));
-    }
-    const TIMEOUT: &str = "capture_timeout_s = 15";
-    if !site.contains(TIMEOUT) {
-        return Err(HarnessError::StanzaChanged(TIMEOUT));
-    }
-    Ok(site
-        .replace(
-            OFFICE_PALM,
-            &format!(
-                "id = \"office-palm\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"",
-                socket.display()
-            ),
-        )
-        .replace(TIMEOUT, "capture_timeout_s = 2"))
+    let site = replaced(
+        demo(),
+        OFFICE_PALM,
+        &format!("id = \"office-palm\"\nkind = \"palm-bridge\"\nmodality = \"palm\"\nport = \"{}\"", socket.display()),
+    )?;
+    replaced(&site, "capture_timeout_s = 15", "capture_timeout_s = 2")
 }
 
 /// `n` idle connections to a socket, held open by a thread: a connection the daemon drops (its first frame

@@ -110,12 +110,18 @@ impl Running {
         let data = dir.join("data");
         let _ = std::fs::remove_file(data.join("control.sock"));
         init_site(&site, &data, &[]);
-        let mut child = Command::new(TOBIRAD)
+        let child = Command::new(TOBIRAD)
             .args(["--config", site.to_str().unwrap(), "--data-dir", data.to_str().unwrap(), "--simulation"])
             .envs(env.iter().copied())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        Running::once_up(child, data)
+    }
+
+    /// A daemon started by `child` (itself, or a program that runs it) on `data`, once its control socket
+    /// answers `status`.
+    pub fn once_up(mut child: Child, data: PathBuf) -> Running {
         let sock = data.join("control.sock");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !(sock.exists() && cli(&sock, &["status"]).status.success()) {

@@ -872,9 +872,7 @@ fn a_uru4000_reader_gone_mid_capture_or_silent_is_audited_once_per_episode_and_r
     let pcap = pcap.to_str().unwrap();
     bus.say(&format!("add-gone {device} {pcap}"));
     bus.say("start");
-    let sock = data.join("control.sock");
-    wait_for("the daemon up in the testbed", 30, || sock.exists() && common::cli(&sock, &["status"]).status.success());
-    let d = Running { child, sock, data };
+    let d = Running::once_up(child, data);
     d.bootstrap();
 
     // It powers up, a finger comes, and it vanishes while sending the image.

@@ -39,7 +39,7 @@ USBMON_HEADER = 64  # DLT_USB_LINUX_MMAPPED
 
 
 def blocks(data):
-    """(offset, type, raw bytes) of each pcapng block (little-endian sections only, as usbmon writes)."""
+    """(type, raw bytes) of each pcapng block (little-endian sections only, as usbmon writes)."""
     o = 0
     while o < len(data):
         kind, length = struct.unpack_from("<II", data, o)

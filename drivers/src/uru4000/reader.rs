@@ -51,6 +51,12 @@ fn fault_of(device: &str, e: &UsbError) -> Option<DeviceError> {
     })
 }
 
+/// Sleeps `backoff`, then doubles it (at most 30 s) for the next failure.
+fn pause(backoff: &mut Duration) {
+    std::thread::sleep(*backoff);
+    *backoff = (*backoff * 2).min(Duration::from_secs(30));
+}
+
 fn run(device: &str, cfg: UruConfig, answering: &AtomicBool, tx: mpsc::Sender<Result<Sample, DeviceError>>) {
     const FIRST: Duration = Duration::from_millis(500);
     let mut backoff = FIRST;
@@ -76,8 +82,7 @@ fn run(device: &str, cfg: UruConfig, answering: &AtomicBool, tx: mpsc::Sender<Re
                 if !report(&e, &mut in_episode) {
                     return;
                 }
-                std::thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                pause(&mut backoff);
                 continue;
             }
         };
@@ -109,8 +114,7 @@ fn run(device: &str, cfg: UruConfig, answering: &AtomicBool, tx: mpsc::Sender<Re
                         return;
                     }
                     // Reopened after a breath, so a reader failing at once never spins this thread.
-                    std::thread::sleep(backoff);
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    pause(&mut backoff);
                     break;
                 }
             }
