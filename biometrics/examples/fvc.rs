@@ -83,6 +83,7 @@ fn main() {
                         let mut c = *c;
                         match k {
                             "hyp" => c.hypotheses = v as usize,
+                            "whyp" => c.weighted_hypotheses = v as usize,
                             "tol" => c.tol = v,
                             "growth" => c.growth = v,
                             "angle" => c.angle = v,
