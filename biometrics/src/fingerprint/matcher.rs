@@ -118,6 +118,8 @@ struct Pt {
     /// Weight from the minutia's quality ([`QUALITY_POWER`]), relative to the template's mean (so 1 on
     /// average, and 1 everywhere when every minutia has the same quality).
     w: f32,
+    /// √w: a pair counts √(w·w′), computed as √w·√w′ without a square root in the pairing.
+    sw: f32,
 }
 
 impl Pt {
@@ -274,7 +276,7 @@ impl Prepared {
             .map(|m| {
                 let t = -m.radians();
                 let w = (f32::from(m.quality.max(1)) / 100.0).powf(QUALITY_POWER);
-                Pt { x: f32::from(m.x) * s, y: f32::from(m.y) * s, c: t.cos(), s: t.sin(), w }
+                Pt { x: f32::from(m.x) * s, y: f32::from(m.y) * s, c: t.cos(), s: t.sin(), w, sw: 0.0 }
             })
             .collect();
         // Weights relative to the template's own mean: what counts is which of its minutiae are the more
@@ -283,6 +285,7 @@ impl Prepared {
         let mean = pts.iter().map(|p| p.w).sum::<f32>() / pts.len().max(1) as f32;
         for p in &mut pts {
             p.w /= mean;
+            p.sw = p.w.sqrt();
         }
         let ts: Vec<f32> = t.minutiae.iter().take(255).map(|m| -m.radians()).collect();
         let mut desc = Vec::with_capacity(pts.len());
@@ -408,7 +411,8 @@ fn pair_count(
         inside[p_in & 255] = qi as u8;
         let c = r.covers(cs * dx - sn * dy + b.x, sn * dx + cs * dy + b.y);
         p_in += usize::from(c);
-        p_w += if c { q.w } else { 0.0 };
+        // Times 0 or 1, not a branch: adding 0.0 leaves the sum exactly as skipping would.
+        p_w += q.w * f32::from(u8::from(c));
     }
     let mut n = 0.0f32;
     for &qi in &inside[..p_in.min(255)] {
@@ -442,7 +446,7 @@ fn pair_count(
         if best_k != usize::MAX {
             let k = best_k;
             used[k >> 6] |= 1 << (k & 63);
-            let pw = (q.w * r.pts[k].w).sqrt();
+            let pw = q.sw * r.pts[k].sw;
             n += pw * if pr.lambda > 0.0 { 1.0 - pr.lambda + pr.lambda * local_similarity(p, qi, r, k) } else { 1.0 };
         }
     }
@@ -457,7 +461,7 @@ fn reference_inside(p: &Prepared, r: &Prepared, (i, j): (usize, usize)) -> f32 {
     let mut inside = 0.0;
     for m in &r.pts {
         let (dx, dy) = (m.x - b.x, m.y - b.y);
-        inside += if p.covers(cs * dx + sn * dy + a.x, -sn * dx + cs * dy + a.y) { m.w } else { 0.0 };
+        inside += m.w * f32::from(u8::from(p.covers(cs * dx + sn * dy + a.x, -sn * dx + cs * dy + a.y)));
     }
     inside
 }
@@ -678,7 +682,7 @@ mod tests {
                 }
                 if let Some((k, _)) = found {
                     used[k] = true;
-                    n += (q.w * r.pts[k].w).sqrt() * (1.0 - pr.lambda + pr.lambda * local_similarity(p, qi, r, k));
+                    n += q.sw * r.pts[k].sw * (1.0 - pr.lambda + pr.lambda * local_similarity(p, qi, r, k));
                 }
             }
             if n < 3.0 * (1.0 - pr.lambda) + 0.5 {
