@@ -502,9 +502,9 @@ pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
     if p.pts.len() < 3 || r.pts.len() < 3 {
         return Score(0.0);
     }
-    // The n² pass: each row's pairs over the running bars go to buffers without a branch (store always,
-    // advance when over), and only they meet the sorted insertion, so the inner loop stays popcounts,
-    // two multiplies and two compares.
+    // The n² pass: each row's pairs over the running bar go to a buffer without a branch (store always,
+    // advance when over), and only they meet the sorted insertions, so the inner loop stays popcounts,
+    // one multiply and one compare.
     let mut plain = Top::new(pr.hypotheses.max(1), pr.min_local);
     let mut weighted = Top::new(pr.weighted_hypotheses, 0.0);
     let nr = r.desc.len().min(r.ones.len()).min(255);
@@ -513,28 +513,30 @@ pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
     for (w, m) in rw.iter_mut().zip(&r.pts[..nr]) {
         *w = m.w;
     }
+    let rw_max = rw[..nr].iter().fold(0f32, |a, &b| a.max(b));
     let mut hits = [(0f32, 0u32); 256];
-    let mut hits_w = [(0f32, 0u32); 256];
     for (i, (a, &na)) in p.desc.iter().zip(&p.ones).enumerate() {
         let na = usize::from(na);
         let wi = p.pts[i].w;
-        let (mut nh, mut nw) = (0, 0);
+        // One bar for both rankings: a pair can enter the weighted one only if s·wᵢ·w_max beats its bar
+        // (a shade lower, so rounding never hides one); the exact tests are `offer`'s, on the few hits.
+        let weighted_floor = pr.min_local.max(weighted.bar / (wi * rw_max) * 0.9999);
+        let bar = plain.bar.min(weighted_floor);
+        let mut nh = 0;
         for j in 0..nr {
             let b = &rd[j];
             let common = (a[0] & b[0]).count_ones() + (a[1] & b[1]).count_ones() + (a[2] & b[2]).count_ones();
             let s = common as f32 * TWO_OVER[(na + usize::from(ro[j])) & 511];
-            let sw = s * wi * rw[j];
-            // nr ≤ 255 keeps nh and nw below 256; the mask only tells the compiler so.
+            // nr ≤ 255 keeps nh below 256; the mask only tells the compiler so.
             hits[nh & 255] = (s, j as u32);
-            nh += usize::from(s > plain.bar);
-            hits_w[nw & 255] = (sw, j as u32);
-            nw += usize::from((sw > weighted.bar) & (s > pr.min_local));
+            nh += usize::from(s > bar);
         }
         for &(s, j) in &hits[..nh.min(256)] {
-            plain.offer(s, i, j as usize);
-        }
-        for &(sw, j) in &hits_w[..nw.min(256)] {
-            weighted.offer(sw, i, j as usize);
+            let j = j as usize;
+            plain.offer(s, i, j);
+            if s > pr.min_local {
+                weighted.offer(s * wi * rw[j], i, j);
+            }
         }
     }
     let mut top = plain.list;
