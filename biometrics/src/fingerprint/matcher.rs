@@ -509,11 +509,7 @@ pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
     let mut weighted = Top::new(pr.weighted_hypotheses, 0.0);
     let nr = r.desc.len().min(r.ones.len()).min(255);
     let (rd, ro) = (&r.desc[..nr], &r.ones[..nr]);
-    let mut rw = [0f32; 255];
-    for (w, m) in rw.iter_mut().zip(&r.pts[..nr]) {
-        *w = m.w;
-    }
-    let rw_max = rw[..nr].iter().fold(0f32, |a, &b| a.max(b));
+    let rw_max = r.pts[..nr].iter().fold(0f32, |a, m| a.max(m.w));
     let mut hits = [(0f32, 0u32); 256];
     for (i, (a, &na)) in p.desc.iter().zip(&p.ones).enumerate() {
         let na = usize::from(na);
@@ -535,7 +531,7 @@ pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
             let j = j as usize;
             plain.offer(s, i, j);
             if s > pr.min_local {
-                weighted.offer(s * wi * rw[j], i, j);
+                weighted.offer(s * wi * r.pts[j].w, i, j);
             }
         }
     }
