@@ -49,6 +49,12 @@ def blocks(data):
         o += length
 
 
+def packet_of(raw):
+    """The usbmon packet an enhanced packet block carries (the inverse of `packet_block`)."""
+    caplen = struct.unpack_from("<I", raw, 20)[0]
+    return raw[28 : 28 + caplen]
+
+
 def packet_block(raw, packet):
     """`raw` (an enhanced packet block) carrying `packet` instead, without options."""
     iface, ts_hi, ts_lo = struct.unpack_from("<III", raw, 8)
@@ -76,8 +82,7 @@ def idle(pcap, out):
     kept = []
     for kind, raw in blocks(data):
         if kind == 6:
-            caplen = struct.unpack_from("<I", raw, 20)[0]
-            packet = raw[28 : 28 + caplen]
+            packet = packet_of(raw)
             event, xfer, payload = packet[8:9], packet[9], packet[USBMON_HEADER:]
             if event == b"C" and xfer == 1 and payload[:2] == b"\x01\x01":
                 open(out, "wb").write(b"".join(kept))
@@ -96,8 +101,7 @@ def gone(pcap, out):
         if kind != 6:
             kept.append(raw)
             continue
-        caplen = struct.unpack_from("<I", raw, 20)[0]
-        packet = raw[28 : 28 + caplen]
+        packet = packet_of(raw)
         event, xfer, endpoint = packet[8:9], packet[9], packet[10]
         if xfer == 1 and endpoint & 0x80:
             pending_irq = packet if event == b"S" else None
