@@ -35,6 +35,40 @@ fn main() {
         let path = std::env::args().nth(1).unwrap();
         return debug(&path, &out);
     }
+    // FVC_DPI=N declares the images N dpi (default 500), so they are resampled by 500/N before extraction:
+    // how a sensor of another resolution read as 500 dpi would look.
+    let dpi: u16 = std::env::var("FVC_DPI").ok().and_then(|v| v.parse().ok()).unwrap_or(500);
+    if std::env::var("FVC_PERIODS").is_ok() {
+        // Each set's ridge period: the median over its images of each image's median block period.
+        for dir in std::env::args().skip(1) {
+            let mut meds = Vec::new();
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.extension().and_then(|e| e.to_str()) != Some("tif") {
+                    continue;
+                }
+                let img = GrayImage::decode(&std::fs::read(&p).unwrap(), dpi).unwrap().normalised();
+                let en = tobira_biometrics::image::enhance(&img);
+                let mut v: Vec<f32> =
+                    en.field.period.iter().zip(&en.field.fg).filter(|(_, f)| **f).map(|(p, _)| *p).collect();
+                v.sort_by(f32::total_cmp);
+                if !v.is_empty() {
+                    meds.push(v[v.len() / 2]);
+                }
+            }
+            meds.sort_by(f32::total_cmp);
+            let q = |f: f32| meds[((meds.len() - 1) as f32 * f) as usize];
+            println!(
+                "{dir}: period p10 {:.2} p25 {:.2} median {:.2} p75 {:.2} p90 {:.2}",
+                q(0.1),
+                q(0.25),
+                q(0.5),
+                q(0.75),
+                q(0.9)
+            );
+        }
+        return;
+    }
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .expect("dir")
@@ -52,14 +86,18 @@ fn main() {
             // skip extraction.
             let cached = std::env::var("FVC_CACHE").ok().map(|c| {
                 let set = std::path::Path::new(&dir).file_name().unwrap().to_str().unwrap().to_string();
-                std::path::Path::new(&c).join(format!("{set}_{stem}.iso"))
+                std::path::Path::new(&c)
+                    .join(format!("{set}_{dpi}_{}_{stem}.iso", std::env::var("FVC_MINPERIOD").unwrap_or_default()))
             });
             let t = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
                 Some(b) => tobira_biometrics::iso19794_2::decode(&b).unwrap(),
                 None => {
-                    let img = GrayImage::decode(&std::fs::read(p).unwrap(), 500).unwrap();
+                    let img = GrayImage::decode(&std::fs::read(p).unwrap(), dpi).unwrap();
                     let t0 = Instant::now();
-                    let (t, _q) = extract_minutiae(&img);
+                    let (t, _q) = match std::env::var("FVC_MINPERIOD") {
+                        Ok(v) => tobira_biometrics::image::extract_minutiae_with(&img, v.parse().unwrap()),
+                        Err(_) => extract_minutiae(&img),
+                    };
                     times.push(t0.elapsed().as_secs_f64() * 1e3);
                     if let Some(c) = &cached {
                         std::fs::create_dir_all(c.parent().unwrap()).unwrap();
@@ -68,6 +106,12 @@ fn main() {
                     t
                 }
             };
+            // FVC_KEEPSCALE: the template says the resolution the image was declared at, so the matcher
+            // compares at the original geometry (only the extractor saw the resampled image).
+            let mut t = t;
+            if std::env::var("FVC_KEEPSCALE").is_ok() {
+                t.resolution_dpi = (250_000 / u32::from(dpi)) as u16;
+            }
             counts.push(t.minutiae.len());
             items.push((f.parse::<u32>().unwrap(), i.parse::<u32>().unwrap(), Prepared::new(&t)));
         }

@@ -81,6 +81,11 @@ impl GrayImage {
         if (scale - 1.0).abs() < 0.01 {
             return self.clone();
         }
+        GrayImage { dpi: TARGET_DPI, ..self.resampled(scale) }
+    }
+
+    /// Resamples (bilinear) by `scale` (> 1 enlarges), the resolution scaled with it.
+    pub fn resampled(&self, scale: f64) -> GrayImage {
         let w = ((f64::from(self.width) * scale).round() as u32).max(1);
         let h = ((f64::from(self.height) * scale).round() as u32).max(1);
         let mut out = Vec::with_capacity((w * h) as usize);
@@ -100,7 +105,8 @@ impl GrayImage {
                 out.push(v.round().clamp(0.0, 255.0) as u8);
             }
         }
-        GrayImage { width: w, height: h, dpi: TARGET_DPI, pixels: out }
+        let dpi = (f64::from(self.dpi) * scale).round().clamp(1.0, f64::from(u16::MAX)) as u16;
+        GrayImage { width: w, height: h, dpi, pixels: out }
     }
 }
 

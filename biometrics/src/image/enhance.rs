@@ -222,8 +222,26 @@ fn kernel(theta: f32, period: f32, stride: isize) -> Vec<(isize, f32)> {
     taps
 }
 
+/// A print measured but not yet filtered: its block grids and what the Gabor stage reads. Split from
+/// [`enhance`] so a caller can look at the ridge period first and resample before paying for the filter.
+pub struct Analysis {
+    width: usize,
+    height: usize,
+    /// The locally normalised image.
+    n: Vec<f32>,
+    /// The smoothed doubled-angle orientation, cosine and sine, per block.
+    c2s: Vec<f32>,
+    s2s: Vec<f32>,
+    pub field: Field,
+}
+
 /// Enhances a 500 dpi print. Never panics on any image `GrayImage` accepts (at least 32×32).
 pub fn enhance(img: &GrayImage) -> Enhanced {
+    filter(analyse(img))
+}
+
+/// The first stage of [`enhance`]: normalisation, orientation, foreground and ridge period.
+pub fn analyse(img: &GrayImage) -> Analysis {
     let (w, h) = (img.width as usize, img.height as usize);
     let raw: Vec<f32> = img.pixels.iter().map(|p| f32::from(*p)).collect();
     let (bw, bh) = (w.div_ceil(B), h.div_ceil(B));
@@ -310,6 +328,15 @@ pub fn enhance(img: &GrayImage) -> Enhanced {
         period[i] = p.clamp(PERIOD_MIN.max(0.75 * med), PERIOD_MAX.min(1.3 * med));
     }
 
+    let depth = depth(&fg, bw, bh);
+    Analysis { width: w, height: h, n, c2s, s2s, field: Field { bw, bh, theta, coherence, period, fg, depth } }
+}
+
+/// The second stage of [`enhance`]: each pixel filtered with the Gabor kernel of its orientation and period.
+pub fn filter(a: Analysis) -> Enhanced {
+    let Analysis { width: w, height: h, n, c2s, s2s, field } = a;
+    let (bw, bh) = (field.bw, field.bh);
+    let (fg, period) = (&field.fg, &field.period);
     // Gabor filtering over a zero-padded copy of the normalised image.
     let stride = w + 2 * R;
     let mut padded = vec![0f32; stride * (h + 2 * R)];
@@ -352,6 +379,5 @@ pub fn enhance(img: &GrayImage) -> Enhanced {
             response[y * w + x] = s;
         }
     }
-    let depth = depth(&fg, bw, bh);
-    Enhanced { width: w, height: h, response, field: Field { bw, bh, theta, coherence, period, fg, depth } }
+    Enhanced { width: w, height: h, response, field }
 }

@@ -9,7 +9,7 @@
 //! when pressure turns an ending into a bifurcation. Angles are counter-clockwise with y up.
 
 use super::GrayImage;
-use super::enhance::{B, Enhanced, enhance};
+use super::enhance::{B, Enhanced, analyse, enhance, filter};
 use crate::fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};
 use std::f32::consts::{PI, TAU};
 
@@ -243,12 +243,57 @@ fn snap(traced: f32, theta: f32) -> f32 {
     if d(o) < 0.6 { o } else { traced }
 }
 
+/// The most a print is enlarged for its ridge period.
+const MAX_ENLARGEMENT: f32 = 1.5;
+
 /// Extracts minutiae from a print image (any resolution; normalised to 500 dpi first) and the image's
 /// quality (0–100).
 pub fn extract_minutiae(input: &GrayImage) -> (MinutiaeTemplate, u8) {
     let img = input.normalised();
-    let e = enhance(&img);
-    let q = quality(&e);
+    minutiae_of(&img, &enhance(&img))
+}
+
+/// The median ridge period of a print's foreground blocks, in pixels; `None` without a foreground.
+pub fn median_period(f: &super::Field) -> Option<f32> {
+    let mut v: Vec<f32> = f.period.iter().zip(&f.fg).filter(|(_, fg)| **fg).map(|(p, _)| *p).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let mid = v.len() / 2;
+    Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
+}
+
+/// [`extract_minutiae`] with a ridge-period floor: a print whose median ridge period is below
+/// `min_period` pixels (a finer-ridged finger, or a sensor whose resolution is lower than it declares) is
+/// enlarged until it is (at most [`MAX_ENLARGEMENT`]), extracted there, and its minutiae brought back to
+/// the image's own coordinates, so the template keeps the geometry of the print as the sensor saw it.
+///
+/// Not the daemon's extractor: an experiment of issue 17 kept for the development harness
+/// (`examples/fvc.rs`, `FVC_MINPERIOD`). A floor of 8.5 px helped synthetic prints (FVC2000 DB4 EER 6.07 →
+/// 3.50 %) and prints read at the wrong resolution (the development sets declared 560 dpi), but not the
+/// real development sets read as they are (DB2 4.28 → 5.35 %), so it was not adopted (README, "Resolution").
+pub fn extract_minutiae_with(input: &GrayImage, min_period: f32) -> (MinutiaeTemplate, u8) {
+    let img = input.normalised();
+    let a = analyse(&img);
+    let scale = median_period(&a.field).map_or(1.0, |p| (min_period / p).clamp(1.0, MAX_ENLARGEMENT));
+    if scale < 1.02 {
+        return minutiae_of(&img, &filter(a));
+    }
+    let big = img.resampled(f64::from(scale));
+    let (mut t, q) = minutiae_of(&big, &enhance(&big));
+    let back = |v: u16, limit: u32| ((f32::from(v) / scale).round() as u32).min(limit.saturating_sub(1)) as u16;
+    for m in &mut t.minutiae {
+        m.x = back(m.x, img.width);
+        m.y = back(m.y, img.height);
+    }
+    t.width = img.width as u16;
+    t.height = img.height as u16;
+    t.resolution_dpi = img.dpi;
+    (t, q)
+}
+
+fn minutiae_of(img: &GrayImage, e: &Enhanced) -> (MinutiaeTemplate, u8) {
+    let q = quality(e);
     let (w, h) = (e.width, e.height);
     let f = &e.field;
     let mut bin: Vec<bool> = (0..w * h).map(|i| e.response[i] < 0.0 && f.fg[f.block_of(i % w, i / w)]).collect();
@@ -374,12 +419,16 @@ mod tests {
     /// minutia (the ridge count differs by one on either side of it). `invert` swaps ridges and valleys, which
     /// turns a ridge ending into a bifurcation at the same place.
     fn singular(invert: bool) -> GrayImage {
+        singular_at(invert, 9.0)
+    }
+
+    fn singular_at(invert: bool, period: f32) -> GrayImage {
         let (w, h) = (160u32, 160u32);
         let mut px = Vec::with_capacity((w * h) as usize);
         for y in 0..h {
             for x in 0..w {
                 let (fx, fy) = (f32::from(x as u16), f32::from(y as u16));
-                let psi = TAU * fy / 9.0 + (fy - 80.0).atan2(fx - 80.0);
+                let psi = TAU * fy / period + (fy - 80.0).atan2(fx - 80.0);
                 let ridge = psi.cos() > 0.0;
                 px.push(if ridge != invert { 50 } else { 200 });
             }
@@ -410,6 +459,25 @@ mod tests {
         assert!(off(ma[0].angle, 0).min(off(ma[0].angle, 128)) < 20, "angle {}", ma[0].angle);
         // Straight, clean ridges elsewhere give no others (the border is not a minutia).
         assert!(a.minutiae.len() <= 2, "spurious minutiae: {}", a.minutiae.len());
+    }
+
+    #[test]
+    fn a_fine_ridged_print_is_enlarged_for_extraction_and_its_minutiae_keep_the_image_coordinates() {
+        // Ridges 6.5 px apart: below a floor of 8.5, so the print is enlarged (×1.31) before extraction.
+        let img = singular_at(false, 6.5);
+        let p = median_period(&analyse(&img).field).unwrap_or(0.0);
+        assert!(p < 7.5, "measured period {p}");
+        let (t, _) = extract_minutiae_with(&img, 8.5);
+        assert_eq!((t.width, t.height, t.resolution_dpi), (160, 160, 500), "the image's own frame");
+        // The singularity is found where it is in the image, not where it was in the enlarged copy (≈ 105).
+        let near = near_centre(&t);
+        assert_eq!(near.len(), 1, "one minutia at the singularity: {near:?} of {:?}", t.minutiae);
+        assert!(t.minutiae.iter().all(|m| m.x < 160 && m.y < 160));
+        // A print above the floor is extracted as it is, and without a floor nothing is enlarged.
+        let coarse = singular_at(false, 9.0);
+        assert!(median_period(&analyse(&coarse).field).unwrap_or(0.0) >= 8.5);
+        assert_eq!(extract_minutiae(&coarse), extract_minutiae_with(&coarse, 8.5));
+        assert_eq!(extract_minutiae(&img), extract_minutiae_with(&img, 0.0));
     }
 
     #[test]

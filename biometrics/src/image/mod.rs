@@ -10,8 +10,8 @@ pub(crate) mod region;
 mod segment;
 pub(crate) mod window;
 
-pub use enhance::{Enhanced, Field, enhance};
-pub use extract::{extract_minutiae, quality};
+pub use enhance::{Analysis, Enhanced, Field, analyse, enhance, filter};
+pub use extract::{extract_minutiae, extract_minutiae_with, median_period, quality};
 pub use gray::{GrayImage, ImageError, TARGET_DPI};
 pub use orientation::{OrientationField, orientation_field};
 pub use segment::{Mask, segment};
