@@ -69,6 +69,11 @@ fn main() {
         }
         return;
     }
+    // FVC_MINPERIOD=P, FVC_PORES=N: the extraction trials of `image::Trial` (default: the daemon's extractor).
+    let trial = tobira_biometrics::image::Trial {
+        min_period: std::env::var("FVC_MINPERIOD").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0),
+        pore: std::env::var("FVC_PORES").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+    };
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .expect("dir")
@@ -86,18 +91,14 @@ fn main() {
             // skip extraction.
             let cached = std::env::var("FVC_CACHE").ok().map(|c| {
                 let set = std::path::Path::new(&dir).file_name().unwrap().to_str().unwrap().to_string();
-                std::path::Path::new(&c)
-                    .join(format!("{set}_{dpi}_{}_{stem}.iso", std::env::var("FVC_MINPERIOD").unwrap_or_default()))
+                std::path::Path::new(&c).join(format!("{set}_{dpi}_{}_{}_{stem}.iso", trial.min_period, trial.pore))
             });
             let t = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
                 Some(b) => tobira_biometrics::iso19794_2::decode(&b).unwrap(),
                 None => {
                     let img = GrayImage::decode(&std::fs::read(p).unwrap(), dpi).unwrap();
                     let t0 = Instant::now();
-                    let (t, _q) = match std::env::var("FVC_MINPERIOD") {
-                        Ok(v) => tobira_biometrics::image::extract_minutiae_with(&img, v.parse().unwrap()),
-                        Err(_) => extract_minutiae(&img),
-                    };
+                    let (t, _q) = tobira_biometrics::image::extract_minutiae_with(&img, &trial);
                     times.push(t0.elapsed().as_secs_f64() * 1e3);
                     if let Some(c) = &cached {
                         std::fs::create_dir_all(c.parent().unwrap()).unwrap();
