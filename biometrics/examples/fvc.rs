@@ -48,13 +48,8 @@ fn main() {
                     continue;
                 }
                 let img = GrayImage::decode(&std::fs::read(&p).unwrap(), dpi).unwrap().normalised();
-                let en = tobira_biometrics::image::enhance(&img);
-                let mut v: Vec<f32> =
-                    en.field.period.iter().zip(&en.field.fg).filter(|(_, f)| **f).map(|(p, _)| *p).collect();
-                v.sort_by(f32::total_cmp);
-                if !v.is_empty() {
-                    meds.push(v[v.len() / 2]);
-                }
+                let a = tobira_biometrics::image::analyse(&img);
+                meds.extend(tobira_biometrics::image::median_period(&a.field));
             }
             meds.sort_by(f32::total_cmp);
             let q = |f: f32| meds[((meds.len() - 1) as f32 * f) as usize];

@@ -250,7 +250,7 @@ const MAX_ENLARGEMENT: f32 = 1.5;
 /// quality (0–100).
 pub fn extract_minutiae(input: &GrayImage) -> (MinutiaeTemplate, u8) {
     let img = input.normalised();
-    minutiae_of(&img, &enhance(&img))
+    minutiae_with(&img, &enhance(&img), 0)
 }
 
 /// The median ridge period of a print's foreground blocks, in pixels; `None` without a foreground.
@@ -305,39 +305,12 @@ pub fn extract_minutiae_with(input: &GrayImage, trial: &Trial) -> (MinutiaeTempl
 /// Fills the holes of at most `max` pixels inside the ridges: 4-connected non-ridge components that touch
 /// no image edge ([`Trial::pore`]).
 fn fill_pores(bin: &mut [bool], w: usize, h: usize, max: usize) {
-    let mut seen = vec![false; w * h];
-    let (mut comp, mut stack) = (Vec::new(), Vec::new());
-    for start in 0..w * h {
-        if bin[start] || seen[start] {
-            continue;
-        }
-        comp.clear();
-        stack.push(start);
-        seen[start] = true;
-        let mut edge = false;
-        while let Some(i) = stack.pop() {
-            comp.push(i);
-            let (x, y) = (i % w, i / w);
-            edge |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
-            for (ok, j) in
-                [(x > 0, i.wrapping_sub(1)), (x + 1 < w, i + 1), (y > 0, i.wrapping_sub(w)), (y + 1 < h, i + w)]
-            {
-                if ok && !bin[j] && !seen[j] {
-                    seen[j] = true;
-                    stack.push(j);
-                }
-            }
-        }
-        if !edge && comp.len() <= max {
-            for &i in &comp {
-                bin[i] = true;
-            }
+    let (label, sizes, border) = super::region::components(bin, w, h, false);
+    for (cell, l) in bin.iter_mut().zip(label) {
+        if l != u32::MAX && !border[l as usize] && sizes[l as usize] <= max {
+            *cell = true;
         }
     }
-}
-
-fn minutiae_of(img: &GrayImage, e: &Enhanced) -> (MinutiaeTemplate, u8) {
-    minutiae_with(img, e, 0)
 }
 
 fn minutiae_with(img: &GrayImage, e: &Enhanced, pore: usize) -> (MinutiaeTemplate, u8) {
