@@ -27,7 +27,7 @@ impl fmt::Debug for GrayImage {
 pub enum ImageError {
     #[error("image of {width}x{height} pixels is too small to hold a print")]
     TooSmall { width: u32, height: u32 },
-    #[error("image of {width}x{height} pixels is larger than any sensor's")]
+    #[error("image of {width}x{height} pixels is larger than any sensor's (at its resolution)")]
     TooLarge { width: u32, height: u32 },
     #[error("buffer holds {len} bytes, {width}x{height} needs {need}")]
     BufferSize { width: u32, height: u32, len: usize, need: usize },
@@ -48,6 +48,13 @@ impl GrayImage {
         }
         if !(100..=2000).contains(&dpi) {
             return Err(ImageError::Resolution(dpi));
+        }
+        // Extraction first brings the image to TARGET_DPI ([`GrayImage::normalised`]): a 4096-pixel side
+        // declared at 100 dpi would become a 20,480-pixel side (420 MB, and the enhancement's buffers are
+        // several times that), so the size that counts is the one at TARGET_DPI.
+        let at_target = |side: u32| u64::from(side) * u64::from(TARGET_DPI) / u64::from(dpi);
+        if at_target(width) > u64::from(MAX_SIDE) || at_target(height) > u64::from(MAX_SIDE) {
+            return Err(ImageError::TooLarge { width, height });
         }
         let need = width as usize * height as usize;
         if pixels.len() != need {
@@ -84,7 +91,9 @@ impl GrayImage {
         GrayImage { dpi: TARGET_DPI, ..self.resampled(scale) }
     }
 
-    /// Resamples (bilinear) by `scale` (> 1 enlarges), the resolution scaled with it.
+    /// Resamples (bilinear) by `scale` (> 1 enlarges), the resolution scaled with it. The output's size is
+    /// the caller's to bound: [`GrayImage::from_raw`] keeps [`GrayImage::normalised`] within `MAX_SIDE`,
+    /// and the extraction trials enlarge by at most 1.5 beyond that.
     pub fn resampled(&self, scale: f64) -> GrayImage {
         let w = ((f64::from(self.width) * scale).round() as u32).max(1);
         let h = ((f64::from(self.height) * scale).round() as u32).max(1);
@@ -121,6 +130,27 @@ mod tests {
         assert!(matches!(GrayImage::from_raw(64, 64, 500, vec![0; 10]), Err(ImageError::BufferSize { .. })));
         assert!(matches!(GrayImage::from_raw(64, 64, 5, vec![0; 4096]), Err(ImageError::Resolution(5))));
         assert!(GrayImage::from_raw(64, 64, 500, vec![0; 4096]).is_ok());
+    }
+
+    /// A capture that declares a low resolution is refused for the size it would have at 500 dpi, not let
+    /// through to be enlarged: 2,048 pixels at 100 dpi would be 10,240 at 500 (100 MB before the
+    /// enhancement's buffers), a memory exhaustion one sample long.
+    #[test]
+    fn a_low_declared_resolution_cannot_blow_the_image_up() {
+        let side = 2048u32;
+        let pixels = vec![0; (side * side) as usize];
+        assert!(matches!(
+            GrayImage::from_raw(side, side, 100, pixels.clone()),
+            Err(ImageError::TooLarge { width: 2048, height: 2048 })
+        ));
+        // The same pixels at a resolution that keeps them within a sensor's size are accepted, and the
+        // largest accepted image normalises to at most MAX_SIDE.
+        let ok = GrayImage::from_raw(side, side, 250, pixels).unwrap();
+        let n = ok.normalised();
+        assert_eq!((n.width, n.height), (4096, 4096));
+        // One side alone is enough: 819 pixels at 100 dpi are 4,095 at 500, 820 would be 4,100.
+        assert_eq!(GrayImage::from_raw(40, 819, 100, vec![0; 40 * 819]).unwrap().normalised().height, 4095);
+        assert!(matches!(GrayImage::from_raw(40, 820, 100, vec![0; 40 * 820]), Err(ImageError::TooLarge { .. })));
     }
 
     #[test]
