@@ -149,6 +149,18 @@ fn main() {
                 }
                 let r = rates(&g, &im).unwrap();
                 let us = t0.elapsed().as_secs_f64() * 1e6 / (g.len() + im.len()) as f64;
+                if std::env::var("FVC_JSON").is_ok() {
+                    // One JSON object a line, for scripts (`scripts/fvc-jitter`); `{:?}` of a str escapes
+                    // as JSON does for the paths and the parameters' text.
+                    let set = std::path::Path::new(&dir).file_name().and_then(|n| n.to_str()).unwrap_or(&dir);
+                    println!(
+                        "{{\"set\": {set:?}, \"params\": {:?}, \"eer\": {}, \"fmr1000\": {}, \"mean_us\": {us}}}",
+                        format!("{c:?}"),
+                        r.eer,
+                        r.fmr1000
+                    );
+                    continue;
+                }
                 println!("{dir} {c:?}: EER {:.2} FMR1000 {:.2} mean {us:.1} µs", r.eer, r.fmr1000);
             }
             continue;
