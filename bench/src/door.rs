@@ -271,6 +271,14 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
             finger: 2,
         }))?;
         let r: DecisionReport = serde_json::from_value(v)?;
+        if !(r.granted && r.person.as_deref() == Some(who.as_str())) {
+            // A refused or misattributed presentation is named with what the daemon recorded, so a figure
+            // under 100 % can be explained (a low genuine score at a door of N, or something else).
+            eprintln!(
+                "  presentation {k} ({who}, finger 2) not admitted as them: granted {}, person {:?}, reason {}, score {:?}",
+                r.granted, r.person, r.reason, r.score
+            );
+        }
         if r.granted && r.person.as_deref() == Some(who.as_str()) {
             granted += 1;
             // From the reader delivering the sample to the simulated strike relay energising.
