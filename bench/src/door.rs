@@ -259,6 +259,7 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
     // decisions, not that.
     let (first, later) = warm_up(&client, &presented)?;
     let mut lat = Vec::with_capacity(presentations);
+    let mut acked = Vec::with_capacity(presentations);
     let mut strike = Vec::with_capacity(presentations);
     let mut granted = 0;
     for k in 0..presentations {
@@ -298,6 +299,9 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
         if let Some(us) = r.latency_us {
             lat.push(Duration::from_micros(us));
         }
+        if let Some(us) = r.acknowledged_us {
+            acked.push(Duration::from_micros(us));
+        }
     }
     let (image_lat, image_missing) = measure_images(&client, &door, &module, enrolled, presentations)?;
     let logins = measure_logins(&client, &data.join("login.sock"), enrolled, presentations)?;
@@ -306,12 +310,16 @@ pub fn run(enrolled: usize, presentations: usize, line_rates: &[u32]) -> anyhow:
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
     let _ = child.wait();
     let s = summarize(lat);
+    let a = summarize(acked);
     println!(
-        "door: sample → unlock issued (audit commit included), {enrolled} enrolled, {} presentations: p50 {}, p99 {}, max {} (goal p99 ≤ 50 ms); {granted}/{presentations} admitted as the right person",
+        "door: sample → unlock issued (audit commit included), {enrolled} enrolled, {} presentations: p50 {}, p99 {}, max {} (goal p99 ≤ 50 ms); {granted}/{presentations} admitted as the right person; the controller's acknowledgement of the strike ({} of them): p50 {}, p99 {}",
         s.n,
         fmt(s.p50),
         fmt(s.p99),
-        fmt(s.max)
+        fmt(s.max),
+        a.n,
+        fmt(a.p50),
+        fmt(a.p99)
     );
     let missing = granted - strike.len();
     let st = summarize(strike);

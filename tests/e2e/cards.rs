@@ -115,12 +115,18 @@ fn a_card_door_admits_the_card_holders_finger_only_and_refuses_unknown_cards_and
     // A finger without a card: refused unmatched, however allowed the finger's owner is.
     let v = present(&d, "tanaka");
     assert_eq!((v["granted"].as_bool(), v["reason"].as_str()), (Some(false), Some("CARD_REQUIRED")), "{v}");
+    // A refusal sends no strike: its report has the decision's latency and no acknowledgement.
+    assert!(v["latency_us"].is_u64() && v.get("acknowledged_us").is_none(), "{v}");
 
     // Right card + right finger: admitted, the strike pulsed on the device.
     pd.card(TANAKA_CARD.to_be_bytes().to_vec());
     await_event(&d, "door.card", 1, accepted);
     let v = present(&d, "tanaka");
     assert_eq!(v["granted"], true, "{v}");
+    // The report keeps the decision (unlock command issued, audit commit included) apart from the
+    // controller's acknowledgement of the strike, which comes after it (`tobira-bench door` reports both).
+    let (issued, acked) = (v["latency_us"].as_u64(), v["acknowledged_us"].as_u64());
+    assert!(matches!((issued, acked), (Some(i), Some(a)) if a >= i), "{v}");
     let deadline = Instant::now() + Duration::from_secs(2);
     while pd.state().last_pulse.is_none() {
         assert!(Instant::now() < deadline, "the strike pulse never reached the device");

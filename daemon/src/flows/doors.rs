@@ -674,7 +674,10 @@ impl DoorTask {
         }
         // Only now, with the event durable, may the door open. The entry happened only if the controller
         // acknowledged the strike: then, and only then, occupancy changes and the ledger counts it.
-        let mut issued = received.elapsed();
+        // `issued`: the decision, audit commit included, as the unlock command goes out; `acknowledged`: the
+        // controller's answer to it (the report carries both, the metrics' decision latency the first).
+        let issued = received.elapsed();
+        let mut acknowledged = None;
         let mut told = None;
         // Vendors this exit left without an escort (003 §13(4)).
         let mut left_alone = Vec::new();
@@ -683,9 +686,10 @@ impl DoorTask {
             let before = self.sm.clone();
             let outs = self.sm.unlock(granted, now, until);
             let strike = self.unlock(outs, now).await;
-            issued = received.elapsed();
+            let answered = received.elapsed();
             match strike {
                 Ok(how) => {
+                    acknowledged = Some(answered);
                     self.note(
                         "door.strike",
                         Outcome::Info,
@@ -694,7 +698,7 @@ impl DoorTask {
                             Strike::AlreadyOpen => "DOOR_ALREADY_OPEN",
                         },
                         Some("003 §13"),
-                        serde_json::json!({"decision": seq, "controller": self.controller_id(), "zone": zone.as_str(), "person": person.as_ref().map(|p| p.as_str()), "ack_us": issued.as_micros() as u64}),
+                        serde_json::json!({"decision": seq, "controller": self.controller_id(), "zone": zone.as_str(), "person": person.as_ref().map(|p| p.as_str()), "ack_us": answered.as_micros() as u64}),
                     )
                     .await;
                     if let Some(p) = &person {
@@ -781,6 +785,7 @@ impl DoorTask {
             r.message = format!("{} {n}", r.message);
         }
         r.latency_us = Some(issued.as_micros() as u64);
+        r.acknowledged_us = acknowledged.map(|a| a.as_micros() as u64);
         self.recorder.publish(r);
     }
 

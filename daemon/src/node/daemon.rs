@@ -284,6 +284,7 @@ pub fn report(
         score: score.map(f64::from),
         audit_seq: seq,
         latency_us: None,
+        acknowledged_us: None,
     }
 }
 
