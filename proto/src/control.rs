@@ -469,8 +469,9 @@ pub struct DecisionReport {
     #[serde(default)]
     pub latency_us: Option<u64>,
     /// Microseconds from the sample reaching the daemon to the door controller acknowledging the strike
-    /// (granted door decisions only). The door counts as opened only then (fail secure), so this is the
-    /// decision plus a round trip to the controller; `latency_us` is the decision alone.
+    /// (granted door decisions that sent a strike; none when the door stood open already). The door counts
+    /// as opened only then (fail secure), so this is the decision plus a round trip to the controller;
+    /// `latency_us` is the decision alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acknowledged_us: Option<u64>,
 }

@@ -689,7 +689,8 @@ impl DoorTask {
             let answered = received.elapsed();
             match strike {
                 Ok(how) => {
-                    acknowledged = Some(answered);
+                    // A door already open sends no strike, so nothing was acknowledged.
+                    acknowledged = matches!(how, Strike::Acknowledged).then_some(answered);
                     self.note(
                         "door.strike",
                         Outcome::Info,
