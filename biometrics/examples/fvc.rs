@@ -165,6 +165,23 @@ fn main() {
             }
             continue;
         }
+        if let Ok(path) = std::env::var("FVC_MATRIX") {
+            // Every ordered pair, "set dpi probe_finger probe_impression ref_finger ref_impression score" a
+            // line, appended: enough to study a fusion rule offline (`scripts/fusion-rules`).
+            use std::io::Write;
+            let set = std::path::Path::new(&dir).file_name().and_then(|n| n.to_str()).unwrap_or(&dir);
+            let mut out = String::new();
+            for a in &items {
+                for b in &items {
+                    if (a.0, a.1) != (b.0, b.1) {
+                        out += &format!("{set} {dpi} {} {} {} {} {}\n", a.0, a.1, b.0, b.1, compare(&a.2, &b.2).0);
+                    }
+                }
+            }
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+            f.write_all(out.as_bytes()).unwrap();
+            continue;
+        }
         let repeat: usize = std::env::var("FVC_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
         let t0 = Instant::now();
         let mut ctimes: Vec<u128> = Vec::new();

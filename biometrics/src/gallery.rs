@@ -11,7 +11,7 @@
 //!
 //! A key may hold several impressions of one finger (an enrolled [`FingerTemplate`], issue 17): each is
 //! indexed and voted for on its own (their rotations differ), and a key that reaches the second pass through
-//! any of them is scored against all of them, the highest score — the same fused score as 1:1.
+//! any of them is scored against all of them, fused (the mean of the two best) — the same score as 1:1.
 
 use crate::fingerprint::enrolled::{FingerTemplate, fused};
 use crate::fingerprint::matcher::{Prepared, compare};
@@ -364,8 +364,8 @@ mod tests {
         assert_eq!(g.identify(&probe, None, &t), None);
     }
 
-    /// Issue 17: a key enrolled with three impressions is found through any of them and scored by the best;
-    /// replacing it or removing it drops every impression from the index.
+    /// Issue 17: a key enrolled with three impressions is found through any of them and scored as 1:1 scores
+    /// it (the fused score over all three); replacing it or removing it drops every impression from the index.
     #[test]
     fn a_fused_finger_is_found_through_any_impression_and_removed_whole() {
         let mut g = gallery(500);
@@ -376,9 +376,12 @@ mod tests {
         assert_eq!((g.len(), g.impressions()), (501, 503));
         let t = Threshold::default();
         for v in fused.views() {
-            // Each stored impression, presented again, is itself in the gallery: its own score comes back.
-            let own = compare(&Prepared::new(v), &Prepared::new(v));
-            assert_eq!(g.identify(v, None, &t), Some((9_999, own)));
+            // Each stored impression, presented again, finds the finger with the 1:1 fused score, its own
+            // perfect match among them.
+            let probe = Prepared::new(v);
+            let one_to_one = fused.prepare().compare(&probe);
+            assert!(one_to_one.0 > compare(&probe, &probe).0 / 2.0, "{one_to_one:?}");
+            assert_eq!(g.identify(v, None, &t), Some((9_999, one_to_one)));
         }
         g.insert(9_999, &views[0]);
         assert_eq!((g.len(), g.impressions()), (501, 501), "replaced by one impression");
