@@ -20,7 +20,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tobira_biometrics::eval::{Rates, rates};
+use tobira_biometrics::fingerprint::enrolled::agreeing;
 use tobira_biometrics::image::{GrayImage, extract_minutiae};
+use tobira_biometrics::iso19794_2::MAX_VIEWS;
 use tobira_biometrics::sample::MIN_MINUTIAE;
 use tobira_biometrics::score::{Score, fused};
 use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
@@ -296,7 +298,25 @@ pub fn run(
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());
         let fusion = fusion(&items, &ours.scores, &nist.scores, &set)?;
         fusion.print();
-        door_thresholds(&fusion.daemon_genuine, &fusion.daemon_impostor);
+        door_thresholds(
+            "enrolled with 3 captures (fused as the daemon fuses: best2), probe against the enrolled finger",
+            &fusion.daemon_genuine,
+            &fusion.daemon_impostor,
+        );
+        for e in &fusion.enrolled_as_the_daemon {
+            door_thresholds(
+                &format!(
+                    "enrolled as the daemon enrols from {} captures (the agreeing ones kept, at most {MAX_VIEWS}; \
+                     {}/{} enrolments refused as inconsistent), probes the other {}",
+                    e.captures,
+                    e.refused,
+                    e.enrolments,
+                    8 - e.captures
+                ),
+                &e.genuine,
+                &e.impostor,
+            );
+        }
         all_oe.extend_from_slice(&ours.extract);
         all_ne.extend_from_slice(&nist.extract);
         all_oc.extend_from_slice(&ours.compare);
@@ -408,6 +428,19 @@ struct Fusion {
     /// Ours, fused as the daemon fuses (`best2`): the score it decides on, genuine and impostor.
     daemon_genuine: Vec<f64>,
     daemon_impostor: Vec<f64>,
+    /// Ours, enrolled as the daemon enrols (`FingerTemplate::fuse`'s rule, `enrolled::agreeing`) from 3 and
+    /// from 5 captures.
+    enrolled_as_the_daemon: Vec<AsEnrolled>,
+}
+
+/// Fused comparisons of fingers enrolled as the daemon enrols them from `captures` captures.
+struct AsEnrolled {
+    captures: u32,
+    genuine: Vec<f64>,
+    impostor: Vec<f64>,
+    /// Enrolments refused because fewer than two captures agreed, of all attempted.
+    refused: usize,
+    enrolments: usize,
 }
 
 const STRATEGIES: [&str; 5] = ["single", "chosen", "max", "mean", "best2"];
@@ -475,7 +508,44 @@ fn fusion(items: &[Item], ours_pairs: &[f64], nist_pairs: &[f64], set: &str) -> 
         nist,
         daemon_genuine: std::mem::take(&mut gen_s[DAEMON]),
         daemon_impostor: std::mem::take(&mut imp[DAEMON]),
+        enrolled_as_the_daemon: [3, 5].into_iter().map(|c| as_the_daemon(items, &so, c)).collect(),
     })
+}
+
+/// Enrolment as the daemon does it (issue 17, session 16), on one set's directed score matrix: eight folds,
+/// impressions k … k + `captures` − 1 (mod 8) captured, the ones that agree kept at the 1:1 threshold
+/// (`enrolled::agreeing`, at most `MAX_VIEWS`), a finger whose captures do not agree refused; every other
+/// impression probes every enrolled finger, fused by the daemon's rule.
+fn as_the_daemon(items: &[Item], s: &[Vec<f64>], captures: u32) -> AsEnrolled {
+    let find =
+        |finger: u32, impression: u32| items.iter().position(|i| i.finger == finger && i.impression == impression);
+    let mut fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
+    fingers.dedup();
+    let threshold = tobira_biometrics::Threshold::default().value();
+    let (mut genuine, mut impostor, mut refused, mut enrolments) = (Vec::new(), Vec::new(), 0, 0);
+    for fold in 0..8u32 {
+        let window: Vec<u32> = (0..captures).map(|k| (fold + k) % 8 + 1).collect();
+        let mut enrolled: Vec<(u32, Vec<usize>)> = Vec::new();
+        for &f in &fingers {
+            let Some(caps) = window.iter().map(|&i| find(f, i)).collect::<Option<Vec<usize>>>() else { continue };
+            enrolments += 1;
+            let sub: Vec<Vec<f32>> = caps.iter().map(|&a| caps.iter().map(|&b| s[a][b] as f32).collect()).collect();
+            match agreeing(&sub, threshold) {
+                Some(Ok(kept)) => enrolled.push((f, kept.into_iter().take(MAX_VIEWS).map(|k| caps[k]).collect())),
+                _ => refused += 1,
+            }
+        }
+        for (p, probe) in items.iter().enumerate() {
+            if window.contains(&probe.impression) {
+                continue;
+            }
+            for (f, views) in &enrolled {
+                let v = f64::from(fused(views.iter().map(|&c| Score(s[p][c] as f32))).0);
+                if *f == probe.finger { genuine.push(v) } else { impostor.push(v) }
+            }
+        }
+    }
+    AsEnrolled { captures, genuine, impostor, refused, enrolments }
 }
 
 type Lists = [Vec<f64>; 5];
@@ -534,10 +604,8 @@ fn fuse(items: &[Item], s: &[Vec<f64>]) -> ([Option<Rates>; 5], Lists, Lists) {
 /// since session 16), so these are the fused comparisons of [`fuse`] by the daemon's rule: the share of genuine ones below the threshold — the genuine-rejection rate
 /// per attempt — and the impostor ones at or above it. Nothing is tuned on these figures; the thresholds come
 /// from the calibration table (development sets only).
-fn door_thresholds(genuine: &[f64], impostor: &[f64]) {
-    println!(
-        "    doors, enrolled with 3 captures (fused as the daemon fuses: best2), probe against the enrolled finger:"
-    );
+fn door_thresholds(label: &str, genuine: &[f64], impostor: &[f64]) {
+    println!("    doors, {label}:");
     for n in [1usize, 10, 100, 1_000, 10_000] {
         let t = tobira_biometrics::Threshold::for_identification(1e-4, n);
         let v = f64::from(t.value());
@@ -591,7 +659,8 @@ pub fn synthetic(fingers: usize) {
 /// 1:N over `n` templates: synthetic identities and the real fingers. Two enrolments of the real fingers, in
 /// the same gallery: the first usable impression alone (probes: the other seven), then — as the daemon
 /// enrols since issue 17 — the first three fused (probes: the other five), with the gallery's shortlist and
-/// then each of `shortlists`. Rank-1 per role.
+/// then each of `shortlists`, then the first five fused (the recommended `enrollment_samples` since session
+/// 16; probes: the other three). Rank-1 per role.
 fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) -> anyhow::Result<()> {
     let noise = ImpressionNoise::default();
     let mut g: Gallery<u64> = Gallery::new();
@@ -643,10 +712,9 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
         .collect();
     let pc = |h: usize, n: usize| if n == 0 { 0.0 } else { 100.0 * h as f64 / n as f64 };
     let default = g.shortlist();
-    let runs = [(false, default), (true, default)].into_iter().chain(shortlists.iter().map(|&k| (true, k)));
-    for (fused, shortlist) in runs {
+    let runs = [(1, default), (3, default)].into_iter().chain(shortlists.iter().map(|&k| (3, k))).chain([(5, default)]);
+    for (enrolled, shortlist) in runs {
         g.set_shortlist(shortlist);
-        let enrolled = if fused { 3 } else { 1 };
         for f in real {
             if f.impressions.len() > enrolled {
                 // As enrolled, without the daemon's consistency check (every finger takes part).
@@ -677,7 +745,7 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
              shortlist {shortlist}, {} bytes per gallery template",
             g.len(),
             g.impressions(),
-            if fused { "s fused (best2)" } else { "" },
+            if enrolled > 1 { "s fused (best2)" } else { "" },
             g.bytes_per_template()
         );
         println!("    latency over {} probes: p50 {}, p99 {}, max {}", s.n, fmt_d(s.p50), fmt_d(s.p99), fmt_d(s.max));

@@ -83,16 +83,28 @@ fn matrix(root: &std::path::Path, set: &str, dpi: u16) -> (Vec<u32>, Vec<Vec<f32
 /// table pools the five.
 const READINGS: [u16; 5] = [480, 490, 500, 510, 520];
 
-/// Fused impostor scores of `sets`, every set at every reading (set, dpi, scores), on two threads (the
-/// extraction is most of the time: 240 images five times for the development sets).
-fn fused<'a>(root: &std::path::Path, sets: &[&'a str]) -> Vec<(&'a str, u16, Vec<f32>)> {
+/// The enrolled templates the table must hold for: three to five impressions (the daemon stores what its
+/// captures agree on, up to [`MAX_VIEWS`]; fewer than three score lower, see `score.rs`).
+const VIEWS: std::ops::RangeInclusive<usize> = 3..=MAX_VIEWS;
+
+/// One set at one reading with templates of `views` impressions: its fused impostor scores.
+struct Fused<'a> {
+    set: &'a str,
+    dpi: u16,
+    views: usize,
+    scores: Vec<f32>,
+}
+
+/// Fused impostor scores of `sets`, every set at every reading and every number of [`VIEWS`], on two
+/// threads (the extraction is most of the time: 240 images five times for the development sets).
+fn fused<'a>(root: &std::path::Path, sets: &[&'a str]) -> Vec<Fused<'a>> {
     let jobs: Vec<(&str, u16)> = sets.iter().flat_map(|&s| READINGS.iter().map(move |&d| (s, d))).collect();
     let half = jobs.len().div_ceil(2);
-    let run = |part: &[(&'a str, u16)]| -> Vec<(&'a str, u16, Vec<f32>)> {
+    let run = |part: &[(&'a str, u16)]| -> Vec<Fused<'a>> {
         part.iter()
-            .map(|&(set, dpi)| {
+            .flat_map(|&(set, dpi)| {
                 let (fingers, s) = matrix(root, set, dpi);
-                (set, dpi, fused_impostors(&fingers, &s, MAX_VIEWS))
+                VIEWS.map(move |views| Fused { set, dpi, views, scores: fused_impostors(&fingers, &s, views) })
             })
             .collect()
     };
@@ -110,59 +122,71 @@ fn the_threshold_table_is_derived_from_development_sets_only() {
     let Some(root) = datasets() else { return };
     assert!(!DEVELOPMENT.contains(&EVALUATION));
     let mut impostors = Vec::new();
-    let mut by_set: Vec<(&str, Vec<f32>)> = DEVELOPMENT.iter().map(|&s| (s, Vec::new())).collect();
-    for (set, dpi, v) in fused(&root, &DEVELOPMENT) {
+    // Per development set and number of views, the five readings pooled.
+    let mut by_set: Vec<(&str, usize, Vec<f32>)> =
+        DEVELOPMENT.iter().flat_map(|&s| VIEWS.map(move |v| (s, v, Vec::new()))).collect();
+    for f in fused(&root, &DEVELOPMENT) {
         println!(
-            "{set} at {dpi} dpi (development): {} fused impostor comparisons, highest {:.4}",
-            v.len(),
-            v.iter().fold(0.0f32, |a, &b| a.max(b))
+            "{} at {} dpi (development), {} views: {} fused impostor comparisons, highest {:.4}",
+            f.set,
+            f.dpi,
+            f.views,
+            f.scores.len(),
+            f.scores.iter().fold(0.0f32, |a, &b| a.max(b))
         );
-        if let Some((_, all)) = by_set.iter_mut().find(|(s, _)| *s == set) {
-            all.extend_from_slice(&v);
+        if let Some((_, _, all)) = by_set.iter_mut().find(|(s, v, _)| *s == f.set && *v == f.views) {
+            all.extend_from_slice(&f.scores);
         }
-        impostors.extend(v);
+        impostors.extend(f.scores);
     }
-    let tables: Vec<(&str, Calibration)> = by_set.iter().map(|(s, v)| (*s, calibrate(v))).collect();
-    for (set, c) in &tables {
-        println!("{set}, its five readings: {:?}, +{:.3} per decade", c.table, c.per_decade);
+    let tables: Vec<(&str, usize, Calibration)> = by_set.iter().map(|(s, n, v)| (*s, *n, calibrate(v))).collect();
+    for (set, n, c) in &tables {
+        println!("{set}, {n} views, its five readings: {:?}, +{:.3} per decade", c.table, c.per_decade);
     }
     // A sensor the table was not calibrated on, inside the development data: each set against the table
     // the other two give (reported; how far a fourth sensor's rate may stray).
-    for (held, v) in &by_set {
-        let others: Vec<Calibration> = tables.iter().filter(|(s, _)| s != held).map(|(_, c)| c.clone()).collect();
+    for held in DEVELOPMENT {
+        let others: Vec<Calibration> =
+            tables.iter().filter(|(s, _, _)| *s != held).map(|(_, _, c)| c.clone()).collect();
         let c = strictest(&others);
-        let line: Vec<String> = c
-            .table
-            .iter()
-            .map(|&(f, t)| {
-                let over = v.iter().filter(|&&x| x >= t).count();
-                format!("{f:.0e}@{t:.3}: {over} ({:.1}×)", over as f64 / v.len() as f64 / f)
-            })
-            .collect();
-        println!("{held} held out, table of the other two: {}", line.join(", "));
+        for (_, n, v) in by_set.iter().filter(|(s, _, _)| *s == held) {
+            let line: Vec<String> = c
+                .table
+                .iter()
+                .map(|&(f, t)| {
+                    let over = v.iter().filter(|&&x| x >= t).count();
+                    format!("{f:.0e}@{t:.3}: {over} ({:.1}×)", over as f64 / v.len() as f64 / f)
+                })
+                .collect();
+            println!("{held} ({n} views) held out, table of the other two: {}", line.join(", "));
+        }
     }
-    let c = strictest(&tables.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>());
+    let c = strictest(&tables.iter().map(|(_, _, c)| c.clone()).collect::<Vec<_>>());
     println!(
         "recomputed from development ({} comparisons, highest {:.4}): {:?}, +{:.3} per decade beyond",
         c.comparisons, c.highest, c.table, c.per_decade
     );
     println!("in the code: {CALIBRATION:?}, +{EXTRAPOLATION_PER_DECADE:.3} per decade");
     // Reported, never tuned on: the evaluation set's fused impostors at the table's thresholds.
-    let eval: Vec<f32> = fused(&root, &[EVALUATION]).into_iter().flat_map(|(_, _, v)| v).collect();
+    let eval = fused(&root, &[EVALUATION]);
     for n in [1usize, 10, 100, 1_000, 10_000] {
         let t = Threshold::for_identification(1e-4, n);
         let over = impostors.iter().filter(|&&x| t.accepts(tobira_biometrics::Score(x))).count();
         println!("door among {n:>6} templates: threshold {:.3}, development fused impostors over it {over}", t.value());
     }
-    for f in [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8] {
-        let t = Threshold::for_identification(f, 1);
-        let over = eval.iter().filter(|&&x| t.accepts(tobira_biometrics::Score(x))).count();
-        println!(
-            "{EVALUATION} (evaluation): at FMR {f:.0e} (threshold {:.3}) {over}/{} fused impostors over it ({:.2e})",
-            t.value(),
-            eval.len(),
-            over as f64 / eval.len() as f64
-        );
+    for views in VIEWS {
+        let v: Vec<f32> = eval.iter().filter(|f| f.views == views).flat_map(|f| f.scores.iter().copied()).collect();
+        for f in [1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8] {
+            let t = Threshold::for_identification(f, 1);
+            let over = v.iter().filter(|&&x| t.accepts(tobira_biometrics::Score(x))).count();
+            println!(
+                "{EVALUATION} (evaluation), {views} views: at FMR {f:.0e} (threshold {:.3}) {over}/{} fused impostors \
+                 over it ({:.2e})",
+                t.value(),
+                v.len(),
+                over as f64 / v.len() as f64
+            );
+        }
     }
     assert_eq!(c.table.len(), CALIBRATION.len());
     for ((f, t), (cf, ct)) in c.table.iter().zip(CALIBRATION.iter()) {

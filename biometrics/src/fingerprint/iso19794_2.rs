@@ -39,9 +39,10 @@ const VERSION: &[u8; 4] = b" 20\0";
 const HEADER: usize = 24;
 const VIEW_HEADER: usize = 4;
 const MINUTIA: usize = 6;
-/// The most views tobira reads from or writes to one record: the enrolment captures it fuses (issue 17),
-/// and the number the fused score's threshold table was calibrated for (`score.rs`).
-pub const MAX_VIEWS: usize = 3;
+/// The most views tobira reads from or writes to one record: the enrolment captures it fuses (issue 17;
+/// five since session 16, the daemon's default number of captures), and the most the fused score's
+/// threshold table was calibrated for (`score.rs`: three to five).
+pub const MAX_VIEWS: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -335,12 +336,13 @@ mod tests {
             assert_eq!(v.minutiae, w.minutiae);
         }
         assert_eq!(decode(&b), Err(IsoError::Views(3)), "the one-impression reader refuses a fused record");
-        // More than three are not written; a record that claims four is refused.
-        let four: Vec<MinutiaeTemplate> = (0..4).map(|i| f.impression(i, &ImpressionNoise::default())).collect();
-        assert_eq!(decode_views(&encode_views(&four)).unwrap().len(), MAX_VIEWS);
-        let mut b4 = b.clone();
-        b4[22] = 4;
-        assert_eq!(decode_views(&b4), Err(IsoError::Views(4)));
+        // More than five are not written; a record that claims six is refused.
+        let six: Vec<MinutiaeTemplate> = (0..6).map(|i| f.impression(i, &ImpressionNoise::default())).collect();
+        assert_eq!(decode_views(&encode_views(&six)).unwrap().len(), MAX_VIEWS);
+        assert_eq!(MAX_VIEWS, 5);
+        let mut b6 = b.clone();
+        b6[22] = 6;
+        assert_eq!(decode_views(&b6), Err(IsoError::Views(6)));
         // Views of different finger positions are not one finger.
         let mut mixed = b.clone();
         let second = HEADER + VIEW_HEADER + MINUTIA * usize::from(b[HEADER + 3]) + 2;

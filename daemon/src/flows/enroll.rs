@@ -105,7 +105,9 @@ impl Daemon {
             }
         }
         // Mutual consistency, then enrolment fusion (issue 17): the sample that agrees best with the others
-        // anchors the template, all must agree with it, and up to three are stored, compared by the best.
+        // anchors the template, the samples that agree with it (or with one already kept) at the 1:1
+        // threshold are stored, up to five, and compared by the mean of the best two; one that agrees with
+        // none is dropped, never stored, and the enrolment is refused only when fewer than two agree.
         let fused = match FingerTemplate::fuse(&got, &self.matcher.threshold) {
             Some(Ok(f)) => f,
             Some(Err(e)) => return Err(EnrollError::Inconsistent { score: e.score }),
