@@ -659,7 +659,7 @@ pub fn synthetic(fingers: usize) {
 /// 1:N over `n` templates: synthetic identities and the real fingers. Two enrolments of the real fingers, in
 /// the same gallery: the first usable impression alone (probes: the other seven), then — as the daemon
 /// enrols since issue 17 — the first three fused (probes: the other five), with the gallery's shortlist and
-/// then each of `shortlists`, then the first five fused (the recommended `enrollment_samples` since session
+/// then each of `shortlists`, then the first five fused (the default `enrollment_samples` since session
 /// 16; probes: the other three). Rank-1 per role.
 fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) -> anyhow::Result<()> {
     let noise = ImpressionNoise::default();

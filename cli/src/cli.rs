@@ -80,7 +80,7 @@ pub enum Cmd {
         /// Enroll a palm (left | right) instead of a finger.
         #[arg(long, value_parser = ["left", "right"])]
         palm: Option<String>,
-        /// Captures (default: the site's [administration] enrollment_samples, 3).
+        /// Captures (default: the site's [administration] enrollment_samples, 5).
         #[arg(long)]
         samples: Option<u8>,
     },

@@ -59,7 +59,7 @@ pub fn lines(actor: Option<&str>, at: Option<&str>, req: &Request, status: &serd
         presents.push(format!("tobira sim present {at} {actor}"));
     }
     if let Request::Enroll { person, reader, finger, palm, samples } = req {
-        let n = samples.map(u32::from).or(status["enrollment_samples"].as_u64().map(|n| n as u32)).unwrap_or(3);
+        let n = samples.map(u32::from).or(status["enrollment_samples"].as_u64().map(|n| n as u32)).unwrap_or(5);
         let what = match palm {
             Some(hand) => format!("hold your {hand} palm (手のひら静脈) over"),
             None => format!("place your finger {finger} on"),
@@ -138,9 +138,10 @@ mod tests {
         let st = serde_json::json!({"capture_timeout_s": 15, "simulation": true, "bootstrap": false});
         let l = lines(Some("takahashi"), Some("t02-reader"), &req, &st);
         assert_eq!(l[0], "takahashi: place your finger on t02-reader (1/1), 15 s — to prove it is you");
-        assert_eq!(l[1], "tanaka: place your finger 2 on t01-reader (1/3 … 3/3), 15 s each");
+        // The status names no enrollment_samples here: the default, five.
+        assert_eq!(l[1], "tanaka: place your finger 2 on t01-reader (1/5 … 5/5), 15 s each");
         assert!(l[2].contains("tobira sim present t02-reader takahashi"), "{}", l[2]);
-        assert!(l[2].contains("tobira sim present t01-reader tanaka --finger 2   (3 times)"), "{}", l[2]);
+        assert!(l[2].contains("tobira sim present t01-reader tanaka --finger 2   (5 times)"), "{}", l[2]);
         let real = serde_json::json!({"capture_timeout_s": 15, "simulation": false, "bootstrap": false});
         assert_eq!(lines(Some("takahashi"), Some("t02-reader"), &req, &real).len(), 2, "no simulator advice");
         assert!(lines(Some("a"), Some("r"), &Request::Status, &real).is_empty(), "no wait, no prompt");

@@ -327,7 +327,8 @@ fn alarms_review_viewer_ids_viewing_and_key_rotation() {
     let dir = tempfile::tempdir().unwrap();
     let notes = dir.path().join("notified.jsonl");
     let site = format!(
-        "{}\n[administration]\nreview_period_days = 90\nnotify_command = [\"/bin/sh\", \"-c\", \"cat >> '{}'; echo >> '{}'\"]\n",
+        // The demo's file ends with its [administration] section: these keys join it.
+        "{}review_period_days = 90\nnotify_command = [\"/bin/sh\", \"-c\", \"cat >> '{}'; echo >> '{}'\"]\n",
         demo_site(),
         notes.display(),
         notes.display()

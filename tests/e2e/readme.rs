@@ -55,7 +55,8 @@ fn the_new_site_quick_start_runs_as_written() {
     assert!(o.status.success(), "the README's quick start failed:\n{said}\n--- tobirad's log ---\n{log}");
     // What the person following it sees at each step.
     assert!(said.contains("fingerprint") && said.contains("next:"), "--init says what to do next: {said}");
-    assert!(said.contains("tanaka: place your finger 2 on t01-reader (1/3 … 3/3)"), "{said}");
+    // The quick start's site file names no enrollment_samples: the default, five.
+    assert!(said.contains("tanaka: place your finger 2 on t01-reader (1/5 … 5/5)"), "{said}");
     assert!(said.contains("successfully authenticated"), "pamtester logged tanaka in: {said}");
     assert!(said.contains("(times in JST (UTC+09:00))"), "local times: {said}");
     assert!(tmp.join("入退室管理簿.html").exists() && tmp.join("操作者管理簿.csv").exists(), "{said}");

@@ -146,13 +146,17 @@ fn osdp_controller_needs_port_address_and_a_key() {
 
 #[test]
 fn administration_settings_are_checked() {
-    let bad = format!("{DEMO}\n[administration]\nenrollment_samples = 0\n");
+    // The demo's file ends with its [administration] section: keys appended land in it.
+    let bad = DEMO.replacen("enrollment_samples = 3", "enrollment_samples = 0", 1);
     assert_eq!(err_of(&bad).field.as_deref(), Some("administration.enrollment_samples"));
-    let bad = format!("{DEMO}\n[administration]\nnotify_command = [\"notify-send\"]\n");
+    let bad = format!("{DEMO}notify_command = [\"notify-send\"]\n");
     assert_eq!(err_of(&bad).field.as_deref(), Some("administration.notify_command"));
-    let s = parse_site("site.toml", &format!("{DEMO}\n[administration]\nreview_period_days = 90\n")).unwrap();
+    let s = parse_site("site.toml", &format!("{DEMO}review_period_days = 90\n")).unwrap();
     assert_eq!(s.administration.review_period_days, 90);
-    assert_eq!(s.administration.enrollment_samples, 3);
+    assert_eq!(s.administration.enrollment_samples, 3, "the demo's own setting");
+    // Issue 17 (session 16): five captures unless the site says otherwise.
+    let without = DEMO.replacen("enrollment_samples = 3", "", 1);
+    assert_eq!(parse_site("site.toml", &without).unwrap().administration.enrollment_samples, 5);
 }
 
 // ---- [regulation] (issue 21 §6) ----
@@ -248,9 +252,9 @@ fn art_003_11_media_rules_follow_the_preset_and_its_overrides() {
 #[test]
 fn ledger_dates_are_iso_or_era() {
     assert!(!parse_site("site.toml", DEMO).unwrap().administration.ledger_era);
-    let era = format!("{DEMO}\n[administration]\nledger_dates = \"era\"\n");
+    let era = format!("{DEMO}ledger_dates = \"era\"\n");
     assert!(parse_site("site.toml", &era).unwrap().administration.ledger_era);
-    let bad = format!("{DEMO}\n[administration]\nledger_dates = \"reiwa\"\n");
+    let bad = format!("{DEMO}ledger_dates = \"reiwa\"\n");
     let e = err_of(&bad);
     assert_eq!((e.line, e.field.as_deref()), (line_of(&bad, "ledger_dates"), Some("administration.ledger_dates")));
     assert!(e.message.contains("令和8年11月24日"), "{e}");
