@@ -656,11 +656,11 @@ pub fn synthetic(fingers: usize) {
     println!("    failure to enrol {}/{}, median minutiae {}", f.fte, f.fingers * f.impressions, f.minutiae_median);
 }
 
-/// 1:N over `n` templates: synthetic identities and the real fingers. Two enrolments of the real fingers, in
-/// the same gallery: the first usable impression alone (probes: the other seven), then — as the daemon
-/// enrols since issue 17 — the first three fused (probes: the other five), with the gallery's shortlist and
-/// then each of `shortlists`, then the first five fused (the default `enrollment_samples` since session
-/// 16; probes: the other three). Rank-1 per role.
+/// 1:N over `n` templates: synthetic identities and the real fingers. Three enrolments of the real fingers,
+/// in turn in the same gallery: the first usable impression alone (probes: the other seven); the first three
+/// fused, as the daemon enrolled from issue 17 until session 16 (probes: the other five), with the gallery's
+/// shortlist and then each of `shortlists`; the first five fused, the default `enrollment_samples` since
+/// session 16 (probes: the other three). Rank-1 per role.
 fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) -> anyhow::Result<()> {
     let noise = ImpressionNoise::default();
     let mut g: Gallery<u64> = Gallery::new();
