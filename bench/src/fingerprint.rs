@@ -512,15 +512,22 @@ fn fusion(items: &[Item], ours_pairs: &[f64], nist_pairs: &[f64], set: &str) -> 
     })
 }
 
+/// A set's fingers in file order, and where a finger's impression is among `items` (`None` when that
+/// impression is missing): what the fusion folds look their captures and probes up by.
+fn by_finger(items: &[Item]) -> (Vec<u32>, impl Fn(u32, u32) -> Option<usize> + '_) {
+    let mut fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
+    fingers.dedup();
+    let find =
+        |finger: u32, impression: u32| items.iter().position(|i| i.finger == finger && i.impression == impression);
+    (fingers, find)
+}
+
 /// Enrolment as the daemon does it (issue 17, session 16), on one set's directed score matrix: eight folds,
 /// impressions k … k + `captures` − 1 (mod 8) captured, the ones that agree kept at the 1:1 threshold
 /// (`enrolled::agreeing`, at most `MAX_VIEWS`), a finger whose captures do not agree refused; every other
 /// impression probes every enrolled finger, fused by the daemon's rule.
 fn as_the_daemon(items: &[Item], s: &[Vec<f64>], captures: u32) -> AsEnrolled {
-    let find =
-        |finger: u32, impression: u32| items.iter().position(|i| i.finger == finger && i.impression == impression);
-    let mut fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
-    fingers.dedup();
+    let (fingers, find) = by_finger(items);
     let threshold = tobira_biometrics::Threshold::default().value();
     let (mut genuine, mut impostor, mut refused, mut enrolments) = (Vec::new(), Vec::new(), 0, 0);
     for fold in 0..8u32 {
@@ -551,10 +558,7 @@ fn as_the_daemon(items: &[Item], s: &[Vec<f64>], captures: u32) -> AsEnrolled {
 type Lists = [Vec<f64>; 5];
 
 fn fuse(items: &[Item], s: &[Vec<f64>]) -> ([Option<Rates>; 5], Lists, Lists) {
-    let find =
-        |finger: u32, impression: u32| items.iter().position(|i| i.finger == finger && i.impression == impression);
-    let mut fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
-    fingers.dedup();
+    let (fingers, find) = by_finger(items);
     let mut gen_s: Lists = Default::default();
     let mut imp: Lists = Default::default();
     for fold in 0..8u32 {

@@ -233,12 +233,19 @@ pub fn calibrate(impostors: &[f32]) -> Calibration {
     let decades = (MEASURED[0] / MEASURED[MEASURED.len() - 1]).log10() as f32;
     let rise = table[table.len() - 1].1 - table[0].1;
     let per_decade = ((rise / decades) * 1000.0).ceil() / 1000.0;
-    let (last_f, last_t) = table[table.len() - 1];
+    extrapolate(&mut table, per_decade);
+    Calibration { table, per_decade, comparisons: n, highest }
+}
+
+/// Appends the [`EXTRAPOLATED`] rates to a table of the [`MEASURED`] ones: from its strictest point on a
+/// straight line in log(FMR), `per_decade` higher each decade, rounded to 0.001. One line for
+/// [`calibrate`] and [`strictest`], so the daemon's table and a recomputed one extend alike.
+fn extrapolate(table: &mut Vec<(f64, f32)>, per_decade: f32) {
+    let Some(&(last_f, last_t)) = table.last() else { return };
     for &f in &EXTRAPOLATED {
         let d = (last_f / f).log10().round() as f32;
         table.push((f, ((last_t + per_decade * d) * 1000.0).round() / 1000.0));
     }
-    Calibration { table, per_decade, comparisons: n, highest }
 }
 
 /// The strictest of several sensors' tables (issue 17, session 16): at each measured rate the highest of
@@ -248,20 +255,13 @@ pub fn calibrate(impostors: &[f32]) -> Calibration {
 /// the table is the one under which every development sensor holds each rate on its own. It does not make
 /// a sensor worse than all of them safe (README, "The threshold table": each set held out).
 pub fn strictest(tables: &[Calibration]) -> Calibration {
-    let n = MEASURED.len();
-    let measured: Vec<(f64, f32)> = MEASURED
+    let mut table: Vec<(f64, f32)> = MEASURED
         .iter()
         .enumerate()
         .map(|(k, &f)| (f, tables.iter().filter_map(|c| c.table.get(k)).map(|p| p.1).fold(0.0, f32::max)))
         .collect();
     let per_decade = tables.iter().map(|c| c.per_decade).fold(0.0, f32::max);
-    let mut table = measured;
-    if let Some(&(last_f, last_t)) = table.get(n - 1) {
-        for &f in &EXTRAPOLATED {
-            let d = (last_f / f).log10().round() as f32;
-            table.push((f, ((last_t + per_decade * d) * 1000.0).round() / 1000.0));
-        }
-    }
+    extrapolate(&mut table, per_decade);
     Calibration {
         table,
         per_decade,
