@@ -402,7 +402,7 @@ fn print_summary(sets: &[SetSummary]) {
             );
         }
     }
-    println!("    enrolment fusion, 3 captures (the daemon's default), EER % (FMR1000 %), ours | NIST:");
+    println!("    enrolment fusion, 3 captures stored (the demo site's number), EER % (FMR1000 %), ours | NIST:");
     for want in [Role::Development, Role::Evaluation, Role::Unassigned] {
         for s in sets.iter().filter(|s| s.role == want) {
             println!("      {:<24} {}", s.set, s.fusion.line());

@@ -67,7 +67,10 @@ fn main() {
     // FVC_MINPERIOD=P, FVC_PORES=N: the extraction trials of `image::Trial` (default: the daemon's extractor).
     let trial = tobira_biometrics::image::Trial {
         min_period: std::env::var("FVC_MINPERIOD").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0),
-        pore: std::env::var("FVC_PORES").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+        pore: std::env::var("FVC_PORES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(tobira_biometrics::image::PORE_FILL),
     };
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
@@ -111,33 +114,34 @@ fn main() {
             counts.push(t.minutiae.len());
             items.push((f.parse::<u32>().unwrap(), i.parse::<u32>().unwrap(), Prepared::new(&t)));
         }
-        if let Ok(sweep) = std::env::var("FVC_SWEEP") {
-            // name=v1,v2;name=...
-            let mut configs = vec![tobira_biometrics::fingerprint::matcher::Params::default()];
-            for part in sweep.split(';') {
-                let (k, vs) = part.split_once('=').unwrap();
-                let mut next = Vec::new();
-                for c in &configs {
-                    for v in vs.split(',') {
-                        let v: f32 = v.parse().unwrap();
-                        let mut c = *c;
-                        match k {
-                            "hyp" => c.hypotheses = v as usize,
-                            "whyp" => c.weighted_hypotheses = v as usize,
-                            "tol" => c.tol = v,
-                            "growth" => c.growth = v,
-                            "angle" => c.angle = v,
-                            "min" => c.min_count = v,
-                            "local" => c.min_local = v,
-                            "lambda" => c.lambda = v,
-                            "alpha" => c.alpha = v,
-                            _ => panic!("{k}"),
-                        }
-                        next.push(c);
+        if let Ok(path) = std::env::var("FVC_MATRIX") {
+            // Every ordered pair, "set dpi probe_finger probe_impression ref_finger ref_impression score" a
+            // line, appended: enough to study a fusion rule offline (`scripts/fusion-rules`). With FVC_SWEEP
+            // its first configuration's tolerances, else the daemon's.
+            let pr = std::env::var("FVC_SWEEP").ok().map_or_else(Default::default, |s| sweep_configs(&s)[0]);
+            use std::io::Write;
+            let set = std::path::Path::new(&dir).file_name().and_then(|n| n.to_str()).unwrap_or(&dir);
+            let mut out = String::new();
+            for a in &items {
+                for b in &items {
+                    if (a.0, a.1) != (b.0, b.1) {
+                        out += &format!(
+                            "{set} {dpi} {} {} {} {} {}\n",
+                            a.0,
+                            a.1,
+                            b.0,
+                            b.1,
+                            compare_with(&a.2, &b.2, &pr).0
+                        );
                     }
                 }
-                configs = next;
             }
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
+            f.write_all(out.as_bytes()).unwrap();
+            continue;
+        }
+        if let Ok(sweep) = std::env::var("FVC_SWEEP") {
+            let configs = sweep_configs(&sweep);
             for c in configs {
                 let (mut g, mut im) = (Vec::new(), Vec::new());
                 let t0 = Instant::now();
@@ -163,23 +167,6 @@ fn main() {
                 }
                 println!("{dir} {c:?}: EER {:.2} FMR1000 {:.2} mean {us:.1} µs", r.eer, r.fmr1000);
             }
-            continue;
-        }
-        if let Ok(path) = std::env::var("FVC_MATRIX") {
-            // Every ordered pair, "set dpi probe_finger probe_impression ref_finger ref_impression score" a
-            // line, appended: enough to study a fusion rule offline (`scripts/fusion-rules`).
-            use std::io::Write;
-            let set = std::path::Path::new(&dir).file_name().and_then(|n| n.to_str()).unwrap_or(&dir);
-            let mut out = String::new();
-            for a in &items {
-                for b in &items {
-                    if (a.0, a.1) != (b.0, b.1) {
-                        out += &format!("{set} {dpi} {} {} {} {} {}\n", a.0, a.1, b.0, b.1, compare(&a.2, &b.2).0);
-                    }
-                }
-            }
-            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
-            f.write_all(out.as_bytes()).unwrap();
             continue;
         }
         let repeat: usize = std::env::var("FVC_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
@@ -276,4 +263,34 @@ pub fn debug(path: &str, out: &str) {
     }
     rgb.save(out).unwrap();
     eprintln!("{} minutiae, quality {q}", t.minutiae.len());
+}
+
+/// FVC_SWEEP's configurations: "name=v1,v2;name=..." over the matcher's tolerances, every combination.
+fn sweep_configs(sweep: &str) -> Vec<tobira_biometrics::fingerprint::matcher::Params> {
+    let mut configs = vec![tobira_biometrics::fingerprint::matcher::Params::default()];
+    for part in sweep.split(';') {
+        let (k, vs) = part.split_once('=').unwrap();
+        let mut next = Vec::new();
+        for c in &configs {
+            for v in vs.split(',') {
+                let v: f32 = v.parse().unwrap();
+                let mut c = *c;
+                match k {
+                    "hyp" => c.hypotheses = v as usize,
+                    "whyp" => c.weighted_hypotheses = v as usize,
+                    "tol" => c.tol = v,
+                    "growth" => c.growth = v,
+                    "angle" => c.angle = v,
+                    "min" => c.min_count = v,
+                    "local" => c.min_local = v,
+                    "lambda" => c.lambda = v,
+                    "alpha" => c.alpha = v,
+                    _ => panic!("{k}"),
+                }
+                next.push(c);
+            }
+        }
+        configs = next;
+    }
+    configs
 }

@@ -250,8 +250,21 @@ const MAX_ENLARGEMENT: f32 = 1.5;
 /// quality (0–100).
 pub fn extract_minutiae(input: &GrayImage) -> (MinutiaeTemplate, u8) {
     let img = input.normalised();
-    minutiae_with(&img, &enhance(&img), 0)
+    minutiae_with(&img, &enhance(&img), PORE_FILL)
 }
+
+/// Holes of at most this many pixels in the binarised ridges are filled before thinning: sweat pores, which
+/// an optical sensor at 500 dpi shows as specks of valley inside a ridge (FVC2000 DB3 above all), and which
+/// thinning turns into rings and false bifurcations. A real valley ending or a lake between ridges is larger
+/// (a ridge period is 8–11 pixels). Tried in session 14 (issue 17) and not adopted then, because one
+/// development impostor pair raised the pooled threshold table; adopted in session 17, judged the way the
+/// table is now made (the strictest of the per-sensor tables, best two of 3 and of 5 impressions fused,
+/// `scripts/fusion-rules --views N`, the development sets at 480–520 dpi): fewer genuine attempts refused at
+/// every door size on every development sensor — doors of 1 / 10,000 templates with five impressions,
+/// FVC2000 DB1 2.0 → 1.8 % / 13.4 → 11.8 %, DB2 5.2 → 4.6 / 13.8 → 12.9, DB3 19.0 → 17.3 / 45.6 → 43.5 —
+/// while the single comparisons' mean EER moved 3.01 → 3.23 / 4.57 → 4.71 / 6.67 → 5.72 %. Other sizes the
+/// same way: 8 level with 12 (within 0.7 points at every door), 16 and 20 worse with five impressions.
+pub const PORE_FILL: usize = 12;
 
 /// The median ridge period of a print's foreground blocks, in pixels; `None` without a foreground.
 pub fn median_period(f: &super::Field) -> Option<f32> {
@@ -263,11 +276,10 @@ pub fn median_period(f: &super::Field) -> Option<f32> {
     Some(*v.select_nth_unstable_by(mid, f32::total_cmp).1)
 }
 
-/// Extraction changes tried for issue 17 and not adopted, kept for the development harness
-/// (`examples/fvc.rs`: `FVC_MINPERIOD`, `FVC_PORES`; `scripts/fvc-jitter`) so that the next calibration can
-/// judge them again (README, "Tried on development and not adopted"). The default is the daemon's
-/// extractor.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// Extraction changes tried for issue 17, kept for the development harness (`examples/fvc.rs`:
+/// `FVC_MINPERIOD`, `FVC_PORES`; `scripts/fvc-jitter`) so that the next calibration can judge them again
+/// (README, "Tried on development and not adopted"). The default is the daemon's extractor.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Trial {
     /// A print whose median ridge period is below this many pixels (a finer-ridged finger, or a sensor
     /// whose resolution is lower than it declares) is enlarged until it is not (at most
@@ -276,9 +288,16 @@ pub struct Trial {
     /// not the real development sets. 0: off.
     pub min_period: f32,
     /// Holes of at most this many pixels in the binarised ridges (sweat pores, which thinning turns into
-    /// rings and false bifurcations) are filled before thinning. 12 lowered the development EERs (DB3 6.67
-    /// → 5.72 % averaged over 480–520 dpi) but raised the threshold table's 1e-4 point. 0: off.
+    /// rings and false bifurcations) are filled before thinning; the daemon's is [`PORE_FILL`]. 0: off
+    /// (the extractor before session 17).
     pub pore: usize,
+}
+
+impl Default for Trial {
+    /// The daemon's extractor: no enlargement, pores filled.
+    fn default() -> Trial {
+        Trial { min_period: 0.0, pore: PORE_FILL }
+    }
 }
 
 /// [`extract_minutiae`] with a [`Trial`]'s changes.
