@@ -66,7 +66,13 @@ pub struct Params {
     /// clear part of a print whose best-agreeing pairs lie in noise. Chosen on the development sets
     /// (issue 17; FVC2000 DB1 / DB2 / DB3 all-pairs EER %, 12 plain hypotheses and N weighted ones: N = 0
     /// → 2.85 / 4.65 / 8.93, 8 → 2.85 / 5.00 / 6.80, 12 → 2.85 / 4.65 / 7.15, 16 → 2.85 / 4.28 / 6.78,
-    /// 20 → 2.90 / 4.28 / 6.78). Each hypothesis costs a pairing pass, so the time grows with N.
+    /// 20 → 2.90 / 4.28 / 6.78), so 16 was kept. Judged again in session 17 where the daemon decides (the
+    /// genuine attempts refused at doors of 1 … 10,000 templates, the table re-derived for each, means over
+    /// five readings, the pores filled; `scripts/fusion-rules --views N`), 8 refuses fewer at every door
+    /// on every development sensor with three impressions (DB3 26.2 → 25.2 % at a door of one, 51.6 → 50.2 %
+    /// at 10,000) and level or fewer with five, while the single comparisons' mean EER rises 3.23 → 3.30 /
+    /// 4.71 → 4.92 / 5.72 → 6.14 %; and each hypothesis costs a pairing pass: DB3's comparison takes a
+    /// quarter less time (64 → 48 µs mean). 8 since session 17.
     pub hypotheses: usize,
     pub weighted_hypotheses: usize,
     /// Pairing tolerance at the anchor (pixels), its growth per pixel of distance, and the direction
@@ -97,7 +103,7 @@ impl Params {
     /// Chosen on the FVC 2000/2002 "B" sets (`tobira-bench fingerprint`); see README, Performance.
     pub const DEFAULT: Params = Params {
         hypotheses: 12,
-        weighted_hypotheses: 16,
+        weighted_hypotheses: 8,
         tol: 9.0,
         growth: 0.05,
         angle: 0.4,
