@@ -531,7 +531,7 @@ fn as_the_daemon(items: &[Item], s: &[Vec<f64>], captures: u32) -> AsEnrolled {
     let threshold = tobira_biometrics::Threshold::default().value();
     let (mut genuine, mut impostor, mut refused, mut enrolments) = (Vec::new(), Vec::new(), 0, 0);
     for fold in 0..8u32 {
-        let window: Vec<u32> = (0..captures).map(|k| (fold + k) % 8 + 1).collect();
+        let window = window(fold, captures);
         let mut enrolled: Vec<(u32, Vec<usize>)> = Vec::new();
         for &f in &fingers {
             let Some(caps) = window.iter().map(|&i| find(f, i)).collect::<Option<Vec<usize>>>() else { continue };
@@ -555,6 +555,12 @@ fn as_the_daemon(items: &[Item], s: &[Vec<f64>], captures: u32) -> AsEnrolled {
     AsEnrolled { captures, genuine, impostor, refused, enrolments }
 }
 
+/// The impressions (numbered 1 … 8 as in the FVC files) a fusion fold enrols: `captures` in a row from
+/// `fold + 1`, wrapping past the eighth.
+fn window(fold: u32, captures: u32) -> Vec<u32> {
+    (0..captures).map(|k| (fold + k) % 8 + 1).collect()
+}
+
 type Lists = [Vec<f64>; 5];
 
 fn fuse(items: &[Item], s: &[Vec<f64>]) -> ([Option<Rates>; 5], Lists, Lists) {
@@ -562,7 +568,7 @@ fn fuse(items: &[Item], s: &[Vec<f64>]) -> ([Option<Rates>; 5], Lists, Lists) {
     let mut gen_s: Lists = Default::default();
     let mut imp: Lists = Default::default();
     for fold in 0..8u32 {
-        let enrolled_imps: Vec<u32> = (0..CAPTURES).map(|k| (fold + k) % 8 + 1).collect();
+        let enrolled_imps = window(fold, CAPTURES);
         // Each finger's captures, and the one the daemon would keep (best sum of scores with the others).
         let enrolled: Vec<(u32, Vec<usize>, usize)> = fingers
             .iter()

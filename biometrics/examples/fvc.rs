@@ -65,12 +65,10 @@ fn main() {
         return;
     }
     // FVC_MINPERIOD=P, FVC_PORES=N: the extraction trials of `image::Trial` (default: the daemon's extractor).
+    let daemon = tobira_biometrics::image::Trial::default();
     let trial = tobira_biometrics::image::Trial {
-        min_period: std::env::var("FVC_MINPERIOD").ok().and_then(|v| v.parse().ok()).unwrap_or(0.0),
-        pore: std::env::var("FVC_PORES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(tobira_biometrics::image::PORE_FILL),
+        min_period: std::env::var("FVC_MINPERIOD").ok().and_then(|v| v.parse().ok()).unwrap_or(daemon.min_period),
+        pore: std::env::var("FVC_PORES").ok().and_then(|v| v.parse().ok()).unwrap_or(daemon.pore),
     };
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
