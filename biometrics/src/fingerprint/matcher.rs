@@ -72,7 +72,7 @@ pub struct Params {
     /// on every development sensor with three impressions (DB3 26.2 → 25.2 % at a door of one, 51.6 → 50.2 %
     /// at 10,000) and level or fewer with five, while the single comparisons' mean EER rises 3.23 → 3.30 /
     /// 4.71 → 4.92 / 5.72 → 6.14 %; and each hypothesis costs a pairing pass: DB3's comparison takes a
-    /// quarter less time (64 → 48 µs mean). 8 since session 17.
+    /// quarter less time (bench median 63.6 → 48.9 µs). 8 since session 17.
     pub hypotheses: usize,
     pub weighted_hypotheses: usize,
     /// Pairing tolerance at the anchor (pixels), its growth per pixel of distance, and the direction
