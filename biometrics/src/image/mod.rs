@@ -11,7 +11,7 @@ mod segment;
 pub(crate) mod window;
 
 pub use enhance::{Analysis, Enhanced, Field, analyse, enhance, filter};
-pub use extract::{PORE_FILL, Trial, extract_minutiae, extract_minutiae_with, median_period, quality};
+pub use extract::{MIN_PERIOD, PORE_FILL, Trial, extract_minutiae, extract_minutiae_with, median_period, quality};
 pub use gray::{GrayImage, ImageError, TARGET_DPI};
 pub use orientation::{OrientationField, orientation_field};
 pub use segment::{Mask, segment};
