@@ -266,7 +266,9 @@ pub fn extract_minutiae(input: &GrayImage) -> (MinutiaeTemplate, u8) {
 /// tails closer together (DB2 held out reaches the other two's 1e-4 point 3.7 times the target instead of
 /// 22); read at 550–570 dpi (prints about 11 % finer than declared) DB2 / DB3 / DB4 gain as well (4.71 /
 /// 6.56 / 5.28 → 4.30 / 6.00 / 3.99 %) and DB1 loses a little (4.06 → 4.29). At each set's own strict
-/// points DB1 and DB3 separate slightly less (README, "A ridge-period floor").
+/// points DB1 and DB3 separate slightly less, and the evaluation sensor, read after the choice, lets more
+/// fused impostors over the table's thresholds (1:1 3.2 → 7.0 times the target with five impressions;
+/// README, "A ridge-period floor, adopted" and "The threshold table").
 pub const MIN_PERIOD: f32 = 8.5;
 
 /// Holes of at most this many pixels in the binarised ridges are filled before thinning: sweat pores, which
