@@ -64,8 +64,10 @@ unsafe extern "C" {
     static mut errorfp: *mut libc::FILE;
 }
 
-/// Serialises bozorth3, whose state lives in C globals.
-static BOZORTH: Mutex<()> = Mutex::new(());
+/// NBIS's C code (bozorth3's tables, mindtct's working state) lives in globals: one caller at a time in this
+/// process, ours or nbis-rs's own (a test that called nbis-rs's `compare` beside ours once changed one of
+/// the reference's scores, 126 → 204, on FVC2000 DB1 102_1 against 102_5).
+static NBIS: Mutex<()> = Mutex::new(());
 static ERRORFP: Once = Once::new();
 
 /// One minutia as mindtct's LFS holds it (`MINUTIA` of lfs.h): top-left origin, `direction` in LFS's units
@@ -109,6 +111,13 @@ fn direction(angle: f64) -> i32 {
     ((90.0 - angle) / DEGREES_PER_DIRECTION).round().rem_euclid(32.0) as i32
 }
 
+/// Runs `f` — a call into nbis-rs's own API (`extract_minutiae`, `Minutiae::compare`) — holding the lock
+/// this module's calls into NBIS hold, so it never runs beside them.
+pub fn exclusive<T>(f: impl FnOnce() -> T) -> T {
+    let _g = NBIS.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 /// NBIS's `sround` (defs.h): half away from zero by truncation.
 fn sround(x: f64) -> i32 {
     if x < 0.0 { (x - 0.5) as i32 } else { (x + 0.5) as i32 }
@@ -126,7 +135,8 @@ impl NistTemplate {
             .map_err(|e| NistError::Extract(e.to_string()))?
             .into_dimensions()
             .map_err(|e| NistError::Extract(e.to_string()))?;
-        let m = nbis::extract_minutiae(image, Some(ppi)).map_err(|e| NistError::Extract(format!("{e:?}")))?;
+        let m =
+            exclusive(|| nbis::extract_minutiae(image, Some(ppi))).map_err(|e| NistError::Extract(format!("{e:?}")))?;
         Ok(Self::from_mindtct(&m, height as i32))
     }
 
@@ -186,7 +196,7 @@ impl NistTemplate {
     /// bozorth3's raw score of `self` (the probe) against `reference`, one-directional as the `bozorth3`
     /// command computes it. 0 when either side has fewer than [`BOZORTH_MIN_MINUTIAE`].
     pub fn compare(&self, reference: &NistTemplate) -> i32 {
-        let _g = BOZORTH.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = NBIS.lock().unwrap_or_else(|e| e.into_inner());
         ERRORFP.call_once(|| {
             // SAFETY: under the lock; bozorth3 would fprintf to a NULL FILE* on a warning. nbis-rs sets it to
             // stderr on its first compare, which this module never calls; fd 2 is always open.
