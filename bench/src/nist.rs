@@ -196,22 +196,23 @@ impl NistTemplate {
     /// bozorth3's raw score of `self` (the probe) against `reference`, one-directional as the `bozorth3`
     /// command computes it. 0 when either side has fewer than [`BOZORTH_MIN_MINUTIAE`].
     pub fn compare(&self, reference: &NistTemplate) -> i32 {
-        let _g = NBIS.lock().unwrap_or_else(|e| e.into_inner());
-        ERRORFP.call_once(|| {
-            // SAFETY: under the lock; bozorth3 would fprintf to a NULL FILE* on a warning. nbis-rs sets it to
-            // stderr on its first compare, which this module never calls; fd 2 is always open.
-            unsafe {
-                if (*std::ptr::addr_of!(errorfp)).is_null() {
-                    errorfp = libc::fdopen(2, c"w".as_ptr());
+        exclusive(|| {
+            ERRORFP.call_once(|| {
+                // SAFETY: under the lock; bozorth3 would fprintf to a NULL FILE* on a warning. nbis-rs sets it to
+                // stderr on its first compare, which this module never calls; fd 2 is always open.
+                unsafe {
+                    if (*std::ptr::addr_of!(errorfp)).is_null() {
+                        errorfp = libc::fdopen(2, c"w".as_ptr());
+                    }
                 }
-            }
-        });
-        // bozorth_main takes non-const pointers but only reads through them (bozorth_probe_init and
-        // bozorth_gallery_init pass the columns to bz_comp, which reads; bz_match_score reads).
-        let p = std::ptr::from_ref::<XytStruct>(&self.xyt).cast_mut();
-        let g = std::ptr::from_ref::<XytStruct>(&reference.xyt).cast_mut();
-        // SAFETY: both point to a live `struct xyt_struct` with nrows ≤ 150 ≤ MAX_BOZORTH_MINUTIAE that the C
-        // side does not write; the lock keeps bozorth3's global tables to one caller.
-        unsafe { bozorth_main(p, g) }
+            });
+            // bozorth_main takes non-const pointers but only reads through them (bozorth_probe_init and
+            // bozorth_gallery_init pass the columns to bz_comp, which reads; bz_match_score reads).
+            let p = std::ptr::from_ref::<XytStruct>(&self.xyt).cast_mut();
+            let g = std::ptr::from_ref::<XytStruct>(&reference.xyt).cast_mut();
+            // SAFETY: both point to a live `struct xyt_struct` with nrows ≤ 150 ≤ MAX_BOZORTH_MINUTIAE that the C
+            // side does not write; the lock keeps bozorth3's global tables to one caller.
+            unsafe { bozorth_main(p, g) }
+        })
     }
 }
