@@ -16,6 +16,7 @@ pub mod image;
 pub mod palm;
 pub mod sample;
 pub mod score;
+pub mod site_check;
 pub use tobira_sample::synthetic;
 #[cfg(test)]
 mod synthetic_tests;

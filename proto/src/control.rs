@@ -53,6 +53,10 @@ pub enum Request {
     Devices,
     /// Consistency checks an administrator runs routinely (e.g. exactly two site administrators, 003 §5(4)).
     Check,
+    /// Whether the threshold tables hold on the site's own readers (issue 17): the enrolled people compared
+    /// with one another as a login and a door compare, one row per decision with the measured false-match
+    /// rate's bounds and a verdict. Open like `Check` (only counts and scores are answered); one at a time.
+    ThresholdCheck,
     PersonAdd(PersonAdd),
     PersonList,
     /// One page of the people, sorted by user ID, whose ID, name or section contains `query` (all when

@@ -25,5 +25,6 @@ mod restore;
 mod service;
 mod sim_palms;
 mod strangers;
+mod thresholds;
 mod trust;
 mod upgrade;

@@ -20,5 +20,6 @@ pub mod router;
 pub mod sim;
 pub mod status;
 pub mod templates;
+pub mod threshold_check;
 pub mod viewer;
 pub mod visits;

@@ -104,6 +104,7 @@ async fn route(d: &Daemon, c: Option<&ActorClaim>, req: Request) -> Answer {
         Request::SignIn { client } => d.sign_in(c, &client).await,
         Request::Devices => Ok(status::devices(d)),
         Request::Check => status::check(d).await,
+        Request::ThresholdCheck => crate::admin::threshold_check::threshold_check(d).await,
         Request::PersonAdd(p) => people::add(d, c, p).await,
         Request::PersonList => people::list(d),
         Request::PersonPage(q) => crate::admin::listing::person_page(d, &q),

@@ -181,9 +181,12 @@ fn run(cli: Cli) -> i32 {
                         v.get("reason").and_then(|r| r.as_str()),
                         Some("CARD_ACCEPTED" | "SECOND_SAMPLE_REQUIRED" | "SAME_SAMPLE_TWICE")
                     );
-                    let denied = !step
-                        && (v.get("granted").and_then(|g| g.as_bool()) == Some(false)
-                            || v.get("ok").and_then(|g| g.as_bool()) == Some(false));
+                    // `threshold-check`: a rate over twice its target is something to act on.
+                    let exceeds = v.as_array().is_some_and(|rows| rows.iter().any(|r| r["exceeds"] == true));
+                    let denied = exceeds
+                        || !step
+                            && (v.get("granted").and_then(|g| g.as_bool()) == Some(false)
+                                || v.get("ok").and_then(|g| g.as_bool()) == Some(false));
                     if json {
                         print_value(&v, json);
                     } else {

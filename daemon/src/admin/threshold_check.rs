@@ -1,0 +1,181 @@
+//! `tobira threshold-check`: does the threshold table hold on this site's own readers? (issue 17 §2–3)
+//!
+//! The site's enrolled people, compared with one another exactly as a login or a door compares a
+//! stranger (`tobira_biometrics::site_check`), are impostor attempts on the site's own sensors: how often
+//! they reach each threshold is the site's false-match rate, measured, not assumed from sensors the tables
+//! were made on. One row per decision (the 1:1 login, doors of 1, 10, 100 … templates up to the site's
+//! own size), each with its 95 % bounds and a verdict; the command exits 1 when a rate is over twice its
+//! target. Only counts and scores leave the daemon, never a template or who scored what.
+//!
+//! CPU: the comparisons run on one blocking thread (a door keeps the other cores), one check at a time, and
+//! within [`BUDGET`]; a larger site is checked on an even sample of its people, said in the answer.
+
+use crate::node::daemon::Daemon;
+use crate::refusal::{Answer, Refusal};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tobira_biometrics::palm::PalmThreshold;
+use tobira_biometrics::site_check::{RateCheck, Verdict, check_rate, finger_impostors, palm_impostors};
+use tobira_biometrics::{PreparedFinger, Threshold};
+use tobira_proto::ErrorCode;
+
+/// Comparisons a check may make (about 25 s at the bench's 30–40 µs a fingerprint comparison; the CLI
+/// waits 60 s for an answer).
+const BUDGET: usize = 600_000;
+/// A check that runs past this (a slow machine, a busy one) stops and says so rather than answer late.
+const DEADLINE: Duration = Duration::from_secs(50);
+
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// The even sample of `n` people whose comparisons fit `budget`, given each person's templates' views:
+/// every k-th person in the registry's order, k as small as fits.
+fn sample<T: Clone>(people: &[(usize, T)], budget: usize) -> Vec<T> {
+    for k in 1..=people.len().max(1) {
+        let kept: Vec<&(usize, T)> = people.iter().step_by(k).collect();
+        let views: usize = kept.iter().map(|p| p.0).sum();
+        // Each view against every other person's views (its own person's are skipped; counted anyway, an
+        // upper bound).
+        if views * views <= budget || kept.len() <= 2 {
+            return kept.into_iter().map(|p| p.1.clone()).collect();
+        }
+    }
+    Vec::new()
+}
+
+/// The doors reported: 1, 10, 100 … templates, up to the number enrolled of the modality (a door cannot
+/// allow more).
+fn doors(enrolled: usize) -> Vec<usize> {
+    let mut v = vec![1];
+    while v.last().is_some_and(|&n| n * 10 <= enrolled) {
+        v.push(v[v.len() - 1] * 10);
+    }
+    v
+}
+
+fn row(modality: &str, decision: String, people: usize, c: &RateCheck) -> serde_json::Value {
+    let verdict = match c.verdict {
+        Verdict::Holds => "holds (基準内)".to_string(),
+        Verdict::Exceeds => "EXCEEDS twice the target (基準超過)".to_string(),
+        Verdict::TooFewAttempts => format!(
+            "too few attempts to tell (判定不能): {} with none reaching it would show it",
+            tobira_biometrics::site_check::attempts_needed(c.target)
+        ),
+    };
+    serde_json::json!({
+        "modality": modality,
+        "decision": decision,
+        "target_fmr": format!("{:.0e}", c.target),
+        "threshold": format!("{:.3}", c.threshold),
+        "people": people,
+        "attempts": c.attempts,
+        "reached": c.reached,
+        "rate_95": format!("{:.1e} – {:.1e}", c.lower, c.upper),
+        "verdict": verdict,
+        "exceeds": c.verdict == Verdict::Exceeds,
+    })
+}
+
+pub async fn threshold_check(d: &Daemon) -> Answer {
+    if RUNNING.swap(true, Ordering::AcqRel) {
+        return Err(Refusal {
+            code: ErrorCode::Unavailable,
+            message: "a threshold check is already running (照合閾値の確認中): wait for it".into(),
+        });
+    }
+    struct Done;
+    impl Drop for Done {
+        fn drop(&mut self) {
+            RUNNING.store(false, Ordering::Release);
+        }
+    }
+    let _done = Done;
+    // Copied out under the lock, compared without it: enrolment and matching go on meanwhile.
+    let (fingers, palms) = {
+        let m = d.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
+        let fingers: Vec<(usize, Vec<PreparedFinger>)> = m
+            .by_person
+            .values()
+            .map(|v| {
+                let f: Vec<PreparedFinger> = v.iter().map(|(_, f)| f.clone()).collect();
+                (f.iter().map(|f| f.views().len()).sum(), f)
+            })
+            .collect();
+        let palms: Vec<(usize, Vec<_>)> =
+            m.palms_by_person.values().map(|v| (v.len(), v.iter().map(|(_, t)| t.clone()).collect())).collect();
+        (fingers, palms)
+    };
+    let (finger_people, palm_people) = (fingers.len(), palms.len());
+    let finger_templates: usize = fingers.iter().map(|p| p.1.len()).sum();
+    let palm_templates: usize = palms.iter().map(|p| p.1.len()).sum();
+    let (fpir, threshold) = (d.matcher.fpir.0, d.matcher.threshold);
+    let palm_threshold = d.matcher.palm_threshold;
+    let result = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let stop = || start.elapsed() > DEADLINE;
+        let fingers = sample(&fingers, BUDGET);
+        let palms = sample(&palms, BUDGET / 4);
+        let f = finger_impostors(&fingers, &stop, &mut |_, _| {})?;
+        let p = palm_impostors(&palms, &stop)?;
+        Some((fingers.len(), f, palms.len(), p))
+    })
+    .await
+    .map_err(|e| Refusal { code: ErrorCode::Internal, message: format!("the threshold check failed: {e}") })?;
+    let Some((fp, finger_scores, pp, palm_scores)) = result else {
+        return Err(Refusal {
+            code: ErrorCode::Unavailable,
+            message: format!(
+                "the threshold check ran past {} s and stopped (照合閾値の確認を中断): the machine is busy or slow; \
+                 try again when it is quiet",
+                DEADLINE.as_secs()
+            ),
+        });
+    };
+    let mut rows = Vec::new();
+    if finger_people > 0 {
+        let sampled =
+            if fp < finger_people { format!(" (a sample of {fp} of {finger_people})") } else { String::new() };
+        let c = check_rate(&finger_scores, threshold.value(), threshold.fmr());
+        rows.push(row("finger", format!("1:1 login (本人確認){sampled}"), fp, &c));
+        for n in doors(finger_templates) {
+            let t = Threshold::for_identification(fpir, n);
+            let c = check_rate(&finger_scores, t.value(), t.fmr());
+            rows.push(row("finger", format!("door of {n} (入室照合){sampled}"), fp, &c));
+        }
+    }
+    if palm_people > 0 {
+        let sampled = if pp < palm_people { format!(" (a sample of {pp} of {palm_people})") } else { String::new() };
+        let c = check_rate(&palm_scores, palm_threshold.value(), palm_threshold.fmr());
+        rows.push(row("palm", format!("1:1 login (本人確認){sampled}"), pp, &c));
+        for n in doors(palm_templates) {
+            let t = PalmThreshold::for_identification(fpir, n);
+            let c = check_rate(&palm_scores, t.value(), t.fmr());
+            rows.push(row("palm", format!("door of {n} (入室照合){sampled}"), pp, &c));
+        }
+    }
+    Ok(serde_json::Value::Array(rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doors_go_up_to_the_site_size() {
+        assert_eq!(doors(0), vec![1]);
+        assert_eq!(doors(9), vec![1]);
+        assert_eq!(doors(10), vec![1, 10]);
+        assert_eq!(doors(2_500), vec![1, 10, 100, 1_000]);
+    }
+
+    #[test]
+    fn a_large_site_is_sampled_evenly_within_the_budget() {
+        let people: Vec<(usize, usize)> = (0..1_000).map(|i| (5, i)).collect();
+        let s = sample(&people, 600_000);
+        assert!(s.len() * 5 * s.len() * 5 <= 600_000, "{}", s.len());
+        assert!(s.len() >= 100, "as many as fit: {}", s.len());
+        assert_eq!(s[0], 0);
+        assert!(s.windows(2).all(|w| w[1] - w[0] == s[1] - s[0]), "evenly spread");
+        let small: Vec<(usize, usize)> = (0..30).map(|i| (5, i)).collect();
+        assert_eq!(sample(&small, 600_000).len(), 30, "a small site is checked whole");
+    }
+}

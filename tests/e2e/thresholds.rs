@@ -1,0 +1,38 @@
+//! `tobira threshold-check` (issue 17): the site's enrolled people compared with one another as a login and
+//! a door compare them, on the real `tobirad` with simulated readers. What is asserted: every enrolled
+//! capture probes every other person's finger (the attempt count), strangers of the simulated population
+//! reach no threshold, a handful of people is said to be too few to tell (never "holds"), and the command
+//! exits 0. The verdict's arithmetic and the site whose impostors do reach a threshold are
+//! `tobira_biometrics::site_check`'s tests (a duplicate identity, the one way two enrolled people share a
+//! finger here, is refused at enrolment).
+
+use crate::common::{Running, text};
+
+#[test]
+fn a_small_site_is_checked_whole_and_told_it_has_too_few_people_to_tell() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = Running::start(dir.path());
+    d.staff(&[("suzuki", "data-manager"), ("tanaka", "operator"), ("sato", "operator")]);
+    let o = d.tobira(&["--json", "threshold-check"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    // Four people, one finger each: only the 1:1 login and a door of one apply (no door allows 10).
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(rows.iter().all(|r| r["modality"] == "finger" && r["people"] == 4), "{rows:?}");
+    assert!(rows[0]["decision"].as_str().unwrap().starts_with("1:1 login"), "{rows:?}");
+    assert!(rows[1]["decision"].as_str().unwrap().starts_with("door of 1 "), "{rows:?}");
+    // Each person's stored captures (three were taken; those that agreed are kept) against the three others.
+    let attempts = rows[0]["attempts"].as_u64().unwrap();
+    assert!(attempts.is_multiple_of(3) && (4 * 2 * 3..=4 * 3 * 3).contains(&attempts), "{rows:?}");
+    for r in &rows {
+        assert_eq!(r["reached"], 0, "simulated strangers never reach a threshold: {r}");
+        assert_eq!(r["exceeds"], false, "{r}");
+        assert!(r["verdict"].as_str().unwrap().starts_with("too few attempts"), "{r}");
+    }
+    // The table a person reads says the same.
+    let o = d.tobira(&["threshold-check"]);
+    assert!(o.status.success() && text(&o).contains("判定不能"), "{}", text(&o));
+}
