@@ -205,7 +205,8 @@ mod tests {
 
     /// The attack the check exists for: a site whose readers make strangers look alike. Its own people,
     /// compared as a door compares them, show it — here with the threshold a sensor's table would give if
-    /// it were far too lenient for this site (0.02), against the daemon's (`Threshold::default()`).
+    /// it were far too lenient for this site (0.02), and with the daemon's own threshold on a site where
+    /// two people's prints score as one (the same synthetic finger enrolled twice).
     #[test]
     fn a_site_whose_impostors_reach_the_threshold_is_told_so() {
         let people: Vec<Vec<PreparedFinger>> = (0..12).map(|p| vec![finger(100 + p, 3)]).collect();
@@ -220,7 +221,40 @@ mod tests {
         let daemon = check_rate(&scores, Threshold::default().value(), 1e-4);
         assert_eq!(daemon.reached, 0, "{daemon:?}");
         assert_eq!(daemon.verdict, Verdict::TooFewAttempts, "396 attempts cannot show 1e-4");
+        // A thirteenth person whose finger is the first one's (other impressions of it): at the daemon's own
+        // threshold the site's impostors now reach it far more often than 1e-4 allows, and the check says so.
+        let mut twins = people.clone();
+        let views: Vec<_> =
+            (4..7).map(|k| SyntheticFinger::new(100).impression(k, &ImpressionNoise::default())).collect();
+        twins.push(vec![
+            FingerTemplate::fuse(&views, &Threshold::default()).expect("captures").expect("agree").prepare(),
+        ]);
+        let scores = finger_impostors(&twins, &|| false, &mut |_, _| {}).expect("not stopped");
+        let c = check_rate(&scores, Threshold::default().value(), 1e-4);
+        assert!(c.reached >= 3, "{c:?}");
+        assert_eq!(c.verdict, Verdict::Exceeds, "{c:?}");
         // Stopped between probes: no partial figure.
         assert_eq!(finger_impostors(&people, &|| true, &mut |_, _| {}), None);
+    }
+
+    #[test]
+    fn palms_are_compared_across_people_only_and_as_the_palm_matcher_scores() {
+        use crate::palm::synthetic::{PalmNoise, SyntheticPalm};
+        let palm = |seed: u64, n: u64| {
+            let img = SyntheticPalm::new(seed).impression(n, &PalmNoise::default());
+            crate::palm::extract_region(&img, crate::palm::ROI_SIDE, crate::palm::ROI_SIDE).expect("a synthetic palm")
+        };
+        // Three people; the first with both hands (two templates), so 4 probes, each against the others'.
+        let people = vec![vec![palm(1, 1), palm(2, 1)], vec![palm(3, 1)], vec![palm(4, 1)]];
+        let scores = palm_impostors(&people, &|| false).expect("not stopped");
+        assert_eq!(scores.len(), 2 * 2 + 3 + 3);
+        assert_eq!(scores[0], crate::palm::matcher::compare(&people[0][0], &people[1][0]).0);
+        let t = crate::palm::PalmThreshold::for_fmr(1e-4);
+        assert_eq!(check_rate(&scores, t.value(), 1e-4).reached, 0, "{scores:?}");
+        // The same palm enrolled under two identities is what a door would confuse: it reaches the threshold.
+        let twins = vec![vec![palm(5, 1)], vec![palm(5, 2)]];
+        let s = palm_impostors(&twins, &|| false).expect("not stopped");
+        assert!(s.iter().all(|&x| x >= t.value()), "{s:?} against {}", t.value());
+        assert_eq!(palm_impostors(&people, &|| true), None);
     }
 }
