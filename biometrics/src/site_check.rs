@@ -114,6 +114,26 @@ pub fn check_rate(scores: &[f32], threshold: f32, target: f64) -> RateCheck {
     RateCheck { target, threshold, attempts, reached, lower, upper, verdict }
 }
 
+/// The stricter setting that would hold `target` on this site: the first rate `target / k` (k = 2, 5, 10,
+/// 20 … up to `target / floor`) whose threshold, `at(rate)`, the site's attempts show within twice `target`
+/// — the tolerance of [`Verdict::Holds`], at the rate the site asked for, not the stricter one. `None` when
+/// none does: the attempts are too few to show any, or the site's impostors score too high for any table
+/// threshold (two enrolled people whose prints score as one), which only a report to us can answer.
+pub fn stricter_setting(scores: &[f32], target: f64, floor: f64, at: impl Fn(f64) -> f32) -> Option<f64> {
+    let mut k = 1.0f64;
+    for step in [2.0, 2.5, 2.0].iter().cycle() {
+        k *= step;
+        let rate = target / k;
+        if rate < floor * 0.999 {
+            return None;
+        }
+        if check_rate(scores, at(rate), target).verdict == Verdict::Holds {
+            return Some(rate);
+        }
+    }
+    None
+}
+
 /// P(X ≤ k) for X ~ Poisson(λ), summed in log space (k up to millions without overflow).
 fn poisson_cdf(k: usize, lambda: f64) -> f64 {
     if lambda <= 0.0 {
@@ -192,6 +212,24 @@ mod tests {
         assert_eq!((c.reached, c.verdict), (20, Verdict::Exceeds));
         // At the threshold counts as reaching it, as `Threshold::accepts` does.
         assert_eq!(check_rate(&[0.1], 0.1, 1e-4).reached, 1);
+    }
+
+    #[test]
+    fn a_stricter_setting_is_found_where_one_holds_and_none_where_none_can() {
+        let at = |f: f64| Threshold::for_fmr(f).value();
+        // 20 of 20,000 attempts at 0.12: over 1e-5's threshold (0.118), under 1e-6's (0.136).
+        let mut scores = vec![0.0f32; 20_000];
+        scores[..20].fill(0.12);
+        assert_eq!(check_rate(&scores, at(1e-4), 1e-4).verdict, Verdict::Exceeds);
+        let r = stricter_setting(&scores, 1e-4, 1e-7, at).expect("one holds");
+        // 5e-5, 2e-5, 1e-5 are under 0.12; 5e-6 is 0.123 (log-interpolated between 1e-5 and 1e-6).
+        assert!((r - 5e-6).abs() < 1e-12, "{r}");
+        assert!(check_rate(&scores, at(r), 1e-4).reached == 0);
+        // A pair that scores as one person reaches every threshold the table has.
+        scores[..20].fill(0.6);
+        assert_eq!(stricter_setting(&scores, 1e-4, 1e-7, at), None);
+        // Too few attempts show nothing, however strict.
+        assert_eq!(stricter_setting(&[0.0; 100], 1e-4, 1e-7, at), None);
     }
 
     fn finger(f: u64, captures: u64) -> PreparedFinger {

@@ -405,8 +405,8 @@ async fn run_until(opts: Options, shutdown: impl std::future::Future<Output = ()
         live,
         matcher: Arc::new(Matcher {
             matching: RwLock::new(matching),
-            threshold: Daemon::default_threshold(),
-            palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(Daemon::default_threshold().fmr()),
+            threshold: tobira_biometrics::Threshold::for_fmr(site.fmr.0),
+            palm_threshold: tobira_biometrics::palm::PalmThreshold::for_fmr(site.fmr.0),
             fpir: site.fpir,
         }),
         devices: Arc::new(devices),

@@ -6,7 +6,7 @@
 //! `tobira_biometrics::site_check`'s tests (a duplicate identity, the one way two enrolled people share a
 //! finger here, is refused at enrolment).
 
-use crate::common::{Running, text};
+use crate::common::{Running, demo_site, text};
 
 #[test]
 fn a_small_site_is_checked_whole_and_told_it_has_too_few_people_to_tell() {
@@ -35,4 +35,22 @@ fn a_small_site_is_checked_whole_and_told_it_has_too_few_people_to_tell() {
     // The table a person reads says the same.
     let o = d.tobira(&["threshold-check"]);
     assert!(o.status.success() && text(&o).contains("判定不能"), "{}", text(&o));
+    assert_eq!(rows[0]["threshold"], "0.100", "the 1:1 threshold of THREATS' 1e-4: {rows:?}");
+
+    // The remedy the check names for a site whose people reach it too often: a stricter `[identification]
+    // fmr`. Restarted with the strictest the site file takes, the 1:1 decision is held to the table's 1e-7
+    // point, and the enrolled still prove themselves with it (an administrative act needs a 1:1 proof).
+    assert!(d.stop().success());
+    let strict = demo_site().replace("fmr = 0.0001", "fmr = 0.0000001");
+    assert_ne!(strict, demo_site(), "the demo site names fmr");
+    let d = Running::start_with(dir.path(), &strict, &[]);
+    let o = d.tobira(&["--json", "threshold-check"]);
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!((first["target_fmr"].as_str(), first["threshold"].as_str()), (Some("1e-7"), Some("0.154")), "{first}");
+    let o = d.act(
+        "takahashi",
+        &["person", "add", "kato", "--name", "加藤", "--roles", "operator", "--appointment-end", "2027-03-31"],
+    );
+    assert!(o.status.success(), "a genuine proof passes the stricter threshold: {}", text(&o));
 }

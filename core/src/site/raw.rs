@@ -127,16 +127,18 @@ impl Default for RawLockout {
 }
 
 /// `[identification]`: the per-decision false-positive identification rate (FPIR) a door keeps, whatever the
-/// number of people allowed there.
+/// number of people allowed there, and the false-match rate a 1:1 comparison (a login, an administrator's
+/// proof, an enrolment's captures agreeing) is held to.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawIdentification {
     pub fpir: Spanned<f64>,
+    pub fmr: Spanned<f64>,
 }
 
 impl Default for RawIdentification {
     fn default() -> Self {
-        Self { fpir: Spanned::new(0..0, 1e-4) }
+        Self { fpir: Spanned::new(0..0, 1e-4), fmr: Spanned::new(0..0, 1e-4) }
     }
 }
 

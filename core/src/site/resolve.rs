@@ -178,6 +178,17 @@ impl Site {
                 "must be a rate above 0 and at most 0.001 (THREATS: at most 1 in 10,000 by default)",
             ));
         }
+        // Stricter than THREATS' 1 in 10,000, never looser: a site whose own people reach the 1:1 threshold too
+        // often (`tobira threshold-check`, issue 17) is told to lower it.
+        let fmr = &raw.identification.fmr;
+        if !(fmr.get_ref().is_finite() && *fmr.get_ref() >= 1e-7 && *fmr.get_ref() <= 1e-4) {
+            return Err(cx.err(
+                fmr.span(),
+                "identification.fmr",
+                "must be a rate from 0.0000001 to 0.0001 (THREATS: at most 1 in 10,000; stricter only, down to the \
+                 calibration table's 1e-7)",
+            ));
+        }
         let th = &raw.reader_throttle;
         for (v, f) in [
             (&th.free_attempts, "free_attempts"),
@@ -223,6 +234,7 @@ impl Site {
                 max_delay_s: *l.max_delay_s.get_ref(),
             },
             fpir: Fpir(*raw.identification.fpir.get_ref()),
+            fmr: Fpir(*raw.identification.fmr.get_ref()),
             reader_throttle: crate::throttle::ThrottlePolicy {
                 free_attempts: *th.free_attempts.get_ref(),
                 base_delay_s: *th.base_delay_s.get_ref(),

@@ -8,7 +8,8 @@ use crate::roles::Level;
 use crate::site::raw::{RawCentral, RawWitness};
 use chrono::FixedOffset;
 
-/// A false-positive identification rate, validated finite and in (0, 1e-3] when the site is read (hence `Eq`).
+/// A false-positive identification (or false-match) rate, validated finite and in range when the site is read
+/// (hence `Eq`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fpir(pub f64);
 
@@ -110,6 +111,8 @@ pub struct Site {
     pub lockout: LockoutPolicy,
     /// The false-positive identification rate per door decision (`[identification] fpir`, issue 16 §2).
     pub fpir: Fpir,
+    /// The false-match rate of a 1:1 comparison (`[identification] fmr`, in [1e-7, 1e-4]; issue 17).
+    pub fmr: Fpir,
     pub reader_throttle: crate::throttle::ThrottlePolicy,
     pub administration: Administration,
     /// The city's rules: who issues each level, designates operators, approves viewing (issue 21 §6).

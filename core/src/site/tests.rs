@@ -24,6 +24,7 @@ fn demo_site_parses() {
     assert_eq!(s.utc_offset.local_minus_utc(), 9 * 3600);
     assert_eq!(s.lockout.max_failures, 5);
     assert_eq!(s.fpir, Fpir(1e-4));
+    assert_eq!(s.fmr, Fpir(1e-4), "the 1:1 rate THREATS asks for unless the site is stricter");
     assert_eq!(s.reader_throttle, crate::throttle::ThrottlePolicy::default());
     assert!(s.doors.iter().all(|d| d.auth == crate::authmode::AuthMode::Biometric), "the default mode");
 }
@@ -89,6 +90,8 @@ fn semantic_mistakes_are_refused() {
         ("max_failures = 5", "max_failures = 9", "lockout.max_failures"),
         ("fpir = 0.0001", "fpir = 0.5", "identification.fpir"),
         ("fpir = 0.0001", "fpir = -1.0", "identification.fpir"),
+        ("fmr = 0.0001", "fmr = 0.001", "identification.fmr"),
+        ("fmr = 0.0001", "fmr = 0.0", "identification.fmr"),
         ("max_delay_s = 30\n", "max_delay_s = 0\n", "reader_throttle.max_delay_s"),
         ("alarm_after = 5 ", "alarm_after = 0 ", "reader_throttle.alarm_after"),
         ("utc_offset = \"+09:00\"", "utc_offset = \"JST\"", "site.utc_offset"),

@@ -15,7 +15,9 @@ use crate::refusal::{Answer, Refusal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tobira_biometrics::palm::PalmThreshold;
-use tobira_biometrics::site_check::{RateCheck, Verdict, check_rate, finger_impostors, palm_impostors};
+use tobira_biometrics::site_check::{
+    RateCheck, Verdict, check_rate, finger_impostors, palm_impostors, stricter_setting,
+};
 use tobira_biometrics::{PreparedFinger, Threshold};
 use tobira_proto::ErrorCode;
 
@@ -25,6 +27,12 @@ use tobira_proto::ErrorCode;
 const BUDGET: usize = 450_000;
 /// A check that runs past this (a slow machine, a busy one) stops and says so rather than answer late.
 const DEADLINE: Duration = Duration::from_secs(50);
+
+/// The strictest `[identification] fmr` the site file takes (the calibration table's last point).
+const FMR_FLOOR: f64 = 1e-7;
+/// The strictest `fpir` a remedy proposes: past it a door's threshold is extrapolated far beyond anything
+/// measured, so the answer is a report instead.
+const FPIR_FLOOR: f64 = 1e-7;
 
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
@@ -53,10 +61,27 @@ fn doors(enrolled: usize) -> Vec<usize> {
     v
 }
 
-fn row(modality: &str, decision: String, people: usize, c: &RateCheck) -> serde_json::Value {
+/// What to do about a rate over twice its target: the stricter setting that would hold it here, found by
+/// `site_check::stricter_setting` (`key` is the site file's field).
+fn remedy(found: Option<f64>, key: &str) -> String {
+    match found {
+        Some(rate) => {
+            format!("set `[identification] {key} = {rate:.0e}` in the site file and restart: its threshold holds here")
+        }
+        None => "no stricter setting holds it here (two enrolled people score as one?): report it to the vendor".into(),
+    }
+}
+
+fn row(
+    modality: &str,
+    decision: String,
+    people: usize,
+    c: &RateCheck,
+    remedy: impl Fn() -> String,
+) -> serde_json::Value {
     let verdict = match c.verdict {
         Verdict::Holds => "holds (基準内)".to_string(),
-        Verdict::Exceeds => "EXCEEDS twice the target (基準超過)".to_string(),
+        Verdict::Exceeds => format!("EXCEEDS twice the target (基準超過): {}", remedy()),
         Verdict::TooFewAttempts => format!(
             "too few attempts to tell (判定不能): {} with none reaching it would show it",
             tobira_biometrics::site_check::attempts_needed(c.target)
@@ -135,22 +160,34 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
     if finger_people > 0 {
         let sampled =
             if fp < finger_people { format!(" (a sample of {fp} of {finger_people})") } else { String::new() };
-        let c = check_rate(&finger_scores, threshold.value(), threshold.fmr());
-        rows.push(row("finger", format!("1:1 login (本人確認){sampled}"), fp, &c));
+        let s = &finger_scores;
+        let c = check_rate(s, threshold.value(), threshold.fmr());
+        rows.push(row("finger", format!("1:1 login (本人確認){sampled}"), fp, &c, || {
+            remedy(stricter_setting(s, threshold.fmr(), FMR_FLOOR, |f| Threshold::for_fmr(f).value()), "fmr")
+        }));
         for n in doors(finger_templates) {
             let t = Threshold::for_identification(fpir, n);
-            let c = check_rate(&finger_scores, t.value(), t.fmr());
-            rows.push(row("finger", format!("door of {n} (入室照合){sampled}"), fp, &c));
+            let c = check_rate(s, t.value(), t.fmr());
+            rows.push(row("finger", format!("door of {n} (入室照合){sampled}"), fp, &c, || {
+                let at = |f: f64| Threshold::for_identification(f * n as f64, n).value();
+                remedy(stricter_setting(s, t.fmr(), FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
+            }));
         }
     }
     if palm_people > 0 {
         let sampled = if pp < palm_people { format!(" (a sample of {pp} of {palm_people})") } else { String::new() };
-        let c = check_rate(&palm_scores, palm_threshold.value(), palm_threshold.fmr());
-        rows.push(row("palm", format!("1:1 login (本人確認){sampled}"), pp, &c));
+        let s = &palm_scores;
+        let c = check_rate(s, palm_threshold.value(), palm_threshold.fmr());
+        rows.push(row("palm", format!("1:1 login (本人確認){sampled}"), pp, &c, || {
+            remedy(stricter_setting(s, palm_threshold.fmr(), FMR_FLOOR, |f| PalmThreshold::for_fmr(f).value()), "fmr")
+        }));
         for n in doors(palm_templates) {
             let t = PalmThreshold::for_identification(fpir, n);
-            let c = check_rate(&palm_scores, t.value(), t.fmr());
-            rows.push(row("palm", format!("door of {n} (入室照合){sampled}"), pp, &c));
+            let c = check_rate(s, t.value(), t.fmr());
+            rows.push(row("palm", format!("door of {n} (入室照合){sampled}"), pp, &c, || {
+                let at = |f: f64| PalmThreshold::for_identification(f * n as f64, n).value();
+                remedy(stricter_setting(s, t.fmr(), FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
+            }));
         }
     }
     Ok(serde_json::Value::Array(rows))

@@ -237,10 +237,6 @@ impl Daemon {
         sh.grants = index;
         Ok(())
     }
-
-    pub fn default_threshold() -> Threshold {
-        Threshold::default()
-    }
 }
 
 /// Builds an audit event for a decision.
