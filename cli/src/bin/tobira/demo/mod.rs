@@ -367,7 +367,31 @@ fn play(d: &mut Demo) -> anyhow::Result<()> {
     d.walk("server-door", 300)?;
 
     admin::after(d)?;
-    palm::play(d)
+    palm::play(d)?;
+    thresholds(d)
+}
+
+/// `tobira threshold-check` on the demo's own people (issue 17): a dozen people are too few to show a rate of
+/// 1e-4, and the check says so rather than "holds"; none of the simulated strangers may reach a threshold.
+fn thresholds(d: &mut Demo) -> anyhow::Result<()> {
+    d.heading("Do the match thresholds hold on this site's own readers? (照合閾値の確認, issue 17)");
+    let rows = d.call(Request::ThresholdCheck)?;
+    for r in rows.as_array().cloned().unwrap_or_default() {
+        println!(
+            "    {} {}: {} of {} attempts reach {} (target {}) — {}",
+            r["modality"].as_str().unwrap_or(""),
+            r["decision"].as_str().unwrap_or(""),
+            r["reached"],
+            r["attempts"],
+            r["threshold"].as_str().unwrap_or(""),
+            r["target_fmr"].as_str().unwrap_or(""),
+            r["verdict"].as_str().unwrap_or("")
+        );
+        if r["reached"] != 0 {
+            d.failures.push(format!("the demo's own people reached a threshold: {r}"));
+        }
+    }
+    Ok(())
 }
 
 fn enroll(person: &str) -> Request {
