@@ -1330,6 +1330,86 @@ async fn verify_box(state: &State, l: Lang) -> String {
     }
 }
 
+/// `tobira threshold-check` as the auditor reads it (issue 17): one row per decision in the form's words.
+async fn thresholds_box(state: &State, l: Lang) -> String {
+    let v = match state.call(None, Request::ThresholdCheck).await {
+        Ok(v) => v,
+        Err(e) => return flash_html(l, &refusal_flash(l, &e)),
+    };
+    let rows = arr(&v);
+    if rows.is_empty() {
+        return format!(
+            "<p class=\"none\" id=\"thresholds\">{}</p>",
+            l.t("照合情報が登録されていません", "Nobody is enrolled yet")
+        );
+    }
+    let heads = [
+        l.t("方式", "modality"),
+        l.t("照合", "decision"),
+        l.t("目標の他人受入率", "target FMR"),
+        l.t("閾値", "threshold"),
+        l.t("人数", "people"),
+        l.t("他人同士の照合", "impostor attempts"),
+        l.t("閾値以上", "at or over"),
+        l.t("他人受入率（95 %）", "FMR (95 %)"),
+        l.t("判定", "verdict"),
+    ];
+    let mut h = String::from("<table id=\"thresholds\"><thead><tr>");
+    for t in heads {
+        h.push_str(&format!("<th>{}</th>", esc(t)));
+    }
+    h.push_str("</tr></thead><tbody>");
+    for r in &rows {
+        let modality = match r["modality"].as_str() {
+            Some("palm") => l.t("手のひら静脈", "palm vein"),
+            _ => l.t("指紋", "fingerprint"),
+        };
+        let decision = match r["candidates"].as_u64() {
+            None => l.t("本人確認（1:1）", "1:1 login").to_string(),
+            Some(n) => match l {
+                Lang::Ja => format!("入室照合（{n} 件）"),
+                _ => format!("door of {n}"),
+            },
+        };
+        let (class, verdict) = match (r["verdict_code"].as_str(), r["remedy"].as_str()) {
+            (Some("holds"), _) => ("done", l.t("基準内", "holds").to_string()),
+            (Some("exceeds"), Some(fix)) => (
+                "refused",
+                match l {
+                    Lang::Ja => format!("基準超過 — 設定 {fix} で基準内になります"),
+                    _ => format!("EXCEEDS — {fix} holds it here"),
+                },
+            ),
+            (Some("exceeds"), None) => (
+                "refused",
+                l.t(
+                    "基準超過 — 対処できる設定がありません（ベンダーへ報告）",
+                    "EXCEEDS — no setting holds it (report it)",
+                )
+                .to_string(),
+            ),
+            _ => ("", l.t("判定不能（人数不足）", "too few people to tell").to_string()),
+        };
+        h.push_str(&format!("<tr class=\"{class}\">"));
+        for c in [
+            modality.to_string(),
+            decision,
+            tobira_ledger::table::cell(&r["target_fmr"]),
+            tobira_ledger::table::cell(&r["threshold"]),
+            tobira_ledger::table::cell(&r["people"]),
+            tobira_ledger::table::cell(&r["attempts"]),
+            tobira_ledger::table::cell(&r["reached"]),
+            tobira_ledger::table::cell(&r["rate_95"]),
+            verdict,
+        ] {
+            h.push_str(&format!("<td>{}</td>", esc(&c)));
+        }
+        h.push_str("</tr>");
+    }
+    h.push_str("</tbody></table>");
+    h
+}
+
 pub async fn audit(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<String, String>>) -> Response {
     let (ctx, _u) = match signed(&state, &headers, true) {
         Ok(x) => x,
@@ -1345,7 +1425,19 @@ pub async fn audit(S(state): St, headers: HeaderMap, Query(q): Query<HashMap<Str
             l.t("監査記録を検証する（ハッシュ連鎖と署名）", "Verify the audit store (hash chain and signatures)")
         )
     };
-    let body = format!("{verify}{}", audit_form(&state, &ctx, None));
+    // Whether the match thresholds hold on this site's readers (issue 17): up to half a minute, on request.
+    let thresholds = if q.contains_key("thresholds") {
+        thresholds_box(&state, l).await
+    } else {
+        format!(
+            "<p><a href=\"/audit?thresholds=1\" id=\"thresholds-link\">{}</a></p>",
+            l.t(
+                "照合閾値を確認する（登録者同士の照合で他人受入率を測定、最長 1 分）",
+                "Check the match thresholds on this site's readers (the enrolled compared with one another; up to a minute)"
+            )
+        )
+    };
+    let body = format!("{verify}{thresholds}{}", audit_form(&state, &ctx, None));
     page(&state, &ctx, "/audit", l.t("操作履歴", "Operation history"), &body).await
 }
 

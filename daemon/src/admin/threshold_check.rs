@@ -61,42 +61,66 @@ fn doors(enrolled: usize) -> Vec<usize> {
     v
 }
 
-/// What to do about a rate over twice its target: the stricter setting that would hold it here, found by
-/// `site_check::stricter_setting` (`key` is the site file's field).
-fn remedy(found: Option<f64>, key: &str) -> String {
-    match found {
-        Some(rate) => {
-            format!("set `[identification] {key} = {rate:.0e}` in the site file and restart: its threshold holds here")
-        }
-        None => "no stricter setting holds it here (two enrolled people score as one?): report it to the vendor".into(),
-    }
+/// What to do about a rate over twice its target: the site file's setting that would hold it here, found by
+/// `site_check::stricter_setting` (`key` is its field), or none.
+fn remedy(found: Option<f64>, key: &str) -> Option<String> {
+    found.map(|rate| format!("[identification] {key} = {rate:.0e}"))
+}
+
+/// The decision a row is about: a 1:1 login (or proof), or a door allowing this many templates.
+#[derive(Clone, Copy)]
+enum Decision {
+    Login,
+    Door(usize),
 }
 
 fn row(
     modality: &str,
-    decision: String,
+    decision: Decision,
+    sampled: &str,
     people: usize,
     c: &RateCheck,
-    remedy: impl Fn() -> String,
+    remedy: impl Fn() -> Option<String>,
 ) -> serde_json::Value {
+    let fix = (c.verdict == Verdict::Exceeds).then(remedy).flatten();
     let verdict = match c.verdict {
         Verdict::Holds => "holds (基準内)".to_string(),
-        Verdict::Exceeds => format!("EXCEEDS twice the target (基準超過): {}", remedy()),
+        Verdict::Exceeds => match &fix {
+            Some(setting) => format!(
+                "EXCEEDS twice the target (基準超過): set `{setting}` in the site file and restart; its threshold holds here"
+            ),
+            None => "EXCEEDS twice the target (基準超過): no stricter setting holds it here (two enrolled people \
+                     scoring as one?): report it to the vendor"
+                .into(),
+        },
         Verdict::TooFewAttempts => format!(
             "too few attempts to tell (判定不能): {} with none reaching it would show it",
             tobira_biometrics::site_check::attempts_needed(c.target)
         ),
     };
+    let (text, candidates) = match decision {
+        Decision::Login => (format!("1:1 login (本人確認){sampled}"), None),
+        Decision::Door(n) => (format!("door of {n} (入室照合){sampled}"), Some(n)),
+    };
     serde_json::json!({
         "modality": modality,
-        "decision": decision,
+        "decision": text,
+        // The door's size (none for a 1:1 login), for clients that name the decision themselves.
+        "candidates": candidates,
         "target_fmr": format!("{:.0e}", c.target),
         "threshold": format!("{:.3}", c.threshold),
         "people": people,
         "attempts": c.attempts,
         "reached": c.reached,
-        "rate_95": format!("{:.1e} – {:.1e}", c.lower, c.upper),
+        "rate_95": if c.lower > 0.0 { format!("{:.1e} – {:.1e}", c.lower, c.upper) } else { format!("0 – {:.1e}", c.upper) },
         "verdict": verdict,
+        // For clients that say it in their own words (the console): holds | exceeds | too-few, and the setting.
+        "verdict_code": match c.verdict {
+            Verdict::Holds => "holds",
+            Verdict::Exceeds => "exceeds",
+            Verdict::TooFewAttempts => "too-few",
+        },
+        "remedy": fix,
         "exceeds": c.verdict == Verdict::Exceeds,
     })
 }
@@ -162,13 +186,13 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
             if fp < finger_people { format!(" (a sample of {fp} of {finger_people})") } else { String::new() };
         let s = &finger_scores;
         let c = check_rate(s, threshold.value(), threshold.fmr());
-        rows.push(row("finger", format!("1:1 login (本人確認){sampled}"), fp, &c, || {
+        rows.push(row("finger", Decision::Login, &sampled, fp, &c, || {
             remedy(stricter_setting(s, threshold.fmr(), FMR_FLOOR, |f| Threshold::for_fmr(f).value()), "fmr")
         }));
         for n in doors(finger_templates) {
             let t = Threshold::for_identification(fpir, n);
             let c = check_rate(s, t.value(), t.fmr());
-            rows.push(row("finger", format!("door of {n} (入室照合){sampled}"), fp, &c, || {
+            rows.push(row("finger", Decision::Door(n), &sampled, fp, &c, || {
                 let at = |f: f64| Threshold::for_identification(f * n as f64, n).value();
                 remedy(stricter_setting(s, t.fmr(), FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
             }));
@@ -178,13 +202,13 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
         let sampled = if pp < palm_people { format!(" (a sample of {pp} of {palm_people})") } else { String::new() };
         let s = &palm_scores;
         let c = check_rate(s, palm_threshold.value(), palm_threshold.fmr());
-        rows.push(row("palm", format!("1:1 login (本人確認){sampled}"), pp, &c, || {
+        rows.push(row("palm", Decision::Login, &sampled, pp, &c, || {
             remedy(stricter_setting(s, palm_threshold.fmr(), FMR_FLOOR, |f| PalmThreshold::for_fmr(f).value()), "fmr")
         }));
         for n in doors(palm_templates) {
             let t = PalmThreshold::for_identification(fpir, n);
             let c = check_rate(s, t.value(), t.fmr());
-            rows.push(row("palm", format!("door of {n} (入室照合){sampled}"), pp, &c, || {
+            rows.push(row("palm", Decision::Door(n), &sampled, pp, &c, || {
                 let at = |f: f64| PalmThreshold::for_identification(f * n as f64, n).value();
                 remedy(stricter_setting(s, t.fmr(), FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
             }));
