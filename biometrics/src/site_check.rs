@@ -116,9 +116,10 @@ pub fn check_rate(scores: &[f32], threshold: f32, target: f64) -> RateCheck {
 
 /// The stricter setting that would hold `target` on this site: the first rate `target / k` (k = 2, 5, 10,
 /// 20 … up to `target / floor`) whose threshold, `at(rate)`, the site's attempts show within twice `target`
-/// — the tolerance of [`Verdict::Holds`], at the rate the site asked for, not the stricter one. `None` when
-/// none does: the attempts are too few to show any, or the site's impostors score too high for any table
-/// threshold (two enrolled people whose prints score as one), which only a report to us can answer.
+/// — the tolerance of [`Verdict::Holds`], at the rate the site asked for, not the stricter one — or, where
+/// the attempts are too few to show that (a door's per-comparison rate of 1e-6 needs 1.8 million), that
+/// none of them reaches. `None` when none does down to `floor`: the site's impostors score too high for
+/// any table threshold (two enrolled people whose prints score as one), which only a report can answer.
 pub fn stricter_setting(scores: &[f32], target: f64, floor: f64, at: impl Fn(f64) -> f32) -> Option<f64> {
     let mut k = 1.0f64;
     for step in [2.0, 2.5, 2.0].iter().cycle() {
@@ -127,7 +128,8 @@ pub fn stricter_setting(scores: &[f32], target: f64, floor: f64, at: impl Fn(f64
         if rate < floor * 0.999 {
             return None;
         }
-        if check_rate(scores, at(rate), target).verdict == Verdict::Holds {
+        let c = check_rate(scores, at(rate), target);
+        if c.verdict == Verdict::Holds || (c.verdict == Verdict::TooFewAttempts && c.reached == 0) {
             return Some(rate);
         }
     }
@@ -228,8 +230,10 @@ mod tests {
         // A pair that scores as one person reaches every threshold the table has.
         scores[..20].fill(0.6);
         assert_eq!(stricter_setting(&scores, 1e-4, 1e-7, at), None);
-        // Too few attempts show nothing, however strict.
-        assert_eq!(stricter_setting(&[0.0; 100], 1e-4, 1e-7, at), None);
+        // Too few attempts to show a rate: the first setting none of them reaches.
+        let mut few = vec![0.0f32; 100];
+        few[0] = 0.12;
+        assert!((stricter_setting(&few, 1e-4, 1e-7, at).expect("one") - 5e-6).abs() < 1e-12);
     }
 
     fn finger(f: u64, captures: u64) -> PreparedFinger {

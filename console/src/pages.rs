@@ -1376,8 +1376,8 @@ async fn thresholds_box(state: &State, l: Lang) -> String {
             (Some("exceeds"), Some(fix)) => (
                 "refused",
                 match l {
-                    Lang::Ja => format!("基準超過 — 設定 {fix} で基準内になります"),
-                    _ => format!("EXCEEDS — {fix} holds it here"),
+                    Lang::Ja => format!("基準超過 — 推奨設定 {fix}（この拠点の照合が超えない最初の設定）"),
+                    _ => format!("EXCEEDS — set {fix} (the first setting this site's attempts stay within)"),
                 },
             ),
             (Some("exceeds"), None) => (
