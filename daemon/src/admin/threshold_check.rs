@@ -174,7 +174,9 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
             RUNNING.store(false, Ordering::Release);
         }
     }
-    let _done = Done;
+    // Released when the comparisons end, not when this request does: a client that hangs up does not let a
+    // second check start beside the first's still-running thread.
+    let done = Done;
     // Copied out under the lock, compared without it: enrolment and matching go on meanwhile.
     let (fingers, palms) = {
         let m = d.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
@@ -196,6 +198,7 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
     let (fpir, threshold) = (d.matcher.fpir.0, d.matcher.threshold);
     let palm_threshold = d.matcher.palm_threshold;
     let result = tokio::task::spawn_blocking(move || {
+        let _done = done;
         let start = Instant::now();
         let stop = || start.elapsed() > DEADLINE;
         let fingers = sample(&fingers, BUDGET);
