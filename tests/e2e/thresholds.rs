@@ -53,4 +53,11 @@ fn a_small_site_is_checked_whole_and_told_it_has_too_few_people_to_tell() {
         &["person", "add", "kato", "--name", "加藤", "--roles", "operator", "--appointment-end", "2027-03-31"],
     );
     assert!(o.status.success(), "a genuine proof passes the stricter threshold: {}", text(&o));
+    // The duplicate-identity search at enrolment stays at 1e-4 whatever `fmr` says: tanaka's finger under
+    // kato's name is still refused.
+    for _ in 0..3 {
+        d.present("t01-reader", "tanaka");
+    }
+    let o = d.act("takahashi", &["enroll", "kato", "--reader", "t01-reader"]);
+    assert!(!o.status.success() && text(&o).contains("duplicate identity"), "{}", text(&o));
 }

@@ -116,14 +116,15 @@ impl Daemon {
             }
         }
         let now = self.now();
-        // Duplicate identity: 1:N over every palm enrolled for someone else.
+        // Duplicate identity: 1:N over every palm enrolled for someone else, at 1e-4 whatever the site's 1:1
+        // rate (as for fingers, `enroll`).
         let dup = {
             let m = self.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
             captures::duplicate_check(person, m.palms.len());
             let owners = &m.owners;
             let others = |k: &u64| owners.get(k).is_some_and(|o| o.person != pid);
             m.palms
-                .identify_among(&got[chosen], Some(&others), self.matcher.palm_threshold)
+                .identify_among(&got[chosen], Some(&others), tobira_biometrics::palm::PalmThreshold::for_fmr(1e-4))
                 .and_then(|(k, s)| owners.get(&k).map(|o| (o.person.clone(), s)))
         };
         if let Some((other, score)) = dup {
