@@ -36,6 +36,10 @@ fn a_small_site_is_checked_whole_and_told_it_has_too_few_people_to_tell() {
     let o = d.tobira(&["threshold-check"]);
     assert!(o.status.success() && text(&o).contains("判定不能"), "{}", text(&o));
     assert_eq!(rows[0]["threshold"], "0.100", "the 1:1 threshold of THREATS' 1e-4: {rows:?}");
+    // Each check is on record with its rows (counts only), undetermined here.
+    let o = d.act("takahashi", &["--json", "audit", "show", "--kind", "biometrics.threshold_check"]);
+    let t = text(&o);
+    assert!(o.status.success() && t.contains("THRESHOLD_UNDETERMINED") && t.contains("too-few"), "{t}");
 
     // The remedy the check names for a site whose people reach it too often: a stricter `[identification]
     // fmr`. Restarted with the strictest the site file takes, the 1:1 decision is held to the table's 1e-7

@@ -14,6 +14,7 @@ use crate::node::daemon::Daemon;
 use crate::refusal::{Answer, Refusal};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tobira_audit::{NewEvent, Outcome};
 use tobira_biometrics::palm::PalmThreshold;
 use tobira_biometrics::site_check::{
     RateCheck, Verdict, check_rate, finger_impostors, palm_impostors, stricter_setting,
@@ -242,7 +243,42 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
     if palm_people > 0 {
         rows.extend(rows_for("palm", &palm_scores, (pp, palm_people), palm_templates, fpir, &palm));
     }
+    // On record (kept with every other check): an exceeded rate is an incident for the security manager
+    // (003 §20) — its threshold lets strangers in more often than the site was promised.
+    let (outcome, reason) = outcome_of(&rows);
+    let summary: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "modality": r["modality"], "decision": r["decision"], "target_fmr": r["target_fmr"],
+                "threshold": r["threshold"], "attempts": r["attempts"], "reached": r["reached"],
+                "verdict": r["verdict_code"], "remedy": r["remedy"],
+            })
+        })
+        .collect();
+    let mut event = NewEvent::new(d.now(), "biometrics.threshold_check", outcome, reason)
+        .place(d.site.id.as_str())
+        .details(serde_json::json!({ "rows": summary }));
+    if outcome == Outcome::Alarm {
+        event = event.article("003 §20");
+    }
+    if let Err(e) = d.record(event).await {
+        // The answer stands (it changed nothing); the operator sees it, the log says it was not kept.
+        tracing::warn!(error = %e, "a threshold check's result could not be recorded");
+    }
     Ok(serde_json::Value::Array(rows))
+}
+
+/// How a check is recorded: an alarm when any rate exceeds, else whether every rate held or some could not
+/// be told.
+fn outcome_of(rows: &[serde_json::Value]) -> (Outcome, &'static str) {
+    if rows.iter().any(|r| r["verdict_code"] == "exceeds") {
+        (Outcome::Alarm, "THRESHOLD_EXCEEDED")
+    } else if !rows.is_empty() && rows.iter().all(|r| r["verdict_code"] == "holds") {
+        (Outcome::Info, "THRESHOLD_HOLDS")
+    } else {
+        (Outcome::Info, "THRESHOLD_UNDETERMINED")
+    }
 }
 
 #[cfg(test)]
@@ -274,8 +310,13 @@ mod tests {
         assert_eq!(rows[2]["verdict_code"], "exceeds", "{}", rows[2]);
         assert_eq!(rows[2]["remedy"], "[identification] fpir = 5e-5", "{}", rows[2]);
         // None reaching anything: every row holds, no remedy.
+        assert_eq!(outcome_of(&rows), (Outcome::Alarm, "THRESHOLD_EXCEEDED"), "an incident for 003 §20");
         let rows = rows_for("finger", &vec![0.0; 20_000], (300, 300), 12, 1e-4, &finger);
         assert!(rows.iter().take(2).all(|r| r["verdict_code"] == "holds" && r["remedy"].is_null()), "{rows:?}");
+        // The door of 10 cannot be told from 20,000 attempts: the check as a whole is undetermined.
+        assert_eq!(rows[2]["verdict_code"], "too-few");
+        assert_eq!(outcome_of(&rows), (Outcome::Info, "THRESHOLD_UNDETERMINED"));
+        assert_eq!(outcome_of(&rows[..2]), (Outcome::Info, "THRESHOLD_HOLDS"));
     }
 
     #[test]
