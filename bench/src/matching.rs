@@ -45,5 +45,30 @@ fn threshold_check(people: u64) -> anyhow::Result<()> {
         c.reached,
         c.verdict
     );
+    // Palms: what a palm comparison costs the check (the daemon's palm budget is set from it).
+    use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
+    let palms: Vec<Vec<tobira_biometrics::palm::PalmTemplate>> = (0..100u64)
+        .filter_map(|p| {
+            let img = SyntheticPalm::new(60_000 + p).impression(0, &PalmNoise::default());
+            tobira_biometrics::palm::extract_region(
+                &img,
+                tobira_biometrics::palm::ROI_SIDE,
+                tobira_biometrics::palm::ROI_SIDE,
+            )
+            .ok()
+            .map(|t| vec![t])
+        })
+        .collect();
+    let t = std::time::Instant::now();
+    let scores = tobira_biometrics::site_check::palm_impostors(&palms, &crate::interrupt::requested)
+        .ok_or_else(|| anyhow::anyhow!("interrupted"))?;
+    let took = t.elapsed();
+    println!(
+        "threshold-check: {} palms, {} comparisons in {:.1} s ({:.0} µs each)",
+        palms.len(),
+        scores.len(),
+        took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / scores.len().max(1) as f64
+    );
     Ok(())
 }
