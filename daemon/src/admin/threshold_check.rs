@@ -129,26 +129,42 @@ fn row(
     })
 }
 
-/// A modality's thresholds as its decisions use them: the 1:1 one (value, rate), the table's value for a
-/// rate, and a door's (value, per-comparison rate) for the site's FPIR and the door's size.
+/// A modality's threshold table as its decisions use it: the value for a 1:1 rate, and a door's (value,
+/// per-comparison rate) for the site's FPIR and the door's size.
 struct Thresholds {
-    one_to_one: (f32, f64),
     at_fmr: fn(f64) -> f32,
     door: fn(f64, usize) -> (f32, f64),
 }
 
-/// One modality's rows: the 1:1 login, then doors of 1, 10, 100 … templates up to `templates`.
-/// `(checked, people)`: how many people the attempts came from, of how many enrolled.
+const FINGER: Thresholds = Thresholds {
+    at_fmr: |f| Threshold::for_fmr(f).value(),
+    door: |fpir, n| {
+        let t = Threshold::for_identification(fpir, n);
+        (t.value(), t.fmr())
+    },
+};
+
+const PALM: Thresholds = Thresholds {
+    at_fmr: |f| PalmThreshold::for_fmr(f).value(),
+    door: |fpir, n| {
+        let t = PalmThreshold::for_identification(fpir, n);
+        (t.value(), t.fmr())
+    },
+};
+
+/// One modality's rows: the 1:1 login at `(value, fmr)`, the threshold the daemon decides with, then doors
+/// of 1, 10, 100 … templates up to `templates`. `(checked, people)`: how many people the attempts came
+/// from, of how many enrolled.
 fn rows_for(
     modality: &str,
     s: &[f32],
     (checked, people): (usize, usize),
     templates: usize,
+    (value, fmr): (f32, f64),
     fpir: f64,
     t: &Thresholds,
 ) -> Vec<serde_json::Value> {
     let sampled = if checked < people { format!(" (a sample of {checked} of {people})") } else { String::new() };
-    let (value, fmr) = t.one_to_one;
     let c = check_rate(s, value, fmr);
     let mut rows = vec![row(modality, Decision::Login, &sampled, checked, &c, || {
         remedy(stricter_setting(s, fmr, FMR_FLOOR, t.at_fmr), "fmr")
@@ -224,44 +240,29 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
         });
     };
     let mut rows = Vec::new();
-    let finger = Thresholds {
-        one_to_one: (threshold.value(), threshold.fmr()),
-        at_fmr: |f| Threshold::for_fmr(f).value(),
-        door: |fpir, n| {
-            let t = Threshold::for_identification(fpir, n);
-            (t.value(), t.fmr())
-        },
-    };
-    let palm = Thresholds {
-        one_to_one: (palm_threshold.value(), palm_threshold.fmr()),
-        at_fmr: |f| PalmThreshold::for_fmr(f).value(),
-        door: |fpir, n| {
-            let t = PalmThreshold::for_identification(fpir, n);
-            (t.value(), t.fmr())
-        },
-    };
     if finger_people > 0 {
-        rows.extend(rows_for("finger", &finger_scores, (fp, finger_people), finger_templates, fpir, &finger));
+        let one_to_one = (threshold.value(), threshold.fmr());
+        rows.extend(rows_for(
+            "finger",
+            &finger_scores,
+            (fp, finger_people),
+            finger_templates,
+            one_to_one,
+            fpir,
+            &FINGER,
+        ));
     }
     if palm_people > 0 {
-        rows.extend(rows_for("palm", &palm_scores, (pp, palm_people), palm_templates, fpir, &palm));
+        let one_to_one = (palm_threshold.value(), palm_threshold.fmr());
+        rows.extend(rows_for("palm", &palm_scores, (pp, palm_people), palm_templates, one_to_one, fpir, &PALM));
     }
-    // On record (kept with every other check): an exceeded rate is an incident for the security manager
-    // (003 §20) — its threshold lets strangers in more often than the site was promised.
+    // On record (kept with every other check), the rows as answered (counts and thresholds, no person): an
+    // exceeded rate is an incident for the security manager (003 §20) — its threshold lets strangers in more
+    // often than the site was promised.
     let (outcome, reason) = outcome_of(&rows);
-    let summary: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "modality": r["modality"], "decision": r["decision"], "target_fmr": r["target_fmr"],
-                "threshold": r["threshold"], "attempts": r["attempts"], "reached": r["reached"],
-                "verdict": r["verdict_code"], "remedy": r["remedy"],
-            })
-        })
-        .collect();
     let mut event = NewEvent::new(d.now(), "biometrics.threshold_check", outcome, reason)
         .place(d.site.id.as_str())
-        .details(serde_json::json!({ "rows": summary }));
+        .details(serde_json::json!({ "rows": rows }));
     if outcome == Outcome::Alarm {
         event = event.article("003 §20");
     }
@@ -296,15 +297,8 @@ mod tests {
     fn an_exceeding_site_is_told_the_setting_that_holds() {
         let mut scores = vec![0.0f32; 20_000];
         scores[..20].fill(0.12);
-        let finger = Thresholds {
-            one_to_one: (Threshold::default().value(), 1e-4),
-            at_fmr: |f| Threshold::for_fmr(f).value(),
-            door: |fpir, n| {
-                let t = Threshold::for_identification(fpir, n);
-                (t.value(), t.fmr())
-            },
-        };
-        let rows = rows_for("finger", &scores, (100, 300), 12, 1e-4, &finger);
+        let one_to_one = (Threshold::default().value(), 1e-4);
+        let rows = rows_for("finger", &scores, (100, 300), 12, one_to_one, 1e-4, &FINGER);
         assert_eq!(rows.len(), 3, "login, doors of 1 and 10: {rows:?}");
         assert_eq!(rows[0]["verdict_code"], "exceeds");
         assert_eq!(rows[0]["remedy"], "[identification] fmr = 5e-6");
@@ -312,9 +306,9 @@ mod tests {
         assert_eq!(rows[2]["candidates"], 10);
         assert_eq!(rows[2]["verdict_code"], "exceeds", "{}", rows[2]);
         assert_eq!(rows[2]["remedy"], "[identification] fpir = 5e-5", "{}", rows[2]);
-        // None reaching anything: every row holds, no remedy.
         assert_eq!(outcome_of(&rows), (Outcome::Alarm, "THRESHOLD_EXCEEDED"), "an incident for 003 §20");
-        let rows = rows_for("finger", &vec![0.0; 20_000], (300, 300), 12, 1e-4, &finger);
+        // None reaching anything: every row that can be told holds, no remedy.
+        let rows = rows_for("finger", &vec![0.0; 20_000], (300, 300), 12, one_to_one, 1e-4, &FINGER);
         assert!(rows.iter().take(2).all(|r| r["verdict_code"] == "holds" && r["remedy"].is_null()), "{rows:?}");
         // The door of 10 cannot be told from 20,000 attempts: the check as a whole is undetermined.
         assert_eq!(rows[2]["verdict_code"], "too-few");
