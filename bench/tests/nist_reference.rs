@@ -8,8 +8,6 @@
 //! a failure in CI. The loader's own rules are checked without them (`loader_*`).
 //!
 //! Cost: mindtct on 80 + 5 × 24 images and 4,540 bozorth3 calls, about a minute on the 2-core machine.
-//!
-//! Cost: mindtct on 80 + 4 × 24 images and 4,540 bozorth3 calls, about a minute on the 2-core machine.
 
 #[path = "../src/nist.rs"]
 #[allow(dead_code)]
