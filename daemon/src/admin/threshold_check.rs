@@ -40,6 +40,23 @@ const FPIR_FLOOR: f64 = 1e-7;
 
 static RUNNING: AtomicBool = AtomicBool::new(false);
 
+/// The one check running: held for as long as its comparisons run, released when dropped.
+struct OneAtATime;
+
+impl OneAtATime {
+    /// `None` while another check holds it (a local client asking again and again gets one core's work).
+    fn try_start() -> Option<OneAtATime> {
+        // `then`, not `then_some`: a guard built eagerly and dropped on refusal would release the running one.
+        (!RUNNING.swap(true, Ordering::AcqRel)).then(|| OneAtATime)
+    }
+}
+
+impl Drop for OneAtATime {
+    fn drop(&mut self) {
+        RUNNING.store(false, Ordering::Release);
+    }
+}
+
 /// The even sample of `n` people whose comparisons fit `budget`, given each person's templates' views:
 /// every k-th person in the registry's order, k as small as fits.
 fn sample<T: Clone>(people: &[(usize, T)], budget: usize) -> Vec<T> {
@@ -182,21 +199,14 @@ fn rows_for(
 }
 
 pub async fn threshold_check(d: &Daemon) -> Answer {
-    if RUNNING.swap(true, Ordering::AcqRel) {
+    // Released when the comparisons end, not when this request does: a client that hangs up does not let a
+    // second check start beside the first's still-running thread.
+    let Some(done) = OneAtATime::try_start() else {
         return Err(Refusal {
             code: ErrorCode::Unavailable,
             message: "a threshold check is already running (照合閾値の確認中): wait for it".into(),
         });
-    }
-    struct Done;
-    impl Drop for Done {
-        fn drop(&mut self) {
-            RUNNING.store(false, Ordering::Release);
-        }
-    }
-    // Released when the comparisons end, not when this request does: a client that hangs up does not let a
-    // second check start beside the first's still-running thread.
-    let done = Done;
+    };
     // Copied out under the lock, compared without it: enrolment and matching go on meanwhile.
     let (fingers, palms) = {
         let m = d.matcher.matching.read().unwrap_or_else(|p| p.into_inner());
@@ -314,6 +324,18 @@ mod tests {
         assert_eq!(rows[2]["verdict_code"], "too-few");
         assert_eq!(outcome_of(&rows), (Outcome::Info, "THRESHOLD_UNDETERMINED"));
         assert_eq!(outcome_of(&rows[..2]), (Outcome::Info, "THRESHOLD_HOLDS"));
+    }
+
+    /// A local client asking again while a check runs is refused, and the next check may start once the
+    /// running one's comparisons end (its guard dropped), however the request that started it ended.
+    #[test]
+    fn one_check_runs_at_a_time() {
+        let first = OneAtATime::try_start().expect("nothing running");
+        assert!(OneAtATime::try_start().is_none(), "a second check while the first runs");
+        assert!(OneAtATime::try_start().is_none(), "and a third");
+        drop(first);
+        let again = OneAtATime::try_start();
+        assert!(again.is_some(), "free once the first ended");
     }
 
     #[test]
