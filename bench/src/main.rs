@@ -9,6 +9,7 @@ mod central_history;
 mod central_revocation;
 mod console;
 mod crash;
+mod cross_sensor;
 mod door;
 mod faults;
 mod fingerprint;
