@@ -14,7 +14,7 @@
 //! the other way — which [`run`] prints beside NIST's on the same pairs. Both sensors are development sets:
 //! the matcher was tuned on each of them, never on the pair.
 
-use crate::fingerprint::Item;
+use crate::fvc_image::Item;
 use crate::interrupt;
 use anyhow::{Context, bail};
 use std::io::Write;

@@ -14,6 +14,7 @@
 //! scores such a pair 0).
 
 use crate::cross_sensor;
+use crate::fvc_image::Item;
 use crate::interrupt;
 use crate::nist::{self, NistTemplate};
 use anyhow::{Context, bail};
@@ -28,15 +29,6 @@ use tobira_biometrics::sample::MIN_MINUTIAE;
 use tobira_biometrics::score::{Score, fused};
 use tobira_biometrics::synthetic::{ImpressionNoise, SyntheticFinger};
 use tobira_biometrics::{FingerTemplate, Gallery, MinutiaeTemplate, Prepared, compare};
-
-/// One FVC image: `F_I.tif`, finger F, impression I.
-pub(crate) struct Item {
-    pub(crate) name: String,
-    pub(crate) finger: u32,
-    pub(crate) impression: u32,
-    pub(crate) ours: Option<(MinutiaeTemplate, Prepared)>,
-    pub(crate) nist: Option<NistTemplate>,
-}
 
 /// Scores of one matcher over the set's pairs, in the order of [`pairs`].
 struct Side {

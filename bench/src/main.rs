@@ -13,6 +13,7 @@ mod cross_sensor;
 mod door;
 mod faults;
 mod fingerprint;
+mod fvc_image;
 mod hostile;
 mod interrupt;
 mod matching;
