@@ -20,7 +20,7 @@ use anyhow::{Context, bail};
 use std::io::Write;
 use std::path::Path;
 use tobira_biometrics::eval::{Rates, rates};
-use tobira_biometrics::score::{Score, fused};
+use tobira_biometrics::score::{Score, fused, subsets};
 use tobira_biometrics::{FingerTemplate, Threshold, compare};
 
 /// Sets that hold the same physical fingers under the same numbers (measured: the module's doc).
@@ -170,6 +170,52 @@ fn cross(a: &str, ia: &[Item], b: &str, ib: &[Item]) -> anyhow::Result<Vec<Row>>
             100.0 * rejected as f64 / s.ours.0.len().max(1) as f64,
             s.ours.1.len()
         );
+        table_across(enrol, probes)?;
     }
     Ok(rows)
+}
+
+/// Whether the threshold table — calibrated within each development sensor — holds its rates when the
+/// enrolled impressions and the probe come from different sensors: every choice of [`ENROLLED`] of a
+/// finger's impressions enrolled (as `score::fused_impostors` does within a set), every impression of the
+/// other sensor's fingers as the probe, at the table's 1e-2, 1e-3 and 1e-4 points. The comparisons reuse
+/// the same single scores, so they are not independent; the highest impostor score says more than a count.
+fn table_across(enrol: &[Item], probes: &[Item]) -> anyhow::Result<()> {
+    let mut fingers: Vec<u32> = enrol.iter().map(|i| i.finger).collect();
+    fingers.dedup();
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for f in fingers {
+        if interrupt::requested() {
+            bail!("interrupted");
+        }
+        let views: Vec<_> = enrol.iter().filter(|i| i.finger == f).filter_map(|i| i.ours.as_ref()).collect();
+        for p in probes {
+            let scores: Vec<Score> = match &p.ours {
+                Some((_, q)) => views.iter().map(|(_, v)| compare(q, v)).collect(),
+                None => vec![Score(0.0); views.len()],
+            };
+            for choice in subsets(scores.len(), ENROLLED) {
+                let s = fused(choice.iter().map(|&k| scores[k])).0;
+                if p.finger == f { genuine.push(s) } else { impostor.push(s) }
+            }
+        }
+    }
+    let highest = impostor.iter().copied().fold(0f32, f32::max);
+    let mut line = String::new();
+    for fmr in [1e-2, 1e-3, 1e-4] {
+        let t = Threshold::for_fmr(fmr).value();
+        let over = impostor.iter().filter(|s| **s >= t).count();
+        let refused = genuine.iter().filter(|s| **s < t).count();
+        line += &format!(
+            "; at {fmr:.0e} ({t:.3}): impostors {over} ({:.1e}), genuine refused {:.1} %",
+            over as f64 / impostor.len().max(1) as f64,
+            100.0 * refused as f64 / genuine.len().max(1) as f64
+        );
+    }
+    println!(
+        "      every choice of {ENROLLED} enrolled ({} genuine, {} impostor fused comparisons): highest impostor {highest:.3}{line}",
+        genuine.len(),
+        impostor.len()
+    );
+    Ok(())
 }

@@ -194,7 +194,7 @@ pub fn fused_impostors(fingers: &[u32], s: &[Vec<f32>], captures: usize) -> Vec<
 }
 
 /// Every `k`-subset of `0..n`, in lexicographic order.
-fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+pub fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
     if k == 0 || k > n {
         return Vec::new();
     }
