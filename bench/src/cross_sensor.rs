@@ -206,9 +206,9 @@ fn table_across(enrol: &[Item], probes: &[Item]) -> anyhow::Result<()> {
         let t = Threshold::for_fmr(fmr).value();
         let over = impostor.iter().filter(|s| **s >= t).count();
         let refused = genuine.iter().filter(|s| **s < t).count();
+        let rate = if over == 0 { String::new() } else { format!(" ({:.1e})", over as f64 / impostor.len() as f64) };
         line += &format!(
-            "; at {fmr:.0e} ({t:.3}): impostors {over} ({:.1e}), genuine refused {:.1} %",
-            over as f64 / impostor.len().max(1) as f64,
+            "; at {fmr:.0e} ({t:.3}): impostors {over}{rate}, genuine refused {:.1} %",
             100.0 * refused as f64 / genuine.len().max(1) as f64
         );
     }
