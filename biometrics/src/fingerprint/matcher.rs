@@ -149,10 +149,6 @@ pub struct Prepared {
     ones: Vec<u8>,
     /// The print's area: cells inside the convex hull of its minutiae (grown by half a cell).
     area: Box<[u64; GRID * GRID / 64 + 1]>,
-    /// Each minutia's direction in radians (`Pt::t`), so a hypothesis's rotation costs no arctangent.
-    angle: Vec<f32>,
-    /// The minutia count raised to 1 − the default `alpha`: the constant factor of [`side`].
-    all_pow: f32,
 }
 
 /// A reference's minutiae by bucket: `order[start[b]..start[b + 1]]` are the indices in bucket `b`, buckets
@@ -353,9 +349,7 @@ impl Prepared {
                 }
             }
         }
-        let angle = pts.iter().map(Pt::t).collect();
-        let all_pow = (pts.len() as f32).powf(1.0 - Params::DEFAULT.alpha);
-        Prepared { pts, desc, ones, area, angle, all_pow }
+        Prepared { pts, desc, ones, area }
     }
 
     pub fn len(&self) -> usize {
@@ -379,8 +373,7 @@ impl Prepared {
     /// Bytes this form holds per template (for the gallery's memory figure).
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Prepared>()
-            + self.pts.len()
-                * (std::mem::size_of::<Pt>() + std::mem::size_of::<[u64; WORDS]>() + 2 + 1 + std::mem::size_of::<f32>())
+            + self.pts.len() * (std::mem::size_of::<Pt>() + std::mem::size_of::<[u64; WORDS]>() + 2 + 1)
             + std::mem::size_of::<[u64; GRID * GRID / 64 + 1]>()
     }
 }
@@ -412,11 +405,12 @@ fn pair_count(
     r: &Prepared,
     grid: &Buckets,
     (i, j): (usize, usize),
-    (sn, cs): (f32, f32),
     used: &mut [u64; 4],
     pr: &Params,
 ) -> (f32, f32) {
     let (a, b) = (p.pts[i], r.pts[j]);
+    let rot = wrap(b.t() - a.t());
+    let (sn, cs) = rot.sin_cos();
     // One bit per reference minutia (a template holds at most 255).
     *used = [0; 4];
     let cos_tol = pr.angle.cos();
@@ -472,10 +466,11 @@ fn pair_count(
     (n, p_w)
 }
 
-/// Reference minutiae inside the probe's area under the hypothesis probe[i] → reference[j] (rotation
-/// `(sin, cos)`): the inverse transform of [`pair_count`]'s.
-fn reference_inside(p: &Prepared, r: &Prepared, (i, j): (usize, usize), (sn, cs): (f32, f32)) -> f32 {
+/// Reference minutiae inside the probe's area under the hypothesis probe[i] → reference[j]: the inverse
+/// transform of [`pair_count`]'s.
+fn reference_inside(p: &Prepared, r: &Prepared, (i, j): (usize, usize)) -> f32 {
     let (a, b) = (p.pts[i], r.pts[j]);
+    let (sn, cs) = wrap(b.t() - a.t()).sin_cos();
     let mut inside = 0.0;
     for m in &r.pts {
         let (dx, dy) = (m.x - b.x, m.y - b.y);
@@ -508,13 +503,6 @@ impl Top {
             self.bar = self.bar.max(self.list[self.cap - 1].0);
         }
     }
-}
-
-/// One side of the score's denominator: a template's minutiae inside the other print's area (weighted)
-/// mixed geometrically with all of them ([`Params::alpha`]).
-fn side(t: &Prepared, inside: f32, pr: &Params) -> f32 {
-    let all = if pr.alpha == Params::DEFAULT.alpha { t.all_pow } else { (t.pts.len() as f32).powf(1.0 - pr.alpha) };
-    inside.powf(pr.alpha) * all
 }
 
 /// 1:1 comparison. Higher is more similar; 0 for templates too small to compare.
@@ -570,20 +558,19 @@ pub fn compare_with(p: &Prepared, r: &Prepared, pr: &Params) -> Score {
     let mut used = [0u64; 4];
     let mut best = 0.0f32;
     for &(_, i, j) in &top {
-        // The hypothesis's rotation, once for both passes.
-        let rot = wrap(r.angle[j] - p.angle[i]).sin_cos();
-        let (n, p_in) = pair_count(p, r, &grid, (i, j), rot, &mut used, pr);
+        let (n, p_in) = pair_count(p, r, &grid, (i, j), &mut used, pr);
         if n < 3.0 * (1.0 - pr.lambda) + 0.5 {
             continue;
         }
-        let dp = side(p, p_in, pr).max(pr.min_count).max(n);
+        let mix = |inside: f32, all: usize| inside.powf(pr.alpha) * (all as f32).powf(1.0 - pr.alpha);
+        let dp = mix(p_in, p.pts.len()).max(pr.min_count).max(n);
         // The reference's side of the denominator is at least max(min_count, n): a hypothesis that could
         // not beat the best so far even then needs no inverse pass (the result is the same).
         if n * n / (dp * pr.min_count.max(n)) <= best {
             continue;
         }
-        let r_in = reference_inside(p, r, (i, j), rot);
-        let dr = side(r, r_in, pr).max(pr.min_count).max(n);
+        let r_in = reference_inside(p, r, (i, j));
+        let dr = mix(r_in, r.pts.len()).max(pr.min_count).max(n);
         let s = n * n / (dp * dr);
         best = best.max(s);
     }
@@ -712,7 +699,7 @@ mod tests {
             if n < 3.0 * (1.0 - pr.lambda) + 0.5 {
                 continue;
             }
-            let r_in = reference_inside(p, r, (i, j), wrap(b.t() - a.t()).sin_cos());
+            let r_in = reference_inside(p, r, (i, j));
             let mix = |inside: f32, all: usize| inside.powf(pr.alpha) * (all as f32).powf(1.0 - pr.alpha);
             let dp = mix(p_in, p.pts.len()).max(pr.min_count).max(n);
             let dr = mix(r_in, r.pts.len()).max(pr.min_count).max(n);
