@@ -698,9 +698,12 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
         none: usize,
     }
     let identity = |k: u64| real.iter().find(|f| f.key == k).map_or(k, |f| f.identity);
+    // `across`: the probe's finger is to be found through its enrolment from the other sensor's set (its own
+    // set's enrolment set aside) instead of through its own.
     let run = |g: &Gallery<u64>,
                list: &mut dyn Iterator<Item = (u64, &MinutiaeTemplate)>,
-               misses: &mut Misses|
+               misses: &mut Misses,
+               across: bool|
      -> anyhow::Result<(Vec<Duration>, usize, usize)> {
         let (mut times, mut hits, mut total) = (Vec::new(), 0, 0);
         for (key, probe) in list {
@@ -710,13 +713,13 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
             // The probe's finger enrolled once: its enrolment from another sensor's set, if any, set aside.
             let twins: Vec<u64> =
                 real.iter().filter(|f| f.key != key && f.identity == identity(key)).map(|f| f.key).collect();
-            let once = |k: &u64| !twins.contains(k);
+            let once = |k: &u64| if across { *k != key } else { !twins.contains(k) };
             let t = Instant::now();
             let top = g.identify_top(probe, Some(&once), 1);
             times.push(t.elapsed());
             total += 1;
             match top.first().map(|x| x.0) {
-                Some(k) if k == key => hits += 1,
+                Some(k) if (k == key && !across) || (across && twins.contains(&k)) => hits += 1,
                 Some(k) if k >= REAL_KEYS => misses.real += 1,
                 Some(_) => misses.synthetic += 1,
                 None => misses.none += 1,
@@ -744,7 +747,7 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
             }
         }
         eprintln!("\r  1:N: {} templates enrolled ({} real fingers)   ", g.len(), real.len());
-        let (mut st, sh, sn) = run(&g, &mut synth.iter().map(|(k, t)| (*k, t)), &mut Misses::default())?;
+        let (mut st, sh, sn) = run(&g, &mut synth.iter().map(|(k, t)| (*k, t)), &mut Misses::default(), false)?;
         let mut all = st.clone();
         let mut line = String::new();
         let mut missed = Misses::default();
@@ -753,7 +756,7 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
                 .iter()
                 .filter(|f| f.role == role && f.impressions.len() > enrolled)
                 .flat_map(|f| f.impressions[enrolled..].iter().map(move |t| (f.key, t)));
-            let (rt, rh, rn) = run(&g, &mut list, &mut missed)?;
+            let (rt, rh, rn) = run(&g, &mut list, &mut missed, false)?;
             if rn > 0 {
                 line += &format!(", {} {:.1} % ({rh}/{rn})", role.short(), pc(rh, rn));
             }
@@ -775,6 +778,26 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
              (the same finger enrolled from another sensor's set is set aside: FVC2000 DB1 and DB2 share their fingers)",
             missed.synthetic, missed.real, missed.none
         );
+        // Across sensors: the probes of fingers enrolled from two sets, each against its finger's enrolment
+        // from the other set — a site that enrols at one reader model and identifies at a door of another.
+        let twinned = |f: &&RealFinger| real.iter().any(|o| o.key != f.key && o.identity == f.identity);
+        let mut list = real
+            .iter()
+            .filter(|f| f.impressions.len() > enrolled)
+            .filter(twinned)
+            .flat_map(|f| f.impressions[enrolled..].iter().map(move |t| (f.key, t)));
+        let mut across = Misses::default();
+        let (_, h, n) = run(&g, &mut list, &mut across, true)?;
+        if n > 0 {
+            println!(
+                "    across sensors: {n} probes of fingers FVC2000 DB1 and DB2 share, each against its finger enrolled \
+                 from the other set (its own set's enrolment set aside): rank-1 {:.1} % ({h}/{n}); missed: {} below a \
+                 synthetic identity, {} below another real finger",
+                pc(h, n),
+                across.synthetic,
+                across.real
+            );
+        }
     }
     Ok(())
 }
