@@ -21,7 +21,7 @@ use std::io::Write;
 use std::path::Path;
 use tobira_biometrics::eval::{Rates, rates};
 use tobira_biometrics::score::{Score, fused, subsets};
-use tobira_biometrics::{FingerTemplate, Threshold, compare};
+use tobira_biometrics::{Prepared, Threshold, compare};
 
 /// Sets that hold the same physical fingers under the same numbers (measured: the module's doc).
 pub const SAME_FINGERS: &[(&str, &str)] = &[("FVC2000_DB1_B", "FVC2000_DB2_B")];
@@ -131,31 +131,47 @@ fn cross(a: &str, ia: &[Item], b: &str, ib: &[Item]) -> anyhow::Result<Vec<Row>>
     eprintln!();
     single.print("single impressions, all pairs");
     // As the daemon decides: a finger enrolled with its first five impressions on one sensor, fused (the
-    // mean of the best two), every impression of the other sensor's fingers as the probe; both ways.
+    // mean of the best two), every impression of the other sensor's fingers as the probe; both ways. From
+    // the same single scores, every choice of five enrolled ([`print_table_across`]).
     let door = Threshold::for_identification(1e-4, 1);
     for (enrol_set, enrol, probe_set, probes) in [(a, ia, b, ib), (b, ib, a, ia)] {
         let mut s = Scores::default();
+        let (mut every_genuine, mut every_impostor) = (Vec::new(), Vec::new());
         let mut fingers: Vec<u32> = enrol.iter().map(|i| i.finger).collect();
         fingers.dedup();
         for f in fingers {
-            let views: Vec<&Item> = enrol.iter().filter(|i| i.finger == f).take(ENROLLED).collect();
-            let ours_views: Vec<_> = views.iter().filter_map(|v| v.ours.as_ref().map(|(t, _)| t.clone())).collect();
-            let enrolled = FingerTemplate::new(ours_views).map(|t| t.prepare());
+            let views: Vec<&Item> = enrol.iter().filter(|i| i.finger == f).collect();
+            // Ours: the finger's usable impressions, each with whether it is among the first five.
+            let ours_views: Vec<(bool, &Prepared)> =
+                views.iter().enumerate().filter_map(|(k, v)| v.ours.as_ref().map(|(_, t)| (k < ENROLLED, t))).collect();
             for p in probes {
                 if interrupt::requested() {
                     bail!("interrupted");
                 }
-                let ours = match (&enrolled, &p.ours) {
-                    (Some(e), Some((_, q))) => f64::from(e.compare(q).0),
-                    _ => 0.0,
+                let singles: Vec<(bool, Score)> = match &p.ours {
+                    Some((_, q)) => ours_views.iter().map(|&(first, v)| (first, compare(q, v))).collect(),
+                    None => ours_views.iter().map(|&(first, _)| (first, Score(0.0))).collect(),
                 };
+                // What `PreparedFinger::compare` gives the finger enrolled with its first five.
+                let ours = f64::from(fused(singles.iter().filter(|x| x.0).map(|x| x.1)).0);
                 let nist = match &p.nist {
                     Some(q) => f64::from(
-                        fused(views.iter().filter_map(|v| v.nist.as_ref()).map(|r| Score(q.compare(r) as f32))).0,
+                        fused(
+                            views
+                                .iter()
+                                .take(ENROLLED)
+                                .filter_map(|v| v.nist.as_ref())
+                                .map(|r| Score(q.compare(r) as f32)),
+                        )
+                        .0,
                     ),
                     None => 0.0,
                 };
                 s.push(p.finger == f, ours, nist);
+                let every = if p.finger == f { &mut every_genuine } else { &mut every_impostor };
+                for choice in subsets(singles.len(), ENROLLED) {
+                    every.push(fused(choice.iter().map(|&k| singles[k].1)).0);
+                }
             }
         }
         s.print(&format!("enrolled on {enrol_set} ({ENROLLED} impressions fused), presented on {probe_set}"));
@@ -170,7 +186,7 @@ fn cross(a: &str, ia: &[Item], b: &str, ib: &[Item]) -> anyhow::Result<Vec<Row>>
             100.0 * rejected as f64 / s.ours.0.len().max(1) as f64,
             s.ours.1.len()
         );
-        table_across(enrol, probes)?;
+        print_table_across(&every_genuine, &every_impostor);
     }
     Ok(rows)
 }
@@ -180,26 +196,7 @@ fn cross(a: &str, ia: &[Item], b: &str, ib: &[Item]) -> anyhow::Result<Vec<Row>>
 /// finger's impressions enrolled (as `score::fused_impostors` does within a set), every impression of the
 /// other sensor's fingers as the probe, at the table's 1e-2, 1e-3 and 1e-4 points. The comparisons reuse
 /// the same single scores, so they are not independent; the highest impostor score says more than a count.
-fn table_across(enrol: &[Item], probes: &[Item]) -> anyhow::Result<()> {
-    let mut fingers: Vec<u32> = enrol.iter().map(|i| i.finger).collect();
-    fingers.dedup();
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    for f in fingers {
-        if interrupt::requested() {
-            bail!("interrupted");
-        }
-        let views: Vec<_> = enrol.iter().filter(|i| i.finger == f).filter_map(|i| i.ours.as_ref()).collect();
-        for p in probes {
-            let scores: Vec<Score> = match &p.ours {
-                Some((_, q)) => views.iter().map(|(_, v)| compare(q, v)).collect(),
-                None => vec![Score(0.0); views.len()],
-            };
-            for choice in subsets(scores.len(), ENROLLED) {
-                let s = fused(choice.iter().map(|&k| scores[k])).0;
-                if p.finger == f { genuine.push(s) } else { impostor.push(s) }
-            }
-        }
-    }
+fn print_table_across(genuine: &[f32], impostor: &[f32]) {
     let highest = impostor.iter().copied().fold(0f32, f32::max);
     let mut line = String::new();
     for fmr in [1e-2, 1e-3, 1e-4] {
@@ -217,5 +214,4 @@ fn table_across(enrol: &[Item], probes: &[Item]) -> anyhow::Result<()> {
         genuine.len(),
         impostor.len()
     );
-    Ok(())
 }
