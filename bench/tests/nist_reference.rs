@@ -9,6 +9,8 @@
 //!
 //! Cost: mindtct on 80 + 5 × 24 images and 4,540 bozorth3 calls, about a minute on the 2-core machine.
 
+mod common;
+
 #[path = "../src/nist.rs"]
 #[allow(dead_code)]
 mod nist;
@@ -18,17 +20,9 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
+/// `../shared/<what>`, or `None` after saying the NIST reference is not checked (a failure under CI).
 fn shared(what: &str, env: &str) -> Option<PathBuf> {
-    let p = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).join(what));
-    if p.is_dir() {
-        return Some(p);
-    }
-    let msg = format!("!!! {what} not found at {} (set {env}): the NIST reference is NOT checked", p.display());
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    None
+    common::shared(what, env, "the NIST reference is")
 }
 
 /// The baseline's scores of one set, keyed by (probe, reference) names as the bench writes them.

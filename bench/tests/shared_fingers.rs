@@ -6,22 +6,14 @@
 //!
 //! Needs the real FVC images (../shared/datasets): loud when missing, a failure in CI. Cost: 50 extractions.
 
+mod common;
+
 use std::path::PathBuf;
 use tobira_biometrics::image::{GrayImage, extract_minutiae};
 use tobira_biometrics::{Prepared, compare};
 
 fn set_dir(set: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("TOBIRA_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets")));
-    let p = root.join("fingerprint").join(set);
-    if p.is_dir() {
-        return Some(p);
-    }
-    let msg = format!("!!! {} not found (set TOBIRA_DATASETS): shared fingers are NOT checked", p.display());
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    None
+    Some(common::shared("datasets", "TOBIRA_DATASETS", "shared fingers are")?.join("fingerprint").join(set))
 }
 
 /// Fingers 101–110, the given impressions: (finger, template in the matcher's form).

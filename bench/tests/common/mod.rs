@@ -1,0 +1,19 @@
+//! What the bench's data tests share: finding `../shared` beside the clone.
+
+use std::path::PathBuf;
+
+/// `../shared/<what>` (or the directory `env` names). When it is missing the test says loudly what goes
+/// unchecked (`unchecked`) and returns `None`; under CI, where the data is always beside the clone, that is
+/// a failure rather than a quiet skip.
+pub fn shared(what: &str, env: &str, unchecked: &str) -> Option<PathBuf> {
+    let p = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")).join(what));
+    if p.is_dir() {
+        return Some(p);
+    }
+    let msg = format!("!!! {what} not found at {} (set {env}): {unchecked} NOT checked", p.display());
+    assert!(std::env::var_os("CI").is_none(), "{msg}");
+    eprintln!("{msg}");
+    None
+}
