@@ -727,7 +727,10 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
         }
         Ok((times, hits, total))
     };
-    let synth: Vec<(u64, MinutiaeTemplate)> = (0..probes as u64)
+    // Synthetic probes only against synthetic identities: with `--gallery` no larger than the real fingers
+    // there are none, and a probe of an identity never enrolled would print as a miss.
+    let synth_probes = if synthetic == 0 { 0 } else { probes as u64 };
+    let synth: Vec<(u64, MinutiaeTemplate)> = (0..synth_probes)
         .map(|i| {
             let f = (i * 7919) % synthetic.max(1) as u64;
             (f, SyntheticFinger::new(f).impression(1000 + i, &noise))
@@ -772,7 +775,11 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
             g.bytes_per_template()
         );
         println!("    latency over {} probes: p50 {}, p99 {}, max {}", s.n, fmt_d(s.p50), fmt_d(s.p99), fmt_d(s.max));
-        println!("    rank-1: synthetic {:.1} % ({sh}/{sn}, median {}){line}", pc(sh, sn), fmt_d(median(&mut st)));
+        if sn > 0 {
+            println!("    rank-1: synthetic {:.1} % ({sh}/{sn}, median {}){line}", pc(sh, sn), fmt_d(median(&mut st)));
+        } else {
+            println!("    rank-1 (no synthetic identity in the gallery){line}");
+        }
         println!(
             "    real probes missed: {} ranked first a synthetic identity, {} another real finger, {} found no candidate \
              (the same finger enrolled from another sensor's set is set aside: FVC2000 DB1 and DB2 share their fingers)",

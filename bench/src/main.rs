@@ -107,8 +107,11 @@ enum Cmd {
         /// Write `OUTDIR/<set>.csv` (ours) and `OUTDIR/nbis/<set>.csv` (NIST) for eval_scores.py.
         #[arg(long, value_name = "OUTDIR")]
         scores: Option<std::path::PathBuf>,
+        /// Templates in the 1:N gallery: the real fingers, then synthetic identities up to this many (at most
+        /// the real fingers: no synthetic identity, and no synthetic probe).
         #[arg(long, default_value_t = 10_000)]
         gallery: usize,
+        /// Synthetic probes (impressions of synthetic identities in the gallery).
         #[arg(long, default_value_t = 200)]
         probes: usize,
         /// 1:N: also measure the fused enrolment with these first-pass shortlists (impressions handed to the

@@ -31,9 +31,8 @@ fn threshold_check(people: u64) -> anyhow::Result<()> {
     }
     let views: usize = fingers.iter().flatten().map(|f| f.views().len()).sum();
     let t = std::time::Instant::now();
-    let scores =
-        tobira_biometrics::site_check::finger_impostors(&fingers, &crate::interrupt::requested, &mut |_, _| {})
-            .ok_or_else(|| anyhow::anyhow!("interrupted"))?;
+    let scores = tobira_biometrics::site_check::finger_impostors(&fingers, &crate::interrupt::requested)
+        .ok_or_else(|| anyhow::anyhow!("interrupted"))?;
     let took = t.elapsed();
     let c = tobira_biometrics::site_check::check_rate(&scores, Threshold::default().value(), 1e-4);
     println!(

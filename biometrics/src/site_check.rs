@@ -22,15 +22,9 @@ use crate::palm::template::PalmTemplate;
 /// other person's enrolled fingers, each scored as a door scores it (the probe against the finger's
 /// impressions, fused). `people[k]` is one person's fingers. A probe is never compared with its own
 /// person's fingers (another finger of the same person is not a false match at a door: the same person is
-/// let in). `stop` is asked between probes, for Ctrl-C and time budgets; `progress` gets (done, total).
-pub fn finger_impostors(
-    people: &[Vec<PreparedFinger>],
-    stop: &dyn Fn() -> bool,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Option<Vec<f32>> {
-    let probes: usize = people.iter().flatten().map(|f| f.views().len()).sum();
+/// let in). `stop` is asked between probes, for Ctrl-C and time budgets (the daemon's 50 s deadline).
+pub fn finger_impostors(people: &[Vec<PreparedFinger>], stop: &dyn Fn() -> bool) -> Option<Vec<f32>> {
     let mut out = Vec::new();
-    let mut done = 0;
     for (a, fingers) in people.iter().enumerate() {
         for probe in fingers.iter().flat_map(|f| f.views()) {
             if stop() {
@@ -41,8 +35,6 @@ pub fn finger_impostors(
                     out.extend(others.iter().map(|f| f.compare(probe).0));
                 }
             }
-            done += 1;
-            progress(done, probes);
         }
     }
     Some(out)
@@ -252,10 +244,8 @@ mod tests {
     #[test]
     fn a_site_whose_impostors_reach_the_threshold_is_told_so() {
         let people: Vec<Vec<PreparedFinger>> = (0..12).map(|p| vec![finger(100 + p, 3)]).collect();
-        let mut seen = 0;
-        let scores = finger_impostors(&people, &|| false, &mut |d, _| seen = d).expect("not stopped");
-        assert_eq!(seen, 36, "every enrolled impression probes");
-        assert_eq!(scores.len(), 36 * 11, "each probe against every other person's finger");
+        let scores = finger_impostors(&people, &|| false).expect("not stopped");
+        assert_eq!(scores.len(), 36 * 11, "each of the 36 enrolled impressions against every other person's finger");
         // Every attempt is the door's own score: the fused comparison with the other finger.
         assert_eq!(scores[0], people[1][0].compare(&people[0][0].views()[0]).0);
         let lenient = check_rate(&scores, 0.02, 1e-4);
@@ -271,12 +261,12 @@ mod tests {
         twins.push(vec![
             FingerTemplate::fuse(&views, &Threshold::default()).expect("captures").expect("agree").prepare(),
         ]);
-        let scores = finger_impostors(&twins, &|| false, &mut |_, _| {}).expect("not stopped");
+        let scores = finger_impostors(&twins, &|| false).expect("not stopped");
         let c = check_rate(&scores, Threshold::default().value(), 1e-4);
         assert!(c.reached >= 3, "{c:?}");
         assert_eq!(c.verdict, Verdict::Exceeds, "{c:?}");
         // Stopped between probes: no partial figure.
-        assert_eq!(finger_impostors(&people, &|| true, &mut |_, _| {}), None);
+        assert_eq!(finger_impostors(&people, &|| true), None);
     }
 
     #[test]

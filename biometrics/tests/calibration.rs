@@ -20,21 +20,10 @@ use tobira_biometrics::{Prepared, Threshold, compare};
 const DEVELOPMENT: [&str; 3] = ["FVC2000_DB1_B", "FVC2000_DB2_B", "FVC2000_DB3_B"];
 const EVALUATION: &str = "FVC2002_DB1_B";
 
+mod common;
+
 fn datasets() -> Option<PathBuf> {
-    let p = std::env::var_os("TOBIRA_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets")));
-    if p.join("fingerprint").is_dir() {
-        return Some(p);
-    }
-    let msg = format!(
-        "!!! real datasets not found at {} (set TOBIRA_DATASETS): the threshold table's derivation from \
-         development data is NOT checked",
-        p.display()
-    );
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    None
+    common::datasets("fingerprint", "the threshold table's derivation from development data is")
 }
 
 /// Finger labels and the directed score matrix (probe row, reference column) of one FVC set; an image that

@@ -5,18 +5,10 @@
 use std::path::PathBuf;
 use tobira_biometrics::image::{GrayImage, orientation_field, segment};
 
+mod common;
+
 fn datasets() -> Option<PathBuf> {
-    let p = std::env::var_os("TOBIRA_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets")));
-    if p.join("fingerprint").is_dir() {
-        return Some(p);
-    }
-    let msg =
-        format!("!!! real datasets not found at {} (set TOBIRA_DATASETS): real-image checks NOT run", p.display());
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    None
+    common::datasets("fingerprint", "the real-image checks are")
 }
 
 #[test]

@@ -13,17 +13,10 @@ use tobira_biometrics::palm::{
     PalmError, PalmTemplate, PalmThreshold, compare, extract_file_bytes, extract_image, extract_region,
 };
 
+mod common;
+
 fn datasets() -> Option<PathBuf> {
-    let p = std::env::var_os("TOBIRA_DATASETS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/datasets")));
-    if p.join("palm").is_dir() {
-        return Some(p);
-    }
-    let msg = format!("!!! real datasets not found at {} (set TOBIRA_DATASETS): palm checks NOT run", p.display());
-    assert!(std::env::var_os("CI").is_none(), "{msg}");
-    eprintln!("{msg}");
-    None
+    common::datasets("palm", "the palm checks are")
 }
 
 fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {

@@ -233,7 +233,7 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
         let stop = || start.elapsed() > DEADLINE;
         let fingers = sample(&fingers, BUDGET);
         let palms = sample(&palms, PALM_BUDGET);
-        let f = finger_impostors(&fingers, &stop, &mut |_, _| {})?;
+        let f = finger_impostors(&fingers, &stop)?;
         let p = palm_impostors(&palms, &stop)?;
         Some((fingers.len(), f, palms.len(), p))
     })
