@@ -67,7 +67,7 @@ fn matrix(root: &std::path::Path, set: &str, dpi: u16) -> (Vec<u32>, Vec<Vec<f32
 }
 
 /// The readings each set's images are taken at: the FVC files' 500 dpi and four within 4 % of it, as sensors a
-/// little off their nominal resolution give them (README, "How much a figure moves"). One reading's strict
+/// little off their nominal resolution give them (docs/accuracy-journal.md, "How much a figure moves"). One reading's strict
 /// end is one impostor pair's accident — DB2's highest impostor moves over 0.078–0.127 across these — so the
 /// table pools the five.
 const READINGS: [u16; 5] = [480, 490, 500, 510, 520];

@@ -83,7 +83,7 @@ pub struct Params {
     /// gave means within 0.1 point or worse. A direction tolerance of 0.3 gave a lower mean (3.00 / 4.50 /
     /// 6.36 / 4.91) but not at the operating point: with the threshold table re-derived for it (1e-4 still
     /// 0.116) a door of one template rejected 4.2 / 7.0 / 28.0 % of fused genuine comparisons against 4.5 /
-    /// 6.2 / 27.5 % with 0.4, so 0.4 stays (README, "How much a figure moves").
+    /// 6.2 / 27.5 % with 0.4, so 0.4 stays (docs/accuracy-journal.md, "How much a figure moves").
     pub tol: f32,
     pub growth: f32,
     pub angle: f32,

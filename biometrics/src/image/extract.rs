@@ -268,7 +268,7 @@ pub fn extract_minutiae(input: &GrayImage) -> (MinutiaeTemplate, u8) {
 /// 6.56 / 5.28 → 4.30 / 6.00 / 3.99 %) and DB1 loses a little (4.06 → 4.29). At each set's own strict
 /// points DB1 and DB3 separate slightly less, and the evaluation sensor, read after the choice, lets more
 /// fused impostors over the table's thresholds (1:1 3.2 → 7.0 times the target with five impressions;
-/// README, "A ridge-period floor, adopted" and "The threshold table").
+/// docs/accuracy-journal.md, "A ridge-period floor, adopted"; README, "The threshold table").
 pub const MIN_PERIOD: f32 = 8.5;
 
 /// Holes of at most this many pixels in the binarised ridges are filled before thinning: sweat pores, which
@@ -296,7 +296,7 @@ pub fn median_period(f: &super::Field) -> Option<f32> {
 
 /// Extraction changes tried for issue 17, kept for the development harness (`examples/fvc.rs`:
 /// `FVC_MINPERIOD`, `FVC_PORES`; `scripts/fvc-jitter`) so that the next calibration can judge them again
-/// (README, "Tried on development"). The default is the daemon's extractor.
+/// (docs/accuracy-journal.md, "Tried on development"). The default is the daemon's extractor.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Trial {
     /// The ridge-period floor; the daemon's is [`MIN_PERIOD`]. 0: off (the extractor before session 18).
