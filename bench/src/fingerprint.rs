@@ -67,7 +67,9 @@ fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |a| (a + 1..n).map(move |b| (a, b)))
 }
 
-fn load(dir: &Path, set: &str) -> anyhow::Result<(Vec<Item>, Side, Side)> {
+/// `crop`: each image cut to the `side`×`side` window around its print ([`GrayImage::print_window`]) before
+/// either side sees it, NIST through a PNG of the window.
+fn load(dir: &Path, set: &str, crop: Option<u32>) -> anyhow::Result<(Vec<Item>, Side, Side)> {
     let files = fvc_images(dir)?;
     let mut items = Vec::with_capacity(files.len());
     let (mut ours_t, mut nist_t) = (Vec::new(), Vec::new());
@@ -78,7 +80,14 @@ fn load(dir: &Path, set: &str) -> anyhow::Result<(Vec<Item>, Side, Side)> {
         }
         eprint!("\r  {set}: extracting {}/{}", k + 1, files.len());
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
+        let mut img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
+        let bytes = match crop {
+            Some(side) => {
+                img = img.print_window(side);
+                png(&img).with_context(|| format!("{}: the cropped window", path.display()))?
+            }
+            None => bytes,
+        };
         let t = Instant::now();
         let (tpl, _) = extract_minutiae(&img);
         let prepared = Prepared::new(&tpl);
@@ -259,12 +268,22 @@ struct SetSummary {
     fusion: Fusion,
 }
 
+/// A window as PNG bytes, for mindtct (which reads image files).
+fn png(img: &GrayImage) -> anyhow::Result<Vec<u8>> {
+    let buf = ::image::GrayImage::from_raw(img.width, img.height, img.pixels.clone()).context("window buffer size")?;
+    let mut out = std::io::Cursor::new(Vec::new());
+    buf.write_to(&mut out, ::image::ImageFormat::Png)?;
+    Ok(out.into_inner())
+}
+
+/// `crop`: every set seen through a smaller sensor (`--crop SIDE`, [`load`]).
 pub fn run(
     dirs: &[PathBuf],
     scores_dir: Option<&Path>,
     gallery: usize,
     probes: usize,
     shortlists: &[usize],
+    crop: Option<u32>,
 ) -> anyhow::Result<()> {
     interrupt::install();
     let mut real: Vec<RealFinger> = Vec::new();
@@ -277,7 +296,7 @@ pub fn run(
             .and_then(|s| s.to_str())
             .with_context(|| format!("{}: not a set directory", dir.display()))?
             .to_string();
-        let (items, mut ours, mut nist) = load(dir, &set)?;
+        let (items, mut ours, mut nist) = load(dir, &set, crop)?;
         score_pairs(&items, &mut ours, &mut nist, &set)?;
         if let Some(out) = scores_dir {
             write_csv(&out.join(format!("{set}.csv")), &items, &ours.scores)?;
@@ -286,7 +305,17 @@ pub fn run(
         let (oa, of) = evaluate(&items, &ours.scores);
         let (na, nf) = evaluate(&items, &nist.scores);
         let r = role(&set);
-        println!("fingerprint: {set} ({} images) — {}", items.len(), r.label());
+        match crop {
+            Some(side) => println!(
+                "fingerprint: {set} ({} images) — {}; each cut to the {side}×{side} px around its print (a sensor \
+                 of about {:.0}×{:.0} mm at 500 dpi)",
+                items.len(),
+                r.label(),
+                f64::from(side) * 25.4 / 500.0,
+                f64::from(side) * 25.4 / 500.0
+            ),
+            None => println!("fingerprint: {set} ({} images) — {}", items.len(), r.label()),
+        }
         print_rates("all pairs", oa, na);
         print_rates("FVC protocol", of, nf);
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());

@@ -122,6 +122,12 @@ enum Cmd {
         /// printed in a section of their own, never mixed with the real sets.
         #[arg(long, value_name = "N")]
         synthetic: Option<usize>,
+        /// See every set through a smaller sensor: each image cut to the SIDE×SIDE pixels around its print
+        /// before extraction, ours and NIST's alike (260: about 13×13 mm, the size of an R30x module's
+        /// window). Development sets stay development: the crop is chosen from them, never from the
+        /// evaluation set.
+        #[arg(long, value_name = "SIDE", value_parser = clap::value_parser!(u32).range(64..=1024))]
+        crop: Option<u32>,
         /// Directories of FVC-named images (F_I.tif).
         #[arg(required_unless_present = "synthetic")]
         dirs: Vec<std::path::PathBuf>,
@@ -211,14 +217,14 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, dirs } => {
+        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, dirs } => {
             if let Some(n) = synthetic {
                 fingerprint::synthetic(n);
             }
             if dirs.is_empty() {
                 Ok(())
             } else {
-                fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist)
+                fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist, crop)
             }
         }
         Cmd::Palm { scores, debug_dir, gallery, probes, synthetic, no_conditions, dirs } => {
