@@ -67,9 +67,29 @@ fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |a| (a + 1..n).map(move |b| (a, b)))
 }
 
-/// `crop`: each image cut to the `side`×`side` window around its print ([`GrayImage::print_window`]) before
-/// either side sees it, NIST through a PNG of the window.
-fn load(dir: &Path, set: &str, crop: Option<u32>) -> anyhow::Result<(Vec<Item>, Side, Side)> {
+/// How each image is seen: as it is, or through another sensor (`--crop`, `--frame`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct View {
+    /// Cut to the `side`×`side` window around the print ([`GrayImage::print_window`]).
+    pub crop: Option<u32>,
+    /// Then surrounded by a black band this many pixels wide (a sensor or driver that pads its window).
+    pub frame: Option<u32>,
+}
+
+/// `img` inside a black band `px` wide on every side.
+fn framed(img: &GrayImage, px: u32) -> GrayImage {
+    let (w, h) = (img.width + 2 * px, img.height + 2 * px);
+    let mut pixels = vec![0u8; w as usize * h as usize];
+    for y in 0..img.height {
+        let src = (y * img.width) as usize;
+        let dst = ((y + px) * w + px) as usize;
+        pixels[dst..dst + img.width as usize].copy_from_slice(&img.pixels[src..src + img.width as usize]);
+    }
+    GrayImage { width: w, height: h, dpi: img.dpi, pixels }
+}
+
+/// `view`: each image changed before either side sees it, NIST through a PNG of the result.
+fn load(dir: &Path, set: &str, view: View) -> anyhow::Result<(Vec<Item>, Side, Side)> {
     let files = fvc_images(dir)?;
     let mut items = Vec::with_capacity(files.len());
     let (mut ours_t, mut nist_t) = (Vec::new(), Vec::new());
@@ -81,12 +101,16 @@ fn load(dir: &Path, set: &str, crop: Option<u32>) -> anyhow::Result<(Vec<Item>, 
         eprint!("\r  {set}: extracting {}/{}", k + 1, files.len());
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let mut img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
-        let bytes = match crop {
-            Some(side) => {
-                img = img.print_window(side);
-                png(&img).with_context(|| format!("{}: the cropped window", path.display()))?
-            }
-            None => bytes,
+        if let Some(side) = view.crop {
+            img = img.print_window(side);
+        }
+        if let Some(px) = view.frame {
+            img = framed(&img, px);
+        }
+        let bytes = if view.crop.is_some() || view.frame.is_some() {
+            png(&img).with_context(|| format!("{}: the image as seen", path.display()))?
+        } else {
+            bytes
         };
         let t = Instant::now();
         let (tpl, _) = extract_minutiae(&img);
@@ -276,14 +300,14 @@ fn png(img: &GrayImage) -> anyhow::Result<Vec<u8>> {
     Ok(out.into_inner())
 }
 
-/// `crop`: every set seen through a smaller sensor (`--crop SIDE`, [`load`]).
+/// `view`: every set seen through another sensor ([`View`]).
 pub fn run(
     dirs: &[PathBuf],
     scores_dir: Option<&Path>,
     gallery: usize,
     probes: usize,
     shortlists: &[usize],
-    crop: Option<u32>,
+    view: View,
 ) -> anyhow::Result<()> {
     interrupt::install();
     let mut real: Vec<RealFinger> = Vec::new();
@@ -296,7 +320,7 @@ pub fn run(
             .and_then(|s| s.to_str())
             .with_context(|| format!("{}: not a set directory", dir.display()))?
             .to_string();
-        let (items, mut ours, mut nist) = load(dir, &set, crop)?;
+        let (items, mut ours, mut nist) = load(dir, &set, view)?;
         score_pairs(&items, &mut ours, &mut nist, &set)?;
         if let Some(out) = scores_dir {
             write_csv(&out.join(format!("{set}.csv")), &items, &ours.scores)?;
@@ -305,17 +329,17 @@ pub fn run(
         let (oa, of) = evaluate(&items, &ours.scores);
         let (na, nf) = evaluate(&items, &nist.scores);
         let r = role(&set);
-        match crop {
-            Some(side) => println!(
-                "fingerprint: {set} ({} images) — {}; each cut to the {side}×{side} px around its print (a sensor \
-                 of about {:.0}×{:.0} mm at 500 dpi)",
-                items.len(),
-                r.label(),
-                f64::from(side) * 25.4 / 500.0,
-                f64::from(side) * 25.4 / 500.0
-            ),
-            None => println!("fingerprint: {set} ({} images) — {}", items.len(), r.label()),
+        let mut seen = String::new();
+        if let Some(side) = view.crop {
+            let mm = f64::from(side) * 25.4 / 500.0;
+            seen += &format!(
+                "; each cut to the {side}×{side} px around its print (a sensor of about {mm:.0}×{mm:.0} mm at 500 dpi)"
+            );
         }
+        if let Some(px) = view.frame {
+            seen += &format!("; each inside a black frame {px} px wide");
+        }
+        println!("fingerprint: {set} ({} images) — {}{seen}", items.len(), r.label());
         print_rates("all pairs", oa, na);
         print_rates("FVC protocol", of, nf);
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());

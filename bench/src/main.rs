@@ -128,6 +128,10 @@ enum Cmd {
         /// evaluation set.
         #[arg(long, value_name = "SIDE", value_parser = clap::value_parser!(u32).range(64..=1024))]
         crop: Option<u32>,
+        /// See every set through a sensor that pads its window: each image (after --crop) inside a black band
+        /// PX pixels wide, ours and NIST's alike.
+        #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(1..=64))]
+        frame: Option<u32>,
         /// Directories of FVC-named images (F_I.tif).
         #[arg(required_unless_present = "synthetic")]
         dirs: Vec<std::path::PathBuf>,
@@ -217,14 +221,15 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, dirs } => {
+        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, frame, dirs } => {
             if let Some(n) = synthetic {
                 fingerprint::synthetic(n);
             }
             if dirs.is_empty() {
                 Ok(())
             } else {
-                fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist, crop)
+                let view = fingerprint::View { crop, frame };
+                fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist, view)
             }
         }
         Cmd::Palm { scores, debug_dir, gallery, probes, synthetic, no_conditions, dirs } => {
