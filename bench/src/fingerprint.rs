@@ -67,13 +67,23 @@ fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |a| (a + 1..n).map(move |b| (a, b)))
 }
 
-/// How each image is seen: as it is, or through another sensor (`--crop`, `--frame`).
+/// How each image is seen: as it is, or through another sensor (`--contrast`, `--crop`, `--frame`, in that
+/// order).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct View {
     /// Cut to the `side`×`side` window around the print ([`GrayImage::print_window`]).
     pub crop: Option<u32>,
     /// Then surrounded by a black band this many pixels wide (a sensor or driver that pads its window).
     pub frame: Option<u32>,
+    /// First of all, the contrast times this around mid-grey (a fainter sensor).
+    pub contrast: Option<f32>,
+}
+
+/// `img` with its contrast times `k` around mid-grey (128), rounded and clamped.
+fn with_contrast(img: &GrayImage, k: f32) -> GrayImage {
+    let pixels =
+        img.pixels.iter().map(|&v| (128.0 + (f32::from(v) - 128.0) * k).round().clamp(0.0, 255.0) as u8).collect();
+    GrayImage { pixels, ..img.clone() }
 }
 
 /// `img` inside a black band `px` wide on every side.
@@ -101,13 +111,16 @@ fn load(dir: &Path, set: &str, view: View) -> anyhow::Result<(Vec<Item>, Side, S
         eprint!("\r  {set}: extracting {}/{}", k + 1, files.len());
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let mut img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
+        if let Some(k) = view.contrast {
+            img = with_contrast(&img, k);
+        }
         if let Some(side) = view.crop {
             img = img.print_window(side);
         }
         if let Some(px) = view.frame {
             img = framed(&img, px);
         }
-        let bytes = if view.crop.is_some() || view.frame.is_some() {
+        let bytes = if view.crop.is_some() || view.frame.is_some() || view.contrast.is_some() {
             png(&img).with_context(|| format!("{}: the image as seen", path.display()))?
         } else {
             bytes
@@ -292,9 +305,9 @@ struct SetSummary {
     fusion: Fusion,
 }
 
-/// A window as PNG bytes, for mindtct (which reads image files).
+/// The image as seen, as PNG bytes for mindtct (which reads image files).
 fn png(img: &GrayImage) -> anyhow::Result<Vec<u8>> {
-    let buf = ::image::GrayImage::from_raw(img.width, img.height, img.pixels.clone()).context("window buffer size")?;
+    let buf = ::image::GrayImage::from_raw(img.width, img.height, img.pixels.clone()).context("image buffer size")?;
     let mut out = std::io::Cursor::new(Vec::new());
     buf.write_to(&mut out, ::image::ImageFormat::Png)?;
     Ok(out.into_inner())
@@ -338,6 +351,9 @@ pub fn run(
         }
         if let Some(px) = view.frame {
             seen += &format!("; each inside a black frame {px} px wide");
+        }
+        if let Some(k) = view.contrast {
+            seen = format!("; its contrast ×{k} around mid-grey{seen}");
         }
         println!("fingerprint: {set} ({} images) — {}{seen}", items.len(), r.label());
         print_rates("all pairs", oa, na);
@@ -860,4 +876,36 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(w: u32, h: u32, pixels: Vec<u8>) -> GrayImage {
+        GrayImage::from_raw(w, h, 500, pixels).expect("test image")
+    }
+
+    #[test]
+    fn a_framed_image_holds_the_image_inside_a_black_band() {
+        let pixels: Vec<u8> = (0..40 * 36).map(|i| 100 + (i % 50) as u8).collect();
+        let inner = img(40, 36, pixels);
+        let f = framed(&inner, 3);
+        assert_eq!((f.width, f.height, f.dpi), (46, 42, 500));
+        for y in 0..f.height {
+            for x in 0..f.width {
+                let inside = (3..43).contains(&x) && (3..39).contains(&y);
+                let want = if inside { inner.at(x - 3, y - 3) } else { 0 };
+                assert_eq!(f.at(x, y), want, "({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn contrast_scales_around_mid_grey_and_clamps() {
+        let c = with_contrast(&img(32, 32, [0u8, 64, 128, 200, 255].repeat(205)[..1024].to_vec()), 0.5);
+        assert_eq!(&c.pixels[..5], &[64, 96, 128, 164, 192]);
+        let c = with_contrast(&img(32, 32, [0u8, 64, 128, 200, 255].repeat(205)[..1024].to_vec()), 2.0);
+        assert_eq!(&c.pixels[..5], &[0, 0, 128, 255, 255]);
+    }
 }

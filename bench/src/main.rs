@@ -132,6 +132,10 @@ enum Cmd {
         /// PX pixels wide, ours and NIST's alike.
         #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(1..=64))]
         frame: Option<u32>,
+        /// See every set through a fainter sensor: each image's contrast times K around mid-grey (before
+        /// --crop and --frame), ours and NIST's alike.
+        #[arg(long, value_name = "K")]
+        contrast: Option<f32>,
         /// Directories of FVC-named images (F_I.tif).
         #[arg(required_unless_present = "synthetic")]
         dirs: Vec<std::path::PathBuf>,
@@ -221,14 +225,17 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, frame, dirs } => {
+        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, frame, contrast, dirs } => {
             if let Some(n) = synthetic {
                 fingerprint::synthetic(n);
             }
             if dirs.is_empty() {
                 Ok(())
             } else {
-                let view = fingerprint::View { crop, frame };
+                if contrast.is_some_and(|k| !(k > 0.0 && k <= 4.0)) {
+                    anyhow::bail!("--contrast must be above 0 and at most 4");
+                }
+                let view = fingerprint::View { crop, frame, contrast };
                 fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist, view)
             }
         }
