@@ -103,14 +103,7 @@ fn a_black_frame_around_the_print_changes_none_of_its_minutiae() {
         let p = root.join("fingerprint").join("FVC2000_DB1_B").join(format!("{f}_1.tif"));
         let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
         let img = GrayImage::decode(&bytes, 500).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        let (w, h) = (img.width + 2 * PX, img.height + 2 * PX);
-        let mut px = vec![0u8; (w * h) as usize];
-        for y in 0..img.height {
-            for x in 0..img.width {
-                px[((y + PX) * w + x + PX) as usize] = img.at(x, y);
-            }
-        }
-        let framed = GrayImage::from_raw(w, h, 500, px).expect("framed image");
+        let framed = img.framed(PX);
         let (alone, _) = extract_minutiae(&img);
         let (inside, _) = extract_minutiae(&framed);
         let shifted: Vec<Minutia> =

@@ -140,11 +140,30 @@ impl GrayImage {
             if n > 0.0 { (sx / n, sy / n) } else { (f64::from(self.width) / 2.0, f64::from(self.height) / 2.0) };
         let (w, h) = (side.min(self.width), side.min(self.height));
         let start = |c: f64, len: u32, all: u32| (c - f64::from(len) / 2.0).clamp(0.0, f64::from(all - len)) as u32;
-        let (x0, y0) = (start(cx, w, self.width), start(cy, h, self.height));
+        self.window(start(cx, w, self.width), start(cy, h, self.height), w, h)
+    }
+
+    /// The `w`×`h` rectangle whose top-left pixel is (`x0`, `y0`), clipped to the image.
+    pub fn window(&self, x0: u32, y0: u32, w: u32, h: u32) -> GrayImage {
+        let (x0, y0) = (x0.min(self.width), y0.min(self.height));
+        let (w, h) = (w.min(self.width - x0), h.min(self.height - y0));
         let mut pixels = Vec::with_capacity(w as usize * h as usize);
         for y in y0..y0 + h {
             let row = (y * self.width) as usize;
             pixels.extend_from_slice(&self.pixels[row + x0 as usize..row + (x0 + w) as usize]);
+        }
+        GrayImage { width: w, height: h, dpi: self.dpi, pixels }
+    }
+
+    /// The image inside a black band `px` wide on every side: how a sensor or driver that pads its window
+    /// delivers it (`tobira-bench fingerprint --frame`; the extractor takes such a band off again).
+    pub fn framed(&self, px: u32) -> GrayImage {
+        let (w, h) = (self.width + 2 * px, self.height + 2 * px);
+        let mut pixels = vec![0u8; w as usize * h as usize];
+        for y in 0..self.height {
+            let src = (y * self.width) as usize;
+            let dst = ((y + px) * w + px) as usize;
+            pixels[dst..dst + self.width as usize].copy_from_slice(&self.pixels[src..src + self.width as usize]);
         }
         GrayImage { width: w, height: h, dpi: self.dpi, pixels }
     }
@@ -232,6 +251,24 @@ mod tests {
         // Blank: around the middle.
         let blank = GrayImage::from_raw(300, 200, 500, vec![255; 300 * 200]).unwrap();
         assert_eq!(blank.print_window(100).pixels.len(), 100 * 100);
+    }
+
+    #[test]
+    fn a_window_is_clipped_and_a_frame_is_black_around_the_image() {
+        let img = GrayImage::from_raw(40, 36, 500, (0..40 * 36).map(|i| 100 + (i % 50) as u8).collect()).unwrap();
+        let w = img.window(30, 5, 20, 10);
+        assert_eq!((w.width, w.height, w.dpi), (10, 10, 500), "clipped at the right edge");
+        assert_eq!((w.at(0, 0), w.at(9, 9)), (img.at(30, 5), img.at(39, 14)));
+        let f = img.framed(3);
+        assert_eq!((f.width, f.height, f.dpi), (46, 42, 500));
+        for y in 0..f.height {
+            for x in 0..f.width {
+                let inside = (3..43).contains(&x) && (3..39).contains(&y);
+                let want = if inside { img.at(x - 3, y - 3) } else { 0 };
+                assert_eq!(f.at(x, y), want, "({x}, {y})");
+            }
+        }
+        assert_eq!(f.window(3, 3, 40, 36), img, "the frame taken off gives the image back");
     }
 
     #[test]

@@ -375,13 +375,7 @@ pub fn extract_minutiae_with(input: &GrayImage, trial: &Trial) -> (MinutiaeTempl
         return extract_normalised(&img, trial);
     }
     // The print inside the frame, its minutiae brought back to the whole image's coordinates.
-    let mut pixels = Vec::with_capacity(w as usize * h as usize);
-    for y in t..t + h {
-        let row = (y * img.width) as usize;
-        pixels.extend_from_slice(&img.pixels[row + l as usize..row + (l + w) as usize]);
-    }
-    let inner = GrayImage { width: w, height: h, dpi: img.dpi, pixels };
-    let (mut tpl, q) = extract_normalised(&inner, trial);
+    let (mut tpl, q) = extract_normalised(&img.window(l, t, w, h), trial);
     for m in &mut tpl.minutiae {
         m.x = m.x.saturating_add(l as u16);
         m.y = m.y.saturating_add(t as u16);
