@@ -79,13 +79,6 @@ pub struct View {
     pub contrast: Option<f32>,
 }
 
-/// `img` with its contrast times `k` around mid-grey (128), rounded and clamped.
-fn with_contrast(img: &GrayImage, k: f32) -> GrayImage {
-    let pixels =
-        img.pixels.iter().map(|&v| (128.0 + (f32::from(v) - 128.0) * k).round().clamp(0.0, 255.0) as u8).collect();
-    GrayImage { pixels, ..img.clone() }
-}
-
 /// `view`: each image changed before either side sees it, NIST through a PNG of the result.
 fn load(dir: &Path, set: &str, view: View) -> anyhow::Result<(Vec<Item>, Side, Side)> {
     let files = fvc_images(dir)?;
@@ -100,7 +93,7 @@ fn load(dir: &Path, set: &str, view: View) -> anyhow::Result<(Vec<Item>, Side, S
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let mut img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
         if let Some(k) = view.contrast {
-            img = with_contrast(&img, k);
+            img = img.with_contrast(k);
         }
         if let Some(side) = view.crop {
             img = img.print_window(side);
@@ -864,21 +857,4 @@ fn identify(n: usize, probes: usize, real: &[RealFinger], shortlists: &[usize]) 
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn img(w: u32, h: u32, pixels: Vec<u8>) -> GrayImage {
-        GrayImage::from_raw(w, h, 500, pixels).expect("test image")
-    }
-
-    #[test]
-    fn contrast_scales_around_mid_grey_and_clamps() {
-        let c = with_contrast(&img(32, 32, [0u8, 64, 128, 200, 255].repeat(205)[..1024].to_vec()), 0.5);
-        assert_eq!(&c.pixels[..5], &[64, 96, 128, 164, 192]);
-        let c = with_contrast(&img(32, 32, [0u8, 64, 128, 200, 255].repeat(205)[..1024].to_vec()), 2.0);
-        assert_eq!(&c.pixels[..5], &[0, 0, 128, 255, 255]);
-    }
 }

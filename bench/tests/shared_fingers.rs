@@ -9,7 +9,7 @@
 mod common;
 
 use std::path::PathBuf;
-use tobira_biometrics::image::{GrayImage, extract_minutiae};
+use tobira_biometrics::image::extract_minutiae;
 use tobira_biometrics::{Prepared, compare};
 
 fn set_dir(set: &str) -> Option<PathBuf> {
@@ -23,9 +23,7 @@ fn prints(set: &str, impressions: &[u32]) -> Option<Vec<(u32, Prepared)>> {
     for f in 101..=110 {
         for i in impressions {
             let p = dir.join(format!("{f}_{i}.tif"));
-            let bytes = std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            let img = GrayImage::decode(&bytes, 500).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            out.push((f, Prepared::new(&extract_minutiae(&img).0)));
+            out.push((f, Prepared::new(&extract_minutiae(&common::fvc_image(&p)).0)));
         }
     }
     Some(out)

@@ -167,6 +167,14 @@ impl GrayImage {
         }
         GrayImage { width: w, height: h, dpi: self.dpi, pixels }
     }
+
+    /// The image with its contrast times `k` around mid-grey (128), rounded and clamped: how a fainter
+    /// (`k` < 1) or harsher sensor would deliver the same touch (`tobira-bench fingerprint --contrast`).
+    pub fn with_contrast(&self, k: f32) -> GrayImage {
+        let pixels =
+            self.pixels.iter().map(|&v| (128.0 + (f32::from(v) - 128.0) * k).round().clamp(0.0, 255.0) as u8).collect();
+        GrayImage { pixels, ..self.clone() }
+    }
 }
 
 #[cfg(test)]
@@ -269,6 +277,14 @@ mod tests {
             }
         }
         assert_eq!(f.window(3, 3, 40, 36), img, "the frame taken off gives the image back");
+    }
+
+    #[test]
+    fn contrast_scales_around_mid_grey_and_clamps() {
+        let img = GrayImage::from_raw(32, 32, 500, [0u8, 64, 128, 200, 255].repeat(205)[..1024].to_vec()).unwrap();
+        assert_eq!(&img.with_contrast(0.5).pixels[..5], &[64, 96, 128, 164, 192]);
+        assert_eq!(&img.with_contrast(2.0).pixels[..5], &[0, 0, 128, 255, 255]);
+        assert_eq!(img.with_contrast(1.0), img);
     }
 
     #[test]

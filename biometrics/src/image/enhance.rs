@@ -19,6 +19,18 @@ const PERIOD_MAX: f32 = 15.0;
 const PERIOD_STEP: f32 = 0.5;
 /// Kernel half-size: covers 2.5 σ along the ridge for the longest period.
 const R: usize = 8;
+/// A block is print when its grey-level spread is over 0.28 of the image's 95th-percentile block's and over
+/// this many grey levels: the relative rule finds the print on any sensor, the floor only keeps a nearly
+/// flat capture (an empty glass, sensor noise of a grey level or two) from being searched for ridges. It
+/// was 6 until session 22, an absolute contrast the faint sensors' prints fall under: FVC2000 DB1 (the
+/// faintest shared set, its prints' 95th-percentile spread 12–32) at half its contrast (`tobira-bench
+/// fingerprint --contrast 0.5`) lost whole regions of its prints, 8 of 80 failed to enrol and the
+/// all-pairs EER went 2.85 → 16.78 % (×0.35: 38 of 80, 40.38 %). At 2: 0 refused, 3.22 % and 3.57 %. What
+/// it costs is the faint skin of DB1's own faintest finger (110, spread 12–20), which the floor at 6 had
+/// cut off and which now gives minutiae less consistent than the rest: DB1's EER 2.85 → 3.22 % (mean of
+/// five readings 3.17 → 3.36), a door of one 1.5 → 2.8 % of genuine attempts refused; no other shared set
+/// has a block the old floor decided (docs/accuracy-journal.md, "Session 22").
+const SEGMENT_FLOOR: f32 = 2.0;
 
 /// The block grids an enhanced print carries, for minutia detection and quality.
 pub struct Field {
@@ -293,7 +305,7 @@ pub fn analyse(img: &GrayImage) -> Analysis {
     let mut sorted: Vec<f32> = spread.clone();
     sorted.sort_by(f32::total_cmp);
     let p95 = sorted[(sorted.len() as f32 * 0.95) as usize % sorted.len()];
-    let limit = (0.28 * p95).max(6.0);
+    let limit = (0.28 * p95).max(SEGMENT_FLOOR);
     let mut fg: Vec<bool> = (0..bw * bh).map(|i| spread[i] > limit && coherence[i] > 0.05).collect();
     clean_mask(&mut fg, bw, bh);
 

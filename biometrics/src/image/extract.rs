@@ -700,5 +700,25 @@ mod tests {
             .collect();
         let (t, q) = extract_minutiae(&GrayImage::from_raw(256, 256, 500, noise).unwrap());
         assert!(t.minutiae.len() < crate::sample::MIN_MINUTIAE || q < 20, "{} minutiae, quality {q}", t.minutiae.len());
+        // Faint noise on an empty glass: since the segmentation's floor came down to 2 grey levels (session
+        // 22) a few grey levels of noise are searched for ridges; the filter makes ridge-like blobs of them,
+        // but with no flow from block to block, so their quality stays far below enrolment's (default 40).
+        for (sigma, grey) in [(2u32, 200u32), (3, 150), (5, 90), (8, 200), (12, 128)] {
+            let px: Vec<u8> = (0..300 * 300)
+                .map(|_| {
+                    // The sum of four uniform draws: roughly normal, spread `sigma`.
+                    let mut sum = 0i64;
+                    for _ in 0..4 {
+                        s ^= s << 13;
+                        s ^= s >> 17;
+                        s ^= s << 5;
+                        sum += i64::from(s >> 24) - 128;
+                    }
+                    (i64::from(grey) + sum * i64::from(sigma) / 148).clamp(0, 255) as u8
+                })
+                .collect();
+            let (t, q) = extract_minutiae(&GrayImage::from_raw(300, 300, 500, px).unwrap());
+            assert!(q < 20, "noise σ {sigma} around {grey}: {} minutiae, quality {q}", t.minutiae.len());
+        }
     }
 }
