@@ -67,12 +67,15 @@ fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |a| (a + 1..n).map(move |b| (a, b)))
 }
 
-/// How each image is seen: as it is, or through another sensor (`--contrast`, `--crop`, `--frame`, in that
-/// order).
+/// How each image is seen: as it is, or through another sensor (`--contrast`, `--crop`, `--vignette`,
+/// `--frame`, in that order).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct View {
     /// Cut to the `side`×`side` window around the print ([`GrayImage::print_window`]).
     pub crop: Option<u32>,
+    /// Then darkened towards its corners, which end at 1 − this of their brightness
+    /// ([`GrayImage::vignetted`]: an optical sensor's uneven illumination).
+    pub vignette: Option<f32>,
     /// Then surrounded by a black band this many pixels wide (a sensor or driver that pads its window).
     pub frame: Option<u32>,
     /// First of all, the contrast times this around mid-grey (a fainter sensor).
@@ -97,6 +100,9 @@ fn load(dir: &Path, set: &str, view: View) -> anyhow::Result<(Vec<Item>, Side, S
         }
         if let Some(side) = view.crop {
             img = img.print_window(side);
+        }
+        if let Some(a) = view.vignette {
+            img = img.vignetted(a);
         }
         if let Some(px) = view.frame {
             img = img.framed(px);
@@ -329,6 +335,9 @@ pub fn run(
             seen += &format!(
                 "; each cut to the {side}×{side} px around its print (a sensor of about {mm:.0}×{mm:.0} mm at 500 dpi)"
             );
+        }
+        if let Some(a) = view.vignette {
+            seen += &format!("; each darkened towards its corners, to ×{:.2} there", 1.0 - a);
         }
         if let Some(px) = view.frame {
             seen += &format!("; each inside a black frame {px} px wide");

@@ -132,6 +132,10 @@ enum Cmd {
         /// PX pixels wide, ours and NIST's alike.
         #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(1..=64))]
         frame: Option<u32>,
+        /// See every set through a sensor lit unevenly: each image (after --crop, before --frame) darkened
+        /// towards its corners, to 1 − A of their brightness there (0.5: half), ours and NIST's alike.
+        #[arg(long, value_name = "A")]
+        vignette: Option<f32>,
         /// See every set through a fainter sensor: each image's contrast times K around mid-grey (before
         /// --crop and --frame), ours and NIST's alike.
         #[arg(long, value_name = "K")]
@@ -225,7 +229,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, frame, contrast, dirs } => {
+        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, frame, contrast, vignette, dirs } => {
             if let Some(n) = synthetic {
                 fingerprint::synthetic(n);
             }
@@ -235,7 +239,10 @@ fn main() -> anyhow::Result<()> {
                 if contrast.is_some_and(|k| !(k > 0.0 && k <= 4.0)) {
                     anyhow::bail!("--contrast must be above 0 and at most 4");
                 }
-                let view = fingerprint::View { crop, frame, contrast };
+                if vignette.is_some_and(|a| !(0.0..1.0).contains(&a)) {
+                    anyhow::bail!("--vignette must be at least 0 and below 1");
+                }
+                let view = fingerprint::View { crop, vignette, frame, contrast };
                 fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist, view)
             }
         }

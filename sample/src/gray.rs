@@ -168,6 +168,24 @@ impl GrayImage {
         GrayImage { width: w, height: h, dpi: self.dpi, pixels }
     }
 
+    /// The image darkened towards its corners, each pixel times 1 − `a`·r² where r is its distance from the
+    /// centre over the distance of a corner (so the corners at 1 − `a`, the centre untouched): the uneven
+    /// illumination of an optical sensor's prism (`tobira-bench fingerprint --vignette`). Ridges and the
+    /// glass between them darken together, so the print's contrast falls towards the edges as well.
+    pub fn vignetted(&self, a: f32) -> GrayImage {
+        let (cx, cy) = (self.width as f32 / 2.0, self.height as f32 / 2.0);
+        let corner = cx * cx + cy * cy;
+        let mut pixels = Vec::with_capacity(self.pixels.len());
+        for y in 0..self.height {
+            for x in 0..self.width {
+                let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+                let g = 1.0 - a * (dx * dx + dy * dy) / corner;
+                pixels.push((f32::from(self.at(x, y)) * g).round().clamp(0.0, 255.0) as u8);
+            }
+        }
+        GrayImage { pixels, ..self.clone() }
+    }
+
     /// The image with its contrast times `k` around mid-grey (128), rounded and clamped: how a fainter
     /// (`k` < 1) or harsher sensor would deliver the same touch (`tobira-bench fingerprint --contrast`).
     pub fn with_contrast(&self, k: f32) -> GrayImage {
@@ -285,6 +303,17 @@ mod tests {
         assert_eq!(&img.with_contrast(0.5).pixels[..5], &[64, 96, 128, 164, 192]);
         assert_eq!(&img.with_contrast(2.0).pixels[..5], &[0, 0, 128, 255, 255]);
         assert_eq!(img.with_contrast(1.0), img);
+    }
+
+    #[test]
+    fn vignetting_darkens_the_corners_and_leaves_the_centre() {
+        let img = GrayImage::from_raw(100, 60, 500, vec![200; 6000]).unwrap();
+        let v = img.vignetted(0.5);
+        assert_eq!((v.width, v.height, v.dpi), (100, 60, 500));
+        assert_eq!(v.at(50, 30), 200, "the centre");
+        assert!((100..=103).contains(&v.at(0, 0)) && (100..=103).contains(&v.at(99, 59)), "corners at half");
+        assert!(v.at(0, 30) > v.at(0, 0) && v.at(0, 30) < 200, "an edge's middle between");
+        assert_eq!(img.vignetted(0.0), img);
     }
 
     #[test]
