@@ -67,8 +67,10 @@ fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..n).flat_map(move |a| (a + 1..n).map(move |b| (a, b)))
 }
 
-/// How each image is seen: as it is, or through another sensor (`--contrast`, `--crop`, `--vignette`,
-/// `--frame`, in that order).
+/// How each image is seen: as it is, or through another sensor (`--crop`, `--contrast`, `--vignette`,
+/// `--frame`, in that order). The window is chosen on the image as captured: it stands for where the finger
+/// lay on a smaller glass, which a fainter or unevenly lit sensor does not move (chosen on a faint image,
+/// `GrayImage::print_window` takes the whole frame for ink and cuts around the middle, not the print).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct View {
     /// Cut to the `side`×`side` window around the print ([`GrayImage::print_window`]).
@@ -78,7 +80,7 @@ pub struct View {
     pub vignette: Option<f32>,
     /// Then surrounded by a black band this many pixels wide (a sensor or driver that pads its window).
     pub frame: Option<u32>,
-    /// First of all, the contrast times this around mid-grey (a fainter sensor).
+    /// After the crop, the contrast times this around mid-grey (a fainter sensor).
     pub contrast: Option<f32>,
 }
 
@@ -95,11 +97,11 @@ fn load(dir: &Path, set: &str, view: View) -> anyhow::Result<(Vec<Item>, Side, S
         eprint!("\r  {set}: extracting {}/{}", k + 1, files.len());
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let mut img = GrayImage::decode(&bytes, 500).with_context(|| format!("{}", path.display()))?;
-        if let Some(k) = view.contrast {
-            img = img.with_contrast(k);
-        }
         if let Some(side) = view.crop {
             img = img.print_window(side);
+        }
+        if let Some(k) = view.contrast {
+            img = img.with_contrast(k);
         }
         if let Some(a) = view.vignette {
             img = img.vignetted(a);
@@ -336,14 +338,14 @@ pub fn run(
                 "; each cut to the {side}×{side} px around its print (a sensor of about {mm:.0}×{mm:.0} mm at 500 dpi)"
             );
         }
+        if let Some(k) = view.contrast {
+            seen += &format!("; its contrast ×{k} around mid-grey");
+        }
         if let Some(a) = view.vignette {
             seen += &format!("; each darkened towards its corners, to ×{:.2} there", 1.0 - a);
         }
         if let Some(px) = view.frame {
             seen += &format!("; each inside a black frame {px} px wide");
-        }
-        if let Some(k) = view.contrast {
-            seen = format!("; its contrast ×{k} around mid-grey{seen}");
         }
         println!("fingerprint: {set} ({} images) — {}{seen}", items.len(), r.label());
         print_rates("all pairs", oa, na);

@@ -136,8 +136,8 @@ enum Cmd {
         /// towards its corners, to 1 − A of their brightness there (0.5: half), ours and NIST's alike.
         #[arg(long, value_name = "A")]
         vignette: Option<f32>,
-        /// See every set through a fainter sensor: each image's contrast times K around mid-grey (before
-        /// --crop and --frame), ours and NIST's alike.
+        /// See every set through a fainter sensor: each image's contrast times K around mid-grey (after
+        /// --crop, before --vignette and --frame), ours and NIST's alike.
         #[arg(long, value_name = "K")]
         contrast: Option<f32>,
         /// Directories of FVC-named images (F_I.tif).
