@@ -75,13 +75,13 @@ fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
 pub struct View {
     /// Cut to the `side`×`side` window around the print ([`GrayImage::print_window`]).
     pub crop: Option<u32>,
+    /// Then the contrast times this around mid-grey (a fainter sensor).
+    pub contrast: Option<f32>,
     /// Then darkened towards its corners, which end at 1 − this of their brightness
     /// ([`GrayImage::vignetted`]: an optical sensor's uneven illumination).
     pub vignette: Option<f32>,
     /// Then surrounded by a black band this many pixels wide (a sensor or driver that pads its window).
     pub frame: Option<u32>,
-    /// After the crop, the contrast times this around mid-grey (a fainter sensor).
-    pub contrast: Option<f32>,
 }
 
 /// `view`: each image changed before either side sees it, NIST through a PNG of the result.

@@ -128,18 +128,18 @@ enum Cmd {
         /// evaluation set.
         #[arg(long, value_name = "SIDE", value_parser = clap::value_parser!(u32).range(64..=1024))]
         crop: Option<u32>,
-        /// See every set through a sensor that pads its window: each image (after --crop) inside a black band
-        /// PX pixels wide, ours and NIST's alike.
-        #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(1..=64))]
-        frame: Option<u32>,
-        /// See every set through a sensor lit unevenly: each image (after --crop, before --frame) darkened
-        /// towards its corners, to 1 − A of their brightness there (0.5: half), ours and NIST's alike.
-        #[arg(long, value_name = "A")]
-        vignette: Option<f32>,
         /// See every set through a fainter sensor: each image's contrast times K around mid-grey (after
         /// --crop, before --vignette and --frame), ours and NIST's alike.
         #[arg(long, value_name = "K")]
         contrast: Option<f32>,
+        /// See every set through a sensor lit unevenly: each image (after --crop, before --frame) darkened
+        /// towards its corners, to 1 − A of their brightness there (0.5: half), ours and NIST's alike.
+        #[arg(long, value_name = "A")]
+        vignette: Option<f32>,
+        /// See every set through a sensor that pads its window: each image (after --crop, --contrast and
+        /// --vignette) inside a black band PX pixels wide, ours and NIST's alike.
+        #[arg(long, value_name = "PX", value_parser = clap::value_parser!(u32).range(1..=64))]
+        frame: Option<u32>,
         /// Directories of FVC-named images (F_I.tif).
         #[arg(required_unless_present = "synthetic")]
         dirs: Vec<std::path::PathBuf>,
@@ -229,7 +229,7 @@ fn main() -> anyhow::Result<()> {
         Cmd::CentralHistory { nodes, years, per_day, people, queries } => {
             central_history::run(nodes, years, per_day, people, queries)
         }
-        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, frame, contrast, vignette, dirs } => {
+        Cmd::Fingerprint { scores, gallery, probes, shortlist, synthetic, crop, contrast, vignette, frame, dirs } => {
             if let Some(n) = synthetic {
                 fingerprint::synthetic(n);
             }
@@ -242,7 +242,7 @@ fn main() -> anyhow::Result<()> {
                 if vignette.is_some_and(|a| !(0.0..1.0).contains(&a)) {
                     anyhow::bail!("--vignette must be at least 0 and below 1");
                 }
-                let view = fingerprint::View { crop, vignette, frame, contrast };
+                let view = fingerprint::View { crop, contrast, vignette, frame };
                 fingerprint::run(&dirs, scores.as_deref(), gallery, probes, &shortlist, view)
             }
         }

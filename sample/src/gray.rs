@@ -183,7 +183,7 @@ impl GrayImage {
                 pixels.push((f32::from(self.at(x, y)) * g).round().clamp(0.0, 255.0) as u8);
             }
         }
-        GrayImage { pixels, ..self.clone() }
+        GrayImage { width: self.width, height: self.height, dpi: self.dpi, pixels }
     }
 
     /// The image with its contrast times `k` around mid-grey (128), rounded and clamped: how a fainter
@@ -191,7 +191,7 @@ impl GrayImage {
     pub fn with_contrast(&self, k: f32) -> GrayImage {
         let pixels =
             self.pixels.iter().map(|&v| (128.0 + (f32::from(v) - 128.0) * k).round().clamp(0.0, 255.0) as u8).collect();
-        GrayImage { pixels, ..self.clone() }
+        GrayImage { width: self.width, height: self.height, dpi: self.dpi, pixels }
     }
 }
 
