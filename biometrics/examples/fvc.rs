@@ -64,12 +64,15 @@ fn main() {
         }
         return;
     }
-    // FVC_MINPERIOD=P, FVC_PORES=N: the extraction trials of `image::Trial` (default: the daemon's extractor).
+    // FVC_MINPERIOD=P, FVC_PORES=N, FVC_EDGE=1: the extraction trials of `image::Trial` (default: the daemon's
+    // extractor).
     let daemon = tobira_biometrics::image::Trial::default();
     let trial = tobira_biometrics::image::Trial {
         min_period: std::env::var("FVC_MINPERIOD").ok().and_then(|v| v.parse().ok()).unwrap_or(daemon.min_period),
         pore: std::env::var("FVC_PORES").ok().and_then(|v| v.parse().ok()).unwrap_or(daemon.pore),
+        edge_is_print: std::env::var("FVC_EDGE").map_or(daemon.edge_is_print, |v| v == "1"),
     };
+    let edge = if trial.edge_is_print { "_edge" } else { "" };
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .expect("dir")
@@ -87,7 +90,8 @@ fn main() {
             // skip extraction.
             let cached = std::env::var("FVC_CACHE").ok().map(|c| {
                 let set = std::path::Path::new(&dir).file_name().unwrap().to_str().unwrap().to_string();
-                std::path::Path::new(&c).join(format!("{set}_{dpi}_{}_{}_{stem}.iso", trial.min_period, trial.pore))
+                std::path::Path::new(&c)
+                    .join(format!("{set}_{dpi}_{}_{}{edge}_{stem}.iso", trial.min_period, trial.pore))
             });
             let t = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
                 Some(b) => tobira_biometrics::iso19794_2::decode(&b).unwrap(),

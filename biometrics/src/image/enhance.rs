@@ -46,6 +46,14 @@ pub struct Field {
     pub fg: Vec<bool>,
     /// Distance from each foreground block to the nearest background block, in blocks (chessboard).
     pub depth: Vec<u16>,
+    /// The depth a minutia's weight is taken from: [`Field::depth`] itself in the daemon's extractor. In
+    /// the trial whose print's area reaches the image's edge ([`super::Trial::edge_is_print`]), the depth in
+    /// the area cleaned up the daemon's way (the image's edge as background): weighed by the area's own
+    /// depth, the minutiae near the edge of a full print cost the development sets more (five readings, EER
+    /// %: DB2 4.14 → 4.70, DB3 5.94 → 6.28, against 4.36 and 6.06 weighed this way;
+    /// `docs/accuracy-journal.md`, "Session 23"). Near the image's edge a ridge is cut rather than ended,
+    /// and the filter there sees zeros beyond the image.
+    pub weight_depth: Vec<u16>,
 }
 
 impl Field {
@@ -105,7 +113,14 @@ fn smooth_grid(v: &[f32], weight: &[f32], bw: usize, bh: usize, sigma: f32) -> V
 }
 
 /// Foreground clean-up: closing, opening, the largest 4-connected region, holes filled.
-fn clean_mask(fg: &mut [bool], bw: usize, bh: usize) {
+///
+/// `edge_is_print` (an extraction trial, not the daemon's): a neighbour beyond the grid counts as the block
+/// itself, not as background — the image's edge is not the print's edge. Counted as background (the
+/// daemon's), the closing's erosion eats the outermost ring of blocks wherever a print reaches the image's
+/// edge, and the border rule then drops the next: no minutia within 16 px of the edge, which on a 260 px
+/// window (a small sensor) is a third of its area. In the trial the minutiae's weights still come from the
+/// area cleaned up the daemon's way ([`Field::weight_depth`]).
+fn clean_mask(fg: &mut [bool], bw: usize, bh: usize, edge_is_print: bool) {
     let morph = |src: &[bool], dilate: bool| -> Vec<bool> {
         let mut out = src.to_vec();
         for y in 0..bh {
@@ -114,11 +129,8 @@ fn clean_mask(fg: &mut [bool], bw: usize, bh: usize) {
                 let mut all = true;
                 for (dx, dy) in [(0isize, 0isize), (1, 0), (-1, 0), (0, 1), (0, -1)] {
                     let (xx, yy) = (x as isize + dx, y as isize + dy);
-                    let v = xx >= 0
-                        && yy >= 0
-                        && xx < bw as isize
-                        && yy < bh as isize
-                        && src[yy as usize * bw + xx as usize];
+                    let inside = xx >= 0 && yy >= 0 && xx < bw as isize && yy < bh as isize;
+                    let v = if inside { src[yy as usize * bw + xx as usize] } else { edge_is_print && src[y * bw + x] };
                     any |= v;
                     all &= v;
                 }
@@ -252,8 +264,19 @@ pub fn enhance(img: &GrayImage) -> Enhanced {
     filter(analyse(img))
 }
 
+/// [`enhance`] with the print's area cleaned up with the image's edge as print (`edge_is_print`, the
+/// extraction trial [`super::Trial::edge_is_print`]; see [`clean_mask`]).
+pub fn enhance_with(img: &GrayImage, edge_is_print: bool) -> Enhanced {
+    filter(analyse_with(img, edge_is_print))
+}
+
 /// The first stage of [`enhance`]: normalisation, orientation, foreground and ridge period.
 pub fn analyse(img: &GrayImage) -> Analysis {
+    analyse_with(img, false)
+}
+
+/// [`analyse`], the print's area cleaned up with the image's edge as print or as background (the daemon's).
+pub fn analyse_with(img: &GrayImage, edge_is_print: bool) -> Analysis {
     let (w, h) = (img.width as usize, img.height as usize);
     let raw: Vec<f32> = img.pixels.iter().map(|p| f32::from(*p)).collect();
     let (bw, bh) = (w.div_ceil(B), h.div_ceil(B));
@@ -307,7 +330,12 @@ pub fn analyse(img: &GrayImage) -> Analysis {
     let p95 = sorted[(sorted.len() as f32 * 0.95) as usize % sorted.len()];
     let limit = (0.28 * p95).max(SEGMENT_FLOOR);
     let mut fg: Vec<bool> = (0..bw * bh).map(|i| spread[i] > limit && coherence[i] > 0.05).collect();
-    clean_mask(&mut fg, bw, bh);
+    let weight_fg = edge_is_print.then(|| {
+        let mut old = fg.clone();
+        clean_mask(&mut old, bw, bh, false);
+        old
+    });
+    clean_mask(&mut fg, bw, bh, edge_is_print);
 
     // A second, wider smoothing of the direction where ridges are unclear (coherence-weighted).
     let wgt: Vec<f32> = (0..bw * bh).map(|i| if fg[i] { coherence[i].max(0.02) } else { 0.001 }).collect();
@@ -341,7 +369,9 @@ pub fn analyse(img: &GrayImage) -> Analysis {
     }
 
     let depth = depth(&fg, bw, bh);
-    Analysis { width: w, height: h, n, c2s, s2s, field: Field { bw, bh, theta, coherence, period, fg, depth } }
+    let weight_depth = weight_fg.map_or_else(|| depth.clone(), |old| self::depth(&old, bw, bh));
+    let field = Field { bw, bh, theta, coherence, period, fg, depth, weight_depth };
+    Analysis { width: w, height: h, n, c2s, s2s, field }
 }
 
 /// The second stage of [`enhance`]: each pixel filtered with the Gabor kernel of its orientation and period.

@@ -9,7 +9,7 @@
 //! when pressure turns an ending into a bifurcation. Angles are counter-clockwise with y up.
 
 use super::GrayImage;
-use super::enhance::{B, Enhanced, analyse, enhance, filter};
+use super::enhance::{B, Enhanced, analyse_with, enhance_with, filter};
 use crate::fingerprint::template::{Minutia, MinutiaKind, MinutiaeTemplate};
 use std::f32::consts::{PI, TAU};
 
@@ -305,12 +305,20 @@ pub struct Trial {
     /// rings and false bifurcations) are filled before thinning; the daemon's is [`PORE_FILL`]. 0: off
     /// (the extractor before session 17).
     pub pore: usize,
+    /// The print's area reaches the image's edge where the print does (the foreground clean-up counts a
+    /// block beyond the grid as the block itself), and the minutiae there are kept at the weight of a
+    /// minutia one block from the print's edge. Tried in session 23 and not adopted (`FVC_EDGE=1`;
+    /// `docs/accuracy-journal.md`, "Session 23"): a small sensor gains much (260 px windows of the
+    /// development sets, EER 5.58 / 5.36 / 16.31 → 4.04 / 4.16 / 14.16 %, doors refusing fewer), full
+    /// prints are level over five readings, but DB2's impostor tail grows, the threshold table derived for
+    /// it rises (1e-4 0.100 → 0.108, +0.018 → +0.022 a decade) and every full-size door refuses more.
+    pub edge_is_print: bool,
 }
 
 impl Default for Trial {
     /// The daemon's extractor: fine-ridged prints enlarged, pores filled.
     fn default() -> Trial {
-        Trial { min_period: MIN_PERIOD, pore: PORE_FILL }
+        Trial { min_period: MIN_PERIOD, pore: PORE_FILL, edge_is_print: false }
     }
 }
 
@@ -387,13 +395,13 @@ pub fn extract_minutiae_with(input: &GrayImage, trial: &Trial) -> (MinutiaeTempl
 
 /// The extraction proper, on an image already at 500 dpi.
 fn extract_normalised(img: &GrayImage, trial: &Trial) -> (MinutiaeTemplate, u8) {
-    let a = analyse(img);
+    let a = analyse_with(img, trial.edge_is_print);
     let scale = median_period(&a.field).map_or(1.0, |p| (trial.min_period / p).clamp(1.0, MAX_ENLARGEMENT));
     if scale < 1.02 {
         return minutiae_with(img, &filter(a), trial.pore);
     }
     let big = img.resampled(f64::from(scale));
-    let (mut t, q) = minutiae_with(&big, &enhance(&big), trial.pore);
+    let (mut t, q) = minutiae_with(&big, &enhance_with(&big, trial.edge_is_print), trial.pore);
     let back = |v: u16, limit: u32| ((f32::from(v) / scale).round() as u32).min(limit.saturating_sub(1)) as u16;
     for m in &mut t.minutiae {
         m.x = back(m.x, img.width);
@@ -444,7 +452,7 @@ fn minutiae_with(img: &GrayImage, e: &Enhanced, pore: usize) -> (MinutiaeTemplat
             }
             let nbrs = sk.branches(i);
             let theta = f.theta[b];
-            let quality = f.coherence[b].clamp(0.0, 1.0) * (f32::from(f.depth[b].min(4)) / 4.0);
+            let quality = f.coherence[b].clamp(0.0, 1.0) * (f32::from(f.weight_depth[b].min(4)) / 4.0);
             let idx = cands.len();
             if cn == 1 {
                 let Some(&first) = nbrs.first() else { continue };
@@ -541,6 +549,7 @@ fn minutiae_with(img: &GrayImage, e: &Enhanced, pore: usize) -> (MinutiaeTemplat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::analyse;
 
     /// Horizontal dark ridges of period 9 with one phase singularity at (80, 80): the classic model of a
     /// minutia (the ridge count differs by one on either side of it). `invert` swaps ridges and valleys, which
@@ -550,12 +559,17 @@ mod tests {
     }
 
     fn singular_at(invert: bool, period: f32) -> GrayImage {
+        singular_where(invert, period, 80.0)
+    }
+
+    /// [`singular_at`] with the singularity at (`cx`, 80).
+    fn singular_where(invert: bool, period: f32, cx: f32) -> GrayImage {
         let (w, h) = (160u32, 160u32);
         let mut px = Vec::with_capacity((w * h) as usize);
         for y in 0..h {
             for x in 0..w {
                 let (fx, fy) = (f32::from(x as u16), f32::from(y as u16));
-                let psi = TAU * fy / period + (fy - 80.0).atan2(fx - 80.0);
+                let psi = TAU * fy / period + (fy - 80.0).atan2(fx - cx);
                 let ridge = psi.cos() > 0.0;
                 px.push(if ridge != invert { 50 } else { 200 });
             }
@@ -586,6 +600,45 @@ mod tests {
         assert!(off(ma[0].angle, 0).min(off(ma[0].angle, 128)) < 20, "angle {}", ma[0].angle);
         // Straight, clean ridges elsewhere give no others (the border is not a minutia).
         assert!(a.minutiae.len() <= 2, "spurious minutiae: {}", a.minutiae.len());
+    }
+
+    #[test]
+    fn the_edge_trial_keeps_a_print_that_reaches_the_image_edge_and_its_minutiae_there_weighed_down() {
+        // Ridges fill the image, so the print's area is the whole image. The daemon's clean-up takes the
+        // outermost ring of blocks for background; the trial keeps it (`Trial::edge_is_print`).
+        let centre = singular(false);
+        assert!(analyse_with(&centre, true).field.fg.iter().all(|f| *f), "the trial's area reaches every edge");
+        let daemon = analyse(&centre).field;
+        let edge_blocks = (0..daemon.bw * daemon.bh)
+            .filter(|b| b % daemon.bw == 0 || b / daemon.bw == 0 || b % daemon.bw == daemon.bw - 1)
+            .collect::<Vec<_>>();
+        assert!(edge_blocks.iter().all(|b| !daemon.fg[*b]), "the daemon's stops a block short of the edge");
+        // A minutia in the second ring of blocks from the left edge (8–15 px): the trial finds it, the
+        // daemon's border rule drops it ...
+        let img = singular_where(false, 9.0, 8.0);
+        let near = |t: &MinutiaeTemplate| -> Vec<Minutia> {
+            t.minutiae
+                .iter()
+                .filter(|m| (f32::from(m.x) - 8.0).abs() < 8.0 && (f32::from(m.y) - 80.0).abs() < 8.0)
+                .copied()
+                .collect()
+        };
+        let edge = Trial { edge_is_print: true, ..Trial::default() };
+        let (t, _) = extract_minutiae_with(&img, &edge);
+        let found = near(&t);
+        assert_eq!(found.len(), 1, "one minutia near the edge: {:?}", t.minutiae);
+        assert!((8..16).contains(&found[0].x), "in the second ring: {:?}", found[0]);
+        assert_eq!(near(&extract_minutiae(&img).0), vec![], "the daemon's extractor drops it");
+        // ... weighed as a minutia one block from the print's edge: a quarter of one in the middle.
+        let (c, _) = extract_minutiae_with(&centre, &edge);
+        let mid = near_centre(&c);
+        assert_eq!(mid.len(), 1);
+        assert!(
+            u32::from(found[0].quality) * 3 < u32::from(mid[0].quality),
+            "near the edge {:?} against {} in the middle",
+            found[0],
+            mid[0].quality
+        );
     }
 
     #[test]

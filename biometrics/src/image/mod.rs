@@ -10,7 +10,7 @@ pub(crate) mod region;
 mod segment;
 pub(crate) mod window;
 
-pub use enhance::{Analysis, Enhanced, Field, analyse, enhance, filter};
+pub use enhance::{Analysis, Enhanced, Field, analyse, analyse_with, enhance, enhance_with, filter};
 pub use extract::{MIN_PERIOD, PORE_FILL, Trial, extract_minutiae, extract_minutiae_with, median_period, quality};
 pub use gray::{GrayImage, ImageError, TARGET_DPI};
 pub use orientation::{OrientationField, orientation_field};
