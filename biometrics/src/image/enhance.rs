@@ -359,7 +359,15 @@ pub fn analyse_with(img: &GrayImage, edge_is_print: bool) -> Analysis {
             }
         }
     }
-    let mut vals: Vec<f32> = period.iter().zip(&valid).filter(|(_, v)| **v > 0.0).map(|(p, _)| *p).collect();
+    // The print's median period over the daemon's area even in the edge trial: taken over the kept edge
+    // blocks it moved, and with it every block's clamp (session 23).
+    let mut vals: Vec<f32> = period
+        .iter()
+        .zip(&valid)
+        .enumerate()
+        .filter(|(i, (_, v))| **v > 0.0 && weight_fg.as_ref().is_none_or(|o| o[*i]))
+        .map(|(_, (p, _))| *p)
+        .collect();
     vals.sort_by(f32::total_cmp);
     let med = if vals.is_empty() { 9.0 } else { vals[vals.len() / 2] };
     let smoothed = smooth_grid(&period, &valid, bw, bh, 2.0);

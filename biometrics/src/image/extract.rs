@@ -284,9 +284,11 @@ pub const MIN_PERIOD: f32 = 8.5;
 /// same way: 8 level with 12 (within 0.7 points at every door), 16 and 20 worse with five impressions.
 pub const PORE_FILL: usize = 12;
 
-/// The median ridge period of a print's foreground blocks, in pixels; `None` without a foreground.
+/// The median ridge period of a print's foreground blocks (the daemon's area, also in the edge trial), in
+/// pixels; `None` without a foreground.
 pub fn median_period(f: &super::Field) -> Option<f32> {
-    let mut v: Vec<f32> = f.period.iter().zip(&f.fg).filter(|(_, fg)| **fg).map(|(p, _)| *p).collect();
+    // Over the daemon's area (`weight_depth` is its depth; the same as `fg` but in the edge trial).
+    let mut v: Vec<f32> = f.period.iter().zip(&f.weight_depth).filter(|(_, d)| **d > 0).map(|(p, _)| *p).collect();
     if v.is_empty() {
         return None;
     }
@@ -306,12 +308,13 @@ pub struct Trial {
     /// (the extractor before session 17).
     pub pore: usize,
     /// The print's area reaches the image's edge where the print does (the foreground clean-up counts a
-    /// block beyond the grid as the block itself), and the minutiae there are kept at the weight of a
-    /// minutia one block from the print's edge. Tried in session 23 and not adopted (`FVC_EDGE=1`;
-    /// `docs/accuracy-journal.md`, "Session 23"): a small sensor gains much (260 px windows of the
-    /// development sets, EER 5.58 / 5.36 / 16.31 → 4.04 / 4.16 / 14.16 %, doors refusing fewer), full
-    /// prints are level over five readings, but DB2's impostor tail grows, the threshold table derived for
-    /// it rises (1e-4 0.100 → 0.108, +0.018 → +0.022 a decade) and every full-size door refuses more.
+    /// block beyond the grid as the block itself), the minutiae there kept at the weight of a minutia one
+    /// block from the print's edge, the print's median period still taken over the daemon's area. Tried
+    /// in session 23 and not adopted yet (`FVC_EDGE=1`; `docs/accuracy-journal.md`, "Session 23"): 260 px
+    /// windows of the development sets (a small sensor) EER 5.58 / 5.36 / 16.31 → 3.83 / 5.23 / 13.92 %,
+    /// full prints 3.36 / 4.14 / 5.94 → 2.91 / 4.29 / 6.02 over five readings, the doors of the full
+    /// prints about level (a little worse from 100 templates up). Judged at the operating point only
+    /// by `scripts/fusion-rules`; the table, the bench and the README were not re-derived for it.
     pub edge_is_print: bool,
 }
 
