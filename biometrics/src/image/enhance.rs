@@ -50,9 +50,9 @@ pub struct Field {
     /// the trial whose print's area reaches the image's edge ([`super::Trial::edge_is_print`]), the depth in
     /// the area cleaned up the daemon's way (the image's edge as background): weighed by the area's own
     /// depth, the minutiae near the edge of a full print cost the development sets more (five readings, EER
-    /// %: DB2 4.14 → 4.70, DB3 5.94 → 6.28, against 4.36 and 6.06 weighed this way;
-    /// `docs/accuracy-journal.md`, "Session 23"). Near the image's edge a ridge is cut rather than ended,
-    /// and the filter there sees zeros beyond the image.
+    /// %, both with the median ridge period over the whole area: DB2 4.14 → 4.70, DB3 5.94 → 6.28, against
+    /// 4.36 and 6.06 weighed this way; `docs/accuracy-journal.md`, "Session 23"). Near the image's edge a
+    /// ridge is cut rather than ended, and the filter there sees zeros beyond the image.
     pub weight_depth: Vec<u16>,
 }
 
