@@ -73,6 +73,13 @@ fn main() {
         edge_is_print: std::env::var("FVC_EDGE").map_or(daemon.edge_is_print, |v| v == "1"),
     };
     let edge = if trial.edge_is_print { "_edge" } else { "" };
+    // FVC_CROP=SIDE: each image cut to the SIDE×SIDE px around its print before it is read at FVC_DPI, as
+    // `tobira-bench fingerprint --crop` cuts it (a smaller sensor; cached apart).
+    let crop: Option<u32> = std::env::var("FVC_CROP").ok().and_then(|v| v.parse().ok());
+    let edge = match crop {
+        Some(side) => format!("{edge}_crop{side}"),
+        None => edge.to_string(),
+    };
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .expect("dir")
@@ -97,6 +104,10 @@ fn main() {
                 Some(b) => tobira_biometrics::iso19794_2::decode(&b).unwrap(),
                 None => {
                     let img = GrayImage::decode(&std::fs::read(p).unwrap(), dpi).unwrap();
+                    let img = match crop {
+                        Some(side) => img.print_window(side),
+                        None => img,
+                    };
                     let t0 = Instant::now();
                     let (t, _q) = tobira_biometrics::image::extract_minutiae_with(&img, &trial);
                     times.push(t0.elapsed().as_secs_f64() * 1e3);
