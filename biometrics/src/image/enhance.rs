@@ -46,17 +46,24 @@ pub struct Field {
     pub fg: Vec<bool>,
     /// Distance from each foreground block to the nearest background block, in blocks (chessboard).
     pub depth: Vec<u16>,
-    /// The depth a minutia's weight is taken from: [`Field::depth`] itself in the daemon's extractor. In
-    /// the trial whose print's area reaches the image's edge ([`super::Trial::edge_is_print`]), the depth in
-    /// the area cleaned up the daemon's way (the image's edge as background): weighed by the area's own
-    /// depth, the minutiae near the edge of a full print cost the development sets more (five readings, EER
-    /// %, both with the median ridge period over the whole area: DB2 4.14 → 4.70, DB3 5.94 → 6.28, against
-    /// 4.36 and 6.06 weighed this way; `docs/accuracy-journal.md`, "Session 23"). Near the image's edge a
-    /// ridge is cut rather than ended, and the filter there sees zeros beyond the image.
-    pub weight_depth: Vec<u16>,
+    /// In the trial whose print's area reaches the image's edge ([`super::Trial::edge_is_print`]), the depth
+    /// of each block in the area cleaned up the daemon's way (the image's edge as background); `None` in the
+    /// daemon's extractor, where that area is [`Field::fg`] and its depth [`Field::depth`]. See
+    /// [`Field::weight_depth`].
+    pub daemon_area_depth: Option<Vec<u16>>,
 }
 
 impl Field {
+    /// The depth a minutia's weight is taken from, and the area the print's median ridge period is taken
+    /// over (a depth above 0): always the daemon's area. In the edge trial, weighed by the trial's own depth,
+    /// the minutiae near the edge of a full print cost the development sets more (five readings, EER %, both
+    /// with the median ridge period over the whole area: DB2 4.14 → 4.70, DB3 5.94 → 6.28, against 4.36 and
+    /// 6.06 weighed this way; `docs/accuracy-journal.md`, "Session 23"). Near the image's edge a ridge is
+    /// cut rather than ended, and the filter there sees zeros beyond the image.
+    pub fn weight_depth(&self, b: usize) -> u16 {
+        self.daemon_area_depth.as_ref().map_or(self.depth[b], |d| d[b])
+    }
+
     pub fn block_of(&self, x: usize, y: usize) -> usize {
         (y / B).min(self.bh - 1) * self.bw + (x / B).min(self.bw - 1)
     }
@@ -330,7 +337,7 @@ pub fn analyse_with(img: &GrayImage, edge_is_print: bool) -> Analysis {
     let p95 = sorted[(sorted.len() as f32 * 0.95) as usize % sorted.len()];
     let limit = (0.28 * p95).max(SEGMENT_FLOOR);
     let mut fg: Vec<bool> = (0..bw * bh).map(|i| spread[i] > limit && coherence[i] > 0.05).collect();
-    let weight_fg = edge_is_print.then(|| {
+    let daemon_area = edge_is_print.then(|| {
         let mut old = fg.clone();
         clean_mask(&mut old, bw, bh, false);
         old
@@ -365,7 +372,7 @@ pub fn analyse_with(img: &GrayImage, edge_is_print: bool) -> Analysis {
         .iter()
         .zip(&valid)
         .enumerate()
-        .filter(|(i, (_, v))| **v > 0.0 && weight_fg.as_ref().is_none_or(|o| o[*i]))
+        .filter(|(i, (_, v))| **v > 0.0 && daemon_area.as_ref().is_none_or(|o| o[*i]))
         .map(|(_, (p, _))| *p)
         .collect();
     vals.sort_by(f32::total_cmp);
@@ -377,8 +384,8 @@ pub fn analyse_with(img: &GrayImage, edge_is_print: bool) -> Analysis {
     }
 
     let depth = depth(&fg, bw, bh);
-    let weight_depth = weight_fg.map_or_else(|| depth.clone(), |old| self::depth(&old, bw, bh));
-    let field = Field { bw, bh, theta, coherence, period, fg, depth, weight_depth };
+    let daemon_area_depth = daemon_area.map(|old| self::depth(&old, bw, bh));
+    let field = Field { bw, bh, theta, coherence, period, fg, depth, daemon_area_depth };
     Analysis { width: w, height: h, n, c2s, s2s, field }
 }
 

@@ -287,8 +287,7 @@ pub const PORE_FILL: usize = 12;
 /// The median ridge period of a print's foreground blocks (the daemon's area, also in the edge trial), in
 /// pixels; `None` without a foreground.
 pub fn median_period(f: &super::Field) -> Option<f32> {
-    // Over the daemon's area (`weight_depth` is its depth; the same as `fg` but in the edge trial).
-    let mut v: Vec<f32> = f.period.iter().zip(&f.weight_depth).filter(|(_, d)| **d > 0).map(|(p, _)| *p).collect();
+    let mut v: Vec<f32> = (0..f.period.len()).filter(|&b| f.weight_depth(b) > 0).map(|b| f.period[b]).collect();
     if v.is_empty() {
         return None;
     }
@@ -455,7 +454,7 @@ fn minutiae_with(img: &GrayImage, e: &Enhanced, pore: usize) -> (MinutiaeTemplat
             }
             let nbrs = sk.branches(i);
             let theta = f.theta[b];
-            let quality = f.coherence[b].clamp(0.0, 1.0) * (f32::from(f.weight_depth[b].min(4)) / 4.0);
+            let quality = f.coherence[b].clamp(0.0, 1.0) * (f32::from(f.weight_depth(b).min(4)) / 4.0);
             let idx = cands.len();
             if cn == 1 {
                 let Some(&first) = nbrs.first() else { continue };
@@ -581,9 +580,14 @@ mod tests {
     }
 
     fn near_centre(t: &MinutiaeTemplate) -> Vec<Minutia> {
+        near(t, 80.0, 80.0)
+    }
+
+    /// The minutiae within 8 px of (`x`, `y`) on both axes.
+    fn near(t: &MinutiaeTemplate, x: f32, y: f32) -> Vec<Minutia> {
         t.minutiae
             .iter()
-            .filter(|m| (f32::from(m.x) - 80.0).abs() < 8.0 && (f32::from(m.y) - 80.0).abs() < 8.0)
+            .filter(|m| (f32::from(m.x) - x).abs() < 8.0 && (f32::from(m.y) - y).abs() < 8.0)
             .copied()
             .collect()
     }
@@ -619,19 +623,12 @@ mod tests {
         // A minutia in the second ring of blocks from the left edge (8–15 px): the trial finds it, the
         // daemon's border rule drops it ...
         let img = singular_where(false, 9.0, 8.0);
-        let near = |t: &MinutiaeTemplate| -> Vec<Minutia> {
-            t.minutiae
-                .iter()
-                .filter(|m| (f32::from(m.x) - 8.0).abs() < 8.0 && (f32::from(m.y) - 80.0).abs() < 8.0)
-                .copied()
-                .collect()
-        };
         let edge = Trial { edge_is_print: true, ..Trial::default() };
         let (t, _) = extract_minutiae_with(&img, &edge);
-        let found = near(&t);
+        let found = near(&t, 8.0, 80.0);
         assert_eq!(found.len(), 1, "one minutia near the edge: {:?}", t.minutiae);
         assert!((8..16).contains(&found[0].x), "in the second ring: {:?}", found[0]);
-        assert_eq!(near(&extract_minutiae(&img).0), vec![], "the daemon's extractor drops it");
+        assert_eq!(near(&extract_minutiae(&img).0, 8.0, 80.0), vec![], "the daemon's extractor drops it");
         // ... weighed as a minutia one block from the print's edge: a quarter of one in the middle.
         let (c, _) = extract_minutiae_with(&centre, &edge);
         let mid = near_centre(&c);
