@@ -72,14 +72,15 @@ fn main() {
         pore: std::env::var("FVC_PORES").ok().and_then(|v| v.parse().ok()).unwrap_or(daemon.pore),
         edge_is_print: std::env::var("FVC_EDGE").map_or(daemon.edge_is_print, |v| v == "1"),
     };
-    let edge = if trial.edge_is_print { "_edge" } else { "" };
     // FVC_CROP=SIDE: each image cut to the SIDE×SIDE px around its print before it is read at FVC_DPI, as
     // `tobira-bench fingerprint --crop` cuts it (a smaller sensor; cached apart).
     let crop: Option<u32> = std::env::var("FVC_CROP").ok().and_then(|v| v.parse().ok());
-    let edge = match crop {
-        Some(side) => format!("{edge}_crop{side}"),
-        None => edge.to_string(),
-    };
+    // What else the cached templates depend on, in their names.
+    let variant = format!(
+        "{}{}",
+        if trial.edge_is_print { "_edge" } else { "" },
+        crop.map_or(String::new(), |side| format!("_crop{side}"))
+    );
     for dir in std::env::args().skip(1) {
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .expect("dir")
@@ -98,7 +99,7 @@ fn main() {
             let cached = std::env::var("FVC_CACHE").ok().map(|c| {
                 let set = std::path::Path::new(&dir).file_name().unwrap().to_str().unwrap().to_string();
                 std::path::Path::new(&c)
-                    .join(format!("{set}_{dpi}_{}_{}{edge}_{stem}.iso", trial.min_period, trial.pore))
+                    .join(format!("{set}_{dpi}_{}_{}{variant}_{stem}.iso", trial.min_period, trial.pore))
             });
             let t = match cached.as_ref().and_then(|c| std::fs::read(c).ok()) {
                 Some(b) => tobira_biometrics::iso19794_2::decode(&b).unwrap(),
