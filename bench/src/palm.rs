@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tobira_biometrics::palm::baseline::{compcode_compare, compcode_extract};
+use tobira_biometrics::palm::cohort::{self, MIN_COHORT, Z_TABLE, calibrate_z, z_for_fmr};
 use tobira_biometrics::palm::degrade::{self, CONDITIONS};
 use tobira_biometrics::palm::eval::{Rates, rates};
 use tobira_biometrics::palm::matcher::{
@@ -240,7 +241,7 @@ fn enrolled_impostors(names: &[String], t: &[Option<PalmTemplate>], raw: bool) -
     out
 }
 
-/// One capture condition's scores of enrolled pairs, normalised and raw.
+/// One capture condition's scores of enrolled pairs, normalised and raw, and with the cohort check.
 #[derive(Default)]
 struct CondScores {
     label: String,
@@ -248,12 +249,42 @@ struct CondScores {
     gen_s: Vec<f32>,
     imp_raw: Vec<f32>,
     gen_raw: Vec<f32>,
+    /// Every impostor and genuine pair with its cohort check.
+    imp_c: Vec<Checked>,
+    gen_c: Vec<Checked>,
+}
+
+/// A pair's score and its cohort z (`None` where the cohort was too small).
+type Checked = (f32, Option<f32>);
+
+/// Every enrolled pair's score and cohort z (`palm::cohort`): the first template of each pair is the
+/// probe, its cohort the same condition's templates of the set's other people (neither the probe's nor
+/// the reference's), round-robin over people up to `COHORT_SIZE` — what a site whose readers give these
+/// captures would have enrolled.
+fn cohort_pairs(names: &[String], t: &[Option<PalmTemplate>]) -> (Vec<Checked>, Vec<Checked>) {
+    let ids: Vec<Option<String>> = names.iter().map(|n| identity(n).map(|x| x.0)).collect();
+    let (mut id_of, mut kept) = (Vec::new(), Vec::new());
+    for (id, t) in ids.iter().zip(t) {
+        if let (Some(id), Some(t)) = (id, t) {
+            id_of.push(id.as_str());
+            kept.push(t);
+        }
+    }
+    let (mut imp, mut gen_c) = (Vec::new(), Vec::new());
+    for (i, j, z) in cohort::pair_z(&id_of, &kept) {
+        let pair = (compare(kept[i], kept[j]).0, z);
+        if id_of[i] == id_of[j] { gen_c.push(pair) } else { imp.push(pair) }
+    }
+    (imp, gen_c)
 }
 
 impl CondScores {
     fn of(label: String, names: &[String], t: &[Option<PalmTemplate>]) -> CondScores {
+        let (imp_c, gen_c) = cohort_pairs(names, t);
         CondScores {
             label,
+            imp_c,
+            gen_c,
             imp: enrolled_impostors(names, t, false),
             gen_s: enrolled_genuine(names, t, false),
             imp_raw: enrolled_impostors(names, t, true),
@@ -652,17 +683,24 @@ fn identify(n: usize, probes: usize) -> anyhow::Result<()> {
         let b = sc.spawn(|| make(half..n as u64));
         vec![a.join().unwrap_or_default(), b.join().unwrap_or_default()]
     });
+    let all: Vec<(u64, PalmTemplate)> = parts.into_iter().flatten().collect();
     let mut g = PalmGallery::new();
-    for (s, t) in parts.into_iter().flatten() {
-        g.insert(s, t);
+    for (s, t) in &all {
+        g.insert(*s, t.clone());
     }
     let enrolled = g.len();
     println!("palm: 1:N gallery of {enrolled}/{n} synthetic templates built in {:.1} s", t0.elapsed().as_secs_f64());
     // Identification among N compares the probe with N people: for a false-match rate of 1e-4 per
     // identification, each comparison must be N times stricter (the calibration table's strict end clamps).
     let th = PalmThreshold::for_fmr(1e-4 / enrolled.max(1) as f64);
+    // The daemon's cohort check on the candidate found (`palm::cohort`): 64 other gallery templates.
+    let stands_out = |p: &PalmTemplate, key: u64| {
+        let Some(reference) = all.iter().find(|(s, _)| *s == key).map(|(_, t)| t) else { return false };
+        let others = all.iter().filter(|(s, _)| *s != key).map(|(_, t)| t);
+        cohort::CohortStats::measure(p, others).is_none_or(|st| cohort::check(p, reference, &st, th.fmr()).passes())
+    };
     let mut times: Vec<Duration> = Vec::with_capacity(probes);
-    let mut right = 0;
+    let (mut right, mut right_checked) = (0, 0);
     for k in 0..probes {
         let s = (k as u64 * 7919) % n as u64;
         let Ok(p) = extract_region(&SyntheticPalm::new(s).impression(1, &noise), ROI_SIDE, ROI_SIDE) else { continue };
@@ -670,12 +708,15 @@ fn identify(n: usize, probes: usize) -> anyhow::Result<()> {
         let hit = g.identify(&p, th);
         times.push(t.elapsed());
         right += usize::from(hit.map(|(key, _)| key) == Some(s));
+        right_checked += usize::from(hit.is_some_and(|(key, _)| key == s && stands_out(&p, key)));
     }
-    let (mut strangers, mut strangers_1to1) = (0, 0);
+    let (mut strangers, mut strangers_1to1, mut strangers_checked) = (0, 0, 0);
     for k in 0..probes.min(100) {
         let s = 1_000_000 + k as u64;
         if let Ok(p) = extract_region(&SyntheticPalm::new(s).impression(1, &noise), ROI_SIDE, ROI_SIDE) {
-            strangers += usize::from(g.identify(&p, th).is_some());
+            let hit = g.identify(&p, th);
+            strangers += usize::from(hit.is_some());
+            strangers_checked += usize::from(hit.is_some_and(|(key, _)| stands_out(&p, key)));
             strangers_1to1 += usize::from(g.identify(&p, PalmThreshold::default()).is_some());
         }
     }
@@ -689,6 +730,13 @@ fn identify(n: usize, probes: usize) -> anyhow::Result<()> {
         probes.min(100),
         PalmThreshold::default().value(),
         g.bytes_per_template()
+    );
+    println!(
+        "palm: 1:N with the cohort check (64 other gallery templates, z ≥ {:.2} at {:.0e} per comparison): rank-1 {right_checked}/{}, {strangers_checked}/{} strangers matched",
+        z_for_fmr(th.fmr()),
+        th.fmr(),
+        sm.n,
+        probes.min(100)
     );
     Ok(())
 }
@@ -792,6 +840,85 @@ fn cross_calibration(sets: &[Pooled]) {
     }
 }
 
+/// Issue 17 §3 with the cohort check (`palm::cohort`): per set and capture condition, the daemon's rule — the
+/// score at the configured threshold *and*, where the cohort has at least `MIN_COHORT` templates, z at
+/// `z_for_fmr(1e-4)` — beside the score table alone; then the z table recomputed from the synthetic palms
+/// (its definition) and what it gives on the real sets.
+fn cohort_check(sets: &[Pooled]) {
+    let th = PalmThreshold::default();
+    let zt = z_for_fmr(1e-4);
+    println!(
+        "palm: cohort check (each probe against up to {} templates of the set's other people, same condition; a match needs score ≥ {:.3} and, with ≥ {MIN_COHORT} cohort templates, z ≥ {zt:.2}; FMR 1e-4):",
+        cohort::COHORT_SIZE,
+        th.value()
+    );
+    for p in sets {
+        for c in &p.conditions {
+            if c.imp_c.is_empty() {
+                continue;
+            }
+            let with = c.imp_c.iter().filter(|x| x.1.is_some()).count();
+            let table = |v: &[Checked]| v.iter().filter(|x| th.accepts(tobira_biometrics::Score(x.0))).count();
+            let rule = |v: &[Checked]| {
+                v.iter().filter(|x| th.accepts(tobira_biometrics::Score(x.0)) && x.1.is_none_or(|z| z >= zt)).count()
+            };
+            let z_only = c.imp_c.iter().filter(|x| x.1.is_some_and(|z| z >= zt)).count();
+            let (ni, ng) = (c.imp_c.len(), c.gen_c.len().max(1));
+            let pct = |k: usize, n: usize| 100.0 * k as f64 / n.max(1) as f64;
+            println!(
+                "  {:<22} {:<36} impostors {ni} ({with} with a cohort): table alone {} ({:.1e}), z alone {z_only}, both {} ({:.1e}); genuine {}: rejected by the table {:.2} %, by both {:.2} %",
+                p.name,
+                c.label,
+                table(&c.imp_c),
+                pct(table(&c.imp_c), ni) / 100.0,
+                rule(&c.imp_c),
+                pct(rule(&c.imp_c), ni) / 100.0,
+                c.gen_c.len(),
+                pct(c.gen_c.len() - table(&c.gen_c), ng),
+                pct(c.gen_c.len() - rule(&c.gen_c), ng),
+            );
+        }
+    }
+    let fmt_t = |t: [(f64, f32); 6]| t.iter().map(|(f, v)| format!("{f:.0e} {v:.2}")).collect::<Vec<_>>().join(", ");
+    println!("  configured z table (cohort::Z_TABLE): {}", fmt_t(Z_TABLE));
+    for p in sets {
+        let zs: Vec<Vec<f32>> = p.conditions.iter().map(|c| c.imp_c.iter().filter_map(|x| x.1).collect()).collect();
+        if zs.iter().all(|z| z.is_empty()) {
+            continue;
+        }
+        match calibrate_z(&zs) {
+            Some(t) => println!("  recomputed from {:<22} {}", format!("{}:", p.name), fmt_t(t)),
+            None => println!("  recomputed from {:<22} — (too few pairs to measure 1e-4)", format!("{}:", p.name)),
+        }
+    }
+    // What the check adds where the score table is wrong for the sensor: each set under the table fitted to
+    // another development set (the cross-calibration above), with and without the check.
+    let k = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
+    for cal in sets.iter().filter(|s| s.conditions.iter().map(|c| c.imp.len()).sum::<usize>() >= 1000) {
+        let t = calibrate(&cal.pooled(false).0)[k].1;
+        for other in sets.iter().filter(|o| o.name != cal.name) {
+            let imp: Vec<&Checked> = other.conditions.iter().flat_map(|c| c.imp_c.iter()).collect();
+            let gen_c: Vec<&Checked> = other.conditions.iter().flat_map(|c| c.gen_c.iter()).collect();
+            let by_table = |x: &&&Checked| x.0 >= t;
+            let by_both = |x: &&&Checked| x.0 >= t && x.1.is_none_or(|z| z >= zt);
+            let (a, b) = (imp.iter().filter(by_table).count(), imp.iter().filter(by_both).count());
+            let unchecked = imp.iter().filter(by_both).filter(|x| x.1.is_none()).count();
+            let (ga, gb) = (gen_c.iter().filter(by_table).count(), gen_c.iter().filter(by_both).count());
+            let pct = |k: usize| 100.0 * (gen_c.len() - k) as f64 / gen_c.len().max(1) as f64;
+            println!(
+                "  table fitted to {:<22} ({t:.3}) on {:<22} impostors above it {a}/{} ({:.1e}), with the cohort check {b} ({:.1e}; {unchecked} of them without a cohort); genuine rejected {:.2} % → {:.2} %",
+                cal.name,
+                other.name,
+                imp.len(),
+                a as f64 / imp.len().max(1) as f64,
+                b as f64 / imp.len().max(1) as f64,
+                pct(ga),
+                pct(gb)
+            );
+        }
+    }
+}
+
 /// The complementary error function (Numerical Recipes' erfcc, relative error below 1.2e-7).
 fn erfc(x: f64) -> f64 {
     let z = x.abs();
@@ -826,10 +953,11 @@ pub fn run(
         let set = synthetic_set(synthetic);
         println!("palm: synthetic: {} images ({synthetic} generated palms × 4) — {}", set.len(), role("synthetic"));
         let mut p = Pooled { name: "synthetic".into(), ..Pooled::default() };
-        run_images("synthetic", &set, &[], scores, None, false, &mut p)?;
+        run_images("synthetic", &set, &[], scores, None, conditions, &mut p)?;
         pooled.push(p);
     }
     cross_calibration(&pooled);
+    cohort_check(&pooled);
     if gallery > 0 {
         identify(gallery, probes)?;
     }

@@ -452,3 +452,37 @@ proptest! {
         let _ = extract_image(&px, w, h);
     }
 }
+
+/// Issue 17 §3: `cohort::Z_TABLE` is what its documentation says — the impostor z of 100 synthetic palms ×
+/// 4 impressions (the bench's seeds), each capture condition the gate lets through measured apart, the
+/// worst condition's quantile per rate. Fails if the table, the cohort's construction or the raw
+/// similarity drift.
+#[test]
+fn the_cohort_z_table_is_what_the_synthetic_palms_give() {
+    use tobira_biometrics::palm::cohort::{Z_TABLE, calibrate_z, pair_z};
+    let images: Vec<(String, Vec<u8>)> = (0..100u64)
+        .flat_map(|p| {
+            let palm = SyntheticPalm::new(5_000_000 + p);
+            (0..4u64).map(move |i| (format!("{p}"), palm.impression(i, &PalmNoise::default())))
+        })
+        .collect();
+    let mut by_condition = Vec::new();
+    for cond in degrade::CONDITIONS {
+        let (mut ids, mut kept) = (Vec::new(), Vec::new());
+        for (id, px) in &images {
+            let Ok(px) = cond.apply(px, ROI_SIDE, ROI_SIDE) else { continue };
+            if let Ok(x) = extract_image(&px, ROI_SIDE, ROI_SIDE) {
+                ids.push(id.as_str());
+                kept.push(x.template);
+            }
+        }
+        let refs: Vec<&PalmTemplate> = kept.iter().collect();
+        let z: Vec<f32> =
+            pair_z(&ids, &refs).into_iter().filter(|(i, j, _)| ids[*i] != ids[*j]).filter_map(|(_, _, z)| z).collect();
+        println!("{cond}: {} templates, {} impostor pairs with a cohort", kept.len(), z.len());
+        by_condition.push(z);
+    }
+    let t = calibrate_z(&by_condition).expect("79,200 pairs per condition");
+    println!("recomputed {t:?}");
+    assert_eq!(t, Z_TABLE);
+}

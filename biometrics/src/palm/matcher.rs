@@ -30,6 +30,8 @@
 //! project's synthetic palms did not track the real impostor distributions (measured with a scratch harness:
 //! a real template's mean score against it stayed at 0.08–0.14 whatever the capture, while its mean against
 //! real strangers moved from 0.13 to 0.20 as the veins were flattened), so it would correct nothing.
+//! The cohort that does track them is the site's own enrolment, captured on its own readers:
+//! [`super::cohort`] checks every match the table accepts against it (session 24).
 
 use super::template::PalmTemplate;
 use crate::score::Score;

@@ -11,6 +11,8 @@
 //! - [`template`]: the versioned template and its byte format.
 //! - [`matcher`]: 1:1 comparison with a shift search, normalised against the pair's own wrong alignments;
 //!   [`PalmGallery`] for 1:N.
+//! - [`cohort`]: the match measured against the probe's similarity to other people enrolled on the same
+//!   readers, so the false-match rate holds on a sensor the score table was not calibrated on.
 //! - [`iso19794_9`]: the ISO/IEC 19794-9:2007 vascular image record, for images that must travel.
 //! - [`synthetic`]: synthetic palms for the simulator, the demo and scale tests.
 //! - [`baseline`]: the competitive code (CompCode), the published baseline the benchmark compares against.
@@ -18,6 +20,7 @@
 //!   tests and the benchmark.
 
 pub mod baseline;
+pub mod cohort;
 pub mod degrade;
 pub mod eval;
 pub mod features;

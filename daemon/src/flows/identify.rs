@@ -5,7 +5,7 @@
 //! two never meet: a palm probe is compared only with palm templates, at the palm matcher's own calibrated
 //! threshold for the same false-match rate.
 
-use crate::node::daemon::{MatchKey, Matcher};
+use crate::node::daemon::{MatchKey, Matcher, Matching};
 use std::collections::BTreeSet;
 use tobira_biometrics::palm::{PalmError, PalmTemplate, PalmThreshold, extract_palm};
 use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, extract};
@@ -151,12 +151,14 @@ impl Matcher {
         let threshold = PalmThreshold::for_identification(self.fpir.0, candidates);
         if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), threshold)
             && let Some(o) = owners.get(&key)
+            && stands_out(&m, &probe, key, threshold.fmr())
         {
             return Identified::Allowed { person: o.person.clone(), score: score.0, key };
         }
-        if let Some((key, score)) =
-            m.palms.identify_among(&probe, None, PalmThreshold::for_identification(ATTRIBUTION_FPIR, m.palms.len()))
+        let attribution = PalmThreshold::for_identification(ATTRIBUTION_FPIR, m.palms.len());
+        if let Some((key, score)) = m.palms.identify_among(&probe, None, attribution)
             && let Some(o) = owners.get(&key)
+            && stands_out(&m, &probe, key, attribution.fmr())
         {
             return Identified::Attributed { person: o.person.clone(), score: score.0 };
         }
@@ -169,8 +171,20 @@ impl Matcher {
         check_modality(reader, sample)?;
         if let Sample::PalmNir { .. } = sample {
             let probe = extract_palm(sample)?;
-            let best = self.best_palm_score(&probe, person);
-            return Ok((self.palm_threshold.accepts(Score(best)), best));
+            let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+            let best = m
+                .palms_by_person
+                .get(person)
+                .and_then(|ts| {
+                    ts.iter()
+                        .map(|(k, t)| (*k, tobira_biometrics::palm::compare(&probe, t).0))
+                        .max_by(|a, b| a.1.total_cmp(&b.1))
+                })
+                .filter(|(_, s)| self.palm_threshold.accepts(Score(*s)));
+            return Ok(match best {
+                Some((key, s)) => (stands_out(&m, &probe, key, self.palm_threshold.fmr()), s),
+                None => (false, self.best_palm_score_in(&m, &probe, person)),
+            });
         }
         let probe = extract(sample)?;
         let best = self.best_score(&probe, person);
@@ -189,11 +203,14 @@ impl Matcher {
     ) -> Result<Verified, SampleError> {
         check_modality(reader, sample)?;
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
-        let scores: Vec<(MatchKey, f32)> = if let Sample::PalmNir { .. } = sample {
-            let probe = extract_palm(sample)?;
+        let palm_probe = match sample {
+            Sample::PalmNir { .. } => Some(extract_palm(sample)?),
+            _ => None,
+        };
+        let scores: Vec<(MatchKey, f32)> = if let Some(probe) = &palm_probe {
             m.palms_by_person
                 .get(person)
-                .map(|ts| ts.iter().map(|(k, t)| (*k, tobira_biometrics::palm::compare(&probe, t).0)).collect())
+                .map(|ts| ts.iter().map(|(k, t)| (*k, tobira_biometrics::palm::compare(probe, t).0)).collect())
                 .unwrap_or_default()
         } else {
             let probe = extract(sample)?;
@@ -209,8 +226,11 @@ impl Matcher {
         };
         let best_other = scores.iter().filter(|(k, _)| Some(*k) != other_than).max_by(|a, b| a.1.total_cmp(&b.1));
         let same = scores.iter().find(|(k, _)| Some(*k) == other_than).map(|(_, s)| *s);
+        // A palm must also stand out from other people's palms (the cohort check, as at login and doors).
+        let stands =
+            |key: MatchKey| palm_probe.as_ref().is_none_or(|p| stands_out(&m, p, key, self.palm_threshold.fmr()));
         Ok(match best_other {
-            Some(&(key, score)) if accepts(score) => Verified::Other { key, score },
+            Some(&(key, score)) if accepts(score) && stands(key) => Verified::Other { key, score },
             _ if same.is_some_and(accepts) => Verified::Same { score: same.unwrap_or_default() },
             other => Verified::No { score: other.map_or(0.0, |o| o.1) },
         })
@@ -224,9 +244,96 @@ impl Matcher {
 
     pub fn best_palm_score(&self, probe: &PalmTemplate, person: &PersonId) -> f32 {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
+        self.best_palm_score_in(&m, probe, person)
+    }
+
+    fn best_palm_score_in(&self, m: &Matching, probe: &PalmTemplate, person: &PersonId) -> f32 {
         m.palms_by_person
             .get(person)
             .map(|ts| ts.iter().map(|(_, t)| tobira_biometrics::palm::compare(probe, t).0).fold(0.0, f32::max))
             .unwrap_or(0.0)
+    }
+}
+
+/// The cohort check of a palm match the score table accepted (`palm::cohort`, issue 17 §3): false when the
+/// match does not stand out from the probe's similarity to other people's palms enrolled here at `fmr` per
+/// comparison; true when it does or when too few others are enrolled to tell.
+fn stands_out(m: &Matching, probe: &PalmTemplate, key: MatchKey, fmr: f64) -> bool {
+    match m.palm_cohort_check(probe, key, fmr) {
+        None => true,
+        Some(c) if c.passes() => true,
+        Some(c) => {
+            tracing::info!(z = c.z, required = c.required, cohort = c.cohort, "palm match refused by the cohort check");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::daemon::Matching;
+    use std::sync::RwLock;
+    use tobira_biometrics::palm::ROI_SIDE;
+    use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
+    use tobira_core::site::Fpir;
+
+    fn sample(seed: u64, impression: u64) -> Sample {
+        Sample::PalmNir {
+            width: ROI_SIDE as u32,
+            height: ROI_SIDE as u32,
+            dpi: 500,
+            wavelength_nm: 850,
+            pixels: SyntheticPalm::new(seed).impression(impression, &PalmNoise::default()),
+        }
+    }
+
+    fn template(seed: u64, impression: u64) -> PalmTemplate {
+        extract_palm(&sample(seed, impression)).expect("a synthetic palm enrols")
+    }
+
+    fn matcher(people: u64) -> Matcher {
+        let mut m = Matching::default();
+        for p in 0..people {
+            m.insert_palm(PersonId::new(format!("p{p:03}")), format!("t{p}"), template(11_000 + p, 0));
+        }
+        Matcher {
+            matching: RwLock::new(m),
+            threshold: Threshold::default(),
+            palm_threshold: PalmThreshold::default(),
+            fpir: Fpir(1e-4),
+        }
+    }
+
+    /// Issue 17 §3, wired through login (1:1), the second hand of a two-biometrics door and a door (1:N):
+    /// a palm the score table accepts is refused when it does not stand out from the other people enrolled
+    /// here. The look-alikes stand for what a sensor the table was not calibrated on does to every
+    /// comparison (lifts strangers' scores); the owner's genuine palm then matches everyone about as well,
+    /// so the match is no evidence of who is there.
+    #[test]
+    fn a_palm_that_matches_everyone_here_about_as_well_is_refused_at_login_and_at_doors() {
+        let m = matcher(40);
+        let a = PersonId::new("p005");
+        let probe = sample(11_005, 1);
+        let (ok, score) = m.verify(Modality::Palm, &probe, &a).expect("a palm");
+        assert!(ok, "the genuine palm among 39 others is accepted ({score})");
+        let allowed: BTreeSet<PersonId> = (0..40).map(|p| PersonId::new(format!("p{p:03}"))).collect();
+        assert!(
+            matches!(m.identify_palm(&probe, &allowed), Identified::Allowed { ref person, .. } if *person == a),
+            "and found at the door"
+        );
+        // Thirty-five more people whose palms look like p005's.
+        {
+            let mut w = m.matching.write().unwrap_or_else(|p| p.into_inner());
+            for k in 0..35 {
+                w.insert_palm(PersonId::new(format!("look{k:02}")), format!("l{k}"), template(11_005, 2 + k % 2));
+            }
+        }
+        let (ok, again) = m.verify(Modality::Palm, &probe, &a).expect("a palm");
+        assert!(m.palm_threshold.accepts(Score(again)), "the score table alone still accepts ({again})");
+        assert!(!ok, "the cohort check refuses a match that does not stand out");
+        assert!(matches!(m.identify_palm(&probe, &allowed), Identified::NotIdentified), "nor does the door admit");
+        let other = m.verify_other(Modality::Palm, &probe, &a, None).expect("a palm");
+        assert!(matches!(other, Verified::No { .. }), "nor a two-biometrics door's second sample: {other:?}");
     }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 use tobira_audit::{AuditWriter, NewEvent, Outcome, Receipt};
-use tobira_biometrics::palm::{PalmGallery, PalmTemplate, PalmThreshold};
+use tobira_biometrics::palm::{PalmGallery, PalmTemplate, PalmThreshold, cohort};
 use tobira_biometrics::{FingerTemplate, Gallery, PreparedFinger, Threshold};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::model::Registry;
@@ -67,6 +67,19 @@ impl Matching {
             Decoded::Finger(t) => self.insert(person, template_id, t),
             Decoded::Palm(t) => self.insert_palm(person, template_id, t),
         }
+    }
+
+    /// Does the palm match of `probe` with the template under `key` stand out from the probe's similarity to
+    /// other people's palms enrolled here, at `fmr` per comparison (`palm::cohort`, issue 17 §3)? The
+    /// cohort leaves out the template owner's palms; with fewer than `cohort::MIN_COHORT` others enrolled
+    /// there is no check (`None`) and the score table alone decides.
+    pub fn palm_cohort_check(&self, probe: &PalmTemplate, key: MatchKey, fmr: f64) -> Option<cohort::CohortCheck> {
+        let owner = &self.owners.get(&key)?.person;
+        let reference = self.palms_by_person.get(owner)?.iter().find(|(k, _)| *k == key).map(|(_, t)| t)?;
+        let others: Vec<&[(MatchKey, PalmTemplate)]> =
+            self.palms_by_person.iter().filter(|(p, _)| *p != owner).map(|(_, v)| v.as_slice()).collect();
+        let stats = cohort::CohortStats::measure(probe, cohort::round_robin(&others).into_iter().map(|(_, t)| t))?;
+        Some(cohort::check(probe, reference, &stats, fmr))
     }
 
     /// Does this person have an approved template of any modality (to prove who they are, to be warned about)?
@@ -287,4 +300,48 @@ pub fn report(
 /// A denial because the audit store could not take the event: the door stays locked (fail secure).
 pub fn audit_unavailable() -> Decision {
     Decision::deny(Reason::AuditUnavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
+    use tobira_biometrics::palm::{ROI_SIDE, extract_region};
+
+    fn palm(seed: u64, impression: u64) -> PalmTemplate {
+        let px = SyntheticPalm::new(seed).impression(impression, &PalmNoise::default());
+        extract_region(&px, ROI_SIDE, ROI_SIDE).expect("a synthetic palm enrols")
+    }
+
+    fn site(people: u64) -> (Matching, Vec<MatchKey>) {
+        let mut m = Matching::default();
+        let keys = (0..people)
+            .map(|p| m.insert_palm(PersonId::new(format!("p{p:03}")), format!("t{p}"), palm(7_000 + p, 0)))
+            .collect();
+        (m, keys)
+    }
+
+    /// Issue 17 §3 in the daemon: with enough other people's palms enrolled, a palm match must stand out
+    /// from the probe's similarity to them; the owner's own palms never enter the cohort; a small site has
+    /// no check (the score table alone decides, as the README says).
+    #[test]
+    fn a_palm_match_is_checked_against_the_other_people_enrolled_here() {
+        let (m, keys) = site(40);
+        let mate = palm(7_005, 1);
+        let c = m.palm_cohort_check(&mate, keys[5], 1e-4).expect("39 others enrolled: a cohort");
+        assert_eq!(c.cohort, 39, "the owner's palm is left out, one per other person");
+        assert!(c.passes(), "the true mate stands out: {c:?}");
+        // Someone else's palm against person 5: far below the z a match needs, at 1:1 and at a door.
+        let stranger = palm(9_999, 1);
+        let s = m.palm_cohort_check(&stranger, keys[5], 1e-4).expect("a cohort");
+        assert!(!s.passes() && s.z < 3.0, "{s:?}");
+        // At a door of 40 the per-comparison rate is stricter, so the z asked for is higher.
+        let door = m.palm_cohort_check(&mate, keys[5], 1e-4 / 40.0).expect("a cohort");
+        assert!(door.required > c.required, "{door:?} {c:?}");
+        // Fewer than MIN_COHORT others: no check.
+        let (small, small_keys) = site(20);
+        assert_eq!(small.palm_cohort_check(&mate, small_keys[5], 1e-4), None);
+        // An unknown key is no match to check.
+        assert_eq!(m.palm_cohort_check(&mate, 9_999_999, 1e-4), None);
+    }
 }
