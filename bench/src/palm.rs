@@ -877,6 +877,22 @@ fn cohort_check(sets: &[Pooled]) {
                 pct(c.gen_c.len() - table(&c.gen_c), ng),
                 pct(c.gen_c.len() - rule(&c.gen_c), ng),
             );
+            // Separation on the pairs that had a cohort: the score against the cohort's z as a score.
+            let (gs, gz): (Vec<f32>, Vec<f32>) = c.gen_c.iter().filter_map(|x| x.1.map(|z| (x.0, z))).unzip();
+            let (is, iz): (Vec<f32>, Vec<f32>) = c.imp_c.iter().filter_map(|x| x.1.map(|z| (x.0, z))).unzip();
+            if !gs.is_empty() && !is.is_empty() {
+                let (a, b) = (rates(&gs, &is), rates(&gz, &iz));
+                println!(
+                    "    {:<59} same pairs ranked by the score: EER {:.2} %, FMR1000 {:.2} %, d′ {}; by z: EER {:.2} %, FMR1000 {:.2} %, d′ {}",
+                    "",
+                    a.eer,
+                    a.fmr1000,
+                    dprime(&gs, &is),
+                    b.eer,
+                    b.fmr1000,
+                    dprime(&gz, &iz)
+                );
+            }
         }
     }
     let fmt_t = |t: [(f64, f32); 6]| t.iter().map(|(f, v)| format!("{f:.0e} {v:.2}")).collect::<Vec<_>>().join(", ");
@@ -917,6 +933,17 @@ fn cohort_check(sets: &[Pooled]) {
             );
         }
     }
+}
+
+/// d′ of two score lists, two decimals.
+fn dprime(g: &[f32], i: &[f32]) -> String {
+    let ms = |v: &[f32]| {
+        let n = v.len().max(1) as f64;
+        let m = v.iter().map(|x| f64::from(*x)).sum::<f64>() / n;
+        (m, v.iter().map(|x| (f64::from(*x) - m).powi(2)).sum::<f64>() / n)
+    };
+    let ((mg, vg), (mi, vi)) = (ms(g), ms(i));
+    format!("{:.2}", (mg - mi) / ((vg + vi) / 2.0).sqrt().max(1e-12))
 }
 
 /// The complementary error function (Numerical Recipes' erfcc, relative error below 1.2e-7).
