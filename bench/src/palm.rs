@@ -907,6 +907,33 @@ fn cohort_check(sets: &[Pooled]) {
             None => println!("  recomputed from {:<22} — (too few pairs to measure 1e-4)", format!("{}:", p.name)),
         }
     }
+    // The failure the unseen sensor showed, on one sensor: a table fitted to a set's clean captures (as
+    // recorded) used on its poor ones, with and without the check.
+    let k4 = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
+    for p in sets.iter().filter(|p| p.conditions.len() > 1) {
+        let Some(rec) = p.conditions.first() else { continue };
+        let t = calibrate(&rec.imp)[k4].1;
+        let per: Vec<String> = p
+            .conditions
+            .iter()
+            .skip(1)
+            .filter(|c| c.imp_c.iter().any(|x| x.1.is_some()))
+            .map(|c| {
+                let checked: Vec<&Checked> = c.imp_c.iter().filter(|x| x.1.is_some()).collect();
+                let a = checked.iter().filter(|x| x.0 >= t).count();
+                let b = checked.iter().filter(|x| x.0 >= t && x.1.is_some_and(|z| z >= zt)).count();
+                format!("{} {a} → {b} of {}", c.label, checked.len())
+            })
+            .collect();
+        if per.is_empty() {
+            continue;
+        }
+        println!(
+            "  table fitted to {}'s clean captures ({t:.3}) on its poor ones (pairs with a cohort; table alone → with the check): {}",
+            p.name,
+            per.join(", ")
+        );
+    }
     // What the check adds where the score table is wrong for the sensor: each set under the table fitted to
     // another development set (the cross-calibration above), with and without the check.
     let k = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
