@@ -40,22 +40,54 @@ pub fn finger_impostors(people: &[Vec<PreparedFinger>], stop: &dyn Fn() -> bool)
     Some(out)
 }
 
-/// Impostor attempts of palms: every enrolled palm against every other person's enrolled palms.
-pub fn palm_impostors(people: &[Vec<PalmTemplate>], stop: &dyn Fn() -> bool) -> Option<Vec<f32>> {
+/// A palm impostor attempt as the daemon decides it: the score, and the probe's cohort z where 32 or more
+/// other people's palms make a cohort (`palm::cohort`; the probe's and the reference's people left out).
+pub type PalmAttempt = (f32, Option<f32>);
+
+/// Impostor attempts of palms: every enrolled palm against every other person's enrolled palms, each with
+/// its cohort check's z, as a login or a door would measure it at this site.
+pub fn palm_impostors(people: &[Vec<PalmTemplate>], stop: &dyn Fn() -> bool) -> Option<Vec<PalmAttempt>> {
+    use crate::palm::cohort::{self, CohortStats};
+    let all: Vec<(usize, &PalmTemplate)> =
+        people.iter().enumerate().flat_map(|(a, palms)| palms.iter().map(move |t| (a, t))).collect();
+    // Each person's palms as indices into `all`.
+    let mut at = 0;
+    let index: Vec<Vec<usize>> = people
+        .iter()
+        .map(|palms| {
+            let v: Vec<usize> = (at..at + palms.len()).collect();
+            at += palms.len();
+            v
+        })
+        .collect();
     let mut out = Vec::new();
-    for (a, palms) in people.iter().enumerate() {
-        for probe in palms {
-            if stop() {
-                return None;
+    for &(a, probe) in &all {
+        if stop() {
+            return None;
+        }
+        // The probe's raw similarity to every enrolled palm, once: every cohort below is drawn from it.
+        let raw: Vec<f32> = all.iter().map(|(_, t)| cohort::raw(probe, t)).collect();
+        for (b, others) in people.iter().enumerate() {
+            if a == b {
+                continue;
             }
-            for (b, others) in people.iter().enumerate() {
-                if a != b {
-                    out.extend(others.iter().map(|t| crate::palm::matcher::compare(probe, t).0));
-                }
+            let rest: Vec<&[usize]> =
+                index.iter().enumerate().filter(|(c, _)| *c != a && *c != b).map(|(_, v)| v.as_slice()).collect();
+            let scores: Vec<f32> = cohort::round_robin(&rest).into_iter().map(|k| raw[*k]).collect();
+            let stats = CohortStats::of(&scores);
+            for (t, k) in others.iter().zip(&index[b]) {
+                out.push((crate::palm::matcher::compare(probe, t).0, stats.map(|st| st.z(raw[*k]))));
             }
         }
     }
     Some(out)
+}
+
+/// The palm attempts as decided at `fmr` per comparison: an attempt the cohort check refuses at that rate
+/// counts as a score of 0 (it cannot reach any threshold), the others as their score.
+pub fn palm_scores_at(attempts: &[PalmAttempt], fmr: f64) -> Vec<f32> {
+    let z = crate::palm::cohort::z_for_fmr(fmr);
+    attempts.iter().map(|&(s, c)| if c.is_some_and(|c| c < z) { 0.0 } else { s }).collect()
 }
 
 /// What the attempts say about one threshold.
@@ -278,15 +310,46 @@ mod tests {
         };
         // Three people; the first with both hands (two templates), so 4 probes, each against the others'.
         let people = vec![vec![palm(1, 1), palm(2, 1)], vec![palm(3, 1)], vec![palm(4, 1)]];
-        let scores = palm_impostors(&people, &|| false).expect("not stopped");
-        assert_eq!(scores.len(), 2 * 2 + 3 + 3);
-        assert_eq!(scores[0], crate::palm::matcher::compare(&people[0][0], &people[1][0]).0);
+        let attempts = palm_impostors(&people, &|| false).expect("not stopped");
+        assert_eq!(attempts.len(), 2 * 2 + 3 + 3);
+        assert_eq!(attempts[0].0, crate::palm::matcher::compare(&people[0][0], &people[1][0]).0);
+        assert!(attempts.iter().all(|a| a.1.is_none()), "three people: no cohort");
+        let scores = palm_scores_at(&attempts, 1e-4);
         let t = crate::palm::PalmThreshold::for_fmr(1e-4);
         assert_eq!(check_rate(&scores, t.value(), 1e-4).reached, 0, "{scores:?}");
         // The same palm enrolled under two identities is what a door would confuse: it reaches the threshold.
         let twins = vec![vec![palm(5, 1)], vec![palm(5, 2)]];
-        let s = palm_impostors(&twins, &|| false).expect("not stopped");
+        let s = palm_scores_at(&palm_impostors(&twins, &|| false).expect("not stopped"), 1e-4);
         assert!(s.iter().all(|&x| x >= t.value()), "{s:?} against {}", t.value());
         assert_eq!(palm_impostors(&people, &|| true), None);
+    }
+
+    /// Issue 17 §3: with 32 or more other people enrolled, the palm attempts carry the cohort check the
+    /// daemon makes, so a row counts what the daemon would let through. Look-alike palms enrolled under
+    /// many identities reach the score table; against each other they do not stand out, and the check
+    /// refuses them, at 1:1 and more so at a door's stricter rate.
+    #[test]
+    fn palm_attempts_carry_the_cohort_check_the_daemon_makes() {
+        use crate::palm::synthetic::{PalmNoise, SyntheticPalm};
+        let palm = |seed: u64, n: u64| {
+            let img = SyntheticPalm::new(seed).impression(n, &PalmNoise::default());
+            crate::palm::extract_region(&img, crate::palm::ROI_SIDE, crate::palm::ROI_SIDE).expect("a synthetic palm")
+        };
+        let mut people: Vec<Vec<PalmTemplate>> = (0..40).map(|p| vec![palm(20_000 + p, 0)]).collect();
+        // Eight people enrolled with impressions of one palm.
+        people.extend((0..8).map(|k| vec![palm(30_000, k)]));
+        let attempts = palm_impostors(&people, &|| false).expect("not stopped");
+        assert_eq!(attempts.len(), 48 * 47);
+        assert!(attempts.iter().all(|a| a.1.is_some()), "46 other people: every attempt has a cohort");
+        let t = crate::palm::PalmThreshold::for_fmr(1e-4);
+        let table_alone = attempts.iter().filter(|a| t.accepts(crate::Score(a.0))).count();
+        assert!(table_alone >= 8 * 7, "the look-alikes reach the table: {table_alone}");
+        let decided = palm_scores_at(&attempts, 1e-4);
+        let reached = check_rate(&decided, t.value(), 1e-4).reached;
+        assert!(reached < table_alone, "the check refuses some: {reached} of {table_alone}");
+        let door = palm_scores_at(&attempts, 1e-6);
+        assert!(check_rate(&door, t.value(), 1e-6).reached <= reached);
+        // A z below the requirement zeroes the attempt; no cohort leaves it as scored.
+        assert_eq!(palm_scores_at(&[(0.9, Some(1.0)), (0.9, None), (0.9, Some(20.0))], 1e-4), vec![0.0, 0.9, 0.9]);
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use tobira_audit::{NewEvent, Outcome};
 use tobira_biometrics::palm::PalmThreshold;
 use tobira_biometrics::site_check::{
-    RateCheck, Verdict, check_rate, finger_impostors, palm_impostors, stricter_setting,
+    RateCheck, Verdict, check_rate, finger_impostors, palm_impostors, palm_scores_at, stricter_setting,
 };
 use tobira_biometrics::{PreparedFinger, Threshold};
 use tobira_proto::ErrorCode;
@@ -174,7 +174,7 @@ const PALM: Thresholds = Thresholds {
 /// from, of how many enrolled.
 fn rows_for(
     modality: &str,
-    s: &[f32],
+    scores_at: &dyn Fn(f64) -> Vec<f32>,
     (checked, people): (usize, usize),
     templates: usize,
     (value, fmr): (f32, f64),
@@ -182,17 +182,19 @@ fn rows_for(
     t: &Thresholds,
 ) -> Vec<serde_json::Value> {
     let sampled = if checked < people { format!(" (a sample of {checked} of {people})") } else { String::new() };
-    let c = check_rate(s, value, fmr);
+    let s = scores_at(fmr);
+    let c = check_rate(&s, value, fmr);
     let mut rows = vec![row(modality, Decision::Login, &sampled, checked, &c, || {
-        remedy(stricter_setting(s, fmr, FMR_FLOOR, t.at_fmr), "fmr")
+        remedy(stricter_setting(&s, fmr, FMR_FLOOR, t.at_fmr), "fmr")
     })];
     for n in doors(templates) {
         let (value, per) = (t.door)(fpir, n);
-        let c = check_rate(s, value, per);
+        let s = scores_at(per);
+        let c = check_rate(&s, value, per);
         rows.push(row(modality, Decision::Door(n), &sampled, checked, &c, || {
             // A stricter FPIR for the door: its per-comparison rate is FPIR / n.
             let at = |f: f64| (t.door)(f * n as f64, n).0;
-            remedy(stricter_setting(s, per, FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
+            remedy(stricter_setting(&s, per, FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
         }));
     }
     rows
@@ -254,7 +256,7 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
         let one_to_one = (threshold.value(), threshold.fmr());
         rows.extend(rows_for(
             "finger",
-            &finger_scores,
+            &|_| finger_scores.clone(),
             (fp, finger_people),
             finger_templates,
             one_to_one,
@@ -264,7 +266,9 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
     }
     if palm_people > 0 {
         let one_to_one = (palm_threshold.value(), palm_threshold.fmr());
-        rows.extend(rows_for("palm", &palm_scores, (pp, palm_people), palm_templates, one_to_one, fpir, &PALM));
+        // Each row's palm attempts as the daemon decides them at that row's rate: the cohort check included.
+        let at = |fmr: f64| palm_scores_at(&palm_scores, fmr);
+        rows.extend(rows_for("palm", &at, (pp, palm_people), palm_templates, one_to_one, fpir, &PALM));
     }
     // On record (kept with every other check), the rows as answered (counts and thresholds, no person): an
     // exceeded rate is an incident for the security manager (003 §20) — its threshold lets strangers in more
@@ -308,7 +312,7 @@ mod tests {
         let mut scores = vec![0.0f32; 20_000];
         scores[..20].fill(0.12);
         let one_to_one = (Threshold::default().value(), 1e-4);
-        let rows = rows_for("finger", &scores, (100, 300), 12, one_to_one, 1e-4, &FINGER);
+        let rows = rows_for("finger", &|_| scores.clone(), (100, 300), 12, one_to_one, 1e-4, &FINGER);
         assert_eq!(rows.len(), 3, "login, doors of 1 and 10: {rows:?}");
         assert_eq!(rows[0]["verdict_code"], "exceeds");
         assert_eq!(rows[0]["remedy"], "[identification] fmr = 5e-6");
@@ -318,7 +322,7 @@ mod tests {
         assert_eq!(rows[2]["remedy"], "[identification] fpir = 5e-5", "{}", rows[2]);
         assert_eq!(outcome_of(&rows), (Outcome::Alarm, "THRESHOLD_EXCEEDED"), "an incident for 003 §20");
         // None reaching anything: every row that can be told holds, no remedy.
-        let rows = rows_for("finger", &vec![0.0; 20_000], (300, 300), 12, one_to_one, 1e-4, &FINGER);
+        let rows = rows_for("finger", &|_| vec![0.0; 20_000], (300, 300), 12, one_to_one, 1e-4, &FINGER);
         assert!(rows.iter().take(2).all(|r| r["verdict_code"] == "holds" && r["remedy"].is_null()), "{rows:?}");
         // The door of 10 cannot be told from 20,000 attempts: the check as a whole is undetermined.
         assert_eq!(rows[2]["verdict_code"], "too-few");
