@@ -881,17 +881,11 @@ fn cohort_check(sets: &[Pooled]) {
             let (gs, gz): (Vec<f32>, Vec<f32>) = c.gen_c.iter().filter_map(|x| x.1.map(|z| (x.0, z))).unzip();
             let (is, iz): (Vec<f32>, Vec<f32>) = c.imp_c.iter().filter_map(|x| x.1.map(|z| (x.0, z))).unzip();
             if !gs.is_empty() && !is.is_empty() {
-                let (a, b) = (rates(&gs, &is), rates(&gz, &iz));
-                println!(
-                    "    {:<59} same pairs ranked by the score: EER {:.2} %, FMR1000 {:.2} %, d′ {}; by z: EER {:.2} %, FMR1000 {:.2} %, d′ {}",
-                    "",
-                    a.eer,
-                    a.fmr1000,
-                    dprime(&gs, &is),
-                    b.eer,
-                    b.fmr1000,
-                    dprime(&gz, &iz)
-                );
+                let sep = |g: &[f32], i: &[f32]| {
+                    let r = rates(g, i);
+                    format!("EER {:.2} %, FMR1000 {:.2} %, d′ {}", r.eer, r.fmr1000, dprime(g, i))
+                };
+                println!("    {:<59} same pairs ranked by the score: {}; by z: {}", "", sep(&gs, &is), sep(&gz, &iz));
             }
         }
     }
