@@ -7,6 +7,7 @@
 
 use crate::node::daemon::{MatchKey, Matcher, Matching};
 use std::collections::BTreeSet;
+use tobira_biometrics::palm::cohort::CohortCheck;
 use tobira_biometrics::palm::{PalmError, PalmTemplate, PalmThreshold, extract_palm};
 use tobira_biometrics::{ExtractError, MinutiaeTemplate, Prepared, Sample, Score, Threshold, extract};
 use tobira_core::ids::PersonId;
@@ -21,6 +22,16 @@ pub enum Verified {
     Same { score: f32 },
     /// None matched; the best score against the others.
     No { score: f32 },
+}
+
+/// A 1:1 verification's result.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verification {
+    pub matched: bool,
+    /// The best score against the person's templates.
+    pub score: f32,
+    /// The palm cohort check, when the score table accepted a palm and enough others are enrolled to make it.
+    pub cohort: Option<CohortCheck>,
 }
 
 pub enum Identified {
@@ -168,6 +179,17 @@ impl Matcher {
     /// 1:1: the sample against the claimed person's own templates only (THREATS: "1:1 against *their* templates"),
     /// of the sample's own modality.
     pub fn verify(&self, reader: Modality, sample: &Sample, person: &PersonId) -> Result<(bool, f32), SampleError> {
+        self.verify_detail(reader, sample, person).map(|v| (v.matched, v.score))
+    }
+
+    /// [`verify`](Self::verify) with the palm cohort check it made, for the record: a login refused by the
+    /// check has a score over the threshold, and the audit must say why it was refused.
+    pub fn verify_detail(
+        &self,
+        reader: Modality,
+        sample: &Sample,
+        person: &PersonId,
+    ) -> Result<Verification, SampleError> {
         check_modality(reader, sample)?;
         if let Sample::PalmNir { .. } = sample {
             let probe = extract_palm(sample)?;
@@ -182,13 +204,19 @@ impl Matcher {
                 })
                 .filter(|(_, s)| self.palm_threshold.accepts(Score(*s)));
             return Ok(match best {
-                Some((key, s)) => (stands_out(&m, &probe, key, self.palm_threshold.fmr()), s),
-                None => (false, self.best_palm_score_in(&m, &probe, person)),
+                Some((key, score)) => {
+                    let cohort = m.palm_cohort_check(&probe, key, self.palm_threshold.fmr());
+                    log_refusal(cohort);
+                    Verification { matched: cohort.is_none_or(|c| c.passes()), score, cohort }
+                }
+                None => {
+                    Verification { matched: false, score: self.best_palm_score_in(&m, &probe, person), cohort: None }
+                }
             });
         }
         let probe = extract(sample)?;
-        let best = self.best_score(&probe, person);
-        Ok((self.threshold.accepts(Score(best)), best))
+        let score = self.best_score(&probe, person);
+        Ok(Verification { matched: self.threshold.accepts(Score(score)), score, cohort: None })
     }
 
     /// 1:1 against the claimed person's templates other than `other_than` (the finger or hand a
@@ -259,13 +287,14 @@ impl Matcher {
 /// match does not stand out from the probe's similarity to other people's palms enrolled here at `fmr` per
 /// comparison; true when it does or when too few others are enrolled to tell.
 fn stands_out(m: &Matching, probe: &PalmTemplate, key: MatchKey, fmr: f64) -> bool {
-    match m.palm_cohort_check(probe, key, fmr) {
-        None => true,
-        Some(c) if c.passes() => true,
-        Some(c) => {
-            tracing::info!(z = c.z, required = c.required, cohort = c.cohort, "palm match refused by the cohort check");
-            false
-        }
+    let c = m.palm_cohort_check(probe, key, fmr);
+    log_refusal(c);
+    c.is_none_or(|c| c.passes())
+}
+
+fn log_refusal(c: Option<CohortCheck>) {
+    if let Some(c) = c.filter(|c| !c.passes()) {
+        tracing::info!(z = c.z, required = c.required, cohort = c.cohort, "palm match refused by the cohort check");
     }
 }
 
@@ -332,6 +361,9 @@ mod tests {
         let (ok, again) = m.verify(Modality::Palm, &probe, &a).expect("a palm");
         assert!(m.palm_threshold.accepts(Score(again)), "the score table alone still accepts ({again})");
         assert!(!ok, "the cohort check refuses a match that does not stand out");
+        let v = m.verify_detail(Modality::Palm, &probe, &a).expect("a palm");
+        let c = v.cohort.expect("the check was made, for the record");
+        assert!(!v.matched && !c.passes() && c.z < c.required, "{v:?}");
         assert!(matches!(m.identify_palm(&probe, &allowed), Identified::NotIdentified), "nor does the door admit");
         let other = m.verify_other(Modality::Palm, &probe, &a, None).expect("a palm");
         assert!(matches!(other, Verified::No { .. }), "nor a two-biometrics door's second sample: {other:?}");

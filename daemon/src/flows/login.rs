@@ -154,8 +154,8 @@ impl Login {
             }
         };
         let modality = crate::flows::identify::modality(&sample);
-        let (matched, score) = match self.matcher.verify(reader.modality(), &sample, &pid) {
-            Ok(v) => v,
+        let (matched, score, cohort) = match self.matcher.verify_detail(reader.modality(), &sample, &pid) {
+            Ok(v) => (v.matched, v.score, v.cohort),
             Err(e) => {
                 let d = Decision::deny(Reason::NotIdentified);
                 notes.error(format!("The sample was refused: {e}"));
@@ -171,7 +171,12 @@ impl Login {
             };
             self.persist_lockout(&key).await;
             let d = Decision::deny(Reason::NotIdentified);
-            let details = serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality});
+            let mut details = serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality});
+            // A palm over the score table refused by the cohort check (issue 17 §3): the record says so.
+            if let Some(c) = cohort.filter(|c| !c.passes()) {
+                details["cohort_check"] =
+                    serde_json::json!({"z": c.z, "required": c.required, "cohort": c.cohort, "passed": false});
+            }
             match outcome.locked_until {
                 Some(until) => notes.error(format!(
                     "Not recognised. Locked for {} s after repeated failures (NIST SP 800-63B).",
