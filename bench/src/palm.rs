@@ -900,6 +900,22 @@ fn cohort_check(sets: &[Pooled]) {
             Some(t) => println!("  recomputed from {:<22} {}", format!("{}:", p.name), fmt_t(t)),
             None => println!("  recomputed from {:<22} — (too few pairs to measure 1e-4)", format!("{}:", p.name)),
         }
+        // Where a condition has the pairs (≥ 500,000: `--synthetic 300`), the rate beyond 1e-4 measured rather
+        // than extrapolated: is the table's continued slope on the safe side?
+        let beyond: Vec<String> = zs
+            .iter()
+            .zip(&p.conditions)
+            .filter(|(z, _)| z.len() >= 500_000)
+            .map(|(z, c)| {
+                let mut v = z.clone();
+                v.sort_by(|a, b| b.total_cmp(a));
+                let q = |f: f64| v[((f * v.len() as f64) as usize).min(v.len() - 1)];
+                format!("{} 1e-5 {:.2} (max {:.2})", c.label, q(1e-5), v[0])
+            })
+            .collect();
+        if !beyond.is_empty() {
+            println!("    measured beyond 1e-4 (table {:.2}): {}", z_for_fmr(1e-5), beyond.join(", "));
+        }
     }
     // The failure the unseen sensor showed, on one sensor: a table fitted to a set's clean captures (as
     // recorded) used on its poor ones, with and without the check.
