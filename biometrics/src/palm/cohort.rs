@@ -29,12 +29,19 @@ use super::matcher::{MAX_SHIFT, compare_raw};
 use super::template::PalmTemplate;
 
 /// Cohort templates a decision compares the probe with: 64 comparisons of the raw similarity (≈ 12 µs
-/// each) add under a millisecond, and the z table's 1e-4 point moves by less than 0.1 from 32 to 64.
+/// each) add under a millisecond. [`Z_TABLE`] is measured with cohorts of this size.
 pub const COHORT_SIZE: usize = 64;
 
 /// Fewer cohort templates than this and the spread is too uncertain to bound anything (with 4 people the
 /// impostors' z reached 8 on PolyU): no check, the score table alone decides.
 pub const MIN_COHORT: usize = 32;
+
+/// A smaller cohort estimates the spread less surely, so its standard scores run further (the z table's
+/// 1e-4 point, worst condition of the synthetic palms: 5.83 with 32 templates, 5.62 with 40, 5.60 with 48,
+/// 5.32 with 64 — measured in session 24's scratch study). [`CohortStats::z`] divides the standard score
+/// by 1 + `SMALL_COHORT` · (1/n − 1/[`COHORT_SIZE`]) — 1.156 at 32, 1.094 at 40, 1.052 at 48, 1 at 64 —
+/// at or above each measured ratio, so one table serves every cohort size from [`MIN_COHORT`] up.
+pub const SMALL_COHORT: f32 = 10.0;
 
 /// (false-match rate, z a match must reach), permissive to strict, for a cohort of [`COHORT_SIZE`].
 ///
@@ -77,10 +84,17 @@ impl CohortStats {
         CohortStats::of(&scores)
     }
 
-    /// How many cohort standard deviations `raw_score` lies above the cohort's mean.
+    /// How many cohort standard deviations `raw_score` lies above the cohort's mean, divided by the margin a
+    /// cohort smaller than [`COHORT_SIZE`] needs ([`SMALL_COHORT`]): the z that [`Z_TABLE`] reads.
     pub fn z(&self, raw_score: f32) -> f32 {
-        (raw_score - self.mean) / self.sd
+        (raw_score - self.mean) / self.sd / small_cohort_margin(self.n)
     }
+}
+
+/// [`SMALL_COHORT`]'s divisor for a cohort of `n` (1 from [`COHORT_SIZE`] up).
+pub fn small_cohort_margin(n: usize) -> f32 {
+    let n = n.max(1) as f32;
+    (1.0 + SMALL_COHORT * (1.0 / n - 1.0 / COHORT_SIZE as f32)).max(1.0)
 }
 
 /// The raw similarity the cohort is measured in (the score before the sidelobe normalisation).
@@ -211,10 +225,16 @@ mod tests {
 
     #[test]
     fn z_is_measured_in_the_cohorts_spread() {
-        let scores: Vec<f32> = (0..40).map(|i| if i % 2 == 0 { 0.1 } else { 0.2 }).collect();
+        let scores: Vec<f32> = (0..64).map(|i| if i % 2 == 0 { 0.1 } else { 0.2 }).collect();
         let s = CohortStats::of(&scores).expect("enough");
         assert!((s.mean - 0.15).abs() < 1e-6 && (s.sd - 0.05).abs() < 1e-6, "{s:?}");
-        assert!((s.z(0.4) - 5.0).abs() < 1e-4);
+        assert!((s.z(0.4) - 5.0).abs() < 1e-4, "a full cohort: the plain standard score");
+        // Half the cohort, the same spread: the standard score is discounted by the small cohort's margin.
+        let half = CohortStats::of(&scores[..32]).expect("enough");
+        assert!((half.z(0.4) - 5.0 / 1.15625).abs() < 1e-3, "{}", half.z(0.4));
+        assert!(small_cohort_margin(40) > small_cohort_margin(48) && small_cohort_margin(48) > 1.0);
+        assert_eq!(small_cohort_margin(64), 1.0);
+        assert_eq!(small_cohort_margin(500), 1.0);
         // The same raw similarity from a probe whose cohort sits higher is weaker evidence.
         let high: Vec<f32> = scores.iter().map(|v| v + 0.15).collect();
         assert!(CohortStats::of(&high).expect("enough").z(0.4) < 2.0);
