@@ -194,24 +194,18 @@ impl Matcher {
         if let Sample::PalmNir { .. } = sample {
             let probe = extract_palm(sample)?;
             let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
-            let best = m
-                .palms_by_person
-                .get(person)
-                .and_then(|ts| {
-                    ts.iter()
-                        .map(|(k, t)| (*k, tobira_biometrics::palm::compare(&probe, t).0))
-                        .max_by(|a, b| a.1.total_cmp(&b.1))
-                })
-                .filter(|(_, s)| self.palm_threshold.accepts(Score(*s)));
+            let best = m.palms_by_person.get(person).and_then(|ts| {
+                ts.iter()
+                    .map(|(k, t)| (*k, tobira_biometrics::palm::compare(&probe, t).0))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+            });
             return Ok(match best {
-                Some((key, score)) => {
+                Some((key, score)) if self.palm_threshold.accepts(Score(score)) => {
                     let cohort = m.palm_cohort_check(&probe, key, self.palm_threshold.fmr());
                     log_refusal(cohort);
                     Verification { matched: cohort.is_none_or(|c| c.passes()), score, cohort }
                 }
-                None => {
-                    Verification { matched: false, score: self.best_palm_score_in(&m, &probe, person), cohort: None }
-                }
+                other => Verification { matched: false, score: other.map_or(0.0, |b| b.1), cohort: None },
             });
         }
         let probe = extract(sample)?;
@@ -268,18 +262,6 @@ impl Matcher {
         let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
         let p = Prepared::new(probe);
         m.by_person.get(person).map(|ts| ts.iter().map(|(_, t)| t.compare(&p).0).fold(0.0, f32::max)).unwrap_or(0.0)
-    }
-
-    pub fn best_palm_score(&self, probe: &PalmTemplate, person: &PersonId) -> f32 {
-        let m = self.matching.read().unwrap_or_else(|p| p.into_inner());
-        self.best_palm_score_in(&m, probe, person)
-    }
-
-    fn best_palm_score_in(&self, m: &Matching, probe: &PalmTemplate, person: &PersonId) -> f32 {
-        m.palms_by_person
-            .get(person)
-            .map(|ts| ts.iter().map(|(_, t)| tobira_biometrics::palm::compare(probe, t).0).fold(0.0, f32::max))
-            .unwrap_or(0.0)
     }
 }
 
