@@ -12,6 +12,7 @@
 
 use crate::node::daemon::Daemon;
 use crate::refusal::{Answer, Refusal};
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tobira_audit::{NewEvent, Outcome};
@@ -171,10 +172,11 @@ const PALM: Thresholds = Thresholds {
 
 /// One modality's rows: the 1:1 login at `(value, fmr)`, the threshold the daemon decides with, then doors
 /// of 1, 10, 100 … templates up to `templates`. `(checked, people)`: how many people the attempts came
-/// from, of how many enrolled.
-fn rows_for(
+/// from, of how many enrolled. `scores_at(rate)`: the attempts as decided at a per-comparison rate (the
+/// same for fingers; for palms the cohort check depends on the rate).
+fn rows_for<'s>(
     modality: &str,
-    scores_at: &dyn Fn(f64) -> Vec<f32>,
+    scores_at: &dyn Fn(f64) -> Cow<'s, [f32]>,
     (checked, people): (usize, usize),
     templates: usize,
     (value, fmr): (f32, f64),
@@ -256,7 +258,7 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
         let one_to_one = (threshold.value(), threshold.fmr());
         rows.extend(rows_for(
             "finger",
-            &|_| finger_scores.clone(),
+            &|_| Cow::Borrowed(&finger_scores),
             (fp, finger_people),
             finger_templates,
             one_to_one,
@@ -267,7 +269,7 @@ pub async fn threshold_check(d: &Daemon) -> Answer {
     if palm_people > 0 {
         let one_to_one = (palm_threshold.value(), palm_threshold.fmr());
         // Each row's palm attempts as the daemon decides them at that row's rate: the cohort check included.
-        let at = |fmr: f64| palm_scores_at(&palm_scores, fmr);
+        let at = |fmr: f64| Cow::Owned(palm_scores_at(&palm_scores, fmr));
         rows.extend(rows_for("palm", &at, (pp, palm_people), palm_templates, one_to_one, fpir, &PALM));
     }
     // On record (kept with every other check), the rows as answered (counts and thresholds, no person): an
@@ -312,7 +314,7 @@ mod tests {
         let mut scores = vec![0.0f32; 20_000];
         scores[..20].fill(0.12);
         let one_to_one = (Threshold::default().value(), 1e-4);
-        let rows = rows_for("finger", &|_| scores.clone(), (100, 300), 12, one_to_one, 1e-4, &FINGER);
+        let rows = rows_for("finger", &|_| Cow::Borrowed(&scores), (100, 300), 12, one_to_one, 1e-4, &FINGER);
         assert_eq!(rows.len(), 3, "login, doors of 1 and 10: {rows:?}");
         assert_eq!(rows[0]["verdict_code"], "exceeds");
         assert_eq!(rows[0]["remedy"], "[identification] fmr = 5e-6");
@@ -322,7 +324,8 @@ mod tests {
         assert_eq!(rows[2]["remedy"], "[identification] fpir = 5e-5", "{}", rows[2]);
         assert_eq!(outcome_of(&rows), (Outcome::Alarm, "THRESHOLD_EXCEEDED"), "an incident for 003 §20");
         // None reaching anything: every row that can be told holds, no remedy.
-        let rows = rows_for("finger", &|_| vec![0.0; 20_000], (300, 300), 12, one_to_one, 1e-4, &FINGER);
+        let none = vec![0.0; 20_000];
+        let rows = rows_for("finger", &|_| Cow::Borrowed(&none), (300, 300), 12, one_to_one, 1e-4, &FINGER);
         assert!(rows.iter().take(2).all(|r| r["verdict_code"] == "holds" && r["remedy"].is_null()), "{rows:?}");
         // The door of 10 cannot be told from 20,000 attempts: the check as a whole is undetermined.
         assert_eq!(rows[2]["verdict_code"], "too-few");
