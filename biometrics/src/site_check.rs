@@ -47,7 +47,7 @@ pub type PalmAttempt = (f32, Option<f32>);
 /// Impostor attempts of palms: every enrolled palm against every other person's enrolled palms, each with
 /// its cohort check's z, as a login or a door would measure it at this site.
 pub fn palm_impostors(people: &[Vec<PalmTemplate>], stop: &dyn Fn() -> bool) -> Option<Vec<PalmAttempt>> {
-    use crate::palm::cohort::{self, CohortStats};
+    use crate::palm::cohort;
     let all: Vec<(usize, &PalmTemplate)> =
         people.iter().enumerate().flat_map(|(a, palms)| palms.iter().map(move |t| (a, t))).collect();
     // Each person's palms as indices into `all`.
@@ -71,10 +71,7 @@ pub fn palm_impostors(people: &[Vec<PalmTemplate>], stop: &dyn Fn() -> bool) -> 
             if a == b {
                 continue;
             }
-            let rest: Vec<&[usize]> =
-                index.iter().enumerate().filter(|(c, _)| *c != a && *c != b).map(|(_, v)| v.as_slice()).collect();
-            let scores: Vec<f32> = cohort::round_robin(&rest).into_iter().map(|k| raw[*k]).collect();
-            let stats = CohortStats::of(&scores);
+            let stats = cohort::stats_from_row(&raw, &index, [a, b]);
             for (t, k) in others.iter().zip(&index[b]) {
                 out.push((crate::palm::matcher::compare(probe, t).0, stats.map(|st| st.z(raw[*k]))));
             }

@@ -168,23 +168,36 @@ pub fn pair_z(ids: &[&str], templates: &[&PalmTemplate]) -> Vec<(usize, usize, O
             }
         }
     }
-    let mut people: Vec<(&str, Vec<usize>)> = Vec::new();
+    // Each template's person, and each person's templates, by index.
+    let (mut names, mut people, mut person_of): (Vec<&str>, Vec<Vec<usize>>, Vec<usize>) = Default::default();
     for (k, id) in ids.iter().enumerate().take(n) {
-        match people.iter_mut().find(|p| p.0 == *id) {
-            Some(p) => p.1.push(k),
-            None => people.push((id, vec![k])),
-        }
+        let p = names.iter().position(|x| x == id).unwrap_or_else(|| {
+            names.push(id);
+            people.push(Vec::new());
+            names.len() - 1
+        });
+        people[p].push(k);
+        person_of.push(p);
     }
     let mut out = Vec::with_capacity(n * n.saturating_sub(1) / 2);
     for i in 0..n {
+        let row = &raw_m[i * n..(i + 1) * n];
         for j in i + 1..n {
-            let others: Vec<&[usize]> =
-                people.iter().filter(|p| p.0 != ids[i] && p.0 != ids[j]).map(|p| p.1.as_slice()).collect();
-            let scores: Vec<f32> = round_robin(&others).into_iter().map(|k| raw_m[i * n + k]).collect();
-            out.push((i, j, CohortStats::of(&scores).map(|st| st.z(raw_m[i * n + j]))));
+            let stats = stats_from_row(row, &people, [person_of[i], person_of[j]]);
+            out.push((i, j, stats.map(|st| st.z(row[j]))));
         }
     }
     out
+}
+
+/// The cohort statistics of a probe whose raw similarity to each of a set's templates is `row`: the
+/// templates of every person in `people` (each a list of indices into `row`) but the two in `skip` — the
+/// probe's and the reference's — taken [`round_robin`]. `None` below [`MIN_COHORT`].
+pub fn stats_from_row(row: &[f32], people: &[Vec<usize>], skip: [usize; 2]) -> Option<CohortStats> {
+    let others: Vec<&[usize]> =
+        people.iter().enumerate().filter(|(p, _)| !skip.contains(p)).map(|(_, v)| v.as_slice()).collect();
+    let scores: Vec<f32> = round_robin(&others).into_iter().map(|k| row[*k]).collect();
+    CohortStats::of(&scores)
 }
 
 /// Templates for a cohort: up to [`COHORT_SIZE`], round-robin over `people` (each a list of one person's
