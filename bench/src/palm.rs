@@ -226,15 +226,16 @@ fn split_pairs(
     Split { genuine: g, cross: gx, impostor: imp, all }
 }
 
-/// Impostor scores of the pairs where both templates enrolled (the ones a threshold is calibrated on).
-fn enrolled_impostors(names: &[String], t: &[Option<PalmTemplate>], raw: bool) -> Vec<f32> {
+/// Raw similarities of the impostor pairs where both templates enrolled (the ones a threshold is calibrated
+/// on); their normalised scores come with the cohort check ([`cohort_pairs`]), in the same order.
+fn enrolled_raw_impostors(names: &[String], t: &[Option<PalmTemplate>]) -> Vec<f32> {
     let ids: Vec<Option<(String, Option<u8>)>> = names.iter().map(|n| identity(n)).collect();
     let mut out = Vec::new();
     for i in 0..t.len() {
         for j in i + 1..t.len() {
             let (Some(a), Some(b), Some(x), Some(y)) = (&t[i], &t[j], &ids[i], &ids[j]) else { continue };
             if x.0 != y.0 {
-                out.push(if raw { compare_raw(a, b, MAX_SHIFT).0 } else { compare(a, b).0 });
+                out.push(compare_raw(a, b, MAX_SHIFT).0);
             }
         }
     }
@@ -283,12 +284,12 @@ impl CondScores {
         let (imp_c, gen_c) = cohort_pairs(names, t);
         CondScores {
             label,
+            imp: imp_c.iter().map(|x| x.0).collect(),
+            gen_s: gen_c.iter().map(|x| x.0).collect(),
             imp_c,
             gen_c,
-            imp: enrolled_impostors(names, t, false),
-            gen_s: enrolled_genuine(names, t, false),
-            imp_raw: enrolled_impostors(names, t, true),
-            gen_raw: enrolled_genuine(names, t, true),
+            imp_raw: enrolled_raw_impostors(names, t),
+            gen_raw: enrolled_raw_genuine(names, t),
         }
     }
 
@@ -509,15 +510,15 @@ fn run_images(
     Ok(())
 }
 
-/// Genuine scores of the pairs where both templates enrolled.
-fn enrolled_genuine(names: &[String], t: &[Option<PalmTemplate>], raw: bool) -> Vec<f32> {
+/// Raw similarities of the genuine pairs where both templates enrolled.
+fn enrolled_raw_genuine(names: &[String], t: &[Option<PalmTemplate>]) -> Vec<f32> {
     let ids: Vec<Option<(String, Option<u8>)>> = names.iter().map(|n| identity(n)).collect();
     let mut out = Vec::new();
     for i in 0..t.len() {
         for j in i + 1..t.len() {
             let (Some(a), Some(b), Some(x), Some(y)) = (&t[i], &t[j], &ids[i], &ids[j]) else { continue };
             if x.0 == y.0 {
-                out.push(if raw { compare_raw(a, b, MAX_SHIFT).0 } else { compare(a, b).0 });
+                out.push(compare_raw(a, b, MAX_SHIFT).0);
             }
         }
     }
@@ -919,10 +920,10 @@ fn cohort_check(sets: &[Pooled]) {
     }
     // The failure the unseen sensor showed, on one sensor: a table fitted to a set's clean captures (as
     // recorded) used on its poor ones, with and without the check.
-    let k4 = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
+    let k = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
     for p in sets.iter().filter(|p| p.conditions.len() > 1) {
         let Some(rec) = p.conditions.first() else { continue };
-        let t = calibrate(&rec.imp)[k4].1;
+        let t = calibrate(&rec.imp)[k].1;
         let per: Vec<String> = p
             .conditions
             .iter()
@@ -946,7 +947,6 @@ fn cohort_check(sets: &[Pooled]) {
     }
     // What the check adds where the score table is wrong for the sensor: each set under the table fitted to
     // another development set (the cross-calibration above), with and without the check.
-    let k = CALIBRATION_FMRS.iter().position(|(f, _)| *f == 1e-4).unwrap_or(2);
     for cal in sets.iter().filter(|s| s.conditions.iter().map(|c| c.imp.len()).sum::<usize>() >= 1000) {
         let t = calibrate(&cal.pooled(false).0)[k].1;
         for other in sets.iter().filter(|o| o.name != cal.name) {
