@@ -5,10 +5,12 @@
 //! are in the README ("Palm vein", not defended). `cargo run --release -p tobira-biometrics --example palm_morph`
 use tobira_biometrics::palm::cohort::{CohortStats, check};
 use tobira_biometrics::palm::synthetic::{PalmNoise, SyntheticPalm};
-use tobira_biometrics::palm::{ROI_SIDE, compare, extract_region};
+use tobira_biometrics::palm::{PalmThreshold, ROI_SIDE, compare, extract_region};
 fn main() {
     let n = ROI_SIDE * ROI_SIDE;
     let noise = PalmNoise::default();
+    // The daemon's 1:1 threshold (FMR 1e-4) and the duplicate search's.
+    let table = PalmThreshold::default();
     let cohort: Vec<_> = (0..64u64)
         .filter_map(|s| extract_region(&SyntheticPalm::new(50_000 + s).impression(0, &noise), ROI_SIDE, ROI_SIDE).ok())
         .collect();
@@ -37,14 +39,13 @@ fn main() {
                 else {
                     continue;
                 };
-                dup += usize::from(compare(&l, &own).0 >= 0.375);
+                dup += usize::from(table.accepts(compare(&l, &own)));
                 let Ok(m) = extract_region(&SyntheticPalm::new(base + p).impression(1, &noise), ROI_SIDE, ROI_SIDE)
                 else {
                     continue;
                 };
                 members += 1;
-                let s = compare(&m, &l).0;
-                if s >= 0.375 {
+                if table.accepts(compare(&m, &l)) {
                     over += 1;
                     if CohortStats::measure(&m, cohort.iter()).is_some_and(|st| check(&m, &l, &st, 1e-4).passes()) {
                         passes += 1;
