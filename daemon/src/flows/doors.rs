@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tobira_audit::{NewEvent, Outcome};
 use tobira_biometrics::Sample;
+use tobira_biometrics::palm::cohort::CohortCheck;
 use tobira_core::door::{Alarm, DoorInput, DoorMachine, DoorOutput};
 use tobira_core::ids::{DoorId, PersonId, ReaderId};
 use tobira_core::policy::{Decision, NodeFacts, Reason, Request};
@@ -530,7 +531,12 @@ impl DoorTask {
         let mut first_claims = None;
         // Whether the reader delivered a sample of its own modality ([`Identified::own_modality`]).
         let mut own_modality = None;
-        let as_allowed = |identified: Identified, refused: &mut Option<String>, own: &mut Option<bool>| {
+        // A palm over the score table that the cohort check refused (issue 17 §3): the record says why.
+        let mut cohort_refused = None;
+        let as_allowed = |identified: Identified,
+                          refused: &mut Option<String>,
+                          own: &mut Option<bool>,
+                          cohort: &mut Option<CohortCheck>| {
             *own = identified.own_modality();
             match identified {
                 Identified::Allowed { person, score, .. } => (Some(person), Some(score), true),
@@ -539,7 +545,10 @@ impl DoorTask {
                     *refused = Some(e.to_string());
                     (None, None, false)
                 }
-                Identified::NotIdentified => (None, None, false),
+                Identified::NotIdentified { cohort_refused } => {
+                    *cohort = cohort_refused;
+                    (None, None, false)
+                }
             }
         };
         let (person, score, identified_as_allowed) = match side {
@@ -549,7 +558,7 @@ impl DoorTask {
                 Some(two::TwoStep::Answered) | None => return,
                 Some(two::TwoStep::Unmatched { identified, claimed }) => {
                     first_claims = claimed;
-                    as_allowed(identified, &mut refused, &mut own_modality)
+                    as_allowed(identified, &mut refused, &mut own_modality, &mut cohort_refused)
                 }
             },
             Side::Entry if card_step.is_some() => match card_step {
@@ -564,7 +573,8 @@ impl DoorTask {
             },
             Side::Entry => {
                 let allowed = registry.people_allowed_at_door(&self.cfg.id, now);
-                as_allowed(self.matcher.identify(modality, &sample, &allowed), &mut refused, &mut own_modality)
+                let identified = self.matcher.identify(modality, &sample, &allowed);
+                as_allowed(identified, &mut refused, &mut own_modality, &mut cohort_refused)
             }
             Side::Exit => {
                 // Exit: identify only among the people recorded inside this zone. Nobody recorded inside means nobody
@@ -583,7 +593,11 @@ impl DoorTask {
                         refused = Some(e.to_string());
                         (None, None, false)
                     }
-                    _ => (None, None, false),
+                    Identified::NotIdentified { cohort_refused: c } => {
+                        cohort_refused = c;
+                        (None, None, false)
+                    }
+                    Identified::Attributed { .. } => (None, None, false),
                 }
             }
         };
@@ -620,6 +634,10 @@ impl DoorTask {
         }
         if let Some(r) = refused {
             details["sample"] = r.into();
+        }
+        if let Some(c) = cohort_refused {
+            details["cohort_check"] =
+                serde_json::json!({"z": c.z, "required": c.required, "cohort": c.cohort, "passed": false});
         }
         if let Some(c) = first_claims {
             // Whom the first sample identified: the second was not theirs (two-biometrics, issue 16 §2).

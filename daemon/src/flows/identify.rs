@@ -48,7 +48,12 @@ pub enum Identified {
         person: PersonId,
         score: f32,
     },
-    NotIdentified,
+    /// Nobody here. `cohort_refused`: a palm the score table accepted for someone allowed here but the cohort
+    /// check refused (it matched the other people enrolled here about as well, issue 17 §3), so the record
+    /// says why a score over the threshold opened nothing; `None` for every other unmatched sample.
+    NotIdentified {
+        cohort_refused: Option<CohortCheck>,
+    },
     Unusable(SampleError),
 }
 
@@ -144,7 +149,7 @@ impl Matcher {
         {
             return Identified::Attributed { person: o.person.clone(), score: score.0 };
         }
-        Identified::NotIdentified
+        Identified::NotIdentified { cohort_refused: None }
     }
 
     /// 1:N over the palm gallery, among the people allowed here; then the same strict attribution.
@@ -160,20 +165,23 @@ impl Matcher {
         // door comparing a stranger with N palms asks each comparison for 1/N of it.
         let candidates: usize = allowed.iter().map(|p| m.palms_by_person.get(p).map_or(0, Vec::len)).sum();
         let threshold = PalmThreshold::for_identification(self.fpir.0, candidates);
+        let mut cohort_refused = None;
         if let Some((key, score)) = m.palms.identify_among(&probe, Some(&is_allowed), threshold)
             && let Some(o) = owners.get(&key)
-            && stands_out(&m, &probe, key, threshold.fmr())
         {
-            return Identified::Allowed { person: o.person.clone(), score: score.0, key };
+            cohort_refused = cohort_refusal(&m, &probe, key, threshold.fmr());
+            if cohort_refused.is_none() {
+                return Identified::Allowed { person: o.person.clone(), score: score.0, key };
+            }
         }
         let attribution = PalmThreshold::for_identification(ATTRIBUTION_FPIR, m.palms.len());
         if let Some((key, score)) = m.palms.identify_among(&probe, None, attribution)
             && let Some(o) = owners.get(&key)
-            && stands_out(&m, &probe, key, attribution.fmr())
+            && cohort_refusal(&m, &probe, key, attribution.fmr()).is_none()
         {
             return Identified::Attributed { person: o.person.clone(), score: score.0 };
         }
-        Identified::NotIdentified
+        Identified::NotIdentified { cohort_refused }
     }
 
     /// 1:1: the sample against the claimed person's own templates only (THREATS: "1:1 against *their* templates"),
@@ -249,8 +257,9 @@ impl Matcher {
         let best_other = scores.iter().filter(|(k, _)| Some(*k) != other_than).max_by(|a, b| a.1.total_cmp(&b.1));
         let same = scores.iter().find(|(k, _)| Some(*k) == other_than).map(|(_, s)| *s);
         // A palm must also stand out from other people's palms (the cohort check, as at login and doors).
-        let stands =
-            |key: MatchKey| palm_probe.as_ref().is_none_or(|p| stands_out(&m, p, key, self.palm_threshold.fmr()));
+        let stands = |key: MatchKey| {
+            palm_probe.as_ref().is_none_or(|p| cohort_refusal(&m, p, key, self.palm_threshold.fmr()).is_none())
+        };
         Ok(match best_other {
             Some(&(key, score)) if accepts(score) && stands(key) => Verified::Other { key, score },
             _ if same.is_some_and(accepts) => Verified::Same { score: same.unwrap_or_default() },
@@ -265,13 +274,13 @@ impl Matcher {
     }
 }
 
-/// The cohort check of a palm match the score table accepted (`palm::cohort`, issue 17 §3): false when the
-/// match does not stand out from the probe's similarity to other people's palms enrolled here at `fmr` per
-/// comparison; true when it does or when too few others are enrolled to tell.
-fn stands_out(m: &Matching, probe: &PalmTemplate, key: MatchKey, fmr: f64) -> bool {
+/// The cohort check of a palm match the score table accepted (`palm::cohort`, issue 17 §3): the check when
+/// the match does not stand out from the probe's similarity to other people's palms enrolled here at `fmr`
+/// per comparison; `None` when it does or when too few others are enrolled to tell.
+fn cohort_refusal(m: &Matching, probe: &PalmTemplate, key: MatchKey, fmr: f64) -> Option<CohortCheck> {
     let c = m.palm_cohort_check(probe, key, fmr);
     log_refusal(c);
-    c.is_none_or(|c| c.passes())
+    c.filter(|c| !c.passes())
 }
 
 fn log_refusal(c: Option<CohortCheck>) {
@@ -346,7 +355,17 @@ mod tests {
         let v = m.verify_detail(Modality::Palm, &probe, &a).expect("a palm");
         let c = v.cohort.expect("the check was made, for the record");
         assert!(!v.matched && !c.passes() && c.z < c.required, "{v:?}");
-        assert!(matches!(m.identify_palm(&probe, &allowed), Identified::NotIdentified), "nor does the door admit");
+        match m.identify_palm(&probe, &allowed) {
+            Identified::NotIdentified { cohort_refused: Some(c) } => {
+                assert!(!c.passes() && c.z < c.required && c.cohort >= 32, "the door's record says why: {c:?}")
+            }
+            _ => panic!("nor does the door admit, and it says the cohort check refused"),
+        }
+        let stranger = sample(12_345, 1);
+        assert!(
+            matches!(m.identify_palm(&stranger, &allowed), Identified::NotIdentified { cohort_refused: None }),
+            "a stranger below the score table is not a cohort refusal"
+        );
         let other = m.verify_other(Modality::Palm, &probe, &a, None).expect("a palm");
         assert!(matches!(other, Verified::No { .. }), "nor a two-biometrics door's second sample: {other:?}");
     }

@@ -80,7 +80,10 @@ impl DoorTask {
                     }
                     Ok(Verified::No { .. }) => {
                         self.auth.on_no_match();
-                        TwoStep::Unmatched { identified: Identified::NotIdentified, claimed: Some(person) }
+                        TwoStep::Unmatched {
+                            identified: Identified::NotIdentified { cohort_refused: None },
+                            claimed: Some(person),
+                        }
                     }
                     Err(e) => {
                         self.auth.on_no_match();
