@@ -141,7 +141,17 @@ pub fn check_rate(scores: &[f32], threshold: f32, target: f64) -> RateCheck {
 /// the attempts are too few to show that (a door's per-comparison rate of 1e-6 needs 1.8 million), that
 /// none of them reaches. `None` when none does down to `floor`: the site's impostors score too high for
 /// any table threshold (two enrolled people whose prints score as one), which only a report can answer.
-pub fn stricter_setting(scores: &[f32], target: f64, floor: f64, at: impl Fn(f64) -> f32) -> Option<f64> {
+///
+/// `scores_at(rate)`: the attempts as the daemon would decide them at that per-comparison rate — the same
+/// scores for fingerprints; for palms the cohort check asks more of a match at a stricter rate
+/// ([`palm_scores_at`]), so each candidate is judged with the attempts decided at its own rate, not at the
+/// row's (until session 25 the row's, which suggested stricter settings than needed).
+pub fn stricter_setting<'s>(
+    scores_at: &dyn Fn(f64) -> std::borrow::Cow<'s, [f32]>,
+    target: f64,
+    floor: f64,
+    at: impl Fn(f64) -> f32,
+) -> Option<f64> {
     let mut k = 1.0f64;
     for step in [2.0, 2.5, 2.0].iter().cycle() {
         k *= step;
@@ -149,7 +159,7 @@ pub fn stricter_setting(scores: &[f32], target: f64, floor: f64, at: impl Fn(f64
         if rate < floor * 0.999 {
             return None;
         }
-        let c = check_rate(scores, at(rate), target);
+        let c = check_rate(&scores_at(rate), at(rate), target);
         if c.verdict == Verdict::Holds || (c.verdict == Verdict::TooFewAttempts && c.reached == 0) {
             return Some(rate);
         }
@@ -239,22 +249,44 @@ mod tests {
 
     #[test]
     fn a_stricter_setting_is_found_where_one_holds_and_none_where_none_can() {
+        use std::borrow::Cow;
         let at = |f: f64| Threshold::for_fmr(f).value();
         // 20 of 20,000 attempts at 0.12: over 1e-5's threshold (0.118), under 1e-6's (0.136).
         let mut scores = vec![0.0f32; 20_000];
         scores[..20].fill(0.12);
         assert_eq!(check_rate(&scores, at(1e-4), 1e-4).verdict, Verdict::Exceeds);
-        let r = stricter_setting(&scores, 1e-4, 1e-7, at).expect("one holds");
+        let r = stricter_setting(&|_| Cow::Borrowed(&scores), 1e-4, 1e-7, at).expect("one holds");
         // 5e-5, 2e-5, 1e-5 are under 0.12; 5e-6 is 0.123 (log-interpolated between 1e-5 and 1e-6).
         assert!((r - 5e-6).abs() < 1e-12, "{r}");
         assert!(check_rate(&scores, at(r), 1e-4).reached == 0);
         // A pair that scores as one person reaches every threshold the table has.
         scores[..20].fill(0.6);
-        assert_eq!(stricter_setting(&scores, 1e-4, 1e-7, at), None);
+        assert_eq!(stricter_setting(&|_| Cow::Borrowed(&scores), 1e-4, 1e-7, at), None);
         // Too few attempts to show a rate: the first setting none of them reaches.
         let mut few = vec![0.0f32; 100];
         few[0] = 0.12;
-        assert!((stricter_setting(&few, 1e-4, 1e-7, at).expect("one") - 5e-6).abs() < 1e-12);
+        assert!((stricter_setting(&|_| Cow::Borrowed(&few), 1e-4, 1e-7, at).expect("one") - 5e-6).abs() < 1e-12);
+    }
+
+    /// A palm remedy is judged with the attempts as the daemon decides them at the stricter rate itself: the
+    /// cohort check asks a higher z there, and refuses attempts it let through at the row's rate.
+    #[test]
+    fn a_palm_remedy_counts_the_cohort_check_at_the_stricter_rate_it_tries() {
+        use std::borrow::Cow;
+        let at = |f: f64| crate::palm::PalmThreshold::for_fmr(f).value();
+        let z = |f: f64| crate::palm::cohort::z_for_fmr(f);
+        // 20 of 20,000 strangers score 0.6, far over every threshold of the table, with a z that passes at
+        // 1e-4 and fails from 5e-5 on.
+        let mid = (z(1e-4) + z(5e-5)) / 2.0;
+        assert!(z(1e-4) < mid && mid < z(5e-5));
+        let mut attempts: Vec<PalmAttempt> = vec![(0.0, Some(0.0)); 20_000];
+        attempts[..20].fill((0.6, Some(mid)));
+        let row = palm_scores_at(&attempts, 1e-4);
+        assert_eq!(check_rate(&row, at(1e-4), 1e-4).verdict, Verdict::Exceeds);
+        let scores_at = |f: f64| Cow::Owned(palm_scores_at(&attempts, f));
+        assert_eq!(stricter_setting(&scores_at, 1e-4, 1e-7, at), Some(5e-5), "the check at 5e-5 refuses all 20");
+        // Read at the row's rate, no threshold of the table holds them.
+        assert_eq!(stricter_setting(&|_| Cow::Borrowed(&row), 1e-4, 1e-7, at), None);
     }
 
     fn finger(f: u64, captures: u64) -> PreparedFinger {

@@ -187,7 +187,7 @@ fn rows_for<'s>(
     let s = scores_at(fmr);
     let c = check_rate(&s, value, fmr);
     let mut rows = vec![row(modality, Decision::Login, &sampled, checked, &c, || {
-        remedy(stricter_setting(&s, fmr, FMR_FLOOR, t.at_fmr), "fmr")
+        remedy(stricter_setting(scores_at, fmr, FMR_FLOOR, t.at_fmr), "fmr")
     })];
     for n in doors(templates) {
         let (value, per) = (t.door)(fpir, n);
@@ -196,7 +196,7 @@ fn rows_for<'s>(
         rows.push(row(modality, Decision::Door(n), &sampled, checked, &c, || {
             // A stricter FPIR for the door: its per-comparison rate is FPIR / n.
             let at = |f: f64| (t.door)(f * n as f64, n).0;
-            remedy(stricter_setting(&s, per, FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
+            remedy(stricter_setting(scores_at, per, FPIR_FLOOR / n as f64, at).map(|f| f * n as f64), "fpir")
         }));
     }
     rows
