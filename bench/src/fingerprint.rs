@@ -292,6 +292,8 @@ struct SetSummary {
     ours_fte: usize,
     nist_fte: usize,
     fusion: Fusion,
+    /// All pairs T-normalised (`tnorm`), ours and NIST's: measured, not the daemon's score.
+    tnorm: (Option<Rates>, Option<Rates>),
 }
 
 /// The image as seen, as PNG bytes for mindtct (which reads image files).
@@ -351,6 +353,20 @@ pub fn run(
         print_rates("all pairs", oa, na);
         print_rates("FVC protocol", of, nf);
         println!("    failure to enrol: ours {}/{}, NIST {}/{}", ours.fte, items.len(), nist.fte, items.len());
+        // Measured, not the daemon's score: each pair against the set's other fingers (`tnorm`).
+        let fingers: Vec<u32> = items.iter().map(|i| i.finger).collect();
+        let tnormed = |usable: Vec<bool>, scores: &[f64]| {
+            evaluate(&items, &crate::tnorm::normalised(&fingers, &usable, scores)).0
+        };
+        let (ot, nt) = (
+            tnormed(items.iter().map(|i| i.ours.is_some()).collect(), &ours.scores),
+            tnormed(items.iter().map(|i| i.nist.is_some()).collect(), &nist.scores),
+        );
+        print_rates(
+            "T-norm against the set's other fingers, both sides (not the daemon's score), ours and NIST",
+            ot,
+            nt,
+        );
         let fusion = fusion(&items, &ours.scores, &nist.scores, &set)?;
         fusion.print();
         door_thresholds(
@@ -386,6 +402,7 @@ pub fn run(
             ours_fte: ours.fte,
             nist_fte: nist.fte,
             fusion,
+            tnorm: (ot, nt),
         });
         // 1:N: each real finger's impressions in order, the usable ones. A finger an earlier set holds too
         // (the same finger on another sensor, [`cross_sensor::SAME_FINGERS`]) shares that one's identity, and
@@ -462,6 +479,26 @@ fn print_summary(sets: &[SetSummary]) {
                 with_ratio(o.fmr1000, n.fmr1000),
                 both(o.zero_fmr, n.zero_fmr),
                 format!("{} / {} of {}", s.ours_fte, s.nist_fte, s.images),
+            );
+        }
+    }
+    println!(
+        "    T-norm against each set's other fingers (session 25; measured, not the daemon's score), EER / FMR1000 %: \
+         ours normalised, NIST as the NIST tools run it, NIST normalised"
+    );
+    for s in sets {
+        if let ((Some(o), Some(n)), Some(raw)) = (s.tnorm, s.nist) {
+            println!(
+                "      {:<24} {:.2} / {:.2}   NIST {:.2} / {:.2} (ours ×{:.2} / ×{:.2})   NIST normalised {:.2} / {:.2}",
+                s.set,
+                o.eer,
+                o.fmr1000,
+                raw.eer,
+                raw.fmr1000,
+                o.eer / raw.eer.max(1e-9),
+                o.fmr1000 / raw.fmr1000.max(1e-9),
+                n.eer,
+                n.fmr1000
             );
         }
     }

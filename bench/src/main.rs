@@ -21,6 +21,7 @@ mod nist;
 mod palm;
 mod policy;
 mod stats;
+mod tnorm;
 
 use clap::{Parser, Subcommand};
 
