@@ -400,6 +400,23 @@ pub fn analyse_with(img: &GrayImage, edge_is_print: bool) -> Analysis {
     Analysis { width: w, height: h, n, c2s, s2s, field }
 }
 
+/// The smoothed doubled-angle direction (sine, cosine) at pixel (`x`, `y`), interpolated bilinearly
+/// between the centres of the four nearest blocks.
+fn doubled_angle_at(x: usize, y: usize, bw: usize, bh: usize, s2s: &[f32], c2s: &[f32]) -> (f32, f32) {
+    let fx = (x as f32 + 0.5) / B as f32 - 0.5;
+    let fy = (y as f32 + 0.5) / B as f32 - 0.5;
+    let (x0, y0) = (fx.floor().max(0.0) as usize, fy.floor().max(0.0) as usize);
+    let (x1, y1) = ((x0 + 1).min(bw - 1), (y0 + 1).min(bh - 1));
+    let (ax, ay) = ((fx - x0 as f32).clamp(0.0, 1.0), (fy - y0 as f32).clamp(0.0, 1.0));
+    let mix = |v: &[f32]| {
+        v[y0 * bw + x0] * (1.0 - ax) * (1.0 - ay)
+            + v[y0 * bw + x1] * ax * (1.0 - ay)
+            + v[y1 * bw + x0] * (1.0 - ax) * ay
+            + v[y1 * bw + x1] * ax * ay
+    };
+    (mix(s2s), mix(c2s))
+}
+
 /// The Gabor bank's orientation for a doubled-angle direction (sine `s2`, cosine `c2`): the nearest of
 /// [`ORIENTATIONS`] to half its angle. Exactly [`orientation_bin_exact`]'s answer, which this takes
 /// wherever the angle is within a hundredth of a bin of a boundary between two (or is not a number):
@@ -505,19 +522,8 @@ pub fn filter(a: Analysis) -> Enhanced {
                 *slot = usize::MAX;
                 continue;
             }
-            // Orientation interpolated between block centres (on the doubled angle).
-            let fx = (x as f32 + 0.5) / B as f32 - 0.5;
-            let fy = (y as f32 + 0.5) / B as f32 - 0.5;
-            let (x0, y0) = (fx.floor().max(0.0) as usize, fy.floor().max(0.0) as usize);
-            let (x1, y1) = ((x0 + 1).min(bw - 1), (y0 + 1).min(bh - 1));
-            let (ax, ay) = ((fx - x0 as f32).clamp(0.0, 1.0), (fy - y0 as f32).clamp(0.0, 1.0));
-            let mix = |v: &[f32]| {
-                v[y0 * bw + x0] * (1.0 - ax) * (1.0 - ay)
-                    + v[y0 * bw + x1] * ax * (1.0 - ay)
-                    + v[y1 * bw + x0] * (1.0 - ax) * ay
-                    + v[y1 * bw + x1] * ax * ay
-            };
-            *slot = orientation_bin(mix(&s2s), mix(&c2s)) * nper + period_bin[b];
+            let (s2, c2) = doubled_angle_at(x, y, bw, bh, &s2s, &c2s);
+            *slot = orientation_bin(s2, c2) * nper + period_bin[b];
         }
         let mut x = 0;
         while x < w {
@@ -581,18 +587,8 @@ mod tests {
                 if !field.fg[b] {
                     continue;
                 }
-                let fx = (x as f32 + 0.5) / B as f32 - 0.5;
-                let fy = (y as f32 + 0.5) / B as f32 - 0.5;
-                let (x0, y0) = (fx.floor().max(0.0) as usize, fy.floor().max(0.0) as usize);
-                let (x1, y1) = ((x0 + 1).min(bw - 1), (y0 + 1).min(bh - 1));
-                let (ax, ay) = ((fx - x0 as f32).clamp(0.0, 1.0), (fy - y0 as f32).clamp(0.0, 1.0));
-                let mix = |v: &[f32]| {
-                    v[y0 * bw + x0] * (1.0 - ax) * (1.0 - ay)
-                        + v[y0 * bw + x1] * ax * (1.0 - ay)
-                        + v[y1 * bw + x0] * (1.0 - ax) * ay
-                        + v[y1 * bw + x1] * ax * ay
-                };
-                let th = (0.5 * mix(&s2s).atan2(mix(&c2s))).rem_euclid(PI);
+                let (s2, c2) = doubled_angle_at(x, y, bw, bh, &s2s, &c2s);
+                let th = (0.5 * s2.atan2(c2)).rem_euclid(PI);
                 let o = ((th / PI * ORIENTATIONS as f32).round() as usize) % ORIENTATIONS;
                 let pk = (((field.period[b] - PERIOD_MIN) / PERIOD_STEP).round().max(0.0) as usize).min(nper - 1);
                 let taps =
