@@ -489,14 +489,14 @@ fn print_summary(sets: &[SetSummary]) {
     for s in sets {
         if let ((Some(o), Some(n)), Some(raw)) = (s.tnorm, s.nist) {
             println!(
-                "      {:<24} {:.2} / {:.2}   NIST {:.2} / {:.2} (ours ×{:.2} / ×{:.2})   NIST normalised {:.2} / {:.2}",
+                "      {:<24} {:.2} / {:.2}   NIST {:.2} / {:.2} (ours {} / {})   NIST normalised {:.2} / {:.2}",
                 s.set,
                 o.eer,
                 o.fmr1000,
                 raw.eer,
                 raw.fmr1000,
-                o.eer / raw.eer.max(1e-9),
-                o.fmr1000 / raw.fmr1000.max(1e-9),
+                ratio(o.eer, raw.eer),
+                ratio(o.fmr1000, raw.fmr1000),
                 n.eer,
                 n.fmr1000
             );

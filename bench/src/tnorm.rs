@@ -29,7 +29,7 @@ pub fn normalised(fingers: &[u32], usable: &[bool], scores: &[f64]) -> Vec<f64> 
             k += 1;
         }
     }
-    // a's cohort statistics with the fingers `own` and `other` left out.
+    // a's cohort statistics, a's own finger and the finger `other` left out.
     let stats = |a: usize, other: u32| -> Option<(f64, f64)> {
         let cohort = (0..n).filter(|&c| usable[c] && fingers[c] != fingers[a] && fingers[c] != other);
         let (mut sum, mut sq, mut count) = (0.0, 0.0, 0usize);

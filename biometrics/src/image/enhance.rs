@@ -542,21 +542,17 @@ pub fn filter(a: Analysis) -> Enhanced {
                 let out = &mut response[y * w + x..y * w + x + run];
                 let mut j = 0;
                 while j < run {
-                    let left = run - j;
-                    let lanes = if left >= 8 {
+                    let (dst, at) = (&mut out[j..], base + j);
+                    j += if run - j >= 8 {
+                        dst[..8].copy_from_slice(&filter_lanes::<8>(taps, &padded, at));
                         8
-                    } else if left >= 4 {
+                    } else if run - j >= 4 {
+                        dst[..4].copy_from_slice(&filter_lanes::<4>(taps, &padded, at));
                         4
                     } else {
+                        dst[..1].copy_from_slice(&filter_lanes::<1>(taps, &padded, at));
                         1
                     };
-                    let dst = &mut out[j..j + lanes];
-                    match lanes {
-                        8 => dst.copy_from_slice(&filter_lanes::<8>(taps, &padded, base + j)),
-                        4 => dst.copy_from_slice(&filter_lanes::<4>(taps, &padded, base + j)),
-                        _ => dst.copy_from_slice(&filter_lanes::<1>(taps, &padded, base + j)),
-                    }
-                    j += lanes;
                 }
             }
             x += run;

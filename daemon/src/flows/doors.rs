@@ -636,8 +636,7 @@ impl DoorTask {
             details["sample"] = r.into();
         }
         if let Some(c) = cohort_refused {
-            details["cohort_check"] =
-                serde_json::json!({"z": c.z, "required": c.required, "cohort": c.cohort, "passed": false});
+            details["cohort_check"] = crate::flows::identify::cohort_check_details(&c);
         }
         if let Some(c) = first_claims {
             // Whom the first sample identified: the second was not theirs (two-biometrics, issue 16 §2).

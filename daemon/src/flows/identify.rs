@@ -283,6 +283,12 @@ fn cohort_refusal(m: &Matching, probe: &PalmTemplate, key: MatchKey, fmr: f64) -
     c.filter(|c| !c.passes())
 }
 
+/// What a refused palm's audit event carries (`details.cohort_check`), at login and at doors alike: its
+/// score was over the threshold, so the record says why it opened nothing.
+pub fn cohort_check_details(c: &CohortCheck) -> serde_json::Value {
+    serde_json::json!({"z": c.z, "required": c.required, "cohort": c.cohort, "passed": c.passes()})
+}
+
 fn log_refusal(c: Option<CohortCheck>) {
     if let Some(c) = c.filter(|c| !c.passes()) {
         tracing::info!(z = c.z, required = c.required, cohort = c.cohort, "palm match refused by the cohort check");

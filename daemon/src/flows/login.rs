@@ -174,8 +174,7 @@ impl Login {
             let mut details = serde_json::json!({"remaining_tries": outcome.remaining_tries, "locked_until": outcome.locked_until, "modality": modality});
             // A palm over the score table refused by the cohort check (issue 17 §3): the record says so.
             if let Some(c) = cohort.filter(|c| !c.passes()) {
-                details["cohort_check"] =
-                    serde_json::json!({"z": c.z, "required": c.required, "cohort": c.cohort, "passed": false});
+                details["cohort_check"] = crate::flows::identify::cohort_check_details(&c);
             }
             match outcome.locked_until {
                 Some(until) => notes.error(format!(
