@@ -363,7 +363,12 @@ mod tests {
         assert!(!v.matched && !c.passes() && c.z < c.required, "{v:?}");
         match m.identify_palm(&probe, &allowed) {
             Identified::NotIdentified { cohort_refused: Some(c) } => {
-                assert!(!c.passes() && c.z < c.required && c.cohort >= 32, "the door's record says why: {c:?}")
+                assert!(!c.passes() && c.z < c.required && c.cohort >= 32, "the door's record says why: {c:?}");
+                // What the door's and the login's audit events carry.
+                let d = cohort_check_details(&c);
+                assert_eq!(d["passed"], false, "{d}");
+                assert_eq!(d["cohort"], c.cohort, "{d}");
+                assert!(d["z"].as_f64().zip(d["required"].as_f64()).is_some_and(|(z, r)| z < r), "{d}");
             }
             _ => panic!("nor does the door admit, and it says the cohort check refused"),
         }
